@@ -1,0 +1,477 @@
+package fwd
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+)
+
+// ErrNoRoute is wrapped by the errors of deletes that name a route the RIB
+// does not hold.
+var ErrNoRoute = errors.New("no such route")
+
+// Route is an IPv4 route: traffic to Prefix goes through Adj.
+type Route struct {
+	// Prefix is an IPv4 prefix without host bits, e.g. 10.1.0.0/16.
+	Prefix netip.Prefix
+	// Adj says where matching packets go.
+	Adj Adjacency
+}
+
+// String formats the route as "10.1.0.0/16 gateway 10.2.0.1 if 2".
+func (r Route) String() string { return r.Prefix.String() + " " + r.Adj.String() }
+
+// IPv4RIB is the control side of the IPv4 route table: the routes, the
+// interned adjacencies and the two [IPv4Table] copies that forwarding
+// threads read.
+//
+// Every change (Add, Del, AddBatch, DelBatch, DelByIfindex) is applied to
+// the copy no thread uses, handed to publish, and then applied to the
+// other copy, so that both copies stay identical and threads never see a
+// half-made change. A batch is validated as a whole first: on error nothing
+// changes and nothing is published; a change that changes nothing (an
+// empty batch) is not published.
+//
+// IPv4RIB is not safe for concurrent use; the caller serialises calls
+// (R2 holds its context lock).
+type IPv4RIB struct {
+	// publish makes every forwarding thread use the given table and returns
+	// once all of them acknowledged; see NewIPv4RIB.
+	publish func(active *IPv4Table)
+	tables  [2]*IPv4Table
+	// active is the index in tables of the copy last published.
+	active int
+
+	// byLen[l] maps the address of each /l route to its adjacency index.
+	// Per-length maps make the covering-route search of a delete (and
+	// LookupRoute) at most 33 lookups, skipping lengths that have no route.
+	byLen [33]map[uint32]uint32
+	n     int
+
+	// The adjacency interning: equal adjacencies share one index, the same
+	// in both table copies. adjs is the master copy the tables are synced
+	// from; index 0 is the zero Adjacency and is never freed.
+	adjs    []Adjacency
+	adjRef  []uint32 // number of routes using each index
+	adjIdx  map[Adjacency]uint32
+	adjFree []uint32 // indices with refcount 0, reused first
+
+	// ops and dirtyAdj record the current change so that it can be
+	// replayed on the second copy; reused to avoid allocations.
+	ops      []tableOp
+	dirtyAdj []uint32
+
+	// sorted holds every route key (sortKey) in ascending order for
+	// paginated listing. It is rebuilt lazily on the first listing after
+	// a route was added or deleted, so paging costs O(page) until the next
+	// change.
+	sorted      []uint64
+	sortedValid bool
+}
+
+// tableOp is one recorded change to a table copy.
+type tableOp struct {
+	addr uint32
+	idx  uint32 // insert: the route's adjacency; remove: the cover's
+	plen uint8
+	clen uint8 // remove: the covering route's length
+	del  bool
+}
+
+// NewIPv4RIB returns an empty RIB. publish is supplied by the engine: it
+// broadcasts "use this table" to every forwarding thread and returns only
+// after each of them acknowledged, i.e. after no thread reads the
+// previously published table any more. Threads must start with Active().
+func NewIPv4RIB(publish func(active *IPv4Table)) *IPv4RIB {
+	r := &IPv4RIB{
+		publish: publish,
+		tables:  [2]*IPv4Table{newIPv4Table(), newIPv4Table()},
+		adjs:    make([]Adjacency, 1, 16),
+		adjRef:  make([]uint32, 1, 16),
+		adjIdx:  make(map[Adjacency]uint32),
+	}
+	for i := range r.byLen {
+		r.byLen[i] = make(map[uint32]uint32)
+	}
+	return r
+}
+
+// Active returns the table copy that forwarding threads use.
+func (r *IPv4RIB) Active() *IPv4Table { return r.tables[r.active] }
+
+// Len returns the number of routes.
+func (r *IPv4RIB) Len() int { return r.n }
+
+// MemBytes approximates the memory of both table copies, in bytes.
+func (r *IPv4RIB) MemBytes() int { return r.tables[0].MemBytes() + r.tables[1].MemBytes() }
+
+// Add adds a route, or replaces the adjacency of the route with the same
+// prefix if there is one. The fields of a drop adjacency other than Kind
+// are ignored (stored as zero).
+func (r *IPv4RIB) Add(rt Route) error {
+	addr, plen, err := checkRoute(rt)
+	if err != nil {
+		return fmt.Errorf("fwd: %w", err)
+	}
+	r.begin()
+	r.addOp(addr, plen, rt.Adj)
+	r.commit()
+	return nil
+}
+
+// Del deletes the route for prefix p. Deleting a route that does not exist
+// returns an error wrapping ErrNoRoute.
+func (r *IPv4RIB) Del(p netip.Prefix) error {
+	addr, plen, err := checkPrefix(p)
+	if err != nil {
+		return fmt.Errorf("fwd: %w", err)
+	}
+	if _, ok := r.byLen[plen][addr]; !ok {
+		return fmt.Errorf("fwd: route %s: %w", p, ErrNoRoute)
+	}
+	r.begin()
+	r.delOp(addr, plen)
+	r.commit()
+	return nil
+}
+
+// AddBatch adds (or replaces) the routes in order, with one publish. If
+// any route is invalid nothing changes. A prefix listed twice gets the
+// later adjacency.
+func (r *IPv4RIB) AddBatch(routes []Route) error {
+	for i, rt := range routes {
+		if _, _, err := checkRoute(rt); err != nil {
+			return fmt.Errorf("fwd: batch entry %d: %w", i, err)
+		}
+	}
+	r.begin()
+	for _, rt := range routes {
+		addr, plen, _ := checkRoute(rt)
+		r.addOp(addr, plen, rt.Adj)
+	}
+	r.commit()
+	return nil
+}
+
+// DelBatch deletes the routes for the prefixes, with one publish. If any
+// prefix is invalid or has no route (including a prefix listed twice)
+// nothing changes; the error then wraps ErrNoRoute.
+func (r *IPv4RIB) DelBatch(prefixes []netip.Prefix) error {
+	var seen map[uint64]struct{} // only built if needed, to catch duplicates
+	for i, p := range prefixes {
+		addr, plen, err := checkPrefix(p)
+		if err != nil {
+			return fmt.Errorf("fwd: batch entry %d: %w", i, err)
+		}
+		if _, ok := r.byLen[plen][addr]; !ok {
+			return fmt.Errorf("fwd: batch entry %d: route %s: %w", i, p, ErrNoRoute)
+		}
+		if len(prefixes) > 1 {
+			if seen == nil {
+				seen = make(map[uint64]struct{}, len(prefixes))
+			}
+			k := sortKey(addr, plen)
+			if _, dup := seen[k]; dup {
+				return fmt.Errorf("fwd: batch entry %d: route %s listed twice: %w", i, p, ErrNoRoute)
+			}
+			seen[k] = struct{}{}
+		}
+	}
+	r.begin()
+	for _, p := range prefixes {
+		addr, plen, _ := checkPrefix(p)
+		r.delOp(addr, plen)
+	}
+	r.commit()
+	return nil
+}
+
+// DelByIfindex deletes every route whose adjacency uses interface ifindex
+// (for example because the interface went away), with one publish, and
+// returns the deleted routes in listing order.
+func (r *IPv4RIB) DelByIfindex(ifindex int32) []Route {
+	uses := make([]bool, len(r.adjs))
+	found := false
+	for i, a := range r.adjs {
+		if r.adjRef[i] > 0 && a.usesIfindex(ifindex) {
+			uses[i], found = true, true
+		}
+	}
+	if !found {
+		return nil
+	}
+	var keys []uint64
+	for plen, m := range r.byLen {
+		for addr, idx := range m {
+			if uses[idx] {
+				keys = append(keys, sortKey(addr, plen))
+			}
+		}
+	}
+	slices.Sort(keys)
+	out := make([]Route, len(keys))
+	r.begin()
+	for i, k := range keys {
+		addr, plen := splitKey(k)
+		out[i] = Route{Prefix: prefixOf(addr, plen), Adj: r.adjs[r.byLen[plen][addr]]}
+		r.delOp(addr, plen)
+	}
+	r.commit()
+	return out
+}
+
+// Get returns the route for exactly prefix p.
+func (r *IPv4RIB) Get(p netip.Prefix) (Route, bool) {
+	addr, plen, err := checkPrefix(p)
+	if err != nil {
+		return Route{}, false
+	}
+	idx, ok := r.byLen[plen][addr]
+	if !ok {
+		return Route{}, false
+	}
+	return Route{Prefix: p, Adj: r.adjs[idx]}, true
+}
+
+// LookupRoute returns the longest-prefix-match route for addr, as the
+// forwarding threads would find it, with its prefix. It is the control
+// side's lookup (for "show route 10.1.2.3"), not a fast path.
+func (r *IPv4RIB) LookupRoute(addr netip.Addr) (Route, bool) {
+	addr = addr.Unmap()
+	if !addr.Is4() {
+		return Route{}, false
+	}
+	a := IPv4ToU32(addr)
+	for plen := 32; plen >= 0; plen-- {
+		m := r.byLen[plen]
+		if len(m) == 0 {
+			continue
+		}
+		if idx, ok := m[a&lenToMask(plen)]; ok {
+			return Route{Prefix: prefixOf(a&lenToMask(plen), plen), Adj: r.adjs[idx]}, true
+		}
+	}
+	return Route{}, false
+}
+
+// Routes returns up to limit routes starting at position offset of the
+// listing order: by address, then by prefix length (10.0.0.0/8 before
+// 10.0.0.0/16 before 10.0.1.0/24). The order only changes when routes are
+// added or deleted; use RoutesAfter to page through a table that may
+// change meanwhile.
+func (r *IPv4RIB) Routes(offset, limit int) []Route {
+	keys := r.sortedKeys()
+	if offset < 0 || offset >= len(keys) || limit <= 0 {
+		return nil
+	}
+	return r.routesOf(keys[offset:min(len(keys), offset+min(limit, len(keys)))])
+}
+
+// RoutesAfter returns up to limit routes that follow prefix after in the
+// listing order (see Routes), after need not be in the RIB. The zero
+// Prefix starts at the beginning. Passing the last prefix of a page gets
+// the next page, without skipping or repeating routes when routes are
+// added or deleted between pages.
+func (r *IPv4RIB) RoutesAfter(after netip.Prefix, limit int) []Route {
+	keys := r.sortedKeys()
+	if limit <= 0 {
+		return nil
+	}
+	start := 0
+	if after.IsValid() {
+		a := after.Addr().Unmap()
+		if !a.Is4() {
+			return nil // IPv6 sorts after every IPv4 prefix
+		}
+		k := sortKey(IPv4ToU32(a)&lenToMask(after.Bits()), after.Bits())
+		start, _ = slices.BinarySearch(keys, k+1)
+	}
+	return r.routesOf(keys[start:min(len(keys), start+min(limit, len(keys)))])
+}
+
+func (r *IPv4RIB) routesOf(keys []uint64) []Route {
+	out := make([]Route, len(keys))
+	for i, k := range keys {
+		addr, plen := splitKey(k)
+		out[i] = Route{Prefix: prefixOf(addr, plen), Adj: r.adjs[r.byLen[plen][addr]]}
+	}
+	return out
+}
+
+func (r *IPv4RIB) sortedKeys() []uint64 {
+	if r.sortedValid {
+		return r.sorted
+	}
+	keys := slices.Grow(r.sorted[:0], r.n)
+	for plen, m := range r.byLen {
+		for addr := range m {
+			keys = append(keys, sortKey(addr, plen))
+		}
+	}
+	slices.Sort(keys)
+	r.sorted, r.sortedValid = keys, true
+	return keys
+}
+
+// begin starts recording a change.
+func (r *IPv4RIB) begin() {
+	r.ops = r.ops[:0]
+	r.dirtyAdj = r.dirtyAdj[:0]
+}
+
+// addOp adds or replaces route addr/plen in the RIB and records the table
+// change.
+func (r *IPv4RIB) addOp(addr uint32, plen int, a Adjacency) {
+	if a.Kind == AdjDrop {
+		a = Adjacency{} // all drops share index 0
+	}
+	idx := r.ref(a) // before unref, so that re-adding the same adjacency keeps its index
+	m := r.byLen[plen]
+	if old, ok := m[addr]; ok {
+		r.unref(old)
+	} else {
+		r.n++
+		r.sortedValid = false
+	}
+	m[addr] = idx
+	r.ops = append(r.ops, tableOp{addr: addr, idx: idx, plen: uint8(plen)})
+}
+
+// delOp deletes existing route addr/plen from the RIB and records the
+// table change, with the covering route as it is at this point of a batch.
+func (r *IPv4RIB) delOp(addr uint32, plen int) {
+	m := r.byLen[plen]
+	r.unref(m[addr])
+	delete(m, addr)
+	r.n--
+	r.sortedValid = false
+	cidx, clen := r.cover(addr, plen)
+	r.ops = append(r.ops, tableOp{addr: addr, idx: cidx, plen: uint8(plen), clen: uint8(clen), del: true})
+}
+
+// cover returns the adjacency index and length of the longest route
+// strictly shorter than plen that contains addr/plen; 0, 0 if none.
+func (r *IPv4RIB) cover(addr uint32, plen int) (uint32, int) {
+	for l := plen - 1; l >= 0; l-- {
+		m := r.byLen[l]
+		if len(m) == 0 {
+			continue
+		}
+		if idx, ok := m[addr&lenToMask(l)]; ok {
+			return idx, l
+		}
+	}
+	return 0, 0
+}
+
+// commit applies the recorded change to the unused copy, publishes it, and
+// applies it to the copy the threads just stopped using.
+func (r *IPv4RIB) commit() {
+	if len(r.ops) == 0 {
+		return
+	}
+	next := 1 - r.active
+	r.apply(r.tables[next])
+	r.publish(r.tables[next])
+	r.active = next
+	r.apply(r.tables[1-next])
+}
+
+func (r *IPv4RIB) apply(t *IPv4Table) {
+	// Adjacencies first, at their final value: an index freed and reused
+	// within one batch is no longer referenced by any route of its old
+	// value once the batch is done.
+	for _, i := range r.dirtyAdj {
+		t.setAdj(i, r.adjs[i])
+	}
+	for _, op := range r.ops {
+		if op.del {
+			t.remove(op.addr, int(op.plen), op.idx, int(op.clen))
+		} else {
+			t.insert(op.addr, int(op.plen), op.idx)
+		}
+	}
+}
+
+// ref returns the interned index of a, taking a reference.
+func (r *IPv4RIB) ref(a Adjacency) uint32 {
+	if a == (Adjacency{}) {
+		return 0
+	}
+	if i, ok := r.adjIdx[a]; ok {
+		r.adjRef[i]++
+		return i
+	}
+	var i uint32
+	if n := len(r.adjFree); n > 0 {
+		i = r.adjFree[n-1]
+		r.adjFree = r.adjFree[:n-1]
+	} else {
+		if len(r.adjs) >= MaxAdjacencies {
+			panic("fwd: more than MaxAdjacencies distinct adjacencies")
+		}
+		i = uint32(len(r.adjs))
+		r.adjs = append(r.adjs, Adjacency{})
+		r.adjRef = append(r.adjRef, 0)
+	}
+	r.adjs[i] = a
+	r.adjRef[i] = 1
+	r.adjIdx[a] = i
+	r.dirtyAdj = append(r.dirtyAdj, i)
+	return i
+}
+
+// unref drops a reference to index i, freeing it when no route uses it.
+func (r *IPv4RIB) unref(i uint32) {
+	if i == 0 {
+		return
+	}
+	r.adjRef[i]--
+	if r.adjRef[i] > 0 {
+		return
+	}
+	delete(r.adjIdx, r.adjs[i])
+	r.adjs[i] = Adjacency{}
+	r.adjFree = append(r.adjFree, i)
+	r.dirtyAdj = append(r.dirtyAdj, i)
+}
+
+// checkPrefix validates an IPv4 route prefix and returns its address and
+// length. Its error text has no "fwd:" prefix: callers add it with context.
+func checkPrefix(p netip.Prefix) (uint32, int, error) {
+	switch {
+	case !p.IsValid():
+		return 0, 0, fmt.Errorf("invalid prefix %s", p)
+	case !p.Addr().Is4():
+		return 0, 0, fmt.Errorf("prefix %s is not IPv4", p)
+	case p.Masked() != p:
+		return 0, 0, fmt.Errorf("prefix %s has host bits set (did you mean %s?)", p, p.Masked())
+	}
+	return IPv4ToU32(p.Addr()), p.Bits(), nil
+}
+
+func checkRoute(rt Route) (uint32, int, error) {
+	addr, plen, err := checkPrefix(rt.Prefix)
+	if err != nil {
+		return 0, 0, err
+	}
+	if err := rt.Adj.validate(); err != nil {
+		return 0, 0, fmt.Errorf("route %s: %w", rt.Prefix, err)
+	}
+	return addr, plen, nil
+}
+
+// lenToMask returns the netmask of a /plen prefix in host byte order.
+func lenToMask(plen int) uint32 {
+	return ^uint32(0) << (32 - plen) // a shift by 32 yields 0 in Go: /0 -> 0
+}
+
+// sortKey orders routes by address, then by length.
+func sortKey(addr uint32, plen int) uint64 { return uint64(addr)<<8 | uint64(plen) }
+
+func splitKey(k uint64) (uint32, int) { return uint32(k >> 8), int(k & 0xff) }
+
+func prefixOf(addr uint32, plen int) netip.Prefix {
+	return netip.PrefixFrom(U32ToIPv4(addr), plen)
+}

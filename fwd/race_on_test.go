@@ -1,0 +1,7 @@
+//go:build race
+
+package fwd
+
+// raceEnabled lets the slowest tests check fewer (sampled) cases under the
+// race detector, which makes every table access an instrumented call.
+const raceEnabled = true

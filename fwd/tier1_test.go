@@ -1,0 +1,198 @@
+package fwd
+
+import (
+	"bufio"
+	"compress/gzip"
+	"errors"
+	"fmt"
+	"io/fs"
+	"math/rand/v2"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/gaissmai/bart"
+)
+
+// tier1Path is the full Internet table the tests and benchmarks load,
+// relative to this package's directory (/work/main/fwd ->
+// /work/shared/data): one prefix per line, IPv4 and IPv6 mixed.
+const tier1Path = "../../shared/data/tier1-prefixes.txt.gz"
+
+// tier1 caches the parsed IPv4 prefixes: tests and benchmarks in one
+// binary parse the file once.
+var tier1 struct {
+	once     sync.Once
+	prefixes []netip.Prefix
+	err      error
+}
+
+// loadTier1 returns the IPv4 prefixes of the tier1 table, skipping the
+// test if the file is absent.
+func loadTier1(tb testing.TB) []netip.Prefix {
+	tb.Helper()
+	tier1.once.Do(func() { tier1.prefixes, tier1.err = readPrefixes(tier1Path) })
+	if errors.Is(tier1.err, fs.ErrNotExist) {
+		abs, _ := filepath.Abs(tier1Path)
+		tb.Skipf("tier1 table not found at %s: skipping the full-table test", abs)
+	}
+	if tier1.err != nil {
+		tb.Fatal(tier1.err)
+	}
+	return tier1.prefixes
+}
+
+func readPrefixes(path string) ([]netip.Prefix, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	var out []netip.Prefix
+	sc := bufio.NewScanner(zr)
+	for line := 1; sc.Scan(); line++ {
+		s := strings.TrimSpace(sc.Text())
+		if s == "" || strings.Contains(s, ":") { // blank or IPv6
+			continue
+		}
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return nil, fmt.Errorf("%s:%d: %w", path, line, err)
+		}
+		out = append(out, p.Masked())
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return out, nil
+}
+
+// tier1Adj gives each prefix a deterministic adjacency, spread over a few
+// thousand distinct ones, so that a lookup returning the wrong route (not
+// just "a route") is caught.
+func tier1Adj(p netip.Prefix) Adjacency {
+	h := (IPv4ToU32(p.Addr()) ^ uint32(p.Bits())<<27) * 2654435761
+	h ^= h >> 15
+	switch {
+	case h%64 == 0:
+		return Adjacency{}
+	case h%16 == 1:
+		return Adjacency{Kind: AdjConnected, Ifindex: int32(h>>8) % 8}
+	}
+	return Adjacency{Kind: AdjGateway, Ifindex: int32(h>>8) % 8, NextHop: 0x0a000001 + (h>>12)%500}
+}
+
+func tier1Routes(prefixes []netip.Prefix) []Route {
+	routes := make([]Route, len(prefixes))
+	for i, p := range prefixes {
+		routes[i] = Route{Prefix: p, Adj: tier1Adj(p)}
+	}
+	return routes
+}
+
+// hostIn returns a random address inside p.
+func hostIn(rng *rand.Rand, p netip.Prefix) uint32 {
+	return IPv4ToU32(p.Addr()) | rng.Uint32()&^lenToMask(p.Bits())
+}
+
+// TestIPv4Tier1 loads the full Internet table and compares lookups with
+// bart on random addresses and on addresses inside and around every
+// (or, under the race detector, a sample of) prefix.
+func TestIPv4Tier1(t *testing.T) {
+	prefixes := loadTier1(t)
+	routes := tier1Routes(prefixes)
+	rng := rand.New(rand.NewPCG(11, 12))
+
+	r, c := newTestRIB(t)
+	if err := r.AddBatch(routes); err != nil {
+		t.Fatal(err)
+	}
+	ref := &bart.Table[Adjacency]{}
+	for _, rt := range routes {
+		ref.Insert(rt.Prefix, rt.Adj)
+	}
+	if c.calls != 1 || r.Len() != ref.Size4() {
+		t.Fatalf("loaded %d routes with %d publishes; bart has %d", r.Len(), c.calls, ref.Size4())
+	}
+	t.Logf("%d IPv4 prefixes (%d distinct), %d tbl8 groups, %d adjacencies, %.1f MiB",
+		len(prefixes), r.Len(), r.Active().numTbl8(), len(r.adjIdx), float64(r.MemBytes())/(1<<20))
+
+	nrand, every := 200_000, 1
+	if raceEnabled || testing.Short() {
+		nrand, every = 20_000, 40
+	}
+	addrs := make([]uint32, 0, nrand+len(prefixes)*3/every)
+	for range nrand {
+		addrs = append(addrs, rng.Uint32())
+	}
+	for i := 0; i < len(prefixes); i += every {
+		p := prefixes[i]
+		e := edges(p)
+		addrs = append(addrs, hostIn(rng, p), e[0], e[1], e[2]) // e[3] is the next prefix's first, mostly
+	}
+
+	check := func(when string) {
+		t.Helper()
+		tbl := r.Active()
+		out := make([]uint32, 256)
+		bad := 0
+		for i := 0; i < len(addrs); i += 256 {
+			vec := addrs[i:min(i+256, len(addrs))]
+			tbl.LookupBatch(vec, out)
+			for j, a := range vec {
+				want, _ := ref.Lookup(U32ToIPv4(a))
+				got := *tbl.Adj(tbl.Lookup(a))
+				if got != want || out[j] != tbl.Lookup(a) {
+					t.Errorf("%s: lookup %s = %v (batch %v), bart %v", when, U32ToIPv4(a), got, *tbl.Adj(out[j]), want)
+					if bad++; bad > 5 {
+						t.FailNow()
+					}
+				}
+			}
+		}
+		// The control-side lookup finds the same prefix as bart.
+		for _, a := range addrs[:min(len(addrs), 5000)] {
+			addr := U32ToIPv4(a)
+			wantP, wantAdj, ok := ref.LookupPrefixLPM(netip.PrefixFrom(addr, 32))
+			got, gotOK := r.LookupRoute(addr)
+			if gotOK != ok || (ok && (got.Prefix != wantP || got.Adj != wantAdj)) {
+				t.Fatalf("%s: LookupRoute(%s) = %v, %v; bart %s %v, %v", when, addr, got, gotOK, wantP, wantAdj, ok)
+			}
+		}
+		checkSameTables(t, r.tables[0], r.tables[1])
+		checkTable(t, tbl)
+	}
+	check("loaded")
+
+	// Delete a random tenth in one batch, then every route via one
+	// interface, and check again.
+	var dels []netip.Prefix
+	for _, rt := range r.Routes(0, r.Len()) {
+		if rng.IntN(10) == 0 {
+			dels = append(dels, rt.Prefix)
+			ref.Delete(rt.Prefix)
+		}
+	}
+	if err := r.DelBatch(dels); err != nil {
+		t.Fatal(err)
+	}
+	removed := r.DelByIfindex(3)
+	for _, rt := range removed {
+		if !rt.Adj.usesIfindex(3) {
+			t.Fatalf("DelByIfindex(3) removed %v", rt)
+		}
+		ref.Delete(rt.Prefix)
+	}
+	if c.calls != 3 || r.Len() != ref.Size4() || len(removed) == 0 {
+		t.Fatalf("after deletes: %d publishes, %d routes, bart %d, %d removed by ifindex",
+			c.calls, r.Len(), ref.Size4(), len(removed))
+	}
+	check("after deletes")
+}

@@ -1,0 +1,251 @@
+// Package ifnode is IfNode, the graph node of one interface: it transmits
+// the packets queued to it and receives frames from the interface's driver.
+//
+// Every thread has a clone of every IfNode, but only the owner thread
+// touches the driver. On other threads IfNode hands its Tx packets to the
+// owner through a bounded lock-free MPSC ring shared by all clones, and wakes
+// the owner only if the owner announced it may be going to sleep. A full ring
+// drops and counts. Rx is throttled to the room left in EtherDecap's vector,
+// so under overload frames stay in the driver (and the kernel drops them)
+// instead of being dropped inside the graph.
+package ifnode
+
+import (
+	"github.com/r2go/r2/counters"
+	"github.com/r2go/r2/r2/driver"
+	"github.com/r2go/r2/r2/graph"
+	"github.com/r2go/r2/r2/names"
+	"github.com/r2go/r2/r2/packet"
+	"github.com/r2go/r2/r2/ring"
+)
+
+// Waker wakes a forwarding thread (poll.Waker in the engine).
+type Waker interface{ Wake() }
+
+// HandoffSize is the Tx handoff ring between threads: two full IfNode
+// vectors, enough to absorb a burst while the owner finishes its run.
+const HandoffSize = 2 * graph.IfVecSize
+
+const (
+	nextDrop = iota // graph.Drop
+	nextDecap
+	numNext
+)
+
+// Node is IfNode for one interface.
+type Node struct {
+	graph.NoControl
+	ifindex int32
+	ifname  string
+	name    string
+	owner   int
+	drv     driver.Driver
+	handoff *ring.MPSC[*packet.Packet] // shared by all clones
+	wake    Waker                      // the owner thread's
+
+	// Per clone.
+	thread int
+	batch  []*packet.Packet // reused to avoid allocations
+	c      cntrs
+}
+
+type cntrs struct {
+	rx, tx      counters.PktByte
+	txErr       counters.Counter // refused by the driver
+	handoff     counters.Counter // handed to the owner thread
+	handoffFull counters.Counter // handoff ring full: dropped
+	noDriver    counters.Counter // queued while the interface has no driver
+	rxThrottled counters.Counter // runs where EtherDecap had no room
+}
+
+// New makes the IfNode of interface ifindex/ifname owned by thread owner,
+// driving drv (nil: the interface is not attached; Tx is dropped). wake
+// wakes the owner thread.
+func New(ifindex int32, ifname string, owner int, drv driver.Driver, wake Waker) *Node {
+	return &Node{
+		ifindex: ifindex,
+		ifname:  ifname,
+		name:    names.IfNode(ifname),
+		owner:   owner,
+		drv:     drv,
+		handoff: ring.NewMPSC[*packet.Packet](HandoffSize),
+		wake:    wake,
+		thread:  -1,
+	}
+}
+
+// Name implements graph.Node.
+func (n *Node) Name() string { return n.name }
+
+// NextNames implements graph.Node.
+func (n *Node) NextNames() []string {
+	return []string{nextDrop: names.Drop, nextDecap: names.EtherDecap(n.ifname)}
+}
+
+// VecSize implements graph.VecSizer.
+func (n *Node) VecSize() int { return graph.IfVecSize }
+
+// Owner is the thread that drives the interface.
+func (n *Node) Owner() int { return n.owner }
+
+// Driver is the interface's driver (used by the owner thread only).
+func (n *Node) Driver() driver.Driver { return n.drv }
+
+// Ifindex is the R2 ifindex.
+func (n *Node) Ifindex() int32 { return n.ifindex }
+
+// Clone implements graph.Node.
+func (n *Node) Clone(c *graph.CloneCtx) graph.Node {
+	x := *n
+	x.thread = c.Thread
+	x.batch = make([]*packet.Packet, graph.IfVecSize)
+	x.c = cntrs{
+		rx:          c.PktByte(n.name, "rx"),
+		tx:          c.PktByte(n.name, "tx"),
+		txErr:       c.Counter(n.name, "tx_errors"),
+		handoff:     c.Counter(n.name, "handoff"),
+		handoffFull: c.Counter(n.name, "handoff_full"),
+		noDriver:    c.Counter(n.name, "no_driver"),
+		rxThrottled: c.Counter(n.name, "rx_throttled"),
+	}
+	return &x
+}
+
+// Dispatch implements graph.Node.
+func (n *Node) Dispatch(d *graph.Dispatch) {
+	if n.thread != n.owner {
+		n.handOff(d)
+		return
+	}
+	if n.drv == nil {
+		for p := d.Pop(); p != nil; p = d.Pop() {
+			d.Drop(p, n.c.noDriver)
+		}
+		return
+	}
+	n.transmit(d)
+	n.receive(d)
+}
+
+// handOff moves Tx packets to the owner thread.
+func (n *Node) handOff(d *graph.Dispatch) {
+	sent := false
+	for p := d.Pop(); p != nil; p = d.Pop() {
+		if !n.handoff.Enqueue(p) {
+			d.Drop(p, n.c.handoffFull)
+			continue
+		}
+		n.c.handoff.Inc()
+		sent = true
+	}
+	if sent && n.wake != nil {
+		n.wake.Wake()
+	}
+}
+
+// transmit sends the vector, then what other threads handed over.
+func (n *Node) transmit(d *graph.Dispatch) {
+	k := 0
+	for p := d.Pop(); p != nil; p = d.Pop() {
+		n.batch[k] = p
+		k++
+		if k == len(n.batch) {
+			n.send(d, k)
+			k = 0
+		}
+	}
+	k += n.handoff.DequeueBatch(n.batch[k:])
+	if k > 0 {
+		n.send(d, k)
+	}
+	if n.handoff.Len() > 0 {
+		d.More()
+	}
+}
+
+func (n *Node) send(d *graph.Dispatch, k int) {
+	bytes := 0
+	for _, p := range n.batch[:k] {
+		bytes += p.Len()
+	}
+	sent := n.drv.Send(d.Pool(), n.batch[:k])
+	n.c.tx.AddN(sent, bytes) // bytes of refused frames are few; not worth a second pass
+	if sent < k {
+		n.c.txErr.Add(uint64(k - sent))
+	}
+	clear(n.batch[:k])
+}
+
+// receive reads up to the room EtherDecap has.
+func (n *Node) receive(d *graph.Dispatch) {
+	room := min(d.Space(nextDecap), d.Budget(), len(n.batch))
+	if room <= 0 {
+		n.c.rxThrottled.Inc()
+		d.More()
+		return
+	}
+	got := n.drv.Recv(d.Pool(), n.batch[:room])
+	d.Admitted(got)
+	for _, p := range n.batch[:got] {
+		p.InIfindex = n.ifindex
+		p.L2 = p.Head()
+		n.c.rx.Add(p.Len())
+		d.Push(nextDecap, p)
+	}
+	clear(n.batch[:got])
+	if got == room {
+		d.More() // maybe more frames waiting
+	}
+}
+
+// Pending implements graph.Pender: on the owner, handed-over packets or
+// driver work keep the thread awake.
+func (n *Node) Pending() bool {
+	if n.thread != n.owner {
+		return false
+	}
+	return n.handoff.Len() > 0 || (n.drv != nil && n.drv.Pending())
+}
+
+// Removed implements graph.Remover: the owner frees what waits in the
+// handoff ring. Packets other threads enqueue later are freed by DrainHandoff
+// once every thread has let go of the node.
+func (n *Node) Removed(pool *packet.Pool) {
+	if n.thread == n.owner {
+		for {
+			p, ok := n.handoff.Dequeue()
+			if !ok {
+				break
+			}
+			pool.Free(p)
+		}
+	}
+}
+
+// DrainHandoff frees (back to their pools) packets left in the handoff ring.
+// Only call it when no thread runs the node any more.
+func (n *Node) DrainHandoff() int {
+	k := 0
+	for {
+		p, ok := n.handoff.Dequeue()
+		if !ok {
+			return k
+		}
+		p.Return()
+		k++
+	}
+}
+
+var _ graph.Node = (*Node)(nil)
+
+// PollFd is the driver's pollable descriptor (-1: none), registered in the
+// owner thread's epoll set.
+func (n *Node) PollFd() int {
+	if n.drv == nil {
+		return -1
+	}
+	return n.drv.Fd()
+}
+
+// Rank implements graph.Ranker.
+func (n *Node) Rank() int { return graph.RankInput }

@@ -1,0 +1,216 @@
+// Package ipv4fwd is IPv4Fwd, the IPv4 forwarding node.
+//
+// For a vector of packets it first collects the destinations and looks them
+// all up in one batch (the route table overlaps the cache misses of a
+// batch), then for each packet: filters martian addresses (RFC 1812 5.3.7),
+// delivers packets for the router to IPv4Local, decrements the TTL with an
+// incremental checksum update, checks the output MTU, and stores the output
+// interface and next hop in the packet for EncapMux and EtherEncap.
+//
+// Errors that deserve an ICMP answer (no route, TTL expired, fragmentation
+// needed) are counted here and passed to IPv4Local marked with the ICMP type
+// and code; IPv4Local decides whether an error may be sent (never about an
+// ICMP error, a non-first fragment or a broadcast) and rate-limits them.
+//
+// The route table and interface snapshot are immutable and swapped whole by
+// control messages between graph runs, so a lookup never takes a lock and
+// never sees a half-applied change.
+package ipv4fwd
+
+import (
+	"github.com/r2go/r2/counters"
+	"github.com/r2go/r2/fwd"
+	"github.com/r2go/r2/r2/graph"
+	"github.com/r2go/r2/r2/hdr"
+	"github.com/r2go/r2/r2/msg"
+	"github.com/r2go/r2/r2/names"
+	"github.com/r2go/r2/r2/packet"
+)
+
+const (
+	nextDrop = iota // graph.Drop
+	nextEncapMux
+	nextLocal
+	numNext
+)
+
+// Node is IPv4Fwd.
+type Node struct {
+	table *fwd.IPv4Table  // swapped by msg.IPv4Table
+	intfs *fwd.Interfaces // swapped by msg.Interfaces
+
+	// Per clone, reused to avoid allocations.
+	pkts [graph.VecSize]*packet.Packet
+	dsts [graph.VecSize]uint32
+	adjs [graph.VecSize]uint32
+	c    cntrs
+}
+
+type cntrs struct {
+	fwded                             counters.PktByte
+	noRoute, ttlExpired, fragNeeded   counters.Counter
+	fragUnsupported, noIntf, intfDown counters.Counter
+	martianSrc, martianDst, multicast counters.Counter
+	broadcast, local                  counters.Counter
+}
+
+// New makes IPv4Fwd using table and intfs until told otherwise.
+func New(table *fwd.IPv4Table, intfs *fwd.Interfaces) *Node {
+	return &Node{table: table, intfs: intfs}
+}
+
+// Name implements graph.Node.
+func (n *Node) Name() string { return names.IPv4Fwd }
+
+// NextNames implements graph.Node.
+func (n *Node) NextNames() []string {
+	return []string{nextDrop: names.Drop, nextEncapMux: names.EncapMux, nextLocal: names.IPv4Local}
+}
+
+// Clone implements graph.Node.
+func (n *Node) Clone(c *graph.CloneCtx) graph.Node {
+	name := names.IPv4Fwd
+	return &Node{table: n.table, intfs: n.intfs, c: cntrs{
+		fwded:           c.PktByte(name, "forwarded"),
+		noRoute:         c.Counter(name, "no_route"),
+		ttlExpired:      c.Counter(name, "ttl_expired"),
+		fragNeeded:      c.Counter(name, "frag_needed"),
+		fragUnsupported: c.Counter(name, "too_big_no_frag"),
+		noIntf:          c.Counter(name, "no_intf"),
+		intfDown:        c.Counter(name, "intf_down"),
+		martianSrc:      c.Counter(name, "martian_src"),
+		martianDst:      c.Counter(name, "martian_dst"),
+		multicast:       c.Counter(name, "multicast"),
+		broadcast:       c.Counter(name, "broadcast"),
+		local:           c.Counter(name, "local"),
+	}}
+}
+
+// Control implements graph.Node.
+func (n *Node) Control(m msg.Msg) {
+	switch m := m.(type) {
+	case msg.IPv4Table:
+		n.table = m.Table
+	case msg.Interfaces:
+		n.intfs = m.Snapshot
+	}
+}
+
+// Dispatch implements graph.Node.
+func (n *Node) Dispatch(d *graph.Dispatch) {
+	t := n.table
+	for {
+		k := 0
+		for k < len(n.pkts) {
+			p := d.Pop()
+			if p == nil {
+				break
+			}
+			n.pkts[k] = p
+			n.dsts[k] = hdr.IPv4(p.Data()).Dst()
+			k++
+		}
+		if k == 0 {
+			return
+		}
+		t.LookupBatch(n.dsts[:k], n.adjs[:k])
+		for i := 0; i < k; i++ {
+			n.forward(d, t, n.pkts[i], n.dsts[i], n.adjs[i])
+			n.pkts[i] = nil
+		}
+	}
+}
+
+func (n *Node) forward(d *graph.Dispatch, t *fwd.IPv4Table, p *packet.Packet, dst, ai uint32) {
+	ip := hdr.IPv4(p.Data())
+	origin := p.Meta&packet.MetaLocalOrigin != 0
+	if !origin {
+		src := ip.Src()
+		// Martians (RFC 1812 5.3.7): this network, loopback, multicast or
+		// class E sources, and this-network or loopback destinations.
+		if s := src >> 24; s == 0 || s == 127 || s >= 224 {
+			d.Drop(p, n.c.martianSrc)
+			return
+		}
+		if x := dst >> 24; x == 0 || x == 127 {
+			d.Drop(p, n.c.martianDst)
+			return
+		}
+	}
+	if dst >= 0xe0000000 {
+		if dst == 0xffffffff {
+			// Limited broadcast is never forwarded (RFC 1812 5.3.5.1).
+			d.Drop(p, n.c.broadcast)
+		} else {
+			d.Drop(p, n.c.multicast) // no multicast routing
+		}
+		return
+	}
+	a := t.Adj(ai)
+	switch a.Kind {
+	case fwd.AdjLocal:
+		if origin {
+			d.Drop(p, n.c.local) // the router talking to itself
+			return
+		}
+		d.Push(nextLocal, p)
+		return
+	case fwd.AdjDrop:
+		n.c.noRoute.Inc()
+		n.icmpError(d, p, origin, hdr.ICMPDestUnreach, hdr.ICMPNetUnreach, 0)
+		return
+	}
+	if !origin {
+		if ip.TTL() <= 1 {
+			n.c.ttlExpired.Inc()
+			n.icmpError(d, p, origin, hdr.ICMPTimeExceeded, hdr.ICMPTTLExceeded, 0)
+			return
+		}
+		ip.DecTTL()
+	}
+	out := n.intfs.Get(a.Ifindex)
+	if out == nil {
+		d.Drop(p, n.c.noIntf)
+		return
+	}
+	if !out.Up {
+		d.Drop(p, n.c.intfDown)
+		return
+	}
+	if total := ip.TotalLen(); total > out.MTU {
+		if ip.FlagsFrag()&hdr.IPv4FlagDF != 0 {
+			n.c.fragNeeded.Inc()
+			n.icmpError(d, p, origin, hdr.ICMPDestUnreach, hdr.ICMPFragNeeded, uint32(out.MTU))
+			return
+		}
+		// Fragmenting in the router is not implemented: counted, dropped.
+		d.Drop(p, n.c.fragUnsupported)
+		return
+	}
+	p.OutIfindex = a.Ifindex
+	if a.Kind == fwd.AdjGateway {
+		p.NextHop = a.NextHop
+	} else {
+		p.NextHop = dst
+	}
+	n.c.fwded.Add(p.Len())
+	d.Push(nextEncapMux, p)
+}
+
+// icmpError passes p to IPv4Local to be answered with an ICMP error (the
+// counter of the reason was already bumped). info is the next-hop MTU for
+// fragmentation needed.
+func (n *Node) icmpError(d *graph.Dispatch, p *packet.Packet, origin bool, typ, code uint8, info uint32) {
+	if origin {
+		d.Free(p) // never answer our own packets
+		return
+	}
+	p.Meta = packet.MetaICMPError | uint32(typ)<<8 | uint32(code)
+	p.NextHop = info
+	d.Push(nextLocal, p)
+}
+
+var _ graph.Node = (*Node)(nil)
+
+// Rank implements graph.Ranker.
+func (n *Node) Rank() int { return graph.RankL3Fwd }

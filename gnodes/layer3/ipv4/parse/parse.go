@@ -1,0 +1,114 @@
+// Package parse is L3Parse: it identifies the layer 3 protocol of a frame
+// EtherDecap passed up and validates IPv4 headers before forwarding looks at
+// them.
+//
+// Checks, each with its own drop counter: version, header length (at least
+// 20 bytes and within the frame), total length (at least the header, at most
+// the frame; Ethernet padding beyond it is trimmed) and the header checksum.
+// IPv6 is counted and dropped until R2 supports it.
+package parse
+
+import (
+	"github.com/r2go/r2/counters"
+	"github.com/r2go/r2/r2/graph"
+	"github.com/r2go/r2/r2/hdr"
+	"github.com/r2go/r2/r2/names"
+)
+
+const (
+	nextDrop = iota // graph.Drop
+	nextIPv4
+	numNext
+)
+
+// Node is L3Parse.
+type Node struct {
+	graph.NoControl
+	c cntrs
+}
+
+type cntrs struct {
+	truncated, badVersion, badIHL, badTotalLen, badChecksum counters.Counter
+	ipv6, unknownProto                                      counters.Counter
+}
+
+// New makes L3Parse.
+func New() *Node { return &Node{} }
+
+// Name implements graph.Node.
+func (n *Node) Name() string { return names.L3Parse }
+
+// NextNames implements graph.Node.
+func (n *Node) NextNames() []string {
+	return []string{nextDrop: names.Drop, nextIPv4: names.IPv4Fwd}
+}
+
+// Clone implements graph.Node.
+func (n *Node) Clone(c *graph.CloneCtx) graph.Node {
+	name := names.L3Parse
+	return &Node{c: cntrs{
+		truncated:    c.Counter(name, "truncated"),
+		badVersion:   c.Counter(name, "bad_version"),
+		badIHL:       c.Counter(name, "bad_ihl"),
+		badTotalLen:  c.Counter(name, "bad_total_len"),
+		badChecksum:  c.Counter(name, "bad_checksum"),
+		ipv6:         c.Counter(name, "ipv6"),
+		unknownProto: c.Counter(name, "unknown_proto"),
+	}}
+}
+
+// Dispatch implements graph.Node.
+func (n *Node) Dispatch(d *graph.Dispatch) {
+	for p := d.Pop(); p != nil; p = d.Pop() {
+		// EtherDecap left the Ethernet type two bytes before the L3 header.
+		etype := p.Uint16(p.Head() - 2)
+		switch etype {
+		case hdr.EtherTypeIPv4:
+		case hdr.EtherTypeIPv6:
+			d.Drop(p, n.c.ipv6)
+			continue
+		default:
+			d.Drop(p, n.c.unknownProto)
+			continue
+		}
+		data := p.Data()
+		if len(data) < hdr.IPv4MinLen {
+			d.Drop(p, n.c.truncated)
+			continue
+		}
+		ip := hdr.IPv4(data)
+		if ip.Version() != 4 {
+			d.Drop(p, n.c.badVersion)
+			continue
+		}
+		ihl := ip.HeaderLen()
+		if ihl < hdr.IPv4MinLen {
+			d.Drop(p, n.c.badIHL)
+			continue
+		}
+		if ihl > len(data) {
+			d.Drop(p, n.c.truncated)
+			continue
+		}
+		total := ip.TotalLen()
+		if total < ihl {
+			d.Drop(p, n.c.badTotalLen)
+			continue
+		}
+		if total > len(data) {
+			d.Drop(p, n.c.truncated)
+			continue
+		}
+		if hdr.Checksum(data[:ihl], 0) != 0 {
+			d.Drop(p, n.c.badChecksum)
+			continue
+		}
+		p.Trim(total) // drop Ethernet padding
+		d.Push(nextIPv4, p)
+	}
+}
+
+var _ graph.Node = (*Node)(nil)
+
+// Rank implements graph.Ranker.
+func (n *Node) Rank() int { return graph.RankL3Parse }

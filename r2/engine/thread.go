@@ -1,0 +1,179 @@
+package engine
+
+import (
+	"fmt"
+	"runtime"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/r2go/r2/r2/graph"
+	"github.com/r2go/r2/r2/msg"
+	"github.com/r2go/r2/r2/packet"
+	"github.com/r2go/r2/r2/poll"
+)
+
+// wakerToken is the epoll token of a thread's own eventfd; interface fds use
+// their ifindex + 1.
+const wakerToken = 0
+
+// idleTimeout bounds a sleep so per-thread housekeeping (neighbour aging,
+// rate-limit refills) happens even on an idle router.
+const idleTimeout = time.Second
+
+// ctl is one control message for one thread.
+type ctl struct {
+	adds     []graph.Node // nodes to add (already cloned for the thread)
+	dels     []string     // nodes to remove
+	m        msg.Msg      // message for every node
+	finalize bool         // re-resolve next nodes afterwards
+	fn       func(*Thread)
+	stop     bool
+	ack      *sync.WaitGroup
+}
+
+// Thread is one forwarding thread. Its fields are owned by its goroutine,
+// except in (the queue) and waker.
+type Thread struct {
+	id     int
+	cpu    int // -1: not pinned
+	busy   bool
+	g      *graph.Graph
+	pool   *packet.Pool
+	in     chan ctl
+	waker  *poll.Waker
+	poller *poll.Poller
+	fds    map[string]int // IfNode name -> registered fd
+	done   chan struct{}
+	logf   func(string, ...any)
+
+	runs, sleeps uint64
+}
+
+// ID is the thread's index.
+func (t *Thread) ID() int { return t.id }
+
+// Graph is the thread's graph; use it only from inside a function passed to
+// Engine.OnThread.
+func (t *Thread) Graph() *graph.Graph { return t.g }
+
+// Pool is the thread's packet pool; like Graph, only from OnThread.
+func (t *Thread) Pool() *packet.Pool { return t.pool }
+
+func (t *Thread) send(c ctl) {
+	t.in <- c
+	t.waker.Wake()
+}
+
+func (t *Thread) run() {
+	defer close(t.done)
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	if t.cpu >= 0 {
+		var set unix.CPUSet
+		set.Set(t.cpu)
+		if err := unix.SchedSetaffinity(0, &set); err != nil {
+			t.logf("thread %d: pin to cpu %d: %v", t.id, t.cpu, err)
+		}
+	}
+	ready := make([]uint64, 64)
+	for {
+		if t.handle() {
+			return
+		}
+		work, wake := t.g.Run()
+		t.runs++
+		if work || t.busy {
+			continue
+		}
+		t.waker.PrepareSleep()
+		if len(t.in) > 0 || t.g.Pending() {
+			t.waker.CancelSleep()
+			continue
+		}
+		timeout := idleTimeout
+		if wake >= 0 && time.Duration(wake) < timeout {
+			timeout = time.Duration(wake)
+		}
+		t.sleeps++
+		n, err := t.poller.Wait(timeout, ready)
+		if err != nil {
+			t.logf("thread %d: epoll: %v", t.id, err)
+		}
+		for _, tok := range ready[:n] {
+			if tok == wakerToken {
+				t.waker.Drain()
+			}
+		}
+		t.waker.CancelSleep()
+	}
+}
+
+// handle runs the queued control messages; it reports a stop request.
+func (t *Thread) handle() bool {
+	for {
+		select {
+		case c := <-t.in:
+			stop := t.apply(c)
+			if c.ack != nil {
+				c.ack.Done()
+			}
+			if stop {
+				return true
+			}
+		default:
+			return false
+		}
+	}
+}
+
+func (t *Thread) apply(c ctl) bool {
+	for _, name := range c.dels {
+		if fd, ok := t.fds[name]; ok {
+			t.poller.Del(fd)
+			delete(t.fds, name)
+		}
+		t.g.Remove(name)
+	}
+	for _, n := range c.adds {
+		if err := t.g.Add(n); err != nil {
+			t.logf("thread %d: %v", t.id, err)
+			continue
+		}
+		if o, ok := n.(interface {
+			Owner() int
+			PollFd() int
+		}); ok && o.Owner() == t.id && o.PollFd() >= 0 {
+			if err := t.poller.Add(o.PollFd(), uint64(len(t.fds)+1)); err != nil {
+				t.logf("thread %d: poll %s: %v", t.id, n.Name(), err)
+			} else {
+				t.fds[n.Name()] = o.PollFd()
+			}
+		}
+	}
+	if c.m != nil {
+		t.g.Control(c.m)
+	}
+	if c.finalize || len(c.adds) > 0 {
+		t.g.Finalize()
+	}
+	if c.fn != nil {
+		c.fn(t)
+	}
+	if c.stop {
+		for name, fd := range t.fds {
+			t.poller.Del(fd)
+			delete(t.fds, name)
+		}
+		return true
+	}
+	return false
+}
+
+// ThreadStats are a thread's activity totals.
+type ThreadStats struct {
+	Runs, Sleeps, EpollWaits, Wakeups uint64
+}
+
+func (t *Thread) String() string { return fmt.Sprintf("thread %d", t.id) }

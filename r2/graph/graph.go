@@ -1,0 +1,457 @@
+package graph
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/r2go/r2/counters"
+	"github.com/r2go/r2/r2/msg"
+	"github.com/r2go/r2/r2/names"
+	"github.com/r2go/r2/r2/packet"
+)
+
+const (
+	// VecSize is the dispatch vector of an ordinary node: 256 packets is the
+	// batch size at which per-batch costs (a virtual call, a table swap
+	// check) vanish while the vector still fits in L1 (2 KiB of pointers).
+	VecSize = 256
+	// IfVecSize is the vector of an interface node, which collects Tx from
+	// every encapsulation node and ARP replies, so it is larger.
+	IfVecSize = 1024
+)
+
+// Drop is index 0 in every node's next list: a push to it frees the packet.
+const Drop = 0
+
+// Node is a graph node. Clone is called on the control side; Dispatch and
+// Control on the forwarding thread that owns the clone.
+type Node interface {
+	// Name is the node's unique name, from package names.
+	Name() string
+	// NextNames lists the next nodes; index 0 must be names.Drop. It is
+	// called again at every Finalize, so a node whose next nodes change (the
+	// encapsulation mux when interfaces come and go) returns the new list.
+	NextNames() []string
+	// Clone makes the instance for another thread, with its own counters;
+	// shared read-only state (tables, configs) is shared, not copied.
+	Clone(c *CloneCtx) Node
+	// Dispatch processes the packets in the node's vector (d.Pop) and
+	// pushes each to a next node or drops it.
+	Dispatch(d *Dispatch)
+	// Control handles a control message between graph runs. Nodes that need
+	// none embed NoControl.
+	Control(m msg.Msg)
+}
+
+// NoControl is embedded by nodes that ignore control messages.
+type NoControl struct{}
+
+// Control does nothing.
+func (NoControl) Control(msg.Msg) {}
+
+// VecSizer is implemented by nodes that want a vector other than VecSize.
+type VecSizer interface{ VecSize() int }
+
+// Pender is implemented by nodes that receive input outside the graph (a
+// handoff ring from other threads); Pending reports whether any is waiting,
+// so a thread does not go to sleep with work queued.
+type Pender interface{ Pending() bool }
+
+// Ranker is implemented by nodes that say where they sit on the packet
+// path. Run visits nodes by ascending rank (ties: order of addition), so a
+// received packet crosses the whole graph in one run instead of one node
+// per run. Nodes without a rank run last.
+type Ranker interface{ Rank() int }
+
+// Ranks of the standard stages.
+const (
+	RankInput    = 0  // interface Rx/Tx
+	RankL2In     = 10 // link-layer decapsulation
+	RankL3Parse  = 20
+	RankL3Fwd    = 30
+	RankL3Local  = 40
+	RankMux      = 50
+	RankL2Out    = 60 // link-layer encapsulation
+	rankUnranked = 1000
+)
+
+// Remover is implemented by nodes that hold resources on the thread (a
+// polled fd, packets in a ring); Removed is called on the thread when the
+// node leaves its graph.
+type Remover interface{ Removed(pool *packet.Pool) }
+
+// CloneCtx is what a node clone gets from its thread.
+type CloneCtx struct {
+	// Thread is the index of the forwarding thread the clone runs on.
+	Thread int
+	// Counters allocates the clone's counters (tagged with Thread).
+	Counters *counters.Registry
+	// Uplink carries reports to the control side.
+	Uplink *msg.Uplink
+}
+
+// Counter allocates a single counter named "<node>/<what>" for the thread.
+func (c *CloneCtx) Counter(node, what string) counters.Counter {
+	return c.Counters.Counter(c.Thread, node+"/"+what)
+}
+
+// PktByte allocates a packets+bytes counter named "<node>/<what>".
+func (c *CloneCtx) PktByte(node, what string) counters.PktByte {
+	return c.Counters.PktByte(c.Thread, node+"/"+what)
+}
+
+// vector is a node's dispatch vector: a power-of-two ring that never grows.
+type vector struct {
+	pkts       []*packet.Packet
+	mask       uint32
+	head, tail uint32
+}
+
+func newVector(n int) vector {
+	size := 1
+	for size < n {
+		size <<= 1
+	}
+	return vector{pkts: make([]*packet.Packet, size), mask: uint32(size - 1)}
+}
+
+func (v *vector) len() int   { return int(v.tail - v.head) }
+func (v *vector) space() int { return len(v.pkts) - v.len() }
+
+// slot is a node in one thread's graph with its vector and resolved edges.
+type slot struct {
+	node Node
+	name string
+	vec  vector
+	next []*slot
+	// enq counts packets pushed into this node; full counts pushes that
+	// found the vector full.
+	enq, full counters.Counter
+	rank      int
+	// ordinary nodes have a VecSize vector; their occupancy limits how much
+	// the interfaces may admit in a run.
+	ordinary bool
+}
+
+// Graph is one thread's forwarding graph.
+type Graph struct {
+	ctx    CloneCtx
+	pool   *packet.Pool
+	slots  []*slot // slots[0] is Drop
+	byName map[string]*slot
+	disp   Dispatch
+	// dropped counts packets pushed to Drop (unconnected edges, removed
+	// nodes); removed counts packets freed out of a removed node's vector.
+	dropped, removed counters.Counter
+	epoch            time.Time
+	finalized        bool
+}
+
+// ErrDuplicate is returned when a node name is already in the graph.
+var ErrDuplicate = errors.New("graph: duplicate node name")
+
+// New makes an empty graph for one thread: only the Drop node.
+func New(ctx CloneCtx, pool *packet.Pool) *Graph {
+	g := &Graph{ctx: ctx, pool: pool, byName: map[string]*slot{}, epoch: time.Now()}
+	d := &slot{node: dropNode{}, name: names.Drop}
+	g.dropped = ctx.Counter(names.Drop, "pkts")
+	g.removed = ctx.Counter(names.Drop, "removed_node")
+	g.slots = []*slot{d}
+	g.byName[names.Drop] = d
+	g.disp.g = g
+	return g
+}
+
+// Thread is the forwarding thread the graph belongs to.
+func (g *Graph) Thread() int { return g.ctx.Thread }
+
+// Pool is the thread's packet pool.
+func (g *Graph) Pool() *packet.Pool { return g.pool }
+
+// Add puts n in the graph. Call Finalize before the next Run.
+func (g *Graph) Add(n Node) error {
+	name := n.Name()
+	if _, ok := g.byName[name]; ok {
+		return fmt.Errorf("%w: %s", ErrDuplicate, name)
+	}
+	size := VecSize
+	if vs, ok := n.(VecSizer); ok {
+		size = vs.VecSize()
+	}
+	s := &slot{
+		node: n,
+		name: name,
+		vec:  newVector(size),
+		enq:  g.ctx.Counter(name, "enq"),
+		full: g.ctx.Counter(name, "vec_full"),
+	}
+	s.rank = rankUnranked
+	if r, ok := n.(Ranker); ok {
+		s.rank = r.Rank()
+	}
+	s.ordinary = len(s.vec.pkts) <= VecSize
+	// Insert after every node of the same or lower rank.
+	at := len(g.slots)
+	for at > 1 && g.slots[at-1].rank > s.rank {
+		at--
+	}
+	g.slots = append(g.slots, nil)
+	copy(g.slots[at+1:], g.slots[at:])
+	g.slots[at] = s
+	g.byName[name] = s
+	g.finalized = false
+	return nil
+}
+
+// Remove takes the node called name out of the graph, frees the packets in
+// its vector (counted in Drop/removed_node), releases its counters, and
+// re-finalizes. It reports whether the node was there.
+func (g *Graph) Remove(name string) bool {
+	s, ok := g.byName[name]
+	if !ok || s == g.slots[0] {
+		return false
+	}
+	for s.vec.len() > 0 {
+		p := s.vec.pkts[s.vec.head&s.vec.mask]
+		s.vec.pkts[s.vec.head&s.vec.mask] = nil
+		s.vec.head++
+		g.removed.Inc()
+		g.pool.Free(p)
+	}
+	if r, ok := s.node.(Remover); ok {
+		r.Removed(g.pool)
+	}
+	delete(g.byName, name)
+	for i, x := range g.slots {
+		if x == s {
+			g.slots = append(g.slots[:i], g.slots[i+1:]...)
+			break
+		}
+	}
+	g.ctx.Counters.Release(g.ctx.Thread, name+"/")
+	g.Finalize()
+	return true
+}
+
+// Finalize resolves every node's next names to nodes; absent names resolve
+// to Drop.
+func (g *Graph) Finalize() {
+	for _, s := range g.slots[1:] {
+		nn := s.node.NextNames()
+		if cap(s.next) >= len(nn) {
+			s.next = s.next[:len(nn)]
+		} else {
+			s.next = make([]*slot, len(nn))
+		}
+		for i, name := range nn {
+			t, ok := g.byName[name]
+			if !ok {
+				t = g.slots[0]
+			}
+			s.next[i] = t
+		}
+	}
+	g.finalized = true
+}
+
+// Node returns the node called name, or nil.
+func (g *Graph) Node(name string) Node {
+	if s, ok := g.byName[name]; ok {
+		return s.node
+	}
+	return nil
+}
+
+// Nodes lists the nodes in run order (Drop first).
+func (g *Graph) Nodes() []Node {
+	out := make([]Node, len(g.slots))
+	for i, s := range g.slots {
+		out[i] = s.node
+	}
+	return out
+}
+
+// Clone makes the graph for another thread: every node is cloned with ctx.
+func (g *Graph) Clone(ctx CloneCtx, pool *packet.Pool) *Graph {
+	c := New(ctx, pool)
+	for _, s := range g.slots[1:] {
+		if err := c.Add(s.node.Clone(&ctx)); err != nil {
+			panic(err) // names were unique in g
+		}
+	}
+	c.Finalize()
+	return c
+}
+
+// Control hands m to every node.
+func (g *Graph) Control(m msg.Msg) {
+	for _, s := range g.slots[1:] {
+		s.node.Control(m)
+	}
+}
+
+// Pending reports whether any node has input waiting outside the graph or
+// packets in its vector.
+func (g *Graph) Pending() bool {
+	for _, s := range g.slots[1:] {
+		if s.vec.len() > 0 {
+			return true
+		}
+		if p, ok := s.node.(Pender); ok && p.Pending() {
+			return true
+		}
+	}
+	return false
+}
+
+// Now is monotonic nanoseconds since the graph was made.
+func (g *Graph) Now() int64 { return int64(time.Since(g.epoch)) }
+
+// Run visits every node once. It returns whether work is pending and the
+// earliest wake-up requested by a node, in ns from now (-1: none).
+func (g *Graph) Run() (work bool, wakeNs int64) {
+	if !g.finalized {
+		g.Finalize()
+	}
+	d := &g.disp
+	d.now = g.Now()
+	d.wake = -1
+	d.more = false
+	// Admission: a run takes in at most what the fullest ordinary vector can
+	// still hold, so packets that loop back (an ICMP reply re-entering
+	// forwarding) or converge from several interfaces never overflow a
+	// vector in the middle of the graph: overload is refused at the entry.
+	fullest := 0
+	for _, s := range g.slots[1:] {
+		if s.ordinary && s.vec.len() > fullest {
+			fullest = s.vec.len()
+		}
+	}
+	d.budget = VecSize - fullest
+	for _, s := range g.slots[1:] {
+		d.s = s
+		d.n = s.vec.len()
+		s.node.Dispatch(d)
+		// A node that did not drain its vector keeps the rest for the next
+		// run; the vector length below reports it as work.
+	}
+	d.s = nil
+	if d.more {
+		return true, d.wake
+	}
+	for _, s := range g.slots[1:] {
+		if s.vec.len() > 0 {
+			return true, d.wake
+		}
+	}
+	return false, d.wake
+}
+
+// Dispatch is what a node works with during Dispatch: its own vector and its
+// resolved next nodes.
+type Dispatch struct {
+	g    *Graph
+	s    *slot
+	n    int // packets left to pop in this run
+	now  int64
+	wake int64
+	more bool
+	// budget is how many packets the input nodes may still admit in this
+	// run.
+	budget int
+}
+
+// Pop returns the next packet of the node's vector, or nil when the packets
+// that were queued at the start of this Dispatch are done (packets a node
+// pushes to itself wait for the next run).
+func (d *Dispatch) Pop() *packet.Packet {
+	if d.n == 0 {
+		return nil
+	}
+	d.n--
+	v := &d.s.vec
+	i := v.head & v.mask
+	p := v.pkts[i]
+	v.pkts[i] = nil
+	v.head++
+	return p
+}
+
+// Push queues p to next node number next. A push into a full vector, or to
+// an out-of-range index, frees p, counts it and returns false.
+func (d *Dispatch) Push(next int, p *packet.Packet) bool {
+	if uint(next) >= uint(len(d.s.next)) {
+		next = Drop
+	}
+	t := d.s.next[next]
+	if next == Drop || t == d.g.slots[0] {
+		d.g.dropped.Inc()
+		d.g.pool.Free(p)
+		return false
+	}
+	v := &t.vec
+	if v.len() == len(v.pkts) {
+		t.full.Inc()
+		d.g.pool.Free(p)
+		return false
+	}
+	v.pkts[v.tail&v.mask] = p
+	v.tail++
+	t.enq.Inc()
+	return true
+}
+
+// Space is the room left in next node number next's vector.
+func (d *Dispatch) Space(next int) int {
+	if uint(next) >= uint(len(d.s.next)) || next == Drop {
+		return VecSize
+	}
+	return d.s.next[next].vec.space()
+}
+
+// Budget is how many packets an input node may still take in during this
+// run; after receiving n packets it calls Admitted(n).
+func (d *Dispatch) Budget() int { return d.budget }
+
+// Admitted records that an input node took in n packets.
+func (d *Dispatch) Admitted(n int) { d.budget -= n }
+
+// Drop frees p and counts it in c: the way a node discards a packet.
+func (d *Dispatch) Drop(p *packet.Packet, c counters.Counter) {
+	c.Inc()
+	d.g.pool.Free(p)
+}
+
+// Free gives p back to the pool without counting (it was consumed, e.g.
+// turned into a reply).
+func (d *Dispatch) Free(p *packet.Packet) { d.g.pool.Free(p) }
+
+// Pool is the thread's packet pool, for nodes that make packets (ARP).
+func (d *Dispatch) Pool() *packet.Pool { return d.g.pool }
+
+// Thread is the index of the forwarding thread.
+func (d *Dispatch) Thread() int { return d.g.ctx.Thread }
+
+// Now is monotonic nanoseconds, read once at the start of Run.
+func (d *Dispatch) Now() int64 { return d.now }
+
+// WakeIn asks for service within ns nanoseconds (a timer, a shaper).
+func (d *Dispatch) WakeIn(ns int64) {
+	if d.wake < 0 || ns < d.wake {
+		d.wake = ns
+	}
+}
+
+// More tells Run that the node has work beyond its vector (an Rx batch was
+// full, a ring was not drained), so the thread must not sleep.
+func (d *Dispatch) More() { d.more = true }
+
+// dropNode is the sink at index 0. Nothing is ever queued to it: Push frees
+// packets sent there directly.
+type dropNode struct{ NoControl }
+
+func (dropNode) Name() string         { return names.Drop }
+func (dropNode) NextNames() []string  { return nil }
+func (dropNode) Clone(*CloneCtx) Node { return dropNode{} }
+func (dropNode) Dispatch(d *Dispatch) {}

@@ -1,0 +1,60 @@
+package hdr
+
+import (
+	"math/rand"
+	"testing"
+)
+
+// slowChecksum is RFC 1071 done the obvious way, as a reference.
+func slowChecksum(b []byte) uint16 {
+	var sum uint32
+	for i := 0; i+1 < len(b); i += 2 {
+		sum += uint32(b[i])<<8 | uint32(b[i+1])
+	}
+	if len(b)%2 == 1 {
+		sum += uint32(b[len(b)-1]) << 8
+	}
+	for sum>>16 != 0 {
+		sum = sum&0xffff + sum>>16
+	}
+	return ^uint16(sum)
+}
+
+func TestChecksumMatchesReference(t *testing.T) {
+	r := rand.New(rand.NewSource(1))
+	for n := 0; n < 200; n++ {
+		b := make([]byte, n)
+		r.Read(b)
+		if got, want := Checksum(b, 0), slowChecksum(b); got != want {
+			t.Fatalf("len %d: %#04x, want %#04x", n, got, want)
+		}
+	}
+}
+
+func TestDecTTLKeepsChecksumValid(t *testing.T) {
+	r := rand.New(rand.NewSource(2))
+	for i := 0; i < 10000; i++ {
+		h := make(IPv4, 20)
+		ttl := uint8(r.Intn(254) + 2)
+		PutIPv4(h, uint8(r.Intn(256)), 20+r.Intn(1400), uint16(r.Uint32()), ttl, uint8(r.Intn(256)), r.Uint32(), r.Uint32())
+		h.DecTTL()
+		if h.TTL() != ttl-1 {
+			t.Fatalf("ttl %d -> %d", ttl, h.TTL())
+		}
+		if Checksum(h, 0) != 0 {
+			t.Fatalf("checksum invalid after DecTTL: %x", []byte(h))
+		}
+	}
+}
+
+func TestARPRoundTrip(t *testing.T) {
+	a := make(ARP, ARPLen)
+	PutARP(a, ARPRequest, [6]byte{1, 2, 3, 4, 5, 6}, 0x0a000001, [6]byte{}, 0x0a000002)
+	if !a.Valid() || a.Op() != ARPRequest || a.SenderIP() != 0x0a000001 || a.TargetIP() != 0x0a000002 || a.SenderMAC()[5] != 6 {
+		t.Fatalf("ARP round trip: %x", []byte(a))
+	}
+	a[4] = 8
+	if a.Valid() {
+		t.Fatal("bad hardware length accepted")
+	}
+}

@@ -1,0 +1,97 @@
+// Package msg defines the messages between R2's control side and its
+// forwarding threads.
+//
+// Control to forwarding: the control side builds an immutable object (a
+// route table, an interface snapshot) and sends every thread a message
+// referring to it; each thread hands the message to every node of its graph
+// between two graph runs, and a node that cares swaps a pointer. Handling
+// must be short: the thread forwards no packets meanwhile.
+//
+// Forwarding to control: Up is a small value type (no pointers, no boxing)
+// sent on a bounded channel without blocking, so reporting a learned MAC
+// never allocates and never stalls a forwarding thread; when the channel is
+// full the report is dropped and counted. The control side relays what it
+// learns to every thread.
+package msg
+
+import "github.com/r2go/r2/fwd"
+
+// Msg is a control message for nodes. It is a closed set: nodes type-switch
+// on the concrete types below.
+type Msg interface{ isMsg() }
+
+// IPv4Table tells nodes to use Table from now on. The control side keeps the
+// previous table unchanged until every thread has acknowledged.
+type IPv4Table struct{ Table *fwd.IPv4Table }
+
+// Interfaces tells nodes the interface configuration changed; Snapshot is
+// immutable.
+type Interfaces struct{ Snapshot *fwd.Interfaces }
+
+// MACLearned tells encapsulation nodes that IP on Ifindex is at MAC.
+type MACLearned struct {
+	Ifindex int32
+	IP      uint32
+	MAC     [6]byte
+}
+
+// MACForget tells encapsulation nodes to drop what they know of IP on
+// Ifindex (IP 0: everything on Ifindex).
+type MACForget struct {
+	Ifindex int32
+	IP      uint32
+}
+
+// Tick is sent periodically for housekeeping (aging, rate-limit refills);
+// Now is monotonic nanoseconds.
+type Tick struct{ Now int64 }
+
+func (IPv4Table) isMsg()  {}
+func (Interfaces) isMsg() {}
+func (MACLearned) isMsg() {}
+func (MACForget) isMsg()  {}
+func (Tick) isMsg()       {}
+
+// UpKind says what an Up message reports.
+type UpKind uint8
+
+// Kinds of Up messages.
+const (
+	// UpMAC: a node learned that IP on Ifindex is at MAC.
+	UpMAC UpKind = iota + 1
+)
+
+// Up is a report from a forwarding thread to the control side.
+type Up struct {
+	Kind    UpKind
+	Thread  int
+	Ifindex int32
+	IP      uint32
+	MAC     [6]byte
+	// Create is set when the report may create a neighbour entry (the ARP
+	// was addressed to us); otherwise it only refreshes an existing one, as
+	// Linux does with gratuitous ARP and ARP for other hosts.
+	Create bool
+}
+
+// Uplink is where forwarding threads send Up messages. Send never blocks.
+type Uplink struct {
+	C chan Up
+}
+
+// NewUplink makes an uplink holding up to n unread reports.
+func NewUplink(n int) *Uplink { return &Uplink{C: make(chan Up, n)} }
+
+// Send reports u, or returns false if the control side is behind (the caller
+// counts the loss). A nil Uplink accepts nothing.
+func (l *Uplink) Send(u Up) bool {
+	if l == nil {
+		return false
+	}
+	select {
+	case l.C <- u:
+		return true
+	default:
+		return false
+	}
+}

@@ -1,0 +1,119 @@
+//go:build linux
+
+package poll
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Poller is one epoll set, owned by one forwarding thread; it is not safe
+// for concurrent use except for Waits.
+type Poller struct {
+	// epfd is the epoll fd, or -1 after Close.
+	epfd int
+	// events receives epoll_wait results; reused to avoid allocations.
+	events []unix.EpollEvent
+	// waits counts epoll_wait calls; atomic so stats can read it from
+	// another goroutine.
+	waits atomic.Uint64
+}
+
+// NewPoller creates an empty epoll set.
+func NewPoller() (*Poller, error) {
+	fd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		return nil, fmt.Errorf("poll: epoll_create1: %w", err)
+	}
+	return &Poller{epfd: fd, events: make([]unix.EpollEvent, maxEvents)}, nil
+}
+
+// Add watches fd for readability (level-triggered); Wait reports token
+// while fd is readable.
+func (p *Poller) Add(fd int, token uint64) error {
+	// Fd and Pad together are the kernel's 64-bit epoll_data on every
+	// architecture; the kernel hands them back untouched, so they can
+	// carry any token.
+	ev := unix.EpollEvent{
+		Events: unix.EPOLLIN,
+		Fd:     int32(uint32(token)),
+		Pad:    int32(uint32(token >> 32)),
+	}
+	if err := unix.EpollCtl(p.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
+		return fmt.Errorf("poll: epoll add fd %d: %w", fd, err)
+	}
+	return nil
+}
+
+// Del stops watching fd.
+func (p *Poller) Del(fd int) error {
+	if err := unix.EpollCtl(p.epfd, unix.EPOLL_CTL_DEL, fd, nil); err != nil {
+		return fmt.Errorf("poll: epoll del fd %d: %w", fd, err)
+	}
+	return nil
+}
+
+// errNoRoom is returned by Wait when ready has length zero.
+var errNoRoom = errors.New("poll: Wait needs a non-empty ready slice")
+
+// Wait blocks until a watched fd is readable or timeout passes (a negative
+// timeout waits forever, zero only polls), stores the ready fds' tokens in
+// ready and returns how many it stored. An interrupted wait returns 0, nil.
+// It does not allocate.
+func (p *Poller) Wait(timeout time.Duration, ready []uint64) (int, error) {
+	if len(ready) == 0 {
+		return 0, errNoRoom
+	}
+	ev := p.events
+	if len(ready) < len(ev) {
+		// Level-triggered fds left out stay ready for the next Wait.
+		ev = ev[:len(ready)]
+	}
+	p.waits.Add(1)
+	n, err := unix.EpollWait(p.epfd, ev, timeoutMs(timeout))
+	if err != nil {
+		if err == unix.EINTR {
+			return 0, nil
+		}
+		return 0, fmt.Errorf("poll: epoll_wait: %w", err)
+	}
+	for i := range n {
+		ready[i] = uint64(uint32(ev[i].Fd)) | uint64(uint32(ev[i].Pad))<<32
+	}
+	return n, nil
+}
+
+// timeoutMs converts a timeout to epoll_wait's milliseconds. Positive
+// timeouts round up so a sub-millisecond timeout sleeps instead of spinning.
+func timeoutMs(d time.Duration) int {
+	switch {
+	case d < 0:
+		return -1
+	case d == 0:
+		return 0
+	}
+	if d > math.MaxInt32*time.Millisecond {
+		return math.MaxInt32
+	}
+	return int((d + time.Millisecond - 1) / time.Millisecond)
+}
+
+// Waits returns the number of epoll_wait calls made, for syscalls-per-packet
+// statistics. Safe for concurrent use.
+func (p *Poller) Waits() uint64 { return p.waits.Load() }
+
+// Close closes the epoll set; the watched fds stay open.
+func (p *Poller) Close() error {
+	if p.epfd < 0 {
+		return os.ErrClosed
+	}
+	err := unix.Close(p.epfd)
+	p.epfd = -1
+	return err
+}
