@@ -129,6 +129,11 @@ type slot struct {
 	// found the vector full.
 	enq, full counters.Counter
 	rank      int
+	// counted is the vector tail already added to enq: pushes are counted
+	// once per run from the tail instead of one shared-memory write each.
+	counted uint32
+	// drop marks the Drop slot.
+	drop bool
 	// ordinary nodes have a VecSize vector; their occupancy limits how much
 	// the interfaces may admit in a run.
 	ordinary bool
@@ -154,7 +159,7 @@ var ErrDuplicate = errors.New("graph: duplicate node name")
 // New makes an empty graph for one thread: only the Drop node.
 func New(ctx CloneCtx, pool *packet.Pool) *Graph {
 	g := &Graph{ctx: ctx, pool: pool, byName: map[string]*slot{}, epoch: time.Now()}
-	d := &slot{node: dropNode{}, name: names.Drop}
+	d := &slot{node: dropNode{}, name: names.Drop, drop: true}
 	g.dropped = ctx.Counter(names.Drop, "pkts")
 	g.removed = ctx.Counter(names.Drop, "removed_node")
 	g.slots = []*slot{d}
@@ -212,6 +217,7 @@ func (g *Graph) Remove(name string) bool {
 	if !ok || s == g.slots[0] {
 		return false
 	}
+	s.enq.Add(uint64(s.vec.tail - s.counted))
 	for s.vec.len() > 0 {
 		p := s.vec.pkts[s.vec.head&s.vec.mask]
 		s.vec.pkts[s.vec.head&s.vec.mask] = nil
@@ -330,6 +336,10 @@ func (g *Graph) Run() (work bool, wakeNs int64) {
 	}
 	d.budget = VecSize - fullest
 	for _, s := range g.slots[1:] {
+		if s.vec.tail != s.counted {
+			s.enq.Add(uint64(s.vec.tail - s.counted))
+			s.counted = s.vec.tail
+		}
 		d.s = s
 		d.n = s.vec.len()
 		s.node.Dispatch(d)
@@ -385,20 +395,19 @@ func (d *Dispatch) Push(next int, p *packet.Packet) bool {
 		next = Drop
 	}
 	t := d.s.next[next]
-	if next == Drop || t == d.g.slots[0] {
+	if t.drop {
 		d.g.dropped.Inc()
 		d.g.pool.Free(p)
 		return false
 	}
 	v := &t.vec
-	if v.len() == len(v.pkts) {
+	if v.tail-v.head == uint32(len(v.pkts)) {
 		t.full.Inc()
 		d.g.pool.Free(p)
 		return false
 	}
 	v.pkts[v.tail&v.mask] = p
 	v.tail++
-	t.enq.Inc()
 	return true
 }
 

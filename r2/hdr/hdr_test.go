@@ -58,3 +58,36 @@ func TestARPRoundTrip(t *testing.T) {
 		t.Fatal("bad hardware length accepted")
 	}
 }
+
+func TestHeaderChecksumOK(t *testing.T) {
+	r := rand.New(rand.NewSource(3))
+	for i := 0; i < 5000; i++ {
+		h := make(IPv4, 24)
+		PutIPv4(h, 0, 100, uint16(i), uint8(r.Intn(256)), 17, r.Uint32(), r.Uint32())
+		if !HeaderChecksumOK(h[:20]) {
+			t.Fatalf("valid header rejected: %x", []byte(h[:20]))
+		}
+		h[r.Intn(20)] ^= byte(1 << uint(r.Intn(8)))
+		if HeaderChecksumOK(h[:20]) {
+			t.Fatalf("corrupt header accepted: %x", []byte(h[:20]))
+		}
+		// 24-byte header with options, through the general path.
+		h[0] = 0x46
+		h[10], h[11] = 0, 0
+		c := Checksum(h, 0)
+		h[10], h[11] = byte(c>>8), byte(c)
+		if !HeaderChecksumOK(h) {
+			t.Fatal("valid 24-byte header rejected")
+		}
+	}
+}
+
+func TestMACHelpers(t *testing.T) {
+	m := [6]byte{2, 3, 4, 5, 6, 7}
+	if !MACEqual(m[:], m) || MACEqual([]byte{2, 3, 4, 5, 6, 8}, m) || MACEqual([]byte{9, 3, 4, 5, 6, 7}, m) {
+		t.Fatal("MACEqual")
+	}
+	if !IsBroadcast([]byte{255, 255, 255, 255, 255, 255}) || IsBroadcast([]byte{255, 255, 255, 255, 255, 254}) {
+		t.Fatal("IsBroadcast")
+	}
+}

@@ -333,8 +333,8 @@ type source struct {
 	q            []*packet.Packet
 }
 
-func (s *source) Name() string                    { return s.name }
-func (s *source) NextNames() []string             { return []string{names.Drop, s.target} }
+func (s *source) Name() string                     { return s.name }
+func (s *source) NextNames() []string              { return []string{names.Drop, s.target} }
 func (s *source) Clone(*graph.CloneCtx) graph.Node { return &source{name: s.name, target: s.target} }
 func (s *source) Dispatch(d *graph.Dispatch) {
 	for _, p := range s.q {

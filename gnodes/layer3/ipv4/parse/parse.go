@@ -99,7 +99,7 @@ func (n *Node) Dispatch(d *graph.Dispatch) {
 			d.Drop(p, n.c.truncated)
 			continue
 		}
-		if hdr.Checksum(data[:ihl], 0) != 0 {
+		if !hdr.HeaderChecksumOK(data[:ihl]) {
 			d.Drop(p, n.c.badChecksum)
 			continue
 		}

@@ -1,0 +1,144 @@
+package engine
+
+import (
+	"fmt"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/r2go/r2/r2/driver/mem"
+	"github.com/r2go/r2/r2/msg"
+	"github.com/r2go/r2/r2/routedata"
+)
+
+// pathRig is a one-thread engine with if0 fed by a frame generator and if1
+// counting what it transmits; h2 (10.2.0.1) is already resolved.
+type pathRig struct {
+	e      *Engine
+	d0, d1 *mem.Driver
+}
+
+func newPathRig(tb testing.TB) *pathRig {
+	tb.Helper()
+	e, err := New(Config{Threads: 1, Packets: 4096})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { e.Close() })
+	d0, _ := mem.New("if0", 16)
+	d1, _ := mem.New("if1", 16)
+	d1.Capture(false)
+	r := &pathRig{e: e, d0: d0, d1: d1}
+	for _, err := range []error{
+		e.AddInterface(Interface{Name: "if0", Ifindex: 0, MAC: macR0}, d0),
+		e.AddInterface(Interface{Name: "if1", Ifindex: 1, MAC: macR1}, d1),
+		e.AddAddr("if0", netip.MustParsePrefix("10.1.0.2/24")),
+		e.AddAddr("if1", netip.MustParsePrefix("10.2.0.2/24")),
+	} {
+		if err != nil {
+			tb.Fatal(err)
+		}
+	}
+	e.uplink.Send(msg.Up{Kind: msg.UpMAC, Ifindex: 1, IP: ip4("10.2.0.1"), MAC: macH2, Create: true})
+	deadline := time.Now().Add(5 * time.Second)
+	for len(e.Neighbours()) == 0 {
+		if time.Now().After(deadline) {
+			tb.Fatal("neighbour not learned")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	return r
+}
+
+func (r *pathRig) frames(dsts []netip.Addr) [][]byte {
+	out := make([][]byte, len(dsts))
+	for i, d := range dsts {
+		out[i] = udpFrame(macR0, macH1, "10.1.0.1", d.String(), 64, 18) // 60-byte frames
+	}
+	return out
+}
+
+// run forwards generated frames on the thread for the benchmark's loop and
+// reports ns and allocations per packet delivered on if1.
+func (r *pathRig) run(b *testing.B, frames [][]byte) {
+	var delivered uint64
+	var allocs float64
+	r.e.OnThread(0, func(t *Thread) {
+		r.d0.Generate(frames)
+		for i := 0; i < 100; i++ { // warm up: caches, neighbour, vectors
+			t.g.Run()
+		}
+		before := r.d1.Stats().TxPkts
+		allocs = testing.AllocsPerRun(50, func() { t.g.Run() })
+		b.ResetTimer()
+		start := r.d1.Stats().TxPkts
+		for b.Loop() {
+			t.g.Run()
+		}
+		b.StopTimer()
+		delivered = r.d1.Stats().TxPkts - start
+		_ = before
+		r.d0.Generate(nil)
+	})
+	if delivered == 0 {
+		b.Fatal("nothing delivered")
+	}
+	if allocs != 0 {
+		b.Fatalf("%v allocations per graph run", allocs)
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(delivered), "ns/pkt")
+	b.ReportMetric(float64(delivered)/b.Elapsed().Seconds(), "pkts/s")
+	b.ReportMetric(float64(delivered)/float64(b.N), "pkts/run")
+}
+
+// BenchmarkIPv4Path is the whole IPv4 path on one thread: IfNode Rx,
+// EtherDecap, L3Parse, IPv4Fwd, EncapMux, EtherEncap, IfNode Tx, with
+// 60-byte frames from the in-memory driver.
+func BenchmarkIPv4Path(b *testing.B) {
+	b.Run("routes=10", func(b *testing.B) {
+		r := newPathRig(b)
+		var rs []Route
+		for i := 0; i < 10; i++ {
+			rs = append(rs, Route{Prefix: netip.MustParsePrefix(fmt.Sprintf("198.51.%d.0/24", i)), NextHop: netip.MustParseAddr("10.2.0.1"), Ifname: "if1"})
+		}
+		if err := r.e.AddRoutes(rs); err != nil {
+			b.Fatal(err)
+		}
+		var ps []netip.Prefix
+		for _, x := range rs {
+			ps = append(ps, x.Prefix)
+		}
+		r.run(b, r.frames(routedata.RandomHosts(ps, 1024, 1)))
+	})
+	b.Run("routes=tier1", func(b *testing.B) {
+		path, err := routedata.Find()
+		if err != nil {
+			b.Skip(err)
+		}
+		ps, err := routedata.LoadIPv4(path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		r := newPathRig(b)
+		nh := netip.MustParseAddr("10.2.0.1")
+		var rs []Route
+		for _, p := range ps {
+			if p.Bits() == 0 || p.Overlaps(netip.MustParsePrefix("10.0.0.0/8")) {
+				continue
+			}
+			rs = append(rs, Route{Prefix: p, NextHop: nh, Ifname: "if1"})
+		}
+		start := time.Now()
+		for i := 0; i < len(rs); i += 100000 {
+			if err := r.e.AddRoutes(rs[i:min(i+100000, len(rs))]); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.Logf("loaded %d routes through the engine in %v", len(rs), time.Since(start))
+		var routed []netip.Prefix
+		for _, x := range rs {
+			routed = append(routed, x.Prefix)
+		}
+		r.run(b, r.frames(routedata.RandomHosts(routed, 8192, 2)))
+	})
+}
