@@ -17,6 +17,7 @@ import (
 	ipv4fwd "github.com/r2go/r2/gnodes/layer3/ipv4/fwd"
 	"github.com/r2go/r2/gnodes/layer3/ipv4/local"
 	"github.com/r2go/r2/gnodes/layer3/ipv4/parse"
+	"github.com/r2go/r2/logs"
 	"github.com/r2go/r2/r2/driver"
 	"github.com/r2go/r2/r2/graph"
 	"github.com/r2go/r2/r2/msg"
@@ -37,6 +38,8 @@ type Config struct {
 	BusyPoll bool
 	// Counters is where counters live (default: anonymous memory).
 	Counters *counters.Registry
+	// Logs holds the forwarding-path log rings (nil: no logging).
+	Logs *logs.File
 	// Logf reports control-side events (default: discard).
 	Logf func(format string, args ...any)
 }
@@ -181,7 +184,7 @@ func (e *Engine) newThread(i int, base *graph.Graph) (*Thread, error) {
 }
 
 func (e *Engine) cloneCtx(thread int) graph.CloneCtx {
-	return graph.CloneCtx{Thread: thread, Counters: e.reg, Uplink: e.uplink}
+	return graph.CloneCtx{Thread: thread, Counters: e.reg, Uplink: e.uplink, Logs: e.cfg.Logs}
 }
 
 // Threads is the number of forwarding threads.
@@ -810,4 +813,34 @@ func (e *Engine) stopThreads() {
 
 func macString(m [6]byte) string {
 	return fmt.Sprintf("%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5])
+}
+
+// PickOwner is the thread with the fewest interfaces, where AddInterface
+// with Owner -1 would put a new one.
+func (e *Engine) PickOwner() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.leastLoaded()
+}
+
+// SetUp marks interface name up or down (the Linux link's state): packets
+// routed to a down interface are dropped and counted by IPv4Fwd.
+func (e *Engine) SetUp(name string, up bool) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return ErrClosed
+	}
+	fi := e.intfs.ByName(name)
+	if fi == nil {
+		return fmt.Errorf("interface %s: %w", name, ErrNotFound)
+	}
+	if fi.Up == up {
+		return nil
+	}
+	ni := fi.Clone()
+	ni.Up = up
+	e.publishIntfs(e.intfs.With(ni), nil, nil)
+	e.logf("interface %s is now %s", name, map[bool]string{true: "up", false: "down"}[up])
+	return nil
 }

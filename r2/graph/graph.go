@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/r2go/r2/counters"
+	"github.com/r2go/r2/logs"
 	"github.com/r2go/r2/r2/msg"
 	"github.com/r2go/r2/r2/names"
 	"github.com/r2go/r2/r2/packet"
@@ -89,6 +90,30 @@ type CloneCtx struct {
 	Counters *counters.Registry
 	// Uplink carries reports to the control side.
 	Uplink *msg.Uplink
+	// Logs holds the forwarding-path log rings (nil: logging discarded).
+	Logs *logs.File
+}
+
+// Logger is the thread's forwarding-path logger (a discarding one when the
+// engine has no log file).
+func (c *CloneCtx) Logger() *logs.Logger {
+	if c.Logs == nil || c.Thread < 0 || c.Thread >= c.Logs.Threads() {
+		return logs.Discard()
+	}
+	return c.Logs.Logger(c.Thread)
+}
+
+// LogFormat registers a log format (idempotent; the zero Format when there
+// is no log file or the format table is full).
+func (c *CloneCtx) LogFormat(format string) logs.Format {
+	if c.Logs == nil {
+		return logs.Format(0)
+	}
+	f, err := c.Logs.Register(format)
+	if err != nil {
+		return logs.Format(0)
+	}
+	return f
 }
 
 // Counter allocates a single counter named "<node>/<what>" for the thread.

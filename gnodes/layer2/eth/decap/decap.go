@@ -12,6 +12,7 @@ package decap
 import (
 	"github.com/r2go/r2/counters"
 	"github.com/r2go/r2/fwd"
+	"github.com/r2go/r2/logs"
 	"github.com/r2go/r2/r2/graph"
 	"github.com/r2go/r2/r2/hdr"
 	"github.com/r2go/r2/r2/msg"
@@ -37,6 +38,8 @@ type Node struct {
 	uplink *msg.Uplink
 	thread int
 	c      cntrs
+	log    *logs.Logger
+	logARP logs.Format
 }
 
 type cntrs struct {
@@ -60,7 +63,8 @@ func (n *Node) NextNames() []string {
 
 // Clone implements graph.Node.
 func (n *Node) Clone(c *graph.CloneCtx) graph.Node {
-	x := &Node{ifindex: n.ifindex, ifname: n.ifname, name: n.name, intf: n.intf, uplink: c.Uplink, thread: c.Thread}
+	x := &Node{ifindex: n.ifindex, ifname: n.ifname, name: n.name, intf: n.intf, uplink: c.Uplink, thread: c.Thread,
+		log: c.Logger(), logARP: c.LogFormat("EtherDecap: arp op %d from %ip at %mac on ifindex %d")}
 	x.c = cntrs{
 		runt:        c.Counter(n.name, "runt"),
 		notForUs:    c.Counter(n.name, "not_for_us"),
@@ -145,6 +149,7 @@ func (n *Node) arp(d *graph.Dispatch, p *packet.Packet, intf *fwd.Interface) {
 	if spa != 0 && intf.OnLink(spa) {
 		u := msg.Up{Kind: msg.UpMAC, Thread: n.thread, Ifindex: n.ifindex, IP: spa, Create: forUs}
 		copy(u.MAC[:], sha)
+		n.log.Log(n.logARP, uint64(op), uint64(spa), macU64(sha), uint64(n.ifindex))
 		if n.uplink.Send(u) {
 			n.c.arpLearned.Inc()
 		} else {
@@ -177,3 +182,8 @@ var _ graph.Node = (*Node)(nil)
 
 // Rank implements graph.Ranker.
 func (n *Node) Rank() int { return graph.RankL2In }
+
+// macU64 packs a MAC into the low 48 bits for the logger.
+func macU64(m []byte) uint64 {
+	return uint64(m[0])<<40 | uint64(m[1])<<32 | uint64(m[2])<<24 | uint64(m[3])<<16 | uint64(m[4])<<8 | uint64(m[5])
+}

@@ -34,8 +34,8 @@ func intf() *fwd.Interface {
 }
 
 type env struct {
-	h      *gt.Harness
-	up     *msg.Uplink
+	h       *gt.Harness
+	up      *msg.Uplink
 	l3, ifs *gt.Sink
 }
 

@@ -19,6 +19,7 @@ package encap
 import (
 	"github.com/r2go/r2/counters"
 	"github.com/r2go/r2/fwd"
+	"github.com/r2go/r2/logs"
 	"github.com/r2go/r2/r2/graph"
 	"github.com/r2go/r2/r2/hdr"
 	"github.com/r2go/r2/r2/msg"
@@ -66,6 +67,9 @@ type Node struct {
 	now      int64 // Now of the last Dispatch
 	lastAge  int64
 	c        cntrs
+	log      *logs.Logger
+	logReq   logs.Format
+	logGone  logs.Format
 }
 
 type cntrs struct {
@@ -89,7 +93,9 @@ func (n *Node) NextNames() []string {
 // Clone implements graph.Node.
 func (n *Node) Clone(c *graph.CloneCtx) graph.Node {
 	x := &Node{ifindex: n.ifindex, ifname: n.ifname, name: n.name, intf: n.intf,
-		neighs: newNeighTable(NeighSize), pend: make([]pending, MaxPending)}
+		neighs: newNeighTable(NeighSize), pend: make([]pending, MaxPending), log: c.Logger(),
+		logReq:  c.LogFormat("EtherEncap: arp request for %ip on ifindex %d"),
+		logGone: c.LogFormat("EtherEncap: %ip on ifindex %d did not answer: %d packets dropped")}
 	cnt := func(s string) counters.Counter { return c.Counter(n.name, s) }
 	x.c = cntrs{
 		miss: cnt("arp_miss"), held: cnt("held"), holdFull: cnt("hold_full"), pendFull: cnt("pending_full"),
@@ -231,6 +237,7 @@ func (n *Node) service(d *graph.Dispatch, intf *fwd.Interface) {
 			}
 		}
 		if n.now-pe.first >= ResolveTimeout {
+			n.log.Log(n.logGone, uint64(pe.ip), uint64(n.ifindex), uint64(pe.n), 0)
 			for j := 0; j < pe.n; j++ {
 				d.Drop(pe.held[j], n.c.timeout)
 			}
@@ -268,6 +275,7 @@ func (n *Node) request(d *graph.Dispatch, intf *fwd.Interface, ip uint32) {
 	hdr.PutARP(b[hdr.EtherLen:], hdr.ARPRequest, intf.MAC, src, [6]byte{}, ip)
 	p.L2 = p.Head()
 	n.c.arpSent.Inc()
+	n.log.Log(n.logReq, uint64(ip), uint64(n.ifindex), 0, 0)
 	d.Push(nextIf, p)
 }
 

@@ -20,6 +20,7 @@ package ipv4fwd
 import (
 	"github.com/r2go/r2/counters"
 	"github.com/r2go/r2/fwd"
+	"github.com/r2go/r2/logs"
 	"github.com/r2go/r2/r2/graph"
 	"github.com/r2go/r2/r2/hdr"
 	"github.com/r2go/r2/r2/msg"
@@ -44,6 +45,9 @@ type Node struct {
 	dsts [graph.VecSize]uint32
 	adjs [graph.VecSize]uint32
 	c    cntrs
+	log  *logs.Logger
+	// Log formats.
+	logNoRoute, logTTL logs.Format
 }
 
 type cntrs struct {
@@ -70,20 +74,23 @@ func (n *Node) NextNames() []string {
 // Clone implements graph.Node.
 func (n *Node) Clone(c *graph.CloneCtx) graph.Node {
 	name := names.IPv4Fwd
-	return &Node{table: n.table, intfs: n.intfs, c: cntrs{
-		fwded:           c.PktByte(name, "forwarded"),
-		noRoute:         c.Counter(name, "no_route"),
-		ttlExpired:      c.Counter(name, "ttl_expired"),
-		fragNeeded:      c.Counter(name, "frag_needed"),
-		fragUnsupported: c.Counter(name, "too_big_no_frag"),
-		noIntf:          c.Counter(name, "no_intf"),
-		intfDown:        c.Counter(name, "intf_down"),
-		martianSrc:      c.Counter(name, "martian_src"),
-		martianDst:      c.Counter(name, "martian_dst"),
-		multicast:       c.Counter(name, "multicast"),
-		broadcast:       c.Counter(name, "broadcast"),
-		local:           c.Counter(name, "local"),
-	}}
+	return &Node{table: n.table, intfs: n.intfs, log: c.Logger(),
+		logNoRoute: c.LogFormat("IPv4Fwd: no route to %ip from %ip (in ifindex %d)"),
+		logTTL:     c.LogFormat("IPv4Fwd: ttl expired: %ip -> %ip (in ifindex %d)"),
+		c: cntrs{
+			fwded:           c.PktByte(name, "forwarded"),
+			noRoute:         c.Counter(name, "no_route"),
+			ttlExpired:      c.Counter(name, "ttl_expired"),
+			fragNeeded:      c.Counter(name, "frag_needed"),
+			fragUnsupported: c.Counter(name, "too_big_no_frag"),
+			noIntf:          c.Counter(name, "no_intf"),
+			intfDown:        c.Counter(name, "intf_down"),
+			martianSrc:      c.Counter(name, "martian_src"),
+			martianDst:      c.Counter(name, "martian_dst"),
+			multicast:       c.Counter(name, "multicast"),
+			broadcast:       c.Counter(name, "broadcast"),
+			local:           c.Counter(name, "local"),
+		}}
 }
 
 // Control implements graph.Node.
@@ -157,12 +164,14 @@ func (n *Node) forward(d *graph.Dispatch, t *fwd.IPv4Table, p *packet.Packet, ds
 		return
 	case fwd.AdjDrop:
 		n.c.noRoute.Inc()
+		n.log.Log(n.logNoRoute, uint64(dst), uint64(ip.Src()), uint64(p.InIfindex), 0)
 		n.icmpError(d, p, origin, hdr.ICMPDestUnreach, hdr.ICMPNetUnreach, 0)
 		return
 	}
 	if !origin {
 		if ip.TTL() <= 1 {
 			n.c.ttlExpired.Inc()
+			n.log.Log(n.logTTL, uint64(ip.Src()), uint64(dst), uint64(p.InIfindex), 0)
 			n.icmpError(d, p, origin, hdr.ICMPTimeExceeded, hdr.ICMPTTLExceeded, 0)
 			return
 		}

@@ -1,0 +1,214 @@
+package api
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
+)
+
+// The functions in this file are the API's syntactic checks. They are
+// exported so that utilities can report a bad argument (or a bad line of a
+// route file) before they send anything, with the same words the server
+// would use.
+
+// CheckIfname reports whether name is a valid Linux interface name.
+func CheckIfname(name string) error {
+	switch {
+	case name == "":
+		return fmt.Errorf("empty interface name")
+	case len(name) > MaxIfnameLen:
+		return fmt.Errorf("interface name %q is %d bytes long; Linux allows at most %d", name, len(name), MaxIfnameLen)
+	case name == "." || name == "..":
+		return fmt.Errorf("%q is not a valid interface name", name)
+	}
+	for _, c := range name {
+		if c == '/' || c == ':' || c <= ' ' || c == 0x7f || c > 0x7e {
+			return fmt.Errorf("interface name %q contains %q, which Linux does not allow", name, c)
+		}
+	}
+	return nil
+}
+
+// CheckInstance reports whether name can name an R2 instance (and so its
+// socket file): letters, digits, '-', '_' and '.', not starting with '.'.
+func CheckInstance(name string) error {
+	if name == "" {
+		return fmt.Errorf("empty instance name")
+	}
+	if len(name) > 64 {
+		return fmt.Errorf("instance name %q is longer than 64 bytes", name)
+	}
+	if name[0] == '.' {
+		return fmt.Errorf("instance name %q starts with '.'", name)
+	}
+	for _, c := range name {
+		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.'
+		if !ok {
+			return fmt.Errorf("instance name %q contains %q; use letters, digits, '-', '_' and '.'", name, c)
+		}
+	}
+	return nil
+}
+
+// ParseMAC parses an Ethernet (EUI-48) unicast MAC address such as
+// "8a:61:da:68:46:76". The empty string gives nil, "use the Linux MAC".
+func ParseMAC(s string) (net.HardwareAddr, error) {
+	if s == "" {
+		return nil, nil
+	}
+	mac, err := net.ParseMAC(s)
+	if err != nil {
+		return nil, fmt.Errorf("bad MAC address %q: want six hex bytes like 8a:61:da:68:46:76", s)
+	}
+	if len(mac) != 6 {
+		return nil, fmt.Errorf("bad MAC address %q: %d bytes long; Ethernet MACs have 6", s, len(mac))
+	}
+	if mac[0]&1 != 0 {
+		return nil, fmt.Errorf("bad MAC address %q: multicast (lowest bit of the first byte set); an interface needs a unicast MAC", s)
+	}
+	if string(mac) == "\x00\x00\x00\x00\x00\x00" {
+		return nil, fmt.Errorf("bad MAC address %q: all zeros", s)
+	}
+	return mac, nil
+}
+
+// ParseAddr parses one IPv4 address such as "10.1.1.1". what names the
+// address in messages ("next hop", "address").
+func ParseAddr(what, s string) (netip.Addr, error) {
+	if s == "" {
+		return netip.Addr{}, fmt.Errorf("empty %s", what)
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		if strings.Contains(s, "/") {
+			return netip.Addr{}, fmt.Errorf("bad %s %q: want a single address like 10.1.1.1, not a prefix", what, s)
+		}
+		return netip.Addr{}, fmt.Errorf("bad %s %q: %s", what, s, cause(err))
+	}
+	if !a.Is4() {
+		return netip.Addr{}, fmt.Errorf("%s %s is IPv6; R2 handles IPv4 only", what, s)
+	}
+	return a, nil
+}
+
+// ParsePrefix parses an IPv4 prefix in CIDR form, host bits allowed:
+// "10.1.1.1/24". what names it in messages.
+func ParsePrefix(what, s string) (netip.Prefix, error) {
+	if s == "" {
+		return netip.Prefix{}, fmt.Errorf("empty %s", what)
+	}
+	addr, bits, ok := strings.Cut(s, "/")
+	if !ok {
+		return netip.Prefix{}, fmt.Errorf("bad %s %q: missing the /length (e.g. %s/24)", what, s, s)
+	}
+	a, err := netip.ParseAddr(addr)
+	if err != nil {
+		return netip.Prefix{}, fmt.Errorf("bad %s %q: %s", what, s, cause(err))
+	}
+	if !a.Is4() {
+		return netip.Prefix{}, fmt.Errorf("%s %s is IPv6; R2 handles IPv4 only", what, s)
+	}
+	n, err := strconv.Atoi(bits)
+	if err != nil || n < 0 || n > 32 || bits != strconv.Itoa(n) {
+		return netip.Prefix{}, fmt.Errorf("bad %s %q: prefix length %q is not a number from 0 to 32", what, s, bits)
+	}
+	return netip.PrefixFrom(a, n), nil
+}
+
+// ParseIfAddr parses an interface address, "1.1.1.2/24": an IPv4 prefix
+// whose address is usable by a host (not 0.0.0.0, loopback, multicast,
+// or the limited broadcast) and whose length is 1 to 32.
+func ParseIfAddr(s string) (netip.Prefix, error) {
+	p, err := ParsePrefix("interface address", s)
+	if err != nil {
+		return p, err
+	}
+	a := p.Addr()
+	switch {
+	case p.Bits() == 0:
+		return netip.Prefix{}, fmt.Errorf("interface address %s has length /0; give the subnet's length, e.g. %s/24", s, a)
+	case a.IsUnspecified():
+		return netip.Prefix{}, fmt.Errorf("interface address %s is the unspecified address", s)
+	case a.IsLoopback():
+		return netip.Prefix{}, fmt.Errorf("interface address %s is a loopback address", s)
+	case a.IsMulticast():
+		return netip.Prefix{}, fmt.Errorf("interface address %s is a multicast address", s)
+	case a == netip.AddrFrom4([4]byte{255, 255, 255, 255}):
+		return netip.Prefix{}, fmt.Errorf("interface address %s is the limited broadcast address", s)
+	}
+	return p, nil
+}
+
+// ParseRoutePrefix parses a route's destination, which must have no host
+// bits set: "10.1.1.0/24" is fine, "10.1.1.1/24" is refused with a hint.
+func ParseRoutePrefix(s string) (netip.Prefix, error) {
+	p, err := ParsePrefix("route prefix", s)
+	if err != nil {
+		return p, err
+	}
+	if m := p.Masked(); m != p {
+		return netip.Prefix{}, fmt.Errorf("route prefix %s has host bits set; did you mean %s?", s, m)
+	}
+	return p, nil
+}
+
+// ParseRoute checks one route as a client gives it: prefix (masked), next
+// hop ("" for a connected or local route), output interface and kind ("" to
+// derive it: gateway with a next hop, connected without). A route to delete
+// (del true) may omit the interface; the backend matches on the prefix.
+func ParseRoute(prefix, nexthop, ifname, kind string, del bool) (Route, error) {
+	var r Route
+	var err error
+	if r.Prefix, err = ParseRoutePrefix(prefix); err != nil {
+		return Route{}, err
+	}
+	if nexthop != "" {
+		if r.NextHop, err = ParseAddr("next hop", nexthop); err != nil {
+			return Route{}, err
+		}
+		a := r.NextHop
+		if a.IsUnspecified() || a.IsMulticast() || a.IsLoopback() || a == netip.AddrFrom4([4]byte{255, 255, 255, 255}) {
+			return Route{}, fmt.Errorf("next hop %s is not a unicast address a neighbour can have", a)
+		}
+	}
+	if ifname != "" || !del {
+		if err := CheckIfname(ifname); err != nil {
+			return Route{}, fmt.Errorf("route %s: %v", prefix, err)
+		}
+	}
+	r.Ifname = ifname
+	switch kind {
+	case "":
+		if r.NextHop.IsValid() {
+			kind = KindGateway
+		} else {
+			kind = KindConnected
+		}
+	case KindGateway:
+		if !r.NextHop.IsValid() {
+			return Route{}, fmt.Errorf("route %s: a gateway route needs a next hop", prefix)
+		}
+	case KindConnected, KindLocal:
+		if r.NextHop.IsValid() {
+			return Route{}, fmt.Errorf("route %s: a %s route has no next hop (got %s)", prefix, kind, r.NextHop)
+		}
+		if kind == KindLocal && r.Prefix.Bits() != 32 {
+			return Route{}, fmt.Errorf("route %s: a local route is a /32", prefix)
+		}
+	default:
+		return Route{}, fmt.Errorf("route %s: unknown kind %q; want %s, %s or %s", prefix, kind, KindConnected, KindLocal, KindGateway)
+	}
+	r.Kind = kind
+	return r, nil
+}
+
+// cause strips the "netip.ParseAddr(...): " wrapper from a netip error.
+func cause(err error) string {
+	s := err.Error()
+	if i := strings.LastIndex(s, "): "); i >= 0 {
+		return s[i+3:]
+	}
+	return s
+}

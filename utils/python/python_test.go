@@ -1,0 +1,80 @@
+package python
+
+import (
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/r2go/r2/r2/api"
+	"github.com/r2go/r2/r2/api/apitest"
+)
+
+// python is Debian's interpreter, which sees Debian's python3-thrift
+// (another python3 first on PATH may not).
+const python = "/usr/bin/python3"
+
+func TestPythonExample(t *testing.T) {
+	if _, err := os.Stat(python); err != nil {
+		t.Skipf("%s missing (apt-get install python3 python3-thrift): %v", python, err)
+	}
+	thrift, err := exec.LookPath("thrift")
+	if err != nil {
+		t.Skipf("thrift compiler missing (apt-get install thrift-compiler): %v", err)
+	}
+
+	gen := t.TempDir()
+	for _, idl := range []string{"interface", "route", "log"} {
+		out, err := exec.Command(thrift, "-r", "--gen", "py", "-out", gen, filepath.Join("..", "..", "apis", idl+".thrift")).CombinedOutput()
+		if err != nil {
+			t.Fatalf("thrift --gen py %s: %v\n%s", idl, err, out)
+		}
+	}
+
+	b := apitest.New()
+	if err := b.AddInterface(api.AddIf{Name: "veth_r2_1", Ifindex: 0, Thread: -1}); err != nil {
+		t.Fatal(err)
+	}
+	_, sock := apitest.Serve(t, b, api.Options{})
+
+	cmd := exec.Command(python, "r2cfg.py", "--gen", gen, "-s", sock,
+		"--ifname", "veth_r2_1", "--addr", "1.1.1.2/24", "--route", "3.1.1.0/24", "1.1.1.1")
+	cmd.Env = append(os.Environ(), "PYTHONDONTWRITEBYTECODE=1")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("r2cfg.py: %v\n%s", err, out)
+	}
+	t.Logf("r2cfg.py output:\n%s", out)
+
+	// The backend got the calls...
+	st := b.State()
+	if got := st.Ifaces["veth_r2_1"].Addrs; len(got) != 1 || got[0] != netip.MustParsePrefix("1.1.1.2/24") {
+		t.Errorf("veth_r2_1 addresses %v", got)
+	}
+	r, ok := st.Routes[netip.MustParsePrefix("3.1.1.0/24")]
+	if !ok || r.NextHop != netip.MustParseAddr("1.1.1.1") || r.Ifname != "veth_r2_1" || r.Kind != api.KindGateway {
+		t.Errorf("route 3.1.1.0/24: %+v (found %v)", r, ok)
+	}
+	// ... and the script printed what show returned.
+	for _, want := range []string{
+		"veth_r2_1       ifindex 0    02:00:00:00:00:00 up   mtu 1500 thread 0 afpacket rx 10 tx 20 1.1.1.2/24",
+		"3.1.1.0/24         1.1.1.1         veth_r2_1       gateway",
+		"1 routes",
+	} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("output lacks %q", want)
+		}
+	}
+
+	// A refused request: the script exits 1 with R2's words.
+	cmd = exec.Command(python, "r2cfg.py", "--gen", gen, "-s", sock,
+		"--ifname", "veth_r2_1", "--addr", "1.1.1.3/24", "--route", "10.1.1.1/24", "1.1.1.1")
+	cmd.Env = append(os.Environ(), "PYTHONDONTWRITEBYTECODE=1")
+	out, err = cmd.CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 ||
+		!strings.Contains(string(out), "r2cfg: route prefix 10.1.1.1/24 has host bits set; did you mean 10.1.1.0/24?") {
+		t.Errorf("refused request: %v\n%s", err, out)
+	}
+}

@@ -1,0 +1,146 @@
+package main
+
+import (
+	"bytes"
+	"net/netip"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/r2go/r2/r2/api"
+	"github.com/r2go/r2/r2/api/apitest"
+)
+
+// r2intf runs the command and returns its exit status and output.
+func r2intf(args ...string) (code int, stdout, stderr string) {
+	var o, e bytes.Buffer
+	code = run(args, &o, &e)
+	return code, o.String(), e.String()
+}
+
+func TestR2intf(t *testing.T) {
+	b := apitest.New()
+	_, sock := apitest.Serve(t, b, api.Options{})
+	s := func(args ...string) []string { return append([]string{"-s", sock}, args...) }
+
+	// Good commands, in order: each must succeed and print nothing on
+	// stderr.
+	for _, args := range [][]string{
+		s("veth_r2_1", "add", "0", "8a:61:da:68:46:76"),
+		s("veth_r2_2", "add", "auto", "--thread", "2", "--driver", "afxdp"),
+		{"veth_r2_3", "add", "7", "-s", sock}, // flags anywhere
+		s("veth_r2_1", "ip", "1.1.1.2/24"),
+		s("veth_r2_1", "ip", "1.1.9.2/24"),
+		s("veth_r2_1", "ip", "1.1.9.2/24", "--del"),
+		s("veth_r2_3", "del"),
+	} {
+		if code, _, stderr := r2intf(args...); code != 0 || stderr != "" {
+			t.Fatalf("r2intf %q: exit %d, stderr %q", args, code, stderr)
+		}
+	}
+	want := map[string]apitest.Iface{
+		"veth_r2_1": {Ifindex: 0, MAC: "8a:61:da:68:46:76", Driver: "afpacket", Addrs: []netip.Prefix{netip.MustParsePrefix("1.1.1.2/24")}},
+		"veth_r2_2": {Ifindex: 1, MAC: "02:00:00:00:00:01", Thread: 2, Driver: "afxdp"},
+	}
+	if diff := cmp.Diff(want, b.State().Ifaces, cmpopts.EquateComparable(netip.Prefix{})); diff != "" {
+		t.Fatalf("interfaces (-want +got):\n%s", diff)
+	}
+
+	// show, three ways.
+	for _, args := range [][]string{s("show"), s("show", "veth_r2_1"), s("veth_r2_1", "show")} {
+		code, out, stderr := r2intf(args...)
+		if code != 0 || stderr != "" {
+			t.Fatalf("r2intf %q: exit %d, stderr %q", args, code, stderr)
+		}
+		lines := strings.Split(strings.TrimSpace(out), "\n")
+		if !strings.HasPrefix(lines[0], "NAME") {
+			t.Errorf("r2intf %q: no header: %q", args, out)
+		}
+		row := strings.Fields(lines[1])
+		wantRow := []string{"veth_r2_1", "0", "100", "8a:61:da:68:46:76", "up", "1500", "0", "afpacket", "10", "1", "20", "2", "1.1.1.2/24"}
+		if !cmp.Equal(row, wantRow) {
+			t.Errorf("r2intf %q: row %q, want %q", args, row, wantRow)
+		}
+		if wantLines := map[bool]int{true: 3, false: 2}[len(args) == 3]; len(lines) != wantLines {
+			t.Errorf("r2intf %q: %d lines, want %d:\n%s", args, len(lines), wantLines, out)
+		}
+	}
+
+	before := b.State()
+	tests := []struct {
+		name   string
+		args   []string
+		code   int
+		stderr string
+	}{
+		// Command line errors: exit 2, nothing sent.
+		{"no command", s(), 2, "missing command"},
+		{"only ifname", s("veth0"), 2, `missing command after "veth0"`},
+		{"unknown command", s("veth0", "frob"), 2, `unknown command "frob"`},
+		{"add no ifindex", s("veth0", "add"), 2, "add takes IFINDEX|auto"},
+		{"add bad ifindex", s("veth0", "add", "x"), 2, `ifindex "x" is not a number`},
+		{"add too many", s("veth0", "add", "1", "8a:61:da:68:46:76", "x"), 2, "add takes"},
+		{"del extra", s("veth0", "del", "x"), 2, "del takes no arguments"},
+		{"ip missing", s("veth0", "ip"), 2, "ip takes one address"},
+		{"show too many", s("show", "a", "b"), 2, "at most one interface"},
+		{"flag misplaced", s("veth0", "del", "--thread", "1"), 2, "--thread only goes with 'add'"},
+		{"del misplaced", s("veth0", "add", "1", "--del"), 2, "--del only goes with 'ip'"},
+		{"unknown flag", s("show", "--bogus"), 2, "flag provided but not defined: -bogus"},
+		{"bad thread value", s("veth0", "add", "1", "--thread", "x"), 2, `invalid value "x" for flag -thread`},
+		{"two targets", []string{"-s", sock, "-a", "127.0.0.1:1", "show"}, 2, "exclusive"},
+		{"bad instance", []string{"-i", "../etc", "show"}, 2, `instance name "../etc"`},
+
+		// Refused by R2: exit 1, R2's words on stderr.
+		{"exists", s("veth_r2_1", "add", "5"), 1, "r2intf: interface veth_r2_1 already exists\n"},
+		{"ifindex range", s("veth9", "add", "5000"), 1, "ifindex 5000 out of range"},
+		{"bad mac", s("veth9", "add", "3", "8a:61:da"), 1, `bad MAC address "8a:61:da"`},
+		{"bad driver", s("veth9", "add", "3", "--driver", "dpdk"), 1, `unknown driver "dpdk"`},
+		{"long name", s("veth_r2_12345678", "add", "3"), 1, "is 16 bytes long"},
+		{"del unknown", s("veth9", "del"), 1, "no interface veth9"},
+		{"ip no length", s("veth_r2_1", "ip", "1.1.1.3"), 1, "missing the /length"},
+		{"ip ipv6", s("veth_r2_1", "ip", "2001:db8::1/64"), 1, "is IPv6"},
+		{"ip del missing", s("veth_r2_1", "ip", "1.1.1.3/24", "--del"), 1, "has no address 1.1.1.3/24"},
+		{"show unknown", s("show", "veth9"), 1, "no interface veth9"},
+		{"unreachable", []string{"-s", "/nonexistent/r2.sock", "show"}, 1, "cannot reach r2 at /nonexistent/r2.sock"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			code, stdout, stderr := r2intf(tc.args...)
+			if code != tc.code || !strings.Contains(stderr, tc.stderr) {
+				t.Errorf("r2intf %q: exit %d, stderr %q; want %d and %q", tc.args, code, stderr, tc.code, tc.stderr)
+			}
+			if stdout != "" {
+				t.Errorf("stdout %q", stdout)
+			}
+			if tc.code == 2 && !strings.Contains(stderr, "Run 'r2intf --help' for usage.") {
+				t.Errorf("usage error without a pointer to --help: %q", stderr)
+			}
+		})
+	}
+	if diff := cmp.Diff(before, b.State(), cmpopts.EquateComparable(netip.Prefix{}, netip.Addr{})); diff != "" {
+		t.Errorf("failed commands changed the state:\n%s", diff)
+	}
+}
+
+func TestHelp(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--help"}, "usage: r2intf [-i NAME | -s PATH | -a HOST:PORT] COMMAND"},
+		{[]string{"-h"}, "usage: r2intf [-i NAME"},
+		{[]string{"veth0", "add", "--help"}, "usage: r2intf IFNAME add IFINDEX|auto"},
+		{[]string{"veth0", "add", "1", "-help"}, "usage: r2intf IFNAME add IFINDEX|auto"},
+		{[]string{"veth0", "del", "--help"}, "usage: r2intf IFNAME del"},
+		{[]string{"veth0", "ip", "--help"}, "usage: r2intf IFNAME ip PREFIX [--del]"},
+		{[]string{"veth0", "show", "--help"}, "usage: r2intf show [IFNAME]"},
+		{[]string{"show", "--help"}, "usage: r2intf show [IFNAME]"},
+	} {
+		code, stdout, stderr := r2intf(tc.args...)
+		if code != 0 || stderr != "" || !strings.HasPrefix(stdout, tc.want) {
+			t.Errorf("r2intf %q: exit %d, stderr %q, stdout %q; want 0 and %q", tc.args, code, stderr, stdout, tc.want)
+		}
+	}
+}

@@ -1,0 +1,251 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/r2go/r2/r2/api"
+	"github.com/r2go/r2/r2/api/apitest"
+)
+
+func r2rt(args ...string) (code int, stdout, stderr string) {
+	var o, e bytes.Buffer
+	code = run(args, &o, &e)
+	return code, o.String(), e.String()
+}
+
+var netipEqual = cmpopts.EquateComparable(netip.Prefix{}, netip.Addr{})
+
+// setup starts a server whose fake backend has interfaces veth_r2_1 and
+// veth_r2_2, and returns a function that prefixes "-s socket" to args.
+func setup(t *testing.T, o api.Options) (*apitest.Backend, func(...string) []string) {
+	b := apitest.New()
+	_, sock := apitest.Serve(t, b, o)
+	for i, name := range []string{"veth_r2_1", "veth_r2_2"} {
+		if err := b.AddInterface(api.AddIf{Name: name, Ifindex: i, Thread: -1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return b, func(args ...string) []string { return append([]string{"-s", sock}, args...) }
+}
+
+func routeOf(prefix, nh, ifname string) api.Route {
+	r, err := api.ParseRoute(prefix, nh, ifname, "", false)
+	if err != nil {
+		panic(err)
+	}
+	return r
+}
+
+func TestRoute(t *testing.T) {
+	b, s := setup(t, api.Options{})
+	for _, args := range [][]string{
+		s("route", "3.1.1.1/32", "2.1.1.1", "veth_r2_2"),
+		s("route", "3.1.1.0/24", "2.1.1.2", "veth_r2_2"),
+		s("route", "2.1.1.0/24", "-", "veth_r2_2"),
+		s("route", "9.0.0.0/8", "2.1.1.9", "veth_r2_1"),
+		s("route", "9.0.0.0/8", "--del"),
+		s("route", "3.1.1.0/24", "2.1.1.2", "veth_r2_2", "--del"),
+	} {
+		if code, stdout, stderr := r2rt(args...); code != 0 || stderr != "" || stdout != "" {
+			t.Fatalf("r2rt %q: exit %d, stdout %q, stderr %q", args, code, stdout, stderr)
+		}
+	}
+	want := map[netip.Prefix]api.Route{
+		netip.MustParsePrefix("3.1.1.1/32"): routeOf("3.1.1.1/32", "2.1.1.1", "veth_r2_2"),
+		netip.MustParsePrefix("2.1.1.0/24"): routeOf("2.1.1.0/24", "", "veth_r2_2"),
+	}
+	if diff := cmp.Diff(want, b.State().Routes, netipEqual); diff != "" {
+		t.Fatalf("routes (-want +got):\n%s", diff)
+	}
+
+	code, out, stderr := r2rt(s("show", "3.1.1.1")...)
+	if code != 0 || stderr != "" {
+		t.Fatalf("show 3.1.1.1: exit %d, %q", code, stderr)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 2 || !cmp.Equal(strings.Fields(lines[1]), []string{"3.1.1.1/32", "2.1.1.1", "veth_r2_2", "gateway"}) {
+		t.Errorf("show 3.1.1.1:\n%s", out)
+	}
+	_, out, _ = r2rt(s("show", "2.1.1.7")...)
+	if !strings.Contains(out, "2.1.1.0/24") || !strings.Contains(out, "connected") {
+		t.Errorf("show 2.1.1.7:\n%s", out)
+	}
+
+	before := b.State()
+	for _, tc := range []struct {
+		name   string
+		args   []string
+		code   int
+		stderr string
+	}{
+		{"no command", s(), 2, "missing command"},
+		{"unknown", s("frob"), 2, `unknown command "frob"`},
+		{"route short", s("route", "3.0.0.0/8", "1.1.1.1"), 2, "route takes PREFIX NEXTHOP IFNAME"},
+		{"show nothing", s("show"), 2, `show takes "all" or one address`},
+		{"del misplaced", s("show", "all", "--del"), 2, "--del only goes with"},
+		{"chunk misplaced", s("show", "all", "--chunk", "5"), 2, "--chunk goes with 'load'"},
+		{"load nothing", s("load"), 2, "load takes one file name"},
+		{"host bits", s("route", "10.1.1.1/24", "2.1.1.1", "veth_r2_2"), 1,
+			"r2rt: route prefix 10.1.1.1/24 has host bits set; did you mean 10.1.1.0/24?\n"},
+		{"bad nexthop", s("route", "10.1.1.0/24", "2.1.1", "veth_r2_2"), 1, `bad next hop "2.1.1"`},
+		{"unknown if", s("route", "10.1.1.0/24", "2.1.1.1", "veth9"), 1, "no interface veth9"},
+		{"exists", s("route", "3.1.1.1/32", "2.1.1.1", "veth_r2_2"), 1, "route 3.1.1.1/32 already exists"},
+		{"del missing", s("route", "4.0.0.0/8", "--del"), 1, "no route 4.0.0.0/8"},
+		{"no match", s("show", "8.8.8.8"), 1, "no route to 8.8.8.8"},
+		{"bad address", s("show", "8.8.8"), 1, `bad address "8.8.8"`},
+		{"load missing file", s("load", "/nonexistent/routes"), 1, "no such file"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, stdout, stderr := r2rt(tc.args...)
+			if code != tc.code || !strings.Contains(stderr, tc.stderr) || stdout != "" {
+				t.Errorf("r2rt %q: exit %d, stdout %q, stderr %q; want %d and %q", tc.args, code, stdout, stderr, tc.code, tc.stderr)
+			}
+		})
+	}
+	if diff := cmp.Diff(before, b.State(), netipEqual); diff != "" {
+		t.Errorf("failed commands changed the state:\n%s", diff)
+	}
+}
+
+// TestShowAllPages checks that show all fetches every page. A small frame
+// size makes the server's pages small.
+func TestShowAllPages(t *testing.T) {
+	b, s := setup(t, api.Options{MaxFrameSize: 64 << 10})
+	const n = 1200
+	var rs []api.Route
+	for i := range n {
+		rs = append(rs, routeOf(fmt.Sprintf("10.%d.%d.0/24", i/256, i%256), "1.1.1.1", "veth_r2_1"))
+	}
+	if err := b.AddRoutes(rs); err != nil {
+		t.Fatal(err)
+	}
+	code, out, stderr := r2rt(s("show", "all")...)
+	if code != 0 || stderr != "" {
+		t.Fatalf("exit %d, %q", code, stderr)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != n+2 || lines[len(lines)-1] != fmt.Sprintf("%d routes", n) {
+		t.Fatalf("%d lines, last %q", len(lines), lines[len(lines)-1])
+	}
+	for i, line := range lines[1 : n+1] {
+		if want := fmt.Sprintf("10.%d.%d.0/24", i/256, i%256); strings.Fields(line)[0] != want {
+			t.Fatalf("line %d: %q, want %s", i+1, line, want)
+		}
+	}
+	pages := 0
+	for _, c := range b.Calls() {
+		if strings.HasPrefix(c, "Routes") {
+			pages++
+		}
+	}
+	if pages < 3 {
+		t.Errorf("%d pages fetched; the test wants several", pages)
+	}
+}
+
+func write(t *testing.T, text string) string {
+	path := filepath.Join(t.TempDir(), "routes.txt")
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestLoad(t *testing.T) {
+	b, s := setup(t, api.Options{})
+	file := write(t, `# test routes
+3.1.1.0/24 2.1.1.1 veth_r2_2
+3.1.2.0/24  2.1.1.1	veth_r2_2   # tabs and spaces
+
+2.1.1.0/24 - veth_r2_2
+4.0.0.0/8 1.1.1.1 veth_r2_1
+`)
+	code, out, stderr := r2rt(s("load", file, "--chunk", "3")...)
+	if code != 0 || stderr != "" || !strings.HasPrefix(out, "loaded 4 routes from "+file+" in ") {
+		t.Fatalf("load: exit %d, stdout %q, stderr %q", code, out, stderr)
+	}
+	if n := len(b.State().Routes); n != 4 {
+		t.Errorf("%d routes, want 4", n)
+	}
+	if calls := strings.Join(b.Calls(), " "); !strings.Contains(calls, "AddRoutes3 AddRoutes1") {
+		t.Errorf("want batches of 3 and 1, got calls %s", calls)
+	}
+
+	// Bad lines: all reported with file:line, nothing sent.
+	bad := write(t, `5.0.0.0/8 1.1.1.1 veth_r2_1
+5.1.1.1/16 1.1.1.1 veth_r2_1
+5.2.0.0/16 1.1.1.1
+5.3.0.0/16 1.1.1 veth_r2_1
+`)
+	before, calls := b.State(), len(b.Calls())
+	code, out, stderr = r2rt(s("load", bad)...)
+	want := bad + ":2: route prefix 5.1.1.1/16 has host bits set; did you mean 5.1.0.0/16?\n" +
+		bad + ":3: want PREFIX NEXTHOP IFNAME, got 2 fields\n" +
+		bad + ":4: bad next hop \"1.1.1\": IPv4 address too short\n" +
+		"r2rt: " + bad + " has errors; nothing was sent\n"
+	if code != 1 || out != "" || stderr != want {
+		t.Errorf("bad file: exit %d, stdout %q, stderr:\n%s\nwant:\n%s", code, out, stderr, want)
+	}
+	if len(b.Calls()) != calls {
+		t.Errorf("bad file reached the server: %q", b.Calls()[calls:])
+	}
+	if diff := cmp.Diff(before, b.State(), netipEqual); diff != "" {
+		t.Errorf("bad file changed the state:\n%s", diff)
+	}
+
+	// Refused by the backend in the second batch: the first stays.
+	refused := write(t, `6.0.0.0/8 1.1.1.1 veth_r2_1
+6.1.0.0/16 1.1.1.1 veth_r2_1
+# a comment
+6.2.0.0/16 1.1.1.1 veth_r2_1
+6.3.0.0/16 1.1.1.1 veth9
+`)
+	code, out, stderr = r2rt(s("load", refused, "--chunk", "2")...)
+	want = "r2rt: " + refused + " lines 4-5: route 6.3.0.0/16: no interface veth9\n" +
+		"r2rt: loaded 2 routes (those before line 4); the batch from line 4 on and the rest were not\n"
+	if code != 1 || out != "" || stderr != want {
+		t.Errorf("refused: exit %d, stdout %q, stderr:\n%s\nwant:\n%s", code, out, stderr, want)
+	}
+	if _, ok := b.State().Routes[netip.MustParsePrefix("6.1.0.0/16")]; !ok {
+		t.Error("first batch not loaded")
+	}
+	if _, ok := b.State().Routes[netip.MustParsePrefix("6.2.0.0/16")]; ok {
+		t.Error("failed batch partly loaded")
+	}
+
+	// --del takes them away again.
+	code, out, stderr = r2rt(s("load", file, "--del")...)
+	if code != 0 || stderr != "" || !strings.HasPrefix(out, "deleted 4 routes") {
+		t.Fatalf("load --del: exit %d, stdout %q, stderr %q", code, out, stderr)
+	}
+	if n := len(b.State().Routes); n != 2 {
+		t.Errorf("%d routes after delete, want 2", n)
+	}
+}
+
+func TestHelp(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--help"}, "usage: r2rt [-i NAME | -s PATH | -a HOST:PORT] COMMAND"},
+		{[]string{"route", "--help"}, "usage: r2rt route PREFIX NEXTHOP IFNAME [--del]"},
+		{[]string{"route", "1.0.0.0/8", "-h"}, "usage: r2rt route PREFIX"},
+		{[]string{"show", "--help"}, "usage: r2rt show all"},
+		{[]string{"load", "--help"}, "usage: r2rt load FILE"},
+	} {
+		code, stdout, stderr := r2rt(tc.args...)
+		if code != 0 || stderr != "" || !strings.HasPrefix(stdout, tc.want) {
+			t.Errorf("r2rt %q: exit %d, stderr %q, stdout %q; want 0 and %q", tc.args, code, stderr, stdout, tc.want)
+		}
+	}
+}
