@@ -63,14 +63,17 @@ func TestIPv4RIBConcurrentReaders(t *testing.T) {
 			<-ack
 		}
 	})
-	cur.Store(&snapshot{r.Active(), expect()})
+	initial := &snapshot{r.Active(), expect()}
+	cur.Store(initial)
 
 	for range readers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			out := make([]uint32, len(probes))
-			s := cur.Load()
+			// Not cur.Load(): a reader starting after the first publish
+			// must still acknowledge it.
+			s := initial
 			for {
 				select {
 				case <-done:

@@ -121,6 +121,13 @@ func (n *Node) Dispatch(d *graph.Dispatch) {
 		for p := d.Pop(); p != nil; p = d.Pop() {
 			d.Drop(p, n.c.noDriver)
 		}
+		for {
+			p, ok := n.handoff.Dequeue()
+			if !ok {
+				break
+			}
+			d.Drop(p, n.c.noDriver)
+		}
 		return
 	}
 	n.transmit(d)

@@ -254,8 +254,6 @@ func TestNoDriver(t *testing.T) {
 // keep the owner's Pending true, so its thread never sleeps, and fill the
 // ring).
 func TestNoDriverHandoff(t *testing.T) {
-	gt.KnownBug(t, "ifnode.go Dispatch: with drv == nil the owner drops only its vector and never drains the handoff ring; "+
-		"Pending() stays true (busy-looping the owner thread) and the packets stay in flight until the node is removed")
 	w := &waker{}
 	h0, h1, n0, _ := threads(t, nil, w, 64)
 	h1.Inject(iname, h1.Frame(frame(0)))

@@ -438,8 +438,8 @@ func (d *Dispatch) Push(next int, p *packet.Packet) bool {
 
 // Space is the room left in next node number next's vector.
 func (d *Dispatch) Space(next int) int {
-	if uint(next) >= uint(len(d.s.next)) || next == Drop {
-		return VecSize
+	if uint(next) >= uint(len(d.s.next)) || next == Drop || d.s.next[next].drop {
+		return VecSize // pushes there are freed at once
 	}
 	return d.s.next[next].vec.space()
 }

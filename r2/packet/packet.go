@@ -24,6 +24,10 @@ const (
 	// MetaICMPError asks the local node to answer the packet with the ICMP
 	// error whose type and code are in the low 16 bits (type<<8 | code).
 	MetaICMPError uint32 = 1 << 30
+	// MetaL2Broadcast marks a packet that arrived in a link-layer broadcast
+	// frame: it must not be forwarded nor answered with an ICMP error
+	// (RFC 1812 5.3.4, 4.3.2.7).
+	MetaL2Broadcast uint32 = 1 << 29
 	// MetaICMPMask selects the ICMP type and code.
 	MetaICMPMask uint32 = 0xffff
 )

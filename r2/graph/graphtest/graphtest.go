@@ -143,8 +143,9 @@ func (h *Harness) L3(frame []byte) *packet.Packet {
 }
 
 // Inject queues pkts for the node called node. They are pushed into its
-// vector by a source node at the source's turn in the next Run (sources are
-// added when first used, so they come after the nodes already present).
+// vector by a source node at the source's turn in the next Run. Sources
+// have no rank, so they run after every ranked node (graph.Ranker): the
+// packets are processed from the Run after that.
 func (h *Harness) Inject(node string, pkts ...*packet.Packet) {
 	h.T.Helper()
 	s, ok := h.srcs[node]

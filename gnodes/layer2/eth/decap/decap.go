@@ -111,6 +111,9 @@ func (n *Node) Dispatch(d *graph.Dispatch) {
 		}
 		switch eth.Type() {
 		case hdr.EtherTypeIPv4, hdr.EtherTypeIPv6:
+			if hdr.IsBroadcast(eth.Dst()) {
+				p.Meta |= packet.MetaL2Broadcast
+			}
 			p.Pull(hdr.EtherLen)
 			p.L3 = p.Head()
 			d.Push(nextL3Parse, p)

@@ -10,10 +10,9 @@
 // On a miss it holds a few packets per next hop (HoldPerNextHop, at most
 // MaxPending next hops at once), sends an ARP request at most once a second
 // per next hop, and sends the held packets when the answer arrives; after
-// ResolveTimeout it drops them, counted. Entries unused... are kept until
-// they are MaxAge old; an entry in use that is older than RefreshAge is
-// re-asked for (the packets still flow meanwhile), so a moved host is
-// noticed.
+// ResolveTimeout it drops them, counted. Entries are forgotten when they are
+// MaxAge old; an entry in use that is older than RefreshAge is re-asked for
+// (the packets still flow meanwhile), so a moved host is noticed.
 package encap
 
 import (
@@ -74,7 +73,7 @@ type Node struct {
 
 type cntrs struct {
 	miss, held, holdFull, pendFull, timeout, arpSent, noSrc, noHeadroom counters.Counter
-	learned, tableFull, aged, refresh, flushed                          counters.Counter
+	learned, tableFull, aged, refresh, flushed, noNextHop               counters.Counter
 }
 
 // New makes EtherEncap for intf.
@@ -101,7 +100,7 @@ func (n *Node) Clone(c *graph.CloneCtx) graph.Node {
 		miss: cnt("arp_miss"), held: cnt("held"), holdFull: cnt("hold_full"), pendFull: cnt("pending_full"),
 		timeout: cnt("resolve_timeout"), arpSent: cnt("arp_requests_sent"), noSrc: cnt("no_src_addr"),
 		noHeadroom: cnt("no_headroom"), learned: cnt("neigh_learned"), tableFull: cnt("neigh_table_full"),
-		aged: cnt("neigh_aged"), refresh: cnt("neigh_refresh"), flushed: cnt("held_sent"),
+		aged: cnt("neigh_aged"), refresh: cnt("neigh_refresh"), flushed: cnt("held_sent"), noNextHop: cnt("no_next_hop"),
 	}
 	return x
 }
@@ -150,6 +149,10 @@ func (n *Node) Dispatch(d *graph.Dispatch) {
 		n.c.aged.Add(uint64(n.neighs.expire(n.now - MaxAge)))
 	}
 	for p := d.Pop(); p != nil; p = d.Pop() {
+		if p.NextHop == 0 {
+			d.Drop(p, n.c.noNextHop) // nothing routed it: never guess a MAC
+			continue
+		}
 		e := n.neighs.get(p.NextHop)
 		if e == nil {
 			n.c.miss.Inc()

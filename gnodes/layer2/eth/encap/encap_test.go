@@ -357,7 +357,6 @@ func TestNoHeadroom(t *testing.T) {
 // TestNextHopZero: 0.0.0.0 is never a neighbour, so a packet whose next
 // hop is 0 (nothing set it) must not be sent with a made-up MAC.
 func TestNextHopZero(t *testing.T) {
-	gt.KnownBug(t, "neighTable.get(0) returns an empty slot instead of nil (neigh.go get: `s.ip == ip` matches the empty marker 0 first), so EtherEncap sends a packet with NextHop 0 to MAC 00:00:00:00:00:00")
 	h, _, out := setup(t, intf())
 	p, _ := ipPkt(h, 0)
 	h.Inject(ename, p)

@@ -29,6 +29,9 @@ func newNeighTable(size int) neighTable {
 func hash(ip uint32) uint32 { return (ip * 0x9e3779b1) >> 7 }
 
 func (t *neighTable) get(ip uint32) *neigh {
+	if ip == 0 {
+		return nil // 0 marks empty slots
+	}
 	for i := hash(ip) & t.mask; ; i = (i + 1) & t.mask {
 		s := &t.slots[i]
 		if s.ip == ip {

@@ -55,7 +55,7 @@ type cntrs struct {
 	noRoute, ttlExpired, fragNeeded   counters.Counter
 	fragUnsupported, noIntf, intfDown counters.Counter
 	martianSrc, martianDst, multicast counters.Counter
-	broadcast, local                  counters.Counter
+	broadcast, local, l2Broadcast     counters.Counter
 }
 
 // New makes IPv4Fwd using table and intfs until told otherwise.
@@ -90,6 +90,7 @@ func (n *Node) Clone(c *graph.CloneCtx) graph.Node {
 			multicast:       c.Counter(name, "multicast"),
 			broadcast:       c.Counter(name, "broadcast"),
 			local:           c.Counter(name, "local"),
+			l2Broadcast:     c.Counter(name, "l2_broadcast"),
 		}}
 }
 
@@ -154,6 +155,12 @@ func (n *Node) forward(d *graph.Dispatch, t *fwd.IPv4Table, p *packet.Packet, ds
 		return
 	}
 	a := t.Adj(ai)
+	if p.Meta&packet.MetaL2Broadcast != 0 && a.Kind != fwd.AdjLocal {
+		// Unicast IP in a link-layer broadcast is never forwarded
+		// (RFC 1812 5.3.4), nor answered with an error.
+		d.Drop(p, n.c.l2Broadcast)
+		return
+	}
 	switch a.Kind {
 	case fwd.AdjLocal:
 		if origin {
@@ -168,14 +175,11 @@ func (n *Node) forward(d *graph.Dispatch, t *fwd.IPv4Table, p *packet.Packet, ds
 		n.icmpError(d, p, origin, hdr.ICMPDestUnreach, hdr.ICMPNetUnreach, 0)
 		return
 	}
-	if !origin {
-		if ip.TTL() <= 1 {
-			n.c.ttlExpired.Inc()
-			n.log.Log(n.logTTL, uint64(ip.Src()), uint64(dst), uint64(p.InIfindex), 0)
-			n.icmpError(d, p, origin, hdr.ICMPTimeExceeded, hdr.ICMPTTLExceeded, 0)
-			return
-		}
-		ip.DecTTL()
+	if !origin && ip.TTL() <= 1 {
+		n.c.ttlExpired.Inc()
+		n.log.Log(n.logTTL, uint64(ip.Src()), uint64(dst), uint64(p.InIfindex), 0)
+		n.icmpError(d, p, origin, hdr.ICMPTimeExceeded, hdr.ICMPTTLExceeded, 0)
+		return
 	}
 	out := n.intfs.Get(a.Ifindex)
 	if out == nil {
@@ -195,6 +199,9 @@ func (n *Node) forward(d *graph.Dispatch, t *fwd.IPv4Table, p *packet.Packet, ds
 		// Fragmenting in the router is not implemented: counted, dropped.
 		d.Drop(p, n.c.fragUnsupported)
 		return
+	}
+	if !origin {
+		ip.DecTTL()
 	}
 	p.OutIfindex = a.Ifindex
 	if a.Kind == fwd.AdjGateway {

@@ -138,7 +138,7 @@ func TestForward(t *testing.T) {
 		{name: "multicast dst 239", ip: ip("10.1.0.1", "239.255.255.250", 64, 100), to: nowhere, counter: "multicast"},
 		{name: "limited broadcast", ip: ip("10.1.0.1", "255.255.255.255", 64, 100), to: nowhere, counter: "broadcast"},
 		{name: "too big with DF", ip: df(ip("10.1.0.1", "10.2.0.9", 64, 1401)), to: toLocal, counter: "frag_needed",
-			wantMeta: icmpMeta(hdr.ICMPDestUnreach, hdr.ICMPFragNeeded), wantNH: 1400, ttl: 63},
+			wantMeta: icmpMeta(hdr.ICMPDestUnreach, hdr.ICMPFragNeeded), wantNH: 1400, ttl: 64}, // the error quotes the packet as received
 		{name: "too big without DF", ip: ip("10.1.0.1", "10.2.0.9", 64, 1401), to: nowhere, counter: "too_big_no_frag"},
 		{name: "interface down", ip: ip("10.1.0.1", "10.3.0.5", 64, 100), to: nowhere, counter: "intf_down"},
 		{name: "interface unknown", ip: ip("10.1.0.1", "10.60.0.1", 64, 100), to: nowhere, counter: "no_intf"},

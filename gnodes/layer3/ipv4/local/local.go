@@ -158,7 +158,7 @@ func (n *Node) deliver(d *graph.Dispatch, p *packet.Packet) {
 func (n *Node) icmpError(d *graph.Dispatch, p *packet.Packet) {
 	data := p.Data()
 	ip := hdr.IPv4(data)
-	if !n.eligible(ip) {
+	if !n.eligible(p, ip) {
 		d.Drop(p, n.c.notEligible)
 		return
 	}
@@ -208,8 +208,8 @@ func (n *Node) icmpError(d *graph.Dispatch, p *packet.Packet) {
 
 // eligible applies RFC 1812 4.3.2.7: no errors about errors, non-first
 // fragments, or packets whose source cannot be answered.
-func (n *Node) eligible(ip hdr.IPv4) bool {
-	if ip.FlagsFrag()&hdr.IPv4OffMask != 0 {
+func (n *Node) eligible(p *packet.Packet, ip hdr.IPv4) bool {
+	if p.Meta&packet.MetaL2Broadcast != 0 || ip.FlagsFrag()&hdr.IPv4OffMask != 0 {
 		return false
 	}
 	src := ip.Src()

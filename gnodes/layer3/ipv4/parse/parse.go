@@ -2,9 +2,11 @@
 // EtherDecap passed up and validates IPv4 headers before forwarding looks at
 // them.
 //
-// Checks, each with its own drop counter: version, header length (at least
-// 20 bytes and within the frame), total length (at least the header, at most
-// the frame; Ethernet padding beyond it is trimmed) and the header checksum.
+// Checks, each with its own drop counter: version (bad_version), header
+// length of at least 20 bytes (bad_ihl), total length of at least the header
+// (bad_total_len), a header or total length beyond the frame (truncated;
+// Ethernet padding beyond the total length is trimmed), and the header
+// checksum (bad_checksum).
 // IPv6 is counted and dropped until R2 supports it.
 package parse
 

@@ -153,3 +153,72 @@ func TestParseBatch(t *testing.T) {
 	})
 	h.Done()
 }
+
+// refVerdict is a straightforward reading of the checks L3Parse makes, in
+// its order: the counter that must drop data, or "" and the length it is
+// trimmed to.
+func refVerdict(data []byte) (string, int) {
+	if len(data) < 20 {
+		return "truncated", 0
+	}
+	if data[0]>>4 != 4 {
+		return "bad_version", 0
+	}
+	ihl := int(data[0]&0xf) * 4
+	if ihl < 20 {
+		return "bad_ihl", 0
+	}
+	if ihl > len(data) {
+		return "truncated", 0
+	}
+	total := int(data[2])<<8 | int(data[3])
+	if total < ihl {
+		return "bad_total_len", 0
+	}
+	if total > len(data) {
+		return "truncated", 0
+	}
+	var sum uint32
+	for i := 0; i < ihl; i += 2 {
+		sum += uint32(data[i])<<8 | uint32(data[i+1])
+	}
+	for sum > 0xffff {
+		sum = sum&0xffff + sum>>16
+	}
+	if sum != 0xffff {
+		return "bad_checksum", 0
+	}
+	return "", total
+}
+
+// FuzzL3Parse checks L3Parse against refVerdict on arbitrary IPv4 payloads.
+func FuzzL3Parse(f *testing.F) {
+	f.Add(udp())
+	f.Add(withOptions())
+	f.Add(gt.Pad(udp(), 46))
+	f.Add(udp()[:19])
+	f.Add(mod(func(b []byte) []byte { b[0] = 0x4f; return b }))
+	f.Add(make([]byte, 20))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if len(data) > 1500 {
+			return
+		}
+		h := gt.New(t, gt.Options{PoolSize: 4})
+		gt.Add(h, parse.New())
+		out := h.Sink(names.IPv4Fwd)
+		h.Inject(names.L3Parse, h.L3(gt.Ether(ourMAC, peerMAC, hdr.EtherTypeIPv4, data)))
+		h.RunUntilIdle()
+		drop, total := refVerdict(data)
+		want := map[string]uint64{"L3Parse/enq": 1}
+		if drop != "" {
+			want["L3Parse/"+drop] = 1
+		} else {
+			want["IPv4Fwd/enq"] = 1
+			if got := out.Datas(); len(got) != 1 || !bytes.Equal(got[0], data[:total]) {
+				t.Errorf("IPv4Fwd got %x, want %x", got, data[:total])
+			}
+		}
+		h.ExpectCounters(want)
+		h.Done()
+	})
+}

@@ -1,0 +1,231 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/r2go/r2/counters"
+	"github.com/r2go/r2/logs"
+	"github.com/r2go/r2/r2/api"
+	"github.com/r2go/r2/r2/driver"
+	"github.com/r2go/r2/r2/driver/afpacket"
+	"github.com/r2go/r2/r2/engine"
+	"github.com/r2go/r2/r2/names"
+	"github.com/r2go/r2/r2/netdev"
+)
+
+// backend adapts the engine to the API server and attaches Linux
+// interfaces: it finds them with netlink, opens their driver and hands both
+// to the engine.
+type backend struct {
+	eng  *engine.Engine
+	logs *logs.File
+	reg  *counters.Registry
+	cfg  config
+	logf func(string, ...any)
+
+	mu sync.Mutex
+	// linux maps attached interface names to their kernel index, to
+	// recognise link events.
+	linux    map[string]int
+	vanished counters.Counter
+}
+
+func newBackend(eng *engine.Engine, lf *logs.File, reg *counters.Registry, cfg config, logf func(string, ...any)) *backend {
+	return &backend{eng: eng, logs: lf, reg: reg, cfg: cfg, logf: logf, linux: map[string]int{},
+		vanished: reg.Counter(0, "Control/intf_vanished")}
+}
+
+// AddInterface implements api.Backend.
+func (b *backend) AddInterface(req api.AddIf) error {
+	info, err := netdev.Lookup(req.Name)
+	if err != nil {
+		return err
+	}
+	mac := info.MAC
+	if req.MAC != nil {
+		mac = req.MAC
+	}
+	if len(mac) != 6 {
+		return fmt.Errorf("interface %s: MAC %s is not an Ethernet address", req.Name, mac)
+	}
+	kind := req.Driver
+	if kind == "" {
+		kind = b.cfg.Driver
+	}
+	if kind == "afxdp" {
+		// The AF_XDP driver is not built yet: fall back as a failed attach
+		// would.
+		b.logf("interface %s: AF_XDP is not available in this build; using AF_PACKET", req.Name)
+		kind = "afpacket"
+	}
+	owner := req.Thread
+	if owner < 0 {
+		owner = b.eng.PickOwner()
+	} else if owner >= b.eng.Threads() {
+		return fmt.Errorf("thread %d does not exist (threads 0..%d)", owner, b.eng.Threads()-1)
+	}
+	if _, err := b.eng.Interfaces(req.Name); err == nil {
+		return fmt.Errorf("interface %s is already attached", req.Name)
+	}
+	drv, err := afpacket.Open(afpacket.Config{
+		Ifname:       req.Name,
+		Ifindex:      info.Index,
+		MTU:          info.MTU,
+		Blocks:       b.cfg.RxBlocks,
+		BlockSize:    b.cfg.RxBlockKB << 10,
+		BlockTimeout: b.cfg.RxTimeout,
+		Counters:     driver.NewCounters(b.reg, owner, names.IfNode(req.Name)),
+		Promisc:      true,
+	})
+	if err != nil {
+		b.reg.Release(-1, names.IfNode(req.Name)+"/")
+		return fmt.Errorf("interface %s: %w", req.Name, err)
+	}
+	var m [6]byte
+	copy(m[:], mac)
+	err = b.eng.AddInterface(engine.Interface{Name: req.Name, Ifindex: int32(req.Ifindex), MAC: m, MTU: info.MTU,
+		LinuxIndex: info.Index, Owner: owner}, drv)
+	if err != nil {
+		drv.Close()
+		b.reg.Release(-1, names.IfNode(req.Name)+"/")
+		return err
+	}
+	if !info.OperUp {
+		b.eng.SetUp(req.Name, false)
+	}
+	b.mu.Lock()
+	b.linux[req.Name] = info.Index
+	b.mu.Unlock()
+	return nil
+}
+
+// DelInterface implements api.Backend.
+func (b *backend) DelInterface(name string) error {
+	if err := b.eng.DelInterface(name); err != nil {
+		return err
+	}
+	b.mu.Lock()
+	delete(b.linux, name)
+	b.mu.Unlock()
+	return nil
+}
+
+// AddAddr implements api.Backend.
+func (b *backend) AddAddr(ifname string, p netip.Prefix) error { return b.eng.AddAddr(ifname, p) }
+
+// DelAddr implements api.Backend.
+func (b *backend) DelAddr(ifname string, p netip.Prefix) error { return b.eng.DelAddr(ifname, p) }
+
+// Interfaces implements api.Backend.
+func (b *backend) Interfaces(name string) ([]api.IfInfo, error) {
+	list, err := b.eng.Interfaces(name)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]api.IfInfo, len(list))
+	for i, x := range list {
+		out[i] = api.IfInfo{
+			Name: x.Name, Ifindex: int(x.Ifindex), LinuxIndex: x.LinuxIndex,
+			MAC: net.HardwareAddr(x.MAC[:]), MTU: x.MTU, Up: x.Up, Addrs: x.Addrs, Thread: x.Owner,
+			Driver: x.Driver, RxPkts: x.RxPkts, TxPkts: x.TxPkts, RxDrops: x.RxDrops, TxDrops: x.TxDrops,
+		}
+	}
+	return out, nil
+}
+
+func toEngine(rs []api.Route) []engine.Route {
+	out := make([]engine.Route, len(rs))
+	for i, r := range rs {
+		out[i] = engine.Route{Prefix: r.Prefix, Ifname: r.Ifname}
+		if r.Kind != api.KindConnected {
+			out[i].NextHop = r.NextHop
+		}
+	}
+	return out
+}
+
+func fromEngine(r engine.RouteInfo) api.Route {
+	return api.Route{Prefix: r.Prefix, NextHop: r.NextHop, Ifname: r.Ifname, Kind: r.Kind}
+}
+
+// AddRoutes implements api.Backend.
+func (b *backend) AddRoutes(rs []api.Route) error { return b.eng.AddRoutes(toEngine(rs)) }
+
+// DelRoutes implements api.Backend.
+func (b *backend) DelRoutes(rs []api.Route) error { return b.eng.DelRoutes(toEngine(rs)) }
+
+// LookupRoute implements api.Backend.
+func (b *backend) LookupRoute(a netip.Addr) (api.Route, error) {
+	r, err := b.eng.LookupRoute(a)
+	if err != nil {
+		return api.Route{}, err
+	}
+	return fromEngine(r), nil
+}
+
+// Routes implements api.Backend.
+func (b *backend) Routes(offset, limit int) (int, []api.Route, error) {
+	total, rs := b.eng.Routes(offset, limit)
+	out := make([]api.Route, len(rs))
+	for i, r := range rs {
+		out[i] = fromEngine(r)
+	}
+	return total, out, nil
+}
+
+// LogEnable implements api.Backend.
+func (b *backend) LogEnable() error { b.logs.Enable(); return nil }
+
+// LogDisable implements api.Backend.
+func (b *backend) LogDisable() error { b.logs.Disable(); return nil }
+
+// LogClear implements api.Backend.
+func (b *backend) LogClear() error { b.logs.Clear(); return nil }
+
+// LogEnabled implements api.Backend.
+func (b *backend) LogEnabled() bool { return b.logs.Enabled() }
+
+// watchLinks follows Linux link events: an attached interface that goes
+// down is marked down, and one that disappears is detached, logged and
+// counted, so a vanished interface never leaves the router half-working.
+func (b *backend) watchLinks(done <-chan struct{}) {
+	for {
+		err := netdev.Watch(done, b.linkEvent)
+		select {
+		case <-done:
+			return
+		default:
+		}
+		b.logf("link watch: %v; retrying in 1s", err)
+		select {
+		case <-done:
+			return
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+func (b *backend) linkEvent(ev netdev.Event) {
+	b.mu.Lock()
+	idx, ok := b.linux[ev.Name]
+	b.mu.Unlock()
+	if !ok || idx != ev.Index {
+		return
+	}
+	if ev.Deleted {
+		b.vanished.Inc()
+		b.logf("interface %s disappeared from Linux: detaching it", ev.Name)
+		if err := b.DelInterface(ev.Name); err != nil && !errors.Is(err, engine.ErrNotFound) {
+			b.logf("detaching %s: %v", ev.Name, err)
+		}
+		return
+	}
+	b.eng.SetUp(ev.Name, ev.Up && ev.OperUp)
+}
+
+func (b *backend) close() {}

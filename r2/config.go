@@ -1,0 +1,238 @@
+package main
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/r2go/r2/r2/packet"
+)
+
+// config is the daemon's configuration: defaults, then the file, then
+// flags.
+type config struct {
+	Threads     int           // [general] threads
+	Pkts        int           // [general] pkts: packet buffers per thread
+	Particles   int           // [general] particles: accepted for R2 compatibility, must be >= pkts
+	ParticleSz  int           // [general] particle_sz: must be packet.BufSize
+	CPUs        []int         // [general] cpus: pin thread i to cpus[i]
+	BusyPoll    bool          // [general] busy_poll
+	Driver      string        // [general] driver: default driver for interfaces
+	Socket      string        // [api] socket
+	Listen      string        // [api] listen: optional TCP address
+	AllowRemote bool          // [api] allow_remote
+	LogEntries  int           // [log] entries per thread
+	RxBlocks    int           // [afpacket] blocks
+	RxBlockKB   int           // [afpacket] block_kb
+	RxTimeout   time.Duration // [afpacket] block_timeout
+}
+
+func defaultConfig() config {
+	return config{
+		Threads:    1,
+		Pkts:       8192,
+		Particles:  8192,
+		ParticleSz: packet.BufSize,
+		Driver:     "afpacket",
+		LogEntries: 4096,
+		RxBlocks:   64,
+		RxBlockKB:  64,
+		RxTimeout:  time.Millisecond,
+	}
+}
+
+// configError is a problem at a line of a configuration file.
+type configError struct {
+	File string
+	Line int
+	Msg  string
+}
+
+func (e *configError) Error() string { return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg) }
+
+// loadConfig reads the file at path into c. A missing file is an error
+// only when required (it was named with -c).
+func loadConfig(c *config, path string, required bool) error {
+	f, err := os.Open(path)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) && !required {
+			return nil
+		}
+		return fmt.Errorf("config: %w", err)
+	}
+	defer f.Close()
+	return parseConfig(c, path, f)
+}
+
+// parseConfig reads INI text: [section] headers, key = value lines, # and ;
+// comments. Every unknown section or key and every bad value is an error
+// naming the file and line; the first one stops parsing.
+func parseConfig(c *config, file string, r io.Reader) error {
+	sc := bufio.NewScanner(r)
+	section := ""
+	seen := map[string]int{}
+	for line := 1; sc.Scan(); line++ {
+		s := strings.TrimSpace(sc.Text())
+		if s == "" || s[0] == '#' || s[0] == ';' {
+			continue
+		}
+		bad := func(format string, args ...any) error {
+			return &configError{File: file, Line: line, Msg: fmt.Sprintf(format, args...)}
+		}
+		if s[0] == '[' {
+			if !strings.HasSuffix(s, "]") {
+				return bad("section header %q lacks a closing ]", s)
+			}
+			section = strings.ToLower(strings.TrimSpace(s[1 : len(s)-1]))
+			switch section {
+			case "general", "api", "log", "afpacket":
+			default:
+				return bad("unknown section [%s] (known: [general], [api], [log], [afpacket])", section)
+			}
+			continue
+		}
+		k, v, ok := strings.Cut(s, "=")
+		if !ok {
+			return bad("expected key = value, got %q", s)
+		}
+		k, v = strings.ToLower(strings.TrimSpace(k)), strings.TrimSpace(v)
+		if section == "" {
+			return bad("key %q is outside any section (put it under [general])", k)
+		}
+		full := section + "." + k
+		if prev, dup := seen[full]; dup {
+			return bad("%s set again (first set at line %d)", k, prev)
+		}
+		seen[full] = line
+		if err := c.set(section, k, v); err != nil {
+			return bad("[%s] %s: %v", section, k, err)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("config: %s: %w", file, err)
+	}
+	return nil
+}
+
+func (c *config) set(section, k, v string) error {
+	num := func(dst *int, min, max int) error {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return fmt.Errorf("%q is not a number", v)
+		}
+		if n < min || n > max {
+			return fmt.Errorf("%d is out of range %d..%d", n, min, max)
+		}
+		*dst = n
+		return nil
+	}
+	boolean := func(dst *bool) error {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("%q is not true or false", v)
+		}
+		*dst = b
+		return nil
+	}
+	switch section + "." + k {
+	case "general.threads":
+		return num(&c.Threads, 1, 256)
+	case "general.pkts":
+		return num(&c.Pkts, 1024, 1<<20)
+	case "general.particles":
+		return num(&c.Particles, 1024, 1<<20)
+	case "general.particle_sz":
+		if err := num(&c.ParticleSz, 64, 65536); err != nil {
+			return err
+		}
+		if c.ParticleSz != packet.BufSize {
+			return fmt.Errorf("%d is not supported: packet buffers are %d bytes", c.ParticleSz, packet.BufSize)
+		}
+		return nil
+	case "general.cpus":
+		cpus, err := parseCPUs(v)
+		if err != nil {
+			return err
+		}
+		c.CPUs = cpus
+		return nil
+	case "general.busy_poll":
+		return boolean(&c.BusyPoll)
+	case "general.driver":
+		if v != "afpacket" && v != "afxdp" {
+			return fmt.Errorf("%q is not a driver (afpacket, afxdp)", v)
+		}
+		c.Driver = v
+		return nil
+	case "api.socket":
+		if !strings.HasPrefix(v, "/") {
+			return fmt.Errorf("%q is not an absolute path", v)
+		}
+		c.Socket = v
+		return nil
+	case "api.listen":
+		c.Listen = v
+		return nil
+	case "api.allow_remote":
+		return boolean(&c.AllowRemote)
+	case "log.entries":
+		return num(&c.LogEntries, 16, 1<<20)
+	case "afpacket.blocks":
+		return num(&c.RxBlocks, 2, 4096)
+	case "afpacket.block_kb":
+		if err := num(&c.RxBlockKB, 4, 4096); err != nil {
+			return err
+		}
+		if c.RxBlockKB&(c.RxBlockKB-1) != 0 {
+			return fmt.Errorf("%d is not a power of two", c.RxBlockKB)
+		}
+		return nil
+	case "afpacket.block_timeout":
+		d, err := time.ParseDuration(v)
+		if err != nil || d < time.Millisecond || d > time.Second {
+			return fmt.Errorf("%q is not a duration between 1ms and 1s", v)
+		}
+		c.RxTimeout = d
+		return nil
+	}
+	return fmt.Errorf("unknown key")
+}
+
+// parseCPUs reads "0,2,4" or "2-5".
+func parseCPUs(v string) ([]int, error) {
+	var out []int
+	for _, part := range strings.Split(v, ",") {
+		part = strings.TrimSpace(part)
+		lo, hi, isRange := strings.Cut(part, "-")
+		a, err := strconv.Atoi(lo)
+		if err != nil || a < 0 {
+			return nil, fmt.Errorf("%q is not a CPU number", lo)
+		}
+		b := a
+		if isRange {
+			if b, err = strconv.Atoi(hi); err != nil || b < a {
+				return nil, fmt.Errorf("%q is not a CPU range", part)
+			}
+		}
+		for i := a; i <= b; i++ {
+			out = append(out, i)
+		}
+	}
+	return out, nil
+}
+
+// check validates the combined configuration.
+func (c *config) check() error {
+	if c.Particles < c.Pkts {
+		return fmt.Errorf("config: particles (%d) must be at least pkts (%d): every packet needs one buffer", c.Particles, c.Pkts)
+	}
+	if c.CPUs != nil && len(c.CPUs) != c.Threads {
+		return fmt.Errorf("config: %d cpus given for %d threads", len(c.CPUs), c.Threads)
+	}
+	return nil
+}

@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# R2 demo: h1 [10.1.0.1] --veth-- [10.1.0.2] R2 [10.2.0.2] --veth-- [10.2.0.1] h2
+#
+#   demo.sh start   build R2, create the topology, start r2, configure it
+#                   with the utilities, ping through it, show counters
+#   demo.sh stop    stop r2 and remove the topology
+#
+# Needs root. h1 and h2 are network namespaces; R2 runs in the root
+# namespace on veth_r2_1 and veth_r2_2 (the kernel has no address there).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+BIN=$PWD/bin
+PIDFILE=/run/r2/demo.pid
+LOG=/tmp/r2-demo.log
+
+say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+run() { printf '$ %s\n' "$*"; "$@"; }
+
+need_root() {
+	if [ "$(id -u)" != 0 ]; then echo "demo: run as root (sudo make demo)" >&2; exit 1; fi
+}
+
+install_tools() {
+	local missing=()
+	command -v ip >/dev/null || missing+=(iproute2)
+	command -v ping >/dev/null || missing+=(iputils-ping)
+	command -v traceroute >/dev/null || missing+=(traceroute)
+	if [ ${#missing[@]} -gt 0 ]; then
+		say "installing ${missing[*]}"
+		DEBIAN_FRONTEND=noninteractive apt-get update -qq
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+	fi
+}
+
+stop() {
+	if [ -f "$PIDFILE" ]; then
+		local pid; pid=$(cat "$PIDFILE")
+		if kill -0 "$pid" 2>/dev/null; then
+			kill -TERM "$pid"
+			for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+		fi
+		rm -f "$PIDFILE"
+	fi
+	ip link del veth_r2_1 2>/dev/null || true
+	ip link del veth_r2_2 2>/dev/null || true
+	ip netns del h1 2>/dev/null || true
+	ip netns del h2 2>/dev/null || true
+}
+
+start() {
+	install_tools
+	if ip netns list | grep -qwE '^(h1|h2)'; then
+		echo "demo: namespaces h1/h2 exist already: run 'make demo-stop' first" >&2
+		exit 1
+	fi
+	if [ -S /run/r2/default.sock ]; then
+		echo "demo: an r2 instance 'default' seems to be running (/run/r2/default.sock): run 'make demo-stop' first" >&2
+		exit 1
+	fi
+	say "building R2"
+	mkdir -p "$BIN"
+	for c in r2 utils/r2intf utils/r2rt utils/r2cnt utils/r2log; do
+		go build -o "$BIN/$(basename $c)" ./$c
+	done
+	trap 'echo "demo: failed; cleaning up" >&2; stop' ERR
+
+	say "creating the topology: h1 -- R2 -- h2"
+	for i in 1 2; do
+		ip netns add h$i
+		ip link add veth_r2_$i type veth peer name veth_h$i netns h$i
+		sysctl -qw net.ipv6.conf.veth_r2_$i.disable_ipv6=1
+		ip link set veth_r2_$i up
+		ip -n h$i link set lo up
+		ip -n h$i addr add 10.$i.0.1/24 dev veth_h$i
+		ip -n h$i link set veth_h$i up
+		ip -n h$i route add default via 10.$i.0.2
+	done
+	ip -n h2 addr add 192.0.2.1/32 dev lo   # a host behind h2, reached by a static route
+
+	say "starting r2 (log: $LOG)"
+	mkdir -p /run/r2
+	nohup "$BIN/r2" -c /dev/null -threads 2 >"$LOG" 2>&1 &
+	echo $! >"$PIDFILE"
+	for _ in $(seq 100); do [ -S /run/r2/default.sock ] && break; sleep 0.05; done
+
+	say "configuring R2 with the utilities"
+	run "$BIN/r2intf" veth_r2_1 add 0
+	run "$BIN/r2intf" veth_r2_1 ip 10.1.0.2/24
+	run "$BIN/r2intf" veth_r2_2 add 1 --thread 1
+	run "$BIN/r2intf" veth_r2_2 ip 10.2.0.2/24
+	run "$BIN/r2rt" route 192.0.2.0/24 10.2.0.1 veth_r2_2
+	run "$BIN/r2intf" show
+	run "$BIN/r2rt" show all
+
+	say "pinging through R2"
+	run ip netns exec h1 ping -c 3 -i 0.2 10.2.0.1
+	run ip netns exec h1 ping -c 3 -i 0.2 192.0.2.1
+	run ip netns exec h1 traceroute -n -q 1 -w 1 192.0.2.1
+
+	say "counters (non-zero)"
+	run "$BIN/r2cnt" -z
+	trap - ERR
+
+	say "R2 is running. Try:"
+	cat <<TRY
+  ip netns exec h1 ping 10.2.0.1                    # ping h2 through R2
+  $BIN/r2cnt -z -t                                  # counters per thread
+  $BIN/r2log enable; ip netns exec h1 ping -c1 203.0.113.1; $BIN/r2log show
+  $BIN/r2rt show 192.0.2.1                          # longest match
+  $BIN/r2intf show                                  # interfaces
+  make demo-stop                                    # stop r2 and remove the topology
+TRY
+}
+
+need_root
+case "${1:-}" in
+start) start ;;
+stop) stop; echo "demo stopped" ;;
+*) echo "usage: $0 start|stop" >&2; exit 2 ;;
+esac

@@ -1,0 +1,173 @@
+package afpacket
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/r2go/r2/counters"
+	"github.com/r2go/r2/r2/driver"
+	"github.com/r2go/r2/r2/packet"
+)
+
+// Defaults of Config.
+const (
+	// DefaultBlockSize: 64 KiB holds about 40 full-size frames or 400
+	// minimum-size ones, so a block fills (and is handed over) quickly
+	// under load and a full ring (DefaultBlocks of them, 4 MiB) absorbs a
+	// few milliseconds of line rate while the owner thread is busy.
+	DefaultBlockSize = 64 << 10
+	// DefaultBlocks: see DefaultBlockSize.
+	DefaultBlocks = 64
+	// DefaultBlockTimeout is the retire timeout of a partly filled block:
+	// the added latency at low rates. 1 ms is the smallest the kernel
+	// takes (tp_retire_blk_tov counts milliseconds).
+	DefaultBlockTimeout = time.Millisecond
+	// DefaultFrameSize is tp_frame_size. TPACKET_V3 packs frames of any
+	// size into blocks, so it only sets the frame count the kernel
+	// validates; 2048 matches packet.BufSize.
+	DefaultFrameSize = 2048
+	// DefaultMTU is used when Config.MTU is 0 and the interface cannot be
+	// asked.
+	DefaultMTU = 1500
+)
+
+// maxHeader is what a received frame may carry beyond the MTU: an Ethernet
+// header (14) and one 802.1Q tag (4), the tag being one the kernel stripped
+// and Recv put back, or one of a frame of a VLAN-unaware peer.
+const maxHeader = 14 + 4
+
+// TxBatch is the largest batch Send gives to one sendmmsg call; longer
+// batches take one call per TxBatch frames. It matches the graph's vector
+// size (256), the most a node hands to the driver at once.
+const TxBatch = 256
+
+// Errors.
+var (
+	// ErrClosed is returned by methods of a closed Driver.
+	ErrClosed = os.ErrClosed
+	// ErrUnsupported is returned by Open on systems without AF_PACKET.
+	ErrUnsupported = errors.ErrUnsupported
+)
+
+// Config describes a driver to Open.
+type Config struct {
+	// Ifname is the interface name, used in error messages and, with
+	// Ifindex 0, to find the interface.
+	Ifname string
+	// Ifindex is the Linux ifindex of the interface in the namespace of
+	// the thread calling Open; 0 means look Ifname up.
+	Ifindex int
+	// MTU is the largest L3 payload accepted: frames longer than
+	// MTU+18 are dropped (RxErrors). 0 means the interface's MTU.
+	MTU int
+	// BlockSize is the size of an Rx ring block, a power of two and a
+	// multiple of the page size. 0 means DefaultBlockSize.
+	BlockSize int
+	// Blocks is the number of Rx ring blocks. 0 means DefaultBlocks.
+	Blocks int
+	// BlockTimeout is how long the kernel waits before handing over a
+	// block that is not full; it is rounded up to whole milliseconds.
+	// 0 means DefaultBlockTimeout.
+	BlockTimeout time.Duration
+	// FrameSize is tp_frame_size, a multiple of 16 that divides
+	// BlockSize. 0 means DefaultFrameSize.
+	FrameSize int
+	// Counters are the driver counters, allocated by the caller with
+	// driver.NewCounters. If any is missing (the zero value), the driver
+	// allocates them all in a small private registry, which stays mapped
+	// for the life of the process so they remain readable after Close.
+	Counters driver.Counters
+	// Promisc puts the interface in promiscuous mode while the driver is
+	// open. R2 sets it: a router receives frames for its own MACs only
+	// because it says so, not because the kernel filters for it.
+	Promisc bool
+}
+
+// withDefaults fills in defaults and checks c; mtu is the interface's MTU
+// (0 if unknown).
+func (c Config) withDefaults(mtu int, pageSize int) (Config, error) {
+	if c.BlockSize == 0 {
+		c.BlockSize = DefaultBlockSize
+	}
+	if c.Blocks == 0 {
+		c.Blocks = DefaultBlocks
+	}
+	if c.BlockTimeout == 0 {
+		c.BlockTimeout = DefaultBlockTimeout
+	}
+	if c.FrameSize == 0 {
+		c.FrameSize = DefaultFrameSize
+	}
+	if c.MTU == 0 {
+		c.MTU = mtu
+	}
+	if c.MTU == 0 {
+		c.MTU = DefaultMTU
+	}
+	switch {
+	case c.BlockSize < pageSize || c.BlockSize&(c.BlockSize-1) != 0:
+		return c, fmt.Errorf("block size %d: want a power of two of at least the page size %d", c.BlockSize, pageSize)
+	case c.Blocks < 1 || int64(c.Blocks)*int64(c.BlockSize) > 1<<32:
+		return c, fmt.Errorf("%d blocks of %d bytes: want 1 or more, and at most 4 GiB in all", c.Blocks, c.BlockSize)
+	case c.FrameSize < 128 || c.FrameSize%16 != 0 || c.FrameSize > c.BlockSize || c.BlockSize%c.FrameSize != 0:
+		return c, fmt.Errorf("frame size %d: want a multiple of 16, at least 128, dividing the block size %d", c.FrameSize, c.BlockSize)
+	case c.BlockTimeout < 0 || c.BlockTimeout > time.Minute:
+		return c, fmt.Errorf("block timeout %v: want 0 to 1m", c.BlockTimeout)
+	case c.MTU < 68 || c.MTU > 65535:
+		return c, fmt.Errorf("MTU %d: want 68 to 65535", c.MTU)
+	}
+	return c, nil
+}
+
+// maxFrame is the longest frame Recv accepts for c.
+func (c Config) maxFrame() int { return min(c.MTU+maxHeader, packet.MaxData) }
+
+// blockTimeoutMs is c.BlockTimeout in whole milliseconds, rounded up.
+func (c Config) blockTimeoutMs() uint32 {
+	return uint32((c.BlockTimeout + time.Millisecond - 1) / time.Millisecond)
+}
+
+// countersValid reports whether all of c are allocated.
+func countersValid(c driver.Counters) bool {
+	return c.RxNoBuf.Valid() && c.RxErrors.Valid() && c.TxErrors.Valid() && c.Syscalls.Valid() && c.RxBatches.Valid()
+}
+
+// privateCounters allocates the driver's counters in a registry of their
+// own, for callers that gave none. The registry (one page) is never
+// unmapped, so the counters stay valid after Close.
+func privateCounters(ifname string) (driver.Counters, error) {
+	reg, err := counters.NewMem(counters.Sizes{Entries: 8, Names: 512, Values: 8})
+	if err != nil {
+		return driver.Counters{}, err
+	}
+	return driver.NewCounters(reg, 0, "afpacket:"+ifname), nil
+}
+
+// Stats are the kernel's receive statistics of the socket
+// (PACKET_STATISTICS), accumulated since Open: the kernel resets its own
+// copy on every read.
+type Stats struct {
+	// Packets is every frame the socket was offered, including Drops.
+	Packets uint64
+	// Drops are frames lost because the ring was full (the owner thread
+	// fell behind) or memory was short.
+	Drops uint64
+	// FreezeQueue counts the times the ring filled up and the kernel
+	// froze it until a block came back (tp_freeze_q_cnt).
+	FreezeQueue uint64
+}
+
+// Kind is "afpacket".
+func (d *Driver) Kind() string { return "afpacket" }
+
+// Counters are the driver's counters (the caller's, or the private ones
+// allocated by Open).
+func (d *Driver) Counters() driver.Counters { return d.cnt }
+
+// Config is the configuration the driver was opened with, defaults filled
+// in.
+func (d *Driver) Config() Config { return d.cfg }
+
+var _ driver.Driver = (*Driver)(nil)

@@ -1,0 +1,218 @@
+//go:build linux
+
+package afpacket
+
+import (
+	"encoding/binary"
+	"fmt"
+	"net"
+	"os"
+	"strconv"
+	"sync"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/r2go/r2/r2/driver"
+)
+
+// sndBuf is the socket send buffer asked for. Frames sent with the qdisc
+// bypassed are charged to it until the device has taken them; a batch of
+// TxBatch full-size frames needs about 600 KiB (payload plus skb overhead),
+// more than the 208 KiB default, or the end of a big batch fails with
+// EAGAIN. 4 MiB leaves room for several batches in flight.
+const sndBuf = 4 << 20
+
+// Driver is an AF_PACKET interface driver. Recv, Send and Pending are for
+// the owner thread only; Stats is safe from any goroutine; Close must be
+// called once the owner has stopped using the driver.
+type Driver struct {
+	cfg Config          // defaults filled in; read-only
+	cnt driver.Counters // written by the owner thread only
+	fd  int             // the socket; -1 once closed
+
+	// Rx ring state, owned by the owner thread.
+	rx rxRing
+
+	// Tx message headers, preallocated and reused to avoid allocations:
+	// msgs[i].Hdr.Iov points at iovs[i] for the life of the driver, and
+	// Send points iovs[i] at the data of the i-th packet of a batch.
+	msgs [TxBatch]unix.Mmsghdr
+	iovs [TxBatch]unix.Iovec
+
+	mu     sync.Mutex // guards closed, stats and the fd against Close
+	closed bool
+	stats  Stats // accumulated PACKET_STATISTICS
+}
+
+// Open opens an AF_PACKET socket on the interface c describes, sets up its
+// receive ring and binds it. Call it on a thread in the interface's network
+// namespace. The returned driver must be closed.
+func Open(c Config) (*Driver, error) {
+	name := c.Ifname
+	if name == "" {
+		name = "ifindex " + strconv.Itoa(c.Ifindex)
+	}
+	fail := func(err error) (*Driver, error) {
+		return nil, fmt.Errorf("open af_packet %s: %w", name, err)
+	}
+	mtu := 0
+	if c.Ifindex == 0 || c.MTU == 0 {
+		var ifi *net.Interface
+		var err error
+		if c.Ifindex == 0 {
+			ifi, err = net.InterfaceByName(c.Ifname)
+		} else {
+			ifi, err = net.InterfaceByIndex(c.Ifindex)
+		}
+		if err != nil {
+			return fail(err)
+		}
+		c.Ifindex, mtu = ifi.Index, ifi.MTU
+		if c.Ifname == "" {
+			c.Ifname = ifi.Name
+		}
+	}
+	c, err := c.withDefaults(mtu, os.Getpagesize())
+	if err != nil {
+		return fail(err)
+	}
+	if !countersValid(c.Counters) {
+		if c.Counters, err = privateCounters(c.Ifname); err != nil {
+			return fail(err)
+		}
+	}
+	d := &Driver{cfg: c, cnt: c.Counters, fd: -1}
+	for i := range d.msgs {
+		d.msgs[i].Hdr.Iov = &d.iovs[i]
+		d.msgs[i].Hdr.SetIovlen(1)
+	}
+	if err := d.open(); err != nil {
+		d.release()
+		return fail(err)
+	}
+	return d, nil
+}
+
+// open creates and sets up the socket. The order matters: the socket is
+// created with protocol 0, which receives nothing, and gets ETH_P_ALL only
+// at bind, after the ring exists. A socket created with ETH_P_ALL would
+// queue frames of every interface on its plain receive queue until then,
+// and those stale frames would keep it polling readable for ever (poll
+// reports the receive queue as well as the ring).
+func (d *Driver) open() error {
+	c := &d.cfg
+	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("socket: %w", err)
+	}
+	d.fd = fd
+	if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_VERSION, unix.TPACKET_V3); err != nil {
+		return fmt.Errorf("PACKET_VERSION TPACKET_V3: %w", err)
+	}
+	req := unix.TpacketReq3{
+		Block_size:     uint32(c.BlockSize),
+		Block_nr:       uint32(c.Blocks),
+		Frame_size:     uint32(c.FrameSize),
+		Frame_nr:       uint32(c.Blocks * (c.BlockSize / c.FrameSize)),
+		Retire_blk_tov: c.blockTimeoutMs(),
+	}
+	if err := unix.SetsockoptTpacketReq3(fd, unix.SOL_PACKET, unix.PACKET_RX_RING, &req); err != nil {
+		return fmt.Errorf("PACKET_RX_RING %d blocks of %d bytes: %w", c.Blocks, c.BlockSize, err)
+	}
+	mem, err := unix.Mmap(fd, 0, c.Blocks*c.BlockSize, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED|unix.MAP_POPULATE)
+	if err != nil {
+		return fmt.Errorf("mmap Rx ring: %w", err)
+	}
+	d.rx.init(mem, c.BlockSize, c.Blocks, c.maxFrame())
+	// Outgoing frames (the kernel's own on this interface) are not R2's
+	// to forward. Our own transmissions never come back to this socket in
+	// any case: the kernel does not loop a socket's frames to itself, and
+	// with the qdisc bypassed they skip the packet taps altogether.
+	if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_IGNORE_OUTGOING, 1); err != nil {
+		return fmt.Errorf("PACKET_IGNORE_OUTGOING: %w", err)
+	}
+	if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_QDISC_BYPASS, 1); err != nil {
+		return fmt.Errorf("PACKET_QDISC_BYPASS: %w", err)
+	}
+	// SO_SNDBUFFORCE passes net.core.wmem_max but needs CAP_NET_ADMIN;
+	// without it take what SO_SNDBUF gives (best effort: a small buffer
+	// only makes big batches fail sooner, and that is counted).
+	if unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUFFORCE, sndBuf) != nil {
+		_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUF, sndBuf)
+	}
+	sa := &unix.SockaddrLinklayer{Protocol: htons(unix.ETH_P_ALL), Ifindex: c.Ifindex}
+	if err := unix.Bind(fd, sa); err != nil {
+		return fmt.Errorf("bind to ifindex %d: %w", c.Ifindex, err)
+	}
+	if c.Promisc {
+		mr := unix.PacketMreq{Ifindex: int32(c.Ifindex), Type: unix.PACKET_MR_PROMISC}
+		if err := unix.SetsockoptPacketMreq(fd, unix.SOL_PACKET, unix.PACKET_ADD_MEMBERSHIP, &mr); err != nil {
+			return fmt.Errorf("promiscuous mode: %w", err)
+		}
+	}
+	return nil
+}
+
+// htons converts v to network byte order.
+func htons(v uint16) uint16 {
+	var b [2]byte
+	binary.BigEndian.PutUint16(b[:], v)
+	return binary.NativeEndian.Uint16(b[:])
+}
+
+// Fd is the socket. It polls readable when a ring block is ready for Recv
+// (TPACKET_V3 signals a block when the kernel retires it, full or timed
+// out), and stays readable while a block handed over is not given back.
+func (d *Driver) Fd() int { return d.fd }
+
+// Pending reports whether Recv would find a frame now: the current block
+// has unread frames, or the next block is ready. One atomic load.
+func (d *Driver) Pending() bool { return d.rx.pending() }
+
+// Stats reads the kernel's receive statistics of the socket, accumulated
+// since Open. Safe from any goroutine.
+func (d *Driver) Stats() (Stats, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return d.stats, ErrClosed
+	}
+	s, err := unix.GetsockoptTpacketStatsV3(d.fd, unix.SOL_PACKET, unix.PACKET_STATISTICS)
+	if err != nil {
+		return d.stats, fmt.Errorf("af_packet %s: PACKET_STATISTICS: %w", d.cfg.Ifname, err)
+	}
+	// tp_packets already includes tp_drops (the kernel adds them).
+	d.stats.Packets += uint64(s.Packets)
+	d.stats.Drops += uint64(s.Drops)
+	d.stats.FreezeQueue += uint64(s.Freeze_q_cnt)
+	return d.stats, nil
+}
+
+// Close unmaps the ring and closes the socket; the kernel drops the
+// promiscuous membership with it. Calling it again does nothing.
+func (d *Driver) Close() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return nil
+	}
+	d.closed = true
+	return d.release()
+}
+
+// release frees the ring and the socket, whatever exists of them.
+func (d *Driver) release() error {
+	var err error
+	if mem := d.rx.reset(); mem != nil {
+		if e := unix.Munmap(mem); e != nil {
+			err = fmt.Errorf("af_packet %s: munmap: %w", d.cfg.Ifname, e)
+		}
+	}
+	if d.fd >= 0 {
+		if e := unix.Close(d.fd); e != nil && err == nil {
+			err = fmt.Errorf("af_packet %s: close: %w", d.cfg.Ifname, e)
+		}
+		d.fd = -1
+	}
+	return err
+}

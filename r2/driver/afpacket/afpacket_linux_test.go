@@ -1,0 +1,615 @@
+//go:build linux
+
+package afpacket
+
+import (
+	"bytes"
+	"errors"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"golang.org/x/sys/unix"
+
+	"github.com/r2go/r2/r2/packet"
+)
+
+// waitTimeout bounds every wait for frames: far above the block retire
+// timeout (one jiffy), so only a real loss makes a test fail.
+const waitTimeout = 2 * time.Second
+
+// recvFrames calls d.Recv with batches of batch packets until want frames
+// have come or waitTimeout has passed, sleeping on d.Fd between empty
+// polls, and returns copies of the frames (packets are freed).
+func recvFrames(t testing.TB, d *Driver, pool *packet.Pool, want, batch int) [][]byte {
+	t.Helper()
+	pkts := make([]*packet.Packet, batch)
+	var got [][]byte
+	deadline := time.Now().Add(waitTimeout)
+	for len(got) < want && time.Now().Before(deadline) {
+		n := d.Recv(pool, pkts)
+		for _, p := range pkts[:n] {
+			got = append(got, append([]byte(nil), p.Data()...))
+			pool.Free(p)
+		}
+		if n == 0 {
+			pfd := []unix.PollFd{{Fd: int32(d.Fd()), Events: unix.POLLIN}}
+			unix.Poll(pfd, 10)
+		}
+	}
+	return got
+}
+
+// expectNothing checks that d receives nothing within a few block
+// timeouts.
+func expectNothing(t testing.TB, d *Driver, pool *packet.Pool) {
+	t.Helper()
+	time.Sleep(50 * time.Millisecond)
+	pkts := make([]*packet.Packet, 64)
+	if n := d.Recv(pool, pkts); n != 0 {
+		t.Errorf("received %d unexpected frames, first %x", n, pkts[0].Data())
+		for _, p := range pkts[:n] {
+			pool.Free(p)
+		}
+	}
+}
+
+// checkPool checks that every packet of pool is back.
+func checkPool(t testing.TB, pool *packet.Pool) {
+	t.Helper()
+	pool.Reclaim()
+	if s := pool.Stats(); s.InFlight != 0 || s.DoubleFrees != 0 {
+		t.Errorf("pool leak: %+v", s)
+	}
+}
+
+func TestConfigDefaults(t *testing.T) {
+	tests := []struct {
+		name    string
+		c       Config
+		ifMTU   int
+		wantErr string
+		check   func(Config) bool
+	}{
+		{name: "zero", c: Config{}, check: func(c Config) bool {
+			return c.BlockSize == DefaultBlockSize && c.Blocks == DefaultBlocks &&
+				c.BlockTimeout == DefaultBlockTimeout && c.FrameSize == DefaultFrameSize && c.MTU == DefaultMTU
+		}},
+		{name: "interface MTU", c: Config{}, ifMTU: 9000, check: func(c Config) bool { return c.MTU == 9000 && c.maxFrame() == packet.MaxData }},
+		{name: "MTU given", c: Config{MTU: 1000}, ifMTU: 9000, check: func(c Config) bool { return c.MTU == 1000 && c.maxFrame() == 1018 }},
+		{name: "timeout rounds up", c: Config{BlockTimeout: 1500 * time.Microsecond}, check: func(c Config) bool { return c.blockTimeoutMs() == 2 }},
+		{name: "block not power of two", c: Config{BlockSize: 3 * 4096}, wantErr: "power of two"},
+		{name: "block below page", c: Config{BlockSize: 2048}, wantErr: "power of two"},
+		{name: "frame size odd", c: Config{FrameSize: 1000}, wantErr: "frame size"},
+		{name: "frame above block", c: Config{BlockSize: 4096, FrameSize: 8192}, wantErr: "frame size"},
+		{name: "negative blocks", c: Config{Blocks: -1}, wantErr: "blocks"},
+		{name: "MTU too small", c: Config{MTU: 10}, wantErr: "MTU"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := tt.c.withDefaults(tt.ifMTU, 4096)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want one containing %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !tt.check(c) {
+				t.Errorf("config %+v", c)
+			}
+		})
+	}
+}
+
+func TestOpenNoInterface(t *testing.T) {
+	_, err := Open(Config{Ifname: "r2-no-such-if"})
+	if err == nil || !strings.Contains(err.Error(), "r2-no-such-if") {
+		t.Fatalf("Open of a missing interface: err = %v", err)
+	}
+}
+
+func TestRecvByteExact(t *testing.T) {
+	v := newVethPair(t, 1500)
+	d := v.openDriver(t, Config{Promisc: true})
+	peer := openRaw(t, v.B, v.IdxB, false)
+	pool := packet.NewPool(0, 64)
+
+	var want [][]byte
+	for i, size := range []int{60, 64, 128, 333, 1000, 1514, 14, 15, 1513} {
+		want = append(want, testFrame(v.MACA, v.MACB, i, size))
+	}
+	// Not for us: accepted in promiscuous mode, as a router must.
+	want = append(want, testFrame(net6(0x02, 1, 2, 3, 4, 5), v.MACB, 99, 100))
+	peer.send(t, want...)
+	got := recvFrames(t, d, pool, len(want), 4)
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("frames (-sent +received):\n%s", diff)
+	}
+	expectNothing(t, d, pool)
+	c := d.Counters()
+	if c.RxErrors.Value() != 0 || c.RxNoBuf.Value() != 0 || c.Syscalls.Value() != 0 {
+		t.Errorf("counters: rx_errors %d rx_nobuf %d syscalls %d, want 0", c.RxErrors.Value(), c.RxNoBuf.Value(), c.Syscalls.Value())
+	}
+	if c.RxBatches.Value() == 0 {
+		t.Error("rx_batches not counted")
+	}
+	st, err := d.Stats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Packets != uint64(len(want)) || st.Drops != 0 {
+		t.Errorf("Stats = %+v, want %d packets, 0 drops", st, len(want))
+	}
+	checkPool(t, pool)
+}
+
+func net6(b ...byte) []byte { return b }
+
+// TestRecvBlockBoundaries sends frames over many small blocks and reads
+// them in batches that end in the middle of blocks.
+func TestRecvBlockBoundaries(t *testing.T) {
+	v := newVethPair(t, 1500)
+	// 4 KiB blocks hold 3 frames of 1000 bytes (each takes its header
+	// and alignment too); 64 blocks hold all 120.
+	d := v.openDriver(t, Config{BlockSize: 4096, Blocks: 64, FrameSize: 1024})
+	peer := openRaw(t, v.B, v.IdxB, false)
+	pool := packet.NewPool(0, 32)
+
+	var want [][]byte
+	for i := range 120 {
+		want = append(want, testFrame(v.MACA, v.MACB, i, 900+i%3*50))
+	}
+	peer.send(t, want...)
+	time.Sleep(20 * time.Millisecond) // let the last block retire
+	// First batch: 7 of the 3 frames per block ends mid-block.
+	pkts := make([]*packet.Packet, 7)
+	n := d.Recv(pool, pkts)
+	if n != 7 {
+		t.Fatalf("first Recv = %d, want 7", n)
+	}
+	var got [][]byte
+	for _, p := range pkts[:n] {
+		got = append(got, append([]byte(nil), p.Data()...))
+		pool.Free(p)
+	}
+	if !d.Pending() {
+		t.Error("Pending false in the middle of a block")
+	}
+	got = append(got, recvFrames(t, d, pool, len(want)-n, 7)...)
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("frames (-sent +received):\n%s", diff)
+	}
+	if d.Pending() {
+		t.Error("Pending true after the last frame")
+	}
+	if st, err := d.Stats(); err != nil || st.Drops != 0 {
+		t.Errorf("Stats = %+v, %v; want no drops", st, err)
+	}
+	checkPool(t, pool)
+}
+
+// TestRecvWrapsRing goes round a two-block ring many times.
+func TestRecvWrapsRing(t *testing.T) {
+	v := newVethPair(t, 1500)
+	d := v.openDriver(t, Config{BlockSize: 4096, Blocks: 2, FrameSize: 1024})
+	peer := openRaw(t, v.B, v.IdxB, false)
+	pool := packet.NewPool(0, 8)
+	for round := range 20 {
+		var want [][]byte
+		for i := range 3 {
+			want = append(want, testFrame(v.MACA, v.MACB, round*3+i, 600))
+		}
+		peer.send(t, want...)
+		got := recvFrames(t, d, pool, len(want), 2)
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Fatalf("round %d: frames (-sent +received):\n%s", round, diff)
+		}
+	}
+	checkPool(t, pool)
+}
+
+// TestPollReadiness checks that Fd polls readable once a frame is in a
+// retired block, and not once it has been read.
+func TestPollReadiness(t *testing.T) {
+	v := newVethPair(t, 1500)
+	d := v.openDriver(t, Config{})
+	peer := openRaw(t, v.B, v.IdxB, false)
+	pool := packet.NewPool(0, 8)
+	pfd := []unix.PollFd{{Fd: int32(d.Fd()), Events: unix.POLLIN}}
+	if n, _ := unix.Poll(pfd, 0); n != 0 || d.Pending() {
+		t.Fatalf("readable (%d) or pending (%v) before any frame", n, d.Pending())
+	}
+	start := time.Now()
+	peer.send(t, testFrame(v.MACA, v.MACB, 1, 100))
+	if n, err := unix.Poll(pfd, 1000); n != 1 || err != nil {
+		t.Fatalf("poll after a frame: %d, %v", n, err)
+	}
+	t.Logf("frame readable after %v (block retire timeout)", time.Since(start))
+	if !d.Pending() {
+		t.Error("Pending false with a block ready")
+	}
+	pkts := make([]*packet.Packet, 8)
+	if n := d.Recv(pool, pkts); n != 1 {
+		t.Fatalf("Recv = %d, want 1", n)
+	} else {
+		pool.Free(pkts[0])
+	}
+	if n, _ := unix.Poll(pfd, 0); n != 0 || d.Pending() {
+		t.Errorf("readable (%d) or pending (%v) after reading everything", n, d.Pending())
+	}
+}
+
+// TestIgnoreOutgoing checks that the driver receives neither its own
+// transmissions nor frames the host sends on the interface, while a socket
+// without PACKET_IGNORE_OUTGOING sees the latter.
+func TestIgnoreOutgoing(t *testing.T) {
+	v := newVethPair(t, 1500)
+	d := v.openDriver(t, Config{Promisc: true})
+	peer := openRaw(t, v.B, v.IdxB, false)
+	local := openRaw(t, v.A, v.IdxA, false) // another sender on end A
+	tap := openRaw(t, v.A, v.IdxA, true)    // sees outgoing frames
+	pool := packet.NewPool(0, 16)
+
+	// Our own Tx.
+	f := testFrame(v.MACB, v.MACA, 1, 200)
+	p := pool.Get()
+	p.SetData(f)
+	if sent := d.Send(pool, []*packet.Packet{p}); sent != 1 {
+		t.Fatalf("Send = %d", sent)
+	}
+	if got := peer.recv(1, time.Second); len(got) != 1 || !bytes.Equal(got[0], f) {
+		t.Fatalf("peer got %x, want %x", got, f)
+	}
+	// The qdisc is bypassed, so not even the tap sees our Tx.
+	if got := tap.recv(1, 50*time.Millisecond); len(got) != 0 {
+		t.Logf("note: a tap on the interface saw the driver's Tx (%d frames)", len(got))
+	}
+	expectNothing(t, d, pool)
+
+	// Someone else's Tx on the same interface.
+	g := testFrame(v.MACB, v.MACA, 2, 300)
+	local.send(t, g)
+	if got := peer.recv(1, time.Second); len(got) != 1 || !bytes.Equal(got[0], g) {
+		t.Fatalf("peer got %x, want %x", got, g)
+	}
+	if got := tap.recv(1, time.Second); len(got) != 1 || !bytes.Equal(got[0], g) {
+		t.Errorf("control: a socket without PACKET_IGNORE_OUTGOING got %d frames, want the outgoing one", len(got))
+	}
+	expectNothing(t, d, pool)
+	checkPool(t, pool)
+}
+
+func TestSendByteExact(t *testing.T) {
+	v := newVethPair(t, 1500)
+	d := v.openDriver(t, Config{})
+	peer := openRaw(t, v.B, v.IdxB, false)
+	pool := packet.NewPool(0, 512)
+
+	for _, n := range []int{1, 50, TxBatch, TxBatch + 44} {
+		t.Run("batch="+strconv.Itoa(n), func(t *testing.T) {
+			c := d.Counters()
+			calls0 := c.Syscalls.Value()
+			var want [][]byte
+			pkts := make([]*packet.Packet, n)
+			for i := range n {
+				want = append(want, testFrame(v.MACB, v.MACA, i, 60+i*7%1455))
+				pkts[i] = pool.Get()
+				pkts[i].SetData(want[i])
+			}
+			if sent := d.Send(pool, pkts); sent != n {
+				t.Fatalf("Send = %d, want %d", sent, n)
+			}
+			checkPool(t, pool)
+			got := peer.recv(n, time.Second)
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("frames (-sent +received):\n%s", diff)
+			}
+			wantCalls := uint64((n + TxBatch - 1) / TxBatch)
+			if calls := c.Syscalls.Value() - calls0; calls != wantCalls {
+				t.Errorf("%d syscalls for %d frames, want %d", calls, n, wantCalls)
+			}
+			if e := c.TxErrors.Value(); e != 0 {
+				t.Errorf("tx_errors = %d", e)
+			}
+		})
+	}
+}
+
+// TestSendErrors checks that a frame the device refuses is dropped and
+// counted without losing the rest of the batch, and that a down interface
+// drops whole batches.
+func TestSendErrors(t *testing.T) {
+	v := newVethPair(t, 1500)
+	d := v.openDriver(t, Config{})
+	peer := openRaw(t, v.B, v.IdxB, false)
+	pool := packet.NewPool(0, 16)
+	c := d.Counters()
+
+	frames := [][]byte{
+		testFrame(v.MACB, v.MACA, 0, 100),
+		testFrame(v.MACB, v.MACA, 1, 1600), // above MTU+14: EMSGSIZE
+		testFrame(v.MACB, v.MACA, 2, 200),
+	}
+	pkts := make([]*packet.Packet, len(frames))
+	for i, f := range frames {
+		pkts[i] = pool.Get()
+		pkts[i].SetData(f)
+	}
+	if sent := d.Send(pool, pkts); sent != 2 {
+		t.Errorf("Send = %d, want 2", sent)
+	}
+	if got := c.TxErrors.Value(); got != 1 {
+		t.Errorf("tx_errors = %d, want 1", got)
+	}
+	got := peer.recv(2, time.Second)
+	if diff := cmp.Diff([][]byte{frames[0], frames[2]}, got); diff != "" {
+		t.Errorf("frames (-want +received):\n%s", diff)
+	}
+	t.Logf("syscalls for a batch with one refused frame: %d", c.Syscalls.Value())
+	checkPool(t, pool)
+
+	v.setDownA(t)
+	for i := range pkts {
+		pkts[i] = pool.Get()
+		pkts[i].SetData(frames[0])
+	}
+	if sent := d.Send(pool, pkts); sent != 0 {
+		t.Errorf("Send on a down interface = %d, want 0", sent)
+	}
+	if got := c.TxErrors.Value(); got != 1+uint64(len(pkts)) {
+		t.Errorf("tx_errors = %d, want %d", got, 1+len(pkts))
+	}
+	checkPool(t, pool)
+}
+
+// TestRecvOversize checks the MTU limit: MTU+18 passes (room for a VLAN
+// tag), anything longer is dropped and counted, and a frame longer than a
+// ring block arrives truncated and is dropped too.
+func TestRecvOversize(t *testing.T) {
+	v := newVethPair(t, 9000)
+	d := v.openDriver(t, Config{MTU: 1000, BlockSize: 4096, FrameSize: 1024})
+	peer := openRaw(t, v.B, v.IdxB, false)
+	pool := packet.NewPool(0, 16)
+
+	ok1 := testFrame(v.MACA, v.MACB, 1, 1014)
+	ok2 := testFrame(v.MACA, v.MACB, 2, 1018)
+	ok3 := testFrame(v.MACA, v.MACB, 5, 60)
+	peer.send(t, ok1,
+		testFrame(v.MACA, v.MACB, 3, 1019),
+		ok2,
+		testFrame(v.MACA, v.MACB, 4, 1400),
+		testFrame(v.MACA, v.MACB, 6, 8000), // truncated to the 4 KiB block
+		ok3)
+	got := recvFrames(t, d, pool, 3, 8)
+	expectNothing(t, d, pool)
+	if diff := cmp.Diff([][]byte{ok1, ok2, ok3}, got); diff != "" {
+		t.Errorf("frames (-want +received):\n%s", diff)
+	}
+	if e := d.Counters().RxErrors.Value(); e != 3 {
+		t.Errorf("rx_errors = %d, want 3", e)
+	}
+	checkPool(t, pool)
+}
+
+// TestRecvVLAN checks that a tag the kernel strips on receive is put back.
+func TestRecvVLAN(t *testing.T) {
+	v := newVethPair(t, 1500)
+	d := v.openDriver(t, Config{})
+	peer := openRaw(t, v.B, v.IdxB, false)
+	pool := packet.NewPool(0, 4)
+
+	inner := testFrame(v.MACA, v.MACB, 7, 200)
+	tagged := append(append(append([]byte(nil), inner[:12]...), 0x81, 0x00, 0x20, 0x64), inner[12:]...)
+	// The peer socket binds to the test EtherType, but sends anything.
+	peer.send(t, tagged)
+	got := recvFrames(t, d, pool, 1, 4)
+	if len(got) != 1 || !bytes.Equal(got[0], tagged) {
+		t.Errorf("received %x, want %x", got, tagged)
+	}
+	checkPool(t, pool)
+}
+
+// TestRxNoBuf checks that an empty pool stops Recv, counts it, and leaves
+// the frames for later.
+func TestRxNoBuf(t *testing.T) {
+	v := newVethPair(t, 1500)
+	d := v.openDriver(t, Config{})
+	peer := openRaw(t, v.B, v.IdxB, false)
+	pool := packet.NewPool(0, 4)
+
+	var want [][]byte
+	for i := range 10 {
+		want = append(want, testFrame(v.MACA, v.MACB, i, 100+i))
+	}
+	peer.send(t, want...)
+	time.Sleep(30 * time.Millisecond)
+	pkts := make([]*packet.Packet, 8)
+	var got [][]byte
+	for round := 0; len(got) < len(want) && round < 10; round++ {
+		n := d.Recv(pool, pkts)
+		if n != min(4, len(want)-len(got)) {
+			t.Fatalf("round %d: Recv = %d", round, n)
+		}
+		if len(got)+n < len(want) && !d.Pending() {
+			t.Errorf("round %d: Pending false with frames left", round)
+		}
+		for _, p := range pkts[:n] {
+			got = append(got, append([]byte(nil), p.Data()...))
+		}
+		// A second call with the pool empty gets nothing.
+		if len(got) < len(want) {
+			if m := d.Recv(pool, pkts[n:]); m != 0 {
+				t.Fatalf("Recv with an empty pool = %d", m)
+			}
+		}
+		for _, p := range pkts[:n] {
+			pool.Free(p)
+		}
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("frames (-sent +received):\n%s", diff)
+	}
+	// Rounds 1 and 2 stopped on the pool, plus the extra empty calls.
+	if nb := d.Counters().RxNoBuf.Value(); nb < 2 {
+		t.Errorf("rx_nobuf = %d, want at least 2", nb)
+	}
+	checkPool(t, pool)
+}
+
+// TestRingFullStats fills a tiny ring and checks the kernel's statistics.
+func TestRingFullStats(t *testing.T) {
+	v := newVethPair(t, 1500)
+	d := v.openDriver(t, Config{BlockSize: 4096, Blocks: 2, FrameSize: 1024})
+	peer := openRaw(t, v.B, v.IdxB, false)
+	pool := packet.NewPool(0, 64)
+
+	const sent = 40
+	for i := range sent {
+		peer.send(t, testFrame(v.MACA, v.MACB, i, 1000))
+	}
+	// Read what the ring kept: everything is there once two polls a
+	// few block timeouts apart find nothing.
+	var got [][]byte
+	pkts := make([]*packet.Packet, 16)
+	for empty := 0; empty < 2; {
+		time.Sleep(20 * time.Millisecond)
+		n := d.Recv(pool, pkts)
+		if n == 0 {
+			empty++
+		}
+		for _, p := range pkts[:n] {
+			got = append(got, append([]byte(nil), p.Data()...))
+			pool.Free(p)
+		}
+	}
+	st, err := d.Stats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("received %d of %d; stats %+v", len(got), sent, st)
+	if st.Packets != sent || st.Drops == 0 || st.Drops+uint64(len(got)) != sent || st.FreezeQueue == 0 {
+		t.Errorf("stats %+v with %d received of %d", st, len(got), sent)
+	}
+	// Cumulative: a second read adds nothing new.
+	if st2, _ := d.Stats(); st2 != st {
+		t.Errorf("second Stats = %+v, want %+v", st2, st)
+	}
+	checkPool(t, pool)
+}
+
+// sysfsFlags reads /sys/class/net/<ifname>/flags inside namespace ns, as
+// `ip netns exec` mounts a sysfs of that namespace. It holds dev->flags,
+// where IFF_PROMISC reflects the promiscuity count (netlink and
+// SIOCGIFFLAGS report only promiscuity set by the administrator).
+func sysfsFlags(t testing.TB, ns, ifname string) uint64 {
+	t.Helper()
+	out, err := exec.Command("ip", "netns", "exec", ns, "cat", "/sys/class/net/"+ifname+"/flags").Output()
+	if err != nil {
+		t.Fatalf("read flags of %s in %s: %v", ifname, ns, err)
+	}
+	f, err := strconv.ParseUint(strings.TrimSpace(string(out)), 0, 32)
+	if err != nil {
+		t.Fatalf("flags %q: %v", out, err)
+	}
+	return f
+}
+
+func TestPromisc(t *testing.T) {
+	if _, err := exec.LookPath("ip"); err != nil {
+		t.Skip("needs ip (iproute2) to read sysfs in a namespace")
+	}
+	v := newVethPair(t, 1500)
+	promisc := func() (bool, int) {
+		return sysfsFlags(t, v.NSA, v.IfA)&unix.IFF_PROMISC != 0, v.promiscuityA(t)
+	}
+	if on, n := promisc(); on || n != 0 {
+		t.Fatalf("before Open: IFF_PROMISC %v, promiscuity %d", on, n)
+	}
+	d := v.openDriver(t, Config{Promisc: true})
+	if on, n := promisc(); !on || n != 1 {
+		t.Errorf("while open: IFF_PROMISC %v, promiscuity %d; want true, 1", on, n)
+	}
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if on, n := promisc(); on || n != 0 {
+		t.Errorf("after Close: IFF_PROMISC %v, promiscuity %d; want false, 0", on, n)
+	}
+	d2 := v.openDriver(t, Config{Promisc: false})
+	if on, n := promisc(); on || n != 0 {
+		t.Errorf("open without Promisc: IFF_PROMISC %v, promiscuity %d", on, n)
+	}
+	d2.Close()
+}
+
+func TestCloseTwice(t *testing.T) {
+	v := newVethPair(t, 1500)
+	d := v.openDriver(t, Config{})
+	fd := d.Fd()
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+	if _, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); !errors.Is(err, unix.EBADF) {
+		t.Errorf("socket still open after Close: %v", err)
+	}
+	if _, err := d.Stats(); !errors.Is(err, ErrClosed) {
+		t.Errorf("Stats after Close: %v, want ErrClosed", err)
+	}
+	pool := packet.NewPool(0, 2)
+	if n := d.Recv(pool, make([]*packet.Packet, 2)); n != 0 || d.Pending() {
+		t.Errorf("after Close: Recv = %d, Pending = %v", n, d.Pending())
+	}
+	p := pool.Get()
+	p.SetData(make([]byte, 60))
+	if n := d.Send(pool, []*packet.Packet{p}); n != 0 {
+		t.Errorf("Send after Close = %d", n)
+	}
+	checkPool(t, pool)
+}
+
+// TestZeroAllocs checks that Recv and Send allocate nothing.
+func TestZeroAllocs(t *testing.T) {
+	v := newVethPair(t, 1500)
+	d := v.openDriver(t, Config{})
+	peer := openRaw(t, v.B, v.IdxB, false)
+	pool := packet.NewPool(0, 64)
+	const runs, batch = 50, 8
+	var frames [][]byte
+	for i := range (runs + 1) * batch {
+		frames = append(frames, testFrame(v.MACA, v.MACB, i, 60+i%200))
+	}
+	peer.send(t, frames...)
+	time.Sleep(30 * time.Millisecond)
+	pkts := make([]*packet.Packet, batch)
+	received := 0
+	allocs := testing.AllocsPerRun(runs, func() {
+		n := d.Recv(pool, pkts)
+		received += n
+		d.Send(pool, pkts[:n])
+	})
+	if allocs != 0 {
+		t.Errorf("Recv+Send: %v allocs/run, want 0", allocs)
+	}
+	if received != (runs+1)*batch {
+		t.Errorf("received %d frames in the measured runs, want %d", received, (runs+1)*batch)
+	}
+	if got := peer.recv(received, time.Second); len(got) != received {
+		t.Errorf("peer got %d frames back, want %d", len(got), received)
+	}
+	if allocs := testing.AllocsPerRun(runs, func() { d.Recv(pool, pkts) }); allocs != 0 {
+		t.Errorf("Recv of nothing: %v allocs/run", allocs)
+	}
+	if allocs := testing.AllocsPerRun(runs, func() { d.Pending() }); allocs != 0 {
+		t.Errorf("Pending: %v allocs/run", allocs)
+	}
+	checkPool(t, pool)
+}

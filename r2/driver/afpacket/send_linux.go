@@ -1,0 +1,90 @@
+//go:build linux
+
+package afpacket
+
+import (
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/r2go/r2/r2/packet"
+)
+
+// maxSendCalls bounds the sendmmsg calls for one batch of up to TxBatch
+// frames: the first, and two more to finish a partial send (after skipping
+// a frame the kernel refused). What is still unsent after that is dropped:
+// Send must not spin on a device that is not taking frames.
+const maxSendCalls = 3
+
+// Send implements driver.Driver: it transmits pkts with one sendmmsg call
+// per TxBatch frames and frees every packet to pool. Frames the kernel
+// refuses are counted in TxErrors.
+func (d *Driver) Send(pool *packet.Pool, pkts []*packet.Packet) int {
+	sent := 0
+	for len(pkts) > 0 {
+		b := pkts[:min(len(pkts), TxBatch)]
+		pkts = pkts[len(b):]
+		sent += d.sendBatch(b)
+		for _, p := range b {
+			pool.Free(p)
+		}
+	}
+	return sent
+}
+
+// sendBatch transmits b (at most TxBatch frames) and returns how many the
+// kernel took.
+func (d *Driver) sendBatch(b []*packet.Packet) int {
+	n := len(b)
+	if d.fd < 0 {
+		d.cnt.TxErrors.Add(uint64(n))
+		return 0
+	}
+	for i, p := range b {
+		data := p.Data()
+		d.iovs[i].Base = unsafe.SliceData(data)
+		d.iovs[i].SetLen(len(data))
+	}
+	next, sent, calls := 0, 0, 0
+loop:
+	for next < n && calls < maxSendCalls {
+		r, errno := d.sendmmsg(next, n)
+		calls++
+		switch errno {
+		case 0:
+			if r <= 0 { // cannot happen for a non-empty vector
+				break loop
+			}
+			// r < n-next: frame next+r failed; the next call
+			// reports why.
+			next += r
+			sent += r
+		case unix.EINTR:
+		case unix.EMSGSIZE, unix.EINVAL:
+			// This frame is too long or too short for the
+			// device: skip it, send the rest.
+			next++
+		default:
+			// EAGAIN, ENOBUFS (device queue or socket buffer
+			// full), ENETDOWN, ENXIO (interface down or gone):
+			// drop the rest of the batch.
+			break loop
+		}
+	}
+	d.cnt.Syscalls.Add(uint64(calls))
+	if sent < n {
+		d.cnt.TxErrors.Add(uint64(n - sent))
+	}
+	for i := range b {
+		d.iovs[i].Base = nil // do not keep buffers reachable from here
+	}
+	return sent
+}
+
+// sendmmsg sends messages msgs[from:to] and returns how many went, or the
+// error of the first one.
+func (d *Driver) sendmmsg(from, to int) (int, unix.Errno) {
+	r, _, errno := unix.Syscall6(unix.SYS_SENDMMSG, uintptr(d.fd),
+		uintptr(unsafe.Pointer(&d.msgs[from])), uintptr(to-from), 0, 0, 0)
+	return int(r), errno
+}

@@ -1,0 +1,316 @@
+package e2e
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/r2go/r2/r2/topo"
+)
+
+// TestForwarding is issue 3's acceptance: real ping, traceroute, a static
+// route, a 50 MB TCP transfer and malformed frames, with both interfaces on
+// one thread and on two threads (the MPSC handoff path).
+func TestForwarding(t *testing.T) {
+	for _, threads := range []int{1, 2} {
+		t.Run(fmt.Sprintf("threads=%d", threads), func(t *testing.T) {
+			tp := newTopo(t)
+			d := startR2(t, uniqueInstance(t), "-threads", strconv.Itoa(threads))
+			attach(t, d, tp, 0, threads-1)
+
+			t.Run("ping", func(t *testing.T) {
+				pingOK(t, d, tp, tp.H1NS, "10.2.0.1", 20)
+				pingOK(t, d, tp, tp.H2NS, "10.1.0.1", 20)
+				pingOK(t, d, tp, tp.H1NS, "10.1.0.2", 20)
+				pingOK(t, d, tp, tp.H1NS, "10.2.0.2", 20)
+				pingOK(t, d, tp, tp.H2NS, "10.2.0.2", 5)
+			})
+			t.Run("traceroute", func(t *testing.T) {
+				out, err := tp.Exec(tp.H1NS, "traceroute", "-n", "-q", "1", "-w", "2", "-m", "4", "10.2.0.1").CombinedOutput()
+				if err != nil {
+					t.Fatalf("traceroute: %v\n%s", err, out)
+				}
+				lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+				if len(lines) < 3 || !strings.Contains(lines[1], "10.1.0.2") || !strings.Contains(lines[2], "10.2.0.1") {
+					t.Fatalf("traceroute does not show R2 as the first hop:\n%s", out)
+				}
+				// The same with a TTL-1 ping: time exceeded from R2.
+				pout, _ := tp.Exec(tp.H1NS, "ping", "-n", "-c", "1", "-t", "1", "-W", "2", "10.2.0.1").CombinedOutput()
+				if !strings.Contains(string(pout), "From 10.1.0.2") || !strings.Contains(string(pout), "Time to live exceeded") {
+					t.Fatalf("ping -t 1 got no time exceeded from R2:\n%s", pout)
+				}
+			})
+			t.Run("unreachable", func(t *testing.T) {
+				out, _ := tp.Exec(tp.H1NS, "ping", "-n", "-c", "1", "-W", "2", "203.0.113.9").CombinedOutput()
+				if !strings.Contains(string(out), "Destination Net Unreachable") {
+					t.Fatalf("no net unreachable from R2:\n%s", out)
+				}
+			})
+			t.Run("static route", func(t *testing.T) {
+				if err := tp.AddHostAddr(tp.H2NS, "lo", "192.0.2.1/32"); err != nil {
+					t.Fatal(err)
+				}
+				d.must(t, "r2rt", "route", "192.0.2.0/24", "10.2.0.1", tp.RouterIfB)
+				pingOK(t, d, tp, tp.H1NS, "192.0.2.1", 10)
+				d.must(t, "r2rt", "route", "192.0.2.0/24", "10.2.0.1", tp.RouterIfB, "--del")
+			})
+			t.Run("tcp 50MB", func(t *testing.T) {
+				tcpTransfer(t, tp, 50<<20)
+			})
+			t.Run("malformed frames", func(t *testing.T) {
+				malformed(t, d, tp)
+			})
+			if threads == 2 {
+				if v := d.counter(t, "IfNode:"+tp.RouterIfB+"/handoff"); v == 0 {
+					t.Fatal("no packet crossed threads through the handoff ring")
+				}
+			}
+		})
+	}
+}
+
+// tcpTransfer sends n bytes from h1 to h2 through R2 and compares checksums.
+func tcpTransfer(t *testing.T, tp *topo.Topology, n int) {
+	t.Helper()
+	srv := inNS(tp.H2NS, "tcp-server", "R2E2E_ADDR=10.2.0.1:5001")
+	var sout, serr bytes.Buffer
+	srv.Stdout, srv.Stderr = &sout, &serr
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Process.Kill()
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(sout.String(), "listening") {
+		if time.Now().After(deadline) {
+			t.Fatalf("tcp server did not start: %s", serr.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	start := time.Now()
+	cli := inNS(tp.H1NS, "tcp-client", "R2E2E_ADDR=10.2.0.1:5001", fmt.Sprintf("R2E2E_BYTES=%d", n))
+	cout, err := cli.CombinedOutput()
+	if err != nil {
+		t.Fatalf("tcp client: %v\n%s", err, cout)
+	}
+	if err := srv.Wait(); err != nil {
+		t.Fatalf("tcp server: %v\n%s", err, serr.String())
+	}
+	took := time.Since(start)
+	got := strings.TrimSpace(strings.TrimPrefix(sout.String(), "listening\n"))
+	want := strings.TrimSpace(string(cout))
+	if got != want || !strings.HasSuffix(want, " "+strconv.Itoa(n)) {
+		t.Fatalf("transfer differs: sent %q, received %q", want, got)
+	}
+	t.Logf("%d MB in %v (%.0f Mbit/s)", n>>20, took.Round(time.Millisecond), float64(n)*8/took.Seconds()/1e6)
+}
+
+// malformed injects bad frames from h1 with a raw socket while a ping runs
+// beside them: each is dropped and counted, the ping loses nothing.
+func malformed(t *testing.T, d *daemon, tp *topo.Topology) {
+	t.Helper()
+	before := d.counters(t)
+	var wg sync.WaitGroup
+	var pr topo.PingResult
+	var perr error
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		pr, perr = tp.Ping(tp.H1NS, "10.2.0.1", 40, 25*time.Millisecond)
+	}()
+	inj := inNS(tp.H1NS, "raw", "R2E2E_IF="+tp.H1If, "R2E2E_DST_MAC="+tp.RouterMACA.String(), "R2E2E_SRC_MAC="+tp.H1MAC.String())
+	if out, err := inj.CombinedOutput(); err != nil {
+		t.Fatalf("raw injection: %v\n%s", err, out)
+	}
+	wg.Wait()
+	if perr != nil || pr.Received != pr.Transmitted || pr.Transmitted != 40 {
+		t.Fatalf("ping beside malformed frames: %v %d/%d\n%s", perr, pr.Received, pr.Transmitted, pr.Output)
+	}
+	var dst, src [6]byte
+	copy(dst[:], tp.RouterMACA)
+	copy(src[:], tp.H1MAC)
+	want := map[string]uint64{}
+	for _, f := range rawFrames(dst, src) {
+		name := f.counter
+		if strings.Contains(name, "%s") {
+			name = fmt.Sprintf(name, tp.RouterIfA)
+		}
+		want[name] += rawEach
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		after := d.counters(t)
+		ok := true
+		var msg []string
+		for name, n := range want {
+			got := first(after[name]) - first(before[name])
+			if got < n {
+				ok = false
+				msg = append(msg, fmt.Sprintf("%s +%d, want +%d", name, got, n))
+			}
+		}
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("malformed frames not all counted: %s", strings.Join(msg, "; "))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func first(v []uint64) uint64 {
+	if len(v) == 0 {
+		return 0
+	}
+	return v[0]
+}
+
+// TestRuntimeChanges is issue 4's acceptance: configured only through the
+// utilities, a route and an interface are added and removed while a ping
+// runs on another path without loss; counters and logs are read with r2cnt
+// and r2log; SIGTERM stops the daemon cleanly within a second.
+func TestRuntimeChanges(t *testing.T) {
+	tp := newTopo(t)
+	inst := uniqueInstance(t)
+	d := startR2(t, inst, "-threads", "2")
+	attach(t, d, tp, 0, 1)
+	d.must(t, "r2log", "enable")
+	pingOK(t, d, tp, tp.H1NS, "10.2.0.1", 5)
+
+	// A third interface: a veth pair in the root namespace, one end for R2.
+	extra, peer := tp.Config.Prefix+"-x", tp.Config.Prefix+"-y"
+	if out, err := exec.Command("ip", "link", "add", extra, "type", "veth", "peer", "name", peer).CombinedOutput(); err != nil {
+		t.Fatalf("veth: %v %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("ip", "link", "del", extra).Run() })
+	for _, l := range []string{extra, peer} {
+		exec.Command("sysctl", "-qw", "net.ipv6.conf."+l+".disable_ipv6=1").Run()
+		exec.Command("ip", "link", "set", l, "up").Run()
+	}
+
+	var wg sync.WaitGroup
+	var pr topo.PingResult
+	var perr error
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		pr, perr = tp.Ping(tp.H1NS, "10.2.0.1", 100, 20*time.Millisecond)
+	}()
+	for i := 0; i < 3; i++ {
+		d.must(t, "r2intf", extra, "add", "auto")
+		d.must(t, "r2intf", extra, "ip", "10.3.0.2/24")
+		d.must(t, "r2rt", "route", "198.51.100.0/24", "10.3.0.1", extra)
+		out := d.must(t, "r2rt", "show", "198.51.100.7")
+		if !strings.Contains(out, "198.51.100.0/24") || !strings.Contains(out, extra) {
+			t.Fatalf("r2rt show lookup:\n%s", out)
+		}
+		d.must(t, "r2rt", "route", "198.51.100.0/24", "10.3.0.1", extra, "--del")
+		d.must(t, "r2intf", extra, "del")
+	}
+	wg.Wait()
+	if perr != nil || pr.Received != 100 {
+		t.Fatalf("ping on the other path during changes: %v, %d/100\n%s", perr, pr.Received, pr.Output)
+	}
+
+	show := d.must(t, "r2intf", "show")
+	for _, want := range []string{tp.RouterIfA, tp.RouterIfB, "10.1.0.2/24", "10.2.0.2/24"} {
+		if !strings.Contains(show, want) {
+			t.Fatalf("r2intf show lacks %q:\n%s", want, show)
+		}
+	}
+	if strings.Contains(show, extra) {
+		t.Fatalf("deleted interface still shown:\n%s", show)
+	}
+	routes := d.must(t, "r2rt", "show", "all")
+	if !strings.Contains(routes, "10.1.0.0/24") || strings.Contains(routes, "198.51.100.0/24") {
+		t.Fatalf("r2rt show all:\n%s", routes)
+	}
+	if v := d.counter(t, "IPv4Local/echo_replies"); v != 0 {
+		t.Logf("echo replies: %d", v)
+	}
+	cnt := d.must(t, "r2cnt", "-z", "IfNode:"+tp.RouterIfA)
+	if !regexp.MustCompile(`IfNode:\S+/rx\s+\d+ pkts`).MatchString(cnt) {
+		t.Fatalf("r2cnt lacks rx counters:\n%s", cnt)
+	}
+
+	// Logs: an unroutable ping leaves a "no route" entry.
+	tp.Exec(tp.H1NS, "ping", "-n", "-c", "1", "-W", "1", "203.0.113.5").Run()
+	logs := d.must(t, "r2log", "show")
+	if !strings.Contains(logs, "no route to 203.0.113.5") || !strings.Contains(logs, `"thread":`) {
+		t.Fatalf("r2log show lacks the no-route entry:\n%s", logs)
+	}
+	d.must(t, "r2log", "disable")
+
+	// Bad requests: exit 1 with the reason, state unchanged.
+	for _, bad := range [][]string{
+		{"r2rt", "route", "10.9.9.9/24", "10.2.0.1", tp.RouterIfB},
+		{"r2rt", "route", "10.9.0.0/24", "10.7.0.1", tp.RouterIfB},
+		{"r2rt", "route", "10.9.0.0/24", "--del"},
+		{"r2intf", "nosuchif0", "add", "auto"},
+		{"r2intf", tp.RouterIfA, "add", "auto"},
+	} {
+		_, errs, code := d.run(bad[0], bad[1:]...)
+		if code != 1 || strings.TrimSpace(errs) == "" {
+			t.Fatalf("%v: exit %d, stderr %q; want exit 1 with a reason", bad, code, errs)
+		}
+	}
+	if d.must(t, "r2rt", "show", "all") != routes {
+		t.Fatal("rejected requests changed the routes")
+	}
+
+	// SIGTERM: clean and quick, nothing left behind.
+	took := d.stop(t)
+	if took > time.Second {
+		t.Errorf("r2 took %v to stop", took)
+	}
+	for _, p := range []string{"/run/r2/" + inst + ".sock", "/dev/shm/r2-" + inst + "-counters", "/dev/shm/r2-" + inst + "-logs"} {
+		if _, err := os.Stat(p); err == nil {
+			t.Errorf("%s left behind", p)
+		}
+	}
+	for _, l := range []string{tp.RouterIfA, tp.RouterIfB} {
+		b, err := os.ReadFile("/sys/class/net/" + l + "/flags")
+		if err != nil {
+			t.Fatal(err)
+		}
+		flags, _ := strconv.ParseUint(strings.TrimSpace(string(b)), 0, 32)
+		if flags&0x100 != 0 {
+			t.Errorf("%s still promiscuous after r2 stopped", l)
+		}
+	}
+}
+
+// TestTwoInstances runs a second r2 beside the first: each has its own
+// socket, counters and interfaces, and neither disturbs the other.
+func TestTwoInstances(t *testing.T) {
+	tp := newTopo(t)
+	a := startR2(t, uniqueInstance(t)+"a")
+	b := startR2(t, uniqueInstance(t)+"b")
+	attach(t, a, tp, 0, 0)
+	pingOK(t, a, tp, tp.H1NS, "10.2.0.1", 5)
+	if out := b.must(t, "r2intf", "show"); strings.Contains(out, tp.RouterIfA) {
+		t.Fatalf("second instance sees the first's interfaces:\n%s", out)
+	}
+	if v := b.counter(t, "IPv4Fwd/forwarded"); v != 0 {
+		t.Fatalf("second instance counted the first one's traffic: %d", v)
+	}
+	if v := a.counter(t, "IPv4Fwd/forwarded"); v == 0 {
+		t.Fatal("first instance counted nothing")
+	}
+	b.stop(t)
+	pingOK(t, a, tp, tp.H1NS, "10.2.0.1", 5)
+	// Starting an instance whose name is taken fails without harm.
+	dup := exec.Command(bin+"/r2", "-i", a.instance, "-c", "/dev/null")
+	out, err := dup.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "already running") {
+		t.Fatalf("duplicate instance: %v\n%s", err, out)
+	}
+	pingOK(t, a, tp, tp.H1NS, "10.2.0.1", 5)
+}
