@@ -163,7 +163,12 @@ func (e *Engine) newThread(i int, base *graph.Graph) (*Thread, error) {
 		p.Close()
 		return nil, fmt.Errorf("engine: thread %d: %w", i, err)
 	}
-	pool := packet.NewPool(i, e.cfg.Packets)
+	pool, err := packet.NewPoolMmap(i, e.cfg.Packets)
+	if err != nil {
+		w.Close()
+		p.Close()
+		return nil, fmt.Errorf("engine: thread %d: %w", i, err)
+	}
 	cpu := -1
 	if e.cfg.CPUs != nil {
 		cpu = e.cfg.CPUs[i]
@@ -843,4 +848,13 @@ func (e *Engine) SetUp(name string, up bool) error {
 	e.publishIntfs(e.intfs.With(ni), nil, nil)
 	e.logf("interface %s is now %s", name, map[bool]string{true: "up", false: "down"}[up])
 	return nil
+}
+
+// Pool is thread i's packet pool. Drivers that register pool memory with the
+// kernel (AF_XDP) use Mem; only thread i may Get or Free.
+func (e *Engine) Pool(i int) *packet.Pool {
+	if i < 0 || i >= len(e.threads) {
+		return nil
+	}
+	return e.threads[i].pool
 }

@@ -88,6 +88,17 @@ func (p *Packet) SetLen(n int) {
 	p.tail = Headroom + n
 }
 
+// SetHeadLen makes the data the n bytes at offset off of the buffer (a
+// frame the kernel wrote into the buffer at an offset of its choosing, as
+// AF_XDP does). It reports false if they do not fit.
+func (p *Packet) SetHeadLen(off, n int) bool {
+	if off < 0 || n < 0 || off+n > len(p.buf) {
+		return false
+	}
+	p.head, p.tail = off, off+n
+	return true
+}
+
 // SetData copies b in as the packet's data at Headroom. It reports false,
 // copying nothing, if b does not fit.
 func (p *Packet) SetData(b []byte) bool {

@@ -11,6 +11,7 @@ import (
 // come back through Return, which is safe from any goroutine.
 type Pool struct {
 	owner int
+	mem   []byte // the buffers, packet i at i*BufSize
 	pkts  []Packet
 	// free is a stack of packets ready for Get, used by the owner only.
 	free []*Packet
@@ -27,7 +28,9 @@ func NewPool(owner, n int) *Pool {
 		panic(fmt.Sprintf("packet: pool size %d", n))
 	}
 	mem := make([]byte, n*BufSize)
-	return newPool(owner, n, func(i int) []byte { return mem[i*BufSize : (i+1)*BufSize : (i+1)*BufSize] })
+	p := newPool(owner, n, func(i int) []byte { return mem[i*BufSize : (i+1)*BufSize : (i+1)*BufSize] })
+	p.mem = mem
+	return p
 }
 
 // NewPoolOn makes a pool whose buffers are the n consecutive BufSize frames
@@ -38,8 +41,17 @@ func NewPoolOn(owner int, mem []byte) *Pool {
 	if n <= 0 {
 		panic(fmt.Sprintf("packet: pool memory of %d bytes", len(mem)))
 	}
-	return newPool(owner, n, func(i int) []byte { return mem[i*BufSize : (i+1)*BufSize : (i+1)*BufSize] })
+	p := newPool(owner, n, func(i int) []byte { return mem[i*BufSize : (i+1)*BufSize : (i+1)*BufSize] })
+	p.mem = mem[:n*BufSize]
+	return p
 }
+
+// Mem is the memory holding the pool's buffers (packet i at i*BufSize), for
+// drivers that register it with the kernel, like an AF_XDP UMEM.
+func (p *Pool) Mem() []byte { return p.mem }
+
+// Packet returns packet number i of the pool (an AF_XDP frame index).
+func (p *Pool) Packet(i uint32) *Packet { return &p.pkts[i] }
 
 func newPool(owner, n int, buf func(int) []byte) *Pool {
 	p := &Pool{
