@@ -9,6 +9,7 @@
 # namespace on veth_r2_1 and veth_r2_2 (the kernel has no address there).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+export PATH="$PATH:/usr/local/go/bin"
 BIN=$PWD/bin
 PIDFILE=/run/r2/demo.pid
 LOG=/tmp/r2-demo.log

@@ -185,6 +185,7 @@ func (e *Engine) newThread(i int, base *graph.Graph) (*Thread, error) {
 		fds:    map[string]int{},
 		done:   make(chan struct{}),
 		logf:   e.logf,
+		c:      newThreadCounters(e.reg, i),
 	}, nil
 }
 

@@ -406,3 +406,18 @@ func TestControlValidation(t *testing.T) {
 		t.Fatal("connected route outlived its address")
 	}
 }
+
+// An idle router sleeps: over half a second each thread waits in epoll a
+// handful of times at most (the idle timeout is a second) instead of
+// spinning.
+func TestIdleThreadsSleep(t *testing.T) {
+	r := newRig(t, 2)
+	time.Sleep(100 * time.Millisecond) // let configuration settle
+	before := r.counter("Thread/runs")
+	time.Sleep(500 * time.Millisecond)
+	runs := r.counter("Thread/runs") - before
+	if runs > 20 {
+		t.Fatalf("idle threads ran their graphs %d times in 0.5 s", runs)
+	}
+	t.Logf("idle: %d graph runs in 0.5 s over 2 threads", runs)
+}

@@ -8,6 +8,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/r2go/r2/counters"
 	"github.com/r2go/r2/r2/graph"
 	"github.com/r2go/r2/r2/msg"
 	"github.com/r2go/r2/r2/packet"
@@ -49,6 +50,20 @@ type Thread struct {
 	logf   func(string, ...any)
 
 	runs, sleeps uint64
+	// c are the thread's activity counters in shared memory, named
+	// "Thread/...": they show that an idle thread sleeps (few epoll waits
+	// per second) and how many syscalls a busy one makes per packet.
+	c threadCounters
+}
+
+type threadCounters struct {
+	runs, idleRuns, sleeps, wakeups, timeouts counters.Counter
+}
+
+func newThreadCounters(reg *counters.Registry, thread int) threadCounters {
+	c := func(s string) counters.Counter { return reg.Counter(thread, "Thread/"+s) }
+	return threadCounters{runs: c("runs"), idleRuns: c("idle_runs"), sleeps: c("epoll_waits"),
+		wakeups: c("eventfd_wakeups"), timeouts: c("epoll_timeouts")}
 }
 
 // ID is the thread's index.
@@ -84,7 +99,12 @@ func (t *Thread) run() {
 		}
 		work, wake := t.g.Run()
 		t.runs++
-		if work || t.busy {
+		t.c.runs.Inc()
+		if work {
+			continue
+		}
+		t.c.idleRuns.Inc()
+		if t.busy {
 			continue
 		}
 		t.waker.PrepareSleep()
@@ -97,12 +117,17 @@ func (t *Thread) run() {
 			timeout = time.Duration(wake)
 		}
 		t.sleeps++
+		t.c.sleeps.Inc()
 		n, err := t.poller.Wait(timeout, ready)
 		if err != nil {
 			t.logf("thread %d: epoll: %v", t.id, err)
 		}
+		if n == 0 {
+			t.c.timeouts.Inc()
+		}
 		for _, tok := range ready[:n] {
 			if tok == wakerToken {
+				t.c.wakeups.Inc()
 				t.waker.Drain()
 			}
 		}

@@ -1,0 +1,125 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParseConfig(t *testing.T) {
+	good := `# R2 configuration
+[general]
+threads = 2
+pkts=4096
+particles = 8192
+particle_sz = 2048
+cpus = 0-1
+busy_poll = true
+
+[api]
+socket = /run/r2/x.sock
+listen = 127.0.0.1:9090
+
+[log]
+entries = 1024
+
+[afpacket]
+blocks = 32
+block_kb = 128
+block_timeout = 2ms
+`
+	c := defaultConfig()
+	if err := parseConfig(&c, "r2.cfg", strings.NewReader(good)); err != nil {
+		t.Fatal(err)
+	}
+	if c.Threads != 2 || c.Pkts != 4096 || c.Particles != 8192 || len(c.CPUs) != 2 || !c.BusyPoll ||
+		c.Socket != "/run/r2/x.sock" || c.Listen != "127.0.0.1:9090" || c.LogEntries != 1024 ||
+		c.RxBlocks != 32 || c.RxBlockKB != 128 || c.RxTimeout != 2*time.Millisecond {
+		t.Fatalf("parsed %+v", c)
+	}
+	if err := c.check(); err != nil {
+		t.Fatal(err)
+	}
+
+	bad := []struct {
+		name, text, want string
+	}{
+		{"unknown key", "[general]\nthreads=1\nfoo=2\n", "r2.cfg:3: [general] foo: unknown key"},
+		{"unknown section", "[nope]\n", "r2.cfg:1: unknown section [nope]"},
+		{"not a number", "[general]\nthreads=two\n", `r2.cfg:2: [general] threads: "two" is not a number`},
+		{"out of range", "[general]\nthreads=0\n", "r2.cfg:2: [general] threads: 0 is out of range 1..256"},
+		{"particle size", "[general]\nparticle_sz=1024\n", "r2.cfg:2: [general] particle_sz: 1024 is not supported"},
+		{"no section", "threads=1\n", "r2.cfg:1: key \"threads\" is outside any section"},
+		{"no equals", "[general]\nthreads\n", "r2.cfg:2: expected key = value"},
+		{"duplicate", "[general]\nthreads=1\nthreads=2\n", "r2.cfg:3: threads set again (first set at line 2)"},
+		{"bad bool", "[general]\nbusy_poll=maybe\n", `r2.cfg:2: [general] busy_poll: "maybe" is not true or false`},
+		{"bad cpus", "[general]\ncpus=3-1\n", "r2.cfg:2: [general] cpus:"},
+		{"bad header", "[general\n", "r2.cfg:1: section header"},
+		{"relative socket", "[api]\nsocket=x.sock\n", "r2.cfg:2: [api] socket:"},
+		{"block not pow2", "[afpacket]\nblock_kb=96\n", "not a power of two"},
+		{"bad driver", "[general]\ndriver=dpdk\n", `"dpdk" is not a driver`},
+	}
+	for _, tt := range bad {
+		t.Run(tt.name, func(t *testing.T) {
+			c := defaultConfig()
+			err := parseConfig(&c, "r2.cfg", strings.NewReader(tt.text))
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("error %v, want it to contain %q", err, tt.want)
+			}
+		})
+	}
+	c = defaultConfig()
+	c.Pkts, c.Particles = 8192, 4096
+	if err := c.check(); err == nil {
+		t.Fatal("particles < pkts accepted")
+	}
+}
+
+func TestConfigFileMissing(t *testing.T) {
+	c := defaultConfig()
+	missing := filepath.Join(t.TempDir(), "none.cfg")
+	if err := loadConfig(&c, missing, false); err != nil {
+		t.Fatalf("default path missing: %v", err)
+	}
+	if err := loadConfig(&c, missing, true); err == nil {
+		t.Fatal("explicit missing file accepted")
+	}
+}
+
+// Bad command lines print usage and exit 2 before touching anything.
+func TestBadCommandLines(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "bad.cfg")
+	os.WriteFile(cfg, []byte("[general]\nthreads = lots\n"), 0o644)
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"unknown flag", []string{"-nope"}, "usage: r2"},
+		{"extra argument", []string{"start"}, `unexpected argument "start"`},
+		{"bad threads", []string{"-c", "/dev/null", "-threads", "0"}, "threads 0 out of range"},
+		{"bad cpus", []string{"-c", "/dev/null", "-cpus", "x"}, "-cpus"},
+		{"cpus count", []string{"-c", "/dev/null", "-threads", "2", "-cpus", "0"}, "1 cpus given for 2 threads"},
+		{"bad instance", []string{"-c", "/dev/null", "-i", "../x"}, "-i"},
+		{"bad config", []string{"-c", cfg}, cfg + ":2:"},
+		{"missing config", []string{"-c", cfg + ".none"}, "no such file"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var errb bytes.Buffer
+			if code := run(tt.args, &errb, nil); code != 2 {
+				t.Fatalf("exit %d, want 2; stderr:\n%s", code, errb.String())
+			}
+			if !strings.Contains(errb.String(), tt.want) {
+				t.Fatalf("stderr lacks %q:\n%s", tt.want, errb.String())
+			}
+		})
+	}
+	var out bytes.Buffer
+	if code := run([]string{"-h"}, &out, nil); code != 0 || !strings.Contains(out.String(), "-threads") {
+		t.Fatalf("-h: exit %d\n%s", code, out.String())
+	}
+}
