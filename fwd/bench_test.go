@@ -25,8 +25,8 @@ var benchFixture struct {
 	rib    *IPv4RIB
 	bart   *bart.Table[uint32]
 	fast   *bart.Fast[uint32] // bart's lookup-optimised variant
-	dsts   []uint32     // random hosts inside random tier1 prefixes
-	addrs  []netip.Addr // the same, for bart
+	dsts   []uint32           // random hosts inside random tier1 prefixes
+	addrs  []netip.Addr       // the same, for bart
 }
 
 func loadBenchFixture(b *testing.B) {

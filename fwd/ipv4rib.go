@@ -47,7 +47,7 @@ type IPv4RIB struct {
 	// Per-length maps make the covering-route search of a delete (and
 	// LookupRoute) at most 33 lookups, skipping lengths that have no route.
 	byLen [33]map[uint32]uint32
-	n     int
+	n     int // number of routes
 
 	// The adjacency interning: equal adjacencies share one index, the same
 	// in both table copies. adjs is the master copy the tables are synced
@@ -376,7 +376,15 @@ func (r *IPv4RIB) commit() {
 	r.publish(r.tables[next])
 	r.active = next
 	r.apply(r.tables[1-next])
+	if cap(r.ops) > maxKeptOps {
+		r.ops = nil // do not keep a table load's worth of scratch alive
+	}
 }
+
+// maxKeptOps bounds the recorded-change buffer kept between changes:
+// enough for routine batches, while the buffer of a full table load
+// (about 1M ops, 16 MB) is released.
+const maxKeptOps = 1 << 14
 
 func (r *IPv4RIB) apply(t *IPv4Table) {
 	// Adjacencies first, at their final value: an index freed and reused

@@ -50,16 +50,20 @@ type Counters struct {
 	TxErrors  counters.Counter // frames the interface refused
 	Syscalls  counters.Counter // system calls made by Recv and Send
 	RxBatches counters.Counter // Recv calls that returned frames
+	// RxCsumFixed counts frames whose TCP/UDP checksum a local sender left
+	// to offload and the driver completed.
+	RxCsumFixed counters.Counter
 }
 
 // NewCounters allocates a driver's counters.
 func NewCounters(reg *counters.Registry, thread int, ifnode string) Counters {
 	c := func(what string) counters.Counter { return reg.Counter(thread, ifnode+"/drv_"+what) }
 	return Counters{
-		RxNoBuf:   c("rx_nobuf"),
-		RxErrors:  c("rx_errors"),
-		TxErrors:  c("tx_errors"),
-		Syscalls:  c("syscalls"),
-		RxBatches: c("rx_batches"),
+		RxNoBuf:     c("rx_nobuf"),
+		RxErrors:    c("rx_errors"),
+		TxErrors:    c("tx_errors"),
+		Syscalls:    c("syscalls"),
+		RxBatches:   c("rx_batches"),
+		RxCsumFixed: c("rx_csum_fixed"),
 	}
 }

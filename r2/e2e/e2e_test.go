@@ -314,3 +314,25 @@ func TestTwoInstances(t *testing.T) {
 	}
 	pingOK(t, a, tp, tp.H1NS, "10.2.0.1", 5)
 }
+
+// TestOffloadingPeers: hosts that leave UDP/TCP checksums to offload (veth
+// defaults) still talk through R2, which completes the checksums. A UDP
+// traceroute needs h2 to accept R2's forwarded UDP probe.
+func TestOffloadingPeers(t *testing.T) {
+	tp, err := topo.New(topo.Config{Offloads: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tp.Close() })
+	d := startR2(t, uniqueInstance(t))
+	attach(t, d, tp, 0, 0)
+	pingOK(t, d, tp, tp.H1NS, "10.2.0.1", 5)
+	out, err := tp.Exec(tp.H1NS, "traceroute", "-n", "-q", "1", "-w", "2", "-m", "4", "10.2.0.1").CombinedOutput()
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if err != nil || len(lines) < 3 || !strings.Contains(lines[2], "10.2.0.1") {
+		t.Fatalf("traceroute through R2 with offloading hosts: %v\n%s", err, out)
+	}
+	if v := d.counter(t, "IfNode:"+tp.RouterIfA+"/drv_rx_csum_fixed"); v == 0 {
+		t.Fatal("no checksum was completed")
+	}
+}

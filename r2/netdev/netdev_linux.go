@@ -66,7 +66,10 @@ func operUp(a *netlink.LinkAttrs) bool {
 // change of one: a new interface, deletion, up or down (administrative or
 // operational), MTU, rename. Changes of anything else are not reported.
 // Starting with the current state means a caller never misses a change
-// that happened between reading the state and watching it.
+// that happened between reading the state and watching it. Changes made
+// while Watch starts may be reported after the initial state that already
+// includes them (an interface may appear to go down and up again); the
+// last event about an interface is always its current state.
 //
 // f runs on the caller's goroutine, one event at a time; Watch does not
 // read further events while f runs. Watch returns nil when done is
@@ -81,7 +84,6 @@ func Watch(done <-chan struct{}, f func(Event)) error {
 		lastErr error
 	)
 	opts := netlink.LinkSubscribeOptions{
-		ListExisting: true,
 		ErrorCallback: func(err error) {
 			mu.Lock()
 			lastErr = err
@@ -103,7 +105,25 @@ func Watch(done <-chan struct{}, f func(Event)) error {
 		for range updates {
 		}
 	}()
-	last := map[int]Event{}
+	// The current state, read after subscribing so that no change is
+	// missed. (The library's ListExisting would send the dump request
+	// on the subscription socket, addressed to the multicast group,
+	// which needs CAP_NET_ADMIN.)
+	select {
+	case <-done:
+		return nil
+	default:
+	}
+	links, err := netlink.LinkList()
+	if err != nil {
+		return fmt.Errorf("netdev: list interfaces: %w", err)
+	}
+	last := make(map[int]Event, len(links))
+	for _, l := range links {
+		ev := eventOf(l, false)
+		last[ev.Index] = ev
+		f(ev)
+	}
 	for {
 		select {
 		case <-done:
@@ -138,19 +158,24 @@ func Watch(done <-chan struct{}, f func(Event)) error {
 
 // event converts a link update.
 func event(u netlink.LinkUpdate) Event {
-	a := u.Link.Attrs()
-	ev := Event{
-		Name:    a.Name,
-		Index:   a.Index,
-		Deleted: u.Header.Type == unix.RTM_DELLINK,
-		Up:      a.Flags&net.FlagUp != 0,
-		OperUp:  operUp(a),
-		MTU:     a.MTU,
-	}
+	ev := eventOf(u.Link, u.Header.Type == unix.RTM_DELLINK)
 	if ev.Index == 0 {
 		ev.Index = int(u.IfInfomsg.Index)
 	}
 	return ev
+}
+
+// eventOf describes link l.
+func eventOf(l netlink.Link, deleted bool) Event {
+	a := l.Attrs()
+	return Event{
+		Name:    a.Name,
+		Index:   a.Index,
+		Deleted: deleted,
+		Up:      a.Flags&net.FlagUp != 0,
+		OperUp:  operUp(a),
+		MTU:     a.MTU,
+	}
 }
 
 // canForceRcvBuf reports whether SO_RCVBUFFORCE works here (it needs

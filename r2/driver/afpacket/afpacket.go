@@ -131,7 +131,7 @@ func (c Config) blockTimeoutMs() uint32 {
 
 // countersValid reports whether all of c are allocated.
 func countersValid(c driver.Counters) bool {
-	return c.RxNoBuf.Valid() && c.RxErrors.Valid() && c.TxErrors.Valid() && c.Syscalls.Valid() && c.RxBatches.Valid()
+	return c.RxNoBuf.Valid() && c.RxErrors.Valid() && c.TxErrors.Valid() && c.Syscalls.Valid() && c.RxBatches.Valid() && c.RxCsumFixed.Valid()
 }
 
 // privateCounters allocates the driver's counters in a registry of their

@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"errors"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -14,6 +15,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"golang.org/x/sys/unix"
 
+	"github.com/r2go/r2/counters"
+	"github.com/r2go/r2/r2/driver"
 	"github.com/r2go/r2/r2/packet"
 )
 
@@ -55,6 +58,15 @@ func expectNothing(t testing.TB, d *Driver, pool *packet.Pool) {
 			pool.Free(p)
 		}
 	}
+}
+
+// diffFrames is cmp.Diff for frame lists, with a fast path when they are
+// equal (cmp is slow on hundreds of kilobytes).
+func diffFrames(want, got [][]byte) string {
+	if slices.EqualFunc(want, got, bytes.Equal) {
+		return ""
+	}
+	return cmp.Diff(want, got)
 }
 
 // checkPool checks that every packet of pool is back.
@@ -128,7 +140,7 @@ func TestRecvByteExact(t *testing.T) {
 	want = append(want, testFrame(net6(0x02, 1, 2, 3, 4, 5), v.MACB, 99, 100))
 	peer.send(t, want...)
 	got := recvFrames(t, d, pool, len(want), 4)
-	if diff := cmp.Diff(want, got); diff != "" {
+	if diff := diffFrames(want, got); diff != "" {
 		t.Errorf("frames (-sent +received):\n%s", diff)
 	}
 	expectNothing(t, d, pool)
@@ -182,7 +194,7 @@ func TestRecvBlockBoundaries(t *testing.T) {
 		t.Error("Pending false in the middle of a block")
 	}
 	got = append(got, recvFrames(t, d, pool, len(want)-n, 7)...)
-	if diff := cmp.Diff(want, got); diff != "" {
+	if diff := diffFrames(want, got); diff != "" {
 		t.Errorf("frames (-sent +received):\n%s", diff)
 	}
 	if d.Pending() {
@@ -207,7 +219,7 @@ func TestRecvWrapsRing(t *testing.T) {
 		}
 		peer.send(t, want...)
 		got := recvFrames(t, d, pool, len(want), 2)
-		if diff := cmp.Diff(want, got); diff != "" {
+		if diff := diffFrames(want, got); diff != "" {
 			t.Fatalf("round %d: frames (-sent +received):\n%s", round, diff)
 		}
 	}
@@ -307,7 +319,7 @@ func TestSendByteExact(t *testing.T) {
 			}
 			checkPool(t, pool)
 			got := peer.recv(n, time.Second)
-			if diff := cmp.Diff(want, got); diff != "" {
+			if diff := diffFrames(want, got); diff != "" {
 				t.Errorf("frames (-sent +received):\n%s", diff)
 			}
 			wantCalls := uint64((n + TxBatch - 1) / TxBatch)
@@ -348,7 +360,7 @@ func TestSendErrors(t *testing.T) {
 		t.Errorf("tx_errors = %d, want 1", got)
 	}
 	got := peer.recv(2, time.Second)
-	if diff := cmp.Diff([][]byte{frames[0], frames[2]}, got); diff != "" {
+	if diff := diffFrames([][]byte{frames[0], frames[2]}, got); diff != "" {
 		t.Errorf("frames (-want +received):\n%s", diff)
 	}
 	t.Logf("syscalls for a batch with one refused frame: %d", c.Syscalls.Value())
@@ -388,7 +400,7 @@ func TestRecvOversize(t *testing.T) {
 		ok3)
 	got := recvFrames(t, d, pool, 3, 8)
 	expectNothing(t, d, pool)
-	if diff := cmp.Diff([][]byte{ok1, ok2, ok3}, got); diff != "" {
+	if diff := diffFrames([][]byte{ok1, ok2, ok3}, got); diff != "" {
 		t.Errorf("frames (-want +received):\n%s", diff)
 	}
 	if e := d.Counters().RxErrors.Value(); e != 3 {
@@ -452,7 +464,7 @@ func TestRxNoBuf(t *testing.T) {
 			pool.Free(p)
 		}
 	}
-	if diff := cmp.Diff(want, got); diff != "" {
+	if diff := diffFrames(want, got); diff != "" {
 		t.Errorf("frames (-sent +received):\n%s", diff)
 	}
 	// Rounds 1 and 2 stopped on the pool, plus the extra empty calls.
@@ -612,4 +624,31 @@ func TestZeroAllocs(t *testing.T) {
 		t.Errorf("Pending: %v allocs/run", allocs)
 	}
 	checkPool(t, pool)
+}
+
+// TestCallerCounters checks that counters given in Config are the ones
+// written.
+func TestCallerCounters(t *testing.T) {
+	v := newVethPair(t, 1500)
+	reg, err := counters.NewMem(counters.Sizes{Entries: 16, Names: 1024, Values: 16})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { reg.Close() })
+	c := driver.NewCounters(reg, 0, "IfNode:"+v.IfA)
+	d := v.openDriver(t, Config{Counters: c})
+	pool := packet.NewPool(0, 2)
+	p := pool.Get()
+	p.SetData(testFrame(v.MACB, v.MACA, 1, 60))
+	d.Send(pool, []*packet.Packet{p})
+	if got := c.Syscalls.Value(); got != 1 {
+		t.Errorf("caller's syscalls counter = %d, want 1", got)
+	}
+	var names []string
+	for _, e := range reg.Snapshot() {
+		names = append(names, e.Name)
+	}
+	if !slices.Contains(names, "IfNode:"+v.IfA+"/drv_syscalls") {
+		t.Errorf("registry holds %v", names)
+	}
 }

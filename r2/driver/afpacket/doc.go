@@ -37,6 +37,14 @@
 // empty Recv stops, counts RxNoBuf once per call and leaves the frame in
 // the ring for a later call.
 //
+// On interfaces whose peer uses offloads (a veth whose other end belongs to
+// a local stack, with the default checksum offload, TSO and GSO), frames
+// may arrive with their TCP or UDP checksum not yet computed
+// (TP_STATUS_CSUMNOTREADY): Recv completes it (counted in RxCsumFixed), as
+// hardware would have. Super-frames above the MTU (TSO/GSO) are dropped as
+// oversized: turn those offloads off on such links, as r2/topo does. Real
+// NICs hand over wire frames.
+//
 // The socket ignores outgoing frames (PACKET_IGNORE_OUTGOING): R2 does not
 // read back what it sends, nor what the kernel itself sends on the
 // interface. It enables promiscuous mode with a PACKET_MR_PROMISC

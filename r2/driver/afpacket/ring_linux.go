@@ -9,6 +9,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/r2go/r2/r2/hdr"
 	"github.com/r2go/r2/r2/packet"
 )
 
@@ -45,12 +46,14 @@ type rxRing struct {
 	off  int    // offset in block cur of the next frame's tpacket3_hdr
 }
 
+// init starts walking the ring mapped at mem from its first block, where
+// the kernel starts filling.
 func (r *rxRing) init(mem []byte, blockSize, blocks, maxFrame int) {
 	*r = rxRing{mem: mem, blockSize: blockSize, blocks: blocks, maxFrame: maxFrame}
 }
 
 // reset forgets the ring and returns its mapping for unmapping (nil if
-// none); pending and recv then see an empty ring.
+// none); pending and Recv then see an empty ring.
 func (r *rxRing) reset() []byte {
 	mem := r.mem
 	*r = rxRing{}
@@ -64,7 +67,7 @@ func (r *rxRing) status(base int) *uint32 {
 	return (*uint32)(unsafe.Pointer(&r.mem[base+bdStatus]))
 }
 
-// pending reports whether recv has a frame to return.
+// pending reports whether Recv has a frame to return.
 func (r *rxRing) pending() bool {
 	if r.left > 0 {
 		return true
@@ -193,6 +196,13 @@ func (d *Driver) Recv(pool *packet.Pool, pkts []*packet.Packet) int {
 			break
 		}
 		p.SetLen(copyFrame(p.RxBuf(), &f))
+		if f.status&unix.TP_STATUS_CSUMNOTREADY != 0 {
+			// A local sender left the checksum to "hardware" (a veth
+			// peer with checksum offload): finish it, or the receiver
+			// drops what we forward.
+			hdr.CompleteChecksum(p.Data())
+			d.cnt.RxCsumFixed.Inc()
+		}
 		pkts[n] = p
 		n++
 		if !r.advance(&f) {
