@@ -47,7 +47,7 @@ func TestFileRoundTrip(t *testing.T) {
 			t.Errorf("%s: sum %v, want %v", x.Name, x.Sum, w)
 		}
 	}
-	if got := tot[0].PerThread; tot[0].Name != "IPv4Fwd/no_route" ||  fmt.Sprint(got[0], got[1]) != "[3] [1]" {
+	if got := tot[0].PerThread; tot[0].Name != "IPv4Fwd/no_route" || fmt.Sprint(got[0], got[1]) != "[3] [1]" {
 		t.Errorf("per thread no_route = %v", got)
 	}
 }
