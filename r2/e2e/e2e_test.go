@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
@@ -80,8 +79,8 @@ func TestForwarding(t *testing.T) {
 func tcpTransfer(t *testing.T, tp *topo.Topology, n int) {
 	t.Helper()
 	srv := inNS(tp.H2NS, "tcp-server", "R2E2E_ADDR=10.2.0.1:5001")
-	var sout, serr bytes.Buffer
-	srv.Stdout, srv.Stderr = &sout, &serr
+	sout, serr := &syncBuf{}, &syncBuf{}
+	srv.Stdout, srv.Stderr = sout, serr
 	if err := srv.Start(); err != nil {
 		t.Fatal(err)
 	}
