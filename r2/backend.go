@@ -13,6 +13,7 @@ import (
 	"github.com/r2go/r2/r2/api"
 	"github.com/r2go/r2/r2/driver"
 	"github.com/r2go/r2/r2/driver/afpacket"
+	"github.com/r2go/r2/r2/driver/afxdp"
 	"github.com/r2go/r2/r2/engine"
 	"github.com/r2go/r2/r2/names"
 	"github.com/r2go/r2/r2/netdev"
@@ -57,12 +58,6 @@ func (b *backend) AddInterface(req api.AddIf) error {
 	if kind == "" {
 		kind = b.cfg.Driver
 	}
-	if kind == "afxdp" {
-		// The AF_XDP driver is not built yet: fall back as a failed attach
-		// would.
-		b.logf("interface %s: AF_XDP is not available in this build; using AF_PACKET", req.Name)
-		kind = "afpacket"
-	}
 	owner := req.Thread
 	if owner < 0 {
 		owner = b.eng.PickOwner()
@@ -72,16 +67,7 @@ func (b *backend) AddInterface(req api.AddIf) error {
 	if _, err := b.eng.Interfaces(req.Name); err == nil {
 		return fmt.Errorf("interface %s is already attached", req.Name)
 	}
-	drv, err := afpacket.Open(afpacket.Config{
-		Ifname:       req.Name,
-		Ifindex:      info.Index,
-		MTU:          info.MTU,
-		Blocks:       b.cfg.RxBlocks,
-		BlockSize:    b.cfg.RxBlockKB << 10,
-		BlockTimeout: b.cfg.RxTimeout,
-		Counters:     driver.NewCounters(b.reg, owner, names.IfNode(req.Name)),
-		Promisc:      true,
-	})
+	drv, err := b.openDriver(kind, req.Name, info, owner)
 	if err != nil {
 		b.reg.Release(-1, names.IfNode(req.Name)+"/")
 		return fmt.Errorf("interface %s: %w", req.Name, err)
@@ -102,6 +88,34 @@ func (b *backend) AddInterface(req api.AddIf) error {
 	b.linux[req.Name] = info.Index
 	b.mu.Unlock()
 	return nil
+}
+
+// openDriver opens the driver kind for interface name owned by thread
+// owner. AF_XDP falls back to AF_PACKET, with the reason logged, where the
+// kernel or the device refuses it.
+func (b *backend) openDriver(kind, name string, info netdev.Info, owner int) (driver.Driver, error) {
+	cnt := driver.NewCounters(b.reg, owner, names.IfNode(name))
+	if kind == "afxdp" {
+		d, err := afxdp.Open(afxdp.Config{Ifname: name, Ifindex: info.Index, MTU: info.MTU,
+			Pool: b.eng.Pool(owner), Counters: cnt})
+		if err == nil {
+			b.logf("interface %s: AF_XDP %s", name, d.ActiveMode())
+			return d, nil
+		}
+		// Whatever the reason (no AF_XDP, no XDP on the device, an MTU
+		// too large for 2 KiB UMEM frames), AF_PACKET can still serve.
+		b.logf("interface %s: AF_XDP refused, falling back to AF_PACKET: %v", name, err)
+	}
+	return afpacket.Open(afpacket.Config{
+		Ifname:       name,
+		Ifindex:      info.Index,
+		MTU:          info.MTU,
+		Blocks:       b.cfg.RxBlocks,
+		BlockSize:    b.cfg.RxBlockKB << 10,
+		BlockTimeout: b.cfg.RxTimeout,
+		Counters:     cnt,
+		Promisc:      true,
+	})
 }
 
 // DelInterface implements api.Backend.

@@ -315,6 +315,9 @@ func kindOf(d driver.Driver) string {
 	if d == nil {
 		return "none"
 	}
+	if m, ok := d.(interface{ ActiveMode() string }); ok {
+		return d.Kind() + " " + m.ActiveMode()
+	}
 	return d.Kind()
 }
 
