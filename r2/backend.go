@@ -97,7 +97,8 @@ func (b *backend) openDriver(kind, name string, info netdev.Info, owner int) (dr
 	cnt := driver.NewCounters(b.reg, owner, names.IfNode(name))
 	if kind == "afxdp" {
 		d, err := afxdp.Open(afxdp.Config{Ifname: name, Ifindex: info.Index, MTU: info.MTU,
-			Pool: b.eng.Pool(owner), Counters: cnt})
+			Pool: b.eng.Pool(owner), Counters: cnt, Promisc: true,
+			TxCopies: b.reg.Counter(owner, names.IfNode(name)+"/drv_tx_copies")})
 		if err == nil {
 			b.logf("interface %s: AF_XDP %s", name, d.ActiveMode())
 			return d, nil

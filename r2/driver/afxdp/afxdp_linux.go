@@ -1,0 +1,512 @@
+//go:build linux
+
+package afxdp
+
+import (
+	"errors"
+	"fmt"
+	"math/bits"
+	"net"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/cilium/ebpf/link"
+	"golang.org/x/sys/unix"
+
+	"github.com/r2go/r2/counters"
+	"github.com/r2go/r2/r2/driver"
+	"github.com/r2go/r2/r2/packet"
+)
+
+// zcCloseGrace is how long Close waits, in zero-copy mode, between closing
+// the socket and giving the frames the device held back to the pool. The
+// kernel detaches the buffer pool from the device queue in a work item
+// that may run after close(2) returns; until it has, the NIC may still DMA
+// into frames of the fill ring. Copy mode needs no wait: the kernel stops
+// writing frames when the socket is released, before close(2) returns.
+const zcCloseGrace = 50 * time.Millisecond
+
+// Driver is an AF_XDP interface driver. Recv, Send and Pending are for the
+// owner thread only (the thread that owns Config.Pool); Stats is safe from
+// any goroutine; Close must be called once the owner has stopped using the
+// driver.
+type Driver struct {
+	cfg    Config           // defaults filled in; read-only
+	cnt    driver.Counters  // written by the owner thread only
+	copies counters.Counter // frames of other pools copied before Tx
+	pool   *packet.Pool     // cfg.Pool: the UMEM
+	npkts  uint32           // pool size: frames in the UMEM
+	fd     int              // the XDP socket; -1 once closed
+
+	active     string // ActiveMode
+	zc         bool   // bound in zero-copy mode
+	needWakeup bool   // bound with XDP_USE_NEED_WAKEUP (zero-copy only)
+	shared     bool   // bound with XDP_SHARED_UMEM to another driver's UMEM
+
+	// The rings, owned by the owner thread.
+	fill, comp addrRing
+	rx, tx     descRing
+
+	maxFrame   uint32 // longest frame accepted on Rx and Tx
+	fillTarget uint32 // packets to keep lent to the kernel for Rx
+	txBudget   uint32 // frames one Tx kick sends in copy mode
+	fillHeld   uint32 // packets lent for Rx (fill ring, kernel, Rx ring)
+	txHeld     uint32 // packets on the Tx ring or awaiting completion
+	primed     bool   // the fill ring has been filled once
+	txKick     bool   // Tx descriptors the kernel has not taken yet
+
+	// held has bit i set while pool packet i belongs to the kernel
+	// through this socket (fill or Tx). Recv and the completion reaper
+	// hand back only packets whose bit is set, and Close returns every
+	// packet whose bit is still set to the pool.
+	held []uint64
+
+	prog   *xdpProg
+	group  *umemGroup
+	promFd int // AF_PACKET socket holding promiscuous mode, or -1
+
+	mu     sync.Mutex // guards closed, stats and the fd against Close
+	closed bool
+}
+
+// umemGroup is the set of drivers sharing one UMEM: the drivers of one
+// pool (one forwarding thread), bound with XDP_SHARED_UMEM to the socket
+// that registered it, or to any member since (the kernel counts the
+// UMEM's users, so it outlives the socket that registered it).
+type umemGroup struct {
+	zc      bool // the UMEM's mode, which shared sockets inherit
+	members []*Driver
+}
+
+// groups maps pools to their UMEM group. Open and Close take groupsMu for
+// their whole run, so a member never closes while another Open binds to
+// it.
+var (
+	groupsMu sync.Mutex
+	groups   = map[*packet.Pool]*umemGroup{}
+)
+
+// Open opens an AF_XDP socket on queue c.Queue of the interface c
+// describes, with c.Pool's memory as UMEM, loads and attaches the redirect
+// XDP program, and returns the driver, which must be closed. Call it on a
+// locked thread in the interface's network namespace. It does not touch
+// the pool: the fill ring is filled by the first Recv, on the owner thread
+// (Pending is true until then).
+//
+// When the kernel or the device refuses every mode c.Mode allows, the
+// error wraps ErrUnsupported and says why for each mode.
+func Open(c Config) (*Driver, error) {
+	name := c.Ifname
+	if name == "" {
+		name = "ifindex " + strconv.Itoa(c.Ifindex)
+	}
+	fail := func(err error) (*Driver, error) {
+		return nil, fmt.Errorf("open af_xdp %s: %w", name, err)
+	}
+	// Always look the interface up, even with Ifindex, MTU and name
+	// given: a missing interface deserves a clear error, not a bind
+	// failure dressed as ErrUnsupported.
+	var ifi *net.Interface
+	var err error
+	if c.Ifindex == 0 {
+		ifi, err = net.InterfaceByName(c.Ifname)
+	} else {
+		ifi, err = net.InterfaceByIndex(c.Ifindex)
+	}
+	if err != nil {
+		return fail(fmt.Errorf("no such interface: %w", err))
+	}
+	c.Ifindex = ifi.Index
+	if c.Ifname == "" {
+		c.Ifname = ifi.Name
+	}
+	c, err = c.withDefaults(ifi.MTU)
+	if err != nil {
+		if errors.Is(err, errMTUTooBig) {
+			err = fmt.Errorf("%w: %w", ErrUnsupported, err)
+		}
+		return fail(err)
+	}
+	if !pageAligned(c.Pool.Mem(), os.Getpagesize()) {
+		return fail(errors.New("pool memory is not page-aligned (make the pool with packet.NewPoolMmap)"))
+	}
+	if !countersValid(c.Counters) || !c.TxCopies.Valid() {
+		cnt, copies, err := privateCounters(c.Ifname)
+		if err != nil {
+			return fail(err)
+		}
+		if !countersValid(c.Counters) {
+			c.Counters = cnt
+		}
+		if !c.TxCopies.Valid() {
+			c.TxCopies = copies
+		}
+	}
+	d := &Driver{
+		cfg:        c,
+		cnt:        c.Counters,
+		copies:     c.TxCopies,
+		pool:       c.Pool,
+		npkts:      uint32(c.Pool.Size()),
+		fd:         -1,
+		promFd:     -1,
+		maxFrame:   uint32(c.maxFrame()),
+		fillTarget: uint32(c.FillSize),
+		held:       make([]uint64, (c.Pool.Size()+63)/64),
+	}
+	if c.Promisc {
+		if err := d.promisc(); err != nil {
+			d.release()
+			return fail(err)
+		}
+	}
+	groupsMu.Lock()
+	defer groupsMu.Unlock()
+	if err := d.open(); err != nil {
+		d.release()
+		return fail(err)
+	}
+	if d.shared {
+		d.group = groups[d.pool]
+	} else if g := groups[d.pool]; g == nil || len(g.members) == 0 {
+		// First driver of the pool: its UMEM is the one later drivers
+		// share. (A driver that had to register a UMEM of its own
+		// beside an existing group, in another mode, stays out of it.)
+		d.group = &umemGroup{zc: d.zc}
+		groups[d.pool] = d.group
+	}
+	if d.group != nil {
+		d.group.members = append(d.group.members, d)
+	}
+	return d, nil
+}
+
+// promisc opens an AF_PACKET socket of protocol 0 (it receives nothing)
+// whose only job is a PACKET_MR_PROMISC membership on the interface.
+func (d *Driver) promisc() error {
+	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("promiscuous mode: socket: %w", err)
+	}
+	d.promFd = fd
+	mr := unix.PacketMreq{Ifindex: int32(d.cfg.Ifindex), Type: unix.PACKET_MR_PROMISC}
+	if err := unix.SetsockoptPacketMreq(fd, unix.SOL_PACKET, unix.PACKET_ADD_MEMBERSHIP, &mr); err != nil {
+		return fmt.Errorf("promiscuous mode: %w", err)
+	}
+	return nil
+}
+
+// attempt is one way of opening: a socket mode and the XDP attach modes to
+// try with it, in order.
+type attempt struct {
+	zc      bool
+	attach  []link.XDPAttachFlags
+	actives []string // ActiveMode for each attach mode
+}
+
+// attempts lists what m allows, best first.
+func attempts(m Mode) []attempt {
+	zc := attempt{zc: true, attach: []link.XDPAttachFlags{link.XDPDriverMode}, actives: []string{ActiveZeroCopy}}
+	drv := attempt{attach: []link.XDPAttachFlags{link.XDPDriverMode}, actives: []string{ActiveCopyDrv}}
+	skb := attempt{attach: []link.XDPAttachFlags{link.XDPGenericMode}, actives: []string{ActiveCopySKB}}
+	switch m {
+	case ModeZeroCopy:
+		return []attempt{zc}
+	case ModeCopy:
+		return []attempt{drv}
+	case ModeSKB:
+		return []attempt{skb}
+	}
+	both := attempt{
+		attach:  []link.XDPAttachFlags{link.XDPDriverMode, link.XDPGenericMode},
+		actives: []string{ActiveCopyDrv, ActiveCopySKB},
+	}
+	return []attempt{zc, both}
+}
+
+// open builds the program and tries the modes cfg.Mode allows until one
+// works. groupsMu is held.
+func (d *Driver) open() error {
+	c := &d.cfg
+	prog, err := newRedirectProg(c.Queue + 1)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrUnsupported, err)
+	}
+	d.prog = prog
+	var errs []error
+	for _, a := range attempts(c.Mode) {
+		what := "copy"
+		if a.zc {
+			what = "zero-copy"
+		}
+		if err := d.openSocket(a.zc); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", what, err))
+			continue
+		}
+		if err := d.prog.setSocket(c.Queue, d.fd); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", what, err))
+			d.closeSocket()
+			continue
+		}
+		for i, flags := range a.attach {
+			err := d.prog.attach(c.Ifindex, flags)
+			if err == nil {
+				d.active = a.actives[i]
+				return nil
+			}
+			errs = append(errs, fmt.Errorf("%s: attach XDP (%s): %w", what, attachName(flags), err))
+		}
+		d.closeSocket()
+	}
+	return fmt.Errorf("%w: %w", ErrUnsupported, errors.Join(errs...))
+}
+
+// attachName names an XDP attach mode in errors.
+func attachName(f link.XDPAttachFlags) string {
+	if f == link.XDPGenericMode {
+		return "generic"
+	}
+	return "driver"
+}
+
+// forceOwnUMEM makes openSocket register a UMEM of its own even when it
+// could share: for tests of the fallback.
+var forceOwnUMEM bool
+
+// openSocket creates the socket in zero-copy or copy mode, sharing the
+// pool's UMEM group if there is one in that mode (and falling back to a
+// UMEM of its own if the kernel refuses the sharing).
+func (d *Driver) openSocket(zc bool) error {
+	if g := groups[d.pool]; g != nil && len(g.members) > 0 && g.zc == zc && !forceOwnUMEM {
+		err := d.socket(zc, g.members[0].fd)
+		if err == nil {
+			return nil
+		}
+		d.closeSocket()
+		if err2 := d.socket(zc, -1); err2 != nil {
+			return fmt.Errorf("shared UMEM: %w; own UMEM: %w", err, err2)
+		}
+		return nil
+	}
+	return d.socket(zc, -1)
+}
+
+// socket creates and binds the socket. With sharedFd >= 0 it binds with
+// XDP_SHARED_UMEM to that socket's UMEM; it still has fill and completion
+// rings of its own, which the kernel requires of a socket sharing a UMEM
+// on another device or queue (Linux 5.10+; sharing the same device and
+// queue would share the rings too, and R2 never does that: one driver per
+// interface). A shared socket gets no mode flags: it inherits the UMEM's
+// (XDP_COPY, XDP_ZEROCOPY or XDP_USE_NEED_WAKEUP with XDP_SHARED_UMEM is
+// EINVAL).
+func (d *Driver) socket(zc bool, sharedFd int) error {
+	c := &d.cfg
+	fd, err := unix.Socket(unix.AF_XDP, unix.SOCK_RAW|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("socket: %w", err)
+	}
+	d.fd = fd
+	if sharedFd < 0 {
+		if err := registerUMEM(fd, d.pool.Mem()); err != nil {
+			return fmt.Errorf("XDP_UMEM_REG of %d frames: %w", d.npkts, err)
+		}
+	}
+	for _, o := range []struct {
+		opt  int
+		name string
+	}{
+		{unix.XDP_UMEM_FILL_RING, "XDP_UMEM_FILL_RING"},
+		{unix.XDP_UMEM_COMPLETION_RING, "XDP_UMEM_COMPLETION_RING"},
+		{unix.XDP_RX_RING, "XDP_RX_RING"},
+		{unix.XDP_TX_RING, "XDP_TX_RING"},
+	} {
+		if err := unix.SetsockoptInt(fd, unix.SOL_XDP, o.opt, c.RingSize); err != nil {
+			return fmt.Errorf("%s %d: %w", o.name, c.RingSize, err)
+		}
+	}
+	off, err := getMmapOffsets(fd)
+	if err != nil {
+		return err
+	}
+	if d.fill, err = mapAddrRing(fd, unix.XDP_UMEM_PGOFF_FILL_RING, off.Fr, c.RingSize); err != nil {
+		return fmt.Errorf("mmap fill ring: %w", err)
+	}
+	if d.comp, err = mapAddrRing(fd, unix.XDP_UMEM_PGOFF_COMPLETION_RING, off.Cr, c.RingSize); err != nil {
+		return fmt.Errorf("mmap completion ring: %w", err)
+	}
+	if d.rx, err = mapDescRing(fd, unix.XDP_PGOFF_RX_RING, off.Rx, c.RingSize); err != nil {
+		return fmt.Errorf("mmap Rx ring: %w", err)
+	}
+	if d.tx, err = mapDescRing(fd, unix.XDP_PGOFF_TX_RING, off.Tx, c.RingSize); err != nil {
+		return fmt.Errorf("mmap Tx ring: %w", err)
+	}
+	// Best effort: kernels before 6.17 do not know the option
+	// (ENOPROTOOPT) and keep their budget of 32 (TX_BATCH_SIZE). A
+	// shared socket has its own budget too: it is per socket.
+	d.txBudget = kernelTxBudget
+	if !zc && unix.SetsockoptInt(fd, unix.SOL_XDP, unix.XDP_MAX_TX_SKB_BUDGET, c.TxBudget) == nil {
+		d.txBudget = uint32(c.TxBudget)
+	}
+	sa := &unix.SockaddrXDP{Ifindex: uint32(c.Ifindex), QueueID: uint32(c.Queue)}
+	switch {
+	case sharedFd >= 0:
+		sa.Flags = unix.XDP_SHARED_UMEM
+		sa.SharedUmemFD = uint32(sharedFd)
+	case zc:
+		// Need-wakeup lets the driver sleep when the fill ring is
+		// empty and saves a syscall per Tx batch while it is busy.
+		sa.Flags = unix.XDP_ZEROCOPY | unix.XDP_USE_NEED_WAKEUP
+	default:
+		// No need-wakeup in copy mode: Tx is only ever driven by a
+		// kick, and Rx never sleeps, so the flag would buy nothing.
+		sa.Flags = unix.XDP_COPY
+	}
+	if err := bind(fd, sa); err != nil {
+		return fmt.Errorf("bind to queue %d (flags %#x): %w", c.Queue, sa.Flags, err)
+	}
+	d.zc = zc
+	d.needWakeup = zc // a shared socket inherits it with the UMEM's mode
+	d.shared = sharedFd >= 0
+	return nil
+}
+
+// kernelTxBudget is the kernel's default Tx budget per kick in copy mode
+// (TX_BATCH_SIZE in net/xdp/xsk.c).
+const kernelTxBudget = 32
+
+// bindBusyWait bounds how long bind retries EBUSY. A socket closed on the
+// same queue keeps the queue busy until the kernel has released its buffer
+// pool, which it does after an RCU grace period, in a work item, after
+// close(2) has returned; reopening an interface at once (a test, the link
+// watcher re-adding it) would otherwise fail. A queue held by a live
+// socket stays busy and fails after the wait.
+const bindBusyWait = time.Second
+
+// bind binds the socket, retrying while the queue is busy (see
+// bindBusyWait). A failed bind leaves the socket as it was, so it can be
+// retried.
+func bind(fd int, sa *unix.SockaddrXDP) error {
+	deadline := time.Now().Add(bindBusyWait)
+	for wait := time.Millisecond; ; wait = min(2*wait, 50*time.Millisecond) {
+		err := unix.Bind(fd, sa)
+		if err != unix.EBUSY || time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(wait)
+	}
+}
+
+// closeSocket unmaps the rings and closes the socket, whatever exists of
+// them; the kernel takes it out of the XSKMAP.
+func (d *Driver) closeSocket() error {
+	err := errors.Join(d.fill.unmap(), d.comp.unmap(), d.rx.unmap(), d.tx.unmap())
+	if d.fd >= 0 {
+		err = errors.Join(err, unix.Close(d.fd))
+		d.fd = -1
+	}
+	d.zc, d.needWakeup, d.shared = false, false, false
+	return err
+}
+
+// ActiveMode says how the driver runs: ActiveZeroCopy, ActiveCopyDrv or
+// ActiveCopySKB ("" once closed).
+func (d *Driver) ActiveMode() string { return d.active }
+
+// SharedUMEM reports whether the socket shares its UMEM with an earlier
+// driver of the same pool (XDP_SHARED_UMEM).
+func (d *Driver) SharedUMEM() bool { return d.shared }
+
+// Fd is the XDP socket. It polls readable when the Rx ring has frames.
+func (d *Driver) Fd() int { return d.fd }
+
+// Stats reads the socket's statistics. Safe from any goroutine; FillHeld
+// and TxHeld are the owner thread's and exact only while it is stopped.
+func (d *Driver) Stats() (Stats, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return Stats{}, ErrClosed
+	}
+	st, err := getStatistics(d.fd)
+	if err != nil {
+		return Stats{}, fmt.Errorf("af_xdp %s: XDP_STATISTICS: %w", d.cfg.Ifname, err)
+	}
+	return Stats{
+		RxDropped:       st.Rx_dropped,
+		RxInvalidDescs:  st.Rx_invalid_descs,
+		TxInvalidDescs:  st.Tx_invalid_descs,
+		RxRingFull:      st.Rx_ring_full,
+		RxFillRingEmpty: st.Rx_fill_ring_empty_descs,
+		TxRingEmpty:     st.Tx_ring_empty_descs,
+		FillHeld:        int(d.fillHeld),
+		TxHeld:          int(d.txHeld),
+	}, nil
+}
+
+// Close detaches the XDP program, closes the socket and gives every pool
+// packet the driver held (fill ring, Rx ring, Tx ring, awaiting
+// completion) back to the pool, through Packet.Return: Close may run on
+// any goroutine while the owner thread keeps using the pool for other
+// interfaces; the owner takes them back at its next Get or Reclaim.
+// Calling it again does nothing.
+func (d *Driver) Close() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return nil
+	}
+	d.closed = true
+	groupsMu.Lock()
+	if g := d.group; g != nil {
+		for i, m := range g.members {
+			if m == d {
+				g.members = append(g.members[:i], g.members[i+1:]...)
+				break
+			}
+		}
+		if len(g.members) == 0 && groups[d.pool] == g {
+			delete(groups, d.pool)
+		}
+		d.group = nil
+	}
+	groupsMu.Unlock()
+	return d.release()
+}
+
+// release frees everything that exists of the driver.
+func (d *Driver) release() error {
+	var err error
+	if d.prog != nil {
+		// Detach first: no frame is redirected to the socket after.
+		if e := d.prog.close(); e != nil {
+			err = fmt.Errorf("af_xdp %s: detach XDP program: %w", d.cfg.Ifname, e)
+		}
+		d.prog = nil
+	}
+	zc := d.zc
+	if e := d.closeSocket(); e != nil && err == nil {
+		err = fmt.Errorf("af_xdp %s: close socket: %w", d.cfg.Ifname, e)
+	}
+	if d.promFd >= 0 {
+		if e := unix.Close(d.promFd); e != nil && err == nil {
+			err = fmt.Errorf("af_xdp %s: close promiscuous socket: %w", d.cfg.Ifname, e)
+		}
+		d.promFd = -1
+	}
+	if zc {
+		time.Sleep(zcCloseGrace)
+	}
+	for w, word := range d.held {
+		for word != 0 {
+			i := bits.TrailingZeros64(word)
+			word &^= 1 << i
+			d.pool.Packet(uint32(w*64 + i)).Return()
+		}
+		d.held[w] = 0
+	}
+	d.fillHeld, d.txHeld, d.txKick = 0, 0, false
+	d.active = ""
+	return err
+}

@@ -1,0 +1,150 @@
+//go:build linux
+
+package afxdp
+
+import (
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
+	"github.com/cilium/ebpf/link"
+)
+
+// xdpPass is XDP_PASS (enum xdp_action, include/uapi/linux/bpf.h).
+const xdpPass = 2
+
+// xdpMdRxQueueIndex is the offset of rx_queue_index in struct xdp_md
+// (data, data_end, data_meta, ingress_ifindex, rx_queue_index: u32 each).
+const xdpMdRxQueueIndex = 16
+
+// progLicense is the license the programs declare. They are a handful of
+// instructions generated here; no helper they call is GPL-only.
+const progLicense = "Dual MIT/GPL"
+
+// xdpProg is the redirect program of one interface, its XSKMAP and, once
+// attached, its link.
+type xdpProg struct {
+	xsks *ebpf.Map
+	prog *ebpf.Program
+	lnk  link.Link
+}
+
+// newRedirectProg builds the program
+//
+//	return bpf_redirect_map(&xsks, ctx->rx_queue_index, XDP_PASS);
+//
+// with an XSKMAP of entries slots. The low bits of the flags argument are
+// the action when the map has no socket for the queue (Linux 5.3+): frames
+// of queues R2 has no socket on go to the kernel's stack, as they would
+// without R2 (see the package documentation).
+func newRedirectProg(entries int) (*xdpProg, error) {
+	m, err := ebpf.NewMap(&ebpf.MapSpec{
+		Name:       "r2_xsks",
+		Type:       ebpf.XSKMap,
+		KeySize:    4,
+		ValueSize:  4,
+		MaxEntries: uint32(entries),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("XSKMAP: %w", err)
+	}
+	ldMap := asm.LoadMapPtr(asm.R1, 0)
+	if err := ldMap.AssociateMap(m); err != nil {
+		m.Close()
+		return nil, err
+	}
+	insns := asm.Instructions{
+		// r2 = ctx->rx_queue_index, read before r1 (ctx) is reused.
+		asm.LoadMem(asm.R2, asm.R1, xdpMdRxQueueIndex, asm.Word),
+		ldMap,
+		asm.Mov.Imm(asm.R3, xdpPass),
+		asm.FnRedirectMap.Call(),
+		asm.Return(),
+	}
+	prog, err := ebpf.NewProgram(&ebpf.ProgramSpec{
+		Name:         "r2_xsk_redirect",
+		Type:         ebpf.XDP,
+		Instructions: insns,
+		License:      progLicense,
+	})
+	if err != nil {
+		m.Close()
+		return nil, fmt.Errorf("load XDP program: %w", err)
+	}
+	return &xdpProg{xsks: m, prog: prog}, nil
+}
+
+// setSocket puts the socket fd in the map slot of queue.
+func (x *xdpProg) setSocket(queue, fd int) error {
+	if err := x.xsks.Put(uint32(queue), uint32(fd)); err != nil {
+		return fmt.Errorf("XSKMAP slot %d: %w", queue, err)
+	}
+	return nil
+}
+
+// attach links the program to ifindex with flags (driver or generic mode).
+func (x *xdpProg) attach(ifindex int, flags link.XDPAttachFlags) error {
+	l, err := link.AttachXDP(link.XDPOptions{Program: x.prog, Interface: ifindex, Flags: flags})
+	if err != nil {
+		return err
+	}
+	x.lnk = l
+	return nil
+}
+
+// detach unlinks the program, if attached.
+func (x *xdpProg) detach() error {
+	if x.lnk == nil {
+		return nil
+	}
+	err := x.lnk.Close()
+	x.lnk = nil
+	return err
+}
+
+// close detaches the program and releases it and its map.
+func (x *xdpProg) close() error {
+	return errors.Join(x.detach(), x.prog.Close(), x.xsks.Close())
+}
+
+// passLink is what AttachPass returns: closing it detaches the program.
+type passLink struct{ l link.Link }
+
+func (p passLink) Close() error { return p.l.Close() }
+
+// AttachPass attaches a minimal XDP program (return XDP_PASS) to the
+// interface ifindex of the calling thread's network namespace, in driver
+// mode if the device has native XDP, else in generic mode, and returns
+// the link: closing it detaches the program (so does the process's exit).
+//
+// It exists for veth topologies. A veth end with an XDP program (or GRO)
+// receives through NAPI; frames that an XDP program elsewhere redirects to
+// it (XDP_REDIRECT through a devmap, XDP_TX on its peer) are dropped unless
+// it has one. AF_XDP transmission itself does not need it (copy mode builds
+// skbs that the peer receives like any other), but test topologies and the
+// benchmark tool attach it to the far ends so that both directions run
+// through the same NAPI path as a physical NIC would, and so that
+// redirect-based tools work.
+func AttachPass(ifindex int) (io.Closer, error) {
+	prog, err := ebpf.NewProgram(&ebpf.ProgramSpec{
+		Name:         "r2_xdp_pass",
+		Type:         ebpf.XDP,
+		Instructions: asm.Instructions{asm.Mov.Imm(asm.R0, xdpPass), asm.Return()},
+		License:      progLicense,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("afxdp: load XDP_PASS program: %w", err)
+	}
+	defer prog.Close() // the link keeps the program
+	l, err := link.AttachXDP(link.XDPOptions{Program: prog, Interface: ifindex, Flags: link.XDPDriverMode})
+	if err != nil {
+		var gerr error
+		l, gerr = link.AttachXDP(link.XDPOptions{Program: prog, Interface: ifindex, Flags: link.XDPGenericMode})
+		if gerr != nil {
+			return nil, fmt.Errorf("afxdp: attach XDP_PASS to ifindex %d: driver mode: %w; generic mode: %w", ifindex, err, gerr)
+		}
+	}
+	return passLink{l}, nil
+}

@@ -1,0 +1,245 @@
+//go:build linux
+
+package afxdp
+
+import (
+	"golang.org/x/sys/unix"
+
+	"github.com/r2go/r2/r2/packet"
+)
+
+// frameShift is log2(FrameSize): a UMEM address is frame<<frameShift plus
+// the offset of the data in the frame.
+const frameShift = 11
+
+// Compile-time check that 1<<frameShift == FrameSize (a negative untyped
+// constant does not convert to uint).
+const (
+	_ uint = FrameSize - 1<<frameShift
+	_ uint = 1<<frameShift - FrameSize
+)
+
+// Ownership bits (see Driver.held).
+func (d *Driver) setHeld(i uint32)           { d.held[i>>6] |= 1 << (i & 63) }
+func (d *Driver) clearHeld(i uint32)         { d.held[i>>6] &^= 1 << (i & 63) }
+func (d *Driver) isHeld(i uint32) bool       { return d.held[i>>6]&(1<<(i&63)) != 0 }
+func (d *Driver) frameOf(addr uint64) uint32 { return uint32(addr >> frameShift) }
+
+// Recv implements driver.Driver. Received frames are already packets of
+// Config.Pool (the kernel wrote them into pool memory): Recv hands them
+// over, data at the offset the kernel chose (256 in copy mode), then lends
+// as many fresh packets to the fill ring. pool must be Config.Pool, the
+// owner thread's. It also reaps Tx completions and retries a Tx kick the
+// kernel cut short. When the pool cannot refill the fill ring, Recv counts
+// RxNoBuf; frames keep coming while the kernel has buffers left, then the
+// kernel drops (Stats.RxDropped).
+func (d *Driver) Recv(pool *packet.Pool, pkts []*packet.Packet) int {
+	if d.fd < 0 {
+		return 0
+	}
+	if d.txHeld > 0 {
+		d.reap()
+	}
+	if d.txKick {
+		d.kickTx()
+	}
+	n := 0
+	if avail := d.rx.avail(); avail > 0 {
+		for range min(avail, uint32(len(pkts))) {
+			desc := d.rx.descs[d.rx.cons&d.rx.mask]
+			d.rx.cons++
+			i := d.frameOf(desc.Addr)
+			if i >= d.npkts || !d.isHeld(i) {
+				// Not a frame we lent: never hand it out.
+				d.cnt.RxErrors.Inc()
+				continue
+			}
+			p := d.pool.Packet(i)
+			if desc.Len > d.maxFrame || !p.SetHeadLen(int(desc.Addr&(FrameSize-1)), int(desc.Len)) {
+				// Too long for the MTU (or past the chunk):
+				// straight back to the kernel, still held.
+				d.cnt.RxErrors.Inc()
+				d.fill.descs[d.fill.prod&d.fill.mask] = uint64(i) << frameShift
+				d.fill.prod++
+				continue
+			}
+			d.fillHeld--
+			d.clearHeld(i)
+			pkts[n] = p
+			n++
+		}
+		d.rx.release()
+	}
+	d.topUp()
+	if n > 0 {
+		d.cnt.RxBatches.Inc()
+	}
+	return n
+}
+
+// topUp lends pool packets to the fill ring until the kernel holds
+// fillTarget of them, and submits what Recv put back. It counts RxNoBuf
+// when the pool runs dry.
+func (d *Driver) topUp() {
+	want := d.fillTarget - d.fillHeld
+	if want > 0 {
+		want = min(want, d.fill.free(want))
+		k := uint32(0)
+		for ; k < want; k++ {
+			p := d.pool.Get()
+			if p == nil {
+				d.cnt.RxNoBuf.Inc()
+				break
+			}
+			i := p.Index()
+			d.setHeld(i)
+			d.fill.descs[d.fill.prod&d.fill.mask] = uint64(i) << frameShift
+			d.fill.prod++
+		}
+		d.fillHeld += k
+	}
+	d.fill.submit()
+	d.primed = true
+	if d.needWakeup && d.fill.needWakeup() {
+		wakeRx(d.fd)
+		d.cnt.Syscalls.Inc()
+	}
+}
+
+// reap frees the packets whose transmission the kernel has completed.
+func (d *Driver) reap() {
+	n := d.comp.avail()
+	if n == 0 {
+		return
+	}
+	for range n {
+		i := d.frameOf(d.comp.descs[d.comp.cons&d.comp.mask])
+		d.comp.cons++
+		if i >= d.npkts || !d.isHeld(i) {
+			d.cnt.TxErrors.Inc() // cannot happen: not a frame we sent
+			continue
+		}
+		d.clearHeld(i)
+		d.txHeld--
+		d.pool.Free(d.pool.Packet(i))
+	}
+	d.comp.release()
+}
+
+// Send implements driver.Driver. Packets of Config.Pool go on the Tx ring
+// as they are (their buffer is UMEM) and return to the pool when the
+// kernel completes them; packets of other pools (handed over by other
+// threads) are first copied into a packet of Config.Pool (TxCopies) and
+// freed to pool at once. A sendto(2) kick makes the kernel transmit (one
+// per call when the batch is within the Tx budget; see kickTx). Frames
+// longer than MTU+18 bytes, and frames for which the Tx ring or the pool
+// has no room, are dropped and counted in TxErrors. It returns how many
+// frames went on the Tx ring.
+func (d *Driver) Send(pool *packet.Pool, pkts []*packet.Packet) int {
+	if d.fd < 0 {
+		d.cnt.TxErrors.Add(uint64(len(pkts)))
+		for _, p := range pkts {
+			pool.Free(p)
+		}
+		return 0
+	}
+	if d.txHeld > 0 {
+		d.reap()
+	}
+	room := d.tx.free(uint32(len(pkts)))
+	sent := uint32(0)
+	for _, p := range pkts {
+		n := p.Len()
+		if uint32(n) > d.maxFrame || n == 0 || sent == room {
+			d.cnt.TxErrors.Inc()
+			pool.Free(p)
+			continue
+		}
+		if p.Pool() != d.pool {
+			q := d.pool.Get()
+			if q == nil {
+				d.cnt.TxErrors.Inc()
+				pool.Free(p)
+				continue
+			}
+			q.SetData(p.Data())
+			d.copies.Inc()
+			pool.Free(p)
+			p = q
+		}
+		i := p.Index()
+		if d.isHeld(i) {
+			// Sent twice in one batch, or sent while queued: a bug
+			// upstream. The first copy is on its way; drop this one
+			// without freeing it.
+			d.cnt.TxErrors.Inc()
+			continue
+		}
+		d.setHeld(i)
+		desc := &d.tx.descs[d.tx.prod&d.tx.mask]
+		desc.Addr = uint64(i)<<frameShift + uint64(p.Head())
+		desc.Len = uint32(n)
+		desc.Options = 0
+		d.tx.prod++
+		sent++
+	}
+	if sent > 0 {
+		d.tx.submit()
+		d.txHeld += sent
+		d.kickTx()
+	}
+	return int(sent)
+}
+
+// kickTx makes the kernel transmit what is on the Tx ring: always in copy
+// mode (the kernel transmits only inside the kick, up to the Tx budget per
+// call), only when the ring asks for it in zero-copy mode. It kicks again
+// while the kernel makes progress and leaves descriptors behind. txKick
+// stays set while descriptors remain (budget exhausted, device busy), so
+// that Pending keeps the owner thread coming back; it is cleared when the
+// interface is down, so a dead link does not make the thread spin (the
+// next Send kicks again).
+func (d *Driver) kickTx() {
+	if d.zc && !d.tx.needWakeup() {
+		d.txKick = false
+		return
+	}
+	// One kick transmits up to the Tx budget; a batch larger than that
+	// (or a kernel that stops early) takes a few more. The bound keeps
+	// a device that drains slowly but steadily from holding the owner
+	// thread: what is left waits for the next Recv or Send, and Pending
+	// stays true meanwhile.
+	kicks := (d.tx.prod-d.tx.consumed())/d.txBudget + 2
+	for range kicks {
+		before := d.tx.consumed()
+		e := kick(d.fd)
+		d.cnt.Syscalls.Inc()
+		switch e {
+		case unix.ENETDOWN, unix.ENXIO:
+			d.txKick = false
+			return
+		case unix.EBUSY:
+			// NET_XMIT_DROP: the device dropped one frame (its
+			// completion still comes back).
+			d.cnt.TxErrors.Inc()
+		}
+		after := d.tx.consumed()
+		d.txKick = after != d.tx.prod
+		if !d.txKick || after == before {
+			return
+		}
+	}
+}
+
+// Pending reports whether the owner thread should call Recv again without
+// waiting for Fd: the fill ring was never filled, the Rx ring has frames,
+// completions wait to be reaped, or the kernel left Tx descriptors to kick
+// again. Frames merely in flight (sent, not yet completed) do not count:
+// their completion needs no action to arrive, and the next Recv or Send
+// reaps it, so waiting for it would only make the thread spin.
+func (d *Driver) Pending() bool {
+	if d.fd < 0 {
+		return false
+	}
+	return !d.primed || d.txKick || d.rx.ready() || (d.txHeld > 0 && d.comp.ready())
+}
