@@ -61,7 +61,9 @@ func TestForwarding(t *testing.T) {
 				d.must(t, "r2rt", "route", "192.0.2.0/24", "10.2.0.1", tp.RouterIfB, "--del")
 			})
 			t.Run("tcp 50MB", func(t *testing.T) {
+				before := d.counters(t)
 				tcpTransfer(t, tp, 50<<20)
+				reportSyscalls(t, before, d.counters(t))
 			})
 			t.Run("malformed frames", func(t *testing.T) {
 				malformed(t, d, tp)
@@ -108,6 +110,33 @@ func tcpTransfer(t *testing.T, tp *topo.Topology, n int) {
 		t.Fatalf("transfer differs: sent %q, received %q", want, got)
 	}
 	t.Logf("%d MB in %v (%.0f Mbit/s)", n>>20, took.Round(time.Millisecond), float64(n)*8/took.Seconds()/1e6)
+}
+
+// reportSyscalls logs the system calls and wakeups the forwarding threads
+// made per 1000 packets between two counter snapshots: driver syscalls
+// (sendmmsg, AF_XDP kicks), epoll waits and eventfd wakeups.
+func reportSyscalls(t *testing.T, before, after map[string][]uint64) {
+	t.Helper()
+	var pkts, sys, waits, wakes uint64
+	for name, v := range after {
+		delta := first(v) - first(before[name])
+		switch {
+		case strings.HasSuffix(name, "/rx") && strings.HasPrefix(name, "IfNode:"):
+			pkts += delta
+		case strings.HasSuffix(name, "/drv_syscalls"):
+			sys += delta
+		case name == "Thread/epoll_waits":
+			waits += delta
+		case name == "Thread/eventfd_wakeups":
+			wakes += delta
+		}
+	}
+	if pkts == 0 {
+		t.Fatal("no packets counted")
+	}
+	per := func(x uint64) float64 { return float64(x) * 1000 / float64(pkts) }
+	t.Logf("per 1000 packets received: %.1f driver syscalls, %.1f epoll waits, %.1f eventfd wakeups (%d packets)",
+		per(sys), per(waits), per(wakes), pkts)
 }
 
 // malformed injects bad frames from h1 with a raw socket while a ping runs
@@ -217,6 +246,21 @@ func TestRuntimeChanges(t *testing.T) {
 	if perr != nil || pr.Received != 100 {
 		t.Fatalf("ping on the other path during changes: %v, %d/100\n%s", perr, pr.Received, pr.Output)
 	}
+
+	// An interface that disappears from Linux while attached is detached,
+	// logged and counted; the router carries on.
+	d.must(t, "r2intf", extra, "add", "auto")
+	if out, err := exec.Command("ip", "link", "del", extra).CombinedOutput(); err != nil {
+		t.Fatalf("ip link del: %v %s", err, out)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for d.counter(t, "Control/intf_vanished") != 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("vanished interface not noticed\n%s", d.must(t, "r2intf", "show"))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	pingOK(t, d, tp, tp.H1NS, "10.2.0.1", 5)
 
 	show := d.must(t, "r2intf", "show")
 	for _, want := range []string{tp.RouterIfA, tp.RouterIfB, "10.1.0.2/24", "10.2.0.2/24"} {
