@@ -30,8 +30,11 @@ type Driver struct {
 	cnt driver.Counters // written by the owner thread only
 	fd  int             // the socket; -1 once closed
 
-	// Rx ring state, owned by the owner thread.
-	rx rxRing
+	// The Rx ring, of the version chosen at Open (noRing before the ring
+	// exists and after Close), walked by the owner thread; rxMem is its
+	// mapping.
+	rx    rxRing
+	rxMem []byte
 
 	// Tx message headers, preallocated and reused to avoid allocations:
 	// msgs[i].Hdr.Iov points at iovs[i] for the life of the driver, and
@@ -81,7 +84,7 @@ func Open(c Config) (*Driver, error) {
 			return fail(err)
 		}
 	}
-	d := &Driver{cfg: c, cnt: c.Counters, fd: -1}
+	d := &Driver{cfg: c, cnt: c.Counters, fd: -1, rx: noRing{}}
 	for i := range d.msgs {
 		d.msgs[i].Hdr.Iov = &d.iovs[i]
 		d.msgs[i].Hdr.SetIovlen(1)
@@ -106,24 +109,17 @@ func (d *Driver) open() error {
 		return fmt.Errorf("socket: %w", err)
 	}
 	d.fd = fd
-	if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_VERSION, unix.TPACKET_V3); err != nil {
-		return fmt.Errorf("PACKET_VERSION TPACKET_V3: %w", err)
+	switch c.Version {
+	case RingV2:
+		err = d.setupV2()
+	case RingV3:
+		err = d.setupV3()
+	default: // withDefaults let no other through
+		err = fmt.Errorf("ring version %v", c.Version)
 	}
-	req := unix.TpacketReq3{
-		Block_size:     uint32(c.BlockSize),
-		Block_nr:       uint32(c.Blocks),
-		Frame_size:     uint32(c.FrameSize),
-		Frame_nr:       uint32(c.Blocks * (c.BlockSize / c.FrameSize)),
-		Retire_blk_tov: c.blockTimeoutMs(),
-	}
-	if err := unix.SetsockoptTpacketReq3(fd, unix.SOL_PACKET, unix.PACKET_RX_RING, &req); err != nil {
-		return fmt.Errorf("PACKET_RX_RING %d blocks of %d bytes: %w", c.Blocks, c.BlockSize, err)
-	}
-	mem, err := unix.Mmap(fd, 0, c.Blocks*c.BlockSize, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED|unix.MAP_POPULATE)
 	if err != nil {
-		return fmt.Errorf("mmap Rx ring: %w", err)
+		return err
 	}
-	d.rx.init(mem, c.BlockSize, c.Blocks, c.maxFrame())
 	// Outgoing frames (the kernel's own on this interface) are not R2's
 	// to forward. Our own transmissions never come back to this socket in
 	// any case: the kernel does not loop a socket's frames to itself, and
@@ -153,6 +149,16 @@ func (d *Driver) open() error {
 	return nil
 }
 
+// mapRing maps the Rx ring of size bytes the kernel has just set up.
+func (d *Driver) mapRing(size int) error {
+	mem, err := unix.Mmap(d.fd, 0, size, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED|unix.MAP_POPULATE)
+	if err != nil {
+		return fmt.Errorf("mmap Rx ring: %w", err)
+	}
+	d.rxMem = mem
+	return nil
+}
+
 // htons converts v to network byte order.
 func htons(v uint16) uint16 {
 	var b [2]byte
@@ -160,13 +166,15 @@ func htons(v uint16) uint16 {
 	return binary.NativeEndian.Uint16(b[:])
 }
 
-// Fd is the socket. It polls readable when a ring block is ready for Recv
-// (TPACKET_V3 signals a block when the kernel retires it, full or timed
-// out), and stays readable while a block handed over is not given back.
+// Fd is the socket. It polls readable when the ring holds a frame for
+// Recv (TPACKET_V2 signals each frame as soon as it is written, TPACKET_V3
+// a block when the kernel retires it, full or timed out), and stays
+// readable while the last frame or block handed over is not given back.
 func (d *Driver) Fd() int { return d.fd }
 
-// Pending reports whether Recv would find a frame now: the current block
-// has unread frames, or the next block is ready. One atomic load.
+// Pending reports whether Recv would find a frame now: the next frame
+// (TPACKET_V2) or the current block (TPACKET_V3) is ready, or the current
+// block has unread frames. At most one atomic load.
 func (d *Driver) Pending() bool { return d.rx.pending() }
 
 // Stats reads the kernel's receive statistics of the socket, accumulated
@@ -177,6 +185,8 @@ func (d *Driver) Stats() (Stats, error) {
 	if d.closed {
 		return d.stats, ErrClosed
 	}
+	// A TPACKET_V2 socket fills only the first two fields (struct
+	// tpacket_stats), leaving Freeze_q_cnt 0.
 	s, err := unix.GetsockoptTpacketStatsV3(d.fd, unix.SOL_PACKET, unix.PACKET_STATISTICS)
 	if err != nil {
 		return d.stats, fmt.Errorf("af_packet %s: PACKET_STATISTICS: %w", d.cfg.Ifname, err)
@@ -203,10 +213,12 @@ func (d *Driver) Close() error {
 // release frees the ring and the socket, whatever exists of them.
 func (d *Driver) release() error {
 	var err error
-	if mem := d.rx.reset(); mem != nil {
-		if e := unix.Munmap(mem); e != nil {
+	d.rx = noRing{}
+	if d.rxMem != nil {
+		if e := unix.Munmap(d.rxMem); e != nil {
 			err = fmt.Errorf("af_packet %s: munmap: %w", d.cfg.Ifname, e)
 		}
+		d.rxMem = nil
 	}
 	if d.fd >= 0 {
 		if e := unix.Close(d.fd); e != nil && err == nil {

@@ -4,7 +4,9 @@ package afpacket
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
+	"net"
 	"os/exec"
 	"slices"
 	"strconv"
@@ -13,10 +15,12 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
 	"github.com/r2go/r2/counters"
 	"github.com/r2go/r2/r2/driver"
+	"github.com/r2go/r2/r2/hdr"
 	"github.com/r2go/r2/r2/packet"
 )
 
@@ -69,6 +73,16 @@ func diffFrames(want, got [][]byte) string {
 	return cmp.Diff(want, got)
 }
 
+// versions are the ring versions every receive test runs with.
+var versions = []RingVersion{RingV2, RingV3}
+
+// forVersions runs f as a subtest for each ring version.
+func forVersions(t *testing.T, f func(t *testing.T, ver RingVersion)) {
+	for _, ver := range versions {
+		t.Run(ver.String(), func(t *testing.T) { f(t, ver) })
+	}
+}
+
 // checkPool checks that every packet of pool is back.
 func checkPool(t testing.TB, pool *packet.Pool) {
 	t.Helper()
@@ -87,18 +101,37 @@ func TestConfigDefaults(t *testing.T) {
 		check   func(Config) bool
 	}{
 		{name: "zero", c: Config{}, check: func(c Config) bool {
+			return c.Version == DefaultRingVersion && c.Frames == DefaultFrames &&
+				c.FrameSize == DefaultFrameSize && c.MTU == DefaultMTU &&
+				c.BlockSize == 0 && c.Blocks == 0 && c.BlockTimeout == 0 // V3 only
+		}},
+		{name: "v3 zero", c: Config{Version: RingV3}, check: func(c Config) bool {
 			return c.BlockSize == DefaultBlockSize && c.Blocks == DefaultBlocks &&
-				c.BlockTimeout == DefaultBlockTimeout && c.FrameSize == DefaultFrameSize && c.MTU == DefaultMTU
+				c.BlockTimeout == DefaultBlockTimeout && c.FrameSize == DefaultFrameSize && c.MTU == DefaultMTU &&
+				c.Frames == 0 // V2 only
 		}},
 		{name: "interface MTU", c: Config{}, ifMTU: 9000, check: func(c Config) bool { return c.MTU == 9000 && c.maxFrame() == packet.MaxData }},
 		{name: "MTU given", c: Config{MTU: 1000}, ifMTU: 9000, check: func(c Config) bool { return c.MTU == 1000 && c.maxFrame() == 1018 }},
-		{name: "timeout rounds up", c: Config{BlockTimeout: 1500 * time.Microsecond}, check: func(c Config) bool { return c.blockTimeoutMs() == 2 }},
-		{name: "block not power of two", c: Config{BlockSize: 3 * 4096}, wantErr: "power of two"},
-		{name: "block below page", c: Config{BlockSize: 2048}, wantErr: "power of two"},
-		{name: "frame size odd", c: Config{FrameSize: 1000}, wantErr: "frame size"},
-		{name: "frame above block", c: Config{BlockSize: 4096, FrameSize: 8192}, wantErr: "frame size"},
-		{name: "negative blocks", c: Config{Blocks: -1}, wantErr: "blocks"},
 		{name: "MTU too small", c: Config{MTU: 10}, wantErr: "MTU"},
+		{name: "bad version", c: Config{Version: 9}, wantErr: "ring version RingVersion(9)"},
+		// TPACKET_V2.
+		{name: "v2 jumbo MTU", c: Config{MTU: 9000}, check: func(c Config) bool {
+			return c.FrameSize == 2048 && c.FrameSize >= c.maxFrame()+v2FrameOverhead
+		}},
+		{name: "v2 frames round up to pages", c: Config{Frames: 5}, check: func(c Config) bool { return c.Frames == 6 }},
+		{name: "v2 big frames", c: Config{FrameSize: 8192, Frames: 3}, check: func(c Config) bool { return c.Frames == 3 && c.FrameSize == 8192 }},
+		{name: "v2 small frames", c: Config{MTU: 68, FrameSize: 256, Frames: 1}, check: func(c Config) bool { return c.Frames == 16 }},
+		{name: "v2 frame too small for MTU", c: Config{FrameSize: 1024}, wantErr: "frame size 1024"},
+		{name: "v2 frame not power of two", c: Config{FrameSize: 3072}, wantErr: "power of two"},
+		{name: "v2 negative frames", c: Config{Frames: -1}, wantErr: "frames"},
+		{name: "v2 ignores V3 fields", c: Config{BlockSize: 3 * 4096, Blocks: -1}, check: func(c Config) bool { return c.Version == RingV2 }},
+		// TPACKET_V3.
+		{name: "timeout rounds up", c: Config{Version: RingV3, BlockTimeout: 1500 * time.Microsecond}, check: func(c Config) bool { return c.blockTimeoutMs() == 2 }},
+		{name: "block not power of two", c: Config{Version: RingV3, BlockSize: 3 * 4096}, wantErr: "power of two"},
+		{name: "block below page", c: Config{Version: RingV3, BlockSize: 2048}, wantErr: "power of two"},
+		{name: "frame size odd", c: Config{Version: RingV3, FrameSize: 1000}, wantErr: "frame size"},
+		{name: "frame above block", c: Config{Version: RingV3, BlockSize: 4096, FrameSize: 8192}, wantErr: "frame size"},
+		{name: "negative blocks", c: Config{Version: RingV3, Blocks: -1}, wantErr: "blocks"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -119,6 +152,14 @@ func TestConfigDefaults(t *testing.T) {
 	}
 }
 
+func TestRingVersionString(t *testing.T) {
+	for v, want := range map[RingVersion]string{RingDefault: "default", RingV2: "v2", RingV3: "v3", 7: "RingVersion(7)"} {
+		if got := v.String(); got != want {
+			t.Errorf("RingVersion(%d).String() = %q, want %q", v, got, want)
+		}
+	}
+}
+
 func TestOpenNoInterface(t *testing.T) {
 	_, err := Open(Config{Ifname: "r2-no-such-if"})
 	if err == nil || !strings.Contains(err.Error(), "r2-no-such-if") {
@@ -126,9 +167,11 @@ func TestOpenNoInterface(t *testing.T) {
 	}
 }
 
-func TestRecvByteExact(t *testing.T) {
+func TestRecvByteExact(t *testing.T) { forVersions(t, testRecvByteExact) }
+
+func testRecvByteExact(t *testing.T, ver RingVersion) {
 	v := newVethPair(t, 1500)
-	d := v.openDriver(t, Config{Promisc: true})
+	d := v.openDriver(t, Config{Promisc: true, Version: ver})
 	peer := openRaw(t, v.B, v.IdxB, false)
 	pool := packet.NewPool(0, 64)
 
@@ -151,6 +194,9 @@ func TestRecvByteExact(t *testing.T) {
 	if c.RxBatches.Value() == 0 {
 		t.Error("rx_batches not counted")
 	}
+	if got := d.Config().Version; got != ver {
+		t.Errorf("Config().Version = %v, want %v", got, ver)
+	}
 	st, err := d.Stats()
 	if err != nil {
 		t.Fatal(err)
@@ -163,13 +209,20 @@ func TestRecvByteExact(t *testing.T) {
 
 func net6(b ...byte) []byte { return b }
 
-// TestRecvBlockBoundaries sends frames over many small blocks and reads
-// them in batches that end in the middle of blocks.
-func TestRecvBlockBoundaries(t *testing.T) {
+// TestRecvBlockBoundaries sends frames over many small blocks (V3) or a
+// ring of slots (V2) and reads them in batches that end in the middle of
+// blocks.
+func TestRecvBlockBoundaries(t *testing.T) { forVersions(t, testRecvBlockBoundaries) }
+
+func testRecvBlockBoundaries(t *testing.T, ver RingVersion) {
 	v := newVethPair(t, 1500)
-	// 4 KiB blocks hold 3 frames of 1000 bytes (each takes its header
-	// and alignment too); 64 blocks hold all 120.
-	d := v.openDriver(t, Config{BlockSize: 4096, Blocks: 64, FrameSize: 1024})
+	// V3: 4 KiB blocks hold 3 frames of 1000 bytes (each takes its
+	// header and alignment too); 64 blocks hold all 120. V2: 128 slots.
+	c := Config{Version: ver, BlockSize: 4096, Blocks: 64, FrameSize: 1024}
+	if ver == RingV2 {
+		c = Config{Version: ver, Frames: 128}
+	}
+	d := v.openDriver(t, c)
 	peer := openRaw(t, v.B, v.IdxB, false)
 	pool := packet.NewPool(0, 32)
 
@@ -191,7 +244,7 @@ func TestRecvBlockBoundaries(t *testing.T) {
 		pool.Free(p)
 	}
 	if !d.Pending() {
-		t.Error("Pending false in the middle of a block")
+		t.Error("Pending false with frames left")
 	}
 	got = append(got, recvFrames(t, d, pool, len(want)-n, 7)...)
 	if diff := diffFrames(want, got); diff != "" {
@@ -206,10 +259,17 @@ func TestRecvBlockBoundaries(t *testing.T) {
 	checkPool(t, pool)
 }
 
-// TestRecvWrapsRing goes round a two-block ring many times.
-func TestRecvWrapsRing(t *testing.T) {
+// TestRecvWrapsRing goes round a two-block (V3) or four-slot (V2) ring
+// many times.
+func TestRecvWrapsRing(t *testing.T) { forVersions(t, testRecvWrapsRing) }
+
+func testRecvWrapsRing(t *testing.T, ver RingVersion) {
 	v := newVethPair(t, 1500)
-	d := v.openDriver(t, Config{BlockSize: 4096, Blocks: 2, FrameSize: 1024})
+	c := Config{Version: ver, BlockSize: 4096, Blocks: 2, FrameSize: 1024}
+	if ver == RingV2 {
+		c = Config{Version: ver, Frames: 4}
+	}
+	d := v.openDriver(t, c)
 	peer := openRaw(t, v.B, v.IdxB, false)
 	pool := packet.NewPool(0, 8)
 	for round := range 20 {
@@ -227,10 +287,12 @@ func TestRecvWrapsRing(t *testing.T) {
 }
 
 // TestPollReadiness checks that Fd polls readable once a frame is in a
-// retired block, and not once it has been read.
-func TestPollReadiness(t *testing.T) {
+// retired block (V3) or its slot (V2), and not once it has been read.
+func TestPollReadiness(t *testing.T) { forVersions(t, testPollReadiness) }
+
+func testPollReadiness(t *testing.T, ver RingVersion) {
 	v := newVethPair(t, 1500)
-	d := v.openDriver(t, Config{})
+	d := v.openDriver(t, Config{Version: ver})
 	peer := openRaw(t, v.B, v.IdxB, false)
 	pool := packet.NewPool(0, 8)
 	pfd := []unix.PollFd{{Fd: int32(d.Fd()), Events: unix.POLLIN}}
@@ -242,7 +304,7 @@ func TestPollReadiness(t *testing.T) {
 	if n, err := unix.Poll(pfd, 1000); n != 1 || err != nil {
 		t.Fatalf("poll after a frame: %d, %v", n, err)
 	}
-	t.Logf("frame readable after %v (block retire timeout)", time.Since(start))
+	t.Logf("frame readable after %v", time.Since(start))
 	if !d.Pending() {
 		t.Error("Pending false with a block ready")
 	}
@@ -260,9 +322,11 @@ func TestPollReadiness(t *testing.T) {
 // TestIgnoreOutgoing checks that the driver receives neither its own
 // transmissions nor frames the host sends on the interface, while a socket
 // without PACKET_IGNORE_OUTGOING sees the latter.
-func TestIgnoreOutgoing(t *testing.T) {
+func TestIgnoreOutgoing(t *testing.T) { forVersions(t, testIgnoreOutgoing) }
+
+func testIgnoreOutgoing(t *testing.T, ver RingVersion) {
 	v := newVethPair(t, 1500)
-	d := v.openDriver(t, Config{Promisc: true})
+	d := v.openDriver(t, Config{Promisc: true, Version: ver})
 	peer := openRaw(t, v.B, v.IdxB, false)
 	local := openRaw(t, v.A, v.IdxA, false) // another sender on end A
 	tap := openRaw(t, v.A, v.IdxA, true)    // sees outgoing frames
@@ -382,10 +446,16 @@ func TestSendErrors(t *testing.T) {
 
 // TestRecvOversize checks the MTU limit: MTU+18 passes (room for a VLAN
 // tag), anything longer is dropped and counted, and a frame longer than a
-// ring block arrives truncated and is dropped too.
-func TestRecvOversize(t *testing.T) {
+// ring block (V3) or slot (V2) arrives truncated and is dropped too.
+func TestRecvOversize(t *testing.T) { forVersions(t, testRecvOversize) }
+
+func testRecvOversize(t *testing.T, ver RingVersion) {
 	v := newVethPair(t, 9000)
-	d := v.openDriver(t, Config{MTU: 1000, BlockSize: 4096, FrameSize: 1024})
+	c := Config{Version: ver, MTU: 1000, BlockSize: 4096, FrameSize: 1024}
+	if ver == RingV2 {
+		c = Config{Version: ver, MTU: 1000} // 2 KiB slots
+	}
+	d := v.openDriver(t, c)
 	peer := openRaw(t, v.B, v.IdxB, false)
 	pool := packet.NewPool(0, 16)
 
@@ -396,7 +466,7 @@ func TestRecvOversize(t *testing.T) {
 		testFrame(v.MACA, v.MACB, 3, 1019),
 		ok2,
 		testFrame(v.MACA, v.MACB, 4, 1400),
-		testFrame(v.MACA, v.MACB, 6, 8000), // truncated to the 4 KiB block
+		testFrame(v.MACA, v.MACB, 6, 8000), // truncated to the block or slot
 		ok3)
 	got := recvFrames(t, d, pool, 3, 8)
 	expectNothing(t, d, pool)
@@ -410,9 +480,11 @@ func TestRecvOversize(t *testing.T) {
 }
 
 // TestRecvVLAN checks that a tag the kernel strips on receive is put back.
-func TestRecvVLAN(t *testing.T) {
+func TestRecvVLAN(t *testing.T) { forVersions(t, testRecvVLAN) }
+
+func testRecvVLAN(t *testing.T, ver RingVersion) {
 	v := newVethPair(t, 1500)
-	d := v.openDriver(t, Config{})
+	d := v.openDriver(t, Config{Version: ver})
 	peer := openRaw(t, v.B, v.IdxB, false)
 	pool := packet.NewPool(0, 4)
 
@@ -429,9 +501,11 @@ func TestRecvVLAN(t *testing.T) {
 
 // TestRxNoBuf checks that an empty pool stops Recv, counts it, and leaves
 // the frames for later.
-func TestRxNoBuf(t *testing.T) {
+func TestRxNoBuf(t *testing.T) { forVersions(t, testRxNoBuf) }
+
+func testRxNoBuf(t *testing.T, ver RingVersion) {
 	v := newVethPair(t, 1500)
-	d := v.openDriver(t, Config{})
+	d := v.openDriver(t, Config{Version: ver})
 	peer := openRaw(t, v.B, v.IdxB, false)
 	pool := packet.NewPool(0, 4)
 
@@ -475,9 +549,15 @@ func TestRxNoBuf(t *testing.T) {
 }
 
 // TestRingFullStats fills a tiny ring and checks the kernel's statistics.
-func TestRingFullStats(t *testing.T) {
+func TestRingFullStats(t *testing.T) { forVersions(t, testRingFullStats) }
+
+func testRingFullStats(t *testing.T, ver RingVersion) {
 	v := newVethPair(t, 1500)
-	d := v.openDriver(t, Config{BlockSize: 4096, Blocks: 2, FrameSize: 1024})
+	c := Config{Version: ver, BlockSize: 4096, Blocks: 2, FrameSize: 1024}
+	if ver == RingV2 {
+		c = Config{Version: ver, Frames: 4}
+	}
+	d := v.openDriver(t, c)
 	peer := openRaw(t, v.B, v.IdxB, false)
 	pool := packet.NewPool(0, 64)
 
@@ -505,7 +585,8 @@ func TestRingFullStats(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("received %d of %d; stats %+v", len(got), sent, st)
-	if st.Packets != sent || st.Drops == 0 || st.Drops+uint64(len(got)) != sent || st.FreezeQueue == 0 {
+	// Only V3 freezes the ring; V2 drops frame by frame.
+	if st.Packets != sent || st.Drops == 0 || st.Drops+uint64(len(got)) != sent || (st.FreezeQueue == 0) != (ver == RingV2) {
 		t.Errorf("stats %+v with %d received of %d", st, len(got), sent)
 	}
 	// Cumulative: a second read adds nothing new.
@@ -560,9 +641,11 @@ func TestPromisc(t *testing.T) {
 	d2.Close()
 }
 
-func TestCloseTwice(t *testing.T) {
+func TestCloseTwice(t *testing.T) { forVersions(t, testCloseTwice) }
+
+func testCloseTwice(t *testing.T, ver RingVersion) {
 	v := newVethPair(t, 1500)
-	d := v.openDriver(t, Config{})
+	d := v.openDriver(t, Config{Version: ver})
 	fd := d.Fd()
 	if err := d.Close(); err != nil {
 		t.Fatal(err)
@@ -589,9 +672,11 @@ func TestCloseTwice(t *testing.T) {
 }
 
 // TestZeroAllocs checks that Recv and Send allocate nothing.
-func TestZeroAllocs(t *testing.T) {
+func TestZeroAllocs(t *testing.T) { forVersions(t, testZeroAllocs) }
+
+func testZeroAllocs(t *testing.T, ver RingVersion) {
 	v := newVethPair(t, 1500)
-	d := v.openDriver(t, Config{})
+	d := v.openDriver(t, Config{Version: ver})
 	peer := openRaw(t, v.B, v.IdxB, false)
 	pool := packet.NewPool(0, 64)
 	const runs, batch = 50, 8
@@ -651,4 +736,76 @@ func TestCallerCounters(t *testing.T) {
 	if !slices.Contains(names, "IfNode:"+v.IfA+"/drv_syscalls") {
 		t.Errorf("registry holds %v", names)
 	}
+}
+
+// TestRecvChecksumPartial checks that Recv completes the UDP checksum of
+// frames a local stack left to checksum offload (the veth default): a UDP
+// socket in the peer's namespace sends through end B, whose tx
+// checksumming is on, so the frames reach end A as CHECKSUM_PARTIAL skbs
+// (TP_STATUS_CSUMNOTREADY) carrying only the pseudo-header sum.
+func TestRecvChecksumPartial(t *testing.T) { forVersions(t, testRecvChecksumPartial) }
+
+func testRecvChecksumPartial(t *testing.T, ver RingVersion) {
+	v := newVethPair(t, 1500)
+	d := v.openDriver(t, Config{Version: ver})
+	pool := packet.NewPool(0, 16)
+
+	// Peer B is 10.99.0.2/24 and knows A (10.99.0.1) by a permanent
+	// neighbour entry, so nothing but the datagrams crosses the link.
+	lB, err := v.hB.LinkByName(v.IfB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr, err := netlink.ParseAddr("10.99.0.2/24")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := v.hB.AddrAdd(lB, addr); err != nil {
+		t.Fatal(err)
+	}
+	dstIP := net.IPv4(10, 99, 0, 1)
+	neigh := &netlink.Neigh{LinkIndex: v.IdxB, Family: unix.AF_INET, State: netlink.NUD_PERMANENT, IP: dstIP, HardwareAddr: v.MACA}
+	if err := v.hB.NeighAdd(neigh); err != nil {
+		t.Fatal(err)
+	}
+	payloads := [][]byte{[]byte("r2 checksum"), bytes.Repeat([]byte{0xa5, 0x3c}, 700), {}}
+	err = inNS(v.B, func() error {
+		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			return err
+		}
+		defer unix.Close(fd)
+		to := &unix.SockaddrInet4{Port: 9, Addr: [4]byte{10, 99, 0, 1}}
+		for _, p := range payloads {
+			if err := unix.Sendto(fd, p, 0, to); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("send UDP from the peer: %v", err)
+	}
+	got := recvFrames(t, d, pool, len(payloads), 4)
+	if len(got) != len(payloads) {
+		t.Fatalf("received %d frames, want %d", len(got), len(payloads))
+	}
+	for i, f := range got {
+		if len(f) < 14+20+8 || binary.BigEndian.Uint16(f[12:]) != hdr.EtherTypeIPv4 || f[14+9] != hdr.ProtoUDP {
+			t.Fatalf("frame %d is not IPv4/UDP: %x", i, f)
+		}
+		ip := hdr.IPv4(f[14:])
+		l4 := ip[ip.HeaderLen():ip.TotalLen()]
+		if !bytes.Equal(l4[8:], payloads[i]) {
+			t.Errorf("frame %d: payload %x, want %x", i, l4[8:], payloads[i])
+		}
+		sum := hdr.Sum(ip[12:20], uint32(hdr.ProtoUDP)+uint32(len(l4)))
+		if hdr.Fold(hdr.Sum(l4, sum)) != 0xffff {
+			t.Errorf("frame %d: UDP checksum %#04x does not verify", i, binary.BigEndian.Uint16(l4[6:]))
+		}
+	}
+	if n := d.Counters().RxCsumFixed.Value(); n != uint64(len(payloads)) {
+		t.Errorf("rx_csum_fixed = %d, want %d (is tx checksumming on on the veth?)", n, len(payloads))
+	}
+	checkPool(t, pool)
 }

@@ -3,7 +3,10 @@
 package afpacket
 
 import (
+	"encoding/binary"
 	"fmt"
+	"runtime"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -14,27 +17,22 @@ import (
 )
 
 // BenchmarkRecvSend forwards frames through a veth pair with a driver on
-// each end: B sends batches, A receives them and sends them back (what a
-// router's Rx and Tx cost per frame), and B receives and frees them. One op
-// is one frame forwarded by A. Both drivers run on the benchmark goroutine,
-// so the figure includes the kernel's veth work for both directions.
+// each end, both with the same ring version: B sends batches, A receives
+// them and sends them back (what a router's Rx and Tx cost per frame), and
+// B receives and frees them. One op is one frame forwarded by A. Both
+// drivers run on the benchmark goroutine, so the figure includes the
+// kernel's veth work for both directions.
 func BenchmarkRecvSend(b *testing.B) {
 	v := newVethPair(b, 1500)
-	dA := v.openDriver(b, Config{Promisc: true})
-	var dB *Driver
-	err := inNS(v.B, func() error {
-		var err error
-		dB, err = Open(Config{Ifname: v.IfB})
-		return err
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { dB.Close() })
-
-	for _, size := range []int{64, 512, 1514} {
-		b.Run(fmt.Sprintf("size=%d", size), func(b *testing.B) {
-			benchForward(b, v, dA, dB, size)
+	for _, ver := range versions {
+		b.Run("ring="+ver.String(), func(b *testing.B) {
+			dA := v.openDriver(b, Config{Promisc: true, Version: ver})
+			dB := v.openDriverB(b, Config{Version: ver})
+			for _, size := range []int{64, 512, 1514} {
+				b.Run(fmt.Sprintf("size=%d", size), func(b *testing.B) {
+					benchForward(b, v, dA, dB, size)
+				})
+			}
 		})
 	}
 }
@@ -59,6 +57,7 @@ func benchForward(b *testing.B, v *vethPair, dA, dB *Driver, size int) {
 	sent, forwarded, back := 0, 0, 0
 	b.ReportAllocs()
 	b.ResetTimer()
+	cpu0 := cpuTime()
 	start := time.Now()
 	for forwarded < b.N {
 		// B: send a batch while the window has room.
@@ -83,7 +82,7 @@ func benchForward(b *testing.B, v *vethPair, dA, dB *Driver, size int) {
 			poolB.Free(p)
 		}
 		if n == 0 && m == 0 && (sent >= b.N || sent-back >= window) {
-			// Nothing to do until a block retires.
+			// Nothing to do until a frame or block comes.
 			unix.Poll(pfd, 5)
 		}
 		if sent > forwarded+window && time.Since(start) > 10*time.Second {
@@ -91,6 +90,7 @@ func benchForward(b *testing.B, v *vethPair, dA, dB *Driver, size int) {
 		}
 	}
 	elapsed := time.Since(start)
+	cpu := cpuTime() - cpu0
 	b.StopTimer()
 	// Drain what is still on its way back.
 	for deadline := time.Now().Add(time.Second); back < forwarded && time.Now().Before(deadline); {
@@ -106,6 +106,7 @@ func benchForward(b *testing.B, v *vethPair, dA, dB *Driver, size int) {
 	callsA := cA.Syscalls.Value() - callsA0
 	callsB := cB.Syscalls.Value() - callsB0
 	b.ReportMetric(float64(forwarded)/elapsed.Seconds(), "frames/s")
+	b.ReportMetric(float64(cpu)/float64(forwarded), "cpu-ns/frame")
 	b.ReportMetric(float64(callsA)/float64(forwarded), "syscalls/frame(A)")
 	b.ReportMetric(float64(callsA+callsB)/float64(forwarded), "syscalls/frame(A+B)")
 	stA, _ := dA.Stats()
@@ -118,80 +119,219 @@ func benchForward(b *testing.B, v *vethPair, dA, dB *Driver, size int) {
 	}
 }
 
+// cpuTime is the CPU time (user and system) the process has used. On a
+// machine shared with other work, CPU time per frame varies much less
+// than frames per second: it leaves out the time other work takes the
+// CPUs (though not its effect on caches, nor veth work done in softirq
+// threads, which is rare at these rates).
+func cpuTime() time.Duration {
+	var ru unix.Rusage
+	if err := unix.Getrusage(unix.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
 // BenchmarkRecv is the cost of Recv alone, per frame, in batches of 64
 // (the packets are freed, as the graph would). The ring is filled from the
-// peer once; the blocks are then handed back to Recv again and again (their
-// status words set back to what the kernel wrote), so the figure is pure
-// user-space work, with the ring warmer in cache than under real traffic.
+// peer once; the blocks or slots are then handed back to Recv again and
+// again (their status words set back to what the kernel wrote), so the
+// figure is pure user-space work, with the ring warmer in cache than under
+// real traffic.
 func BenchmarkRecv(b *testing.B) {
 	v := newVethPair(b, 1500)
-	var dB *Driver
-	err := inNS(v.B, func() error {
-		var err error
-		dB, err = Open(Config{Ifname: v.IfB})
-		return err
-	})
-	if err != nil {
-		b.Fatal(err)
+	dB := v.openDriverB(b, Config{})
+	for _, ver := range versions {
+		for _, size := range []int{64, 1514} {
+			b.Run(fmt.Sprintf("ring=%v/size=%d", ver, size), func(b *testing.B) {
+				const batch = 64
+				// About half the ring at either size: of the 64
+				// blocks of 64 KiB (V3), of the 4096 slots (V2).
+				fill := 32 * DefaultBlockSize / (size + 96) / batch * batch
+				if ver == RingV2 {
+					fill = DefaultFrames / 2
+				}
+				dA := v.openDriver(b, Config{Version: ver})
+				defer dA.Close()
+				poolA, poolB := packet.NewPool(0, 256), packet.NewPool(1, 256)
+				frame := testFrame(v.MACA, v.MACB, 1, size)
+				pkts := make([]*packet.Packet, batch)
+				for sent := 0; sent < fill; sent += batch {
+					for i := range batch {
+						pkts[i] = poolB.Get()
+						pkts[i].SetData(frame)
+					}
+					dB.Send(poolB, pkts)
+				}
+				time.Sleep(10 * time.Millisecond) // the last block retires
+				rewind := ringRewind(b, dA)
+				b.ReportAllocs()
+				b.ResetTimer()
+				for got := 0; got < b.N; {
+					n := dA.Recv(poolA, pkts)
+					for _, p := range pkts[:n] {
+						poolA.Free(p)
+					}
+					got += n
+					if n == 0 {
+						b.StopTimer()
+						rewind()
+						b.StartTimer()
+					}
+				}
+				b.StopTimer()
+				if e := dA.Counters().RxErrors.Value(); e != 0 {
+					b.Errorf("%d rx errors", e)
+				}
+			})
+		}
 	}
-	b.Cleanup(func() { dB.Close() })
-	for _, size := range []int{64, 1514} {
-		b.Run(fmt.Sprintf("size=%d", size), func(b *testing.B) {
-			const batch = 64
-			// About half the ring (64 blocks of 64 KiB) at either size.
-			fill := 32 * DefaultBlockSize / (size + 96) / batch * batch
-			dA := v.openDriver(b, Config{})
-			defer dA.Close()
-			poolA, poolB := packet.NewPool(0, 256), packet.NewPool(1, 256)
-			frame := testFrame(v.MACA, v.MACB, 1, size)
-			pkts := make([]*packet.Packet, batch)
-			for sent := 0; sent < fill; sent += batch {
-				for i := range batch {
-					pkts[i] = poolB.Get()
-					pkts[i].SetData(frame)
-				}
-				dB.Send(poolB, pkts)
+}
+
+// ringRewind records the blocks (V3) or slots (V2) of d's ring the kernel
+// has handed over, from the reader's position on, and returns a function
+// that hands them over again and moves the reader back.
+func ringRewind(b *testing.B, d *Driver) (rewind func()) {
+	var (
+		words  []*uint32 // status words of the ready blocks or slots
+		status []uint32  // their values
+	)
+	record := func(n int, word func(i int) *uint32) {
+		for i := range n {
+			st := atomic.LoadUint32(word(i))
+			if st&unix.TP_STATUS_USER == 0 {
+				break
 			}
-			time.Sleep(10 * time.Millisecond) // the last block retires
-			r := &dA.rx
-			cur0, base0 := r.cur, r.base
-			var status []uint32
-			for i := 0; ; i++ {
-				st := *r.status(((cur0 + i) % r.blocks) * r.blockSize)
-				if st&unix.TP_STATUS_USER == 0 || i == r.blocks {
-					break
-				}
-				status = append(status, st)
-			}
-			if len(status) == 0 {
-				b.Fatal("no ring block ready after filling the ring")
-			}
-			rewind := func() {
-				for i, st := range status {
-					atomic.StoreUint32(r.status(((cur0+i)%r.blocks)*r.blockSize), st)
-				}
-				r.cur, r.base, r.left = cur0, base0, 0
-			}
-			b.ReportAllocs()
-			b.ResetTimer()
-			for got := 0; got < b.N; {
-				n := dA.Recv(poolA, pkts)
+			words, status = append(words, word(i)), append(status, st)
+		}
+		if len(status) == 0 {
+			b.Fatal("nothing ready in the ring after filling it")
+		}
+	}
+	restore := func() {
+		for i, w := range words {
+			atomic.StoreUint32(w, status[i])
+		}
+	}
+	switch r := d.rx.(type) {
+	case *ring3:
+		cur0, base0 := r.cur, r.base
+		record(r.blocks, func(i int) *uint32 { return r.status(((cur0 + i) % r.blocks) * r.blockSize) })
+		return func() {
+			restore()
+			r.cur, r.base, r.left = cur0, base0, 0
+		}
+	case *ring2:
+		cur0, off0 := r.cur, r.off
+		record(r.frames, func(i int) *uint32 { return r.status(((cur0 + i) % r.frames) * r.frameSize) })
+		return func() {
+			restore()
+			r.cur, r.off = cur0, off0
+		}
+	}
+	b.Fatalf("ring %T", d.rx)
+	return nil
+}
+
+// BenchmarkRecvLatency is the one-way latency of a lone frame: the peer
+// sends a 64-byte frame every 10 ms, and a receiver thread, asleep in
+// poll(2) on Fd as a router's idle thread is, wakes, calls Recv and takes
+// the time. One op is one frame; run it with -benchtime=200x. It reports
+// percentiles of the time from just before the peer's send(2) to Recv's
+// return; ns/op is meaningless (mostly the gaps). The "socket" case is the
+// floor: a plain AF_PACKET socket without a ring, read with recvfrom(2).
+func BenchmarkRecvLatency(b *testing.B) {
+	v := newVethPair(b, 1500)
+	for _, ver := range versions {
+		b.Run("ring="+ver.String(), func(b *testing.B) {
+			d := v.openDriver(b, Config{Version: ver})
+			pool := packet.NewPool(0, 16)
+			pkts := make([]*packet.Packet, 16)
+			benchLatency(b, v, d.Fd(), func(got func(frame []byte)) {
+				n := d.Recv(pool, pkts)
 				for _, p := range pkts[:n] {
-					poolA.Free(p)
+					got(p.Data())
+					pool.Free(p)
 				}
-				got += n
-				if n == 0 {
-					b.StopTimer()
-					rewind()
-					b.StartTimer()
-				}
-			}
-			b.StopTimer()
-			if e := dA.Counters().RxErrors.Value(); e != 0 {
-				b.Errorf("%d rx errors", e)
-			}
+			})
 		})
 	}
+	b.Run("socket", func(b *testing.B) {
+		s := openRaw(b, v.A, v.IdxA, false)
+		buf := make([]byte, 2048)
+		benchLatency(b, v, s.fd, func(got func(frame []byte)) {
+			for {
+				n, _, err := unix.Recvfrom(s.fd, buf, unix.MSG_DONTWAIT)
+				if err != nil {
+					return
+				}
+				got(buf[:n])
+			}
+		})
+	})
+}
+
+// benchLatency runs BenchmarkRecvLatency on fd: recv, called on the
+// receiver thread each time fd polls readable (or 20 ms pass), passes
+// every frame it reads to got.
+func benchLatency(b *testing.B, v *vethPair, fd int, recv func(got func(frame []byte))) {
+	peer := openRaw(b, v.B, v.IdxB, false)
+	sentAt := make([]time.Time, b.N)
+	recvAt := make([]time.Time, b.N)
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+		var seqs []int
+		got := func(f []byte) {
+			if seq := int(binary.BigEndian.Uint32(f[14:])); seq < len(recvAt) {
+				seqs = append(seqs, seq)
+			}
+		}
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			unix.Poll(pfd, 20)
+			seqs = seqs[:0]
+			recv(got)
+			now := time.Now()
+			for _, seq := range seqs {
+				recvAt[seq] = now
+			}
+		}
+	}()
+	b.ResetTimer()
+	for i := range b.N {
+		time.Sleep(10 * time.Millisecond)
+		f := testFrame(v.MACA, v.MACB, i, 64)
+		sentAt[i] = time.Now()
+		peer.send(b, f)
+	}
+	time.Sleep(20 * time.Millisecond)
+	b.StopTimer()
+	close(stop)
+	<-done
+	lat := make([]time.Duration, 0, b.N)
+	for i := range b.N {
+		if recvAt[i].IsZero() {
+			b.Fatalf("frame %d never received", i)
+		}
+		lat = append(lat, recvAt[i].Sub(sentAt[i]))
+	}
+	slices.Sort(lat)
+	us := func(q float64) float64 {
+		return float64(lat[min(len(lat)-1, int(q*float64(len(lat))))]) / 1e3
+	}
+	b.ReportMetric(us(0.5), "us-p50")
+	b.ReportMetric(us(0.9), "us-p90")
+	b.ReportMetric(us(0.99), "us-p99")
+	b.ReportMetric(us(1), "us-max")
 }
 
 // BenchmarkSend is the cost of Send per frame, in batches of 64, through

@@ -257,8 +257,23 @@ func (v *vethPair) promiscuityA(t testing.TB) int {
 func (v *vethPair) openDriver(t testing.TB, c Config) *Driver {
 	t.Helper()
 	c.Ifname = v.IfA
+	return openIn(t, v.A, c)
+}
+
+// openDriverB opens a driver on end B from inside namespace B and closes
+// it when t ends.
+func (v *vethPair) openDriverB(t testing.TB, c Config) *Driver {
+	t.Helper()
+	c.Ifname = v.IfB
+	return openIn(t, v.B, c)
+}
+
+// openIn opens a driver from inside namespace ns and closes it when t
+// ends.
+func openIn(t testing.TB, ns netns.NsHandle, c Config) *Driver {
+	t.Helper()
 	var d *Driver
-	err := inNS(v.A, func() error {
+	err := inNS(ns, func() error {
 		var err error
 		d, err = Open(c)
 		return err

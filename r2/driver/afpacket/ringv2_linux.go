@@ -1,0 +1,133 @@
+//go:build linux
+
+package afpacket
+
+import (
+	"fmt"
+	"os"
+	"sync/atomic"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/r2go/r2/r2/driver"
+	"github.com/r2go/r2/r2/packet"
+)
+
+// setupV2 makes the socket's Rx ring a TPACKET_V2 ring of frame slots and
+// maps it. The kernel allocates the ring in blocks that slots may not
+// straddle; blocks of one page (or one slot, if larger) are the easiest
+// to find, and as Config.FrameSize is a power of two and Config.Frames
+// fills whole blocks, the slots lie back to back in the mapping.
+func (d *Driver) setupV2() error {
+	c := &d.cfg
+	if err := unix.SetsockoptInt(d.fd, unix.SOL_PACKET, unix.PACKET_VERSION, unix.TPACKET_V2); err != nil {
+		return fmt.Errorf("PACKET_VERSION TPACKET_V2: %w", err)
+	}
+	blockSize := max(os.Getpagesize(), c.FrameSize)
+	size := c.Frames * c.FrameSize
+	req := unix.TpacketReq{
+		Block_size: uint32(blockSize),
+		Block_nr:   uint32(size / blockSize),
+		Frame_size: uint32(c.FrameSize),
+		Frame_nr:   uint32(c.Frames),
+	}
+	if err := unix.SetsockoptTpacketReq(d.fd, unix.SOL_PACKET, unix.PACKET_RX_RING, &req); err != nil {
+		return fmt.Errorf("PACKET_RX_RING %d frames of %d bytes: %w", c.Frames, c.FrameSize, err)
+	}
+	if err := d.mapRing(size); err != nil {
+		return err
+	}
+	d.rx = &ring2{mem: d.rxMem, frameSize: c.FrameSize, frames: c.Frames, maxFrame: c.maxFrame()}
+	return nil
+}
+
+// ring2 walks a TPACKET_V2 receive ring: frames slots of frameSize bytes,
+// each starting with a tpacket2_hdr whose first word, tp_status, says who
+// owns the slot.
+//
+// Slots are used in ring order by both sides: the kernel writes a frame
+// into slot k, sets its status to TP_STATUS_USER (last, after a write
+// barrier) and wakes the poller, and takes slot k+1 for the next frame if
+// the user has given it back (TP_STATUS_KERNEL), else it drops the frame.
+// So the reader only ever looks at slot cur, starting from the first,
+// where the kernel starts writing. (Two CPUs receiving at once may finish
+// slots k and k+1 out of order; the reader then waits for k, which is
+// a matter of nanoseconds.)
+type ring2 struct {
+	mem       []byte // the mapping: frames*frameSize bytes
+	frameSize int
+	frames    int
+	maxFrame  int // longest frame accepted, VLAN tag included
+
+	cur int // slot being read, or waited for
+	off int // offset of slot cur in mem
+}
+
+// status is the status word of the slot at offset off. An atomic load
+// that sees TP_STATUS_USER also sees the frame the kernel wrote before.
+func (r *ring2) status(off int) *uint32 {
+	return (*uint32)(unsafe.Pointer(&r.mem[off]))
+}
+
+// pending implements rxRing.
+func (r *ring2) pending() bool {
+	return atomic.LoadUint32(r.status(r.off))&unix.TP_STATUS_USER != 0
+}
+
+// recv implements rxRing.
+func (r *ring2) recv(pool *packet.Pool, pkts []*packet.Packet, cnt *driver.Counters) int {
+	n := 0
+	for n < len(pkts) {
+		st := atomic.LoadUint32(r.status(r.off))
+		if st&unix.TP_STATUS_USER == 0 {
+			break
+		}
+		if f, ok := r.peek(st); ok {
+			p, more := take(pool, &f, r.maxFrame, cnt)
+			if !more {
+				break
+			}
+			if p != nil {
+				pkts[n] = p
+				n++
+			}
+		} else {
+			cnt.RxErrors.Inc()
+		}
+		r.release()
+	}
+	return n
+}
+
+// peek reads the header of the frame in slot cur, whose status word is
+// status. ok is false if it points outside the slot: a malformed slot,
+// which the caller drops.
+func (r *ring2) peek(status uint32) (f frame, ok bool) {
+	slot := r.mem[r.off : r.off+r.frameSize]
+	h := (*unix.Tpacket2Hdr)(unsafe.Pointer(&slot[0]))
+	start := int(h.Mac)
+	end := start + int(h.Snaplen)
+	if start < unix.SizeofTpacket2Hdr || end > r.frameSize {
+		return f, false
+	}
+	return frame{
+		data:   slot[start:end:end],
+		wire:   int(h.Len),
+		status: status,
+		tci:    h.Vlan_tci,
+		tpid:   h.Vlan_tpid,
+	}, true
+}
+
+// release gives slot cur back to the kernel and moves to the next. The
+// atomic store orders every read of the slot before the kernel can see it
+// free and write it again.
+func (r *ring2) release() {
+	atomic.StoreUint32(r.status(r.off), unix.TP_STATUS_KERNEL)
+	r.cur++
+	r.off += r.frameSize
+	if r.cur == r.frames {
+		r.cur, r.off = 0, 0
+	}
+}
