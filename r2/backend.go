@@ -107,7 +107,13 @@ func (b *backend) openDriver(kind, name string, info netdev.Info, owner int) (dr
 		// too large for 2 KiB UMEM frames), AF_PACKET can still serve.
 		b.logf("interface %s: AF_XDP refused, falling back to AF_PACKET: %v", name, err)
 	}
+	ring := afpacket.RingV2
+	if b.cfg.Ring == "v3" {
+		ring = afpacket.RingV3
+	}
 	return afpacket.Open(afpacket.Config{
+		Version:      ring,
+		Frames:       b.cfg.Frames,
 		Ifname:       name,
 		Ifindex:      info.Index,
 		MTU:          info.MTU,

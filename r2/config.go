@@ -27,6 +27,8 @@ type config struct {
 	Listen      string        // [api] listen: optional TCP address
 	AllowRemote bool          // [api] allow_remote
 	LogEntries  int           // [log] entries per thread
+	Ring        string        // [afpacket] ring: v2 (per-frame, low latency) or v3 (blocks)
+	Frames      int           // [afpacket] frames: v2 ring slots
 	RxBlocks    int           // [afpacket] blocks
 	RxBlockKB   int           // [afpacket] block_kb
 	RxTimeout   time.Duration // [afpacket] block_timeout
@@ -40,6 +42,8 @@ func defaultConfig() config {
 		ParticleSz: packet.BufSize,
 		Driver:     "afpacket",
 		LogEntries: 4096,
+		Ring:       "v2",
+		Frames:     4096,
 		RxBlocks:   64,
 		RxBlockKB:  64,
 		RxTimeout:  time.Millisecond,
@@ -182,6 +186,14 @@ func (c *config) set(section, k, v string) error {
 		return boolean(&c.AllowRemote)
 	case "log.entries":
 		return num(&c.LogEntries, 16, 1<<20)
+	case "afpacket.ring":
+		if v != "v2" && v != "v3" {
+			return fmt.Errorf("%q is not a ring version (v2: low latency, v3: blocks)", v)
+		}
+		c.Ring = v
+		return nil
+	case "afpacket.frames":
+		return num(&c.Frames, 64, 1<<20)
 	case "afpacket.blocks":
 		return num(&c.RxBlocks, 2, 4096)
 	case "afpacket.block_kb":

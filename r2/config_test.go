@@ -27,6 +27,8 @@ listen = 127.0.0.1:9090
 entries = 1024
 
 [afpacket]
+ring = v3
+frames = 1024
 blocks = 32
 block_kb = 128
 block_timeout = 2ms
@@ -61,6 +63,7 @@ block_timeout = 2ms
 		{"relative socket", "[api]\nsocket=x.sock\n", "r2.cfg:2: [api] socket:"},
 		{"block not pow2", "[afpacket]\nblock_kb=96\n", "not a power of two"},
 		{"bad driver", "[general]\ndriver=dpdk\n", `"dpdk" is not a driver`},
+		{"bad ring", "[afpacket]\nring=v4\n", `"v4" is not a ring version`},
 	}
 	for _, tt := range bad {
 		t.Run(tt.name, func(t *testing.T) {

@@ -8,7 +8,7 @@
 // Recv until it returns less than a full batch.
 //
 // Implementations: r2/driver/mem (in memory, for tests and benchmarks),
-// r2/driver/afpacket (TPACKET_V3 rings, the default for real interfaces) and
+// r2/driver/afpacket (TPACKET_V2 or V3 rings, the default for real interfaces) and
 // r2/driver/afxdp (XDP sockets, the fast path).
 package driver
 
