@@ -193,12 +193,14 @@ func (n *Node) receive(d *graph.Dispatch) {
 	}
 	got := n.drv.Recv(d.Pool(), n.batch[:room])
 	d.Admitted(got)
+	bytes := 0
 	for _, p := range n.batch[:got] {
 		p.InIfindex = n.ifindex
 		p.L2 = p.Head()
-		n.c.rx.Add(p.Len())
+		bytes += p.Len()
 		d.Push(nextDecap, p)
 	}
+	n.c.rx.AddN(got, bytes) // once per batch: counters live in shared memory
 	clear(n.batch[:got])
 	if got == room {
 		d.More() // maybe more frames waiting

@@ -44,8 +44,10 @@ type Node struct {
 	pkts [graph.VecSize]*packet.Packet
 	dsts [graph.VecSize]uint32
 	adjs [graph.VecSize]uint32
-	c    cntrs
-	log  *logs.Logger
+	// fwdPkts and fwdBytes accumulate the forwarded counter over a batch.
+	fwdPkts, fwdBytes int
+	c                 cntrs
+	log               *logs.Logger
 	// Log formats.
 	logNoRoute, logTTL logs.Format
 }
@@ -126,6 +128,9 @@ func (n *Node) Dispatch(d *graph.Dispatch) {
 			n.forward(d, t, n.pkts[i], n.dsts[i], n.adjs[i])
 			n.pkts[i] = nil
 		}
+		// Counted once per batch: the counters live in shared memory.
+		n.c.fwded.AddN(n.fwdPkts, n.fwdBytes)
+		n.fwdPkts, n.fwdBytes = 0, 0
 	}
 }
 
@@ -209,7 +214,8 @@ func (n *Node) forward(d *graph.Dispatch, t *fwd.IPv4Table, p *packet.Packet, ds
 	} else {
 		p.NextHop = dst
 	}
-	n.c.fwded.Add(p.Len())
+	n.fwdPkts++
+	n.fwdBytes += p.Len()
 	d.Push(nextEncapMux, p)
 }
 
