@@ -193,6 +193,25 @@ func (e *Engine) cloneCtx(thread int) graph.CloneCtx {
 	return graph.CloneCtx{Thread: thread, Counters: e.reg, Uplink: e.uplink, Logs: e.cfg.Logs}
 }
 
+// lock takes the R2 context lock, or fails without it once the engine is
+// closed.
+func (e *Engine) lock() error {
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		return ErrClosed
+	}
+	return nil
+}
+
+// byName is the interface called name. Caller holds e.mu.
+func (e *Engine) byName(name string) (*fwd.Interface, error) {
+	if fi := e.intfs.ByName(name); fi != nil {
+		return fi, nil
+	}
+	return nil, fmt.Errorf("interface %s: %w", name, ErrNotFound)
+}
+
 // Threads is the number of forwarding threads.
 func (e *Engine) Threads() int { return len(e.threads) }
 
@@ -233,11 +252,10 @@ func (e *Engine) publishIntfs(snap *fwd.Interfaces, adds func(t *Thread) []graph
 // OnThread runs fn on forwarding thread i between two graph runs and waits
 // for it: the safe way to look at a thread's graph or pool.
 func (e *Engine) OnThread(i int, fn func(*Thread)) error {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.closed {
-		return ErrClosed
+	if err := e.lock(); err != nil {
+		return err
 	}
+	defer e.mu.Unlock()
 	if i < 0 || i >= len(e.threads) {
 		return fmt.Errorf("engine: no thread %d", i)
 	}
@@ -261,11 +279,10 @@ type Interface struct {
 // AddInterface attaches drv as interface spec. On success the engine owns
 // drv and closes it when the interface is deleted.
 func (e *Engine) AddInterface(spec Interface, drv driver.Driver) error {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.closed {
-		return ErrClosed
+	if err := e.lock(); err != nil {
+		return err
 	}
+	defer e.mu.Unlock()
 	if spec.Name == "" {
 		return fmt.Errorf("interface name is empty: %w", ErrInvalid)
 	}
@@ -347,14 +364,13 @@ func (e *Engine) leastLoaded() int {
 // DelInterface detaches interface name: its routes and addresses go, its
 // nodes leave every graph, and its driver is closed.
 func (e *Engine) DelInterface(name string) error {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.closed {
-		return ErrClosed
+	if err := e.lock(); err != nil {
+		return err
 	}
-	fi := e.intfs.ByName(name)
-	if fi == nil {
-		return fmt.Errorf("interface %s: %w", name, ErrNotFound)
+	defer e.mu.Unlock()
+	fi, err := e.byName(name)
+	if err != nil {
+		return err
 	}
 	// Routes through the interface first, so nothing is forwarded to it
 	// while its nodes go away.
@@ -375,7 +391,6 @@ func (e *Engine) DelInterface(name string) error {
 		}
 	}
 	delete(e.ifs, name)
-	var err error
 	if st.drv != nil {
 		err = st.drv.Close()
 	}
@@ -389,14 +404,13 @@ func (e *Engine) DelInterface(name string) error {
 // AddAddr gives interface ifname the address p (e.g. 10.1.0.2/24) and
 // installs its connected route and local routes.
 func (e *Engine) AddAddr(ifname string, p netip.Prefix) error {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.closed {
-		return ErrClosed
+	if err := e.lock(); err != nil {
+		return err
 	}
-	fi := e.intfs.ByName(ifname)
-	if fi == nil {
-		return fmt.Errorf("interface %s: %w", ifname, ErrNotFound)
+	defer e.mu.Unlock()
+	fi, err := e.byName(ifname)
+	if err != nil {
+		return err
 	}
 	if !p.IsValid() || !p.Addr().Is4() || p.Bits() < 1 {
 		return fmt.Errorf("address %s: need an IPv4 address with a prefix length 1..32: %w", p, ErrInvalid)
@@ -443,14 +457,13 @@ func (e *Engine) AddAddr(ifname string, p netip.Prefix) error {
 // DelAddr removes address p from interface ifname, with the routes it
 // installed.
 func (e *Engine) DelAddr(ifname string, p netip.Prefix) error {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.closed {
-		return ErrClosed
+	if err := e.lock(); err != nil {
+		return err
 	}
-	fi := e.intfs.ByName(ifname)
-	if fi == nil {
-		return fmt.Errorf("interface %s: %w", ifname, ErrNotFound)
+	defer e.mu.Unlock()
+	fi, err := e.byName(ifname)
+	if err != nil {
+		return err
 	}
 	idx := -1
 	for i, x := range fi.Addrs {
@@ -549,11 +562,10 @@ func (e *Engine) resolve(r Route) (fwd.Route, error) {
 
 // AddRoutes adds (or replaces) routes, all or none.
 func (e *Engine) AddRoutes(rs []Route) error {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.closed {
-		return ErrClosed
+	if err := e.lock(); err != nil {
+		return err
 	}
+	defer e.mu.Unlock()
 	out := make([]fwd.Route, 0, len(rs))
 	seen := make(map[netip.Prefix]bool, len(rs))
 	for _, r := range rs {
@@ -573,11 +585,10 @@ func (e *Engine) AddRoutes(rs []Route) error {
 // DelRoutes deletes static routes, all or none. A route's next hop and
 // interface, when given, must match the installed route.
 func (e *Engine) DelRoutes(rs []Route) error {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.closed {
-		return ErrClosed
+	if err := e.lock(); err != nil {
+		return err
 	}
+	defer e.mu.Unlock()
 	ps := make([]netip.Prefix, 0, len(rs))
 	seen := make(map[netip.Prefix]bool, len(rs))
 	for _, r := range rs {
@@ -835,14 +846,13 @@ func (e *Engine) PickOwner() int {
 // SetUp marks interface name up or down (the Linux link's state): packets
 // routed to a down interface are dropped and counted by IPv4Fwd.
 func (e *Engine) SetUp(name string, up bool) error {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.closed {
-		return ErrClosed
+	if err := e.lock(); err != nil {
+		return err
 	}
-	fi := e.intfs.ByName(name)
-	if fi == nil {
-		return fmt.Errorf("interface %s: %w", name, ErrNotFound)
+	defer e.mu.Unlock()
+	fi, err := e.byName(name)
+	if err != nil {
+		return err
 	}
 	if fi.Up == up {
 		return nil
