@@ -7,6 +7,12 @@
 // (bad_total_len), a header or total length beyond the frame (truncated;
 // Ethernet padding beyond the total length is trimmed), and the header
 // checksum (bad_checksum).
+//
+// Options are forwarded unchanged, except that a malformed option list is
+// dropped (bad_options) and so are loose and strict source routes
+// (source_route), as RFC 7126 recommends for routers: honouring them lets a
+// sender steer traffic around filters. The scan runs only for headers
+// longer than 20 bytes, which are rare.
 // IPv6 is counted and dropped until R2 supports it.
 package parse
 
@@ -31,7 +37,7 @@ type Node struct {
 
 type cntrs struct {
 	truncated, badVersion, badIHL, badTotalLen, badChecksum counters.Counter
-	ipv6, unknownProto                                      counters.Counter
+	ipv6, unknownProto, badOptions, sourceRoute             counters.Counter
 }
 
 // New makes L3Parse.
@@ -56,6 +62,8 @@ func (n *Node) Clone(c *graph.CloneCtx) graph.Node {
 		badChecksum:  c.Counter(name, "bad_checksum"),
 		ipv6:         c.Counter(name, "ipv6"),
 		unknownProto: c.Counter(name, "unknown_proto"),
+		badOptions:   c.Counter(name, "bad_options"),
+		sourceRoute:  c.Counter(name, "source_route"),
 	}}
 }
 
@@ -105,6 +113,16 @@ func (n *Node) Dispatch(d *graph.Dispatch) {
 			d.Drop(p, n.c.badChecksum)
 			continue
 		}
+		if ihl > hdr.IPv4MinLen {
+			switch checkOptions(data[hdr.IPv4MinLen:ihl]) {
+			case optBad:
+				d.Drop(p, n.c.badOptions)
+				continue
+			case optSourceRoute:
+				d.Drop(p, n.c.sourceRoute)
+				continue
+			}
+		}
 		p.Trim(total) // drop Ethernet padding
 		d.Push(nextIPv4, p)
 	}
@@ -114,3 +132,40 @@ var _ graph.Node = (*Node)(nil)
 
 // Rank implements graph.Ranker.
 func (n *Node) Rank() int { return graph.RankL3Parse }
+
+// Results of checkOptions.
+const (
+	optOK = iota
+	optBad
+	optSourceRoute
+)
+
+// IPv4 option types that matter here (RFC 791).
+const (
+	optEnd  = 0
+	optNop  = 1
+	optLSRR = 131
+	optSSRR = 137
+)
+
+// checkOptions walks an IPv4 option list: every option but End and No-op
+// has a length byte of at least 2 that must fit the list.
+func checkOptions(o []byte) int {
+	for i := 0; i < len(o); {
+		switch o[i] {
+		case optEnd:
+			return optOK
+		case optNop:
+			i++
+			continue
+		}
+		if i+1 >= len(o) || o[i+1] < 2 || i+int(o[i+1]) > len(o) {
+			return optBad
+		}
+		if o[i] == optLSRR || o[i] == optSSRR {
+			return optSourceRoute
+		}
+		i += int(o[i+1])
+	}
+	return optOK
+}

@@ -188,13 +188,98 @@ func refVerdict(data []byte) (string, int) {
 	if sum != 0xffff {
 		return "bad_checksum", 0
 	}
+	// Options, written independently of checkOptions: a list of
+	// type-length-value items after End/No-op handling.
+	opts := data[20:ihl]
+	for i := 0; i < len(opts); {
+		t := opts[i]
+		if t == 0 {
+			break
+		}
+		if t == 1 {
+			i++
+			continue
+		}
+		if i+1 >= len(opts) {
+			return "bad_options", 0
+		}
+		l := int(opts[i+1])
+		if l < 2 || i+l > len(opts) {
+			return "bad_options", 0
+		}
+		if t == 131 || t == 137 {
+			return "source_route", 0
+		}
+		i += l
+	}
 	return "", total
+}
+
+// withOpts builds a UDP packet whose header carries the option bytes o
+// (padded with End to a multiple of 4).
+func withOpts(o ...byte) []byte {
+	for len(o)%4 != 0 {
+		o = append(o, 0)
+	}
+	payload := gt.UDP(1, 2, []byte("opt"))
+	b := make([]byte, 20+len(o)+len(payload))
+	hdr.PutIPv4(b, 0, len(b), 7, 64, hdr.ProtoUDP, gt.IP("10.1.0.1"), gt.IP("10.2.0.1"))
+	b[0] = 0x40 | byte((20+len(o))/4)
+	copy(b[20:], o)
+	copy(b[20+len(o):], payload)
+	gt.FixIPv4Checksum(b)
+	return b
+}
+
+func TestOptions(t *testing.T) {
+	tests := []struct {
+		name string
+		opts []byte
+		drop string
+	}{
+		{"record route", []byte{7, 7, 4, 0, 0, 0, 0}, ""},
+		{"timestamp after nops", []byte{1, 1, 68, 8, 5, 0, 0, 0, 0, 0}, ""},
+		{"router alert", []byte{148, 4, 0, 0}, ""},
+		{"loose source route", []byte{131, 7, 4, 10, 2, 0, 1}, "source_route"},
+		{"strict source route", []byte{137, 7, 4, 10, 2, 0, 1}, "source_route"},
+		{"length zero", []byte{7, 0, 0, 0}, "bad_options"},
+		{"length one", []byte{7, 1, 0, 0}, "bad_options"},
+		{"length beyond header", []byte{7, 9, 4, 0}, "bad_options"},
+		{"type without length", []byte{1, 1, 1, 7}, "bad_options"},
+		{"end then garbage", []byte{0, 131, 99, 99}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			data := withOpts(tt.opts...)
+			if got, _ := refVerdict(data); got != tt.drop {
+				t.Fatalf("reference says %q, want %q", got, tt.drop)
+			}
+			h := gt.New(t, gt.Options{PoolSize: 4})
+			gt.Add(h, parse.New())
+			out := h.Sink(names.IPv4Fwd)
+			h.Inject(names.L3Parse, h.L3(gt.Ether(ourMAC, peerMAC, hdr.EtherTypeIPv4, data)))
+			h.RunUntilIdle()
+			want := map[string]uint64{"L3Parse/enq": 1}
+			if tt.drop != "" {
+				want["L3Parse/"+tt.drop] = 1
+			} else {
+				want["IPv4Fwd/enq"] = 1
+				if got := out.Datas(); len(got) != 1 || !bytes.Equal(got[0], data) {
+					t.Fatalf("forwarded %x, want %x", got, data)
+				}
+			}
+			h.ExpectCounters(want)
+			h.Done()
+		})
+	}
 }
 
 // FuzzL3Parse checks L3Parse against refVerdict on arbitrary IPv4 payloads.
 func FuzzL3Parse(f *testing.F) {
 	f.Add(udp())
 	f.Add(withOptions())
+	f.Add(withOpts(131, 7, 4, 10, 2, 0, 1))
+	f.Add(withOpts(7, 9, 4, 0))
 	f.Add(gt.Pad(udp(), 46))
 	f.Add(udp()[:19])
 	f.Add(mod(func(b []byte) []byte { b[0] = 0x4f; return b }))
