@@ -3,14 +3,10 @@
 package netdev
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
@@ -20,36 +16,9 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
-)
 
-// inNS runs fn on a locked OS thread switched into ns and switches it back;
-// a thread that cannot be switched back dies with its goroutine.
-func inNS(ns netns.NsHandle, fn func() error) error {
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		orig, err := netns.Get()
-		if err != nil {
-			runtime.UnlockOSThread()
-			errc <- err
-			return
-		}
-		defer orig.Close()
-		if err := netns.Set(ns); err != nil {
-			runtime.UnlockOSThread()
-			errc <- err
-			return
-		}
-		ferr := fn()
-		if err := netns.Set(orig); err != nil {
-			errc <- errors.Join(ferr, fmt.Errorf("restore netns: %w", err))
-			return
-		}
-		runtime.UnlockOSThread()
-		errc <- ferr
-	}()
-	return <-errc
-}
+	"github.com/r2go/r2/r2/internal/nstest"
+)
 
 // testNS is a named namespace holding a veth pair V0, V1 (both ends
 // inside), removed when the test ends.
@@ -63,51 +32,11 @@ type testNS struct {
 // newTestNS builds the namespace and the pair; V0 is brought up.
 func newTestNS(t *testing.T) *testNS {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: creates a network namespace and veth interfaces")
-	}
-	var b [3]byte
-	rand.Read(b[:])
-	p := "r2nd" + hex.EncodeToString(b[:])
+	nstest.NeedRoot(t)
+	p := nstest.UniquePrefix("r2nd")
 	n := &testNS{Name: p, V0: p + "a", V1: p + "b"}
-	type res struct {
-		h   netns.NsHandle
-		err error
-	}
-	c := make(chan res, 1)
-	go func() {
-		runtime.LockOSThread()
-		orig, err := netns.Get()
-		if err != nil {
-			runtime.UnlockOSThread()
-			c <- res{netns.None(), err}
-			return
-		}
-		defer orig.Close()
-		h, err := netns.NewNamed(p)
-		if rerr := netns.Set(orig); rerr != nil {
-			c <- res{h, errors.Join(err, rerr)} // thread dies locked
-			return
-		}
-		runtime.UnlockOSThread()
-		c <- res{h, err}
-	}()
-	r := <-c
-	n.NS = r.h
-	t.Cleanup(func() {
-		if n.NS.IsOpen() {
-			n.NS.Close()
-		}
-		if _, err := os.Lstat(filepath.Join("/run/netns", p)); err == nil {
-			if err := netns.DeleteNamed(p); err != nil {
-				t.Errorf("delete netns %s: %v", p, err)
-			}
-		}
-	})
-	if r.err != nil {
-		t.Fatalf("create netns %s: %v", p, r.err)
-	}
-	err := inNS(n.NS, func() error {
+	n.NS = nstest.NewNamedNS(t, p)
+	err := nstest.InNS(n.NS, func() error {
 		// No IPv6 traffic on the links.
 		return os.WriteFile("/proc/sys/net/ipv6/conf/default/disable_ipv6", []byte("1"), 0o644)
 	})
@@ -212,7 +141,7 @@ func TestLookupVeth(t *testing.T) {
 	for _, name := range []string{n.V0, n.V1} {
 		t.Run(name, func(t *testing.T) {
 			var got Info
-			err := inNS(n.NS, func() error {
+			err := nstest.InNS(n.NS, func() error {
 				var err error
 				got, err = Lookup(name)
 				return err
@@ -276,7 +205,7 @@ func TestWatch(t *testing.T) {
 	done := make(chan struct{})
 	watchErr := make(chan error, 1)
 	go func() {
-		watchErr <- inNS(n.NS, func() error {
+		watchErr <- nstest.InNS(n.NS, func() error {
 			return Watch(done, func(e Event) { events <- e })
 		})
 	}()

@@ -21,6 +21,7 @@ import (
 	"github.com/r2go/r2/counters"
 	"github.com/r2go/r2/r2/driver"
 	"github.com/r2go/r2/r2/hdr"
+	"github.com/r2go/r2/r2/internal/nstest"
 	"github.com/r2go/r2/r2/packet"
 )
 
@@ -177,11 +178,11 @@ func testRecvByteExact(t *testing.T, ver RingVersion) {
 
 	var want [][]byte
 	for i, size := range []int{60, 64, 128, 333, 1000, 1514, 14, 15, 1513} {
-		want = append(want, testFrame(v.MACA, v.MACB, i, size))
+		want = append(want, nstest.Frame(v.MACA, v.MACB, i, size))
 	}
 	// Not for us: accepted in promiscuous mode, as a router must.
-	want = append(want, testFrame(net6(0x02, 1, 2, 3, 4, 5), v.MACB, 99, 100))
-	peer.send(t, want...)
+	want = append(want, nstest.Frame(net6(0x02, 1, 2, 3, 4, 5), v.MACB, 99, 100))
+	peer.Send(t, want...)
 	got := recvFrames(t, d, pool, len(want), 4)
 	if diff := diffFrames(want, got); diff != "" {
 		t.Errorf("frames (-sent +received):\n%s", diff)
@@ -228,9 +229,9 @@ func testRecvBlockBoundaries(t *testing.T, ver RingVersion) {
 
 	var want [][]byte
 	for i := range 120 {
-		want = append(want, testFrame(v.MACA, v.MACB, i, 900+i%3*50))
+		want = append(want, nstest.Frame(v.MACA, v.MACB, i, 900+i%3*50))
 	}
-	peer.send(t, want...)
+	peer.Send(t, want...)
 	time.Sleep(20 * time.Millisecond) // let the last block retire
 	// First batch: 7 of the 3 frames per block ends mid-block.
 	pkts := make([]*packet.Packet, 7)
@@ -275,9 +276,9 @@ func testRecvWrapsRing(t *testing.T, ver RingVersion) {
 	for round := range 20 {
 		var want [][]byte
 		for i := range 3 {
-			want = append(want, testFrame(v.MACA, v.MACB, round*3+i, 600))
+			want = append(want, nstest.Frame(v.MACA, v.MACB, round*3+i, 600))
 		}
-		peer.send(t, want...)
+		peer.Send(t, want...)
 		got := recvFrames(t, d, pool, len(want), 2)
 		if diff := diffFrames(want, got); diff != "" {
 			t.Fatalf("round %d: frames (-sent +received):\n%s", round, diff)
@@ -300,7 +301,7 @@ func testPollReadiness(t *testing.T, ver RingVersion) {
 		t.Fatalf("readable (%d) or pending (%v) before any frame", n, d.Pending())
 	}
 	start := time.Now()
-	peer.send(t, testFrame(v.MACA, v.MACB, 1, 100))
+	peer.Send(t, nstest.Frame(v.MACA, v.MACB, 1, 100))
 	if n, err := unix.Poll(pfd, 1000); n != 1 || err != nil {
 		t.Fatalf("poll after a frame: %d, %v", n, err)
 	}
@@ -333,28 +334,28 @@ func testIgnoreOutgoing(t *testing.T, ver RingVersion) {
 	pool := packet.NewPool(0, 16)
 
 	// Our own Tx.
-	f := testFrame(v.MACB, v.MACA, 1, 200)
+	f := nstest.Frame(v.MACB, v.MACA, 1, 200)
 	p := pool.Get()
 	p.SetData(f)
 	if sent := d.Send(pool, []*packet.Packet{p}); sent != 1 {
 		t.Fatalf("Send = %d", sent)
 	}
-	if got := peer.recv(1, time.Second); len(got) != 1 || !bytes.Equal(got[0], f) {
+	if got := peer.Recv(1, time.Second); len(got) != 1 || !bytes.Equal(got[0], f) {
 		t.Fatalf("peer got %x, want %x", got, f)
 	}
 	// The qdisc is bypassed, so not even the tap sees our Tx.
-	if got := tap.recv(1, 50*time.Millisecond); len(got) != 0 {
+	if got := tap.Recv(1, 50*time.Millisecond); len(got) != 0 {
 		t.Logf("note: a tap on the interface saw the driver's Tx (%d frames)", len(got))
 	}
 	expectNothing(t, d, pool)
 
 	// Someone else's Tx on the same interface.
-	g := testFrame(v.MACB, v.MACA, 2, 300)
-	local.send(t, g)
-	if got := peer.recv(1, time.Second); len(got) != 1 || !bytes.Equal(got[0], g) {
+	g := nstest.Frame(v.MACB, v.MACA, 2, 300)
+	local.Send(t, g)
+	if got := peer.Recv(1, time.Second); len(got) != 1 || !bytes.Equal(got[0], g) {
 		t.Fatalf("peer got %x, want %x", got, g)
 	}
-	if got := tap.recv(1, time.Second); len(got) != 1 || !bytes.Equal(got[0], g) {
+	if got := tap.Recv(1, time.Second); len(got) != 1 || !bytes.Equal(got[0], g) {
 		t.Errorf("control: a socket without PACKET_IGNORE_OUTGOING got %d frames, want the outgoing one", len(got))
 	}
 	expectNothing(t, d, pool)
@@ -374,7 +375,7 @@ func TestSendByteExact(t *testing.T) {
 			var want [][]byte
 			pkts := make([]*packet.Packet, n)
 			for i := range n {
-				want = append(want, testFrame(v.MACB, v.MACA, i, 60+i*7%1455))
+				want = append(want, nstest.Frame(v.MACB, v.MACA, i, 60+i*7%1455))
 				pkts[i] = pool.Get()
 				pkts[i].SetData(want[i])
 			}
@@ -382,7 +383,7 @@ func TestSendByteExact(t *testing.T) {
 				t.Fatalf("Send = %d, want %d", sent, n)
 			}
 			checkPool(t, pool)
-			got := peer.recv(n, time.Second)
+			got := peer.Recv(n, time.Second)
 			if diff := diffFrames(want, got); diff != "" {
 				t.Errorf("frames (-sent +received):\n%s", diff)
 			}
@@ -408,9 +409,9 @@ func TestSendErrors(t *testing.T) {
 	c := d.Counters()
 
 	frames := [][]byte{
-		testFrame(v.MACB, v.MACA, 0, 100),
-		testFrame(v.MACB, v.MACA, 1, 1600), // above MTU+14: EMSGSIZE
-		testFrame(v.MACB, v.MACA, 2, 200),
+		nstest.Frame(v.MACB, v.MACA, 0, 100),
+		nstest.Frame(v.MACB, v.MACA, 1, 1600), // above MTU+14: EMSGSIZE
+		nstest.Frame(v.MACB, v.MACA, 2, 200),
 	}
 	pkts := make([]*packet.Packet, len(frames))
 	for i, f := range frames {
@@ -423,14 +424,14 @@ func TestSendErrors(t *testing.T) {
 	if got := c.TxErrors.Value(); got != 1 {
 		t.Errorf("tx_errors = %d, want 1", got)
 	}
-	got := peer.recv(2, time.Second)
+	got := peer.Recv(2, time.Second)
 	if diff := diffFrames([][]byte{frames[0], frames[2]}, got); diff != "" {
 		t.Errorf("frames (-want +received):\n%s", diff)
 	}
 	t.Logf("syscalls for a batch with one refused frame: %d", c.Syscalls.Value())
 	checkPool(t, pool)
 
-	v.setDownA(t)
+	v.SetDownA(t, 0)
 	for i := range pkts {
 		pkts[i] = pool.Get()
 		pkts[i].SetData(frames[0])
@@ -459,14 +460,14 @@ func testRecvOversize(t *testing.T, ver RingVersion) {
 	peer := openRaw(t, v.B, v.IdxB, false)
 	pool := packet.NewPool(0, 16)
 
-	ok1 := testFrame(v.MACA, v.MACB, 1, 1014)
-	ok2 := testFrame(v.MACA, v.MACB, 2, 1018)
-	ok3 := testFrame(v.MACA, v.MACB, 5, 60)
-	peer.send(t, ok1,
-		testFrame(v.MACA, v.MACB, 3, 1019),
+	ok1 := nstest.Frame(v.MACA, v.MACB, 1, 1014)
+	ok2 := nstest.Frame(v.MACA, v.MACB, 2, 1018)
+	ok3 := nstest.Frame(v.MACA, v.MACB, 5, 60)
+	peer.Send(t, ok1,
+		nstest.Frame(v.MACA, v.MACB, 3, 1019),
 		ok2,
-		testFrame(v.MACA, v.MACB, 4, 1400),
-		testFrame(v.MACA, v.MACB, 6, 8000), // truncated to the block or slot
+		nstest.Frame(v.MACA, v.MACB, 4, 1400),
+		nstest.Frame(v.MACA, v.MACB, 6, 8000), // truncated to the block or slot
 		ok3)
 	got := recvFrames(t, d, pool, 3, 8)
 	expectNothing(t, d, pool)
@@ -488,10 +489,10 @@ func testRecvVLAN(t *testing.T, ver RingVersion) {
 	peer := openRaw(t, v.B, v.IdxB, false)
 	pool := packet.NewPool(0, 4)
 
-	inner := testFrame(v.MACA, v.MACB, 7, 200)
+	inner := nstest.Frame(v.MACA, v.MACB, 7, 200)
 	tagged := append(append(append([]byte(nil), inner[:12]...), 0x81, 0x00, 0x20, 0x64), inner[12:]...)
 	// The peer socket binds to the test EtherType, but sends anything.
-	peer.send(t, tagged)
+	peer.Send(t, tagged)
 	got := recvFrames(t, d, pool, 1, 4)
 	if len(got) != 1 || !bytes.Equal(got[0], tagged) {
 		t.Errorf("received %x, want %x", got, tagged)
@@ -511,9 +512,9 @@ func testRxNoBuf(t *testing.T, ver RingVersion) {
 
 	var want [][]byte
 	for i := range 10 {
-		want = append(want, testFrame(v.MACA, v.MACB, i, 100+i))
+		want = append(want, nstest.Frame(v.MACA, v.MACB, i, 100+i))
 	}
-	peer.send(t, want...)
+	peer.Send(t, want...)
 	time.Sleep(30 * time.Millisecond)
 	pkts := make([]*packet.Packet, 8)
 	var got [][]byte
@@ -563,7 +564,7 @@ func testRingFullStats(t *testing.T, ver RingVersion) {
 
 	const sent = 40
 	for i := range sent {
-		peer.send(t, testFrame(v.MACA, v.MACB, i, 1000))
+		peer.Send(t, nstest.Frame(v.MACA, v.MACB, i, 1000))
 	}
 	// Read what the ring kept: everything is there once two polls a
 	// few block timeouts apart find nothing.
@@ -682,9 +683,9 @@ func testZeroAllocs(t *testing.T, ver RingVersion) {
 	const runs, batch = 50, 8
 	var frames [][]byte
 	for i := range (runs + 1) * batch {
-		frames = append(frames, testFrame(v.MACA, v.MACB, i, 60+i%200))
+		frames = append(frames, nstest.Frame(v.MACA, v.MACB, i, 60+i%200))
 	}
-	peer.send(t, frames...)
+	peer.Send(t, frames...)
 	time.Sleep(30 * time.Millisecond)
 	pkts := make([]*packet.Packet, batch)
 	received := 0
@@ -699,7 +700,7 @@ func testZeroAllocs(t *testing.T, ver RingVersion) {
 	if received != (runs+1)*batch {
 		t.Errorf("received %d frames in the measured runs, want %d", received, (runs+1)*batch)
 	}
-	if got := peer.recv(received, time.Second); len(got) != received {
+	if got := peer.Recv(received, time.Second); len(got) != received {
 		t.Errorf("peer got %d frames back, want %d", len(got), received)
 	}
 	if allocs := testing.AllocsPerRun(runs, func() { d.Recv(pool, pkts) }); allocs != 0 {
@@ -724,7 +725,7 @@ func TestCallerCounters(t *testing.T) {
 	d := v.openDriver(t, Config{Counters: c})
 	pool := packet.NewPool(0, 2)
 	p := pool.Get()
-	p.SetData(testFrame(v.MACB, v.MACA, 1, 60))
+	p.SetData(nstest.Frame(v.MACB, v.MACA, 1, 60))
 	d.Send(pool, []*packet.Packet{p})
 	if got := c.Syscalls.Value(); got != 1 {
 		t.Errorf("caller's syscalls counter = %d, want 1", got)
@@ -752,7 +753,7 @@ func testRecvChecksumPartial(t *testing.T, ver RingVersion) {
 
 	// Peer B is 10.99.0.2/24 and knows A (10.99.0.1) by a permanent
 	// neighbour entry, so nothing but the datagrams crosses the link.
-	lB, err := v.hB.LinkByName(v.IfB)
+	lB, err := v.HB.LinkByName(v.IfB)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -760,16 +761,16 @@ func testRecvChecksumPartial(t *testing.T, ver RingVersion) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := v.hB.AddrAdd(lB, addr); err != nil {
+	if err := v.HB.AddrAdd(lB, addr); err != nil {
 		t.Fatal(err)
 	}
 	dstIP := net.IPv4(10, 99, 0, 1)
 	neigh := &netlink.Neigh{LinkIndex: v.IdxB, Family: unix.AF_INET, State: netlink.NUD_PERMANENT, IP: dstIP, HardwareAddr: v.MACA}
-	if err := v.hB.NeighAdd(neigh); err != nil {
+	if err := v.HB.NeighAdd(neigh); err != nil {
 		t.Fatal(err)
 	}
 	payloads := [][]byte{[]byte("r2 checksum"), bytes.Repeat([]byte{0xa5, 0x3c}, 700), {}}
-	err = inNS(v.B, func() error {
+	err = nstest.InNS(v.B, func() error {
 		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
 		if err != nil {
 			return err

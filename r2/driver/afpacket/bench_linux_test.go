@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/r2go/r2/r2/internal/nstest"
 	"github.com/r2go/r2/r2/packet"
 )
 
@@ -45,7 +46,7 @@ func benchForward(b *testing.B, v *vethPair, dA, dB *Driver, size int) {
 		window = 4096
 	)
 	poolA, poolB := packet.NewPool(0, 1024), packet.NewPool(1, 1024)
-	frame := testFrame(v.MACA, v.MACB, 1, size)
+	frame := nstest.Frame(v.MACA, v.MACB, 1, size)
 	pktsA := make([]*packet.Packet, batch)
 	pktsB := make([]*packet.Packet, batch)
 	pfd := []unix.PollFd{{Fd: int32(dA.Fd()), Events: unix.POLLIN}, {Fd: int32(dB.Fd()), Events: unix.POLLIN}}
@@ -154,7 +155,7 @@ func BenchmarkRecv(b *testing.B) {
 				dA := v.openDriver(b, Config{Version: ver})
 				defer dA.Close()
 				poolA, poolB := packet.NewPool(0, 256), packet.NewPool(1, 256)
-				frame := testFrame(v.MACA, v.MACB, 1, size)
+				frame := nstest.Frame(v.MACA, v.MACB, 1, size)
 				pkts := make([]*packet.Packet, batch)
 				for sent := 0; sent < fill; sent += batch {
 					for i := range batch {
@@ -259,9 +260,9 @@ func BenchmarkRecvLatency(b *testing.B) {
 	b.Run("socket", func(b *testing.B) {
 		s := openRaw(b, v.A, v.IdxA, false)
 		buf := make([]byte, 2048)
-		benchLatency(b, v, s.fd, func(got func(frame []byte)) {
+		benchLatency(b, v, s.Fd, func(got func(frame []byte)) {
 			for {
-				n, _, err := unix.Recvfrom(s.fd, buf, unix.MSG_DONTWAIT)
+				n, _, err := unix.Recvfrom(s.Fd, buf, unix.MSG_DONTWAIT)
 				if err != nil {
 					return
 				}
@@ -309,9 +310,9 @@ func benchLatency(b *testing.B, v *vethPair, fd int, recv func(got func(frame []
 	b.ResetTimer()
 	for i := range b.N {
 		time.Sleep(10 * time.Millisecond)
-		f := testFrame(v.MACA, v.MACB, i, 64)
+		f := nstest.Frame(v.MACA, v.MACB, i, 64)
 		sentAt[i] = time.Now()
-		peer.send(b, f)
+		peer.Send(b, f)
 	}
 	time.Sleep(20 * time.Millisecond)
 	b.StopTimer()
@@ -344,7 +345,7 @@ func BenchmarkSend(b *testing.B) {
 		b.Run(fmt.Sprintf("size=%d", size), func(b *testing.B) {
 			const batch = 64
 			pool := packet.NewPool(0, batch)
-			frame := testFrame(v.MACB, v.MACA, 1, size)
+			frame := nstest.Frame(v.MACB, v.MACA, 1, size)
 			pkts := make([]*packet.Packet, batch)
 			c := d.Counters()
 			calls0, errs0 := c.Syscalls.Value(), c.TxErrors.Value()

@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"golang.org/x/sys/unix"
 
+	"github.com/r2go/r2/r2/internal/nstest"
 	"github.com/r2go/r2/r2/packet"
 )
 
@@ -185,7 +186,7 @@ func TestParseMode(t *testing.T) {
 }
 
 func TestOpenNoInterface(t *testing.T) {
-	needRoot(t)
+	nstest.NeedRoot(t)
 	pool := newPool(t, 0, 64)
 	_, err := Open(Config{Ifindex: 999999, Pool: pool})
 	if err == nil || !strings.Contains(err.Error(), "ifindex 999999") || !strings.Contains(err.Error(), "no such interface") {
@@ -246,7 +247,7 @@ func TestOpenJumbo(t *testing.T) {
 // that a frame goes each way.
 func TestModes(t *testing.T) {
 	tn := newTestNet(t, 1, 1500)
-	v := tn.pairs[0]
+	v := tn.Pairs[0]
 	peer := openRaw(t, tn.B, v.IdxB)
 	for _, tt := range []struct {
 		mode Mode
@@ -282,18 +283,18 @@ func TestModes(t *testing.T) {
 				t.Errorf("ActiveMode = %q, want %q", got, tt.want)
 			}
 			prime(t, d, pool)
-			in := testFrame(v.MACA, v.MACB, 1, 100)
-			peer.send(t, in)
+			in := nstest.Frame(v.MACA, v.MACB, 1, 100)
+			peer.Send(t, in)
 			if got := recvFrames(t, d, pool, 1, 8); len(got) != 1 || !bytes.Equal(got[0], in) {
 				t.Errorf("received %x, want %x", got, in)
 			}
-			out := testFrame(v.MACB, v.MACA, 2, 200)
+			out := nstest.Frame(v.MACB, v.MACA, 2, 200)
 			p := pool.Get()
 			p.SetData(out)
 			if n := d.Send(pool, []*packet.Packet{p}); n != 1 {
 				t.Errorf("Send = %d", n)
 			}
-			if got := peer.recv(1, time.Second); len(got) != 1 || !bytes.Equal(got[0], out) {
+			if got := peer.Recv(1, time.Second); len(got) != 1 || !bytes.Equal(got[0], out) {
 				t.Errorf("peer got %x, want %x", got, out)
 			}
 			drainTx(t, d, pool)
@@ -307,7 +308,7 @@ func TestModes(t *testing.T) {
 
 func TestRecvByteExact(t *testing.T) {
 	tn := newTestNet(t, 1, 1500)
-	v := tn.pairs[0]
+	v := tn.Pairs[0]
 	pool := newPool(t, 0, 256)
 	d := tn.open(t, 0, Config{Pool: pool})
 	t.Logf("mode %s", d.ActiveMode())
@@ -316,11 +317,11 @@ func TestRecvByteExact(t *testing.T) {
 
 	var want [][]byte
 	for i, size := range []int{60, 64, 128, 333, 1000, 1514, 14, 15, 1513} {
-		want = append(want, testFrame(v.MACA, v.MACB, i, size))
+		want = append(want, nstest.Frame(v.MACA, v.MACB, i, size))
 	}
 	// Not for us: a router takes every frame (AF_XDP sees them all).
-	want = append(want, testFrame([]byte{0x02, 1, 2, 3, 4, 5}, v.MACB, 99, 100))
-	peer.send(t, want...)
+	want = append(want, nstest.Frame([]byte{0x02, 1, 2, 3, 4, 5}, v.MACB, 99, 100))
+	peer.Send(t, want...)
 
 	pkts := make([]*packet.Packet, 4)
 	var got [][]byte
@@ -367,7 +368,7 @@ func TestRecvByteExact(t *testing.T) {
 // Rx ring, and not once it has been read.
 func TestPollReadiness(t *testing.T) {
 	tn := newTestNet(t, 1, 1500)
-	v := tn.pairs[0]
+	v := tn.Pairs[0]
 	pool := newPool(t, 0, 64)
 	d := tn.open(t, 0, Config{Pool: pool})
 	if !d.Pending() {
@@ -380,7 +381,7 @@ func TestPollReadiness(t *testing.T) {
 		t.Fatalf("readable (%d) or pending (%v) before any frame", n, d.Pending())
 	}
 	start := time.Now()
-	peer.send(t, testFrame(v.MACA, v.MACB, 1, 100))
+	peer.Send(t, nstest.Frame(v.MACA, v.MACB, 1, 100))
 	if n, err := unix.Poll(pfd, 1000); n != 1 || err != nil {
 		t.Fatalf("poll after a frame: %d, %v", n, err)
 	}
@@ -400,7 +401,7 @@ func TestPollReadiness(t *testing.T) {
 
 func TestSendByteExact(t *testing.T) {
 	tn := newTestNet(t, 1, 1500)
-	v := tn.pairs[0]
+	v := tn.Pairs[0]
 	pool := newPool(t, 0, 2048)
 	d := tn.open(t, 0, Config{Pool: pool})
 	peer := openRaw(t, tn.B, v.IdxB)
@@ -412,7 +413,7 @@ func TestSendByteExact(t *testing.T) {
 			var want [][]byte
 			pkts := make([]*packet.Packet, n)
 			for i := range n {
-				want = append(want, testFrame(v.MACB, v.MACA, i, 60+i*7%1459))
+				want = append(want, nstest.Frame(v.MACB, v.MACA, i, 60+i*7%1459))
 				pkts[i] = pool.Get()
 				pkts[i].SetData(want[i])
 			}
@@ -426,7 +427,7 @@ func TestSendByteExact(t *testing.T) {
 			if sent := d.Send(pool, pkts); sent != n {
 				t.Fatalf("Send = %d, want %d", sent, n)
 			}
-			checkFrames(t, want, peer.recv(n, time.Second))
+			checkFrames(t, want, peer.Recv(n, time.Second))
 			drainTx(t, d, pool)
 			calls := c.Syscalls.Value() - calls0
 			t.Logf("%d frames: %d syscalls", n, calls)
@@ -452,7 +453,7 @@ func TestSendByteExact(t *testing.T) {
 // UMEM, so the packet Recv returns on A0 is the very buffer A1 transmits.
 func TestForwardWithoutCopy(t *testing.T) {
 	tn := newTestNet(t, 2, 1500)
-	v0, v1 := tn.pairs[0], tn.pairs[1]
+	v0, v1 := tn.Pairs[0], tn.Pairs[1]
 	pool := newPool(t, 0, 512)
 	d0 := tn.open(t, 0, Config{Pool: pool})
 	d1 := tn.open(t, 1, Config{Pool: pool})
@@ -468,9 +469,9 @@ func TestForwardWithoutCopy(t *testing.T) {
 	const frames = 100
 	var want [][]byte
 	for i := range frames {
-		want = append(want, testFrame(v0.MACA, v0.MACB, i, 60+i*13))
+		want = append(want, nstest.Frame(v0.MACA, v0.MACB, i, 60+i*13))
 	}
-	in0.send(t, want...)
+	in0.Send(t, want...)
 	pkts := make([]*packet.Packet, 32)
 	got := 0
 	for deadline := time.Now().Add(waitTimeout); got < frames && time.Now().Before(deadline); {
@@ -488,7 +489,7 @@ func TestForwardWithoutCopy(t *testing.T) {
 			time.Sleep(time.Millisecond)
 		}
 	}
-	checkFrames(t, want, out1.recv(frames, time.Second))
+	checkFrames(t, want, out1.Recv(frames, time.Second))
 	if c := d1.TxCopies(); c != 0 {
 		t.Errorf("tx_copies = %d: frames of the shared pool were copied", c)
 	}
@@ -512,14 +513,14 @@ func TestForwardWithoutCopy(t *testing.T) {
 		t.Error("a driver opened after the first closed does not share the UMEM")
 	}
 	prime(t, d2, pool)
-	in0.send(t, want[0])
+	in0.Send(t, want[0])
 	if got := recvFrames(t, d2, pool, 1, 4); len(got) != 1 || !bytes.Equal(got[0], want[0]) {
 		t.Errorf("reopened driver received %x", got)
 	}
 	p := pool.Get()
 	p.SetData(want[1])
 	d1.Send(pool, []*packet.Packet{p})
-	checkFrames(t, want[1:2], out1.recv(1, time.Second))
+	checkFrames(t, want[1:2], out1.Recv(1, time.Second))
 	for _, d := range []*Driver{d1, d2} {
 		if err := d.Close(); err != nil {
 			t.Fatal(err)
@@ -540,7 +541,7 @@ func TestForwardWithoutCopy(t *testing.T) {
 // still forward between each other without copying.
 func TestOwnUMEM(t *testing.T) {
 	tn := newTestNet(t, 2, 1500)
-	v0, v1 := tn.pairs[0], tn.pairs[1]
+	v0, v1 := tn.Pairs[0], tn.Pairs[1]
 	pool := newPool(t, 0, 256)
 	d0 := tn.open(t, 0, Config{Pool: pool})
 	forceOwnUMEM = true
@@ -556,8 +557,8 @@ func TestOwnUMEM(t *testing.T) {
 	out1 := openRaw(t, tn.B, v1.IdxB)
 	prime(t, d0, pool)
 	prime(t, d1, pool)
-	f := testFrame(v0.MACA, v0.MACB, 3, 300)
-	in0.send(t, f)
+	f := nstest.Frame(v0.MACA, v0.MACB, 3, 300)
+	in0.Send(t, f)
 	pkts := make([]*packet.Packet, 4)
 	n := 0
 	for deadline := time.Now().Add(waitTimeout); n == 0 && time.Now().Before(deadline); time.Sleep(time.Millisecond) {
@@ -567,7 +568,7 @@ func TestOwnUMEM(t *testing.T) {
 		t.Fatalf("received %d frames", n)
 	}
 	d1.Send(pool, pkts[:1])
-	checkFrames(t, [][]byte{f}, out1.recv(1, time.Second))
+	checkFrames(t, [][]byte{f}, out1.Recv(1, time.Second))
 	if d1.TxCopies() != 0 {
 		t.Error("copied")
 	}
@@ -582,7 +583,7 @@ func TestOwnUMEM(t *testing.T) {
 // which sends them home.
 func TestForeignPoolCopied(t *testing.T) {
 	tn := newTestNet(t, 1, 1500)
-	v := tn.pairs[0]
+	v := tn.Pairs[0]
 	pool := newPool(t, 0, 256)
 	other := packet.NewPool(1, 64) // another thread's pool, on the Go heap
 	d := tn.open(t, 0, Config{Pool: pool})
@@ -592,7 +593,7 @@ func TestForeignPoolCopied(t *testing.T) {
 	var want [][]byte
 	pkts := make([]*packet.Packet, 20)
 	for i := range pkts {
-		want = append(want, testFrame(v.MACB, v.MACA, i, 100+i))
+		want = append(want, nstest.Frame(v.MACB, v.MACA, i, 100+i))
 		if i%2 == 0 {
 			pkts[i] = other.Get()
 		} else {
@@ -604,7 +605,7 @@ func TestForeignPoolCopied(t *testing.T) {
 	if sent := d.Send(pool, pkts); sent != len(pkts) {
 		t.Fatalf("Send = %d", sent)
 	}
-	checkFrames(t, want, peer.recv(len(want), time.Second))
+	checkFrames(t, want, peer.Recv(len(want), time.Second))
 	if c := d.TxCopies(); c != 10 {
 		t.Errorf("tx_copies = %d, want 10", c)
 	}
@@ -622,7 +623,7 @@ func TestForeignPoolCopied(t *testing.T) {
 // leaves the interface.
 func TestCloseReturnsPackets(t *testing.T) {
 	tn := newTestNet(t, 1, 1500)
-	v := tn.pairs[0]
+	v := tn.Pairs[0]
 	pool := newPool(t, 0, 512)
 	d := tn.open(t, 0, Config{Pool: pool})
 	peer := openRaw(t, tn.B, v.IdxB)
@@ -632,12 +633,12 @@ func TestCloseReturnsPackets(t *testing.T) {
 	fd := d.Fd()
 	prime(t, d, pool)
 	for i := range 50 {
-		peer.send(t, testFrame(v.MACA, v.MACB, i, 500))
+		peer.Send(t, nstest.Frame(v.MACA, v.MACB, i, 500))
 	}
 	pkts := make([]*packet.Packet, 20)
 	for i := range pkts {
 		pkts[i] = pool.Get()
-		pkts[i].SetData(testFrame(v.MACB, v.MACA, i, 200))
+		pkts[i].SetData(nstest.Frame(v.MACB, v.MACA, i, 200))
 	}
 	d.Send(pool, pkts)
 	time.Sleep(20 * time.Millisecond)
@@ -674,9 +675,9 @@ func TestCloseReturnsPackets(t *testing.T) {
 	checkPool(t, pool)
 	// The interface works without R2 again: the kernel gets the frames.
 	other := openRaw(t, tn.A, v.IdxA)
-	f := testFrame(v.MACA, v.MACB, 77, 100)
-	peer.send(t, f)
-	if got := other.recv(1, time.Second); len(got) != 1 || !bytes.Equal(got[0], f) {
+	f := nstest.Frame(v.MACA, v.MACB, 77, 100)
+	peer.Send(t, f)
+	if got := other.Recv(1, time.Second); len(got) != 1 || !bytes.Equal(got[0], f) {
 		t.Errorf("after Close, the kernel got %x, want %x", got, f)
 	}
 }
@@ -685,15 +686,15 @@ func TestCloseReturnsPackets(t *testing.T) {
 // dropped and counted, and their buffers go straight back to the kernel.
 func TestRecvOversize(t *testing.T) {
 	tn := newTestNet(t, 1, 1500)
-	v := tn.pairs[0]
+	v := tn.Pairs[0]
 	pool := newPool(t, 0, 256)
 	d := tn.open(t, 0, Config{Pool: pool, MTU: 1000})
 	peer := openRaw(t, tn.B, v.IdxB)
 	prime(t, d, pool)
-	ok1 := testFrame(v.MACA, v.MACB, 1, 1014)
-	ok2 := testFrame(v.MACA, v.MACB, 2, 1018)
-	ok3 := testFrame(v.MACA, v.MACB, 5, 60)
-	peer.send(t, ok1, testFrame(v.MACA, v.MACB, 3, 1019), ok2, testFrame(v.MACA, v.MACB, 4, 1500), ok3)
+	ok1 := nstest.Frame(v.MACA, v.MACB, 1, 1014)
+	ok2 := nstest.Frame(v.MACA, v.MACB, 2, 1018)
+	ok3 := nstest.Frame(v.MACA, v.MACB, 5, 60)
+	peer.Send(t, ok1, nstest.Frame(v.MACA, v.MACB, 3, 1019), ok2, nstest.Frame(v.MACA, v.MACB, 4, 1500), ok3)
 	got := recvFrames(t, d, pool, 3, 8)
 	expectNothing(t, d, pool)
 	checkFrames(t, [][]byte{ok1, ok2, ok3}, got)
@@ -711,16 +712,16 @@ func TestRecvOversize(t *testing.T) {
 // (XDP sees frames before the kernel strips tags), in both XDP modes.
 func TestRecvVLAN(t *testing.T) {
 	tn := newTestNet(t, 1, 1500)
-	v := tn.pairs[0]
+	v := tn.Pairs[0]
 	peer := openRaw(t, tn.B, v.IdxB)
 	for _, mode := range []Mode{ModeCopy, ModeSKB} {
 		t.Run(mode.String(), func(t *testing.T) {
 			pool := newPool(t, 0, 64)
 			d := tn.open(t, 0, Config{Pool: pool, Mode: mode})
 			prime(t, d, pool)
-			inner := testFrame(v.MACA, v.MACB, 7, 1514)
+			inner := nstest.Frame(v.MACA, v.MACB, 7, 1514)
 			tagged := append(append(append([]byte(nil), inner[:12]...), 0x81, 0x00, 0x20, 0x64), inner[12:]...)
-			peer.send(t, tagged)
+			peer.Send(t, tagged)
 			got := recvFrames(t, d, pool, 1, 4)
 			if len(got) != 1 || !bytes.Equal(got[0], tagged) {
 				t.Errorf("received %x, want %x", got, tagged)
@@ -736,7 +737,7 @@ func TestRecvVLAN(t *testing.T) {
 // ring fills again once packets come back.
 func TestRxNoBuf(t *testing.T) {
 	tn := newTestNet(t, 1, 1500)
-	v := tn.pairs[0]
+	v := tn.Pairs[0]
 	pool := newPool(t, 0, 16)
 	d := tn.open(t, 0, Config{Pool: pool, FillSize: 8, RingSize: 64})
 	peer := openRaw(t, tn.B, v.IdxB)
@@ -751,9 +752,9 @@ func TestRxNoBuf(t *testing.T) {
 	}
 	var want [][]byte
 	for i := range 6 {
-		want = append(want, testFrame(v.MACA, v.MACB, i, 100+i))
+		want = append(want, nstest.Frame(v.MACA, v.MACB, i, 100+i))
 	}
-	peer.send(t, want...)
+	peer.Send(t, want...)
 	got := recvFrames(t, d, pool, 6, 3)
 	// recvFrames frees what it gets, so the pool refills as it goes:
 	// only the first refill (a batch of 3 into an empty pool) fails.
@@ -770,7 +771,7 @@ func TestRxNoBuf(t *testing.T) {
 	}
 	pkts := make([]*packet.Packet, 16)
 	for i := range 12 {
-		peer.send(t, testFrame(v.MACA, v.MACB, 100+i, 100))
+		peer.Send(t, nstest.Frame(v.MACA, v.MACB, 100+i, 100))
 	}
 	time.Sleep(20 * time.Millisecond)
 	held := 0
@@ -790,8 +791,8 @@ func TestRxNoBuf(t *testing.T) {
 		pool.Free(p)
 	}
 	d.Recv(pool, pkts)
-	f := testFrame(v.MACA, v.MACB, 200, 100)
-	peer.send(t, f)
+	f := nstest.Frame(v.MACA, v.MACB, 200, 100)
+	peer.Send(t, f)
 	if got := recvFrames(t, d, pool, 1, 4); len(got) != 1 || !bytes.Equal(got[0], f) {
 		t.Errorf("after refill, received %x", got)
 	}
@@ -803,7 +804,7 @@ func TestRxNoBuf(t *testing.T) {
 // down interface.
 func TestSendErrors(t *testing.T) {
 	tn := newTestNet(t, 1, 1500)
-	v := tn.pairs[0]
+	v := tn.Pairs[0]
 	pool := newPool(t, 0, 512)
 	d := tn.open(t, 0, Config{Pool: pool, RingSize: 64})
 	peer := openRaw(t, tn.B, v.IdxB)
@@ -811,9 +812,9 @@ func TestSendErrors(t *testing.T) {
 	c := d.Counters()
 
 	frames := [][]byte{
-		testFrame(v.MACB, v.MACA, 0, 100),
-		testFrame(v.MACB, v.MACA, 1, 1519), // above MTU+18
-		testFrame(v.MACB, v.MACA, 2, 200),
+		nstest.Frame(v.MACB, v.MACA, 0, 100),
+		nstest.Frame(v.MACB, v.MACA, 1, 1519), // above MTU+18
+		nstest.Frame(v.MACB, v.MACA, 2, 200),
 	}
 	pkts := make([]*packet.Packet, len(frames))
 	for i, f := range frames {
@@ -826,12 +827,12 @@ func TestSendErrors(t *testing.T) {
 	if got := c.TxErrors.Value(); got != 1 {
 		t.Errorf("tx_errors = %d, want 1", got)
 	}
-	checkFrames(t, [][]byte{frames[0], frames[2]}, peer.recv(2, time.Second))
+	checkFrames(t, [][]byte{frames[0], frames[2]}, peer.Recv(2, time.Second))
 	drainTx(t, d, pool)
 
 	// Down: frames wait on the Tx ring (the kernel refuses the kick),
 	// and once it is full, Send drops and counts.
-	tn.setDownA(t, 0)
+	tn.SetDownA(t, 0)
 	big := make([]*packet.Packet, 100)
 	for i := range big {
 		big[i] = pool.Get()
@@ -857,9 +858,9 @@ func TestSendErrors(t *testing.T) {
 // receives; closed, it is gone.
 func TestAttachPass(t *testing.T) {
 	tn := newTestNet(t, 1, 1500)
-	v := tn.pairs[0]
+	v := tn.Pairs[0]
 	var c interface{ Close() error }
-	if err := inNS(tn.A, func() error {
+	if err := nstest.InNS(tn.A, func() error {
 		var err error
 		c, err = AttachPass(v.IdxA)
 		return err
@@ -871,9 +872,9 @@ func TestAttachPass(t *testing.T) {
 	}
 	rx := openRaw(t, tn.A, v.IdxA)
 	peer := openRaw(t, tn.B, v.IdxB)
-	f := testFrame(v.MACA, v.MACB, 1, 100)
-	peer.send(t, f)
-	if got := rx.recv(1, time.Second); len(got) != 1 || !bytes.Equal(got[0], f) {
+	f := nstest.Frame(v.MACA, v.MACB, 1, 100)
+	peer.Send(t, f)
+	if got := rx.Recv(1, time.Second); len(got) != 1 || !bytes.Equal(got[0], f) {
 		t.Errorf("received %x through XDP_PASS", got)
 	}
 	if _, err := tn.tryOpen(t, 0, Config{Pool: newPool(t, 0, 64)}); !errors.Is(err, ErrUnsupported) {
@@ -896,7 +897,7 @@ func TestAttachPass(t *testing.T) {
 // benchmark topology does.
 func TestPeerWithXDP(t *testing.T) {
 	tn := newTestNet(t, 1, 1500)
-	v := tn.pairs[0]
+	v := tn.Pairs[0]
 	tn.attachPassB(t, 0)
 	pool := newPool(t, 0, 256)
 	d := tn.open(t, 0, Config{Pool: pool})
@@ -905,15 +906,15 @@ func TestPeerWithXDP(t *testing.T) {
 	var in, out [][]byte
 	pkts := make([]*packet.Packet, 10)
 	for i := range 10 {
-		in = append(in, testFrame(v.MACA, v.MACB, i, 64+i))
-		out = append(out, testFrame(v.MACB, v.MACA, i, 1000+i))
+		in = append(in, nstest.Frame(v.MACA, v.MACB, i, 64+i))
+		out = append(out, nstest.Frame(v.MACB, v.MACA, i, 1000+i))
 		pkts[i] = pool.Get()
 		pkts[i].SetData(out[i])
 	}
-	peer.send(t, in...)
+	peer.Send(t, in...)
 	checkFrames(t, in, recvFrames(t, d, pool, 10, 16))
 	d.Send(pool, pkts)
-	checkFrames(t, out, peer.recv(10, time.Second))
+	checkFrames(t, out, peer.Recv(10, time.Second))
 	drainTx(t, d, pool)
 	d.Close()
 	checkPool(t, pool)
@@ -936,7 +937,7 @@ func TestSameQueueTwice(t *testing.T) {
 // TestZeroAllocs checks that Recv, Send and Pending allocate nothing.
 func TestZeroAllocs(t *testing.T) {
 	tn := newTestNet(t, 1, 1500)
-	v := tn.pairs[0]
+	v := tn.Pairs[0]
 	pool := newPool(t, 0, 1024)
 	other := packet.NewPool(1, 16)
 	d := tn.open(t, 0, Config{Pool: pool, FillSize: 512})
@@ -945,9 +946,9 @@ func TestZeroAllocs(t *testing.T) {
 	const runs, batch = 50, 8
 	var frames [][]byte
 	for i := range (runs + 1) * batch {
-		frames = append(frames, testFrame(v.MACA, v.MACB, i, 60+i%200))
+		frames = append(frames, nstest.Frame(v.MACA, v.MACB, i, 60+i%200))
 	}
-	peer.send(t, frames...)
+	peer.Send(t, frames...)
 	time.Sleep(30 * time.Millisecond)
 	pkts := make([]*packet.Packet, batch)
 	received := 0
@@ -968,7 +969,7 @@ func TestZeroAllocs(t *testing.T) {
 	if received != (runs+1)*batch {
 		t.Errorf("received %d frames in the measured runs, want %d", received, (runs+1)*batch)
 	}
-	if got := peer.recv(received, time.Second); len(got) != received {
+	if got := peer.Recv(received, time.Second); len(got) != received {
 		t.Errorf("peer got %d frames back, want %d", len(got), received)
 	}
 	if allocs := testing.AllocsPerRun(runs, func() { d.Recv(pool, pkts) }); allocs != 0 {
@@ -987,9 +988,9 @@ func TestZeroAllocs(t *testing.T) {
 // the driver is open, and only then.
 func TestPromisc(t *testing.T) {
 	tn := newTestNet(t, 1, 1500)
-	v := tn.pairs[0]
+	v := tn.Pairs[0]
 	promiscuity := func() int {
-		l, err := tn.hA.LinkByName(v.IfA)
+		l, err := tn.HA.LinkByName(v.IfA)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -9,6 +9,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/r2go/r2/r2/internal/nstest"
 	"github.com/r2go/r2/r2/packet"
 )
 
@@ -16,9 +17,9 @@ import (
 // traffic generator's side) and closes it when b ends.
 func (tn *testNet) openB(tb testing.TB, i int, c Config) *Driver {
 	tb.Helper()
-	c.Ifname = tn.pairs[i].IfB
+	c.Ifname = tn.Pairs[i].IfB
 	var d *Driver
-	err := inNS(tn.B, func() error {
+	err := nstest.InNS(tn.B, func() error {
 		var err error
 		d, err = Open(c)
 		return err
@@ -46,8 +47,8 @@ func BenchmarkForward(b *testing.B) {
 	b.Logf("A: %s (shared %v); B: %s", a0.ActiveMode(), a1.SharedUMEM(), b0.ActiveMode())
 	for _, size := range []int{64, 1514} {
 		b.Run(fmt.Sprintf("size=%d", size), func(b *testing.B) {
-			v := tn.pairs[0]
-			benchPipe(b, testFrame(v.MACA, v.MACB, 1, size), b0, a0, a1, b1, poolA, poolB)
+			v := tn.Pairs[0]
+			benchPipe(b, nstest.Frame(v.MACA, v.MACB, 1, size), b0, a0, a1, b1, poolA, poolB)
 		})
 	}
 }
@@ -62,8 +63,8 @@ func BenchmarkRecvSend(b *testing.B) {
 	b0 := tn.openB(b, 0, Config{Pool: poolB})
 	for _, size := range []int{64, 512, 1514} {
 		b.Run(fmt.Sprintf("size=%d", size), func(b *testing.B) {
-			v := tn.pairs[0]
-			benchPipe(b, testFrame(v.MACA, v.MACB, 1, size), b0, a0, a0, b0, poolA, poolB)
+			v := tn.Pairs[0]
+			benchPipe(b, nstest.Frame(v.MACA, v.MACB, 1, size), b0, a0, a0, b0, poolA, poolB)
 		})
 	}
 }
@@ -161,7 +162,7 @@ func benchPipe(b *testing.B, frame []byte, src, fwdIn, fwdOut, sink *Driver, poo
 // early), with the kernel's default Tx budget and R2's.
 func BenchmarkSend(b *testing.B) {
 	tn := newTestNet(b, 1, 1500)
-	v := tn.pairs[0]
+	v := tn.Pairs[0]
 	for _, budget := range []int{32, DefaultTxBudget} {
 		pool := newPool(b, 0, 4096)
 		d, err := tn.tryOpen(b, 0, Config{Pool: pool, TxBudget: budget})
@@ -171,7 +172,7 @@ func BenchmarkSend(b *testing.B) {
 		for _, size := range []int{64, 1514} {
 			b.Run(fmt.Sprintf("budget=%d/size=%d", budget, size), func(b *testing.B) {
 				const batch = 256
-				frame := testFrame(v.MACB, v.MACA, 1, size)
+				frame := nstest.Frame(v.MACB, v.MACA, 1, size)
 				pkts := make([]*packet.Packet, batch)
 				c := d.Counters()
 				calls0, errs0 := c.Syscalls.Value(), c.TxErrors.Value()
@@ -213,8 +214,8 @@ func BenchmarkRecv(b *testing.B) {
 	b0 := tn.openB(b, 0, Config{Pool: poolB})
 	a0.Recv(poolA, nil)
 	b0.Recv(poolB, nil)
-	v := tn.pairs[0]
-	frame := testFrame(v.MACA, v.MACB, 1, 64)
+	v := tn.Pairs[0]
+	frame := nstest.Frame(v.MACA, v.MACB, 1, 64)
 	const batch, fill = 256, 1024
 	pkts := make([]*packet.Packet, batch)
 	var inRecv time.Duration
