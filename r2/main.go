@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command r2 is the R2 router daemon: it starts the forwarding threads,
 // serves the Thrift configuration APIs on a Unix socket, and keeps counters
 // and forwarding-path logs in shared memory for r2cnt and r2log.

@@ -1,16 +1,8 @@
-// Package mem is an in-memory R2 driver for tests and benchmarks.
-//
-// Frames are injected from any goroutine (Inject) and collected from any
-// goroutine (Frames, or a Tx callback); the owner thread's Recv and Send
-// see them as an interface would. A generator mode replays template frames
-// forever without allocating, for benchmarks of the whole forwarding path.
 package mem
 
 import (
 	"sync"
 	"sync/atomic"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/r2go/r2/r2/packet"
 	"github.com/r2go/r2/r2/ring"
@@ -42,7 +34,7 @@ type Driver struct {
 // New makes a driver whose Rx queue holds up to depth injected frames and
 // which captures transmitted frames for Frames.
 func New(name string, depth int) (*Driver, error) {
-	efd, err := unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC)
+	efd, err := newEventfd()
 	if err != nil {
 		return nil, err
 	}
@@ -65,8 +57,7 @@ func (d *Driver) Inject(frame []byte) bool {
 		d.rxDrops.Add(1)
 		return false
 	}
-	var one = [8]byte{1}
-	unix.Write(d.efd, one[:])
+	signal(d.efd)
 	return true
 }
 
@@ -90,8 +81,7 @@ func (d *Driver) Recv(pool *packet.Pool, pkts []*packet.Packet) int {
 	if d.gen != nil {
 		return d.recvGen(pool, pkts)
 	}
-	var buf [8]byte
-	unix.Read(d.efd, buf[:]) // reset readiness before draining, see Inject
+	reset(d.efd) // reset readiness before draining, see Inject
 	n := 0
 	for n < len(pkts) {
 		if d.rx.Len() == 0 {
@@ -191,5 +181,5 @@ func (d *Driver) Close() error {
 			break
 		}
 	}
-	return unix.Close(d.efd)
+	return closeFd(d.efd)
 }
