@@ -45,7 +45,7 @@ func defaultConfig() config {
 		Driver:     "afpacket",
 		LogEntries: 4096,
 		Ring:       "v2",
-		Frames:     4096,
+		Frames:     1024,
 		RxBlocks:   64,
 		RxBlockKB:  64,
 		RxTimeout:  time.Millisecond,

@@ -176,6 +176,10 @@ type Graph struct {
 	dropped, removed counters.Counter
 	epoch            time.Time
 	finalized        bool
+	// inputs is the number of RankInput nodes, which lead the run order;
+	// rot rotates which of them admits packets first, so that a flooded
+	// interface cannot take every run's admission budget from the others.
+	inputs, rot int
 }
 
 // ErrDuplicate is returned when a node name is already in the graph.
@@ -268,6 +272,13 @@ func (g *Graph) Remove(name string) bool {
 // Finalize resolves every node's next names to nodes; absent names resolve
 // to Drop.
 func (g *Graph) Finalize() {
+	g.inputs = 0
+	for _, s := range g.slots[1:] {
+		if s.rank != RankInput {
+			break
+		}
+		g.inputs++
+	}
 	for _, s := range g.slots[1:] {
 		nn := s.node.NextNames()
 		if cap(s.next) >= len(nn) {
@@ -360,7 +371,17 @@ func (g *Graph) Run() (work bool, wakeNs int64) {
 		}
 	}
 	d.budget = VecSize - fullest
-	for _, s := range g.slots[1:] {
+	if g.inputs > 1 {
+		g.rot++
+		if g.rot >= g.inputs {
+			g.rot = 0
+		}
+	}
+	for i := 1; i < len(g.slots); i++ {
+		s := g.slots[i]
+		if i <= g.inputs {
+			s = g.slots[1+(i-1+g.rot)%g.inputs]
+		}
 		if s.vec.tail != s.counted {
 			s.enq.Add(uint64(s.vec.tail - s.counted))
 			s.counted = s.vec.tail
