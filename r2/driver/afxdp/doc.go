@@ -134,6 +134,13 @@
 //     test topology does).
 //   - XDP sees frames before VLAN tag stripping: tagged frames arrive as
 //     on the wire.
+//   - XDP loses the "checksum not yet computed" mark (CHECKSUM_PARTIAL)
+//     that a local sender's veth hands over when the sender uses checksum
+//     offload, which AF_PACKET reports and R2 completes. Through AF_XDP
+//     such TCP and UDP packets leave with a wrong checksum and the receiver
+//     drops them: on veth, turn tx checksum offload off on the hosts'
+//     ends (ethtool -K IF tx off), as r2/topo does by default. NICs hand
+//     over frames as they were on the wire, with complete checksums.
 //   - AF_XDP Tx in copy mode on veth builds an ordinary skb, which the peer
 //     receives whether or not it has an XDP program. What needs an XDP
 //     program (or GRO) on the receiving veth is XDP_REDIRECT to it through
