@@ -26,6 +26,7 @@ install_tools() {
 	command -v ip >/dev/null || missing+=(iproute2)
 	command -v ping >/dev/null || missing+=(iputils-ping)
 	command -v traceroute >/dev/null || missing+=(traceroute)
+	command -v ethtool >/dev/null || missing+=(ethtool)
 	if [ ${#missing[@]} -gt 0 ]; then
 		say "installing ${missing[*]}"
 		DEBIAN_FRONTEND=noninteractive apt-get update -qq
@@ -73,6 +74,9 @@ start() {
 		ip link set veth_r2_$i up
 		ip -n h$i link set lo up
 		ip -n h$i addr add 10.$i.0.1/24 dev veth_h$i
+		# Hosts must send wire-sized frames: R2 drops TSO/GSO super-frames
+		# larger than the MTU (checksum offload is fine: R2 completes them).
+		ip netns exec h$i ethtool -K veth_h$i tso off gso off gro off >/dev/null 2>&1 || true
 		ip -n h$i link set veth_h$i up
 		ip -n h$i route add default via 10.$i.0.2
 	done
