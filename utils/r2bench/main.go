@@ -1,0 +1,333 @@
+//go:build linux
+
+// Command r2bench measures R2 against the Linux kernel's own IPv4
+// forwarding on the same topology,
+//
+//	h1 [10.1.0.1] --veth-- [10.1.0.2] router [10.2.0.2] --veth-- [10.2.0.1] h2
+//
+// built afresh in network namespaces for every setup (r2/topo). The router is
+// the kernel (topo RouterNS mode, the baseline), R2 with its AF_PACKET driver,
+// or R2 with its AF_XDP driver when the daemon has one (otherwise those cells
+// say "n/a" and why). R2 runs as a separate daemon started by r2bench under
+// an instance name unique to the run, configured with r2intf and r2rt and,
+// for bulk route changes, with the Go API client.
+//
+// Kernel and R2 setups are interleaved within every round, and every figure
+// is reported as the median of the rounds with its min-max range and its
+// ratio to the kernel's median:
+//
+//   - udp64, udp512, udp1500: UDP frames of that size (Ethernet header
+//     included, no FCS) sent by trafgen in h1, pinned to CPU 0, at the highest
+//     rate it reaches; R2's forwarding thread is pinned to CPU 1. Delivered
+//     packets/s are counted in h2: the frames are addressed to 10.9.0.1, a
+//     destination routed to h2 that h2 (forwarding off) drops silently and
+//     counts in its IP InAddrErrors, so ARP and other traffic are not counted.
+//   - tcp, tcp-offload: iperf3 from h1 to h2 through the router, with
+//     offloads off on all veth ends and with the veth defaults (TSO, GSO, GRO
+//     and checksum offload on).
+//   - ping-idle, ping-load: ping RTT median and p99 from h1 to h2, idle and
+//     under a 64-byte UDP flood; ping-busy-idle, ping-busy-load: the same with
+//     R2 busy polling (-busy-poll). The kernel has no such mode: its column
+//     there is the ordinary kernel, measured alongside.
+//   - churn: 64-byte forwarding rate while 10,000 route changes per second
+//     (batches of 100 every 10 ms: Route.AddBatch / DelBatch through the API
+//     for R2, netlink for the kernel) hit prefixes the traffic does not use,
+//     compared with the rate just before, and the loss in both phases.
+//   - table: load the whole tier1 IPv4 table (Route.AddBatch in chunks of
+//     5000 for R2; `ip -batch` for the kernel), time and resident memory.
+//   - threads2: 64-byte rate with two R2 forwarding threads, each interface
+//     owned by a different one (the MPSC Tx handoff path).
+//
+// Usage:
+//
+//	r2bench [-rounds N] [-duration D] [-short] [-only LIST] [-variants LIST]
+//	        [-r2 PATH] [-bindir DIR] [-table PATH] [-json FILE] [-svg FILE]
+//
+// It needs root, and the programs ip, taskset, trafgen (netsniff-ng), iperf3
+// and ping (iputils-ping). A missing program or a failed step is recorded
+// in the results and the other measurements go on. SIGINT and SIGTERM stop
+// the run and remove everything it created.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Exit codes.
+const (
+	exitOK    = 0
+	exitFail  = 1
+	exitUsage = 2
+)
+
+// options are the parsed command line.
+type options struct {
+	rounds   int
+	duration time.Duration
+	short    bool
+	only     []string // measurement IDs, in canonical order
+	variants []string // variant IDs, in canonical order
+	r2Path   string
+	binDir   string
+	table    string
+	jsonPath string
+	svgPath  string
+	// tableLimit, when > 0, loads only the first tableLimit prefixes.
+	tableLimit int
+	// threads2CPUs is -cpus for the two-thread setup.
+	threads2CPUs string
+}
+
+const usageText = `usage: r2bench [flags]
+
+Benchmark R2 against the Linux kernel's forwarding on the topology
+h1 -- router -- h2 (network namespaces). Kernel and R2 setups alternate in
+every round; the table shows medians [min-max] and ratios to the kernel.
+Needs root, ip, taskset, trafgen (netsniff-ng), iperf3 and ping.
+
+Flags:
+  -rounds N        rounds (default 3; at least 1)
+  -duration D      length of one measurement, e.g. 5s (default 5s)
+  -short           quick run: 1 round of about 1 s per measurement (for CI);
+                   -rounds and -duration given explicitly still apply
+  -only LIST       comma-separated measurements to run (default all):
+                     udp64 udp512 udp1500 tcp tcp-offload ping-idle ping-load
+                     ping-busy-idle ping-busy-load churn table threads2
+                   and the groups udp, ping (idle, load), ping-busy, all
+  -variants LIST   routers to measure (default kernel,afpacket,afxdp)
+  -r2 PATH         the r2 daemon binary (default: DIR/r2 with -bindir, or built)
+  -bindir DIR      directory holding r2, r2intf and r2rt (default: build them
+                   with 'go build' into a temporary directory)
+  -table PATH      tier1 prefix table (default: shared/data/tier1-prefixes.txt.gz
+                   found by routedata.Find, or $R2_ROUTEDATA)
+  -table-limit N   load only the first N prefixes of the table (default all;
+                   100000 with -short)
+  -threads2-cpus LIST
+                   -cpus of R2's two-thread setup (default 1,0: the thread
+                   owning the h1 side on CPU 1, the h2 side's on CPU 0)
+  -json FILE       write all results (every sample, notes, errors) as JSON
+  -svg FILE        draw the ratios to the kernel as an SVG bar chart
+  -h, --help       show this help
+`
+
+// measurement IDs in the order they are reported.
+var allMeasurements = []string{
+	"udp64", "udp512", "udp1500", "tcp", "tcp-offload",
+	"ping-idle", "ping-load", "ping-busy-idle", "ping-busy-load",
+	"churn", "table", "threads2",
+}
+
+var measurementGroups = map[string][]string{
+	"udp":       {"udp64", "udp512", "udp1500"},
+	"ping":      {"ping-idle", "ping-load"},
+	"ping-busy": {"ping-busy-idle", "ping-busy-load"},
+	"all":       allMeasurements,
+}
+
+// variant IDs in the order they are reported.
+var allVariants = []string{variantKernel, variantAFPacket, variantAFXDP}
+
+const (
+	variantKernel   = "kernel"
+	variantAFPacket = "afpacket"
+	variantAFXDP    = "afxdp"
+)
+
+var variantTitles = map[string]string{
+	variantKernel:   "kernel",
+	variantAFPacket: "R2 AF_PACKET",
+	variantAFXDP:    "R2 AF_XDP",
+}
+
+// shortTableLimit is how many prefixes -short loads (the kernel takes
+// about half a minute for the whole table).
+const shortTableLimit = 100000
+
+// errUsage marks a command-line error (exit status 2).
+var errUsage = errors.New("usage")
+
+// parseFlags parses args. It returns flag.ErrHelp for -h/--help.
+func parseFlags(args []string, stderr io.Writer) (options, error) {
+	fs := flag.NewFlagSet("r2bench", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	var o options
+	fs.IntVar(&o.rounds, "rounds", 3, "")
+	fs.DurationVar(&o.duration, "duration", 5*time.Second, "")
+	fs.BoolVar(&o.short, "short", false, "")
+	only := fs.String("only", "all", "")
+	variants := fs.String("variants", strings.Join(allVariants, ","), "")
+	fs.StringVar(&o.r2Path, "r2", "", "")
+	fs.StringVar(&o.binDir, "bindir", "", "")
+	fs.StringVar(&o.table, "table", "", "")
+	fs.IntVar(&o.tableLimit, "table-limit", 0, "")
+	fs.StringVar(&o.threads2CPUs, "threads2-cpus", "1,0", "")
+	fs.StringVar(&o.jsonPath, "json", "", "")
+	fs.StringVar(&o.svgPath, "svg", "", "")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return o, err
+		}
+		return o, fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if fs.NArg() > 0 {
+		return o, fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if o.short {
+		if !set["rounds"] {
+			o.rounds = 1
+		}
+		if !set["duration"] {
+			o.duration = time.Second
+		}
+		if !set["table-limit"] {
+			o.tableLimit = shortTableLimit
+		}
+	}
+	if o.rounds < 1 || o.rounds > 100 {
+		return o, fmt.Errorf("%w: -rounds %d: want 1 to 100", errUsage, o.rounds)
+	}
+	if o.duration < 200*time.Millisecond || o.duration > 10*time.Minute {
+		return o, fmt.Errorf("%w: -duration %v: want 200ms to 10m", errUsage, o.duration)
+	}
+	if err := checkCPUList(o.threads2CPUs, 2); err != nil {
+		return o, fmt.Errorf("%w: -threads2-cpus: %v", errUsage, err)
+	}
+	if o.tableLimit < 0 {
+		return o, fmt.Errorf("%w: -table-limit %d: want 0 (all) or more", errUsage, o.tableLimit)
+	}
+	var err error
+	if o.only, err = parseList(*only, allMeasurements, measurementGroups); err != nil {
+		return o, fmt.Errorf("%w: -only: %v", errUsage, err)
+	}
+	if o.variants, err = parseList(*variants, allVariants, nil); err != nil {
+		return o, fmt.Errorf("%w: -variants: %v", errUsage, err)
+	}
+	for _, p := range []struct{ flag, path string }{{"json", o.jsonPath}, {"svg", o.svgPath}} {
+		if set[p.flag] && p.path == "" {
+			return o, fmt.Errorf("%w: -%s needs a file name", errUsage, p.flag)
+		}
+	}
+	if set["bindir"] {
+		if st, err := os.Stat(o.binDir); err != nil || !st.IsDir() {
+			return o, fmt.Errorf("%w: -bindir %q is not a directory", errUsage, o.binDir)
+		}
+	}
+	return o, nil
+}
+
+// parseList parses a comma-separated list of names from known (or groups
+// of them) and returns them deduplicated in the order of known.
+func parseList(s string, known []string, groups map[string][]string) ([]string, error) {
+	want := map[string]bool{}
+	for _, f := range strings.Split(s, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		if g, ok := groups[f]; ok {
+			for _, x := range g {
+				want[x] = true
+			}
+			continue
+		}
+		if !slices.Contains(known, f) {
+			names := append(slices.Clone(known), sortedKeys(groups)...)
+			return nil, fmt.Errorf("unknown name %q (known: %s)", f, strings.Join(names, ", "))
+		}
+		want[f] = true
+	}
+	var out []string
+	for _, k := range known {
+		if want[k] {
+			out = append(out, k)
+		}
+	}
+	if len(out) == 0 {
+		return nil, errors.New("empty list")
+	}
+	return out, nil
+}
+
+// checkCPUList checks a list of n CPU numbers such as "1,0".
+func checkCPUList(s string, n int) error {
+	f := strings.Split(s, ",")
+	if len(f) != n {
+		return fmt.Errorf("%q: want %d CPU numbers separated by commas", s, n)
+	}
+	for _, c := range f {
+		if v, err := strconv.Atoi(strings.TrimSpace(c)); err != nil || v < 0 || v >= 4096 {
+			return fmt.Errorf("%q is not a CPU number", c)
+		}
+	}
+	return nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run is r2bench; it returns the exit status.
+func run(args []string, stdout, stderr io.Writer) int {
+	o, err := parseFlags(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		fmt.Fprint(stdout, usageText)
+		return exitOK
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "r2bench: %v\n\n%s", strings.TrimPrefix(err.Error(), "usage: "), usageText)
+		return exitUsage
+	}
+	if os.Geteuid() != 0 {
+		fmt.Fprintln(stderr, "r2bench: needs root (network namespaces, veth, AF_PACKET)")
+		return exitFail
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	b := newBench(ctx, o, stderr)
+	stopSignals := b.cleanup.handleSignals(cancel, stderr)
+	defer stopSignals()
+	defer b.cleanup.runAll()
+
+	rep, err := b.run()
+	if rep != nil {
+		printTable(stdout, rep)
+		if o.jsonPath != "" {
+			if werr := writeJSON(o.jsonPath, rep); werr != nil {
+				fmt.Fprintf(stderr, "r2bench: %v\n", werr)
+				err = errors.Join(err, werr)
+			}
+		}
+		if o.svgPath != "" {
+			if werr := writeSVG(o.svgPath, rep); werr != nil {
+				fmt.Fprintf(stderr, "r2bench: %v\n", werr)
+				err = errors.Join(err, werr)
+			}
+		}
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "r2bench: %v\n", err)
+		return exitFail
+	}
+	return exitOK
+}

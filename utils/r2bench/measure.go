@@ -1,0 +1,465 @@
+//go:build linux
+
+package main
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/r2go/r2/apis/route"
+	"github.com/r2go/r2/r2/routedata"
+)
+
+// metricDef describes one figure of a measurement.
+type metricDef struct {
+	Key    string  `json:"key"`
+	Label  string  `json:"label"`
+	Unit   string  `json:"unit"`
+	Scale  float64 `json:"-"` // shown value = value / Scale
+	Digits int     `json:"-"`
+	Better string  `json:"better,omitempty"` // "higher", "lower" or ""
+	Chart  bool    `json:"-"`
+	R2Only bool    `json:"r2_only,omitempty"` // the kernel has no such figure
+	// NoRatio: a ratio to the kernel would mislead (loss percentages and
+	// counts, often near zero on the kernel).
+	NoRatio bool `json:"no_ratio,omitempty"`
+}
+
+// measDef describes one measurement.
+type measDef struct {
+	ID      string
+	Title   string
+	Metrics []metricDef
+	run     func(s *setup) (map[string]float64, []string, error)
+}
+
+func udpMetrics() []metricDef {
+	return []metricDef{
+		{Key: "pps", Label: "delivered", Unit: "kpps", Scale: 1e3, Digits: 1, Better: "higher", Chart: true},
+		{Key: "gbps", Label: "delivered", Unit: "Gbit/s", Scale: 1, Digits: 3, Better: "higher"},
+		{Key: "offered_pps", Label: "offered by trafgen", Unit: "kpps", Scale: 1e3, Digits: 1},
+		{Key: "loss_pct", Label: "loss", Unit: "%", Scale: 1, Digits: 1, Better: "lower", NoRatio: true},
+	}
+}
+
+func pingMetrics(load bool) []metricDef {
+	m := []metricDef{
+		{Key: "rtt_median_us", Label: "RTT median", Unit: "µs", Scale: 1, Digits: 0, Better: "lower", Chart: true},
+		{Key: "rtt_p99_us", Label: "RTT p99", Unit: "µs", Scale: 1, Digits: 0, Better: "lower", Chart: true},
+		{Key: "loss_pct", Label: "ping loss", Unit: "%", Scale: 1, Digits: 1, Better: "lower", NoRatio: true},
+	}
+	if load {
+		m = append(m, metricDef{Key: "flood_pps", Label: "flood delivered", Unit: "kpps", Scale: 1e3, Digits: 1, Better: "higher"})
+	}
+	return m
+}
+
+// measurements returns every measurement, by ID.
+func measurements() map[string]*measDef {
+	tcp := func(offloads bool) []metricDef {
+		m := []metricDef{
+			{Key: "gbps", Label: "throughput", Unit: "Gbit/s", Scale: 1, Digits: 3, Better: "higher", Chart: true},
+			{Key: "retransmits", Label: "retransmits", Unit: "", Scale: 1, Digits: 0, Better: "lower", NoRatio: true},
+		}
+		if offloads {
+			m = append(m, metricDef{Key: "r2_rx_errors", Label: "frames R2 dropped as bad/oversized", Unit: "", Scale: 1, Digits: 0, Better: "lower", R2Only: true, NoRatio: true})
+		}
+		return m
+	}
+	defs := []*measDef{
+		{ID: "udp64", Title: "UDP 64 B frames, h1→h2", Metrics: udpMetrics(), run: func(s *setup) (map[string]float64, []string, error) { return s.udp(64) }},
+		{ID: "udp512", Title: "UDP 512 B frames, h1→h2", Metrics: udpMetrics(), run: func(s *setup) (map[string]float64, []string, error) { return s.udp(512) }},
+		{ID: "udp1500", Title: "UDP 1500 B frames, h1→h2", Metrics: udpMetrics(), run: func(s *setup) (map[string]float64, []string, error) { return s.udp(1500) }},
+		{ID: "tcp", Title: "TCP (iperf3), offloads off", Metrics: tcp(false), run: func(s *setup) (map[string]float64, []string, error) { return s.tcp() }},
+		{ID: "tcp-offload", Title: "TCP (iperf3), default veth offloads (TSO/GSO/GRO on)", Metrics: tcp(true), run: func(s *setup) (map[string]float64, []string, error) { return s.tcp() }},
+		{ID: "ping-idle", Title: "ping h1→h2, idle (R2 epoll)", Metrics: pingMetrics(false), run: func(s *setup) (map[string]float64, []string, error) { return s.ping(false) }},
+		{ID: "ping-load", Title: "ping h1→h2 under a 64 B flood (R2 epoll)", Metrics: pingMetrics(true), run: func(s *setup) (map[string]float64, []string, error) { return s.ping(true) }},
+		{ID: "ping-busy-idle", Title: "ping h1→h2, idle (R2 busy-poll; kernel as usual)", Metrics: pingMetrics(false), run: func(s *setup) (map[string]float64, []string, error) { return s.ping(false) }},
+		{ID: "ping-busy-load", Title: "ping h1→h2 under a 64 B flood (R2 busy-poll; kernel as usual)", Metrics: pingMetrics(true), run: func(s *setup) (map[string]float64, []string, error) { return s.ping(true) }},
+		{ID: "churn", Title: "UDP 64 B while routes change 10,000/s (batches of 100 every 10 ms)", Metrics: []metricDef{
+			{Key: "pps_nochurn", Label: "delivered, no churn", Unit: "kpps", Scale: 1e3, Digits: 1, Better: "higher"},
+			{Key: "pps_churn", Label: "delivered, churn", Unit: "kpps", Scale: 1e3, Digits: 1, Better: "higher", Chart: true},
+			{Key: "churn_ratio", Label: "churn / no churn", Unit: "×", Scale: 1, Digits: 3, Better: "higher"},
+			{Key: "loss_nochurn_pct", Label: "loss, no churn", Unit: "%", Scale: 1, Digits: 1, Better: "lower", NoRatio: true},
+			{Key: "loss_churn_pct", Label: "loss, churn", Unit: "%", Scale: 1, Digits: 1, Better: "lower", NoRatio: true},
+			{Key: "changes_per_s", Label: "route changes done", Unit: "/s", Scale: 1, Digits: 0, Better: "higher"},
+		}, run: func(s *setup) (map[string]float64, []string, error) { return s.churn() }},
+		{ID: "table", Title: "Load the tier1 IPv4 table (R2: API AddBatch ×5000, memory VmRSS; kernel: ip -batch, memory Slab growth)", Metrics: []metricDef{
+			{Key: "routes", Label: "routes loaded", Unit: "", Scale: 1, Digits: 0, NoRatio: true},
+			{Key: "load_s", Label: "load time", Unit: "s", Scale: 1, Digits: 2, Better: "lower", Chart: true},
+			{Key: "routes_per_s", Label: "load rate", Unit: "k/s", Scale: 1e3, Digits: 1, Better: "higher"},
+			{Key: "mem_before_mib", Label: "memory before load", Unit: "MiB", Scale: 1, Digits: 1, Better: "lower", R2Only: true},
+			{Key: "mem_mib", Label: "memory after load", Unit: "MiB", Scale: 1, Digits: 1, Better: "lower", Chart: true},
+			{Key: "mem_peak_mib", Label: "peak memory (VmHWM)", Unit: "MiB", Scale: 1, Digits: 1, Better: "lower", R2Only: true},
+		}, run: func(s *setup) (map[string]float64, []string, error) { return s.table() }},
+		{ID: "threads2", Title: "UDP 64 B, R2 with two forwarding threads, one interface each (kernel as usual)", Metrics: []metricDef{
+			{Key: "pps", Label: "delivered", Unit: "kpps", Scale: 1e3, Digits: 1, Better: "higher", Chart: true},
+			{Key: "offered_pps", Label: "offered by trafgen", Unit: "kpps", Scale: 1e3, Digits: 1},
+			{Key: "loss_pct", Label: "loss", Unit: "%", Scale: 1, Digits: 1, Better: "lower", NoRatio: true},
+		}, run: func(s *setup) (map[string]float64, []string, error) { return s.udp(64) }},
+	}
+	m := map[string]*measDef{}
+	for _, d := range defs {
+		m[d.ID] = d
+	}
+	return m
+}
+
+// udp floods size-byte frames and counts what h2 receives.
+func (s *setup) udp(size int) (map[string]float64, []string, error) {
+	f, err := s.startFlood(size)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer f.stop()
+	r, err := s.measureRate(f)
+	if err != nil {
+		return nil, nil, err
+	}
+	var notes []string
+	if n := f.note(); n != "" {
+		notes = append(notes, n)
+	}
+	if r.RxOther > r.Delivered/100 {
+		notes = append(notes, fmt.Sprintf("h2 also received %.0f other frames/s (not counted)", r.RxOther))
+	}
+	if r.Delivered == 0 {
+		return nil, notes, fmt.Errorf("nothing reached h2 (trafgen offered %.0f frames/s)", r.Offered)
+	}
+	return map[string]float64{
+		"pps":         r.Delivered,
+		"gbps":        r.Delivered * float64(size) * 8 / 1e9,
+		"offered_pps": r.Offered,
+		"loss_pct":    r.LossPct,
+	}, notes, nil
+}
+
+// tcp runs iperf3 and, for R2, reports its drop counters.
+func (s *setup) tcp() (map[string]float64, []string, error) {
+	var before map[string]uint64
+	if s.d != nil {
+		before, _ = s.d.counterTotals()
+	}
+	res, err := s.runIperf()
+	m := map[string]float64{}
+	if res.FromIperf || err == nil {
+		m["gbps"] = res.Gbps
+	}
+	if res.FromIperf {
+		m["retransmits"] = res.Retransmits
+	}
+	notes := res.Notes
+	if s.d != nil && before != nil {
+		if after, cerr := s.d.counterTotals(); cerr == nil {
+			var rxErr uint64
+			for _, n := range []string{s.tp.RouterIfA, s.tp.RouterIfB} {
+				name := "IfNode:" + n + "/drv_rx_errors"
+				rxErr += after[name] - before[name]
+			}
+			if s.grp.offloads {
+				m["r2_rx_errors"] = float64(rxErr)
+			}
+			if d := dropDeltas(before, after); len(d) > 0 {
+				notes = append(notes, "R2 drop/error counters: "+strings.Join(d, ", "))
+			}
+		}
+	}
+	return m, notes, err
+}
+
+// dropDeltas lists the counters with "drop", "err", "nobuf" or "miss" in
+// their name that grew, largest first (at most 6).
+func dropDeltas(before, after map[string]uint64) []string {
+	type kv struct {
+		k string
+		v uint64
+	}
+	var l []kv
+	for k, v := range after {
+		lk := strings.ToLower(k)
+		if !strings.Contains(lk, "drop") && !strings.Contains(lk, "err") && !strings.Contains(lk, "nobuf") && !strings.Contains(lk, "miss") {
+			continue
+		}
+		if v > before[k] {
+			l = append(l, kv{k, v - before[k]})
+		}
+	}
+	sort.Slice(l, func(i, j int) bool { return l[i].v > l[j].v || l[i].v == l[j].v && l[i].k < l[j].k })
+	var out []string
+	for i, x := range l {
+		if i == 6 {
+			break
+		}
+		out = append(out, fmt.Sprintf("%s +%d", x.k, x.v))
+	}
+	return out
+}
+
+// ping measures RTTs from h1 to h2, idle or under a 64-byte flood.
+func (s *setup) ping(load bool) (map[string]float64, []string, error) {
+	const interval = 10 * time.Millisecond
+	count := int(s.b.o.duration / interval)
+	count = max(20, min(count, 3000))
+	var f *flood
+	var a1, a2 nsSnap
+	if load {
+		var err error
+		if f, err = s.startFlood(64); err != nil {
+			return nil, nil, err
+		}
+		defer f.stop()
+		if a1, a2, err = s.snapPair(); err != nil {
+			return nil, nil, err
+		}
+	}
+	res, err := s.tp.Ping(s.tp.H1NS, h2Addr, count, interval)
+	if err != nil {
+		return nil, nil, err
+	}
+	m := map[string]float64{
+		"rtt_median_us": float64(res.Percentile(50)) / 1e3,
+		"rtt_p99_us":    float64(res.Percentile(99)) / 1e3,
+		"loss_pct":      res.Loss,
+	}
+	var notes []string
+	if res.Errors > 0 || res.Duplicates > 0 {
+		notes = append(notes, fmt.Sprintf("ping: %d errors, %d duplicates", res.Errors, res.Duplicates))
+	}
+	if load {
+		z1, z2, err := s.snapPair()
+		if err != nil {
+			return nil, notes, err
+		}
+		if err := f.err(); err != nil {
+			return nil, notes, err
+		}
+		if n := f.note(); n != "" {
+			notes = append(notes, n)
+		}
+		m["flood_pps"] = rateBetween(a1, a2, z1, z2).Delivered
+	}
+	if res.Received == 0 {
+		return m, notes, fmt.Errorf("no ping replies (%d sent)", res.Transmitted)
+	}
+	return m, notes, nil
+}
+
+// churn measures the 64-byte rate without, then with, route churn.
+func (s *setup) churn() (map[string]float64, []string, error) {
+	tgt, release, err := s.churnTargetFor()
+	if err != nil {
+		return nil, nil, err
+	}
+	defer release()
+	f, err := s.startFlood(64)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer f.stop()
+	r0, err := s.measureRate(f)
+	if err != nil {
+		return nil, nil, err
+	}
+	cr := startChurn(tgt)
+	r1, err := s.measureRate(f)
+	st := cr.stop()
+	if err != nil {
+		return nil, nil, err
+	}
+	m := map[string]float64{
+		"pps_nochurn":      r0.Delivered,
+		"pps_churn":        r1.Delivered,
+		"loss_nochurn_pct": r0.LossPct,
+		"loss_churn_pct":   r1.LossPct,
+		"changes_per_s":    float64(st.Changes) / st.Elapsed.Seconds(),
+	}
+	if r0.Delivered > 0 {
+		m["churn_ratio"] = r1.Delivered / r0.Delivered
+	}
+	var notes []string
+	if n := f.note(); n != "" {
+		notes = append(notes, n)
+	}
+	if st.Late > 0 {
+		notes = append(notes, fmt.Sprintf("%d churn ticks took longer than %v", st.Late, churnTick))
+	}
+	if st.Errors > 0 {
+		notes = append(notes, fmt.Sprintf("%d failed route batches, first: %v", st.Errors, st.First))
+	}
+	if st.Changes == 0 {
+		return m, notes, fmt.Errorf("no route change succeeded: %v", st.First)
+	}
+	return m, notes, nil
+}
+
+// tablePrefixes loads the tier1 IPv4 prefixes once: deduplicated, without
+// the topology's own subnets, and cut to -table-limit.
+func (b *bench) tablePrefixes() ([]netip.Prefix, error) {
+	if b.tableErr != nil || b.prefixes != nil {
+		return b.prefixes, b.tableErr
+	}
+	path := b.o.table
+	if path == "" {
+		if path, b.tableErr = routedata.Find(); b.tableErr != nil {
+			return nil, b.tableErr
+		}
+	}
+	b.tablePath = path
+	ps, err := routedata.LoadIPv4(path)
+	if err != nil {
+		b.tableErr = err
+		return nil, err
+	}
+	own := []netip.Prefix{netip.MustParsePrefix("10.1.0.0/24"), netip.MustParsePrefix("10.2.0.0/24"), netip.MustParsePrefix(trafficNet)}
+	slices.SortFunc(ps, func(a, c netip.Prefix) int {
+		if r := a.Addr().Compare(c.Addr()); r != 0 {
+			return r
+		}
+		return a.Bits() - c.Bits()
+	})
+	ps = slices.Compact(ps)
+	ps = slices.DeleteFunc(ps, func(p netip.Prefix) bool { return slices.Contains(own, p) })
+	if b.o.tableLimit > 0 && len(ps) > b.o.tableLimit {
+		ps = ps[:b.o.tableLimit]
+	}
+	if len(ps) == 0 {
+		b.tableErr = fmt.Errorf("%s: no IPv4 prefixes", path)
+		return nil, b.tableErr
+	}
+	b.prefixes = ps
+	return ps, nil
+}
+
+// tableChunk is how many routes one AddBatch carries: 5000 IPv4 routes
+// take about 430 kB, well under the API's 1 MiB frame.
+const tableChunk = 5000
+
+// table loads the whole table into the router and measures time and memory.
+func (s *setup) table() (map[string]float64, []string, error) {
+	ps, err := s.b.tablePrefixes()
+	if err != nil {
+		return nil, nil, err
+	}
+	if s.d == nil {
+		return s.kernelTable(ps)
+	}
+	c, err := s.d.dial()
+	if err != nil {
+		return nil, nil, fmt.Errorf("API: %w", err)
+	}
+	defer c.Close()
+	before, err := procStatusKB(s.d.pid(), "VmRSS")
+	if err != nil {
+		return nil, nil, err
+	}
+	entries := make([]*route.RouteEntry, len(ps))
+	for i, p := range ps {
+		entries[i] = &route.RouteEntry{Prefix: p.String(), Nexthop: h2Addr, Ifname: s.tp.RouterIfB}
+	}
+	deadline := time.Now().Add(s.b.tableTimeout())
+	start := time.Now()
+	for i := 0; i < len(entries); i += tableChunk {
+		if err := s.b.ctx.Err(); err != nil {
+			return nil, nil, err
+		}
+		if time.Now().After(deadline) {
+			return nil, nil, fmt.Errorf("gave up after %v: %d of %d routes loaded", s.b.tableTimeout(), i, len(entries))
+		}
+		if err := c.Route.AddBatch(context.Background(), entries[i:min(i+tableChunk, len(entries))]); err != nil {
+			return nil, nil, fmt.Errorf("AddBatch of routes %d..: %w", i, err)
+		}
+	}
+	el := time.Since(start)
+	after, err := procStatusKB(s.d.pid(), "VmRSS")
+	if err != nil {
+		return nil, nil, err
+	}
+	hwm, err := procStatusKB(s.d.pid(), "VmHWM")
+	if err != nil {
+		return nil, nil, err
+	}
+	var notes []string
+	page, err := c.Route.Show(context.Background(), 0, 1)
+	if err != nil {
+		return nil, notes, fmt.Errorf("route show: %w", err)
+	}
+	if page.Total < int64(len(ps)) {
+		notes = append(notes, fmt.Sprintf("R2 reports %d routes after loading %d", page.Total, len(ps)))
+	}
+	return map[string]float64{
+		"routes":         float64(len(ps)),
+		"load_s":         el.Seconds(),
+		"routes_per_s":   float64(len(ps)) / el.Seconds(),
+		"mem_before_mib": float64(before) / 1024,
+		"mem_mib":        float64(after) / 1024,
+		"mem_peak_mib":   float64(hwm) / 1024,
+	}, notes, nil
+}
+
+// kernelTable loads the table into the kernel router's namespace with
+// `ip -batch` and reports the growth of the system's slab memory (an
+// approximation: the kernel's FIB belongs to no process).
+func (s *setup) kernelTable(ps []netip.Prefix) (map[string]float64, []string, error) {
+	b := s.b
+	file := filepath.Join(b.tmp, "kernel-routes-"+s.tp.Config.Prefix+".batch")
+	var sb strings.Builder
+	for _, p := range ps {
+		fmt.Fprintf(&sb, "route replace %s via %s dev %s\n", p, h2Addr, s.tp.RouterIfB)
+	}
+	if err := os.WriteFile(file, []byte(sb.String()), 0o644); err != nil {
+		return nil, nil, err
+	}
+	defer os.Remove(file)
+	slab0, err := meminfoKB("Slab")
+	if err != nil {
+		return nil, nil, err
+	}
+	ctx, cancel := context.WithTimeout(b.ctx, b.tableTimeout())
+	defer cancel()
+	start := time.Now()
+	out, err := exec.CommandContext(ctx, "ip", "-n", s.tp.RouterNSName, "-force", "-batch", file).CombinedOutput()
+	el := time.Since(start)
+	if err != nil {
+		return nil, nil, fmt.Errorf("ip -batch: %v: %s", err, lastLines(string(out), 3))
+	}
+	slab1, err := meminfoKB("Slab")
+	if err != nil {
+		return nil, nil, err
+	}
+	growth := math.Max(0, float64(slab1)-float64(slab0)) / 1024
+	return map[string]float64{
+			"routes":       float64(len(ps)),
+			"load_s":       el.Seconds(),
+			"routes_per_s": float64(len(ps)) / el.Seconds(),
+			"mem_mib":      growth,
+		}, []string{"kernel memory: growth of Slab in /proc/meminfo (system-wide, approximate)"},
+		nil
+}
+
+// meminfoKB reads a field of /proc/meminfo in kB.
+func meminfoKB(field string) (uint64, error) {
+	b, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		k, v, ok := strings.Cut(line, ":")
+		if ok && k == field {
+			var n uint64
+			if _, err := fmt.Sscan(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), &n); err != nil {
+				return 0, fmt.Errorf("/proc/meminfo %s: %w", field, err)
+			}
+			return n, nil
+		}
+	}
+	return 0, fmt.Errorf("/proc/meminfo: no %s", field)
+}

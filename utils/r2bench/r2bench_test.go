@@ -1,0 +1,260 @@
+//go:build linux
+
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"encoding/xml"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestShortRun runs the benchmark end to end in -short mode on a reduced
+// set (64-byte rate and idle ping, kernel and R2 AF_PACKET): it builds the
+// binaries, creates namespaces, starts r2 and trafgen. Only that results
+// came out is checked, not their values.
+func TestShortRun(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root (network namespaces, veth, AF_PACKET)")
+	}
+	dir := t.TempDir()
+	jsonPath, svgPath := filepath.Join(dir, "r.json"), filepath.Join(dir, "r.svg")
+	var out, errb bytes.Buffer
+	start := time.Now()
+	code := run([]string{"-short", "-only", "udp64,ping-idle", "-variants", "kernel,afpacket",
+		"-json", jsonPath, "-svg", svgPath}, &out, &errb)
+	t.Logf("run took %v\nstdout:\n%s\nstderr:\n%s", time.Since(start).Round(time.Second), out.String(), errb.String())
+	if code != exitOK {
+		t.Fatalf("exit status %d", code)
+	}
+	for _, want := range []string{"UDP 64 B frames", "ping h1→h2, idle", "kernel", "R2 AF_PACKET", "×kernel", "delivered"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("table lacks %q", want)
+		}
+	}
+
+	b, err := os.ReadFile(jsonPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep report
+	if err := json.Unmarshal(b, &rep); err != nil {
+		t.Fatalf("JSON does not parse: %v", err)
+	}
+	got := map[string]*measResult{}
+	for _, m := range rep.Measurements {
+		got[m.ID] = m
+	}
+	for _, v := range []string{variantKernel, variantAFPacket} {
+		u := got["udp64"]
+		if u == nil || u.Variants[v] == nil {
+			t.Fatalf("JSON has no udp64 result for %s", v)
+		}
+		st := u.Variants[v].Stats["pps"]
+		if st == nil || st.Median <= 0 {
+			t.Errorf("udp64 %s: no packets/s: %+v", v, u.Variants[v])
+		}
+		p := got["ping-idle"]
+		if p == nil || p.Variants[v] == nil || p.Variants[v].Stats["rtt_median_us"] == nil {
+			t.Errorf("ping-idle %s: no RTT", v)
+		}
+	}
+	if st := got["udp64"].Variants[variantAFPacket].Stats["pps"]; st != nil && st.Ratio == nil {
+		t.Errorf("udp64 R2 AF_PACKET: no ratio to the kernel")
+	}
+	if len(rep.Setups) == 0 || rep.Setups[len(rep.Setups)-1].Drivers == nil {
+		t.Errorf("no driver recorded for the R2 setup: %+v", rep.Setups)
+	}
+
+	svg, err := os.ReadFile(svgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := wellFormed(svg); err != nil {
+		t.Errorf("SVG is not well-formed XML: %v", err)
+	}
+	if !bytes.Contains(svg, []byte("<rect")) || !bytes.Contains(svg, []byte("udp64")) {
+		t.Errorf("SVG has no bars")
+	}
+}
+
+// wellFormed parses b as XML.
+func wellFormed(b []byte) error {
+	d := xml.NewDecoder(bytes.NewReader(b))
+	for {
+		_, err := d.Token()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+func TestUsageErrors(t *testing.T) {
+	for _, args := range [][]string{
+		{"-rounds", "0"},
+		{"-duration", "1ms"},
+		{"-only", "bogus"},
+		{"-only", ""},
+		{"-variants", "kernel,quagga"},
+		{"-threads2-cpus", "1"},
+		{"-table-limit", "-1"},
+		{"-json", ""},
+		{"-nosuchflag"},
+		{"extra"},
+	} {
+		var out, errb bytes.Buffer
+		if code := run(args, &out, &errb); code != exitUsage {
+			t.Errorf("%q: exit %d, want %d (stderr %q)", args, code, exitUsage, errb.String())
+		}
+		if !strings.Contains(errb.String(), "usage: r2bench") {
+			t.Errorf("%q: no usage text on stderr", args)
+		}
+	}
+	var out, errb bytes.Buffer
+	if code := run([]string{"--help"}, &out, &errb); code != exitOK || !strings.Contains(out.String(), "-only LIST") {
+		t.Errorf("--help: exit %d, output %q", code, out.String())
+	}
+}
+
+func TestParseFlags(t *testing.T) {
+	o, err := parseFlags([]string{"-short", "-only", "udp,table", "-variants", "afpacket,kernel"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.rounds != 1 || o.duration != time.Second || o.tableLimit != shortTableLimit {
+		t.Errorf("-short: rounds %d, duration %v, table limit %d", o.rounds, o.duration, o.tableLimit)
+	}
+	if strings.Join(o.only, ",") != "udp64,udp512,udp1500,table" {
+		t.Errorf("-only: %v", o.only)
+	}
+	if strings.Join(o.variants, ",") != "kernel,afpacket" {
+		t.Errorf("-variants: %v", o.variants)
+	}
+	o, err = parseFlags([]string{"-short", "-rounds", "3", "-duration", "2s"}, io.Discard)
+	if err != nil || o.rounds != 3 || o.duration != 2*time.Second || len(o.only) != len(allMeasurements) {
+		t.Errorf("explicit flags with -short: %+v, %v", o, err)
+	}
+}
+
+func TestParseShow(t *testing.T) {
+	out := `NAME            IFINDEX LINUX MAC               STATE   MTU THREAD DRIVER      RX-PKTS RX-DROPS    TX-PKTS TX-DROPS  ADDRESSES
+r2abc-ra              0    12 8a:61:da:68:46:76 up     1500      0 afpacket         10        0         12        0  10.1.0.2/24
+r2abc-rb              1    14 8a:61:da:68:46:77 down   1500      1 afxdp             0        0          0        0  -
+`
+	m, err := parseShow(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := m["r2abc-ra"]; a.Driver != "afpacket" || a.Thread != 0 || !a.Up {
+		t.Errorf("ra: %+v", a)
+	}
+	if b := m["r2abc-rb"]; b.Driver != "afxdp" || b.Thread != 1 || b.Up {
+		t.Errorf("rb: %+v", b)
+	}
+	if _, err := parseShow("garbage\n"); err == nil {
+		t.Error("no error for output without the expected columns")
+	}
+}
+
+func TestParseProcNet(t *testing.T) {
+	dev := []byte(`Inter-|   Receive                                                |  Transmit
+ face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed
+    lo:       0       0    0    0    0     0          0         0        0       0    0    0    0     0       0          0
+r2x-h2: 6387221766 99800337    0    5    0     0          0         0     1286      17    0    3    0     0       0          0
+`)
+	s, err := parseNetDev(dev, "r2x-h2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.RxPackets != 99800337 || s.RxBytes != 6387221766 || s.RxDropped != 5 || s.TxPackets != 17 || s.TxDropped != 3 {
+		t.Errorf("parseNetDev: %+v", s)
+	}
+	if _, err := parseNetDev(dev, "nope"); err == nil {
+		t.Error("missing interface not reported")
+	}
+	snmp := []byte(`Ip: Forwarding DefaultTTL InReceives InHdrErrors InAddrErrors ForwDatagrams
+Ip: 2 64 99800322 0 99800320 0
+Icmp: InMsgs InErrors
+Icmp: 1 0
+`)
+	ip, err := parseSNMP(snmp, "Ip")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ip["InAddrErrors"] != 99800320 || ip["InReceives"] != 99800322 {
+		t.Errorf("parseSNMP: %v", ip)
+	}
+}
+
+func TestRateBetween(t *testing.T) {
+	t0 := time.Now()
+	a1 := nsSnap{At: t0, If: ifStats{TxPackets: 100, TxDropped: 0}}
+	a2 := nsSnap{At: t0, If: ifStats{RxPackets: 50}, InAddrErrors: 40}
+	z1 := nsSnap{At: t0.Add(2 * time.Second), If: ifStats{TxPackets: 2100, TxDropped: 100}}
+	z2 := nsSnap{At: t0.Add(2 * time.Second), If: ifStats{RxPackets: 1062}, InAddrErrors: 1040}
+	r := rateBetween(a1, a2, z1, z2)
+	if r.Delivered != 500 || r.Offered != 1050 || r.RxOther != 6 {
+		t.Errorf("rate: %+v", r)
+	}
+	if want := 100 * (1 - 1000.0/2100); r.LossPct < want-1e-9 || r.LossPct > want+1e-9 {
+		t.Errorf("loss %v, want %v", r.LossPct, want)
+	}
+}
+
+func TestReportAndRendering(t *testing.T) {
+	o := options{rounds: 3, duration: time.Second, only: []string{"udp64", "table"}, variants: allVariants}
+	defs := measurements()
+	r := newReport(o, defs)
+	for round, k := range []float64{100, 200, 300} {
+		r.record("udp64", variantKernel, round+1, map[string]float64{"pps": k * 1000, "loss_pct": 0}, nil, nil)
+		r.record("udp64", variantAFPacket, round+1, map[string]float64{"pps": k * 500, "loss_pct": 3}, []string{"a note"}, nil)
+		r.record("udp64", variantAFXDP, round+1, nil, nil, &naError{reason: "no AF_XDP here"})
+		r.record("table", variantKernel, round+1, nil, nil, errors.New("table missing"))
+	}
+	r.finish()
+	st := r.Measurements[0].Variants[variantAFPacket].Stats["pps"]
+	if st.Median != 100000 || st.Min != 50000 || st.Max != 150000 || st.Ratio == nil || *st.Ratio != 0.5 {
+		t.Errorf("stats: %+v", st)
+	}
+	if r.Measurements[0].Variants[variantAFPacket].Stats["loss_pct"].Ratio != nil {
+		t.Error("loss has a ratio")
+	}
+	var out bytes.Buffer
+	printTable(&out, r)
+	for _, want := range []string{"100.0 [50.0–150.0]", "0.50×", "n/a [", "no AF_XDP here", "error [", "table missing", "a note"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("table lacks %q:\n%s", want, out.String())
+		}
+	}
+	svg := renderSVG(r)
+	if err := wellFormed(svg); err != nil {
+		t.Errorf("SVG: %v", err)
+	}
+	if !bytes.Contains(svg, []byte("0.50×")) {
+		t.Errorf("SVG lacks the ratio label")
+	}
+}
+
+func TestChurnPrefixes(t *testing.T) {
+	seen := map[string]bool{}
+	for k := 0; k < churnSets; k++ {
+		for _, p := range churnPrefixes(k) {
+			if !strings.HasPrefix(p.String(), "198.18.") && !strings.HasPrefix(p.String(), "198.19.") {
+				t.Fatalf("churn prefix %s outside 198.18.0.0/15", p)
+			}
+			if seen[p.String()] {
+				t.Fatalf("churn prefix %s twice", p)
+			}
+			seen[p.String()] = true
+		}
+	}
+}

@@ -1,0 +1,241 @@
+//go:build linux
+
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/r2go/r2/r2/topo"
+)
+
+// Addresses the benchmark uses besides the topology's own.
+const (
+	// trafficNet is routed to h2 (10.2.0.1) by the router; h2 does not
+	// forward, so it drops what arrives for it silently (no ICMP) and counts
+	// it in its IP InAddrErrors. The UDP frames go to trafficDst.
+	trafficNet = "10.9.0.0/24"
+	trafficDst = "10.9.0.1"
+	h2Addr     = "10.2.0.1"
+)
+
+// group is a set of measurements that share one router configuration;
+// every variant builds it afresh for them in every round.
+type group struct {
+	name     string
+	offloads bool // topo Config.Offloads
+	busyPoll bool // R2 -busy-poll
+	threads  int  // R2 forwarding threads; with 2 the interfaces get one each
+	ids      []string
+}
+
+// groups lists the setups in the order a round runs them.
+func groups() []*group {
+	return []*group{
+		{name: "base", threads: 1, ids: []string{"udp64", "udp512", "udp1500", "tcp", "ping-idle", "ping-load", "churn"}},
+		{name: "offloads", threads: 1, offloads: true, ids: []string{"tcp-offload"}},
+		{name: "busy-poll", threads: 1, busyPoll: true, ids: []string{"ping-busy-idle", "ping-busy-load"}},
+		{name: "table", threads: 1, ids: []string{"table"}},
+		{name: "two-threads", threads: 2, ids: []string{"threads2"}},
+	}
+}
+
+// naError says a measurement cannot be made in this configuration (as
+// opposed to one that failed).
+type naError struct{ reason string }
+
+func (e *naError) Error() string { return "n/a: " + e.reason }
+
+// setup is one built router configuration: a topology and, for R2, the
+// daemon configured on it.
+type setup struct {
+	b       *bench
+	variant string
+	grp     *group
+	tp      *topo.Topology
+	d       *daemon // nil for the kernel
+	info    setupInfo
+	closeTp func()
+}
+
+// setupInfo is what the report records about a setup.
+type setupInfo struct {
+	Round    int               `json:"round"`
+	Group    string            `json:"group"`
+	Variant  string            `json:"variant"`
+	Prefix   string            `json:"topology_prefix"`
+	Instance string            `json:"r2_instance,omitempty"`
+	R2Args   []string          `json:"r2_args,omitempty"`
+	Drivers  map[string]string `json:"drivers,omitempty"` // interface → driver active per `r2intf show`
+	Threads  map[string]int    `json:"threads,omitempty"` // interface → owning thread
+	Offloads bool              `json:"offloads"`
+	Error    string            `json:"error,omitempty"`
+}
+
+// r2flags returns the daemon flags for g.
+func (b *bench) r2flags(g *group) r2Flags {
+	f := r2Flags{Threads: g.threads, BusyPoll: g.busyPoll}
+	if b.ncpu >= 2 {
+		if g.threads == 1 {
+			f.CPUs = strconv.Itoa(b.fwdCPU)
+		} else {
+			f.CPUs = b.threads2CPUs
+		}
+	}
+	return f
+}
+
+// newSetup builds the topology of g for variant and configures the router.
+func (b *bench) newSetup(round int, g *group, variant string) (*setup, error) {
+	s := &setup{b: b, variant: variant, grp: g}
+	s.info = setupInfo{Round: round, Group: g.name, Variant: variant, Offloads: g.offloads}
+	prefix := topo.UniquePrefix()
+	s.info.Prefix = prefix
+	// Registered before New, so an interrupt in the middle of building
+	// still removes whatever exists by then.
+	unregLeft := b.cleanup.add(func() { _ = topo.Cleanup(prefix) })
+	tp, err := topo.New(topo.Config{Prefix: prefix, RouterNS: variant == variantKernel, Offloads: g.offloads})
+	if err != nil {
+		unregLeft()
+		return nil, err
+	}
+	s.tp = tp
+	closeTp := b.cleanup.add(func() {
+		if err := tp.Close(); err != nil {
+			b.logf("topology %s: close: %v", prefix, err)
+		}
+	})
+	s.closeTp = func() { closeTp(); unregLeft() }
+	if err := s.configure(); err != nil {
+		s.close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// close stops the daemon and removes the topology.
+func (s *setup) close() {
+	if s.d != nil {
+		s.d.stop()
+	}
+	s.closeTp()
+}
+
+func (s *setup) configure() error {
+	ctx := s.b.ctx
+	tp := s.tp
+	if s.variant == variantKernel {
+		if err := tp.AddHostRoute(tp.RouterNSName, trafficNet, h2Addr); err != nil {
+			return err
+		}
+		return s.warmUp()
+	}
+	s.b.instSeq++
+	inst := fmt.Sprintf("%s-%d", s.b.runID, s.b.instSeq)
+	f := s.b.r2flags(s.grp)
+	s.info.Instance, s.info.R2Args = inst, f.args()
+	d, err := startDaemon(ctx, s.b.cleanup, s.b.bins, inst, f)
+	if err != nil {
+		return err
+	}
+	s.d = d
+	threadB := "0"
+	if s.grp.threads > 1 {
+		threadB = "1"
+	}
+	for _, a := range []struct{ ifname, thread string }{{tp.RouterIfA, "0"}, {tp.RouterIfB, threadB}} {
+		args := []string{a.ifname, "add", "auto", "--thread", a.thread}
+		if s.variant == variantAFXDP {
+			args = append(args, "--driver", "afxdp")
+		}
+		if _, err := d.util(ctx, s.b.bins.R2intf, args...); err != nil {
+			if s.variant == variantAFXDP {
+				return &naError{reason: "AF_XDP attach refused: " + err.Error()}
+			}
+			return err
+		}
+	}
+	for _, a := range []struct{ ifname, addr string }{{tp.RouterIfA, topo.DefaultRouterAddrA}, {tp.RouterIfB, topo.DefaultRouterAddrB}} {
+		if _, err := d.util(ctx, s.b.bins.R2intf, a.ifname, "ip", a.addr); err != nil {
+			return err
+		}
+	}
+	if _, err := d.util(ctx, s.b.bins.R2rt, "route", trafficNet, h2Addr, tp.RouterIfB); err != nil {
+		return err
+	}
+	shown, out, err := d.showInterfaces(ctx)
+	if err != nil {
+		return err
+	}
+	s.info.Drivers, s.info.Threads = map[string]string{}, map[string]int{}
+	for _, n := range []string{tp.RouterIfA, tp.RouterIfB} {
+		i, ok := shown[n]
+		if !ok {
+			return fmt.Errorf("r2intf show does not list %s:\n%s", n, out)
+		}
+		s.info.Drivers[n], s.info.Threads[n] = i.Driver, i.Thread
+	}
+	want := map[string]string{variantAFPacket: "afpacket", variantAFXDP: "afxdp"}[s.variant]
+	for n, drv := range s.info.Drivers {
+		if drv == want {
+			continue
+		}
+		reason := fmt.Sprintf("r2intf show reports driver %q on %s, not %q", drv, n, want)
+		if s.variant == variantAFXDP {
+			if l := grepLines(d.log.String(), "af_xdp"); len(l) > 0 {
+				reason += "; r2 logged: " + afterLogPrefix(l[0])
+			}
+			return &naError{reason: reason}
+		}
+		return errors.New(reason)
+	}
+	return s.warmUp()
+}
+
+// afterLogPrefix drops the daemon's "r2[inst]: date time " log prefix.
+func afterLogPrefix(l string) string {
+	if i := strings.Index(l, "]: "); i >= 0 {
+		l = l[i+3:]
+		if f := strings.SplitN(l, " ", 3); len(f) == 3 {
+			return f[2]
+		}
+	}
+	return l
+}
+
+// warmUp pings h2 from h1 until replies come (ARP resolved on both sides),
+// for up to about 5 s.
+func (s *setup) warmUp() error {
+	var last string
+	for i := 0; i < 5; i++ {
+		if err := s.b.ctx.Err(); err != nil {
+			return err
+		}
+		r, err := s.tp.Ping(s.tp.H1NS, h2Addr, 3, 100*time.Millisecond)
+		if err == nil && r.Received > 0 {
+			return nil
+		}
+		if err != nil {
+			last = err.Error()
+		} else {
+			last = strings.TrimSpace(r.Output)
+		}
+	}
+	return fmt.Errorf("no connectivity from h1 to h2 through the router: %s", last)
+}
+
+// sleepCtx sleeps for d or until ctx is done.
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
