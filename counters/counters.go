@@ -326,6 +326,10 @@ func (c Counter) Inc() { *c.v++ }
 // Add adds n.
 func (c Counter) Add(n uint64) { *c.v += n }
 
+// Store sets the counter, for a value kept elsewhere and published (the
+// kernel's drop count of a socket, read by the control side).
+func (c Counter) Store(v uint64) { *c.v = v }
+
 // Value reads the counter (racy by design when read by another thread).
 func (c Counter) Value() uint64 {
 	if c.v == nil {

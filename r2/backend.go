@@ -36,11 +36,61 @@ type backend struct {
 	// recognise link events.
 	linux    map[string]int
 	vanished counters.Counter
+	// drops publishes each driver's kernel-side drop count.
+	drops map[string]kernelDrops
+}
+
+// kernelDrops is a driver whose socket statistics the control side polls:
+// frames the kernel dropped because R2's ring was full are invisible to the
+// forwarding thread, and reading them is a system call with a lock, so it
+// stays off the forwarding path.
+type kernelDrops struct {
+	read func() (uint64, error)
+	c    counters.Counter
+}
+
+// statsInterval is how often kernel drop counts are published.
+const statsInterval = time.Second
+
+func driverDrops(d driver.Driver) func() (uint64, error) {
+	switch d := d.(type) {
+	case *afpacket.Driver:
+		return func() (uint64, error) {
+			s, err := d.Stats()
+			return s.Drops, err
+		}
+	case *afxdp.Driver:
+		return func() (uint64, error) {
+			s, err := d.Stats()
+			return s.RxDropped + s.RxRingFull, err
+		}
+	}
+	return nil
+}
+
+// publishDrops refreshes the kernel drop counters until done is closed.
+func (b *backend) publishDrops(done <-chan struct{}) {
+	t := time.NewTicker(statsInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-done:
+			return
+		case <-t.C:
+		}
+		b.mu.Lock()
+		for _, k := range b.drops {
+			if v, err := k.read(); err == nil {
+				k.c.Store(v)
+			}
+		}
+		b.mu.Unlock()
+	}
 }
 
 func newBackend(eng *engine.Engine, lf *logs.File, reg *counters.Registry, cfg config, logf func(string, ...any)) *backend {
 	return &backend{eng: eng, logs: lf, reg: reg, cfg: cfg, logf: logf, linux: map[string]int{},
-		vanished: reg.Counter(0, "Control/intf_vanished")}
+		vanished: reg.Counter(0, "Control/intf_vanished"), drops: map[string]kernelDrops{}}
 }
 
 // AddInterface implements api.Backend.
@@ -88,6 +138,9 @@ func (b *backend) AddInterface(req api.AddIf) error {
 	}
 	b.mu.Lock()
 	b.linux[req.Name] = info.Index
+	if read := driverDrops(drv); read != nil {
+		b.drops[req.Name] = kernelDrops{read: read, c: b.reg.Counter(owner, names.IfNode(req.Name)+"/drv_kernel_drops")}
+	}
 	b.mu.Unlock()
 	return nil
 }
@@ -129,7 +182,17 @@ func (b *backend) openDriver(kind, name string, info netdev.Info, owner int) (dr
 
 // DelInterface implements api.Backend.
 func (b *backend) DelInterface(name string) error {
+	// Stop polling the driver first: the engine closes it.
+	b.mu.Lock()
+	saved := b.drops[name]
+	delete(b.drops, name)
+	b.mu.Unlock()
 	if err := b.eng.DelInterface(name); err != nil {
+		b.mu.Lock()
+		if saved.read != nil {
+			b.drops[name] = saved
+		}
+		b.mu.Unlock()
 		return err
 	}
 	b.mu.Lock()

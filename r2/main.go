@@ -177,6 +177,7 @@ func run(args []string, stderr io.Writer, stop <-chan struct{}) int {
 	go func() { served <- srv.Serve() }()
 	watchDone := make(chan struct{})
 	go be.watchLinks(watchDone)
+	go be.publishDrops(watchDone)
 
 	where := []string{p.socket}
 	if cfg.Listen != "" {

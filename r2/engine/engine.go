@@ -713,7 +713,7 @@ func (e *Engine) Interfaces(name string) ([]IntfInfo, error) {
 		ii := IntfInfo{Interface: *fi.Clone(), Driver: kindOf(e.ifs[fi.Name].drv)}
 		ii.RxPkts, ii.RxBytes = get(n+"/rx", 0), get(n+"/rx", 1)
 		ii.TxPkts, ii.TxBytes = get(n+"/tx", 0), get(n+"/tx", 1)
-		ii.RxDrops = get(n+"/drv_rx_nobuf", 0) + get(n+"/drv_rx_errors", 0) + get(n+"/rx_throttled", 0)
+		ii.RxDrops = get(n+"/drv_rx_nobuf", 0) + get(n+"/drv_rx_errors", 0) + get(n+"/drv_kernel_drops", 0)
 		ii.TxDrops = get(n+"/tx_errors", 0) + get(n+"/handoff_full", 0) + get(n+"/no_driver", 0)
 		out = append(out, ii)
 	}
