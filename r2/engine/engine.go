@@ -22,6 +22,7 @@ import (
 	"github.com/r2go/r2/logs"
 	"github.com/r2go/r2/r2/driver"
 	"github.com/r2go/r2/r2/graph"
+	"github.com/r2go/r2/r2/internal/pagemem"
 	"github.com/r2go/r2/r2/msg"
 	"github.com/r2go/r2/r2/names"
 	"github.com/r2go/r2/r2/packet"
@@ -165,7 +166,7 @@ func (e *Engine) newThread(i int, base *graph.Graph) (*Thread, error) {
 		p.Close()
 		return nil, fmt.Errorf("engine: thread %d: %w", i, err)
 	}
-	pool, err := packet.NewPoolMmap(i, e.cfg.Packets)
+	pool, err := pagemem.NewPool(i, e.cfg.Packets)
 	if err != nil {
 		w.Close()
 		p.Close()

@@ -135,7 +135,7 @@ type Config struct {
 	// AF_PACKET).
 	MTU int
 	// Pool is the owner thread's packet pool, made by
-	// packet.NewPoolMmap: its memory becomes the socket's UMEM, so
+	// r2/internal/pagemem.NewPool: its memory becomes the socket's UMEM, so
 	// received frames are pool packets and packets of the pool are sent
 	// without a copy. Drivers opened with the same pool share one UMEM.
 	Pool *packet.Pool

@@ -130,7 +130,7 @@ func Open(c Config) (*Driver, error) {
 		return fail(err)
 	}
 	if !pageAligned(c.Pool.Mem(), os.Getpagesize()) {
-		return fail(errors.New("pool memory is not page-aligned (make the pool with packet.NewPoolMmap)"))
+		return fail(errors.New("pool memory is not page-aligned (make the pool with pagemem.NewPool)"))
 	}
 	if !countersValid(c.Counters) || !c.TxCopies.Valid() {
 		cnt, copies, err := privateCounters(c.Ifname)

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/r2go/r2/r2/internal/nstest"
+	"github.com/r2go/r2/r2/internal/pagemem"
 	"github.com/r2go/r2/r2/packet"
 )
 
@@ -24,7 +25,7 @@ const waitTimeout = 2 * time.Second
 // newPool makes a UMEM-capable pool of n packets for thread owner.
 func newPool(t testing.TB, owner, n int) *packet.Pool {
 	t.Helper()
-	p, err := packet.NewPoolMmap(owner, n)
+	p, err := pagemem.NewPool(owner, n)
 	if err != nil {
 		t.Fatal(err)
 	}
