@@ -112,9 +112,12 @@ func (h IPv4) IsFragment() bool { return h.FlagsFrag()&(IPv4FlagMF|IPv4OffMask) 
 // (RFC 1624: HC' = ~(~HC + ~m + m'), with the TTL in the high byte of the
 // 16-bit word it shares with the protocol).
 func (h IPv4) DecTTL() {
+	// The new word is computed, not re-read after storing the TTL byte: a
+	// 16-bit load of a word whose byte was just stored cannot be forwarded
+	// from the store buffer and stalls.
 	old := be.Uint16(h[8:])
-	h[8]--
-	nw := be.Uint16(h[8:])
+	nw := old - 0x100
+	h[8] = byte(nw >> 8)
 	sum := uint32(^h.Checksum()) + uint32(^old) + uint32(nw)
 	sum = (sum & 0xffff) + (sum >> 16)
 	sum = (sum & 0xffff) + (sum >> 16)
