@@ -145,23 +145,24 @@ func (v *vector) len() int   { return int(v.tail - v.head) }
 func (v *vector) space() int { return len(v.pkts) - v.len() }
 
 // slot is a node in one thread's graph with its vector and resolved edges.
+// The fields a Push touches (vec, drop) come first, so that pushing to a
+// node reads one cache line of its slot.
 type slot struct {
-	node Node
-	name string
 	vec  vector
-	next []*slot
-	// enq counts packets pushed into this node; full counts pushes that
-	// found the vector full.
-	enq, full counters.Counter
-	rank      int
-	// counted is the vector tail already added to enq: pushes are counted
-	// once per run from the tail instead of one shared-memory write each.
-	counted uint32
-	// drop marks the Drop slot.
-	drop bool
+	drop bool // the Drop slot
 	// ordinary nodes have a VecSize vector; their occupancy limits how much
 	// the interfaces may admit in a run.
 	ordinary bool
+	// counted is the vector tail already added to enq: pushes are counted
+	// once per run from the tail instead of one shared-memory write each.
+	counted uint32
+	rank    int
+	next    []*slot
+	node    Node
+	name    string
+	// enq counts packets pushed into this node; full counts pushes that
+	// found the vector full.
+	enq, full counters.Counter
 }
 
 // Graph is one thread's forwarding graph.
