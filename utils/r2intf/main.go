@@ -210,7 +210,13 @@ func show(c *intf.InterfaceClient, name string, w io.Writer) error {
 	if err != nil {
 		return err
 	}
-	const format = "%-15s %7s %5s %-17s %-5s %5s %6s %-8s %10s %8s %10s %8s  %s\n"
+	// The driver column is as wide as its longest entry ("afxdp copy
+	// (driver XDP)"); the others have fixed widths.
+	dw := len("DRIVER")
+	for _, i := range infos {
+		dw = max(dw, len(i.Driver))
+	}
+	format := "%-15s %7s %5s %-17s %-5s %5s %6s %-" + strconv.Itoa(dw) + "s %10s %8s %10s %8s  %s\n"
 	fmt.Fprintf(w, format, "NAME", "IFINDEX", "LINUX", "MAC", "STATE", "MTU", "THREAD", "DRIVER",
 		"RX-PKTS", "RX-DROPS", "TX-PKTS", "TX-DROPS", "ADDRESSES")
 	for _, i := range infos {
