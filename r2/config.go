@@ -24,6 +24,7 @@ type config struct {
 	ParticleSz  int           // [general] particle_sz: must be packet.BufSize
 	CPUs        []int         // [general] cpus: pin thread i to cpus[i]
 	BusyPoll    bool          // [general] busy_poll
+	SpinUs      int           // [general] spin_us: keep polling this long after work before sleeping
 	Driver      string        // [general] driver: default driver for interfaces
 	Socket      string        // [api] socket
 	Listen      string        // [api] listen: optional TCP address
@@ -44,6 +45,7 @@ func defaultConfig() config {
 		ParticleSz: packet.BufSize,
 		Driver:     "afpacket",
 		LogEntries: 4096,
+		SpinUs:     200,
 		Ring:       "v2",
 		Frames:     1024,
 		RxBlocks:   64,
@@ -169,6 +171,8 @@ func (c *config) set(section, k, v string) error {
 		return nil
 	case "general.busy_poll":
 		return boolean(&c.BusyPoll)
+	case "general.spin_us":
+		return num(&c.SpinUs, 0, 100000)
 	case "general.driver":
 		if v != "afpacket" && v != "afxdp" {
 			return fmt.Errorf("%q is not a driver (afpacket, afxdp)", v)

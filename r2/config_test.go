@@ -20,6 +20,7 @@ particles = 8192
 particle_sz = 2048
 cpus = 0-1
 busy_poll = true
+spin_us = 50
 
 [api]
 socket = /run/r2/x.sock
@@ -39,7 +40,7 @@ block_timeout = 2ms
 	if err := parseConfig(&c, "r2.cfg", strings.NewReader(good)); err != nil {
 		t.Fatal(err)
 	}
-	if c.Threads != 2 || c.Pkts != 4096 || c.Particles != 8192 || len(c.CPUs) != 2 || !c.BusyPoll ||
+	if c.Threads != 2 || c.SpinUs != 50 || c.Pkts != 4096 || c.Particles != 8192 || len(c.CPUs) != 2 || !c.BusyPoll ||
 		c.Socket != "/run/r2/x.sock" || c.Listen != "127.0.0.1:9090" || c.LogEntries != 1024 ||
 		c.RxBlocks != 32 || c.RxBlockKB != 128 || c.RxTimeout != 2*time.Millisecond {
 		t.Fatalf("parsed %+v", c)
@@ -60,6 +61,7 @@ block_timeout = 2ms
 		{"no equals", "[general]\nthreads\n", "r2.cfg:2: expected key = value"},
 		{"duplicate", "[general]\nthreads=1\nthreads=2\n", "r2.cfg:3: threads set again (first set at line 2)"},
 		{"bad bool", "[general]\nbusy_poll=maybe\n", `r2.cfg:2: [general] busy_poll: "maybe" is not true or false`},
+		{"bad spin", "[general]\nspin_us=-1\n", "r2.cfg:2: [general] spin_us: -1 is out of range"},
 		{"bad cpus", "[general]\ncpus=3-1\n", "r2.cfg:2: [general] cpus:"},
 		{"bad header", "[general\n", "r2.cfg:1: section header"},
 		{"relative socket", "[api]\nsocket=x.sock\n", "r2.cfg:2: [api] socket:"},

@@ -67,6 +67,7 @@ func run(args []string, stderr io.Writer, stop <-chan struct{}) int {
 	pkts := fs.Int("pkts", 0, "packet buffers per thread (overrides [general] pkts)")
 	cpus := fs.String("cpus", "", "pin threads to these CPUs, e.g. 0,1 or 2-3 (overrides [general] cpus)")
 	busy := fs.Bool("busy-poll", false, "forwarding threads spin instead of sleeping (dedicated cores)")
+	spin := fs.Int("spin", 200, "`microseconds` a thread keeps polling after its last packet before sleeping (overrides [general] spin_us)")
 	socket := fs.String("socket", "", "API Unix socket `path` (default /run/r2/INSTANCE.sock)")
 	listen := fs.String("listen", "", "also serve the API on this TCP `host:port` (loopback only unless -allow-remote)")
 	allowRemote := fs.Bool("allow-remote", false, "allow a non-loopback -listen address: anyone reaching it can reconfigure the router")
@@ -113,6 +114,13 @@ func run(args []string, stderr io.Writer, stop <-chan struct{}) int {
 	}
 	if set["busy-poll"] {
 		cfg.BusyPoll = *busy
+	}
+	if set["spin"] {
+		if *spin < 0 || *spin > 100000 {
+			fmt.Fprintf(stderr, "r2: -spin %d out of range 0..100000\n", *spin)
+			return 2
+		}
+		cfg.SpinUs = *spin
 	}
 	if set["socket"] {
 		cfg.Socket = *socket
@@ -161,7 +169,7 @@ func run(args []string, stderr io.Writer, stop <-chan struct{}) int {
 	}
 	defer lf.Remove()
 	eng, err := engine.New(engine.Config{Threads: cfg.Threads, Packets: cfg.Pkts, CPUs: cfg.CPUs,
-		BusyPoll: cfg.BusyPoll, Counters: reg, Logs: lf, Logf: logf})
+		BusyPoll: cfg.BusyPoll, Spin: time.Duration(cfg.SpinUs) * time.Microsecond, Counters: reg, Logs: lf, Logf: logf})
 	if err != nil {
 		fmt.Fprintf(stderr, "r2: %v\n", err)
 		return 1

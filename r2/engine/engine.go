@@ -39,6 +39,10 @@ type Config struct {
 	CPUs []int
 	// BusyPoll makes threads spin instead of sleeping in epoll.
 	BusyPoll bool
+	// Spin is how long an epoll-mode thread keeps polling after its last
+	// work before sleeping (0: sleep at once). Short spins save a wakeup
+	// per reply at the cost of that much CPU after each burst.
+	Spin time.Duration
 	// Counters is where counters live (default: anonymous memory).
 	Counters *counters.Registry
 	// Logs holds the forwarding-path log rings (nil: no logging).
@@ -180,6 +184,7 @@ func (e *Engine) newThread(i int, base *graph.Graph) (*Thread, error) {
 		id:     i,
 		cpu:    cpu,
 		busy:   e.cfg.BusyPoll,
+		spin:   e.cfg.Spin,
 		g:      base.Clone(e.cloneCtx(i), pool),
 		pool:   pool,
 		in:     make(chan ctl, 1024),

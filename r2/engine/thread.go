@@ -39,9 +39,13 @@ type ctl struct {
 // Thread is one forwarding thread. Its fields are owned by its goroutine,
 // except in (the queue) and waker.
 type Thread struct {
-	id     int
-	cpu    int // -1: not pinned
-	busy   bool
+	id   int
+	cpu  int // -1: not pinned
+	busy bool
+	// spin is how long the thread keeps polling after its last work before
+	// it sleeps: a reply that follows a request within it (a ping, a TCP
+	// ACK) is picked up without an epoll wakeup.
+	spin   time.Duration
 	g      *graph.Graph
 	pool   *packet.Pool
 	in     chan ctl
@@ -95,6 +99,7 @@ func (t *Thread) run() {
 		}
 	}
 	ready := make([]uint64, 64)
+	var lastWork int64
 	for {
 		if t.handle() {
 			return
@@ -103,10 +108,11 @@ func (t *Thread) run() {
 		t.runs++
 		t.c.runs.Inc()
 		if work {
+			lastWork = t.g.Now()
 			continue
 		}
 		t.c.idleRuns.Inc()
-		if t.busy {
+		if t.busy || (t.spin > 0 && t.g.Now()-lastWork < int64(t.spin)) {
 			continue
 		}
 		t.waker.PrepareSleep()
