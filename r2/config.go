@@ -45,7 +45,7 @@ func defaultConfig() config {
 		ParticleSz: packet.BufSize,
 		Driver:     "afpacket",
 		LogEntries: 4096,
-		SpinUs:     200,
+		SpinUs:     50,
 		Ring:       "v2",
 		Frames:     1024,
 		RxBlocks:   64,

@@ -67,7 +67,7 @@ func run(args []string, stderr io.Writer, stop <-chan struct{}) int {
 	pkts := fs.Int("pkts", 0, "packet buffers per thread (overrides [general] pkts)")
 	cpus := fs.String("cpus", "", "pin threads to these CPUs, e.g. 0,1 or 2-3 (overrides [general] cpus)")
 	busy := fs.Bool("busy-poll", false, "forwarding threads spin instead of sleeping (dedicated cores)")
-	spin := fs.Int("spin", 200, "`microseconds` a thread keeps polling after its last packet before sleeping (overrides [general] spin_us)")
+	spin := fs.Int("spin", 50, "`microseconds` a thread keeps polling after its last packet before sleeping (overrides [general] spin_us)")
 	socket := fs.String("socket", "", "API Unix socket `path` (default /run/r2/INSTANCE.sock)")
 	listen := fs.String("listen", "", "also serve the API on this TCP `host:port` (loopback only unless -allow-remote)")
 	allowRemote := fs.Bool("allow-remote", false, "allow a non-loopback -listen address: anyone reaching it can reconfigure the router")
