@@ -414,3 +414,33 @@ func TestAFXDP(t *testing.T) {
 	time.Sleep(300 * time.Millisecond)
 	pingOK(t, d, tp, tp.H1NS, "10.2.0.1", 10)
 }
+
+// TestFragmentation: toward h2 the link MTU is 1000. A 1428-byte ping
+// without DF is fragmented by R2 (and h2's reply, fragmented by h2, is
+// forwarded fragment by fragment); with DF set R2 answers "fragmentation
+// needed" with the MTU.
+func TestFragmentation(t *testing.T) {
+	tp := newTopo(t)
+	for _, c := range [][]string{
+		{"ip", "link", "set", tp.RouterIfB, "mtu", "1000"},
+		{"ip", "-n", tp.H2NS, "link", "set", tp.H2If, "mtu", "1000"},
+	} {
+		if out, err := exec.Command(c[0], c[1:]...).CombinedOutput(); err != nil {
+			t.Fatalf("%v: %v %s", c, err, out)
+		}
+	}
+	d := startR2(t, uniqueInstance(t))
+	attach(t, d, tp, 0, 0)
+	pingOK(t, d, tp, tp.H1NS, "10.2.0.1", 3)
+	out, err := tp.Exec(tp.H1NS, "ping", "-n", "-c", "5", "-i", "0.05", "-W", "2", "-M", "dont", "-s", "1400", "10.2.0.1").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), " 0% packet loss") {
+		t.Fatalf("large ping without DF: %v\n%s", err, out)
+	}
+	if v := d.counter(t, "IPv4Frag/fragmented"); v < 5 {
+		t.Fatalf("IPv4Frag/fragmented = %d, want at least 5", v)
+	}
+	out, _ = tp.Exec(tp.H1NS, "ping", "-n", "-c", "1", "-W", "2", "-M", "do", "-s", "1400", "10.2.0.1").CombinedOutput()
+	if !strings.Contains(string(out), "mtu = 1000") {
+		t.Fatalf("no fragmentation-needed with the MTU from R2:\n%s", out)
+	}
+}

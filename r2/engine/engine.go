@@ -16,6 +16,7 @@ import (
 	ifnode "github.com/r2go/r2/gnodes/interface"
 	"github.com/r2go/r2/gnodes/layer2/eth/decap"
 	"github.com/r2go/r2/gnodes/layer2/eth/encap"
+	"github.com/r2go/r2/gnodes/layer3/ipv4/frag"
 	ipv4fwd "github.com/r2go/r2/gnodes/layer3/ipv4/fwd"
 	"github.com/r2go/r2/gnodes/layer3/ipv4/local"
 	"github.com/r2go/r2/gnodes/layer3/ipv4/parse"
@@ -134,6 +135,7 @@ func New(cfg Config) (*Engine, error) {
 		parse.New(),
 		ipv4fwd.New(e.rib.Active(), e.intfs),
 		local.New(e.intfs),
+		frag.New(e.intfs),
 		encapmux.New(e.intfs),
 	} {
 		if err := base.Add(n); err != nil {

@@ -20,6 +20,8 @@ const (
 	// IPv4Local handles packets addressed to the router itself (ICMP echo,
 	// and errors the router originates).
 	IPv4Local = "IPv4Local"
+	// IPv4Frag fragments packets larger than their output MTU.
+	IPv4Frag = "IPv4Frag"
 	// EncapMux picks the per-interface encapsulation node by output ifindex.
 	EncapMux = "EncapMux"
 )

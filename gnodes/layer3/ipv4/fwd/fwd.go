@@ -32,6 +32,7 @@ const (
 	nextDrop = iota // graph.Drop
 	nextEncapMux
 	nextLocal
+	nextFrag
 	numNext
 )
 
@@ -55,7 +56,7 @@ type Node struct {
 type cntrs struct {
 	fwded                             counters.PktByte
 	noRoute, ttlExpired, fragNeeded   counters.Counter
-	fragUnsupported, noIntf, intfDown counters.Counter
+	toFrag, noIntf, intfDown          counters.Counter
 	martianSrc, martianDst, multicast counters.Counter
 	broadcast, local, l2Broadcast     counters.Counter
 }
@@ -70,7 +71,7 @@ func (n *Node) Name() string { return names.IPv4Fwd }
 
 // NextNames implements graph.Node.
 func (n *Node) NextNames() []string {
-	return []string{nextDrop: names.Drop, nextEncapMux: names.EncapMux, nextLocal: names.IPv4Local}
+	return []string{nextDrop: names.Drop, nextEncapMux: names.EncapMux, nextLocal: names.IPv4Local, nextFrag: names.IPv4Frag}
 }
 
 // Clone implements graph.Node.
@@ -80,19 +81,19 @@ func (n *Node) Clone(c *graph.CloneCtx) graph.Node {
 		logNoRoute: c.LogFormat("IPv4Fwd: no route to %ip from %ip (in ifindex %d)"),
 		logTTL:     c.LogFormat("IPv4Fwd: ttl expired: %ip -> %ip (in ifindex %d)"),
 		c: cntrs{
-			fwded:           c.PktByte(name, "forwarded"),
-			noRoute:         c.Counter(name, "no_route"),
-			ttlExpired:      c.Counter(name, "ttl_expired"),
-			fragNeeded:      c.Counter(name, "frag_needed"),
-			fragUnsupported: c.Counter(name, "too_big_no_frag"),
-			noIntf:          c.Counter(name, "no_intf"),
-			intfDown:        c.Counter(name, "intf_down"),
-			martianSrc:      c.Counter(name, "martian_src"),
-			martianDst:      c.Counter(name, "martian_dst"),
-			multicast:       c.Counter(name, "multicast"),
-			broadcast:       c.Counter(name, "broadcast"),
-			local:           c.Counter(name, "local"),
-			l2Broadcast:     c.Counter(name, "l2_broadcast"),
+			fwded:       c.PktByte(name, "forwarded"),
+			noRoute:     c.Counter(name, "no_route"),
+			ttlExpired:  c.Counter(name, "ttl_expired"),
+			fragNeeded:  c.Counter(name, "frag_needed"),
+			toFrag:      c.Counter(name, "to_fragment"),
+			noIntf:      c.Counter(name, "no_intf"),
+			intfDown:    c.Counter(name, "intf_down"),
+			martianSrc:  c.Counter(name, "martian_src"),
+			martianDst:  c.Counter(name, "martian_dst"),
+			multicast:   c.Counter(name, "multicast"),
+			broadcast:   c.Counter(name, "broadcast"),
+			local:       c.Counter(name, "local"),
+			l2Broadcast: c.Counter(name, "l2_broadcast"),
 		}}
 }
 
@@ -195,14 +196,10 @@ func (n *Node) forward(d *graph.Dispatch, t *fwd.IPv4Table, p *packet.Packet, ds
 		d.Drop(p, n.c.intfDown)
 		return
 	}
-	if total := ip.TotalLen(); total > out.MTU {
-		if ip.FlagsFrag()&hdr.IPv4FlagDF != 0 {
-			n.c.fragNeeded.Inc()
-			n.icmpError(d, p, origin, hdr.ICMPDestUnreach, hdr.ICMPFragNeeded, uint32(out.MTU))
-			return
-		}
-		// Fragmenting in the router is not implemented: counted, dropped.
-		d.Drop(p, n.c.fragUnsupported)
+	tooBig := ip.TotalLen() > out.MTU
+	if tooBig && ip.FlagsFrag()&hdr.IPv4FlagDF != 0 {
+		n.c.fragNeeded.Inc()
+		n.icmpError(d, p, origin, hdr.ICMPDestUnreach, hdr.ICMPFragNeeded, uint32(out.MTU))
 		return
 	}
 	if !origin {
@@ -216,6 +213,11 @@ func (n *Node) forward(d *graph.Dispatch, t *fwd.IPv4Table, p *packet.Packet, ds
 	}
 	n.fwdPkts++
 	n.fwdBytes += p.Len()
+	if tooBig {
+		n.c.toFrag.Inc()
+		d.Push(nextFrag, p) // DF clear: IPv4Frag splits it
+		return
+	}
 	d.Push(nextEncapMux, p)
 }
 
