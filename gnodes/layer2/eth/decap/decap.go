@@ -101,7 +101,9 @@ func (n *Node) Dispatch(d *graph.Dispatch) {
 			continue
 		}
 		eth := hdr.Ether(data)
-		if !hdr.MACEqual(eth.Dst(), intf.MAC) && !hdr.IsBroadcast(eth.Dst()) {
+		ours := hdr.MACEqual(eth.Dst(), intf.MAC)
+		bcast := !ours && hdr.IsBroadcast(eth.Dst())
+		if !ours && !bcast {
 			if hdr.IsMulticast(eth.Dst()) {
 				d.Drop(p, n.c.multicast)
 			} else {
@@ -111,7 +113,7 @@ func (n *Node) Dispatch(d *graph.Dispatch) {
 		}
 		switch eth.Type() {
 		case hdr.EtherTypeIPv4, hdr.EtherTypeIPv6:
-			if hdr.IsBroadcast(eth.Dst()) {
+			if bcast {
 				p.Meta |= packet.MetaL2Broadcast
 			}
 			p.Pull(hdr.EtherLen)
