@@ -31,6 +31,10 @@ type backend struct {
 	cfg  config
 	logf func(string, ...any)
 
+	// ifmu serializes attaching and detaching, so a refused attach of a
+	// name being attached concurrently cannot release the winner's counters.
+	ifmu sync.Mutex
+
 	mu sync.Mutex
 	// linux maps attached interface names to their kernel index, to
 	// recognise link events.
@@ -38,6 +42,8 @@ type backend struct {
 	vanished counters.Counter
 	// drops publishes each driver's kernel-side drop count.
 	drops map[string]kernelDrops
+	// closed: shutdown began; drivers are no longer polled.
+	closed bool
 }
 
 // kernelDrops is a driver whose socket statistics the control side polls:
@@ -95,6 +101,8 @@ func newBackend(eng *engine.Engine, lf *logs.File, reg *counters.Registry, cfg c
 
 // AddInterface implements api.Backend.
 func (b *backend) AddInterface(req api.AddIf) error {
+	b.ifmu.Lock()
+	defer b.ifmu.Unlock()
 	info, err := netdev.Lookup(req.Name)
 	if err != nil {
 		return err
@@ -138,7 +146,7 @@ func (b *backend) AddInterface(req api.AddIf) error {
 	}
 	b.mu.Lock()
 	b.linux[req.Name] = info.Index
-	if read := driverDrops(drv); read != nil {
+	if read := driverDrops(drv); read != nil && !b.closed {
 		b.drops[req.Name] = kernelDrops{read: read, c: b.reg.Counter(owner, names.IfNode(req.Name)+"/drv_kernel_drops")}
 	}
 	b.mu.Unlock()
@@ -182,6 +190,8 @@ func (b *backend) openDriver(kind, name string, info netdev.Info, owner int) (dr
 
 // DelInterface implements api.Backend.
 func (b *backend) DelInterface(name string) error {
+	b.ifmu.Lock()
+	defer b.ifmu.Unlock()
 	// Stop polling the driver first: the engine closes it.
 	b.mu.Lock()
 	saved := b.drops[name]
@@ -189,7 +199,7 @@ func (b *backend) DelInterface(name string) error {
 	b.mu.Unlock()
 	if err := b.eng.DelInterface(name); err != nil {
 		b.mu.Lock()
-		if saved.read != nil {
+		if saved.read != nil && !b.closed {
 			b.drops[name] = saved
 		}
 		b.mu.Unlock()
@@ -314,4 +324,11 @@ func (b *backend) linkEvent(ev netdev.Event) {
 	b.eng.SetUp(ev.Name, ev.Up && ev.OperUp)
 }
 
-func (b *backend) close() {}
+// close stops the polling of drivers before the engine closes them: it
+// waits for a publishDrops round in progress, and later rounds find nothing.
+func (b *backend) close() {
+	b.mu.Lock()
+	b.closed = true
+	clear(b.drops)
+	b.mu.Unlock()
+}

@@ -145,7 +145,11 @@ func New(cfg Config) (*Engine, error) {
 	for i := 0; i < cfg.Threads; i++ {
 		t, err := e.newThread(i, base)
 		if err != nil {
-			e.stopThreads()
+			// No thread runs yet: stopThreads would wait for them forever.
+			for _, t := range e.threads {
+				t.poller.Close()
+				t.waker.Close()
+			}
 			return nil, err
 		}
 		e.threads = append(e.threads, t)

@@ -436,6 +436,15 @@ func (d *Dispatch) Pop() *packet.Packet {
 	return p
 }
 
+// Peek returns the packet Pop would return next, without taking it, or nil.
+func (d *Dispatch) Peek() *packet.Packet {
+	if d.n == 0 {
+		return nil
+	}
+	v := &d.s.vec
+	return v.pkts[v.head&v.mask]
+}
+
 // Push queues p to next node number next. A push into a full vector, or to
 // an out-of-range index, frees p, counts it and returns false.
 func (d *Dispatch) Push(next int, p *packet.Packet) bool {

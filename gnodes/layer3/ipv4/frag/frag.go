@@ -72,24 +72,39 @@ func (n *Node) Control(m msg.Msg) {
 // Dispatch implements graph.Node.
 func (n *Node) Dispatch(d *graph.Dispatch) {
 	for {
-		// Leave packets in the vector (work for the next run) rather than
-		// make more fragments than EncapMux can take now. A 9000-byte
-		// packet over a 576-byte MTU makes 17 fragments.
-		if d.Space(nextMux) < 24 {
-			d.More()
-			return
-		}
-		p := d.Pop()
+		p := d.Peek()
 		if p == nil {
 			return
 		}
 		out := n.intfs.Get(p.OutIfindex)
+		// Leave packets in the vector (work for the next run) rather than
+		// make more fragments than EncapMux can take now. A 9000-byte
+		// packet over a 576-byte MTU makes 17 fragments; a 1900-byte one
+		// over a 68-byte MTU up to 40.
+		if out != nil && d.Space(nextMux) < min(maxFragments(p, out.MTU), graph.VecSize) {
+			d.More()
+			return
+		}
+		d.Pop()
 		if out == nil {
 			d.Drop(p, n.c.noIntf)
 			continue
 		}
 		n.fragment(d, p, out.MTU)
 	}
+}
+
+// maxFragments bounds the fragments fragment makes of p for mtu: every
+// fragment carries at least the payload room of the first (later ones copy
+// only some of the options).
+func maxFragments(p *packet.Packet, mtu int) int {
+	ip := hdr.IPv4(p.Data())
+	ihl := ip.HeaderLen()
+	room := (mtu - ihl) &^ 7
+	if room < 8 {
+		return 0 // dropped as mtu_too_small
+	}
+	return (ip.TotalLen() - ihl + room - 1) / room
 }
 
 // fragment splits p for an IP MTU of mtu and frees it.

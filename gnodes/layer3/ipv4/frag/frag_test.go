@@ -173,3 +173,27 @@ func TestFragmentBadMTUAndUnknownInterface(t *testing.T) {
 	}
 	h2.Done()
 }
+
+// Packets that each make 37 fragments (1790 bytes over a 68-byte MTU) in one
+// run: after six of them EncapMux has room for 34 fragments, fewer than the
+// next packet makes. That packet must wait for the next run, not lose
+// fragments to a full vector in the middle of the graph.
+func TestFragmentsNeverOverflowEncapMux(t *testing.T) {
+	h := graphtest.New(t, graphtest.Options{PoolSize: 1024})
+	graphtest.Add(h, frag.New(intfs(68)))
+	mux := h.Sink(names.EncapMux)
+	const pkts = 7
+	for i := 0; i < pkts; i++ {
+		p := h.L3(append(make([]byte, 14), datagram(1790, nil, 0)...))
+		p.OutIfindex, p.NextHop = 1, 0x0a020009
+		h.Inject(names.IPv4Frag, p)
+	}
+	h.RunUntilIdle()
+	got := mux.Take()
+	for _, f := range got {
+		h.Free(f)
+	}
+	if full := h.Counter(names.EncapMux + "/vec_full"); full != 0 || len(got) != pkts*37 {
+		t.Fatalf("%d fragments reached EncapMux, want %d; %d dropped at its full vector", len(got), pkts*37, full)
+	}
+}
