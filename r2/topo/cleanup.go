@@ -11,6 +11,8 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
+
+	"github.com/r2go/r2/r2/internal/netnsx"
 )
 
 // usedPrefixes remembers what UniquePrefix handed out in this process.
@@ -61,7 +63,7 @@ func Leftovers(prefix string) ([]string, error) {
 	}
 	var left []string
 	for _, n := range derivedNS(prefix) {
-		if namedNSExists(n) {
+		if netnsx.Exists(n) {
 			left = append(left, "netns "+n)
 		}
 	}
@@ -104,7 +106,7 @@ func Cleanup(prefix string) error {
 		}
 	}
 	for _, ns := range derivedNS(prefix) {
-		if !namedNSExists(ns) {
+		if !netnsx.Exists(ns) {
 			continue
 		}
 		// Delete the links inside first, so they are gone when Cleanup
@@ -120,7 +122,7 @@ func Cleanup(prefix string) error {
 			}
 			h.Close()
 		}
-		if err := deleteNamedNS(ns); err != nil {
+		if err := netnsx.Delete(ns); err != nil {
 			errs = append(errs, err)
 		}
 	}

@@ -10,6 +10,8 @@ import (
 
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
+
+	"github.com/r2go/r2/r2/internal/netnsx"
 )
 
 // From linux/ethtool.h, not in x/sys/unix.
@@ -60,7 +62,7 @@ type features struct {
 // creation needs the namespace switch.
 func ethtoolSocket(ns netns.NsHandle) (int, error) {
 	fd := -1
-	err := inNS(ns, func() error {
+	err := netnsx.InNS(ns, func() error {
 		var err error
 		fd, err = unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
 		return err

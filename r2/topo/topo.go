@@ -13,6 +13,8 @@ import (
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
+
+	"github.com/r2go/r2/r2/internal/netnsx"
 )
 
 // Default addresses of the topology (design.md, "Test topology").
@@ -229,7 +231,7 @@ func (t *Topology) build() error {
 		names = append(names, t.RouterNSName)
 	}
 	for _, name := range names {
-		h, err := newNamedNS(name)
+		h, err := netnsx.NewNamed(name)
 		if err != nil {
 			return err
 		}
@@ -543,7 +545,7 @@ func (t *Topology) Close() error {
 		}
 	}
 	for i := len(t.createdNS) - 1; i >= 0; i-- {
-		if err := deleteNamedNS(t.createdNS[i]); err != nil {
+		if err := netnsx.Delete(t.createdNS[i]); err != nil {
 			errs = append(errs, err)
 		}
 	}

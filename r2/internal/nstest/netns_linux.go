@@ -5,14 +5,13 @@ package nstest
 import (
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
 	"testing"
 
 	"github.com/vishvananda/netns"
+
+	"github.com/r2go/r2/r2/internal/netnsx"
 )
 
 // NeedRoot skips t unless the test runs as root (namespaces, veth and
@@ -33,70 +32,26 @@ func UniquePrefix(tag string) string {
 	return tag + hex.EncodeToString(b[:])
 }
 
-// onThread runs fn on a locked OS thread of a goroutine of its own, which
-// fn may switch into another namespace, and switches the thread back to
-// the namespace it started in. A thread that cannot be switched back stays
-// locked and dies with its goroutine, so no other goroutine ever runs in
-// the wrong namespace.
-func onThread(fn func() error) error {
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		orig, err := netns.Get()
-		if err != nil {
-			runtime.UnlockOSThread()
-			errc <- err
-			return
-		}
-		defer orig.Close()
-		ferr := fn()
-		if err := netns.Set(orig); err != nil {
-			errc <- errors.Join(ferr, fmt.Errorf("restore netns: %w", err))
-			return
-		}
-		runtime.UnlockOSThread()
-		errc <- ferr
-	}()
-	return <-errc
-}
-
-// InNS runs fn on a locked OS thread switched into ns and switches it back.
-// A thread that cannot be switched back stays locked and dies with its
-// goroutine, so no other goroutine ever runs in the wrong namespace.
-func InNS(ns netns.NsHandle, fn func() error) error {
-	return onThread(func() error {
-		if err := netns.Set(ns); err != nil {
-			return err
-		}
-		return fn()
-	})
-}
+// InNS runs fn on a locked OS thread switched into ns and switches it back
+// (see r2/internal/netnsx).
+func InNS(ns netns.NsHandle, fn func() error) error { return netnsx.InNS(ns, fn) }
 
 // NewNamedNS creates the named namespace (in /run/netns, so `ip netns exec`
 // works) and registers with t the closing of the handle it returns and the
 // removal of the namespace, which run even if t fails.
 func NewNamedNS(t testing.TB, name string) netns.NsHandle {
 	t.Helper()
-	h := netns.None()
-	err := onThread(func() error {
-		// NewNamed switches the thread into the new namespace.
-		var err error
-		h, err = netns.NewNamed(name)
-		return err
-	})
+	h, err := netnsx.NewNamed(name)
 	t.Cleanup(func() {
 		if h.IsOpen() {
 			h.Close()
 		}
-		if _, err := os.Lstat(filepath.Join("/run/netns", name)); err != nil {
-			return // never created
-		}
-		if err := netns.DeleteNamed(name); err != nil {
+		if err := netnsx.Delete(name); err != nil {
 			t.Errorf("delete netns %s: %v", name, err)
 		}
 	})
 	if err != nil {
-		t.Fatalf("create netns %s: %v", name, err)
+		t.Fatal(err)
 	}
 	return h
 }
