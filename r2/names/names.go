@@ -22,6 +22,11 @@ const (
 	IPv4Local = "IPv4Local"
 	// IPv4Frag fragments packets larger than their output MTU.
 	IPv4Frag = "IPv4Frag"
+	// IPv6Fwd looks up IPv6 routes and decrements the hop limit.
+	IPv6Fwd = "IPv6Fwd"
+	// IPv6Local handles IPv6 packets addressed to the router itself (ICMPv6
+	// echo) and the ICMPv6 errors the router originates.
+	IPv6Local = "IPv6Local"
 	// EncapMux picks the per-interface encapsulation node by output ifindex.
 	EncapMux = "EncapMux"
 )

@@ -28,6 +28,9 @@ const (
 	// frame: it must not be forwarded nor answered with an ICMP error
 	// (RFC 1812 5.3.4, 4.3.2.7).
 	MetaL2Broadcast uint32 = 1 << 29
+	// MetaIPv6 marks an IPv6 packet: the encapsulation node resolves
+	// NextHop6 (with neighbour discovery) instead of NextHop (with ARP).
+	MetaIPv6 uint32 = 1 << 28
 	// MetaICMPMask selects the ICMP type and code.
 	MetaICMPMask uint32 = 0xffff
 )
@@ -51,6 +54,9 @@ type Packet struct {
 	// NextHop is the IPv4 address (host order) whose MAC the encapsulation
 	// node needs: the gateway, or the destination on a connected subnet.
 	NextHop uint32
+	// NextHop6 is the IPv6 address whose MAC the encapsulation node needs,
+	// when Meta has MetaIPv6.
+	NextHop6 [16]byte
 	// Meta passes small facts between adjacent nodes (see the Meta*
 	// constants); cleared on every Get.
 	Meta uint32
