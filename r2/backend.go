@@ -5,27 +5,27 @@ package main
 import (
 	"errors"
 	"fmt"
-	"net"
-	"net/netip"
 	"sync"
 	"time"
 
 	"github.com/r2go/r2/counters"
 	"github.com/r2go/r2/logs"
 	"github.com/r2go/r2/r2/api"
+	"github.com/r2go/r2/r2/ctl"
 	"github.com/r2go/r2/r2/driver"
 	"github.com/r2go/r2/r2/driver/afpacket"
 	"github.com/r2go/r2/r2/driver/afxdp"
-	"github.com/r2go/r2/r2/engine"
 	"github.com/r2go/r2/r2/names"
 	"github.com/r2go/r2/r2/netdev"
+	"github.com/r2go/r2/r2/router"
 )
 
 // backend adapts the engine to the API server and attaches Linux
 // interfaces: it finds them with netlink, opens their driver and hands both
 // to the engine.
 type backend struct {
-	eng  *engine.Engine
+	*router.Router
+	eng  *router.Router
 	logs *logs.File
 	reg  *counters.Registry
 	cfg  config
@@ -94,8 +94,8 @@ func (b *backend) publishDrops(done <-chan struct{}) {
 	}
 }
 
-func newBackend(eng *engine.Engine, lf *logs.File, reg *counters.Registry, cfg config, logf func(string, ...any)) *backend {
-	return &backend{eng: eng, logs: lf, reg: reg, cfg: cfg, logf: logf, linux: map[string]int{},
+func newBackend(eng *router.Router, lf *logs.File, reg *counters.Registry, cfg config, logf func(string, ...any)) *backend {
+	return &backend{Router: eng, eng: eng, logs: lf, reg: reg, cfg: cfg, logf: logf, linux: map[string]int{},
 		vanished: reg.Counter(0, "Control/intf_vanished"), drops: map[string]kernelDrops{}}
 }
 
@@ -134,7 +134,7 @@ func (b *backend) AddInterface(req api.AddIf) error {
 	}
 	var m [6]byte
 	copy(m[:], mac)
-	err = b.eng.AddInterface(engine.Interface{Name: req.Name, Ifindex: int32(req.Ifindex), MAC: m, MTU: info.MTU,
+	err = b.eng.AddInterface(router.Interface{Name: req.Name, Ifindex: int32(req.Ifindex), MAC: m, MTU: info.MTU,
 		LinuxIndex: info.Index, Owner: owner}, drv)
 	if err != nil {
 		drv.Close()
@@ -160,7 +160,7 @@ func (b *backend) openDriver(kind, name string, info netdev.Info, owner int) (dr
 	cnt := driver.NewCounters(b.reg, owner, names.IfNode(name))
 	if kind == "afxdp" {
 		d, err := afxdp.Open(afxdp.Config{Ifname: name, Ifindex: info.Index, MTU: info.MTU,
-			Pool: b.eng.Pool(owner), Counters: cnt, Promisc: true,
+			Pool: b.eng.Engine().Pool(owner), Counters: cnt, Promisc: true,
 			TxCopies: b.reg.Counter(owner, names.IfNode(name)+"/drv_tx_copies")})
 		if err == nil {
 			b.logf("interface %s: AF_XDP %s", name, d.ActiveMode())
@@ -211,69 +211,6 @@ func (b *backend) DelInterface(name string) error {
 	return nil
 }
 
-// AddAddr implements api.Backend.
-func (b *backend) AddAddr(ifname string, p netip.Prefix) error { return b.eng.AddAddr(ifname, p) }
-
-// DelAddr implements api.Backend.
-func (b *backend) DelAddr(ifname string, p netip.Prefix) error { return b.eng.DelAddr(ifname, p) }
-
-// Interfaces implements api.Backend.
-func (b *backend) Interfaces(name string) ([]api.IfInfo, error) {
-	list, err := b.eng.Interfaces(name)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]api.IfInfo, len(list))
-	for i, x := range list {
-		out[i] = api.IfInfo{
-			Name: x.Name, Ifindex: int(x.Ifindex), LinuxIndex: x.LinuxIndex,
-			MAC: net.HardwareAddr(x.MAC[:]), MTU: x.MTU, Up: x.Up, Addrs: x.Addrs, Thread: x.Owner,
-			Driver: x.Driver, RxPkts: x.RxPkts, TxPkts: x.TxPkts, RxDrops: x.RxDrops, TxDrops: x.TxDrops,
-		}
-	}
-	return out, nil
-}
-
-func toEngine(rs []api.Route) []engine.Route {
-	out := make([]engine.Route, len(rs))
-	for i, r := range rs {
-		out[i] = engine.Route{Prefix: r.Prefix, Ifname: r.Ifname}
-		if r.Kind != api.KindConnected {
-			out[i].NextHop = r.NextHop
-		}
-	}
-	return out
-}
-
-func fromEngine(r engine.RouteInfo) api.Route {
-	return api.Route{Prefix: r.Prefix, NextHop: r.NextHop, Ifname: r.Ifname, Kind: r.Kind}
-}
-
-// AddRoutes implements api.Backend.
-func (b *backend) AddRoutes(rs []api.Route) error { return b.eng.AddRoutes(toEngine(rs)) }
-
-// DelRoutes implements api.Backend.
-func (b *backend) DelRoutes(rs []api.Route) error { return b.eng.DelRoutes(toEngine(rs)) }
-
-// LookupRoute implements api.Backend.
-func (b *backend) LookupRoute(a netip.Addr) (api.Route, error) {
-	r, err := b.eng.LookupRoute(a)
-	if err != nil {
-		return api.Route{}, err
-	}
-	return fromEngine(r), nil
-}
-
-// Routes implements api.Backend.
-func (b *backend) Routes(offset, limit int) (int, []api.Route, error) {
-	total, rs := b.eng.Routes(offset, limit)
-	out := make([]api.Route, len(rs))
-	for i, r := range rs {
-		out[i] = fromEngine(r)
-	}
-	return total, out, nil
-}
-
 // LogEnable implements api.Backend.
 func (b *backend) LogEnable() error { b.logs.Enable(); return nil }
 
@@ -316,7 +253,7 @@ func (b *backend) linkEvent(ev netdev.Event) {
 	if ev.Deleted {
 		b.vanished.Inc()
 		b.logf("interface %s disappeared from Linux: detaching it", ev.Name)
-		if err := b.DelInterface(ev.Name); err != nil && !errors.Is(err, engine.ErrNotFound) {
+		if err := b.DelInterface(ev.Name); err != nil && !errors.Is(err, ctl.ErrNotFound) {
 			b.logf("detaching %s: %v", ev.Name, err)
 		}
 		return

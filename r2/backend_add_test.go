@@ -16,6 +16,7 @@ import (
 	"github.com/r2go/r2/r2/engine"
 	"github.com/r2go/r2/r2/names"
 	"github.com/r2go/r2/r2/netdev"
+	"github.com/r2go/r2/r2/router"
 )
 
 // Two API clients attach the same Linux interface at once: one wins, the
@@ -39,7 +40,7 @@ func TestConcurrentAddSameInterfaceKeepsCounters(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer reg.Close()
-	eng, err := engine.New(engine.Config{Threads: 1, Packets: 256, Counters: reg})
+	eng, err := router.New(engine.Config{Threads: 1, Packets: 256, Counters: reg})
 	if err != nil {
 		t.Fatal(err)
 	}

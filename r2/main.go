@@ -28,9 +28,11 @@ import (
 	"time"
 
 	"github.com/r2go/r2/counters"
+	_ "github.com/r2go/r2/gnodes/all"
 	"github.com/r2go/r2/logs"
 	"github.com/r2go/r2/r2/api"
 	"github.com/r2go/r2/r2/engine"
+	"github.com/r2go/r2/r2/router"
 )
 
 const defaultConfigPath = "/etc/r2.cfg"
@@ -168,7 +170,7 @@ func run(args []string, stderr io.Writer, stop <-chan struct{}) int {
 		return 1
 	}
 	defer lf.Remove()
-	eng, err := engine.New(engine.Config{Threads: cfg.Threads, Packets: cfg.Pkts, CPUs: cfg.CPUs,
+	eng, err := router.New(engine.Config{Threads: cfg.Threads, Packets: cfg.Pkts, CPUs: cfg.CPUs,
 		BusyPoll: cfg.BusyPoll, Spin: time.Duration(cfg.SpinUs) * time.Microsecond, Counters: reg, Logs: lf, Logf: logf})
 	if err != nil {
 		fmt.Fprintf(stderr, "r2: %v\n", err)

@@ -88,12 +88,6 @@ func (n *Node) VecSize() int { return graph.IfVecSize }
 // Owner is the thread that drives the interface.
 func (n *Node) Owner() int { return n.owner }
 
-// Driver is the interface's driver (used by the owner thread only).
-func (n *Node) Driver() driver.Driver { return n.drv }
-
-// Ifindex is the R2 ifindex.
-func (n *Node) Ifindex() int32 { return n.ifindex }
-
 // Clone implements graph.Node.
 func (n *Node) Clone(c *graph.CloneCtx) graph.Node {
 	x := *n
@@ -217,7 +211,7 @@ func (n *Node) Pending() bool {
 }
 
 // Removed implements graph.Remover: the owner frees what waits in the
-// handoff ring. Packets other threads enqueue later are freed by DrainHandoff
+// handoff ring. Packets other threads enqueue later are freed by Drain
 // once every thread has let go of the node.
 func (n *Node) Removed(pool *packet.Pool) {
 	if n.thread == n.owner {
@@ -231,21 +225,24 @@ func (n *Node) Removed(pool *packet.Pool) {
 	}
 }
 
-// DrainHandoff frees (back to their pools) packets left in the handoff ring.
-// Only call it when no thread runs the node any more.
-func (n *Node) DrainHandoff() int {
-	k := 0
+// Drain implements graph.Drainer: it frees (back to their pools) packets
+// left in the handoff ring. Only call it when no thread runs the node any
+// more.
+func (n *Node) Drain() {
 	for {
 		p, ok := n.handoff.Dequeue()
 		if !ok {
-			return k
+			return
 		}
 		p.Return()
-		k++
 	}
 }
 
-var _ graph.Node = (*Node)(nil)
+var (
+	_ graph.Node    = (*Node)(nil)
+	_ graph.FdOwner = (*Node)(nil)
+	_ graph.Drainer = (*Node)(nil)
+)
 
 // PollFd is the driver's pollable descriptor (-1: none), registered in the
 // owner thread's epoll set.

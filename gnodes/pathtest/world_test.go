@@ -15,7 +15,7 @@ import (
 	"github.com/r2go/r2/gnodes/layer2/eth/encap"
 	ipv4fwd "github.com/r2go/r2/gnodes/layer3/ipv4/fwd"
 	"github.com/r2go/r2/gnodes/layer3/ipv4/local"
-	"github.com/r2go/r2/gnodes/layer3/ipv4/parse"
+	"github.com/r2go/r2/gnodes/layer3/parse"
 	"github.com/r2go/r2/r2/driver/mem"
 	"github.com/r2go/r2/r2/graph"
 	gt "github.com/r2go/r2/r2/graph/graphtest"

@@ -1,9 +1,10 @@
 package api
 
 import (
-	"net"
 	"net/netip"
 	"path/filepath"
+
+	"github.com/r2go/r2/r2/ctl"
 )
 
 // Backend is the engine's control side as the API server sees it. The server
@@ -46,61 +47,23 @@ type Backend interface {
 	LogEnabled() bool
 }
 
-// AddIf is a request to attach a Linux interface.
-type AddIf struct {
-	// Name is the Linux interface name.
-	Name string
-	// Ifindex is R2's index for the interface, 0..MaxIfindex, or -1 to let
-	// the backend pick a free one.
-	Ifindex int
-	// MAC is the address to use; nil means the Linux interface's own.
-	MAC net.HardwareAddr
-	// Thread is the owning forwarding thread, or -1 to let the backend pick.
-	Thread int
-	// Driver is "" (the backend's default) or one of Options.Drivers.
-	Driver string
-}
-
-// IfInfo describes one interface.
-type IfInfo struct {
-	Name       string           // Linux interface name
-	Ifindex    int              // R2's index
-	LinuxIndex int              // the kernel's ifindex
-	MAC        net.HardwareAddr // the MAC R2 uses
-	MTU        int              // bytes
-	Up         bool             // link up
-	Addrs      []netip.Prefix   // interface addresses, host bits set
-	Thread     int              // owning forwarding thread
-	Driver     string           // "afpacket", "afxdp", ...
-	RxPkts     uint64           // packets received
-	TxPkts     uint64           // packets sent
-	RxDrops    uint64           // packets dropped on receive
-	TxDrops    uint64           // packets dropped on send
-}
+// The request and result types are package ctl's, shared with the router
+// and the utilities.
+type (
+	// AddIf is a request to attach a Linux interface.
+	AddIf = ctl.AddIf
+	// IfInfo describes one interface.
+	IfInfo = ctl.IfInfo
+	// Route is one route.
+	Route = ctl.Route
+)
 
 // Route kinds.
 const (
-	// KindConnected is a route to a directly attached network: no next hop,
-	// the destination itself is resolved on Ifname.
-	KindConnected = "connected"
-	// KindLocal is a /32 for one of the router's own addresses.
-	KindLocal = "local"
-	// KindGateway is a route through the next hop NextHop on Ifname.
-	KindGateway = "gateway"
+	KindConnected = ctl.KindConnected
+	KindLocal     = ctl.KindLocal
+	KindGateway   = ctl.KindGateway
 )
-
-// Route is one IPv4 route.
-type Route struct {
-	// Prefix is the destination, masked (no host bits set).
-	Prefix netip.Prefix
-	// NextHop is the gateway; the zero Addr (invalid) for connected and
-	// local routes.
-	NextHop netip.Addr
-	// Ifname is the output interface.
-	Ifname string
-	// Kind is KindConnected, KindLocal or KindGateway.
-	Kind string
-}
 
 // Limits on requests, checked before the backend is called.
 const (

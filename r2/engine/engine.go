@@ -5,29 +5,19 @@ package engine
 import (
 	"errors"
 	"fmt"
-	"net/netip"
-	"sort"
 	"sync"
 	"time"
 
 	"github.com/r2go/r2/counters"
 	"github.com/r2go/r2/fwd"
-	"github.com/r2go/r2/gnodes/encapmux"
-	ifnode "github.com/r2go/r2/gnodes/interface"
-	"github.com/r2go/r2/gnodes/layer2/eth/decap"
-	"github.com/r2go/r2/gnodes/layer2/eth/encap"
-	"github.com/r2go/r2/gnodes/layer3/ipv4/frag"
-	ipv4fwd "github.com/r2go/r2/gnodes/layer3/ipv4/fwd"
-	"github.com/r2go/r2/gnodes/layer3/ipv4/local"
-	"github.com/r2go/r2/gnodes/layer3/ipv4/parse"
 	"github.com/r2go/r2/logs"
-	"github.com/r2go/r2/r2/driver"
 	"github.com/r2go/r2/r2/graph"
 	"github.com/r2go/r2/r2/internal/pagemem"
 	"github.com/r2go/r2/r2/msg"
-	"github.com/r2go/r2/r2/names"
 	"github.com/r2go/r2/r2/packet"
 	"github.com/r2go/r2/r2/poll"
+	"github.com/r2go/r2/r2/registry"
+	"github.com/r2go/r2/r2/store"
 )
 
 // Config configures an engine.
@@ -50,52 +40,35 @@ type Config struct {
 	Logs *logs.File
 	// Logf reports control-side events (default: discard).
 	Logf func(format string, args ...any)
+	// Env is the shared state the per-graph nodes start with (route
+	// tables, interfaces); nil fields start empty.
+	Env registry.Env
 }
 
-// Engine is the control side of R2 and its forwarding threads.
+// Engine runs the forwarding threads: it builds the graph from the node
+// registry, clones it into every thread, adds and removes per-interface
+// nodes, and broadcasts control messages. What the messages say (routes,
+// addresses, neighbours) is decided by its user, the router.
 type Engine struct {
-	mu      sync.Mutex // the R2 context lock
+	mu      sync.Mutex
 	cfg     Config
 	reg     *counters.Registry
 	ownReg  bool
 	threads []*Thread
-	rib     *fwd.IPv4RIB
-	intfs   *fwd.Interfaces
-	ifs     map[string]*intfState
-	// addrRoutes are the connected and local routes that interface
-	// addresses installed, with how many addresses need each.
-	addrRoutes map[netip.Prefix]int
-	neigh      map[neighKey]neighEntry
-	uplink     *msg.Uplink
-	relayDone  chan struct{}
-	closed     bool
-	logf       func(string, ...any)
+	store   *store.Store
+	uplink  *msg.Uplink
+	// ifNodes are the per-interface prototypes added for each interface,
+	// so that detaching removes exactly what attaching added.
+	ifNodes map[string][]graph.Node
+	closed  bool
+	logf    func(string, ...any)
 }
 
-type intfState struct {
-	ifnode *ifnode.Node
-	drv    driver.Driver
-}
+// ErrClosed is returned once the engine is closed.
+var ErrClosed = errors.New("engine closed")
 
-type neighKey struct {
-	ifindex int32
-	ip      uint32
-}
-
-type neighEntry struct {
-	mac     [6]byte
-	updated time.Time
-}
-
-// Errors returned by the control API; messages wrap them with details.
-var (
-	ErrExists   = errors.New("already exists")
-	ErrNotFound = errors.New("not found")
-	ErrInvalid  = errors.New("invalid")
-	ErrClosed   = errors.New("engine closed")
-)
-
-// New starts an engine with cfg.
+// New starts an engine with cfg: one graph built from the registry's
+// per-graph declarations, cloned into cfg.Threads threads.
 func New(cfg Config) (*Engine, error) {
 	if cfg.Threads <= 0 {
 		cfg.Threads = 1
@@ -106,16 +79,19 @@ func New(cfg Config) (*Engine, error) {
 	if cfg.CPUs != nil && len(cfg.CPUs) != cfg.Threads {
 		return nil, fmt.Errorf("engine: %d CPUs given for %d threads", len(cfg.CPUs), cfg.Threads)
 	}
+	if cfg.Env.Intfs == nil {
+		cfg.Env.Intfs = &fwd.Interfaces{}
+	}
+	if cfg.Env.IPv4 == nil {
+		cfg.Env.IPv4 = fwd.NewIPv4RIB(func(*fwd.IPv4Table) {}).Active()
+	}
 	e := &Engine{
-		cfg:        cfg,
-		reg:        cfg.Counters,
-		ifs:        map[string]*intfState{},
-		addrRoutes: map[netip.Prefix]int{},
-		neigh:      map[neighKey]neighEntry{},
-		uplink:     msg.NewUplink(4096),
-		relayDone:  make(chan struct{}),
-		logf:       cfg.Logf,
-		intfs:      &fwd.Interfaces{},
+		cfg:     cfg,
+		reg:     cfg.Counters,
+		uplink:  msg.NewUplink(4096),
+		ifNodes: map[string][]graph.Node{},
+		logf:    cfg.Logf,
+		store:   store.New(nil),
 	}
 	if e.logf == nil {
 		e.logf = func(string, ...any) {}
@@ -127,20 +103,18 @@ func New(cfg Config) (*Engine, error) {
 		}
 		e.reg, e.ownReg = reg, true
 	}
-	e.rib = fwd.NewIPv4RIB(e.publishIPv4)
 
 	// The graph is built once and cloned into every thread.
 	base := graph.New(graph.CloneCtx{Thread: -1, Counters: e.reg}, packet.NewPool(-1, 1))
-	for _, n := range []graph.Node{
-		parse.New(),
-		ipv4fwd.New(e.rib.Active(), e.intfs),
-		local.New(e.intfs),
-		frag.New(e.intfs),
-		encapmux.New(e.intfs),
-	} {
-		if err := base.Add(n); err != nil {
-			return nil, err
+	decls := registry.Of(registry.PerGraph)
+	for _, d := range decls {
+		if err := base.Add(d.New(&e.cfg.Env)); err != nil {
+			e.closeOwnReg()
+			return nil, fmt.Errorf("engine: node %s: %w", d.Name, err)
 		}
+	}
+	for target, chain := range registry.Intercepts() {
+		base.Intercept(target, chain)
 	}
 	for i := 0; i < cfg.Threads; i++ {
 		t, err := e.newThread(i, base)
@@ -150,6 +124,7 @@ func New(cfg Config) (*Engine, error) {
 				t.poller.Close()
 				t.waker.Close()
 			}
+			e.closeOwnReg()
 			return nil, err
 		}
 		e.threads = append(e.threads, t)
@@ -157,8 +132,23 @@ func New(cfg Config) (*Engine, error) {
 	for _, t := range e.threads {
 		go t.run()
 	}
-	go e.relay()
+	e.store.SetPublisher(func(s *store.Snapshot) { e.Publish(msg.Store{Snapshot: s}) })
+	for _, d := range decls {
+		if d.Start == nil {
+			continue
+		}
+		if err := d.Start(e.store); err != nil {
+			e.Close()
+			return nil, fmt.Errorf("engine: starting node %s: %w", d.Name, err)
+		}
+	}
 	return e, nil
+}
+
+func (e *Engine) closeOwnReg() {
+	if e.ownReg {
+		e.reg.Close()
+	}
 }
 
 func (e *Engine) newThread(i int, base *graph.Graph) (*Thread, error) {
@@ -186,13 +176,14 @@ func (e *Engine) newThread(i int, base *graph.Graph) (*Thread, error) {
 	if e.cfg.CPUs != nil {
 		cpu = e.cfg.CPUs[i]
 	}
-	return &Thread{
+	st := store.NewThread(e.store.Current())
+	t := &Thread{
 		id:     i,
 		cpu:    cpu,
 		busy:   e.cfg.BusyPoll,
 		spin:   e.cfg.Spin,
-		g:      base.Clone(e.cloneCtx(i), pool),
 		pool:   pool,
+		store:  st,
 		in:     make(chan ctl, 1024),
 		waker:  w,
 		poller: p,
@@ -200,30 +191,13 @@ func (e *Engine) newThread(i int, base *graph.Graph) (*Thread, error) {
 		done:   make(chan struct{}),
 		logf:   e.logf,
 		c:      newThreadCounters(e.reg, i),
-	}, nil
-}
-
-func (e *Engine) cloneCtx(thread int) graph.CloneCtx {
-	return graph.CloneCtx{Thread: thread, Counters: e.reg, Uplink: e.uplink, Logs: e.cfg.Logs}
-}
-
-// lock takes the R2 context lock, or fails without it once the engine is
-// closed.
-func (e *Engine) lock() error {
-	e.mu.Lock()
-	if e.closed {
-		e.mu.Unlock()
-		return ErrClosed
 	}
-	return nil
+	t.g = base.Clone(e.cloneCtx(t), pool)
+	return t, nil
 }
 
-// byName is the interface called name. Caller holds e.mu.
-func (e *Engine) byName(name string) (*fwd.Interface, error) {
-	if fi := e.intfs.ByName(name); fi != nil {
-		return fi, nil
-	}
-	return nil, fmt.Errorf("interface %s: %w", name, ErrNotFound)
+func (e *Engine) cloneCtx(t *Thread) graph.CloneCtx {
+	return graph.CloneCtx{Thread: t.id, Counters: e.reg, Uplink: e.uplink, Logs: e.cfg.Logs, Store: t.store}
 }
 
 // Threads is the number of forwarding threads.
@@ -231,6 +205,13 @@ func (e *Engine) Threads() int { return len(e.threads) }
 
 // Counters is the engine's counter registry.
 func (e *Engine) Counters() *counters.Registry { return e.reg }
+
+// Store is the keyed store shared by nodes (see package store).
+func (e *Engine) Store() *store.Store { return e.store }
+
+// Uplink is where forwarding threads report to the control side (learned
+// neighbours). It is closed by Close.
+func (e *Engine) Uplink() <-chan msg.Up { return e.uplink.C }
 
 // broadcast sends every thread its message (mk builds it per thread) and
 // waits until all have handled it. Caller holds e.mu.
@@ -245,31 +226,100 @@ func (e *Engine) broadcast(mk func(t *Thread) ctl) {
 	wg.Wait()
 }
 
-// publishIPv4 is the route table's publish step: every thread switches to
-// table before it returns.
-func (e *Engine) publishIPv4(table *fwd.IPv4Table) {
-	e.broadcast(func(*Thread) ctl { return ctl{m: msg.IPv4Table{Table: table}} })
+// Publish hands m to every node of every thread and returns once all
+// threads have handled it: after Publish of a new table, no thread reads
+// the previous one. It does nothing once the engine is closed.
+func (e *Engine) Publish(m msg.Msg) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return
+	}
+	e.broadcast(func(*Thread) ctl { return ctl{m: m} })
 }
 
-// publishIntfs makes snap the interface config of every thread.
-func (e *Engine) publishIntfs(snap *fwd.Interfaces, adds func(t *Thread) []graph.Node, dels []string) {
-	e.intfs = snap
+// Send hands m to every thread without waiting (news such as a learned
+// neighbour, where nothing depends on when it lands).
+func (e *Engine) Send(m msg.Msg) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return
+	}
+	for _, t := range e.threads {
+		t.send(ctl{m: m})
+	}
+}
+
+// AddInterface builds the nodes of a newly attached interface from every
+// per-interface declaration, adds a clone of each to every thread together
+// with the interface configuration snap that includes it, and returns once
+// every thread runs them. ife.Wake is filled in with the owner's waker.
+func (e *Engine) AddInterface(ife registry.IfEnv, snap *fwd.Interfaces) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return ErrClosed
+	}
+	name := ife.Intf.Name
+	if _, ok := e.ifNodes[name]; ok {
+		return fmt.Errorf("engine: interface %s already has nodes", name)
+	}
+	if o := ife.Intf.Owner; o < 0 || o >= len(e.threads) {
+		return fmt.Errorf("engine: thread %d does not exist", o)
+	}
+	ife.Wake = e.threads[ife.Intf.Owner].waker
+	var protos []graph.Node
+	for _, d := range registry.Of(registry.PerInterface) {
+		protos = append(protos, d.NewIf(&ife))
+	}
+	e.ifNodes[name] = protos
 	e.broadcast(func(t *Thread) ctl {
-		c := ctl{m: msg.Interfaces{Snapshot: snap}, dels: dels, finalize: true}
-		if adds != nil {
-			c.adds = adds(t)
+		ctx := e.cloneCtx(t)
+		adds := make([]graph.Node, len(protos))
+		for i, p := range protos {
+			adds[i] = p.Clone(&ctx)
 		}
-		return c
+		return ctl{m: msg.Interfaces{Snapshot: snap}, adds: adds, finalize: true}
 	})
+	return nil
+}
+
+// DelInterface removes from every thread the nodes AddInterface made for
+// interface name, publishing snap (the configuration without it) in the
+// same step, then lets the nodes release what they hold (packets other
+// threads handed over late) and releases their counters.
+func (e *Engine) DelInterface(name string, snap *fwd.Interfaces) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	protos := e.ifNodes[name]
+	delete(e.ifNodes, name)
+	if e.closed {
+		return
+	}
+	dels := make([]string, len(protos))
+	for i, p := range protos {
+		dels[i] = p.Name()
+	}
+	e.broadcast(func(*Thread) ctl {
+		return ctl{m: msg.Interfaces{Snapshot: snap}, dels: dels, finalize: true}
+	})
+	for _, p := range protos {
+		if d, ok := p.(graph.Drainer); ok {
+			d.Drain()
+		}
+		e.reg.Release(-1, p.Name()+"/")
+	}
 }
 
 // OnThread runs fn on forwarding thread i between two graph runs and waits
 // for it: the safe way to look at a thread's graph or pool.
 func (e *Engine) OnThread(i int, fn func(*Thread)) error {
-	if err := e.lock(); err != nil {
-		return err
-	}
+	e.mu.Lock()
 	defer e.mu.Unlock()
+	if e.closed {
+		return ErrClosed
+	}
 	if i < 0 || i >= len(e.threads) {
 		return fmt.Errorf("engine: no thread %d", i)
 	}
@@ -278,511 +328,6 @@ func (e *Engine) OnThread(i int, fn func(*Thread)) error {
 	e.threads[i].send(ctl{fn: fn, ack: &wg})
 	wg.Wait()
 	return nil
-}
-
-// Interface describes an interface to add.
-type Interface struct {
-	Name       string
-	Ifindex    int32 // -1: the lowest free index
-	MAC        [6]byte
-	MTU        int
-	LinuxIndex int
-	Owner      int // -1: the thread with the fewest interfaces
-}
-
-// AddInterface attaches drv as interface spec. On success the engine owns
-// drv and closes it when the interface is deleted.
-func (e *Engine) AddInterface(spec Interface, drv driver.Driver) error {
-	if err := e.lock(); err != nil {
-		return err
-	}
-	defer e.mu.Unlock()
-	if spec.Name == "" {
-		return fmt.Errorf("interface name is empty: %w", ErrInvalid)
-	}
-	if e.intfs.ByName(spec.Name) != nil {
-		return fmt.Errorf("interface %s: %w", spec.Name, ErrExists)
-	}
-	if spec.Ifindex < 0 {
-		spec.Ifindex = e.freeIfindex()
-		if spec.Ifindex < 0 {
-			return fmt.Errorf("no free ifindex (at most %d interfaces): %w", fwd.MaxIfindex, ErrInvalid)
-		}
-	} else if spec.Ifindex >= fwd.MaxIfindex {
-		return fmt.Errorf("ifindex %d out of range 0..%d: %w", spec.Ifindex, fwd.MaxIfindex-1, ErrInvalid)
-	} else if x := e.intfs.Get(spec.Ifindex); x != nil {
-		return fmt.Errorf("ifindex %d is used by %s: %w", spec.Ifindex, x.Name, ErrExists)
-	}
-	if spec.Owner < 0 {
-		spec.Owner = e.leastLoaded()
-	} else if spec.Owner >= len(e.threads) {
-		return fmt.Errorf("thread %d does not exist (threads 0..%d): %w", spec.Owner, len(e.threads)-1, ErrInvalid)
-	}
-	if spec.MTU == 0 {
-		spec.MTU = 1500
-	}
-	if spec.MAC == ([6]byte{}) || spec.MAC[0]&1 == 1 {
-		return fmt.Errorf("interface %s: MAC %s is not a unicast address: %w", spec.Name, macString(spec.MAC), ErrInvalid)
-	}
-	fi := &fwd.Interface{Ifindex: spec.Ifindex, Name: spec.Name, LinuxIndex: spec.LinuxIndex, MAC: spec.MAC,
-		MTU: spec.MTU, Owner: spec.Owner, Up: true}
-	if err := fi.Validate(); err != nil {
-		return fmt.Errorf("interface %s: %v: %w", spec.Name, err, ErrInvalid)
-	}
-	owner := e.threads[spec.Owner]
-	ifn := ifnode.New(fi.Ifindex, fi.Name, fi.Owner, drv, owner.waker)
-	dec := decap.New(fi)
-	enc := encap.New(fi)
-	e.publishIntfs(e.intfs.With(fi), func(t *Thread) []graph.Node {
-		ctx := e.cloneCtx(t.id)
-		return []graph.Node{ifn.Clone(&ctx), dec.Clone(&ctx), enc.Clone(&ctx)}
-	}, nil)
-	e.ifs[fi.Name] = &intfState{ifnode: ifn, drv: drv}
-	e.logf("interface %s added: ifindex %d, thread %d, driver %s", fi.Name, fi.Ifindex, fi.Owner, kindOf(drv))
-	return nil
-}
-
-func kindOf(d driver.Driver) string {
-	if d == nil {
-		return "none"
-	}
-	if m, ok := d.(interface{ ActiveMode() string }); ok {
-		return d.Kind() + " " + m.ActiveMode()
-	}
-	return d.Kind()
-}
-
-func (e *Engine) freeIfindex() int32 {
-	for i := int32(0); i < fwd.MaxIfindex; i++ {
-		if e.intfs.Get(i) == nil {
-			return i
-		}
-	}
-	return -1
-}
-
-func (e *Engine) leastLoaded() int {
-	load := make([]int, len(e.threads))
-	for _, i := range e.intfs.All() {
-		load[i.Owner]++
-	}
-	best := 0
-	for i, l := range load {
-		if l < load[best] {
-			best = i
-		}
-	}
-	return best
-}
-
-// DelInterface detaches interface name: its routes and addresses go, its
-// nodes leave every graph, and its driver is closed.
-func (e *Engine) DelInterface(name string) error {
-	if err := e.lock(); err != nil {
-		return err
-	}
-	defer e.mu.Unlock()
-	fi, err := e.byName(name)
-	if err != nil {
-		return err
-	}
-	// Routes through the interface first, so nothing is forwarded to it
-	// while its nodes go away.
-	removed := e.rib.DelByIfindex(fi.Ifindex)
-	for _, r := range removed {
-		delete(e.addrRoutes, r.Prefix)
-	}
-	st := e.ifs[name]
-	e.publishIntfs(e.intfs.Without(fi.Ifindex), nil,
-		[]string{names.IfNode(name), names.EtherDecap(name), names.EtherEncap(name)})
-	// No thread runs the nodes any more: free what other threads handed
-	// over late, and release the interface.
-	st.ifnode.DrainHandoff()
-	e.reg.Release(-1, names.IfNode(name)+"/")
-	for k := range e.neigh {
-		if k.ifindex == fi.Ifindex {
-			delete(e.neigh, k)
-		}
-	}
-	delete(e.ifs, name)
-	if st.drv != nil {
-		err = st.drv.Close()
-	}
-	e.logf("interface %s deleted (%d routes removed)", name, len(removed))
-	if err != nil {
-		return fmt.Errorf("interface %s deleted, but closing its driver failed: %w", name, err)
-	}
-	return nil
-}
-
-// AddAddr gives interface ifname the address p (e.g. 10.1.0.2/24) and
-// installs its connected route and local routes.
-func (e *Engine) AddAddr(ifname string, p netip.Prefix) error {
-	if err := e.lock(); err != nil {
-		return err
-	}
-	defer e.mu.Unlock()
-	fi, err := e.byName(ifname)
-	if err != nil {
-		return err
-	}
-	if !p.IsValid() || !p.Addr().Is4() || p.Bits() < 1 {
-		return fmt.Errorf("address %s: need an IPv4 address with a prefix length 1..32: %w", p, ErrInvalid)
-	}
-	a := p.Addr()
-	if a.IsMulticast() || a.IsLoopback() || a.IsUnspecified() || a == netip.AddrFrom4([4]byte{255, 255, 255, 255}) {
-		return fmt.Errorf("address %s is not a unicast host address: %w", p, ErrInvalid)
-	}
-	if p.Bits() <= 30 && (p.Masked().Addr() == a || broadcastOf(p) == a) {
-		return fmt.Errorf("address %s is the network or broadcast address of %s: %w", a, p.Masked(), ErrInvalid)
-	}
-	for _, i := range e.intfs.All() {
-		for _, x := range i.Addrs {
-			if x.Addr() == a {
-				return fmt.Errorf("address %s is already on %s: %w", a, i.Name, ErrExists)
-			}
-		}
-	}
-	routes := addrRoutes(fi.Ifindex, p)
-	for _, r := range routes {
-		if cur, ok := e.rib.Get(r.Prefix); ok && e.addrRoutes[r.Prefix] == 0 {
-			return fmt.Errorf("address %s needs route %s, which is a static route (%s); delete it first: %w", p, r.Prefix, cur.Adj, ErrExists)
-		}
-		if cur, ok := e.rib.Get(r.Prefix); ok && cur.Adj != r.Adj {
-			return fmt.Errorf("address %s: subnet %s is already connected through another interface: %w", p, r.Prefix, ErrExists)
-		}
-	}
-	ni := fi.Clone()
-	ni.Addrs = append(ni.Addrs, p)
-	e.publishIntfs(e.intfs.With(ni), nil, nil)
-	var add []fwd.Route
-	for _, r := range routes {
-		if e.addrRoutes[r.Prefix] == 0 {
-			add = append(add, r)
-		}
-		e.addrRoutes[r.Prefix]++
-	}
-	if err := e.rib.AddBatch(add); err != nil {
-		return fmt.Errorf("address %s: %w", p, err) // validated above; not expected
-	}
-	return nil
-}
-
-// DelAddr removes address p from interface ifname, with the routes it
-// installed.
-func (e *Engine) DelAddr(ifname string, p netip.Prefix) error {
-	if err := e.lock(); err != nil {
-		return err
-	}
-	defer e.mu.Unlock()
-	fi, err := e.byName(ifname)
-	if err != nil {
-		return err
-	}
-	idx := -1
-	for i, x := range fi.Addrs {
-		if x == p {
-			idx = i
-		}
-	}
-	if idx < 0 {
-		return fmt.Errorf("address %s is not on %s: %w", p, ifname, ErrNotFound)
-	}
-	var del []netip.Prefix
-	for _, r := range addrRoutes(fi.Ifindex, p) {
-		e.addrRoutes[r.Prefix]--
-		if e.addrRoutes[r.Prefix] <= 0 {
-			delete(e.addrRoutes, r.Prefix)
-			del = append(del, r.Prefix)
-		}
-	}
-	// Static routes through a next hop on the vanishing subnet stay: like
-	// Linux, their packets will find no neighbour. Routes first, then the
-	// address, so no thread sees an address without its routes.
-	if err := e.rib.DelBatch(del); err != nil {
-		return fmt.Errorf("address %s: %w", p, err)
-	}
-	ni := fi.Clone()
-	ni.Addrs = append(ni.Addrs[:idx:idx], ni.Addrs[idx+1:]...)
-	e.publishIntfs(e.intfs.With(ni), nil, nil)
-	return nil
-}
-
-// addrRoutes are the routes an interface address needs: its subnet
-// (connected), itself (local) and, for subnets with one, the subnet
-// broadcast address (local, so directed broadcasts are not forwarded).
-func addrRoutes(ifindex int32, p netip.Prefix) []fwd.Route {
-	rs := []fwd.Route{{Prefix: netip.PrefixFrom(p.Addr(), 32), Adj: fwd.Adjacency{Kind: fwd.AdjLocal, Ifindex: ifindex}}}
-	if p.Bits() < 32 {
-		rs = append(rs, fwd.Route{Prefix: p.Masked(), Adj: fwd.Adjacency{Kind: fwd.AdjConnected, Ifindex: ifindex}})
-	}
-	if p.Bits() <= 30 {
-		rs = append(rs, fwd.Route{Prefix: netip.PrefixFrom(broadcastOf(p), 32), Adj: fwd.Adjacency{Kind: fwd.AdjLocal, Ifindex: ifindex}})
-	}
-	return rs
-}
-
-func broadcastOf(p netip.Prefix) netip.Addr {
-	v := fwd.IPv4ToU32(p.Addr()) | (1<<(32-p.Bits()) - 1)
-	return fwd.U32ToIPv4(v)
-}
-
-// Route is a static route request: NextHop invalid means the prefix is
-// directly reachable on Ifname.
-type Route struct {
-	Prefix  netip.Prefix
-	NextHop netip.Addr
-	Ifname  string
-}
-
-func (r Route) String() string {
-	if r.NextHop.IsValid() {
-		return fmt.Sprintf("%s via %s dev %s", r.Prefix, r.NextHop, r.Ifname)
-	}
-	return fmt.Sprintf("%s dev %s", r.Prefix, r.Ifname)
-}
-
-// resolve validates r and turns it into a table route. Caller holds e.mu.
-func (e *Engine) resolve(r Route) (fwd.Route, error) {
-	p := r.Prefix
-	if !p.IsValid() || !p.Addr().Is4() {
-		return fwd.Route{}, fmt.Errorf("route %s: prefix must be IPv4: %w", r, ErrInvalid)
-	}
-	if p.Masked() != p {
-		return fwd.Route{}, fmt.Errorf("route %s: prefix %s has host bits set (did you mean %s?): %w", r, p, p.Masked(), ErrInvalid)
-	}
-	fi := e.intfs.ByName(r.Ifname)
-	if fi == nil {
-		return fwd.Route{}, fmt.Errorf("route %s: interface %q: %w", r, r.Ifname, ErrNotFound)
-	}
-	if e.addrRoutes[p] > 0 {
-		return fwd.Route{}, fmt.Errorf("route %s: %s is a connected or local route of an interface address: %w", r, p, ErrExists)
-	}
-	if !r.NextHop.IsValid() {
-		return fwd.Route{Prefix: p, Adj: fwd.Adjacency{Kind: fwd.AdjConnected, Ifindex: fi.Ifindex}}, nil
-	}
-	if !r.NextHop.Is4() {
-		return fwd.Route{}, fmt.Errorf("route %s: next hop must be IPv4: %w", r, ErrInvalid)
-	}
-	nh := fwd.IPv4ToU32(r.NextHop)
-	if !fi.OnLink(nh) {
-		return fwd.Route{}, fmt.Errorf("route %s: next hop %s is not on a connected subnet of %s: %w", r, r.NextHop, r.Ifname, ErrInvalid)
-	}
-	if fi.HasAddr(nh) {
-		return fwd.Route{}, fmt.Errorf("route %s: next hop %s is an address of %s itself: %w", r, r.NextHop, r.Ifname, ErrInvalid)
-	}
-	return fwd.Route{Prefix: p, Adj: fwd.Adjacency{Kind: fwd.AdjGateway, Ifindex: fi.Ifindex, NextHop: nh}}, nil
-}
-
-// AddRoutes adds (or replaces) routes, all or none.
-func (e *Engine) AddRoutes(rs []Route) error {
-	if err := e.lock(); err != nil {
-		return err
-	}
-	defer e.mu.Unlock()
-	out := make([]fwd.Route, 0, len(rs))
-	seen := make(map[netip.Prefix]bool, len(rs))
-	for _, r := range rs {
-		fr, err := e.resolve(r)
-		if err != nil {
-			return err
-		}
-		if seen[fr.Prefix] {
-			return fmt.Errorf("route %s: prefix given twice in one request: %w", r, ErrInvalid)
-		}
-		seen[fr.Prefix] = true
-		out = append(out, fr)
-	}
-	return e.rib.AddBatch(out)
-}
-
-// DelRoutes deletes static routes, all or none. A route's next hop and
-// interface, when given, must match the installed route.
-func (e *Engine) DelRoutes(rs []Route) error {
-	if err := e.lock(); err != nil {
-		return err
-	}
-	defer e.mu.Unlock()
-	ps := make([]netip.Prefix, 0, len(rs))
-	seen := make(map[netip.Prefix]bool, len(rs))
-	for _, r := range rs {
-		if !r.Prefix.IsValid() || !r.Prefix.Addr().Is4() || r.Prefix.Masked() != r.Prefix {
-			return fmt.Errorf("route %s: bad prefix: %w", r, ErrInvalid)
-		}
-		if e.addrRoutes[r.Prefix] > 0 {
-			return fmt.Errorf("route %s: %s belongs to an interface address; delete the address instead: %w", r, r.Prefix, ErrInvalid)
-		}
-		cur, ok := e.rib.Get(r.Prefix)
-		if !ok {
-			return fmt.Errorf("route %s: no such route: %w", r, ErrNotFound)
-		}
-		if r.Ifname != "" {
-			if fi := e.intfs.ByName(r.Ifname); fi == nil || fi.Ifindex != cur.Adj.Ifindex {
-				return fmt.Errorf("route %s: installed route is %s, not through %s: %w", r, e.describe(cur), r.Ifname, ErrNotFound)
-			}
-		}
-		if r.NextHop.IsValid() && (cur.Adj.Kind != fwd.AdjGateway || fwd.U32ToIPv4(cur.Adj.NextHop) != r.NextHop) {
-			return fmt.Errorf("route %s: installed route is %s: %w", r, e.describe(cur), ErrNotFound)
-		}
-		if seen[r.Prefix] {
-			return fmt.Errorf("route %s: prefix given twice in one request: %w", r, ErrInvalid)
-		}
-		seen[r.Prefix] = true
-		ps = append(ps, r.Prefix)
-	}
-	return e.rib.DelBatch(ps)
-}
-
-// RouteInfo is an installed route as the API shows it.
-type RouteInfo struct {
-	Prefix  netip.Prefix
-	Kind    string // "connected", "local", "gateway"
-	NextHop netip.Addr
-	Ifname  string
-}
-
-func (e *Engine) info(r fwd.Route) RouteInfo {
-	ri := RouteInfo{Prefix: r.Prefix, Kind: r.Adj.Kind.String()}
-	if i := e.intfs.Get(r.Adj.Ifindex); i != nil {
-		ri.Ifname = i.Name
-	}
-	if r.Adj.Kind == fwd.AdjGateway {
-		ri.NextHop = fwd.U32ToIPv4(r.Adj.NextHop)
-	}
-	return ri
-}
-
-func (e *Engine) describe(r fwd.Route) string {
-	ri := e.info(r)
-	if ri.NextHop.IsValid() {
-		return fmt.Sprintf("%s via %s dev %s", ri.Prefix, ri.NextHop, ri.Ifname)
-	}
-	return fmt.Sprintf("%s %s dev %s", ri.Prefix, ri.Kind, ri.Ifname)
-}
-
-// LookupRoute is the longest match for a.
-func (e *Engine) LookupRoute(a netip.Addr) (RouteInfo, error) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if !a.Is4() {
-		return RouteInfo{}, fmt.Errorf("address %s is not IPv4: %w", a, ErrInvalid)
-	}
-	r, ok := e.rib.LookupRoute(a)
-	if !ok {
-		return RouteInfo{}, fmt.Errorf("no route to %s: %w", a, ErrNotFound)
-	}
-	return e.info(r), nil
-}
-
-// Routes lists routes in a stable order, limit from offset, and the total.
-func (e *Engine) Routes(offset, limit int) (int, []RouteInfo) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	rs := e.rib.Routes(offset, limit)
-	out := make([]RouteInfo, len(rs))
-	for i, r := range rs {
-		out[i] = e.info(r)
-	}
-	return e.rib.Len(), out
-}
-
-// IntfInfo is an interface as the API shows it.
-type IntfInfo struct {
-	fwd.Interface
-	Driver                           string
-	RxPkts, RxBytes, TxPkts, TxBytes uint64
-	RxDrops, TxDrops                 uint64
-}
-
-// Interfaces describes the interfaces (all, or the one named).
-func (e *Engine) Interfaces(name string) ([]IntfInfo, error) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	var list []*fwd.Interface
-	if name != "" {
-		fi := e.intfs.ByName(name)
-		if fi == nil {
-			return nil, fmt.Errorf("interface %s: %w", name, ErrNotFound)
-		}
-		list = []*fwd.Interface{fi}
-	} else {
-		list = append(list, e.intfs.All()...)
-	}
-	sort.Slice(list, func(a, b int) bool { return list[a].Ifindex < list[b].Ifindex })
-	totals := map[string][]uint64{}
-	for _, t := range counters.Totals(e.reg.Snapshot()) {
-		totals[t.Name] = t.Sum
-	}
-	get := func(name string, i int) uint64 {
-		if v := totals[name]; len(v) > i {
-			return v[i]
-		}
-		return 0
-	}
-	out := make([]IntfInfo, 0, len(list))
-	for _, fi := range list {
-		n := names.IfNode(fi.Name)
-		ii := IntfInfo{Interface: *fi.Clone(), Driver: kindOf(e.ifs[fi.Name].drv)}
-		ii.RxPkts, ii.RxBytes = get(n+"/rx", 0), get(n+"/rx", 1)
-		ii.TxPkts, ii.TxBytes = get(n+"/tx", 0), get(n+"/tx", 1)
-		ii.RxDrops = get(n+"/drv_rx_nobuf", 0) + get(n+"/drv_rx_errors", 0) + get(n+"/drv_kernel_drops", 0)
-		ii.TxDrops = get(n+"/tx_errors", 0) + get(n+"/handoff_full", 0) + get(n+"/no_driver", 0)
-		out = append(out, ii)
-	}
-	return out, nil
-}
-
-// Neighbour is a learned IP-to-MAC mapping.
-type Neighbour struct {
-	Ifname string
-	IP     netip.Addr
-	MAC    [6]byte
-}
-
-// Neighbours lists what the control side learned.
-func (e *Engine) Neighbours() []Neighbour {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	var out []Neighbour
-	for k, v := range e.neigh {
-		n := Neighbour{IP: fwd.U32ToIPv4(k.ip), MAC: v.mac}
-		if i := e.intfs.Get(k.ifindex); i != nil {
-			n.Ifname = i.Name
-		}
-		out = append(out, n)
-	}
-	sort.Slice(out, func(a, b int) bool { return out[a].IP.Less(out[b].IP) })
-	return out
-}
-
-// relay receives reports from forwarding threads and relays news to all.
-func (e *Engine) relay() {
-	defer close(e.relayDone)
-	for u := range e.uplink.C {
-		if u.Kind != msg.UpMAC {
-			continue
-		}
-		e.mu.Lock()
-		if e.closed {
-			e.mu.Unlock()
-			continue
-		}
-		k := neighKey{u.Ifindex, u.IP}
-		cur, ok := e.neigh[k]
-		now := time.Now()
-		if e.intfs.Get(u.Ifindex) == nil || (!ok && !u.Create) ||
-			(ok && cur.mac == u.MAC && now.Sub(cur.updated) < time.Second) {
-			// Unknown interface; a host we never talked to; or nothing new.
-			e.mu.Unlock()
-			continue
-		}
-		e.neigh[k] = neighEntry{mac: u.MAC, updated: now}
-		m := msg.MACLearned{Ifindex: u.Ifindex, IP: u.IP, MAC: u.MAC}
-		for _, t := range e.threads {
-			t.send(ctl{m: m})
-		}
-		e.mu.Unlock()
-	}
 }
 
 // Stats are per-thread activity and pool accounting.
@@ -806,8 +351,18 @@ func (e *Engine) Stats() []Stats {
 	return out
 }
 
-// Close stops the threads and closes every driver. The counter registry is
-// closed only if the engine made it.
+// Pool is thread i's packet pool. Drivers that register pool memory with the
+// kernel (AF_XDP) use Mem; only thread i may Get or Free.
+func (e *Engine) Pool(i int) *packet.Pool {
+	if i < 0 || i >= len(e.threads) {
+		return nil
+	}
+	return e.threads[i].pool
+}
+
+// Close stops the threads and lets every interface's nodes release what
+// they hold; drivers belong to the caller. The counter registry is closed
+// only if the engine made it.
 func (e *Engine) Close() error {
 	e.mu.Lock()
 	if e.closed {
@@ -815,26 +370,6 @@ func (e *Engine) Close() error {
 		return nil
 	}
 	e.closed = true
-	e.stopThreads()
-	var errs []error
-	for name, st := range e.ifs {
-		st.ifnode.DrainHandoff()
-		if st.drv != nil {
-			if err := st.drv.Close(); err != nil {
-				errs = append(errs, fmt.Errorf("close %s: %w", name, err))
-			}
-		}
-	}
-	e.mu.Unlock()
-	close(e.uplink.C)
-	<-e.relayDone
-	if e.ownReg {
-		e.reg.Close()
-	}
-	return errors.Join(errs...)
-}
-
-func (e *Engine) stopThreads() {
 	for _, t := range e.threads {
 		t.send(ctl{stop: true})
 	}
@@ -843,46 +378,15 @@ func (e *Engine) stopThreads() {
 		t.poller.Close()
 		t.waker.Close()
 	}
-}
-
-func macString(m [6]byte) string {
-	return fmt.Sprintf("%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5])
-}
-
-// PickOwner is the thread with the fewest interfaces, where AddInterface
-// with Owner -1 would put a new one.
-func (e *Engine) PickOwner() int {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.leastLoaded()
-}
-
-// SetUp marks interface name up or down (the Linux link's state): packets
-// routed to a down interface are dropped and counted by IPv4Fwd.
-func (e *Engine) SetUp(name string, up bool) error {
-	if err := e.lock(); err != nil {
-		return err
+	for _, protos := range e.ifNodes {
+		for _, p := range protos {
+			if d, ok := p.(graph.Drainer); ok {
+				d.Drain()
+			}
+		}
 	}
-	defer e.mu.Unlock()
-	fi, err := e.byName(name)
-	if err != nil {
-		return err
-	}
-	if fi.Up == up {
-		return nil
-	}
-	ni := fi.Clone()
-	ni.Up = up
-	e.publishIntfs(e.intfs.With(ni), nil, nil)
-	e.logf("interface %s is now %s", name, map[bool]string{true: "up", false: "down"}[up])
+	e.mu.Unlock()
+	close(e.uplink.C)
+	e.closeOwnReg()
 	return nil
-}
-
-// Pool is thread i's packet pool. Drivers that register pool memory with the
-// kernel (AF_XDP) use Mem; only thread i may Get or Free.
-func (e *Engine) Pool(i int) *packet.Pool {
-	if i < 0 || i >= len(e.threads) {
-		return nil
-	}
-	return e.threads[i].pool
 }

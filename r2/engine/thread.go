@@ -15,6 +15,7 @@ import (
 	"github.com/r2go/r2/r2/msg"
 	"github.com/r2go/r2/r2/packet"
 	"github.com/r2go/r2/r2/poll"
+	"github.com/r2go/r2/r2/store"
 )
 
 // wakerToken is the epoll token of a thread's own eventfd; interface fds use
@@ -48,6 +49,7 @@ type Thread struct {
 	spin   time.Duration
 	g      *graph.Graph
 	pool   *packet.Pool
+	store  *store.Thread
 	in     chan ctl
 	waker  *poll.Waker
 	poller *poll.Poller
@@ -174,10 +176,7 @@ func (t *Thread) apply(c ctl) bool {
 			t.logf("thread %d: %v", t.id, err)
 			continue
 		}
-		if o, ok := n.(interface {
-			Owner() int
-			PollFd() int
-		}); ok && o.Owner() == t.id && o.PollFd() >= 0 {
+		if o, ok := n.(graph.FdOwner); ok && o.Owner() == t.id && o.PollFd() >= 0 {
 			if err := t.poller.Add(o.PollFd(), uint64(len(t.fds)+1)); err != nil {
 				t.logf("thread %d: poll %s: %v", t.id, n.Name(), err)
 			} else {
@@ -186,6 +185,9 @@ func (t *Thread) apply(c ctl) bool {
 		}
 	}
 	if c.m != nil {
+		if m, ok := c.m.(msg.Store); ok {
+			t.store.Swap(m.Snapshot)
+		}
 		t.g.Control(c.m)
 	}
 	if c.finalize || len(c.adds) > 0 {
@@ -202,11 +204,6 @@ func (t *Thread) apply(c ctl) bool {
 		return true
 	}
 	return false
-}
-
-// ThreadStats are a thread's activity totals.
-type ThreadStats struct {
-	Runs, Sleeps, EpollWaits, Wakeups uint64
 }
 
 func (t *Thread) String() string { return fmt.Sprintf("thread %d", t.id) }

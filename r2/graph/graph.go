@@ -10,6 +10,7 @@ import (
 	"github.com/r2go/r2/r2/msg"
 	"github.com/r2go/r2/r2/names"
 	"github.com/r2go/r2/r2/packet"
+	"github.com/r2go/r2/r2/store"
 )
 
 const (
@@ -82,6 +83,19 @@ const (
 // node leaves its graph.
 type Remover interface{ Removed(pool *packet.Pool) }
 
+// FdOwner is implemented by nodes whose owner thread must poll a file
+// descriptor (an interface's socket): the thread adds PollFd to its epoll
+// set when the node is added on thread Owner.
+type FdOwner interface {
+	Owner() int
+	PollFd() int
+}
+
+// Drainer is implemented by nodes that can hold packets outside any
+// thread's graph (a handoff ring between threads); Drain frees them once no
+// thread runs the node any more.
+type Drainer interface{ Drain() }
+
 // CloneCtx is what a node clone gets from its thread.
 type CloneCtx struct {
 	// Thread is the index of the forwarding thread the clone runs on.
@@ -92,6 +106,9 @@ type CloneCtx struct {
 	Uplink *msg.Uplink
 	// Logs holds the forwarding-path log rings (nil: logging discarded).
 	Logs *logs.File
+	// Store is the thread's view of the keyed store that extension nodes
+	// share state through (nil: an empty store).
+	Store *store.Thread
 }
 
 // Logger is the thread's forwarding-path logger (a discarding one when the
@@ -177,6 +194,10 @@ type Graph struct {
 	dropped, removed counters.Counter
 	epoch            time.Time
 	finalized        bool
+	// intercepts maps a node name to the nodes inserted in front of it, in
+	// order: an edge to the name goes to the first of them, and each of
+	// them continues to the next (the last to the node itself).
+	intercepts map[string][]string
 	// inputs is the number of RankInput nodes, which lead the run order;
 	// rot rotates which of them admits packets first, so that a flooded
 	// interface cannot take every run's admission budget from the others.
@@ -270,8 +291,49 @@ func (g *Graph) Remove(name string) bool {
 	return true
 }
 
-// Finalize resolves every node's next names to nodes; absent names resolve
-// to Drop.
+// Intercept inserts the nodes called chain, in order, in front of the node
+// called target: every edge to target from a node outside chain leads to
+// chain[0], chain[i]'s edge to target leads to chain[i+1], and the last one's
+// to target itself. Members of chain absent from the graph are skipped. An
+// empty chain removes the interception. This is how a node is added to the
+// packet path without changing the nodes before it (VPP's feature arcs do
+// the same for a whole arc). Call Finalize afterwards.
+func (g *Graph) Intercept(target string, chain []string) {
+	if g.intercepts == nil {
+		g.intercepts = map[string][]string{}
+	}
+	if len(chain) == 0 {
+		delete(g.intercepts, target)
+	} else {
+		g.intercepts[target] = append([]string(nil), chain...)
+	}
+	g.finalized = false
+}
+
+// resolve is the slot an edge named name of node from leads to.
+func (g *Graph) resolve(from, name string) *slot {
+	if chain, ok := g.intercepts[name]; ok {
+		k := 0
+		for i, c := range chain {
+			if c == from {
+				k = i + 1
+				break
+			}
+		}
+		for ; k < len(chain); k++ {
+			if t, ok := g.byName[chain[k]]; ok && chain[k] != from {
+				return t
+			}
+		}
+	}
+	if t, ok := g.byName[name]; ok {
+		return t
+	}
+	return g.slots[0]
+}
+
+// Finalize resolves every node's next names to nodes (through any
+// interceptions); absent names resolve to Drop.
 func (g *Graph) Finalize() {
 	g.inputs = 0
 	for _, s := range g.slots[1:] {
@@ -288,11 +350,7 @@ func (g *Graph) Finalize() {
 			s.next = make([]*slot, len(nn))
 		}
 		for i, name := range nn {
-			t, ok := g.byName[name]
-			if !ok {
-				t = g.slots[0]
-			}
-			s.next[i] = t
+			s.next[i] = g.resolve(s.name, name)
 		}
 	}
 	g.finalized = true
@@ -318,6 +376,9 @@ func (g *Graph) Nodes() []Node {
 // Clone makes the graph for another thread: every node is cloned with ctx.
 func (g *Graph) Clone(ctx CloneCtx, pool *packet.Pool) *Graph {
 	c := New(ctx, pool)
+	for t, chain := range g.intercepts {
+		c.Intercept(t, chain)
+	}
 	for _, s := range g.slots[1:] {
 		if err := c.Add(s.node.Clone(&ctx)); err != nil {
 			panic(err) // names were unique in g

@@ -210,7 +210,7 @@ func TestCloneIsIndependent(t *testing.T) {
 			t.Fatal("thread 0 counter written by thread 1's clone")
 		}
 	}
-	c.Control(msg.Tick{})
+	c.Control(msg.Store{})
 	if c.Node("A").(*fwdNode).msgs != 1 || g.Node("A").(*fwdNode).msgs != 0 {
 		t.Fatal("control message not delivered to the clone only")
 	}

@@ -14,7 +14,10 @@
 // learns to every thread.
 package msg
 
-import "github.com/r2go/r2/fwd"
+import (
+	"github.com/r2go/r2/fwd"
+	"github.com/r2go/r2/r2/store"
+)
 
 // Msg is a control message for nodes. It is a closed set: nodes type-switch
 // on the concrete types below.
@@ -42,15 +45,15 @@ type MACForget struct {
 	IP      uint32
 }
 
-// Tick is sent periodically for housekeeping (aging, rate-limit refills);
-// Now is monotonic nanoseconds.
-type Tick struct{ Now int64 }
+// Store hands threads a new snapshot of the keyed store's published values.
+// The thread swaps its view before passing the message to its nodes.
+type Store struct{ Snapshot *store.Snapshot }
 
 func (IPv4Table) isMsg()  {}
 func (Interfaces) isMsg() {}
 func (MACLearned) isMsg() {}
 func (MACForget) isMsg()  {}
-func (Tick) isMsg()       {}
+func (Store) isMsg()      {}
 
 // UpKind says what an Up message reports.
 type UpKind uint8

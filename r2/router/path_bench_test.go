@@ -1,6 +1,6 @@
 //go:build linux
 
-package engine
+package router
 
 import (
 	"fmt"
@@ -10,21 +10,23 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	_ "github.com/r2go/r2/gnodes/all"
+	"github.com/r2go/r2/r2/ctl"
 	"github.com/r2go/r2/r2/driver/mem"
-	"github.com/r2go/r2/r2/msg"
+	"github.com/r2go/r2/r2/engine"
 	"github.com/r2go/r2/r2/routedata"
 )
 
 // pathRig is a one-thread engine with if0 fed by a frame generator and if1
 // counting what it transmits; h2 (10.2.0.1) is already resolved.
 type pathRig struct {
-	e      *Engine
+	e      *Router
 	d0, d1 *mem.Driver
 }
 
 func newPathRig(tb testing.TB) *pathRig {
 	tb.Helper()
-	e, err := New(Config{Threads: 1, Packets: 4096})
+	e, err := New(engine.Config{Threads: 1, Packets: 4096})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -43,7 +45,9 @@ func newPathRig(tb testing.TB) *pathRig {
 			tb.Fatal(err)
 		}
 	}
-	e.uplink.Send(msg.Up{Kind: msg.UpMAC, Ifindex: 1, IP: ip4("10.2.0.1"), MAC: macH2, Create: true})
+	if err := e.AddNeighbour("if1", netip.MustParseAddr("10.2.0.1"), macH2); err != nil {
+		tb.Fatal(err)
+	}
 	deadline := time.Now().Add(5 * time.Second)
 	for len(e.Neighbours()) == 0 {
 		if time.Now().After(deadline) {
@@ -68,18 +72,18 @@ func (r *pathRig) run(b *testing.B, frames [][]byte) {
 	var delivered uint64
 	var allocs float64
 	var cpu time.Duration
-	r.e.OnThread(0, func(t *Thread) {
+	r.e.Engine().OnThread(0, func(t *engine.Thread) {
 		r.d0.Generate(frames)
 		for i := 0; i < 100; i++ { // warm up: caches, neighbour, vectors
-			t.g.Run()
+			t.Graph().Run()
 		}
 		before := r.d1.Stats().TxPkts
-		allocs = testing.AllocsPerRun(50, func() { t.g.Run() })
+		allocs = testing.AllocsPerRun(50, func() { t.Graph().Run() })
 		b.ResetTimer()
 		start := r.d1.Stats().TxPkts
 		cpu0 := threadCPU()
 		for b.Loop() {
-			t.g.Run()
+			t.Graph().Run()
 		}
 		b.StopTimer()
 		cpu = threadCPU() - cpu0
@@ -116,9 +120,9 @@ func threadCPU() time.Duration {
 func BenchmarkIPv4Path(b *testing.B) {
 	b.Run("routes=10", func(b *testing.B) {
 		r := newPathRig(b)
-		var rs []Route
+		var rs []ctl.Route
 		for i := 0; i < 10; i++ {
-			rs = append(rs, Route{Prefix: netip.MustParsePrefix(fmt.Sprintf("198.51.%d.0/24", i)), NextHop: netip.MustParseAddr("10.2.0.1"), Ifname: "if1"})
+			rs = append(rs, ctl.Route{Prefix: netip.MustParsePrefix(fmt.Sprintf("198.51.%d.0/24", i)), NextHop: netip.MustParseAddr("10.2.0.1"), Ifname: "if1"})
 		}
 		if err := r.e.AddRoutes(rs); err != nil {
 			b.Fatal(err)
@@ -140,12 +144,12 @@ func BenchmarkIPv4Path(b *testing.B) {
 		}
 		r := newPathRig(b)
 		nh := netip.MustParseAddr("10.2.0.1")
-		var rs []Route
+		var rs []ctl.Route
 		for _, p := range ps {
 			if p.Bits() == 0 || p.Overlaps(netip.MustParsePrefix("10.0.0.0/8")) {
 				continue
 			}
-			rs = append(rs, Route{Prefix: p, NextHop: nh, Ifname: "if1"})
+			rs = append(rs, ctl.Route{Prefix: p, NextHop: nh, Ifname: "if1"})
 		}
 		start := time.Now()
 		for i := 0; i < len(rs); i += 100000 {

@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"testing"
 
-	"github.com/r2go/r2/gnodes/layer3/ipv4/parse"
+	"github.com/r2go/r2/gnodes/layer3/parse"
 	gt "github.com/r2go/r2/r2/graph/graphtest"
 	"github.com/r2go/r2/r2/hdr"
 	"github.com/r2go/r2/r2/names"

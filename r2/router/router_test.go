@@ -1,6 +1,6 @@
 //go:build linux
 
-package engine
+package router
 
 import (
 	"encoding/binary"
@@ -11,7 +11,10 @@ import (
 	"time"
 
 	"github.com/r2go/r2/counters"
+	_ "github.com/r2go/r2/gnodes/all"
+	"github.com/r2go/r2/r2/ctl"
 	"github.com/r2go/r2/r2/driver/mem"
+	"github.com/r2go/r2/r2/engine"
 	"github.com/r2go/r2/r2/hdr"
 )
 
@@ -50,7 +53,7 @@ func arpFrame(op uint16, dstMAC, sha [6]byte, spa string, tha [6]byte, tpa strin
 }
 
 type rig struct {
-	e      *Engine
+	e      *Router
 	reg    *counters.Registry
 	d0, d1 *mem.Driver
 }
@@ -63,7 +66,7 @@ func newRig(t *testing.T, threads int) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e, err := New(Config{Threads: threads, Packets: 2048, Counters: reg, Logf: t.Logf})
+	e, err := New(engine.Config{Threads: threads, Packets: 2048, Counters: reg, Logf: t.Logf})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,13 +168,13 @@ func TestForwardAcrossThreads(t *testing.T) {
 	}
 }
 
-func checkNoLeak(t *testing.T, e *Engine) {
+func checkNoLeak(t *testing.T, e *Router) {
 	t.Helper()
 	// Packets held for ARP resolution are freed after encap.ResolveTimeout.
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		leak := false
-		for _, s := range e.Stats() {
+		for _, s := range e.Engine().Stats() {
 			if s.Pool.InFlight != 0 || s.Pool.DoubleFrees != 0 {
 				leak = true
 				if time.Now().After(deadline) {
@@ -230,7 +233,7 @@ func TestRouteChurnWhileForwarding(t *testing.T) {
 	r.d0.Inject(udpFrame(macR0, macH1, "10.1.0.1", "10.2.0.1", 64, 10))
 	r.resolveH2(t)
 	waitFrames(t, r.d1, 1)
-	must(t, r.e.AddRoutes([]Route{{Prefix: netip.MustParsePrefix("192.0.2.0/24"), NextHop: netip.MustParseAddr("10.2.0.1"), Ifname: "if1"}}))
+	must(t, r.e.AddRoutes([]ctl.Route{{Prefix: netip.MustParsePrefix("192.0.2.0/24"), NextHop: netip.MustParseAddr("10.2.0.1"), Ifname: "if1"}}))
 
 	var sent atomic.Int64
 	stop := make(chan struct{})
@@ -255,10 +258,10 @@ func TestRouteChurnWhileForwarding(t *testing.T) {
 	}()
 	p := netip.MustParsePrefix("192.0.2.128/25")
 	for i := 0; i < 200; i++ {
-		must(t, r.e.AddRoutes([]Route{{Prefix: p, NextHop: netip.MustParseAddr("10.2.0.1"), Ifname: "if1"}}))
-		must(t, r.e.DelRoutes([]Route{{Prefix: p}}))
+		must(t, r.e.AddRoutes([]ctl.Route{{Prefix: p, NextHop: netip.MustParseAddr("10.2.0.1"), Ifname: "if1"}}))
+		must(t, r.e.DelRoutes([]ctl.Route{{Prefix: p}}))
 	}
-	must(t, r.e.DelRoutes([]Route{{Prefix: netip.MustParsePrefix("192.0.2.0/24")}}))
+	must(t, r.e.DelRoutes([]ctl.Route{{Prefix: netip.MustParsePrefix("192.0.2.0/24")}}))
 	close(stop)
 	wg.Wait()
 	// Everything sent is now either out on if1 or counted: no route after
@@ -354,30 +357,30 @@ func TestControlValidation(t *testing.T) {
 		{"addr subnet on other if", func() error { return e.AddAddr("if1", pfx("10.1.0.9/24")) }},
 		{"del addr missing", func() error { return e.DelAddr("if0", pfx("10.1.0.3/24")) }},
 		{"route host bits", func() error {
-			return e.AddRoutes([]Route{{Prefix: pfx("3.1.1.1/24"), NextHop: addr("10.2.0.1"), Ifname: "if1"}})
+			return e.AddRoutes([]ctl.Route{{Prefix: pfx("3.1.1.1/24"), NextHop: addr("10.2.0.1"), Ifname: "if1"}})
 		}},
 		{"route unknown if", func() error {
-			return e.AddRoutes([]Route{{Prefix: pfx("3.1.1.0/24"), NextHop: addr("10.2.0.1"), Ifname: "nope"}})
+			return e.AddRoutes([]ctl.Route{{Prefix: pfx("3.1.1.0/24"), NextHop: addr("10.2.0.1"), Ifname: "nope"}})
 		}},
 		{"route nh off-link", func() error {
-			return e.AddRoutes([]Route{{Prefix: pfx("3.1.1.0/24"), NextHop: addr("10.9.0.1"), Ifname: "if1"}})
+			return e.AddRoutes([]ctl.Route{{Prefix: pfx("3.1.1.0/24"), NextHop: addr("10.9.0.1"), Ifname: "if1"}})
 		}},
 		{"route nh is us", func() error {
-			return e.AddRoutes([]Route{{Prefix: pfx("3.1.1.0/24"), NextHop: addr("10.2.0.2"), Ifname: "if1"}})
+			return e.AddRoutes([]ctl.Route{{Prefix: pfx("3.1.1.0/24"), NextHop: addr("10.2.0.2"), Ifname: "if1"}})
 		}},
 		{"route over connected", func() error {
-			return e.AddRoutes([]Route{{Prefix: pfx("10.2.0.0/24"), NextHop: addr("10.2.0.1"), Ifname: "if1"}})
+			return e.AddRoutes([]ctl.Route{{Prefix: pfx("10.2.0.0/24"), NextHop: addr("10.2.0.1"), Ifname: "if1"}})
 		}},
 		{"route batch one bad", func() error {
-			return e.AddRoutes([]Route{{Prefix: pfx("4.0.0.0/8"), NextHop: addr("10.2.0.1"), Ifname: "if1"}, {Prefix: pfx("5.0.0.1/8"), Ifname: "if1"}})
+			return e.AddRoutes([]ctl.Route{{Prefix: pfx("4.0.0.0/8"), NextHop: addr("10.2.0.1"), Ifname: "if1"}, {Prefix: pfx("5.0.0.1/8"), Ifname: "if1"}})
 		}},
 		{"route batch dup", func() error {
-			return e.AddRoutes([]Route{{Prefix: pfx("4.0.0.0/8"), Ifname: "if1"}, {Prefix: pfx("4.0.0.0/8"), Ifname: "if0"}})
+			return e.AddRoutes([]ctl.Route{{Prefix: pfx("4.0.0.0/8"), Ifname: "if1"}, {Prefix: pfx("4.0.0.0/8"), Ifname: "if0"}})
 		}},
-		{"del missing route", func() error { return e.DelRoutes([]Route{{Prefix: pfx("6.0.0.0/8")}}) }},
-		{"del connected", func() error { return e.DelRoutes([]Route{{Prefix: pfx("10.1.0.0/24")}}) }},
+		{"del missing route", func() error { return e.DelRoutes([]ctl.Route{{Prefix: pfx("6.0.0.0/8")}}) }},
+		{"del connected", func() error { return e.DelRoutes([]ctl.Route{{Prefix: pfx("10.1.0.0/24")}}) }},
 	}
-	before, rs := e.Routes(0, 100)
+	before, rs, _ := e.Routes(0, 100)
 	ifs, _ := e.Interfaces("")
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -386,7 +389,7 @@ func TestControlValidation(t *testing.T) {
 				t.Fatal("accepted")
 			}
 			t.Logf("%v", err)
-			after, rs2 := e.Routes(0, 100)
+			after, rs2, _ := e.Routes(0, 100)
 			ifs2, _ := e.Interfaces("")
 			if after != before || len(rs2) != len(rs) || len(ifs2) != len(ifs) {
 				t.Fatalf("state changed: routes %d -> %d, interfaces %d -> %d", before, after, len(ifs), len(ifs2))
@@ -394,15 +397,15 @@ func TestControlValidation(t *testing.T) {
 		})
 	}
 	// And the good path of the same calls.
-	must(t, e.AddRoutes([]Route{{Prefix: pfx("3.1.1.0/24"), NextHop: addr("10.2.0.1"), Ifname: "if1"}}))
+	must(t, e.AddRoutes([]ctl.Route{{Prefix: pfx("3.1.1.0/24"), NextHop: addr("10.2.0.1"), Ifname: "if1"}}))
 	ri, err := e.LookupRoute(addr("3.1.1.77"))
 	if err != nil || ri.Prefix != pfx("3.1.1.0/24") || ri.Ifname != "if1" || ri.NextHop != addr("10.2.0.1") {
 		t.Fatalf("lookup: %+v, %v", ri, err)
 	}
-	if err := e.DelRoutes([]Route{{Prefix: pfx("3.1.1.0/24"), NextHop: addr("10.2.0.9")}}); err == nil {
+	if err := e.DelRoutes([]ctl.Route{{Prefix: pfx("3.1.1.0/24"), NextHop: addr("10.2.0.9")}}); err == nil {
 		t.Fatal("delete with the wrong next hop accepted")
 	}
-	must(t, e.DelRoutes([]Route{{Prefix: pfx("3.1.1.0/24"), NextHop: addr("10.2.0.1"), Ifname: "if1"}}))
+	must(t, e.DelRoutes([]ctl.Route{{Prefix: pfx("3.1.1.0/24"), NextHop: addr("10.2.0.1"), Ifname: "if1"}}))
 	must(t, e.DelAddr("if0", pfx("10.1.0.2/24")))
 	if _, err := e.LookupRoute(addr("10.1.0.1")); err == nil {
 		t.Fatal("connected route outlived its address")

@@ -1,0 +1,17 @@
+package parse
+
+import (
+	"github.com/r2go/r2/r2/graph"
+	"github.com/r2go/r2/r2/names"
+	"github.com/r2go/r2/r2/registry"
+)
+
+func init() {
+	registry.Register(registry.Decl{
+		Name:  names.L3Parse,
+		Scope: registry.PerGraph,
+		New:   func(*registry.Env) graph.Node { return New() },
+		Sets:  "L3 (network header offset); frame trimmed to the IP length; Meta cleared",
+		Uses:  "InIfindex, L2",
+	})
+}

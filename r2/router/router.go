@@ -1,0 +1,211 @@
+//go:build linux
+
+package router
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/r2go/r2/counters"
+	"github.com/r2go/r2/fwd"
+	"github.com/r2go/r2/r2/ctl"
+	"github.com/r2go/r2/r2/driver"
+	"github.com/r2go/r2/r2/engine"
+	"github.com/r2go/r2/r2/msg"
+	"github.com/r2go/r2/r2/registry"
+)
+
+// Router is R2's control side: it owns the route tables, the interface
+// configuration and the neighbour table, decides what each request means,
+// and hands the result to the engine's threads. All methods are safe for
+// concurrent use: they take the router's lock (the R2 context lock).
+type Router struct {
+	mu    sync.Mutex
+	eng   *engine.Engine
+	rib   *fwd.IPv4RIB
+	intfs *fwd.Interfaces
+	drvs  map[string]driver.Driver
+	// addrRoutes are the connected and local routes that interface
+	// addresses installed, with how many addresses need each.
+	addrRoutes map[netip.Prefix]int
+	neigh      map[neighKey]neighEntry
+	relayDone  chan struct{}
+	closed     bool
+	logf       func(string, ...any)
+}
+
+type neighKey struct {
+	ifindex int32
+	ip      uint32
+}
+
+type neighEntry struct {
+	mac     [6]byte
+	updated time.Time
+}
+
+// New starts the engine described by cfg and the router that configures it.
+func New(cfg engine.Config) (*Router, error) {
+	r := &Router{
+		drvs:       map[string]driver.Driver{},
+		addrRoutes: map[netip.Prefix]int{},
+		neigh:      map[neighKey]neighEntry{},
+		relayDone:  make(chan struct{}),
+		intfs:      &fwd.Interfaces{},
+		logf:       cfg.Logf,
+	}
+	if r.logf == nil {
+		r.logf = func(string, ...any) {}
+	}
+	r.rib = fwd.NewIPv4RIB(func(t *fwd.IPv4Table) { r.eng.Publish(msg.IPv4Table{Table: t}) })
+	cfg.Env = registry.Env{IPv4: r.rib.Active(), Intfs: r.intfs}
+	eng, err := engine.New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	r.eng = eng
+	go r.relay()
+	return r, nil
+}
+
+// Engine is the engine the router configures.
+func (r *Router) Engine() *engine.Engine { return r.eng }
+
+// Counters is the engine's counter registry.
+func (r *Router) Counters() *counters.Registry { return r.eng.Counters() }
+
+// lock takes the R2 context lock, or fails without it once closed.
+func (r *Router) lock() error {
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return ctl.ErrClosed
+	}
+	return nil
+}
+
+// byName is the interface called name. Caller holds r.mu.
+func (r *Router) byName(name string) (*fwd.Interface, error) {
+	if fi := r.intfs.ByName(name); fi != nil {
+		return fi, nil
+	}
+	return nil, fmt.Errorf("interface %s: %w", name, ctl.ErrNotFound)
+}
+
+// publishIntfs makes snap the interface configuration of every thread.
+func (r *Router) publishIntfs(snap *fwd.Interfaces) {
+	r.intfs = snap
+	r.eng.Publish(msg.Interfaces{Snapshot: snap})
+}
+
+// Close stops the engine and closes every driver.
+func (r *Router) Close() error {
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return nil
+	}
+	r.closed = true
+	err := r.eng.Close()
+	var errs []error
+	if err != nil {
+		errs = append(errs, err)
+	}
+	for name, d := range r.drvs {
+		if d == nil {
+			continue
+		}
+		if err := d.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close %s: %w", name, err))
+		}
+	}
+	r.mu.Unlock()
+	<-r.relayDone
+	return joinErrs(errs)
+}
+
+func joinErrs(errs []error) error {
+	switch len(errs) {
+	case 0:
+		return nil
+	case 1:
+		return errs[0]
+	}
+	return fmt.Errorf("%v (and %d more)", errs[0], len(errs)-1)
+}
+
+// relay receives reports from forwarding threads and relays news to all.
+func (r *Router) relay() {
+	defer close(r.relayDone)
+	for u := range r.eng.Uplink() {
+		if u.Kind != msg.UpMAC {
+			continue
+		}
+		r.mu.Lock()
+		if r.closed {
+			r.mu.Unlock()
+			continue
+		}
+		k := neighKey{u.Ifindex, u.IP}
+		cur, ok := r.neigh[k]
+		now := time.Now()
+		if r.intfs.Get(u.Ifindex) == nil || (!ok && !u.Create) ||
+			(ok && cur.mac == u.MAC && now.Sub(cur.updated) < time.Second) {
+			// Unknown interface; a host we never talked to; or nothing new.
+			r.mu.Unlock()
+			continue
+		}
+		r.neigh[k] = neighEntry{mac: u.MAC, updated: now}
+		r.eng.Send(msg.MACLearned{Ifindex: u.Ifindex, IP: u.IP, MAC: u.MAC})
+		r.mu.Unlock()
+	}
+}
+
+// Neighbours lists what the control side learned.
+func (r *Router) Neighbours() []ctl.Neighbour {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []ctl.Neighbour
+	for k, v := range r.neigh {
+		n := ctl.Neighbour{IP: fwd.U32ToIPv4(k.ip), MAC: net.HardwareAddr(append([]byte(nil), v.mac[:]...))}
+		if i := r.intfs.Get(k.ifindex); i != nil {
+			n.Ifname = i.Name
+		}
+		out = append(out, n)
+	}
+	sort.Slice(out, func(a, b int) bool { return out[a].IP.Less(out[b].IP) })
+	return out
+}
+
+func macString(m [6]byte) string { return net.HardwareAddr(m[:]).String() }
+
+// AddNeighbour sets the MAC of ip on interface ifname, as if a thread had
+// learned it (a static neighbour, or one that a routing daemon's host
+// resolved), and tells every thread.
+func (r *Router) AddNeighbour(ifname string, ip netip.Addr, mac [6]byte) error {
+	if err := r.lock(); err != nil {
+		return err
+	}
+	defer r.mu.Unlock()
+	fi, err := r.byName(ifname)
+	if err != nil {
+		return err
+	}
+	if !ip.Is4() {
+		return fmt.Errorf("neighbour %s: need an IPv4 address: %w", ip, ctl.ErrInvalid)
+	}
+	if mac == ([6]byte{}) || mac[0]&1 == 1 {
+		return fmt.Errorf("neighbour %s: MAC %s is not a unicast address: %w", ip, macString(mac), ctl.ErrInvalid)
+	}
+	v := fwd.IPv4ToU32(ip)
+	if !fi.OnLink(v) {
+		return fmt.Errorf("neighbour %s is not on a connected subnet of %s: %w", ip, ifname, ctl.ErrInvalid)
+	}
+	r.neigh[neighKey{fi.Ifindex, v}] = neighEntry{mac: mac, updated: time.Now()}
+	r.eng.Send(msg.MACLearned{Ifindex: fi.Ifindex, IP: v, MAC: mac})
+	return nil
+}
