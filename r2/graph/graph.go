@@ -364,6 +364,20 @@ func (g *Graph) Node(name string) Node {
 	return nil
 }
 
+// Edges returns the names of the nodes that node name's next indices lead
+// to after Finalize (index 0 is Drop), or nil if there is no such node.
+func (g *Graph) Edges(name string) []string {
+	s, ok := g.byName[name]
+	if !ok {
+		return nil
+	}
+	out := make([]string, len(s.next))
+	for i, t := range s.next {
+		out[i] = t.name
+	}
+	return out
+}
+
 // Nodes lists the nodes in run order (Drop first).
 func (g *Graph) Nodes() []Node {
 	out := make([]Node, len(g.slots))
