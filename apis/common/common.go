@@ -5,6 +5,7 @@ package common
 import (
 	"bytes"
 	"context"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	thrift "github.com/apache/thrift/lib/go/thrift"
@@ -19,18 +20,104 @@ var _ = context.Background
 var _ = time.Now
 var _ = bytes.Equal
 
+type ErrKind int64
+
+const (
+	ErrKind_UNKNOWN   ErrKind = 0
+	ErrKind_INVALID   ErrKind = 1
+	ErrKind_NOT_FOUND ErrKind = 2
+	ErrKind_EXISTS    ErrKind = 3
+	ErrKind_BUSY      ErrKind = 4
+	ErrKind_INTERNAL  ErrKind = 5
+)
+
+func (p ErrKind) String() string {
+	switch p {
+	case ErrKind_UNKNOWN:
+		return "UNKNOWN"
+	case ErrKind_INVALID:
+		return "INVALID"
+	case ErrKind_NOT_FOUND:
+		return "NOT_FOUND"
+	case ErrKind_EXISTS:
+		return "EXISTS"
+	case ErrKind_BUSY:
+		return "BUSY"
+	case ErrKind_INTERNAL:
+		return "INTERNAL"
+	}
+	return "<UNSET>"
+}
+
+func ErrKindFromString(s string) (ErrKind, error) {
+	switch s {
+	case "UNKNOWN":
+		return ErrKind_UNKNOWN, nil
+	case "INVALID":
+		return ErrKind_INVALID, nil
+	case "NOT_FOUND":
+		return ErrKind_NOT_FOUND, nil
+	case "EXISTS":
+		return ErrKind_EXISTS, nil
+	case "BUSY":
+		return ErrKind_BUSY, nil
+	case "INTERNAL":
+		return ErrKind_INTERNAL, nil
+	}
+	return ErrKind(0), fmt.Errorf("not a valid ErrKind string")
+}
+
+func ErrKindPtr(v ErrKind) *ErrKind { return &v }
+
+func (p ErrKind) MarshalText() ([]byte, error) {
+	return []byte(p.String()), nil
+}
+
+func (p *ErrKind) UnmarshalText(text []byte) error {
+	q, err := ErrKindFromString(string(text))
+	if err != nil {
+		return err
+	}
+	*p = q
+	return nil
+}
+
+func (p *ErrKind) Scan(value interface{}) error {
+	v, ok := value.(int64)
+	if !ok {
+		return errors.New("Scan value is not int64")
+	}
+	*p = ErrKind(v)
+	return nil
+}
+
+func (p *ErrKind) Value() (driver.Value, error) {
+	if p == nil {
+		return nil, nil
+	}
+	return int64(*p), nil
+}
+
 // Attributes:
 //   - Why
+//   - Kind
 type ApiErr struct {
-	Why string `thrift:"why,1" db:"why" json:"why"`
+	Why  string  `thrift:"why,1" db:"why" json:"why"`
+	Kind ErrKind `thrift:"kind,2" db:"kind" json:"kind"`
 }
 
 func NewApiErr() *ApiErr {
-	return &ApiErr{}
+	return &ApiErr{
+		Kind: 0,
+	}
 }
 
 func (p *ApiErr) GetWhy() string {
 	return p.Why
+}
+
+func (p *ApiErr) GetKind() ErrKind {
+	return p.Kind
 }
 func (p *ApiErr) Read(ctx context.Context, iprot thrift.TProtocol) error {
 	if _, err := iprot.ReadStructBegin(ctx); err != nil {
@@ -49,6 +136,16 @@ func (p *ApiErr) Read(ctx context.Context, iprot thrift.TProtocol) error {
 		case 1:
 			if fieldTypeId == thrift.STRING {
 				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 2:
+			if fieldTypeId == thrift.I32 {
+				if err := p.ReadField2(ctx, iprot); err != nil {
 					return err
 				}
 			} else {
@@ -80,12 +177,25 @@ func (p *ApiErr) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
 	return nil
 }
 
+func (p *ApiErr) ReadField2(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadI32(ctx); err != nil {
+		return thrift.PrependError("error reading field 2: ", err)
+	} else {
+		temp := ErrKind(v)
+		p.Kind = temp
+	}
+	return nil
+}
+
 func (p *ApiErr) Write(ctx context.Context, oprot thrift.TProtocol) error {
 	if err := oprot.WriteStructBegin(ctx, "ApiErr"); err != nil {
 		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
 	}
 	if p != nil {
 		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField2(ctx, oprot); err != nil {
 			return err
 		}
 	}
@@ -111,6 +221,19 @@ func (p *ApiErr) writeField1(ctx context.Context, oprot thrift.TProtocol) (err e
 	return err
 }
 
+func (p *ApiErr) writeField2(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "kind", thrift.I32, 2); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 2:kind: ", p), err)
+	}
+	if err := oprot.WriteI32(ctx, int32(p.Kind)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.kind (2) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 2:kind: ", p), err)
+	}
+	return err
+}
+
 func (p *ApiErr) Equals(other *ApiErr) bool {
 	if p == other {
 		return true
@@ -118,6 +241,9 @@ func (p *ApiErr) Equals(other *ApiErr) bool {
 		return false
 	}
 	if p.Why != other.Why {
+		return false
+	}
+	if p.Kind != other.Kind {
 		return false
 	}
 	return true

@@ -1701,7 +1701,9 @@ func (p *InterfaceAddIfResult) Read(ctx context.Context, iprot thrift.TProtocol)
 }
 
 func (p *InterfaceAddIfResult) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
-	p.Err = &common.ApiErr{}
+	p.Err = &common.ApiErr{
+		Kind: 0,
+	}
 	if err := p.Err.Read(ctx, iprot); err != nil {
 		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Err), err)
 	}
@@ -1909,7 +1911,9 @@ func (p *InterfaceDelIfResult) Read(ctx context.Context, iprot thrift.TProtocol)
 }
 
 func (p *InterfaceDelIfResult) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
-	p.Err = &common.ApiErr{}
+	p.Err = &common.ApiErr{
+		Kind: 0,
+	}
 	if err := p.Err.Read(ctx, iprot); err != nil {
 		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Err), err)
 	}
@@ -2158,7 +2162,9 @@ func (p *InterfaceAddIPResult) Read(ctx context.Context, iprot thrift.TProtocol)
 }
 
 func (p *InterfaceAddIPResult) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
-	p.Err = &common.ApiErr{}
+	p.Err = &common.ApiErr{
+		Kind: 0,
+	}
 	if err := p.Err.Read(ctx, iprot); err != nil {
 		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Err), err)
 	}
@@ -2407,7 +2413,9 @@ func (p *InterfaceDelIPResult) Read(ctx context.Context, iprot thrift.TProtocol)
 }
 
 func (p *InterfaceDelIPResult) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
-	p.Err = &common.ApiErr{}
+	p.Err = &common.ApiErr{
+		Kind: 0,
+	}
 	if err := p.Err.Read(ctx, iprot); err != nil {
 		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Err), err)
 	}
@@ -2657,7 +2665,9 @@ func (p *InterfaceShowResult) ReadField0(ctx context.Context, iprot thrift.TProt
 }
 
 func (p *InterfaceShowResult) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
-	p.Err = &common.ApiErr{}
+	p.Err = &common.ApiErr{
+		Kind: 0,
+	}
 	if err := p.Err.Read(ctx, iprot); err != nil {
 		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Err), err)
 	}

@@ -672,7 +672,9 @@ func (p *LogEnableResult) Read(ctx context.Context, iprot thrift.TProtocol) erro
 }
 
 func (p *LogEnableResult) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
-	p.Err = &common.ApiErr{}
+	p.Err = &common.ApiErr{
+		Kind: 0,
+	}
 	if err := p.Err.Read(ctx, iprot); err != nil {
 		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Err), err)
 	}
@@ -836,7 +838,9 @@ func (p *LogDisableResult) Read(ctx context.Context, iprot thrift.TProtocol) err
 }
 
 func (p *LogDisableResult) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
-	p.Err = &common.ApiErr{}
+	p.Err = &common.ApiErr{
+		Kind: 0,
+	}
 	if err := p.Err.Read(ctx, iprot); err != nil {
 		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Err), err)
 	}
@@ -1000,7 +1004,9 @@ func (p *LogClearResult) Read(ctx context.Context, iprot thrift.TProtocol) error
 }
 
 func (p *LogClearResult) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
-	p.Err = &common.ApiErr{}
+	p.Err = &common.ApiErr{
+		Kind: 0,
+	}
 	if err := p.Err.Read(ctx, iprot); err != nil {
 		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Err), err)
 	}
@@ -1198,7 +1204,9 @@ func (p *LogEnabledResult) ReadField0(ctx context.Context, iprot thrift.TProtoco
 }
 
 func (p *LogEnabledResult) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
-	p.Err = &common.ApiErr{}
+	p.Err = &common.ApiErr{
+		Kind: 0,
+	}
 	if err := p.Err.Read(ctx, iprot); err != nil {
 		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Err), err)
 	}

@@ -1412,7 +1412,9 @@ func (p *RouteAddRouteResult) Read(ctx context.Context, iprot thrift.TProtocol) 
 }
 
 func (p *RouteAddRouteResult) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
-	p.Err = &common.ApiErr{}
+	p.Err = &common.ApiErr{
+		Kind: 0,
+	}
 	if err := p.Err.Read(ctx, iprot); err != nil {
 		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Err), err)
 	}
@@ -1628,7 +1630,9 @@ func (p *RouteDelRouteResult) Read(ctx context.Context, iprot thrift.TProtocol) 
 }
 
 func (p *RouteDelRouteResult) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
-	p.Err = &common.ApiErr{}
+	p.Err = &common.ApiErr{
+		Kind: 0,
+	}
 	if err := p.Err.Read(ctx, iprot); err != nil {
 		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Err), err)
 	}
@@ -1855,7 +1859,9 @@ func (p *RouteAddBatchResult) Read(ctx context.Context, iprot thrift.TProtocol) 
 }
 
 func (p *RouteAddBatchResult) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
-	p.Err = &common.ApiErr{}
+	p.Err = &common.ApiErr{
+		Kind: 0,
+	}
 	if err := p.Err.Read(ctx, iprot); err != nil {
 		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Err), err)
 	}
@@ -2082,7 +2088,9 @@ func (p *RouteDelBatchResult) Read(ctx context.Context, iprot thrift.TProtocol) 
 }
 
 func (p *RouteDelBatchResult) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
-	p.Err = &common.ApiErr{}
+	p.Err = &common.ApiErr{
+		Kind: 0,
+	}
 	if err := p.Err.Read(ctx, iprot); err != nil {
 		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Err), err)
 	}
@@ -2323,7 +2331,9 @@ func (p *RouteLookupResult) ReadField0(ctx context.Context, iprot thrift.TProtoc
 }
 
 func (p *RouteLookupResult) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
-	p.Err = &common.ApiErr{}
+	p.Err = &common.ApiErr{
+		Kind: 0,
+	}
 	if err := p.Err.Read(ctx, iprot); err != nil {
 		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Err), err)
 	}
@@ -2623,7 +2633,9 @@ func (p *RouteShowResult) ReadField0(ctx context.Context, iprot thrift.TProtocol
 }
 
 func (p *RouteShowResult) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
-	p.Err = &common.ApiErr{}
+	p.Err = &common.ApiErr{
+		Kind: 0,
+	}
 	if err := p.Err.Read(ctx, iprot); err != nil {
 		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Err), err)
 	}

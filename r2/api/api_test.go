@@ -157,9 +157,20 @@ func TestRejected(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			before, calls := b.State(), len(b.Calls())
-			got := why(t, tc.call())
+			err := tc.call()
+			got := why(t, err)
 			if !strings.Contains(got, tc.want) {
 				t.Errorf("error %q does not contain %q", got, tc.want)
+			}
+			// Refused by validation: invalid; by the backend: the kind
+			// of its error (the fake's are not-found or exists).
+			var ae *common.ApiErr
+			errors.As(err, &ae)
+			if !tc.toBackend && ae.Kind != common.ErrKind_INVALID {
+				t.Errorf("kind %v for a request refused by validation, want INVALID", ae.Kind)
+			}
+			if tc.toBackend && ae.Kind != common.ErrKind_NOT_FOUND && ae.Kind != common.ErrKind_EXISTS {
+				t.Errorf("kind %v for a backend refusal, want NOT_FOUND or EXISTS", ae.Kind)
 			}
 			if diff := cmp.Diff(before, b.State(), netipEqual); diff != "" {
 				t.Errorf("state changed by a refused request (-before +after):\n%s", diff)

@@ -13,6 +13,7 @@ import (
 	"github.com/r2go/r2/apis/intf"
 	"github.com/r2go/r2/apis/logapi"
 	"github.com/r2go/r2/apis/route"
+	"github.com/r2go/r2/r2/ctl"
 )
 
 // core is what the three service handlers share: the backend, the lock that
@@ -26,17 +27,26 @@ type core struct {
 	drivers []string // accepted add_if drivers besides ""
 }
 
-// apiErr makes the exception sent to the client.
+// apiErr makes the exception sent to the client for a request that failed
+// validation.
 func apiErr(format string, args ...any) error {
-	return &common.ApiErr{Why: fmt.Sprintf(format, args...)}
+	return &common.ApiErr{Why: fmt.Sprintf(format, args...), Kind: common.ErrKind_INVALID}
 }
 
-// wrap turns a validation or backend error into an ApiErr.
+// wrap turns a validation or backend error into an ApiErr; its kind comes
+// from the ctl sentinel the error wraps (validation errors are invalid).
 func wrap(err error) error {
 	if err == nil {
 		return nil
 	}
-	return &common.ApiErr{Why: err.Error()}
+	if e, ok := err.(*common.ApiErr); ok {
+		return e
+	}
+	k := ctl.KindOf(err)
+	if k == ctl.KindUnknown {
+		k = ctl.KindInvalid // the validators' own errors carry no kind
+	}
+	return &common.ApiErr{Why: err.Error(), Kind: common.ErrKind(k)}
 }
 
 // guard recovers a panic in a handler (or the backend below it) and turns it
@@ -46,7 +56,7 @@ func (c *core) guard(method string, err *error) {
 	if v := recover(); v != nil {
 		c.panics.Add(1)
 		c.logf("api: panic in %s: %v\n%s", method, v, debug.Stack())
-		*err = apiErr("internal error: %s: %v", method, v)
+		*err = &common.ApiErr{Why: fmt.Sprintf("internal error: %s: %v", method, v), Kind: common.ErrKind_INTERNAL}
 	}
 }
 
@@ -54,7 +64,11 @@ func (c *core) guard(method string, err *error) {
 func (c *core) call(f func() error) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return wrap(f())
+	err := f()
+	if err == nil {
+		return nil
+	}
+	return &common.ApiErr{Why: err.Error(), Kind: common.ErrKind(ctl.KindOf(err))}
 }
 
 // ifHandler implements the Interface service.

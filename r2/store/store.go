@@ -172,3 +172,14 @@ func LocalOf[T any](t *Thread, k Key, mk func() *T) *T {
 	}
 	return p
 }
+
+// Table is a fixed array of 64-bit cells: the common currency of
+// extensions that count things for each other. Its layout (what index
+// means what) is part of the meaning of its key, which the extensions agree
+// on; neither needs the other's types.
+type Table struct {
+	Cells []uint64
+}
+
+// NewTable makes a table of n cells.
+func NewTable(n int) *Table { return &Table{Cells: make([]uint64, n)} }

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/r2go/r2/r2/api"
+	"github.com/r2go/r2/r2/ctl"
 )
 
 // Iface is the fake's record of one interface.
@@ -96,7 +97,7 @@ func (b *Backend) AddInterface(req api.AddIf) error {
 	b.enter("AddInterface", req.Name, req.Ifindex, req.MAC.String(), req.Thread, req.Driver)
 	defer b.mu.Unlock()
 	if _, ok := b.st.Ifaces[req.Name]; ok {
-		return fmt.Errorf("interface %s already exists", req.Name)
+		return ctl.Errorf(ctl.KindExists, "interface %s already exists", req.Name)
 	}
 	used := map[int]bool{}
 	for _, i := range b.st.Ifaces {
@@ -106,7 +107,7 @@ func (b *Backend) AddInterface(req api.AddIf) error {
 		for req.Ifindex = 0; used[req.Ifindex]; req.Ifindex++ {
 		}
 	} else if used[req.Ifindex] {
-		return fmt.Errorf("ifindex %d is in use", req.Ifindex)
+		return ctl.Errorf(ctl.KindExists, "ifindex %d is in use", req.Ifindex)
 	}
 	mac := req.MAC.String()
 	if mac == "" {
@@ -122,7 +123,7 @@ func (b *Backend) DelInterface(name string) error {
 	b.enter("DelInterface", name)
 	defer b.mu.Unlock()
 	if _, ok := b.st.Ifaces[name]; !ok {
-		return fmt.Errorf("no interface %s", name)
+		return ctl.Errorf(ctl.KindNotFound, "no interface %s", name)
 	}
 	delete(b.st.Ifaces, name)
 	for p, r := range b.st.Routes {
@@ -139,10 +140,10 @@ func (b *Backend) AddAddr(ifname string, p netip.Prefix) error {
 	defer b.mu.Unlock()
 	i, ok := b.st.Ifaces[ifname]
 	if !ok {
-		return fmt.Errorf("no interface %s", ifname)
+		return ctl.Errorf(ctl.KindNotFound, "no interface %s", ifname)
 	}
 	if slices.Contains(i.Addrs, p) {
-		return fmt.Errorf("interface %s already has address %s", ifname, p)
+		return ctl.Errorf(ctl.KindExists, "interface %s already has address %s", ifname, p)
 	}
 	i.Addrs = append(slices.Clone(i.Addrs), p)
 	b.st.Ifaces[ifname] = i
@@ -155,11 +156,11 @@ func (b *Backend) DelAddr(ifname string, p netip.Prefix) error {
 	defer b.mu.Unlock()
 	i, ok := b.st.Ifaces[ifname]
 	if !ok {
-		return fmt.Errorf("no interface %s", ifname)
+		return ctl.Errorf(ctl.KindNotFound, "no interface %s", ifname)
 	}
 	k := slices.Index(i.Addrs, p)
 	if k < 0 {
-		return fmt.Errorf("interface %s has no address %s", ifname, p)
+		return ctl.Errorf(ctl.KindNotFound, "interface %s has no address %s", ifname, p)
 	}
 	i.Addrs = slices.Delete(slices.Clone(i.Addrs), k, k+1)
 	b.st.Ifaces[ifname] = i
@@ -184,7 +185,7 @@ func (b *Backend) Interfaces(name string) ([]api.IfInfo, error) {
 		})
 	}
 	if name != "" && len(out) == 0 {
-		return nil, fmt.Errorf("no interface %s", name)
+		return nil, ctl.Errorf(ctl.KindNotFound, "no interface %s", name)
 	}
 	return out, nil
 }
@@ -196,10 +197,10 @@ func (b *Backend) AddRoutes(rs []api.Route) error {
 	seen := map[netip.Prefix]bool{}
 	for _, r := range rs {
 		if _, ok := b.st.Ifaces[r.Ifname]; !ok {
-			return fmt.Errorf("route %s: no interface %s", r.Prefix, r.Ifname)
+			return ctl.Errorf(ctl.KindNotFound, "route %s: no interface %s", r.Prefix, r.Ifname)
 		}
 		if _, ok := b.st.Routes[r.Prefix]; ok || seen[r.Prefix] {
-			return fmt.Errorf("route %s already exists", r.Prefix)
+			return ctl.Errorf(ctl.KindExists, "route %s already exists", r.Prefix)
 		}
 		seen[r.Prefix] = true
 	}
@@ -215,7 +216,7 @@ func (b *Backend) DelRoutes(rs []api.Route) error {
 	defer b.mu.Unlock()
 	for _, r := range rs {
 		if _, ok := b.st.Routes[r.Prefix]; !ok {
-			return fmt.Errorf("no route %s", r.Prefix)
+			return ctl.Errorf(ctl.KindNotFound, "no route %s", r.Prefix)
 		}
 	}
 	for _, r := range rs {
@@ -235,7 +236,7 @@ func (b *Backend) LookupRoute(a netip.Addr) (api.Route, error) {
 		}
 	}
 	if !found {
-		return api.Route{}, fmt.Errorf("no route to %s", a)
+		return api.Route{}, ctl.Errorf(ctl.KindNotFound, "no route to %s", a)
 	}
 	return best, nil
 }

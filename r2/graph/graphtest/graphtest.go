@@ -30,6 +30,7 @@ import (
 	"github.com/r2go/r2/r2/msg"
 	"github.com/r2go/r2/r2/names"
 	"github.com/r2go/r2/r2/packet"
+	"github.com/r2go/r2/r2/store"
 )
 
 // Options configure a Harness; the zero value is a thread-0 graph with a
@@ -44,6 +45,9 @@ type Options struct {
 	Registry *counters.Registry
 	// Uplink is given to node clones (EtherDecap reports on it).
 	Uplink *msg.Uplink
+	// Store is the thread's keyed-store view given to node clones (default:
+	// an empty one of its own).
+	Store *store.Thread
 }
 
 // DefaultPoolSize is the pool size when Options.PoolSize is 0: enough for a
@@ -79,7 +83,11 @@ func New(t testing.TB, o Options) *Harness {
 	if size == 0 {
 		size = DefaultPoolSize
 	}
-	ctx := graph.CloneCtx{Thread: o.Thread, Counters: reg, Uplink: o.Uplink}
+	st := o.Store
+	if st == nil {
+		st = store.NewThread(nil)
+	}
+	ctx := graph.CloneCtx{Thread: o.Thread, Counters: reg, Uplink: o.Uplink, Store: st}
 	pool := packet.NewPool(o.Thread, size)
 	return &Harness{T: t, Reg: reg, Pool: pool, G: graph.New(ctx, pool), Ctx: ctx, srcs: map[string]*source{}}
 }
