@@ -1,6 +1,6 @@
 //go:build linux
 
-package main
+package daemon
 
 import (
 	"bytes"
@@ -117,7 +117,7 @@ func TestBadCommandLines(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var errb bytes.Buffer
-			if code := run(tt.args, &errb, nil); code != 2 {
+			if code := Run(tt.args, &errb, nil); code != 2 {
 				t.Fatalf("exit %d, want 2; stderr:\n%s", code, errb.String())
 			}
 			if !strings.Contains(errb.String(), tt.want) {
@@ -126,7 +126,7 @@ func TestBadCommandLines(t *testing.T) {
 		})
 	}
 	var out bytes.Buffer
-	if code := run([]string{"-h"}, &out, nil); code != 0 || !strings.Contains(out.String(), "-threads") {
+	if code := Run([]string{"-h"}, &out, nil); code != 0 || !strings.Contains(out.String(), "-threads") {
 		t.Fatalf("-h: exit %d\n%s", code, out.String())
 	}
 }
