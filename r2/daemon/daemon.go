@@ -38,8 +38,8 @@ type paths struct {
 func instancePaths(instance string, c config) paths {
 	p := paths{
 		socket:   api.SocketPath(instance),
-		counters: "/dev/shm/r2-" + instance + "-counters",
-		logs:     "/dev/shm/r2-" + instance + "-logs",
+		counters: counters.InstancePath(instance),
+		logs:     logs.InstancePath(instance),
 	}
 	if c.Socket != "" {
 		p.socket = c.Socket

@@ -13,6 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/r2go/r2/counters"
+	"github.com/r2go/r2/logs"
+	"github.com/r2go/r2/r2/api"
 	"github.com/r2go/r2/r2/topo"
 )
 
@@ -287,9 +290,9 @@ func TestRuntimeChanges(t *testing.T) {
 
 	// Logs: an unroutable ping leaves a "no route" entry.
 	tp.Exec(tp.H1NS, "ping", "-n", "-c", "1", "-W", "1", "203.0.113.5").Run()
-	logs := d.must(t, "r2log", "show")
-	if !strings.Contains(logs, "no route to 203.0.113.5") || !strings.Contains(logs, `"thread":`) {
-		t.Fatalf("r2log show lacks the no-route entry:\n%s", logs)
+	shown := d.must(t, "r2log", "show")
+	if !strings.Contains(shown, "no route to 203.0.113.5") || !strings.Contains(shown, `"thread":`) {
+		t.Fatalf("r2log show lacks the no-route entry:\n%s", shown)
 	}
 	d.must(t, "r2log", "disable")
 
@@ -315,7 +318,7 @@ func TestRuntimeChanges(t *testing.T) {
 	if took > time.Second {
 		t.Errorf("r2 took %v to stop", took)
 	}
-	for _, p := range []string{"/run/r2/" + inst + ".sock", "/dev/shm/r2-" + inst + "-counters", "/dev/shm/r2-" + inst + "-logs"} {
+	for _, p := range []string{api.SocketPath(inst), counters.InstancePath(inst), logs.InstancePath(inst)} {
 		if _, err := os.Stat(p); err == nil {
 			t.Errorf("%s left behind", p)
 		}

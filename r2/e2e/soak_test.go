@@ -19,6 +19,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/r2go/r2/counters"
+	"github.com/r2go/r2/logs"
+	"github.com/r2go/r2/r2/api"
 	"github.com/r2go/r2/r2/topo"
 )
 
@@ -488,7 +491,7 @@ func TestSoak(t *testing.T) {
 	if took > time.Second {
 		t.Errorf("r2 took %v to stop", took)
 	}
-	for _, p := range []string{"/run/r2/" + inst + ".sock", "/dev/shm/r2-" + inst + "-counters", "/dev/shm/r2-" + inst + "-logs"} {
+	for _, p := range []string{api.SocketPath(inst), counters.InstancePath(inst), logs.InstancePath(inst)} {
 		if _, err := os.Stat(p); err == nil {
 			t.Errorf("%s left behind", p)
 		}
