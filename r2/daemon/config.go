@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/r2go/r2/r2/driver"
+	"github.com/r2go/r2/r2/driver/afpacket"
 	"github.com/r2go/r2/r2/packet"
 )
 
@@ -43,7 +45,7 @@ func defaultConfig() config {
 		Pkts:       8192,
 		Particles:  8192,
 		ParticleSz: packet.BufSize,
-		Driver:     "afpacket",
+		Driver:     afpacket.Name,
 		LogEntries: 4096,
 		SpinUs:     50,
 		Ring:       "v2",
@@ -52,6 +54,12 @@ func defaultConfig() config {
 		RxBlockKB:  64,
 		RxTimeout:  time.Millisecond,
 	}
+}
+
+// driverSettings are the configuration values for drivers.
+func (c *config) driverSettings() driver.Settings {
+	return driver.Settings{Ring: c.Ring, Frames: c.Frames, Blocks: c.RxBlocks,
+		BlockSize: c.RxBlockKB << 10, BlockTimeout: c.RxTimeout}
 }
 
 // configError is a problem at a line of a configuration file.
@@ -174,8 +182,8 @@ func (c *config) set(section, k, v string) error {
 	case "general.spin_us":
 		return num(&c.SpinUs, 0, 100000)
 	case "general.driver":
-		if v != "afpacket" && v != "afxdp" {
-			return fmt.Errorf("%q is not a driver (afpacket, afxdp)", v)
+		if _, ok := driver.Lookup(v); !ok {
+			return fmt.Errorf("%q is not a driver (%s)", v, strings.Join(driver.Names(), ", "))
 		}
 		c.Driver = v
 		return nil

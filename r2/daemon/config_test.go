@@ -66,7 +66,7 @@ block_timeout = 2ms
 		{"bad header", "[general\n", "r2.cfg:1: section header"},
 		{"relative socket", "[api]\nsocket=x.sock\n", "r2.cfg:2: [api] socket:"},
 		{"block not pow2", "[afpacket]\nblock_kb=96\n", "not a power of two"},
-		{"bad driver", "[general]\ndriver=dpdk\n", `"dpdk" is not a driver`},
+		{"bad driver", "[general]\ndriver=dpdk\n", `"dpdk" is not a driver (afpacket, afxdp)`},
 		{"bad ring", "[afpacket]\nring=v4\n", `"v4" is not a ring version`},
 	}
 	for _, tt := range bad {
