@@ -56,14 +56,7 @@ func Run(args []string, stderr io.Writer, stop <-chan struct{}) int {
 	fs.SetOutput(stderr)
 	cfgPath := fs.String("c", defaultConfigPath, "configuration `file` (INI, original R2 format)")
 	instance := fs.String("i", "default", "instance `name`: selects the API socket and shared-memory files")
-	threads := fs.Int("threads", 0, "forwarding `threads` (overrides [general] threads)")
-	pkts := fs.Int("pkts", 0, "packet buffers per thread (overrides [general] pkts)")
-	cpus := fs.String("cpus", "", "pin threads to these CPUs, e.g. 0,1 or 2-3 (overrides [general] cpus)")
-	busy := fs.Bool("busy-poll", false, "forwarding threads spin instead of sleeping (dedicated cores)")
-	spin := fs.Int("spin", 50, "`microseconds` a thread keeps polling after its last packet before sleeping (overrides [general] spin_us)")
-	socket := fs.String("socket", "", "API Unix socket `path` (default /run/r2/INSTANCE.sock)")
-	listen := fs.String("listen", "", "also serve the API on this TCP `host:port` (loopback only unless -allow-remote)")
-	allowRemote := fs.Bool("allow-remote", false, "allow a non-loopback -listen address: anyone reaching it can reconfigure the router")
+	overrides := keyFlags(fs)
 	quiet := fs.Bool("q", false, "log only errors")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: r2 [-c FILE] [-i INSTANCE] [flags]\n\nR2 router daemon. Flags:\n")
@@ -88,44 +81,8 @@ func Run(args []string, stderr io.Writer, stop <-chan struct{}) int {
 		fmt.Fprintf(stderr, "r2: %v\n", err)
 		return 2
 	}
-	if set["threads"] {
-		cfg.Threads = *threads
-	}
-	if set["pkts"] {
-		cfg.Pkts = *pkts
-		if cfg.Particles < cfg.Pkts {
-			cfg.Particles = cfg.Pkts
-		}
-	}
-	if set["cpus"] {
-		c, err := parseCPUs(*cpus)
-		if err != nil {
-			fmt.Fprintf(stderr, "r2: -cpus: %v\n", err)
-			return 2
-		}
-		cfg.CPUs = c
-	}
-	if set["busy-poll"] {
-		cfg.BusyPoll = *busy
-	}
-	if set["spin"] {
-		if *spin < 0 || *spin > 100000 {
-			fmt.Fprintf(stderr, "r2: -spin %d out of range 0..100000\n", *spin)
-			return 2
-		}
-		cfg.SpinUs = *spin
-	}
-	if set["socket"] {
-		cfg.Socket = *socket
-	}
-	if set["listen"] {
-		cfg.Listen = *listen
-	}
-	if set["allow-remote"] {
-		cfg.AllowRemote = *allowRemote
-	}
-	if cfg.Threads < 1 || cfg.Threads > 256 {
-		fmt.Fprintf(stderr, "r2: threads %d out of range 1..256\n", cfg.Threads)
+	if err := overrides.apply(&cfg); err != nil {
+		fmt.Fprintf(stderr, "r2: %v\n", err)
 		return 2
 	}
 	if err := cfg.check(); err != nil {
