@@ -151,3 +151,9 @@ func BenchmarkCounterInc(b *testing.B) {
 		c.Inc()
 	}
 }
+
+func TestInstancePath(t *testing.T) {
+	if got, want := InstancePath("blue"), "/dev/shm/r2-blue-counters"; got != want {
+		t.Errorf("InstancePath(blue) = %q, want %q", got, want)
+	}
+}

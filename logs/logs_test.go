@@ -395,7 +395,7 @@ func TestDevShm(t *testing.T) {
 	if _, err := os.Stat("/dev/shm"); err != nil {
 		t.Skip("no /dev/shm")
 	}
-	path := fmt.Sprintf("/dev/shm/r2-logstest-%d-%d-logs", os.Getpid(), time.Now().UnixNano())
+	path := InstancePath(fmt.Sprintf("logstest-%d-%d", os.Getpid(), time.Now().UnixNano()))
 	f, err := Create(path, 1, 4)
 	if err != nil {
 		t.Fatal(err)
@@ -679,4 +679,10 @@ func BenchmarkLog(b *testing.B) {
 			l.Log(id, i, 2, 3, 4)
 		}
 	})
+}
+
+func TestInstancePath(t *testing.T) {
+	if got, want := InstancePath("blue"), "/dev/shm/r2-blue-logs"; got != want {
+		t.Errorf("InstancePath(blue) = %q, want %q", got, want)
+	}
 }

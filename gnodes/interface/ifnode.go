@@ -94,12 +94,12 @@ func (n *Node) Clone(c *graph.CloneCtx) graph.Node {
 	x.thread = c.Thread
 	x.batch = make([]*packet.Packet, graph.IfVecSize)
 	x.c = cntrs{
-		rx:          c.PktByte(n.name, "rx"),
-		tx:          c.PktByte(n.name, "tx"),
-		txErr:       c.Counter(n.name, "tx_errors"),
+		rx:          c.PktByte(n.name, names.IfRx),
+		tx:          c.PktByte(n.name, names.IfTx),
+		txErr:       c.Counter(n.name, names.IfTxErrors),
 		handoff:     c.Counter(n.name, "handoff"),
-		handoffFull: c.Counter(n.name, "handoff_full"),
-		noDriver:    c.Counter(n.name, "no_driver"),
+		handoffFull: c.Counter(n.name, names.IfHandoffFull),
+		noDriver:    c.Counter(n.name, names.IfNoDriver),
 		rxThrottled: c.Counter(n.name, "rx_throttled"),
 	}
 	return &x

@@ -16,6 +16,7 @@ import (
 	"github.com/r2go/r2/apis/intf"
 	"github.com/r2go/r2/apis/logapi"
 	"github.com/r2go/r2/apis/route"
+	"github.com/r2go/r2/r2/driver"
 )
 
 // Service names on the multiplexed socket.
@@ -49,9 +50,6 @@ const (
 	DefaultMaxConns = 64
 )
 
-// DefaultDrivers are the add_if drivers accepted when Options.Drivers is nil.
-var DefaultDrivers = []string{"afpacket", "afxdp"}
-
 // closeWait bounds how long Close waits for connection goroutines, which may
 // be inside a slow backend call, to return.
 const closeWait = 2 * time.Second
@@ -81,8 +79,8 @@ type Options struct {
 	// MaxConns bounds concurrent connections; more are closed at once
 	// (default 64).
 	MaxConns int
-	// Drivers lists the add_if driver names the backend supports (default
-	// DefaultDrivers).
+	// Drivers lists the add_if driver names the backend supports (default:
+	// the registered drivers, driver.Names, when New is called).
 	Drivers []string
 
 	// Logf logs server events (default: the standard logger).
@@ -110,7 +108,7 @@ func (o Options) withDefaults() Options {
 		o.MaxConns = DefaultMaxConns
 	}
 	if o.Drivers == nil {
-		o.Drivers = DefaultDrivers
+		o.Drivers = driver.Names()
 	}
 	if o.Logf == nil {
 		o.Logf = log.Printf

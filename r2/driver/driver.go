@@ -10,10 +10,27 @@
 // Implementations: r2/driver/mem (in memory, for tests and benchmarks),
 // r2/driver/afpacket (TPACKET_V2 or V3 rings, the default for real interfaces) and
 // r2/driver/afxdp (XDP sockets, the fast path).
+//
+// # Registry
+//
+// The drivers the daemon can attach interfaces with are a table: a driver
+// package calls [Register] in its init with its name and an [OpenFunc], and
+// may name a Fallback driver to open when it is refused (afxdp falls back to
+// afpacket). [Names] lists them for the API and the configuration checks,
+// and [Open] opens one by name. Adding a driver is its package, one Register
+// call, and a blank import where the binary is built (r2/daemon).
+//
+// # Optional capabilities
+//
+// Capabilities that some drivers have are small named interfaces beside
+// Driver ([KernelDropper], [ModeReporter]), as wireguard-go's conn package
+// declares Bind's: callers type-assert the capability, never a concrete
+// driver type.
 package driver
 
 import (
 	"github.com/r2go/r2/counters"
+	"github.com/r2go/r2/r2/names"
 	"github.com/r2go/r2/r2/packet"
 )
 
@@ -42,8 +59,45 @@ type Driver interface {
 	Close() error
 }
 
+// KernelDropper is a driver whose kernel side counts frames it dropped
+// before R2 saw them (a full receive ring, a fill ring left empty). The
+// forwarding thread cannot see those drops, and reading them is a system
+// call with a lock, so the control side polls KernelDrops off the
+// forwarding path and publishes the total as DrvKernelDrops. KernelDrops is
+// safe to call concurrently with the owner thread's Recv and Send, until
+// Close.
+type KernelDropper interface {
+	// KernelDrops is the number of frames the kernel dropped since the
+	// driver was opened.
+	KernelDrops() (uint64, error)
+}
+
+// ModeReporter is a driver that chose among ways of working when it was
+// opened (AF_XDP: zero-copy, copy, generic XDP) and reports which one.
+type ModeReporter interface {
+	// ActiveMode describes the mode in use, for logs and r2intf show.
+	ActiveMode() string
+}
+
+// Names of the driver counters of an interface, kept under its IfNode node:
+// names.IfNodeCounter(ifname, DrvRxErrors) is "IfNode:eth0/drv_rx_errors".
+const (
+	DrvRxNoBuf     = "drv_rx_nobuf"      // Counters.RxNoBuf
+	DrvRxErrors    = "drv_rx_errors"     // Counters.RxErrors
+	DrvTxErrors    = "drv_tx_errors"     // Counters.TxErrors
+	DrvSyscalls    = "drv_syscalls"      // Counters.Syscalls
+	DrvRxBatches   = "drv_rx_batches"    // Counters.RxBatches
+	DrvRxCsumFixed = "drv_rx_csum_fixed" // Counters.RxCsumFixed
+	// DrvKernelDrops is a KernelDropper's KernelDrops, published by the
+	// control side.
+	DrvKernelDrops = "drv_kernel_drops"
+	// DrvTxCopies counts frames of other threads' pools an AF_XDP driver
+	// copied into its own pool before Tx.
+	DrvTxCopies = "drv_tx_copies"
+)
+
 // Counters are the driver counters every implementation keeps, allocated
-// for the owner thread under "IfNode:<ifname>/drv_*".
+// for the owner thread under "IfNode:<ifname>/drv_*" (the Drv* names).
 type Counters struct {
 	RxNoBuf   counters.Counter // frames left in the driver: packet pool empty
 	RxErrors  counters.Counter // truncated, oversized or otherwise bad frames dropped
@@ -57,13 +111,13 @@ type Counters struct {
 
 // NewCounters allocates a driver's counters.
 func NewCounters(reg *counters.Registry, thread int, ifnode string) Counters {
-	c := func(what string) counters.Counter { return reg.Counter(thread, ifnode+"/drv_"+what) }
+	c := func(what string) counters.Counter { return reg.Counter(thread, names.Counter(ifnode, what)) }
 	return Counters{
-		RxNoBuf:     c("rx_nobuf"),
-		RxErrors:    c("rx_errors"),
-		TxErrors:    c("tx_errors"),
-		Syscalls:    c("syscalls"),
-		RxBatches:   c("rx_batches"),
-		RxCsumFixed: c("rx_csum_fixed"),
+		RxNoBuf:     c(DrvRxNoBuf),
+		RxErrors:    c(DrvRxErrors),
+		TxErrors:    c(DrvTxErrors),
+		Syscalls:    c(DrvSyscalls),
+		RxBatches:   c(DrvRxBatches),
+		RxCsumFixed: c(DrvRxCsumFixed),
 	}
 }

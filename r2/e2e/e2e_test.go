@@ -13,6 +13,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/r2go/r2/counters"
+	"github.com/r2go/r2/logs"
+	"github.com/r2go/r2/r2/api"
+	"github.com/r2go/r2/r2/driver"
+	"github.com/r2go/r2/r2/names"
 	"github.com/r2go/r2/r2/topo"
 )
 
@@ -123,9 +128,9 @@ func reportSyscalls(t *testing.T, before, after map[string][]uint64) {
 	for name, v := range after {
 		delta := first(v) - first(before[name])
 		switch {
-		case strings.HasSuffix(name, "/rx") && strings.HasPrefix(name, "IfNode:"):
+		case strings.HasSuffix(name, "/"+names.IfRx) && strings.HasPrefix(name, names.IfNode("")):
 			pkts += delta
-		case strings.HasSuffix(name, "/drv_syscalls"):
+		case strings.HasSuffix(name, "/"+driver.DrvSyscalls):
 			sys += delta
 		case name == "Thread/epoll_waits":
 			waits += delta
@@ -256,7 +261,7 @@ func TestRuntimeChanges(t *testing.T) {
 		t.Fatalf("ip link del: %v %s", err, out)
 	}
 	deadline := time.Now().Add(5 * time.Second)
-	for d.counter(t, "Control/intf_vanished") != 1 {
+	for d.counter(t, names.Counter(names.Control, names.IntfVanished)) != 1 {
 		if time.Now().After(deadline) {
 			t.Fatalf("vanished interface not noticed\n%s", d.must(t, "r2intf", "show"))
 		}
@@ -287,9 +292,9 @@ func TestRuntimeChanges(t *testing.T) {
 
 	// Logs: an unroutable ping leaves a "no route" entry.
 	tp.Exec(tp.H1NS, "ping", "-n", "-c", "1", "-W", "1", "203.0.113.5").Run()
-	logs := d.must(t, "r2log", "show")
-	if !strings.Contains(logs, "no route to 203.0.113.5") || !strings.Contains(logs, `"thread":`) {
-		t.Fatalf("r2log show lacks the no-route entry:\n%s", logs)
+	shown := d.must(t, "r2log", "show")
+	if !strings.Contains(shown, "no route to 203.0.113.5") || !strings.Contains(shown, `"thread":`) {
+		t.Fatalf("r2log show lacks the no-route entry:\n%s", shown)
 	}
 	d.must(t, "r2log", "disable")
 
@@ -315,7 +320,7 @@ func TestRuntimeChanges(t *testing.T) {
 	if took > time.Second {
 		t.Errorf("r2 took %v to stop", took)
 	}
-	for _, p := range []string{"/run/r2/" + inst + ".sock", "/dev/shm/r2-" + inst + "-counters", "/dev/shm/r2-" + inst + "-logs"} {
+	for _, p := range []string{api.SocketPath(inst), counters.InstancePath(inst), logs.InstancePath(inst)} {
 		if _, err := os.Stat(p); err == nil {
 			t.Errorf("%s left behind", p)
 		}
@@ -377,7 +382,7 @@ func TestOffloadingPeers(t *testing.T) {
 	if err != nil || len(lines) < 3 || !strings.Contains(lines[2], "10.2.0.1") {
 		t.Fatalf("traceroute through R2 with offloading hosts: %v\n%s", err, out)
 	}
-	if v := d.counter(t, "IfNode:"+tp.RouterIfA+"/drv_rx_csum_fixed"); v == 0 {
+	if v := d.counter(t, names.IfNodeCounter(tp.RouterIfA, driver.DrvRxCsumFixed)); v == 0 {
 		t.Fatal("no checksum was completed")
 	}
 }

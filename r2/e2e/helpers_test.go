@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/r2go/r2/r2/api"
 	"github.com/r2go/r2/r2/topo"
 )
 
@@ -103,7 +104,7 @@ func startR2(t *testing.T, instance string, args ...string) *daemon {
 			t.Logf("r2 log:\n%s", d.log.String())
 		}
 	})
-	sock := "/run/r2/" + instance + ".sock"
+	sock := api.SocketPath(instance)
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		if c, err := net.Dial("unix", sock); err == nil {

@@ -19,6 +19,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/r2go/r2/counters"
+	"github.com/r2go/r2/logs"
+	"github.com/r2go/r2/r2/api"
+	"github.com/r2go/r2/r2/driver"
+	"github.com/r2go/r2/r2/names"
 	"github.com/r2go/r2/r2/topo"
 )
 
@@ -276,12 +281,12 @@ func TestSoak(t *testing.T) {
 			op("x route --del", true, "r2rt", "route", "198.51.100.0/24", "10.3.0.1", extraX, "--del")
 			op("x del", true, "r2intf", extraX, "del")
 			// Extra interface p: attach, then delete it from Linux.
-			before := counterOf("Control/intf_vanished")
+			before := counterOf(names.Counter(names.Control, names.IntfVanished))
 			op("p add", true, "r2intf", extraP, "add", "auto", "--thread", th)
 			op("p ip", true, "r2intf", extraP, "ip", "10.4.0.2/24")
 			exec.Command("ip", "link", "del", extraP).Run()
 			deadline := time.Now().Add(5 * time.Second)
-			for counterOf("Control/intf_vanished") == before {
+			for counterOf(names.Counter(names.Control, names.IntfVanished)) == before {
 				if time.Now().After(deadline) {
 					churnMu.Lock()
 					vanishedWaitFail++
@@ -346,11 +351,11 @@ func TestSoak(t *testing.T) {
 				for _, c := range cs {
 					v := first(c.Total)
 					switch {
-					case c.Name == "Control/intf_vanished":
+					case c.Name == names.Counter(names.Control, names.IntfVanished):
 						s.intfVanished = v
 					case c.Name == "IPv4Fwd/forwarded":
 						s.fwd = v
-					case strings.HasSuffix(c.Name, "/drv_kernel_drops"):
+					case strings.HasSuffix(c.Name, "/"+driver.DrvKernelDrops):
 						s.kdrops += v
 					}
 					if poolRE.MatchString(c.Name) {
@@ -488,7 +493,7 @@ func TestSoak(t *testing.T) {
 	if took > time.Second {
 		t.Errorf("r2 took %v to stop", took)
 	}
-	for _, p := range []string{"/run/r2/" + inst + ".sock", "/dev/shm/r2-" + inst + "-counters", "/dev/shm/r2-" + inst + "-logs"} {
+	for _, p := range []string{api.SocketPath(inst), counters.InstancePath(inst), logs.InstancePath(inst)} {
 		if _, err := os.Stat(p); err == nil {
 			t.Errorf("%s left behind", p)
 		}

@@ -13,3 +13,15 @@ func TestPerInterfaceNamesAreDistinct(t *testing.T) {
 		}
 	}
 }
+
+func TestCounterNames(t *testing.T) {
+	for _, tt := range []struct{ got, want string }{
+		{IfNodeCounter("veth0", IfRx), "IfNode:veth0/rx"},
+		{Counter(IfNode("veth0"), IfTx), "IfNode:veth0/tx"},
+		{Counter(Control, IntfVanished), "Control/intf_vanished"},
+	} {
+		if tt.got != tt.want {
+			t.Errorf("got %q, want %q", tt.got, tt.want)
+		}
+	}
+}

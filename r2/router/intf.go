@@ -320,14 +320,14 @@ func (r *Router) Interfaces(name string) ([]ctl.IfInfo, error) {
 	}
 	out := make([]ctl.IfInfo, 0, len(list))
 	for _, fi := range list {
-		n := names.IfNode(fi.Name)
+		c := func(what string) string { return names.IfNodeCounter(fi.Name, what) }
 		ii := ctl.IfInfo{Name: fi.Name, Ifindex: int(fi.Ifindex), LinuxIndex: fi.LinuxIndex,
 			MAC: net.HardwareAddr(append([]byte(nil), fi.MAC[:]...)), MTU: fi.MTU, Up: fi.Up,
 			Addrs: append([]netip.Prefix(nil), fi.Addrs...), Thread: fi.Owner, Driver: DriverName(r.drvs[fi.Name])}
-		ii.RxPkts, ii.RxBytes = get(n+"/rx", 0), get(n+"/rx", 1)
-		ii.TxPkts, ii.TxBytes = get(n+"/tx", 0), get(n+"/tx", 1)
-		ii.RxDrops = get(n+"/drv_rx_nobuf", 0) + get(n+"/drv_rx_errors", 0) + get(n+"/drv_kernel_drops", 0)
-		ii.TxDrops = get(n+"/tx_errors", 0) + get(n+"/handoff_full", 0) + get(n+"/no_driver", 0)
+		ii.RxPkts, ii.RxBytes = get(c(names.IfRx), 0), get(c(names.IfRx), 1)
+		ii.TxPkts, ii.TxBytes = get(c(names.IfTx), 0), get(c(names.IfTx), 1)
+		ii.RxDrops = get(c(driver.DrvRxNoBuf), 0) + get(c(driver.DrvRxErrors), 0) + get(c(driver.DrvKernelDrops), 0)
+		ii.TxDrops = get(c(names.IfTxErrors), 0) + get(c(names.IfHandoffFull), 0) + get(c(names.IfNoDriver), 0)
 		out = append(out, ii)
 	}
 	return out, nil

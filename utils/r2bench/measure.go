@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/r2go/r2/apis/route"
+	"github.com/r2go/r2/r2/driver"
+	"github.com/r2go/r2/r2/names"
 	"github.com/r2go/r2/r2/routedata"
 )
 
@@ -162,7 +164,7 @@ func (s *setup) tcp() (map[string]float64, []string, error) {
 		if after, cerr := s.d.counterTotals(); cerr == nil {
 			var rxErr uint64
 			for _, n := range []string{s.tp.RouterIfA, s.tp.RouterIfB} {
-				name := "IfNode:" + n + "/drv_rx_errors"
+				name := names.IfNodeCounter(n, driver.DrvRxErrors)
 				rxErr += after[name] - before[name]
 			}
 			if s.grp.offloads {

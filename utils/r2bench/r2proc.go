@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/r2go/r2/counters"
+	"github.com/r2go/r2/logs"
 	"github.com/r2go/r2/r2/api"
 )
 
@@ -181,7 +182,7 @@ func (d *daemon) shutdown() {
 		// A killed daemon leaves its files; remove what is ours.
 		os.Remove(api.SocketPath(d.instance))
 		os.Remove(d.countersPath())
-		os.Remove("/dev/shm/r2-" + d.instance + "-logs")
+		os.Remove(logs.InstancePath(d.instance))
 	}
 }
 
@@ -190,7 +191,7 @@ func (d *daemon) stop() { d.unreg() }
 
 func (d *daemon) pid() int { return d.proc.cmd.Process.Pid }
 
-func (d *daemon) countersPath() string { return "/dev/shm/r2-" + d.instance + "-counters" }
+func (d *daemon) countersPath() string { return counters.InstancePath(d.instance) }
 
 // util runs an R2 utility (r2intf, r2rt path) against the daemon.
 func (d *daemon) util(ctx context.Context, prog string, args ...string) (string, error) {

@@ -56,7 +56,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "r2cnt: -i: %v\n", err)
 			return 2
 		}
-		path = "/dev/shm/r2-" + *instance + "-counters"
+		path = counters.InstancePath(*instance)
 	}
 	es, err := counters.ReadFile(path)
 	if err != nil {

@@ -35,14 +35,14 @@ Exit status: 0 ok, 1 failure, 2 usage error.
 `
 
 // shmDir is where r2 keeps its shared-memory files; tests point it elsewhere.
-var shmDir = "/dev/shm"
+var shmDir = logs.ShmDir
 
 // logState switches the daemon's log; tests replace it with a fake.
 var logState = setLogState
 
 // logPath returns the log file of an r2 instance.
 func logPath(instance string) string {
-	return filepath.Join(shmDir, "r2-"+instance+"-logs")
+	return filepath.Join(shmDir, logs.InstanceFile(instance))
 }
 
 func main() {

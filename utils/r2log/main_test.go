@@ -124,8 +124,8 @@ func TestShow(t *testing.T) {
 
 func TestShowInstance(t *testing.T) {
 	shmDir = t.TempDir()
-	t.Cleanup(func() { shmDir = "/dev/shm" })
-	want := writeLog(t, filepath.Join(shmDir, "r2-blue-logs"), 3)
+	t.Cleanup(func() { shmDir = logs.ShmDir })
+	want := writeLog(t, filepath.Join(shmDir, logs.InstanceFile("blue")), 3)
 
 	code, out, errOut := runR2log("-i", "blue", "show")
 	if code != 0 || errOut != "" {

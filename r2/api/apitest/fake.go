@@ -292,11 +292,19 @@ func (b *Backend) LogEnabled() bool {
 	return b.st.LogOn
 }
 
+// Drivers are the driver names the fake backend accepts, and Serve's
+// default for api.Options.Drivers: the fake opens nothing, so it needs no
+// registered driver.
+var Drivers = []string{"afpacket", "afxdp"}
+
 // Serve starts an api.Server for b on a Unix socket in a fresh temporary
 // directory and returns it and the socket path. The server is closed when
-// the test ends.
+// the test ends. o.Drivers nil means Drivers.
 func Serve(t testing.TB, b api.Backend, o api.Options) (*api.Server, string) {
 	t.Helper()
+	if o.Drivers == nil {
+		o.Drivers = Drivers
+	}
 	if o.UnixPath == "" {
 		// t.TempDir paths can exceed the 108-byte sun_path limit.
 		dir, err := os.MkdirTemp("", "r2api")

@@ -266,8 +266,19 @@ type Stats struct {
 	FreezeQueue uint64
 }
 
-// Kind is "afpacket".
-func (d *Driver) Kind() string { return "afpacket" }
+// Name is the driver's name in the registry (driver.Register), in
+// configuration files and in the API: "afpacket".
+const Name = "afpacket"
+
+// Kind is Name.
+func (d *Driver) Kind() string { return Name }
+
+// KernelDrops implements driver.KernelDropper: the frames the kernel
+// dropped because the ring was full or memory short (Stats.Drops).
+func (d *Driver) KernelDrops() (uint64, error) {
+	s, err := d.Stats()
+	return s.Drops, err
+}
 
 // Counters are the driver's counters (the caller's, or the private ones
 // allocated by Open).
@@ -277,4 +288,7 @@ func (d *Driver) Counters() driver.Counters { return d.cnt }
 // in.
 func (d *Driver) Config() Config { return d.cfg }
 
-var _ driver.Driver = (*Driver)(nil)
+var (
+	_ driver.Driver        = (*Driver)(nil)
+	_ driver.KernelDropper = (*Driver)(nil)
+)

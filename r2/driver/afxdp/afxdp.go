@@ -7,6 +7,7 @@ import (
 
 	"github.com/r2go/r2/counters"
 	"github.com/r2go/r2/r2/driver"
+	"github.com/r2go/r2/r2/names"
 	"github.com/r2go/r2/r2/packet"
 )
 
@@ -229,7 +230,7 @@ func privateCounters(ifname string) (driver.Counters, counters.Counter, error) {
 		return driver.Counters{}, counters.Counter{}, err
 	}
 	node := "afxdp:" + ifname
-	return driver.NewCounters(reg, 0, node), reg.Counter(0, node+"/drv_tx_copies"), nil
+	return driver.NewCounters(reg, 0, node), reg.Counter(0, names.Counter(node, driver.DrvTxCopies)), nil
 }
 
 // Stats are the socket's statistics: the kernel's (XDP_STATISTICS, counted
@@ -255,8 +256,20 @@ type Stats struct {
 	FillHeld, TxHeld int
 }
 
-// Kind is "afxdp".
-func (d *Driver) Kind() string { return "afxdp" }
+// Name is the driver's name in the registry (driver.Register), in
+// configuration files and in the API: "afxdp".
+const Name = "afxdp"
+
+// Kind is Name.
+func (d *Driver) Kind() string { return Name }
+
+// KernelDrops implements driver.KernelDropper: the frames the kernel
+// dropped for want of a fill ring buffer or because the Rx ring was full
+// (Stats.RxDropped + Stats.RxRingFull).
+func (d *Driver) KernelDrops() (uint64, error) {
+	s, err := d.Stats()
+	return s.RxDropped + s.RxRingFull, err
+}
 
 // Counters are the driver's counters (the caller's, or the private ones
 // allocated by Open).
@@ -269,4 +282,8 @@ func (d *Driver) TxCopies() uint64 { return d.copies.Value() }
 // in.
 func (d *Driver) Config() Config { return d.cfg }
 
-var _ driver.Driver = (*Driver)(nil)
+var (
+	_ driver.Driver        = (*Driver)(nil)
+	_ driver.KernelDropper = (*Driver)(nil)
+	_ driver.ModeReporter  = (*Driver)(nil)
+)

@@ -1,6 +1,6 @@
 //go:build linux
 
-package main
+package daemon
 
 import (
 	"errors"
@@ -13,8 +13,6 @@ import (
 	"github.com/r2go/r2/r2/api"
 	"github.com/r2go/r2/r2/ctl"
 	"github.com/r2go/r2/r2/driver"
-	"github.com/r2go/r2/r2/driver/afpacket"
-	"github.com/r2go/r2/r2/driver/afxdp"
 	"github.com/r2go/r2/r2/names"
 	"github.com/r2go/r2/r2/netdev"
 	"github.com/r2go/r2/r2/router"
@@ -46,33 +44,15 @@ type backend struct {
 	closed bool
 }
 
-// kernelDrops is a driver whose socket statistics the control side polls:
-// frames the kernel dropped because R2's ring was full are invisible to the
-// forwarding thread, and reading them is a system call with a lock, so it
-// stays off the forwarding path.
+// kernelDrops is a driver whose kernel-side drops the control side polls
+// (a driver.KernelDropper) and the counter it publishes them in.
 type kernelDrops struct {
-	read func() (uint64, error)
-	c    counters.Counter
+	d driver.KernelDropper
+	c counters.Counter
 }
 
 // statsInterval is how often kernel drop counts are published.
 const statsInterval = time.Second
-
-func driverDrops(d driver.Driver) func() (uint64, error) {
-	switch d := d.(type) {
-	case *afpacket.Driver:
-		return func() (uint64, error) {
-			s, err := d.Stats()
-			return s.Drops, err
-		}
-	case *afxdp.Driver:
-		return func() (uint64, error) {
-			s, err := d.Stats()
-			return s.RxDropped + s.RxRingFull, err
-		}
-	}
-	return nil
-}
 
 // publishDrops refreshes the kernel drop counters until done is closed.
 func (b *backend) publishDrops(done <-chan struct{}) {
@@ -86,7 +66,7 @@ func (b *backend) publishDrops(done <-chan struct{}) {
 		}
 		b.mu.Lock()
 		for _, k := range b.drops {
-			if v, err := k.read(); err == nil {
+			if v, err := k.d.KernelDrops(); err == nil {
 				k.c.Store(v)
 			}
 		}
@@ -96,7 +76,7 @@ func (b *backend) publishDrops(done <-chan struct{}) {
 
 func newBackend(eng *router.Router, lf *logs.File, reg *counters.Registry, cfg config, logf func(string, ...any)) *backend {
 	return &backend{Router: eng, eng: eng, logs: lf, reg: reg, cfg: cfg, logf: logf, linux: map[string]int{},
-		vanished: reg.Counter(0, "Control/intf_vanished"), drops: map[string]kernelDrops{}}
+		vanished: reg.Counter(0, names.Counter(names.Control, names.IntfVanished)), drops: map[string]kernelDrops{}}
 }
 
 // AddInterface implements api.Backend.
@@ -146,45 +126,28 @@ func (b *backend) AddInterface(req api.AddIf) error {
 	}
 	b.mu.Lock()
 	b.linux[req.Name] = info.Index
-	if read := driverDrops(drv); read != nil && !b.closed {
-		b.drops[req.Name] = kernelDrops{read: read, c: b.reg.Counter(owner, names.IfNode(req.Name)+"/drv_kernel_drops")}
+	if kd, ok := drv.(driver.KernelDropper); ok && !b.closed {
+		b.drops[req.Name] = kernelDrops{d: kd, c: b.reg.Counter(owner, names.IfNodeCounter(req.Name, driver.DrvKernelDrops))}
 	}
 	b.mu.Unlock()
 	return nil
 }
 
-// openDriver opens the driver kind for interface name owned by thread
-// owner. AF_XDP falls back to AF_PACKET, with the reason logged, where the
-// kernel or the device refuses it.
+// openDriver opens the registered driver kind for interface name owned by
+// thread owner; a driver the kernel or the device refuses is replaced by
+// its declared fallback (AF_XDP by AF_PACKET), with the reason logged.
 func (b *backend) openDriver(kind, name string, info netdev.Info, owner int) (driver.Driver, error) {
-	cnt := driver.NewCounters(b.reg, owner, names.IfNode(name))
-	if kind == "afxdp" {
-		d, err := afxdp.Open(afxdp.Config{Ifname: name, Ifindex: info.Index, MTU: info.MTU,
-			Pool: b.eng.Engine().Pool(owner), Counters: cnt, Promisc: true,
-			TxCopies: b.reg.Counter(owner, names.IfNode(name)+"/drv_tx_copies")})
-		if err == nil {
-			b.logf("interface %s: AF_XDP %s", name, d.ActiveMode())
-			return d, nil
-		}
-		// Whatever the reason (no AF_XDP, no XDP on the device, an MTU
-		// too large for 2 KiB UMEM frames), AF_PACKET can still serve.
-		b.logf("interface %s: AF_XDP refused, falling back to AF_PACKET: %v", name, err)
-	}
-	ring := afpacket.RingV2
-	if b.cfg.Ring == "v3" {
-		ring = afpacket.RingV3
-	}
-	return afpacket.Open(afpacket.Config{
-		Version:      ring,
-		Frames:       b.cfg.Frames,
-		Ifname:       name,
-		Ifindex:      info.Index,
-		MTU:          info.MTU,
-		Blocks:       b.cfg.RxBlocks,
-		BlockSize:    b.cfg.RxBlockKB << 10,
-		BlockTimeout: b.cfg.RxTimeout,
-		Counters:     cnt,
-		Promisc:      true,
+	return driver.Open(kind, driver.OpenArgs{
+		Ifname:   name,
+		Ifindex:  info.Index,
+		MTU:      info.MTU,
+		Pool:     b.eng.Engine().Pool(owner),
+		Registry: b.reg,
+		Thread:   owner,
+		Node:     names.IfNode(name),
+		Promisc:  true,
+		Settings: b.cfg.driverSettings(),
+		Logf:     b.logf,
 	})
 }
 
@@ -199,7 +162,7 @@ func (b *backend) DelInterface(name string) error {
 	b.mu.Unlock()
 	if err := b.eng.DelInterface(name); err != nil {
 		b.mu.Lock()
-		if saved.read != nil && !b.closed {
+		if saved.d != nil && !b.closed {
 			b.drops[name] = saved
 		}
 		b.mu.Unlock()

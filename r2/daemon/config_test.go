@@ -1,9 +1,10 @@
 //go:build linux
 
-package main
+package daemon
 
 import (
 	"bytes"
+	"flag"
 	"os"
 	"path/filepath"
 	"strings"
@@ -66,7 +67,7 @@ block_timeout = 2ms
 		{"bad header", "[general\n", "r2.cfg:1: section header"},
 		{"relative socket", "[api]\nsocket=x.sock\n", "r2.cfg:2: [api] socket:"},
 		{"block not pow2", "[afpacket]\nblock_kb=96\n", "not a power of two"},
-		{"bad driver", "[general]\ndriver=dpdk\n", `"dpdk" is not a driver`},
+		{"bad driver", "[general]\ndriver=dpdk\n", `"dpdk" is not a driver (afpacket, afxdp)`},
 		{"bad ring", "[afpacket]\nring=v4\n", `"v4" is not a ring version`},
 	}
 	for _, tt := range bad {
@@ -107,7 +108,7 @@ func TestBadCommandLines(t *testing.T) {
 	}{
 		{"unknown flag", []string{"-nope"}, "usage: r2"},
 		{"extra argument", []string{"start"}, `unexpected argument "start"`},
-		{"bad threads", []string{"-c", "/dev/null", "-threads", "0"}, "threads 0 out of range"},
+		{"bad threads", []string{"-c", "/dev/null", "-threads", "0"}, "r2: -threads: 0 is out of range 1..256"},
 		{"bad cpus", []string{"-c", "/dev/null", "-cpus", "x"}, "-cpus"},
 		{"cpus count", []string{"-c", "/dev/null", "-threads", "2", "-cpus", "0"}, "1 cpus given for 2 threads"},
 		{"bad instance", []string{"-c", "/dev/null", "-i", "../x"}, "-i"},
@@ -117,7 +118,7 @@ func TestBadCommandLines(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var errb bytes.Buffer
-			if code := run(tt.args, &errb, nil); code != 2 {
+			if code := Run(tt.args, &errb, nil); code != 2 {
 				t.Fatalf("exit %d, want 2; stderr:\n%s", code, errb.String())
 			}
 			if !strings.Contains(errb.String(), tt.want) {
@@ -126,7 +127,90 @@ func TestBadCommandLines(t *testing.T) {
 		})
 	}
 	var out bytes.Buffer
-	if code := run([]string{"-h"}, &out, nil); code != 0 || !strings.Contains(out.String(), "-threads") {
+	if code := Run([]string{"-h"}, &out, nil); code != 0 || !strings.Contains(out.String(), "-threads") {
 		t.Fatalf("-h: exit %d\n%s", code, out.String())
+	}
+}
+
+// Every flag that overrides a key is checked by the key's setter: a bad
+// value exits 2 with a message naming the flag, and reads as the same
+// value in the file does.
+func TestBadFlagValues(t *testing.T) {
+	tests := []struct {
+		flag, value string
+		want        string // the error after "-flag: " and "[section] key: "
+	}{
+		{"threads", "0", "0 is out of range 1..256"},
+		{"threads", "257", "257 is out of range 1..256"},
+		{"threads", "two", `"two" is not a number`},
+		{"pkts", "100", "100 is out of range 1024..1048576"},
+		{"pkts", "lots", `"lots" is not a number`},
+		{"cpus", "x", `"x" is not a CPU number`},
+		{"cpus", "3-1", `"3-1" is not a CPU range`},
+		{"busy-poll", "maybe", `"maybe" is not true or false`},
+		{"spin", "-1", "-1 is out of range 0..100000"},
+		{"spin", "100001", "100001 is out of range 0..100000"},
+		{"driver", "dpdk", `"dpdk" is not a driver (afpacket, afxdp)`},
+		{"socket", "x.sock", `"x.sock" is not an absolute path`},
+		{"listen", "localhost", `"localhost" is not host:port`},
+		{"listen", "127.0.0.1:http", `"127.0.0.1:http": port "http" is not a number from 0 to 65535`},
+		{"listen", "127.0.0.1:70000", `"127.0.0.1:70000": port "70000" is not a number`},
+		{"allow-remote", "yes please", `"yes please" is not true or false`},
+	}
+	keyOf := map[string][2]string{}
+	for _, k := range flagKeys {
+		keyOf[k.flag] = [2]string{k.section, k.key}
+	}
+	tested := map[string]bool{}
+	for _, tt := range tests {
+		tested[tt.flag] = true
+	}
+	for f := range keyOf {
+		if !tested[f] {
+			t.Errorf("no bad value tested for -%s", f)
+		}
+	}
+	for _, tt := range tests {
+		t.Run(tt.flag+"="+tt.value, func(t *testing.T) {
+			var errb bytes.Buffer
+			if code := Run([]string{"-c", "/dev/null", "-" + tt.flag + "=" + tt.value}, &errb, nil); code != 2 {
+				t.Fatalf("exit %d, want 2; stderr:\n%s", code, errb.String())
+			}
+			if want := "r2: -" + tt.flag + ": " + tt.want; !strings.Contains(errb.String(), want) {
+				t.Errorf("stderr %q lacks %q", errb.String(), want)
+			}
+			k, ok := keyOf[tt.flag]
+			if !ok {
+				t.Fatalf("-%s overrides no key", tt.flag)
+			}
+			c := defaultConfig()
+			err := parseConfig(&c, "r2.cfg", strings.NewReader("["+k[0]+"]\n"+k[1]+" = "+tt.value+"\n"))
+			if want := "r2.cfg:2: [" + k[0] + "] " + k[1] + ": " + tt.want; err == nil || !strings.Contains(err.Error(), want) {
+				t.Errorf("file: error %v, want %q", err, want)
+			}
+		})
+	}
+}
+
+// Flags override the file, in command-line order, and -pkts raises
+// particles (kept for R2 compatibility) to match.
+func TestFlagsOverrideFile(t *testing.T) {
+	c := defaultConfig()
+	if err := parseConfig(&c, "r2.cfg", strings.NewReader("[general]\nthreads = 2\npkts = 2048\nparticles = 2048\nbusy_poll = true\n")); err != nil {
+		t.Fatal(err)
+	}
+	fs := flag.NewFlagSet("r2", flag.ContinueOnError)
+	o := keyFlags(fs)
+	if err := fs.Parse([]string{"-threads", "3", "-threads", "4", "-pkts", "4096", "-busy-poll=false", "-listen", "127.0.0.1:9090", "-driver", "afxdp"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := o.apply(&c); err != nil {
+		t.Fatal(err)
+	}
+	if c.Threads != 4 || c.Pkts != 4096 || c.Particles != 4096 || c.BusyPoll || c.Listen != "127.0.0.1:9090" || c.Driver != "afxdp" {
+		t.Errorf("config %+v", c)
+	}
+	if err := c.check(); err != nil {
+		t.Error(err)
 	}
 }

@@ -1,6 +1,6 @@
 //go:build linux
 
-package main
+package daemon
 
 import (
 	"fmt"
@@ -71,7 +71,7 @@ func TestConcurrentAddSameInterfaceKeepsCounters(t *testing.T) {
 		if ok != 1 {
 			t.Fatalf("round %d: %d adds succeeded: %v", round, ok, errs)
 		}
-		if _, found := counters.Value(reg.Snapshot(), names.IfNode(ifname)+"/tx"); !found {
+		if _, found := counters.Value(reg.Snapshot(), names.IfNodeCounter(ifname, names.IfTx)); !found {
 			t.Fatalf("round %d: counters of attached interface %s were released by the refused add (%v)", round, ifname, errs)
 		}
 		if err := b.DelInterface(ifname); err != nil {

@@ -1,13 +1,20 @@
 //go:build linux
 
-package main
+package daemon
 
 import (
 	"testing"
 	"time"
 
 	"github.com/r2go/r2/counters"
+	"github.com/r2go/r2/r2/driver"
+	"github.com/r2go/r2/r2/names"
 )
+
+// dropperFunc is a driver.KernelDropper made of a function.
+type dropperFunc func() (uint64, error)
+
+func (f dropperFunc) KernelDrops() (uint64, error) { return f() }
 
 // Shutdown closes the drivers (engine) and unmaps the counters right after
 // the backend's close: by then publishDrops must no longer be reading a
@@ -21,14 +28,14 @@ func TestBackendCloseWaitsForPublishDrops(t *testing.T) {
 	b := newBackend(nil, nil, reg, config{}, t.Logf)
 	entered := make(chan struct{}, 1)
 	release := make(chan struct{})
-	b.drops["if0"] = kernelDrops{c: reg.Counter(0, "IfNode/if0/drv_kernel_drops"), read: func() (uint64, error) {
+	b.drops["if0"] = kernelDrops{c: reg.Counter(0, names.IfNodeCounter("if0", driver.DrvKernelDrops)), d: dropperFunc(func() (uint64, error) {
 		select {
 		case entered <- struct{}{}:
 		default:
 		}
 		<-release
 		return 7, nil
-	}}
+	})}
 	done := make(chan struct{})
 	go b.publishDrops(done)
 	select {

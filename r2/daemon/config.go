@@ -1,17 +1,21 @@
 //go:build linux
 
-package main
+package daemon
 
 import (
 	"bufio"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/r2go/r2/r2/driver"
+	"github.com/r2go/r2/r2/driver/afpacket"
 	"github.com/r2go/r2/r2/packet"
 )
 
@@ -43,7 +47,7 @@ func defaultConfig() config {
 		Pkts:       8192,
 		Particles:  8192,
 		ParticleSz: packet.BufSize,
-		Driver:     "afpacket",
+		Driver:     afpacket.Name,
 		LogEntries: 4096,
 		SpinUs:     50,
 		Ring:       "v2",
@@ -52,6 +56,90 @@ func defaultConfig() config {
 		RxBlockKB:  64,
 		RxTimeout:  time.Millisecond,
 	}
+}
+
+// flagKeys are the daemon's flags that override configuration keys. A
+// flag's value goes through the key's setter (config.set), so it is checked
+// exactly as the key in the file is, and its errors read the same.
+var flagKeys = []struct {
+	flag, section, key, usage string
+	def                       func(c *config) any // the default shown by -h
+}{
+	{"threads", "general", "threads", "forwarding `threads`", func(c *config) any { return c.Threads }},
+	{"pkts", "general", "pkts", "packet `buffers` per thread (raises particles to match)", func(c *config) any { return c.Pkts }},
+	{"cpus", "general", "cpus", "pin threads to these `CPUs`, e.g. 0,1 or 2-3", func(c *config) any { return "" }},
+	{"busy-poll", "general", "busy_poll", "forwarding threads spin instead of sleeping (dedicated cores)", func(c *config) any { return c.BusyPoll }},
+	{"spin", "general", "spin_us", "`microseconds` a thread keeps polling after its last packet before sleeping", func(c *config) any { return c.SpinUs }},
+	{"driver", "general", "driver", "default `driver` of interfaces attached without one", func(c *config) any { return c.Driver }},
+	{"socket", "api", "socket", "API Unix socket `path` (default /run/r2/INSTANCE.sock)", func(c *config) any { return "" }},
+	{"listen", "api", "listen", "also serve the API on this TCP `host:port` (loopback only unless -allow-remote)", func(c *config) any { return "" }},
+	{"allow-remote", "api", "allow_remote", "allow a non-loopback -listen address: anyone reaching it can reconfigure the router", func(c *config) any { return c.AllowRemote }},
+}
+
+// overrides are the key flags given on a command line, in order.
+type overrides []override
+
+type override struct{ flag, section, key, value string }
+
+// keyFlag is a flag.Value that records a key flag's value for apply.
+type keyFlag struct {
+	list               *overrides
+	flag, section, key string
+	def                string
+	isBool             bool
+}
+
+func (f *keyFlag) String() string {
+	if f == nil {
+		return ""
+	}
+	return f.def
+}
+
+func (f *keyFlag) Set(v string) error {
+	*f.list = append(*f.list, override{f.flag, f.section, f.key, v})
+	return nil
+}
+
+func (f *keyFlag) IsBoolFlag() bool { return f.isBool }
+
+// keyFlags defines the flags of flagKeys in fs and returns the list their
+// values are recorded in.
+func keyFlags(fs *flag.FlagSet) *overrides {
+	list := new(overrides)
+	d := defaultConfig()
+	for _, k := range flagKeys {
+		def := k.def(&d)
+		_, isBool := def.(bool)
+		shown := fmt.Sprint(def)
+		if shown == "false" {
+			shown = "" // not shown, like the flag package's own bools
+		}
+		fs.Var(&keyFlag{list: list, flag: k.flag, section: k.section, key: k.key, def: shown, isBool: isBool},
+			k.flag, fmt.Sprintf("%s (overrides [%s] %s)", k.usage, k.section, k.key))
+	}
+	return list
+}
+
+// apply sets the keys of the flags in o, in command-line order, on c (which
+// holds the defaults and the file). An error names the flag.
+func (o *overrides) apply(c *config) error {
+	for _, f := range *o {
+		if err := c.set(f.section, f.key, f.value); err != nil {
+			return fmt.Errorf("-%s: %v", f.flag, err)
+		}
+		if f.key == "pkts" && c.Particles < c.Pkts {
+			// particles only exists for R2 compatibility.
+			c.Particles = c.Pkts
+		}
+	}
+	return nil
+}
+
+// driverSettings are the configuration values for drivers.
+func (c *config) driverSettings() driver.Settings {
+	return driver.Settings{Ring: c.Ring, Frames: c.Frames, Blocks: c.RxBlocks,
+		BlockSize: c.RxBlockKB << 10, BlockTimeout: c.RxTimeout}
 }
 
 // configError is a problem at a line of a configuration file.
@@ -174,8 +262,8 @@ func (c *config) set(section, k, v string) error {
 	case "general.spin_us":
 		return num(&c.SpinUs, 0, 100000)
 	case "general.driver":
-		if v != "afpacket" && v != "afxdp" {
-			return fmt.Errorf("%q is not a driver (afpacket, afxdp)", v)
+		if _, ok := driver.Lookup(v); !ok {
+			return fmt.Errorf("%q is not a driver (%s)", v, strings.Join(driver.Names(), ", "))
 		}
 		c.Driver = v
 		return nil
@@ -186,6 +274,15 @@ func (c *config) set(section, k, v string) error {
 		c.Socket = v
 		return nil
 	case "api.listen":
+		if v != "" {
+			_, port, err := net.SplitHostPort(v)
+			if err != nil {
+				return fmt.Errorf("%q is not host:port", v)
+			}
+			if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+				return fmt.Errorf("%q: port %q is not a number from 0 to 65535", v, port)
+			}
+		}
 		c.Listen = v
 		return nil
 	case "api.allow_remote":

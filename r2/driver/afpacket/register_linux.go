@@ -1,0 +1,41 @@
+package afpacket
+
+import (
+	"fmt"
+
+	"github.com/r2go/r2/r2/driver"
+)
+
+func init() { driver.Register(Name, driver.Registration{Open: open}) }
+
+// open is the registered driver.OpenFunc: Open with the daemon's
+// [afpacket] settings.
+func open(a driver.OpenArgs) (driver.Driver, error) {
+	var v RingVersion
+	switch a.Settings.Ring {
+	case "":
+		v = RingDefault
+	case "v2":
+		v = RingV2
+	case "v3":
+		v = RingV3
+	default:
+		return nil, fmt.Errorf("afpacket: ring %q: want v2 or v3", a.Settings.Ring)
+	}
+	d, err := Open(Config{
+		Version:      v,
+		Frames:       a.Settings.Frames,
+		Ifname:       a.Ifname,
+		Ifindex:      a.Ifindex,
+		MTU:          a.MTU,
+		Blocks:       a.Settings.Blocks,
+		BlockSize:    a.Settings.BlockSize,
+		BlockTimeout: a.Settings.BlockTimeout,
+		Counters:     a.Counters,
+		Promisc:      a.Promisc,
+	})
+	if err != nil {
+		return nil, err // a nil *Driver must not become a non-nil driver.Driver
+	}
+	return d, nil
+}

@@ -1,0 +1,37 @@
+package names
+
+// Counter is the full name of the counter what of node, as the graph
+// allocates it and r2cnt shows it: "IfNode:eth0/rx".
+func Counter(node, what string) string { return node + "/" + what }
+
+// IfNodeCounter is the full name of the counter what of IfNode(ifname).
+func IfNodeCounter(ifname, what string) string { return Counter(IfNode(ifname), what) }
+
+// Counters of IfNode that code outside the node reads (the engine's
+// interface statistics, the utilities). Driver counters of the same node
+// (drv_*) are named in package r2/driver.
+const (
+	// IfRx counts the packets and bytes (a counters.PktByte) the interface
+	// received.
+	IfRx = "rx"
+	// IfTx counts the packets and bytes the interface transmitted.
+	IfTx = "tx"
+	// IfTxErrors counts packets the driver refused.
+	IfTxErrors = "tx_errors"
+	// IfHandoffFull counts packets dropped because the owner thread's
+	// handoff ring was full.
+	IfHandoffFull = "handoff_full"
+	// IfNoDriver counts packets queued while the interface had no driver.
+	IfNoDriver = "no_driver"
+)
+
+// Control is the pseudo-node under which the daemon's control side keeps
+// its own counters (thread 0).
+const Control = "Control"
+
+// Counters of Control.
+const (
+	// IntfVanished counts attached interfaces that disappeared from Linux
+	// and were detached.
+	IntfVanished = "intf_vanished"
+)
