@@ -202,14 +202,19 @@ func (n *Node) ns(d *graph.Dispatch, p *packet.Packet, intf *fwd.Interface, src,
 	if dad {
 		dst, peer, flags = allNodes, hdr.MulticastMAC(allNodes[:]), naFlagR|naFlagO
 	}
-	p.Resize(ndOff + naReplyLen)
+	if !p.Resize(ndOff + naReplyLen) {
+		d.Drop(p, n.nd.bad) // no tailroom: cannot happen with packet.BufSize buffers
+		return
+	}
 	putNA(p.Data(), intf.MAC, peer, &target, &dst, flags)
 	n.nd.naSent.Inc()
 	d.Push(nextIf, p)
 }
 
 // na learns from an advertisement. Like Linux it creates an entry only for
-// a solicited one (an answer to us); others update what exists.
+// a solicited one (an answer to us); others update what exists. A solicited
+// one without the override flag is reported like one with it: Up has no
+// way to say "do not replace a different address" (see RFC 4861 7.2.5).
 func (n *Node) na(d *graph.Dispatch, p *packet.Packet, intf *fwd.Interface, target [16]byte, tlla []byte, flags uint8) {
 	dst := hdr.IPv6(p.Data()[hdr.EtherLen:]).Dst()
 	mcast := hdr.IsIPv6Multicast(dst)
@@ -218,13 +223,16 @@ func (n *Node) na(d *graph.Dispatch, p *packet.Packet, intf *fwd.Interface, targ
 		return
 	}
 	if intf.HasAddr6(target) {
-		if tlla != nil {
+		if tlla != nil && !hdr.MACEqual(tlla, intf.MAC) { // not our own NA looped back
 			n.log.Log(n.nd.logOurs, lo64(target), uint64(n.ifindex), macU64(tlla), 0)
 		}
 		d.Drop(p, n.nd.naOurAddr)
 		return
 	}
-	if tlla != nil {
+	// RFC 4861 7.2.5: an unsolicited advertisement without the override
+	// flag changes no entry (it creates none, and must not replace a
+	// different address), so it is not reported.
+	if tlla != nil && flags&(naFlagS|naFlagO) != 0 {
 		n.report(target, [6]byte(tlla), flags&naFlagS != 0, hdr.ICMPv6NeighAdvert)
 	}
 	d.Drop(p, n.nd.naReceived)

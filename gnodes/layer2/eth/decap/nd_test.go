@@ -194,6 +194,8 @@ func TestND(t *testing.T) {
 			counter: "nd_na_received", ups: up6(peerGl, otherMAC, true)},
 		{name: "unsolicited NA to all-nodes only updates", frame: frame6(allNodes, ip6(peerLL, "ff02::1", 255, ndMsg(136, o, peerLL, lla(2, otherMAC)))),
 			counter: "nd_na_received", ups: up6(peerLL, otherMAC, false)},
+		{name: "unsolicited NA without override teaches nothing", frame: frame6(allNodes, ip6(peerLL, "ff02::1", 255, ndMsg(136, 0, peerLL, lla(2, otherMAC)))),
+			counter: "nd_na_received"},
 		{name: "NA without TLLA teaches nothing", frame: frame6(ourMAC, ip6(peerLL, ourLL, 255, ndMsg(136, so, peerLL))),
 			counter: "nd_na_received"},
 		{name: "NA with an SLLA only teaches nothing", frame: frame6(ourMAC, ip6(peerLL, ourLL, 255, ndMsg(136, so, peerLL, lla(1, peerMAC)))),
