@@ -342,3 +342,31 @@ func TestNDAllocs(t *testing.T) {
 	}
 	h.Done()
 }
+
+// BenchmarkNDAnswer answers solicited-node NSs, 64 per graph run (the
+// harness's packet setup included).
+func BenchmarkNDAnswer(b *testing.B) {
+	up := msg.NewUplink(1)
+	h := gt.New(b, gt.Options{Thread: 1, Uplink: up})
+	gt.Add(h, decap.New(intf6()))
+	ifs := &freeSink{name: ifn}
+	h.AddRaw(ifs)
+	h.AddRaw(&freeSink{name: names.L3Parse})
+	ns := frame6(snMAC, ip6(peerGl, "ff02::1:ff00:2", 255, nsMsg(ourGlobal, lla(1, peerMAC))))
+	pkts := make([]*packet.Packet, 64)
+	b.ReportAllocs()
+	for b.Loop() {
+		for i := range pkts {
+			pkts[i] = h.Pool.Get()
+			pkts[i].SetData(ns)
+		}
+		h.Inject(dname, pkts...)
+		h.Run()
+		h.Run()
+		select {
+		case <-up.C:
+		default:
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(ifs.n), "ns/pkt")
+}
