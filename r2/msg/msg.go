@@ -38,8 +38,16 @@ type MACLearned struct {
 	MAC     [6]byte
 }
 
+// MAC6Learned tells encapsulation nodes that the IPv6 address IP on
+// Ifindex is at MAC (neighbour discovery's counterpart of MACLearned).
+type MAC6Learned struct {
+	Ifindex int32
+	IP      [16]byte
+	MAC     [6]byte
+}
+
 // MACForget tells encapsulation nodes to drop what they know of IP on
-// Ifindex (IP 0: everything on Ifindex).
+// Ifindex (IP 0: everything on Ifindex, IPv6 neighbours included).
 type MACForget struct {
 	Ifindex int32
 	IP      uint32
@@ -49,11 +57,12 @@ type MACForget struct {
 // The thread swaps its view before passing the message to its nodes.
 type Store struct{ Snapshot *store.Snapshot }
 
-func (IPv4Table) isMsg()  {}
-func (Interfaces) isMsg() {}
-func (MACLearned) isMsg() {}
-func (MACForget) isMsg()  {}
-func (Store) isMsg()      {}
+func (IPv4Table) isMsg()   {}
+func (Interfaces) isMsg()  {}
+func (MACLearned) isMsg()  {}
+func (MAC6Learned) isMsg() {}
+func (MACForget) isMsg()   {}
+func (Store) isMsg()       {}
 
 // UpKind says what an Up message reports.
 type UpKind uint8
@@ -62,6 +71,9 @@ type UpKind uint8
 const (
 	// UpMAC: a node learned that IP on Ifindex is at MAC.
 	UpMAC UpKind = iota + 1
+	// UpMAC6: a node learned that the IPv6 address IP6 on Ifindex is at
+	// MAC (neighbour discovery); IP is unused.
+	UpMAC6
 )
 
 // Up is a report from a forwarding thread to the control side.
@@ -70,10 +82,14 @@ type Up struct {
 	Thread  int
 	Ifindex int32
 	IP      uint32
-	MAC     [6]byte
+	// IP6 is the IPv6 address of an UpMAC6 report.
+	IP6 [16]byte
+	MAC [6]byte
 	// Create is set when the report may create a neighbour entry (the ARP
-	// was addressed to us); otherwise it only refreshes an existing one, as
-	// Linux does with gratuitous ARP and ARP for other hosts.
+	// was addressed to us; a neighbour solicitation for one of our
+	// addresses; a solicited neighbour advertisement); otherwise it only
+	// refreshes an existing one, as Linux does with gratuitous ARP, ARP for
+	// other hosts and unsolicited advertisements.
 	Create bool
 }
 

@@ -1,12 +1,16 @@
 // Package decap is EtherDecap, the per-interface Ethernet decapsulation
 // node.
 //
-// It accepts frames addressed to the interface's MAC or to broadcast, strips
-// the Ethernet header and passes IPv4 and IPv6 to L3Parse. ARP is handled
+// It accepts frames addressed to the interface's MAC or to broadcast (and,
+// for IPv6, to the multicast groups the interface is in: all-nodes,
+// all-routers and the solicited-node groups of its addresses), strips the
+// Ethernet header and passes IPv4 and IPv6 to L3Parse. ARP is handled
 // here: requests for one of the interface's addresses are answered in place
 // (the request buffer becomes the reply, sent straight back to IfNode), and
 // sender addresses are reported to the control side, which relays them to
-// every thread's EtherEncap. Everything else is counted and dropped.
+// every thread's EtherEncap. IPv6 neighbour solicitations and
+// advertisements are handled the same way (nd.go). Everything else is
+// counted and dropped.
 package decap
 
 import (
@@ -40,6 +44,7 @@ type Node struct {
 	c      cntrs
 	log    *logs.Logger
 	logARP logs.Format
+	nd     ndState // IPv6 neighbour discovery (nd.go)
 }
 
 type cntrs struct {
@@ -79,6 +84,7 @@ func (n *Node) Clone(c *graph.CloneCtx) graph.Node {
 		arpLearned:  c.Counter(n.name, "arp_learned"),
 		uplinkFull:  c.Counter(n.name, "uplink_full"),
 	}
+	x.nd = newND(c, n.name)
 	return x
 }
 
@@ -104,6 +110,10 @@ func (n *Node) Dispatch(d *graph.Dispatch) {
 		ours := hdr.MACEqual(eth.Dst(), intf.MAC)
 		bcast := !ours && hdr.IsBroadcast(eth.Dst())
 		if !ours && !bcast {
+			if eth.Type() == hdr.EtherTypeIPv6 && isOurGroupMAC(eth.Dst(), intf) {
+				n.ipv6(d, p, intf, true)
+				continue
+			}
 			if hdr.IsMulticast(eth.Dst()) {
 				d.Drop(p, n.c.multicast)
 			} else {
@@ -112,7 +122,9 @@ func (n *Node) Dispatch(d *graph.Dispatch) {
 			continue
 		}
 		switch eth.Type() {
-		case hdr.EtherTypeIPv4, hdr.EtherTypeIPv6:
+		case hdr.EtherTypeIPv6:
+			n.ipv6(d, p, intf, bcast)
+		case hdr.EtherTypeIPv4:
 			if bcast {
 				p.Meta |= packet.MetaL2Broadcast
 			}

@@ -13,6 +13,9 @@
 // ResolveTimeout it drops them, counted. Entries are forgotten when they are
 // MaxAge old; an entry in use that is older than RefreshAge is re-asked for
 // (the packets still flow meanwhile), so a moved host is noticed.
+//
+// IPv6 packets (packet.MetaIPv6) are resolved the same way with neighbour
+// discovery instead of ARP, in a table of their own (nd.go).
 package encap
 
 import (
@@ -65,6 +68,7 @@ type Node struct {
 	resolved bool  // some pending next hop may have been learned
 	now      int64 // Now of the last Dispatch
 	lastAge  int64
+	nd       nd6 // IPv6 neighbours and pending resolutions (nd.go)
 	c        cntrs
 	log      *logs.Logger
 	logReq   logs.Format
@@ -102,6 +106,7 @@ func (n *Node) Clone(c *graph.CloneCtx) graph.Node {
 		noHeadroom: cnt("no_headroom"), learned: cnt("neigh_learned"), tableFull: cnt("neigh_table_full"),
 		aged: cnt("neigh_aged"), refresh: cnt("neigh_refresh"), flushed: cnt("held_sent"), noNextHop: cnt("no_next_hop"),
 	}
+	x.nd = newND6(c, n.name)
 	return x
 }
 
@@ -122,20 +127,28 @@ func (n *Node) Control(m msg.Msg) {
 		} else {
 			n.c.tableFull.Inc()
 		}
+	case msg.MAC6Learned:
+		if m.Ifindex == n.ifindex {
+			n.learn6(&m.IP, m.MAC)
+		}
 	case msg.MACForget:
 		if m.Ifindex != n.ifindex {
 			return
 		}
 		if m.IP == 0 {
 			n.neighs.clear()
+			n.nd.neighs.clear()
 		} else {
 			n.neighs.del(m.IP)
 		}
 	}
 }
 
-// Neighbours is the number of entries in this clone's table.
+// Neighbours is the number of entries in this clone's IPv4 table.
 func (n *Node) Neighbours() int { return n.neighs.n }
+
+// Neighbours6 is the number of entries in this clone's IPv6 table.
+func (n *Node) Neighbours6() int { return n.nd.neighs.n }
 
 // Dispatch implements graph.Node.
 func (n *Node) Dispatch(d *graph.Dispatch) {
@@ -144,11 +157,19 @@ func (n *Node) Dispatch(d *graph.Dispatch) {
 	if n.npend > 0 {
 		n.service(d, intf)
 	}
+	if n.nd.npend > 0 {
+		n.service6(d, intf)
+	}
 	if n.now-n.lastAge > int64(1e9) {
 		n.lastAge = n.now
 		n.c.aged.Add(uint64(n.neighs.expire(n.now - MaxAge)))
+		n.nd.c.aged.Add(uint64(n.nd.neighs.expire(n.now - MaxAge)))
 	}
 	for p := d.Pop(); p != nil; p = d.Pop() {
+		if p.Meta&packet.MetaIPv6 != 0 {
+			n.dispatch6(d, intf, p)
+			continue
+		}
 		if p.NextHop == 0 {
 			d.Drop(p, n.c.noNextHop) // nothing routed it: never guess a MAC
 			continue
@@ -164,11 +185,11 @@ func (n *Node) Dispatch(d *graph.Dispatch) {
 			n.c.refresh.Inc()
 			n.request(d, intf, p.NextHop)
 		}
-		n.send(d, intf, p, e.mac)
+		n.send(d, intf, p, e.mac, hdr.EtherTypeIPv4)
 	}
 }
 
-func (n *Node) send(d *graph.Dispatch, intf *fwd.Interface, p *packet.Packet, mac [6]byte) {
+func (n *Node) send(d *graph.Dispatch, intf *fwd.Interface, p *packet.Packet, mac [6]byte, etype uint16) {
 	h := p.Push(hdr.EtherLen)
 	if h == nil {
 		d.Drop(p, n.c.noHeadroom)
@@ -177,7 +198,7 @@ func (n *Node) send(d *graph.Dispatch, intf *fwd.Interface, p *packet.Packet, ma
 	eth := hdr.Ether(h)
 	eth.SetDst(mac)
 	eth.SetSrc(intf.MAC)
-	eth.SetType(hdr.EtherTypeIPv4)
+	eth.SetType(etype)
 	p.L2 = p.Head()
 	d.Push(nextIf, p)
 }
@@ -232,7 +253,7 @@ func (n *Node) service(d *graph.Dispatch, intf *fwd.Interface) {
 			if e := n.neighs.get(pe.ip); e != nil {
 				for j := 0; j < pe.n; j++ {
 					n.c.flushed.Inc()
-					n.send(d, intf, pe.held[j], e.mac)
+					n.send(d, intf, pe.held[j], e.mac, hdr.EtherTypeIPv4)
 				}
 				*pe = pending{}
 				n.npend--
@@ -284,17 +305,21 @@ func (n *Node) request(d *graph.Dispatch, intf *fwd.Interface, ip uint32) {
 
 func srcFor(intf *fwd.Interface, ip uint32) (uint32, bool) {
 	var first uint32
-	for i, a := range intf.Addrs {
+	found := false
+	for _, a := range intf.Addrs {
+		if !a.Addr().Is4() {
+			continue // IPv6 addresses share the list
+		}
 		v := fwd.IPv4ToU32(a.Addr())
-		if i == 0 {
-			first = v
+		if !found {
+			first, found = v, true
 		}
 		bits := a.Bits()
 		if bits == 0 || (v^ip)>>(32-bits) == 0 {
 			return v, true
 		}
 	}
-	return first, len(intf.Addrs) > 0
+	return first, found
 }
 
 // Removed implements graph.Remover: held packets are freed.
@@ -306,6 +331,7 @@ func (n *Node) Removed(pool *packet.Pool) {
 		n.pend[i] = pending{}
 	}
 	n.npend = 0
+	n.removed6(pool)
 }
 
 var _ graph.Node = (*Node)(nil)
