@@ -89,8 +89,16 @@ func uniqueInstance(t *testing.T) string {
 // startR2 runs the daemon and waits for its API socket.
 func startR2(t *testing.T, instance string, args ...string) *daemon {
 	t.Helper()
+	return startDaemon(t, filepath.Join(bin, "r2"), nil, instance, args...)
+}
+
+// startDaemon runs the daemon binary path (R2, or a binary built on
+// r2/daemon) with extra environment env and waits for its API socket.
+func startDaemon(t *testing.T, path string, env []string, instance string, args ...string) *daemon {
+	t.Helper()
 	d := &daemon{instance: instance, log: &syncBuf{}, done: make(chan error, 1)}
-	d.cmd = exec.Command(filepath.Join(bin, "r2"), append([]string{"-i", instance, "-c", "/dev/null"}, args...)...)
+	d.cmd = exec.Command(path, append([]string{"-i", instance, "-c", "/dev/null"}, args...)...)
+	d.cmd.Env = append(os.Environ(), env...)
 	d.cmd.Stdout, d.cmd.Stderr = d.log, d.log
 	if err := d.cmd.Start(); err != nil {
 		t.Fatal(err)
