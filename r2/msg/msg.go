@@ -24,6 +24,10 @@ type Msg interface{ isMsg() }
 // previous table unchanged until every thread has acknowledged.
 type IPv4Table struct{ Table *fwd.IPv4Table }
 
+// IPv6Table tells nodes to use Table from now on, as IPv4Table does for
+// IPv4.
+type IPv6Table struct{ Table *fwd.IPv6Table }
+
 // Interfaces tells nodes the interface configuration changed; Snapshot is
 // immutable.
 type Interfaces struct{ Snapshot *fwd.Interfaces }
@@ -47,6 +51,7 @@ type MACForget struct {
 type Tick struct{ Now int64 }
 
 func (IPv4Table) isMsg()  {}
+func (IPv6Table) isMsg()  {}
 func (Interfaces) isMsg() {}
 func (MACLearned) isMsg() {}
 func (MACForget) isMsg()  {}
