@@ -59,7 +59,9 @@ func fuzzSeeds() map[string]seed {
 
 const seedDir = "testdata/fuzz/FuzzIPv6Fwd"
 
-func seedFile(s seed) string { return fmt.Sprintf("go test fuzz v1\n[]byte(%q)\nbyte(%q)\n", s.ip, s.flags) }
+func seedFile(s seed) string {
+	return fmt.Sprintf("go test fuzz v1\n[]byte(%q)\nbyte(%q)\n", s.ip, s.flags)
+}
 
 // TestFuzzSeeds keeps the corpus on disk in sync with fuzzSeeds (run with
 // -update-seeds to rewrite it).
