@@ -26,7 +26,8 @@
 //     if it is an address of the input interface, else dropped
 //     (link_local); a packet with a link-local source that would have to
 //     leave its link is dropped (link_local) with Destination Unreachable
-//     "beyond scope of source address";
+//     "beyond scope of source address"; unicast in a link-layer broadcast
+//     is not forwarded (l2_broadcast);
 //   - local routes (fwd.AdjLocal) go to IPv6Local; no route: Destination
 //     Unreachable, no route (no_route); hop limit <= 1: Time Exceeded
 //     (hop_limit_exceeded); missing or down output interface (no_intf,
@@ -41,10 +42,12 @@
 // router itself.
 //
 // Packets IPv6Local originates (MetaLocalOrigin) skip the martian and
-// extension header checks, keep their hop limit and never cause an error;
-// one addressed to a link-local destination leaves through its InIfindex
-// (the interface the packet it answers came in on), as no route can say
-// which link a link-local address is on.
+// extension header checks, keep their hop limit and never cause an error
+// (one to the router itself is dropped: local); one addressed to a
+// link-local destination leaves through its InIfindex (the interface the
+// packet it answers came in on), as no route can say which link a
+// link-local address is on, and one from a link-local source may only
+// leave through that interface.
 //
 // Metadata used: InIfindex, Meta (MetaLocalOrigin, MetaL2Broadcast). Set:
 // OutIfindex, NextHop6 (the gateway, or the destination on a connected

@@ -216,9 +216,11 @@ func (n *Node) forward(d *graph.Dispatch, t *fwd.IPv6Table, p *packet.Packet, dh
 			d.Drop(p, n.c.l2Broadcast)
 			return
 		}
-		if !origin && isLinkLocal(shi) && (a.Kind == fwd.AdjDrop || a.Ifindex != p.InIfindex) {
+		if isLinkLocal(shi) && (a.Kind == fwd.AdjDrop || a.Ifindex != p.InIfindex) {
 			// A link-local source never leaves its link (RFC 4291 2.5.6);
-			// back out of the same link is still on-link.
+			// back out of the same link is still on-link. Our own
+			// packets from a link-local address answer one that came in
+			// on InIfindex, so the same holds for them.
 			n.c.linkLocal.Inc()
 			n.icmpError(d, p, origin, hdr.ICMPv6DestUnreach, hdr.ICMPv6BeyondScope, 0)
 			return

@@ -173,10 +173,10 @@ func route(p string, kind fwd.AdjKind, ifindex int32, nh string) fwd.Route6 {
 	return r
 }
 
-// Routes are the test router's routes: connected and local for each
-// address, a gateway route 2001:db8:50::/48 via fe80::2:1 on eth1, a
-// default-free table otherwise, a route to a missing ifindex 9
-// (2001:db8:60::/48) and a drop route (2001:db8:70::/48).
+// Routes are the test router's routes (no default route): connected and
+// local for each global address, a gateway route 2001:db8:50::/48 via
+// fe80::2:1 on eth1, a route to a missing ifindex 9 (2001:db8:60::/48) and
+// a drop route (2001:db8:70::/48).
 var Routes = []fwd.Route6{
 	route("2001:db8:1::/64", fwd.AdjConnected, 1, ""),
 	route("2001:db8:2::/64", fwd.AdjConnected, 2, ""),
