@@ -173,6 +173,8 @@ func TestDeliverDrops(t *testing.T) {
 		{name: "neighbour solicitation", ip: icmp(hdr.ICMPv6NeighSolicit, 0, 24), counter: "nd_unexpected"},
 		{name: "neighbour advertisement", ip: icmp(hdr.ICMPv6NeighAdvert, 0, 24), counter: "nd_unexpected"},
 		{name: "redirect", ip: icmp(hdr.ICMPv6Redirect, 0, 40), counter: "nd_unexpected"},
+		{name: "all-nodes echo from a link-local address on an interface without one", ip: v6.Echo("fe80::99", "ff02::1", 1, 1, nil),
+			inIf: 3, counter: "no_src_addr"},
 		{name: "echo from the unspecified address", ip: v6.Echo("::", us, 1, 1, nil), counter: "bad_src"},
 		{name: "echo from a multicast address", ip: v6.Echo("ff02::1", us, 1, 1, nil), counter: "bad_src"},
 		{name: "shorter than the header", ip: v6.Echo(h1, us, 1, 1, nil)[:39], counter: "bad_header"},
