@@ -63,7 +63,8 @@ type cntrs struct {
 	noIntf, intfDown                  counters.Counter
 }
 
-// New makes IPv6Fwd using table and intfs until told otherwise.
+// New makes IPv6Fwd using table (not nil: an empty RIB's Active table) and
+// intfs until told otherwise.
 func New(table *fwd.IPv6Table, intfs *fwd.Interfaces) *Node {
 	return &Node{table: table, intfs: intfs}
 }
