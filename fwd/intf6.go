@@ -136,3 +136,43 @@ func samePrefix6(a, b *[16]byte, bits int) bool {
 	}
 	return true
 }
+
+// is6 reports whether p is an IPv6 prefix (an IPv4-mapped one is not).
+func is6(p netip.Prefix) bool { return p.Addr().Is6() && !p.Addr().Is4In6() }
+
+// isLinkLocal6 reports whether a is in fe80::/10.
+func isLinkLocal6(a *[16]byte) bool { return a[0] == 0xfe && a[1]&0xc0 == 0x80 }
+
+// Global6 returns a non-link-local IPv6 address of the interface: the
+// first one whose prefix holds near, else the first one.
+func (i *Interface) Global6(near [16]byte) ([16]byte, bool) {
+	var first [16]byte
+	found := false
+	addr := netip.AddrFrom16(near)
+	for _, p := range i.Addrs {
+		if !is6(p) {
+			continue
+		}
+		b := p.Addr().As16()
+		if isLinkLocal6(&b) {
+			continue
+		}
+		if p.Contains(addr) {
+			return b, true
+		}
+		if !found {
+			first, found = b, true
+		}
+	}
+	return first, found
+}
+
+// HasSolicitedNode6 reports whether a is the solicited-node multicast
+// address (ff02::1:ffXX:XXXX, RFC 4291 2.7.1) of one of the interface's
+// IPv6 addresses, the EUI-64 link-local one included.
+func (i *Interface) HasSolicitedNode6(a [16]byte) bool {
+	if a != [16]byte{0: 0xff, 1: 0x02, 11: 0x01, 12: 0xff, 13: a[13], 14: a[14], 15: a[15]} {
+		return false
+	}
+	return i.IsSolicitedNodeMAC([]byte{0x33, 0x33, 0xff, a[13], a[14], a[15]})
+}

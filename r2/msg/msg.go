@@ -27,6 +27,10 @@ type Msg interface{ isMsg() }
 // previous table unchanged until every thread has acknowledged.
 type IPv4Table struct{ Table *fwd.IPv4Table }
 
+// IPv6Table tells nodes to use Table from now on, as IPv4Table does for
+// IPv4.
+type IPv6Table struct{ Table *fwd.IPv6Table }
+
 // Interfaces tells nodes the interface configuration changed; Snapshot is
 // immutable.
 type Interfaces struct{ Snapshot *fwd.Interfaces }
@@ -58,6 +62,7 @@ type MACForget struct {
 type Store struct{ Snapshot *store.Snapshot }
 
 func (IPv4Table) isMsg()   {}
+func (IPv6Table) isMsg()   {}
 func (Interfaces) isMsg()  {}
 func (MACLearned) isMsg()  {}
 func (MAC6Learned) isMsg() {}
