@@ -97,7 +97,9 @@ func TestIPv6RIBValidation(t *testing.T) {
 		// are what gets refused.
 		{"zone", func(r *IPv6RIB) error { return r.Add(Route6{zoned, conn6(1)}) }, "has host bits set", false},
 		{"invalid prefix", func(r *IPv6RIB) error { return r.Add(Route6{netip.Prefix{}, conn6(1)}) }, "fwd: invalid prefix", false},
-		{"bad adjacency", func(r *IPv6RIB) error { return r.Add(Route6{pfx("2001:db8::/32"), Adjacency6{Kind: AdjGateway, Ifindex: 1}}) },
+		{"bad adjacency", func(r *IPv6RIB) error {
+			return r.Add(Route6{pfx("2001:db8::/32"), Adjacency6{Kind: AdjGateway, Ifindex: 1}})
+		},
 			"fwd: route 2001:db8::/32: gateway adjacency needs a next hop", false},
 		{"del missing", func(r *IPv6RIB) error { return r.Del(pfx("2001:db9::/32")) }, "fwd: route 2001:db9::/32: no such route", true},
 		{"del other length", func(r *IPv6RIB) error { return r.Del(pfx("2001:db8::/33")) }, "no such route", true},

@@ -49,19 +49,37 @@ const (
 // node's level) is a child if vec has bit v, else a leaf: the leaves are
 // run-length compressed, leafvec marking each slot (child slots skipped)
 // whose leaf differs from the previous leaf slot's.
+//
+// A node is two cache lines: the first holds everything a lookup passing
+// through needs (vec, base1 and the per-word popcounts vcum, so that a
+// rank is one popcount), the second the leaf bitmap, read only by the
+// lookup that ends in this node. The node array is page-aligned (Go
+// allocates large arrays in whole pages), so the lines are aligned too.
 type node6 struct {
 	// vec has bit v set if slot v is a child node; child v is
 	// nodes[base1 + rank of v in vec].
-	vec [4]uint64
-	// leafvec has a bit at the first leaf slot of every run of equal
-	// leaves; leaf slot v is leaves[base0 + (set bits of leafvec <= v) - 1].
-	leafvec [4]uint64
-	base1   uint32
-	base0   uint32
+	vec   [4]uint64
+	base1 uint32
+	base0 uint32
 	// def is the longest prefix of length <= the node's level covering
 	// it (length << 24 | adjacency), the answer for leaves of 0.
 	def uint32
-	_   uint32
+	// vcum[w] and lcum[w] are the numbers of bits set in the words of vec
+	// and leafvec before word w.
+	vcum [4]uint8
+	lcum [4]uint8
+	_    [12]byte
+	// leafvec has a bit at the first leaf slot of every run of equal
+	// leaves; leaf slot v is leaves[base0 + (set bits of leafvec <= v) - 1].
+	leafvec [4]uint64
+	_       [32]byte
+}
+
+// cum4 returns the numbers of bits of bm set before each word.
+func cum4(bm *[4]uint64) [4]uint8 {
+	a := bits.OnesCount64(bm[0])
+	b := a + bits.OnesCount64(bm[1])
+	return [4]uint8{0, uint8(a), uint8(b), uint8(b + bits.OnesCount64(bm[2]))}
 }
 
 // IPv6Table is one copy of the IPv6 longest-prefix-match structure
@@ -86,9 +104,9 @@ type IPv6Table struct {
 	nnodes int
 	// adj is this copy's adjacency array; index 0 is drop.
 	adj []Adjacency6
-	// scratch is a node's leaves expanded to one per slot, reused by
-	// updates to avoid allocations.
-	scratch [256]uint32
+	// runs and runs2 hold a node's leaf runs while an update edits them;
+	// reused to avoid allocations.
+	runs, runs2 [257]run6
 }
 
 func newIPv6Table() *IPv6Table {
@@ -132,16 +150,19 @@ func (t *IPv6Table) Lookup(hi, lo uint64) uint32 {
 	nodes := t.nodes
 	n := &nodes[e&^e6Node]
 	k, left := hi<<16, 6 // the next address bytes, top first; bytes left in k
+	leaves := t.leaves
 	for {
 		v := uint(k >> 56)
-		if !hasBit(&n.vec, v) {
-			l := t.leaves[int(n.base0)+rankTo(&n.leafvec, v)-1]
+		w, b := v>>6&3, v&63
+		x := n.vec[w]
+		if x&(1<<b) == 0 {
+			l := leaves[int(n.base0)+int(n.lcum[w])+bits.OnesCount64(n.leafvec[w]&(2<<b-1))-1]
 			if l == 0 {
 				l = n.def
 			}
 			return l & adj6Mask
 		}
-		n = &nodes[int(n.base1)+rankBelow(&n.vec, v)]
+		n = &nodes[int(n.base1)+int(n.vcum[w])+bits.OnesCount64(x&(1<<b-1))]
 		k <<= 8
 		if left--; left == 0 {
 			k = lo
@@ -190,13 +211,15 @@ func (t *IPv6Table) lookupBatch(hi, lo []uint64, out []uint32) {
 				v = uint(lo[i]>>(120-level)) & 0xff
 			}
 			n := &nodes[cur[i]]
-			if hasBit(&n.vec, v) {
-				cur[i] = n.base1 + uint32(rankBelow(&n.vec, v))
+			w, b := v>>6&3, v&63
+			x := n.vec[w]
+			if x&(1<<b) != 0 {
+				cur[i] = n.base1 + uint32(n.vcum[w]) + uint32(bits.OnesCount64(x&(1<<b-1)))
 				pend[m] = i
 				m++
 				continue
 			}
-			l := leaves[int(n.base0)+rankTo(&n.leafvec, v)-1]
+			l := leaves[int(n.base0)+int(n.lcum[w])+bits.OnesCount64(n.leafvec[w]&(2<<b-1))-1]
 			if l == 0 {
 				l = n.def
 			}
@@ -211,7 +234,7 @@ func (t *IPv6Table) Adj(i uint32) Adjacency6 { return t.adj[i] }
 
 // MemBytes approximates the memory held by this copy, in bytes.
 func (t *IPv6Table) MemBytes() int {
-	const nodeSize, adjSize = 80, 24
+	const nodeSize, adjSize = 128, 24
 	n := len(t.direct)*4 + cap(t.nodes)*nodeSize + cap(t.leaves)*4 + cap(t.adj)*adjSize
 	for c := range numClasses6 {
 		n += cap(t.freeNodes[c])*4 + cap(t.freeLeaves[c])*4
@@ -356,7 +379,7 @@ func (t *IPv6Table) root(hi uint64) uint32 {
 func (t *IPv6Table) initNode(ni uint32, def uint32) {
 	b0 := t.allocLeaves(1)
 	t.leaves[b0] = 0
-	t.nodes[ni] = node6{leafvec: [4]uint64{1}, base0: b0, def: def}
+	t.nodes[ni] = node6{leafvec: [4]uint64{1}, lcum: [4]uint8{0, 1, 1, 1}, base0: b0, def: def}
 }
 
 // child returns the child of node ni (at level) for slot v, creating it
@@ -367,14 +390,12 @@ func (t *IPv6Table) child(ni uint32, v uint, level int) uint32 {
 	if hasBit(&n.vec, v) {
 		return n.base1 + r
 	}
-	s := &t.scratch
-	t.expand(ni, s)
 	def := n.def
-	if l := s[v]; l != 0 {
+	if l := t.leaves[int(n.base0)+rankTo(&n.leafvec, v)-1]; l != 0 {
 		def = mkDef(l&adj6Mask, level+int(l>>e6LenShift))
 	}
 	// Insert the new node at position r of the children block.
-	cnt := uint32(bits.OnesCount64(n.vec[0]) + bits.OnesCount64(n.vec[1]) + bits.OnesCount64(n.vec[2]) + bits.OnesCount64(n.vec[3]))
+	cnt := popcnt4(&n.vec)
 	old := n.base1
 	base := old
 	if cnt == 0 || class6(cnt+1) != class6(cnt) {
@@ -391,19 +412,18 @@ func (t *IPv6Table) child(ni uint32, v uint, level int) uint32 {
 	n = &t.nodes[ni] // allocNodes may have moved the array
 	n.base1 = base
 	n.vec[v>>6] |= 1 << (v & 63)
+	n.vcum = cum4(&n.vec)
 	t.initNode(base+r, def)
-	t.encode(ni, s)
+	t.editLeaves(ni, 0, 0, editSet, 0, 0) // the slot's leaf leaves its run
 	return base + r
 }
 
 // removeChild turns child slot v of node ni back into a leaf of value
 // leaf, releasing the (empty) child node.
 func (t *IPv6Table) removeChild(ni uint32, v uint, leaf uint32) {
-	s := &t.scratch
-	t.expand(ni, s)
 	n := &t.nodes[ni]
 	r := uint32(rankBelow(&n.vec, v))
-	cnt := uint32(bits.OnesCount64(n.vec[0]) + bits.OnesCount64(n.vec[1]) + bits.OnesCount64(n.vec[2]) + bits.OnesCount64(n.vec[3]))
+	cnt := popcnt4(&n.vec)
 	old := n.base1
 	c := &t.nodes[old+r]
 	t.freeLeafBlock(c.base0, 1)
@@ -424,8 +444,8 @@ func (t *IPv6Table) removeChild(ni uint32, v uint, leaf uint32) {
 		t.nodes[old+cnt-1] = node6{}
 	}
 	n.vec[v>>6] &^= 1 << (v & 63)
-	s[v] = leaf
-	t.encode(ni, s)
+	n.vcum = cum4(&n.vec)
+	t.editLeaves(ni, v, v+1, editSet, 0, leaf)
 }
 
 // setRange writes prefix plen (value d = mkDef(adj, plen)) into node ni
@@ -434,42 +454,44 @@ func (t *IPv6Table) removeChild(ni uint32, v uint, leaf uint32) {
 // (insert) or is the prefix (remove); child slots get the route as def,
 // pushed down to the nodes that inherited it.
 func (t *IPv6Table) setRange(ni uint32, level int, hi, lo uint64, plen int, d uint32, removing bool) {
-	s := &t.scratch
-	t.expand(ni, s)
 	n := &t.nodes[ni]
 	rel := uint32(plen - level)
 	leaf := uint32(0) // the value written into leaves
 	childDef := d     // the value pushed into children's defs
-	if d != 0 || !removing {
-		if l := defLen(d); l > level {
-			leaf = uint32(l-level)<<e6LenShift | d&adj6Mask
-		}
+	if l := defLen(d); l > level {
+		leaf = uint32(l-level)<<e6LenShift | d&adj6Mask
 	}
 	if removing && leaf == 0 {
 		childDef = n.def
 	}
-	v0 := byteAt(hi, lo, level)
-	children := false
-	for v := v0; v < v0+1<<(level+stride6-plen); v++ {
-		if hasBit(&n.vec, v) {
-			children = true
-			continue
-		}
-		l := s[v] >> e6LenShift
-		if l == rel || (!removing && l < rel) {
-			s[v] = leaf
-		}
+	a := byteAt(hi, lo, level)
+	z := a + 1<<(level+stride6-plen)
+	mode := editInsert
+	if removing {
+		mode = editRemove
 	}
-	t.encode(ni, s)
-	if !children {
-		return
-	}
+	t.editLeaves(ni, a, z, mode, rel, leaf)
 	n = &t.nodes[ni]
-	for v := v0; v < v0+1<<(level+stride6-plen); v++ {
-		if hasBit(&n.vec, v) {
+	for w := a >> 6; w < 4 && w*64 < z; w++ {
+		bm := n.vec[w] & rangeMask(w, a, z)
+		for bm != 0 {
+			v := w*64 + uint(bits.TrailingZeros64(bm))
+			bm &= bm - 1
 			t.pushDef(n.base1+uint32(rankBelow(&n.vec, v)), childDef, plen, removing)
 		}
 	}
+}
+
+// rangeMask returns the bits of word w that fall in slots [a, z).
+func rangeMask(w, a, z uint) uint64 {
+	m := ^uint64(0)
+	if a > w*64 {
+		m <<= a - w*64
+	}
+	if z < w*64+64 {
+		m &= uint64(1)<<(z-w*64) - 1
+	}
+	return m
 }
 
 // pushDef makes prefix plen the def (value d) of node ni and of the nodes
@@ -485,48 +507,83 @@ func (t *IPv6Table) pushDef(ni uint32, d uint32, plen int, removing bool) {
 	if n.vec == [4]uint64{} {
 		return
 	}
-	cnt := uint32(bits.OnesCount64(n.vec[0]) + bits.OnesCount64(n.vec[1]) + bits.OnesCount64(n.vec[2]) + bits.OnesCount64(n.vec[3]))
+	cnt := popcnt4(&n.vec)
 	for c := n.base1; c < n.base1+cnt; c++ {
 		t.pushDef(c, d, plen, removing)
 	}
 }
 
-// expand writes node ni's leaf of every slot into s (0 for child slots).
-func (t *IPv6Table) expand(ni uint32, s *[256]uint32) {
-	n := &t.nodes[ni]
-	li := int(n.base0) - 1
-	leaves := t.leaves
-	for v := range uint(256) {
-		if hasBit(&n.vec, v) {
-			s[v] = 0
-			continue
-		}
-		if hasBit(&n.leafvec, v) {
-			li++
-		}
-		s[v] = leaves[li]
-	}
+func popcnt4(bm *[4]uint64) uint32 {
+	return uint32(bits.OnesCount64(bm[0]) + bits.OnesCount64(bm[1]) + bits.OnesCount64(bm[2]) + bits.OnesCount64(bm[3]))
 }
 
-// encode compresses s (the leaves of node ni's non-child slots) into the
-// node's leafvec and leaf block, reallocating the block if its size class
-// changes.
-func (t *IPv6Table) encode(ni uint32, s *[256]uint32) {
+// run6 is one run of equal leaves: from slot start up to the next run's
+// start, child slots excepted.
+type run6 struct {
+	start uint32
+	val   uint32
+}
+
+// Leaf edit modes: what editLeaves does to a leaf of the edited range.
+const (
+	editSet    = iota // always write the new value
+	editInsert        // write it over leaves of length <= rel
+	editRemove        // write it over leaves of length == rel
+)
+
+// editLeaves rewrites node ni's leaves in slots [a, z) (see the edit
+// modes) and re-encodes the runs for the node's current child bitmap, so
+// that it also serves after a slot turned into a child or back. It works
+// on runs, not slots: a node has a few runs on average. The leaf block is
+// reallocated if its size class changes.
+func (t *IPv6Table) editLeaves(ni uint32, a, z uint, mode int, rel, leaf uint32) {
 	n := &t.nodes[ni]
-	var lv [4]uint64
-	cnt := uint32(0)
-	prev := uint32(0)
-	for v := range uint(256) {
-		if hasBit(&n.vec, v) {
-			continue
-		}
-		if cnt == 0 || s[v] != prev {
-			lv[v>>6] |= 1 << (v & 63)
-			prev = s[v]
-			cnt++
+	in := t.runs[:0]
+	li := n.base0
+	for w, bm := range n.leafvec {
+		for bm != 0 {
+			in = append(in, run6{uint32(w*64 + bits.TrailingZeros64(bm)), t.leaves[li]})
+			bm &= bm - 1
+			li++
 		}
 	}
-	oldCnt := uint32(bits.OnesCount64(n.leafvec[0]) + bits.OnesCount64(n.leafvec[1]) + bits.OnesCount64(n.leafvec[2]) + bits.OnesCount64(n.leafvec[3]))
+	oldCnt := uint32(len(in))
+	if len(in) == 0 {
+		in = append(in, run6{})
+	}
+	in[0].start = 0 // leading child slots belong to the first run
+	out := t.runs2[:0]
+	emit := func(s, e uint, v uint32) {
+		s = nextLeafSlot(&n.vec, s)
+		if s >= e || (len(out) > 0 && out[len(out)-1].val == v) {
+			return
+		}
+		out = append(out, run6{uint32(s), v})
+	}
+	for i, r := range in {
+		s, e := uint(r.start), uint(256)
+		if i+1 < len(in) {
+			e = uint(in[i+1].start)
+		}
+		if e <= a || s >= z {
+			emit(s, e, r.val)
+			continue
+		}
+		nv := r.val
+		switch l := r.val >> e6LenShift; {
+		case mode == editSet, mode == editInsert && l <= rel, mode == editRemove && l == rel:
+			nv = leaf
+		}
+		if s < a {
+			emit(s, a, r.val)
+		}
+		emit(max(s, a), min(e, z), nv)
+		if e > z {
+			emit(z, e, r.val)
+		}
+	}
+
+	cnt := uint32(len(out))
 	base := n.base0
 	if cnt != oldCnt && (cnt == 0 || oldCnt == 0 || class6(cnt) != class6(oldCnt)) {
 		if oldCnt > 0 {
@@ -538,21 +595,32 @@ func (t *IPv6Table) encode(ni uint32, s *[256]uint32) {
 		}
 		n = &t.nodes[ni]
 	}
-	n.leafvec = lv
 	n.base0 = base
-	j := base
-	for v := range uint(256) {
-		if hasBit(&lv, v) {
-			t.leaves[j] = s[v]
-			j++
-		}
+	n.leafvec = [4]uint64{}
+	for i, r := range out {
+		n.leafvec[r.start>>6] |= 1 << (r.start & 63)
+		t.leaves[base+uint32(i)] = r.val
 	}
+	n.lcum = cum4(&n.leafvec)
 	// Clear the block's unused tail, so that both copies stay identical
 	// whatever the block held before.
 	if cnt > 0 {
-		end := base + 1<<class6(cnt)
-		clear(t.leaves[j:end])
+		clear(t.leaves[base+cnt : base+1<<class6(cnt)])
 	}
+}
+
+// nextLeafSlot returns the first slot >= s that is not a child, or 256.
+func nextLeafSlot(vec *[4]uint64, s uint) uint {
+	for w := s >> 6; w < 4; w++ {
+		m := ^vec[w]
+		if w == s>>6 {
+			m &= ^uint64(0) << (s & 63)
+		}
+		if m != 0 {
+			return w*64 + uint(bits.TrailingZeros64(m))
+		}
+	}
+	return 256
 }
 
 // class6 returns the size class of a block of n (1..256) entries: blocks

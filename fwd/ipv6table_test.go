@@ -193,6 +193,9 @@ func checkTable6(t *testing.T, tbl *IPv6Table) {
 		}
 		seen[ni] = true
 		n := &tbl.nodes[ni]
+		if n.vcum != cum4(&n.vec) || n.lcum != cum4(&n.leafvec) {
+			t.Fatalf("node %d (level %d): stale popcounts %v %v", ni, level, n.vcum, n.lcum)
+		}
 		if n.def != def {
 			t.Fatalf("node %d (level %d): def %#x, parent implies %#x", ni, level, n.def, def)
 		}
