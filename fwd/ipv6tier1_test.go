@@ -4,13 +4,10 @@ import (
 	"bufio"
 	"cmp"
 	"compress/gzip"
-	"errors"
 	"fmt"
-	"io/fs"
 	"math/rand/v2"
 	"net/netip"
 	"os"
-	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
@@ -19,6 +16,8 @@ import (
 	"time"
 
 	"github.com/gaissmai/bart"
+
+	"github.com/r2go/r2/r2/routedata"
 )
 
 // tier1v6 caches the parsed IPv6 prefixes of the tier1 table.
@@ -29,14 +28,17 @@ var tier1v6 struct {
 }
 
 // loadTier1v6 returns the IPv6 prefixes of the tier1 table in listing
-// order without duplicates, skipping the test if the file is absent.
+// order without duplicates; a missing table fails the test.
 func loadTier1v6(tb testing.TB) []netip.Prefix {
 	tb.Helper()
-	tier1v6.once.Do(func() { tier1v6.prefixes, tier1v6.err = readPrefixes6(tier1Path) })
-	if errors.Is(tier1v6.err, fs.ErrNotExist) {
-		abs, _ := filepath.Abs(tier1Path)
-		tb.Skipf("tier1 table not found at %s: skipping the full-table test", abs)
-	}
+	tier1v6.once.Do(func() {
+		path, err := routedata.Find()
+		if err != nil {
+			tier1v6.err = err
+			return
+		}
+		tier1v6.prefixes, tier1v6.err = readPrefixes6(path)
+	})
 	if tier1v6.err != nil {
 		tb.Fatal(tier1v6.err)
 	}
