@@ -63,6 +63,10 @@ func (r *Router) AddInterface(spec Interface, drv driver.Driver) error {
 	}
 	fi := &fwd.Interface{Ifindex: spec.Ifindex, Name: spec.Name, LinuxIndex: spec.LinuxIndex, MAC: spec.MAC,
 		MTU: spec.MTU, Owner: spec.Owner, Up: true}
+	if fi.MTU >= 1280 {
+		// The EUI-64 link-local address, as Linux gives every interface.
+		fi.Addrs = []netip.Prefix{netip.PrefixFrom(fwd.LinkLocalFromMAC(fi.MAC), 64)}
+	}
 	if err := fi.Validate(); err != nil {
 		return fmt.Errorf("interface %s: %v: %w", spec.Name, err, ctl.ErrInvalid)
 	}
@@ -139,6 +143,10 @@ func (r *Router) DelInterface(name string) error {
 	for _, rt := range removed {
 		delete(r.addrRoutes, rt.Prefix)
 	}
+	removed6 := r.rib6.DelByIfindex(fi.Ifindex)
+	for _, rt := range removed6 {
+		delete(r.addrRoutes, rt.Prefix)
+	}
 	snap := r.intfs.Without(fi.Ifindex)
 	r.eng.DelInterface(name, snap)
 	r.intfs = snap
@@ -147,12 +155,17 @@ func (r *Router) DelInterface(name string) error {
 			delete(r.neigh, k)
 		}
 	}
+	for k := range r.neigh6 {
+		if k.ifindex == fi.Ifindex {
+			delete(r.neigh6, k)
+		}
+	}
 	drv := r.drvs[name]
 	delete(r.drvs, name)
 	if drv != nil {
 		err = drv.Close()
 	}
-	r.logf("interface %s deleted (%d routes removed)", name, len(removed))
+	r.logf("interface %s deleted (%d routes removed)", name, len(removed)+len(removed6))
 	if err != nil {
 		return fmt.Errorf("interface %s deleted, but closing its driver failed: %v: %w", name, err, ctl.ErrInternal)
 	}
@@ -190,6 +203,9 @@ func (r *Router) AddAddr(ifname string, p netip.Prefix) error {
 	fi, err := r.byName(ifname)
 	if err != nil {
 		return err
+	}
+	if p.IsValid() && is6(p.Addr()) {
+		return r.addAddr6(fi, p)
 	}
 	if !p.IsValid() || !p.Addr().Is4() || p.Bits() < 1 {
 		return fmt.Errorf("address %s: need an IPv4 address with a prefix length 1..32: %w", p, ctl.ErrInvalid)
@@ -252,6 +268,15 @@ func (r *Router) DelAddr(ifname string, p netip.Prefix) error {
 	}
 	if idx < 0 {
 		return fmt.Errorf("address %s is not on %s: %w", p, ifname, ctl.ErrNotFound)
+	}
+	if is6(p.Addr()) {
+		if err := r.delAddr6Routes(fi, p); err != nil {
+			return err
+		}
+		ni := fi.Clone()
+		ni.Addrs = append(ni.Addrs[:idx:idx], ni.Addrs[idx+1:]...)
+		r.publishIntfs(r.intfs.With(ni))
+		return nil
 	}
 	var del []netip.Prefix
 	for _, rt := range addrRoutes(fi.Ifindex, p) {
