@@ -353,7 +353,7 @@ func TestControlValidation(t *testing.T) {
 		{"addr unknown if", func() error { return e.AddAddr("nope", pfx("10.9.0.1/24")) }},
 		{"addr dup", func() error { return e.AddAddr("if1", pfx("10.1.0.2/24")) }},
 		{"addr network", func() error { return e.AddAddr("if0", pfx("10.5.0.0/24")) }},
-		{"addr v6", func() error { return e.AddAddr("if0", pfx("2001:db8::1/64")) }},
+		{"addr v6 multicast", func() error { return e.AddAddr("if0", pfx("ff05::1/64")) }},
 		{"addr subnet on other if", func() error { return e.AddAddr("if1", pfx("10.1.0.9/24")) }},
 		{"del addr missing", func() error { return e.DelAddr("if0", pfx("10.1.0.3/24")) }},
 		{"route host bits", func() error {
