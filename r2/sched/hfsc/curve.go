@@ -1,0 +1,231 @@
+package hfsc
+
+import (
+	"math"
+	"math/bits"
+	"time"
+)
+
+// Curve is a two-piece service curve: a class is promised M1 bits/s during
+// the first D of a backlog period, then M2 bits/s. M1 > M2 (concave) buys a
+// lower delay for the first bytes of a burst, M1 < M2 (convex) delays them;
+// D == 0 or M1 == M2 is a plain rate M2.
+type Curve struct {
+	M1 uint64        // bits/s during the first D
+	D  time.Duration // length of the first piece
+	M2 uint64        // bits/s afterwards
+}
+
+// MaxRate is the highest rate a curve or the link may have (2^50 bits/s,
+// about 1.1 Pbit/s): far above any link, and low enough that the fixed-point
+// slopes below keep 40 fractional bits.
+const MaxRate = 1 << 50
+
+// scShift is the number of fractional bits of a slope. A slope is bytes per
+// nanosecond scaled by 2^scShift: 1 bit/s is 137 units (0.7% resolution),
+// 100 Gbit/s is 1.4e13, MaxRate 1.4e17, all far below 2^64. Products with a
+// time use a 128-bit intermediate, so no time span can overflow them.
+const scShift = 40
+
+const (
+	inf     = math.MaxInt64 // a time that never comes
+	bitsSec = 8 * uint64(time.Second)
+)
+
+// slope converts bits/s to the fixed-point bytes/ns of the curves, rounded
+// to the nearest unit.
+func slope(bps uint64) uint64 {
+	hi, lo := bits.Mul64(bps, 1<<scShift)
+	q, r := bits.Div64(hi, lo, bitsSec) // hi < bitsSec since bps <= MaxRate
+	if r >= bitsSec/2 {
+		q++
+	}
+	return q
+}
+
+// bytesIn is exactly how many bytes bps bits/s serves in t ns, rounded down.
+func bytesIn(bps uint64, t int64) uint64 {
+	if t <= 0 {
+		return 0
+	}
+	hi, lo := bits.Mul64(bps, uint64(t))
+	if hi >= bitsSec {
+		return math.MaxUint64
+	}
+	q, _ := bits.Div64(hi, lo, bitsSec)
+	return q
+}
+
+// timeFor is exactly how long bps bits/s takes to serve n bytes, rounded up.
+func timeFor(n, bps uint64) int64 {
+	hi, lo := bits.Mul64(n, bitsSec)
+	if hi >= bps {
+		return inf
+	}
+	q, r := bits.Div64(hi, lo, bps)
+	if r != 0 {
+		q++
+	}
+	if q > inf {
+		return inf
+	}
+	return int64(q)
+}
+
+// segX2Y is the number of bytes a slope sm serves in dx nanoseconds,
+// rounded down and saturated.
+func segX2Y(dx int64, sm uint64) uint64 {
+	if dx <= 0 {
+		return 0
+	}
+	hi, lo := bits.Mul64(uint64(dx), sm)
+	if hi>>scShift != 0 {
+		return math.MaxUint64
+	}
+	return hi<<(64-scShift) | lo>>scShift
+}
+
+// segY2X is the shortest time in which slope sm serves dy bytes (so that
+// segX2Y of the result is at least dy), saturated at inf.
+func segY2X(dy uint64, sm uint64) int64 {
+	if dy == 0 {
+		return 0
+	}
+	if sm == 0 {
+		return inf
+	}
+	hi, lo := dy>>(64-scShift), dy<<scShift
+	if hi >= sm {
+		return inf
+	}
+	q, r := bits.Div64(hi, lo, sm)
+	if r != 0 {
+		q++
+	}
+	if q > inf {
+		return inf
+	}
+	return int64(q)
+}
+
+func addY(a, b uint64) uint64 {
+	if s := a + b; s >= a {
+		return s
+	}
+	return math.MaxUint64
+}
+
+func addX(a, b int64) int64 {
+	if b > inf-a {
+		return inf
+	}
+	return a + b
+}
+
+// sc is a Curve in internal units: the first piece is dx ns long and serves
+// dy bytes at slope sm1, the rest has slope sm2.
+type sc struct {
+	sm1 uint64
+	dx  int64
+	dy  uint64
+	sm2 uint64
+}
+
+func newSC(c Curve) sc {
+	s := sc{sm1: slope(c.M1), sm2: slope(c.M2), dx: int64(c.D)}
+	if s.dx <= 0 || s.sm1 == s.sm2 {
+		s.sm1, s.dx = s.sm2, 0
+	}
+	s.dy = bytesIn(c.M1, s.dx) // exact, not through the rounded slope
+	if s.dx == 0 {
+		s.dy = 0
+	}
+	return s
+}
+
+func (s sc) concave() bool { return s.sm1 > s.sm2 }
+
+// rc is a runtime curve: a service curve placed at the point (x, y) of a
+// (time, cumulative bytes) plane, possibly with a shortened first piece
+// after being combined with later placements (see min). x is real time for
+// the deadline, eligible and upper-limit curves and virtual time for the
+// link-sharing curve.
+type rc struct {
+	x   int64  // origin time
+	y   uint64 // bytes served at x
+	dx  int64  // first piece: duration
+	dy  uint64 // first piece: bytes
+	sm1 uint64 // first piece: slope
+	sm2 uint64 // slope after x+dx
+}
+
+// place sets r to the service curve s starting at (x, y).
+func (r *rc) place(s sc, x int64, y uint64) {
+	*r = rc{x: x, y: y, dx: s.dx, dy: s.dy, sm1: s.sm1, sm2: s.sm2}
+}
+
+// x2y is the cumulative service the curve allows at time t.
+func (r *rc) x2y(t int64) uint64 {
+	switch {
+	case t <= r.x:
+		return r.y
+	case t-r.x <= r.dx:
+		return addY(r.y, segX2Y(t-r.x, r.sm1))
+	default:
+		return addY(addY(r.y, r.dy), segX2Y(t-r.x-r.dx, r.sm2))
+	}
+}
+
+// y2x is the earliest time at which the curve reaches v bytes.
+func (r *rc) y2x(v uint64) int64 {
+	switch {
+	case v <= r.y:
+		return r.x
+	case v-r.y <= r.dy:
+		return addX(r.x, segY2X(v-r.y, r.sm1))
+	default:
+		return addX(addX(r.x, r.dx), segY2X(v-r.y-r.dy, r.sm2))
+	}
+}
+
+// min replaces r, for times from x on, by the lower envelope of r and the
+// service curve s placed at (x, y). This is how a class that becomes active
+// again gets a curve that is neither more generous than the one it already
+// had (it cannot gain a fresh burst by pausing briefly) nor stingier than a
+// fresh one (a long pause is not held against it).
+//
+// r is always s itself (placed earlier, its first piece possibly cut), so
+// the envelope is again a two-piece curve, except for convex s where the
+// exact envelope may need three pieces: there the lower of the two at x is
+// kept, which may grant slightly more than the exact minimum later on.
+func (r *rc) min(s sc, x int64, y uint64) {
+	y1 := r.x2y(x)
+	if y1 <= y {
+		// The old curve is lower at x. For a concave s it stays lower: it
+		// is at least as far into its slower piece as the new one.
+		if s.concave() || y1 < y {
+			return
+		}
+	}
+	if !s.concave() {
+		r.place(s, x, y)
+		return
+	}
+	// Concave, the new curve starts lower. If it is still lower at the end
+	// of its first piece it is lower everywhere (both have slope sm2 then).
+	if r.x2y(addX(x, s.dx)) >= addY(y, s.dy) {
+		r.place(s, x, y)
+		return
+	}
+	// They cross while the new curve is in its steep piece and the old one
+	// in its slow piece: the old one keeps slope sm1 until its own break
+	// point (the gap y1-y stays constant), then the gap closes at sm1-sm2.
+	dx := segY2X(y1-y, s.sm1-s.sm2)
+	if b := r.x + r.dx - x; b > 0 {
+		dx = addX(dx, b)
+	}
+	if dx > s.dx {
+		dx = s.dx
+	}
+	*r = rc{x: x, y: y, dx: dx, dy: segX2Y(dx, s.sm1), sm1: s.sm1, sm2: s.sm2}
+}
