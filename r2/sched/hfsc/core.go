@@ -177,7 +177,7 @@ func (s *core) lsActivate(c *class, now int64) {
 			c.vt = c.virt.y2x(c.total)
 			if c.hasUL {
 				if c.ulUsed {
-					c.ulim.min(c.ul, now, c.total)
+					c.ulim.minUnder(c.ul, now, c.total)
 				} else {
 					c.ulim.place(c.ul, now, c.total)
 					c.ulUsed = true
@@ -335,7 +335,7 @@ func (s *core) served(c *class, l uint64, now int64, rt bool) {
 		if k.hasUL {
 			k.myf = k.ulim.y2x(k.total)
 			if k.myf < now-ulSlack {
-				k.ulim.min(k.ul, now-ulSlack, k.total)
+				k.ulim.minUnder(k.ul, now-ulSlack, k.total)
 				k.myf = k.ulim.y2x(k.total)
 			}
 		}

@@ -229,3 +229,15 @@ func (r *rc) min(s sc, x int64, y uint64) {
 	}
 	*r = rc{x: x, y: y, dx: dx, dy: segX2Y(dx, s.sm1), sm1: s.sm1, sm2: s.sm2}
 }
+
+// minUnder is min for a limit, where granting more than the lower envelope
+// is not acceptable: for a convex s it places s at x below both curves
+// (at the lower of the two values there; its slope is never above the old
+// curve's), so the result may grant less than the exact minimum, never more.
+func (r *rc) minUnder(s sc, x int64, y uint64) {
+	if s.concave() {
+		r.min(s, x, y)
+		return
+	}
+	r.place(s, x, min(y, r.x2y(x)))
+}
