@@ -165,6 +165,9 @@ func FuzzHFSC(f *testing.F) {
 					allowed := curveBytes(a.anchorC, float64(now-a.anchorT)/1e9)
 					rate := float64(max(a.anchorC.M1, a.anchorC.M2)) / 8e9
 					if got := a.sent - a.anchorB; got > allowed*(1+1e-5)+16+rate*2 {
+						for _, c := range cls {
+							t.Logf("%s parent %d cfg %+v rt=%v ls=%v ul=%v", c.cfg.Name, c.parent, c.cfg, c.cfg.RT, c.cfg.LS, c.cfg.UL)
+						}
 						t.Fatalf("at %d: class %s sent %.0f bytes since %d, upper limit allows %.0f",
 							now, a.cfg.Name, got, a.anchorT, allowed)
 					}
@@ -240,7 +243,7 @@ func FuzzHFSC(f *testing.F) {
 				if cfg.Leaf {
 					cfg.QLimit = max(c.queued, 1+in.next()%16)
 				}
-				if s.ChangeClass(cfg) != nil {
+				if s.ChangeClass(cfg, now) != nil {
 					continue
 				}
 				c.cfg = cfg

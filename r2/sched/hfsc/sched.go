@@ -142,11 +142,11 @@ func (s *Sched[T]) AddClass(cfg ClassConfig) error {
 	return nil
 }
 
-// ChangeClass replaces the curves and queue limit of an existing class; its
-// Parent and Leaf must stay the same, and a leaf's new limit must hold what
-// it queues. The class's runtime curves restart from the current state. On
-// error nothing changes.
-func (s *Sched[T]) ChangeClass(cfg ClassConfig) error {
+// ChangeClass replaces the curves and queue limit of an existing class at
+// time now; its Parent and Leaf must stay the same, and a leaf's new limit
+// must hold what it queues. The class's runtime curves restart from its
+// current service at now. On error nothing changes.
+func (s *Sched[T]) ChangeClass(cfg ClassConfig, now int64) error {
 	if err := checkConfig(&cfg); err != nil {
 		return err
 	}
@@ -167,7 +167,7 @@ func (s *Sched[T]) ChangeClass(cfg ClassConfig) error {
 	if err := s.checkCapacity(&cfg, p); err != nil {
 		return err
 	}
-	now := s.now
+	now = s.clock(now)
 	backlogged := c.leaf && c.n > 0
 	if backlogged {
 		s.deactivate(c, now)

@@ -389,7 +389,7 @@ func TestValidation(t *testing.T) {
 	with := func(c ClassConfig, f func(*ClassConfig)) ClassConfig { f(&c); return c }
 	type op func(s *Sched[pkt]) error
 	add := func(c ClassConfig) op { return func(s *Sched[pkt]) error { return s.AddClass(c) } }
-	chg := func(c ClassConfig) op { return func(s *Sched[pkt]) error { return s.ChangeClass(c) } }
+	chg := func(c ClassConfig) op { return func(s *Sched[pkt]) error { return s.ChangeClass(c, 0) } }
 	del := func(n string) op { return func(s *Sched[pkt]) error { _, err := s.DelClass(n); return err } }
 	tests := []struct {
 		name string
@@ -444,10 +444,10 @@ func TestValidation(t *testing.T) {
 	}
 	// The accepted changes: a queue limit above the queue, curves.
 	s := base(t)
-	if err := s.ChangeClass(ClassConfig{Name: "a", Parent: "p", Leaf: true, QLimit: 2, LS: lin(1 * mbit)}); err != nil {
+	if err := s.ChangeClass(ClassConfig{Name: "a", Parent: "p", Leaf: true, QLimit: 2, LS: lin(1 * mbit)}, 0); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.ChangeClass(ClassConfig{Name: "p", LS: lin(3 * mbit), UL: lin(3 * mbit)}); err != nil {
+	if err := s.ChangeClass(ClassConfig{Name: "p", LS: lin(3 * mbit), UL: lin(3 * mbit)}, 0); err != nil {
 		t.Fatal(err)
 	}
 	var n int
