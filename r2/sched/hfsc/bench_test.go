@@ -83,7 +83,7 @@ func BenchmarkEnqueueDequeue(b *testing.B) {
 			for b.Loop() {
 				benchStep(s, hs, &now)
 			}
-			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N), "ns/pkt")
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "pkts/s")
 		})
 	}
 }

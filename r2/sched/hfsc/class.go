@@ -102,9 +102,6 @@ func checkCurve(name, which string, c *Curve) error {
 	if c == nil {
 		return nil
 	}
-	if c.M1 > MaxRate || c.M2 > MaxRate {
-		return fmt.Errorf("%w: class %q: %s rate above %d bits/s", ErrInvalid, name, which, uint64(MaxRate))
-	}
 	if c.D < 0 {
 		return fmt.Errorf("%w: class %q: %s negative d", ErrInvalid, name, which)
 	}

@@ -50,7 +50,7 @@ func (s *core) linkSend(l uint64, now int64) {
 		s.linkStart, s.linkBytes = now, 0
 	}
 	s.linkBytes += l
-	s.linkFree = addX(s.linkStart, timeFor(s.linkBytes, s.linkRate))
+	s.linkFree = addX(s.linkStart, segY2X(s.linkBytes, s.linkRate))
 }
 
 // ---- real-time criterion ----

@@ -16,39 +16,22 @@ type Curve struct {
 	M2 uint64        // bits/s afterwards
 }
 
-// MaxRate is the highest rate a curve or the link may have (2^50 bits/s,
-// about 1.1 Pbit/s): far above any link, and low enough that the fixed-point
-// slopes below keep 40 fractional bits.
-const MaxRate = 1 << 50
-
-// scShift is the number of fractional bits of a slope. A slope is bytes per
-// nanosecond scaled by 2^scShift: 1 bit/s is 137 units (0.7% resolution),
-// 100 Gbit/s is 1.4e13, MaxRate 1.4e17, all far below 2^64. Products with a
-// time use a 128-bit intermediate, so no time span can overflow them.
-const scShift = 40
-
 const (
 	inf     = math.MaxInt64 // a time that never comes
 	bitsSec = 8 * uint64(time.Second)
 )
 
-// slope converts bits/s to the fixed-point bytes/ns of the curves, rounded
-// to the nearest unit.
-func slope(bps uint64) uint64 {
-	hi, lo := bits.Mul64(bps, 1<<scShift)
-	q, r := bits.Div64(hi, lo, bitsSec) // hi < bitsSec since bps <= MaxRate
-	if r >= bitsSec/2 {
-		q++
-	}
-	return q
-}
+// Curves are computed exactly in integers: bytes are ns × bits/s / 8e9,
+// rounded down, and times bytes × 8e9 / (bits/s), rounded up, through
+// 128-bit intermediates, so no rate and no time span overflows them (a
+// result beyond 64 bits saturates).
 
-// bytesIn is exactly how many bytes bps bits/s serves in t ns, rounded down.
-func bytesIn(bps uint64, t int64) uint64 {
-	if t <= 0 {
+// segX2Y is how many bytes bps bits/s serves in dx ns, rounded down.
+func segX2Y(dx int64, bps uint64) uint64 {
+	if dx <= 0 {
 		return 0
 	}
-	hi, lo := bits.Mul64(bps, uint64(t))
+	hi, lo := bits.Mul64(bps, uint64(dx))
 	if hi >= bitsSec {
 		return math.MaxUint64
 	}
@@ -56,49 +39,17 @@ func bytesIn(bps uint64, t int64) uint64 {
 	return q
 }
 
-// timeFor is exactly how long bps bits/s takes to serve n bytes, rounded up.
-func timeFor(n, bps uint64) int64 {
-	hi, lo := bits.Mul64(n, bitsSec)
-	if hi >= bps {
-		return inf
-	}
-	q, r := bits.Div64(hi, lo, bps)
-	if r != 0 {
-		q++
-	}
-	if q > inf {
-		return inf
-	}
-	return int64(q)
-}
-
-// segX2Y is the number of bytes a slope sm serves in dx nanoseconds,
-// rounded down and saturated.
-func segX2Y(dx int64, sm uint64) uint64 {
-	if dx <= 0 {
-		return 0
-	}
-	hi, lo := bits.Mul64(uint64(dx), sm)
-	if hi>>scShift != 0 {
-		return math.MaxUint64
-	}
-	return hi<<(64-scShift) | lo>>scShift
-}
-
-// segY2X is the shortest time in which slope sm serves dy bytes (so that
+// segY2X is the shortest time in which bps bits/s serves dy bytes (so that
 // segX2Y of the result is at least dy), saturated at inf.
-func segY2X(dy uint64, sm uint64) int64 {
+func segY2X(dy uint64, bps uint64) int64 {
 	if dy == 0 {
 		return 0
 	}
-	if sm == 0 {
+	hi, lo := bits.Mul64(dy, bitsSec)
+	if hi >= bps { // also bps == 0
 		return inf
 	}
-	hi, lo := dy>>(64-scShift), dy<<scShift
-	if hi >= sm {
-		return inf
-	}
-	q, r := bits.Div64(hi, lo, sm)
+	q, r := bits.Div64(hi, lo, bps)
 	if r != 0 {
 		q++
 	}
@@ -123,27 +74,24 @@ func addX(a, b int64) int64 {
 }
 
 // sc is a Curve in internal units: the first piece is dx ns long and serves
-// dy bytes at slope sm1, the rest has slope sm2.
+// dy bytes at slope m1, the rest has slope m2.
 type sc struct {
-	sm1 uint64
-	dx  int64
-	dy  uint64
-	sm2 uint64
+	m1 uint64
+	dx int64
+	dy uint64
+	m2 uint64
 }
 
 func newSC(c Curve) sc {
-	s := sc{sm1: slope(c.M1), sm2: slope(c.M2), dx: int64(c.D)}
-	if s.dx <= 0 || s.sm1 == s.sm2 {
-		s.sm1, s.dx = s.sm2, 0
+	s := sc{m1: c.M1, m2: c.M2, dx: int64(c.D)}
+	if s.dx <= 0 || s.m1 == s.m2 {
+		s.m1, s.dx = s.m2, 0
 	}
-	s.dy = bytesIn(c.M1, s.dx) // exact, not through the rounded slope
-	if s.dx == 0 {
-		s.dy = 0
-	}
+	s.dy = segX2Y(s.dx, s.m1)
 	return s
 }
 
-func (s sc) concave() bool { return s.sm1 > s.sm2 }
+func (s sc) concave() bool { return s.m1 > s.m2 }
 
 // rc is a runtime curve: a service curve placed at the point (x, y) of a
 // (time, cumulative bytes) plane, possibly with a shortened first piece
@@ -151,17 +99,17 @@ func (s sc) concave() bool { return s.sm1 > s.sm2 }
 // the deadline, eligible and upper-limit curves and virtual time for the
 // link-sharing curve.
 type rc struct {
-	x   int64  // origin time
-	y   uint64 // bytes served at x
-	dx  int64  // first piece: duration
-	dy  uint64 // first piece: bytes
-	sm1 uint64 // first piece: slope
-	sm2 uint64 // slope after x+dx
+	x  int64  // origin time
+	y  uint64 // bytes served at x
+	dx int64  // first piece: duration
+	dy uint64 // first piece: bytes
+	m1 uint64 // first piece: slope
+	m2 uint64 // slope after x+dx
 }
 
 // place sets r to the service curve s starting at (x, y).
 func (r *rc) place(s sc, x int64, y uint64) {
-	*r = rc{x: x, y: y, dx: s.dx, dy: s.dy, sm1: s.sm1, sm2: s.sm2}
+	*r = rc{x: x, y: y, dx: s.dx, dy: s.dy, m1: s.m1, m2: s.m2}
 }
 
 // x2y is the cumulative service the curve allows at time t.
@@ -170,9 +118,9 @@ func (r *rc) x2y(t int64) uint64 {
 	case t <= r.x:
 		return r.y
 	case t-r.x <= r.dx:
-		return addY(r.y, segX2Y(t-r.x, r.sm1))
+		return addY(r.y, segX2Y(t-r.x, r.m1))
 	default:
-		return addY(addY(r.y, r.dy), segX2Y(t-r.x-r.dx, r.sm2))
+		return addY(addY(r.y, r.dy), segX2Y(t-r.x-r.dx, r.m2))
 	}
 }
 
@@ -182,9 +130,9 @@ func (r *rc) y2x(v uint64) int64 {
 	case v <= r.y:
 		return r.x
 	case v-r.y <= r.dy:
-		return addX(r.x, segY2X(v-r.y, r.sm1))
+		return addX(r.x, segY2X(v-r.y, r.m1))
 	default:
-		return addX(addX(r.x, r.dx), segY2X(v-r.y-r.dy, r.sm2))
+		return addX(addX(r.x, r.dx), segY2X(v-r.y-r.dy, r.m2))
 	}
 }
 
@@ -212,22 +160,22 @@ func (r *rc) min(s sc, x int64, y uint64) {
 		return
 	}
 	// Concave, the new curve starts lower. If it is still lower at the end
-	// of its first piece it is lower everywhere (both have slope sm2 then).
+	// of its first piece it is lower everywhere (both have slope m2 then).
 	if r.x2y(addX(x, s.dx)) >= addY(y, s.dy) {
 		r.place(s, x, y)
 		return
 	}
 	// They cross while the new curve is in its steep piece and the old one
-	// in its slow piece: the old one keeps slope sm1 until its own break
-	// point (the gap y1-y stays constant), then the gap closes at sm1-sm2.
-	dx := segY2X(y1-y, s.sm1-s.sm2)
+	// in its slow piece: the old one keeps slope m1 until its own break
+	// point (the gap y1-y stays constant), then the gap closes at m1-m2.
+	dx := segY2X(y1-y, s.m1-s.m2)
 	if b := r.x + r.dx - x; b > 0 {
 		dx = addX(dx, b)
 	}
 	if dx > s.dx {
 		dx = s.dx
 	}
-	*r = rc{x: x, y: y, dx: dx, dy: segX2Y(dx, s.sm1), sm1: s.sm1, sm2: s.sm2}
+	*r = rc{x: x, y: y, dx: dx, dy: segX2Y(dx, s.m1), m1: s.m1, m2: s.m2}
 }
 
 // minUnder is min for a limit, where granting more than the lower envelope

@@ -80,11 +80,12 @@
 //
 // # Implementation
 //
-// Rates are fixed-point slopes in bytes per nanosecond with 40 fractional
-// bits; products and quotients with times go through 128-bit intermediates
-// (math/bits), so nothing overflows for rates up to MaxRate over any uptime
-// an int64 of nanoseconds can hold (results saturate beyond), and curve
-// break points are computed exactly from the configured rates.
+// Curves are kept in integers, time in nanoseconds and service in bytes,
+// and computed exactly: bytes are ns × bits/s / 8e9 rounded down, times are
+// bytes × 8e9 / (bits/s) rounded up, through 128-bit intermediates
+// (math/bits). So any 64-bit rate works over any uptime an int64 of
+// nanoseconds holds (292 years; a result that would not fit saturates), and
+// rounding never accumulates: a curve is always evaluated from its origin.
 //
 // Eligible RT leaves are in a heap by deadline and the others in a heap by
 // eligible time; each interior class keeps its active children in a heap
@@ -126,8 +127,9 @@
 //   - Upper-limit curves are combined conservatively when convex, and a class
 //     far behind its upper limit loses the excess (Linux leaves the class
 //     free to catch up).
-//   - Time is integer nanoseconds from the caller, with 128-bit intermediate
-//     products, rather than a scaled clock with precomputed inverse slopes.
+//   - Time is integer nanoseconds from the caller and curves are evaluated
+//     exactly with 128-bit intermediates, rather than a scaled clock with
+//     fixed-point slopes and precomputed inverses.
 //   - RT curves on interior classes, UL without LS and curve sums the link or
 //     parent cannot honour are refused rather than accepted.
 package hfsc
