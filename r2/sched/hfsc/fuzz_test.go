@@ -44,6 +44,7 @@ func FuzzHFSC(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		in := fbytes(data)
+		start := time.Now()
 		links := []uint64{1e6, 10e6, 1e9, 100e9}
 		link := links[in.next()%len(links)]
 		s, err := New[pkt](link, pktSize)
@@ -147,10 +148,30 @@ func FuzzHFSC(f *testing.F) {
 		var status []int
 		var now int64
 		var finish float64 // when the link finishes what it accepted (model)
+		// Real-time guarantee: with the curves within the link rate, every
+		// head item leaves by its deadline plus one largest item's time.
+		slack := int64(maxSize*8e9/float64(link)) + 2
+		dueBy := make([]int64, len(cls))
 		dequeue := func() bool {
+			for i, c := range cls {
+				dueBy[i] = -1
+				if !c.deleted && c.cfg.RT != nil && c.queued > 0 {
+					st, _ := s.Stats(c.cfg.Name)
+					dueBy[i] = st.Deadline + slack
+					if now > dueBy[i] {
+						t.Fatalf("at %d: %s's head item due by %d still queued", now, c.cfg.Name, dueBy[i])
+					}
+				}
+			}
 			p, ok := s.Dequeue(now)
+			if err := s.verify(); err != nil {
+				t.Fatalf("at %d after Dequeue: %v", now, err)
+			}
 			if !ok {
 				return false
+			}
+			if dueBy[p.cls] >= 0 && now > dueBy[p.cls] {
+				t.Fatalf("at %d: %s's item left after %d", now, cls[p.cls].cfg.Name, dueBy[p.cls])
 			}
 			if status[p.seq] != queued {
 				t.Fatalf("item %d released in state %d", p.seq, status[p.seq])
@@ -181,6 +202,9 @@ func FuzzHFSC(f *testing.F) {
 		// advance serves everything due until the time to.
 		advance := func(to int64) {
 			for {
+				if time.Since(start) > 10*time.Second {
+					t.Fatalf("input runs for more than 10 s (now %d, %d queued)", now, s.Len())
+				}
 				for dequeue() {
 				}
 				ne := s.NextEvent(now)
@@ -196,6 +220,9 @@ func FuzzHFSC(f *testing.F) {
 		}
 
 		for len(in) > 0 {
+			if err := s.verify(); err != nil {
+				t.Fatalf("at %d: %v", now, err)
+			}
 			op := in.next()
 			switch {
 			case op < 200: // an arrival after a gap
@@ -207,7 +234,7 @@ func FuzzHFSC(f *testing.F) {
 				li := leaves[in.next()%len(leaves)]
 				c := cls[li]
 				seq := len(status)
-				p := pkt{cls: li, size: 40 + in.next()*6, arr: now, seq: seq}
+				p := pkt{cls: li, size: 40 + in.next()*6, arr: now, seq: seq} // up to maxSize
 				if c.deleted {
 					if s.Enqueue(c.h, p, now) {
 						t.Fatal("Enqueue on a deleted class succeeded")
@@ -309,6 +336,8 @@ func FuzzHFSC(f *testing.F) {
 		}
 	})
 }
+
+const maxSize = 40 + 255*6
 
 func indexOf(cls []*fclass, c *fclass) int {
 	for i, o := range cls {
