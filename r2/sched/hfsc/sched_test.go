@@ -533,3 +533,30 @@ func TestStatsAndClock(t *testing.T) {
 		t.Fatalf("Stats of an unknown class: %v", err)
 	}
 }
+
+// A class held below its upper limit by a real-time class does not burst
+// above the limit once the link frees up: it keeps at most ulSlack of
+// credit.
+func TestUpperLimitNoCatchUp(t *testing.T) {
+	const link = 10 * mbit
+	m := newSim(t, link, []ClassConfig{
+		{Name: "r", Leaf: true, QLimit: 5, RT: lin(9 * mbit)},
+		{Name: "a", Leaf: true, QLimit: 20, LS: lin(5 * mbit), UL: lin(2 * mbit)},
+	})
+	m.greedy[1] = 1500
+	var arr []arrival
+	for t := int64(0); t < ms(1000); t += ms(0.8) {
+		arr = append(arr, arrival{t, 0, 1000}) // 10 Mbit/s offered
+	}
+	m.run(arr, ms(1200))
+	busy := m.bytesBy(ms(100), ms(1000))
+	if got := busy[1] * 8 / 0.9; math.Abs(got-1*mbit) > 0.02*mbit {
+		t.Fatalf("while r is busy a gets %.0f bits/s, want the 1 Mbit/s left", got)
+	}
+	after := m.bytesBy(ms(1010), ms(1110))
+	limit := 2*mbit*0.1/8 + 2*mbit*0.001/8 + 2*1500 // 100 ms, ulSlack of credit, 2 items
+	if after[1] > limit {
+		t.Fatalf("a sent %.0f bytes in the 100 ms after r stopped, limit %.0f", after[1], limit)
+	}
+	t.Logf("a: %.0f bytes in 100 ms after r stopped (limit %.0f)", after[1], limit)
+}
