@@ -147,6 +147,9 @@ func (s *Sched[T]) AddClass(cfg ClassConfig) error {
 // must hold what it queues. The class's runtime curves restart from its
 // current service at now. On error nothing changes.
 func (s *Sched[T]) ChangeClass(cfg ClassConfig, now int64) error {
+	if cfg.Name == RootName {
+		return fmt.Errorf("%w: the root's curve is the link rate", ErrInvalid)
+	}
 	if err := checkConfig(&cfg); err != nil {
 		return err
 	}
@@ -214,7 +217,8 @@ func (s *Sched[T]) ChangeClass(cfg ClassConfig, now int64) error {
 
 // DelClass deletes a class without children and returns the items it
 // queued, oldest first, for the caller to free and count. The root cannot
-// be deleted. On error nothing changes.
+// be deleted. It acts at the latest time the scheduler has seen. On error
+// nothing changes.
 func (s *Sched[T]) DelClass(name string) ([]T, error) {
 	c := s.byName[name]
 	switch {

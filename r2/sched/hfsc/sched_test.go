@@ -420,6 +420,7 @@ func TestValidation(t *testing.T) {
 		{"change: leaf to interior", chg(ClassConfig{Name: "c", LS: lin(100)}), ErrInvalid, "cannot change"},
 		{"change: limit below queue", chg(with(leaf("a", "p"), func(c *ClassConfig) { c.QLimit = 1 })), ErrBusy, "queues 2"},
 		{"change: unknown", chg(leaf("zz", "")), ErrNotFound, "zz"},
+		{"change: root", chg(ClassConfig{Name: RootName, LS: lin(1)}), ErrInvalid, "link rate"},
 		{"change: real-time above link", chg(with(leaf("c", ""), func(c *ClassConfig) { c.RT = lin(3 * mbit) })), ErrCapacity, "real-time"},
 		{"delete root", del(RootName), ErrInvalid, "root"},
 		{"delete with children", del("p"), ErrBusy, "children"},
