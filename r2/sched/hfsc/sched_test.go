@@ -561,3 +561,25 @@ func TestUpperLimitNoCatchUp(t *testing.T) {
 	}
 	t.Logf("a: %.0f bytes in 100 ms after r stopped (limit %.0f)", after[1], limit)
 }
+
+// A class that becomes backlogged late gets its share from then on, with
+// no catch-up burst for the time it was idle.
+func TestLinkShareLateJoiner(t *testing.T) {
+	const link = 10 * mbit
+	m := newSim(t, link, []ClassConfig{
+		{Name: "a", Leaf: true, QLimit: 20, LS: lin(5 * mbit)},
+		{Name: "b", Leaf: true, QLimit: 20, LS: lin(5 * mbit)},
+	})
+	m.greedy[0] = 1500
+	var arr []arrival
+	for t := ms(1000); t < ms(2000); t += ms(0.6) {
+		arr = append(arr, arrival{t, 1, 1500}) // 20 Mbit/s offered: b stays backlogged
+	}
+	m.run(arr, ms(2000))
+	for _, w := range []struct{ from, to int64 }{{ms(1000), ms(1050)}, {ms(1050), ms(2000)}} {
+		got := m.bytesBy(w.from, w.to)
+		if share := got[1] / (got[0] + got[1]); math.Abs(share-0.5) > 0.02 {
+			t.Errorf("b's share in [%d, %d) ms: %.3f, want 0.5", w.from/ms(1), w.to/ms(1), share)
+		}
+	}
+}
