@@ -10,7 +10,7 @@ const mod = "github.com/r2go/r2/"
 
 // tier of each module package, by path prefix (longest match wins).
 var tiers = map[string]int{
-	"r2/names": 1, "fwd": 1, "counters": 1, "logs": 1, "r2/ring": 1, "r2/hdr": 1, "r2/routedata": 1, "r2/sched": 1,
+	"r2/names": 1, "fwd": 1, "counters": 1, "logs": 1, "r2/ring": 1, "r2/hdr": 1, "r2/routedata": 1,
 	"r2/packet": 2, "r2/poll": 2, "r2/internal/pagemem": 2,
 	"r2/graph": 3, "r2/msg": 3, "r2/driver": 3, "r2/netdev": 3,
 	"gnodes":    4,
@@ -30,7 +30,7 @@ func tierOf(pkg string) (int, bool) {
 }
 
 // pure packages must not reach the system, netlink or Thrift directly.
-var pure = []string{"r2/names", "r2/sched", "fwd", "r2/hdr", "r2/graph", "r2/msg", "gnodes", "r2/packet"}
+var pure = []string{"r2/names", "fwd", "r2/hdr", "r2/graph", "r2/msg", "gnodes", "r2/packet"}
 
 var impure = []string{"golang.org/x/sys/unix", "github.com/vishvananda/", "github.com/apache/thrift", "github.com/cilium/ebpf", "syscall"}
 
