@@ -152,6 +152,10 @@ func FuzzHFSC(f *testing.F) {
 		// head item leaves by its deadline plus one largest item's time.
 		slack := int64(maxSize*8e9/float64(link)) + 2
 		dueBy := make([]int64, len(cls))
+		lastSeq := make([]int, len(cls)) // per leaf: the last item sent
+		for i := range lastSeq {
+			lastSeq[i] = -1
+		}
 		dequeue := func() bool {
 			for i, c := range cls {
 				dueBy[i] = -1
@@ -177,6 +181,10 @@ func FuzzHFSC(f *testing.F) {
 				t.Fatalf("item %d released in state %d", p.seq, status[p.seq])
 			}
 			status[p.seq] = left
+			if p.seq <= lastSeq[p.cls] {
+				t.Fatalf("item %d of %s left after item %d: not FIFO", p.seq, cls[p.cls].cfg.Name, lastSeq[p.cls])
+			}
+			lastSeq[p.cls] = p.seq
 			if float64(now) < finish-float64(linkQueue)-1 {
 				t.Fatalf("at %d: link over-committed: busy until %.0f, queue %d", now, finish, linkQueue)
 			}
