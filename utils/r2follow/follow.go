@@ -1,0 +1,744 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"path"
+	"slices"
+	"sort"
+	"time"
+
+	"github.com/r2go/r2/apis/common"
+	"github.com/r2go/r2/r2/ctl"
+)
+
+// Config is what the follower follows.
+type Config struct {
+	// Patterns select the interfaces to attach, by name or glob ("veth*").
+	Patterns []string
+	// Table is the kernel routing table followed (254, main, by default).
+	Table int
+	// HostOwned attaches interfaces in R2's host-owned-addresses mode:
+	// the kernel answers ARP, NDP and traffic to the addresses.
+	HostOwned bool
+	// Batch is the most routes per API call.
+	Batch int
+	// Logf logs what the follower did.
+	Logf func(format string, args ...any)
+	// Resolve asks the kernel how it reaches a gateway that is not on one
+	// of R2's connected subnets: the gateway's own route's next hop and
+	// output interface. nil: such routes are refused.
+	Resolve func(gw netip.Addr) (NextHop, error)
+}
+
+// DefaultBatch is the most routes per add_batch or del_batch: 4096 IPv6
+// routes stay well under the API's default 1 MiB frame.
+const DefaultBatch = 4096
+
+// Refused reports whether err is R2 refusing a request (which left the
+// router unchanged), rather than a failure of the connection.
+func Refused(err error) bool {
+	var ae *common.ApiErr
+	return errors.As(err, &ae)
+}
+
+// r2Route is a route as the follower programmed it into R2.
+type r2Route = ctl.Route
+
+// Follower mirrors the kernel's links, addresses and routes into R2. Apply
+// records kernel events; Flush sends R2 what changed since the last Flush.
+// It is used from one goroutine.
+type Follower struct {
+	cfg Config
+	r2  R2
+
+	// The kernel's view.
+	links  map[int]Link                  // by kernel ifindex
+	addrs  map[int]map[netip.Prefix]bool // by kernel ifindex
+	routes map[netip.Prefix][]KRoute     // the followed table's routes by prefix
+	neighs map[Neigh]bool
+
+	// What R2 has, as far as the follower knows.
+	r2ifs    map[string]bool
+	r2addrs  map[string]map[netip.Prefix]bool
+	r2routes map[netip.Prefix]r2Route
+	// refused are the prefixes the kernel has and R2 does not, with why.
+	refused map[netip.Prefix]string
+
+	dirty    map[netip.Prefix]struct{}
+	allDirty bool      // re-evaluate every route (addresses or links changed, resync)
+	since    time.Time // the oldest event not yet flushed
+
+	logged map[string]int // log lines per refusal reason
+	Stats  Stats
+}
+
+// Stats are the follower's counters, shown as JSON.
+type Stats struct {
+	Events        uint64            `json:"events"`          // kernel notifications applied
+	RoutesKernel  int               `json:"routes_kernel"`   // prefixes in the followed kernel table
+	RoutesR2      int               `json:"routes_r2"`       // routes the follower keeps in R2
+	Refused       int               `json:"refused"`         // kernel prefixes R2 does not get, now
+	RefusedWhy    map[string]uint64 `json:"refused_reasons"` // refusals so far, by reason
+	Skipped       map[string]uint64 `json:"skipped"`         // notifications not followed, by reason
+	Batches       uint64            `json:"batches"`         // add_batch and del_batch calls
+	Added         uint64            `json:"added"`           // routes sent in add batches
+	Deleted       uint64            `json:"deleted"`         // routes sent in del batches
+	Flushes       uint64            `json:"flushes"`
+	LastLagMs     float64           `json:"last_lag_ms"` // oldest pending event to R2's last reply
+	MaxLagMs      float64           `json:"max_lag_ms"`
+	Resyncs       uint64            `json:"resyncs"`         // kernel resyncs (start-up, netlink overflow)
+	R2Resyncs     uint64            `json:"r2_resyncs"`      // R2 state read back (start-up, reconnection)
+	Reconnects    uint64            `json:"reconnects"`      // API connections re-established
+	Multipath     uint64            `json:"multipath"`       // multipath routes reduced to their first next hop
+	LastResyncSec float64           `json:"last_resync_s"`   // duration of the last resync
+	LastResyncOps int               `json:"last_resync_ops"` // routes sent by the last resync
+}
+
+// NewFollower returns a follower that programs r2 (which may be nil until
+// Connect).
+func NewFollower(cfg Config) *Follower {
+	if cfg.Table == 0 {
+		cfg.Table = tableMain
+	}
+	if cfg.Batch <= 0 {
+		cfg.Batch = DefaultBatch
+	}
+	if cfg.Logf == nil {
+		cfg.Logf = func(string, ...any) {}
+	}
+	return &Follower{
+		cfg:      cfg,
+		links:    map[int]Link{},
+		addrs:    map[int]map[netip.Prefix]bool{},
+		routes:   map[netip.Prefix][]KRoute{},
+		neighs:   map[Neigh]bool{},
+		r2ifs:    map[string]bool{},
+		r2addrs:  map[string]map[netip.Prefix]bool{},
+		r2routes: map[netip.Prefix]r2Route{},
+		refused:  map[netip.Prefix]string{},
+		dirty:    map[netip.Prefix]struct{}{},
+		logged:   map[string]int{},
+		Stats:    Stats{RefusedWhy: map[string]uint64{}, Skipped: map[string]uint64{}},
+	}
+}
+
+// follows reports whether the link called name is one to attach.
+func (f *Follower) follows(name string) bool {
+	for _, p := range f.cfg.Patterns {
+		if ok, _ := path.Match(p, name); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// Pending reports whether events wait for a Flush.
+func (f *Follower) Pending() bool { return !f.since.IsZero() }
+
+func (f *Follower) touch() {
+	if f.since.IsZero() {
+		f.since = time.Now()
+	}
+}
+
+func (f *Follower) skip(why string) { f.Stats.Skipped[why]++ }
+
+// Apply records one kernel event.
+func (f *Follower) Apply(ev Event) {
+	f.Stats.Events++
+	switch ev.Op {
+	case OpLinkSet:
+		old, ok := f.links[ev.Link.Index]
+		f.links[ev.Link.Index] = ev.Link
+		if !ok || old.Name != ev.Link.Name {
+			f.allDirty = true
+			f.touch()
+		}
+	case OpLinkDel:
+		if _, ok := f.links[ev.Link.Index]; ok {
+			delete(f.links, ev.Link.Index)
+			delete(f.addrs, ev.Link.Index)
+			f.allDirty = true
+			f.touch()
+		}
+	case OpAddrAdd, OpAddrDel:
+		m := f.addrs[ev.Addr.LinkIndex]
+		if m == nil {
+			m = map[netip.Prefix]bool{}
+			f.addrs[ev.Addr.LinkIndex] = m
+		}
+		if ev.Op == OpAddrAdd {
+			m[ev.Addr.Prefix] = true
+		} else {
+			delete(m, ev.Addr.Prefix)
+		}
+		f.allDirty = true
+		f.touch()
+	case OpRouteSet, OpRouteDel:
+		r := ev.Route
+		if why := f.ignore(r); why != "" {
+			f.skip(why)
+			return
+		}
+		rs := f.routes[r.Prefix]
+		i := slices.IndexFunc(rs, func(x KRoute) bool { return x.Priority == r.Priority })
+		switch {
+		case ev.Op == OpRouteSet && i >= 0:
+			rs[i] = r
+		case ev.Op == OpRouteSet:
+			rs = append(rs, r)
+		case i >= 0:
+			rs = slices.Delete(rs, i, i+1)
+		}
+		if len(rs) == 0 {
+			delete(f.routes, r.Prefix)
+		} else {
+			f.routes[r.Prefix] = rs
+		}
+		f.dirty[r.Prefix] = struct{}{}
+		f.touch()
+	case OpNeighSet:
+		f.neighs[ev.Neigh] = true
+	case OpNeighDel:
+		delete(f.neighs, ev.Neigh)
+	}
+}
+
+// ignore says why route r is not followed at all, or "".
+func (f *Follower) ignore(r KRoute) string {
+	switch {
+	case r.Table == tableLocal:
+		return "local table"
+	case r.Table != f.cfg.Table:
+		return "other table"
+	case r.Protocol == rtprotKernel:
+		return "kernel route (R2 derives it from the address)"
+	case r.Type == rtnLocal || r.Type == rtnBroadcast || r.Type == rtnMulticast || r.Type == rtnAnycast:
+		return "local, broadcast, anycast or multicast type"
+	case r.Prefix.Addr().Is6() && (r.Prefix.Addr().IsLinkLocalUnicast() || r.Prefix.Addr().IsMulticast()):
+		return "IPv6 link-local or multicast destination"
+	}
+	return ""
+}
+
+// Replace makes d the kernel's view (a resync: mark everything, sweep what
+// the dump no longer has at the next Flush).
+func (f *Follower) Replace(d Dump) {
+	f.links = map[int]Link{}
+	f.addrs = map[int]map[netip.Prefix]bool{}
+	f.routes = make(map[netip.Prefix][]KRoute, len(d.Routes))
+	f.neighs = map[Neigh]bool{}
+	f.allDirty = true
+	f.touch()
+	n := f.Stats.Events
+	for _, l := range d.Links {
+		f.Apply(Event{Op: OpLinkSet, Link: l})
+	}
+	for _, a := range d.Addrs {
+		f.Apply(Event{Op: OpAddrAdd, Addr: a})
+	}
+	for _, r := range d.Routes {
+		f.Apply(Event{Op: OpRouteSet, Route: r})
+	}
+	for _, nb := range d.Neighs {
+		f.Apply(Event{Op: OpNeighSet, Neigh: nb})
+	}
+	f.Stats.Events = n
+	f.Stats.Resyncs++
+}
+
+// Connect makes r2 the router to program and reads back what it has: the
+// followed interfaces, their addresses and the routes through them. The next
+// Flush sends only the differences.
+func (f *Follower) Connect(r2 R2) error {
+	f.r2 = r2
+	ifs, err := r2.Interfaces()
+	if err != nil {
+		return fmt.Errorf("read R2's interfaces: %w", err)
+	}
+	f.r2ifs = map[string]bool{}
+	f.r2addrs = map[string]map[netip.Prefix]bool{}
+	owned := map[netip.Prefix]bool{} // connected and local routes of addresses
+	for _, i := range ifs {
+		if !f.follows(i.Name) {
+			continue
+		}
+		f.r2ifs[i.Name] = true
+		m := map[netip.Prefix]bool{}
+		for _, a := range i.Addrs {
+			if a.Addr().Is6() && a.Addr().IsLinkLocalUnicast() {
+				continue // R2's own EUI-64 address
+			}
+			m[a] = true
+			owned[a.Masked()] = true
+		}
+		f.r2addrs[i.Name] = m
+	}
+	f.r2routes = map[netip.Prefix]r2Route{}
+	for off := 0; ; {
+		total, rs, err := r2.Routes(off, 10000)
+		if err != nil {
+			return fmt.Errorf("read R2's routes: %w", err)
+		}
+		for _, r := range rs {
+			if !f.r2ifs[r.Ifname] || r.Kind == ctl.KindLocal || r.Kind == ctl.KindConnected && owned[r.Prefix] {
+				continue
+			}
+			r.Kind = ""
+			f.r2routes[r.Prefix] = r
+		}
+		off += len(rs)
+		if len(rs) == 0 || off >= total {
+			break
+		}
+	}
+	f.allDirty = true
+	f.touch()
+	f.Stats.R2Resyncs++
+	f.cfg.Logf("R2: %d followed interfaces, %d routes through them", len(f.r2ifs), len(f.r2routes))
+	return nil
+}
+
+// LostInterfaces reports whether R2's interfaces (ifs) lack one the
+// follower attached: R2 restarted between two looks, or someone detached it.
+func (f *Follower) LostInterfaces(ifs []ctl.IfInfo) bool {
+	have := map[string]bool{}
+	for _, i := range ifs {
+		have[i.Name] = true
+	}
+	for name := range f.r2ifs {
+		if !have[name] {
+			return true
+		}
+	}
+	return false
+}
+
+// Flush sends R2 what changed. An error that is not a refusal means the
+// connection to R2 is in doubt: reconnect and Connect again, then Flush.
+func (f *Follower) Flush() error {
+	if f.r2 == nil {
+		return errors.New("not connected to R2")
+	}
+	if f.since.IsZero() {
+		return nil
+	}
+	start := f.since
+	f.Stats.Flushes++
+	full := f.allDirty
+	if err := f.flushLinks(); err != nil {
+		return err
+	}
+	addrsDel, err := f.flushAddrs()
+	if err != nil {
+		return err
+	}
+	if err := f.flushRoutes(); err != nil {
+		return err
+	}
+	for _, a := range addrsDel {
+		if err := f.r2.DelAddr(a.ifname, a.p); err != nil && !Refused(err) {
+			return err
+		}
+		delete(f.r2addrs[a.ifname], a.p)
+		f.cfg.Logf("address %s removed from %s", a.p, a.ifname)
+	}
+	f.since = time.Time{}
+	lag := time.Since(start).Seconds() * 1000
+	f.Stats.LastLagMs = lag
+	f.Stats.MaxLagMs = max(f.Stats.MaxLagMs, lag)
+	f.Stats.RoutesKernel = len(f.routes)
+	f.Stats.RoutesR2 = len(f.r2routes)
+	f.Stats.Refused = len(f.refused)
+	if full {
+		f.Stats.LastResyncSec = lag / 1000
+	}
+	return nil
+}
+
+// linkNames are the kernel's followed links by name.
+func (f *Follower) linkNames() map[string]Link {
+	out := map[string]Link{}
+	for _, l := range f.links {
+		if f.follows(l.Name) {
+			out[l.Name] = l
+		}
+	}
+	return out
+}
+
+func (f *Follower) flushLinks() error {
+	if !f.allDirty {
+		return nil
+	}
+	want := f.linkNames()
+	for _, name := range sortedKeys(want) {
+		if f.r2ifs[name] {
+			continue
+		}
+		if err := f.r2.AddInterface(name, f.cfg.HostOwned); err != nil {
+			if !Refused(err) {
+				return err
+			}
+			f.cfg.Logf("interface %s: R2 refused to attach it: %v", name, err)
+			continue
+		}
+		f.r2ifs[name] = true
+		f.r2addrs[name] = map[netip.Prefix]bool{}
+		f.cfg.Logf("interface %s attached", name)
+	}
+	for _, name := range sortedKeys(f.r2ifs) {
+		if _, ok := want[name]; ok {
+			continue
+		}
+		if err := f.r2.DelInterface(name); err != nil && !Refused(err) {
+			return err
+		}
+		delete(f.r2ifs, name)
+		delete(f.r2addrs, name)
+		for p, r := range f.r2routes { // R2 removed them with the interface
+			if r.Ifname == name {
+				delete(f.r2routes, p)
+			}
+		}
+		f.cfg.Logf("interface %s detached (gone from the kernel)", name)
+	}
+	return nil
+}
+
+type ifAddr struct {
+	ifname string
+	p      netip.Prefix
+}
+
+// flushAddrs adds the addresses R2 lacks and returns those to delete once
+// the routes that may depend on them are gone.
+func (f *Follower) flushAddrs() ([]ifAddr, error) {
+	if !f.allDirty {
+		return nil, nil
+	}
+	var del []ifAddr
+	links := f.linkNames()
+	for _, name := range sortedKeys(f.r2ifs) {
+		want := map[netip.Prefix]bool{}
+		if l, ok := links[name]; ok {
+			for p := range f.addrs[l.Index] {
+				if p.Addr().Is6() && p.Addr().IsLinkLocalUnicast() {
+					continue // R2 derives its own (the same EUI-64, from the same MAC)
+				}
+				want[p] = true
+			}
+		}
+		have := f.r2addrs[name]
+		for _, p := range sortedKeys(want) {
+			if have[p] {
+				continue
+			}
+			if err := f.r2.AddAddr(name, p); err != nil {
+				if !Refused(err) {
+					return nil, err
+				}
+				f.cfg.Logf("address %s on %s: R2 refused it: %v", p, name, err)
+				continue
+			}
+			have[p] = true
+			f.cfg.Logf("address %s added to %s", p, name)
+		}
+		for _, p := range sortedKeys(have) {
+			if !want[p] {
+				del = append(del, ifAddr{name, p})
+			}
+		}
+	}
+	return del, nil
+}
+
+// view is what R2 will know when the routes are sent: interface names by
+// kernel index, and the addresses of each followed interface.
+type view struct {
+	byIndex map[int]string
+	addrs   map[string][]netip.Prefix // addresses that stay
+	owned   map[netip.Prefix]bool     // prefixes of R2's connected and local routes
+	gwCache map[netip.Addr]gwRes
+}
+
+type gwRes struct {
+	nh  NextHop
+	err error
+}
+
+func (f *Follower) view() *view {
+	v := &view{byIndex: map[int]string{}, addrs: map[string][]netip.Prefix{}, owned: map[netip.Prefix]bool{}, gwCache: map[netip.Addr]gwRes{}}
+	for _, l := range f.links {
+		v.byIndex[l.Index] = l.Name
+		if !f.r2ifs[l.Name] {
+			continue
+		}
+		for p := range f.addrs[l.Index] {
+			if f.r2addrs[l.Name][p] { // what R2 has (a refused address does not count)
+				v.addrs[l.Name] = append(v.addrs[l.Name], p)
+				v.owned[p.Masked()] = true
+				v.owned[netip.PrefixFrom(p.Addr(), p.Addr().BitLen())] = true
+			}
+		}
+	}
+	return v
+}
+
+// onLink reports whether gw is a neighbour R2 can reach on ifname.
+func (v *view) onLink(ifname string, gw netip.Addr) bool {
+	if gw.Is6() && gw.IsLinkLocalUnicast() {
+		return true
+	}
+	for _, p := range v.addrs[ifname] {
+		if p.Contains(gw) && p.Addr() != gw {
+			return true
+		}
+	}
+	return false
+}
+
+// translate is the R2 route for the kernel's routes to prefix p, or why
+// there is none ("" when the kernel has no route either).
+func (f *Follower) translate(v *view, p netip.Prefix) (r2Route, bool, string) {
+	krs := f.routes[p]
+	if len(krs) == 0 {
+		return r2Route{}, false, ""
+	}
+	kr := krs[0]
+	for _, x := range krs[1:] {
+		if x.Priority < kr.Priority {
+			kr = x
+		}
+	}
+	switch kr.Type {
+	case rtnUnicast:
+	case rtnBlackhole, rtnUnreachable, rtnProhibit, rtnThrow:
+		return r2Route{}, false, "blackhole, unreachable, prohibit or throw route: R2 has no drop route"
+	default:
+		return r2Route{}, false, fmt.Sprintf("route type %d", kr.Type)
+	}
+	if v.owned[p] {
+		return r2Route{}, false, "same prefix as an interface address's route"
+	}
+	if len(kr.NHs) == 0 {
+		return r2Route{}, false, "no next hop"
+	}
+	if len(kr.NHs) > 1 {
+		f.Stats.Multipath++
+		f.logOnce("multipath", "route %s has %d next hops: R2 gets the first only", p, len(kr.NHs))
+	}
+	nh := kr.NHs[0]
+	name, ok := v.byIndex[nh.OIF]
+	if !ok || !f.r2ifs[name] {
+		return r2Route{}, false, "output interface not followed"
+	}
+	if !nh.Gw.IsValid() {
+		return r2Route{Prefix: p, Ifname: name}, true, ""
+	}
+	if v.onLink(name, nh.Gw) {
+		return r2Route{Prefix: p, NextHop: nh.Gw, Ifname: name}, true, ""
+	}
+	// The kernel reaches this gateway some other way (onlink flag,
+	// recursive): use the next hop it resolved the gateway to.
+	if f.cfg.Resolve == nil {
+		return r2Route{}, false, "next hop not on a connected subnet of R2"
+	}
+	res, ok := v.gwCache[nh.Gw]
+	if !ok {
+		res.nh, res.err = f.cfg.Resolve(nh.Gw)
+		v.gwCache[nh.Gw] = res
+	}
+	if res.err != nil {
+		return r2Route{}, false, "next hop not on a connected subnet of R2, and the kernel cannot resolve it"
+	}
+	name2, ok := v.byIndex[res.nh.OIF]
+	switch {
+	case !ok || !f.r2ifs[name2]:
+		return r2Route{}, false, "next hop resolves through an interface not followed"
+	case res.nh.Gw.IsValid() && v.onLink(name2, res.nh.Gw):
+		return r2Route{Prefix: p, NextHop: res.nh.Gw, Ifname: name2}, true, ""
+	case !res.nh.Gw.IsValid() && v.onLink(name2, nh.Gw):
+		return r2Route{Prefix: p, NextHop: nh.Gw, Ifname: name2}, true, ""
+	}
+	return r2Route{}, false, "next hop not on a connected subnet of R2 (kernel: on-link or recursive)"
+}
+
+func (f *Follower) logOnce(reason, format string, args ...any) {
+	n := f.logged[reason]
+	f.logged[reason] = n + 1
+	switch {
+	case n < 10:
+		f.cfg.Logf(format, args...)
+	case n == 10:
+		f.cfg.Logf("(more %q; counted in the statistics)", reason)
+	}
+}
+
+func (f *Follower) refuse(p netip.Prefix, why string) {
+	if f.refused[p] == why {
+		return
+	}
+	f.refused[p] = why
+	f.Stats.RefusedWhy[why]++
+	f.logOnce(why, "route %s not sent to R2: %s", p, why)
+}
+
+func (f *Follower) flushRoutes() error {
+	v := f.view()
+	var keys []netip.Prefix
+	if f.allDirty {
+		seen := make(map[netip.Prefix]struct{}, len(f.routes)+len(f.r2routes))
+		for _, m := range []map[netip.Prefix][]KRoute{f.routes} {
+			for p := range m {
+				seen[p] = struct{}{}
+			}
+		}
+		for p := range f.r2routes {
+			seen[p] = struct{}{}
+		}
+		for p := range f.refused {
+			seen[p] = struct{}{}
+		}
+		keys = make([]netip.Prefix, 0, len(seen))
+		for p := range seen {
+			keys = append(keys, p)
+		}
+	} else {
+		keys = make([]netip.Prefix, 0, len(f.dirty))
+		for p := range f.dirty {
+			keys = append(keys, p)
+		}
+	}
+	var add, del []r2Route
+	for _, p := range keys {
+		want, ok, why := f.translate(v, p)
+		have, has := f.r2routes[p]
+		switch {
+		case ok:
+			delete(f.refused, p)
+			if !has || have != want {
+				add = append(add, want)
+			}
+		case has:
+			del = append(del, have)
+		}
+		if !ok {
+			if why == "" {
+				delete(f.refused, p)
+			} else {
+				f.refuse(p, why)
+			}
+		}
+	}
+	if f.allDirty {
+		f.Stats.LastResyncOps = len(add) + len(del)
+	}
+	// Deletions first: a replaced route is an add (R2 replaces), and what
+	// goes is out before addresses are removed.
+	sortRoutes(del)
+	sortRoutes(add)
+	if err := f.send(del, true); err != nil {
+		return err
+	}
+	if err := f.send(add, false); err != nil {
+		return err
+	}
+	clear(f.dirty)
+	f.allDirty = false
+	return nil
+}
+
+// send programs routes in batches; a refused batch is split until the
+// routes R2 refuses are found, which are counted and logged.
+func (f *Follower) send(rs []r2Route, del bool) error {
+	for len(rs) > 0 {
+		n := min(len(rs), f.cfg.Batch)
+		if err := f.sendBatch(rs[:n], del); err != nil {
+			return err
+		}
+		rs = rs[n:]
+	}
+	return nil
+}
+
+func (f *Follower) sendBatch(rs []r2Route, del bool) error {
+	var err error
+	f.Stats.Batches++
+	if del {
+		err = f.r2.DelRoutes(rs)
+	} else {
+		err = f.r2.AddRoutes(rs)
+	}
+	switch {
+	case err == nil:
+		for _, r := range rs {
+			if del {
+				delete(f.r2routes, r.Prefix)
+			} else {
+				f.r2routes[r.Prefix] = r
+			}
+		}
+		if del {
+			f.Stats.Deleted += uint64(len(rs))
+		} else {
+			f.Stats.Added += uint64(len(rs))
+		}
+		return nil
+	case !Refused(err):
+		return err
+	case len(rs) > 1:
+		h := len(rs) / 2
+		if err := f.sendBatch(rs[:h], del); err != nil {
+			return err
+		}
+		return f.sendBatch(rs[h:], del)
+	}
+	r := rs[0]
+	if del {
+		// R2 no longer has it (deleted with its interface or address):
+		// what the follower wanted.
+		delete(f.r2routes, r.Prefix)
+		return nil
+	}
+	f.refuse(r.Prefix, "refused by R2")
+	f.logOnce("refused by R2 detail", "R2 refused route %s: %v", r, err)
+	return nil
+}
+
+func sortRoutes(rs []r2Route) {
+	sort.Slice(rs, func(i, j int) bool {
+		return rs[i].Prefix.Addr().Less(rs[j].Prefix.Addr()) || rs[i].Prefix.Addr() == rs[j].Prefix.Addr() && rs[i].Prefix.Bits() < rs[j].Prefix.Bits()
+	})
+}
+
+func sortedKeys[K interface {
+	comparable
+	~string | netip.Prefix
+}, V any](m map[K]V) []K {
+	out := make([]K, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.SortFunc(out, func(a, b K) int { return cmpKey(a, b) })
+	return out
+}
+
+func cmpKey[K comparable](a, b K) int {
+	switch x := any(a).(type) {
+	case string:
+		y := any(b).(string)
+		switch {
+		case x < y:
+			return -1
+		case x > y:
+			return 1
+		}
+		return 0
+	case netip.Prefix:
+		return x.Compare(any(b).(netip.Prefix))
+	}
+	return 0
+}

@@ -1,0 +1,87 @@
+package main
+
+import (
+	"context"
+	"net/netip"
+
+	"github.com/r2go/r2/apis/route"
+	"github.com/r2go/r2/r2/api"
+	"github.com/r2go/r2/r2/ctl"
+)
+
+// thriftR2 is the R2 interface over R2's Thrift API.
+type thriftR2 struct{ c *api.Client }
+
+var _ R2 = thriftR2{}
+
+func (t thriftR2) Interfaces() ([]ctl.IfInfo, error) {
+	infos, err := t.c.Interface.Show(context.Background(), "")
+	if err != nil {
+		return nil, err
+	}
+	out := make([]ctl.IfInfo, 0, len(infos))
+	for _, i := range infos {
+		ii := ctl.IfInfo{Name: i.Name, Ifindex: int(i.Ifindex), LinuxIndex: int(i.LinuxIndex), Up: i.Up}
+		for _, a := range i.Addrs {
+			if p, err := netip.ParsePrefix(a); err == nil {
+				ii.Addrs = append(ii.Addrs, p)
+			}
+		}
+		out = append(out, ii)
+	}
+	return out, nil
+}
+
+func (t thriftR2) AddInterface(name string, hostOwned bool) error {
+	return t.c.Interface.AddIf(context.Background(), name, -1, "", -1, "")
+}
+
+func (t thriftR2) DelInterface(name string) error {
+	return t.c.Interface.DelIf(context.Background(), name)
+}
+
+func (t thriftR2) AddAddr(ifname string, p netip.Prefix) error {
+	return t.c.Interface.AddIP(context.Background(), ifname, p.String())
+}
+
+func (t thriftR2) DelAddr(ifname string, p netip.Prefix) error {
+	return t.c.Interface.DelIP(context.Background(), ifname, p.String())
+}
+
+func entries(rs []ctl.Route) []*route.RouteEntry {
+	out := make([]*route.RouteEntry, len(rs))
+	for i, r := range rs {
+		e := &route.RouteEntry{Prefix: r.Prefix.String(), Ifname: r.Ifname, Kind: r.Kind}
+		if r.NextHop.IsValid() {
+			e.Nexthop = r.NextHop.String()
+		}
+		out[i] = e
+	}
+	return out
+}
+
+func (t thriftR2) AddRoutes(rs []ctl.Route) error {
+	return t.c.Route.AddBatch(context.Background(), entries(rs))
+}
+
+func (t thriftR2) DelRoutes(rs []ctl.Route) error {
+	return t.c.Route.DelBatch(context.Background(), entries(rs))
+}
+
+func (t thriftR2) Routes(offset, limit int) (int, []ctl.Route, error) {
+	page, err := t.c.Route.Show(context.Background(), int64(offset), int64(limit))
+	if err != nil {
+		return 0, nil, err
+	}
+	out := make([]ctl.Route, 0, len(page.Routes))
+	for _, e := range page.Routes {
+		r, err := api.ParseRoute(e.Prefix, e.Nexthop, e.Ifname, e.Kind, false)
+		if err != nil {
+			continue
+		}
+		out = append(out, r)
+	}
+	return int(page.Total), out, nil
+}
+
+func (t thriftR2) Close() error { return t.c.Close() }
