@@ -238,3 +238,5 @@ func (r *Router) AddNeighbour(ifname string, ip netip.Addr, mac [6]byte) error {
 	r.eng.Send(msg.MACLearned{Ifindex: fi.Ifindex, IP: v, MAC: mac})
 	return nil
 }
+
+var _ API = (*Router)(nil)
