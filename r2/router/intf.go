@@ -12,6 +12,7 @@ import (
 	"github.com/r2go/r2/fwd"
 	"github.com/r2go/r2/r2/ctl"
 	"github.com/r2go/r2/r2/driver"
+	"github.com/r2go/r2/r2/msg"
 	"github.com/r2go/r2/r2/names"
 	"github.com/r2go/r2/r2/registry"
 )
@@ -295,7 +296,21 @@ func (r *Router) DelAddr(ifname string, p netip.Prefix) error {
 	ni := fi.Clone()
 	ni.Addrs = append(ni.Addrs[:idx:idx], ni.Addrs[idx+1:]...)
 	r.publishIntfs(r.intfs.With(ni))
+	r.forgetOffLink(ni)
 	return nil
+}
+
+// forgetOffLink drops the IPv4 neighbours of fi that no address of fi
+// covers any more (its subnet went with an address), and tells the threads
+// to forget them: a later address on that subnet starts with fresh ARP,
+// as Linux flushes the neighbours of a removed subnet. Caller holds r.mu.
+func (r *Router) forgetOffLink(fi *fwd.Interface) {
+	for k := range r.neigh {
+		if k.ifindex == fi.Ifindex && !fi.OnLink(k.ip) {
+			delete(r.neigh, k)
+			r.eng.Send(msg.MACForget{Ifindex: k.ifindex, IP: k.ip})
+		}
+	}
 }
 
 // addrRoutes are the routes an interface address needs: its subnet
