@@ -100,6 +100,20 @@ func (r *Router) byName(name string) (*fwd.Interface, error) {
 	return nil, fmt.Errorf("interface %s: %w", name, ctl.ErrNotFound)
 }
 
+// lockIf takes the R2 context lock and finds interface name; on error the
+// lock is not held.
+func (r *Router) lockIf(name string) (*fwd.Interface, error) {
+	if err := r.lock(); err != nil {
+		return nil, err
+	}
+	fi, err := r.byName(name)
+	if err != nil {
+		r.mu.Unlock()
+		return nil, err
+	}
+	return fi, nil
+}
+
 // publishIntfs makes snap the interface configuration of every thread.
 func (r *Router) publishIntfs(snap *fwd.Interfaces) {
 	r.intfs = snap
@@ -207,14 +221,11 @@ func macString(m [6]byte) string { return net.HardwareAddr(m[:]).String() }
 // learned it (a static neighbour, or one that a routing daemon's host
 // resolved), and tells every thread.
 func (r *Router) AddNeighbour(ifname string, ip netip.Addr, mac [6]byte) error {
-	if err := r.lock(); err != nil {
-		return err
-	}
-	defer r.mu.Unlock()
-	fi, err := r.byName(ifname)
+	fi, err := r.lockIf(ifname)
 	if err != nil {
 		return err
 	}
+	defer r.mu.Unlock()
 	if mac == ([6]byte{}) || mac[0]&1 == 1 {
 		return fmt.Errorf("neighbour %s: MAC %s is not a unicast address: %w", ip, macString(mac), ctl.ErrInvalid)
 	}
@@ -238,3 +249,5 @@ func (r *Router) AddNeighbour(ifname string, ip netip.Addr, mac [6]byte) error {
 	r.eng.Send(msg.MACLearned{Ifindex: fi.Ifindex, IP: v, MAC: mac})
 	return nil
 }
+
+var _ API = (*Router)(nil)

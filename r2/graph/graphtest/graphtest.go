@@ -351,4 +351,3 @@ func (s *source) Dispatch(d *graph.Dispatch) {
 	clear(s.q)
 	s.q = s.q[:0]
 }
-
