@@ -20,6 +20,7 @@ struct IfInfo {
   11: i64 tx_pkts
   12: i64 rx_drops
   13: i64 tx_drops
+  14: bool host_owned      // the Linux host answers ARP, NDP and traffic for the addresses
 }
 
 service Interface {
@@ -40,6 +41,12 @@ service Interface {
   // del_ip removes an address given to ifname by add_ip.
   void del_ip(1: string ifname, 2: string prefix) throws (1: common.ApiErr err)
 
+  // set_host_owned switches ifname's host-owned-addresses mode. On, the
+  // addresses belong to the Linux host (a routing daemon's BGP session):
+  // R2 answers neither ARP nor neighbour solicitations for them and drops
+  // (counted) packets addressed to them, which the kernel receives and
+  // answers from its own copy; R2 still forwards and sends ICMP errors.
+  void set_host_owned(1: string ifname, 2: bool on) throws (1: common.ApiErr err)
   // show describes ifname, or every interface when ifname is "".
   list<IfInfo> show(1: string ifname) throws (1: common.ApiErr err)
 }

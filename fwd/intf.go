@@ -33,6 +33,12 @@ type Interface struct {
 	Owner int
 	// Up says whether the interface forwards packets.
 	Up bool
+	// HostOwned says that the interface's addresses belong to the Linux
+	// host (a routing daemon's BGP session, ARP and NDP are answered by
+	// the kernel, which gets a copy of every frame): R2 answers neither
+	// ARP nor neighbour solicitations for them and drops, counted, what is
+	// addressed to them; it still forwards and sends ICMP errors.
+	HostOwned bool
 }
 
 // Validate checks the fields that the forwarding threads rely on. Callers

@@ -36,6 +36,7 @@ var _ = common.GoUnusedProtection__
 //   - TxPkts
 //   - RxDrops
 //   - TxDrops
+//   - HostOwned
 type IfInfo struct {
 	Name       string   `thrift:"name,1" db:"name" json:"name"`
 	Ifindex    int32    `thrift:"ifindex,2" db:"ifindex" json:"ifindex"`
@@ -50,6 +51,7 @@ type IfInfo struct {
 	TxPkts     int64    `thrift:"tx_pkts,11" db:"tx_pkts" json:"tx_pkts"`
 	RxDrops    int64    `thrift:"rx_drops,12" db:"rx_drops" json:"rx_drops"`
 	TxDrops    int64    `thrift:"tx_drops,13" db:"tx_drops" json:"tx_drops"`
+	HostOwned  bool     `thrift:"host_owned,14" db:"host_owned" json:"host_owned"`
 }
 
 func NewIfInfo() *IfInfo {
@@ -106,6 +108,10 @@ func (p *IfInfo) GetRxDrops() int64 {
 
 func (p *IfInfo) GetTxDrops() int64 {
 	return p.TxDrops
+}
+
+func (p *IfInfo) GetHostOwned() bool {
+	return p.HostOwned
 }
 func (p *IfInfo) Read(ctx context.Context, iprot thrift.TProtocol) error {
 	if _, err := iprot.ReadStructBegin(ctx); err != nil {
@@ -244,6 +250,16 @@ func (p *IfInfo) Read(ctx context.Context, iprot thrift.TProtocol) error {
 		case 13:
 			if fieldTypeId == thrift.I64 {
 				if err := p.ReadField13(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 14:
+			if fieldTypeId == thrift.BOOL {
+				if err := p.ReadField14(ctx, iprot); err != nil {
 					return err
 				}
 			} else {
@@ -396,6 +412,15 @@ func (p *IfInfo) ReadField13(ctx context.Context, iprot thrift.TProtocol) error 
 	return nil
 }
 
+func (p *IfInfo) ReadField14(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadBool(ctx); err != nil {
+		return thrift.PrependError("error reading field 14: ", err)
+	} else {
+		p.HostOwned = v
+	}
+	return nil
+}
+
 func (p *IfInfo) Write(ctx context.Context, oprot thrift.TProtocol) error {
 	if err := oprot.WriteStructBegin(ctx, "IfInfo"); err != nil {
 		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
@@ -438,6 +463,9 @@ func (p *IfInfo) Write(ctx context.Context, oprot thrift.TProtocol) error {
 			return err
 		}
 		if err := p.writeField13(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField14(ctx, oprot); err != nil {
 			return err
 		}
 	}
@@ -627,6 +655,19 @@ func (p *IfInfo) writeField13(ctx context.Context, oprot thrift.TProtocol) (err 
 	return err
 }
 
+func (p *IfInfo) writeField14(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "host_owned", thrift.BOOL, 14); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 14:host_owned: ", p), err)
+	}
+	if err := oprot.WriteBool(ctx, bool(p.HostOwned)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.host_owned (14) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 14:host_owned: ", p), err)
+	}
+	return err
+}
+
 func (p *IfInfo) Equals(other *IfInfo) bool {
 	if p == other {
 		return true
@@ -678,6 +719,9 @@ func (p *IfInfo) Equals(other *IfInfo) bool {
 	if p.TxDrops != other.TxDrops {
 		return false
 	}
+	if p.HostOwned != other.HostOwned {
+		return false
+	}
 	return true
 }
 
@@ -707,6 +751,10 @@ type Interface interface {
 	//  - Ifname
 	//  - Prefix
 	DelIP(ctx context.Context, ifname string, prefix string) (_err error)
+	// Parameters:
+	//  - Ifname
+	//  - On
+	SetHostOwned(ctx context.Context, ifname string, on bool) (_err error)
 	// Parameters:
 	//  - Ifname
 	Show(ctx context.Context, ifname string) (_r []*IfInfo, _err error)
@@ -841,22 +889,44 @@ func (p *InterfaceClient) DelIP(ctx context.Context, ifname string, prefix strin
 
 // Parameters:
 //   - Ifname
-func (p *InterfaceClient) Show(ctx context.Context, ifname string) (_r []*IfInfo, _err error) {
-	var _args14 InterfaceShowArgs
+//   - On
+func (p *InterfaceClient) SetHostOwned(ctx context.Context, ifname string, on bool) (_err error) {
+	var _args14 InterfaceSetHostOwnedArgs
 	_args14.Ifname = ifname
-	var _result16 InterfaceShowResult
+	_args14.On = on
+	var _result16 InterfaceSetHostOwnedResult
 	var _meta15 thrift.ResponseMeta
-	_meta15, _err = p.Client_().Call(ctx, "show", &_args14, &_result16)
+	_meta15, _err = p.Client_().Call(ctx, "set_host_owned", &_args14, &_result16)
 	p.SetLastResponseMeta_(_meta15)
 	if _err != nil {
 		return
 	}
 	switch {
 	case _result16.Err != nil:
-		return _r, _result16.Err
+		return _result16.Err
 	}
 
-	return _result16.GetSuccess(), nil
+	return nil
+}
+
+// Parameters:
+//   - Ifname
+func (p *InterfaceClient) Show(ctx context.Context, ifname string) (_r []*IfInfo, _err error) {
+	var _args17 InterfaceShowArgs
+	_args17.Ifname = ifname
+	var _result19 InterfaceShowResult
+	var _meta18 thrift.ResponseMeta
+	_meta18, _err = p.Client_().Call(ctx, "show", &_args17, &_result19)
+	p.SetLastResponseMeta_(_meta18)
+	if _err != nil {
+		return
+	}
+	switch {
+	case _result19.Err != nil:
+		return _r, _result19.Err
+	}
+
+	return _result19.GetSuccess(), nil
 }
 
 type InterfaceProcessor struct {
@@ -879,13 +949,14 @@ func (p *InterfaceProcessor) ProcessorMap() map[string]thrift.TProcessorFunction
 
 func NewInterfaceProcessor(handler Interface) *InterfaceProcessor {
 
-	self17 := &InterfaceProcessor{handler: handler, processorMap: make(map[string]thrift.TProcessorFunction)}
-	self17.processorMap["add_if"] = &interfaceProcessorAddIf{handler: handler}
-	self17.processorMap["del_if"] = &interfaceProcessorDelIf{handler: handler}
-	self17.processorMap["add_ip"] = &interfaceProcessorAddIP{handler: handler}
-	self17.processorMap["del_ip"] = &interfaceProcessorDelIP{handler: handler}
-	self17.processorMap["show"] = &interfaceProcessorShow{handler: handler}
-	return self17
+	self20 := &InterfaceProcessor{handler: handler, processorMap: make(map[string]thrift.TProcessorFunction)}
+	self20.processorMap["add_if"] = &interfaceProcessorAddIf{handler: handler}
+	self20.processorMap["del_if"] = &interfaceProcessorDelIf{handler: handler}
+	self20.processorMap["add_ip"] = &interfaceProcessorAddIP{handler: handler}
+	self20.processorMap["del_ip"] = &interfaceProcessorDelIP{handler: handler}
+	self20.processorMap["set_host_owned"] = &interfaceProcessorSetHostOwned{handler: handler}
+	self20.processorMap["show"] = &interfaceProcessorShow{handler: handler}
+	return self20
 }
 
 func (p *InterfaceProcessor) Process(ctx context.Context, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
@@ -898,12 +969,12 @@ func (p *InterfaceProcessor) Process(ctx context.Context, iprot, oprot thrift.TP
 	}
 	iprot.Skip(ctx, thrift.STRUCT)
 	iprot.ReadMessageEnd(ctx)
-	x18 := thrift.NewTApplicationException(thrift.UNKNOWN_METHOD, "Unknown function "+name)
+	x21 := thrift.NewTApplicationException(thrift.UNKNOWN_METHOD, "Unknown function "+name)
 	oprot.WriteMessageBegin(ctx, name, thrift.EXCEPTION, seqId)
-	x18.Write(ctx, oprot)
+	x21.Write(ctx, oprot)
 	oprot.WriteMessageEnd(ctx)
 	oprot.Flush(ctx)
-	return false, x18
+	return false, x21
 
 }
 
@@ -912,7 +983,7 @@ type interfaceProcessorAddIf struct {
 }
 
 func (p *interfaceProcessorAddIf) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err19 error
+	var _write_err22 error
 	args := InterfaceAddIfArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -962,40 +1033,40 @@ func (p *interfaceProcessorAddIf) Process(ctx context.Context, seqId int32, ipro
 			if errors.Is(err2, thrift.ErrAbandonRequest) {
 				return false, thrift.WrapTException(err2)
 			}
-			_exc20 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing add_if: "+err2.Error())
+			_exc23 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing add_if: "+err2.Error())
 			if err2 := oprot.WriteMessageBegin(ctx, "add_if", thrift.EXCEPTION, seqId); err2 != nil {
-				_write_err19 = thrift.WrapTException(err2)
+				_write_err22 = thrift.WrapTException(err2)
 			}
-			if err2 := _exc20.Write(ctx, oprot); _write_err19 == nil && err2 != nil {
-				_write_err19 = thrift.WrapTException(err2)
+			if err2 := _exc23.Write(ctx, oprot); _write_err22 == nil && err2 != nil {
+				_write_err22 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.WriteMessageEnd(ctx); _write_err19 == nil && err2 != nil {
-				_write_err19 = thrift.WrapTException(err2)
+			if err2 := oprot.WriteMessageEnd(ctx); _write_err22 == nil && err2 != nil {
+				_write_err22 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.Flush(ctx); _write_err19 == nil && err2 != nil {
-				_write_err19 = thrift.WrapTException(err2)
+			if err2 := oprot.Flush(ctx); _write_err22 == nil && err2 != nil {
+				_write_err22 = thrift.WrapTException(err2)
 			}
-			if _write_err19 != nil {
-				return false, thrift.WrapTException(_write_err19)
+			if _write_err22 != nil {
+				return false, thrift.WrapTException(_write_err22)
 			}
 			return true, err
 		}
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "add_if", thrift.REPLY, seqId); err2 != nil {
-		_write_err19 = thrift.WrapTException(err2)
+		_write_err22 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err19 == nil && err2 != nil {
-		_write_err19 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err22 == nil && err2 != nil {
+		_write_err22 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err19 == nil && err2 != nil {
-		_write_err19 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err22 == nil && err2 != nil {
+		_write_err22 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err19 == nil && err2 != nil {
-		_write_err19 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err22 == nil && err2 != nil {
+		_write_err22 = thrift.WrapTException(err2)
 	}
-	if _write_err19 != nil {
-		return false, thrift.WrapTException(_write_err19)
+	if _write_err22 != nil {
+		return false, thrift.WrapTException(_write_err22)
 	}
 	return true, err
 }
@@ -1005,7 +1076,7 @@ type interfaceProcessorDelIf struct {
 }
 
 func (p *interfaceProcessorDelIf) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err21 error
+	var _write_err24 error
 	args := InterfaceDelIfArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -1055,40 +1126,40 @@ func (p *interfaceProcessorDelIf) Process(ctx context.Context, seqId int32, ipro
 			if errors.Is(err2, thrift.ErrAbandonRequest) {
 				return false, thrift.WrapTException(err2)
 			}
-			_exc22 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing del_if: "+err2.Error())
+			_exc25 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing del_if: "+err2.Error())
 			if err2 := oprot.WriteMessageBegin(ctx, "del_if", thrift.EXCEPTION, seqId); err2 != nil {
-				_write_err21 = thrift.WrapTException(err2)
+				_write_err24 = thrift.WrapTException(err2)
 			}
-			if err2 := _exc22.Write(ctx, oprot); _write_err21 == nil && err2 != nil {
-				_write_err21 = thrift.WrapTException(err2)
+			if err2 := _exc25.Write(ctx, oprot); _write_err24 == nil && err2 != nil {
+				_write_err24 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.WriteMessageEnd(ctx); _write_err21 == nil && err2 != nil {
-				_write_err21 = thrift.WrapTException(err2)
+			if err2 := oprot.WriteMessageEnd(ctx); _write_err24 == nil && err2 != nil {
+				_write_err24 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.Flush(ctx); _write_err21 == nil && err2 != nil {
-				_write_err21 = thrift.WrapTException(err2)
+			if err2 := oprot.Flush(ctx); _write_err24 == nil && err2 != nil {
+				_write_err24 = thrift.WrapTException(err2)
 			}
-			if _write_err21 != nil {
-				return false, thrift.WrapTException(_write_err21)
+			if _write_err24 != nil {
+				return false, thrift.WrapTException(_write_err24)
 			}
 			return true, err
 		}
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "del_if", thrift.REPLY, seqId); err2 != nil {
-		_write_err21 = thrift.WrapTException(err2)
+		_write_err24 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err21 == nil && err2 != nil {
-		_write_err21 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err24 == nil && err2 != nil {
+		_write_err24 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err21 == nil && err2 != nil {
-		_write_err21 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err24 == nil && err2 != nil {
+		_write_err24 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err21 == nil && err2 != nil {
-		_write_err21 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err24 == nil && err2 != nil {
+		_write_err24 = thrift.WrapTException(err2)
 	}
-	if _write_err21 != nil {
-		return false, thrift.WrapTException(_write_err21)
+	if _write_err24 != nil {
+		return false, thrift.WrapTException(_write_err24)
 	}
 	return true, err
 }
@@ -1098,7 +1169,7 @@ type interfaceProcessorAddIP struct {
 }
 
 func (p *interfaceProcessorAddIP) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err23 error
+	var _write_err26 error
 	args := InterfaceAddIPArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -1148,40 +1219,40 @@ func (p *interfaceProcessorAddIP) Process(ctx context.Context, seqId int32, ipro
 			if errors.Is(err2, thrift.ErrAbandonRequest) {
 				return false, thrift.WrapTException(err2)
 			}
-			_exc24 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing add_ip: "+err2.Error())
+			_exc27 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing add_ip: "+err2.Error())
 			if err2 := oprot.WriteMessageBegin(ctx, "add_ip", thrift.EXCEPTION, seqId); err2 != nil {
-				_write_err23 = thrift.WrapTException(err2)
+				_write_err26 = thrift.WrapTException(err2)
 			}
-			if err2 := _exc24.Write(ctx, oprot); _write_err23 == nil && err2 != nil {
-				_write_err23 = thrift.WrapTException(err2)
+			if err2 := _exc27.Write(ctx, oprot); _write_err26 == nil && err2 != nil {
+				_write_err26 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.WriteMessageEnd(ctx); _write_err23 == nil && err2 != nil {
-				_write_err23 = thrift.WrapTException(err2)
+			if err2 := oprot.WriteMessageEnd(ctx); _write_err26 == nil && err2 != nil {
+				_write_err26 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.Flush(ctx); _write_err23 == nil && err2 != nil {
-				_write_err23 = thrift.WrapTException(err2)
+			if err2 := oprot.Flush(ctx); _write_err26 == nil && err2 != nil {
+				_write_err26 = thrift.WrapTException(err2)
 			}
-			if _write_err23 != nil {
-				return false, thrift.WrapTException(_write_err23)
+			if _write_err26 != nil {
+				return false, thrift.WrapTException(_write_err26)
 			}
 			return true, err
 		}
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "add_ip", thrift.REPLY, seqId); err2 != nil {
-		_write_err23 = thrift.WrapTException(err2)
+		_write_err26 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err23 == nil && err2 != nil {
-		_write_err23 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err26 == nil && err2 != nil {
+		_write_err26 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err23 == nil && err2 != nil {
-		_write_err23 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err26 == nil && err2 != nil {
+		_write_err26 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err23 == nil && err2 != nil {
-		_write_err23 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err26 == nil && err2 != nil {
+		_write_err26 = thrift.WrapTException(err2)
 	}
-	if _write_err23 != nil {
-		return false, thrift.WrapTException(_write_err23)
+	if _write_err26 != nil {
+		return false, thrift.WrapTException(_write_err26)
 	}
 	return true, err
 }
@@ -1191,7 +1262,7 @@ type interfaceProcessorDelIP struct {
 }
 
 func (p *interfaceProcessorDelIP) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err25 error
+	var _write_err28 error
 	args := InterfaceDelIPArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -1241,40 +1312,133 @@ func (p *interfaceProcessorDelIP) Process(ctx context.Context, seqId int32, ipro
 			if errors.Is(err2, thrift.ErrAbandonRequest) {
 				return false, thrift.WrapTException(err2)
 			}
-			_exc26 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing del_ip: "+err2.Error())
+			_exc29 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing del_ip: "+err2.Error())
 			if err2 := oprot.WriteMessageBegin(ctx, "del_ip", thrift.EXCEPTION, seqId); err2 != nil {
-				_write_err25 = thrift.WrapTException(err2)
+				_write_err28 = thrift.WrapTException(err2)
 			}
-			if err2 := _exc26.Write(ctx, oprot); _write_err25 == nil && err2 != nil {
-				_write_err25 = thrift.WrapTException(err2)
+			if err2 := _exc29.Write(ctx, oprot); _write_err28 == nil && err2 != nil {
+				_write_err28 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.WriteMessageEnd(ctx); _write_err25 == nil && err2 != nil {
-				_write_err25 = thrift.WrapTException(err2)
+			if err2 := oprot.WriteMessageEnd(ctx); _write_err28 == nil && err2 != nil {
+				_write_err28 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.Flush(ctx); _write_err25 == nil && err2 != nil {
-				_write_err25 = thrift.WrapTException(err2)
+			if err2 := oprot.Flush(ctx); _write_err28 == nil && err2 != nil {
+				_write_err28 = thrift.WrapTException(err2)
 			}
-			if _write_err25 != nil {
-				return false, thrift.WrapTException(_write_err25)
+			if _write_err28 != nil {
+				return false, thrift.WrapTException(_write_err28)
 			}
 			return true, err
 		}
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "del_ip", thrift.REPLY, seqId); err2 != nil {
-		_write_err25 = thrift.WrapTException(err2)
+		_write_err28 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err25 == nil && err2 != nil {
-		_write_err25 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err28 == nil && err2 != nil {
+		_write_err28 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err25 == nil && err2 != nil {
-		_write_err25 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err28 == nil && err2 != nil {
+		_write_err28 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err25 == nil && err2 != nil {
-		_write_err25 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err28 == nil && err2 != nil {
+		_write_err28 = thrift.WrapTException(err2)
 	}
-	if _write_err25 != nil {
-		return false, thrift.WrapTException(_write_err25)
+	if _write_err28 != nil {
+		return false, thrift.WrapTException(_write_err28)
+	}
+	return true, err
+}
+
+type interfaceProcessorSetHostOwned struct {
+	handler Interface
+}
+
+func (p *interfaceProcessorSetHostOwned) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
+	var _write_err30 error
+	args := InterfaceSetHostOwnedArgs{}
+	if err2 := args.Read(ctx, iprot); err2 != nil {
+		iprot.ReadMessageEnd(ctx)
+		x := thrift.NewTApplicationException(thrift.PROTOCOL_ERROR, err2.Error())
+		oprot.WriteMessageBegin(ctx, "set_host_owned", thrift.EXCEPTION, seqId)
+		x.Write(ctx, oprot)
+		oprot.WriteMessageEnd(ctx)
+		oprot.Flush(ctx)
+		return false, thrift.WrapTException(err2)
+	}
+	iprot.ReadMessageEnd(ctx)
+
+	tickerCancel := func() {}
+	// Start a goroutine to do server side connectivity check.
+	if thrift.ServerConnectivityCheckInterval > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithCancel(ctx)
+		defer cancel()
+		var tickerCtx context.Context
+		tickerCtx, tickerCancel = context.WithCancel(context.Background())
+		defer tickerCancel()
+		go func(ctx context.Context, cancel context.CancelFunc) {
+			ticker := time.NewTicker(thrift.ServerConnectivityCheckInterval)
+			defer ticker.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-ticker.C:
+					if !iprot.Transport().IsOpen() {
+						cancel()
+						return
+					}
+				}
+			}
+		}(tickerCtx, cancel)
+	}
+
+	result := InterfaceSetHostOwnedResult{}
+	if err2 := p.handler.SetHostOwned(ctx, args.Ifname, args.On); err2 != nil {
+		tickerCancel()
+		err = thrift.WrapTException(err2)
+		switch v := err2.(type) {
+		case *common.ApiErr:
+			result.Err = v
+		default:
+			if errors.Is(err2, thrift.ErrAbandonRequest) {
+				return false, thrift.WrapTException(err2)
+			}
+			_exc31 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing set_host_owned: "+err2.Error())
+			if err2 := oprot.WriteMessageBegin(ctx, "set_host_owned", thrift.EXCEPTION, seqId); err2 != nil {
+				_write_err30 = thrift.WrapTException(err2)
+			}
+			if err2 := _exc31.Write(ctx, oprot); _write_err30 == nil && err2 != nil {
+				_write_err30 = thrift.WrapTException(err2)
+			}
+			if err2 := oprot.WriteMessageEnd(ctx); _write_err30 == nil && err2 != nil {
+				_write_err30 = thrift.WrapTException(err2)
+			}
+			if err2 := oprot.Flush(ctx); _write_err30 == nil && err2 != nil {
+				_write_err30 = thrift.WrapTException(err2)
+			}
+			if _write_err30 != nil {
+				return false, thrift.WrapTException(_write_err30)
+			}
+			return true, err
+		}
+	}
+	tickerCancel()
+	if err2 := oprot.WriteMessageBegin(ctx, "set_host_owned", thrift.REPLY, seqId); err2 != nil {
+		_write_err30 = thrift.WrapTException(err2)
+	}
+	if err2 := result.Write(ctx, oprot); _write_err30 == nil && err2 != nil {
+		_write_err30 = thrift.WrapTException(err2)
+	}
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err30 == nil && err2 != nil {
+		_write_err30 = thrift.WrapTException(err2)
+	}
+	if err2 := oprot.Flush(ctx); _write_err30 == nil && err2 != nil {
+		_write_err30 = thrift.WrapTException(err2)
+	}
+	if _write_err30 != nil {
+		return false, thrift.WrapTException(_write_err30)
 	}
 	return true, err
 }
@@ -1284,7 +1448,7 @@ type interfaceProcessorShow struct {
 }
 
 func (p *interfaceProcessorShow) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err27 error
+	var _write_err32 error
 	args := InterfaceShowArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -1334,21 +1498,21 @@ func (p *interfaceProcessorShow) Process(ctx context.Context, seqId int32, iprot
 			if errors.Is(err2, thrift.ErrAbandonRequest) {
 				return false, thrift.WrapTException(err2)
 			}
-			_exc28 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing show: "+err2.Error())
+			_exc33 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing show: "+err2.Error())
 			if err2 := oprot.WriteMessageBegin(ctx, "show", thrift.EXCEPTION, seqId); err2 != nil {
-				_write_err27 = thrift.WrapTException(err2)
+				_write_err32 = thrift.WrapTException(err2)
 			}
-			if err2 := _exc28.Write(ctx, oprot); _write_err27 == nil && err2 != nil {
-				_write_err27 = thrift.WrapTException(err2)
+			if err2 := _exc33.Write(ctx, oprot); _write_err32 == nil && err2 != nil {
+				_write_err32 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.WriteMessageEnd(ctx); _write_err27 == nil && err2 != nil {
-				_write_err27 = thrift.WrapTException(err2)
+			if err2 := oprot.WriteMessageEnd(ctx); _write_err32 == nil && err2 != nil {
+				_write_err32 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.Flush(ctx); _write_err27 == nil && err2 != nil {
-				_write_err27 = thrift.WrapTException(err2)
+			if err2 := oprot.Flush(ctx); _write_err32 == nil && err2 != nil {
+				_write_err32 = thrift.WrapTException(err2)
 			}
-			if _write_err27 != nil {
-				return false, thrift.WrapTException(_write_err27)
+			if _write_err32 != nil {
+				return false, thrift.WrapTException(_write_err32)
 			}
 			return true, err
 		}
@@ -1357,19 +1521,19 @@ func (p *interfaceProcessorShow) Process(ctx context.Context, seqId int32, iprot
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "show", thrift.REPLY, seqId); err2 != nil {
-		_write_err27 = thrift.WrapTException(err2)
+		_write_err32 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err27 == nil && err2 != nil {
-		_write_err27 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err32 == nil && err2 != nil {
+		_write_err32 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err27 == nil && err2 != nil {
-		_write_err27 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err32 == nil && err2 != nil {
+		_write_err32 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err27 == nil && err2 != nil {
-		_write_err27 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err32 == nil && err2 != nil {
+		_write_err32 = thrift.WrapTException(err2)
 	}
-	if _write_err27 != nil {
-		return false, thrift.WrapTException(_write_err27)
+	if _write_err32 != nil {
+		return false, thrift.WrapTException(_write_err32)
 	}
 	return true, err
 }
@@ -2464,6 +2628,257 @@ func (p *InterfaceDelIPResult) String() string {
 
 // Attributes:
 //   - Ifname
+//   - On
+type InterfaceSetHostOwnedArgs struct {
+	Ifname string `thrift:"ifname,1" db:"ifname" json:"ifname"`
+	On     bool   `thrift:"on,2" db:"on" json:"on"`
+}
+
+func NewInterfaceSetHostOwnedArgs() *InterfaceSetHostOwnedArgs {
+	return &InterfaceSetHostOwnedArgs{}
+}
+
+func (p *InterfaceSetHostOwnedArgs) GetIfname() string {
+	return p.Ifname
+}
+
+func (p *InterfaceSetHostOwnedArgs) GetOn() bool {
+	return p.On
+}
+func (p *InterfaceSetHostOwnedArgs) Read(ctx context.Context, iprot thrift.TProtocol) error {
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
+
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 1:
+			if fieldTypeId == thrift.STRING {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 2:
+			if fieldTypeId == thrift.BOOL {
+				if err := p.ReadField2(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	return nil
+}
+
+func (p *InterfaceSetHostOwnedArgs) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadString(ctx); err != nil {
+		return thrift.PrependError("error reading field 1: ", err)
+	} else {
+		p.Ifname = v
+	}
+	return nil
+}
+
+func (p *InterfaceSetHostOwnedArgs) ReadField2(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadBool(ctx); err != nil {
+		return thrift.PrependError("error reading field 2: ", err)
+	} else {
+		p.On = v
+	}
+	return nil
+}
+
+func (p *InterfaceSetHostOwnedArgs) Write(ctx context.Context, oprot thrift.TProtocol) error {
+	if err := oprot.WriteStructBegin(ctx, "set_host_owned_args"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField2(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
+}
+
+func (p *InterfaceSetHostOwnedArgs) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "ifname", thrift.STRING, 1); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:ifname: ", p), err)
+	}
+	if err := oprot.WriteString(ctx, string(p.Ifname)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.ifname (1) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 1:ifname: ", p), err)
+	}
+	return err
+}
+
+func (p *InterfaceSetHostOwnedArgs) writeField2(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "on", thrift.BOOL, 2); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 2:on: ", p), err)
+	}
+	if err := oprot.WriteBool(ctx, bool(p.On)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.on (2) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 2:on: ", p), err)
+	}
+	return err
+}
+
+func (p *InterfaceSetHostOwnedArgs) String() string {
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("InterfaceSetHostOwnedArgs(%+v)", *p)
+}
+
+// Attributes:
+//   - Err
+type InterfaceSetHostOwnedResult struct {
+	Err *common.ApiErr `thrift:"err,1" db:"err" json:"err,omitempty"`
+}
+
+func NewInterfaceSetHostOwnedResult() *InterfaceSetHostOwnedResult {
+	return &InterfaceSetHostOwnedResult{}
+}
+
+var InterfaceSetHostOwnedResult_Err_DEFAULT *common.ApiErr
+
+func (p *InterfaceSetHostOwnedResult) GetErr() *common.ApiErr {
+	if !p.IsSetErr() {
+		return InterfaceSetHostOwnedResult_Err_DEFAULT
+	}
+	return p.Err
+}
+func (p *InterfaceSetHostOwnedResult) IsSetErr() bool {
+	return p.Err != nil
+}
+
+func (p *InterfaceSetHostOwnedResult) Read(ctx context.Context, iprot thrift.TProtocol) error {
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
+
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 1:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	return nil
+}
+
+func (p *InterfaceSetHostOwnedResult) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	p.Err = &common.ApiErr{
+		Kind: 0,
+	}
+	if err := p.Err.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Err), err)
+	}
+	return nil
+}
+
+func (p *InterfaceSetHostOwnedResult) Write(ctx context.Context, oprot thrift.TProtocol) error {
+	if err := oprot.WriteStructBegin(ctx, "set_host_owned_result"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
+}
+
+func (p *InterfaceSetHostOwnedResult) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if p.IsSetErr() {
+		if err := oprot.WriteFieldBegin(ctx, "err", thrift.STRUCT, 1); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:err: ", p), err)
+		}
+		if err := p.Err.Write(ctx, oprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.Err), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 1:err: ", p), err)
+		}
+	}
+	return err
+}
+
+func (p *InterfaceSetHostOwnedResult) String() string {
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("InterfaceSetHostOwnedResult(%+v)", *p)
+}
+
+// Attributes:
+//   - Ifname
 type InterfaceShowArgs struct {
 	Ifname string `thrift:"ifname,1" db:"ifname" json:"ifname"`
 }
@@ -2652,11 +3067,11 @@ func (p *InterfaceShowResult) ReadField0(ctx context.Context, iprot thrift.TProt
 	tSlice := make([]*IfInfo, 0, size)
 	p.Success = tSlice
 	for i := 0; i < size; i++ {
-		_elem29 := &IfInfo{}
-		if err := _elem29.Read(ctx, iprot); err != nil {
-			return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", _elem29), err)
+		_elem34 := &IfInfo{}
+		if err := _elem34.Read(ctx, iprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", _elem34), err)
 		}
-		p.Success = append(p.Success, _elem29)
+		p.Success = append(p.Success, _elem34)
 	}
 	if err := iprot.ReadListEnd(ctx); err != nil {
 		return thrift.PrependError("error reading list end: ", err)

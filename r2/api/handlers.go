@@ -134,6 +134,14 @@ func (h ifHandler) ifAddr(ifname, prefix string) (netip.Prefix, error) {
 	return p, nil
 }
 
+func (h ifHandler) SetHostOwned(_ context.Context, ifname string, on bool) (err error) {
+	defer h.guard("set_host_owned", &err)
+	if err := CheckIfname(ifname); err != nil {
+		return wrap(err)
+	}
+	return h.call(func() error { return h.b.SetHostOwned(ifname, on) })
+}
+
 func (h ifHandler) Show(_ context.Context, ifname string) (_ []*intf.IfInfo, err error) {
 	defer h.guard("show", &err)
 	if ifname != "" {
@@ -165,6 +173,7 @@ func (h ifHandler) Show(_ context.Context, ifname string) (_ []*intf.IfInfo, err
 			TxPkts:     int64(i.TxPkts),
 			RxDrops:    int64(i.RxDrops),
 			TxDrops:    int64(i.TxDrops),
+			HostOwned:  i.HostOwned,
 		})
 	}
 	return out, nil

@@ -80,6 +80,7 @@ type IfInfo struct {
 	TxBytes    uint64           // bytes sent
 	RxDrops    uint64           // packets dropped on receive
 	TxDrops    uint64           // packets dropped on send
+	HostOwned  bool             // the Linux host answers for the addresses
 }
 
 // Neighbour is a learned IP-to-MAC mapping.

@@ -24,6 +24,8 @@ type API interface {
 	DelAddr(ifname string, p netip.Prefix) error
 	// Interfaces describes interface name, or all interfaces if name is "".
 	Interfaces(name string) ([]ctl.IfInfo, error)
+	// SetHostOwned switches interface ifname's host-owned-addresses mode.
+	SetHostOwned(ifname string, on bool) error
 
 	// AddRoutes adds routes, all or nothing.
 	AddRoutes(rs []ctl.Route) error

@@ -188,6 +188,25 @@ func (r *Router) SetUp(name string, up bool) error {
 	return nil
 }
 
+// SetHostOwned switches interface name's host-owned-addresses mode (see
+// fwd.Interface.HostOwned): on, the Linux host answers ARP, NDP and traffic
+// for the interface's addresses and R2 only forwards.
+func (r *Router) SetHostOwned(name string, on bool) error {
+	fi, err := r.lockIf(name)
+	if err != nil {
+		return err
+	}
+	defer r.mu.Unlock()
+	if fi.HostOwned == on {
+		return nil
+	}
+	ni := fi.Clone()
+	ni.HostOwned = on
+	r.publishIntfs(r.intfs.With(ni))
+	r.logf("interface %s: host-owned addresses %s", name, map[bool]string{true: "on", false: "off"}[on])
+	return nil
+}
+
 // AddAddr gives interface ifname the address p (e.g. 10.1.0.2/24) and
 // installs its connected route and local routes.
 func (r *Router) AddAddr(ifname string, p netip.Prefix) error {
@@ -351,7 +370,7 @@ func (r *Router) Interfaces(name string) ([]ctl.IfInfo, error) {
 		c := func(what string) string { return names.IfNodeCounter(fi.Name, what) }
 		ii := ctl.IfInfo{Name: fi.Name, Ifindex: int(fi.Ifindex), LinuxIndex: fi.LinuxIndex,
 			MAC: net.HardwareAddr(append([]byte(nil), fi.MAC[:]...)), MTU: fi.MTU, Up: fi.Up,
-			Addrs: append([]netip.Prefix(nil), fi.Addrs...), Thread: fi.Owner, Driver: DriverName(r.drvs[fi.Name])}
+			Addrs: append([]netip.Prefix(nil), fi.Addrs...), Thread: fi.Owner, Driver: DriverName(r.drvs[fi.Name]), HostOwned: fi.HostOwned}
 		ii.RxPkts, ii.RxBytes = get(c(names.IfRx), 0), get(c(names.IfRx), 1)
 		ii.TxPkts, ii.TxBytes = get(c(names.IfTx), 0), get(c(names.IfTx), 1)
 		ii.RxDrops = get(c(driver.DrvRxNoBuf), 0) + get(c(driver.DrvRxErrors), 0) + get(c(driver.DrvKernelDrops), 0)

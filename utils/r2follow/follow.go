@@ -60,7 +60,7 @@ type Follower struct {
 	neighs map[Neigh]bool
 
 	// What R2 has, as far as the follower knows.
-	r2ifs    map[string]bool
+	r2ifs    map[string]bool // attached, with their host-owned mode
 	r2addrs  map[string]map[netip.Prefix]bool
 	r2routes map[netip.Prefix]r2Route
 	// refused are the prefixes the kernel has and R2 does not, with why.
@@ -132,6 +132,12 @@ func (f *Follower) follows(name string) bool {
 		}
 	}
 	return false
+}
+
+// attached reports whether R2 has the interface called name.
+func (f *Follower) attached(name string) bool {
+	_, ok := f.r2ifs[name]
+	return ok
 }
 
 // Pending reports whether events wait for a Flush.
@@ -265,7 +271,7 @@ func (f *Follower) Connect(r2 R2) error {
 		if !f.follows(i.Name) {
 			continue
 		}
-		f.r2ifs[i.Name] = true
+		f.r2ifs[i.Name] = i.HostOwned == f.cfg.HostOwned
 		m := map[netip.Prefix]bool{}
 		for _, a := range i.Addrs {
 			if a.Addr().Is6() && a.Addr().IsLinkLocalUnicast() {
@@ -283,7 +289,7 @@ func (f *Follower) Connect(r2 R2) error {
 			return fmt.Errorf("read R2's routes: %w", err)
 		}
 		for _, r := range rs {
-			if !f.r2ifs[r.Ifname] || r.Kind == ctl.KindLocal || r.Kind == ctl.KindConnected && owned[r.Prefix] {
+			if !f.attached(r.Ifname) || r.Kind == ctl.KindLocal || r.Kind == ctl.KindConnected && owned[r.Prefix] {
 				continue
 			}
 			r.Kind = ""
@@ -375,19 +381,33 @@ func (f *Follower) flushLinks() error {
 	}
 	want := f.linkNames()
 	for _, name := range sortedKeys(want) {
-		if f.r2ifs[name] {
+		modeOK, attached := f.r2ifs[name]
+		if modeOK {
 			continue
 		}
-		if err := f.r2.AddInterface(name, f.cfg.HostOwned); err != nil {
+		if !attached {
+			if err := f.r2.AddInterface(name); err != nil {
+				if !Refused(err) {
+					return err
+				}
+				f.cfg.Logf("interface %s: R2 refused to attach it: %v", name, err)
+				continue
+			}
+			f.r2ifs[name] = false
+			f.r2addrs[name] = map[netip.Prefix]bool{}
+			f.cfg.Logf("interface %s attached", name)
+		}
+		if err := f.r2.SetHostOwned(name, f.cfg.HostOwned); err != nil {
 			if !Refused(err) {
 				return err
 			}
-			f.cfg.Logf("interface %s: R2 refused to attach it: %v", name, err)
+			f.cfg.Logf("interface %s: R2 refused the host-owned mode %v: %v", name, f.cfg.HostOwned, err)
 			continue
 		}
 		f.r2ifs[name] = true
-		f.r2addrs[name] = map[netip.Prefix]bool{}
-		f.cfg.Logf("interface %s attached", name)
+		if f.cfg.HostOwned {
+			f.cfg.Logf("interface %s: host-owned addresses (Linux answers ARP, NDP and traffic to them)", name)
+		}
 	}
 	for _, name := range sortedKeys(f.r2ifs) {
 		if _, ok := want[name]; ok {
@@ -473,7 +493,7 @@ func (f *Follower) view() *view {
 	v := &view{byIndex: map[int]string{}, addrs: map[string][]netip.Prefix{}, owned: map[netip.Prefix]bool{}, gwCache: map[netip.Addr]gwRes{}}
 	for _, l := range f.links {
 		v.byIndex[l.Index] = l.Name
-		if !f.r2ifs[l.Name] {
+		if !f.attached(l.Name) {
 			continue
 		}
 		for p := range f.addrs[l.Index] {
@@ -532,7 +552,7 @@ func (f *Follower) translate(v *view, p netip.Prefix) (r2Route, bool, string) {
 	}
 	nh := kr.NHs[0]
 	name, ok := v.byIndex[nh.OIF]
-	if !ok || !f.r2ifs[name] {
+	if !ok || !f.attached(name) {
 		return r2Route{}, false, "output interface not followed"
 	}
 	if !nh.Gw.IsValid() {
@@ -556,7 +576,7 @@ func (f *Follower) translate(v *view, p netip.Prefix) (r2Route, bool, string) {
 	}
 	name2, ok := v.byIndex[res.nh.OIF]
 	switch {
-	case !ok || !f.r2ifs[name2]:
+	case !ok || !f.attached(name2):
 		return r2Route{}, false, "next hop resolves through an interface not followed"
 	case res.nh.Gw.IsValid() && v.onLink(name2, res.nh.Gw):
 		return r2Route{Prefix: p, NextHop: res.nh.Gw, Ifname: name2}, true, ""

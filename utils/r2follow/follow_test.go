@@ -16,17 +16,18 @@ import (
 // fakeR2 is R2's API in memory, with the router's main rules: routes need an
 // attached interface and an on-link next hop, batches are all or nothing.
 type fakeR2 struct {
-	ifs    map[string]map[netip.Prefix]bool
-	routes map[netip.Prefix]ctl.Route
-	calls  map[string]int // API calls by method
-	sent   map[string]int // routes sent by method
-	refuse map[netip.Prefix]bool
-	down   bool // restarted: the next call fails, state is gone
+	ifs       map[string]map[netip.Prefix]bool
+	routes    map[netip.Prefix]ctl.Route
+	calls     map[string]int // API calls by method
+	sent      map[string]int // routes sent by method
+	refuse    map[netip.Prefix]bool
+	hostOwned map[string]bool
+	down      bool // restarted: the next call fails, state is gone
 }
 
 func newFake() *fakeR2 {
 	return &fakeR2{ifs: map[string]map[netip.Prefix]bool{}, routes: map[netip.Prefix]ctl.Route{},
-		calls: map[string]int{}, sent: map[string]int{}, refuse: map[netip.Prefix]bool{}}
+		calls: map[string]int{}, sent: map[string]int{}, refuse: map[netip.Prefix]bool{}, hostOwned: map[string]bool{}}
 }
 
 func refusal(format string, args ...any) error {
@@ -39,6 +40,7 @@ var errConn = errors.New("connection reset by peer")
 func (f *fakeR2) restart() {
 	f.ifs = map[string]map[netip.Prefix]bool{}
 	f.routes = map[netip.Prefix]ctl.Route{}
+	f.hostOwned = map[string]bool{}
 	f.down = true
 }
 
@@ -57,7 +59,7 @@ func (f *fakeR2) Interfaces() ([]ctl.IfInfo, error) {
 	}
 	var out []ctl.IfInfo
 	for name, as := range f.ifs {
-		i := ctl.IfInfo{Name: name, Addrs: []netip.Prefix{netip.MustParsePrefix("fe80::1/64")}}
+		i := ctl.IfInfo{Name: name, Addrs: []netip.Prefix{netip.MustParsePrefix("fe80::1/64")}, HostOwned: f.hostOwned[name]}
 		for p := range as {
 			i.Addrs = append(i.Addrs, p)
 		}
@@ -66,7 +68,18 @@ func (f *fakeR2) Interfaces() ([]ctl.IfInfo, error) {
 	return out, nil
 }
 
-func (f *fakeR2) AddInterface(name string, hostOwned bool) error {
+func (f *fakeR2) SetHostOwned(name string, on bool) error {
+	if err := f.call("set_host_owned"); err != nil {
+		return err
+	}
+	if f.ifs[name] == nil {
+		return refusal("no interface %s", name)
+	}
+	f.hostOwned[name] = on
+	return nil
+}
+
+func (f *fakeR2) AddInterface(name string) error {
 	if err := f.call("add_if"); err != nil {
 		return err
 	}
@@ -85,6 +98,7 @@ func (f *fakeR2) DelInterface(name string) error {
 		return refusal("no interface %s", name)
 	}
 	delete(f.ifs, name)
+	delete(f.hostOwned, name)
 	for p, r := range f.routes {
 		if r.Ifname == name {
 			delete(f.routes, p)
@@ -220,7 +234,7 @@ func baseDump(n int) Dump {
 }
 
 func newTest(t *testing.T, batch int) (*Follower, *fakeR2) {
-	f := NewFollower(Config{Patterns: []string{"veth*"}, Batch: batch, Logf: t.Logf})
+	f := NewFollower(Config{Patterns: []string{"veth*"}, Batch: batch, Logf: t.Logf, HostOwned: true})
 	r2 := newFake()
 	return f, r2
 }
@@ -270,6 +284,9 @@ func TestInitialLoad(t *testing.T) {
 
 	if got, want := len(r2.ifs), 2; got != want {
 		t.Errorf("R2 has %d interfaces, want %d (veth0, veth1)", got, want)
+	}
+	if !r2.hostOwned["veth0"] || !r2.hostOwned["veth1"] {
+		t.Errorf("interfaces not host-owned: %v", r2.hostOwned)
 	}
 	if !r2.ifs["veth0"][pfx("2001:db8:1::2/64")] || r2.ifs["veth0"][pfx("fe80::2/64")] || !r2.ifs["veth1"][pfx("10.2.0.2/24")] {
 		t.Errorf("addresses: %v", r2.ifs)
@@ -452,7 +469,7 @@ func TestR2Restart(t *testing.T) {
 		t.Fatal(err)
 	}
 	mustFlush(t, f)
-	if r2.calls["add_batch"]+r2.calls["del_batch"]+r2.calls["add_if"]+r2.calls["add_ip"] != 0 {
+	if r2.calls["add_batch"]+r2.calls["del_batch"]+r2.calls["add_if"]+r2.calls["add_ip"]+r2.calls["set_host_owned"] != 0 {
 		t.Errorf("reconnecting to an unchanged R2 made calls %v", r2.calls)
 	}
 }

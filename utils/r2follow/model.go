@@ -109,7 +109,8 @@ type Dump struct {
 // true; any other error means the connection is in doubt.
 type R2 interface {
 	Interfaces() ([]ctl.IfInfo, error)
-	AddInterface(name string, hostOwned bool) error
+	AddInterface(name string) error
+	SetHostOwned(name string, on bool) error
 	DelInterface(name string) error
 	AddAddr(ifname string, p netip.Prefix) error
 	DelAddr(ifname string, p netip.Prefix) error

@@ -21,7 +21,7 @@ func (t thriftR2) Interfaces() ([]ctl.IfInfo, error) {
 	}
 	out := make([]ctl.IfInfo, 0, len(infos))
 	for _, i := range infos {
-		ii := ctl.IfInfo{Name: i.Name, Ifindex: int(i.Ifindex), LinuxIndex: int(i.LinuxIndex), Up: i.Up}
+		ii := ctl.IfInfo{Name: i.Name, Ifindex: int(i.Ifindex), LinuxIndex: int(i.LinuxIndex), Up: i.Up, HostOwned: i.HostOwned}
 		for _, a := range i.Addrs {
 			if p, err := netip.ParsePrefix(a); err == nil {
 				ii.Addrs = append(ii.Addrs, p)
@@ -32,8 +32,12 @@ func (t thriftR2) Interfaces() ([]ctl.IfInfo, error) {
 	return out, nil
 }
 
-func (t thriftR2) AddInterface(name string, hostOwned bool) error {
+func (t thriftR2) AddInterface(name string) error {
 	return t.c.Interface.AddIf(context.Background(), name, -1, "", -1, "")
+}
+
+func (t thriftR2) SetHostOwned(name string, on bool) error {
+	return t.c.Interface.SetHostOwned(context.Background(), name, on)
 }
 
 func (t thriftR2) DelInterface(name string) error {

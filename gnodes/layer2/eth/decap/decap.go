@@ -51,6 +51,7 @@ type cntrs struct {
 	runt, notForUs, multicast, vlan, unknownType counters.Counter
 	arpBad, arpNotForUs, arpRequests, arpReplies counters.Counter
 	arpSent, arpLearned, uplinkFull              counters.Counter
+	arpHost                                      counters.Counter // requests for a host-owned address, left to Linux
 }
 
 // New makes EtherDecap for intf.
@@ -83,6 +84,7 @@ func (n *Node) Clone(c *graph.CloneCtx) graph.Node {
 		arpSent:     c.Counter(n.name, "arp_replies_sent"),
 		arpLearned:  c.Counter(n.name, "arp_learned"),
 		uplinkFull:  c.Counter(n.name, "uplink_full"),
+		arpHost:     c.Counter(n.name, "arp_host_owned"),
 	}
 	x.nd = newND(c, n.name)
 	return x
@@ -172,6 +174,11 @@ func (n *Node) arp(d *graph.Dispatch, p *packet.Packet, intf *fwd.Interface) {
 		} else {
 			n.c.uplinkFull.Inc()
 		}
+	}
+	if op == hdr.ARPRequest && forUs && intf.HostOwned {
+		n.c.arpHost.Inc() // the kernel, which has a copy, answers
+		d.Free(p)
+		return
 	}
 	if op != hdr.ARPRequest || !forUs || spa == tpa {
 		// Replies, requests for other hosts and gratuitous ARP end here.

@@ -43,6 +43,7 @@ var allNodes = [16]byte{0: 0xff, 1: 0x02, 15: 1}
 // ndState is the clone's neighbour-discovery counters and log format.
 type ndState struct {
 	badHopLimit, badChecksum, bad, nsNotForUs counters.Counter
+	nsHost                                    counters.Counter // solicitations for a host-owned address, left to Linux
 	naSent, naReceived, naOurAddr, learned    counters.Counter
 	logLearn, logOurs                         logs.Format
 }
@@ -53,6 +54,7 @@ func newND(c *graph.CloneCtx, name string) ndState {
 		badChecksum: c.Counter(name, "nd_bad_checksum"),
 		bad:         c.Counter(name, "nd_bad"),
 		nsNotForUs:  c.Counter(name, "nd_ns_not_for_us"),
+		nsHost:      c.Counter(name, "nd_ns_host_owned"),
 		naSent:      c.Counter(name, "nd_na_sent"),
 		naReceived:  c.Counter(name, "nd_na_received"),
 		naOurAddr:   c.Counter(name, "nd_na_our_addr"),
@@ -195,6 +197,10 @@ func (n *Node) ns(d *graph.Dispatch, p *packet.Packet, intf *fwd.Interface, src,
 		if !intf.HasAddr6(src) {
 			n.report(src, peer, true, hdr.ICMPv6NeighSolicit)
 		}
+	}
+	if intf.HostOwned {
+		d.Drop(p, n.nd.nsHost) // the kernel, which has a copy, answers
+		return
 	}
 	// The solicitation becomes our advertisement.
 	dst := src

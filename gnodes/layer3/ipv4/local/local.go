@@ -55,6 +55,7 @@ type Node struct {
 type cntrs struct {
 	echo, errors, limited, notEligible, noSrc, badICMP         counters.Counter
 	fragment, notOurs, tcp, udp, otherProto, otherICMP, tooBig counters.Counter
+	hostOwned                                                  counters.Counter // for a host-owned interface: the kernel answers
 }
 
 // New makes IPv4Local.
@@ -76,6 +77,7 @@ func (n *Node) Clone(c *graph.CloneCtx) graph.Node {
 		notEligible: cnt("icmp_error_suppressed"), noSrc: cnt("no_src_addr"), badICMP: cnt("bad_icmp"),
 		fragment: cnt("fragment"), notOurs: cnt("not_our_addr"), tcp: cnt("tcp"), udp: cnt("udp"),
 		otherProto: cnt("other_proto"), otherICMP: cnt("other_icmp"), tooBig: cnt("echo_too_big"),
+		hostOwned: cnt("host_owned"),
 	}}
 }
 
@@ -106,6 +108,10 @@ func (n *Node) deliver(d *graph.Dispatch, p *packet.Packet) {
 		// A subnet broadcast address, routed here so it is not forwarded
 		// (RFC 2644).
 		d.Drop(p, n.c.notOurs)
+		return
+	}
+	if in := n.intfs.Get(p.InIfindex); in != nil && in.HostOwned {
+		d.Drop(p, n.c.hostOwned) // the kernel got a copy of the frame and answers
 		return
 	}
 	if ip.IsFragment() {

@@ -51,6 +51,7 @@ type cntrs struct {
 	echo, errors, limited, suppressed, noSrc, noBuf   counters.Counter
 	badHeader, badExtHdr, badSrc, badICMP, fragment   counters.Counter
 	notOurs, tcp, udp, otherProto, otherICMP, ndUnexp counters.Counter
+	hostOwned                                         counters.Counter // for a host-owned interface: the kernel answers
 }
 
 // New makes IPv6Local.
@@ -73,7 +74,7 @@ func (n *Node) Clone(c *graph.CloneCtx) graph.Node {
 		badHeader: cnt("bad_header"), badExtHdr: cnt("bad_ext_hdr"), badSrc: cnt("bad_src"),
 		badICMP: cnt("bad_icmp"), fragment: cnt("fragment"), notOurs: cnt("not_our_addr"),
 		tcp: cnt("tcp"), udp: cnt("udp"), otherProto: cnt("other_proto"), otherICMP: cnt("other_icmp"),
-		ndUnexp: cnt("nd_unexpected"),
+		ndUnexp: cnt("nd_unexpected"), hostOwned: cnt("host_owned"),
 	}}
 }
 
@@ -122,6 +123,10 @@ func (n *Node) deliver(d *graph.Dispatch, p *packet.Packet, ip hdr.IPv6) {
 	mcast := hdr.IsIPv6Multicast(dst[:])
 	if !n.forUs(p.InIfindex, dst, mcast) {
 		d.Drop(p, n.c.notOurs)
+		return
+	}
+	if in := n.intfs.Get(p.InIfindex); in != nil && in.HostOwned {
+		d.Drop(p, n.c.hostOwned) // the kernel got a copy of the frame and answers
 		return
 	}
 	c, ok := hdr.WalkIPv6(ip, maxExtHeaders)
