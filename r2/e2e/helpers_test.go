@@ -42,7 +42,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	bin = dir
-	for _, pkg := range []string{"r2", "utils/r2intf", "utils/r2rt", "utils/r2cnt", "utils/r2log"} {
+	for _, pkg := range []string{"r2", "utils/r2intf", "utils/r2rt", "utils/r2cnt", "utils/r2log", "utils/r2follow"} {
 		out, err := exec.Command("go", "build", "-o", filepath.Join(dir, filepath.Base(pkg)), "github.com/r2go/r2/"+pkg).CombinedOutput()
 		if err != nil {
 			fmt.Printf("build %s: %v\n%s", pkg, err, out)

@@ -238,6 +238,7 @@ func (d *daemon) signal(s os.Signal) bool {
 		d.writeStats()
 		return false
 	}
+	d.summary(true)
 	d.logf("%v: stopping (R2 keeps its configuration)", s)
 	d.stop = true
 	return true
