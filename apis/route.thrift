@@ -10,8 +10,10 @@ struct RouteEntry {
   1: string prefix   // "10.1.1.0/24"; host bits must be zero
   2: string nexthop  // "10.2.0.1"; "" for a connected route
   3: string ifname   // output interface
-  4: string kind     // "connected", "local" or "gateway"; "" on input derives
-                     // it: "gateway" with a next hop, "connected" without
+  4: string kind     // "connected", "local", "gateway" or "drop" (no next hop,
+                     // no interface: dropped with an ICMP unreachable); ""
+                     // on input derives it: "gateway" with a next hop,
+                     // "connected" without
 }
 
 // RoutePage is one page of the routing table, in table order.

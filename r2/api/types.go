@@ -49,6 +49,7 @@ const (
 	KindConnected = ctl.KindConnected
 	KindLocal     = ctl.KindLocal
 	KindGateway   = ctl.KindGateway
+	KindDrop      = ctl.KindDrop
 )
 
 // Limits on requests, checked before the backend is called.

@@ -186,7 +186,7 @@ func ParseRoute(prefix, nexthop, ifname, kind string, del bool) (Route, error) {
 			return Route{}, fmt.Errorf("route %s: next hop %s is of the other address family", prefix, a)
 		}
 	}
-	if ifname != "" || !del {
+	if ifname != "" || !del && kind != KindDrop {
 		if err := CheckIfname(ifname); err != nil {
 			return Route{}, fmt.Errorf("route %s: %v", prefix, err)
 		}
@@ -203,6 +203,10 @@ func ParseRoute(prefix, nexthop, ifname, kind string, del bool) (Route, error) {
 		if !r.NextHop.IsValid() {
 			return Route{}, fmt.Errorf("route %s: a gateway route needs a next hop", prefix)
 		}
+	case KindDrop:
+		if r.NextHop.IsValid() || ifname != "" {
+			return Route{}, fmt.Errorf("route %s: a drop route has neither next hop nor interface", prefix)
+		}
 	case KindConnected, KindLocal:
 		if r.NextHop.IsValid() {
 			return Route{}, fmt.Errorf("route %s: a %s route has no next hop (got %s)", prefix, kind, r.NextHop)
@@ -211,7 +215,7 @@ func ParseRoute(prefix, nexthop, ifname, kind string, del bool) (Route, error) {
 			return Route{}, fmt.Errorf("route %s: a local route is a host route (/32 or /128)", prefix)
 		}
 	default:
-		return Route{}, fmt.Errorf("route %s: unknown kind %q; want %s, %s or %s", prefix, kind, KindConnected, KindLocal, KindGateway)
+		return Route{}, fmt.Errorf("route %s: unknown kind %q; want %s, %s, %s or %s", prefix, kind, KindConnected, KindLocal, KindGateway, KindDrop)
 	}
 	r.Kind = kind
 	return r, nil

@@ -21,6 +21,11 @@ const (
 	KindLocal = "local"
 	// KindGateway is a route through the next hop NextHop on Ifname.
 	KindGateway = "gateway"
+	// KindDrop discards what it matches and answers with an ICMP
+	// destination unreachable (rate limited): a routing daemon's
+	// blackhole, unreachable or prohibit route. It has neither next hop
+	// nor interface.
+	KindDrop = "drop"
 )
 
 // Route is a route request or an installed route.
@@ -32,7 +37,7 @@ type Route struct {
 	NextHop netip.Addr
 	// Ifname is the output interface.
 	Ifname string
-	// Kind is KindConnected, KindLocal or KindGateway. In a request, ""
+	// Kind is KindConnected, KindLocal, KindGateway or KindDrop. In a request, ""
 	// means gateway when NextHop is set and connected otherwise.
 	Kind string
 }
@@ -42,6 +47,9 @@ type Route struct {
 func (r Route) String() string {
 	if r.NextHop.IsValid() {
 		return fmt.Sprintf("%s via %s dev %s", r.Prefix, r.NextHop, r.Ifname)
+	}
+	if r.Kind == KindDrop {
+		return fmt.Sprintf("%s drop", r.Prefix)
 	}
 	if r.Kind != "" {
 		return fmt.Sprintf("%s %s dev %s", r.Prefix, r.Kind, r.Ifname)

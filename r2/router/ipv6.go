@@ -140,15 +140,18 @@ func (r *Router) resolve6(rt ctl.Route) (fwd.Route6, error) {
 	if p.Masked() != p {
 		return fwd.Route6{}, fmt.Errorf("route %s: prefix %s has host bits set (did you mean %s?): %w", rt, p, p.Masked(), ctl.ErrInvalid)
 	}
-	fi := r.intfs.ByName(rt.Ifname)
-	if fi == nil {
-		return fwd.Route6{}, fmt.Errorf("route %s: interface %q: %w", rt, rt.Ifname, ctl.ErrNotFound)
-	}
 	if r.addrRoutes[p] > 0 {
 		return fwd.Route6{}, fmt.Errorf("route %s: %s is a connected or local route of an interface address: %w", rt, p, ctl.ErrExists)
 	}
 	if p.Addr().IsLinkLocalUnicast() || p.Addr().IsMulticast() {
 		return fwd.Route6{}, fmt.Errorf("route %s: %s is link-local or multicast; such destinations are never routed: %w", rt, p, ctl.ErrInvalid)
+	}
+	if rt.Kind == ctl.KindDrop {
+		return fwd.Route6{Prefix: p, Adj: fwd.Adjacency6{Kind: fwd.AdjDrop}}, nil
+	}
+	fi := r.intfs.ByName(rt.Ifname)
+	if fi == nil {
+		return fwd.Route6{}, fmt.Errorf("route %s: interface %q: %w", rt, rt.Ifname, ctl.ErrNotFound)
 	}
 	if !rt.NextHop.IsValid() || rt.Kind == ctl.KindConnected {
 		return fwd.Route6{Prefix: p, Adj: fwd.Adjacency6{Kind: fwd.AdjConnected, Ifindex: fi.Ifindex}}, nil
@@ -176,7 +179,7 @@ func (r *Router) resolve6(rt ctl.Route) (fwd.Route6, error) {
 // info6 is an installed IPv6 route as the API shows it. Caller holds r.mu.
 func (r *Router) info6(rt fwd.Route6) ctl.Route {
 	out := ctl.Route{Prefix: rt.Prefix, Kind: rt.Adj.Kind.String()}
-	if i := r.intfs.Get(rt.Adj.Ifindex); i != nil {
+	if i := r.intfs.Get(rt.Adj.Ifindex); i != nil && rt.Adj.Kind != fwd.AdjDrop {
 		out.Ifname = i.Name
 	}
 	if rt.Adj.Kind == fwd.AdjGateway {

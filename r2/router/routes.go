@@ -20,12 +20,15 @@ func (r *Router) resolve(rt ctl.Route) (fwd.Route, error) {
 	if p.Masked() != p {
 		return fwd.Route{}, fmt.Errorf("route %s: prefix %s has host bits set (did you mean %s?): %w", rt, p, p.Masked(), ctl.ErrInvalid)
 	}
+	if r.addrRoutes[p] > 0 {
+		return fwd.Route{}, fmt.Errorf("route %s: %s is a connected or local route of an interface address: %w", rt, p, ctl.ErrExists)
+	}
+	if rt.Kind == ctl.KindDrop {
+		return fwd.Route{Prefix: p, Adj: fwd.Adjacency{Kind: fwd.AdjDrop}}, nil
+	}
 	fi := r.intfs.ByName(rt.Ifname)
 	if fi == nil {
 		return fwd.Route{}, fmt.Errorf("route %s: interface %q: %w", rt, rt.Ifname, ctl.ErrNotFound)
-	}
-	if r.addrRoutes[p] > 0 {
-		return fwd.Route{}, fmt.Errorf("route %s: %s is a connected or local route of an interface address: %w", rt, p, ctl.ErrExists)
 	}
 	if !rt.NextHop.IsValid() || rt.Kind == ctl.KindConnected {
 		return fwd.Route{Prefix: p, Adj: fwd.Adjacency{Kind: fwd.AdjConnected, Ifindex: fi.Ifindex}}, nil
@@ -163,7 +166,7 @@ func (r *Router) checkDel6(rt ctl.Route) error {
 // info is an installed route as the API shows it. Caller holds r.mu.
 func (r *Router) info(rt fwd.Route) ctl.Route {
 	out := ctl.Route{Prefix: rt.Prefix, Kind: rt.Adj.Kind.String()}
-	if i := r.intfs.Get(rt.Adj.Ifindex); i != nil {
+	if i := r.intfs.Get(rt.Adj.Ifindex); i != nil && rt.Adj.Kind != fwd.AdjDrop {
 		out.Ifname = i.Name
 	}
 	if rt.Adj.Kind == fwd.AdjGateway {

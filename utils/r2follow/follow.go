@@ -89,6 +89,7 @@ type Stats struct {
 	LastLagMs     float64           `json:"last_lag_ms"` // oldest pending event to R2's last reply
 	MaxLagMs      float64           `json:"max_lag_ms"`
 	Resyncs       uint64            `json:"resyncs"`         // kernel resyncs (start-up, netlink overflow)
+	Overflows     uint64            `json:"overflows"`       // netlink notifications lost (each led to a resync)
 	R2Resyncs     uint64            `json:"r2_resyncs"`      // R2 state read back (start-up, reconnection)
 	Reconnects    uint64            `json:"reconnects"`      // API connections re-established
 	Multipath     uint64            `json:"multipath"`       // multipath routes reduced to their first next hop
@@ -289,10 +290,12 @@ func (f *Follower) Connect(r2 R2) error {
 			return fmt.Errorf("read R2's routes: %w", err)
 		}
 		for _, r := range rs {
-			if !f.attached(r.Ifname) || r.Kind == ctl.KindLocal || r.Kind == ctl.KindConnected && owned[r.Prefix] {
+			if r.Kind != ctl.KindDrop && !f.attached(r.Ifname) || r.Kind == ctl.KindLocal || r.Kind == ctl.KindConnected && owned[r.Prefix] {
 				continue
 			}
-			r.Kind = ""
+			if r.Kind != ctl.KindDrop {
+				r.Kind = ""
+			}
 			f.r2routes[r.Prefix] = r
 		}
 		off += len(rs)
@@ -533,15 +536,19 @@ func (f *Follower) translate(v *view, p netip.Prefix) (r2Route, bool, string) {
 			kr = x
 		}
 	}
-	switch kr.Type {
-	case rtnUnicast:
-	case rtnBlackhole, rtnUnreachable, rtnProhibit, rtnThrow:
-		return r2Route{}, false, "blackhole, unreachable, prohibit or throw route: R2 has no drop route"
-	default:
-		return r2Route{}, false, fmt.Sprintf("route type %d", kr.Type)
-	}
 	if v.owned[p] {
 		return r2Route{}, false, "same prefix as an interface address's route"
+	}
+	switch kr.Type {
+	case rtnUnicast:
+	case rtnBlackhole, rtnUnreachable, rtnProhibit:
+		// R2's drop route answers with an ICMP unreachable, like the
+		// kernel's unreachable; a blackhole would answer nothing.
+		return r2Route{Prefix: p, Kind: ctl.KindDrop}, true, ""
+	case rtnThrow:
+		return r2Route{}, false, "throw route (policy routing): R2 has one table"
+	default:
+		return r2Route{}, false, fmt.Sprintf("route type %d", kr.Type)
 	}
 	if len(kr.NHs) == 0 {
 		return r2Route{}, false, "no next hop"

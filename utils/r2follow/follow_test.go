@@ -147,6 +147,7 @@ func (f *fakeR2) AddRoutes(rs []ctl.Route) error {
 	}
 	for _, r := range rs {
 		switch {
+		case r.Kind == ctl.KindDrop:
 		case f.ifs[r.Ifname] == nil:
 			return refusal("route %s: no interface", r)
 		case r.NextHop.IsValid() && !f.onLink(r.Ifname, r.NextHop):
@@ -301,6 +302,7 @@ func TestInitialLoad(t *testing.T) {
 		"2001:db8:9::/48 via fe80::1 dev veth0",
 		"2001:db8:8::/48 via 2001:db8:1::1 dev veth0",
 		"80.0.0.0/8 dev veth1",
+		"30.0.0.0/8 drop",
 	} {
 		want[s] = true
 	}
@@ -308,14 +310,14 @@ func TestInitialLoad(t *testing.T) {
 		t.Errorf("R2's routes (-want +got):\n%s", diff)
 	}
 	if got := r2.calls["add_batch"]; got != 3 {
-		t.Errorf("%d add_batch calls for 2505 routes in batches of 1000, want 3", got)
+		t.Errorf("%d add_batch calls for 2506 routes in batches of 1000, want 3", got)
 	}
 	s := f.Stats
-	if s.Refused != 3 || s.Multipath != 1 || s.Skipped["local table"] != 1 || s.Skipped["kernel route (R2 derives it from the address)"] != 1 {
+	if s.Refused != 2 || s.Multipath != 1 || s.Skipped["local table"] != 1 || s.Skipped["kernel route (R2 derives it from the address)"] != 1 {
 		t.Errorf("stats: %+v", s)
 	}
-	if s.RoutesR2 != 2505 {
-		t.Errorf("RoutesR2 = %d, want 2505", s.RoutesR2)
+	if s.RoutesR2 != 2506 {
+		t.Errorf("RoutesR2 = %d, want 2506", s.RoutesR2)
 	}
 }
 

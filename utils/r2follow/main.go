@@ -317,6 +317,7 @@ func (d *daemon) loop() int {
 				return client.ExitOK
 			}
 		case <-d.src.Lost:
+			d.f.Stats.Overflows++
 			d.logf("kernel notifications lost (%v): resyncing", d.src.Err)
 			if err := d.resync("netlink overflow"); err != nil {
 				d.logf("%v", err)

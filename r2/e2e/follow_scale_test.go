@@ -1,0 +1,242 @@
+//go:build linux
+
+package e2e
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/r2go/r2/r2/api"
+	"github.com/r2go/r2/r2/routedata"
+)
+
+// TestFollowScale: routes injected into the kernel with ip -batch while
+// r2follow follows, then a steady stream of route changes. It reports the
+// time from the kernel having the table to R2 having it, R2's RSS, and the
+// follower's lag. By default it uses the first 50,000 prefixes of the tier1
+// table and 2 s of churn; R2E2E_FULL_TABLE=1 uses the whole table
+// (901,899 prefixes) and 10 s of churn.
+func TestFollowScale(t *testing.T) {
+	n, churnFor := 50000, 2*time.Second
+	if os.Getenv("R2E2E_FULL_TABLE") == "1" {
+		n, churnFor = 0, 10*time.Second
+	}
+	const churnRate = 10000 // changes per second
+	path, err := routedata.Find()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps, err := routedata.LoadIPv4(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n > 0 && n < len(ps) {
+		ps = ps[:n]
+	}
+	// The table's prefixes, without those the test's own subnet covers.
+	own := netip.MustParsePrefix("10.1.0.0/24")
+	kept := ps[:0]
+	seen := map[netip.Prefix]bool{}
+	for _, p := range ps {
+		if !p.Overlaps(own) && !seen[p] {
+			seen[p] = true
+			kept = append(kept, p)
+		}
+	}
+	ps = kept
+
+	pfx := fmt.Sprintf("fs%d", os.Getpid()%100000)
+	ns := pfx + "-r"
+	sh(t, "ip", "netns", "add", ns)
+	t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
+	sh(t, "ip", "-n", ns, "link", "add", pfx+"ra", "type", "veth", "peer", "name", pfx+"rq")
+	sh(t, "ip", "-n", ns, "link", "set", pfx+"ra", "up")
+	sh(t, "ip", "-n", ns, "link", "set", pfx+"rq", "up")
+	sh(t, "ip", "-n", ns, "addr", "add", "10.1.0.2/24", "dev", pfx+"ra")
+
+	inst := uniqueInstance(t)
+	d := &daemon{instance: inst, log: &syncBuf{}, done: make(chan error, 1)}
+	d.cmd = exec.Command("ip", "netns", "exec", ns, filepath.Join(bin, "r2"), "-i", inst, "-c", "/dev/null", "-threads", "1")
+	d.cmd.Stdout, d.cmd.Stderr = d.log, d.log
+	if err := d.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { d.done <- d.cmd.Wait() }()
+	t.Cleanup(func() {
+		if !d.stopped {
+			d.stop(t)
+		}
+		if t.Failed() {
+			t.Logf("r2 log:\n%s", d.log.String())
+		}
+	})
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, err := os.Stat(api.SocketPath(inst)); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("r2 did not start\n%s", d.log.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	statsFile := filepath.Join(t.TempDir(), "stats.json")
+	fol := startProc(t, "r2follow", "ip", "netns", "exec", ns, filepath.Join(bin, "r2follow"), "-i", inst, "-if", pfx+"ra",
+		"-stats", statsFile, "-stats-every", "0")
+	c, err := api.Dial("unix", api.SocketPath(inst), api.Options{SocketTimeout: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx := context.Background()
+	total := func() int {
+		pg, err := c.Route.Show(ctx, 0, 1)
+		if err != nil {
+			t.Fatalf("route show: %v", err)
+		}
+		return int(pg.Total)
+	}
+	// Wait for the follower to attach and mirror the address.
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		if infos, err := c.Interface.Show(ctx, pfx+"ra"); err == nil && len(infos) == 1 && len(infos[0].Addrs) >= 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("r2follow did not attach %sra\n%s", pfx, fol.log.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	base := total()
+
+	// The table into the kernel.
+	batch := filepath.Join(t.TempDir(), "routes.batch")
+	var b strings.Builder
+	for _, p := range ps {
+		fmt.Fprintf(&b, "route add %s via 10.1.0.1 dev %sra proto static\n", p, pfx)
+	}
+	if err := os.WriteFile(batch, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Now()
+	sh(t, "ip", "-n", ns, "-batch", batch)
+	kernelDone := time.Since(t0)
+	for deadline := time.Now().Add(5 * time.Minute); total() < base+len(ps); {
+		if time.Now().After(deadline) {
+			t.Fatalf("R2 has %d of %d routes 5 min after the kernel\n%s", total()-base, len(ps), fol.log.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	r2Done := time.Since(t0)
+	rss := rssMiB(t, d.cmd.Process.Pid)
+	st := followStats(t, fol, statsFile)
+	t.Logf("%d routes: kernel (ip -batch) %.2fs, R2 complete %.2fs after the start (%.2fs after the kernel); R2 RSS %.0f MiB; follower: %v netlink overflows (resynced), %v batches, max lag %.0f ms",
+		len(ps), kernelDone.Seconds(), r2Done.Seconds(), (r2Done - kernelDone).Seconds(), rss, st["overflows"], st["batches"], st["max_lag_ms"])
+
+	// Steady churn: churnRate route replacements a second, alternating
+	// the next hop; then R2 must agree with the kernel.
+	cmd := exec.Command("ip", "-n", ns, "-batch", "-")
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	w := bufio.NewWriter(in)
+	want := map[netip.Prefix]string{}
+	const tick = 10 * time.Millisecond
+	per := churnRate * int(tick) / int(time.Second)
+	k := 0
+	start := time.Now()
+	for next := start; time.Since(start) < churnFor; next = next.Add(tick) {
+		for range per {
+			p := ps[k%len(ps)]
+			nh := "10.1.0." + strconv.Itoa(3+(k/len(ps))%2)
+			fmt.Fprintf(w, "route replace %s via %s dev %sra proto static\n", p, nh, pfx)
+			want[p] = nh
+			k++
+		}
+		w.Flush()
+		time.Sleep(time.Until(next.Add(tick)))
+	}
+	last := ps[(k-1)%len(ps)]
+	in.Close()
+	sent := time.Now()
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("ip -batch: %v", err)
+	}
+	var endLag time.Duration
+	for deadline := time.Now().Add(time.Minute); ; {
+		e, err := c.Route.Lookup(ctx, last.Addr().String())
+		if err == nil && e.Nexthop == want[last] {
+			endLag = time.Since(sent)
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("R2 never got the last change (%s via %s): %v %v", last, want[last], e, err)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	rate := float64(k) / churnFor.Seconds()
+	st = followStats(t, fol, statsFile)
+	bad := 0
+	for p, nh := range want {
+		e, err := c.Route.Lookup(ctx, p.Addr().String())
+		if err != nil || e.Nexthop != nh {
+			bad++
+		}
+	}
+	t.Logf("churn: %d changes in %v (%.0f/s); R2 had the last one %v after it was written; follower last lag %.1f ms, max %.0f ms, overflows %v; %d prefixes disagree with the kernel",
+		k, churnFor, rate, endLag.Round(time.Millisecond), st["last_lag_ms"], st["max_lag_ms"], st["overflows"], bad)
+	if bad > 0 {
+		t.Errorf("%d changed prefixes differ between R2 and the kernel", bad)
+	}
+}
+
+// rssMiB is a process's resident set size.
+func rssMiB(t *testing.T, pid int) float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(l); len(f) >= 2 && f[0] == "VmRSS:" {
+			kb, _ := strconv.ParseFloat(f[1], 64)
+			return kb / 1024
+		}
+	}
+	return 0
+}
+
+// followStats asks r2follow for its statistics (SIGUSR1 writes the file).
+func followStats(t *testing.T, p *proc, path string) map[string]any {
+	t.Helper()
+	os.Remove(path)
+	p.cmd.Process.Signal(syscall.SIGUSR1)
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		if b, err := os.ReadFile(path); err == nil {
+			m := map[string]any{}
+			if err := json.Unmarshal(b, &m); err != nil {
+				t.Fatalf("stats: %v\n%s", err, b)
+			}
+			return m
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("r2follow wrote no statistics\n%s", p.log.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
