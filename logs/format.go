@@ -3,8 +3,8 @@ package logs
 import (
 	"encoding/binary"
 	"errors"
-	"net/netip"
 	"fmt"
+	"net/netip"
 	"strconv"
 	"strings"
 	"unicode/utf8"
