@@ -60,6 +60,7 @@ type node6 struct {
 	// nodes[base1 + rank of v in vec].
 	vec   [4]uint64
 	base1 uint32
+	// base0 is the node's first leaf in the leaves array, or inlineBase.
 	base0 uint32
 	// def is the longest prefix of length <= the node's level covering
 	// it (length << 24 | adjacency), the answer for leaves of 0.
@@ -70,10 +71,18 @@ type node6 struct {
 	lcum [4]uint8
 	_    [12]byte
 	// leafvec has a bit at the first leaf slot of every run of equal
-	// leaves; leaf slot v is leaves[base0 + (set bits of leafvec <= v) - 1].
+	// leaves; leaf slot v is leaf number (set bits of leafvec <= v) - 1.
 	leafvec [4]uint64
-	_       [32]byte
+	// inl holds the leaves of a node with at most inlineLeaves of them
+	// (base0 is then inlineBase), in the line a lookup reads anyway: most
+	// nodes have a few runs, and their lookups save a cache miss.
+	inl [inlineLeaves]uint32
 }
+
+const (
+	inlineLeaves = 8
+	inlineBase   = ^uint32(0)
+)
 
 // cum4 returns the numbers of bits of bm set before each word.
 func cum4(bm *[4]uint64) [4]uint8 {
@@ -156,7 +165,13 @@ func (t *IPv6Table) Lookup(hi, lo uint64) uint32 {
 		w, b := v>>6&3, v&63
 		x := n.vec[w]
 		if x&(1<<b) == 0 {
-			l := leaves[int(n.base0)+int(n.lcum[w])+bits.OnesCount64(n.leafvec[w]&(2<<b-1))-1]
+			i := int(n.lcum[w]) + bits.OnesCount64(n.leafvec[w]&(2<<b-1)) - 1
+			var l uint32
+			if n.base0 == inlineBase {
+				l = n.inl[i&(inlineLeaves-1)]
+			} else {
+				l = leaves[int(n.base0)+i]
+			}
 			if l == 0 {
 				l = n.def
 			}
@@ -219,7 +234,13 @@ func (t *IPv6Table) lookupBatch(hi, lo []uint64, out []uint32) {
 				m++
 				continue
 			}
-			l := leaves[int(n.base0)+int(n.lcum[w])+bits.OnesCount64(n.leafvec[w]&(2<<b-1))-1]
+			j := int(n.lcum[w]) + bits.OnesCount64(n.leafvec[w]&(2<<b-1)) - 1
+			var l uint32
+			if n.base0 == inlineBase {
+				l = n.inl[j&(inlineLeaves-1)]
+			} else {
+				l = leaves[int(n.base0)+j]
+			}
 			if l == 0 {
 				l = n.def
 			}
@@ -338,12 +359,11 @@ func (t *IPv6Table) remove(hi, lo uint64, plen int, cover uint32) {
 	for {
 		n := &t.nodes[ni]
 		if n.vec != [4]uint64{} || bits.OnesCount64(n.leafvec[0]) != 1 || n.leafvec[1]|n.leafvec[2]|n.leafvec[3] != 0 ||
-			t.leaves[n.base0] != 0 {
+			n.inl[0] != 0 {
 			return
 		}
 		def := n.def
 		if depth == 0 {
-			t.freeLeafBlock(n.base0, 1)
 			t.freeNodeBlock(ni, 1)
 			t.nnodes--
 			t.direct[hi>>48] = def
@@ -377,9 +397,7 @@ func (t *IPv6Table) root(hi uint64) uint32 {
 
 // initNode makes node ni an empty node: no children, every leaf 0.
 func (t *IPv6Table) initNode(ni uint32, def uint32) {
-	b0 := t.allocLeaves(1)
-	t.leaves[b0] = 0
-	t.nodes[ni] = node6{leafvec: [4]uint64{1}, lcum: [4]uint8{0, 1, 1, 1}, base0: b0, def: def}
+	t.nodes[ni] = node6{leafvec: [4]uint64{1}, lcum: [4]uint8{0, 1, 1, 1}, base0: inlineBase, def: def}
 }
 
 // child returns the child of node ni (at level) for slot v, creating it
@@ -391,7 +409,7 @@ func (t *IPv6Table) child(ni uint32, v uint, level int) uint32 {
 		return n.base1 + r
 	}
 	def := n.def
-	if l := t.leaves[int(n.base0)+rankTo(&n.leafvec, v)-1]; l != 0 {
+	if l := t.leaf(n, rankTo(&n.leafvec, v)-1); l != 0 {
 		def = mkDef(l&adj6Mask, level+int(l>>e6LenShift))
 	}
 	// Insert the new node at position r of the children block.
@@ -425,8 +443,6 @@ func (t *IPv6Table) removeChild(ni uint32, v uint, leaf uint32) {
 	r := uint32(rankBelow(&n.vec, v))
 	cnt := popcnt4(&n.vec)
 	old := n.base1
-	c := &t.nodes[old+r]
-	t.freeLeafBlock(c.base0, 1)
 	t.nnodes--
 	switch {
 	case cnt == 1:
@@ -539,12 +555,10 @@ const (
 func (t *IPv6Table) editLeaves(ni uint32, a, z uint, mode int, rel, leaf uint32) {
 	n := &t.nodes[ni]
 	in := t.runs[:0]
-	li := n.base0
 	for w, bm := range n.leafvec {
 		for bm != 0 {
-			in = append(in, run6{uint32(w*64 + bits.TrailingZeros64(bm)), t.leaves[li]})
+			in = append(in, run6{uint32(w*64 + bits.TrailingZeros64(bm)), t.leaf(n, len(in))})
 			bm &= bm - 1
-			li++
 		}
 	}
 	oldCnt := uint32(len(in))
@@ -585,28 +599,44 @@ func (t *IPv6Table) editLeaves(ni uint32, a, z uint, mode int, rel, leaf uint32)
 
 	cnt := uint32(len(out))
 	base := n.base0
-	if cnt != oldCnt && (cnt == 0 || oldCnt == 0 || class6(cnt) != class6(oldCnt)) {
-		if oldCnt > 0 {
+	switch {
+	case cnt <= inlineLeaves:
+		if base != inlineBase {
 			t.freeLeafBlock(base, oldCnt)
 		}
-		base = 0
-		if cnt > 0 {
-			base = t.allocLeaves(cnt)
+		base = inlineBase
+	case base == inlineBase || class6(cnt) != class6(oldCnt):
+		if base != inlineBase {
+			t.freeLeafBlock(base, oldCnt)
 		}
-		n = &t.nodes[ni]
+		base = t.allocLeaves(cnt)
+		n = &t.nodes[ni] // n points into t.nodes, which allocLeaves does not move
 	}
 	n.base0 = base
 	n.leafvec = [4]uint64{}
+	n.inl = [inlineLeaves]uint32{}
 	for i, r := range out {
 		n.leafvec[r.start>>6] |= 1 << (r.start & 63)
-		t.leaves[base+uint32(i)] = r.val
+		if base == inlineBase {
+			n.inl[i] = r.val
+		} else {
+			t.leaves[base+uint32(i)] = r.val
+		}
 	}
 	n.lcum = cum4(&n.leafvec)
 	// Clear the block's unused tail, so that both copies stay identical
 	// whatever the block held before.
-	if cnt > 0 {
+	if base != inlineBase {
 		clear(t.leaves[base+cnt : base+1<<class6(cnt)])
 	}
+}
+
+// leaf returns leaf number i of node n.
+func (t *IPv6Table) leaf(n *node6, i int) uint32 {
+	if n.base0 == inlineBase {
+		return n.inl[i&(inlineLeaves-1)]
+	}
+	return t.leaves[int(n.base0)+i]
 }
 
 // nextLeafSlot returns the first slot >= s that is not a child, or 256.
