@@ -122,8 +122,26 @@ func TestIPv6Tier1(t *testing.T) {
 	if c.calls != 1 || r.Len() != ref.Size6() {
 		t.Fatalf("loaded %d routes with %d publishes; bart has %d", r.Len(), c.calls, ref.Size6())
 	}
-	t.Logf("%d IPv6 prefixes loaded in %v: %d nodes, %d leaf words, %d adjacencies, %.1f MiB for both copies",
-		r.Len(), loadTime, r.Active().nnodes, len(r.Active().leaves), len(r.adjIdx), float64(r.MemBytes())/(1<<20))
+	runs, inline := 0, 0
+	for _, e := range r.Active().direct {
+		if e&e6Node != 0 {
+			var walk func(ni uint32)
+			walk = func(ni uint32) {
+				n := &r.Active().nodes[ni]
+				runs += int(popcnt4(&n.leafvec))
+				if n.base0 == inlineBase {
+					inline++
+				}
+				for c := range popcnt4(&n.vec) {
+					walk(n.base1 + c)
+				}
+			}
+			walk(e &^ e6Node)
+		}
+	}
+	nn := r.Active().nnodes
+	t.Logf("%d IPv6 prefixes loaded in %v: %d nodes (%.1f leaf runs on average, %.0f%% inline), %d adjacencies, %.1f MiB for both copies",
+		r.Len(), loadTime, nn, float64(runs)/float64(nn), 100*float64(inline)/float64(nn), len(r.adjIdx), float64(r.MemBytes())/(1<<20))
 
 	nrand, every := 200_000, 1
 	if raceEnabled || testing.Short() {
