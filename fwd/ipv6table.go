@@ -86,8 +86,7 @@ type node6 struct {
 	// nodes[base1 + rank of v in vec].
 	vec   [4]uint64
 	base1 uint32
-	// base0 is the node's 256-leaf block in the leaves array, or
-	// inlineBase.
+	// base0 is the node's first leaf in the leaves array, or inlineBase.
 	base0 uint32
 	// def is the longest prefix of length <= the node's level covering
 	// it (length << 24 | adjacency), the answer for leaves of 0.
@@ -102,12 +101,7 @@ type node6 struct {
 	leafvec [4]uint64
 	// inl holds the leaves of a node with at most inlineLeaves of them
 	// (base0 is then inlineBase), in the line a lookup reads anyway: most
-	// nodes have a few runs, and their lookups save a cache miss. A node
-	// with more runs has its leaves expanded, one per slot, in a 256-entry
-	// block of the leaves array (child slots 0): a lookup ending there
-	// reads the leaf without waiting for the leaf bitmap. Such nodes are
-	// few (13% in the tier1 table) but the densest, so they take a large
-	// share of lookups.
+	// nodes have a few runs, and their lookups save a cache miss.
 	inl [inlineLeaves]uint32
 }
 
@@ -197,11 +191,12 @@ func (t *IPv6Table) Lookup(hi, lo uint64) uint32 {
 		w, b := v>>6&3, v&63
 		x := n.vec[w]
 		if x&(1<<b) == 0 {
+			i := int(n.lcum[w]) + bits.OnesCount64(n.leafvec[w]&(2<<b-1)) - 1
 			var l uint32
 			if n.base0 == inlineBase {
-				l = n.inl[(int(n.lcum[w])+bits.OnesCount64(n.leafvec[w]&(2<<b-1))-1)&(inlineLeaves-1)]
+				l = n.inl[i&(inlineLeaves-1)]
 			} else {
-				l = leaves[int(n.base0)+int(v)]
+				l = leaves[int(n.base0)+i]
 			}
 			if l == 0 {
 				l = n.def
@@ -265,11 +260,12 @@ func (t *IPv6Table) lookupBatch(hi, lo []uint64, out []uint32) {
 				m++
 				continue
 			}
+			j := int(n.lcum[w]) + bits.OnesCount64(n.leafvec[w]&(2<<b-1)) - 1
 			var l uint32
 			if n.base0 == inlineBase {
-				l = n.inl[(int(n.lcum[w])+bits.OnesCount64(n.leafvec[w]&(2<<b-1))-1)&(inlineLeaves-1)]
+				l = n.inl[j&(inlineLeaves-1)]
 			} else {
-				l = leaves[int(n.base0)+int(v)]
+				l = leaves[int(n.base0)+j]
 			}
 			if l == 0 {
 				l = n.def
@@ -439,7 +435,7 @@ func (t *IPv6Table) child(ni uint32, v uint, level int) uint32 {
 		return n.base1 + r
 	}
 	def := n.def
-	if l := t.leafAt(n, v); l != 0 {
+	if l := t.leaf(n, rankTo(&n.leafvec, v)-1); l != 0 {
 		def = mkDef(l&adj6Mask, level+int(l>>e6LenShift))
 	}
 	// Insert the new node at position r of the children block.
@@ -587,15 +583,11 @@ func (t *IPv6Table) editLeaves(ni uint32, a, z uint, mode int, rel, leaf uint32)
 	in := t.runs[:0]
 	for w, bm := range n.leafvec {
 		for bm != 0 {
-			s := w*64 + bits.TrailingZeros64(bm)
-			v := n.inl[len(in)&(inlineLeaves-1)]
-			if n.base0 != inlineBase {
-				v = t.leaves[int(n.base0)+s]
-			}
-			in = append(in, run6{uint32(s), v})
+			in = append(in, run6{uint32(w*64 + bits.TrailingZeros64(bm)), t.leaf(n, len(in))})
 			bm &= bm - 1
 		}
 	}
+	oldCnt := uint32(len(in))
 	if len(in) == 0 {
 		in = append(in, run6{})
 	}
@@ -634,11 +626,16 @@ func (t *IPv6Table) editLeaves(ni uint32, a, z uint, mode int, rel, leaf uint32)
 	cnt := uint32(len(out))
 	base := n.base0
 	switch {
-	case cnt <= inlineLeaves && base != inlineBase:
-		t.freeLeafBlock(base, 256)
+	case cnt <= inlineLeaves:
+		if base != inlineBase {
+			t.freeLeafBlock(base, oldCnt)
+		}
 		base = inlineBase
-	case cnt > inlineLeaves && base == inlineBase:
-		base = t.allocLeaves(256)
+	case base == inlineBase || class6(cnt) != class6(oldCnt):
+		if base != inlineBase {
+			t.freeLeafBlock(base, oldCnt)
+		}
+		base = t.allocLeaves(cnt)
 		n = &t.nodes[ni] // n points into t.nodes, which allocLeaves does not move
 	}
 	n.base0 = base
@@ -648,37 +645,24 @@ func (t *IPv6Table) editLeaves(ni uint32, a, z uint, mode int, rel, leaf uint32)
 		n.leafvec[r.start>>6] |= 1 << (r.start & 63)
 		if base == inlineBase {
 			n.inl[i] = r.val
+		} else {
+			t.leaves[base+uint32(i)] = r.val
 		}
 	}
 	n.lcum = cum4(&n.leafvec)
+	// Clear the block's unused tail, so that both copies stay identical
+	// whatever the block held before.
 	if base != inlineBase {
-		// Expand the runs, one leaf per slot; child slots get 0, so that
-		// both copies stay identical.
-		blk := t.leaves[base : base+256 : base+256]
-		for i, r := range out {
-			end := uint32(256)
-			if i+1 < len(out) {
-				end = out[i+1].start
-			}
-			for v := r.start; v < end; v++ {
-				blk[v] = r.val
-			}
-		}
-		for w, cv := range n.vec {
-			for cv != 0 {
-				blk[w*64+bits.TrailingZeros64(cv)] = 0
-				cv &= cv - 1
-			}
-		}
+		clear(t.leaves[base+cnt : base+1<<class6(cnt)])
 	}
 }
 
-// leafAt returns the leaf of slot v (not a child) of node n.
-func (t *IPv6Table) leafAt(n *node6, v uint) uint32 {
+// leaf returns leaf number i of node n.
+func (t *IPv6Table) leaf(n *node6, i int) uint32 {
 	if n.base0 == inlineBase {
-		return n.inl[(rankTo(&n.leafvec, v)-1)&(inlineLeaves-1)]
+		return n.inl[i&(inlineLeaves-1)]
 	}
-	return t.leaves[int(n.base0)+int(v)]
+	return t.leaves[int(n.base0)+i]
 }
 
 // nextLeafSlot returns the first slot >= s that is not a child, or 256.

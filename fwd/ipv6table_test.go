@@ -215,10 +215,11 @@ func checkTable6(t *testing.T, tbl *IPv6Table) {
 				}
 				continue
 			}
-			if li := n.base0 + uint32(v); n.base0 != inlineBase && (freeLeaf[li] || int(li) >= len(tbl.leaves)) {
+			i := rankTo(&n.leafvec, v) - 1
+			if li := n.base0 + uint32(i); n.base0 != inlineBase && (freeLeaf[li] || int(li) >= len(tbl.leaves)) {
 				t.Fatalf("node %d slot %d: leaf %d free or out of range", ni, v, li)
 			}
-			l := tbl.leafAt(n, v)
+			l := tbl.leaf(n, i)
 			start := hasBit(&n.leafvec, v)
 			if (first && !start) || (!first && start && l == prev) {
 				t.Fatalf("node %d slot %d: leaf runs not canonical", ni, v)
