@@ -49,6 +49,14 @@ import (
 // that those misses overlap, is about ten times faster per lookup and is
 // what forwarding should use.
 //
+// Measured on the tier1 IPv6 table (2 shared vCPUs, load average 10-24
+// during the runs, so medians of interleaved chunks; see the benchmarks):
+// r2 single lookups 3.2-3.5x bart's lookups/s (2.2x bart.Fast), batched
+// over 256 22-28x bart (15-18x bart.Fast); a route delete or add 3.2-3.8
+// us median, p99 12-35 us of CPU; the whole table loaded in 0.2-0.26 s
+// of CPU (0.5-2.2 s wall on the loaded machine); 16.8 MiB for both
+// copies.
+//
 // Entry layouts (uint32):
 //
 //	direct entry   bit 31 e6Node: the low 31 bits are a node index
