@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -458,5 +459,57 @@ func malformed6(t *testing.T, d *daemon, tp *topo.Topology) {
 			t.Fatalf("malformed IPv6 frames not counted right: %s", strings.Join(msg, "; "))
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestIPv6PacketTooBig: toward h2 the link MTU is 1280 (R2's end and h2's).
+// A 1448-byte ping6 that may not be fragmented gets Packet Too Big from R2
+// with that MTU; h1's path MTU discovery then lets a large ping (fragmented
+// by h1) through. A TCP transfer to another address of h2, whose route
+// advertises an MSS for 1500-byte packets, gets through by the same
+// discovery (RFC 8201) alone.
+func TestIPv6PacketTooBig(t *testing.T) {
+	for _, drv := range v6Drivers {
+		t.Run(drv, func(t *testing.T) {
+			tp := newTopo6(t, topo.Config{})
+			for _, c := range [][]string{
+				{"ip", "link", "set", tp.RouterIfB, "mtu", "1280"},
+				{"ip", "-n", tp.H2NS, "link", "set", tp.H2If, "mtu", "1280"},
+				{"ip", "-n", tp.H2NS, "-6", "route", "replace", "default", "via", "2001:db8:2::2", "dev", tp.H2If, "advmss", "1440"},
+			} {
+				if out, err := exec.Command(c[0], c[1:]...).CombinedOutput(); err != nil {
+					t.Fatalf("%v: %v %s", c, err, out)
+				}
+			}
+			if err := tp.AddHostAddr(tp.H2NS, tp.H2If, "2001:db8:2::5/64"); err != nil {
+				t.Fatal(err)
+			}
+			d := startR2(t, uniqueInstance(t), "-threads", "2")
+			attach6(t, d, tp, 0, 1, drv)
+			pingOK(t, d, tp, tp.H1NS, "2001:db8:2::1", 3)
+
+			out := ping6Out(tp, tp.H1NS, "-c", "1", "-W", "2", "-M", "do", "-s", "1400", "2001:db8:2::1")
+			if !strings.Contains(out, "From 2001:db8:1::2") || !strings.Contains(out, "Packet too big: mtu=1280") {
+				t.Fatalf("no Packet Too Big with the MTU from R2:\n%s", out)
+			}
+			if got, _ := tp.Exec(tp.H1NS, "ip", "-6", "route", "get", "2001:db8:2::1").CombinedOutput(); !strings.Contains(string(got), "mtu 1280") {
+				t.Fatalf("h1 did not learn the path MTU:\n%s", got)
+			}
+			out = ping6Out(tp, tp.H1NS, "-c", "5", "-i", "0.05", "-W", "2", "-M", "want", "-s", "1400", "2001:db8:2::1")
+			if !strings.Contains(out, " 0% packet loss") {
+				t.Fatalf("large ping6 after path MTU discovery:\n%s", out)
+			}
+			tooBig := d.counter(t, "IPv6Fwd/too_big")
+			if tooBig == 0 {
+				t.Fatal("IPv6Fwd/too_big not counted")
+			}
+			tcpTransferTo(t, tp, "[2001:db8:2::5]:5001", 5<<20)
+			if v := d.counter(t, "IPv6Fwd/too_big"); v <= tooBig {
+				t.Fatalf("TCP got through without R2's Packet Too Big (too_big %d, was %d): is h2's advmss in effect?", v, tooBig)
+			}
+			if got, _ := tp.Exec(tp.H1NS, "ip", "-6", "route", "get", "2001:db8:2::5").CombinedOutput(); !strings.Contains(string(got), "mtu 1280") {
+				t.Fatalf("h1 did not learn the path MTU to 2001:db8:2::5:\n%s", got)
+			}
+		})
 	}
 }
