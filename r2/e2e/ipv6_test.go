@@ -513,3 +513,23 @@ func TestIPv6PacketTooBig(t *testing.T) {
 		})
 	}
 }
+
+// TestIPv6OffloadingPeers: hosts that leave UDP checksums to offload (veth
+// defaults) still talk IPv6 through R2, which completes the checksums: a
+// UDP traceroute -6 needs h2 to accept R2's forwarded UDP probe.
+func TestIPv6OffloadingPeers(t *testing.T) {
+	tp := newTopo6(t, topo.Config{Offloads: true})
+	d := startR2(t, uniqueInstance(t))
+	attach6(t, d, tp, 0, 0, "afpacket")
+	pingOK(t, d, tp, tp.H1NS, "2001:db8:2::1", 5)
+	before := d.counter(t, "IfNode:"+tp.RouterIfA+"/drv_rx_csum_fixed")
+	out, err := tp.Exec(tp.H1NS, "traceroute", "-6", "-n", "-q", "1", "-w", "2", "-m", "4", "2001:db8:2::1").CombinedOutput()
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if err != nil || len(lines) < 3 || !strings.Contains(lines[2], " 2001:db8:2::1 ") {
+		nstat, _ := tp.Exec(tp.H2NS, "nstat", "-az", "Udp6InCsumErrors").CombinedOutput()
+		t.Fatalf("traceroute -6 through R2 with offloading hosts: %v\n%s\nh2: %s", err, out, nstat)
+	}
+	if v := d.counter(t, "IfNode:"+tp.RouterIfA+"/drv_rx_csum_fixed"); v == before {
+		t.Fatal("no checksum was completed")
+	}
+}
