@@ -2,7 +2,10 @@
 // threads read on every packet and that the control side changes at
 // runtime. That is interface configuration ([Interface], [Interfaces]),
 // adjacencies ([Adjacency], what to do with a packet once its route is
-// known) and the IPv4 route table ([IPv4Table], [IPv4RIB]).
+// known), the IPv4 route table ([IPv4Table], [IPv4RIB]) and the IPv6 one
+// ([IPv6Table], [IPv6RIB], [Adjacency6]; its structure and why it differs
+// from IPv4's are described in ipv6table.go). Both route tables follow the
+// same double-copy protocol.
 //
 // fwd is a tier-1 package: it imports only the standard library, so every
 // other R2 package may use it.

@@ -193,6 +193,9 @@ func checkTable6(t *testing.T, tbl *IPv6Table) {
 		}
 		seen[ni] = true
 		n := &tbl.nodes[ni]
+		if nl := popcnt4(&n.leafvec); (nl <= inlineLeaves) != (n.base0 == inlineBase) {
+			t.Fatalf("node %d (level %d): %d leaves, base0 %#x", ni, level, nl, n.base0)
+		}
 		if n.vcum != cum4(&n.vec) || n.lcum != cum4(&n.leafvec) {
 			t.Fatalf("node %d (level %d): stale popcounts %v %v", ni, level, n.vcum, n.lcum)
 		}
@@ -212,11 +215,11 @@ func checkTable6(t *testing.T, tbl *IPv6Table) {
 				}
 				continue
 			}
-			li := n.base0 + uint32(rankTo(&n.leafvec, v)) - 1
-			if freeLeaf[li] || int(li) >= len(tbl.leaves) {
+			i := rankTo(&n.leafvec, v) - 1
+			if li := n.base0 + uint32(i); n.base0 != inlineBase && (freeLeaf[li] || int(li) >= len(tbl.leaves)) {
 				t.Fatalf("node %d slot %d: leaf %d free or out of range", ni, v, li)
 			}
-			l := tbl.leaves[li]
+			l := tbl.leaf(n, i)
 			start := hasBit(&n.leafvec, v)
 			if (first && !start) || (!first && start && l == prev) {
 				t.Fatalf("node %d slot %d: leaf runs not canonical", ni, v)

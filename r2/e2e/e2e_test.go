@@ -87,7 +87,14 @@ func TestForwarding(t *testing.T) {
 // tcpTransfer sends n bytes from h1 to h2 through R2 and compares checksums.
 func tcpTransfer(t *testing.T, tp *topo.Topology, n int) {
 	t.Helper()
-	srv := inNS(tp.H2NS, "tcp-server", "R2E2E_ADDR=10.2.0.1:5001")
+	tcpTransferTo(t, tp, "10.2.0.1:5001", n)
+}
+
+// tcpTransferTo sends n bytes from h1 to h2's address addr ("host:port",
+// IPv4 or IPv6) through R2 and compares checksums.
+func tcpTransferTo(t *testing.T, tp *topo.Topology, addr string, n int) {
+	t.Helper()
+	srv := inNS(tp.H2NS, "tcp-server", "R2E2E_ADDR="+addr)
 	sout, serr := &syncBuf{}, &syncBuf{}
 	srv.Stdout, srv.Stderr = sout, serr
 	if err := srv.Start(); err != nil {
@@ -102,7 +109,7 @@ func tcpTransfer(t *testing.T, tp *topo.Topology, n int) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	start := time.Now()
-	cli := inNS(tp.H1NS, "tcp-client", "R2E2E_ADDR=10.2.0.1:5001", fmt.Sprintf("R2E2E_BYTES=%d", n))
+	cli := inNS(tp.H1NS, "tcp-client", "R2E2E_ADDR="+addr, fmt.Sprintf("R2E2E_BYTES=%d", n))
 	cout, err := cli.CombinedOutput()
 	if err != nil {
 		t.Fatalf("tcp client: %v\n%s", err, cout)

@@ -267,6 +267,8 @@ func helper(kind string) int {
 		err = tcpClient(os.Getenv("R2E2E_ADDR"), n)
 	case "raw":
 		err = rawInject(os.Getenv("R2E2E_IF"), os.Getenv("R2E2E_DST_MAC"), os.Getenv("R2E2E_SRC_MAC"))
+	case "raw6":
+		err = rawInject6(os.Getenv("R2E2E_IF"), os.Getenv("R2E2E_DST_MAC"), os.Getenv("R2E2E_SRC_MAC"))
 	default:
 		err = fmt.Errorf("unknown helper %q", kind)
 	}

@@ -9,6 +9,7 @@ import (
 	"bufio"
 	"bytes"
 	"compress/gzip"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math/rand"
@@ -118,7 +119,14 @@ func declares(b []byte) bool {
 
 // LoadIPv4 reads the IPv4 prefixes of the table at path, masked and in file
 // order. Lines that are not prefixes are an error naming the line.
-func LoadIPv4(path string) ([]netip.Prefix, error) {
+func LoadIPv4(path string) ([]netip.Prefix, error) { return load(path, false) }
+
+// LoadIPv6 reads the IPv6 prefixes of the table at path, masked and in file
+// order, as LoadIPv4 does the IPv4 ones.
+func LoadIPv6(path string) ([]netip.Prefix, error) { return load(path, true) }
+
+// load reads the prefixes of one family: IPv6 lines are those with a colon.
+func load(path string, v6 bool) ([]netip.Prefix, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("routedata: %w", err)
@@ -138,8 +146,8 @@ func LoadIPv4(path string) ([]netip.Prefix, error) {
 	var out []netip.Prefix
 	for line := 1; r.Scan(); line++ {
 		s := strings.TrimSpace(r.Text())
-		if s == "" || s[0] == '#' || strings.Contains(s, ":") {
-			continue // IPv6
+		if s == "" || s[0] == '#' || strings.Contains(s, ":") != v6 {
+			continue // the other family
 		}
 		p, err := netip.ParsePrefix(s)
 		if err != nil {
@@ -154,12 +162,16 @@ func LoadIPv4(path string) ([]netip.Prefix, error) {
 }
 
 // RandomHosts returns n addresses, each a random host inside a random
-// prefix of ps, from a fixed seed so runs are comparable.
+// prefix of ps (of either family), from a fixed seed so runs are comparable.
 func RandomHosts(ps []netip.Prefix, n int, seed int64) []netip.Addr {
 	rng := rand.New(rand.NewSource(seed))
 	out := make([]netip.Addr, n)
 	for i := range out {
 		p := ps[rng.Intn(len(ps))]
+		if p.Addr().Is6() {
+			out[i] = randomHost6(rng, p)
+			continue
+		}
 		a := p.Addr().As4()
 		v := uint32(a[0])<<24 | uint32(a[1])<<16 | uint32(a[2])<<8 | uint32(a[3])
 		if b := p.Bits(); b < 32 {
@@ -168,4 +180,23 @@ func RandomHosts(ps []netip.Prefix, n int, seed int64) []netip.Addr {
 		out[i] = netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)})
 	}
 	return out
+}
+
+// randomHost6 is a random address inside the IPv6 prefix p.
+func randomHost6(rng *rand.Rand, p netip.Prefix) netip.Addr {
+	a := p.Addr().As16()
+	hi := binary.BigEndian.Uint64(a[:8])
+	lo := binary.BigEndian.Uint64(a[8:])
+	switch b := p.Bits(); {
+	case b <= 64:
+		if b < 64 {
+			hi |= rng.Uint64() & (1<<(64-b) - 1)
+		}
+		lo = rng.Uint64()
+	case b < 128:
+		lo |= rng.Uint64() & (1<<(128-b) - 1)
+	}
+	binary.BigEndian.PutUint64(a[:8], hi)
+	binary.BigEndian.PutUint64(a[8:], lo)
+	return netip.AddrFrom16(a)
 }

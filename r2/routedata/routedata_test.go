@@ -1,6 +1,7 @@
 package routedata
 
 import (
+	"net/netip"
 	"os"
 	"path/filepath"
 	"testing"
@@ -18,6 +19,21 @@ func TestLoadAndHosts(t *testing.T) {
 		if !ps[0].Contains(a) && !ps[1].Contains(a) {
 			t.Fatalf("%s is in no prefix", a)
 		}
+	}
+	ps6, err := LoadIPv6(p)
+	if err != nil || len(ps6) != 1 || ps6[0].String() != "2001:db8::/32" {
+		t.Fatalf("LoadIPv6 = %v, %v", ps6, err)
+	}
+	ps6 = append(ps6, netip.MustParsePrefix("2001:db8:1:2:3:4::/100"), netip.MustParsePrefix("2001:db8:9::1/128"))
+	seen := map[netip.Addr]bool{}
+	for _, a := range RandomHosts(ps6, 300, 1) {
+		if !ps6[0].Contains(a) && !ps6[1].Contains(a) && !ps6[2].Contains(a) {
+			t.Fatalf("%s is in no prefix", a)
+		}
+		seen[a] = true
+	}
+	if len(seen) < 200 {
+		t.Errorf("only %d distinct IPv6 hosts of 300", len(seen))
 	}
 	os.WriteFile(p, []byte("10.0.0.0/8\nbogus\n"), 0o644)
 	if _, err := LoadIPv4(p); err == nil {
@@ -50,6 +66,9 @@ func TestFindRealTable(t *testing.T) {
 	}
 	if len(ps) < 800000 {
 		t.Fatalf("only %d IPv4 prefixes in %s", len(ps), p)
+	}
+	if ps6, err := LoadIPv6(p); err != nil || len(ps6) < 150000 {
+		t.Fatalf("LoadIPv6(%s): %d prefixes, %v", p, len(ps6), err)
 	}
 }
 

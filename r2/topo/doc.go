@@ -22,7 +22,11 @@
 // h1 and h2 use the router addresses as default gateway. IPv6 is disabled in
 // h1, h2 and the router namespace so that the links carry only the traffic a
 // test sends (no router solicitations, MLD or DAD), and loopback is up in
-// every namespace. Unless [Config.Offloads] is set, checksum offload, TSO, GSO
+// every namespace. With [Config.IPv6] the hosts get 2001:db8:1::1/64 and
+// 2001:db8:2::1/64 as well, with default routes via 2001:db8:1::2 and
+// 2001:db8:2::2 (in kernel mode the router namespace has those and forwards
+// IPv6); DAD is off so every address is usable at once, the hosts send no
+// router solicitations, and only MLD reports remain as unsolicited traffic. Unless [Config.Offloads] is set, checksum offload, TSO, GSO
 // and GRO are turned off on all four veth ends (ETHTOOL_SFEATURES through the
 // SIOCETHTOOL ioctl, as `ethtool -K` does; no ethtool program needed), so
 // that frames seen by an AF_PACKET reader are complete, checksummed and no

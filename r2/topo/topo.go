@@ -24,6 +24,12 @@ const (
 	DefaultRouterAddrA = "10.1.0.2/24"
 	DefaultRouterAddrB = "10.2.0.2/24"
 	DefaultMTU         = 1500
+
+	// IPv6 addresses, used when Config.IPv6 is set.
+	DefaultH1Addr6      = "2001:db8:1::1/64"
+	DefaultH2Addr6      = "2001:db8:2::1/64"
+	DefaultRouterAddr6A = "2001:db8:1::2/64"
+	DefaultRouterAddr6B = "2001:db8:2::2/64"
 )
 
 // MaxPrefixLen is the longest Config.Prefix: Linux interface names hold 15
@@ -70,6 +76,20 @@ type Config struct {
 	RouterAddrA, RouterAddrB string
 	// MTU of all veth ends. 0 means DefaultMTU.
 	MTU int
+	// IPv6 true gives the hosts (and, in kernel mode, the router) IPv6
+	// beside IPv4: H1Addr6 and H2Addr6 with default routes via
+	// RouterAddr6A and RouterAddr6B, EUI-64 link-local addresses, and in
+	// kernel mode net.ipv6.conf.all.forwarding=1. DAD is off (accept_dad=0,
+	// addresses added with nodad), so addresses are usable at once, and the
+	// hosts send no router solicitations and ignore advertisements. In R2
+	// mode the router-side ends still have IPv6 disabled in the kernel: R2
+	// owns the router addresses and answers neighbour solicitations.
+	// False (the default) disables IPv6 everywhere, as before.
+	IPv6 bool
+	// H1Addr6, H2Addr6, RouterAddr6A and RouterAddr6B are the IPv6
+	// counterparts of H1Addr ... RouterAddrB, used when IPv6 is set.
+	// Defaults DefaultH1Addr6 ... DefaultRouterAddr6B.
+	H1Addr6, H2Addr6, RouterAddr6A, RouterAddr6B string
 	// Offloads true leaves the veth defaults (checksum offload, TSO, GSO
 	// on). False turns tx/rx checksumming, TSO (all tx-tcp*-segmentation
 	// features), UDP segmentation, GSO, GRO (and its gro-list and UDP
@@ -97,6 +117,10 @@ type Topology struct {
 	H1MAC, H2MAC, RouterMACA, RouterMACB net.HardwareAddr
 	// Addresses (without prefix length) from Config.
 	H1IP, H2IP, RouterIPA, RouterIPB netip.Addr
+	// IPv6 addresses (without prefix length) from Config, and the hosts'
+	// link-local addresses as the kernel chose them (without zone); all
+	// invalid unless Config.IPv6.
+	H1IP6, H2IP6, RouterIP6A, RouterIP6B, H1LL, H2LL netip.Addr
 
 	mu     sync.Mutex
 	closed bool
@@ -154,6 +178,18 @@ func New(cfg Config) (*Topology, error) {
 		}
 		*a.dst = p.Addr()
 	}
+	if cfg.IPv6 {
+		for _, a := range []struct {
+			s   string
+			dst *netip.Addr
+		}{{cfg.H1Addr6, &t.H1IP6}, {cfg.H2Addr6, &t.H2IP6}, {cfg.RouterAddr6A, &t.RouterIP6A}, {cfg.RouterAddr6B, &t.RouterIP6B}} {
+			p, err := netip.ParsePrefix(a.s)
+			if err != nil || !p.Addr().Is6() || p.Addr().Is4In6() || p.Addr().Zone() != "" {
+				return nil, fmt.Errorf("topo: address %q: want an IPv6 address with prefix length", a.s)
+			}
+			*a.dst = p.Addr()
+		}
+	}
 	if left, err := Leftovers(cfg.Prefix); err != nil {
 		return nil, fmt.Errorf("topo: %w", err)
 	} else if len(left) > 0 {
@@ -185,6 +221,10 @@ func (c Config) withDefaults() (Config, error) {
 	def(&c.H2Addr, DefaultH2Addr)
 	def(&c.RouterAddrA, DefaultRouterAddrA)
 	def(&c.RouterAddrB, DefaultRouterAddrB)
+	def(&c.H1Addr6, DefaultH1Addr6)
+	def(&c.H2Addr6, DefaultH2Addr6)
+	def(&c.RouterAddr6A, DefaultRouterAddr6A)
+	def(&c.RouterAddr6B, DefaultRouterAddr6B)
 	if c.MTU == 0 {
 		c.MTU = DefaultMTU
 	}
@@ -226,6 +266,21 @@ func (t *Topology) build() error {
 		{"net/ipv6/conf/all/disable_ipv6", "1"},
 		{"net/ipv6/conf/default/disable_ipv6", "1"},
 	}
+	if cfg.IPv6 {
+		// IPv6 on, but as quiet as it gets: no DAD (addresses usable at
+		// once, no probes), no router solicitations, no autoconfiguration
+		// from advertisements. MLD reports for the solicited-node groups
+		// remain (R2 drops them: EtherDecap multicast).
+		quiet = []sysctl{
+			{"net/ipv6/conf/default/accept_dad", "0"},
+			{"net/ipv6/conf/all/accept_dad", "0"},
+			{"net/ipv6/conf/default/router_solicitations", "0"},
+			{"net/ipv6/conf/default/accept_ra", "0"},
+			{"net/ipv6/conf/all/accept_ra", "0"},
+			{"net/ipv6/conf/default/disable_ipv6", "0"},
+			{"net/ipv6/conf/all/disable_ipv6", "0"},
+		}
+	}
 	names := []string{t.H1NS, t.H2NS}
 	if cfg.RouterNS {
 		names = append(names, t.RouterNSName)
@@ -243,6 +298,9 @@ func (t *Topology) build() error {
 		settings := quiet
 		if name == t.RouterNSName {
 			settings = append(settings[:len(settings):len(settings)], sysctl{"net/ipv4/ip_forward", "1"})
+			if cfg.IPv6 {
+				settings = append(settings, sysctl{"net/ipv6/conf/all/forwarding", "1"})
+			}
 		}
 		if err := writeSysctls(h, settings); err != nil {
 			return fmt.Errorf("netns %s: %w", name, err)
@@ -289,6 +347,14 @@ func (t *Topology) build() error {
 		if err := t.addAddr(t.RouterNSName, t.RouterIfB, cfg.RouterAddrB); err != nil {
 			return err
 		}
+		if cfg.IPv6 {
+			if err := t.addAddr(t.RouterNSName, t.RouterIfA, cfg.RouterAddr6A); err != nil {
+				return err
+			}
+			if err := t.addAddr(t.RouterNSName, t.RouterIfB, cfg.RouterAddr6B); err != nil {
+				return err
+			}
+		}
 	} else {
 		// Set while the links are down, before IPv6 could send anything.
 		var s []sysctl
@@ -314,6 +380,14 @@ func (t *Topology) build() error {
 	if err := t.addAddr(t.H2NS, t.H2If, cfg.H2Addr); err != nil {
 		return err
 	}
+	if cfg.IPv6 {
+		if err := t.addAddr(t.H1NS, t.H1If, cfg.H1Addr6); err != nil {
+			return err
+		}
+		if err := t.addAddr(t.H2NS, t.H2If, cfg.H2Addr6); err != nil {
+			return err
+		}
+	}
 	for _, e := range ends {
 		if err := t.linkUp(e.ns, e.name); err != nil {
 			return err
@@ -329,6 +403,20 @@ func (t *Topology) build() error {
 	}
 	if err := t.addRoute(t.H2NS, "0.0.0.0/0", t.RouterIPB.String()); err != nil {
 		return err
+	}
+	if cfg.IPv6 {
+		if err := t.addRoute(t.H1NS, "::/0", t.RouterIP6A.String()); err != nil {
+			return err
+		}
+		if err := t.addRoute(t.H2NS, "::/0", t.RouterIP6B.String()); err != nil {
+			return err
+		}
+		if t.H1LL, err = t.waitLinkLocal(t.H1NS, t.H1If); err != nil {
+			return err
+		}
+		if t.H2LL, err = t.waitLinkLocal(t.H2NS, t.H2If); err != nil {
+			return err
+		}
 	}
 
 	// Read back what the kernel chose.
@@ -413,7 +501,39 @@ func (t *Topology) waitOperUp(ns, ifname string) error {
 	}
 }
 
-// addAddr adds prefix (for example "10.3.0.1/32") to ifname in ns.
+// waitLinkLocal waits for the kernel's link-local address on ifname in ns
+// (added once the link has its carrier; usable at once without DAD) and
+// returns it.
+func (t *Topology) waitLinkLocal(ns, ifname string) (netip.Addr, error) {
+	h, err := t.handle(ns)
+	if err != nil {
+		return netip.Addr{}, err
+	}
+	l, err := h.LinkByName(ifname)
+	if err != nil {
+		return netip.Addr{}, fmt.Errorf("link %s in %q: %w", ifname, ns, err)
+	}
+	deadline := time.Now().Add(linkUpTimeout)
+	for {
+		addrs, err := h.AddrList(l, netlink.FAMILY_V6)
+		if err != nil {
+			return netip.Addr{}, fmt.Errorf("addresses of %s in %q: %w", ifname, ns, err)
+		}
+		for _, a := range addrs {
+			ip, ok := netip.AddrFromSlice(a.IP)
+			if ok && ip.IsLinkLocalUnicast() && a.Flags&unix.IFA_F_TENTATIVE == 0 {
+				return ip, nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return netip.Addr{}, fmt.Errorf("link %s in %q: no usable link-local address after %v (%v)", ifname, ns, linkUpTimeout, addrs)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// addAddr adds prefix (for example "10.3.0.1/32" or "2001:db8:9::1/128")
+// to ifname in ns; an IPv6 address is added without DAD (nodad).
 func (t *Topology) addAddr(ns, ifname, prefix string) error {
 	h, err := t.handle(ns)
 	if err != nil {
@@ -422,6 +542,9 @@ func (t *Topology) addAddr(ns, ifname, prefix string) error {
 	a, err := netlink.ParseAddr(prefix)
 	if err != nil {
 		return fmt.Errorf("address %q: %w", prefix, err)
+	}
+	if a.IP.To4() == nil {
+		a.Flags |= unix.IFA_F_NODAD
 	}
 	l, err := h.LinkByName(ifname)
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -625,4 +626,66 @@ func TestCleanupAfterFailure(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestIPv6 builds both modes with IPv6: in kernel mode the router forwards
+// IPv6 (one hop: hop limit 63) both ways; in R2 mode the hosts have their
+// addresses, default routes and link-local addresses, without DAD, and the
+// router ends stay IPv6-less in the kernel.
+func TestIPv6(t *testing.T) {
+	requireRoot(t)
+	t.Run("kernel", func(t *testing.T) {
+		t.Parallel()
+		tp := newTopo(t, Config{RouterNS: true, IPv6: true})
+		if got := run(t, tp, tp.RouterNSName, "cat", "/proc/sys/net/ipv6/conf/all/forwarding"); got != "1" {
+			t.Errorf("router ipv6 forwarding = %s, want 1", got)
+		}
+		if got := run(t, tp, tp.RouterNSName, "ip", "-6", "-o", "addr", "show", "dev", tp.RouterIfB); !strings.Contains(got, "inet6 2001:db8:2::2/64") {
+			t.Errorf("router B addresses = %q", got)
+		}
+		r := mustPingOK(t, tp, tp.H1NS, tp.H2IP6.String(), 5)
+		if !strings.Contains(r.Output, "ttl=63") {
+			t.Errorf("h1->h2 IPv6 replies not forwarded once (want ttl=63):\n%s", r.Output)
+		}
+		mustPingOK(t, tp, tp.H2NS, tp.H1IP6.String(), 3)
+		mustPingOK(t, tp, tp.H1NS, tp.RouterIP6A.String(), 2)
+		// IPv4 is unchanged.
+		mustPingOK(t, tp, tp.H1NS, tp.H2IP.String(), 2)
+	})
+	t.Run("r2", func(t *testing.T) {
+		t.Parallel()
+		tp := newTopo(t, Config{IPv6: true})
+		for _, want := range []struct {
+			ns, ifname string
+			addr       netip.Addr
+			ll         netip.Addr
+		}{{tp.H1NS, tp.H1If, tp.H1IP6, tp.H1LL}, {tp.H2NS, tp.H2If, tp.H2IP6, tp.H2LL}} {
+			if !want.ll.IsLinkLocalUnicast() {
+				t.Errorf("%s link-local %v", want.ifname, want.ll)
+			}
+			got := run(t, tp, want.ns, "ip", "-6", "-o", "addr", "show", "dev", want.ifname)
+			if !strings.Contains(got, "inet6 "+want.addr.String()+"/64") || !strings.Contains(got, "inet6 "+want.ll.String()+"/64") ||
+				strings.Contains(got, "tentative") {
+				t.Errorf("%s addresses = %q", want.ifname, got)
+			}
+			for key, v := range map[string]string{"accept_dad": "0", "router_solicitations": "0", "disable_ipv6": "0"} {
+				if got := run(t, tp, want.ns, "cat", "/proc/sys/net/ipv6/conf/"+want.ifname+"/"+key); got != v {
+					t.Errorf("%s %s = %s, want %s", want.ifname, key, got, v)
+				}
+			}
+		}
+		if got := run(t, tp, tp.H1NS, "ip", "-6", "route", "show", "default"); !strings.Contains(got, "via 2001:db8:1::2 dev "+tp.H1If) {
+			t.Errorf("h1 IPv6 default route = %q", got)
+		}
+		for _, ifname := range []string{tp.RouterIfA, tp.RouterIfB} {
+			if got := run(t, tp, "", "cat", "/proc/sys/net/ipv6/conf/"+ifname+"/disable_ipv6"); got != "1" {
+				t.Errorf("%s disable_ipv6 = %s, want 1", ifname, got)
+			}
+		}
+		if err := tp.AddHostAddr(tp.H2NS, "lo", "2001:db8:9::1/128"); err != nil {
+			t.Fatal(err)
+		}
+		// Nothing answers for the gateway until R2 runs.
+		mustPingFail(t, tp, tp.H1NS, tp.H2IP6.String())
+	})
 }

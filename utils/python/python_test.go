@@ -43,7 +43,8 @@ func TestPythonExample(t *testing.T) {
 	_, sock := apitest.Serve(t, b, api.Options{})
 
 	cmd := exec.Command(python, "r2cfg.py", "--gen", gen, "-s", sock,
-		"--ifname", "veth_r2_1", "--addr", "1.1.1.2/24", "--route", "3.1.1.0/24", "1.1.1.1")
+		"--ifname", "veth_r2_1", "--addr", "1.1.1.2/24", "--route", "3.1.1.0/24", "1.1.1.1",
+		"--addr6", "2001:db8:1::2/64", "--route6", "2001:db8:3::/48", "fe80::1")
 	cmd.Env = append(os.Environ(), "PYTHONDONTWRITEBYTECODE=1")
 	out, err := cmd.CombinedOutput()
 	if err != nil {
@@ -53,18 +54,24 @@ func TestPythonExample(t *testing.T) {
 
 	// The backend got the calls...
 	st := b.State()
-	if got := st.Ifaces["veth_r2_1"].Addrs; len(got) != 1 || got[0] != netip.MustParsePrefix("1.1.1.2/24") {
+	if got := st.Ifaces["veth_r2_1"].Addrs; len(got) != 2 || got[0] != netip.MustParsePrefix("1.1.1.2/24") ||
+		got[1] != netip.MustParsePrefix("2001:db8:1::2/64") {
 		t.Errorf("veth_r2_1 addresses %v", got)
 	}
 	r, ok := st.Routes[netip.MustParsePrefix("3.1.1.0/24")]
 	if !ok || r.NextHop != netip.MustParseAddr("1.1.1.1") || r.Ifname != "veth_r2_1" || r.Kind != api.KindGateway {
 		t.Errorf("route 3.1.1.0/24: %+v (found %v)", r, ok)
 	}
+	r, ok = st.Routes[netip.MustParsePrefix("2001:db8:3::/48")]
+	if !ok || r.NextHop != netip.MustParseAddr("fe80::1") || r.Ifname != "veth_r2_1" || r.Kind != api.KindGateway {
+		t.Errorf("route 2001:db8:3::/48: %+v (found %v)", r, ok)
+	}
 	// ... and the script printed what show returned.
 	for _, want := range []string{
-		"veth_r2_1       ifindex 0    02:00:00:00:00:00 up   mtu 1500 thread 0 afpacket rx 10 tx 20 1.1.1.2/24",
-		"3.1.1.0/24         1.1.1.1         veth_r2_1       gateway",
-		"1 routes",
+		"veth_r2_1       ifindex 0    02:00:00:00:00:00 up   mtu 1500 thread 0 afpacket rx 10 tx 20 1.1.1.2/24,2001:db8:1::2/64",
+		"3.1.1.0/24               1.1.1.1                   veth_r2_1       gateway",
+		"2001:db8:3::/48          fe80::1                   veth_r2_1       gateway",
+		"2 routes",
 	} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("output lacks %q", want)
@@ -73,11 +80,22 @@ func TestPythonExample(t *testing.T) {
 
 	// A refused request: the script exits 1 with R2's words.
 	cmd = exec.Command(python, "r2cfg.py", "--gen", gen, "-s", sock,
-		"--ifname", "veth_r2_1", "--addr", "1.1.1.3/24", "--route", "10.1.1.1/24", "1.1.1.1")
+		"--ifname", "veth_r2_1", "--addr", "1.1.1.3/24", "--route", "10.1.1.1/24", "1.1.1.1", "--addr6", "", "--route6", "", "")
 	cmd.Env = append(os.Environ(), "PYTHONDONTWRITEBYTECODE=1")
 	out, err = cmd.CombinedOutput()
 	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 ||
 		!strings.Contains(string(out), "r2cfg: route prefix 10.1.1.1/24 has host bits set; did you mean 10.1.1.0/24?") {
 		t.Errorf("refused request: %v\n%s", err, out)
+	}
+
+	// A refused IPv6 route: R2's words for a next hop with a zone.
+	cmd = exec.Command(python, "r2cfg.py", "--gen", gen, "-s", sock,
+		"--ifname", "veth_r2_1", "--addr", "1.1.1.4/24", "--route", "10.4.0.0/16", "1.1.1.1",
+		"--addr6", "2001:db8:4::2/64", "--route6", "2001:db8:4::/48", "fe80::1%veth_r2_1")
+	cmd.Env = append(os.Environ(), "PYTHONDONTWRITEBYTECODE=1")
+	out, err = cmd.CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 ||
+		!strings.Contains(string(out), "r2cfg: next hop fe80::1%veth_r2_1 has a zone; give the address as fe80::1 and the interface on its own") {
+		t.Errorf("refused IPv6 request: %v\n%s", err, out)
 	}
 }

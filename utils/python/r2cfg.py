@@ -1,8 +1,10 @@
 #!/usr/bin/python3
 """Configure a running R2 from Python through its Thrift API.
 
-This example gives an interface an address, adds a route through a gateway
-on that interface's subnet, and prints R2's interfaces and routing table.
+This example gives an interface an IPv4 and an IPv6 address, adds an IPv4
+route through a gateway on that interface's subnet and an IPv6 route through
+a link-local gateway on its link, and prints R2's interfaces and routing
+tables.
 
 The Python code for the API is generated from the IDL in apis/ (nothing
 generated is committed for Python). With Debian's thrift-compiler and
@@ -13,7 +15,8 @@ python3-thrift installed (apt-get install thrift-compiler python3-thrift):
         thrift -r --gen py -out "$gen" apis/$idl.thrift
     done
     sudo /usr/bin/python3 utils/python/r2cfg.py --gen "$gen" \\
-        --ifname veth_r2_1 --addr 1.1.1.2/24 --route 3.1.1.0/24 1.1.1.1
+        --ifname veth_r2_1 --addr 1.1.1.2/24 --route 3.1.1.0/24 1.1.1.1 \\
+        --addr6 2001:db8:1::2/64 --route6 2001:db8:3::/48 fe80::1
 
 The wire format must match the server's: framed transport, strict binary
 protocol, and the multiplexed service names "Interface", "Route" and "Log".
@@ -59,7 +62,7 @@ def show_routes(route):
     while True:
         page = route.show(offset, 0)  # 0: the server's page size
         for r in page.routes:
-            print(f"{r.prefix:<18} {r.nexthop or '-':<15} {r.ifname:<15} {r.kind}")
+            print(f"{r.prefix:<24} {r.nexthop or '-':<25} {r.ifname:<15} {r.kind}")
         offset += len(page.routes)
         if not page.routes or offset >= page.total:
             break
@@ -75,6 +78,12 @@ def main():
     p.add_argument("--addr", default="1.1.1.2/24", help="address to give it")
     p.add_argument("--route", nargs=2, metavar=("PREFIX", "NEXTHOP"),
                    default=["3.1.1.0/24", "1.1.1.1"], help="route to add through the interface")
+    p.add_argument("--addr6", default="2001:db8:1::2/64",
+                   help="IPv6 address to give it ('' for none)")
+    p.add_argument("--route6", nargs=2, metavar=("PREFIX", "NEXTHOP"),
+                   default=["2001:db8:3::/48", "fe80::1"],
+                   help="IPv6 route to add through the interface; the next hop may be link-local "
+                        "(no %%zone: the interface is given on its own); '' '' for none")
     args = p.parse_args()
     if args.gen:
         sys.path.insert(0, args.gen)
@@ -88,8 +97,13 @@ def main():
     trans, intf, route = connect(args)
     try:
         intf.add_ip(args.ifname, args.addr)
-        prefix, nexthop = args.route
-        route.add_route(RouteEntry(prefix=prefix, nexthop=nexthop, ifname=args.ifname))
+        if args.addr6:
+            intf.add_ip(args.ifname, args.addr6)
+        routes = [args.route]
+        if args.route6[0]:
+            routes.append(args.route6)
+        for prefix, nexthop in routes:
+            route.add_route(RouteEntry(prefix=prefix, nexthop=nexthop, ifname=args.ifname))
         show_interfaces(intf)
         show_routes(route)
     except ApiErr as e:

@@ -38,8 +38,9 @@ type bench struct {
 	genCPU, fwdCPU int
 	threads2CPUs   string
 	instSeq        int
-	xdpNA          string // AF_XDP found unavailable: skip it for the rest of the run
-	prefixes       []netip.Prefix
+	xdpNA          string         // AF_XDP found unavailable: skip it for the rest of the run
+	prefixes       []netip.Prefix // the table: IPv4, then IPv6
+	prefixes6      int            // how many of prefixes are IPv6
 	tablePath      string
 	tableErr       error
 	rep            *report
@@ -136,7 +137,7 @@ func (b *bench) run() (*report, error) {
 		if _, err := b.tablePrefixes(); err != nil {
 			b.logf("table: %v", err)
 		} else {
-			rep.Host.Table = fmt.Sprintf("%s (%d IPv4 prefixes used)", b.tablePath, len(b.prefixes))
+			rep.Host.Table = fmt.Sprintf("%s (%d IPv4 and %d IPv6 prefixes used)", b.tablePath, len(b.prefixes)-b.prefixes6, b.prefixes6)
 		}
 	}
 

@@ -1,9 +1,14 @@
 //go:build linux
 
-// Command r2bench measures R2 against the Linux kernel's own IPv4
+// Command r2bench measures R2 against the Linux kernel's own IPv4 and IPv6
 // forwarding on the same topology,
 //
 //	h1 [10.1.0.1] --veth-- [10.1.0.2] router [10.2.0.2] --veth-- [10.2.0.1] h2
+//
+// with, for the IPv6 measurements and the table, h1 2001:db8:1::1/64,
+// router 2001:db8:1::2/64 and 2001:db8:2::2/64, h2 2001:db8:2::1/64
+// (configured by r2bench: no duplicate address detection, no router
+// advertisements; the kernel router gets net.ipv6.conf.all.forwarding=1)
 //
 // built afresh in network namespaces for every setup (r2/topo). The router is
 // the kernel (topo RouterNS mode, the baseline), R2 with its AF_PACKET driver,
@@ -22,6 +27,9 @@
 //     packets/s are counted in h2: the frames are addressed to 10.9.0.1, a
 //     destination routed to h2 that h2 (forwarding off) drops silently and
 //     counts in its IP InAddrErrors, so ARP and other traffic are not counted.
+//   - udp6: 64-byte UDP/IPv6 frames as udp64, to 2001:db8:9::1 (routed to
+//     h2, which counts them in its Ip6InAddrErrors).
+//   - tcp6: iperf3 over IPv6, offloads off, as tcp.
 //   - tcp, tcp-offload: iperf3 from h1 to h2 through the router, with
 //     offloads off on all veth ends and with the veth defaults (TSO, GSO, GRO
 //     and checksum offload on).
@@ -33,8 +41,9 @@
 //     (batches of 100 every 10 ms: Route.AddBatch / DelBatch through the API
 //     for R2, netlink for the kernel) hit prefixes the traffic does not use,
 //     compared with the rate just before, and the loss in both phases.
-//   - table: load the whole tier1 IPv4 table (Route.AddBatch in chunks of
-//     5000 for R2; `ip -batch` for the kernel), time and resident memory.
+//   - table: load the whole tier1 table, IPv4 and IPv6 (about 1.06 M
+//     routes; Route.AddBatch in chunks of 5000 for R2; `ip -batch` for the
+//     kernel), time and resident memory.
 //   - threads2: 64-byte rate with two R2 forwarding threads, each interface
 //     owned by a different one (the MPSC Tx handoff path).
 //
@@ -89,9 +98,10 @@ type options struct {
 
 const usageText = `usage: r2bench [flags]
 
-Benchmark R2 against the Linux kernel's forwarding on the topology
-h1 -- router -- h2 (network namespaces). Kernel and R2 setups alternate in
-every round; the table shows medians [min-max] and ratios to the kernel.
+Benchmark R2 against the Linux kernel's IPv4 and IPv6 forwarding on the
+topology h1 -- router -- h2 (network namespaces). Kernel and R2 setups
+alternate in every round; the table shows medians [min-max] and ratios to
+the kernel.
 Needs root, ip, taskset, trafgen (netsniff-ng), iperf3 and ping.
 
 Flags:
@@ -100,18 +110,20 @@ Flags:
   -short           quick run: 1 round of about 1 s per measurement (for CI);
                    -rounds and -duration given explicitly still apply
   -only LIST       comma-separated measurements to run (default all):
-                     udp64 udp512 udp1500 tcp tcp-offload ping-idle ping-load
-                     ping-busy-idle ping-busy-load churn table threads2
-                   and the groups udp, ping (idle, load), ping-busy, all
+                     udp64 udp512 udp1500 udp6 tcp tcp6 tcp-offload ping-idle
+                     ping-load ping-busy-idle ping-busy-load churn table
+                     threads2
+                   and the groups udp (IPv4), ipv6 (udp6, tcp6), ping
+                   (idle, load), ping-busy, all
   -variants LIST   routers to measure (default kernel,afpacket,afxdp)
   -r2 PATH         the r2 daemon binary (default: DIR/r2 with -bindir, or built)
   -bindir DIR      directory holding r2, r2intf and r2rt (default: build them
                    with 'go build' into a temporary directory)
-  -table PATH      tier1 prefix table (default: the repository's copy,
+  -table PATH      tier1 prefix table (both families are loaded) (default: the repository's copy,
                    r2/routedata/testdata/tier1-prefixes.txt.gz, found by
                    routedata.Find; then $R2_ROUTEDATA, then shared/data)
-  -table-limit N   load only the first N prefixes of the table (default all;
-                   100000 with -short)
+  -table-limit N   load only N prefixes of the table, IPv4 and IPv6 in the
+                   table's proportion (default all; 100000 with -short)
   -threads2-cpus LIST
                    -cpus of R2's two-thread setup (default 1,0: the thread
                    owning the h1 side on CPU 1, the h2 side's on CPU 0)
@@ -122,13 +134,14 @@ Flags:
 
 // measurement IDs in the order they are reported.
 var allMeasurements = []string{
-	"udp64", "udp512", "udp1500", "tcp", "tcp-offload",
+	"udp64", "udp512", "udp1500", "udp6", "tcp", "tcp6", "tcp-offload",
 	"ping-idle", "ping-load", "ping-busy-idle", "ping-busy-load",
 	"churn", "table", "threads2",
 }
 
 var measurementGroups = map[string][]string{
 	"udp":       {"udp64", "udp512", "udp1500"},
+	"ipv6":      {"udp6", "tcp6"},
 	"ping":      {"ping-idle", "ping-load"},
 	"ping-busy": {"ping-busy-idle", "ping-busy-load"},
 	"all":       allMeasurements,

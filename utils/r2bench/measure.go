@@ -81,7 +81,9 @@ func measurements() map[string]*measDef {
 		{ID: "udp64", Title: "UDP 64 B frames, h1→h2", Metrics: udpMetrics(), run: func(s *setup) (map[string]float64, []string, error) { return s.udp(64) }},
 		{ID: "udp512", Title: "UDP 512 B frames, h1→h2", Metrics: udpMetrics(), run: func(s *setup) (map[string]float64, []string, error) { return s.udp(512) }},
 		{ID: "udp1500", Title: "UDP 1500 B frames, h1→h2", Metrics: udpMetrics(), run: func(s *setup) (map[string]float64, []string, error) { return s.udp(1500) }},
+		{ID: "udp6", Title: "UDP 64 B frames over IPv6, h1→h2", Metrics: udpMetrics(), run: func(s *setup) (map[string]float64, []string, error) { return s.udpFamily(64, true) }},
 		{ID: "tcp", Title: "TCP (iperf3), offloads off", Metrics: tcp(false), run: func(s *setup) (map[string]float64, []string, error) { return s.tcp() }},
+		{ID: "tcp6", Title: "TCP (iperf3) over IPv6, offloads off", Metrics: tcp(false), run: func(s *setup) (map[string]float64, []string, error) { return s.tcpTo(h2Addr6) }},
 		{ID: "tcp-offload", Title: "TCP (iperf3), default veth offloads (TSO/GSO/GRO on)", Metrics: tcp(true), run: func(s *setup) (map[string]float64, []string, error) { return s.tcp() }},
 		{ID: "ping-idle", Title: "ping h1→h2, idle (R2 epoll)", Metrics: pingMetrics(false), run: func(s *setup) (map[string]float64, []string, error) { return s.ping(false) }},
 		{ID: "ping-load", Title: "ping h1→h2 under a 64 B flood (R2 epoll)", Metrics: pingMetrics(true), run: func(s *setup) (map[string]float64, []string, error) { return s.ping(true) }},
@@ -95,8 +97,9 @@ func measurements() map[string]*measDef {
 			{Key: "loss_churn_pct", Label: "loss, churn", Unit: "%", Scale: 1, Digits: 1, Better: "lower", NoRatio: true},
 			{Key: "changes_per_s", Label: "route changes done", Unit: "/s", Scale: 1, Digits: 0, Better: "higher"},
 		}, run: func(s *setup) (map[string]float64, []string, error) { return s.churn() }},
-		{ID: "table", Title: "Load the tier1 IPv4 table (R2: API AddBatch ×5000, memory VmRSS; kernel: ip -batch, memory Slab growth)", Metrics: []metricDef{
+		{ID: "table", Title: "Load the tier1 table, IPv4 + IPv6 (R2: API AddBatch ×5000, memory VmRSS; kernel: ip -batch, memory Slab growth)", Metrics: []metricDef{
 			{Key: "routes", Label: "routes loaded", Unit: "", Scale: 1, Digits: 0, NoRatio: true},
+			{Key: "routes6", Label: "of which IPv6", Unit: "", Scale: 1, Digits: 0, NoRatio: true},
 			{Key: "load_s", Label: "load time", Unit: "s", Scale: 1, Digits: 2, Better: "lower", Chart: true},
 			{Key: "routes_per_s", Label: "load rate", Unit: "k/s", Scale: 1e3, Digits: 1, Better: "higher"},
 			{Key: "mem_before_mib", Label: "memory before load", Unit: "MiB", Scale: 1, Digits: 1, Better: "lower", R2Only: true},
@@ -117,8 +120,11 @@ func measurements() map[string]*measDef {
 }
 
 // udp floods size-byte frames and counts what h2 receives.
-func (s *setup) udp(size int) (map[string]float64, []string, error) {
-	f, err := s.startFlood(size)
+func (s *setup) udp(size int) (map[string]float64, []string, error) { return s.udpFamily(size, false) }
+
+// udpFamily is udp with IPv4 or, with v6, IPv6 frames.
+func (s *setup) udpFamily(size int, v6 bool) (map[string]float64, []string, error) {
+	f, err := s.startFloodFamily(size, v6)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -145,13 +151,16 @@ func (s *setup) udp(size int) (map[string]float64, []string, error) {
 	}, notes, nil
 }
 
-// tcp runs iperf3 and, for R2, reports its drop counters.
-func (s *setup) tcp() (map[string]float64, []string, error) {
+// tcp runs iperf3 over IPv4 and, for R2, reports its drop counters.
+func (s *setup) tcp() (map[string]float64, []string, error) { return s.tcpTo(h2Addr) }
+
+// tcpTo is tcp to h2's address dst (h2Addr or h2Addr6).
+func (s *setup) tcpTo(dst string) (map[string]float64, []string, error) {
 	var before map[string]uint64
 	if s.d != nil {
 		before, _ = s.d.counterTotals()
 	}
-	res, err := s.runIperf()
+	res, err := s.runIperf(dst)
 	m := map[string]float64{}
 	if res.FromIperf || err == nil {
 		m["gbps"] = res.Gbps
@@ -303,8 +312,10 @@ func (s *setup) churn() (map[string]float64, []string, error) {
 	return m, notes, nil
 }
 
-// tablePrefixes loads the tier1 IPv4 prefixes once: deduplicated, without
-// the topology's own subnets, and cut to -table-limit.
+// tablePrefixes loads the tier1 prefixes once, IPv4 then IPv6: each
+// family deduplicated, without the topology's own subnets (and nothing
+// inside 2001:db8::/32, the documentation prefix the IPv6 side uses), and
+// cut to -table-limit in all, the families in the table's proportion.
 func (b *bench) tablePrefixes() ([]netip.Prefix, error) {
 	if b.tableErr != nil || b.prefixes != nil {
 		return b.prefixes, b.tableErr
@@ -316,33 +327,55 @@ func (b *bench) tablePrefixes() ([]netip.Prefix, error) {
 		}
 	}
 	b.tablePath = path
-	ps, err := routedata.LoadIPv4(path)
+	ps4, err := routedata.LoadIPv4(path)
+	if err != nil {
+		b.tableErr = err
+		return nil, err
+	}
+	ps6, err := routedata.LoadIPv6(path)
 	if err != nil {
 		b.tableErr = err
 		return nil, err
 	}
 	own := []netip.Prefix{netip.MustParsePrefix("10.1.0.0/24"), netip.MustParsePrefix("10.2.0.0/24"), netip.MustParsePrefix(trafficNet)}
+	doc6 := netip.MustParsePrefix("2001:db8::/32")
+	ps4 = slices.DeleteFunc(sortPrefixes(ps4), func(p netip.Prefix) bool { return slices.Contains(own, p) })
+	ps6 = slices.DeleteFunc(sortPrefixes(ps6), func(p netip.Prefix) bool { return p.Overlaps(doc6) })
+	if n := b.o.tableLimit; n > 0 && len(ps4)+len(ps6) > n {
+		n6 := int(int64(n) * int64(len(ps6)) / int64(len(ps4)+len(ps6)))
+		ps4, ps6 = ps4[:min(len(ps4), n-n6)], ps6[:n6]
+	}
+	if len(ps4)+len(ps6) == 0 {
+		b.tableErr = fmt.Errorf("%s: no prefixes", path)
+		return nil, b.tableErr
+	}
+	b.prefixes = append(ps4, ps6...)
+	b.prefixes6 = len(ps6)
+	return b.prefixes, nil
+}
+
+// sortPrefixes sorts ps by address, then length, and drops duplicates.
+func sortPrefixes(ps []netip.Prefix) []netip.Prefix {
 	slices.SortFunc(ps, func(a, c netip.Prefix) int {
 		if r := a.Addr().Compare(c.Addr()); r != 0 {
 			return r
 		}
 		return a.Bits() - c.Bits()
 	})
-	ps = slices.Compact(ps)
-	ps = slices.DeleteFunc(ps, func(p netip.Prefix) bool { return slices.Contains(own, p) })
-	if b.o.tableLimit > 0 && len(ps) > b.o.tableLimit {
-		ps = ps[:b.o.tableLimit]
+	return slices.Compact(ps)
+}
+
+// tableNextHop is the next hop of a table route: h2, in p's family.
+func tableNextHop(p netip.Prefix) string {
+	if p.Addr().Is4() {
+		return h2Addr
 	}
-	if len(ps) == 0 {
-		b.tableErr = fmt.Errorf("%s: no IPv4 prefixes", path)
-		return nil, b.tableErr
-	}
-	b.prefixes = ps
-	return ps, nil
+	return h2Addr6
 }
 
 // tableChunk is how many routes one AddBatch carries: 5000 IPv4 routes
-// take about 430 kB, well under the API's 1 MiB frame.
+// take about 430 kB, well under the API's 1 MiB frame, and IPv6 ones a
+// little more (longer prefixes and next hop). A batch may mix families.
 const tableChunk = 5000
 
 // table loads the whole table into the router and measures time and memory.
@@ -365,7 +398,7 @@ func (s *setup) table() (map[string]float64, []string, error) {
 	}
 	entries := make([]*route.RouteEntry, len(ps))
 	for i, p := range ps {
-		entries[i] = &route.RouteEntry{Prefix: p.String(), Nexthop: h2Addr, Ifname: s.tp.RouterIfB}
+		entries[i] = &route.RouteEntry{Prefix: p.String(), Nexthop: tableNextHop(p), Ifname: s.tp.RouterIfB}
 	}
 	deadline := time.Now().Add(s.b.tableTimeout())
 	start := time.Now()
@@ -399,6 +432,7 @@ func (s *setup) table() (map[string]float64, []string, error) {
 	}
 	return map[string]float64{
 		"routes":         float64(len(ps)),
+		"routes6":        float64(s.b.prefixes6),
 		"load_s":         el.Seconds(),
 		"routes_per_s":   float64(len(ps)) / el.Seconds(),
 		"mem_before_mib": float64(before) / 1024,
@@ -415,7 +449,7 @@ func (s *setup) kernelTable(ps []netip.Prefix) (map[string]float64, []string, er
 	file := filepath.Join(b.tmp, "kernel-routes-"+s.tp.Config.Prefix+".batch")
 	var sb strings.Builder
 	for _, p := range ps {
-		fmt.Fprintf(&sb, "route replace %s via %s dev %s\n", p, h2Addr, s.tp.RouterIfB)
+		fmt.Fprintf(&sb, "route replace %s via %s dev %s\n", p, tableNextHop(p), s.tp.RouterIfB)
 	}
 	if err := os.WriteFile(file, []byte(sb.String()), 0o644); err != nil {
 		return nil, nil, err
@@ -440,6 +474,7 @@ func (s *setup) kernelTable(ps []netip.Prefix) (map[string]float64, []string, er
 	growth := math.Max(0, float64(slab1)-float64(slab0)) / 1024
 	return map[string]float64{
 			"routes":       float64(len(ps)),
+			"routes6":      float64(b.prefixes6),
 			"load_s":       el.Seconds(),
 			"routes_per_s": float64(len(ps)) / el.Seconds(),
 			"mem_mib":      growth,

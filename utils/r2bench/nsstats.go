@@ -30,39 +30,51 @@ type nsSnap struct {
 	// address that is not local and that the host, not forwarding,
 	// dropped. The benchmark's UDP frames go to such an address in h2.
 	InAddrErrors uint64
+	// InAddrErrors6 is the same for IPv6 (Ip6InAddrErrors of
+	// /proc/net/snmp6): IPv6 datagrams that h2 would have to forward and,
+	// with IPv6 forwarding off, drops.
+	InAddrErrors6 uint64
 }
 
 // readNS reads the counters of ifname and the IP counters inside the named
-// namespace ns ("" for the caller's), from /proc/thread-self/net on an OS
-// thread switched into it (and back: the thread is released only if the
-// switch back worked).
+// namespace ns ("" for the caller's), from /proc/thread-self/net.
 func readNS(ns, ifname string) (nsSnap, error) {
-	type result struct {
-		s   nsSnap
-		err error
-	}
-	rc := make(chan result, 1)
+	var s nsSnap
+	err := inNS(ns, func() error {
+		var err error
+		s, err = readProcNet("/proc/thread-self/net", ifname)
+		return err
+	})
+	return s, err
+}
+
+// inNS runs f on an OS thread switched into the named namespace ns (""
+// for the caller's) and back: the thread is released only if the switch
+// back worked. /proc/thread-self/net and /proc/sys/net resolve to the
+// namespace of that thread.
+func inNS(ns string, f func() error) error {
+	rc := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread()
-		var r result
-		defer func() { rc <- r }()
+		var err error
+		defer func() { rc <- err }()
 		if ns != "" {
-			orig, err := netns.Get()
-			if err != nil {
-				r.err = fmt.Errorf("netns: %w", err)
+			orig, oerr := netns.Get()
+			if oerr != nil {
+				err = fmt.Errorf("netns: %w", oerr)
 				runtime.UnlockOSThread()
 				return
 			}
 			defer orig.Close()
-			h, err := netns.GetFromName(ns)
-			if err != nil {
-				r.err = fmt.Errorf("netns %s: %w", ns, err)
+			h, herr := netns.GetFromName(ns)
+			if herr != nil {
+				err = fmt.Errorf("netns %s: %w", ns, herr)
 				runtime.UnlockOSThread()
 				return
 			}
 			defer h.Close()
-			if err := netns.Set(h); err != nil {
-				r.err = fmt.Errorf("enter netns %s: %w", ns, err)
+			if serr := netns.Set(h); serr != nil {
+				err = fmt.Errorf("enter netns %s: %w", ns, serr)
 				if netns.Set(orig) == nil {
 					runtime.UnlockOSThread()
 				}
@@ -76,10 +88,9 @@ func readNS(ns, ifname string) (nsSnap, error) {
 				// this goroutine.
 			}()
 		}
-		r.s, r.err = readProcNet("/proc/thread-self/net", ifname)
+		err = f()
 	}()
-	r := <-rc
-	return r.s, r.err
+	return <-rc
 }
 
 // readProcNet reads dir/dev for ifname and dir/snmp.
@@ -105,7 +116,28 @@ func readProcNet(dir, ifname string) (nsSnap, error) {
 		return s, fmt.Errorf("/proc/net/snmp: no Ip InAddrErrors")
 	}
 	s.InAddrErrors = v
+	// snmp6 exists whenever the kernel has IPv6, even with IPv6 disabled
+	// in the namespace; without it there is no IPv6 traffic to count.
+	if b, err := os.ReadFile(dir + "/snmp6"); err == nil {
+		s.InAddrErrors6 = parseSNMP6(b)["Ip6InAddrErrors"]
+	}
 	return s, nil
+}
+
+// parseSNMP6 parses /proc/net/snmp6 text: one "name value" pair a line.
+func parseSNMP6(b []byte) map[string]uint64 {
+	m := map[string]uint64{}
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) != 2 {
+			continue
+		}
+		if v, err := strconv.ParseUint(f[1], 10, 64); err == nil {
+			m[f[0]] = v
+		}
+	}
+	return m
 }
 
 // parseNetDev finds ifname in /proc/net/dev text.

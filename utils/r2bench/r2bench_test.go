@@ -17,9 +17,10 @@ import (
 )
 
 // TestShortRun runs the benchmark end to end in -short mode on a reduced
-// set (64-byte rate and idle ping, kernel and R2 AF_PACKET): it builds the
-// binaries, creates namespaces, starts r2 and trafgen. Only that results
-// came out is checked, not their values.
+// set (64-byte rate over IPv4 and IPv6, idle ping, TCP over IPv6 and a
+// slice of the table of both families; kernel and R2 AF_PACKET): it builds
+// the binaries, creates namespaces, starts r2, trafgen and iperf3. Only
+// that results came out is checked, not their values.
 func TestShortRun(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root (network namespaces, veth, AF_PACKET)")
@@ -33,13 +34,14 @@ func TestShortRun(t *testing.T) {
 	jsonPath, svgPath := filepath.Join(dir, "r.json"), filepath.Join(dir, "r.svg")
 	var out, errb bytes.Buffer
 	start := time.Now()
-	code := run([]string{"-short", "-only", "udp64,ping-idle", "-variants", "kernel,afpacket",
+	code := run([]string{"-short", "-only", "udp64,ping-idle,udp6,tcp6,table", "-table-limit", "20000", "-variants", "kernel,afpacket",
 		"-json", jsonPath, "-svg", svgPath}, &out, &errb)
 	t.Logf("run took %v\nstdout:\n%s\nstderr:\n%s", time.Since(start).Round(time.Second), out.String(), errb.String())
 	if code != exitOK {
 		t.Fatalf("exit status %d", code)
 	}
-	for _, want := range []string{"UDP 64 B frames", "ping h1→h2, idle", "kernel", "R2 AF_PACKET", "×kernel", "delivered"} {
+	for _, want := range []string{"UDP 64 B frames", "ping h1→h2, idle", "kernel", "R2 AF_PACKET", "×kernel", "delivered",
+		"over IPv6", "IPv4 + IPv6"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("table lacks %q", want)
 		}
@@ -69,6 +71,29 @@ func TestShortRun(t *testing.T) {
 		p := got["ping-idle"]
 		if p == nil || p.Variants[v] == nil || p.Variants[v].Stats["rtt_median_us"] == nil {
 			t.Errorf("ping-idle %s: no RTT", v)
+		}
+		for _, c := range []struct{ id, key string }{
+			{"udp6", "pps"}, {"tcp6", "gbps"}, {"table", "routes6"}, {"table", "load_s"}, {"table", "mem_mib"},
+		} {
+			m := got[c.id]
+			if m == nil || m.Variants[v] == nil {
+				t.Errorf("JSON has no %s result for %s", c.id, v)
+				continue
+			}
+			if st := m.Variants[v].Stats[c.key]; st == nil || st.Median <= 0 {
+				t.Errorf("%s %s: no %s: %+v", c.id, v, c.key, m.Variants[v])
+			}
+		}
+	}
+	for _, id := range []string{"udp6", "tcp6"} {
+		k := "pps"
+		if id == "tcp6" {
+			k = "gbps"
+		}
+		if m := got[id]; m != nil {
+			if st := m.Variants[variantAFPacket].Stats[k]; st != nil && st.Ratio == nil {
+				t.Errorf("%s R2 AF_PACKET: no ratio to the kernel", id)
+			}
 		}
 	}
 	if st := got["udp64"].Variants[variantAFPacket].Stats["pps"]; st != nil && st.Ratio == nil {
@@ -142,6 +167,9 @@ func TestParseFlags(t *testing.T) {
 	if strings.Join(o.only, ",") != "udp64,udp512,udp1500,table" {
 		t.Errorf("-only: %v", o.only)
 	}
+	if o, err := parseFlags([]string{"-only", "table,ipv6"}, io.Discard); err != nil || strings.Join(o.only, ",") != "udp6,tcp6,table" {
+		t.Errorf("-only table,ipv6: %v, %v", o.only, err)
+	}
 	if strings.Join(o.variants, ",") != "kernel,afpacket" {
 		t.Errorf("-variants: %v", o.variants)
 	}
@@ -199,14 +227,18 @@ Icmp: 1 0
 	if ip["InAddrErrors"] != 99800320 || ip["InReceives"] != 99800322 {
 		t.Errorf("parseSNMP: %v", ip)
 	}
+	snmp6 := parseSNMP6([]byte("Ip6InReceives                   \t11\nIp6InAddrErrors                 \t7\nIcmp6OutMsgs 3\n"))
+	if snmp6["Ip6InAddrErrors"] != 7 || snmp6["Ip6InReceives"] != 11 {
+		t.Errorf("parseSNMP6: %v", snmp6)
+	}
 }
 
 func TestRateBetween(t *testing.T) {
 	t0 := time.Now()
 	a1 := nsSnap{At: t0, If: ifStats{TxPackets: 100, TxDropped: 0}}
-	a2 := nsSnap{At: t0, If: ifStats{RxPackets: 50}, InAddrErrors: 40}
+	a2 := nsSnap{At: t0, If: ifStats{RxPackets: 50}, InAddrErrors: 40, InAddrErrors6: 9}
 	z1 := nsSnap{At: t0.Add(2 * time.Second), If: ifStats{TxPackets: 2100, TxDropped: 100}}
-	z2 := nsSnap{At: t0.Add(2 * time.Second), If: ifStats{RxPackets: 1062}, InAddrErrors: 1040}
+	z2 := nsSnap{At: t0.Add(2 * time.Second), If: ifStats{RxPackets: 1062}, InAddrErrors: 1040, InAddrErrors6: 9}
 	r := rateBetween(a1, a2, z1, z2)
 	if r.Delivered != 500 || r.Offered != 1050 || r.RxOther != 6 {
 		t.Errorf("rate: %+v", r)

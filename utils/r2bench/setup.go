@@ -6,6 +6,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"os/exec"
 	"strconv"
 	"strings"
 	"time"
@@ -23,6 +25,22 @@ const (
 	h2Addr     = "10.2.0.1"
 )
 
+// The IPv6 side of the topology, which r2bench configures itself (topo
+// builds the namespaces with IPv6 off) for the groups that need it: h1
+// 2001:db8:1::1/64 and h2 2001:db8:2::1/64, each with a default route via
+// the router's address on its link. trafficNet6 plays trafficNet's part:
+// routed to h2, which does not forward IPv6 and counts what arrives for it
+// in Ip6InAddrErrors.
+const (
+	h1Addr6      = "2001:db8:1::1"
+	h2Addr6      = "2001:db8:2::1"
+	routerAddrA6 = "2001:db8:1::2"
+	routerAddrB6 = "2001:db8:2::2"
+	subnetLen6   = "/64"
+	trafficNet6  = "2001:db8:9::/64"
+	trafficDst6  = "2001:db8:9::1"
+)
+
 // group is a set of measurements that share one router configuration;
 // every variant builds it afresh for them in every round.
 type group struct {
@@ -30,6 +48,7 @@ type group struct {
 	offloads bool // topo Config.Offloads
 	busyPoll bool // R2 -busy-poll
 	threads  int  // R2 forwarding threads; with 2 the interfaces get one each
+	ipv6     bool // hosts and router get IPv6 addresses and routes too
 	ids      []string
 }
 
@@ -37,9 +56,10 @@ type group struct {
 func groups() []*group {
 	return []*group{
 		{name: "base", threads: 1, ids: []string{"udp64", "udp512", "udp1500", "tcp", "ping-idle", "ping-load", "churn"}},
+		{name: "ipv6", threads: 1, ipv6: true, ids: []string{"udp6", "tcp6"}},
 		{name: "offloads", threads: 1, offloads: true, ids: []string{"tcp-offload"}},
 		{name: "busy-poll", threads: 1, busyPoll: true, ids: []string{"ping-busy-idle", "ping-busy-load"}},
-		{name: "table", threads: 1, ids: []string{"table"}},
+		{name: "table", threads: 1, ipv6: true, ids: []string{"table"}},
 		{name: "two-threads", threads: 2, ids: []string{"threads2"}},
 	}
 }
@@ -128,9 +148,19 @@ func (s *setup) close() {
 func (s *setup) configure() error {
 	ctx := s.b.ctx
 	tp := s.tp
+	if s.grp.ipv6 {
+		if err := s.hostsIPv6(); err != nil {
+			return err
+		}
+	}
 	if s.variant == variantKernel {
 		if err := tp.AddHostRoute(tp.RouterNSName, trafficNet, h2Addr); err != nil {
 			return err
+		}
+		if s.grp.ipv6 {
+			if err := s.kernelIPv6(); err != nil {
+				return err
+			}
 		}
 		return s.warmUp()
 	}
@@ -166,6 +196,16 @@ func (s *setup) configure() error {
 	}
 	if _, err := d.util(ctx, s.b.bins.R2rt, "route", trafficNet, h2Addr, tp.RouterIfB); err != nil {
 		return err
+	}
+	if s.grp.ipv6 {
+		for _, a := range []struct{ ifname, addr string }{{tp.RouterIfA, routerAddrA6 + subnetLen6}, {tp.RouterIfB, routerAddrB6 + subnetLen6}} {
+			if _, err := d.util(ctx, s.b.bins.R2intf, a.ifname, "ip", a.addr); err != nil {
+				return err
+			}
+		}
+		if _, err := d.util(ctx, s.b.bins.R2rt, "route", trafficNet6, h2Addr6, tp.RouterIfB); err != nil {
+			return err
+		}
 	}
 	shown, out, err := d.showInterfaces(ctx)
 	if err != nil {
@@ -207,15 +247,100 @@ func afterLogPrefix(l string) string {
 	return l
 }
 
-// warmUp pings h2 from h1 until replies come (ARP resolved on both sides),
-// for up to about 5 s.
+// enableIPv6 turns IPv6 on in namespace ns (topo built it off) for lo and
+// the interfaces ifs, without duplicate address detection (an address is
+// usable at once), router advertisements or solicitations; forward makes
+// the namespace an IPv6 router.
+func (s *setup) enableIPv6(ns string, ifs []string, forward bool) error {
+	var kv [][2]string
+	for _, c := range append([]string{"all", "default"}, ifs...) {
+		kv = append(kv, [2]string{c + "/accept_dad", "0"}, [2]string{c + "/accept_ra", "0"}, [2]string{c + "/router_solicitations", "0"})
+	}
+	if forward {
+		kv = append(kv, [2]string{"all/forwarding", "1"})
+	}
+	// Last: "all" turns IPv6 on for every interface of the namespace.
+	kv = append(kv, [2]string{"all/disable_ipv6", "0"})
+	for _, c := range append([]string{"lo"}, ifs...) {
+		kv = append(kv, [2]string{c + "/disable_ipv6", "0"})
+	}
+	return inNS(ns, func() error {
+		for _, x := range kv {
+			p := "/proc/sys/net/ipv6/conf/" + x[0]
+			if err := os.WriteFile(p, []byte(x[1]), 0o644); err != nil {
+				return fmt.Errorf("netns %s: sysctl %s=%s: %w", ns, p, x[1], err)
+			}
+		}
+		return nil
+	})
+}
+
+// ip runs `ip -n ns args...`.
+func (s *setup) ip(ns string, args ...string) error {
+	ctx, cancel := context.WithTimeout(s.b.ctx, 10*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "ip", append([]string{"-n", ns}, args...)...).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("ip -n %s %s: %v: %s", ns, strings.Join(args, " "), err, strings.TrimSpace(string(out)))
+	}
+	return nil
+}
+
+// hostsIPv6 gives h1 and h2 their IPv6 address and default route.
+func (s *setup) hostsIPv6() error {
+	tp := s.tp
+	for _, h := range []struct{ ns, ifname, addr, gw string }{
+		{tp.H1NS, tp.H1If, h1Addr6, routerAddrA6},
+		{tp.H2NS, tp.H2If, h2Addr6, routerAddrB6},
+	} {
+		if err := s.enableIPv6(h.ns, []string{h.ifname}, false); err != nil {
+			return err
+		}
+		if err := s.ip(h.ns, "-6", "addr", "add", h.addr+subnetLen6, "dev", h.ifname, "nodad"); err != nil {
+			return err
+		}
+		if err := s.ip(h.ns, "-6", "route", "add", "default", "via", h.gw, "dev", h.ifname); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// kernelIPv6 makes the kernel router's namespace an IPv6 router with the
+// router's addresses and the route to trafficNet6.
+func (s *setup) kernelIPv6() error {
+	tp := s.tp
+	ns := tp.RouterNSName
+	if err := s.enableIPv6(ns, []string{tp.RouterIfA, tp.RouterIfB}, true); err != nil {
+		return err
+	}
+	for _, a := range []struct{ ifname, addr string }{{tp.RouterIfA, routerAddrA6}, {tp.RouterIfB, routerAddrB6}} {
+		if err := s.ip(ns, "-6", "addr", "add", a.addr+subnetLen6, "dev", a.ifname, "nodad"); err != nil {
+			return err
+		}
+	}
+	return s.ip(ns, "-6", "route", "add", trafficNet6, "via", h2Addr6, "dev", tp.RouterIfB)
+}
+
+// warmUp pings h2 from h1 until replies come (ARP, and with IPv6 neighbour
+// discovery, resolved on both sides), for up to about 5 s each.
 func (s *setup) warmUp() error {
+	if err := s.warmUpTo(h2Addr); err != nil {
+		return err
+	}
+	if s.grp.ipv6 {
+		return s.warmUpTo(h2Addr6)
+	}
+	return nil
+}
+
+func (s *setup) warmUpTo(dst string) error {
 	var last string
 	for i := 0; i < 5; i++ {
 		if err := s.b.ctx.Err(); err != nil {
 			return err
 		}
-		r, err := s.tp.Ping(s.tp.H1NS, h2Addr, 3, 100*time.Millisecond)
+		r, err := s.tp.Ping(s.tp.H1NS, dst, 3, 100*time.Millisecond)
 		if err == nil && r.Received > 0 {
 			return nil
 		}
@@ -225,7 +350,7 @@ func (s *setup) warmUp() error {
 			last = strings.TrimSpace(r.Output)
 		}
 	}
-	return fmt.Errorf("no connectivity from h1 to h2 through the router: %s", last)
+	return fmt.Errorf("no connectivity from h1 to h2 (%s) through the router: %s", dst, last)
 }
 
 // sleepCtx sleeps for d or until ctx is done.

@@ -26,8 +26,12 @@ import (
 )
 
 // Frame sizes are Ethernet frame lengths as trafgen writes them: header
-// included, no FCS. The smallest UDP/IPv4 frame is 14+20+8 = 42 bytes.
-const udpFrameOverhead = 14 + 20 + 8
+// included, no FCS. The smallest UDP/IPv4 frame is 14+20+8 = 42 bytes, the
+// smallest UDP/IPv6 frame 14+40+8 = 62.
+const (
+	udpFrameOverhead  = 14 + 20 + 8
+	udp6FrameOverhead = 14 + 40 + 8
+)
 
 // flood is a running trafgen sending one UDP frame over and over from h1.
 //
@@ -52,21 +56,37 @@ type flood struct {
 }
 
 // startFlood starts trafgen in h1, pinned to the generator CPU, sending
-// size-byte UDP frames to trafficDst through the router at the highest rate
-// it reaches, and lets it ramp up.
-func (s *setup) startFlood(size int) (*flood, error) {
+// size-byte UDP/IPv4 frames to trafficDst through the router at the
+// highest rate it reaches, and lets it ramp up.
+func (s *setup) startFlood(size int) (*flood, error) { return s.startFloodFamily(size, false) }
+
+// startFloodFamily is startFlood for IPv4 or, with v6, UDP/IPv6 frames to
+// trafficDst6.
+func (s *setup) startFloodFamily(size int, v6 bool) (*flood, error) {
 	b := s.b
 	if b.tools["trafgen"] == "" {
 		return nil, fmt.Errorf("trafgen not found (Debian package netsniff-ng)")
 	}
-	if size < udpFrameOverhead+1 || size > s.tp.Config.MTU+14 {
-		return nil, fmt.Errorf("frame size %d out of range %d..%d", size, udpFrameOverhead+1, s.tp.Config.MTU+14)
+	overhead := udpFrameOverhead
+	if v6 {
+		overhead = udp6FrameOverhead
 	}
-	cfg := filepath.Join(b.tmp, fmt.Sprintf("udp%d-%s.trafgen", size, s.tp.Config.Prefix))
-	// trafgen fills in the IPv4 total length and checksum and the UDP
-	// length and checksum.
-	text := fmt.Sprintf("{\n  eth(da=%s, sa=%s, type=0x0800),\n  ipv4(saddr=%s, daddr=%s, ttl=64),\n  udp(sp=9, dp=9),\n  fill(0x00, %d)\n}\n",
-		s.tp.RouterMACA, s.tp.H1MAC, s.tp.H1IP, trafficDst, size-udpFrameOverhead)
+	if size < overhead || size > s.tp.Config.MTU+14 {
+		return nil, fmt.Errorf("frame size %d out of range %d..%d", size, overhead, s.tp.Config.MTU+14)
+	}
+	fam := map[bool]string{false: "udp", true: "udp6"}[v6]
+	cfg := filepath.Join(b.tmp, fmt.Sprintf("%s-%d-%s.trafgen", fam, size, s.tp.Config.Prefix))
+	// trafgen fills in the IPv4 total length and checksum (the IPv6
+	// payload length) and the UDP length and checksum (over the IPv6
+	// pseudo-header after ipv6()).
+	l3 := fmt.Sprintf("eth(da=%s, sa=%s, type=0x0800),\n  ipv4(saddr=%s, daddr=%s, ttl=64)", s.tp.RouterMACA, s.tp.H1MAC, s.tp.H1IP, trafficDst)
+	if v6 {
+		l3 = fmt.Sprintf("eth(da=%s, sa=%s, type=0x86dd),\n  ipv6(saddr=%s, daddr=%s, hoplimit=64, nexthdr=17)", s.tp.RouterMACA, s.tp.H1MAC, h1Addr6, trafficDst6)
+	}
+	text := fmt.Sprintf("{\n  %s,\n  udp(sp=9, dp=9),\n  fill(0x00, %d)\n}\n", l3, size-overhead)
+	if size == overhead { // no payload, no fill()
+		text = fmt.Sprintf("{\n  %s,\n  udp(sp=9, dp=9)\n}\n", l3)
+	}
 	if err := os.WriteFile(cfg, []byte(text), 0o644); err != nil {
 		return nil, err
 	}
@@ -211,7 +231,8 @@ func rateBetween(a1, a2, z1, z2 nsSnap) rate {
 	if sec <= 0 {
 		return r
 	}
-	gen := float64(z2.InAddrErrors - a2.InAddrErrors)
+	// A flood is of one family; the other's counter stays still.
+	gen := float64(z2.InAddrErrors - a2.InAddrErrors + z2.InAddrErrors6 - a2.InAddrErrors6)
 	rx := float64(z2.If.RxPackets - a2.If.RxPackets)
 	off := float64((z1.If.TxPackets + z1.If.TxDropped) - (a1.If.TxPackets + a1.If.TxDropped))
 	r.Delivered = gen / sec
@@ -270,8 +291,8 @@ type iperf3JSON struct {
 
 // runIperf runs an iperf3 server in h2 and a client in h1 (both pinned to
 // the generator CPU) for the configured duration (whole seconds, at least
-// one).
-func (s *setup) runIperf() (iperfResult, error) {
+// one), to h2's address dst (h2Addr or h2Addr6).
+func (s *setup) runIperf(dst string) (iperfResult, error) {
 	b := s.b
 	var res iperfResult
 	if b.tools["iperf3"] == "" {
@@ -280,7 +301,7 @@ func (s *setup) runIperf() (iperfResult, error) {
 	secs := max(1, int(math.Round(b.o.duration.Seconds())))
 	cpu := strconv.Itoa(b.genCPU)
 	srvOut := &lockedBuffer{}
-	srvCmd := exec.Command("ip", "netns", "exec", s.tp.H2NS, "iperf3", "-s", "-1", "-B", h2Addr, "-A", cpu, "--forceflush")
+	srvCmd := exec.Command("ip", "netns", "exec", s.tp.H2NS, "iperf3", "-s", "-1", "-B", dst, "-A", cpu, "--forceflush")
 	srvCmd.Stdout, srvCmd.Stderr = srvOut, srvOut
 	srv, err := spawn(srvCmd, syscall.SIGKILL)
 	if err != nil {
@@ -304,7 +325,7 @@ func (s *setup) runIperf() (iperfResult, error) {
 	ctx, cancel := context.WithTimeout(b.ctx, limit)
 	defer cancel()
 	cliOut, cliErr := &lockedBuffer{}, &lockedBuffer{}
-	cliCmd := exec.Command("ip", "netns", "exec", s.tp.H1NS, "iperf3", "-c", h2Addr, "-t", strconv.Itoa(secs),
+	cliCmd := exec.Command("ip", "netns", "exec", s.tp.H1NS, "iperf3", "-c", dst, "-t", strconv.Itoa(secs),
 		"-J", "-A", cpu, "--connect-timeout", "3000")
 	cliCmd.Stdout, cliCmd.Stderr = cliOut, cliErr
 	start := time.Now()

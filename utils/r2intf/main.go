@@ -3,6 +3,7 @@
 //
 //	r2intf veth_r2_1 add 0 8a:61:da:68:46:76
 //	r2intf veth_r2_1 ip 1.1.1.2/24
+//	r2intf veth_r2_1 ip 2001:db8:1::2/64
 //	r2intf show
 //
 // Run r2intf --help for the whole syntax. The command line's shape is checked
@@ -36,6 +37,7 @@ Commands:
   r2intf IFNAME del           detach it
   r2intf IFNAME ip PREFIX [--del]
                               add (or delete) an address, e.g. 1.1.1.2/24
+                              or 2001:db8:1::2/64
   r2intf IFNAME show          show one interface
   r2intf show [IFNAME]        show all interfaces (or one)
 
@@ -63,15 +65,18 @@ Detach IFNAME from R2; its addresses and routes go with it.
 
 const helpIP = `usage: r2intf IFNAME ip PREFIX [--del]
 
-Give IFNAME the address PREFIX (address and subnet length, e.g. 1.1.1.2/24),
-or with --del take it away.
+Give IFNAME the address PREFIX (address and subnet length, e.g. 1.1.1.2/24
+or 2001:db8:1::2/64), or with --del take it away. Every interface also has
+its EUI-64 IPv6 link-local address (fe80::/64) from the moment it is
+attached; more link-local addresses may be added.
 `
 
 const helpShow = `usage: r2intf show [IFNAME]
        r2intf IFNAME show
 
 Show R2's interfaces (or just IFNAME): index, Linux index, MAC, state, MTU,
-owning thread, driver, packet and drop counts, and addresses.
+owning thread, driver, packet and drop counts, and addresses (IPv4, IPv6
+and link-local, comma-separated).
 `
 
 func main() {

@@ -34,6 +34,10 @@ func TestR2intf(t *testing.T) {
 		s("veth_r2_1", "ip", "1.1.1.2/24"),
 		s("veth_r2_1", "ip", "1.1.9.2/24"),
 		s("veth_r2_1", "ip", "1.1.9.2/24", "--del"),
+		s("veth_r2_1", "ip", "2001:db8:1::2/64"),
+		s("veth_r2_1", "ip", "fe80::1/64"),
+		s("veth_r2_1", "ip", "2001:db8:5::2/64"),
+		s("veth_r2_1", "ip", "2001:db8:5::2/64", "--del"),
 		s("veth_r2_3", "del"),
 	} {
 		if code, _, stderr := r2intf(args...); code != 0 || stderr != "" {
@@ -41,7 +45,8 @@ func TestR2intf(t *testing.T) {
 		}
 	}
 	want := map[string]apitest.Iface{
-		"veth_r2_1": {Ifindex: 0, MAC: "8a:61:da:68:46:76", Driver: "afpacket", Addrs: []netip.Prefix{netip.MustParsePrefix("1.1.1.2/24")}},
+		"veth_r2_1": {Ifindex: 0, MAC: "8a:61:da:68:46:76", Driver: "afpacket", Addrs: []netip.Prefix{
+			netip.MustParsePrefix("1.1.1.2/24"), netip.MustParsePrefix("2001:db8:1::2/64"), netip.MustParsePrefix("fe80::1/64")}},
 		"veth_r2_2": {Ifindex: 1, MAC: "02:00:00:00:00:01", Thread: 2, Driver: "afxdp"},
 	}
 	if diff := cmp.Diff(want, b.State().Ifaces, cmpopts.EquateComparable(netip.Prefix{})); diff != "" {
@@ -59,7 +64,7 @@ func TestR2intf(t *testing.T) {
 			t.Errorf("r2intf %q: no header: %q", args, out)
 		}
 		row := strings.Fields(lines[1])
-		wantRow := []string{"veth_r2_1", "0", "100", "8a:61:da:68:46:76", "up", "1500", "0", "afpacket", "10", "1", "20", "2", "1.1.1.2/24"}
+		wantRow := []string{"veth_r2_1", "0", "100", "8a:61:da:68:46:76", "up", "1500", "0", "afpacket", "10", "1", "20", "2", "1.1.1.2/24,2001:db8:1::2/64,fe80::1/64"}
 		if !cmp.Equal(row, wantRow) {
 			t.Errorf("r2intf %q: row %q, want %q", args, row, wantRow)
 		}
@@ -100,7 +105,16 @@ func TestR2intf(t *testing.T) {
 		{"long name", s("veth_r2_12345678", "add", "3"), 1, "is 16 bytes long"},
 		{"del unknown", s("veth9", "del"), 1, "no interface veth9"},
 		{"ip no length", s("veth_r2_1", "ip", "1.1.1.3"), 1, "missing the /length"},
-		{"ip ipv6", s("veth_r2_1", "ip", "2001:db8::1/64"), 1, "is IPv6"},
+		{"ip ipv6 exists", s("veth_r2_1", "ip", "2001:db8:1::2/64"), 1, "interface veth_r2_1 already has address 2001:db8:1::2/64"},
+		{"ip ipv6 too long", s("veth_r2_1", "ip", "2001:db8:1::2/129"), 1, `prefix length "129" is not a number from 0 to 128`},
+		{"ip ipv6 /0", s("veth_r2_1", "ip", "2001:db8:1::2/0"), 1, "has length /0; give the subnet's length, e.g. 2001:db8:1::2/64"},
+		{"ip ipv6 multicast", s("veth_r2_1", "ip", "ff02::1/64"), 1, "interface address ff02::1/64 is a multicast address"},
+		{"ip ipv6 unspecified", s("veth_r2_1", "ip", "::/64"), 1, "is the unspecified address"},
+		{"ip ipv6 loopback", s("veth_r2_1", "ip", "::1/128"), 1, "is a loopback address"},
+		{"ip ipv4-mapped", s("veth_r2_1", "ip", "::ffff:1.1.1.9/120"), 1, "is an IPv4-mapped IPv6 prefix"},
+		{"ip ipv6 zone", s("veth_r2_1", "ip", "fe80::9%veth_r2_1/64"), 1, "a prefix has no zone"},
+		{"ip ipv6 bad", s("veth_r2_1", "ip", "2001:db8::g/64"), 1, `bad interface address "2001:db8::g/64"`},
+		{"ip ipv6 del missing", s("veth_r2_1", "ip", "2001:db8:7::1/64", "--del"), 1, "has no address 2001:db8:7::1/64"},
 		{"ip del missing", s("veth_r2_1", "ip", "1.1.1.3/24", "--del"), 1, "has no address 1.1.1.3/24"},
 		{"show unknown", s("show", "veth9"), 1, "no interface veth9"},
 		{"unreachable", []string{"-s", "/nonexistent/r2.sock", "show"}, 1, "cannot reach r2 at /nonexistent/r2.sock"},

@@ -1,8 +1,9 @@
-// Command r2rt manages a running R2's IPv4 routing table through its Route
-// API: add or delete one route, load many from a file, show the table or
-// the route an address takes.
+// Command r2rt manages a running R2's IPv4 and IPv6 routing tables through
+// its Route API: add or delete one route, load many from a file, show the
+// tables or the route an address takes.
 //
 //	r2rt route 3.1.1.1/32 2.1.1.1 veth_r2_2
+//	r2rt route 2001:db8:9::/48 fe80::1 veth_r2_2
 //	r2rt load routes.txt
 //	r2rt show all
 //	r2rt show 3.1.1.1
@@ -34,12 +35,24 @@ const prog = "r2rt"
 // frame limit.
 const maxChunk = 10000
 
+// maxBatchBytes bounds the wire size of one add_batch call, under the
+// server's default 1 MiB frame limit with room for the message envelope:
+// IPv6 routes are longer than IPv4 ones (10000 with long prefixes and next
+// hops take about 1.2 MB), so a batch also ends when it reaches this size.
+const maxBatchBytes = 900 << 10
+
+// wireSize is about how many bytes e takes in a batch: four strings, each
+// with a 3-byte field header and a 4-byte length, and the stop byte.
+func wireSize(e *route.RouteEntry) int {
+	return 4*7 + len(e.Prefix) + len(e.Nexthop) + len(e.Ifname) + len(e.Kind) + 1
+}
+
 // maxLineErrors is how many bad lines load reports before giving up.
 const maxLineErrors = 20
 
 const helpMain = `usage: r2rt [-i NAME | -s PATH | -a HOST:PORT] COMMAND
 
-Manage R2's IPv4 routing table.
+Manage R2's IPv4 and IPv6 routing tables.
 
 Commands:
   r2rt route PREFIX NEXTHOP IFNAME [--del]
@@ -56,18 +69,22 @@ Flags:
 const helpRoute = `usage: r2rt route PREFIX NEXTHOP IFNAME [--del]
        r2rt route PREFIX --del
 
-Add a route to PREFIX (e.g. 3.1.1.0/24, host bits zero) through the gateway
-NEXTHOP on interface IFNAME. NEXTHOP "-" makes a connected route (the
-destination is on IFNAME's link). With --del, delete the route to PREFIX.
+Add a route to PREFIX (e.g. 3.1.1.0/24 or 2001:db8:9::/48, host bits zero)
+through the gateway NEXTHOP on interface IFNAME. NEXTHOP "-" makes a
+connected route (the destination is on IFNAME's link). An IPv6 NEXTHOP may
+be link-local (fe80::1, without %zone: IFNAME is the interface). With
+--del, delete the route to PREFIX.
 
-Example: r2rt route 3.1.1.1/32 2.1.1.1 veth_r2_2
+Examples: r2rt route 3.1.1.1/32 2.1.1.1 veth_r2_2
+          r2rt route 2001:db8:9::/48 fe80::1 veth_r2_2
 `
 
 const helpShow = `usage: r2rt show all
        r2rt show ADDRESS
 
-"all" lists the whole table (fetched page by page); an address such as
-3.1.1.1 shows the route it takes (the longest matching prefix).
+"all" lists both tables, IPv4 then IPv6 (fetched page by page); an address
+such as 3.1.1.1 or 2001:db8:9::5 shows the route it takes (the longest
+matching prefix).
 `
 
 const helpLoad = `usage: r2rt load FILE [--del] [--chunk N]
@@ -80,7 +97,8 @@ per line:
 Blank lines and text after '#' are ignored. The whole file is checked
 first; if a line is bad, nothing is sent and the bad lines are reported as
 FILE:LINE. Routes are then sent in batches of --chunk (default and at most
-10000), each added all or nothing.
+10000; fewer if they would not fit in one message), each added all or
+nothing.
 `
 
 func main() {
@@ -198,7 +216,9 @@ func entry(prefix, nexthop, ifname string) route.RouteEntry {
 	return route.RouteEntry{Prefix: prefix, Nexthop: nexthop, Ifname: ifname}
 }
 
-const rowFormat = "%-18s %-15s %-15s %s\n"
+// rowFormat's columns fit IPv4 routes and common IPv6 ones (a /64 or
+// shorter, an EUI-64 link-local next hop); longer values push the row on.
+const rowFormat = "%-24s %-25s %-15s %s\n"
 
 func printRoute(w io.Writer, e *route.RouteEntry) {
 	nh := e.Nexthop
@@ -296,8 +316,14 @@ func load(c *route.RouteClient, name string, routes []*route.RouteEntry, lines [
 		verb, send = "deleted", c.DelBatch
 	}
 	start := time.Now()
-	for i := 0; i < len(routes); i += chunk {
-		j := min(i+chunk, len(routes))
+	for i, j := 0, 0; i < len(routes); i = j {
+		// The batch is routes[i:j]: at most chunk routes, at most
+		// maxBatchBytes on the wire.
+		for size := 0; j < len(routes) && j-i < chunk; j++ {
+			if size += wireSize(routes[j]); size > maxBatchBytes && j > i {
+				break
+			}
+		}
 		if err := send(context.Background(), routes[i:j]); err != nil {
 			fmt.Fprintf(stderr, "%s: %s lines %d-%d: %s\n", prog, name, lines[i], lines[j-1], client.Message(err))
 			return fmt.Errorf("%s %d routes (those before line %d); the batch from line %d on and the rest were not",

@@ -249,3 +249,100 @@ func TestHelp(t *testing.T) {
 		}
 	}
 }
+
+// TestLoadIPv6 loads a file mixing both families, with link-local next
+// hops, and checks show all and lookups of IPv6 addresses.
+func TestLoadIPv6(t *testing.T) {
+	b, s := setup(t, api.Options{})
+	file := write(t, `2001:db8:9::/48 fe80::1 veth_r2_2
+10.9.0.0/16 2.1.1.1 veth_r2_2
+2001:db8:9:1::/64 2001:db8:2::1 veth_r2_1   # longer, inside the /48
+2001:db8:a::/64 - veth_r2_2
+`)
+	code, out, stderr := r2rt(s("load", file)...)
+	if code != 0 || stderr != "" || !strings.HasPrefix(out, "loaded 4 routes") {
+		t.Fatalf("load: exit %d, stdout %q, stderr %q", code, out, stderr)
+	}
+	want := map[netip.Prefix]api.Route{
+		netip.MustParsePrefix("2001:db8:9::/48"):   routeOf("2001:db8:9::/48", "fe80::1", "veth_r2_2"),
+		netip.MustParsePrefix("10.9.0.0/16"):       routeOf("10.9.0.0/16", "2.1.1.1", "veth_r2_2"),
+		netip.MustParsePrefix("2001:db8:9:1::/64"): routeOf("2001:db8:9:1::/64", "2001:db8:2::1", "veth_r2_1"),
+		netip.MustParsePrefix("2001:db8:a::/64"):   routeOf("2001:db8:a::/64", "", "veth_r2_2"),
+	}
+	if diff := cmp.Diff(want, b.State().Routes, netipEqual); diff != "" {
+		t.Fatalf("routes (-want +got):\n%s", diff)
+	}
+	_, out, _ = r2rt(s("show", "all")...)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	var got [][]string
+	for _, l := range lines[1 : len(lines)-1] {
+		got = append(got, strings.Fields(l))
+	}
+	wantRows := [][]string{
+		{"10.9.0.0/16", "2.1.1.1", "veth_r2_2", "gateway"},
+		{"2001:db8:9::/48", "fe80::1", "veth_r2_2", "gateway"},
+		{"2001:db8:9:1::/64", "2001:db8:2::1", "veth_r2_1", "gateway"},
+		{"2001:db8:a::/64", "-", "veth_r2_2", "connected"},
+	}
+	if diff := cmp.Diff(wantRows, got); diff != "" || lines[len(lines)-1] != "4 routes" {
+		t.Errorf("show all (-want +got):\n%s\n%s", diff, out)
+	}
+	for addr, row := range map[string][]string{
+		"2001:db8:9::5":    wantRows[1],
+		"2001:db8:9:1::77": wantRows[2],
+		"10.9.3.4":         wantRows[0],
+	} {
+		code, out, stderr := r2rt(s("show", addr)...)
+		lines := strings.Split(strings.TrimSpace(out), "\n")
+		if code != 0 || stderr != "" || len(lines) != 2 || !cmp.Equal(strings.Fields(lines[1]), row) {
+			t.Errorf("show %s: exit %d, stderr %q:\n%s", addr, code, stderr, out)
+		}
+	}
+
+	// Bad IPv6 lines are reported like IPv4 ones, before anything is sent.
+	bad := write(t, `2001:db8:b::1/48 fe80::1 veth_r2_2
+2001:db8:b::/48 fe80::1%veth_r2_2 veth_r2_2
+2001:db8:b::/48 ::ffff:2.1.1.1 veth_r2_2
+2001:db8:b::/48 2.1.1.1 veth_r2_2
+::ffff:2.0.0.0/104 2.1.1.1 veth_r2_2
+2001:db8:b::/129 fe80::1 veth_r2_2
+`)
+	calls := len(b.Calls())
+	code, out, stderr = r2rt(s("load", bad)...)
+	wantErr := bad + ":1: route prefix 2001:db8:b::1/48 has host bits set; did you mean 2001:db8:b::/48?\n" +
+		bad + ":2: next hop fe80::1%veth_r2_2 has a zone; give the address as fe80::1 and the interface on its own\n" +
+		bad + ":3: next hop ::ffff:2.1.1.1 is an IPv4-mapped IPv6 address; write it as 2.1.1.1\n" +
+		bad + ":4: route 2001:db8:b::/48: next hop 2.1.1.1 is of the other address family\n" +
+		bad + ":5: route prefix ::ffff:2.0.0.0/104 is an IPv4-mapped IPv6 prefix; write IPv4 prefixes as such\n" +
+		bad + ":6: bad route prefix \"2001:db8:b::/129\": prefix length \"129\" is not a number from 0 to 128\n" +
+		"r2rt: " + bad + " has errors; nothing was sent\n"
+	if code != 1 || out != "" || stderr != wantErr {
+		t.Errorf("bad file: exit %d, stdout %q, stderr:\n%s\nwant:\n%s", code, out, stderr, wantErr)
+	}
+	if len(b.Calls()) != calls {
+		t.Errorf("bad file reached the server: %q", b.Calls()[calls:])
+	}
+}
+
+// TestLoadLongIPv6 loads 10000 IPv6 routes of the longest textual form in
+// one go: they must be split so that no call exceeds the server's frame
+// limit (10000 such routes take about 1.3 MB on the wire).
+func TestLoadLongIPv6(t *testing.T) {
+	b, s := setup(t, api.Options{})
+	var sb strings.Builder
+	const n = 10000
+	for i := range n {
+		fmt.Fprintf(&sb, "2001:db8:1234:5678:9abc:def0:%04x:0/112 fe80:1234:5678:9abc:def0:1234:5678:9abc veth_r2_2\n", i)
+	}
+	file := write(t, sb.String())
+	code, out, stderr := r2rt(s("load", file)...)
+	if code != 0 || stderr != "" || !strings.HasPrefix(out, fmt.Sprintf("loaded %d routes", n)) {
+		t.Fatalf("load: exit %d, stdout %q, stderr %q", code, out, stderr)
+	}
+	if got := len(b.State().Routes); got != n {
+		t.Fatalf("%d routes, want %d", got, n)
+	}
+	if calls := strings.Join(b.Calls(), " "); strings.Count(calls, "AddRoutes") < 2 {
+		t.Errorf("want the file split into several batches, got calls %s", calls)
+	}
+}
