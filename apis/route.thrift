@@ -14,6 +14,16 @@ struct RouteEntry {
                      // no interface: dropped with an ICMP unreachable); ""
                      // on input derives it: "gateway" with a next hop,
                      // "connected" without
+  5: optional list<PathEntry> paths  // two or more: a multipath route (IPv4), spread per
+                            // flow; nexthop and ifname are then paths[0]'s
+                            // (and may be left empty in a request)
+}
+
+// PathEntry is one next hop of a multipath (ECMP) route.
+struct PathEntry {
+  1: string nexthop  // "" for a directly connected path
+  2: string ifname
+  3: i32 weight      // 1..256; 0 means 1
 }
 
 // RoutePage is one page of the routing table, in table order.

@@ -47,11 +47,18 @@ type Adjacency struct {
 	// NextHop is the gateway's IPv4 address in host byte order; 0 unless
 	// Kind is AdjGateway.
 	NextHop uint32
+	// Group, when not nil, makes this a multipath adjacency: Kind, Ifindex
+	// and NextHop are those of member 0, and forwarding picks a member per
+	// flow (see Group).
+	Group *Group
 }
 
 // String formats the adjacency the way route listings show it, e.g.
 // "gateway 10.2.0.1 if 2".
 func (a Adjacency) String() string {
+	if a.Group != nil {
+		return "multipath " + a.Group.String()
+	}
 	switch a.Kind {
 	case AdjDrop:
 		return "drop"
@@ -71,6 +78,11 @@ func (a Adjacency) validate() error {
 	if a.Kind == AdjDrop {
 		return nil
 	}
+	if g := a.Group; g != nil {
+		if len(g.Members) < 2 || g.Members[0].Kind != a.Kind || g.Members[0].Ifindex != a.Ifindex || g.Members[0].NextHop != a.NextHop {
+			return fmt.Errorf("multipath adjacency must be its group's member 0")
+		}
+	}
 	if a.Ifindex < 0 || a.Ifindex >= MaxIfindex {
 		return fmt.Errorf("%s adjacency ifindex %d out of range [0, %d)", a.Kind, a.Ifindex, MaxIfindex)
 	}
@@ -86,7 +98,22 @@ func (a Adjacency) validate() error {
 // usesIfindex reports whether packets sent through a go through (or, for
 // local delivery, belong to) interface ifindex.
 func (a Adjacency) usesIfindex(ifindex int32) bool {
+	if a.Group != nil {
+		for _, m := range a.Group.Members {
+			if m.Ifindex == ifindex {
+				return true
+			}
+		}
+		return false
+	}
 	return a.Kind != AdjDrop && a.Ifindex == ifindex
+}
+
+// Multipath returns the adjacency for group g: member 0 with g.
+func Multipath(g *Group) Adjacency {
+	a := g.Members[0]
+	a.Group = g
+	return a
 }
 
 // IPv4ToU32 returns a's IPv4 address as a uint32 in host byte order

@@ -104,7 +104,7 @@ func (t *IPv4Table) Adj(i uint32) *Adjacency {
 
 // MemBytes approximates the memory held by this copy, in bytes.
 func (t *IPv4Table) MemBytes() int {
-	const adjSize = 12 // Kind (padded to 4), Ifindex, NextHop
+	const adjSize = 24 // Kind (padded to 4), Ifindex, NextHop, Group (padded to 8)
 	return len(t.tbl24)*4 + cap(t.tbl8)*4 + cap(t.free8)*4 + cap(t.adj)*adjSize
 }
 

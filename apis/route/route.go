@@ -27,11 +27,13 @@ var _ = common.GoUnusedProtection__
 //   - Nexthop
 //   - Ifname
 //   - Kind
+//   - Paths
 type RouteEntry struct {
-	Prefix  string `thrift:"prefix,1" db:"prefix" json:"prefix"`
-	Nexthop string `thrift:"nexthop,2" db:"nexthop" json:"nexthop"`
-	Ifname  string `thrift:"ifname,3" db:"ifname" json:"ifname"`
-	Kind    string `thrift:"kind,4" db:"kind" json:"kind"`
+	Prefix  string       `thrift:"prefix,1" db:"prefix" json:"prefix"`
+	Nexthop string       `thrift:"nexthop,2" db:"nexthop" json:"nexthop"`
+	Ifname  string       `thrift:"ifname,3" db:"ifname" json:"ifname"`
+	Kind    string       `thrift:"kind,4" db:"kind" json:"kind"`
+	Paths   []*PathEntry `thrift:"paths,5" db:"paths" json:"paths,omitempty"`
 }
 
 func NewRouteEntry() *RouteEntry {
@@ -53,6 +55,16 @@ func (p *RouteEntry) GetIfname() string {
 func (p *RouteEntry) GetKind() string {
 	return p.Kind
 }
+
+var RouteEntry_Paths_DEFAULT []*PathEntry
+
+func (p *RouteEntry) GetPaths() []*PathEntry {
+	return p.Paths
+}
+func (p *RouteEntry) IsSetPaths() bool {
+	return p.Paths != nil
+}
+
 func (p *RouteEntry) Read(ctx context.Context, iprot thrift.TProtocol) error {
 	if _, err := iprot.ReadStructBegin(ctx); err != nil {
 		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
@@ -100,6 +112,16 @@ func (p *RouteEntry) Read(ctx context.Context, iprot thrift.TProtocol) error {
 		case 4:
 			if fieldTypeId == thrift.STRING {
 				if err := p.ReadField4(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 5:
+			if fieldTypeId == thrift.LIST {
+				if err := p.ReadField5(ctx, iprot); err != nil {
 					return err
 				}
 			} else {
@@ -158,6 +180,26 @@ func (p *RouteEntry) ReadField4(ctx context.Context, iprot thrift.TProtocol) err
 	return nil
 }
 
+func (p *RouteEntry) ReadField5(ctx context.Context, iprot thrift.TProtocol) error {
+	_, size, err := iprot.ReadListBegin(ctx)
+	if err != nil {
+		return thrift.PrependError("error reading list begin: ", err)
+	}
+	tSlice := make([]*PathEntry, 0, size)
+	p.Paths = tSlice
+	for i := 0; i < size; i++ {
+		_elem0 := &PathEntry{}
+		if err := _elem0.Read(ctx, iprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", _elem0), err)
+		}
+		p.Paths = append(p.Paths, _elem0)
+	}
+	if err := iprot.ReadListEnd(ctx); err != nil {
+		return thrift.PrependError("error reading list end: ", err)
+	}
+	return nil
+}
+
 func (p *RouteEntry) Write(ctx context.Context, oprot thrift.TProtocol) error {
 	if err := oprot.WriteStructBegin(ctx, "RouteEntry"); err != nil {
 		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
@@ -173,6 +215,9 @@ func (p *RouteEntry) Write(ctx context.Context, oprot thrift.TProtocol) error {
 			return err
 		}
 		if err := p.writeField4(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField5(ctx, oprot); err != nil {
 			return err
 		}
 	}
@@ -237,6 +282,29 @@ func (p *RouteEntry) writeField4(ctx context.Context, oprot thrift.TProtocol) (e
 	return err
 }
 
+func (p *RouteEntry) writeField5(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if p.IsSetPaths() {
+		if err := oprot.WriteFieldBegin(ctx, "paths", thrift.LIST, 5); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 5:paths: ", p), err)
+		}
+		if err := oprot.WriteListBegin(ctx, thrift.STRUCT, len(p.Paths)); err != nil {
+			return thrift.PrependError("error writing list begin: ", err)
+		}
+		for _, v := range p.Paths {
+			if err := v.Write(ctx, oprot); err != nil {
+				return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", v), err)
+			}
+		}
+		if err := oprot.WriteListEnd(ctx); err != nil {
+			return thrift.PrependError("error writing list end: ", err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 5:paths: ", p), err)
+		}
+	}
+	return err
+}
+
 func (p *RouteEntry) Equals(other *RouteEntry) bool {
 	if p == other {
 		return true
@@ -255,6 +323,15 @@ func (p *RouteEntry) Equals(other *RouteEntry) bool {
 	if p.Kind != other.Kind {
 		return false
 	}
+	if len(p.Paths) != len(other.Paths) {
+		return false
+	}
+	for i, _tgt := range p.Paths {
+		_src1 := other.Paths[i]
+		if !_tgt.Equals(_src1) {
+			return false
+		}
+	}
 	return true
 }
 
@@ -263,6 +340,205 @@ func (p *RouteEntry) String() string {
 		return "<nil>"
 	}
 	return fmt.Sprintf("RouteEntry(%+v)", *p)
+}
+
+// Attributes:
+//   - Nexthop
+//   - Ifname
+//   - Weight
+type PathEntry struct {
+	Nexthop string `thrift:"nexthop,1" db:"nexthop" json:"nexthop"`
+	Ifname  string `thrift:"ifname,2" db:"ifname" json:"ifname"`
+	Weight  int32  `thrift:"weight,3" db:"weight" json:"weight"`
+}
+
+func NewPathEntry() *PathEntry {
+	return &PathEntry{}
+}
+
+func (p *PathEntry) GetNexthop() string {
+	return p.Nexthop
+}
+
+func (p *PathEntry) GetIfname() string {
+	return p.Ifname
+}
+
+func (p *PathEntry) GetWeight() int32 {
+	return p.Weight
+}
+func (p *PathEntry) Read(ctx context.Context, iprot thrift.TProtocol) error {
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
+
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 1:
+			if fieldTypeId == thrift.STRING {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 2:
+			if fieldTypeId == thrift.STRING {
+				if err := p.ReadField2(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 3:
+			if fieldTypeId == thrift.I32 {
+				if err := p.ReadField3(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	return nil
+}
+
+func (p *PathEntry) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadString(ctx); err != nil {
+		return thrift.PrependError("error reading field 1: ", err)
+	} else {
+		p.Nexthop = v
+	}
+	return nil
+}
+
+func (p *PathEntry) ReadField2(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadString(ctx); err != nil {
+		return thrift.PrependError("error reading field 2: ", err)
+	} else {
+		p.Ifname = v
+	}
+	return nil
+}
+
+func (p *PathEntry) ReadField3(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadI32(ctx); err != nil {
+		return thrift.PrependError("error reading field 3: ", err)
+	} else {
+		p.Weight = v
+	}
+	return nil
+}
+
+func (p *PathEntry) Write(ctx context.Context, oprot thrift.TProtocol) error {
+	if err := oprot.WriteStructBegin(ctx, "PathEntry"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField2(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField3(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
+}
+
+func (p *PathEntry) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "nexthop", thrift.STRING, 1); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:nexthop: ", p), err)
+	}
+	if err := oprot.WriteString(ctx, string(p.Nexthop)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.nexthop (1) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 1:nexthop: ", p), err)
+	}
+	return err
+}
+
+func (p *PathEntry) writeField2(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "ifname", thrift.STRING, 2); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 2:ifname: ", p), err)
+	}
+	if err := oprot.WriteString(ctx, string(p.Ifname)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.ifname (2) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 2:ifname: ", p), err)
+	}
+	return err
+}
+
+func (p *PathEntry) writeField3(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "weight", thrift.I32, 3); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 3:weight: ", p), err)
+	}
+	if err := oprot.WriteI32(ctx, int32(p.Weight)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.weight (3) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 3:weight: ", p), err)
+	}
+	return err
+}
+
+func (p *PathEntry) Equals(other *PathEntry) bool {
+	if p == other {
+		return true
+	} else if p == nil || other == nil {
+		return false
+	}
+	if p.Nexthop != other.Nexthop {
+		return false
+	}
+	if p.Ifname != other.Ifname {
+		return false
+	}
+	if p.Weight != other.Weight {
+		return false
+	}
+	return true
+}
+
+func (p *PathEntry) String() string {
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("PathEntry(%+v)", *p)
 }
 
 // Attributes:
@@ -350,11 +626,11 @@ func (p *RoutePage) ReadField2(ctx context.Context, iprot thrift.TProtocol) erro
 	tSlice := make([]*RouteEntry, 0, size)
 	p.Routes = tSlice
 	for i := 0; i < size; i++ {
-		_elem0 := &RouteEntry{}
-		if err := _elem0.Read(ctx, iprot); err != nil {
-			return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", _elem0), err)
+		_elem2 := &RouteEntry{}
+		if err := _elem2.Read(ctx, iprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", _elem2), err)
 		}
-		p.Routes = append(p.Routes, _elem0)
+		p.Routes = append(p.Routes, _elem2)
 	}
 	if err := iprot.ReadListEnd(ctx); err != nil {
 		return thrift.PrependError("error reading list end: ", err)
@@ -430,8 +706,8 @@ func (p *RoutePage) Equals(other *RoutePage) bool {
 		return false
 	}
 	for i, _tgt := range p.Routes {
-		_src1 := other.Routes[i]
-		if !_tgt.Equals(_src1) {
+		_src3 := other.Routes[i]
+		if !_tgt.Equals(_src3) {
 			return false
 		}
 	}
@@ -505,18 +781,18 @@ func (p *RouteClient) SetLastResponseMeta_(meta thrift.ResponseMeta) {
 // Parameters:
 //   - Route
 func (p *RouteClient) AddRoute(ctx context.Context, route *RouteEntry) (_err error) {
-	var _args2 RouteAddRouteArgs
-	_args2.Route = route
-	var _result4 RouteAddRouteResult
-	var _meta3 thrift.ResponseMeta
-	_meta3, _err = p.Client_().Call(ctx, "add_route", &_args2, &_result4)
-	p.SetLastResponseMeta_(_meta3)
+	var _args4 RouteAddRouteArgs
+	_args4.Route = route
+	var _result6 RouteAddRouteResult
+	var _meta5 thrift.ResponseMeta
+	_meta5, _err = p.Client_().Call(ctx, "add_route", &_args4, &_result6)
+	p.SetLastResponseMeta_(_meta5)
 	if _err != nil {
 		return
 	}
 	switch {
-	case _result4.Err != nil:
-		return _result4.Err
+	case _result6.Err != nil:
+		return _result6.Err
 	}
 
 	return nil
@@ -525,18 +801,18 @@ func (p *RouteClient) AddRoute(ctx context.Context, route *RouteEntry) (_err err
 // Parameters:
 //   - Route
 func (p *RouteClient) DelRoute(ctx context.Context, route *RouteEntry) (_err error) {
-	var _args5 RouteDelRouteArgs
-	_args5.Route = route
-	var _result7 RouteDelRouteResult
-	var _meta6 thrift.ResponseMeta
-	_meta6, _err = p.Client_().Call(ctx, "del_route", &_args5, &_result7)
-	p.SetLastResponseMeta_(_meta6)
+	var _args7 RouteDelRouteArgs
+	_args7.Route = route
+	var _result9 RouteDelRouteResult
+	var _meta8 thrift.ResponseMeta
+	_meta8, _err = p.Client_().Call(ctx, "del_route", &_args7, &_result9)
+	p.SetLastResponseMeta_(_meta8)
 	if _err != nil {
 		return
 	}
 	switch {
-	case _result7.Err != nil:
-		return _result7.Err
+	case _result9.Err != nil:
+		return _result9.Err
 	}
 
 	return nil
@@ -545,18 +821,18 @@ func (p *RouteClient) DelRoute(ctx context.Context, route *RouteEntry) (_err err
 // Parameters:
 //   - Routes
 func (p *RouteClient) AddBatch(ctx context.Context, routes []*RouteEntry) (_err error) {
-	var _args8 RouteAddBatchArgs
-	_args8.Routes = routes
-	var _result10 RouteAddBatchResult
-	var _meta9 thrift.ResponseMeta
-	_meta9, _err = p.Client_().Call(ctx, "add_batch", &_args8, &_result10)
-	p.SetLastResponseMeta_(_meta9)
+	var _args10 RouteAddBatchArgs
+	_args10.Routes = routes
+	var _result12 RouteAddBatchResult
+	var _meta11 thrift.ResponseMeta
+	_meta11, _err = p.Client_().Call(ctx, "add_batch", &_args10, &_result12)
+	p.SetLastResponseMeta_(_meta11)
 	if _err != nil {
 		return
 	}
 	switch {
-	case _result10.Err != nil:
-		return _result10.Err
+	case _result12.Err != nil:
+		return _result12.Err
 	}
 
 	return nil
@@ -565,18 +841,18 @@ func (p *RouteClient) AddBatch(ctx context.Context, routes []*RouteEntry) (_err 
 // Parameters:
 //   - Routes
 func (p *RouteClient) DelBatch(ctx context.Context, routes []*RouteEntry) (_err error) {
-	var _args11 RouteDelBatchArgs
-	_args11.Routes = routes
-	var _result13 RouteDelBatchResult
-	var _meta12 thrift.ResponseMeta
-	_meta12, _err = p.Client_().Call(ctx, "del_batch", &_args11, &_result13)
-	p.SetLastResponseMeta_(_meta12)
+	var _args13 RouteDelBatchArgs
+	_args13.Routes = routes
+	var _result15 RouteDelBatchResult
+	var _meta14 thrift.ResponseMeta
+	_meta14, _err = p.Client_().Call(ctx, "del_batch", &_args13, &_result15)
+	p.SetLastResponseMeta_(_meta14)
 	if _err != nil {
 		return
 	}
 	switch {
-	case _result13.Err != nil:
-		return _result13.Err
+	case _result15.Err != nil:
+		return _result15.Err
 	}
 
 	return nil
@@ -585,22 +861,22 @@ func (p *RouteClient) DelBatch(ctx context.Context, routes []*RouteEntry) (_err 
 // Parameters:
 //   - Address
 func (p *RouteClient) Lookup(ctx context.Context, address string) (_r *RouteEntry, _err error) {
-	var _args14 RouteLookupArgs
-	_args14.Address = address
-	var _result16 RouteLookupResult
-	var _meta15 thrift.ResponseMeta
-	_meta15, _err = p.Client_().Call(ctx, "lookup", &_args14, &_result16)
-	p.SetLastResponseMeta_(_meta15)
+	var _args16 RouteLookupArgs
+	_args16.Address = address
+	var _result18 RouteLookupResult
+	var _meta17 thrift.ResponseMeta
+	_meta17, _err = p.Client_().Call(ctx, "lookup", &_args16, &_result18)
+	p.SetLastResponseMeta_(_meta17)
 	if _err != nil {
 		return
 	}
 	switch {
-	case _result16.Err != nil:
-		return _r, _result16.Err
+	case _result18.Err != nil:
+		return _r, _result18.Err
 	}
 
-	if _ret17 := _result16.GetSuccess(); _ret17 != nil {
-		return _ret17, nil
+	if _ret19 := _result18.GetSuccess(); _ret19 != nil {
+		return _ret19, nil
 	}
 	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "lookup failed: unknown result")
 }
@@ -609,23 +885,23 @@ func (p *RouteClient) Lookup(ctx context.Context, address string) (_r *RouteEntr
 //   - Offset
 //   - Limit
 func (p *RouteClient) Show(ctx context.Context, offset int64, limit int64) (_r *RoutePage, _err error) {
-	var _args18 RouteShowArgs
-	_args18.Offset = offset
-	_args18.Limit = limit
-	var _result20 RouteShowResult
-	var _meta19 thrift.ResponseMeta
-	_meta19, _err = p.Client_().Call(ctx, "show", &_args18, &_result20)
-	p.SetLastResponseMeta_(_meta19)
+	var _args20 RouteShowArgs
+	_args20.Offset = offset
+	_args20.Limit = limit
+	var _result22 RouteShowResult
+	var _meta21 thrift.ResponseMeta
+	_meta21, _err = p.Client_().Call(ctx, "show", &_args20, &_result22)
+	p.SetLastResponseMeta_(_meta21)
 	if _err != nil {
 		return
 	}
 	switch {
-	case _result20.Err != nil:
-		return _r, _result20.Err
+	case _result22.Err != nil:
+		return _r, _result22.Err
 	}
 
-	if _ret21 := _result20.GetSuccess(); _ret21 != nil {
-		return _ret21, nil
+	if _ret23 := _result22.GetSuccess(); _ret23 != nil {
+		return _ret23, nil
 	}
 	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "show failed: unknown result")
 }
@@ -650,14 +926,14 @@ func (p *RouteProcessor) ProcessorMap() map[string]thrift.TProcessorFunction {
 
 func NewRouteProcessor(handler Route) *RouteProcessor {
 
-	self22 := &RouteProcessor{handler: handler, processorMap: make(map[string]thrift.TProcessorFunction)}
-	self22.processorMap["add_route"] = &routeProcessorAddRoute{handler: handler}
-	self22.processorMap["del_route"] = &routeProcessorDelRoute{handler: handler}
-	self22.processorMap["add_batch"] = &routeProcessorAddBatch{handler: handler}
-	self22.processorMap["del_batch"] = &routeProcessorDelBatch{handler: handler}
-	self22.processorMap["lookup"] = &routeProcessorLookup{handler: handler}
-	self22.processorMap["show"] = &routeProcessorShow{handler: handler}
-	return self22
+	self24 := &RouteProcessor{handler: handler, processorMap: make(map[string]thrift.TProcessorFunction)}
+	self24.processorMap["add_route"] = &routeProcessorAddRoute{handler: handler}
+	self24.processorMap["del_route"] = &routeProcessorDelRoute{handler: handler}
+	self24.processorMap["add_batch"] = &routeProcessorAddBatch{handler: handler}
+	self24.processorMap["del_batch"] = &routeProcessorDelBatch{handler: handler}
+	self24.processorMap["lookup"] = &routeProcessorLookup{handler: handler}
+	self24.processorMap["show"] = &routeProcessorShow{handler: handler}
+	return self24
 }
 
 func (p *RouteProcessor) Process(ctx context.Context, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
@@ -670,12 +946,12 @@ func (p *RouteProcessor) Process(ctx context.Context, iprot, oprot thrift.TProto
 	}
 	iprot.Skip(ctx, thrift.STRUCT)
 	iprot.ReadMessageEnd(ctx)
-	x23 := thrift.NewTApplicationException(thrift.UNKNOWN_METHOD, "Unknown function "+name)
+	x25 := thrift.NewTApplicationException(thrift.UNKNOWN_METHOD, "Unknown function "+name)
 	oprot.WriteMessageBegin(ctx, name, thrift.EXCEPTION, seqId)
-	x23.Write(ctx, oprot)
+	x25.Write(ctx, oprot)
 	oprot.WriteMessageEnd(ctx)
 	oprot.Flush(ctx)
-	return false, x23
+	return false, x25
 
 }
 
@@ -684,7 +960,7 @@ type routeProcessorAddRoute struct {
 }
 
 func (p *routeProcessorAddRoute) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err24 error
+	var _write_err26 error
 	args := RouteAddRouteArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -734,40 +1010,40 @@ func (p *routeProcessorAddRoute) Process(ctx context.Context, seqId int32, iprot
 			if errors.Is(err2, thrift.ErrAbandonRequest) {
 				return false, thrift.WrapTException(err2)
 			}
-			_exc25 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing add_route: "+err2.Error())
+			_exc27 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing add_route: "+err2.Error())
 			if err2 := oprot.WriteMessageBegin(ctx, "add_route", thrift.EXCEPTION, seqId); err2 != nil {
-				_write_err24 = thrift.WrapTException(err2)
+				_write_err26 = thrift.WrapTException(err2)
 			}
-			if err2 := _exc25.Write(ctx, oprot); _write_err24 == nil && err2 != nil {
-				_write_err24 = thrift.WrapTException(err2)
+			if err2 := _exc27.Write(ctx, oprot); _write_err26 == nil && err2 != nil {
+				_write_err26 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.WriteMessageEnd(ctx); _write_err24 == nil && err2 != nil {
-				_write_err24 = thrift.WrapTException(err2)
+			if err2 := oprot.WriteMessageEnd(ctx); _write_err26 == nil && err2 != nil {
+				_write_err26 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.Flush(ctx); _write_err24 == nil && err2 != nil {
-				_write_err24 = thrift.WrapTException(err2)
+			if err2 := oprot.Flush(ctx); _write_err26 == nil && err2 != nil {
+				_write_err26 = thrift.WrapTException(err2)
 			}
-			if _write_err24 != nil {
-				return false, thrift.WrapTException(_write_err24)
+			if _write_err26 != nil {
+				return false, thrift.WrapTException(_write_err26)
 			}
 			return true, err
 		}
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "add_route", thrift.REPLY, seqId); err2 != nil {
-		_write_err24 = thrift.WrapTException(err2)
+		_write_err26 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err24 == nil && err2 != nil {
-		_write_err24 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err26 == nil && err2 != nil {
+		_write_err26 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err24 == nil && err2 != nil {
-		_write_err24 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err26 == nil && err2 != nil {
+		_write_err26 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err24 == nil && err2 != nil {
-		_write_err24 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err26 == nil && err2 != nil {
+		_write_err26 = thrift.WrapTException(err2)
 	}
-	if _write_err24 != nil {
-		return false, thrift.WrapTException(_write_err24)
+	if _write_err26 != nil {
+		return false, thrift.WrapTException(_write_err26)
 	}
 	return true, err
 }
@@ -777,7 +1053,7 @@ type routeProcessorDelRoute struct {
 }
 
 func (p *routeProcessorDelRoute) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err26 error
+	var _write_err28 error
 	args := RouteDelRouteArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -827,40 +1103,40 @@ func (p *routeProcessorDelRoute) Process(ctx context.Context, seqId int32, iprot
 			if errors.Is(err2, thrift.ErrAbandonRequest) {
 				return false, thrift.WrapTException(err2)
 			}
-			_exc27 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing del_route: "+err2.Error())
+			_exc29 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing del_route: "+err2.Error())
 			if err2 := oprot.WriteMessageBegin(ctx, "del_route", thrift.EXCEPTION, seqId); err2 != nil {
-				_write_err26 = thrift.WrapTException(err2)
+				_write_err28 = thrift.WrapTException(err2)
 			}
-			if err2 := _exc27.Write(ctx, oprot); _write_err26 == nil && err2 != nil {
-				_write_err26 = thrift.WrapTException(err2)
+			if err2 := _exc29.Write(ctx, oprot); _write_err28 == nil && err2 != nil {
+				_write_err28 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.WriteMessageEnd(ctx); _write_err26 == nil && err2 != nil {
-				_write_err26 = thrift.WrapTException(err2)
+			if err2 := oprot.WriteMessageEnd(ctx); _write_err28 == nil && err2 != nil {
+				_write_err28 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.Flush(ctx); _write_err26 == nil && err2 != nil {
-				_write_err26 = thrift.WrapTException(err2)
+			if err2 := oprot.Flush(ctx); _write_err28 == nil && err2 != nil {
+				_write_err28 = thrift.WrapTException(err2)
 			}
-			if _write_err26 != nil {
-				return false, thrift.WrapTException(_write_err26)
+			if _write_err28 != nil {
+				return false, thrift.WrapTException(_write_err28)
 			}
 			return true, err
 		}
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "del_route", thrift.REPLY, seqId); err2 != nil {
-		_write_err26 = thrift.WrapTException(err2)
+		_write_err28 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err26 == nil && err2 != nil {
-		_write_err26 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err28 == nil && err2 != nil {
+		_write_err28 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err26 == nil && err2 != nil {
-		_write_err26 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err28 == nil && err2 != nil {
+		_write_err28 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err26 == nil && err2 != nil {
-		_write_err26 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err28 == nil && err2 != nil {
+		_write_err28 = thrift.WrapTException(err2)
 	}
-	if _write_err26 != nil {
-		return false, thrift.WrapTException(_write_err26)
+	if _write_err28 != nil {
+		return false, thrift.WrapTException(_write_err28)
 	}
 	return true, err
 }
@@ -870,7 +1146,7 @@ type routeProcessorAddBatch struct {
 }
 
 func (p *routeProcessorAddBatch) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err28 error
+	var _write_err30 error
 	args := RouteAddBatchArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -920,40 +1196,40 @@ func (p *routeProcessorAddBatch) Process(ctx context.Context, seqId int32, iprot
 			if errors.Is(err2, thrift.ErrAbandonRequest) {
 				return false, thrift.WrapTException(err2)
 			}
-			_exc29 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing add_batch: "+err2.Error())
+			_exc31 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing add_batch: "+err2.Error())
 			if err2 := oprot.WriteMessageBegin(ctx, "add_batch", thrift.EXCEPTION, seqId); err2 != nil {
-				_write_err28 = thrift.WrapTException(err2)
+				_write_err30 = thrift.WrapTException(err2)
 			}
-			if err2 := _exc29.Write(ctx, oprot); _write_err28 == nil && err2 != nil {
-				_write_err28 = thrift.WrapTException(err2)
+			if err2 := _exc31.Write(ctx, oprot); _write_err30 == nil && err2 != nil {
+				_write_err30 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.WriteMessageEnd(ctx); _write_err28 == nil && err2 != nil {
-				_write_err28 = thrift.WrapTException(err2)
+			if err2 := oprot.WriteMessageEnd(ctx); _write_err30 == nil && err2 != nil {
+				_write_err30 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.Flush(ctx); _write_err28 == nil && err2 != nil {
-				_write_err28 = thrift.WrapTException(err2)
+			if err2 := oprot.Flush(ctx); _write_err30 == nil && err2 != nil {
+				_write_err30 = thrift.WrapTException(err2)
 			}
-			if _write_err28 != nil {
-				return false, thrift.WrapTException(_write_err28)
+			if _write_err30 != nil {
+				return false, thrift.WrapTException(_write_err30)
 			}
 			return true, err
 		}
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "add_batch", thrift.REPLY, seqId); err2 != nil {
-		_write_err28 = thrift.WrapTException(err2)
+		_write_err30 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err28 == nil && err2 != nil {
-		_write_err28 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err30 == nil && err2 != nil {
+		_write_err30 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err28 == nil && err2 != nil {
-		_write_err28 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err30 == nil && err2 != nil {
+		_write_err30 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err28 == nil && err2 != nil {
-		_write_err28 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err30 == nil && err2 != nil {
+		_write_err30 = thrift.WrapTException(err2)
 	}
-	if _write_err28 != nil {
-		return false, thrift.WrapTException(_write_err28)
+	if _write_err30 != nil {
+		return false, thrift.WrapTException(_write_err30)
 	}
 	return true, err
 }
@@ -963,7 +1239,7 @@ type routeProcessorDelBatch struct {
 }
 
 func (p *routeProcessorDelBatch) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err30 error
+	var _write_err32 error
 	args := RouteDelBatchArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -1013,40 +1289,40 @@ func (p *routeProcessorDelBatch) Process(ctx context.Context, seqId int32, iprot
 			if errors.Is(err2, thrift.ErrAbandonRequest) {
 				return false, thrift.WrapTException(err2)
 			}
-			_exc31 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing del_batch: "+err2.Error())
+			_exc33 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing del_batch: "+err2.Error())
 			if err2 := oprot.WriteMessageBegin(ctx, "del_batch", thrift.EXCEPTION, seqId); err2 != nil {
-				_write_err30 = thrift.WrapTException(err2)
+				_write_err32 = thrift.WrapTException(err2)
 			}
-			if err2 := _exc31.Write(ctx, oprot); _write_err30 == nil && err2 != nil {
-				_write_err30 = thrift.WrapTException(err2)
+			if err2 := _exc33.Write(ctx, oprot); _write_err32 == nil && err2 != nil {
+				_write_err32 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.WriteMessageEnd(ctx); _write_err30 == nil && err2 != nil {
-				_write_err30 = thrift.WrapTException(err2)
+			if err2 := oprot.WriteMessageEnd(ctx); _write_err32 == nil && err2 != nil {
+				_write_err32 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.Flush(ctx); _write_err30 == nil && err2 != nil {
-				_write_err30 = thrift.WrapTException(err2)
+			if err2 := oprot.Flush(ctx); _write_err32 == nil && err2 != nil {
+				_write_err32 = thrift.WrapTException(err2)
 			}
-			if _write_err30 != nil {
-				return false, thrift.WrapTException(_write_err30)
+			if _write_err32 != nil {
+				return false, thrift.WrapTException(_write_err32)
 			}
 			return true, err
 		}
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "del_batch", thrift.REPLY, seqId); err2 != nil {
-		_write_err30 = thrift.WrapTException(err2)
+		_write_err32 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err30 == nil && err2 != nil {
-		_write_err30 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err32 == nil && err2 != nil {
+		_write_err32 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err30 == nil && err2 != nil {
-		_write_err30 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err32 == nil && err2 != nil {
+		_write_err32 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err30 == nil && err2 != nil {
-		_write_err30 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err32 == nil && err2 != nil {
+		_write_err32 = thrift.WrapTException(err2)
 	}
-	if _write_err30 != nil {
-		return false, thrift.WrapTException(_write_err30)
+	if _write_err32 != nil {
+		return false, thrift.WrapTException(_write_err32)
 	}
 	return true, err
 }
@@ -1056,7 +1332,7 @@ type routeProcessorLookup struct {
 }
 
 func (p *routeProcessorLookup) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err32 error
+	var _write_err34 error
 	args := RouteLookupArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -1106,21 +1382,21 @@ func (p *routeProcessorLookup) Process(ctx context.Context, seqId int32, iprot, 
 			if errors.Is(err2, thrift.ErrAbandonRequest) {
 				return false, thrift.WrapTException(err2)
 			}
-			_exc33 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing lookup: "+err2.Error())
+			_exc35 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing lookup: "+err2.Error())
 			if err2 := oprot.WriteMessageBegin(ctx, "lookup", thrift.EXCEPTION, seqId); err2 != nil {
-				_write_err32 = thrift.WrapTException(err2)
+				_write_err34 = thrift.WrapTException(err2)
 			}
-			if err2 := _exc33.Write(ctx, oprot); _write_err32 == nil && err2 != nil {
-				_write_err32 = thrift.WrapTException(err2)
+			if err2 := _exc35.Write(ctx, oprot); _write_err34 == nil && err2 != nil {
+				_write_err34 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.WriteMessageEnd(ctx); _write_err32 == nil && err2 != nil {
-				_write_err32 = thrift.WrapTException(err2)
+			if err2 := oprot.WriteMessageEnd(ctx); _write_err34 == nil && err2 != nil {
+				_write_err34 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.Flush(ctx); _write_err32 == nil && err2 != nil {
-				_write_err32 = thrift.WrapTException(err2)
+			if err2 := oprot.Flush(ctx); _write_err34 == nil && err2 != nil {
+				_write_err34 = thrift.WrapTException(err2)
 			}
-			if _write_err32 != nil {
-				return false, thrift.WrapTException(_write_err32)
+			if _write_err34 != nil {
+				return false, thrift.WrapTException(_write_err34)
 			}
 			return true, err
 		}
@@ -1129,19 +1405,19 @@ func (p *routeProcessorLookup) Process(ctx context.Context, seqId int32, iprot, 
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "lookup", thrift.REPLY, seqId); err2 != nil {
-		_write_err32 = thrift.WrapTException(err2)
+		_write_err34 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err32 == nil && err2 != nil {
-		_write_err32 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err34 == nil && err2 != nil {
+		_write_err34 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err32 == nil && err2 != nil {
-		_write_err32 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err34 == nil && err2 != nil {
+		_write_err34 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err32 == nil && err2 != nil {
-		_write_err32 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err34 == nil && err2 != nil {
+		_write_err34 = thrift.WrapTException(err2)
 	}
-	if _write_err32 != nil {
-		return false, thrift.WrapTException(_write_err32)
+	if _write_err34 != nil {
+		return false, thrift.WrapTException(_write_err34)
 	}
 	return true, err
 }
@@ -1151,7 +1427,7 @@ type routeProcessorShow struct {
 }
 
 func (p *routeProcessorShow) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err34 error
+	var _write_err36 error
 	args := RouteShowArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -1201,21 +1477,21 @@ func (p *routeProcessorShow) Process(ctx context.Context, seqId int32, iprot, op
 			if errors.Is(err2, thrift.ErrAbandonRequest) {
 				return false, thrift.WrapTException(err2)
 			}
-			_exc35 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing show: "+err2.Error())
+			_exc37 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing show: "+err2.Error())
 			if err2 := oprot.WriteMessageBegin(ctx, "show", thrift.EXCEPTION, seqId); err2 != nil {
-				_write_err34 = thrift.WrapTException(err2)
+				_write_err36 = thrift.WrapTException(err2)
 			}
-			if err2 := _exc35.Write(ctx, oprot); _write_err34 == nil && err2 != nil {
-				_write_err34 = thrift.WrapTException(err2)
+			if err2 := _exc37.Write(ctx, oprot); _write_err36 == nil && err2 != nil {
+				_write_err36 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.WriteMessageEnd(ctx); _write_err34 == nil && err2 != nil {
-				_write_err34 = thrift.WrapTException(err2)
+			if err2 := oprot.WriteMessageEnd(ctx); _write_err36 == nil && err2 != nil {
+				_write_err36 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.Flush(ctx); _write_err34 == nil && err2 != nil {
-				_write_err34 = thrift.WrapTException(err2)
+			if err2 := oprot.Flush(ctx); _write_err36 == nil && err2 != nil {
+				_write_err36 = thrift.WrapTException(err2)
 			}
-			if _write_err34 != nil {
-				return false, thrift.WrapTException(_write_err34)
+			if _write_err36 != nil {
+				return false, thrift.WrapTException(_write_err36)
 			}
 			return true, err
 		}
@@ -1224,19 +1500,19 @@ func (p *routeProcessorShow) Process(ctx context.Context, seqId int32, iprot, op
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "show", thrift.REPLY, seqId); err2 != nil {
-		_write_err34 = thrift.WrapTException(err2)
+		_write_err36 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err34 == nil && err2 != nil {
-		_write_err34 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err36 == nil && err2 != nil {
+		_write_err36 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err34 == nil && err2 != nil {
-		_write_err34 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err36 == nil && err2 != nil {
+		_write_err36 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err34 == nil && err2 != nil {
-		_write_err34 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err36 == nil && err2 != nil {
+		_write_err36 = thrift.WrapTException(err2)
 	}
-	if _write_err34 != nil {
-		return false, thrift.WrapTException(_write_err34)
+	if _write_err36 != nil {
+		return false, thrift.WrapTException(_write_err36)
 	}
 	return true, err
 }
@@ -1739,11 +2015,11 @@ func (p *RouteAddBatchArgs) ReadField1(ctx context.Context, iprot thrift.TProtoc
 	tSlice := make([]*RouteEntry, 0, size)
 	p.Routes = tSlice
 	for i := 0; i < size; i++ {
-		_elem36 := &RouteEntry{}
-		if err := _elem36.Read(ctx, iprot); err != nil {
-			return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", _elem36), err)
+		_elem38 := &RouteEntry{}
+		if err := _elem38.Read(ctx, iprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", _elem38), err)
 		}
-		p.Routes = append(p.Routes, _elem36)
+		p.Routes = append(p.Routes, _elem38)
 	}
 	if err := iprot.ReadListEnd(ctx); err != nil {
 		return thrift.PrependError("error reading list end: ", err)
@@ -1968,11 +2244,11 @@ func (p *RouteDelBatchArgs) ReadField1(ctx context.Context, iprot thrift.TProtoc
 	tSlice := make([]*RouteEntry, 0, size)
 	p.Routes = tSlice
 	for i := 0; i < size; i++ {
-		_elem37 := &RouteEntry{}
-		if err := _elem37.Read(ctx, iprot); err != nil {
-			return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", _elem37), err)
+		_elem39 := &RouteEntry{}
+		if err := _elem39.Read(ctx, iprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", _elem39), err)
 		}
-		p.Routes = append(p.Routes, _elem37)
+		p.Routes = append(p.Routes, _elem39)
 	}
 	if err := iprot.ReadListEnd(ctx); err != nil {
 		return thrift.PrependError("error reading list end: ", err)

@@ -189,6 +189,16 @@ func parseEntry(e *route.RouteEntry, del bool) (Route, error) {
 	if e == nil {
 		return Route{}, fmt.Errorf("missing route")
 	}
+	if len(e.Paths) > 0 {
+		paths := make([]Path, len(e.Paths))
+		for i, p := range e.Paths {
+			if p == nil {
+				return Route{}, fmt.Errorf("route %s: missing path #%d", e.Prefix, i)
+			}
+			paths[i] = Path{Nexthop: p.Nexthop, Ifname: p.Ifname, Weight: int(p.Weight)}
+		}
+		return ParseMultipath(e.Prefix, paths)
+	}
 	return ParseRoute(e.Prefix, e.Nexthop, e.Ifname, e.Kind, del)
 }
 
@@ -212,6 +222,13 @@ func entry(r Route) *route.RouteEntry {
 	e := &route.RouteEntry{Prefix: r.Prefix.String(), Ifname: r.Ifname, Kind: r.Kind}
 	if r.NextHop.IsValid() {
 		e.Nexthop = r.NextHop.String()
+	}
+	for _, p := range r.Paths {
+		pe := &route.PathEntry{Ifname: p.Ifname, Weight: int32(p.Weight)}
+		if p.NextHop.IsValid() {
+			pe.Nexthop = p.NextHop.String()
+		}
+		e.Paths = append(e.Paths, pe)
 	}
 	return e
 }

@@ -68,6 +68,8 @@ const (
 	// In practice the frame size binds first: about 10000 IPv4 routes fit
 	// in the default 1 MiB.
 	MaxBatch = 65536
+	// MaxPaths is the most paths of a multipath route (fwd.MaxGroupMembers).
+	MaxPaths = 16
 )
 
 // SocketDir is where instances put their API sockets.

@@ -6,6 +6,8 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+
+	"github.com/r2go/r2/r2/ctl"
 )
 
 // The functions in this file are the API's syntactic checks. They are
@@ -218,6 +220,43 @@ func ParseRoute(prefix, nexthop, ifname, kind string, del bool) (Route, error) {
 		return Route{}, fmt.Errorf("route %s: unknown kind %q; want %s, %s, %s or %s", prefix, kind, KindConnected, KindLocal, KindGateway, KindDrop)
 	}
 	r.Kind = kind
+	return r, nil
+}
+
+// Path is one next hop of a multipath route as a client gives it.
+type Path struct {
+	Nexthop, Ifname string
+	Weight          int
+}
+
+// ParseMultipath checks a multipath (ECMP) route: a masked prefix and 2 to
+// MaxPaths paths, each a next hop ("" for a connected path) of the
+// prefix's family, an interface and a weight (0 means 1; at most 256).
+// The result's NextHop and Ifname are those of the first path.
+func ParseMultipath(prefix string, paths []Path) (Route, error) {
+	var r Route
+	var err error
+	if r.Prefix, err = ParseRoutePrefix(prefix); err != nil {
+		return Route{}, err
+	}
+	if len(paths) < 2 || len(paths) > MaxPaths {
+		return Route{}, fmt.Errorf("route %s: a multipath route has 2 to %d paths, not %d", prefix, MaxPaths, len(paths))
+	}
+	for i, p := range paths {
+		one, err := ParseRoute(prefix, p.Nexthop, p.Ifname, "", false)
+		if err != nil {
+			return Route{}, fmt.Errorf("path #%d: %v", i, err)
+		}
+		if p.Weight < 0 || p.Weight > 256 {
+			return Route{}, fmt.Errorf("route %s: path #%d: weight %d out of range 1..256 (0 means 1)", prefix, i, p.Weight)
+		}
+		r.Paths = append(r.Paths, ctl.Path{NextHop: one.NextHop, Ifname: one.Ifname, Weight: max(p.Weight, 1)})
+	}
+	r.NextHop, r.Ifname = r.Paths[0].NextHop, r.Paths[0].Ifname
+	r.Kind = KindGateway
+	if !r.NextHop.IsValid() {
+		r.Kind = KindConnected
+	}
 	return r, nil
 }
 

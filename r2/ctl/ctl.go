@@ -37,14 +37,50 @@ type Route struct {
 	NextHop netip.Addr
 	// Ifname is the output interface.
 	Ifname string
+	// Paths, when it has two or more entries, makes the route multipath
+	// (ECMP): packets are spread over the paths per flow, in proportion to
+	// their weights; NextHop and Ifname are then those of Paths[0]. IPv4
+	// only for now.
+	Paths []Path
 	// Kind is KindConnected, KindLocal, KindGateway or KindDrop. In a request, ""
 	// means gateway when NextHop is set and connected otherwise.
 	Kind string
 }
 
+// Path is one next hop of a multipath route.
+type Path struct {
+	NextHop netip.Addr // invalid: the destination is on Ifname's link
+	Ifname  string
+	Weight  int // 1..256; 0 in a request means 1
+}
+
+// Equal reports whether r and o are the same route.
+func (r Route) Equal(o Route) bool {
+	if r.Prefix != o.Prefix || r.NextHop != o.NextHop || r.Ifname != o.Ifname || r.Kind != o.Kind || len(r.Paths) != len(o.Paths) {
+		return false
+	}
+	for i := range r.Paths {
+		if r.Paths[i] != o.Paths[i] {
+			return false
+		}
+	}
+	return true
+}
+
 // String formats r the way ip route does ("10.0.0.0/8 via 10.1.0.1 dev
 // eth0", "10.1.0.0/24 connected dev eth0").
 func (r Route) String() string {
+	if len(r.Paths) > 1 {
+		s := r.Prefix.String()
+		for _, p := range r.Paths {
+			if p.NextHop.IsValid() {
+				s += fmt.Sprintf(" nexthop via %s dev %s weight %d", p.NextHop, p.Ifname, max(p.Weight, 1))
+			} else {
+				s += fmt.Sprintf(" nexthop dev %s weight %d", p.Ifname, max(p.Weight, 1))
+			}
+		}
+		return s
+	}
 	if r.NextHop.IsValid() {
 		return fmt.Sprintf("%s via %s dev %s", r.Prefix, r.NextHop, r.Ifname)
 	}

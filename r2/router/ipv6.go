@@ -149,6 +149,9 @@ func (r *Router) resolve6(rt ctl.Route) (fwd.Route6, error) {
 	if rt.Kind == ctl.KindDrop {
 		return fwd.Route6{Prefix: p, Adj: fwd.Adjacency6{Kind: fwd.AdjDrop}}, nil
 	}
+	if len(rt.Paths) > 1 {
+		return fwd.Route6{}, fmt.Errorf("route %s: multipath IPv6 routes are not supported yet: %w", rt.Prefix, ctl.ErrInvalid)
+	}
 	fi := r.intfs.ByName(rt.Ifname)
 	if fi == nil {
 		return fwd.Route6{}, fmt.Errorf("route %s: interface %q: %w", rt, rt.Ifname, ctl.ErrNotFound)

@@ -35,9 +35,12 @@ type Router struct {
 	addrRoutes map[netip.Prefix]int
 	neigh      map[neighKey]neighEntry
 	neigh6     map[neigh6Key]neighEntry
-	relayDone  chan struct{}
-	closed     bool
-	logf       func(string, ...any)
+	// groups are the multipath groups made so far, by members and
+	// weights, so that routes with the same paths share one.
+	groups    map[string]*fwd.Group
+	relayDone chan struct{}
+	closed    bool
+	logf      func(string, ...any)
 }
 
 type neighKey struct {

@@ -26,6 +26,9 @@ func (r *Router) resolve(rt ctl.Route) (fwd.Route, error) {
 	if rt.Kind == ctl.KindDrop {
 		return fwd.Route{Prefix: p, Adj: fwd.Adjacency{Kind: fwd.AdjDrop}}, nil
 	}
+	if len(rt.Paths) > 1 {
+		return r.resolveMultipath(rt)
+	}
 	fi := r.intfs.ByName(rt.Ifname)
 	if fi == nil {
 		return fwd.Route{}, fmt.Errorf("route %s: interface %q: %w", rt, rt.Ifname, ctl.ErrNotFound)
@@ -163,9 +166,50 @@ func (r *Router) checkDel6(rt ctl.Route) error {
 	return nil
 }
 
+// resolveMultipath validates each path of a multipath route and makes the
+// group, shared with the routes that have the same paths and weights.
+// Caller holds r.mu.
+func (r *Router) resolveMultipath(rt ctl.Route) (fwd.Route, error) {
+	members := make([]fwd.Adjacency, len(rt.Paths))
+	weights := make([]int, len(rt.Paths))
+	key := ""
+	for i, pa := range rt.Paths {
+		one, err := r.resolve(ctl.Route{Prefix: rt.Prefix, NextHop: pa.NextHop, Ifname: pa.Ifname})
+		if err != nil {
+			return fwd.Route{}, fmt.Errorf("route %s: path #%d: %w", rt.Prefix, i, err)
+		}
+		members[i], weights[i] = one.Adj, max(pa.Weight, 1)
+		key += fmt.Sprintf("%d/%d/%d/%d,", one.Adj.Kind, one.Adj.Ifindex, one.Adj.NextHop, weights[i])
+	}
+	if g := r.groups[key]; g != nil {
+		return fwd.Route{Prefix: rt.Prefix, Adj: fwd.Multipath(g)}, nil
+	}
+	g, err := fwd.NewGroup(members, weights)
+	if err != nil {
+		return fwd.Route{}, fmt.Errorf("route %s: %v: %w", rt.Prefix, err, ctl.ErrInvalid)
+	}
+	if r.groups == nil {
+		r.groups = map[string]*fwd.Group{}
+	}
+	r.groups[key] = g // groups are few (sets of next hops); kept for reuse
+	return fwd.Route{Prefix: rt.Prefix, Adj: fwd.Multipath(g)}, nil
+}
+
 // info is an installed route as the API shows it. Caller holds r.mu.
 func (r *Router) info(rt fwd.Route) ctl.Route {
 	out := ctl.Route{Prefix: rt.Prefix, Kind: rt.Adj.Kind.String()}
+	if g := rt.Adj.Group; g != nil {
+		for i, m := range g.Members {
+			pa := ctl.Path{Weight: g.Weights[i]}
+			if x := r.intfs.Get(m.Ifindex); x != nil {
+				pa.Ifname = x.Name
+			}
+			if m.Kind == fwd.AdjGateway {
+				pa.NextHop = fwd.U32ToIPv4(m.NextHop)
+			}
+			out.Paths = append(out.Paths, pa)
+		}
+	}
 	if i := r.intfs.Get(rt.Adj.Ifindex); i != nil && rt.Adj.Kind != fwd.AdjDrop {
 		out.Ifname = i.Name
 	}

@@ -553,11 +553,38 @@ func (f *Follower) translate(v *view, p netip.Prefix) (r2Route, bool, string) {
 	if len(kr.NHs) == 0 {
 		return r2Route{}, false, "no next hop"
 	}
+	if len(kr.NHs) > 1 && p.Addr().Is4() {
+		// ECMP: every path R2 can reach, with its weight.
+		var paths []ctl.Path
+		var why string
+		for _, nh := range kr.NHs {
+			r, ok, w := f.path(v, p, nh)
+			if !ok {
+				why = w
+				continue
+			}
+			paths = append(paths, ctl.Path{NextHop: r.NextHop, Ifname: r.Ifname, Weight: max(nh.Weight, 1)})
+		}
+		switch {
+		case len(paths) == 0:
+			return r2Route{}, false, why
+		case len(paths) < len(kr.NHs):
+			f.logOnce("multipath partial", "route %s: %d of %d next hops usable (%s)", p, len(paths), len(kr.NHs), why)
+		}
+		if len(paths) == 1 {
+			return r2Route{Prefix: p, NextHop: paths[0].NextHop, Ifname: paths[0].Ifname}, true, ""
+		}
+		return r2Route{Prefix: p, NextHop: paths[0].NextHop, Ifname: paths[0].Ifname, Paths: paths}, true, ""
+	}
 	if len(kr.NHs) > 1 {
 		f.Stats.Multipath++
-		f.logOnce("multipath", "route %s has %d next hops: R2 gets the first only", p, len(kr.NHs))
+		f.logOnce("multipath", "route %s has %d next hops: R2 has no IPv6 ECMP, it gets the first only", p, len(kr.NHs))
 	}
-	nh := kr.NHs[0]
+	return f.path(v, p, kr.NHs[0])
+}
+
+// path translates one next hop of a kernel route to p.
+func (f *Follower) path(v *view, p netip.Prefix, nh NextHop) (r2Route, bool, string) {
 	name, ok := v.byIndex[nh.OIF]
 	if !ok || !f.attached(name) {
 		return r2Route{}, false, "output interface not followed"
@@ -646,7 +673,7 @@ func (f *Follower) flushRoutes() error {
 		switch {
 		case ok:
 			delete(f.refused, p)
-			if !has || have != want {
+			if !has || !have.Equal(want) {
 				add = append(add, want)
 			}
 		case has:

@@ -297,7 +297,7 @@ func TestInitialLoad(t *testing.T) {
 		want[fmt.Sprintf("20.%d.%d.0/24 via 10.2.0.1 dev veth1", i>>8, i&255)] = true
 	}
 	for _, s := range []string{
-		"40.0.0.0/8 via 10.1.0.1 dev veth0",
+		"40.0.0.0/8 nexthop via 10.1.0.1 dev veth0 weight 1 nexthop via 10.2.0.1 dev veth1 weight 1",
 		"50.0.0.0/8 via 10.1.0.7 dev veth0",
 		"2001:db8:9::/48 via fe80::1 dev veth0",
 		"2001:db8:8::/48 via 2001:db8:1::1 dev veth0",
@@ -313,7 +313,7 @@ func TestInitialLoad(t *testing.T) {
 		t.Errorf("%d add_batch calls for 2506 routes in batches of 1000, want 3", got)
 	}
 	s := f.Stats
-	if s.Refused != 2 || s.Multipath != 1 || s.Skipped["local table"] != 1 || s.Skipped["kernel route (R2 derives it from the address)"] != 1 {
+	if s.Refused != 2 || s.Multipath != 0 || s.Skipped["local table"] != 1 || s.Skipped["kernel route (R2 derives it from the address)"] != 1 {
 		t.Errorf("stats: %+v", s)
 	}
 	if s.RoutesR2 != 2506 {

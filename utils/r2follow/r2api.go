@@ -59,6 +59,13 @@ func entries(rs []ctl.Route) []*route.RouteEntry {
 		if r.NextHop.IsValid() {
 			e.Nexthop = r.NextHop.String()
 		}
+		for _, p := range r.Paths {
+			pe := &route.PathEntry{Ifname: p.Ifname, Weight: int32(p.Weight)}
+			if p.NextHop.IsValid() {
+				pe.Nexthop = p.NextHop.String()
+			}
+			e.Paths = append(e.Paths, pe)
+		}
 		out[i] = e
 	}
 	return out
@@ -79,7 +86,17 @@ func (t thriftR2) Routes(offset, limit int) (int, []ctl.Route, error) {
 	}
 	out := make([]ctl.Route, 0, len(page.Routes))
 	for _, e := range page.Routes {
-		r, err := api.ParseRoute(e.Prefix, e.Nexthop, e.Ifname, e.Kind, false)
+		var r ctl.Route
+		var err error
+		if len(e.Paths) > 0 {
+			paths := make([]api.Path, len(e.Paths))
+			for i, p := range e.Paths {
+				paths[i] = api.Path{Nexthop: p.Nexthop, Ifname: p.Ifname, Weight: int(p.Weight)}
+			}
+			r, err = api.ParseMultipath(e.Prefix, paths)
+		} else {
+			r, err = api.ParseRoute(e.Prefix, e.Nexthop, e.Ifname, e.Kind, false)
+		}
 		if err != nil {
 			continue
 		}

@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -55,8 +56,8 @@ const helpMain = `usage: r2rt [-i NAME | -s PATH | -a HOST:PORT] COMMAND
 Manage R2's IPv4 and IPv6 routing tables.
 
 Commands:
-  r2rt route PREFIX NEXTHOP IFNAME [--del]
-                           add (or delete) a route
+  r2rt route PREFIX NEXTHOP IFNAME [NEXTHOP IFNAME]... [--del]
+                           add (or delete) a route (several paths: ECMP)
   r2rt show all            show every route
   r2rt show ADDRESS        show the route ADDRESS takes (longest match)
   r2rt load FILE [--del]   add (or delete) the routes listed in FILE
@@ -67,6 +68,7 @@ Flags:
 ` + client.FlagsHelp + "\n"
 
 const helpRoute = `usage: r2rt route PREFIX NEXTHOP IFNAME [--del]
+       r2rt route PREFIX NEXTHOP[@WEIGHT] IFNAME NEXTHOP[@WEIGHT] IFNAME...
        r2rt route PREFIX --del
 
 Add a route to PREFIX (e.g. 3.1.1.0/24 or 2001:db8:9::/48, host bits zero)
@@ -75,8 +77,14 @@ connected route (the destination is on IFNAME's link). An IPv6 NEXTHOP may
 be link-local (fe80::1, without %zone: IFNAME is the interface). With
 --del, delete the route to PREFIX.
 
+With several NEXTHOP IFNAME pairs the route is multipath (ECMP, IPv4): R2
+spreads flows over the paths by a hash of addresses, protocol and ports
+(addresses only for fragments), in proportion to the weights (1..256,
+default 1); a path whose interface is down gives its flows to the others.
+
 Examples: r2rt route 3.1.1.1/32 2.1.1.1 veth_r2_2
           r2rt route 2001:db8:9::/48 fe80::1 veth_r2_2
+          r2rt route 10.0.0.0/8 10.1.0.1 eth0 10.2.0.1@3 eth1
 `
 
 const helpShow = `usage: r2rt show all
@@ -156,10 +164,26 @@ func run(args []string, stdout, stderr io.Writer) int {
 		switch {
 		case len(args) == 3:
 			e = entry(args[0], args[1], args[2])
+		case len(args) >= 5 && len(args)%2 == 1 && !*del:
+			// A multipath route: PREFIX NEXTHOP[@WEIGHT] IFNAME ...
+			e = route.RouteEntry{Prefix: args[0]}
+			for i := 1; i < len(args); i += 2 {
+				nh, w, _ := strings.Cut(args[i], "@")
+				one := entry(args[0], nh, args[i+1])
+				pe := &route.PathEntry{Nexthop: one.Nexthop, Ifname: one.Ifname}
+				if w != "" {
+					n, err := strconv.Atoi(w)
+					if err != nil {
+						return client.Usagef(stderr, prog, "bad weight %q in %q", w, args[i])
+					}
+					pe.Weight = int32(n)
+				}
+				e.Paths = append(e.Paths, pe)
+			}
 		case len(args) == 1 && *del:
 			e = route.RouteEntry{Prefix: args[0]}
 		default:
-			return client.Usagef(stderr, prog, "route takes PREFIX NEXTHOP IFNAME")
+			return client.Usagef(stderr, prog, "route takes PREFIX NEXTHOP IFNAME, with more NEXTHOP IFNAME pairs for a multipath route")
 		}
 		do = func(c *api.Client) error {
 			if *del {
@@ -224,6 +248,21 @@ func printRoute(w io.Writer, e *route.RouteEntry) {
 	nh := e.Nexthop
 	if nh == "" {
 		nh = "-"
+	}
+	if len(e.Paths) > 1 {
+		// A multipath route: one row per path, the prefix on the first.
+		for i, p := range e.Paths {
+			prefix, kind := e.Prefix, "multipath"
+			if i > 0 {
+				prefix, kind = "", ""
+			}
+			nh := p.Nexthop
+			if nh == "" {
+				nh = "-"
+			}
+			fmt.Fprintf(w, rowFormat, prefix, nh+"@"+strconv.Itoa(int(max(p.Weight, 1))), p.Ifname, kind)
+		}
+		return
 	}
 	fmt.Fprintf(w, rowFormat, e.Prefix, nh, e.Ifname, e.Kind)
 }

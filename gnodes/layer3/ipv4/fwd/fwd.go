@@ -135,6 +135,32 @@ func (n *Node) Dispatch(d *graph.Dispatch) {
 	}
 }
 
+// member picks the path of multipath group g for packet ip: by the flow
+// hash, or, if that member's interface is down, the next member that is up.
+func (n *Node) member(g *fwd.Group, ip hdr.IPv4) *fwd.Adjacency {
+	var ports uint32
+	proto := ip.Protocol()
+	if !ip.IsFragment() && (proto == hdr.ProtoTCP || proto == hdr.ProtoUDP || proto == protoSCTP) {
+		if l4 := ip.HeaderLen(); len(ip) >= l4+4 {
+			ports = uint32(ip[l4])<<24 | uint32(ip[l4+1])<<16 | uint32(ip[l4+2])<<8 | uint32(ip[l4+3])
+		}
+	}
+	i := g.Member(fwd.FlowHash4(ip.Src(), ip.Dst(), proto, ports))
+	for k := range len(g.Members) {
+		j := i + k
+		if j >= len(g.Members) {
+			j -= len(g.Members)
+		}
+		if out := n.intfs.Get(g.Members[j].Ifindex); out != nil && out.Up {
+			return &g.Members[j]
+		}
+	}
+	return &g.Members[i]
+}
+
+// protoSCTP has ports where TCP and UDP have them.
+const protoSCTP = 132
+
 func (n *Node) forward(d *graph.Dispatch, t *fwd.IPv4Table, p *packet.Packet, dst, ai uint32) {
 	ip := hdr.IPv4(p.Data())
 	origin := p.Meta&packet.MetaLocalOrigin != 0
@@ -186,6 +212,9 @@ func (n *Node) forward(d *graph.Dispatch, t *fwd.IPv4Table, p *packet.Packet, ds
 		n.log.Log(n.logTTL, uint64(ip.Src()), uint64(dst), uint64(p.InIfindex), 0)
 		n.icmpError(d, p, origin, hdr.ICMPTimeExceeded, hdr.ICMPTTLExceeded, 0)
 		return
+	}
+	if a.Group != nil {
+		a = n.member(a.Group, ip)
 	}
 	out := n.intfs.Get(a.Ifindex)
 	if out == nil {

@@ -1,0 +1,163 @@
+package fwd
+
+import (
+	"fmt"
+	"strings"
+)
+
+// ECMP ("load balance object" in R2): a route whose Adjacency has a Group
+// spreads its flows over the group's members. The group is immutable and
+// shared like the rest of a table's adjacencies; the adjacency that holds
+// it is member 0 (so code that ignores groups sees a single path), plus
+// the Group pointer.
+//
+// Flows map to members through GroupBuckets buckets filled in proportion
+// to the members' weights, by a hash of the addresses, the protocol and
+// the ports (addresses only for fragments): a flow always takes the same
+// member, so it is never reordered, as long as the group does not change.
+
+const (
+	// GroupBuckets is how many buckets a group's weights are spread over:
+	// 64 keeps weight ratios within 1/64 and fits one cache line.
+	GroupBuckets = 64
+	// MaxGroupMembers bounds a group (Linux allows more; BGP multipath
+	// rarely uses more than 8).
+	MaxGroupMembers = 16
+)
+
+// Group is an ECMP set. Build it with NewGroup; do not modify it after.
+type Group struct {
+	// Members are the paths: gateway or connected adjacencies.
+	Members []Adjacency
+	// Weights are the members' relative weights (1..256 each).
+	Weights []int
+	// bucket maps a flow hash's low bits to a member index.
+	bucket [GroupBuckets]uint8
+}
+
+// NewGroup makes a group of 2..MaxGroupMembers members with weights (nil:
+// all 1).
+func NewGroup(members []Adjacency, weights []int) (*Group, error) {
+	n := len(members)
+	if n < 2 || n > MaxGroupMembers {
+		return nil, fmt.Errorf("a multipath route has 2 to %d next hops, not %d", MaxGroupMembers, n)
+	}
+	if weights == nil {
+		weights = make([]int, n)
+		for i := range weights {
+			weights[i] = 1
+		}
+	}
+	if len(weights) != n {
+		return nil, fmt.Errorf("%d weights for %d next hops", len(weights), n)
+	}
+	total := 0
+	for i, m := range members {
+		if m.Group != nil || m.Kind != AdjGateway && m.Kind != AdjConnected {
+			return nil, fmt.Errorf("next hop %d of a multipath route is %s: want a gateway or a connected path", i, m)
+		}
+		if err := m.validate(); err != nil {
+			return nil, err
+		}
+		if weights[i] < 1 || weights[i] > 256 {
+			return nil, fmt.Errorf("next hop %d: weight %d out of range 1..256", i, weights[i])
+		}
+		for _, o := range members[:i] {
+			if o == m {
+				return nil, fmt.Errorf("next hop %s given twice", m)
+			}
+		}
+		total += weights[i]
+	}
+	g := &Group{Members: append([]Adjacency(nil), members...), Weights: append([]int(nil), weights...)}
+	// Largest remainder: every member gets its share of the buckets, at
+	// least one each.
+	counts := make([]int, n)
+	rem := make([]int, n)
+	used := 0
+	for i, w := range weights {
+		counts[i] = max(1, GroupBuckets*w/total)
+		rem[i] = GroupBuckets * w % total
+		used += counts[i]
+	}
+	for used < GroupBuckets {
+		best := 0
+		for i := range rem {
+			if rem[i] > rem[best] {
+				best = i
+			}
+		}
+		counts[best]++
+		rem[best] = -1
+		used++
+	}
+	for used > GroupBuckets { // the minimum of one pushed us over
+		big := 0
+		for i := range counts {
+			if counts[i] > counts[big] {
+				big = i
+			}
+		}
+		counts[big]--
+		used--
+	}
+	// Interleave the members over the buckets (not runs), so that nearby
+	// hashes do not all land on one member.
+	b := 0
+	for b < GroupBuckets {
+		for i := range counts {
+			if counts[i] > 0 && b < GroupBuckets {
+				g.bucket[b] = uint8(i)
+				counts[i]--
+				b++
+			}
+		}
+	}
+	return g, nil
+}
+
+// Member returns the index of the member flow hash h maps to.
+func (g *Group) Member(h uint32) int { return int(g.bucket[h&(GroupBuckets-1)]) }
+
+// String lists the members and weights: "gateway 10.1.0.1 if 0 (1), ...".
+func (g *Group) String() string {
+	var b strings.Builder
+	for i, m := range g.Members {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "%s (%d)", m, g.Weights[i])
+	}
+	return b.String()
+}
+
+// FlowHash4 mixes an IPv4 flow's addresses, protocol and ports (0 for
+// fragments and protocols without ports) into 32 bits.
+func FlowHash4(src, dst uint32, proto uint8, ports uint32) uint32 {
+	return mix64(uint64(src)<<32|uint64(dst), uint64(ports)<<8|uint64(proto))
+}
+
+// FlowHash6 is FlowHash4 for IPv6: the addresses are folded to 64 bits
+// each first.
+func FlowHash6(src, dst *[16]byte, proto uint8, ports uint32) uint32 {
+	s := le64(src[:8]) ^ le64(src[8:])
+	d := le64(dst[:8]) ^ le64(dst[8:])
+	return mix64(s^d*0x9e3779b97f4a7c15, uint64(ports)<<8|uint64(proto))
+}
+
+func le64(b []byte) uint64 {
+	_ = b[7]
+	return uint64(b[0]) | uint64(b[1])<<8 | uint64(b[2])<<16 | uint64(b[3])<<24 |
+		uint64(b[4])<<32 | uint64(b[5])<<40 | uint64(b[6])<<48 | uint64(b[7])<<56
+}
+
+// mix64 is the murmur3/splitmix finalizer over x and y.
+func mix64(x, y uint64) uint32 {
+	x ^= y * 0x9e3779b97f4a7c15
+	x ^= x >> 33
+	x *= 0xff51afd7ed558ccd
+	x ^= x >> 33
+	x *= 0xc4ceb9fe1a85ec53
+	x ^= x >> 33
+	return uint32(x)
+}
