@@ -27,12 +27,19 @@ const (
 
 // Group is an ECMP set. Build it with NewGroup; do not modify it after.
 type Group struct {
-	// Members are the paths: gateway or connected adjacencies.
+	// bucket maps a flow hash's low bits to a member index. It comes
+	// first, and the members follow in the same object, so that a pick
+	// touches one allocation.
+	bucket [GroupBuckets]uint8
+	// n is the number of members.
+	n int
+	// members holds Members' elements.
+	members [MaxGroupMembers]Adjacency
+	// Members are the paths: gateway or connected adjacencies (a slice of
+	// members, for the control side).
 	Members []Adjacency
 	// Weights are the members' relative weights (1..256 each).
 	Weights []int
-	// bucket maps a flow hash's low bits to a member index.
-	bucket [GroupBuckets]uint8
 }
 
 // NewGroup makes a group of 2..MaxGroupMembers members with weights (nil:
@@ -69,7 +76,9 @@ func NewGroup(members []Adjacency, weights []int) (*Group, error) {
 		}
 		total += weights[i]
 	}
-	g := &Group{Members: append([]Adjacency(nil), members...), Weights: append([]int(nil), weights...)}
+	g := &Group{n: n, Weights: append([]int(nil), weights...)}
+	copy(g.members[:], members)
+	g.Members = g.members[:n:n]
 	// Largest remainder: every member gets its share of the buckets, at
 	// least one each.
 	counts := make([]int, n)
@@ -118,6 +127,13 @@ func NewGroup(members []Adjacency, weights []int) (*Group, error) {
 
 // Member returns the index of the member flow hash h maps to.
 func (g *Group) Member(h uint32) int { return int(g.bucket[h&(GroupBuckets-1)]) }
+
+// Len is the number of members.
+func (g *Group) Len() int { return g.n }
+
+// At returns member i (0 <= i < Len()) without going through the Members
+// slice: for the forwarding path.
+func (g *Group) At(i int) *Adjacency { return &g.members[i&(MaxGroupMembers-1)] }
 
 // String lists the members and weights: "gateway 10.1.0.1 if 0 (1), ...".
 func (g *Group) String() string {

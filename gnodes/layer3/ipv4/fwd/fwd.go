@@ -135,9 +135,10 @@ func (n *Node) Dispatch(d *graph.Dispatch) {
 	}
 }
 
-// member picks the path of multipath group g for packet ip: by the flow
-// hash, or, if that member's interface is down, the next member that is up.
-func (n *Node) member(g *fwd.Group, ip hdr.IPv4) *fwd.Adjacency {
+// member picks the path of multipath group g for packet ip, and returns it
+// with its output interface: by the flow hash, or, if that member's
+// interface is down, the next member that is up.
+func (n *Node) member(g *fwd.Group, ip hdr.IPv4) (*fwd.Adjacency, *fwd.Interface) {
 	var ports uint32
 	proto := ip.Protocol()
 	if !ip.IsFragment() && (proto == hdr.ProtoTCP || proto == hdr.ProtoUDP || proto == protoSCTP) {
@@ -146,16 +147,21 @@ func (n *Node) member(g *fwd.Group, ip hdr.IPv4) *fwd.Adjacency {
 		}
 	}
 	i := g.Member(fwd.FlowHash4(ip.Src(), ip.Dst(), proto, ports))
-	for k := range len(g.Members) {
+	m := g.At(i)
+	out := n.intfs.Get(m.Ifindex)
+	if out != nil && out.Up {
+		return m, out
+	}
+	for k := 1; k < g.Len(); k++ {
 		j := i + k
-		if j >= len(g.Members) {
-			j -= len(g.Members)
+		if j >= g.Len() {
+			j -= g.Len()
 		}
-		if out := n.intfs.Get(g.Members[j].Ifindex); out != nil && out.Up {
-			return &g.Members[j]
+		if o := n.intfs.Get(g.At(j).Ifindex); o != nil && o.Up {
+			return g.At(j), o
 		}
 	}
-	return &g.Members[i]
+	return m, out
 }
 
 // protoSCTP has ports where TCP and UDP have them.
@@ -213,10 +219,12 @@ func (n *Node) forward(d *graph.Dispatch, t *fwd.IPv4Table, p *packet.Packet, ds
 		n.icmpError(d, p, origin, hdr.ICMPTimeExceeded, hdr.ICMPTTLExceeded, 0)
 		return
 	}
+	var out *fwd.Interface
 	if a.Group != nil {
-		a = n.member(a.Group, ip)
+		a, out = n.member(a.Group, ip)
+	} else {
+		out = n.intfs.Get(a.Ifindex)
 	}
-	out := n.intfs.Get(a.Ifindex)
 	if out == nil {
 		d.Drop(p, n.c.noIntf)
 		return
