@@ -109,6 +109,9 @@ type CloneCtx struct {
 	// Store is the thread's view of the keyed store that extension nodes
 	// share state through (nil: an empty store).
 	Store *store.Thread
+	// Obs is the observability state shared by every thread of an engine:
+	// the runtime statistics switch and the packet captures (nil: none).
+	Obs *Obs
 }
 
 // Logger is the thread's forwarding-path logger (a discarding one when the
@@ -174,12 +177,24 @@ type slot struct {
 	// once per run from the tail instead of one shared-memory write each.
 	counted uint32
 	rank    int
-	next    []*slot
-	node    Node
-	name    string
+	next    []edge
+	// taps are the captures on this node's input (nil: none, the common
+	// case, tested once per push on a line the push reads anyway).
+	taps *tapSet
+	node Node
+	name string
 	// enq counts packets pushed into this node; full counts pushes that
 	// found the vector full.
 	enq, full counters.Counter
+	// rt are the runtime statistics, written only while they are on.
+	rt rtCounters
+}
+
+// edge is one resolved next node and the packets pushed along it (a plain
+// count in the thread's memory, read through Graph.Snapshot on the thread).
+type edge struct {
+	to   *slot
+	pkts uint64
 }
 
 // Graph is one thread's forwarding graph.
@@ -193,7 +208,10 @@ type Graph struct {
 	// nodes); removed counts packets freed out of a removed node's vector.
 	dropped, removed counters.Counter
 	epoch            time.Time
-	finalized        bool
+	// epochNs is epoch as wall-clock unix ns: capture time stamps are
+	// epochNs plus the run's monotonic time.
+	epochNs   int64
+	finalized bool
 	// intercepts maps a node name to the nodes inserted in front of it, in
 	// order: an edge to the name goes to the first of them, and each of
 	// them continues to the next (the last to the node itself).
@@ -209,7 +227,8 @@ var ErrDuplicate = errors.New("graph: duplicate node name")
 
 // New makes an empty graph for one thread: only the Drop node.
 func New(ctx CloneCtx, pool *packet.Pool) *Graph {
-	g := &Graph{ctx: ctx, pool: pool, byName: map[string]*slot{}, epoch: time.Now()}
+	now := time.Now()
+	g := &Graph{ctx: ctx, pool: pool, byName: map[string]*slot{}, epoch: now, epochNs: now.UnixNano()}
 	d := &slot{node: dropNode{}, name: names.Drop, drop: true}
 	g.dropped = ctx.Counter(names.Drop, "pkts")
 	g.removed = ctx.Counter(names.Drop, "removed_node")
@@ -241,6 +260,7 @@ func (g *Graph) Add(n Node) error {
 		vec:  newVector(size),
 		enq:  g.ctx.Counter(name, "enq"),
 		full: g.ctx.Counter(name, "vec_full"),
+		rt:   newRTCounters(&g.ctx, name),
 	}
 	s.rank = rankUnranked
 	if r, ok := n.(Ranker); ok {
@@ -344,15 +364,18 @@ func (g *Graph) Finalize() {
 	}
 	for _, s := range g.slots[1:] {
 		nn := s.node.NextNames()
-		if cap(s.next) >= len(nn) {
-			s.next = s.next[:len(nn)]
-		} else {
-			s.next = make([]*slot, len(nn))
-		}
+		old := s.next
+		next := make([]edge, len(nn))
 		for i, name := range nn {
-			s.next[i] = g.resolve(s.name, name)
+			next[i].to = g.resolve(s.name, name)
+			// An edge that still leads to the same node keeps its count.
+			if i < len(old) && old[i].to == next[i].to {
+				next[i].pkts = old[i].pkts
+			}
 		}
+		s.next = next
 	}
+	g.applyTaps()
 	g.finalized = true
 }
 
@@ -372,8 +395,8 @@ func (g *Graph) Edges(name string) []string {
 		return nil
 	}
 	out := make([]string, len(s.next))
-	for i, t := range s.next {
-		out[i] = t.name
+	for i, e := range s.next {
+		out[i] = e.to.name
 	}
 	return out
 }
@@ -453,20 +476,26 @@ func (g *Graph) Run() (work bool, wakeNs int64) {
 			g.rot = 0
 		}
 	}
-	for i := 1; i < len(g.slots); i++ {
-		s := g.slots[i]
-		if i <= g.inputs {
-			s = g.slots[1+(i-1+g.rot)%g.inputs]
+	// The runtime statistics switch is read once per run: off, it costs
+	// this one predictable branch.
+	if g.ctx.Obs != nil && g.ctx.Obs.runtime.Load() {
+		g.runTimed(d)
+	} else {
+		for i := 1; i < len(g.slots); i++ {
+			s := g.slots[i]
+			if i <= g.inputs {
+				s = g.slots[1+(i-1+g.rot)%g.inputs]
+			}
+			if s.vec.tail != s.counted {
+				s.enq.Add(uint64(s.vec.tail - s.counted))
+				s.counted = s.vec.tail
+			}
+			d.s = s
+			d.n = s.vec.len()
+			s.node.Dispatch(d)
+			// A node that did not drain its vector keeps the rest for the
+			// next run; the vector length below reports it as work.
 		}
-		if s.vec.tail != s.counted {
-			s.enq.Add(uint64(s.vec.tail - s.counted))
-			s.counted = s.vec.tail
-		}
-		d.s = s
-		d.n = s.vec.len()
-		s.node.Dispatch(d)
-		// A node that did not drain its vector keeps the rest for the next
-		// run; the vector length below reports it as work.
 	}
 	d.s = nil
 	if d.more {
@@ -526,7 +555,12 @@ func (d *Dispatch) Push(next int, p *packet.Packet) bool {
 	if uint(next) >= uint(len(d.s.next)) {
 		next = Drop
 	}
-	t := d.s.next[next]
+	e := &d.s.next[next]
+	e.pkts++
+	t := e.to
+	if t.taps != nil {
+		d.capture(t, p)
+	}
 	if t.drop {
 		d.g.dropped.Inc()
 		d.g.pool.Free(p)
@@ -545,10 +579,10 @@ func (d *Dispatch) Push(next int, p *packet.Packet) bool {
 
 // Space is the room left in next node number next's vector.
 func (d *Dispatch) Space(next int) int {
-	if uint(next) >= uint(len(d.s.next)) || next == Drop || d.s.next[next].drop {
+	if uint(next) >= uint(len(d.s.next)) || next == Drop || d.s.next[next].to.drop {
 		return VecSize // pushes there are freed at once
 	}
-	return d.s.next[next].vec.space()
+	return d.s.next[next].to.vec.space()
 }
 
 // Budget is how many packets an input node may still take in during this
