@@ -65,6 +65,8 @@ type Engine struct {
 	// obs is the runtime statistics switch and the captures, shared by
 	// every thread's graph.
 	obs graph.Obs
+	// caps are the running captures' leases, by slot (see obs.go).
+	caps capLeases
 }
 
 // ErrClosed is returned once the engine is closed.

@@ -3,6 +3,11 @@
 package engine
 
 import (
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
 	"github.com/r2go/r2/r2/graph"
 )
 
@@ -14,34 +19,129 @@ func (e *Engine) SetRuntime(on bool) { e.obs.SetRuntime(on) }
 // Runtime reports whether the runtime statistics are on.
 func (e *Engine) Runtime() bool { return e.obs.Runtime() }
 
-// StartCapture installs a capture and returns its slot once every thread
-// captures.
-func (e *Engine) StartCapture(spec graph.CaptureSpec) (int, *graph.Capture, error) {
+// ErrNoCapture is returned for a capture handle that is not (or no longer)
+// running: stopped, or its lease ran out.
+var ErrNoCapture = errors.New("no such capture (stopped or lease expired)")
+
+// ErrNoNode is returned for a capture on a node that is not in the graph.
+var ErrNoNode = errors.New("no such node")
+
+// capLeases keeps each running capture's handle and lease timer: a capture
+// nobody reads for its lease is stopped, so a killed reader does not leave
+// it on forever.
+type capLeases struct {
+	mu  sync.Mutex
+	seq int64
+	by  [graph.MaxCaptures]*capLease
+}
+
+type capLease struct {
+	handle int64
+	c      *graph.Capture
+	timer  *time.Timer
+	lease  time.Duration
+}
+
+// StartCapture installs a capture and returns its handle once every thread
+// captures. The capture stops by itself when ReadCapture is not called for
+// lease (minimum one second).
+func (e *Engine) StartCapture(spec graph.CaptureSpec, lease time.Duration) (int64, error) {
+	if lease < time.Second {
+		lease = time.Second
+	}
+	var missing string
+	if err := e.OnThread(0, func(t *Thread) {
+		for _, n := range []string{spec.Node, spec.From} {
+			if n != "" && t.g.Node(n) == nil {
+				missing = n
+			}
+		}
+	}); err != nil {
+		return 0, err
+	}
+	if missing != "" {
+		return 0, fmt.Errorf("%w: %s", ErrNoNode, missing)
+	}
 	c, err := graph.NewCapture(spec, len(e.threads))
 	if err != nil {
-		return -1, nil, err
+		return 0, err
 	}
 	id, err := e.obs.AddCapture(c)
 	if err != nil {
-		return -1, nil, err
+		return 0, err
 	}
+	l := &e.caps
+	l.mu.Lock()
+	l.seq++
+	h := l.seq*graph.MaxCaptures + int64(id)
+	cl := &capLease{handle: h, c: c, lease: lease}
+	cl.timer = time.AfterFunc(lease, func() { e.StopCapture(h) })
+	l.by[id] = cl
+	l.mu.Unlock()
 	e.refreshTaps()
-	return id, c, nil
+	return h, nil
 }
 
-// StopCapture removes the capture in slot id and returns it once no thread
-// writes to it any more (nil if the slot was empty); what its rings still
-// hold can be read.
-func (e *Engine) StopCapture(id int) *graph.Capture {
-	c := e.obs.RemoveCapture(id)
-	if c != nil {
-		e.refreshTaps()
+// lookup returns the lease of handle h; caller holds l.mu.
+func (l *capLeases) lookup(h int64) (int, *capLease) {
+	if h <= 0 {
+		return -1, nil
 	}
-	return c
+	id := int(h % graph.MaxCaptures)
+	if cl := l.by[id]; cl != nil && cl.handle == h {
+		return id, cl
+	}
+	return -1, nil
 }
 
-// Capture returns the capture in slot id, or nil.
-func (e *Engine) Capture(id int) *graph.Capture { return e.obs.Capture(id) }
+// ReadCapture renews capture h's lease and takes up to max records (about
+// maxBytes of data) from it, with its totals of matched and lost packets.
+func (e *Engine) ReadCapture(h int64, max, maxBytes int) ([]graph.Record, uint64, uint64, error) {
+	l := &e.caps
+	l.mu.Lock()
+	_, cl := l.lookup(h)
+	if cl != nil {
+		cl.timer.Reset(cl.lease)
+	}
+	l.mu.Unlock()
+	if cl == nil {
+		return nil, 0, 0, ErrNoCapture
+	}
+	recs, matched, lost := cl.c.Read(max, maxBytes)
+	return recs, matched, lost, nil
+}
+
+// StopCapture stops capture h once no thread writes to it any more.
+func (e *Engine) StopCapture(h int64) error {
+	l := &e.caps
+	l.mu.Lock()
+	id, cl := l.lookup(h)
+	if cl != nil {
+		cl.timer.Stop()
+		l.by[id] = nil
+	}
+	l.mu.Unlock()
+	if cl == nil {
+		return ErrNoCapture
+	}
+	e.obs.RemoveCapture(id)
+	e.refreshTaps()
+	return nil
+}
+
+// Captures is the number of running captures.
+func (e *Engine) Captures() int {
+	l := &e.caps
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for _, cl := range l.by {
+		if cl != nil {
+			n++
+		}
+	}
+	return n
+}
 
 // refreshTaps has every thread re-resolve the captures (Finalize).
 func (e *Engine) refreshTaps() {
