@@ -3,11 +3,11 @@
 package engine
 
 import (
-	"errors"
 	"fmt"
 	"sync"
 	"time"
 
+	r2ctl "github.com/r2go/r2/r2/ctl"
 	"github.com/r2go/r2/r2/graph"
 )
 
@@ -21,10 +21,10 @@ func (e *Engine) Runtime() bool { return e.obs.Runtime() }
 
 // ErrNoCapture is returned for a capture handle that is not (or no longer)
 // running: stopped, or its lease ran out.
-var ErrNoCapture = errors.New("no such capture (stopped or lease expired)")
+var ErrNoCapture = fmt.Errorf("no such capture (stopped, or not read within its lease): %w", r2ctl.ErrNotFound)
 
 // ErrNoNode is returned for a capture on a node that is not in the graph.
-var ErrNoNode = errors.New("no such node")
+var ErrNoNode = fmt.Errorf("%w: no such node", r2ctl.ErrNotFound)
 
 // capLeases keeps each running capture's handle and lease timer: a capture
 // nobody reads for its lease is stopped, so a killed reader does not leave
@@ -60,15 +60,15 @@ func (e *Engine) StartCapture(spec graph.CaptureSpec, lease time.Duration) (int6
 		return 0, err
 	}
 	if missing != "" {
-		return 0, fmt.Errorf("%w: %s", ErrNoNode, missing)
+		return 0, fmt.Errorf("%w %s", ErrNoNode, missing)
 	}
 	c, err := graph.NewCapture(spec, len(e.threads))
 	if err != nil {
-		return 0, err
+		return 0, fmt.Errorf("%w: %w", r2ctl.ErrInvalid, err)
 	}
 	id, err := e.obs.AddCapture(c)
 	if err != nil {
-		return 0, err
+		return 0, fmt.Errorf("%w: %d captures running", r2ctl.ErrBusy, graph.MaxCaptures)
 	}
 	l := &e.caps
 	l.mu.Lock()
