@@ -168,7 +168,10 @@ func (v *vector) space() int { return len(v.pkts) - v.len() }
 // The fields a Push touches (vec, drop) come first, so that pushing to a
 // node reads one cache line of its slot.
 type slot struct {
-	vec  vector
+	vec vector
+	// taps are the captures on this node's input (nil: none, the common
+	// case, tested once per push on the line the push reads anyway).
+	taps *tapSet
 	drop bool // the Drop slot
 	// ordinary nodes have a VecSize vector; their occupancy limits how much
 	// the interfaces may admit in a run.
@@ -178,11 +181,8 @@ type slot struct {
 	counted uint32
 	rank    int
 	next    []edge
-	// taps are the captures on this node's input (nil: none, the common
-	// case, tested once per push on a line the push reads anyway).
-	taps *tapSet
-	node Node
-	name string
+	node    Node
+	name    string
 	// enq counts packets pushed into this node; full counts pushes that
 	// found the vector full.
 	enq, full counters.Counter
