@@ -68,7 +68,7 @@ func (e *Engine) StartCapture(spec graph.CaptureSpec, lease time.Duration) (int6
 	}
 	id, err := e.obs.AddCapture(c)
 	if err != nil {
-		return 0, fmt.Errorf("%w: %d captures running", r2ctl.ErrBusy, graph.MaxCaptures)
+		return 0, fmt.Errorf("%w: every capture slot is in use (%d captures)", r2ctl.ErrBusy, graph.MaxCaptures)
 	}
 	l := &e.caps
 	l.mu.Lock()

@@ -71,6 +71,9 @@ type Capture struct {
 	Spec  CaptureSpec
 	vm    *bpf.VM
 	rings []*ring
+	// readMu makes Read the rings' single consumer even when two API
+	// calls read the same capture.
+	readMu sync.Mutex
 }
 
 // NewCapture makes a capture for an engine with threads threads.
@@ -154,6 +157,8 @@ type Record struct {
 // rings, oldest first across threads, and reports the totals so far of
 // packets that matched and of those lost because a ring was full.
 func (c *Capture) Read(max, maxBytes int) (recs []Record, matched, lost uint64) {
+	c.readMu.Lock()
+	defer c.readMu.Unlock()
 	for t, r := range c.rings {
 		recs = r.read(recs, t, max, maxBytes)
 		matched += r.matched.Load()

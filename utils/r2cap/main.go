@@ -136,6 +136,17 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return client.Fail(stderr, "r2cap", err)
 	}
+	if !*quiet {
+		what := spec.Node
+		if spec.FromNode != "" {
+			what = spec.FromNode + " -> " + spec.Node
+		}
+		filter := ""
+		if len(pos) > 1 {
+			filter = ", filter: " + strings.Join(pos[1:], " ")
+		}
+		fmt.Fprintf(stderr, "r2cap: capturing packets pushed to %s%s\n", what, filter)
+	}
 	stopped := false
 	stop := func() {
 		if !stopped {
