@@ -266,7 +266,7 @@ func loop(o opts, w io.Writer) error {
 }
 
 func report(o opts, prev, cur map[key]stat, dt time.Duration) Report {
-	r := Report{IntervalS: dt.Seconds()}
+	r := Report{IntervalS: dt.Seconds(), Rows: []Row{}}
 	if o.all {
 		r.IntervalS = 0
 	}
