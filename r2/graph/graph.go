@@ -192,9 +192,18 @@ type slot struct {
 
 // edge is one resolved next node and the packets pushed along it (a plain
 // count in the thread's memory, read through Graph.Snapshot on the thread).
+// Pushes are counted per dispatch, not per push: mark is the target's
+// vector tail before the node's Dispatch, and what the tail grew by is
+// what the node pushed there (only the dispatching node pushes while it
+// runs).
 type edge struct {
 	to   *slot
 	pkts uint64
+	mark uint64
+	// dup marks an edge whose target an earlier index already leads to
+	// (several names resolved to Drop, say): its pushes are counted on the
+	// first one.
+	dup bool
 }
 
 // Graph is one thread's forwarding graph.
@@ -368,6 +377,9 @@ func (g *Graph) Finalize() {
 		next := make([]edge, len(nn))
 		for i, name := range nn {
 			next[i].to = g.resolve(s.name, name)
+			for j := 0; j < i; j++ {
+				next[i].dup = next[i].dup || next[j].to == next[i].to
+			}
 			// An edge that still leads to the same node keeps its count.
 			if i < len(old) && old[i].to == next[i].to {
 				next[i].pkts = old[i].pkts
@@ -492,7 +504,9 @@ func (g *Graph) Run() (work bool, wakeNs int64) {
 			}
 			d.s = s
 			d.n = s.vec.len()
+			g.markEdges(s)
 			s.node.Dispatch(d)
+			g.countEdges(s)
 			// A node that did not drain its vector keeps the rest for the
 			// next run; the vector length below reports it as work.
 		}
@@ -507,6 +521,34 @@ func (g *Graph) Run() (work bool, wakeNs int64) {
 		}
 	}
 	return false, d.wake
+}
+
+// markEdges notes where s's targets' vectors end before s runs.
+func (g *Graph) markEdges(s *slot) {
+	for i := range s.next {
+		e := &s.next[i]
+		if e.to.drop {
+			e.mark = g.dropped.Value()
+		} else {
+			e.mark = uint64(e.to.vec.tail)
+		}
+	}
+}
+
+// countEdges adds what s pushed along each edge while it ran: per
+// dispatch, so a push costs nothing more.
+func (g *Graph) countEdges(s *slot) {
+	for i := range s.next {
+		e := &s.next[i]
+		if e.dup {
+			continue
+		}
+		if e.to.drop {
+			e.pkts += g.dropped.Value() - e.mark
+		} else {
+			e.pkts += uint64(uint32(e.to.vec.tail) - uint32(e.mark))
+		}
+	}
 }
 
 // Dispatch is what a node works with during Dispatch: its own vector and its
@@ -555,9 +597,7 @@ func (d *Dispatch) Push(next int, p *packet.Packet) bool {
 	if uint(next) >= uint(len(d.s.next)) {
 		next = Drop
 	}
-	e := &d.s.next[next]
-	e.pkts++
-	t := e.to
+	t := d.s.next[next].to
 	if t.taps != nil {
 		d.capture(t, p)
 	}

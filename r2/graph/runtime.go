@@ -58,12 +58,15 @@ func (g *Graph) runTimed(d *Dispatch) {
 		}
 		d.s = s
 		d.n = s.vec.len()
+		g.markEdges(s)
 		if d.n == 0 && !input {
 			s.node.Dispatch(d)
+			g.countEdges(s)
 			continue
 		}
 		head, budget := s.vec.head, d.budget
 		s.node.Dispatch(d)
+		g.countEdges(s)
 		now := nanotime()
 		s.rt.ns.Add(uint64(now - last))
 		last = now
