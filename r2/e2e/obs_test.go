@@ -173,18 +173,25 @@ func TestOperate(t *testing.T) {
 		if len(got) != 5 {
 			t.Errorf("udp capture: %d packets, want 5:\n%s", len(got), strings.Join(got, "\n"))
 		}
-		// The edge IPv4Fwd -> EncapMux carries both directions.
-		got = tsharkFields(t, edge, "frame.len", "ip.src", "icmp.type")
+		// The edge IPv4Fwd -> EncapMux carries both directions, each in
+		// order (a reply may come after the next request: ping does not
+		// wait for it).
+		got = tsharkFields(t, edge, "frame.len", "ip.src", "icmp.type", "icmp.seq")
 		if len(got) != 40 {
 			t.Fatalf("edge capture: %d packets, want 40:\n%s", len(got), strings.Join(got, "\n"))
 		}
-		for i, l := range got {
-			w := "98\t10.1.0.1\t8"
-			if i%2 == 1 {
-				w = "98\t10.2.0.1\t0"
+		var reqs, reps []string
+		for _, l := range got {
+			if strings.Contains(l, "\t10.1.0.1\t8\t") {
+				reqs = append(reqs, l)
+			} else {
+				reps = append(reps, l)
 			}
-			if l != w {
-				t.Errorf("edge packet %d: %q, want %q", i, l, w)
+		}
+		for i := 0; i < 20; i++ {
+			if i >= len(reqs) || reqs[i] != fmt.Sprintf("98\t10.1.0.1\t8\t%d", i+1) ||
+				i >= len(reps) || reps[i] != fmt.Sprintf("98\t10.2.0.1\t0\t%d", i+1) {
+				t.Fatalf("edge capture: want requests and replies 1 to 20 in order:\n%s", strings.Join(got, "\n"))
 			}
 		}
 		if n := graphEdge(t, d, "IPv4Fwd", "EncapMux") - before; n < 40 {
