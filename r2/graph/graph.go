@@ -635,6 +635,10 @@ func (d *Dispatch) Admitted(n int) { d.budget -= n }
 // Drop frees p and counts it in c: the way a node discards a packet.
 func (d *Dispatch) Drop(p *packet.Packet, c counters.Counter) {
 	c.Inc()
+	// A capture on Drop sees these drops too, not only pushes to Drop.
+	if t := d.g.slots[0]; t.taps != nil {
+		d.capture(t, p)
+	}
 	d.g.pool.Free(p)
 }
 

@@ -74,3 +74,22 @@ func TestEdgeCountsAndRuntime(t *testing.T) {
 		g.pool.Free(p)
 	}
 }
+
+// TestCaptureDrops checks that a capture on Drop sees what a node drops
+// with Dispatch.Drop as well as what it pushes to Drop.
+func TestCaptureDrops(t *testing.T) {
+	g, _ := newTestGraph(t, 64)
+	obs := &Obs{}
+	g.ctx.Obs = obs
+	g.Add((&fwdNode{name: "A", next: "Nowhere"}).Clone(&g.ctx))
+	c, _ := NewCapture(CaptureSpec{Node: names.Drop, From: "A"}, 1)
+	obs.AddCapture(c)
+	g.Finalize()
+	inject(t, g, "A", 0xFF) // dropped with Dispatch.Drop
+	inject(t, g, "A", 1)    // pushed to an edge that leads to Drop
+	g.Run()
+	recs, _, _ := c.Read(10, 1<<20)
+	if len(recs) != 2 || recs[0].Data[14] != 0xFF || recs[1].Data[14] != 1 {
+		t.Errorf("captured %+v", recs)
+	}
+}
