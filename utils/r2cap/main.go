@@ -34,8 +34,9 @@ import (
 const help = `usage: r2cap [-i NAME | -s PATH | -a HOST:PORT] [-from NODE] [-c COUNT] [-T SECONDS] [-snap BYTES] [-w FILE|-] NODE [FILTER ...]
 
 Capture the packets R2 pushes to graph node NODE (see r2graph for the names:
-IfNode:veth0, EtherDecap:veth0, L3Parse, IPv4Fwd, EtherEncap:veth1, Drop, ...)
+IfNode:veth0, EtherDecap:veth0, L3Parse, IPv4Fwd, EtherEncap:veth1, ...)
 or, with -from, only those pushed along the edge from node -from to NODE.
+NODE Drop is every dropped packet (-from IPv4Fwd: IPv4Fwd's drops).
 FILTER is a tcpdump expression (compiled with tcpdump -dd; needs tcpdump)
 run on the frame. Frames are written with their Ethernet header: the one
 they arrived with until EtherEncap writes the outgoing one; packets made
