@@ -5,7 +5,7 @@ MODULE  := github.com/r2go/r2
 THRIFT  ?= thrift
 CMDS    := r2 utils/r2intf utils/r2rt utils/r2log utils/r2cnt utils/r2top utils/r2cap utils/r2graph utils/r2bench
 
-.PHONY: all build test vet fmt-check apis bench demo demo-stop clean
+.PHONY: all build deps test vet fmt-check apis bench demo demo-stop clean
 
 all: build
 
@@ -22,8 +22,12 @@ fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go') | grep -v '^apis/' || true); \
 	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
+# The Debian packages the tests use, installed if missing (needs root then).
+deps:
+	@bash .ci/deps
+
 # The tests need root (namespaces, veth, AF_PACKET); CI runs as root.
-test: fmt-check vet
+test: deps fmt-check vet
 	$(GO) test -race -count=1 -timeout 20m ./...
 
 bench:

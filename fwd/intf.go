@@ -49,8 +49,11 @@ func (i *Interface) Validate() error {
 		return fmt.Errorf("fwd: interface %q: negative owner thread %d", i.Name, i.Owner)
 	}
 	for n, a := range i.Addrs {
-		if !a.IsValid() || !a.Addr().Is4() {
-			return fmt.Errorf("fwd: interface %q: address %s is not an IPv4 address with prefix length", i.Name, a)
+		if !a.IsValid() || a.Addr().Is4In6() || a.Addr().Zone() != "" {
+			return fmt.Errorf("fwd: interface %q: address %s is not an IPv4 or IPv6 address with prefix length", i.Name, a)
+		}
+		if a.Addr().Is6() && i.MTU < 1280 {
+			return fmt.Errorf("fwd: interface %q: IPv6 address %s needs an MTU of at least 1280, not %d", i.Name, a, i.MTU)
 		}
 		if slices.ContainsFunc(i.Addrs[:n], func(b netip.Prefix) bool { return b.Addr() == a.Addr() }) {
 			return fmt.Errorf("fwd: interface %q: address %s listed twice", i.Name, a.Addr())

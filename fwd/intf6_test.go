@@ -102,7 +102,7 @@ func TestSamePrefix6(t *testing.T) {
 }
 
 func TestInterfaceIPv6Helpers(t *testing.T) {
-		i := &Interface{Addrs: []netip.Prefix{
+	i := &Interface{Addrs: []netip.Prefix{
 		netip.MustParsePrefix("10.1.0.2/24"),
 		netip.MustParsePrefix("2001:db8:1::2/64"),
 		netip.MustParsePrefix("fe80::2/64"),

@@ -37,7 +37,11 @@ func TestInterfaceValidate(t *testing.T) {
 		{"mtu too small", func(i *Interface) { i.MTU = 67 }, "MTU 67"},
 		{"mtu too big", func(i *Interface) { i.MTU = 65536 }, "MTU 65536"},
 		{"negative owner", func(i *Interface) { i.Owner = -1 }, "owner"},
-		{"ipv6 address", func(i *Interface) { i.Addrs = append(i.Addrs, netip.MustParsePrefix("2001:db8::1/64")) }, "not an IPv4"},
+		{"ipv6 address, small MTU", func(i *Interface) {
+			i.MTU = 1000
+			i.Addrs = append(i.Addrs, netip.MustParsePrefix("2001:db8::1/64"))
+		}, "MTU of at least 1280"},
+		{"ipv4-mapped address", func(i *Interface) { i.Addrs = append(i.Addrs, netip.MustParsePrefix("::ffff:10.0.0.1/120")) }, "not an IPv4 or IPv6"},
 		{"invalid address", func(i *Interface) { i.Addrs = append(i.Addrs, netip.Prefix{}) }, "not an IPv4"},
 		{"duplicate address", func(i *Interface) { i.Addrs = append(i.Addrs, netip.MustParsePrefix("10.1.0.2/16")) }, "listed twice"},
 	}

@@ -1,30 +1,19 @@
 package fwd
 
 import (
-	"bufio"
 	"cmp"
-	"compress/gzip"
-	"errors"
-	"fmt"
-	"io/fs"
 	"math/rand/v2"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
 
 	"github.com/gaissmai/bart"
+	"github.com/r2go/r2/r2/routedata"
 )
 
-// tier1Path is the full Internet table the tests and benchmarks load,
-// relative to this package's directory (/work/main/fwd ->
-// /work/shared/data): one prefix per line, IPv4 and IPv6 mixed.
-const tier1Path = "../../shared/data/tier1-prefixes.txt.gz"
-
-// tier1 caches the parsed IPv4 prefixes: tests and benchmarks in one
+// tier1 caches the parsed IPv4 prefixes of the full Internet table the
+// repository ships (r2/routedata/testdata): tests and benchmarks in one
 // binary parse the file once.
 var tier1 struct {
 	once     sync.Once
@@ -32,53 +21,31 @@ var tier1 struct {
 	err      error
 }
 
-// loadTier1 returns the IPv4 prefixes of the tier1 table, skipping the
-// test if the file is absent.
+// loadTier1 returns the IPv4 prefixes of the tier1 table in listing order,
+// without duplicates, so that tests can use the list as a batch of
+// deletes. A missing table fails the test: the repository ships it.
 func loadTier1(tb testing.TB) []netip.Prefix {
 	tb.Helper()
-	tier1.once.Do(func() { tier1.prefixes, tier1.err = readPrefixes(tier1Path) })
-	if errors.Is(tier1.err, fs.ErrNotExist) {
-		abs, _ := filepath.Abs(tier1Path)
-		tb.Skipf("tier1 table not found at %s: skipping the full-table test", abs)
-	}
+	tier1.once.Do(func() {
+		path, err := routedata.Find()
+		if err != nil {
+			tier1.err = err
+			return
+		}
+		ps, err := routedata.LoadIPv4(path)
+		if err != nil {
+			tier1.err = err
+			return
+		}
+		slices.SortFunc(ps, func(a, b netip.Prefix) int {
+			return cmp.Or(a.Addr().Compare(b.Addr()), cmp.Compare(a.Bits(), b.Bits()))
+		})
+		tier1.prefixes = slices.Compact(ps)
+	})
 	if tier1.err != nil {
 		tb.Fatal(tier1.err)
 	}
 	return tier1.prefixes
-}
-
-func readPrefixes(path string) ([]netip.Prefix, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	zr, err := gzip.NewReader(f)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	var out []netip.Prefix
-	sc := bufio.NewScanner(zr)
-	for line := 1; sc.Scan(); line++ {
-		s := strings.TrimSpace(sc.Text())
-		if s == "" || strings.Contains(s, ":") { // blank or IPv6
-			continue
-		}
-		p, err := netip.ParsePrefix(s)
-		if err != nil {
-			return nil, fmt.Errorf("%s:%d: %w", path, line, err)
-		}
-		out = append(out, p.Masked())
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	// Listing order, without duplicates, so that tests can use the list
-	// as a batch of deletes.
-	slices.SortFunc(out, func(a, b netip.Prefix) int {
-		return cmp.Or(a.Addr().Compare(b.Addr()), cmp.Compare(a.Bits(), b.Bits()))
-	})
-	return slices.Compact(out), nil
 }
 
 // tier1Adj gives each prefix a deterministic adjacency, spread over a few

@@ -89,9 +89,12 @@
 //
 // A format is text with up to four placeholders, replaced in order by the
 // entry's arguments: %d (unsigned decimal), %x (hex, no prefix), %ip (the low
-// 32 bits as an IPv4 address in host order, printed as a dotted quad), %mac
-// (the low 48 bits as a MAC address, most significant byte first) and %% (a
-// percent sign). Register rejects anything else, so readers can rely on it.
+// 32 bits as an IPv4 address in host order, printed as a dotted quad), %ip6
+// (two arguments, the high and low 64 bits of an IPv6 address, printed in
+// RFC 5952 form), %mac (the low 48 bits as a MAC address, most significant
+// byte first) and %% (a percent sign); the arguments the placeholders take
+// add up to at most four. Register rejects anything else, so readers can
+// rely on it.
 //
 // # Reading without locks
 //

@@ -1,8 +1,10 @@
 package logs
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"net/netip"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -21,7 +23,16 @@ const (
 	verbHex              // %x
 	verbIP               // %ip
 	verbMAC              // %mac
+	verbIP6              // %ip6: two arguments, the high and low halves
 )
+
+// width is how many arguments a verb takes.
+func (v verb) width() int {
+	if v == verbIP6 {
+		return 2
+	}
+	return 1
+}
 
 // verbs maps placeholder text (without the %) to its verb. Longer names come
 // first where one is a prefix of another (none today, but keep it so).
@@ -30,6 +41,7 @@ var verbs = []struct {
 	v    verb
 }{
 	{"mac", verbMAC},
+	{"ip6", verbIP6},
 	{"ip", verbIP},
 	{"d", verbDec},
 	{"x", verbHex},
@@ -43,7 +55,7 @@ type segment struct {
 
 // Format errors, wrapped with the offending format by Register.
 var (
-	ErrFormatVerb  = errors.New("unknown placeholder (want %d, %x, %ip, %mac or %%)")
+	ErrFormatVerb  = errors.New("unknown placeholder (want %d, %x, %ip, %ip6, %mac or %%)")
 	ErrFormatArgs  = fmt.Errorf("more than %d placeholders", MaxArgs)
 	ErrFormatLen   = fmt.Errorf("longer than %d bytes", MaxFormatLen)
 	ErrFormatUTF8  = errors.New("not valid UTF-8")
@@ -87,7 +99,7 @@ func parseFormat(s string) ([]segment, error) {
 		if v == verbNone {
 			return nil, fmt.Errorf("%w at byte %d", ErrFormatVerb, i)
 		}
-		if args++; args > MaxArgs {
+		if args += v.width(); args > MaxArgs {
 			return nil, ErrFormatArgs
 		}
 		segs = append(segs, segment{lit: lit.String(), verb: v})
@@ -109,10 +121,22 @@ func render(segs []segment, args [MaxArgs]uint64) string {
 		if s.verb == verbNone {
 			continue
 		}
+		if s.verb == verbIP6 {
+			b = netip.AddrFrom16(ip6Bytes(args[a], args[a+1])).AppendTo(b)
+			a += 2
+			continue
+		}
 		b = appendArg(b, s.verb, args[a])
 		a++
 	}
 	return string(b)
+}
+
+func ip6Bytes(hi, lo uint64) [16]byte {
+	var a [16]byte
+	binary.BigEndian.PutUint64(a[:8], hi)
+	binary.BigEndian.PutUint64(a[8:], lo)
+	return a
 }
 
 func appendArg(b []byte, v verb, x uint64) []byte {

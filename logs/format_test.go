@@ -18,6 +18,8 @@ func TestRender(t *testing.T) {
 		{"decimal", "n=%d", [MaxArgs]uint64{18446744073709551615}, "n=18446744073709551615"},
 		{"hex", "%x/%x", [MaxArgs]uint64{0xdeadbeef, 0}, "deadbeef/0"},
 		{"ip", "from %ip", [MaxArgs]uint64{0x0a000001}, "from 10.0.0.1"},
+		{"ip6", "to %ip6 on %d", [MaxArgs]uint64{0x20010db8_00010000, 0x5, 3}, "to 2001:db8:1::5 on 3"},
+		{"ip6 link-local", "%ip6", [MaxArgs]uint64{0xfe800000_00000000, 0x1}, "fe80::1"},
 		{"ip high bits ignored", "%ip", [MaxArgs]uint64{0xffffffff_c0a80101}, "192.168.1.1"},
 		{"mac", "%mac", [MaxArgs]uint64{0x0000_aabbccddeeff}, "aa:bb:cc:dd:ee:ff"},
 		{"mac leading zeros", "%mac", [MaxArgs]uint64{0x0102}, "00:00:00:00:01:02"},
@@ -52,6 +54,7 @@ func TestParseFormatErrors(t *testing.T) {
 		{"trailing percent", "50%", ErrFormatVerb},
 		{"percent i alone", "%i", ErrFormatVerb},
 		{"five args", "%d %d %d %d %d", ErrFormatArgs},
+		{"ip6 counts twice", "%ip6 %ip6 %d", ErrFormatArgs},
 		{"too long", strings.Repeat("a", MaxFormatLen+1), ErrFormatLen},
 		{"bad utf8", "a\xffb", ErrFormatUTF8},
 	}

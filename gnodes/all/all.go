@@ -12,5 +12,7 @@ import (
 	_ "github.com/r2go/r2/gnodes/layer3/ipv4/frag"
 	_ "github.com/r2go/r2/gnodes/layer3/ipv4/fwd"
 	_ "github.com/r2go/r2/gnodes/layer3/ipv4/local"
+	_ "github.com/r2go/r2/gnodes/layer3/ipv6/fwd"
+	_ "github.com/r2go/r2/gnodes/layer3/ipv6/local"
 	_ "github.com/r2go/r2/gnodes/layer3/parse"
 )

@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"flag"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/r2go/r2/gnodes/internal/v6test"
 	gt "github.com/r2go/r2/r2/graph/graphtest"
 	"github.com/r2go/r2/r2/hdr"
 	"github.com/r2go/r2/r2/packet"
@@ -31,6 +33,26 @@ func fuzzSeeds() map[string][]byte {
 	badSum[10] ^= 0x5a
 	big := udp("192.0.2.10", 64, 1400)
 	gt.SetFlagsFrag(big, hdr.IPv4FlagDF)
+	udp6 := func(dst string, hop uint8, n int) []byte { return v6test.UDPPacket("2001:db8:1::1", dst, hop, n) }
+	rh0 := v6test.IPv6("2001:db8:1::1", "2001:db8:99::10", 64, hdr.ProtoIPv6Route,
+		v6test.Cat(v6test.Ext(hdr.ProtoUDP, 0, 1), v6test.UDP("2001:db8:1::1", "2001:db8:99::10", 1, 2, nil)))
+	badExt := v6test.IPv6("2001:db8:1::1", "2001:db8:99::10", 64, hdr.ProtoIPv6DstOpts, []byte{hdr.ProtoUDP, 9, 1, 2})
+	ns := func() []byte {
+		tgt := v6test.A("2001:db8:1::2")
+		m := make([]byte, 32)
+		copy(m[8:24], tgt[:])
+		m[24], m[25] = 1, 1 // source link-layer address option
+		copy(m[26:], h1MAC[:])
+		sn := hdr.SolicitedNode(tgt[:])
+		dst := netip.AddrFrom16(sn).String()
+		return v6test.IPv6("2001:db8:1::1", dst, 255, hdr.ProtoICMPv6,
+			v6test.ICMP("2001:db8:1::1", dst, hdr.ICMPv6NeighSolicit, 0, 0, m[8:]))
+	}()
+	snMAC := func() [6]byte {
+		a := v6test.A("2001:db8:1::2")
+		sn := hdr.SolicitedNode(a[:])
+		return hdr.MulticastMAC(sn[:])
+	}()
 	arpGarbage := gt.ARP(hdr.ARPRequest, h1MAC, gt.IP("10.1.0.1"), [6]byte{}, gt.IP("10.1.0.2"))
 	arpGarbage[4], arpGarbage[7] = 9, 77
 	return map[string][]byte{
@@ -48,7 +70,18 @@ func fuzzSeeds() map[string][]byte {
 		"broadcast_udp":    eth(gt.Broadcast, hdr.EtherTypeIPv4, udp("10.1.0.255", 64, 18)),
 		"arp_request":      eth(gt.Broadcast, hdr.EtherTypeARP, gt.ARP(hdr.ARPRequest, h1MAC, gt.IP("10.1.0.1"), [6]byte{}, gt.IP("10.1.0.2"))),
 		"arp_garbage":      eth(gt.Broadcast, hdr.EtherTypeARP, arpGarbage),
-		"ipv6":             eth(r2MAC0, hdr.EtherTypeIPv6, make([]byte, 40)),
+		"ipv6_zeros":       eth(r2MAC0, hdr.EtherTypeIPv6, make([]byte, 40)),
+		"udp6_forward":     eth(r2MAC0, hdr.EtherTypeIPv6, udp6("2001:db8:99::10", 64, 18)),
+		"udp6_connected":   eth(r2MAC0, hdr.EtherTypeIPv6, udp6("2001:db8:2::1", 64, 18)),
+		"udp6_unresolved":  eth(r2MAC0, hdr.EtherTypeIPv6, udp6("2001:db8:2::77", 64, 18)),
+		"udp6_no_route":    eth(r2MAC0, hdr.EtherTypeIPv6, udp6("2001:db8:66::1", 64, 18)),
+		"udp6_to_router":   eth(r2MAC0, hdr.EtherTypeIPv6, udp6("2001:db8:1::2", 64, 18)),
+		"echo6_router":     eth(r2MAC0, hdr.EtherTypeIPv6, v6test.Echo("2001:db8:1::1", "2001:db8:2::2", 1, 1, []byte("ping"))),
+		"hop1_v6":          eth(r2MAC0, hdr.EtherTypeIPv6, udp6("2001:db8:99::10", 1, 18)),
+		"too_big_v6":       eth(r2MAC0, hdr.EtherTypeIPv6, udp6("2001:db8:99::10", 64, 1400)),
+		"rh0":              eth(r2MAC0, hdr.EtherTypeIPv6, rh0),
+		"bad_ext_hdr":      eth(r2MAC0, hdr.EtherTypeIPv6, badExt),
+		"ns_router":        eth(snMAC, hdr.EtherTypeIPv6, ns),
 		"runt":             {0xff, 0xff, 0xff},
 	}
 }
@@ -131,7 +164,18 @@ func TestSeedPaths(t *testing.T) {
 		{seed: "broadcast_udp", counter: "IPv4Local/not_our_addr"},
 		{seed: "arp_request", counter: "EtherDecap:eth0/arp_replies_sent"},
 		{seed: "arp_garbage", counter: "EtherDecap:eth0/arp_bad"},
-		{seed: "ipv6", counter: "L3Parse/ipv6"},
+		{seed: "ipv6_zeros", counter: "IPv6Fwd/bad_header"},
+		{seed: "udp6_forward", counter: "IPv6Fwd/forwarded"},
+		{seed: "udp6_connected", counter: "IPv6Fwd/forwarded"},
+		{seed: "udp6_unresolved", counter: "EtherEncap:eth1/held"},
+		{seed: "udp6_no_route", counter: "IPv6Fwd/no_route"},
+		{seed: "udp6_to_router", counter: "IPv6Local/udp"},
+		{seed: "echo6_router", counter: "IPv6Local/echo_replies"},
+		{seed: "hop1_v6", counter: "IPv6Fwd/hop_limit_exceeded"},
+		{seed: "too_big_v6", counter: "IPv6Fwd/too_big"},
+		{seed: "rh0", counter: "IPv6Fwd/rh0"},
+		{seed: "bad_ext_hdr", counter: "IPv6Fwd/bad_ext_hdr"},
+		{seed: "ns_router", counter: "EtherDecap:eth0/nd_na_sent"},
 		{seed: "runt", counter: "EtherDecap:eth0/runt"},
 	}
 	if len(tests) != len(seeds) {

@@ -1,43 +1,29 @@
 package api
 
 import (
-	"net/netip"
 	"path/filepath"
 	"time"
 
 	"github.com/r2go/r2/r2/ctl"
 	"github.com/r2go/r2/r2/graph"
+	"github.com/r2go/r2/r2/router"
 )
 
-// Backend is the engine's control side as the API server sees it. The server
-// validates every argument before calling a method (names are valid Linux
-// interface names, prefixes and addresses are IPv4, route prefixes have no
-// host bits set...), and calls at most one method at a time. A returned error
-// is sent to the client as an ApiErr carrying err.Error(), so it should say
-// what was wrong in terms the operator understands. A method that returns an
-// error must leave the state unchanged.
+// Backend is the router's control side as the API server sees it: the
+// router's policy methods (router.API, where new methods go) plus what the
+// daemon itself decides (attaching Linux interfaces, the log switch). The
+// server validates every argument before calling a method and calls at most
+// one method at a time. A returned error is sent to the client as an ApiErr
+// carrying err.Error() and the ctl error kind it wraps, so it should say
+// what was wrong in terms the operator understands. A method that returns
+// an error must leave the state unchanged.
 type Backend interface {
+	router.API
+
 	// AddInterface attaches a Linux interface to the router.
 	AddInterface(req AddIf) error
 	// DelInterface detaches the interface called name.
 	DelInterface(name string) error
-	// AddAddr gives interface ifname the address p (host bits set, e.g.
-	// 1.1.1.2/24).
-	AddAddr(ifname string, p netip.Prefix) error
-	// DelAddr removes address p from interface ifname.
-	DelAddr(ifname string, p netip.Prefix) error
-	// Interfaces describes interface name, or all interfaces if name is "".
-	Interfaces(name string) ([]IfInfo, error)
-
-	// AddRoutes adds routes, all or nothing.
-	AddRoutes(rs []Route) error
-	// DelRoutes removes routes, all or nothing.
-	DelRoutes(rs []Route) error
-	// LookupRoute returns the longest-prefix match for a.
-	LookupRoute(a netip.Addr) (Route, error)
-	// Routes returns the number of routes in the table and up to limit of
-	// them starting at offset, in a stable order (limit >= 1, offset >= 0).
-	Routes(offset, limit int) (total int, rs []Route, err error)
 
 	// LogEnable turns the forwarding-path logger on.
 	LogEnable() error

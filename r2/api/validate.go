@@ -74,8 +74,10 @@ func ParseMAC(s string) (net.HardwareAddr, error) {
 	return mac, nil
 }
 
-// ParseAddr parses one IPv4 address such as "10.1.1.1". what names the
-// address in messages ("next hop", "address").
+// ParseAddr parses one IPv4 or IPv6 address such as "10.1.1.1" or
+// "2001:db8::1". what names the address in messages ("next hop",
+// "address"). IPv4-mapped IPv6 addresses and zones ("fe80::1%eth0") are
+// refused: the interface is always given on its own.
 func ParseAddr(what, s string) (netip.Addr, error) {
 	if s == "" {
 		return netip.Addr{}, fmt.Errorf("empty %s", what)
@@ -87,14 +89,17 @@ func ParseAddr(what, s string) (netip.Addr, error) {
 		}
 		return netip.Addr{}, fmt.Errorf("bad %s %q: %s", what, s, cause(err))
 	}
-	if !a.Is4() {
-		return netip.Addr{}, fmt.Errorf("%s %s is IPv6; R2 handles IPv4 only", what, s)
+	if a.Is4In6() {
+		return netip.Addr{}, fmt.Errorf("%s %s is an IPv4-mapped IPv6 address; write it as %s", what, s, a.Unmap())
+	}
+	if a.Zone() != "" {
+		return netip.Addr{}, fmt.Errorf("%s %s has a zone; give the address as %s and the interface on its own", what, s, a.WithZone(""))
 	}
 	return a, nil
 }
 
-// ParsePrefix parses an IPv4 prefix in CIDR form, host bits allowed:
-// "10.1.1.1/24". what names it in messages.
+// ParsePrefix parses an IPv4 or IPv6 prefix in CIDR form, host bits
+// allowed: "10.1.1.1/24", "2001:db8::1/64". what names it in messages.
 func ParsePrefix(what, s string) (netip.Prefix, error) {
 	if s == "" {
 		return netip.Prefix{}, fmt.Errorf("empty %s", what)
@@ -107,19 +112,24 @@ func ParsePrefix(what, s string) (netip.Prefix, error) {
 	if err != nil {
 		return netip.Prefix{}, fmt.Errorf("bad %s %q: %s", what, s, cause(err))
 	}
-	if !a.Is4() {
-		return netip.Prefix{}, fmt.Errorf("%s %s is IPv6; R2 handles IPv4 only", what, s)
+	if a.Is4In6() {
+		return netip.Prefix{}, fmt.Errorf("%s %s is an IPv4-mapped IPv6 prefix; write IPv4 prefixes as such", what, s)
 	}
+	if a.Zone() != "" {
+		return netip.Prefix{}, fmt.Errorf("bad %s %q: a prefix has no zone", what, s)
+	}
+	maxBits := a.BitLen()
 	n, err := strconv.Atoi(bits)
-	if err != nil || n < 0 || n > 32 || bits != strconv.Itoa(n) {
-		return netip.Prefix{}, fmt.Errorf("bad %s %q: prefix length %q is not a number from 0 to 32", what, s, bits)
+	if err != nil || n < 0 || n > maxBits || bits != strconv.Itoa(n) {
+		return netip.Prefix{}, fmt.Errorf("bad %s %q: prefix length %q is not a number from 0 to %d", what, s, bits, maxBits)
 	}
 	return netip.PrefixFrom(a, n), nil
 }
 
-// ParseIfAddr parses an interface address, "1.1.1.2/24": an IPv4 prefix
-// whose address is usable by a host (not 0.0.0.0, loopback, multicast,
-// or the limited broadcast) and whose length is 1 to 32.
+// ParseIfAddr parses an interface address, "1.1.1.2/24" or
+// "2001:db8:1::1/64": a prefix whose address is usable by a host (not
+// unspecified, loopback, multicast, or the limited broadcast) and whose
+// length is not 0.
 func ParseIfAddr(s string) (netip.Prefix, error) {
 	p, err := ParsePrefix("interface address", s)
 	if err != nil {
@@ -128,7 +138,7 @@ func ParseIfAddr(s string) (netip.Prefix, error) {
 	a := p.Addr()
 	switch {
 	case p.Bits() == 0:
-		return netip.Prefix{}, fmt.Errorf("interface address %s has length /0; give the subnet's length, e.g. %s/24", s, a)
+		return netip.Prefix{}, fmt.Errorf("interface address %s has length /0; give the subnet's length, e.g. %s/%d", s, a, map[bool]int{true: 24, false: 64}[a.Is4()])
 	case a.IsUnspecified():
 		return netip.Prefix{}, fmt.Errorf("interface address %s is the unspecified address", s)
 	case a.IsLoopback():
@@ -172,6 +182,9 @@ func ParseRoute(prefix, nexthop, ifname, kind string, del bool) (Route, error) {
 		if a.IsUnspecified() || a.IsMulticast() || a.IsLoopback() || a == netip.AddrFrom4([4]byte{255, 255, 255, 255}) {
 			return Route{}, fmt.Errorf("next hop %s is not a unicast address a neighbour can have", a)
 		}
+		if a.Is4() != r.Prefix.Addr().Is4() {
+			return Route{}, fmt.Errorf("route %s: next hop %s is of the other address family", prefix, a)
+		}
 	}
 	if ifname != "" || !del {
 		if err := CheckIfname(ifname); err != nil {
@@ -194,8 +207,8 @@ func ParseRoute(prefix, nexthop, ifname, kind string, del bool) (Route, error) {
 		if r.NextHop.IsValid() {
 			return Route{}, fmt.Errorf("route %s: a %s route has no next hop (got %s)", prefix, kind, r.NextHop)
 		}
-		if kind == KindLocal && r.Prefix.Bits() != 32 {
-			return Route{}, fmt.Errorf("route %s: a local route is a /32", prefix)
+		if kind == KindLocal && r.Prefix.Bits() != r.Prefix.Addr().BitLen() {
+			return Route{}, fmt.Errorf("route %s: a local route is a host route (/32 or /128)", prefix)
 		}
 	default:
 		return Route{}, fmt.Errorf("route %s: unknown kind %q; want %s, %s or %s", prefix, kind, KindConnected, KindLocal, KindGateway)

@@ -232,3 +232,5 @@ func (b *backend) close() {
 	clear(b.drops)
 	b.mu.Unlock()
 }
+
+var _ api.Backend = (*backend)(nil)

@@ -29,7 +29,7 @@ func TestConcurrentAddSameInterfaceKeepsCounters(t *testing.T) {
 	}
 	ifname := fmt.Sprintf("r2ca%d", os.Getpid()%100000)
 	if out, err := exec.Command("ip", "link", "add", ifname, "type", "veth", "peer", "name", ifname+"p").CombinedOutput(); err != nil {
-		t.Skipf("ip link add: %v: %s", err, out)
+		t.Fatalf("ip link add: %v: %s", err, out)
 	}
 	defer exec.Command("ip", "link", "del", ifname).Run()
 	if _, err := netdev.Lookup(ifname); err != nil {

@@ -229,9 +229,23 @@ func attach(t *testing.T, d *daemon, tp *topo.Topology, ta, tb int) {
 }
 
 // pingOK pings and requires no loss; on loss it shows d's counters.
+//
+// iputils ping waits only max(2 x the largest RTT, interval) after its last
+// request, so on a loaded machine a late last reply counts as lost although
+// R2 forwarded it. A lossy run is therefore repeated once at a 200 ms
+// interval (ping then waits 200 ms); only if that loses too does the test
+// fail. The first result is logged either way.
 func pingOK(t *testing.T, d *daemon, tp *topo.Topology, ns, dst string, n int) topo.PingResult {
 	t.Helper()
 	r, err := tp.Ping(ns, dst, n, 20*time.Millisecond)
+	if err != nil {
+		t.Fatalf("ping %s from %s: %v", dst, ns, err)
+	}
+	if r.Received == n && r.Loss == 0 {
+		return r
+	}
+	t.Logf("ping %s from %s: %d/%d received at 20 ms; repeating at 200 ms\n%s", dst, ns, r.Received, n, r.Output)
+	r, err = tp.Ping(ns, dst, n, 200*time.Millisecond)
 	if err != nil {
 		t.Fatalf("ping %s from %s: %v", dst, ns, err)
 	}

@@ -90,6 +90,9 @@ func New(cfg Config) (*Engine, error) {
 	if cfg.Env.IPv4 == nil {
 		cfg.Env.IPv4 = fwd.NewIPv4RIB(func(*fwd.IPv4Table) {}).Active()
 	}
+	if cfg.Env.IPv6 == nil {
+		cfg.Env.IPv6 = fwd.NewIPv6RIB(func(*fwd.IPv6Table) {}).Active()
+	}
 	e := &Engine{
 		cfg:     cfg,
 		reg:     cfg.Counters,

@@ -107,7 +107,7 @@ func (n *testNS) ipLink(t *testing.T, name string) ipLink {
 
 func TestLookupVeth(t *testing.T) {
 	if _, err := exec.LookPath("ip"); err != nil {
-		t.Skip("needs ip (iproute2)")
+		t.Fatalf("ip not installed (Debian: iproute2; make test installs it): %v", err)
 	}
 	n := newTestNS(t)
 	// V0 is up and, with its peer down, has no carrier: not OperUp.

@@ -48,6 +48,8 @@ const (
 type Env struct {
 	// IPv4 is the IPv4 route table in use.
 	IPv4 *fwd.IPv4Table
+	// IPv6 is the IPv6 route table in use.
+	IPv6 *fwd.IPv6Table
 	// Intfs is the interface configuration.
 	Intfs *fwd.Interfaces
 }

@@ -1,10 +1,13 @@
-// Package routedata reads the real Internet routing table shipped beside
-// the repository (shared/data/tier1-prefixes.txt.gz, one prefix a line) for
-// tests, benchmarks and the benchmark tool.
+// Package routedata reads a real Internet routing table for tests,
+// benchmarks and the benchmark tool: a tier1 router's full table, about
+// 900,000 IPv4 and 160,000 IPv6 prefixes, one a line. The repository ships
+// it in r2/routedata/testdata (see the README there for its origin and
+// licence), so a clone on its own runs the full-table tests.
 package routedata
 
 import (
 	"bufio"
+	"bytes"
 	"compress/gzip"
 	"errors"
 	"fmt"
@@ -12,18 +15,35 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 )
 
-// FileName is the table's file name inside shared/data.
+// FileName is the table's file name, in testdata beside this package's
+// source and in a shared/data directory.
 const FileName = "tier1-prefixes.txt.gz"
+
+// module is the module path, recognised in go.mod when looking for the
+// repository's root.
+const module = "github.com/r2go/r2"
 
 // ErrNotFound is returned when the table file cannot be found.
 var ErrNotFound = errors.New("routedata: " + FileName + " not found")
 
-// Find looks for shared/data/tier1-prefixes.txt.gz beside the repository:
-// in $R2_ROUTEDATA if set, else walking up from the working directory.
+// Find returns the path of the table. It looks, in order:
+//
+//   - in the repository: r2/routedata/testdata/tier1-prefixes.txt.gz, found
+//     beside this package's source file (when the binary was built from a
+//     checkout) or under the module root found by walking up from the
+//     working directory, so it works from any package's test directory and
+//     for go run ./utils/r2bench from the repository;
+//   - in $R2_ROUTEDATA, if set (an error if that file does not exist);
+//   - in shared/data/tier1-prefixes.txt.gz in the working directory, its
+//     parent, or beside one of their ancestors.
 func Find() (string, error) {
+	if p, ok := inRepo(); ok {
+		return p, nil
+	}
 	if p := os.Getenv("R2_ROUTEDATA"); p != "" {
 		if _, err := os.Stat(p); err != nil {
 			return "", fmt.Errorf("routedata: R2_ROUTEDATA: %w", err)
@@ -46,6 +66,54 @@ func Find() (string, error) {
 		}
 		dir = parent
 	}
+}
+
+// inRepo returns the repository's copy of the table: beside this source
+// file, or under the root of the module that contains the working
+// directory.
+func inRepo() (string, bool) {
+	var cands []string
+	// An absolute path unless the binary was built with -trimpath.
+	if _, src, _, ok := runtime.Caller(0); ok && filepath.IsAbs(src) {
+		cands = append(cands, filepath.Join(filepath.Dir(src), "testdata", FileName))
+	}
+	if dir, err := os.Getwd(); err == nil {
+		if root, ok := moduleRoot(dir); ok {
+			cands = append(cands, filepath.Join(root, "r2", "routedata", "testdata", FileName))
+		}
+	}
+	for _, c := range cands {
+		if st, err := os.Stat(c); err == nil && st.Mode().IsRegular() {
+			return c, true
+		}
+	}
+	return "", false
+}
+
+// moduleRoot walks up from dir to the directory whose go.mod declares this
+// module.
+func moduleRoot(dir string) (string, bool) {
+	for {
+		if b, err := os.ReadFile(filepath.Join(dir, "go.mod")); err == nil && declares(b) {
+			return dir, true
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", false
+		}
+		dir = parent
+	}
+}
+
+// declares reports whether the go.mod text b declares this module.
+func declares(b []byte) bool {
+	for _, line := range bytes.Split(b, []byte("\n")) {
+		f := strings.Fields(string(line))
+		if len(f) >= 2 && f[0] == "module" && strings.Trim(f[1], `"`) == module {
+			return true
+		}
+	}
+	return false
 }
 
 // LoadIPv4 reads the IPv4 prefixes of the table at path, masked and in file

@@ -25,10 +25,24 @@ func TestLoadAndHosts(t *testing.T) {
 	}
 }
 
+// TestFindRealTable: the repository ships the table, so Find finds it
+// from any directory, ahead of $R2_ROUTEDATA, and it is the whole table.
 func TestFindRealTable(t *testing.T) {
+	want, err := filepath.Abs(filepath.Join("testdata", FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(want); err != nil {
+		t.Fatalf("the repository's table is missing: %v", err)
+	}
+	t.Setenv("R2_ROUTEDATA", filepath.Join(t.TempDir(), "elsewhere.txt.gz"))
+	t.Chdir(t.TempDir())
 	p, err := Find()
 	if err != nil {
-		t.Skipf("real table not beside the repository: %v", err)
+		t.Fatalf("Find from outside the repository: %v", err)
+	}
+	if p != want {
+		t.Errorf("Find = %s, want the repository's copy %s", p, want)
 	}
 	ps, err := LoadIPv4(p)
 	if err != nil {
@@ -36,5 +50,22 @@ func TestFindRealTable(t *testing.T) {
 	}
 	if len(ps) < 800000 {
 		t.Fatalf("only %d IPv4 prefixes in %s", len(ps), p)
+	}
+}
+
+func TestModuleRoot(t *testing.T) {
+	root := t.TempDir()
+	sub := filepath.Join(root, "a", "b")
+	if err := os.MkdirAll(sub, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// Another module's go.mod on the way up is passed over.
+	os.WriteFile(filepath.Join(root, "a", "go.mod"), []byte("module example.com/other\n"), 0o644)
+	os.WriteFile(filepath.Join(root, "go.mod"), []byte("// R2\nmodule github.com/r2go/r2\n\ngo 1.26\n"), 0o644)
+	if got, ok := moduleRoot(sub); !ok || got != root {
+		t.Errorf("moduleRoot(%s) = %s, %v; want %s", sub, got, ok, root)
+	}
+	if got, ok := moduleRoot(t.TempDir()); ok {
+		t.Errorf("moduleRoot outside the module = %s", got)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/r2go/r2/fwd"
 	"github.com/r2go/r2/r2/ctl"
 	"github.com/r2go/r2/r2/driver"
+	"github.com/r2go/r2/r2/msg"
 	"github.com/r2go/r2/r2/names"
 	"github.com/r2go/r2/r2/registry"
 )
@@ -63,6 +64,10 @@ func (r *Router) AddInterface(spec Interface, drv driver.Driver) error {
 	}
 	fi := &fwd.Interface{Ifindex: spec.Ifindex, Name: spec.Name, LinuxIndex: spec.LinuxIndex, MAC: spec.MAC,
 		MTU: spec.MTU, Owner: spec.Owner, Up: true}
+	if fi.MTU >= 1280 {
+		// The EUI-64 link-local address, as Linux gives every interface.
+		fi.Addrs = []netip.Prefix{netip.PrefixFrom(fwd.LinkLocalFromMAC(fi.MAC), 64)}
+	}
 	if err := fi.Validate(); err != nil {
 		return fmt.Errorf("interface %s: %v: %w", spec.Name, err, ctl.ErrInvalid)
 	}
@@ -125,18 +130,19 @@ func (r *Router) Threads() int { return r.eng.Threads() }
 // DelInterface detaches interface name: its routes and addresses go, its
 // nodes leave every graph, and its driver is closed.
 func (r *Router) DelInterface(name string) error {
-	if err := r.lock(); err != nil {
-		return err
-	}
-	defer r.mu.Unlock()
-	fi, err := r.byName(name)
+	fi, err := r.lockIf(name)
 	if err != nil {
 		return err
 	}
+	defer r.mu.Unlock()
 	// Routes through the interface first, so nothing is forwarded to it
 	// while its nodes go away.
 	removed := r.rib.DelByIfindex(fi.Ifindex)
 	for _, rt := range removed {
+		delete(r.addrRoutes, rt.Prefix)
+	}
+	removed6 := r.rib6.DelByIfindex(fi.Ifindex)
+	for _, rt := range removed6 {
 		delete(r.addrRoutes, rt.Prefix)
 	}
 	snap := r.intfs.Without(fi.Ifindex)
@@ -147,12 +153,17 @@ func (r *Router) DelInterface(name string) error {
 			delete(r.neigh, k)
 		}
 	}
+	for k := range r.neigh6 {
+		if k.ifindex == fi.Ifindex {
+			delete(r.neigh6, k)
+		}
+	}
 	drv := r.drvs[name]
 	delete(r.drvs, name)
 	if drv != nil {
 		err = drv.Close()
 	}
-	r.logf("interface %s deleted (%d routes removed)", name, len(removed))
+	r.logf("interface %s deleted (%d routes removed)", name, len(removed)+len(removed6))
 	if err != nil {
 		return fmt.Errorf("interface %s deleted, but closing its driver failed: %v: %w", name, err, ctl.ErrInternal)
 	}
@@ -162,14 +173,11 @@ func (r *Router) DelInterface(name string) error {
 // SetUp marks interface name up or down (the Linux link's state): packets
 // routed to a down interface are dropped and counted.
 func (r *Router) SetUp(name string, up bool) error {
-	if err := r.lock(); err != nil {
-		return err
-	}
-	defer r.mu.Unlock()
-	fi, err := r.byName(name)
+	fi, err := r.lockIf(name)
 	if err != nil {
 		return err
 	}
+	defer r.mu.Unlock()
 	if fi.Up == up {
 		return nil
 	}
@@ -183,13 +191,13 @@ func (r *Router) SetUp(name string, up bool) error {
 // AddAddr gives interface ifname the address p (e.g. 10.1.0.2/24) and
 // installs its connected route and local routes.
 func (r *Router) AddAddr(ifname string, p netip.Prefix) error {
-	if err := r.lock(); err != nil {
+	fi, err := r.lockIf(ifname)
+	if err != nil {
 		return err
 	}
 	defer r.mu.Unlock()
-	fi, err := r.byName(ifname)
-	if err != nil {
-		return err
+	if p.IsValid() && is6(p.Addr()) {
+		return r.addAddr6(fi, p)
 	}
 	if !p.IsValid() || !p.Addr().Is4() || p.Bits() < 1 {
 		return fmt.Errorf("address %s: need an IPv4 address with a prefix length 1..32: %w", p, ctl.ErrInvalid)
@@ -236,14 +244,11 @@ func (r *Router) AddAddr(ifname string, p netip.Prefix) error {
 // DelAddr removes address p from interface ifname, with the routes it
 // installed.
 func (r *Router) DelAddr(ifname string, p netip.Prefix) error {
-	if err := r.lock(); err != nil {
-		return err
-	}
-	defer r.mu.Unlock()
-	fi, err := r.byName(ifname)
+	fi, err := r.lockIf(ifname)
 	if err != nil {
 		return err
 	}
+	defer r.mu.Unlock()
 	idx := -1
 	for i, x := range fi.Addrs {
 		if x == p {
@@ -252,6 +257,15 @@ func (r *Router) DelAddr(ifname string, p netip.Prefix) error {
 	}
 	if idx < 0 {
 		return fmt.Errorf("address %s is not on %s: %w", p, ifname, ctl.ErrNotFound)
+	}
+	if is6(p.Addr()) {
+		if err := r.delAddr6Routes(fi, p); err != nil {
+			return err
+		}
+		ni := fi.Clone()
+		ni.Addrs = append(ni.Addrs[:idx:idx], ni.Addrs[idx+1:]...)
+		r.publishIntfs(r.intfs.With(ni))
+		return nil
 	}
 	var del []netip.Prefix
 	for _, rt := range addrRoutes(fi.Ifindex, p) {
@@ -270,7 +284,21 @@ func (r *Router) DelAddr(ifname string, p netip.Prefix) error {
 	ni := fi.Clone()
 	ni.Addrs = append(ni.Addrs[:idx:idx], ni.Addrs[idx+1:]...)
 	r.publishIntfs(r.intfs.With(ni))
+	r.forgetOffLink(ni)
 	return nil
+}
+
+// forgetOffLink drops the IPv4 neighbours of fi that no address of fi
+// covers any more (its subnet went with an address), and tells the threads
+// to forget them: a later address on that subnet starts with fresh ARP,
+// as Linux flushes the neighbours of a removed subnet. Caller holds r.mu.
+func (r *Router) forgetOffLink(fi *fwd.Interface) {
+	for k := range r.neigh {
+		if k.ifindex == fi.Ifindex && !fi.OnLink(k.ip) {
+			delete(r.neigh, k)
+			r.eng.Send(msg.MACForget{Ifindex: k.ifindex, IP: k.ip})
+		}
+	}
 }
 
 // addrRoutes are the routes an interface address needs: its subnet

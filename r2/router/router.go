@@ -27,12 +27,14 @@ type Router struct {
 	mu    sync.Mutex
 	eng   *engine.Engine
 	rib   *fwd.IPv4RIB
+	rib6  *fwd.IPv6RIB
 	intfs *fwd.Interfaces
 	drvs  map[string]driver.Driver
 	// addrRoutes are the connected and local routes that interface
 	// addresses installed, with how many addresses need each.
 	addrRoutes map[netip.Prefix]int
 	neigh      map[neighKey]neighEntry
+	neigh6     map[neigh6Key]neighEntry
 	relayDone  chan struct{}
 	closed     bool
 	logf       func(string, ...any)
@@ -54,6 +56,7 @@ func New(cfg engine.Config) (*Router, error) {
 		drvs:       map[string]driver.Driver{},
 		addrRoutes: map[netip.Prefix]int{},
 		neigh:      map[neighKey]neighEntry{},
+		neigh6:     map[neigh6Key]neighEntry{},
 		relayDone:  make(chan struct{}),
 		intfs:      &fwd.Interfaces{},
 		logf:       cfg.Logf,
@@ -62,7 +65,8 @@ func New(cfg engine.Config) (*Router, error) {
 		r.logf = func(string, ...any) {}
 	}
 	r.rib = fwd.NewIPv4RIB(func(t *fwd.IPv4Table) { r.eng.Publish(msg.IPv4Table{Table: t}) })
-	cfg.Env = registry.Env{IPv4: r.rib.Active(), Intfs: r.intfs}
+	r.rib6 = fwd.NewIPv6RIB(func(t *fwd.IPv6Table) { r.eng.Publish(msg.IPv6Table{Table: t}) })
+	cfg.Env = registry.Env{IPv4: r.rib.Active(), IPv6: r.rib6.Active(), Intfs: r.intfs}
 	eng, err := engine.New(cfg)
 	if err != nil {
 		return nil, err
@@ -94,6 +98,20 @@ func (r *Router) byName(name string) (*fwd.Interface, error) {
 		return fi, nil
 	}
 	return nil, fmt.Errorf("interface %s: %w", name, ctl.ErrNotFound)
+}
+
+// lockIf takes the R2 context lock and finds interface name; on error the
+// lock is not held.
+func (r *Router) lockIf(name string) (*fwd.Interface, error) {
+	if err := r.lock(); err != nil {
+		return nil, err
+	}
+	fi, err := r.byName(name)
+	if err != nil {
+		r.mu.Unlock()
+		return nil, err
+	}
+	return fi, nil
 }
 
 // publishIntfs makes snap the interface configuration of every thread.
@@ -142,6 +160,10 @@ func joinErrs(errs []error) error {
 func (r *Router) relay() {
 	defer close(r.relayDone)
 	for u := range r.eng.Uplink() {
+		if u.Kind == msg.UpMAC6 {
+			r.learn6(u)
+			continue
+		}
 		if u.Kind != msg.UpMAC {
 			continue
 		}
@@ -177,7 +199,19 @@ func (r *Router) Neighbours() []ctl.Neighbour {
 		}
 		out = append(out, n)
 	}
-	sort.Slice(out, func(a, b int) bool { return out[a].IP.Less(out[b].IP) })
+	for k, v := range r.neigh6 {
+		n := ctl.Neighbour{IP: netip.AddrFrom16(k.ip), MAC: net.HardwareAddr(append([]byte(nil), v.mac[:]...))}
+		if i := r.intfs.Get(k.ifindex); i != nil {
+			n.Ifname = i.Name
+		}
+		out = append(out, n)
+	}
+	sort.Slice(out, func(a, b int) bool {
+		if out[a].IP != out[b].IP {
+			return out[a].IP.Less(out[b].IP)
+		}
+		return out[a].Ifname < out[b].Ifname
+	})
 	return out
 }
 
@@ -187,19 +221,25 @@ func macString(m [6]byte) string { return net.HardwareAddr(m[:]).String() }
 // learned it (a static neighbour, or one that a routing daemon's host
 // resolved), and tells every thread.
 func (r *Router) AddNeighbour(ifname string, ip netip.Addr, mac [6]byte) error {
-	if err := r.lock(); err != nil {
-		return err
-	}
-	defer r.mu.Unlock()
-	fi, err := r.byName(ifname)
+	fi, err := r.lockIf(ifname)
 	if err != nil {
 		return err
 	}
-	if !ip.Is4() {
-		return fmt.Errorf("neighbour %s: need an IPv4 address: %w", ip, ctl.ErrInvalid)
-	}
+	defer r.mu.Unlock()
 	if mac == ([6]byte{}) || mac[0]&1 == 1 {
 		return fmt.Errorf("neighbour %s: MAC %s is not a unicast address: %w", ip, macString(mac), ctl.ErrInvalid)
+	}
+	if ip.Is6() && !ip.Is4In6() {
+		a := ip.WithZone("").As16()
+		if !fi.OnLink6(a) {
+			return fmt.Errorf("neighbour %s is not on a connected subnet of %s: %w", ip, ifname, ctl.ErrInvalid)
+		}
+		r.neigh6[neigh6Key{fi.Ifindex, a}] = neighEntry{mac: mac, updated: time.Now()}
+		r.eng.Send(msg.MAC6Learned{Ifindex: fi.Ifindex, IP: a, MAC: mac})
+		return nil
+	}
+	if !ip.Is4() {
+		return fmt.Errorf("neighbour %s: need an IPv4 or IPv6 address: %w", ip, ctl.ErrInvalid)
 	}
 	v := fwd.IPv4ToU32(ip)
 	if !fi.OnLink(v) {
@@ -209,3 +249,5 @@ func (r *Router) AddNeighbour(ifname string, ip netip.Addr, mac [6]byte) error {
 	r.eng.Send(msg.MACLearned{Ifindex: fi.Ifindex, IP: v, MAC: mac})
 	return nil
 }
+
+var _ API = (*Router)(nil)

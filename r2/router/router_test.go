@@ -353,7 +353,7 @@ func TestControlValidation(t *testing.T) {
 		{"addr unknown if", func() error { return e.AddAddr("nope", pfx("10.9.0.1/24")) }},
 		{"addr dup", func() error { return e.AddAddr("if1", pfx("10.1.0.2/24")) }},
 		{"addr network", func() error { return e.AddAddr("if0", pfx("10.5.0.0/24")) }},
-		{"addr v6", func() error { return e.AddAddr("if0", pfx("2001:db8::1/64")) }},
+		{"addr v6 multicast", func() error { return e.AddAddr("if0", pfx("ff05::1/64")) }},
 		{"addr subnet on other if", func() error { return e.AddAddr("if1", pfx("10.1.0.9/24")) }},
 		{"del addr missing", func() error { return e.DelAddr("if0", pfx("10.1.0.3/24")) }},
 		{"route host bits", func() error {
@@ -425,4 +425,25 @@ func TestIdleThreadsSleep(t *testing.T) {
 		t.Fatalf("idle threads ran their graphs %d times in 0.5 s", runs)
 	}
 	t.Logf("idle: %d graph runs in 0.5 s over 2 threads", runs)
+}
+
+// Deleting an address forgets the neighbours of its subnet, on the control
+// side and in every thread: with the address back, the next packet asks ARP
+// again instead of using a MAC learned for the old subnet.
+func TestDelAddrForgetsNeighbours(t *testing.T) {
+	r := newRig(t, 2)
+	must(t, r.e.AddNeighbour("if1", netip.MustParseAddr("10.2.0.1"), macH2))
+	r.d0.Inject(udpFrame(macR0, macH1, "10.1.0.1", "10.2.0.1", 64, 10))
+	checkForwarded(t, waitFrames(t, r.d1, 1)[0], 63) // no ARP: the neighbour is known
+	must(t, r.e.DelAddr("if1", netip.MustParsePrefix("10.2.0.2/24")))
+	for _, n := range r.e.Neighbours() {
+		if n.IP == netip.MustParseAddr("10.2.0.1") {
+			t.Fatalf("neighbour %v survived its subnet", n)
+		}
+	}
+	must(t, r.e.AddAddr("if1", netip.MustParsePrefix("10.2.0.2/24")))
+	r.d0.Inject(udpFrame(macR0, macH1, "10.1.0.1", "10.2.0.1", 64, 10))
+	r.resolveH2(t) // the threads forgot it too: ARP first
+	checkForwarded(t, waitFrames(t, r.d1, 1)[0], 63)
+	checkNoLeak(t, r.e)
 }

@@ -50,20 +50,34 @@ func (r *Router) AddRoutes(rs []ctl.Route) error {
 	}
 	defer r.mu.Unlock()
 	out := make([]fwd.Route, 0, len(rs))
+	var out6 []fwd.Route6
 	seen := make(map[netip.Prefix]bool, len(rs))
 	for _, rt := range rs {
+		if seen[rt.Prefix] {
+			return fmt.Errorf("route %s: prefix given twice in one request: %w", rt, ctl.ErrInvalid)
+		}
+		seen[rt.Prefix] = true
+		if rt.Prefix.IsValid() && is6(rt.Prefix.Addr()) {
+			fr, err := r.resolve6(rt)
+			if err != nil {
+				return err
+			}
+			out6 = append(out6, fr)
+			continue
+		}
 		fr, err := r.resolve(rt)
 		if err != nil {
 			return err
 		}
-		if seen[fr.Prefix] {
-			return fmt.Errorf("route %s: prefix given twice in one request: %w", rt, ctl.ErrInvalid)
-		}
-		seen[fr.Prefix] = true
 		out = append(out, fr)
 	}
+	// Both batches were validated above, so the second cannot fail for a
+	// reason the first would not have (a mixed request stays all or none).
 	if err := r.rib.AddBatch(out); err != nil {
 		return fmt.Errorf("%v: %w", err, ctl.ErrInvalid)
+	}
+	if err := r.rib6.AddBatch(out6); err != nil {
+		return fmt.Errorf("%v: %w", err, ctl.ErrInternal)
 	}
 	return nil
 }
@@ -76,8 +90,20 @@ func (r *Router) DelRoutes(rs []ctl.Route) error {
 	}
 	defer r.mu.Unlock()
 	ps := make([]netip.Prefix, 0, len(rs))
+	var ps6 []netip.Prefix
 	seen := make(map[netip.Prefix]bool, len(rs))
 	for _, rt := range rs {
+		if rt.Prefix.IsValid() && is6(rt.Prefix.Addr()) {
+			if err := r.checkDel6(rt); err != nil {
+				return err
+			}
+			if seen[rt.Prefix] {
+				return fmt.Errorf("route %s: prefix given twice in one request: %w", rt, ctl.ErrInvalid)
+			}
+			seen[rt.Prefix] = true
+			ps6 = append(ps6, rt.Prefix)
+			continue
+		}
 		if !rt.Prefix.IsValid() || !rt.Prefix.Addr().Is4() || rt.Prefix.Masked() != rt.Prefix {
 			return fmt.Errorf("route %s: bad prefix: %w", rt, ctl.ErrInvalid)
 		}
@@ -105,6 +131,32 @@ func (r *Router) DelRoutes(rs []ctl.Route) error {
 	if err := r.rib.DelBatch(ps); err != nil {
 		return fmt.Errorf("%v: %w", err, ctl.ErrInternal)
 	}
+	if err := r.rib6.DelBatch(ps6); err != nil {
+		return fmt.Errorf("%v: %w", err, ctl.ErrInternal)
+	}
+	return nil
+}
+
+// checkDel6 validates the deletion of an IPv6 route. Caller holds r.mu.
+func (r *Router) checkDel6(rt ctl.Route) error {
+	if rt.Prefix.Masked() != rt.Prefix {
+		return fmt.Errorf("route %s: bad prefix: %w", rt, ctl.ErrInvalid)
+	}
+	if r.addrRoutes[rt.Prefix] > 0 {
+		return fmt.Errorf("route %s: %s belongs to an interface address; delete the address instead: %w", rt, rt.Prefix, ctl.ErrInvalid)
+	}
+	cur, ok := r.rib6.Get(rt.Prefix)
+	if !ok {
+		return fmt.Errorf("route %s: no such route: %w", rt, ctl.ErrNotFound)
+	}
+	if rt.Ifname != "" {
+		if fi := r.intfs.ByName(rt.Ifname); fi == nil || fi.Ifindex != cur.Adj.Ifindex {
+			return fmt.Errorf("route %s: installed route is %s, not through %s: %w", rt, r.info6(cur), rt.Ifname, ctl.ErrNotFound)
+		}
+	}
+	if rt.NextHop.IsValid() && (cur.Adj.Kind != fwd.AdjGateway || netip.AddrFrom16(cur.Adj.NextHop) != rt.NextHop.WithZone("")) {
+		return fmt.Errorf("route %s: installed route is %s: %w", rt, r.info6(cur), ctl.ErrNotFound)
+	}
 	return nil
 }
 
@@ -124,8 +176,15 @@ func (r *Router) info(rt fwd.Route) ctl.Route {
 func (r *Router) LookupRoute(a netip.Addr) (ctl.Route, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if is6(a) {
+		rt, ok := r.rib6.LookupRoute(a.WithZone(""))
+		if !ok {
+			return ctl.Route{}, fmt.Errorf("no route to %s: %w", a, ctl.ErrNotFound)
+		}
+		return r.info6(rt), nil
+	}
 	if !a.Is4() {
-		return ctl.Route{}, fmt.Errorf("address %s is not IPv4: %w", a, ctl.ErrInvalid)
+		return ctl.Route{}, fmt.Errorf("address %s is not IPv4 or IPv6: %w", a, ctl.ErrInvalid)
 	}
 	rt, ok := r.rib.LookupRoute(a)
 	if !ok {
@@ -134,14 +193,23 @@ func (r *Router) LookupRoute(a netip.Addr) (ctl.Route, error) {
 	return r.info(rt), nil
 }
 
-// Routes lists routes in a stable order, limit from offset, and the total.
+// Routes lists routes in a stable order (IPv4, then IPv6), limit from
+// offset, and the total.
 func (r *Router) Routes(offset, limit int) (int, []ctl.Route, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	rs := r.rib.Routes(offset, limit)
-	out := make([]ctl.Route, len(rs))
-	for i, rt := range rs {
-		out[i] = r.info(rt)
+	n4 := r.rib.Len()
+	var out []ctl.Route
+	if offset < n4 {
+		for _, rt := range r.rib.Routes(offset, limit) {
+			out = append(out, r.info(rt))
+		}
 	}
-	return r.rib.Len(), out, nil
+	if left := limit - len(out); left > 0 {
+		off6 := max(offset-n4, 0)
+		for _, rt := range r.rib6.Routes(off6, left) {
+			out = append(out, r.info6(rt))
+		}
+	}
+	return n4 + r.rib6.Len(), out, nil
 }

@@ -18,11 +18,14 @@ const python = "/usr/bin/python3"
 
 func TestPythonExample(t *testing.T) {
 	if _, err := os.Stat(python); err != nil {
-		t.Skipf("%s missing (apt-get install python3 python3-thrift): %v", python, err)
+		t.Fatalf("%s missing (Debian: python3, python3-thrift; make test installs them): %v", python, err)
+	}
+	if out, err := exec.Command(python, "-c", "import thrift").CombinedOutput(); err != nil {
+		t.Fatalf("%s cannot import thrift (Debian: python3-thrift; make test installs it): %v\n%s", python, err, out)
 	}
 	thrift, err := exec.LookPath("thrift")
 	if err != nil {
-		t.Skipf("thrift compiler missing (apt-get install thrift-compiler): %v", err)
+		t.Fatalf("thrift compiler missing (Debian: thrift-compiler; make test installs it): %v", err)
 	}
 
 	gen := t.TempDir()

@@ -107,8 +107,9 @@ Flags:
   -r2 PATH         the r2 daemon binary (default: DIR/r2 with -bindir, or built)
   -bindir DIR      directory holding r2, r2intf and r2rt (default: build them
                    with 'go build' into a temporary directory)
-  -table PATH      tier1 prefix table (default: shared/data/tier1-prefixes.txt.gz
-                   found by routedata.Find, or $R2_ROUTEDATA)
+  -table PATH      tier1 prefix table (default: the repository's copy,
+                   r2/routedata/testdata/tier1-prefixes.txt.gz, found by
+                   routedata.Find; then $R2_ROUTEDATA, then shared/data)
   -table-limit N   load only the first N prefixes of the table (default all;
                    100000 with -short)
   -threads2-cpus LIST

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -22,6 +23,11 @@ import (
 func TestShortRun(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root (network namespaces, veth, AF_PACKET)")
+	}
+	for _, name := range sortedKeys(toolPackages) {
+		if _, err := exec.LookPath(name); err != nil {
+			t.Fatalf("%s not installed (Debian: %s; make test installs it): %v", name, toolPackages[name], err)
+		}
 	}
 	dir := t.TempDir()
 	jsonPath, svgPath := filepath.Join(dir, "r.json"), filepath.Join(dir, "r.svg")

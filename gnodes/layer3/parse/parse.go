@@ -13,7 +13,9 @@
 // (source_route), as RFC 7126 recommends for routers: honouring them lets a
 // sender steer traffic around filters. The scan runs only for headers
 // longer than 20 bytes, which are rare.
-// IPv6 is counted and dropped until R2 supports it.
+//
+// IPv6 goes to IPv6Fwd, which checks its own header (the checks differ:
+// no header checksum, a chain of extension headers).
 package parse
 
 import (
@@ -26,6 +28,7 @@ import (
 const (
 	nextDrop = iota // graph.Drop
 	nextIPv4
+	nextIPv6
 	numNext
 )
 
@@ -33,6 +36,9 @@ const (
 type Node struct {
 	graph.NoControl
 	c cntrs
+	// v6 counts IPv6 packets passed on in this Dispatch (one shared-memory
+	// write per batch).
+	v6 int
 }
 
 type cntrs struct {
@@ -48,7 +54,7 @@ func (n *Node) Name() string { return names.L3Parse }
 
 // NextNames implements graph.Node.
 func (n *Node) NextNames() []string {
-	return []string{nextDrop: names.Drop, nextIPv4: names.IPv4Fwd}
+	return []string{nextDrop: names.Drop, nextIPv4: names.IPv4Fwd, nextIPv6: names.IPv6Fwd}
 }
 
 // Clone implements graph.Node.
@@ -60,7 +66,7 @@ func (n *Node) Clone(c *graph.CloneCtx) graph.Node {
 		badIHL:       c.Counter(name, "bad_ihl"),
 		badTotalLen:  c.Counter(name, "bad_total_len"),
 		badChecksum:  c.Counter(name, "bad_checksum"),
-		ipv6:         c.Counter(name, "ipv6"),
+		ipv6:         c.Counter(name, "ipv6"), // passed to IPv6Fwd
 		unknownProto: c.Counter(name, "unknown_proto"),
 		badOptions:   c.Counter(name, "bad_options"),
 		sourceRoute:  c.Counter(name, "source_route"),
@@ -75,7 +81,8 @@ func (n *Node) Dispatch(d *graph.Dispatch) {
 		switch etype {
 		case hdr.EtherTypeIPv4:
 		case hdr.EtherTypeIPv6:
-			d.Drop(p, n.c.ipv6)
+			n.v6++
+			d.Push(nextIPv6, p)
 			continue
 		default:
 			d.Drop(p, n.c.unknownProto)
@@ -125,6 +132,10 @@ func (n *Node) Dispatch(d *graph.Dispatch) {
 		}
 		p.Trim(total) // drop Ethernet padding
 		d.Push(nextIPv4, p)
+	}
+	if n.v6 > 0 {
+		n.c.ipv6.Add(uint64(n.v6))
+		n.v6 = 0
 	}
 }
 

@@ -71,7 +71,6 @@ func TestParse(t *testing.T) {
 		}), drop: "truncated"},
 		{name: "bad checksum", etype: hdr.EtherTypeIPv4, l3: mod(func(b []byte) []byte { b[11] ^= 1; return b }), drop: "bad_checksum"},
 		{name: "checksum of changed TTL not updated", etype: hdr.EtherTypeIPv4, l3: mod(func(b []byte) []byte { b[8]--; return b }), drop: "bad_checksum"},
-		{name: "IPv6", etype: hdr.EtherTypeIPv6, l3: make([]byte, 40), drop: "ipv6"},
 		{name: "unknown ethertype", etype: 0x88cc, l3: udp(), drop: "unknown_proto"},
 		{name: "ARP ethertype", etype: hdr.EtherTypeARP, l3: udp(), drop: "unknown_proto"},
 	}
@@ -105,6 +104,24 @@ func TestParse(t *testing.T) {
 	}
 }
 
+// TestIPv6GoesToIPv6Fwd: IPv6 is passed on untouched (IPv6Fwd checks it).
+func TestIPv6GoesToIPv6Fwd(t *testing.T) {
+	h := gt.New(t, gt.Options{})
+	gt.Add(h, parse.New())
+	out4 := h.Sink(names.IPv4Fwd)
+	out6 := h.Sink(names.IPv6Fwd)
+	l3 := make([]byte, 40)
+	l3[0] = 0x60
+	h.Inject(names.L3Parse, h.L3(gt.Ether(ourMAC, peerMAC, hdr.EtherTypeIPv6, l3)))
+	h.RunUntilIdle()
+	if got := out6.Datas(); len(got) != 1 || !bytes.Equal(got[0], l3) || out4.Len() != 0 {
+		t.Fatalf("IPv6Fwd got %x, IPv4Fwd %d packets", got, out4.Len())
+	}
+	h.ExpectCounters(map[string]uint64{"L3Parse/enq": 1, "L3Parse/ipv6": 1, "IPv6Fwd/enq": 1})
+	h.Free(out6.Take()...)
+	h.Done()
+}
+
 // withOptions is a packet with a 24-byte header (one NOP*4 option word).
 func withOptions() []byte {
 	payload := gt.UDP(1, 2, []byte("opt"))
@@ -123,6 +140,7 @@ func TestParseBatch(t *testing.T) {
 	h := gt.New(t, gt.Options{})
 	gt.Add(h, parse.New())
 	out := h.Sink(names.IPv4Fwd)
+	out6 := h.Sink(names.IPv6Fwd)
 	bad := udp()
 	bad[11] ^= 0xff
 	var want [][]byte
@@ -149,8 +167,12 @@ func TestParseBatch(t *testing.T) {
 		}
 	}
 	h.ExpectCounters(map[string]uint64{
-		"L3Parse/enq": 256, "IPv4Fwd/enq": 128, "L3Parse/bad_checksum": 64, "L3Parse/ipv6": 64,
+		"L3Parse/enq": 256, "IPv4Fwd/enq": 128, "L3Parse/bad_checksum": 64, "L3Parse/ipv6": 64, "IPv6Fwd/enq": 64,
 	})
+	if out6.Len() != 64 {
+		t.Errorf("IPv6Fwd got %d packets, want 64", out6.Len())
+	}
+	h.Free(out6.Take()...)
 	h.Done()
 }
 

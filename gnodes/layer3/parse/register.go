@@ -11,7 +11,7 @@ func init() {
 		Name:  names.L3Parse,
 		Scope: registry.PerGraph,
 		New:   func(*registry.Env) graph.Node { return New() },
-		Sets:  "L3 (network header offset); frame trimmed to the IP length; Meta cleared",
+		Sets:  "IPv4: header validated, frame trimmed to the total length; IPv6 passed to IPv6Fwd unchecked",
 		Uses:  "InIfindex, L2",
 	})
 }

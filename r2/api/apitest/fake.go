@@ -18,6 +18,7 @@ import (
 
 	"github.com/r2go/r2/r2/api"
 	"github.com/r2go/r2/r2/ctl"
+	"github.com/r2go/r2/r2/router"
 )
 
 // Iface is the fake's record of one interface.
@@ -42,6 +43,11 @@ type State struct {
 // addresses or routes, duplicates are refused, batches are all or nothing.
 // It is safe for concurrent use.
 type Backend struct {
+	// API is nil: a router method the fake does not implement panics when
+	// called, and the server turns the panic into an ApiErr, so a new API
+	// method needs no fake until a test wants one.
+	router.API
+
 	mu    sync.Mutex
 	st    State
 	calls []string

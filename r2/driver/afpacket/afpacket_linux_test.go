@@ -616,7 +616,7 @@ func sysfsFlags(t testing.TB, ns, ifname string) uint64 {
 
 func TestPromisc(t *testing.T) {
 	if _, err := exec.LookPath("ip"); err != nil {
-		t.Skip("needs ip (iproute2) to read sysfs in a namespace")
+		t.Fatalf("ip, needed to read sysfs in a namespace, not installed (Debian: iproute2; make test installs it): %v", err)
 	}
 	v := newVethPair(t, 1500)
 	promisc := func() (bool, int) {

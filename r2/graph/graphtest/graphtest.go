@@ -19,7 +19,6 @@
 package graphtest
 
 import (
-	"os"
 	"strings"
 	"testing"
 
@@ -351,13 +350,4 @@ func (s *source) Dispatch(d *graph.Dispatch) {
 	}
 	clear(s.q)
 	s.q = s.q[:0]
-}
-
-// KnownBug skips the calling test, which demonstrates the bug described, unless
-// R2_KNOWN_BUGS=1 is set in the environment (to check a fix).
-func KnownBug(t testing.TB, desc string) {
-	t.Helper()
-	if os.Getenv("R2_KNOWN_BUGS") != "1" {
-		t.Skip("BUG: " + desc + " (set R2_KNOWN_BUGS=1 to run)")
-	}
 }

@@ -15,7 +15,6 @@ import (
 // with IPv4 ones; an interface holding one must still source IPv4 errors
 // from its IPv4 address.
 func TestICMPErrorWithIPv6Address(t *testing.T) {
-	gt.KnownBug(t, "IPv4Local.srcFor shifts by 32-Bits() for every prefix in Addrs: an IPv6 /64 panics (negative shift); EtherEncap's srcFor has the same code")
 	var s *fwd.Interfaces
 	s = s.With(&fwd.Interface{Ifindex: 1, Name: "eth0", MTU: 1500, Up: true, Addrs: []netip.Prefix{
 		netip.MustParsePrefix("2001:db8:1::2/64"), netip.MustParsePrefix("10.1.0.2/24")}})

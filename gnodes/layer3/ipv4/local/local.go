@@ -256,21 +256,33 @@ func (n *Node) isOurs(ip uint32) bool {
 }
 
 // srcFor picks the source of an error about a packet that came in on
-// ifindex from orig: the input interface's address on orig's subnet, else
-// its first address, else any address of the router.
+// ifindex from orig: the input interface's IPv4 address on orig's subnet,
+// else its first IPv4 address, else any IPv4 address of the router.
+// (Addrs holds IPv6 prefixes too; they are skipped.)
 func (n *Node) srcFor(ifindex int32, orig uint32) (uint32, bool) {
-	if in := n.intfs.Get(ifindex); in != nil && len(in.Addrs) > 0 {
+	if in := n.intfs.Get(ifindex); in != nil {
+		first, found := uint32(0), false
 		for _, a := range in.Addrs {
+			if !a.Addr().Is4() {
+				continue
+			}
 			v := fwd.IPv4ToU32(a.Addr())
 			if b := a.Bits(); b == 0 || (v^orig)>>(32-b) == 0 {
 				return v, true
 			}
+			if !found {
+				first, found = v, true
+			}
 		}
-		return fwd.IPv4ToU32(in.Addrs[0].Addr()), true
+		if found {
+			return first, true
+		}
 	}
 	for _, i := range n.intfs.All() {
-		if len(i.Addrs) > 0 {
-			return fwd.IPv4ToU32(i.Addrs[0].Addr()), true
+		for _, a := range i.Addrs {
+			if a.Addr().Is4() {
+				return fwd.IPv4ToU32(a.Addr()), true
+			}
 		}
 	}
 	return 0, false

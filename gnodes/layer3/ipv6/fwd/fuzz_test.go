@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	v6 "github.com/r2go/r2/gnodes/layer3/ipv6/internal/v6test"
+	v6 "github.com/r2go/r2/gnodes/internal/v6test"
 	"github.com/r2go/r2/r2/hdr"
 	"github.com/r2go/r2/r2/names"
 	"github.com/r2go/r2/r2/packet"

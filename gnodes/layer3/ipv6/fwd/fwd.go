@@ -81,8 +81,8 @@ func (n *Node) NextNames() []string {
 func (n *Node) Clone(c *graph.CloneCtx) graph.Node {
 	cnt := func(s string) counters.Counter { return c.Counter(names.IPv6Fwd, s) }
 	return &Node{table: n.table, intfs: n.intfs, log: c.Logger(),
-		logNoRoute:  c.LogFormat("IPv6Fwd: no route to %x %x (in ifindex %d)"),
-		logHopLimit: c.LogFormat("IPv6Fwd: hop limit exceeded to %x %x (in ifindex %d)"),
+		logNoRoute:  c.LogFormat("IPv6Fwd: no route to %ip6 (in ifindex %d)"),
+		logHopLimit: c.LogFormat("IPv6Fwd: hop limit exceeded to %ip6 (in ifindex %d)"),
 		c: cntrs{
 			fwded:         c.PktByte(names.IPv6Fwd, "forwarded"),
 			badHeader:     cnt("bad_header"),
