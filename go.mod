@@ -13,4 +13,4 @@ require (
 
 require github.com/vishvananda/netns v0.0.5
 
-require golang.org/x/net v0.60.0 // indirect
+require golang.org/x/net v0.60.0
