@@ -12,3 +12,5 @@ require (
 )
 
 require github.com/vishvananda/netns v0.0.5
+
+require golang.org/x/net v0.60.0

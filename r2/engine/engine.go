@@ -62,6 +62,11 @@ type Engine struct {
 	ifNodes map[string][]graph.Node
 	closed  bool
 	logf    func(string, ...any)
+	// obs is the runtime statistics switch and the captures, shared by
+	// every thread's graph.
+	obs graph.Obs
+	// caps are the running captures' leases, by slot (see obs.go).
+	caps capLeases
 }
 
 // ErrClosed is returned once the engine is closed.
@@ -200,7 +205,7 @@ func (e *Engine) newThread(i int, base *graph.Graph) (*Thread, error) {
 }
 
 func (e *Engine) cloneCtx(t *Thread) graph.CloneCtx {
-	return graph.CloneCtx{Thread: t.id, Counters: e.reg, Uplink: e.uplink, Logs: e.cfg.Logs, Store: t.store}
+	return graph.CloneCtx{Thread: t.id, Counters: e.reg, Uplink: e.uplink, Logs: e.cfg.Logs, Store: t.store, Obs: &e.obs}
 }
 
 // Threads is the number of forwarding threads.
