@@ -3,7 +3,7 @@ GO      ?= go
 BIN     ?= bin
 MODULE  := github.com/r2go/r2
 THRIFT  ?= thrift
-CMDS    := r2 utils/r2intf utils/r2rt utils/r2log utils/r2cnt utils/r2bench
+CMDS    := r2 utils/r2intf utils/r2rt utils/r2log utils/r2cnt utils/r2exporter utils/r2bench
 
 .PHONY: all build deps test vet fmt-check apis bench demo demo-stop clean
 
