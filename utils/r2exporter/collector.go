@@ -79,6 +79,12 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	}
 }
 
+// templateThread is the thread of the counters of the graph the engine
+// builds once and clones into every thread (thread -1, stored as uint32).
+// That graph never forwards, so its counters stay zero and are not
+// exported.
+const templateThread = 1<<32 - 1
+
 // key identifies one series: counters with the same name on the same thread
 // are added up (as counters.Totals does), since a series may appear once.
 type key struct {
@@ -99,6 +105,9 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	var order []key
 	threads := map[int]bool{}
 	for _, e := range es {
+		if uint32(e.Thread) == templateThread {
+			continue
+		}
 		k := key{e.Name, e.Thread}
 		threads[e.Thread] = true
 		prev, ok := sums[k]

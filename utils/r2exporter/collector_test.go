@@ -46,6 +46,9 @@ func fill(t *testing.T, path string, scale uint64) *counters.Registry {
 	for range scale {
 		a.Inc(1)
 	}
+	// The template graph's counters are not exported.
+	r.Counter(-1, "IPv4Fwd/no_route")
+	r.Counter(-1, "IPv4Fwd/enq")
 	// The same name twice on one thread is one series, summed.
 	r.Counter(1, "IPv4Fwd/no_route").Add(1 * scale)
 	t.Cleanup(func() { r.Remove() })
@@ -55,7 +58,7 @@ func fill(t *testing.T, path string, scale uint64) *counters.Registry {
 const wantScheme = `
 # HELP r2_counters Live counters in the counters file (all threads).
 # TYPE r2_counters gauge
-r2_counters 14
+r2_counters 16
 # HELP r2_dropped_packets_total Packets freed by the Drop node, all reasons (Drop/pkts); the reasons are r2_node_events_total.
 # TYPE r2_dropped_packets_total counter
 r2_dropped_packets_total{thread="0"} 3
