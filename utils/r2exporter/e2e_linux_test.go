@@ -89,7 +89,7 @@ func TestPrometheusEndToEnd(t *testing.T) {
 			t.Errorf("topology cleanup: %v", err)
 		}
 	})
-	startProc(t, filepath.Join(bin, "r2"), "-i", instance, "-c", "/dev/null")
+	r2 := startProc(t, filepath.Join(bin, "r2"), "-i", instance, "-c", "/dev/null")
 	waitFor(t, "r2 API socket", func() bool {
 		c, err := net.Dial("unix", api.SocketPath(instance))
 		if err == nil {
@@ -169,6 +169,19 @@ scrape_configs:
 	if up := query(`up{job="r2"}`); len(up) != 1 || up[0] != 1 {
 		t.Errorf("Prometheus' up for the exporter = %v, want [1]", up)
 	}
+
+	// With the daemon stopped, a scrape still succeeds, with r2_up 0.
+	r2.Process.Signal(syscall.SIGTERM)
+	waitFor(t, "r2_up 0 after r2 stopped", func() bool {
+		resp, err := http.Get("http://" + expAddr + "/metrics")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		var b bytes.Buffer
+		b.ReadFrom(resp.Body)
+		return resp.StatusCode == 200 && strings.Contains(b.String(), "\nr2_up 0\n")
+	})
 }
 
 func waitFor(t *testing.T, what string, cond func() bool) {
