@@ -21,7 +21,7 @@ func tool(t *testing.T, name, pkg string) string {
 	t.Helper()
 	p, err := exec.LookPath(name)
 	if err != nil {
-		t.Fatalf("%s not found: install the Debian package %s (listed in .ci/run)", name, pkg)
+		t.Fatalf("%s not found: install the Debian package %s (listed in .ci/deps)", name, pkg)
 	}
 	return p
 }

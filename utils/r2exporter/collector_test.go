@@ -238,7 +238,7 @@ r2_ifnode_rx_packets_total{interface="veth1",thread="1"} 6
 func TestPromtool(t *testing.T) {
 	promtool, err := exec.LookPath("promtool")
 	if err != nil {
-		t.Fatal("promtool not found: install the Debian package prometheus (listed in .ci/run)")
+		t.Fatal("promtool not found: install the Debian package prometheus (listed in .ci/deps)")
 	}
 	path := filepath.Join(t.TempDir(), "r2-test-counters")
 	fill(t, path, 1)

@@ -69,7 +69,7 @@ func TestPrometheusEndToEnd(t *testing.T) {
 	}
 	prom, err := exec.LookPath("prometheus")
 	if err != nil {
-		t.Fatal("prometheus not found: install the Debian package prometheus (listed in .ci/run)")
+		t.Fatal("prometheus not found: install the Debian package prometheus (listed in .ci/deps)")
 	}
 	bin := t.TempDir()
 	for _, pkg := range []string{"r2", "utils/r2intf", "utils/r2exporter"} {
