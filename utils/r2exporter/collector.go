@@ -48,9 +48,9 @@ var allDescs = []*prometheus.Desc{descUp, descThreads, descCounters, descRxPkts,
 
 // collector reads the counters file on every scrape. It opens, maps
 // read-only, copies and unmaps the file each time (counters.ReadFile, as
-// r2cnt does), so it never holds a mapping of a deleted file: a restarted
-// daemon's new file (a new inode) is read at the next scrape, and while the
-// daemon is down r2_up is 0.
+// r2cnt does), so it never holds a mapping of a deleted file: the file a
+// restarted daemon creates is read at the next scrape, and while the daemon
+// is down r2_up is 0.
 type collector struct {
 	path string
 	// logf reports changes of state (file appeared, vanished, replaced),
