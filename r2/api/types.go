@@ -2,10 +2,8 @@ package api
 
 import (
 	"path/filepath"
-	"time"
 
 	"github.com/r2go/r2/r2/ctl"
-	"github.com/r2go/r2/r2/graph"
 	"github.com/r2go/r2/r2/router"
 )
 
@@ -33,26 +31,6 @@ type Backend interface {
 	LogClear() error
 	// LogEnabled reports whether it is on.
 	LogEnabled() bool
-
-	// SetRuntime turns the per-node runtime statistics on or off.
-	SetRuntime(on bool) error
-	// Runtime reports whether they are on.
-	Runtime() bool
-	// Graph describes forwarding thread's graph with per-edge packet
-	// counts (thread is checked against Threads first).
-	Graph(thread int) ([]graph.NodeInfo, error)
-	// StartCapture starts a capture (its filter already checked) that
-	// stops by itself when ReadCapture is not called for lease.
-	StartCapture(spec graph.CaptureSpec, lease time.Duration) (int64, error)
-	// ReadCapture renews capture h's lease and takes up to max records
-	// (about maxBytes of data), with its totals of matched and lost packets.
-	// It is called without the backend lock: a capture is read while a
-	// long route load runs.
-	ReadCapture(h int64, max, maxBytes int) ([]graph.Record, uint64, uint64, error)
-	// StopCapture stops capture h.
-	StopCapture(h int64) error
-	// Threads is the number of forwarding threads.
-	Threads() int
 }
 
 // The request and result types are package ctl's, shared with the router
