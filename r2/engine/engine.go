@@ -338,27 +338,6 @@ func (e *Engine) OnThread(i int, fn func(*Thread)) error {
 	return nil
 }
 
-// Stats are per-thread activity and pool accounting.
-type Stats struct {
-	Thread              int
-	Runs, Sleeps        uint64
-	EpollWaits, Wakeups uint64
-	Pool                packet.Stats
-}
-
-// Stats reads every thread's activity (on the threads themselves).
-func (e *Engine) Stats() []Stats {
-	out := make([]Stats, len(e.threads))
-	for i := range e.threads {
-		e.OnThread(i, func(t *Thread) {
-			t.pool.Reclaim()
-			out[i] = Stats{Thread: i, Runs: t.runs, Sleeps: t.sleeps, EpollWaits: t.poller.Waits(),
-				Wakeups: t.waker.Writes(), Pool: t.pool.Stats()}
-		})
-	}
-	return out
-}
-
 // Pool is thread i's packet pool. Drivers that register pool memory with the
 // kernel (AF_XDP) use Mem; only thread i may Get or Free.
 func (e *Engine) Pool(i int) *packet.Pool {
