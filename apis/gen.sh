@@ -2,7 +2,7 @@
 # gen.sh regenerates the Go code for R2's Thrift APIs from the IDL files in
 # this directory (called by `make apis`). It needs the thrift compiler (Debian
 # package thrift-compiler; THRIFT=/path/to/thrift overrides it). The generated
-# packages are github.com/r2go/r2/apis/{common,intf,route,logapi}.
+# packages are github.com/r2go/r2/apis/{common,intf,route,logapi,graphapi}.
 #
 # Other languages: generate them where you need them, for example
 #   thrift -r --gen py -out /tmp/r2py apis/route.thrift
@@ -21,7 +21,7 @@ command -v "$THRIFT" >/dev/null 2>&1 || {
 # committed code alone.
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-for idl in common interface route log; do
+for idl in common interface route log graph; do
 	"$THRIFT" -r --gen "go:package_prefix=$PREFIX,skip_remote" -out "$tmp" "$idl.thrift"
 done
 # Belt and braces: no *-remote main packages (extra binaries) even if the
@@ -41,13 +41,14 @@ doc common common.thrift "the ApiErr exception every R2 service throws."
 doc intf interface.thrift "the Interface service (add_if, del_if, add_ip, del_ip, show)."
 doc route route.thrift "the Route service (add_route, del_route, add_batch, del_batch, lookup, show)."
 doc logapi log.thrift "the Log service (enable, disable, clear, enabled)."
+doc graphapi graph.thrift "the Graph service (set_runtime, runtime, graph, capture_start, capture_read, capture_stop)."
 
-for pkg in common intf route logapi; do
+for pkg in common intf route logapi graphapi; do
 	rm -rf "$pkg"
 	mv "$tmp/$pkg" "$pkg"
 done
 # The compiler does not gofmt its Go output; do it so the tree stays gofmt-clean.
 if command -v gofmt >/dev/null 2>&1; then
-	gofmt -w common intf route logapi
+	gofmt -w common intf route logapi graphapi
 fi
-echo "gen.sh: generated $(ls common intf route logapi | grep -c '\.go$') Go files with $("$THRIFT" --version)"
+echo "gen.sh: generated $(ls common intf route logapi graphapi | grep -c '\.go$') Go files with $("$THRIFT" --version)"

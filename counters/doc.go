@@ -45,4 +45,12 @@
 // Names are UTF-8, not NUL-terminated, conventionally "node/counter", for
 // example "IPv4Fwd/no_route" or "IfNode:veth0/rx". The same name appears once
 // per thread; readers sum the threads for a total.
+//
+// Every graph node also has "<node>/enq" (packets pushed into it),
+// "<node>/vec_full", and the runtime statistics, single values that move
+// only while they are switched on (API Graph.set_runtime; r2top does it):
+// "<node>/rt_calls" (dispatches that handled packets), "<node>/rt_pkts"
+// (packets handled, including those an interface node received) and
+// "<node>/rt_ns" (monotonic nanoseconds spent in the node). Package graph
+// (runtime.go) says how they are measured.
 package counters

@@ -6,6 +6,7 @@ import (
 
 	"github.com/apache/thrift/lib/go/thrift"
 
+	"github.com/r2go/r2/apis/graphapi"
 	"github.com/r2go/r2/apis/intf"
 	"github.com/r2go/r2/apis/logapi"
 	"github.com/r2go/r2/apis/route"
@@ -18,6 +19,7 @@ type Client struct {
 	Interface *intf.InterfaceClient
 	Route     *route.RouteClient
 	Log       *logapi.LogClient
+	Graph     *graphapi.GraphClient
 
 	trans thrift.TTransport
 }
@@ -47,6 +49,7 @@ func NewClient(t thrift.TTransport, conf *thrift.TConfiguration) *Client {
 		Interface: intf.NewInterfaceClient(mux(ServiceInterface)),
 		Route:     route.NewRouteClient(mux(ServiceRoute)),
 		Log:       logapi.NewLogClient(mux(ServiceLog)),
+		Graph:     graphapi.NewGraphClient(mux(ServiceGraph)),
 		trans:     framed,
 	}
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/apache/thrift/lib/go/thrift"
 
+	"github.com/r2go/r2/apis/graphapi"
 	"github.com/r2go/r2/apis/intf"
 	"github.com/r2go/r2/apis/logapi"
 	"github.com/r2go/r2/apis/route"
@@ -24,6 +25,7 @@ const (
 	ServiceInterface = "Interface"
 	ServiceRoute     = "Route"
 	ServiceLog       = "Log"
+	ServiceGraph     = "Graph"
 )
 
 // Defaults for Options.
@@ -186,6 +188,7 @@ func New(b Backend, o Options) (*Server, error) {
 	s.proc.RegisterProcessor(ServiceInterface, intf.NewInterfaceProcessor(ifHandler{s.core}))
 	s.proc.RegisterProcessor(ServiceRoute, route.NewRouteProcessor(routeHandler{s.core}))
 	s.proc.RegisterProcessor(ServiceLog, logapi.NewLogProcessor(logHandler{s.core}))
+	s.proc.RegisterProcessor(ServiceGraph, graphapi.NewGraphProcessor(graphHandler{s.core}))
 
 	if o.TCPAddr != "" {
 		ln, err := listenTCP(o.TCPAddr, o.AllowRemote)

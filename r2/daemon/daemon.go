@@ -18,6 +18,7 @@ import (
 	"github.com/r2go/r2/logs"
 	"github.com/r2go/r2/r2/api"
 	"github.com/r2go/r2/r2/engine"
+	"github.com/r2go/r2/r2/internal/sdnotify"
 	"github.com/r2go/r2/r2/router"
 )
 
@@ -134,6 +135,9 @@ func Run(args []string, stderr io.Writer, stop <-chan struct{}) int {
 	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve() }()
+	if _, err := sdnotify.Notify(sdnotify.Ready); err != nil {
+		logger.Printf("sd_notify: %v", err)
+	}
 	watchDone := make(chan struct{})
 	go be.watchLinks(watchDone)
 	go be.publishDrops(watchDone)
@@ -164,6 +168,7 @@ func Run(args []string, stderr io.Writer, stop <-chan struct{}) int {
 		logger.Printf("API server stopped: %v", err)
 		code = 1
 	}
+	sdnotify.Notify(sdnotify.Stopping)
 	close(watchDone)
 	srv.Close()
 	be.close()

@@ -62,6 +62,11 @@ type Engine struct {
 	ifNodes map[string][]graph.Node
 	closed  bool
 	logf    func(string, ...any)
+	// obs is the runtime statistics switch and the captures, shared by
+	// every thread's graph.
+	obs graph.Obs
+	// caps are the running captures' leases, by slot (see obs.go).
+	caps capLeases
 }
 
 // ErrClosed is returned once the engine is closed.
@@ -200,7 +205,7 @@ func (e *Engine) newThread(i int, base *graph.Graph) (*Thread, error) {
 }
 
 func (e *Engine) cloneCtx(t *Thread) graph.CloneCtx {
-	return graph.CloneCtx{Thread: t.id, Counters: e.reg, Uplink: e.uplink, Logs: e.cfg.Logs, Store: t.store}
+	return graph.CloneCtx{Thread: t.id, Counters: e.reg, Uplink: e.uplink, Logs: e.cfg.Logs, Store: t.store, Obs: &e.obs}
 }
 
 // Threads is the number of forwarding threads.
@@ -331,27 +336,6 @@ func (e *Engine) OnThread(i int, fn func(*Thread)) error {
 	e.threads[i].send(ctl{fn: fn, ack: &wg})
 	wg.Wait()
 	return nil
-}
-
-// Stats are per-thread activity and pool accounting.
-type Stats struct {
-	Thread              int
-	Runs, Sleeps        uint64
-	EpollWaits, Wakeups uint64
-	Pool                packet.Stats
-}
-
-// Stats reads every thread's activity (on the threads themselves).
-func (e *Engine) Stats() []Stats {
-	out := make([]Stats, len(e.threads))
-	for i := range e.threads {
-		e.OnThread(i, func(t *Thread) {
-			t.pool.Reclaim()
-			out[i] = Stats{Thread: i, Runs: t.runs, Sleeps: t.sleeps, EpollWaits: t.poller.Waits(),
-				Wakeups: t.waker.Writes(), Pool: t.pool.Stats()}
-		})
-	}
-	return out
 }
 
 // Pool is thread i's packet pool. Drivers that register pool memory with the

@@ -207,3 +207,24 @@ func (t *Thread) apply(c ctl) bool {
 }
 
 func (t *Thread) String() string { return fmt.Sprintf("thread %d", t.id) }
+
+// Stats are per-thread activity and pool accounting.
+type Stats struct {
+	Thread              int
+	Runs, Sleeps        uint64
+	EpollWaits, Wakeups uint64
+	Pool                packet.Stats
+}
+
+// Stats reads every thread's activity (on the threads themselves).
+func (e *Engine) Stats() []Stats {
+	out := make([]Stats, len(e.threads))
+	for i := range e.threads {
+		e.OnThread(i, func(t *Thread) {
+			t.pool.Reclaim()
+			out[i] = Stats{Thread: i, Runs: t.runs, Sleeps: t.sleeps, EpollWaits: t.poller.Waits(),
+				Wakeups: t.waker.Writes(), Pool: t.pool.Stats()}
+		})
+	}
+	return out
+}

@@ -22,6 +22,14 @@
 // (call it again right away) and the earliest time, in nanoseconds from now,
 // at which some node asked to be serviced (-1 for none).
 //
+// Observability, shared by an engine's threads through CloneCtx.Obs (an
+// Obs): runtime statistics per node (runtime.go: calls, packets and
+// nanoseconds in counters "<node>/rt_*", switched per run), per-edge packet
+// counts (taken once per dispatch from the targets' vector ends; Snapshot
+// reports them with the graph), and packet captures on a node's input or
+// one edge (capture.go: a tap pointer tested per push, a cBPF filter and a
+// per-thread ring that never blocks the thread).
+//
 // A Graph belongs to one forwarding thread and is not safe for concurrent
 // use.
 package graph

@@ -109,6 +109,9 @@ type CloneCtx struct {
 	// Store is the thread's view of the keyed store that extension nodes
 	// share state through (nil: an empty store).
 	Store *store.Thread
+	// Obs is the observability state shared by every thread of an engine:
+	// the runtime statistics switch and the packet captures (nil: none).
+	Obs *Obs
 }
 
 // Logger is the thread's forwarding-path logger (a discarding one when the
@@ -165,7 +168,10 @@ func (v *vector) space() int { return len(v.pkts) - v.len() }
 // The fields a Push touches (vec, drop) come first, so that pushing to a
 // node reads one cache line of its slot.
 type slot struct {
-	vec  vector
+	vec vector
+	// taps are the captures on this node's input (nil: none, the common
+	// case, tested once per push on the line the push reads anyway).
+	taps *tapSet
 	drop bool // the Drop slot
 	// ordinary nodes have a VecSize vector; their occupancy limits how much
 	// the interfaces may admit in a run.
@@ -174,12 +180,30 @@ type slot struct {
 	// once per run from the tail instead of one shared-memory write each.
 	counted uint32
 	rank    int
-	next    []*slot
+	next    []edge
 	node    Node
 	name    string
 	// enq counts packets pushed into this node; full counts pushes that
 	// found the vector full.
 	enq, full counters.Counter
+	// rt are the runtime statistics, written only while they are on.
+	rt rtCounters
+}
+
+// edge is one resolved next node and the packets pushed along it (a plain
+// count in the thread's memory, read through Graph.Snapshot on the thread).
+// Pushes are counted per dispatch, not per push: mark is the target's
+// vector tail before the node's Dispatch, and what the tail grew by is
+// what the node pushed there (only the dispatching node pushes while it
+// runs).
+type edge struct {
+	to   *slot
+	pkts uint64
+	mark uint64
+	// dup marks an edge whose target an earlier index already leads to
+	// (several names resolved to Drop, say): its pushes are counted on the
+	// first one.
+	dup bool
 }
 
 // Graph is one thread's forwarding graph.
@@ -193,7 +217,10 @@ type Graph struct {
 	// nodes); removed counts packets freed out of a removed node's vector.
 	dropped, removed counters.Counter
 	epoch            time.Time
-	finalized        bool
+	// epochNs is epoch as wall-clock unix ns: capture time stamps are
+	// epochNs plus the run's monotonic time.
+	epochNs   int64
+	finalized bool
 	// intercepts maps a node name to the nodes inserted in front of it, in
 	// order: an edge to the name goes to the first of them, and each of
 	// them continues to the next (the last to the node itself).
@@ -209,7 +236,8 @@ var ErrDuplicate = errors.New("graph: duplicate node name")
 
 // New makes an empty graph for one thread: only the Drop node.
 func New(ctx CloneCtx, pool *packet.Pool) *Graph {
-	g := &Graph{ctx: ctx, pool: pool, byName: map[string]*slot{}, epoch: time.Now()}
+	now := time.Now()
+	g := &Graph{ctx: ctx, pool: pool, byName: map[string]*slot{}, epoch: now, epochNs: now.UnixNano()}
 	d := &slot{node: dropNode{}, name: names.Drop, drop: true}
 	g.dropped = ctx.Counter(names.Drop, "pkts")
 	g.removed = ctx.Counter(names.Drop, "removed_node")
@@ -241,6 +269,7 @@ func (g *Graph) Add(n Node) error {
 		vec:  newVector(size),
 		enq:  g.ctx.Counter(name, "enq"),
 		full: g.ctx.Counter(name, "vec_full"),
+		rt:   newRTCounters(&g.ctx, name),
 	}
 	s.rank = rankUnranked
 	if r, ok := n.(Ranker); ok {
@@ -344,15 +373,21 @@ func (g *Graph) Finalize() {
 	}
 	for _, s := range g.slots[1:] {
 		nn := s.node.NextNames()
-		if cap(s.next) >= len(nn) {
-			s.next = s.next[:len(nn)]
-		} else {
-			s.next = make([]*slot, len(nn))
-		}
+		old := s.next
+		next := make([]edge, len(nn))
 		for i, name := range nn {
-			s.next[i] = g.resolve(s.name, name)
+			next[i].to = g.resolve(s.name, name)
+			for j := 0; j < i; j++ {
+				next[i].dup = next[i].dup || next[j].to == next[i].to
+			}
+			// An edge that still leads to the same node keeps its count.
+			if i < len(old) && old[i].to == next[i].to {
+				next[i].pkts = old[i].pkts
+			}
 		}
+		s.next = next
 	}
+	g.applyTaps()
 	g.finalized = true
 }
 
@@ -372,8 +407,8 @@ func (g *Graph) Edges(name string) []string {
 		return nil
 	}
 	out := make([]string, len(s.next))
-	for i, t := range s.next {
-		out[i] = t.name
+	for i, e := range s.next {
+		out[i] = e.to.name
 	}
 	return out
 }
@@ -453,20 +488,28 @@ func (g *Graph) Run() (work bool, wakeNs int64) {
 			g.rot = 0
 		}
 	}
-	for i := 1; i < len(g.slots); i++ {
-		s := g.slots[i]
-		if i <= g.inputs {
-			s = g.slots[1+(i-1+g.rot)%g.inputs]
+	// The runtime statistics switch is read once per run: off, it costs
+	// this one predictable branch.
+	if g.ctx.Obs != nil && g.ctx.Obs.runtime.Load() {
+		g.runTimed(d)
+	} else {
+		for i := 1; i < len(g.slots); i++ {
+			s := g.slots[i]
+			if i <= g.inputs {
+				s = g.slots[1+(i-1+g.rot)%g.inputs]
+			}
+			if s.vec.tail != s.counted {
+				s.enq.Add(uint64(s.vec.tail - s.counted))
+				s.counted = s.vec.tail
+			}
+			d.s = s
+			d.n = s.vec.len()
+			g.markEdges(s)
+			s.node.Dispatch(d)
+			g.countEdges(s)
+			// A node that did not drain its vector keeps the rest for the
+			// next run; the vector length below reports it as work.
 		}
-		if s.vec.tail != s.counted {
-			s.enq.Add(uint64(s.vec.tail - s.counted))
-			s.counted = s.vec.tail
-		}
-		d.s = s
-		d.n = s.vec.len()
-		s.node.Dispatch(d)
-		// A node that did not drain its vector keeps the rest for the next
-		// run; the vector length below reports it as work.
 	}
 	d.s = nil
 	if d.more {
@@ -478,6 +521,34 @@ func (g *Graph) Run() (work bool, wakeNs int64) {
 		}
 	}
 	return false, d.wake
+}
+
+// markEdges notes where s's targets' vectors end before s runs.
+func (g *Graph) markEdges(s *slot) {
+	for i := range s.next {
+		e := &s.next[i]
+		if e.to.drop {
+			e.mark = g.dropped.Value()
+		} else {
+			e.mark = uint64(e.to.vec.tail)
+		}
+	}
+}
+
+// countEdges adds what s pushed along each edge while it ran: per
+// dispatch, so a push costs nothing more.
+func (g *Graph) countEdges(s *slot) {
+	for i := range s.next {
+		e := &s.next[i]
+		if e.dup {
+			continue
+		}
+		if e.to.drop {
+			e.pkts += g.dropped.Value() - e.mark
+		} else {
+			e.pkts += uint64(uint32(e.to.vec.tail) - uint32(e.mark))
+		}
+	}
 }
 
 // Dispatch is what a node works with during Dispatch: its own vector and its
@@ -526,7 +597,10 @@ func (d *Dispatch) Push(next int, p *packet.Packet) bool {
 	if uint(next) >= uint(len(d.s.next)) {
 		next = Drop
 	}
-	t := d.s.next[next]
+	t := d.s.next[next].to
+	if t.taps != nil {
+		d.capture(t, p)
+	}
 	if t.drop {
 		d.g.dropped.Inc()
 		d.g.pool.Free(p)
@@ -545,10 +619,10 @@ func (d *Dispatch) Push(next int, p *packet.Packet) bool {
 
 // Space is the room left in next node number next's vector.
 func (d *Dispatch) Space(next int) int {
-	if uint(next) >= uint(len(d.s.next)) || next == Drop || d.s.next[next].drop {
+	if uint(next) >= uint(len(d.s.next)) || next == Drop || d.s.next[next].to.drop {
 		return VecSize // pushes there are freed at once
 	}
-	return d.s.next[next].vec.space()
+	return d.s.next[next].to.vec.space()
 }
 
 // Budget is how many packets an input node may still take in during this
@@ -561,6 +635,10 @@ func (d *Dispatch) Admitted(n int) { d.budget -= n }
 // Drop frees p and counts it in c: the way a node discards a packet.
 func (d *Dispatch) Drop(p *packet.Packet, c counters.Counter) {
 	c.Inc()
+	// A capture on Drop sees these drops too, not only pushes to Drop.
+	if t := d.g.slots[0]; t.taps != nil {
+		d.capture(t, p)
+	}
 	d.g.pool.Free(p)
 }
 

@@ -32,12 +32,12 @@ func TestIntercept(t *testing.T) {
 			g.Intercept("C", tc.chain)
 			g.Finalize()
 			path := "A"
-			for s := g.byName["A"].next[1]; ; {
+			for s := g.byName["A"].next[1].to; ; {
 				path += ">" + s.name
 				if s.name == "C" {
 					break
 				}
-				s = s.next[1]
+				s = s.next[1].to
 				if len(path) > 40 {
 					t.Fatalf("loop: %s", path)
 				}
@@ -61,12 +61,12 @@ func TestIntercept(t *testing.T) {
 			g.pool.Free(out.got[0])
 			// Interceptions survive cloning and can be removed.
 			c := g.Clone(g.ctx, g.pool)
-			if got := c.byName["A"].next[1].name; got != g.byName["A"].next[1].name {
-				t.Errorf("clone resolves A's edge to %s, original to %s", got, g.byName["A"].next[1].name)
+			if got := c.byName["A"].next[1].to.name; got != g.byName["A"].next[1].to.name {
+				t.Errorf("clone resolves A's edge to %s, original to %s", got, g.byName["A"].next[1].to.name)
 			}
 			g.Intercept("C", nil)
 			g.Finalize()
-			if got := g.byName["A"].next[1].name; got != "C" {
+			if got := g.byName["A"].next[1].to.name; got != "C" {
 				t.Errorf("after removing the interception A leads to %s", got)
 			}
 		})

@@ -2,8 +2,10 @@ package router
 
 import (
 	"net/netip"
+	"time"
 
 	"github.com/r2go/r2/r2/ctl"
+	"github.com/r2go/r2/r2/graph"
 )
 
 // API is the part of the router that the API server calls directly: the
@@ -36,4 +38,24 @@ type API interface {
 	// Routes returns the number of routes and up to limit of them starting
 	// at offset, in a stable order (limit >= 1, offset >= 0).
 	Routes(offset, limit int) (total int, rs []ctl.Route, err error)
+
+	// SetRuntime turns the per-node runtime statistics on or off.
+	SetRuntime(on bool) error
+	// Runtime reports whether they are on.
+	Runtime() bool
+	// Graph describes forwarding thread's graph with per-edge packet
+	// counts (thread is checked against Threads first).
+	Graph(thread int) ([]graph.NodeInfo, error)
+	// StartCapture starts a capture (its filter already checked) that
+	// stops by itself when ReadCapture is not called for lease.
+	StartCapture(spec graph.CaptureSpec, lease time.Duration) (int64, error)
+	// ReadCapture renews capture h's lease and takes up to max records
+	// (about maxBytes of data), with its totals of matched and lost packets.
+	// It is called without the backend lock: a capture is read while a
+	// long route load runs.
+	ReadCapture(h int64, max, maxBytes int) ([]graph.Record, uint64, uint64, error)
+	// StopCapture stops capture h.
+	StopCapture(h int64) error
+	// Threads is the number of forwarding threads.
+	Threads() int
 }

@@ -13,6 +13,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -38,8 +39,9 @@ Commands:
   r2intf IFNAME ip PREFIX [--del]
                               add (or delete) an address, e.g. 1.1.1.2/24
                               or 2001:db8:1::2/64
-  r2intf IFNAME show          show one interface
-  r2intf show [IFNAME]        show all interfaces (or one)
+  r2intf IFNAME show [-json]  show one interface
+  r2intf show [IFNAME] [-json]
+                              show all interfaces (or one)
 
 Run 'r2intf IFNAME add --help' (and so on) for details.
 
@@ -71,12 +73,16 @@ its EUI-64 IPv6 link-local address (fe80::/64) from the moment it is
 attached; more link-local addresses may be added.
 `
 
-const helpShow = `usage: r2intf show [IFNAME]
-       r2intf IFNAME show
+const helpShow = `usage: r2intf show [IFNAME] [-json]
+       r2intf IFNAME show [-json]
 
 Show R2's interfaces (or just IFNAME): index, Linux index, MAC, state, MTU,
 owning thread, driver, packet and drop counts, and addresses (IPv4, IPv6
 and link-local, comma-separated).
+
+  -json         print a JSON array of objects with the keys name, ifindex,
+                linux_index, mac, up, mtu, thread, driver, rx_pkts, rx_drops,
+                tx_pkts, tx_drops and addrs (an array, possibly empty)
 `
 
 func main() {
@@ -113,6 +119,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	thread := fs.Int("thread", -1, "")
 	driver := fs.String("driver", "", "")
 	del := fs.Bool("del", false, "")
+	asJSON := fs.Bool("json", false, "")
 	pos, err := client.Parse(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
 		fmt.Fprint(stdout, help(pos))
@@ -139,7 +146,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		if len(pos) == 2 {
 			name = pos[1]
 		}
-		cmd, do = "show", func(c *intf.InterfaceClient) error { return show(c, name, stdout) }
+		cmd, do = "show", func(c *intf.InterfaceClient) error { return show(c, name, *asJSON, stdout) }
 	case len(pos) == 1:
 		return client.Usagef(stderr, prog, "missing command after %q: add, del, ip or show", pos[0])
 	default:
@@ -187,12 +194,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 			if len(args) != 0 {
 				return client.Usagef(stderr, prog, "show takes no arguments after the interface name, got %q", args)
 			}
-			do = func(c *intf.InterfaceClient) error { return show(c, ifname, stdout) }
+			do = func(c *intf.InterfaceClient) error { return show(c, ifname, *asJSON, stdout) }
 		default:
 			return client.Usagef(stderr, prog, "unknown command %q: want add, del, ip or show", cmd)
 		}
 	}
-	for flagName, only := range map[string]string{"thread": "add", "driver": "add", "del": "ip"} {
+	for flagName, only := range map[string]string{"thread": "add", "driver": "add", "del": "ip", "json": "show"} {
 		if client.Set(fs, flagName) && cmd != only {
 			return client.Usagef(stderr, prog, "--%s only goes with '%s'", flagName, only)
 		}
@@ -209,11 +216,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return client.ExitOK
 }
 
-// show prints interface name (or all) as a table.
-func show(c *intf.InterfaceClient, name string, w io.Writer) error {
+// show prints interface name (or all) as a table, or as JSON.
+func show(c *intf.InterfaceClient, name string, asJSON bool, w io.Writer) error {
 	infos, err := c.Show(context.Background(), name)
 	if err != nil {
 		return err
+	}
+	if asJSON {
+		return showJSON(infos, w)
 	}
 	// The driver column is as wide as its longest entry ("afxdp copy
 	// (driver XDP)"); the others have fixed widths.
@@ -239,4 +249,34 @@ func show(c *intf.InterfaceClient, name string, w io.Writer) error {
 			strconv.FormatInt(i.TxPkts, 10), strconv.FormatInt(i.TxDrops, 10), addrs)
 	}
 	return nil
+}
+
+// jsonIntf is the stable JSON form of an interface (show -json), kept apart
+// from the API's generated type so the two can evolve separately.
+type jsonIntf struct {
+	Name       string   `json:"name"`
+	Ifindex    int32    `json:"ifindex"`
+	LinuxIndex int32    `json:"linux_index"`
+	MAC        string   `json:"mac"`
+	Up         bool     `json:"up"`
+	MTU        int32    `json:"mtu"`
+	Thread     int32    `json:"thread"`
+	Driver     string   `json:"driver"`
+	RxPkts     int64    `json:"rx_pkts"`
+	RxDrops    int64    `json:"rx_drops"`
+	TxPkts     int64    `json:"tx_pkts"`
+	TxDrops    int64    `json:"tx_drops"`
+	Addrs      []string `json:"addrs"`
+}
+
+func showJSON(infos []*intf.IfInfo, w io.Writer) error {
+	out := make([]jsonIntf, 0, len(infos))
+	for _, i := range infos {
+		out = append(out, jsonIntf{Name: i.Name, Ifindex: i.Ifindex, LinuxIndex: i.LinuxIndex, MAC: i.Mac, Up: i.Up,
+			MTU: i.Mtu, Thread: i.Thread, Driver: i.Driver, RxPkts: i.RxPkts, RxDrops: i.RxDrops,
+			TxPkts: i.TxPkts, TxDrops: i.TxDrops, Addrs: append([]string{}, i.Addrs...)})
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(out)
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"net/netip"
 	"strings"
 	"testing"
@@ -156,5 +157,86 @@ func TestHelp(t *testing.T) {
 		if code != 0 || stderr != "" || !strings.HasPrefix(stdout, tc.want) {
 			t.Errorf("r2intf %q: exit %d, stderr %q, stdout %q; want 0 and %q", tc.args, code, stderr, stdout, tc.want)
 		}
+	}
+}
+
+// TestShowJSON parses show -json, the schema the README documents.
+func TestShowJSON(t *testing.T) {
+	b := apitest.New()
+	_, sock := apitest.Serve(t, b, api.Options{})
+	s := func(args ...string) []string { return append([]string{"-s", sock}, args...) }
+	for _, args := range [][]string{
+		s("veth_r2_1", "add", "0", "8a:61:da:68:46:76"),
+		s("veth_r2_2", "add", "auto", "--thread", "2", "--driver", "afxdp"),
+		s("veth_r2_1", "ip", "1.1.1.2/24"),
+	} {
+		if code, _, stderr := r2intf(args...); code != 0 {
+			t.Fatalf("r2intf %q: exit %d, stderr %q", args, code, stderr)
+		}
+	}
+	type row struct {
+		Name       string   `json:"name"`
+		Ifindex    int      `json:"ifindex"`
+		LinuxIndex int      `json:"linux_index"`
+		MAC        string   `json:"mac"`
+		Up         bool     `json:"up"`
+		MTU        int      `json:"mtu"`
+		Thread     int      `json:"thread"`
+		Driver     string   `json:"driver"`
+		RxPkts     int64    `json:"rx_pkts"`
+		RxDrops    int64    `json:"rx_drops"`
+		TxPkts     int64    `json:"tx_pkts"`
+		TxDrops    int64    `json:"tx_drops"`
+		Addrs      []string `json:"addrs"`
+	}
+	for _, tt := range []struct {
+		name  string
+		args  []string
+		names []string
+	}{
+		{"all", s("show", "-json"), []string{"veth_r2_1", "veth_r2_2"}},
+		{"one", s("show", "veth_r2_2", "--json"), []string{"veth_r2_2"}},
+		{"one after the name", s("veth_r2_1", "show", "-json"), []string{"veth_r2_1"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out, stderr := r2intf(tt.args...)
+			if code != 0 || stderr != "" {
+				t.Fatalf("exit %d, stderr %q", code, stderr)
+			}
+			dec := json.NewDecoder(strings.NewReader(out))
+			dec.DisallowUnknownFields()
+			var rows []row
+			if err := dec.Decode(&rows); err != nil {
+				t.Fatalf("%v\n%s", err, out)
+			}
+			var names []string
+			for _, r := range rows {
+				names = append(names, r.Name)
+				if r.Addrs == nil {
+					t.Errorf("%s: addrs is null, want an array", r.Name)
+				}
+				switch r.Name {
+				case "veth_r2_1":
+					if r.MAC != "8a:61:da:68:46:76" || r.Driver != "afpacket" || len(r.Addrs) != 1 || r.Addrs[0] != "1.1.1.2/24" {
+						t.Errorf("veth_r2_1: %+v", r)
+					}
+				case "veth_r2_2":
+					if r.Ifindex != 1 || r.Thread != 2 || r.Driver != "afxdp" || len(r.Addrs) != 0 {
+						t.Errorf("veth_r2_2: %+v", r)
+					}
+				}
+			}
+			if diff := cmp.Diff(tt.names, names); diff != "" {
+				t.Errorf("interfaces (-want +got):\n%s", diff)
+			}
+			var raw []map[string]any
+			json.Unmarshal([]byte(out), &raw)
+			if len(raw) == 0 || len(raw[0]) != 13 {
+				t.Errorf("want 13 keys per interface: %v", raw)
+			}
+		})
+	}
+	if code, _, stderr := r2intf(s("veth_r2_1", "del", "-json")...); code != 2 || !strings.Contains(stderr, "--json only goes with 'show'") {
+		t.Errorf("del -json: exit %d, %q", code, stderr)
 	}
 }

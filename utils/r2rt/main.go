@@ -15,6 +15,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -58,8 +59,9 @@ Manage R2's IPv4 and IPv6 routing tables.
 Commands:
   r2rt route PREFIX NEXTHOP IFNAME [NEXTHOP IFNAME]... [--del]
                            add (or delete) a route (several paths: ECMP)
-  r2rt show all            show every route
-  r2rt show ADDRESS        show the route ADDRESS takes (longest match)
+  r2rt show all [-json]    show every route
+  r2rt show ADDRESS [-json]
+                           show the route ADDRESS takes (longest match)
   r2rt load FILE [--del]   add (or delete) the routes listed in FILE
 
 Run 'r2rt route --help' (and so on) for details.
@@ -87,12 +89,18 @@ Examples: r2rt route 3.1.1.1/32 2.1.1.1 veth_r2_2
           r2rt route 10.0.0.0/8 10.1.0.1 eth0 10.2.0.1@3 eth1
 `
 
-const helpShow = `usage: r2rt show all
-       r2rt show ADDRESS
+const helpShow = `usage: r2rt show all [-json]
+       r2rt show ADDRESS [-json]
 
 "all" lists both tables, IPv4 then IPv6 (fetched page by page); an address
 such as 3.1.1.1 or 2001:db8:9::5 shows the route it takes (the longest
 matching prefix).
+
+  -json    print JSON: a route is an object with the keys prefix, nexthop
+           ("" for none), ifname and kind (and for a multipath route
+           paths: [{nexthop, ifname, weight}, ...]); "show all" prints
+           {"routes": [ROUTE, ...], "total": N} (written as it is fetched),
+           "show ADDRESS" prints one ROUTE
 `
 
 const helpLoad = `usage: r2rt load FILE [--del] [--chunk N]
@@ -135,6 +143,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	tgt.AddFlags(fs)
 	del := fs.Bool("del", false, "")
 	chunk := fs.Int("chunk", maxChunk, "")
+	asJSON := fs.Bool("json", false, "")
 	pos, err := client.Parse(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
 		fmt.Fprint(stdout, help(pos))
@@ -152,6 +161,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	cmd, args := pos[0], pos[1:]
 	if client.Set(fs, "del") && cmd != "route" && cmd != "load" {
 		return client.Usagef(stderr, prog, "--del only goes with 'route' and 'load'")
+	}
+	if client.Set(fs, "json") && cmd != "show" {
+		return client.Usagef(stderr, prog, "--json only goes with 'show'")
 	}
 	if client.Set(fs, "chunk") && (cmd != "load" || *chunk < 1 || *chunk > maxChunk) {
 		return client.Usagef(stderr, prog, "--chunk goes with 'load' and takes 1 to %d", maxChunk)
@@ -195,10 +207,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 		if len(args) != 1 {
 			return client.Usagef(stderr, prog, "show takes \"all\" or one address")
 		}
-		if args[0] == "all" {
+		switch {
+		case args[0] == "all" && *asJSON:
+			do = func(c *api.Client) error { return showAllJSON(c.Route, stdout) }
+		case args[0] == "all":
 			do = func(c *api.Client) error { return showAll(c.Route, stdout) }
-		} else {
-			do = func(c *api.Client) error { return lookup(c.Route, args[0], stdout) }
+		default:
+			do = func(c *api.Client) error { return lookup(c.Route, args[0], *asJSON, stdout) }
 		}
 	case "load":
 		if len(args) != 1 {
@@ -292,13 +307,81 @@ func showAll(c *route.RouteClient, w io.Writer) error {
 	return nil
 }
 
-func lookup(c *route.RouteClient, addr string, w io.Writer) error {
+func lookup(c *route.RouteClient, addr string, asJSON bool, w io.Writer) error {
 	e, err := c.Lookup(context.Background(), addr)
 	if err != nil {
 		return err
 	}
+	if asJSON {
+		b, err := json.MarshalIndent(toJSON(e), "", "  ")
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintf(w, "%s\n", b)
+		return err
+	}
 	fmt.Fprintf(w, rowFormat, "PREFIX", "NEXTHOP", "IFNAME", "KIND")
 	printRoute(w, e)
+	return nil
+}
+
+// jsonRoute is the stable JSON form of a route (show -json), kept apart
+// from the API's generated type so the two can evolve separately.
+type jsonRoute struct {
+	Prefix  string `json:"prefix"`
+	Nexthop string `json:"nexthop"`
+	Ifname  string `json:"ifname"`
+	Kind    string `json:"kind"`
+	// Paths lists a multipath route's paths (absent otherwise).
+	Paths []jsonPath `json:"paths,omitempty"`
+}
+
+// jsonPath is one path of a multipath route.
+type jsonPath struct {
+	Nexthop string `json:"nexthop"`
+	Ifname  string `json:"ifname"`
+	Weight  int    `json:"weight"`
+}
+
+func toJSON(e *route.RouteEntry) jsonRoute {
+	r := jsonRoute{Prefix: e.Prefix, Nexthop: e.Nexthop, Ifname: e.Ifname, Kind: e.Kind}
+	for _, p := range e.Paths {
+		r.Paths = append(r.Paths, jsonPath{Nexthop: p.Nexthop, Ifname: p.Ifname, Weight: int(max(p.Weight, 1))})
+	}
+	return r
+}
+
+// showAllJSON is showAll as one JSON object, {"routes": [...], "total": N},
+// written route by route so a whole Internet table needs no more memory
+// than a page.
+func showAllJSON(c *route.RouteClient, w io.Writer) error {
+	bw := bufio.NewWriter(w)
+	defer bw.Flush()
+	bw.WriteString("{\"routes\": [")
+	var offset, total int64
+	for {
+		page, err := c.Show(context.Background(), offset, 0)
+		if err != nil {
+			return err
+		}
+		total = page.Total
+		for i, e := range page.Routes {
+			b, err := json.Marshal(toJSON(e))
+			if err != nil {
+				return err
+			}
+			if offset > 0 || i > 0 {
+				bw.WriteByte(',')
+			}
+			bw.WriteString("\n  ")
+			bw.Write(b)
+		}
+		offset += int64(len(page.Routes))
+		if len(page.Routes) == 0 || offset >= total {
+			break
+		}
+	}
+	fmt.Fprintf(bw, "\n], \"total\": %d}\n", offset)
 	return nil
 }
 

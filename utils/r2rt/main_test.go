@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"net/netip"
 	"os"
@@ -344,5 +345,80 @@ func TestLoadLongIPv6(t *testing.T) {
 	}
 	if calls := strings.Join(b.Calls(), " "); strings.Count(calls, "AddRoutes") < 2 {
 		t.Errorf("want the file split into several batches, got calls %s", calls)
+	}
+}
+
+// TestShowJSON parses show -json (all, over several pages, and one
+// address), the schema the README documents.
+func TestShowJSON(t *testing.T) {
+	b, s := setup(t, api.Options{MaxFrameSize: 64 << 10})
+	const n = 1200
+	var rs []api.Route
+	for i := range n {
+		rs = append(rs, routeOf(fmt.Sprintf("10.%d.%d.0/24", i/256, i%256), "1.1.1.1", "veth_r2_1"))
+	}
+	if err := b.AddRoutes(rs); err != nil {
+		t.Fatal(err)
+	}
+	type route struct {
+		Prefix  string `json:"prefix"`
+		Nexthop string `json:"nexthop"`
+		Ifname  string `json:"ifname"`
+		Kind    string `json:"kind"`
+	}
+	decode := func(out string, v any) {
+		t.Helper()
+		dec := json.NewDecoder(strings.NewReader(out))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(v); err != nil {
+			t.Fatalf("%v\n%.2000s", err, out)
+		}
+	}
+
+	code, out, stderr := r2rt(s("show", "all", "-json")...)
+	if code != 0 || stderr != "" {
+		t.Fatalf("show all -json: exit %d, %q", code, stderr)
+	}
+	var all struct {
+		Routes []route `json:"routes"`
+		Total  int     `json:"total"`
+	}
+	decode(out, &all)
+	if all.Total != len(all.Routes) || all.Total < n {
+		t.Fatalf("total %d, %d routes; want >= %d", all.Total, len(all.Routes), n)
+	}
+	found := 0
+	for _, r := range all.Routes {
+		if strings.HasPrefix(r.Prefix, "10.") {
+			if r.Nexthop != "1.1.1.1" || r.Ifname != "veth_r2_1" || r.Kind == "" {
+				t.Errorf("route %+v", r)
+			}
+			found++
+		}
+	}
+	if found != n {
+		t.Errorf("%d of the %d routes in the JSON", found, n)
+	}
+
+	code, out, stderr = r2rt(s("show", "10.0.3.7", "--json")...)
+	if code != 0 || stderr != "" {
+		t.Fatalf("show ADDRESS -json: exit %d, %q", code, stderr)
+	}
+	var one route
+	decode(out, &one)
+	if want := (route{"10.0.3.0/24", "1.1.1.1", "veth_r2_1", one.Kind}); one != want || one.Kind == "" {
+		t.Errorf("show 10.0.3.7 -json = %+v, want %+v", one, want)
+	}
+
+	// An empty table is still an object with an array.
+	_, s2 := setup(t, api.Options{})
+	code, out, _ = r2rt(s2("show", "all", "-json")...)
+	var empty map[string]any
+	decode(out, &empty)
+	if code != 0 || fmt.Sprint(empty["routes"]) != "[]" || empty["total"] != float64(0) {
+		t.Errorf("empty table: exit %d, %v", code, empty)
+	}
+	if code, _, stderr := r2rt(s("load", "-", "-json")...); code != 2 || !strings.Contains(stderr, "--json only goes with 'show'") {
+		t.Errorf("load -json: exit %d, %q", code, stderr)
 	}
 }

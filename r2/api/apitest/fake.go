@@ -57,6 +57,9 @@ type Backend struct {
 	PanicOn string
 	// Delay is slept in every call, to test concurrency.
 	Delay time.Duration
+
+	// G is the fake's graph state (graph.go).
+	G GraphState
 }
 
 var _ api.Backend = (*Backend)(nil)

@@ -3,7 +3,7 @@ package local_test
 import (
 	"testing"
 
-	v6 "github.com/r2go/r2/gnodes/layer3/ipv6/internal/v6test"
+	v6 "github.com/r2go/r2/gnodes/internal/v6test"
 	"github.com/r2go/r2/gnodes/layer3/ipv6/local"
 	gt "github.com/r2go/r2/r2/graph/graphtest"
 	"github.com/r2go/r2/r2/hdr"
