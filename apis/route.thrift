@@ -14,7 +14,7 @@ struct RouteEntry {
                      // no interface: dropped with an ICMP unreachable); ""
                      // on input derives it: "gateway" with a next hop,
                      // "connected" without
-  5: optional list<PathEntry> paths  // two or more: a multipath route (IPv4), spread per
+  5: optional list<PathEntry> paths  // two or more: a multipath route (ECMP), spread per
                             // flow; nexthop and ifname are then paths[0]'s
                             // (and may be left empty in a request)
 }

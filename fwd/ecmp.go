@@ -46,6 +46,35 @@ type Group struct {
 // all 1).
 func NewGroup(members []Adjacency, weights []int) (*Group, error) {
 	n := len(members)
+	weights, err := checkGroup(n, weights)
+	if err != nil {
+		return nil, err
+	}
+	for i, m := range members {
+		if m.Group != nil || m.Kind != AdjGateway && m.Kind != AdjConnected {
+			return nil, fmt.Errorf("next hop %d of a multipath route is %s: want a gateway or a connected path", i, m)
+		}
+		if err := m.validate(); err != nil {
+			return nil, err
+		}
+		for _, o := range members[:i] {
+			if o == m {
+				return nil, fmt.Errorf("next hop %s given twice", m)
+			}
+		}
+	}
+	bucket, err := fillBuckets(weights)
+	if err != nil {
+		return nil, err
+	}
+	g := &Group{bucket: bucket, n: n, Weights: append([]int(nil), weights...)}
+	copy(g.members[:], members)
+	g.Members = g.members[:n:n]
+	return g, nil
+}
+
+// checkGroup checks a group's size and weights (nil: all 1), returned.
+func checkGroup(n int, weights []int) ([]int, error) {
 	if n < 2 || n > MaxGroupMembers {
 		return nil, fmt.Errorf("a multipath route has 2 to %d next hops, not %d", MaxGroupMembers, n)
 	}
@@ -58,29 +87,21 @@ func NewGroup(members []Adjacency, weights []int) (*Group, error) {
 	if len(weights) != n {
 		return nil, fmt.Errorf("%d weights for %d next hops", len(weights), n)
 	}
+	return weights, nil
+}
+
+// fillBuckets spreads GroupBuckets buckets over members in proportion to
+// their weights (largest remainder, at least one each), interleaved.
+func fillBuckets(weights []int) ([GroupBuckets]uint8, error) {
+	var bucket [GroupBuckets]uint8
+	n := len(weights)
 	total := 0
-	for i, m := range members {
-		if m.Group != nil || m.Kind != AdjGateway && m.Kind != AdjConnected {
-			return nil, fmt.Errorf("next hop %d of a multipath route is %s: want a gateway or a connected path", i, m)
+	for i, w := range weights {
+		if w < 1 || w > 256 {
+			return bucket, fmt.Errorf("next hop %d: weight %d out of range 1..256", i, w)
 		}
-		if err := m.validate(); err != nil {
-			return nil, err
-		}
-		if weights[i] < 1 || weights[i] > 256 {
-			return nil, fmt.Errorf("next hop %d: weight %d out of range 1..256", i, weights[i])
-		}
-		for _, o := range members[:i] {
-			if o == m {
-				return nil, fmt.Errorf("next hop %s given twice", m)
-			}
-		}
-		total += weights[i]
+		total += w
 	}
-	g := &Group{n: n, Weights: append([]int(nil), weights...)}
-	copy(g.members[:], members)
-	g.Members = g.members[:n:n]
-	// Largest remainder: every member gets its share of the buckets, at
-	// least one each.
 	counts := make([]int, n)
 	rem := make([]int, n)
 	used := 0
@@ -116,13 +137,13 @@ func NewGroup(members []Adjacency, weights []int) (*Group, error) {
 	for b < GroupBuckets {
 		for i := range counts {
 			if counts[i] > 0 && b < GroupBuckets {
-				g.bucket[b] = uint8(i)
+				bucket[b] = uint8(i)
 				counts[i]--
 				b++
 			}
 		}
 	}
-	return g, nil
+	return bucket, nil
 }
 
 // Member returns the index of the member flow hash h maps to.

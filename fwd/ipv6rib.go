@@ -20,11 +20,17 @@ type Adjacency6 struct {
 	// netip.Addr.As16 gives it); all zero unless Kind is AdjGateway. A
 	// link-local next hop is scoped by Ifindex.
 	NextHop [16]byte
+	// Group, when not nil, makes this a multipath adjacency: the other
+	// fields are member 0's (see Group6).
+	Group *Group6
 }
 
 // String formats the adjacency the way route listings show it, e.g.
 // "gateway fe80::1 if 2".
 func (a Adjacency6) String() string {
+	if a.Group != nil {
+		return "multipath " + a.Group.String()
+	}
 	switch a.Kind {
 	case AdjDrop:
 		return "drop"
@@ -44,6 +50,11 @@ func (a Adjacency6) validate() error {
 	if a.Kind == AdjDrop {
 		return nil
 	}
+	if g := a.Group; g != nil {
+		if len(g.Members) < 2 || g.Members[0].Kind != a.Kind || g.Members[0].Ifindex != a.Ifindex || g.Members[0].NextHop != a.NextHop {
+			return fmt.Errorf("multipath adjacency must be its group's member 0")
+		}
+	}
 	if a.Ifindex < 0 || a.Ifindex >= MaxIfindex {
 		return fmt.Errorf("%s adjacency ifindex %d out of range [0, %d)", a.Kind, a.Ifindex, MaxIfindex)
 	}
@@ -62,6 +73,14 @@ func (a Adjacency6) validate() error {
 // usesIfindex reports whether packets sent through a go through (or, for
 // local delivery, belong to) interface ifindex.
 func (a Adjacency6) usesIfindex(ifindex int32) bool {
+	if a.Group != nil {
+		for _, m := range a.Group.Members {
+			if m.Ifindex == ifindex {
+				return true
+			}
+		}
+		return false
+	}
 	return a.Kind != AdjDrop && a.Ifindex == ifindex
 }
 

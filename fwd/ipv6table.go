@@ -300,7 +300,7 @@ func (t *IPv6Table) Adj(i uint32) Adjacency6 { return t.adj[i] }
 
 // MemBytes approximates the memory held by this copy, in bytes.
 func (t *IPv6Table) MemBytes() int {
-	const nodeSize, adjSize = 128, 24
+	const nodeSize, adjSize = 128, 32 // Adjacency6: Kind, Ifindex, NextHop, Group
 	n := len(t.direct)*4 + cap(t.nodes)*nodeSize + cap(t.leaves)*4 + cap(t.adj)*adjSize
 	for c := range numClasses6 {
 		n += cap(t.freeNodes[c])*4 + cap(t.freeLeaves[c])*4

@@ -39,8 +39,7 @@ type Route struct {
 	Ifname string
 	// Paths, when it has two or more entries, makes the route multipath
 	// (ECMP): packets are spread over the paths per flow, in proportion to
-	// their weights; NextHop and Ifname are then those of Paths[0]. IPv4
-	// only for now.
+	// their weights; NextHop and Ifname are then those of Paths[0].
 	Paths []Path
 	// Kind is KindConnected, KindLocal, KindGateway or KindDrop. In a request, ""
 	// means gateway when NextHop is set and connected otherwise.

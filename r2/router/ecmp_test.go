@@ -36,12 +36,19 @@ func TestMultipath(t *testing.T) {
 	if err := r.e.AddRoutes([]ctl.Route{{Prefix: netip.MustParsePrefix("40.0.0.0/8"), Paths: bad}}); err == nil {
 		t.Error("a path with an off-link next hop was accepted")
 	}
-	if err := r.e.AddRoutes([]ctl.Route{{Prefix: netip.MustParsePrefix("2001:db8::/32"), Paths: []ctl.Path{
-		{NextHop: netip.MustParseAddr("fe80::1"), Ifname: "if0"}, {NextHop: netip.MustParseAddr("fe80::2"), Ifname: "if1"}}}}); err == nil {
-		t.Error("an IPv6 multipath route was accepted")
+	p6 := netip.MustParsePrefix("2001:db8::/32")
+	paths6 := []ctl.Path{{NextHop: netip.MustParseAddr("fe80::1"), Ifname: "if0", Weight: 1},
+		{NextHop: netip.MustParseAddr("fe80::2"), Ifname: "if1", Weight: 2}}
+	must(t, r.e.AddRoutes([]ctl.Route{{Prefix: p6, Paths: paths6}}))
+	got6, err := r.e.LookupRoute(netip.MustParseAddr("2001:db8::1"))
+	must(t, err)
+	if want6 := (ctl.Route{Prefix: p6, NextHop: paths6[0].NextHop, Ifname: "if0", Kind: ctl.KindGateway, Paths: paths6}); !got6.Equal(want6) {
+		t.Errorf("lookup: %v, want %v", got6, want6)
 	}
 	must(t, r.e.DelInterface("if1"))
-	if _, err := r.e.LookupRoute(netip.MustParseAddr("20.1.2.3")); err == nil {
-		t.Error("multipath route through a deleted interface still there")
+	for _, a := range []string{"20.1.2.3", "2001:db8::1"} {
+		if _, err := r.e.LookupRoute(netip.MustParseAddr(a)); err == nil {
+			t.Errorf("multipath route to %s through a deleted interface still there", a)
+		}
 	}
 }

@@ -150,7 +150,7 @@ func (r *Router) resolve6(rt ctl.Route) (fwd.Route6, error) {
 		return fwd.Route6{Prefix: p, Adj: fwd.Adjacency6{Kind: fwd.AdjDrop}}, nil
 	}
 	if len(rt.Paths) > 1 {
-		return fwd.Route6{}, fmt.Errorf("route %s: multipath IPv6 routes are not supported yet: %w", rt.Prefix, ctl.ErrInvalid)
+		return r.resolveMultipath6(rt)
 	}
 	fi := r.intfs.ByName(rt.Ifname)
 	if fi == nil {
@@ -179,9 +179,48 @@ func (r *Router) resolve6(rt ctl.Route) (fwd.Route6, error) {
 	return fwd.Route6{Prefix: p, Adj: fwd.Adjacency6{Kind: fwd.AdjGateway, Ifindex: fi.Ifindex, NextHop: a}}, nil
 }
 
+// resolveMultipath6 is resolveMultipath for IPv6. Caller holds r.mu.
+func (r *Router) resolveMultipath6(rt ctl.Route) (fwd.Route6, error) {
+	members := make([]fwd.Adjacency6, len(rt.Paths))
+	weights := make([]int, len(rt.Paths))
+	key := "6:"
+	for i, pa := range rt.Paths {
+		one, err := r.resolve6(ctl.Route{Prefix: rt.Prefix, NextHop: pa.NextHop, Ifname: pa.Ifname})
+		if err != nil {
+			return fwd.Route6{}, fmt.Errorf("route %s: path #%d: %w", rt.Prefix, i, err)
+		}
+		members[i], weights[i] = one.Adj, max(pa.Weight, 1)
+		key += fmt.Sprintf("%d/%d/%x/%d,", one.Adj.Kind, one.Adj.Ifindex, one.Adj.NextHop, weights[i])
+	}
+	if g := r.groups6[key]; g != nil {
+		return fwd.Route6{Prefix: rt.Prefix, Adj: fwd.Multipath6(g)}, nil
+	}
+	g, err := fwd.NewGroup6(members, weights)
+	if err != nil {
+		return fwd.Route6{}, fmt.Errorf("route %s: %v: %w", rt.Prefix, err, ctl.ErrInvalid)
+	}
+	if r.groups6 == nil {
+		r.groups6 = map[string]*fwd.Group6{}
+	}
+	r.groups6[key] = g
+	return fwd.Route6{Prefix: rt.Prefix, Adj: fwd.Multipath6(g)}, nil
+}
+
 // info6 is an installed IPv6 route as the API shows it. Caller holds r.mu.
 func (r *Router) info6(rt fwd.Route6) ctl.Route {
 	out := ctl.Route{Prefix: rt.Prefix, Kind: rt.Adj.Kind.String()}
+	if g := rt.Adj.Group; g != nil {
+		for i, m := range g.Members {
+			pa := ctl.Path{Weight: g.Weights[i]}
+			if x := r.intfs.Get(m.Ifindex); x != nil {
+				pa.Ifname = x.Name
+			}
+			if m.Kind == fwd.AdjGateway {
+				pa.NextHop = netip.AddrFrom16(m.NextHop)
+			}
+			out.Paths = append(out.Paths, pa)
+		}
+	}
 	if i := r.intfs.Get(rt.Adj.Ifindex); i != nil && rt.Adj.Kind != fwd.AdjDrop {
 		out.Ifname = i.Name
 	}

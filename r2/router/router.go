@@ -38,6 +38,7 @@ type Router struct {
 	// groups are the multipath groups made so far, by members and
 	// weights, so that routes with the same paths share one.
 	groups    map[string]*fwd.Group
+	groups6   map[string]*fwd.Group6
 	relayDone chan struct{}
 	closed    bool
 	logf      func(string, ...any)

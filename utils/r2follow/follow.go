@@ -92,7 +92,7 @@ type Stats struct {
 	Overflows     uint64            `json:"overflows"`       // netlink notifications lost (each led to a resync)
 	R2Resyncs     uint64            `json:"r2_resyncs"`      // R2 state read back (start-up, reconnection)
 	Reconnects    uint64            `json:"reconnects"`      // API connections re-established
-	Multipath     uint64            `json:"multipath"`       // multipath routes reduced to their first next hop
+	Multipath     uint64            `json:"multipath"`       // multipath routes sent with fewer paths than the kernel's (some unusable)
 	LastResyncSec float64           `json:"last_resync_s"`   // duration of the last resync
 	LastResyncOps int               `json:"last_resync_ops"` // routes sent by the last resync
 }
@@ -553,7 +553,7 @@ func (f *Follower) translate(v *view, p netip.Prefix) (r2Route, bool, string) {
 	if len(kr.NHs) == 0 {
 		return r2Route{}, false, "no next hop"
 	}
-	if len(kr.NHs) > 1 && p.Addr().Is4() {
+	if len(kr.NHs) > 1 {
 		// ECMP: every path R2 can reach, with its weight.
 		var paths []ctl.Path
 		var why string
@@ -569,16 +569,13 @@ func (f *Follower) translate(v *view, p netip.Prefix) (r2Route, bool, string) {
 		case len(paths) == 0:
 			return r2Route{}, false, why
 		case len(paths) < len(kr.NHs):
+			f.Stats.Multipath++
 			f.logOnce("multipath partial", "route %s: %d of %d next hops usable (%s)", p, len(paths), len(kr.NHs), why)
 		}
 		if len(paths) == 1 {
 			return r2Route{Prefix: p, NextHop: paths[0].NextHop, Ifname: paths[0].Ifname}, true, ""
 		}
 		return r2Route{Prefix: p, NextHop: paths[0].NextHop, Ifname: paths[0].Ifname, Paths: paths}, true, ""
-	}
-	if len(kr.NHs) > 1 {
-		f.Stats.Multipath++
-		f.logOnce("multipath", "route %s has %d next hops: R2 has no IPv6 ECMP, it gets the first only", p, len(kr.NHs))
 	}
 	return f.path(v, p, kr.NHs[0])
 }

@@ -79,7 +79,7 @@ connected route (the destination is on IFNAME's link). An IPv6 NEXTHOP may
 be link-local (fe80::1, without %zone: IFNAME is the interface). With
 --del, delete the route to PREFIX.
 
-With several NEXTHOP IFNAME pairs the route is multipath (ECMP, IPv4): R2
+With several NEXTHOP IFNAME pairs the route is multipath (ECMP): R2
 spreads flows over the paths by a hash of addresses, protocol and ports
 (addresses only for fragments), in proportion to the weights (1..256,
 default 1); a path whose interface is down gives its flows to the others.

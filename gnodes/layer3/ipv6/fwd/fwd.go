@@ -145,6 +145,37 @@ func (n *Node) Dispatch(d *graph.Dispatch) {
 	}
 }
 
+// member picks the path of multipath group g for packet ip, and returns it
+// with its output interface: by the flow hash of the addresses, the next
+// header and the ports of TCP, UDP and SCTP right after the fixed header
+// (a flow with extension headers hashes on addresses and next header
+// alone, which keeps it on one path too), or, if that member's interface is
+// down, the next member that is up.
+func (n *Node) member(g *fwd.Group6, ip hdr.IPv6) (*fwd.Adjacency6, *fwd.Interface) {
+	var ports uint32
+	nh := ip[6]
+	if (nh == hdr.ProtoTCP || nh == hdr.ProtoUDP || nh == 132) && len(ip) >= hdr.IPv6Len+4 {
+		l4 := ip[hdr.IPv6Len:]
+		ports = uint32(l4[0])<<24 | uint32(l4[1])<<16 | uint32(l4[2])<<8 | uint32(l4[3])
+	}
+	i := g.Member(fwd.FlowHash6((*[16]byte)(ip[8:24]), (*[16]byte)(ip[24:40]), nh, ports))
+	m := g.At(i)
+	out := n.intfs.Get(m.Ifindex)
+	if out != nil && out.Up {
+		return m, out
+	}
+	for k := 1; k < g.Len(); k++ {
+		j := i + k
+		if j >= g.Len() {
+			j -= g.Len()
+		}
+		if o := n.intfs.Get(g.At(j).Ifindex); o != nil && o.Up {
+			return g.At(j), o
+		}
+	}
+	return m, out
+}
+
 func (n *Node) forward(d *graph.Dispatch, t *fwd.IPv6Table, p *packet.Packet, dhi, dlo uint64, ai uint32) {
 	data := p.Data()
 	if len(data) < hdr.IPv6Len || data[0]>>4 != 6 {
@@ -239,7 +270,14 @@ func (n *Node) forward(d *graph.Dispatch, t *fwd.IPv6Table, p *packet.Packet, dh
 		n.icmpError(d, p, origin, hdr.ICMPv6TimeExceeded, hdr.ICMPv6HopLimitExceed, 0)
 		return
 	}
-	out := n.intfs.Get(a.Ifindex)
+	var out *fwd.Interface
+	if a.Group != nil {
+		var m *fwd.Adjacency6
+		m, out = n.member(a.Group, ip)
+		a = *m
+	} else {
+		out = n.intfs.Get(a.Ifindex)
+	}
 	if out == nil {
 		d.Drop(p, n.c.noIntf)
 		return
