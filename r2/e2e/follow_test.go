@@ -275,6 +275,15 @@ func TestFollowBIRD(t *testing.T) {
 		sum("EtherDecap:"+ra+"/nd_ns_host_owned")+sum("EtherDecap:"+pfx+"rb/nd_ns_host_owned"),
 		sum("IPv4Local/host_owned"), sum("IPv6Local/host_owned"))
 
+	// A kernel multipath route becomes an R2 multipath route, weights kept.
+	sh(t, "ip", "-n", r, "route", "add", "203.0.113.0/24", "proto", "static",
+		"nexthop", "via", "10.1.0.1", "dev", pfx+"ra", "weight", "1", "nexthop", "via", "10.2.0.1", "dev", pfx+"rb", "weight", "3")
+	start = time.Now()
+	waitRoute(t, d, "203.0.113.1", true, 5*time.Second)
+	if got := r2Route(d, "203.0.113.1"); !strings.Contains(got, "10.1.0.1@1") || !strings.Contains(got, "10.2.0.1@3") || !strings.Contains(got, "multipath") {
+		t.Errorf("R2's route for a kernel multipath route:\n%s", got)
+	}
+
 	// A withdrawn prefix stops being forwarded within a second.
 	t0 := time.Now()
 	sh(t, "birdc", "-s", peerSock, "disable", "w4")
