@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -220,31 +221,7 @@ func startFollowRig(t *testing.T, followArgs ...string) *followRig {
 	sh(t, "ip", "-n", ns, "addr", "add", "10.1.0.2/24", "dev", pfx+"ra")
 
 	inst := uniqueInstance(t)
-	d := &daemon{instance: inst, log: &syncBuf{}, done: make(chan error, 1)}
-	d.cmd = exec.Command("ip", "netns", "exec", ns, filepath.Join(bin, "r2"), "-i", inst, "-c", "/dev/null", "-threads", "1")
-	d.cmd.Stdout, d.cmd.Stderr = d.log, d.log
-	if err := d.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { d.done <- d.cmd.Wait() }()
-	t.Cleanup(func() {
-		if !d.stopped {
-			d.stop(t)
-		}
-		if t.Failed() {
-			t.Logf("r2 log:\n%s", d.log.String())
-		}
-	})
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if _, err := os.Stat(api.SocketPath(inst)); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("r2 did not start\n%s", d.log.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	d := startR2In(t, ns, inst)
 	statsFile := filepath.Join(t.TempDir(), "stats.json")
 	fol := startProc(t, "r2follow", append([]string{"ip", "netns", "exec", ns, filepath.Join(bin, "r2follow"), "-i", inst, "-if", pfx + "ra",
 		"-stats", statsFile, "-stats-every", "0"}, followArgs...)...)
@@ -335,4 +312,85 @@ func TestFollowOverflow(t *testing.T) {
 			t.Errorf("kept %s missing from R2: %v %v", p, e, err)
 		}
 	}
+}
+
+// startR2In runs r2 (one thread) in namespace ns as instance inst and waits
+// for its API socket.
+func startR2In(t *testing.T, ns, inst string) *daemon {
+	t.Helper()
+	d := &daemon{instance: inst, log: &syncBuf{}, done: make(chan error, 1)}
+	d.cmd = exec.Command("ip", "netns", "exec", ns, filepath.Join(bin, "r2"), "-i", inst, "-c", "/dev/null", "-threads", "1")
+	d.cmd.Stdout, d.cmd.Stderr = d.log, d.log
+	if err := d.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { d.done <- d.cmd.Wait() }()
+	t.Cleanup(func() {
+		if !d.stopped {
+			d.stop(t)
+		}
+		if t.Failed() {
+			t.Logf("r2 log:\n%s", d.log.String())
+		}
+	})
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		if c, err := net.Dial("unix", api.SocketPath(inst)); err == nil {
+			c.Close()
+			return d
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("r2 did not start\n%s", d.log.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestFollowR2Restart: R2 restarts under the follower (it loses its
+// state); the follower notices, reconnects and programs the new instance
+// with the interfaces, addresses and routes the kernel has.
+func TestFollowR2Restart(t *testing.T) {
+	rig := startFollowRig(t)
+	var b strings.Builder
+	for i := range 1000 {
+		fmt.Fprintf(&b, "route add 20.%d.%d.0/24 via 10.1.0.1 dev %sra proto static\n", i>>8, i&255, rig.pfx)
+	}
+	batch := filepath.Join(t.TempDir(), "routes.batch")
+	if err := os.WriteFile(batch, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sh(t, "ip", "-n", rig.ns, "-batch", batch)
+	base := rig.total()
+	for deadline := time.Now().Add(30 * time.Second); rig.total() < 1000; {
+		if time.Now().After(deadline) {
+			t.Fatalf("R2 has %d routes", rig.total())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	base = rig.total()
+	rig.d.stop(t)
+	rig.c.Close()
+	t0 := time.Now()
+	d2 := startR2In(t, rig.ns, rig.d.instance)
+	c, err := api.Dial("unix", api.SocketPath(d2.instance), api.Options{SocketTimeout: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		pg, err := c.Route.Show(context.Background(), 0, 1)
+		if err == nil && int(pg.Total) == base {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("restarted R2 has %v routes (%v), want %d\n%s", pg, err, base, rig.fol.log.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	infos, err := c.Interface.Show(context.Background(), rig.pfx+"ra")
+	if err != nil || len(infos) != 1 || !infos[0].HostOwned {
+		t.Errorf("restarted R2's interface: %v %v", infos, err)
+	}
+	st := followStats(t, rig.fol, rig.stats)
+	t.Logf("R2 restarted: the follower reprogrammed it (%d routes) %v after the new instance started; reconnects %v, R2 resyncs %v",
+		base, time.Since(t0).Round(time.Millisecond), st["reconnects"], st["r2_resyncs"])
 }
