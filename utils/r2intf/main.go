@@ -39,6 +39,9 @@ Commands:
   r2intf IFNAME ip PREFIX [--del]
                               add (or delete) an address, e.g. 1.1.1.2/24
                               or 2001:db8:1::2/64
+  r2intf IFNAME host-owned on|off
+                              the Linux host owns the addresses: it answers
+                              ARP, NDP and traffic to them, R2 only forwards
   r2intf IFNAME show [-json]  show one interface
   r2intf show [IFNAME] [-json]
                               show all interfaces (or one)
@@ -190,13 +193,19 @@ func run(args []string, stdout, stderr io.Writer) int {
 				}
 				return c.AddIP(context.Background(), ifname, args[0])
 			}
+		case "host-owned":
+			if len(args) != 1 || args[0] != "on" && args[0] != "off" {
+				return client.Usagef(stderr, prog, "host-owned takes on or off")
+			}
+			on := args[0] == "on"
+			do = func(c *intf.InterfaceClient) error { return c.SetHostOwned(context.Background(), ifname, on) }
 		case "show":
 			if len(args) != 0 {
 				return client.Usagef(stderr, prog, "show takes no arguments after the interface name, got %q", args)
 			}
 			do = func(c *intf.InterfaceClient) error { return show(c, ifname, *asJSON, stdout) }
 		default:
-			return client.Usagef(stderr, prog, "unknown command %q: want add, del, ip or show", cmd)
+			return client.Usagef(stderr, prog, "unknown command %q: want add, del, ip, host-owned or show", cmd)
 		}
 	}
 	for flagName, only := range map[string]string{"thread": "add", "driver": "add", "del": "ip", "json": "show"} {
@@ -242,6 +251,9 @@ func show(c *intf.InterfaceClient, name string, asJSON bool, w io.Writer) error 
 		addrs := strings.Join(i.Addrs, ",")
 		if addrs == "" {
 			addrs = "-"
+		}
+		if i.HostOwned {
+			addrs += " (host-owned)"
 		}
 		fmt.Fprintf(w, format, i.Name, strconv.Itoa(int(i.Ifindex)), strconv.Itoa(int(i.LinuxIndex)), i.Mac, state,
 			strconv.Itoa(int(i.Mtu)), strconv.Itoa(int(i.Thread)), i.Driver,
