@@ -11,8 +11,8 @@ import (
 )
 
 // Seed is one entry of a fuzz target's seed corpus: the arguments of the
-// fuzz function, in order. Supported types: []byte, string, bool, int,
-// int64, uint8, uint16, uint32 and uint64.
+// fuzz function, in order. Supported types: []byte, string, bool and the
+// integer types.
 type Seed []any
 
 // SeedFile encodes args in the "go test fuzz v1" corpus file format that
@@ -26,7 +26,7 @@ func SeedFile(args ...any) string {
 			fmt.Fprintf(&b, "[]byte(%s)\n", strconv.Quote(string(v)))
 		case string:
 			fmt.Fprintf(&b, "string(%s)\n", strconv.Quote(v))
-		case bool, int, int64, uint8, uint16, uint32, uint64:
+		case bool, int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64:
 			fmt.Fprintf(&b, "%T(%v)\n", v, v)
 		default:
 			panic(fmt.Sprintf("graphtest: unsupported fuzz argument type %T", a))
