@@ -88,7 +88,7 @@ func ParseAddr(what, s string) (netip.Addr, error) {
 		return netip.Addr{}, fmt.Errorf("bad %s %q: %s", what, s, cause(err))
 	}
 	if !a.Is4() {
-		return netip.Addr{}, fmt.Errorf("%s %s is IPv6; R2 handles IPv4 only", what, s)
+		return netip.Addr{}, fmt.Errorf("%s %q is IPv6; R2 handles IPv4 only", what, s)
 	}
 	return a, nil
 }
@@ -108,7 +108,7 @@ func ParsePrefix(what, s string) (netip.Prefix, error) {
 		return netip.Prefix{}, fmt.Errorf("bad %s %q: %s", what, s, cause(err))
 	}
 	if !a.Is4() {
-		return netip.Prefix{}, fmt.Errorf("%s %s is IPv6; R2 handles IPv4 only", what, s)
+		return netip.Prefix{}, fmt.Errorf("%s %q is IPv6; R2 handles IPv4 only", what, s)
 	}
 	n, err := strconv.Atoi(bits)
 	if err != nil || n < 0 || n > 32 || bits != strconv.Itoa(n) {

@@ -29,6 +29,8 @@ func TestParsers(t *testing.T) {
 		{"ifaddr loopback", func() error { _, err := api.ParseIfAddr("127.0.0.1/8"); return err }, "loopback"},
 		{"ifaddr zero", func() error { _, err := api.ParseIfAddr("0.0.0.0/8"); return err }, "unspecified"},
 		{"addr zone", func() error { _, err := api.ParseAddr("a", "fe80::1%eth0"); return err }, "is IPv6"},
+		{"addr zone quoted", func() error { _, err := api.ParseAddr("a", "fe80::1%\x1b[2J"); return err }, `a "fe80::1%\x1b[2J" is IPv6`},
+		{"prefix zone quoted", func() error { _, err := api.ParsePrefix("p", "fe80::1%\n/64"); return err }, `p "fe80::1%\n/64" is IPv6`},
 		{"mac dashes", func() error { _, err := api.ParseMAC("8a-61-da-68-46-76"); return err }, ""},
 		{"mac empty", func() error { _, err := api.ParseMAC(""); return err }, ""},
 		{"ifname tab", func() error { return api.CheckIfname("a\tb") }, `contains '\t'`},
