@@ -101,7 +101,7 @@ func ParsePrefix(what, s string) (netip.Prefix, error) {
 	}
 	addr, bits, ok := strings.Cut(s, "/")
 	if !ok {
-		return netip.Prefix{}, fmt.Errorf("bad %s %q: missing the /length (e.g. %s/24)", what, s, s)
+		return netip.Prefix{}, fmt.Errorf("bad %s %q: missing the /length (e.g. %q)", what, s, s+"/24")
 	}
 	a, err := netip.ParseAddr(addr)
 	if err != nil {

@@ -22,6 +22,8 @@ func TestParsers(t *testing.T) {
 		{"prefix 4in6", func() error { _, err := api.ParsePrefix("p", "::ffff:1.2.3.4/120"); return err }, "is IPv6"},
 		{"prefix space", func() error { _, err := api.ParsePrefix("p", " 10.1.1.1/24"); return err }, `bad p " 10.1.1.1/24"`},
 		{"prefix empty", func() error { _, err := api.ParsePrefix("p", ""); return err }, "empty p"},
+		{"prefix no length", func() error { _, err := api.ParsePrefix("p", "10.1.1.1"); return err }, `missing the /length (e.g. "10.1.1.1/24")`},
+		{"prefix no length quoted", func() error { _, err := api.ParsePrefix("p", "\x94\n"); return err }, `(e.g. "\x94\n/24")`},
 		{"route /32", func() error { _, err := api.ParseRoutePrefix("3.1.1.1/32"); return err }, ""},
 		{"route default", func() error { _, err := api.ParseRoutePrefix("0.0.0.0/0"); return err }, ""},
 		{"route default host bits", func() error { _, err := api.ParseRoutePrefix("1.2.3.4/0"); return err }, "did you mean 0.0.0.0/0?"},
