@@ -127,6 +127,7 @@ func logSeeds() map[string]gt.Seed {
 		"threads_zero":       {logEdit(hdr, 16, u32(0)), uint32(0)},
 		"entries_not_pow2":   {logEdit(hdr, 20, u32(12)), uint32(0)},
 		"entries_huge":       {logEdit(hdr, 20, u32(1<<20)), uint32(0)},
+		"one_ring_two_pages": {cat(logEdit(hdr, 16, u32(1)), logEdit(hdr, 20, u32(64)), logEdit(hdr, 56, u64(8192))), uint32(0)},
 		"file_size_field":    {logEdit(hdr, 64, u64(1<<40)), uint32(0)},
 		"cut_header":         {[]byte{}, uint32(100)},
 		"cut_rings":          {[]byte{}, uint32(40000)},
@@ -209,11 +210,13 @@ func FuzzLogsRead(f *testing.F) {
 			}
 		}()
 		// A header may describe another geometry that fits the same file
-		// (32 entries per ring take the same 4096-byte stride as 8): that
-		// is a valid file, read as it says.
+		// (32 entries per ring take the same 4096-byte stride as 8; one
+		// ring of 64 takes two pages): that is a valid file, read as it
+		// says.
 		threads, entries := r.Threads(), r.EntriesPerThread()
-		if threads < 1 || threads > fuzzThreads || entries < 1 || ringHdrSize+entries*logs.EntrySize > ringStride {
-			t.Fatalf("opened with %d threads of %d entries", threads, entries)
+		g := geometry{ringsOff: int(le.Uint64(b[48:])), stride: int(le.Uint64(b[56:])), entries: entries}
+		if threads < 1 || entries < 1 || ringHdrSize+entries*logs.EntrySize > g.stride || g.ringsOff+threads*g.stride > len(b) {
+			t.Fatalf("opened with %d threads of %d entries, rings at %d every %d, in %d bytes", threads, entries, g.ringsOff, g.stride, len(b))
 		}
 		r.Enabled()
 		r.ClearGeneration()
@@ -225,7 +228,7 @@ func FuzzLogsRead(f *testing.F) {
 			return
 		}
 		checkEntries(t, got, threads, entries)
-		checkSlots(t, b, got, entries)
+		checkSlots(t, b, got, g)
 		again, err := r.Entries()
 		if err != nil || !gocmp.Equal(got, again) {
 			t.Fatalf("second Entries differs: %v\n%s", err, gocmp.Diff(got, again))
@@ -297,19 +300,22 @@ func checkEntries(t *testing.T, es []logs.Entry, threads, entries int) {
 	}
 }
 
+// geometry is where the rings of a file are, as its header says.
+type geometry struct{ ringsOff, stride, entries int }
+
 // checkSlots checks each entry against the bytes of its slot in b: shown
 // only if entry n of its ring is in the window readers show, both halves of
 // the sequence say n+1 and the slot names the ring's thread; time, format
 // and arguments as stored.
-func checkSlots(t *testing.T, b []byte, es []logs.Entry, entries int) {
+func checkSlots(t *testing.T, b []byte, es []logs.Entry, g geometry) {
 	t.Helper()
 	for _, e := range es {
-		ring := ringsOff + e.Thread*ringStride
+		ring := g.ringsOff + e.Thread*g.stride
 		head, base := le.Uint64(b[ring:]), le.Uint64(b[ring+8:])
-		if e.Seq >= head || e.Seq < base || head-e.Seq > uint64(entries) {
+		if e.Seq >= head || e.Seq < base || head-e.Seq > uint64(g.entries) {
 			t.Fatalf("entry %d of thread %d shown with head %d, base %d", e.Seq, e.Thread, head, base)
 		}
-		slot := b[ring+ringHdrSize+int(e.Seq%uint64(entries))*logs.EntrySize:][:logs.EntrySize]
+		slot := b[ring+ringHdrSize+int(e.Seq%uint64(g.entries))*logs.EntrySize:][:logs.EntrySize]
 		seq, claim, meta := le.Uint64(slot), le.Uint64(slot[8:]), le.Uint64(slot[24:])
 		if seq != e.Seq+1 || claim != e.Seq+1 || meta>>16 != uint64(e.Thread) {
 			t.Fatalf("entry %d of thread %d shown from a slot with seq %d, claim %d, meta %#x", e.Seq, e.Thread, seq, claim, meta)
