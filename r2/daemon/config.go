@@ -318,6 +318,11 @@ func (c *config) set(section, k, v string) error {
 	return fmt.Errorf("unknown key")
 }
 
+// maxCPUs bounds CPU numbers and the length of a CPU list: it is what the
+// affinity mask (unix.CPUSet) holds. Without a bound "0-2000000000" would
+// allocate gigabytes before check() could refuse it.
+const maxCPUs = 1024
+
 // parseCPUs reads "0,2,4" or "2-5".
 func parseCPUs(v string) ([]int, error) {
 	var out []int
@@ -325,14 +330,17 @@ func parseCPUs(v string) ([]int, error) {
 		part = strings.TrimSpace(part)
 		lo, hi, isRange := strings.Cut(part, "-")
 		a, err := strconv.Atoi(lo)
-		if err != nil || a < 0 {
-			return nil, fmt.Errorf("%q is not a CPU number", lo)
+		if err != nil || a < 0 || a >= maxCPUs {
+			return nil, fmt.Errorf("%q is not a CPU number (0 to %d)", lo, maxCPUs-1)
 		}
 		b := a
 		if isRange {
-			if b, err = strconv.Atoi(hi); err != nil || b < a {
+			if b, err = strconv.Atoi(hi); err != nil || b < a || b >= maxCPUs {
 				return nil, fmt.Errorf("%q is not a CPU range", part)
 			}
+		}
+		if len(out)+b-a+1 > maxCPUs {
+			return nil, fmt.Errorf("more than %d CPUs listed", maxCPUs)
 		}
 		for i := a; i <= b; i++ {
 			out = append(out, i)
