@@ -21,8 +21,10 @@ type QoS struct {
 	// Rate is the link rate in bits/s: the root class's curve.
 	Rate uint64
 	// LinkQueue is how much transmission the scheduler may hand the
-	// device ahead of time (hfsc.Sched.SetLinkQueue): enough to cover the
-	// owner thread's wakeup latency, so a late wakeup loses no capacity.
+	// device ahead of time (hfsc.Sched.SetLinkQueue), and how far behind
+	// its upper limit a class may fall and catch up (SetULSlack): enough
+	// to cover the owner thread's wakeup latency, so that a late wakeup
+	// loses neither link capacity nor a class's upper-limit service.
 	LinkQueue time.Duration
 	// Classes are the classes below the root, parents before children.
 	Classes []hfsc.ClassConfig

@@ -60,6 +60,9 @@ type Node struct {
 	garbage []*packet.Packet
 	reg     *counters.Registry
 	lastNow int64
+	// due is when the node asked to be run again (0: not asked); a run
+	// later than that by more than 1 ms counts in c.late.
+	due int64
 }
 
 type cntrs struct {
@@ -69,6 +72,8 @@ type cntrs struct {
 	deleted     counters.Counter // freed from a deleted class or scheduler
 	unmatched   counters.PktByte // matched no rule (default class)
 	sent        counters.PktByte // released to IfNode
+	late        counters.Counter // timer wakeups more than 1 ms late
+	late10      counters.Counter // ... more than 10 ms late
 }
 
 // classCntrs are a class's counters in shared memory.
@@ -121,6 +126,8 @@ func (n *Node) Clone(c *graph.CloneCtx) graph.Node {
 		deleted:     c.Counter(n.name, "deleted"),
 		unmatched:   c.PktByte(n.name, "unmatched"),
 		sent:        c.PktByte(n.name, "sent"),
+		late:        c.Counter(n.name, "late_1ms"),
+		late10:      c.Counter(n.name, "late_10ms"),
 	}
 	return x
 }
@@ -141,6 +148,15 @@ func (n *Node) Dispatch(d *graph.Dispatch) {
 		now = n.clock()
 	}
 	n.lastNow = now
+	if n.due > 0 {
+		if late := now - n.due; late > 1e6 {
+			n.c.late.Inc()
+			if late > 10e6 {
+				n.c.late10.Inc()
+			}
+		}
+		n.due = 0
+	}
 	if n.sched == nil {
 		n.passThrough(d)
 		return
@@ -236,6 +252,7 @@ func (n *Node) dequeue(d *graph.Dispatch, now int64) {
 		d.More()
 	} else {
 		d.WakeIn(t - now)
+		n.due = t
 	}
 }
 
@@ -285,6 +302,7 @@ func (n *Node) rebuild(cfg *fwd.QoS) {
 		return // the control side validated the rate
 	}
 	s.SetLinkQueue(cfg.LinkQueue)
+	s.SetULSlack(cfg.LinkQueue)
 	for _, c := range cfg.Classes {
 		s.AddClass(c) // validated by the control side on a scheduler like this one
 	}
