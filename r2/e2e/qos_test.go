@@ -149,8 +149,8 @@ func r2QoS(t *testing.T, d *daemon, ifname string) {
 	for _, args := range [][]string{
 		{"qos", "50M"},
 		{"class", "voice", "root", "--leaf", "--qlimit", "32", "--rm1", "10M", "--rd", "5", "--rm2", "1M"},
-		{"class", "a", "root", "--leaf", "--fm2", "36M"},
-		{"class", "b", "root", "--leaf", "--fm2", "12M"},
+		{"class", "a", "root", "--leaf", "--qlimit", "1000", "--fm2", "36M"},
+		{"class", "b", "root", "--leaf", "--qlimit", "1000", "--fm2", "12M"},
 		{"class", "c", "root", "--leaf", "--fm2", "1M", "--um2", "10M"},
 		{"rule", "add", "10", "voice", "--proto", "1"},
 		{"rule", "add", "20", "a", "--proto", "17", "--dport", "5201"},
@@ -248,7 +248,14 @@ func measureR2(t *testing.T) qosMeasure {
 	w := func() (map[string]uint64, time.Duration) { return classBytesAt(t, d, tp.RouterIfB) }
 	before := classBytes(t, d, tp.RouterIfB)
 	var sh map[string]float64
+	live := make(chan string, 1)
+	go func() {
+		time.Sleep(3 * time.Second)
+		out, _, _ := d.run("r2intf", tp.RouterIfB, "class", "show")
+		live <- out
+	}()
 	m.a, m.b, m.load, sh = sharePhase(t, tp, w)
+	t.Logf("r2intf %s class show, under load:\n%s", tp.RouterIfB, <-live)
 	after := classBytes(t, d, tp.RouterIfB)
 	m.schedA, m.schedB = after["a"]-before["a"], after["b"]-before["b"]
 	m.sa, m.sb = sh["a"], sh["b"]
@@ -266,7 +273,7 @@ func measureR2(t *testing.T) qosMeasure {
 	d.must(t, "r2intf", tp.RouterIfB, "qos", "--del")
 	for _, args := range [][]string{
 		{"qos", "50M"},
-		{"class", "all", "root", "--leaf", "--fm2", "50M"},
+		{"class", "all", "root", "--leaf", "--qlimit", "128", "--fm2", "50M"},
 		{"default", "all"},
 	} {
 		d.must(t, "r2intf", append([]string{tp.RouterIfB}, args...)...)
@@ -339,8 +346,8 @@ func kernelQoS(t *testing.T, tp *topo.Topology) string {
 		must("class", "add", "dev", dev, "parent", "1:1", "classid", "1:30", "htb", "rate", "12mbit", "ceil", "50mbit", "prio", "1")
 		must("class", "add", "dev", dev, "parent", "1:1", "classid", "1:40", "htb", "rate", "1mbit", "ceil", "10mbit", "prio", "1")
 	}
-	for _, c := range []string{"10", "20", "30", "40"} {
-		must("qdisc", "add", "dev", dev, "parent", "1:"+c, "pfifo", "limit", "128")
+	for c, limit := range map[string]string{"10": "32", "20": "1000", "30": "1000", "40": "128"} {
+		must("qdisc", "add", "dev", dev, "parent", "1:"+c, "pfifo", "limit", limit)
 	}
 	must("filter", "add", "dev", dev, "parent", "1:", "protocol", "ip", "prio", "1", "u32", "match", "ip", "protocol", "1", "0xff", "flowid", "1:10")
 	must("filter", "add", "dev", dev, "parent", "1:", "protocol", "ip", "prio", "2", "u32", "match", "ip", "protocol", "17", "0xff", "match", "ip", "dport", "5201", "0xffff", "flowid", "1:20")

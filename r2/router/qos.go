@@ -387,6 +387,9 @@ func (r *Router) QoS(ifname string) (ctl.QoSInfo, error) {
 			ci.VT, ci.Eligible, ci.Deadline, ci.Fit = s.VT, s.Eligible, s.Deadline, s.Fit
 			if c.Name == hfsc.RootName {
 				ci.Packets, ci.Bytes = 0, s.Total
+				for _, l := range stats {
+					ci.Packets += l.Packets // leaves only count packets
+				}
 			}
 		}
 		ci.Drops = get(names.QoS(ifname)+"/class/"+c.Name+"/drops", 0)
