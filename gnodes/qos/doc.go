@@ -29,6 +29,9 @@
 //
 // Counters (shared memory, per thread): QoS:<if>/sent, /unmatched (packets
 // no rule matched, sent to the default class), /no_class, /deleted,
-// /handoff, /handoff_full; per class QoS:<if>/class/<name>/enq and /drops;
-// per rule QoS:<if>/rule/<prio> (packets and bytes matched).
+// /handoff, /handoff_full, /late_1ms and /late_10ms (timer wakeups that
+// came that much after the scheduler's event: a user-space shaper keeps
+// time only if its thread gets the CPU); per class
+// QoS:<if>/class/<name>/enq and /drops; per rule QoS:<if>/rule/<prio>
+// (packets and bytes matched).
 package qos
