@@ -317,6 +317,10 @@ func (n *Node) apply(old, cfg *fwd.QoS, now int64) bool {
 	for i, c := range cfg.Classes {
 		newIdx[c.Name] = i
 	}
+	oldIdx := make(map[string]int, len(old.Classes))
+	for i, c := range old.Classes {
+		oldIdx[c.Name] = i
+	}
 	// Deletions, children before parents; a class whose place in the tree
 	// changed is deleted and added again.
 	for i := len(old.Classes) - 1; i >= 0; i-- {
@@ -334,7 +338,7 @@ func (n *Node) apply(old, cfg *fwd.QoS, now int64) bool {
 			}
 			continue
 		}
-		if oi := old.ClassIndex(c.Name); oi >= 0 && sameClass(old.Classes[oi], c) {
+		if oi, ok := oldIdx[c.Name]; ok && sameClass(old.Classes[oi], c) {
 			continue
 		}
 		if err := n.sched.ChangeClass(c, now); err != nil {

@@ -39,6 +39,8 @@ type qosIf struct {
 	def     string
 	active  bool // the QoS node is on the interface's packet path
 	cfg     *fwd.QoS
+	// shadow holds the tree of classes (nil: rebuild it from classes).
+	shadow *shadowSched
 }
 
 func (st *qosIf) clone() *qosIf {
@@ -60,10 +62,12 @@ func qosErr(ifname string, err error) error {
 	return fmt.Errorf("interface %s: %v: %w", ifname, err, kind)
 }
 
-// build validates st as a whole (the tree on a scheduler of the same
-// kind as the threads', the rules against it) and returns the
-// configuration for the threads.
-func (st *qosIf) build(ifname string) (*fwd.QoS, error) {
+// shadowSched is a scheduler of the same kind as the threads' without
+// items: the control side validates class changes on it.
+type shadowSched = hfsc.Sched[struct{}]
+
+// build makes st's shadow scheduler from scratch (the whole tree).
+func (st *qosIf) build(ifname string) (*shadowSched, error) {
 	s, err := hfsc.New[struct{}](st.rate, func(struct{}) int { return 0 })
 	if err != nil {
 		return nil, qosErr(ifname, err)
@@ -73,25 +77,38 @@ func (st *qosIf) build(ifname string) (*fwd.QoS, error) {
 			return nil, qosErr(ifname, err)
 		}
 	}
-	q, err := fwd.NewQoS(ifname, st.rate, LinkQueue, st.classes, st.rules, st.def)
-	if err != nil {
-		return nil, fmt.Errorf("interface %s: %v: %w", ifname, err, ctl.ErrInvalid)
-	}
-	return q, nil
+	return s, nil
 }
 
 // qosUpdate validates next and makes it interface ifname's configuration:
 // the owner thread reconciles its scheduler, and the QoS node joins or
-// leaves the packet path as next has a default class or not. On error
-// nothing changes. Caller holds r.mu.
-func (r *Router) qosUpdate(ifname string, next *qosIf) error {
-	q, err := next.build(ifname)
+// leaves the packet path as next has a default class or not. op applies
+// the change to the current shadow scheduler (O(siblings), where
+// rebuilding the tree costs O(classes x siblings)); nil rebuilds it. On
+// error nothing changes. Caller holds r.mu.
+func (r *Router) qosUpdate(ifname string, next *qosIf, op func(*shadowSched) error) error {
+	cur := r.qos[ifname]
+	if op != nil && cur != nil && cur.shadow != nil {
+		if err := op(cur.shadow); err != nil {
+			return qosErr(ifname, err) // hfsc changed nothing
+		}
+		next.shadow = cur.shadow
+	} else {
+		s, err := next.build(ifname)
+		if err != nil {
+			return err
+		}
+		next.shadow = s
+	}
+	q, err := fwd.NewQoS(ifname, next.rate, LinkQueue, next.classes, next.rules, next.def)
 	if err != nil {
-		return err
+		if cur != nil && next.shadow == cur.shadow {
+			cur.shadow = nil // it has the change: rebuild it next time
+		}
+		return fmt.Errorf("interface %s: %v: %w", ifname, err, ctl.ErrInvalid)
 	}
 	next.cfg = q
 	on := next.def != ""
-	cur := r.qos[ifname]
 	if cur != nil && cur.active && !on {
 		r.qosIntercept(ifname, false)
 	}
@@ -182,12 +199,16 @@ func (r *Router) SetQoS(ifname string, rate uint64) error {
 		next = cur.clone()
 	}
 	next.rate = rate
-	if err := r.qosUpdate(ifname, next); err != nil {
+	if err := r.qosUpdate(ifname, next, nil); err != nil {
 		return err
 	}
 	r.logf("interface %s: QoS link rate %d bit/s", ifname, rate)
 	return nil
 }
+
+// noTreeChange is the shadow operation of changes to rules and the
+// default class.
+func noTreeChange(*shadowSched) error { return nil }
 
 func hfscCurve(c *ctl.Curve) *hfsc.Curve {
 	if c == nil {
@@ -235,10 +256,10 @@ func (r *Router) AddClass(c ctl.Class) error {
 			return fmt.Errorf("interface %s: class %q exists with another parent or kind (delete it and add it again): %w", c.Ifname, c.Name, ctl.ErrExists)
 		}
 		next.classes[i] = cc
-	} else {
-		next.classes = append(next.classes, cc)
+		return r.qosUpdate(c.Ifname, next, func(s *shadowSched) error { return s.ChangeClass(cc, 0) })
 	}
-	return r.qosUpdate(c.Ifname, next)
+	next.classes = append(next.classes, cc)
+	return r.qosUpdate(c.Ifname, next, func(s *shadowSched) error { return s.AddClass(cc) })
 }
 
 // DelClass deletes class name of interface ifname; its queued packets are
@@ -272,7 +293,7 @@ func (r *Router) DelClass(ifname, name string) error {
 	}
 	next := st.clone()
 	next.classes = slices.Delete(next.classes, i, i+1)
-	return r.qosUpdate(ifname, next)
+	return r.qosUpdate(ifname, next, func(s *shadowSched) error { _, err := s.DelClass(name); return err })
 }
 
 // AddRule adds a classifier rule to interface ifname.
@@ -301,7 +322,7 @@ func (r *Router) AddRule(ifname string, ru ctl.Rule) error {
 	next := st.clone()
 	next.rules = append(next.rules, fr)
 	slices.SortFunc(next.rules, func(a, b fwd.QoSRule) int { return a.Prio - b.Prio })
-	return r.qosUpdate(ifname, next)
+	return r.qosUpdate(ifname, next, noTreeChange)
 }
 
 // DelRule deletes interface ifname's rule prio.
@@ -320,7 +341,7 @@ func (r *Router) DelRule(ifname string, prio int) error {
 	}
 	next := st.clone()
 	next.rules = slices.Delete(next.rules, i, i+1)
-	return r.qosUpdate(ifname, next)
+	return r.qosUpdate(ifname, next, noTreeChange)
 }
 
 // SetDefaultClass names the leaf that packets no rule matches go to.
@@ -340,7 +361,7 @@ func (r *Router) SetDefaultClass(ifname, name string) error {
 	}
 	next := st.clone()
 	next.def = name
-	return r.qosUpdate(ifname, next)
+	return r.qosUpdate(ifname, next, noTreeChange)
 }
 
 // QoS describes interface ifname's QoS: configuration, rules with their

@@ -144,3 +144,31 @@ func BenchmarkIPv4PathQoS(b *testing.B) {
 	}
 	r.run(b, r.frames(routedata.RandomHosts(ps, 1024, 1)))
 }
+
+// A thousand leaves configured one request at a time: each request
+// validates on the shadow scheduler in O(siblings) and the owner thread
+// changes only what changed.
+func TestQoSThousandClasses(t *testing.T) {
+	r := newPathRig(t).e
+	if err := r.SetQoS("if1", 10e9); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	for i := 0; i < 1000; i++ {
+		name := fmt.Sprintf("c%d", i)
+		if err := r.AddClass(ctl.Class{Ifname: "if1", Name: name, Leaf: true, LS: lin(1e6)}); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.AddRule("if1", ctl.Rule{Prio: i, Class: name, DSCP: -1, Proto: 17, Dport: [2]uint16{uint16(i + 1), uint16(i + 1)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := r.SetDefaultClass("if1", "c0"); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("1000 classes and 1000 rules, one request each: %v", time.Since(start))
+	info, err := r.QoS("if1")
+	if err != nil || len(info.Classes) != 1001 || len(info.Rules) != 1000 {
+		t.Fatalf("QoS: %d classes, %d rules, %v", len(info.Classes), len(info.Rules), err)
+	}
+}
