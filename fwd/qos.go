@@ -140,16 +140,19 @@ func NewQoS(ifname string, rate uint64, linkQueue time.Duration, classes []hfsc.
 	q := &QoS{Ifname: ifname, Rate: rate, LinkQueue: linkQueue, Default: def, defIdx: -1,
 		Classes: append([]hfsc.ClassConfig(nil), classes...), Rules: append([]QoSRule(nil), rules...)}
 	sort.SliceStable(q.Rules, func(a, b int) bool { return q.Rules[a].Prio < q.Rules[b].Prio })
+	byName := make(map[string]int, len(q.Classes))
+	for i, c := range q.Classes {
+		byName[c.Name] = i
+	}
 	leaf := func(name string) (int, error) {
-		for i, c := range q.Classes {
-			if c.Name == name {
-				if !c.Leaf {
-					return -1, fmt.Errorf("class %q is not a leaf", name)
-				}
-				return i, nil
-			}
+		i, ok := byName[name]
+		if !ok {
+			return -1, fmt.Errorf("no class %q", name)
 		}
-		return -1, fmt.Errorf("no class %q", name)
+		if !q.Classes[i].Leaf {
+			return -1, fmt.Errorf("class %q is not a leaf", name)
+		}
+		return i, nil
 	}
 	if def != "" {
 		i, err := leaf(def)
