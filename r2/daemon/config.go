@@ -165,15 +165,27 @@ func loadConfig(c *config, path string, required bool) error {
 	return parseConfig(c, path, f)
 }
 
+// stripComment cuts an end-of-line comment: # or ; after a space or tab.
+// No value R2 reads (numbers, CPU lists, paths, host:port) contains one.
+func stripComment(line string) string {
+	for i := 1; i < len(line); i++ {
+		if (line[i] == '#' || line[i] == ';') && (line[i-1] == ' ' || line[i-1] == '\t') {
+			return line[:i]
+		}
+	}
+	return line
+}
+
 // parseConfig reads INI text: [section] headers, key = value lines, # and ;
-// comments. Every unknown section or key and every bad value is an error
-// naming the file and line; the first one stops parsing.
+// comments, whole-line or after white space at the end of a line (as in
+// README's example). Every unknown section or key and every bad value is an
+// error naming the file and line; the first one stops parsing.
 func parseConfig(c *config, file string, r io.Reader) error {
 	sc := bufio.NewScanner(r)
 	section := ""
 	seen := map[string]int{}
 	for line := 1; sc.Scan(); line++ {
-		s := strings.TrimSpace(sc.Text())
+		s := strings.TrimSpace(stripComment(sc.Text()))
 		if s == "" || s[0] == '#' || s[0] == ';' {
 			continue
 		}
