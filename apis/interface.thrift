@@ -23,6 +23,71 @@ struct IfInfo {
   14: bool host_owned      // the Linux host answers ARP, NDP and traffic for the addresses
 }
 
+// ServiceCurve is a two-piece HFSC service curve: m1 bits/s during the
+// first d milliseconds of a backlog period, m2 bits/s after that.
+struct ServiceCurve {
+  1: i64 m1
+  2: i32 d
+  3: i64 m2
+}
+
+// Curves are a class's service curves, each optional: r_sc real-time
+// (leaves only), u_sc upper limit, f_sc link-sharing ("fair").
+struct Curves {
+  1: optional ServiceCurve r_sc
+  2: optional ServiceCurve u_sc
+  3: optional ServiceCurve f_sc
+}
+
+// ClassRule is a classifier rule: packets matching every criterion given
+// go to leaf class cls; the lowest prio matching wins.
+struct ClassRule {
+  1: i32 prio
+  2: string cls
+  3: i32 dscp = -1          // 0-63, -1 any
+  4: string src = ""        // prefix, "" any (IPv4 or IPv6)
+  5: string dst = ""
+  6: i32 proto = -1         // IP protocol, -1 any
+  7: i32 sport_lo = 0       // port ranges, inclusive; 0-0 any
+  8: i32 sport_hi = 0
+  9: i32 dport_lo = 0
+  10: i32 dport_hi = 0
+  11: i64 pkts              // show_qos: packets and bytes matched
+  12: i64 bytes
+}
+
+// ClassInfo is a class with its scheduler state. Times are nanoseconds of
+// the owner thread's clock (QosInfo.now); vt is a virtual time, comparable
+// among siblings only.
+struct ClassInfo {
+  1: string name
+  2: string parent
+  3: bool is_leaf
+  4: i32 qlimit
+  5: Curves curves
+  6: i64 pkts               // sent
+  7: i64 bytes
+  8: i64 drops              // queue full, or freed with a deleted class
+  9: i32 qlen
+  10: i64 qbytes
+  11: bool active
+  12: i64 vt
+  13: i64 eligible
+  14: i64 deadline
+  15: i64 fit
+}
+
+// QosInfo is an interface's QoS configuration and state.
+struct QosInfo {
+  1: string ifname
+  2: i64 rate               // link rate, bits/s
+  3: string default_class   // "" none: scheduling inactive
+  4: bool active
+  5: i64 now
+  6: list<ClassInfo> classes
+  7: list<ClassRule> rules
+}
+
 service Interface {
   // add_if attaches the Linux interface ifname to R2.
   //   ifindex: R2 index for the interface; -1 picks a free one.
@@ -49,4 +114,31 @@ service Interface {
   void set_host_owned(1: string ifname, 2: bool on) throws (1: common.ApiErr err)
   // show describes ifname, or every interface when ifname is "".
   list<IfInfo> show(1: string ifname) throws (1: common.ApiErr err)
+
+  // set_qos sets ifname's link rate in bits/s (the root class); 0 removes
+  // its QoS (classes, rules, default), freeing what is queued.
+  void set_qos(1: string ifname, 2: i64 rate) throws (1: common.ApiErr err)
+
+  // add_class adds an HFSC class below parent ("root" for the top), or
+  // changes the curves and qlimit of an existing one. Rates are bits/s,
+  // d in ms; qlimit 0 is the default (128) for leaves.
+  void add_class(1: string ifname, 2: string name, 3: string parent, 4: i32 qlimit,
+                 5: bool is_leaf, 6: Curves curves) throws (1: common.ApiErr err)
+
+  // del_class deletes a class without children, rules or default use; its
+  // queued packets are freed and counted as its drops.
+  void del_class(1: string ifname, 2: string name) throws (1: common.ApiErr err)
+
+  // add_rule adds a classifier rule (prio unique per interface).
+  void add_rule(1: string ifname, 2: ClassRule rule) throws (1: common.ApiErr err)
+
+  // del_rule deletes the rule with priority prio.
+  void del_rule(1: string ifname, 2: i32 prio) throws (1: common.ApiErr err)
+
+  // set_default_class names the leaf unmatched packets go to; scheduling
+  // is active while there is one ("" clears it).
+  void set_default_class(1: string ifname, 2: string name) throws (1: common.ApiErr err)
+
+  // show_qos describes ifname's QoS: rate, classes with their state, rules.
+  QosInfo show_qos(1: string ifname) throws (1: common.ApiErr err)
 }

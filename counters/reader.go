@@ -74,7 +74,9 @@ func parse(mem []byte) ([]Entry, error) {
 		}
 		nOff, nLen := uint64(le.Uint32(e[0:])), uint64(le.Uint16(e[4:]))
 		n, first := uint64(le.Uint32(e[12:])), le.Uint64(e[16:])
-		if nOff+nLen > namesCap || n > maxArrayLen || first+n > valsCap {
+		// first > valsCap-n, not first+n > valsCap: a hostile first near
+		// 2^64 would wrap the sum and pass.
+		if nOff+nLen > namesCap || n > maxArrayLen || n > valsCap || first > valsCap-n {
 			return nil, fmt.Errorf("corrupt directory entry %d", i)
 		}
 		ent := Entry{

@@ -732,6 +732,2197 @@ func (p *IfInfo) String() string {
 	return fmt.Sprintf("IfInfo(%+v)", *p)
 }
 
+// Attributes:
+//   - M1
+//   - D
+//   - M2
+type ServiceCurve struct {
+	M1 int64 `thrift:"m1,1" db:"m1" json:"m1"`
+	D  int32 `thrift:"d,2" db:"d" json:"d"`
+	M2 int64 `thrift:"m2,3" db:"m2" json:"m2"`
+}
+
+func NewServiceCurve() *ServiceCurve {
+	return &ServiceCurve{}
+}
+
+func (p *ServiceCurve) GetM1() int64 {
+	return p.M1
+}
+
+func (p *ServiceCurve) GetD() int32 {
+	return p.D
+}
+
+func (p *ServiceCurve) GetM2() int64 {
+	return p.M2
+}
+func (p *ServiceCurve) Read(ctx context.Context, iprot thrift.TProtocol) error {
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
+
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 1:
+			if fieldTypeId == thrift.I64 {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 2:
+			if fieldTypeId == thrift.I32 {
+				if err := p.ReadField2(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 3:
+			if fieldTypeId == thrift.I64 {
+				if err := p.ReadField3(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	return nil
+}
+
+func (p *ServiceCurve) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadI64(ctx); err != nil {
+		return thrift.PrependError("error reading field 1: ", err)
+	} else {
+		p.M1 = v
+	}
+	return nil
+}
+
+func (p *ServiceCurve) ReadField2(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadI32(ctx); err != nil {
+		return thrift.PrependError("error reading field 2: ", err)
+	} else {
+		p.D = v
+	}
+	return nil
+}
+
+func (p *ServiceCurve) ReadField3(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadI64(ctx); err != nil {
+		return thrift.PrependError("error reading field 3: ", err)
+	} else {
+		p.M2 = v
+	}
+	return nil
+}
+
+func (p *ServiceCurve) Write(ctx context.Context, oprot thrift.TProtocol) error {
+	if err := oprot.WriteStructBegin(ctx, "ServiceCurve"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField2(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField3(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
+}
+
+func (p *ServiceCurve) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "m1", thrift.I64, 1); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:m1: ", p), err)
+	}
+	if err := oprot.WriteI64(ctx, int64(p.M1)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.m1 (1) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 1:m1: ", p), err)
+	}
+	return err
+}
+
+func (p *ServiceCurve) writeField2(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "d", thrift.I32, 2); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 2:d: ", p), err)
+	}
+	if err := oprot.WriteI32(ctx, int32(p.D)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.d (2) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 2:d: ", p), err)
+	}
+	return err
+}
+
+func (p *ServiceCurve) writeField3(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "m2", thrift.I64, 3); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 3:m2: ", p), err)
+	}
+	if err := oprot.WriteI64(ctx, int64(p.M2)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.m2 (3) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 3:m2: ", p), err)
+	}
+	return err
+}
+
+func (p *ServiceCurve) Equals(other *ServiceCurve) bool {
+	if p == other {
+		return true
+	} else if p == nil || other == nil {
+		return false
+	}
+	if p.M1 != other.M1 {
+		return false
+	}
+	if p.D != other.D {
+		return false
+	}
+	if p.M2 != other.M2 {
+		return false
+	}
+	return true
+}
+
+func (p *ServiceCurve) String() string {
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("ServiceCurve(%+v)", *p)
+}
+
+// Attributes:
+//   - RSc
+//   - USc
+//   - FSc
+type Curves struct {
+	RSc *ServiceCurve `thrift:"r_sc,1" db:"r_sc" json:"r_sc,omitempty"`
+	USc *ServiceCurve `thrift:"u_sc,2" db:"u_sc" json:"u_sc,omitempty"`
+	FSc *ServiceCurve `thrift:"f_sc,3" db:"f_sc" json:"f_sc,omitempty"`
+}
+
+func NewCurves() *Curves {
+	return &Curves{}
+}
+
+var Curves_RSc_DEFAULT *ServiceCurve
+
+func (p *Curves) GetRSc() *ServiceCurve {
+	if !p.IsSetRSc() {
+		return Curves_RSc_DEFAULT
+	}
+	return p.RSc
+}
+
+var Curves_USc_DEFAULT *ServiceCurve
+
+func (p *Curves) GetUSc() *ServiceCurve {
+	if !p.IsSetUSc() {
+		return Curves_USc_DEFAULT
+	}
+	return p.USc
+}
+
+var Curves_FSc_DEFAULT *ServiceCurve
+
+func (p *Curves) GetFSc() *ServiceCurve {
+	if !p.IsSetFSc() {
+		return Curves_FSc_DEFAULT
+	}
+	return p.FSc
+}
+func (p *Curves) IsSetRSc() bool {
+	return p.RSc != nil
+}
+
+func (p *Curves) IsSetUSc() bool {
+	return p.USc != nil
+}
+
+func (p *Curves) IsSetFSc() bool {
+	return p.FSc != nil
+}
+
+func (p *Curves) Read(ctx context.Context, iprot thrift.TProtocol) error {
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
+
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 1:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 2:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField2(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 3:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField3(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	return nil
+}
+
+func (p *Curves) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	p.RSc = &ServiceCurve{}
+	if err := p.RSc.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.RSc), err)
+	}
+	return nil
+}
+
+func (p *Curves) ReadField2(ctx context.Context, iprot thrift.TProtocol) error {
+	p.USc = &ServiceCurve{}
+	if err := p.USc.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.USc), err)
+	}
+	return nil
+}
+
+func (p *Curves) ReadField3(ctx context.Context, iprot thrift.TProtocol) error {
+	p.FSc = &ServiceCurve{}
+	if err := p.FSc.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.FSc), err)
+	}
+	return nil
+}
+
+func (p *Curves) Write(ctx context.Context, oprot thrift.TProtocol) error {
+	if err := oprot.WriteStructBegin(ctx, "Curves"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField2(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField3(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
+}
+
+func (p *Curves) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if p.IsSetRSc() {
+		if err := oprot.WriteFieldBegin(ctx, "r_sc", thrift.STRUCT, 1); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:r_sc: ", p), err)
+		}
+		if err := p.RSc.Write(ctx, oprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.RSc), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 1:r_sc: ", p), err)
+		}
+	}
+	return err
+}
+
+func (p *Curves) writeField2(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if p.IsSetUSc() {
+		if err := oprot.WriteFieldBegin(ctx, "u_sc", thrift.STRUCT, 2); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 2:u_sc: ", p), err)
+		}
+		if err := p.USc.Write(ctx, oprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.USc), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 2:u_sc: ", p), err)
+		}
+	}
+	return err
+}
+
+func (p *Curves) writeField3(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if p.IsSetFSc() {
+		if err := oprot.WriteFieldBegin(ctx, "f_sc", thrift.STRUCT, 3); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 3:f_sc: ", p), err)
+		}
+		if err := p.FSc.Write(ctx, oprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.FSc), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 3:f_sc: ", p), err)
+		}
+	}
+	return err
+}
+
+func (p *Curves) Equals(other *Curves) bool {
+	if p == other {
+		return true
+	} else if p == nil || other == nil {
+		return false
+	}
+	if !p.RSc.Equals(other.RSc) {
+		return false
+	}
+	if !p.USc.Equals(other.USc) {
+		return false
+	}
+	if !p.FSc.Equals(other.FSc) {
+		return false
+	}
+	return true
+}
+
+func (p *Curves) String() string {
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("Curves(%+v)", *p)
+}
+
+// Attributes:
+//   - Prio
+//   - Cls
+//   - Dscp
+//   - Src
+//   - Dst
+//   - Proto
+//   - SportLo
+//   - SportHi
+//   - DportLo
+//   - DportHi
+//   - Pkts
+//   - Bytes
+type ClassRule struct {
+	Prio    int32  `thrift:"prio,1" db:"prio" json:"prio"`
+	Cls     string `thrift:"cls,2" db:"cls" json:"cls"`
+	Dscp    int32  `thrift:"dscp,3" db:"dscp" json:"dscp"`
+	Src     string `thrift:"src,4" db:"src" json:"src"`
+	Dst     string `thrift:"dst,5" db:"dst" json:"dst"`
+	Proto   int32  `thrift:"proto,6" db:"proto" json:"proto"`
+	SportLo int32  `thrift:"sport_lo,7" db:"sport_lo" json:"sport_lo"`
+	SportHi int32  `thrift:"sport_hi,8" db:"sport_hi" json:"sport_hi"`
+	DportLo int32  `thrift:"dport_lo,9" db:"dport_lo" json:"dport_lo"`
+	DportHi int32  `thrift:"dport_hi,10" db:"dport_hi" json:"dport_hi"`
+	Pkts    int64  `thrift:"pkts,11" db:"pkts" json:"pkts"`
+	Bytes   int64  `thrift:"bytes,12" db:"bytes" json:"bytes"`
+}
+
+func NewClassRule() *ClassRule {
+	return &ClassRule{
+		Dscp: -1,
+
+		Proto: -1,
+	}
+}
+
+func (p *ClassRule) GetPrio() int32 {
+	return p.Prio
+}
+
+func (p *ClassRule) GetCls() string {
+	return p.Cls
+}
+
+func (p *ClassRule) GetDscp() int32 {
+	return p.Dscp
+}
+
+func (p *ClassRule) GetSrc() string {
+	return p.Src
+}
+
+func (p *ClassRule) GetDst() string {
+	return p.Dst
+}
+
+func (p *ClassRule) GetProto() int32 {
+	return p.Proto
+}
+
+func (p *ClassRule) GetSportLo() int32 {
+	return p.SportLo
+}
+
+func (p *ClassRule) GetSportHi() int32 {
+	return p.SportHi
+}
+
+func (p *ClassRule) GetDportLo() int32 {
+	return p.DportLo
+}
+
+func (p *ClassRule) GetDportHi() int32 {
+	return p.DportHi
+}
+
+func (p *ClassRule) GetPkts() int64 {
+	return p.Pkts
+}
+
+func (p *ClassRule) GetBytes() int64 {
+	return p.Bytes
+}
+func (p *ClassRule) Read(ctx context.Context, iprot thrift.TProtocol) error {
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
+
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 1:
+			if fieldTypeId == thrift.I32 {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 2:
+			if fieldTypeId == thrift.STRING {
+				if err := p.ReadField2(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 3:
+			if fieldTypeId == thrift.I32 {
+				if err := p.ReadField3(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 4:
+			if fieldTypeId == thrift.STRING {
+				if err := p.ReadField4(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 5:
+			if fieldTypeId == thrift.STRING {
+				if err := p.ReadField5(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 6:
+			if fieldTypeId == thrift.I32 {
+				if err := p.ReadField6(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 7:
+			if fieldTypeId == thrift.I32 {
+				if err := p.ReadField7(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 8:
+			if fieldTypeId == thrift.I32 {
+				if err := p.ReadField8(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 9:
+			if fieldTypeId == thrift.I32 {
+				if err := p.ReadField9(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 10:
+			if fieldTypeId == thrift.I32 {
+				if err := p.ReadField10(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 11:
+			if fieldTypeId == thrift.I64 {
+				if err := p.ReadField11(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 12:
+			if fieldTypeId == thrift.I64 {
+				if err := p.ReadField12(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	return nil
+}
+
+func (p *ClassRule) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadI32(ctx); err != nil {
+		return thrift.PrependError("error reading field 1: ", err)
+	} else {
+		p.Prio = v
+	}
+	return nil
+}
+
+func (p *ClassRule) ReadField2(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadString(ctx); err != nil {
+		return thrift.PrependError("error reading field 2: ", err)
+	} else {
+		p.Cls = v
+	}
+	return nil
+}
+
+func (p *ClassRule) ReadField3(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadI32(ctx); err != nil {
+		return thrift.PrependError("error reading field 3: ", err)
+	} else {
+		p.Dscp = v
+	}
+	return nil
+}
+
+func (p *ClassRule) ReadField4(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadString(ctx); err != nil {
+		return thrift.PrependError("error reading field 4: ", err)
+	} else {
+		p.Src = v
+	}
+	return nil
+}
+
+func (p *ClassRule) ReadField5(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadString(ctx); err != nil {
+		return thrift.PrependError("error reading field 5: ", err)
+	} else {
+		p.Dst = v
+	}
+	return nil
+}
+
+func (p *ClassRule) ReadField6(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadI32(ctx); err != nil {
+		return thrift.PrependError("error reading field 6: ", err)
+	} else {
+		p.Proto = v
+	}
+	return nil
+}
+
+func (p *ClassRule) ReadField7(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadI32(ctx); err != nil {
+		return thrift.PrependError("error reading field 7: ", err)
+	} else {
+		p.SportLo = v
+	}
+	return nil
+}
+
+func (p *ClassRule) ReadField8(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadI32(ctx); err != nil {
+		return thrift.PrependError("error reading field 8: ", err)
+	} else {
+		p.SportHi = v
+	}
+	return nil
+}
+
+func (p *ClassRule) ReadField9(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadI32(ctx); err != nil {
+		return thrift.PrependError("error reading field 9: ", err)
+	} else {
+		p.DportLo = v
+	}
+	return nil
+}
+
+func (p *ClassRule) ReadField10(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadI32(ctx); err != nil {
+		return thrift.PrependError("error reading field 10: ", err)
+	} else {
+		p.DportHi = v
+	}
+	return nil
+}
+
+func (p *ClassRule) ReadField11(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadI64(ctx); err != nil {
+		return thrift.PrependError("error reading field 11: ", err)
+	} else {
+		p.Pkts = v
+	}
+	return nil
+}
+
+func (p *ClassRule) ReadField12(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadI64(ctx); err != nil {
+		return thrift.PrependError("error reading field 12: ", err)
+	} else {
+		p.Bytes = v
+	}
+	return nil
+}
+
+func (p *ClassRule) Write(ctx context.Context, oprot thrift.TProtocol) error {
+	if err := oprot.WriteStructBegin(ctx, "ClassRule"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField2(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField3(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField4(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField5(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField6(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField7(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField8(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField9(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField10(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField11(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField12(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
+}
+
+func (p *ClassRule) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "prio", thrift.I32, 1); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:prio: ", p), err)
+	}
+	if err := oprot.WriteI32(ctx, int32(p.Prio)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.prio (1) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 1:prio: ", p), err)
+	}
+	return err
+}
+
+func (p *ClassRule) writeField2(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "cls", thrift.STRING, 2); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 2:cls: ", p), err)
+	}
+	if err := oprot.WriteString(ctx, string(p.Cls)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.cls (2) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 2:cls: ", p), err)
+	}
+	return err
+}
+
+func (p *ClassRule) writeField3(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "dscp", thrift.I32, 3); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 3:dscp: ", p), err)
+	}
+	if err := oprot.WriteI32(ctx, int32(p.Dscp)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.dscp (3) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 3:dscp: ", p), err)
+	}
+	return err
+}
+
+func (p *ClassRule) writeField4(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "src", thrift.STRING, 4); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 4:src: ", p), err)
+	}
+	if err := oprot.WriteString(ctx, string(p.Src)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.src (4) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 4:src: ", p), err)
+	}
+	return err
+}
+
+func (p *ClassRule) writeField5(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "dst", thrift.STRING, 5); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 5:dst: ", p), err)
+	}
+	if err := oprot.WriteString(ctx, string(p.Dst)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.dst (5) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 5:dst: ", p), err)
+	}
+	return err
+}
+
+func (p *ClassRule) writeField6(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "proto", thrift.I32, 6); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 6:proto: ", p), err)
+	}
+	if err := oprot.WriteI32(ctx, int32(p.Proto)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.proto (6) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 6:proto: ", p), err)
+	}
+	return err
+}
+
+func (p *ClassRule) writeField7(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "sport_lo", thrift.I32, 7); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 7:sport_lo: ", p), err)
+	}
+	if err := oprot.WriteI32(ctx, int32(p.SportLo)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.sport_lo (7) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 7:sport_lo: ", p), err)
+	}
+	return err
+}
+
+func (p *ClassRule) writeField8(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "sport_hi", thrift.I32, 8); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 8:sport_hi: ", p), err)
+	}
+	if err := oprot.WriteI32(ctx, int32(p.SportHi)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.sport_hi (8) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 8:sport_hi: ", p), err)
+	}
+	return err
+}
+
+func (p *ClassRule) writeField9(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "dport_lo", thrift.I32, 9); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 9:dport_lo: ", p), err)
+	}
+	if err := oprot.WriteI32(ctx, int32(p.DportLo)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.dport_lo (9) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 9:dport_lo: ", p), err)
+	}
+	return err
+}
+
+func (p *ClassRule) writeField10(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "dport_hi", thrift.I32, 10); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 10:dport_hi: ", p), err)
+	}
+	if err := oprot.WriteI32(ctx, int32(p.DportHi)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.dport_hi (10) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 10:dport_hi: ", p), err)
+	}
+	return err
+}
+
+func (p *ClassRule) writeField11(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "pkts", thrift.I64, 11); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 11:pkts: ", p), err)
+	}
+	if err := oprot.WriteI64(ctx, int64(p.Pkts)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.pkts (11) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 11:pkts: ", p), err)
+	}
+	return err
+}
+
+func (p *ClassRule) writeField12(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "bytes", thrift.I64, 12); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 12:bytes: ", p), err)
+	}
+	if err := oprot.WriteI64(ctx, int64(p.Bytes)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.bytes (12) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 12:bytes: ", p), err)
+	}
+	return err
+}
+
+func (p *ClassRule) Equals(other *ClassRule) bool {
+	if p == other {
+		return true
+	} else if p == nil || other == nil {
+		return false
+	}
+	if p.Prio != other.Prio {
+		return false
+	}
+	if p.Cls != other.Cls {
+		return false
+	}
+	if p.Dscp != other.Dscp {
+		return false
+	}
+	if p.Src != other.Src {
+		return false
+	}
+	if p.Dst != other.Dst {
+		return false
+	}
+	if p.Proto != other.Proto {
+		return false
+	}
+	if p.SportLo != other.SportLo {
+		return false
+	}
+	if p.SportHi != other.SportHi {
+		return false
+	}
+	if p.DportLo != other.DportLo {
+		return false
+	}
+	if p.DportHi != other.DportHi {
+		return false
+	}
+	if p.Pkts != other.Pkts {
+		return false
+	}
+	if p.Bytes != other.Bytes {
+		return false
+	}
+	return true
+}
+
+func (p *ClassRule) String() string {
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("ClassRule(%+v)", *p)
+}
+
+// Attributes:
+//   - Name
+//   - Parent
+//   - IsLeaf
+//   - Qlimit
+//   - Curves
+//   - Pkts
+//   - Bytes
+//   - Drops
+//   - Qlen
+//   - Qbytes
+//   - Active
+//   - Vt
+//   - Eligible
+//   - Deadline
+//   - Fit
+type ClassInfo struct {
+	Name     string  `thrift:"name,1" db:"name" json:"name"`
+	Parent   string  `thrift:"parent,2" db:"parent" json:"parent"`
+	IsLeaf   bool    `thrift:"is_leaf,3" db:"is_leaf" json:"is_leaf"`
+	Qlimit   int32   `thrift:"qlimit,4" db:"qlimit" json:"qlimit"`
+	Curves   *Curves `thrift:"curves,5" db:"curves" json:"curves"`
+	Pkts     int64   `thrift:"pkts,6" db:"pkts" json:"pkts"`
+	Bytes    int64   `thrift:"bytes,7" db:"bytes" json:"bytes"`
+	Drops    int64   `thrift:"drops,8" db:"drops" json:"drops"`
+	Qlen     int32   `thrift:"qlen,9" db:"qlen" json:"qlen"`
+	Qbytes   int64   `thrift:"qbytes,10" db:"qbytes" json:"qbytes"`
+	Active   bool    `thrift:"active,11" db:"active" json:"active"`
+	Vt       int64   `thrift:"vt,12" db:"vt" json:"vt"`
+	Eligible int64   `thrift:"eligible,13" db:"eligible" json:"eligible"`
+	Deadline int64   `thrift:"deadline,14" db:"deadline" json:"deadline"`
+	Fit      int64   `thrift:"fit,15" db:"fit" json:"fit"`
+}
+
+func NewClassInfo() *ClassInfo {
+	return &ClassInfo{}
+}
+
+func (p *ClassInfo) GetName() string {
+	return p.Name
+}
+
+func (p *ClassInfo) GetParent() string {
+	return p.Parent
+}
+
+func (p *ClassInfo) GetIsLeaf() bool {
+	return p.IsLeaf
+}
+
+func (p *ClassInfo) GetQlimit() int32 {
+	return p.Qlimit
+}
+
+var ClassInfo_Curves_DEFAULT *Curves
+
+func (p *ClassInfo) GetCurves() *Curves {
+	if !p.IsSetCurves() {
+		return ClassInfo_Curves_DEFAULT
+	}
+	return p.Curves
+}
+
+func (p *ClassInfo) GetPkts() int64 {
+	return p.Pkts
+}
+
+func (p *ClassInfo) GetBytes() int64 {
+	return p.Bytes
+}
+
+func (p *ClassInfo) GetDrops() int64 {
+	return p.Drops
+}
+
+func (p *ClassInfo) GetQlen() int32 {
+	return p.Qlen
+}
+
+func (p *ClassInfo) GetQbytes() int64 {
+	return p.Qbytes
+}
+
+func (p *ClassInfo) GetActive() bool {
+	return p.Active
+}
+
+func (p *ClassInfo) GetVt() int64 {
+	return p.Vt
+}
+
+func (p *ClassInfo) GetEligible() int64 {
+	return p.Eligible
+}
+
+func (p *ClassInfo) GetDeadline() int64 {
+	return p.Deadline
+}
+
+func (p *ClassInfo) GetFit() int64 {
+	return p.Fit
+}
+func (p *ClassInfo) IsSetCurves() bool {
+	return p.Curves != nil
+}
+
+func (p *ClassInfo) Read(ctx context.Context, iprot thrift.TProtocol) error {
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
+
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 1:
+			if fieldTypeId == thrift.STRING {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 2:
+			if fieldTypeId == thrift.STRING {
+				if err := p.ReadField2(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 3:
+			if fieldTypeId == thrift.BOOL {
+				if err := p.ReadField3(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 4:
+			if fieldTypeId == thrift.I32 {
+				if err := p.ReadField4(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 5:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField5(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 6:
+			if fieldTypeId == thrift.I64 {
+				if err := p.ReadField6(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 7:
+			if fieldTypeId == thrift.I64 {
+				if err := p.ReadField7(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 8:
+			if fieldTypeId == thrift.I64 {
+				if err := p.ReadField8(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 9:
+			if fieldTypeId == thrift.I32 {
+				if err := p.ReadField9(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 10:
+			if fieldTypeId == thrift.I64 {
+				if err := p.ReadField10(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 11:
+			if fieldTypeId == thrift.BOOL {
+				if err := p.ReadField11(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 12:
+			if fieldTypeId == thrift.I64 {
+				if err := p.ReadField12(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 13:
+			if fieldTypeId == thrift.I64 {
+				if err := p.ReadField13(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 14:
+			if fieldTypeId == thrift.I64 {
+				if err := p.ReadField14(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 15:
+			if fieldTypeId == thrift.I64 {
+				if err := p.ReadField15(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	return nil
+}
+
+func (p *ClassInfo) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadString(ctx); err != nil {
+		return thrift.PrependError("error reading field 1: ", err)
+	} else {
+		p.Name = v
+	}
+	return nil
+}
+
+func (p *ClassInfo) ReadField2(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadString(ctx); err != nil {
+		return thrift.PrependError("error reading field 2: ", err)
+	} else {
+		p.Parent = v
+	}
+	return nil
+}
+
+func (p *ClassInfo) ReadField3(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadBool(ctx); err != nil {
+		return thrift.PrependError("error reading field 3: ", err)
+	} else {
+		p.IsLeaf = v
+	}
+	return nil
+}
+
+func (p *ClassInfo) ReadField4(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadI32(ctx); err != nil {
+		return thrift.PrependError("error reading field 4: ", err)
+	} else {
+		p.Qlimit = v
+	}
+	return nil
+}
+
+func (p *ClassInfo) ReadField5(ctx context.Context, iprot thrift.TProtocol) error {
+	p.Curves = &Curves{}
+	if err := p.Curves.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Curves), err)
+	}
+	return nil
+}
+
+func (p *ClassInfo) ReadField6(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadI64(ctx); err != nil {
+		return thrift.PrependError("error reading field 6: ", err)
+	} else {
+		p.Pkts = v
+	}
+	return nil
+}
+
+func (p *ClassInfo) ReadField7(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadI64(ctx); err != nil {
+		return thrift.PrependError("error reading field 7: ", err)
+	} else {
+		p.Bytes = v
+	}
+	return nil
+}
+
+func (p *ClassInfo) ReadField8(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadI64(ctx); err != nil {
+		return thrift.PrependError("error reading field 8: ", err)
+	} else {
+		p.Drops = v
+	}
+	return nil
+}
+
+func (p *ClassInfo) ReadField9(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadI32(ctx); err != nil {
+		return thrift.PrependError("error reading field 9: ", err)
+	} else {
+		p.Qlen = v
+	}
+	return nil
+}
+
+func (p *ClassInfo) ReadField10(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadI64(ctx); err != nil {
+		return thrift.PrependError("error reading field 10: ", err)
+	} else {
+		p.Qbytes = v
+	}
+	return nil
+}
+
+func (p *ClassInfo) ReadField11(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadBool(ctx); err != nil {
+		return thrift.PrependError("error reading field 11: ", err)
+	} else {
+		p.Active = v
+	}
+	return nil
+}
+
+func (p *ClassInfo) ReadField12(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadI64(ctx); err != nil {
+		return thrift.PrependError("error reading field 12: ", err)
+	} else {
+		p.Vt = v
+	}
+	return nil
+}
+
+func (p *ClassInfo) ReadField13(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadI64(ctx); err != nil {
+		return thrift.PrependError("error reading field 13: ", err)
+	} else {
+		p.Eligible = v
+	}
+	return nil
+}
+
+func (p *ClassInfo) ReadField14(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadI64(ctx); err != nil {
+		return thrift.PrependError("error reading field 14: ", err)
+	} else {
+		p.Deadline = v
+	}
+	return nil
+}
+
+func (p *ClassInfo) ReadField15(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadI64(ctx); err != nil {
+		return thrift.PrependError("error reading field 15: ", err)
+	} else {
+		p.Fit = v
+	}
+	return nil
+}
+
+func (p *ClassInfo) Write(ctx context.Context, oprot thrift.TProtocol) error {
+	if err := oprot.WriteStructBegin(ctx, "ClassInfo"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField2(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField3(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField4(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField5(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField6(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField7(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField8(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField9(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField10(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField11(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField12(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField13(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField14(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField15(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
+}
+
+func (p *ClassInfo) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "name", thrift.STRING, 1); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:name: ", p), err)
+	}
+	if err := oprot.WriteString(ctx, string(p.Name)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.name (1) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 1:name: ", p), err)
+	}
+	return err
+}
+
+func (p *ClassInfo) writeField2(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "parent", thrift.STRING, 2); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 2:parent: ", p), err)
+	}
+	if err := oprot.WriteString(ctx, string(p.Parent)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.parent (2) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 2:parent: ", p), err)
+	}
+	return err
+}
+
+func (p *ClassInfo) writeField3(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "is_leaf", thrift.BOOL, 3); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 3:is_leaf: ", p), err)
+	}
+	if err := oprot.WriteBool(ctx, bool(p.IsLeaf)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.is_leaf (3) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 3:is_leaf: ", p), err)
+	}
+	return err
+}
+
+func (p *ClassInfo) writeField4(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "qlimit", thrift.I32, 4); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 4:qlimit: ", p), err)
+	}
+	if err := oprot.WriteI32(ctx, int32(p.Qlimit)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.qlimit (4) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 4:qlimit: ", p), err)
+	}
+	return err
+}
+
+func (p *ClassInfo) writeField5(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "curves", thrift.STRUCT, 5); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 5:curves: ", p), err)
+	}
+	if err := p.Curves.Write(ctx, oprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.Curves), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 5:curves: ", p), err)
+	}
+	return err
+}
+
+func (p *ClassInfo) writeField6(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "pkts", thrift.I64, 6); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 6:pkts: ", p), err)
+	}
+	if err := oprot.WriteI64(ctx, int64(p.Pkts)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.pkts (6) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 6:pkts: ", p), err)
+	}
+	return err
+}
+
+func (p *ClassInfo) writeField7(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "bytes", thrift.I64, 7); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 7:bytes: ", p), err)
+	}
+	if err := oprot.WriteI64(ctx, int64(p.Bytes)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.bytes (7) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 7:bytes: ", p), err)
+	}
+	return err
+}
+
+func (p *ClassInfo) writeField8(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "drops", thrift.I64, 8); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 8:drops: ", p), err)
+	}
+	if err := oprot.WriteI64(ctx, int64(p.Drops)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.drops (8) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 8:drops: ", p), err)
+	}
+	return err
+}
+
+func (p *ClassInfo) writeField9(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "qlen", thrift.I32, 9); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 9:qlen: ", p), err)
+	}
+	if err := oprot.WriteI32(ctx, int32(p.Qlen)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.qlen (9) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 9:qlen: ", p), err)
+	}
+	return err
+}
+
+func (p *ClassInfo) writeField10(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "qbytes", thrift.I64, 10); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 10:qbytes: ", p), err)
+	}
+	if err := oprot.WriteI64(ctx, int64(p.Qbytes)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.qbytes (10) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 10:qbytes: ", p), err)
+	}
+	return err
+}
+
+func (p *ClassInfo) writeField11(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "active", thrift.BOOL, 11); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 11:active: ", p), err)
+	}
+	if err := oprot.WriteBool(ctx, bool(p.Active)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.active (11) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 11:active: ", p), err)
+	}
+	return err
+}
+
+func (p *ClassInfo) writeField12(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "vt", thrift.I64, 12); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 12:vt: ", p), err)
+	}
+	if err := oprot.WriteI64(ctx, int64(p.Vt)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.vt (12) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 12:vt: ", p), err)
+	}
+	return err
+}
+
+func (p *ClassInfo) writeField13(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "eligible", thrift.I64, 13); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 13:eligible: ", p), err)
+	}
+	if err := oprot.WriteI64(ctx, int64(p.Eligible)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.eligible (13) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 13:eligible: ", p), err)
+	}
+	return err
+}
+
+func (p *ClassInfo) writeField14(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "deadline", thrift.I64, 14); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 14:deadline: ", p), err)
+	}
+	if err := oprot.WriteI64(ctx, int64(p.Deadline)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.deadline (14) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 14:deadline: ", p), err)
+	}
+	return err
+}
+
+func (p *ClassInfo) writeField15(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "fit", thrift.I64, 15); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 15:fit: ", p), err)
+	}
+	if err := oprot.WriteI64(ctx, int64(p.Fit)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.fit (15) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 15:fit: ", p), err)
+	}
+	return err
+}
+
+func (p *ClassInfo) Equals(other *ClassInfo) bool {
+	if p == other {
+		return true
+	} else if p == nil || other == nil {
+		return false
+	}
+	if p.Name != other.Name {
+		return false
+	}
+	if p.Parent != other.Parent {
+		return false
+	}
+	if p.IsLeaf != other.IsLeaf {
+		return false
+	}
+	if p.Qlimit != other.Qlimit {
+		return false
+	}
+	if !p.Curves.Equals(other.Curves) {
+		return false
+	}
+	if p.Pkts != other.Pkts {
+		return false
+	}
+	if p.Bytes != other.Bytes {
+		return false
+	}
+	if p.Drops != other.Drops {
+		return false
+	}
+	if p.Qlen != other.Qlen {
+		return false
+	}
+	if p.Qbytes != other.Qbytes {
+		return false
+	}
+	if p.Active != other.Active {
+		return false
+	}
+	if p.Vt != other.Vt {
+		return false
+	}
+	if p.Eligible != other.Eligible {
+		return false
+	}
+	if p.Deadline != other.Deadline {
+		return false
+	}
+	if p.Fit != other.Fit {
+		return false
+	}
+	return true
+}
+
+func (p *ClassInfo) String() string {
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("ClassInfo(%+v)", *p)
+}
+
+// Attributes:
+//   - Ifname
+//   - Rate
+//   - DefaultClass
+//   - Active
+//   - Now
+//   - Classes
+//   - Rules
+type QosInfo struct {
+	Ifname       string       `thrift:"ifname,1" db:"ifname" json:"ifname"`
+	Rate         int64        `thrift:"rate,2" db:"rate" json:"rate"`
+	DefaultClass string       `thrift:"default_class,3" db:"default_class" json:"default_class"`
+	Active       bool         `thrift:"active,4" db:"active" json:"active"`
+	Now          int64        `thrift:"now,5" db:"now" json:"now"`
+	Classes      []*ClassInfo `thrift:"classes,6" db:"classes" json:"classes"`
+	Rules        []*ClassRule `thrift:"rules,7" db:"rules" json:"rules"`
+}
+
+func NewQosInfo() *QosInfo {
+	return &QosInfo{}
+}
+
+func (p *QosInfo) GetIfname() string {
+	return p.Ifname
+}
+
+func (p *QosInfo) GetRate() int64 {
+	return p.Rate
+}
+
+func (p *QosInfo) GetDefaultClass() string {
+	return p.DefaultClass
+}
+
+func (p *QosInfo) GetActive() bool {
+	return p.Active
+}
+
+func (p *QosInfo) GetNow() int64 {
+	return p.Now
+}
+
+func (p *QosInfo) GetClasses() []*ClassInfo {
+	return p.Classes
+}
+
+func (p *QosInfo) GetRules() []*ClassRule {
+	return p.Rules
+}
+func (p *QosInfo) Read(ctx context.Context, iprot thrift.TProtocol) error {
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
+
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 1:
+			if fieldTypeId == thrift.STRING {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 2:
+			if fieldTypeId == thrift.I64 {
+				if err := p.ReadField2(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 3:
+			if fieldTypeId == thrift.STRING {
+				if err := p.ReadField3(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 4:
+			if fieldTypeId == thrift.BOOL {
+				if err := p.ReadField4(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 5:
+			if fieldTypeId == thrift.I64 {
+				if err := p.ReadField5(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 6:
+			if fieldTypeId == thrift.LIST {
+				if err := p.ReadField6(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 7:
+			if fieldTypeId == thrift.LIST {
+				if err := p.ReadField7(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	return nil
+}
+
+func (p *QosInfo) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadString(ctx); err != nil {
+		return thrift.PrependError("error reading field 1: ", err)
+	} else {
+		p.Ifname = v
+	}
+	return nil
+}
+
+func (p *QosInfo) ReadField2(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadI64(ctx); err != nil {
+		return thrift.PrependError("error reading field 2: ", err)
+	} else {
+		p.Rate = v
+	}
+	return nil
+}
+
+func (p *QosInfo) ReadField3(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadString(ctx); err != nil {
+		return thrift.PrependError("error reading field 3: ", err)
+	} else {
+		p.DefaultClass = v
+	}
+	return nil
+}
+
+func (p *QosInfo) ReadField4(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadBool(ctx); err != nil {
+		return thrift.PrependError("error reading field 4: ", err)
+	} else {
+		p.Active = v
+	}
+	return nil
+}
+
+func (p *QosInfo) ReadField5(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadI64(ctx); err != nil {
+		return thrift.PrependError("error reading field 5: ", err)
+	} else {
+		p.Now = v
+	}
+	return nil
+}
+
+func (p *QosInfo) ReadField6(ctx context.Context, iprot thrift.TProtocol) error {
+	_, size, err := iprot.ReadListBegin(ctx)
+	if err != nil {
+		return thrift.PrependError("error reading list begin: ", err)
+	}
+	tSlice := make([]*ClassInfo, 0, size)
+	p.Classes = tSlice
+	for i := 0; i < size; i++ {
+		_elem2 := &ClassInfo{}
+		if err := _elem2.Read(ctx, iprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", _elem2), err)
+		}
+		p.Classes = append(p.Classes, _elem2)
+	}
+	if err := iprot.ReadListEnd(ctx); err != nil {
+		return thrift.PrependError("error reading list end: ", err)
+	}
+	return nil
+}
+
+func (p *QosInfo) ReadField7(ctx context.Context, iprot thrift.TProtocol) error {
+	_, size, err := iprot.ReadListBegin(ctx)
+	if err != nil {
+		return thrift.PrependError("error reading list begin: ", err)
+	}
+	tSlice := make([]*ClassRule, 0, size)
+	p.Rules = tSlice
+	for i := 0; i < size; i++ {
+		_elem3 := &ClassRule{
+			Dscp: -1,
+
+			Proto: -1,
+		}
+		if err := _elem3.Read(ctx, iprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", _elem3), err)
+		}
+		p.Rules = append(p.Rules, _elem3)
+	}
+	if err := iprot.ReadListEnd(ctx); err != nil {
+		return thrift.PrependError("error reading list end: ", err)
+	}
+	return nil
+}
+
+func (p *QosInfo) Write(ctx context.Context, oprot thrift.TProtocol) error {
+	if err := oprot.WriteStructBegin(ctx, "QosInfo"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField2(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField3(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField4(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField5(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField6(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField7(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
+}
+
+func (p *QosInfo) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "ifname", thrift.STRING, 1); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:ifname: ", p), err)
+	}
+	if err := oprot.WriteString(ctx, string(p.Ifname)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.ifname (1) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 1:ifname: ", p), err)
+	}
+	return err
+}
+
+func (p *QosInfo) writeField2(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "rate", thrift.I64, 2); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 2:rate: ", p), err)
+	}
+	if err := oprot.WriteI64(ctx, int64(p.Rate)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.rate (2) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 2:rate: ", p), err)
+	}
+	return err
+}
+
+func (p *QosInfo) writeField3(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "default_class", thrift.STRING, 3); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 3:default_class: ", p), err)
+	}
+	if err := oprot.WriteString(ctx, string(p.DefaultClass)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.default_class (3) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 3:default_class: ", p), err)
+	}
+	return err
+}
+
+func (p *QosInfo) writeField4(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "active", thrift.BOOL, 4); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 4:active: ", p), err)
+	}
+	if err := oprot.WriteBool(ctx, bool(p.Active)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.active (4) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 4:active: ", p), err)
+	}
+	return err
+}
+
+func (p *QosInfo) writeField5(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "now", thrift.I64, 5); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 5:now: ", p), err)
+	}
+	if err := oprot.WriteI64(ctx, int64(p.Now)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.now (5) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 5:now: ", p), err)
+	}
+	return err
+}
+
+func (p *QosInfo) writeField6(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "classes", thrift.LIST, 6); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 6:classes: ", p), err)
+	}
+	if err := oprot.WriteListBegin(ctx, thrift.STRUCT, len(p.Classes)); err != nil {
+		return thrift.PrependError("error writing list begin: ", err)
+	}
+	for _, v := range p.Classes {
+		if err := v.Write(ctx, oprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", v), err)
+		}
+	}
+	if err := oprot.WriteListEnd(ctx); err != nil {
+		return thrift.PrependError("error writing list end: ", err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 6:classes: ", p), err)
+	}
+	return err
+}
+
+func (p *QosInfo) writeField7(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "rules", thrift.LIST, 7); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 7:rules: ", p), err)
+	}
+	if err := oprot.WriteListBegin(ctx, thrift.STRUCT, len(p.Rules)); err != nil {
+		return thrift.PrependError("error writing list begin: ", err)
+	}
+	for _, v := range p.Rules {
+		if err := v.Write(ctx, oprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", v), err)
+		}
+	}
+	if err := oprot.WriteListEnd(ctx); err != nil {
+		return thrift.PrependError("error writing list end: ", err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 7:rules: ", p), err)
+	}
+	return err
+}
+
+func (p *QosInfo) Equals(other *QosInfo) bool {
+	if p == other {
+		return true
+	} else if p == nil || other == nil {
+		return false
+	}
+	if p.Ifname != other.Ifname {
+		return false
+	}
+	if p.Rate != other.Rate {
+		return false
+	}
+	if p.DefaultClass != other.DefaultClass {
+		return false
+	}
+	if p.Active != other.Active {
+		return false
+	}
+	if p.Now != other.Now {
+		return false
+	}
+	if len(p.Classes) != len(other.Classes) {
+		return false
+	}
+	for i, _tgt := range p.Classes {
+		_src4 := other.Classes[i]
+		if !_tgt.Equals(_src4) {
+			return false
+		}
+	}
+	if len(p.Rules) != len(other.Rules) {
+		return false
+	}
+	for i, _tgt := range p.Rules {
+		_src5 := other.Rules[i]
+		if !_tgt.Equals(_src5) {
+			return false
+		}
+	}
+	return true
+}
+
+func (p *QosInfo) String() string {
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("QosInfo(%+v)", *p)
+}
+
 type Interface interface {
 	// Parameters:
 	//  - Ifname
@@ -758,6 +2949,37 @@ type Interface interface {
 	// Parameters:
 	//  - Ifname
 	Show(ctx context.Context, ifname string) (_r []*IfInfo, _err error)
+	// Parameters:
+	//  - Ifname
+	//  - Rate
+	SetQos(ctx context.Context, ifname string, rate int64) (_err error)
+	// Parameters:
+	//  - Ifname
+	//  - Name
+	//  - Parent
+	//  - Qlimit
+	//  - IsLeaf
+	//  - Curves
+	AddClass(ctx context.Context, ifname string, name string, parent string, qlimit int32, is_leaf bool, curves *Curves) (_err error)
+	// Parameters:
+	//  - Ifname
+	//  - Name
+	DelClass(ctx context.Context, ifname string, name string) (_err error)
+	// Parameters:
+	//  - Ifname
+	//  - Rule
+	AddRule(ctx context.Context, ifname string, rule *ClassRule) (_err error)
+	// Parameters:
+	//  - Ifname
+	//  - Prio
+	DelRule(ctx context.Context, ifname string, prio int32) (_err error)
+	// Parameters:
+	//  - Ifname
+	//  - Name
+	SetDefaultClass(ctx context.Context, ifname string, name string) (_err error)
+	// Parameters:
+	//  - Ifname
+	ShowQos(ctx context.Context, ifname string) (_r *QosInfo, _err error)
 }
 
 type InterfaceClient struct {
@@ -802,22 +3024,22 @@ func (p *InterfaceClient) SetLastResponseMeta_(meta thrift.ResponseMeta) {
 //   - Thread
 //   - Driver
 func (p *InterfaceClient) AddIf(ctx context.Context, ifname string, ifindex int32, mac string, thread int32, driver string) (_err error) {
-	var _args2 InterfaceAddIfArgs
-	_args2.Ifname = ifname
-	_args2.Ifindex = ifindex
-	_args2.Mac = mac
-	_args2.Thread = thread
-	_args2.Driver = driver
-	var _result4 InterfaceAddIfResult
-	var _meta3 thrift.ResponseMeta
-	_meta3, _err = p.Client_().Call(ctx, "add_if", &_args2, &_result4)
-	p.SetLastResponseMeta_(_meta3)
+	var _args6 InterfaceAddIfArgs
+	_args6.Ifname = ifname
+	_args6.Ifindex = ifindex
+	_args6.Mac = mac
+	_args6.Thread = thread
+	_args6.Driver = driver
+	var _result8 InterfaceAddIfResult
+	var _meta7 thrift.ResponseMeta
+	_meta7, _err = p.Client_().Call(ctx, "add_if", &_args6, &_result8)
+	p.SetLastResponseMeta_(_meta7)
 	if _err != nil {
 		return
 	}
 	switch {
-	case _result4.Err != nil:
-		return _result4.Err
+	case _result8.Err != nil:
+		return _result8.Err
 	}
 
 	return nil
@@ -826,18 +3048,18 @@ func (p *InterfaceClient) AddIf(ctx context.Context, ifname string, ifindex int3
 // Parameters:
 //   - Ifname
 func (p *InterfaceClient) DelIf(ctx context.Context, ifname string) (_err error) {
-	var _args5 InterfaceDelIfArgs
-	_args5.Ifname = ifname
-	var _result7 InterfaceDelIfResult
-	var _meta6 thrift.ResponseMeta
-	_meta6, _err = p.Client_().Call(ctx, "del_if", &_args5, &_result7)
-	p.SetLastResponseMeta_(_meta6)
+	var _args9 InterfaceDelIfArgs
+	_args9.Ifname = ifname
+	var _result11 InterfaceDelIfResult
+	var _meta10 thrift.ResponseMeta
+	_meta10, _err = p.Client_().Call(ctx, "del_if", &_args9, &_result11)
+	p.SetLastResponseMeta_(_meta10)
 	if _err != nil {
 		return
 	}
 	switch {
-	case _result7.Err != nil:
-		return _result7.Err
+	case _result11.Err != nil:
+		return _result11.Err
 	}
 
 	return nil
@@ -847,19 +3069,19 @@ func (p *InterfaceClient) DelIf(ctx context.Context, ifname string) (_err error)
 //   - Ifname
 //   - Prefix
 func (p *InterfaceClient) AddIP(ctx context.Context, ifname string, prefix string) (_err error) {
-	var _args8 InterfaceAddIPArgs
-	_args8.Ifname = ifname
-	_args8.Prefix = prefix
-	var _result10 InterfaceAddIPResult
-	var _meta9 thrift.ResponseMeta
-	_meta9, _err = p.Client_().Call(ctx, "add_ip", &_args8, &_result10)
-	p.SetLastResponseMeta_(_meta9)
+	var _args12 InterfaceAddIPArgs
+	_args12.Ifname = ifname
+	_args12.Prefix = prefix
+	var _result14 InterfaceAddIPResult
+	var _meta13 thrift.ResponseMeta
+	_meta13, _err = p.Client_().Call(ctx, "add_ip", &_args12, &_result14)
+	p.SetLastResponseMeta_(_meta13)
 	if _err != nil {
 		return
 	}
 	switch {
-	case _result10.Err != nil:
-		return _result10.Err
+	case _result14.Err != nil:
+		return _result14.Err
 	}
 
 	return nil
@@ -869,19 +3091,19 @@ func (p *InterfaceClient) AddIP(ctx context.Context, ifname string, prefix strin
 //   - Ifname
 //   - Prefix
 func (p *InterfaceClient) DelIP(ctx context.Context, ifname string, prefix string) (_err error) {
-	var _args11 InterfaceDelIPArgs
-	_args11.Ifname = ifname
-	_args11.Prefix = prefix
-	var _result13 InterfaceDelIPResult
-	var _meta12 thrift.ResponseMeta
-	_meta12, _err = p.Client_().Call(ctx, "del_ip", &_args11, &_result13)
-	p.SetLastResponseMeta_(_meta12)
+	var _args15 InterfaceDelIPArgs
+	_args15.Ifname = ifname
+	_args15.Prefix = prefix
+	var _result17 InterfaceDelIPResult
+	var _meta16 thrift.ResponseMeta
+	_meta16, _err = p.Client_().Call(ctx, "del_ip", &_args15, &_result17)
+	p.SetLastResponseMeta_(_meta16)
 	if _err != nil {
 		return
 	}
 	switch {
-	case _result13.Err != nil:
-		return _result13.Err
+	case _result17.Err != nil:
+		return _result17.Err
 	}
 
 	return nil
@@ -891,19 +3113,19 @@ func (p *InterfaceClient) DelIP(ctx context.Context, ifname string, prefix strin
 //   - Ifname
 //   - On
 func (p *InterfaceClient) SetHostOwned(ctx context.Context, ifname string, on bool) (_err error) {
-	var _args14 InterfaceSetHostOwnedArgs
-	_args14.Ifname = ifname
-	_args14.On = on
-	var _result16 InterfaceSetHostOwnedResult
-	var _meta15 thrift.ResponseMeta
-	_meta15, _err = p.Client_().Call(ctx, "set_host_owned", &_args14, &_result16)
-	p.SetLastResponseMeta_(_meta15)
+	var _args18 InterfaceSetHostOwnedArgs
+	_args18.Ifname = ifname
+	_args18.On = on
+	var _result20 InterfaceSetHostOwnedResult
+	var _meta19 thrift.ResponseMeta
+	_meta19, _err = p.Client_().Call(ctx, "set_host_owned", &_args18, &_result20)
+	p.SetLastResponseMeta_(_meta19)
 	if _err != nil {
 		return
 	}
 	switch {
-	case _result16.Err != nil:
-		return _result16.Err
+	case _result20.Err != nil:
+		return _result20.Err
 	}
 
 	return nil
@@ -912,21 +3134,184 @@ func (p *InterfaceClient) SetHostOwned(ctx context.Context, ifname string, on bo
 // Parameters:
 //   - Ifname
 func (p *InterfaceClient) Show(ctx context.Context, ifname string) (_r []*IfInfo, _err error) {
-	var _args17 InterfaceShowArgs
-	_args17.Ifname = ifname
-	var _result19 InterfaceShowResult
-	var _meta18 thrift.ResponseMeta
-	_meta18, _err = p.Client_().Call(ctx, "show", &_args17, &_result19)
-	p.SetLastResponseMeta_(_meta18)
+	var _args21 InterfaceShowArgs
+	_args21.Ifname = ifname
+	var _result23 InterfaceShowResult
+	var _meta22 thrift.ResponseMeta
+	_meta22, _err = p.Client_().Call(ctx, "show", &_args21, &_result23)
+	p.SetLastResponseMeta_(_meta22)
 	if _err != nil {
 		return
 	}
 	switch {
-	case _result19.Err != nil:
-		return _r, _result19.Err
+	case _result23.Err != nil:
+		return _r, _result23.Err
 	}
 
-	return _result19.GetSuccess(), nil
+	return _result23.GetSuccess(), nil
+}
+
+// Parameters:
+//   - Ifname
+//   - Rate
+func (p *InterfaceClient) SetQos(ctx context.Context, ifname string, rate int64) (_err error) {
+	var _args24 InterfaceSetQosArgs
+	_args24.Ifname = ifname
+	_args24.Rate = rate
+	var _result26 InterfaceSetQosResult
+	var _meta25 thrift.ResponseMeta
+	_meta25, _err = p.Client_().Call(ctx, "set_qos", &_args24, &_result26)
+	p.SetLastResponseMeta_(_meta25)
+	if _err != nil {
+		return
+	}
+	switch {
+	case _result26.Err != nil:
+		return _result26.Err
+	}
+
+	return nil
+}
+
+// Parameters:
+//   - Ifname
+//   - Name
+//   - Parent
+//   - Qlimit
+//   - IsLeaf
+//   - Curves
+func (p *InterfaceClient) AddClass(ctx context.Context, ifname string, name string, parent string, qlimit int32, is_leaf bool, curves *Curves) (_err error) {
+	var _args27 InterfaceAddClassArgs
+	_args27.Ifname = ifname
+	_args27.Name = name
+	_args27.Parent = parent
+	_args27.Qlimit = qlimit
+	_args27.IsLeaf = is_leaf
+	_args27.Curves = curves
+	var _result29 InterfaceAddClassResult
+	var _meta28 thrift.ResponseMeta
+	_meta28, _err = p.Client_().Call(ctx, "add_class", &_args27, &_result29)
+	p.SetLastResponseMeta_(_meta28)
+	if _err != nil {
+		return
+	}
+	switch {
+	case _result29.Err != nil:
+		return _result29.Err
+	}
+
+	return nil
+}
+
+// Parameters:
+//   - Ifname
+//   - Name
+func (p *InterfaceClient) DelClass(ctx context.Context, ifname string, name string) (_err error) {
+	var _args30 InterfaceDelClassArgs
+	_args30.Ifname = ifname
+	_args30.Name = name
+	var _result32 InterfaceDelClassResult
+	var _meta31 thrift.ResponseMeta
+	_meta31, _err = p.Client_().Call(ctx, "del_class", &_args30, &_result32)
+	p.SetLastResponseMeta_(_meta31)
+	if _err != nil {
+		return
+	}
+	switch {
+	case _result32.Err != nil:
+		return _result32.Err
+	}
+
+	return nil
+}
+
+// Parameters:
+//   - Ifname
+//   - Rule
+func (p *InterfaceClient) AddRule(ctx context.Context, ifname string, rule *ClassRule) (_err error) {
+	var _args33 InterfaceAddRuleArgs
+	_args33.Ifname = ifname
+	_args33.Rule = rule
+	var _result35 InterfaceAddRuleResult
+	var _meta34 thrift.ResponseMeta
+	_meta34, _err = p.Client_().Call(ctx, "add_rule", &_args33, &_result35)
+	p.SetLastResponseMeta_(_meta34)
+	if _err != nil {
+		return
+	}
+	switch {
+	case _result35.Err != nil:
+		return _result35.Err
+	}
+
+	return nil
+}
+
+// Parameters:
+//   - Ifname
+//   - Prio
+func (p *InterfaceClient) DelRule(ctx context.Context, ifname string, prio int32) (_err error) {
+	var _args36 InterfaceDelRuleArgs
+	_args36.Ifname = ifname
+	_args36.Prio = prio
+	var _result38 InterfaceDelRuleResult
+	var _meta37 thrift.ResponseMeta
+	_meta37, _err = p.Client_().Call(ctx, "del_rule", &_args36, &_result38)
+	p.SetLastResponseMeta_(_meta37)
+	if _err != nil {
+		return
+	}
+	switch {
+	case _result38.Err != nil:
+		return _result38.Err
+	}
+
+	return nil
+}
+
+// Parameters:
+//   - Ifname
+//   - Name
+func (p *InterfaceClient) SetDefaultClass(ctx context.Context, ifname string, name string) (_err error) {
+	var _args39 InterfaceSetDefaultClassArgs
+	_args39.Ifname = ifname
+	_args39.Name = name
+	var _result41 InterfaceSetDefaultClassResult
+	var _meta40 thrift.ResponseMeta
+	_meta40, _err = p.Client_().Call(ctx, "set_default_class", &_args39, &_result41)
+	p.SetLastResponseMeta_(_meta40)
+	if _err != nil {
+		return
+	}
+	switch {
+	case _result41.Err != nil:
+		return _result41.Err
+	}
+
+	return nil
+}
+
+// Parameters:
+//   - Ifname
+func (p *InterfaceClient) ShowQos(ctx context.Context, ifname string) (_r *QosInfo, _err error) {
+	var _args42 InterfaceShowQosArgs
+	_args42.Ifname = ifname
+	var _result44 InterfaceShowQosResult
+	var _meta43 thrift.ResponseMeta
+	_meta43, _err = p.Client_().Call(ctx, "show_qos", &_args42, &_result44)
+	p.SetLastResponseMeta_(_meta43)
+	if _err != nil {
+		return
+	}
+	switch {
+	case _result44.Err != nil:
+		return _r, _result44.Err
+	}
+
+	if _ret45 := _result44.GetSuccess(); _ret45 != nil {
+		return _ret45, nil
+	}
+	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "show_qos failed: unknown result")
 }
 
 type InterfaceProcessor struct {
@@ -949,14 +3334,21 @@ func (p *InterfaceProcessor) ProcessorMap() map[string]thrift.TProcessorFunction
 
 func NewInterfaceProcessor(handler Interface) *InterfaceProcessor {
 
-	self20 := &InterfaceProcessor{handler: handler, processorMap: make(map[string]thrift.TProcessorFunction)}
-	self20.processorMap["add_if"] = &interfaceProcessorAddIf{handler: handler}
-	self20.processorMap["del_if"] = &interfaceProcessorDelIf{handler: handler}
-	self20.processorMap["add_ip"] = &interfaceProcessorAddIP{handler: handler}
-	self20.processorMap["del_ip"] = &interfaceProcessorDelIP{handler: handler}
-	self20.processorMap["set_host_owned"] = &interfaceProcessorSetHostOwned{handler: handler}
-	self20.processorMap["show"] = &interfaceProcessorShow{handler: handler}
-	return self20
+	self46 := &InterfaceProcessor{handler: handler, processorMap: make(map[string]thrift.TProcessorFunction)}
+	self46.processorMap["add_if"] = &interfaceProcessorAddIf{handler: handler}
+	self46.processorMap["del_if"] = &interfaceProcessorDelIf{handler: handler}
+	self46.processorMap["add_ip"] = &interfaceProcessorAddIP{handler: handler}
+	self46.processorMap["del_ip"] = &interfaceProcessorDelIP{handler: handler}
+	self46.processorMap["set_host_owned"] = &interfaceProcessorSetHostOwned{handler: handler}
+	self46.processorMap["show"] = &interfaceProcessorShow{handler: handler}
+	self46.processorMap["set_qos"] = &interfaceProcessorSetQos{handler: handler}
+	self46.processorMap["add_class"] = &interfaceProcessorAddClass{handler: handler}
+	self46.processorMap["del_class"] = &interfaceProcessorDelClass{handler: handler}
+	self46.processorMap["add_rule"] = &interfaceProcessorAddRule{handler: handler}
+	self46.processorMap["del_rule"] = &interfaceProcessorDelRule{handler: handler}
+	self46.processorMap["set_default_class"] = &interfaceProcessorSetDefaultClass{handler: handler}
+	self46.processorMap["show_qos"] = &interfaceProcessorShowQos{handler: handler}
+	return self46
 }
 
 func (p *InterfaceProcessor) Process(ctx context.Context, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
@@ -969,12 +3361,12 @@ func (p *InterfaceProcessor) Process(ctx context.Context, iprot, oprot thrift.TP
 	}
 	iprot.Skip(ctx, thrift.STRUCT)
 	iprot.ReadMessageEnd(ctx)
-	x21 := thrift.NewTApplicationException(thrift.UNKNOWN_METHOD, "Unknown function "+name)
+	x47 := thrift.NewTApplicationException(thrift.UNKNOWN_METHOD, "Unknown function "+name)
 	oprot.WriteMessageBegin(ctx, name, thrift.EXCEPTION, seqId)
-	x21.Write(ctx, oprot)
+	x47.Write(ctx, oprot)
 	oprot.WriteMessageEnd(ctx)
 	oprot.Flush(ctx)
-	return false, x21
+	return false, x47
 
 }
 
@@ -983,7 +3375,7 @@ type interfaceProcessorAddIf struct {
 }
 
 func (p *interfaceProcessorAddIf) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err22 error
+	var _write_err48 error
 	args := InterfaceAddIfArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -1033,40 +3425,40 @@ func (p *interfaceProcessorAddIf) Process(ctx context.Context, seqId int32, ipro
 			if errors.Is(err2, thrift.ErrAbandonRequest) {
 				return false, thrift.WrapTException(err2)
 			}
-			_exc23 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing add_if: "+err2.Error())
+			_exc49 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing add_if: "+err2.Error())
 			if err2 := oprot.WriteMessageBegin(ctx, "add_if", thrift.EXCEPTION, seqId); err2 != nil {
-				_write_err22 = thrift.WrapTException(err2)
+				_write_err48 = thrift.WrapTException(err2)
 			}
-			if err2 := _exc23.Write(ctx, oprot); _write_err22 == nil && err2 != nil {
-				_write_err22 = thrift.WrapTException(err2)
+			if err2 := _exc49.Write(ctx, oprot); _write_err48 == nil && err2 != nil {
+				_write_err48 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.WriteMessageEnd(ctx); _write_err22 == nil && err2 != nil {
-				_write_err22 = thrift.WrapTException(err2)
+			if err2 := oprot.WriteMessageEnd(ctx); _write_err48 == nil && err2 != nil {
+				_write_err48 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.Flush(ctx); _write_err22 == nil && err2 != nil {
-				_write_err22 = thrift.WrapTException(err2)
+			if err2 := oprot.Flush(ctx); _write_err48 == nil && err2 != nil {
+				_write_err48 = thrift.WrapTException(err2)
 			}
-			if _write_err22 != nil {
-				return false, thrift.WrapTException(_write_err22)
+			if _write_err48 != nil {
+				return false, thrift.WrapTException(_write_err48)
 			}
 			return true, err
 		}
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "add_if", thrift.REPLY, seqId); err2 != nil {
-		_write_err22 = thrift.WrapTException(err2)
+		_write_err48 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err22 == nil && err2 != nil {
-		_write_err22 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err48 == nil && err2 != nil {
+		_write_err48 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err22 == nil && err2 != nil {
-		_write_err22 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err48 == nil && err2 != nil {
+		_write_err48 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err22 == nil && err2 != nil {
-		_write_err22 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err48 == nil && err2 != nil {
+		_write_err48 = thrift.WrapTException(err2)
 	}
-	if _write_err22 != nil {
-		return false, thrift.WrapTException(_write_err22)
+	if _write_err48 != nil {
+		return false, thrift.WrapTException(_write_err48)
 	}
 	return true, err
 }
@@ -1076,7 +3468,7 @@ type interfaceProcessorDelIf struct {
 }
 
 func (p *interfaceProcessorDelIf) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err24 error
+	var _write_err50 error
 	args := InterfaceDelIfArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -1126,40 +3518,40 @@ func (p *interfaceProcessorDelIf) Process(ctx context.Context, seqId int32, ipro
 			if errors.Is(err2, thrift.ErrAbandonRequest) {
 				return false, thrift.WrapTException(err2)
 			}
-			_exc25 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing del_if: "+err2.Error())
+			_exc51 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing del_if: "+err2.Error())
 			if err2 := oprot.WriteMessageBegin(ctx, "del_if", thrift.EXCEPTION, seqId); err2 != nil {
-				_write_err24 = thrift.WrapTException(err2)
+				_write_err50 = thrift.WrapTException(err2)
 			}
-			if err2 := _exc25.Write(ctx, oprot); _write_err24 == nil && err2 != nil {
-				_write_err24 = thrift.WrapTException(err2)
+			if err2 := _exc51.Write(ctx, oprot); _write_err50 == nil && err2 != nil {
+				_write_err50 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.WriteMessageEnd(ctx); _write_err24 == nil && err2 != nil {
-				_write_err24 = thrift.WrapTException(err2)
+			if err2 := oprot.WriteMessageEnd(ctx); _write_err50 == nil && err2 != nil {
+				_write_err50 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.Flush(ctx); _write_err24 == nil && err2 != nil {
-				_write_err24 = thrift.WrapTException(err2)
+			if err2 := oprot.Flush(ctx); _write_err50 == nil && err2 != nil {
+				_write_err50 = thrift.WrapTException(err2)
 			}
-			if _write_err24 != nil {
-				return false, thrift.WrapTException(_write_err24)
+			if _write_err50 != nil {
+				return false, thrift.WrapTException(_write_err50)
 			}
 			return true, err
 		}
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "del_if", thrift.REPLY, seqId); err2 != nil {
-		_write_err24 = thrift.WrapTException(err2)
+		_write_err50 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err24 == nil && err2 != nil {
-		_write_err24 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err50 == nil && err2 != nil {
+		_write_err50 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err24 == nil && err2 != nil {
-		_write_err24 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err50 == nil && err2 != nil {
+		_write_err50 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err24 == nil && err2 != nil {
-		_write_err24 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err50 == nil && err2 != nil {
+		_write_err50 = thrift.WrapTException(err2)
 	}
-	if _write_err24 != nil {
-		return false, thrift.WrapTException(_write_err24)
+	if _write_err50 != nil {
+		return false, thrift.WrapTException(_write_err50)
 	}
 	return true, err
 }
@@ -1169,7 +3561,7 @@ type interfaceProcessorAddIP struct {
 }
 
 func (p *interfaceProcessorAddIP) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err26 error
+	var _write_err52 error
 	args := InterfaceAddIPArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -1219,40 +3611,40 @@ func (p *interfaceProcessorAddIP) Process(ctx context.Context, seqId int32, ipro
 			if errors.Is(err2, thrift.ErrAbandonRequest) {
 				return false, thrift.WrapTException(err2)
 			}
-			_exc27 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing add_ip: "+err2.Error())
+			_exc53 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing add_ip: "+err2.Error())
 			if err2 := oprot.WriteMessageBegin(ctx, "add_ip", thrift.EXCEPTION, seqId); err2 != nil {
-				_write_err26 = thrift.WrapTException(err2)
+				_write_err52 = thrift.WrapTException(err2)
 			}
-			if err2 := _exc27.Write(ctx, oprot); _write_err26 == nil && err2 != nil {
-				_write_err26 = thrift.WrapTException(err2)
+			if err2 := _exc53.Write(ctx, oprot); _write_err52 == nil && err2 != nil {
+				_write_err52 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.WriteMessageEnd(ctx); _write_err26 == nil && err2 != nil {
-				_write_err26 = thrift.WrapTException(err2)
+			if err2 := oprot.WriteMessageEnd(ctx); _write_err52 == nil && err2 != nil {
+				_write_err52 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.Flush(ctx); _write_err26 == nil && err2 != nil {
-				_write_err26 = thrift.WrapTException(err2)
+			if err2 := oprot.Flush(ctx); _write_err52 == nil && err2 != nil {
+				_write_err52 = thrift.WrapTException(err2)
 			}
-			if _write_err26 != nil {
-				return false, thrift.WrapTException(_write_err26)
+			if _write_err52 != nil {
+				return false, thrift.WrapTException(_write_err52)
 			}
 			return true, err
 		}
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "add_ip", thrift.REPLY, seqId); err2 != nil {
-		_write_err26 = thrift.WrapTException(err2)
+		_write_err52 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err26 == nil && err2 != nil {
-		_write_err26 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err52 == nil && err2 != nil {
+		_write_err52 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err26 == nil && err2 != nil {
-		_write_err26 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err52 == nil && err2 != nil {
+		_write_err52 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err26 == nil && err2 != nil {
-		_write_err26 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err52 == nil && err2 != nil {
+		_write_err52 = thrift.WrapTException(err2)
 	}
-	if _write_err26 != nil {
-		return false, thrift.WrapTException(_write_err26)
+	if _write_err52 != nil {
+		return false, thrift.WrapTException(_write_err52)
 	}
 	return true, err
 }
@@ -1262,7 +3654,7 @@ type interfaceProcessorDelIP struct {
 }
 
 func (p *interfaceProcessorDelIP) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err28 error
+	var _write_err54 error
 	args := InterfaceDelIPArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -1312,40 +3704,40 @@ func (p *interfaceProcessorDelIP) Process(ctx context.Context, seqId int32, ipro
 			if errors.Is(err2, thrift.ErrAbandonRequest) {
 				return false, thrift.WrapTException(err2)
 			}
-			_exc29 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing del_ip: "+err2.Error())
+			_exc55 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing del_ip: "+err2.Error())
 			if err2 := oprot.WriteMessageBegin(ctx, "del_ip", thrift.EXCEPTION, seqId); err2 != nil {
-				_write_err28 = thrift.WrapTException(err2)
+				_write_err54 = thrift.WrapTException(err2)
 			}
-			if err2 := _exc29.Write(ctx, oprot); _write_err28 == nil && err2 != nil {
-				_write_err28 = thrift.WrapTException(err2)
+			if err2 := _exc55.Write(ctx, oprot); _write_err54 == nil && err2 != nil {
+				_write_err54 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.WriteMessageEnd(ctx); _write_err28 == nil && err2 != nil {
-				_write_err28 = thrift.WrapTException(err2)
+			if err2 := oprot.WriteMessageEnd(ctx); _write_err54 == nil && err2 != nil {
+				_write_err54 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.Flush(ctx); _write_err28 == nil && err2 != nil {
-				_write_err28 = thrift.WrapTException(err2)
+			if err2 := oprot.Flush(ctx); _write_err54 == nil && err2 != nil {
+				_write_err54 = thrift.WrapTException(err2)
 			}
-			if _write_err28 != nil {
-				return false, thrift.WrapTException(_write_err28)
+			if _write_err54 != nil {
+				return false, thrift.WrapTException(_write_err54)
 			}
 			return true, err
 		}
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "del_ip", thrift.REPLY, seqId); err2 != nil {
-		_write_err28 = thrift.WrapTException(err2)
+		_write_err54 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err28 == nil && err2 != nil {
-		_write_err28 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err54 == nil && err2 != nil {
+		_write_err54 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err28 == nil && err2 != nil {
-		_write_err28 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err54 == nil && err2 != nil {
+		_write_err54 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err28 == nil && err2 != nil {
-		_write_err28 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err54 == nil && err2 != nil {
+		_write_err54 = thrift.WrapTException(err2)
 	}
-	if _write_err28 != nil {
-		return false, thrift.WrapTException(_write_err28)
+	if _write_err54 != nil {
+		return false, thrift.WrapTException(_write_err54)
 	}
 	return true, err
 }
@@ -1355,7 +3747,7 @@ type interfaceProcessorSetHostOwned struct {
 }
 
 func (p *interfaceProcessorSetHostOwned) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err30 error
+	var _write_err56 error
 	args := InterfaceSetHostOwnedArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -1405,40 +3797,40 @@ func (p *interfaceProcessorSetHostOwned) Process(ctx context.Context, seqId int3
 			if errors.Is(err2, thrift.ErrAbandonRequest) {
 				return false, thrift.WrapTException(err2)
 			}
-			_exc31 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing set_host_owned: "+err2.Error())
+			_exc57 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing set_host_owned: "+err2.Error())
 			if err2 := oprot.WriteMessageBegin(ctx, "set_host_owned", thrift.EXCEPTION, seqId); err2 != nil {
-				_write_err30 = thrift.WrapTException(err2)
+				_write_err56 = thrift.WrapTException(err2)
 			}
-			if err2 := _exc31.Write(ctx, oprot); _write_err30 == nil && err2 != nil {
-				_write_err30 = thrift.WrapTException(err2)
+			if err2 := _exc57.Write(ctx, oprot); _write_err56 == nil && err2 != nil {
+				_write_err56 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.WriteMessageEnd(ctx); _write_err30 == nil && err2 != nil {
-				_write_err30 = thrift.WrapTException(err2)
+			if err2 := oprot.WriteMessageEnd(ctx); _write_err56 == nil && err2 != nil {
+				_write_err56 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.Flush(ctx); _write_err30 == nil && err2 != nil {
-				_write_err30 = thrift.WrapTException(err2)
+			if err2 := oprot.Flush(ctx); _write_err56 == nil && err2 != nil {
+				_write_err56 = thrift.WrapTException(err2)
 			}
-			if _write_err30 != nil {
-				return false, thrift.WrapTException(_write_err30)
+			if _write_err56 != nil {
+				return false, thrift.WrapTException(_write_err56)
 			}
 			return true, err
 		}
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "set_host_owned", thrift.REPLY, seqId); err2 != nil {
-		_write_err30 = thrift.WrapTException(err2)
+		_write_err56 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err30 == nil && err2 != nil {
-		_write_err30 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err56 == nil && err2 != nil {
+		_write_err56 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err30 == nil && err2 != nil {
-		_write_err30 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err56 == nil && err2 != nil {
+		_write_err56 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err30 == nil && err2 != nil {
-		_write_err30 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err56 == nil && err2 != nil {
+		_write_err56 = thrift.WrapTException(err2)
 	}
-	if _write_err30 != nil {
-		return false, thrift.WrapTException(_write_err30)
+	if _write_err56 != nil {
+		return false, thrift.WrapTException(_write_err56)
 	}
 	return true, err
 }
@@ -1448,7 +3840,7 @@ type interfaceProcessorShow struct {
 }
 
 func (p *interfaceProcessorShow) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err32 error
+	var _write_err58 error
 	args := InterfaceShowArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -1498,21 +3890,21 @@ func (p *interfaceProcessorShow) Process(ctx context.Context, seqId int32, iprot
 			if errors.Is(err2, thrift.ErrAbandonRequest) {
 				return false, thrift.WrapTException(err2)
 			}
-			_exc33 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing show: "+err2.Error())
+			_exc59 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing show: "+err2.Error())
 			if err2 := oprot.WriteMessageBegin(ctx, "show", thrift.EXCEPTION, seqId); err2 != nil {
-				_write_err32 = thrift.WrapTException(err2)
+				_write_err58 = thrift.WrapTException(err2)
 			}
-			if err2 := _exc33.Write(ctx, oprot); _write_err32 == nil && err2 != nil {
-				_write_err32 = thrift.WrapTException(err2)
+			if err2 := _exc59.Write(ctx, oprot); _write_err58 == nil && err2 != nil {
+				_write_err58 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.WriteMessageEnd(ctx); _write_err32 == nil && err2 != nil {
-				_write_err32 = thrift.WrapTException(err2)
+			if err2 := oprot.WriteMessageEnd(ctx); _write_err58 == nil && err2 != nil {
+				_write_err58 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.Flush(ctx); _write_err32 == nil && err2 != nil {
-				_write_err32 = thrift.WrapTException(err2)
+			if err2 := oprot.Flush(ctx); _write_err58 == nil && err2 != nil {
+				_write_err58 = thrift.WrapTException(err2)
 			}
-			if _write_err32 != nil {
-				return false, thrift.WrapTException(_write_err32)
+			if _write_err58 != nil {
+				return false, thrift.WrapTException(_write_err58)
 			}
 			return true, err
 		}
@@ -1521,19 +3913,672 @@ func (p *interfaceProcessorShow) Process(ctx context.Context, seqId int32, iprot
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "show", thrift.REPLY, seqId); err2 != nil {
-		_write_err32 = thrift.WrapTException(err2)
+		_write_err58 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err32 == nil && err2 != nil {
-		_write_err32 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err58 == nil && err2 != nil {
+		_write_err58 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err32 == nil && err2 != nil {
-		_write_err32 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err58 == nil && err2 != nil {
+		_write_err58 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err32 == nil && err2 != nil {
-		_write_err32 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err58 == nil && err2 != nil {
+		_write_err58 = thrift.WrapTException(err2)
 	}
-	if _write_err32 != nil {
-		return false, thrift.WrapTException(_write_err32)
+	if _write_err58 != nil {
+		return false, thrift.WrapTException(_write_err58)
+	}
+	return true, err
+}
+
+type interfaceProcessorSetQos struct {
+	handler Interface
+}
+
+func (p *interfaceProcessorSetQos) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
+	var _write_err60 error
+	args := InterfaceSetQosArgs{}
+	if err2 := args.Read(ctx, iprot); err2 != nil {
+		iprot.ReadMessageEnd(ctx)
+		x := thrift.NewTApplicationException(thrift.PROTOCOL_ERROR, err2.Error())
+		oprot.WriteMessageBegin(ctx, "set_qos", thrift.EXCEPTION, seqId)
+		x.Write(ctx, oprot)
+		oprot.WriteMessageEnd(ctx)
+		oprot.Flush(ctx)
+		return false, thrift.WrapTException(err2)
+	}
+	iprot.ReadMessageEnd(ctx)
+
+	tickerCancel := func() {}
+	// Start a goroutine to do server side connectivity check.
+	if thrift.ServerConnectivityCheckInterval > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithCancel(ctx)
+		defer cancel()
+		var tickerCtx context.Context
+		tickerCtx, tickerCancel = context.WithCancel(context.Background())
+		defer tickerCancel()
+		go func(ctx context.Context, cancel context.CancelFunc) {
+			ticker := time.NewTicker(thrift.ServerConnectivityCheckInterval)
+			defer ticker.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-ticker.C:
+					if !iprot.Transport().IsOpen() {
+						cancel()
+						return
+					}
+				}
+			}
+		}(tickerCtx, cancel)
+	}
+
+	result := InterfaceSetQosResult{}
+	if err2 := p.handler.SetQos(ctx, args.Ifname, args.Rate); err2 != nil {
+		tickerCancel()
+		err = thrift.WrapTException(err2)
+		switch v := err2.(type) {
+		case *common.ApiErr:
+			result.Err = v
+		default:
+			if errors.Is(err2, thrift.ErrAbandonRequest) {
+				return false, thrift.WrapTException(err2)
+			}
+			_exc61 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing set_qos: "+err2.Error())
+			if err2 := oprot.WriteMessageBegin(ctx, "set_qos", thrift.EXCEPTION, seqId); err2 != nil {
+				_write_err60 = thrift.WrapTException(err2)
+			}
+			if err2 := _exc61.Write(ctx, oprot); _write_err60 == nil && err2 != nil {
+				_write_err60 = thrift.WrapTException(err2)
+			}
+			if err2 := oprot.WriteMessageEnd(ctx); _write_err60 == nil && err2 != nil {
+				_write_err60 = thrift.WrapTException(err2)
+			}
+			if err2 := oprot.Flush(ctx); _write_err60 == nil && err2 != nil {
+				_write_err60 = thrift.WrapTException(err2)
+			}
+			if _write_err60 != nil {
+				return false, thrift.WrapTException(_write_err60)
+			}
+			return true, err
+		}
+	}
+	tickerCancel()
+	if err2 := oprot.WriteMessageBegin(ctx, "set_qos", thrift.REPLY, seqId); err2 != nil {
+		_write_err60 = thrift.WrapTException(err2)
+	}
+	if err2 := result.Write(ctx, oprot); _write_err60 == nil && err2 != nil {
+		_write_err60 = thrift.WrapTException(err2)
+	}
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err60 == nil && err2 != nil {
+		_write_err60 = thrift.WrapTException(err2)
+	}
+	if err2 := oprot.Flush(ctx); _write_err60 == nil && err2 != nil {
+		_write_err60 = thrift.WrapTException(err2)
+	}
+	if _write_err60 != nil {
+		return false, thrift.WrapTException(_write_err60)
+	}
+	return true, err
+}
+
+type interfaceProcessorAddClass struct {
+	handler Interface
+}
+
+func (p *interfaceProcessorAddClass) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
+	var _write_err62 error
+	args := InterfaceAddClassArgs{}
+	if err2 := args.Read(ctx, iprot); err2 != nil {
+		iprot.ReadMessageEnd(ctx)
+		x := thrift.NewTApplicationException(thrift.PROTOCOL_ERROR, err2.Error())
+		oprot.WriteMessageBegin(ctx, "add_class", thrift.EXCEPTION, seqId)
+		x.Write(ctx, oprot)
+		oprot.WriteMessageEnd(ctx)
+		oprot.Flush(ctx)
+		return false, thrift.WrapTException(err2)
+	}
+	iprot.ReadMessageEnd(ctx)
+
+	tickerCancel := func() {}
+	// Start a goroutine to do server side connectivity check.
+	if thrift.ServerConnectivityCheckInterval > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithCancel(ctx)
+		defer cancel()
+		var tickerCtx context.Context
+		tickerCtx, tickerCancel = context.WithCancel(context.Background())
+		defer tickerCancel()
+		go func(ctx context.Context, cancel context.CancelFunc) {
+			ticker := time.NewTicker(thrift.ServerConnectivityCheckInterval)
+			defer ticker.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-ticker.C:
+					if !iprot.Transport().IsOpen() {
+						cancel()
+						return
+					}
+				}
+			}
+		}(tickerCtx, cancel)
+	}
+
+	result := InterfaceAddClassResult{}
+	if err2 := p.handler.AddClass(ctx, args.Ifname, args.Name, args.Parent, args.Qlimit, args.IsLeaf, args.Curves); err2 != nil {
+		tickerCancel()
+		err = thrift.WrapTException(err2)
+		switch v := err2.(type) {
+		case *common.ApiErr:
+			result.Err = v
+		default:
+			if errors.Is(err2, thrift.ErrAbandonRequest) {
+				return false, thrift.WrapTException(err2)
+			}
+			_exc63 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing add_class: "+err2.Error())
+			if err2 := oprot.WriteMessageBegin(ctx, "add_class", thrift.EXCEPTION, seqId); err2 != nil {
+				_write_err62 = thrift.WrapTException(err2)
+			}
+			if err2 := _exc63.Write(ctx, oprot); _write_err62 == nil && err2 != nil {
+				_write_err62 = thrift.WrapTException(err2)
+			}
+			if err2 := oprot.WriteMessageEnd(ctx); _write_err62 == nil && err2 != nil {
+				_write_err62 = thrift.WrapTException(err2)
+			}
+			if err2 := oprot.Flush(ctx); _write_err62 == nil && err2 != nil {
+				_write_err62 = thrift.WrapTException(err2)
+			}
+			if _write_err62 != nil {
+				return false, thrift.WrapTException(_write_err62)
+			}
+			return true, err
+		}
+	}
+	tickerCancel()
+	if err2 := oprot.WriteMessageBegin(ctx, "add_class", thrift.REPLY, seqId); err2 != nil {
+		_write_err62 = thrift.WrapTException(err2)
+	}
+	if err2 := result.Write(ctx, oprot); _write_err62 == nil && err2 != nil {
+		_write_err62 = thrift.WrapTException(err2)
+	}
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err62 == nil && err2 != nil {
+		_write_err62 = thrift.WrapTException(err2)
+	}
+	if err2 := oprot.Flush(ctx); _write_err62 == nil && err2 != nil {
+		_write_err62 = thrift.WrapTException(err2)
+	}
+	if _write_err62 != nil {
+		return false, thrift.WrapTException(_write_err62)
+	}
+	return true, err
+}
+
+type interfaceProcessorDelClass struct {
+	handler Interface
+}
+
+func (p *interfaceProcessorDelClass) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
+	var _write_err64 error
+	args := InterfaceDelClassArgs{}
+	if err2 := args.Read(ctx, iprot); err2 != nil {
+		iprot.ReadMessageEnd(ctx)
+		x := thrift.NewTApplicationException(thrift.PROTOCOL_ERROR, err2.Error())
+		oprot.WriteMessageBegin(ctx, "del_class", thrift.EXCEPTION, seqId)
+		x.Write(ctx, oprot)
+		oprot.WriteMessageEnd(ctx)
+		oprot.Flush(ctx)
+		return false, thrift.WrapTException(err2)
+	}
+	iprot.ReadMessageEnd(ctx)
+
+	tickerCancel := func() {}
+	// Start a goroutine to do server side connectivity check.
+	if thrift.ServerConnectivityCheckInterval > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithCancel(ctx)
+		defer cancel()
+		var tickerCtx context.Context
+		tickerCtx, tickerCancel = context.WithCancel(context.Background())
+		defer tickerCancel()
+		go func(ctx context.Context, cancel context.CancelFunc) {
+			ticker := time.NewTicker(thrift.ServerConnectivityCheckInterval)
+			defer ticker.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-ticker.C:
+					if !iprot.Transport().IsOpen() {
+						cancel()
+						return
+					}
+				}
+			}
+		}(tickerCtx, cancel)
+	}
+
+	result := InterfaceDelClassResult{}
+	if err2 := p.handler.DelClass(ctx, args.Ifname, args.Name); err2 != nil {
+		tickerCancel()
+		err = thrift.WrapTException(err2)
+		switch v := err2.(type) {
+		case *common.ApiErr:
+			result.Err = v
+		default:
+			if errors.Is(err2, thrift.ErrAbandonRequest) {
+				return false, thrift.WrapTException(err2)
+			}
+			_exc65 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing del_class: "+err2.Error())
+			if err2 := oprot.WriteMessageBegin(ctx, "del_class", thrift.EXCEPTION, seqId); err2 != nil {
+				_write_err64 = thrift.WrapTException(err2)
+			}
+			if err2 := _exc65.Write(ctx, oprot); _write_err64 == nil && err2 != nil {
+				_write_err64 = thrift.WrapTException(err2)
+			}
+			if err2 := oprot.WriteMessageEnd(ctx); _write_err64 == nil && err2 != nil {
+				_write_err64 = thrift.WrapTException(err2)
+			}
+			if err2 := oprot.Flush(ctx); _write_err64 == nil && err2 != nil {
+				_write_err64 = thrift.WrapTException(err2)
+			}
+			if _write_err64 != nil {
+				return false, thrift.WrapTException(_write_err64)
+			}
+			return true, err
+		}
+	}
+	tickerCancel()
+	if err2 := oprot.WriteMessageBegin(ctx, "del_class", thrift.REPLY, seqId); err2 != nil {
+		_write_err64 = thrift.WrapTException(err2)
+	}
+	if err2 := result.Write(ctx, oprot); _write_err64 == nil && err2 != nil {
+		_write_err64 = thrift.WrapTException(err2)
+	}
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err64 == nil && err2 != nil {
+		_write_err64 = thrift.WrapTException(err2)
+	}
+	if err2 := oprot.Flush(ctx); _write_err64 == nil && err2 != nil {
+		_write_err64 = thrift.WrapTException(err2)
+	}
+	if _write_err64 != nil {
+		return false, thrift.WrapTException(_write_err64)
+	}
+	return true, err
+}
+
+type interfaceProcessorAddRule struct {
+	handler Interface
+}
+
+func (p *interfaceProcessorAddRule) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
+	var _write_err66 error
+	args := InterfaceAddRuleArgs{}
+	if err2 := args.Read(ctx, iprot); err2 != nil {
+		iprot.ReadMessageEnd(ctx)
+		x := thrift.NewTApplicationException(thrift.PROTOCOL_ERROR, err2.Error())
+		oprot.WriteMessageBegin(ctx, "add_rule", thrift.EXCEPTION, seqId)
+		x.Write(ctx, oprot)
+		oprot.WriteMessageEnd(ctx)
+		oprot.Flush(ctx)
+		return false, thrift.WrapTException(err2)
+	}
+	iprot.ReadMessageEnd(ctx)
+
+	tickerCancel := func() {}
+	// Start a goroutine to do server side connectivity check.
+	if thrift.ServerConnectivityCheckInterval > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithCancel(ctx)
+		defer cancel()
+		var tickerCtx context.Context
+		tickerCtx, tickerCancel = context.WithCancel(context.Background())
+		defer tickerCancel()
+		go func(ctx context.Context, cancel context.CancelFunc) {
+			ticker := time.NewTicker(thrift.ServerConnectivityCheckInterval)
+			defer ticker.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-ticker.C:
+					if !iprot.Transport().IsOpen() {
+						cancel()
+						return
+					}
+				}
+			}
+		}(tickerCtx, cancel)
+	}
+
+	result := InterfaceAddRuleResult{}
+	if err2 := p.handler.AddRule(ctx, args.Ifname, args.Rule); err2 != nil {
+		tickerCancel()
+		err = thrift.WrapTException(err2)
+		switch v := err2.(type) {
+		case *common.ApiErr:
+			result.Err = v
+		default:
+			if errors.Is(err2, thrift.ErrAbandonRequest) {
+				return false, thrift.WrapTException(err2)
+			}
+			_exc67 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing add_rule: "+err2.Error())
+			if err2 := oprot.WriteMessageBegin(ctx, "add_rule", thrift.EXCEPTION, seqId); err2 != nil {
+				_write_err66 = thrift.WrapTException(err2)
+			}
+			if err2 := _exc67.Write(ctx, oprot); _write_err66 == nil && err2 != nil {
+				_write_err66 = thrift.WrapTException(err2)
+			}
+			if err2 := oprot.WriteMessageEnd(ctx); _write_err66 == nil && err2 != nil {
+				_write_err66 = thrift.WrapTException(err2)
+			}
+			if err2 := oprot.Flush(ctx); _write_err66 == nil && err2 != nil {
+				_write_err66 = thrift.WrapTException(err2)
+			}
+			if _write_err66 != nil {
+				return false, thrift.WrapTException(_write_err66)
+			}
+			return true, err
+		}
+	}
+	tickerCancel()
+	if err2 := oprot.WriteMessageBegin(ctx, "add_rule", thrift.REPLY, seqId); err2 != nil {
+		_write_err66 = thrift.WrapTException(err2)
+	}
+	if err2 := result.Write(ctx, oprot); _write_err66 == nil && err2 != nil {
+		_write_err66 = thrift.WrapTException(err2)
+	}
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err66 == nil && err2 != nil {
+		_write_err66 = thrift.WrapTException(err2)
+	}
+	if err2 := oprot.Flush(ctx); _write_err66 == nil && err2 != nil {
+		_write_err66 = thrift.WrapTException(err2)
+	}
+	if _write_err66 != nil {
+		return false, thrift.WrapTException(_write_err66)
+	}
+	return true, err
+}
+
+type interfaceProcessorDelRule struct {
+	handler Interface
+}
+
+func (p *interfaceProcessorDelRule) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
+	var _write_err68 error
+	args := InterfaceDelRuleArgs{}
+	if err2 := args.Read(ctx, iprot); err2 != nil {
+		iprot.ReadMessageEnd(ctx)
+		x := thrift.NewTApplicationException(thrift.PROTOCOL_ERROR, err2.Error())
+		oprot.WriteMessageBegin(ctx, "del_rule", thrift.EXCEPTION, seqId)
+		x.Write(ctx, oprot)
+		oprot.WriteMessageEnd(ctx)
+		oprot.Flush(ctx)
+		return false, thrift.WrapTException(err2)
+	}
+	iprot.ReadMessageEnd(ctx)
+
+	tickerCancel := func() {}
+	// Start a goroutine to do server side connectivity check.
+	if thrift.ServerConnectivityCheckInterval > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithCancel(ctx)
+		defer cancel()
+		var tickerCtx context.Context
+		tickerCtx, tickerCancel = context.WithCancel(context.Background())
+		defer tickerCancel()
+		go func(ctx context.Context, cancel context.CancelFunc) {
+			ticker := time.NewTicker(thrift.ServerConnectivityCheckInterval)
+			defer ticker.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-ticker.C:
+					if !iprot.Transport().IsOpen() {
+						cancel()
+						return
+					}
+				}
+			}
+		}(tickerCtx, cancel)
+	}
+
+	result := InterfaceDelRuleResult{}
+	if err2 := p.handler.DelRule(ctx, args.Ifname, args.Prio); err2 != nil {
+		tickerCancel()
+		err = thrift.WrapTException(err2)
+		switch v := err2.(type) {
+		case *common.ApiErr:
+			result.Err = v
+		default:
+			if errors.Is(err2, thrift.ErrAbandonRequest) {
+				return false, thrift.WrapTException(err2)
+			}
+			_exc69 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing del_rule: "+err2.Error())
+			if err2 := oprot.WriteMessageBegin(ctx, "del_rule", thrift.EXCEPTION, seqId); err2 != nil {
+				_write_err68 = thrift.WrapTException(err2)
+			}
+			if err2 := _exc69.Write(ctx, oprot); _write_err68 == nil && err2 != nil {
+				_write_err68 = thrift.WrapTException(err2)
+			}
+			if err2 := oprot.WriteMessageEnd(ctx); _write_err68 == nil && err2 != nil {
+				_write_err68 = thrift.WrapTException(err2)
+			}
+			if err2 := oprot.Flush(ctx); _write_err68 == nil && err2 != nil {
+				_write_err68 = thrift.WrapTException(err2)
+			}
+			if _write_err68 != nil {
+				return false, thrift.WrapTException(_write_err68)
+			}
+			return true, err
+		}
+	}
+	tickerCancel()
+	if err2 := oprot.WriteMessageBegin(ctx, "del_rule", thrift.REPLY, seqId); err2 != nil {
+		_write_err68 = thrift.WrapTException(err2)
+	}
+	if err2 := result.Write(ctx, oprot); _write_err68 == nil && err2 != nil {
+		_write_err68 = thrift.WrapTException(err2)
+	}
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err68 == nil && err2 != nil {
+		_write_err68 = thrift.WrapTException(err2)
+	}
+	if err2 := oprot.Flush(ctx); _write_err68 == nil && err2 != nil {
+		_write_err68 = thrift.WrapTException(err2)
+	}
+	if _write_err68 != nil {
+		return false, thrift.WrapTException(_write_err68)
+	}
+	return true, err
+}
+
+type interfaceProcessorSetDefaultClass struct {
+	handler Interface
+}
+
+func (p *interfaceProcessorSetDefaultClass) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
+	var _write_err70 error
+	args := InterfaceSetDefaultClassArgs{}
+	if err2 := args.Read(ctx, iprot); err2 != nil {
+		iprot.ReadMessageEnd(ctx)
+		x := thrift.NewTApplicationException(thrift.PROTOCOL_ERROR, err2.Error())
+		oprot.WriteMessageBegin(ctx, "set_default_class", thrift.EXCEPTION, seqId)
+		x.Write(ctx, oprot)
+		oprot.WriteMessageEnd(ctx)
+		oprot.Flush(ctx)
+		return false, thrift.WrapTException(err2)
+	}
+	iprot.ReadMessageEnd(ctx)
+
+	tickerCancel := func() {}
+	// Start a goroutine to do server side connectivity check.
+	if thrift.ServerConnectivityCheckInterval > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithCancel(ctx)
+		defer cancel()
+		var tickerCtx context.Context
+		tickerCtx, tickerCancel = context.WithCancel(context.Background())
+		defer tickerCancel()
+		go func(ctx context.Context, cancel context.CancelFunc) {
+			ticker := time.NewTicker(thrift.ServerConnectivityCheckInterval)
+			defer ticker.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-ticker.C:
+					if !iprot.Transport().IsOpen() {
+						cancel()
+						return
+					}
+				}
+			}
+		}(tickerCtx, cancel)
+	}
+
+	result := InterfaceSetDefaultClassResult{}
+	if err2 := p.handler.SetDefaultClass(ctx, args.Ifname, args.Name); err2 != nil {
+		tickerCancel()
+		err = thrift.WrapTException(err2)
+		switch v := err2.(type) {
+		case *common.ApiErr:
+			result.Err = v
+		default:
+			if errors.Is(err2, thrift.ErrAbandonRequest) {
+				return false, thrift.WrapTException(err2)
+			}
+			_exc71 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing set_default_class: "+err2.Error())
+			if err2 := oprot.WriteMessageBegin(ctx, "set_default_class", thrift.EXCEPTION, seqId); err2 != nil {
+				_write_err70 = thrift.WrapTException(err2)
+			}
+			if err2 := _exc71.Write(ctx, oprot); _write_err70 == nil && err2 != nil {
+				_write_err70 = thrift.WrapTException(err2)
+			}
+			if err2 := oprot.WriteMessageEnd(ctx); _write_err70 == nil && err2 != nil {
+				_write_err70 = thrift.WrapTException(err2)
+			}
+			if err2 := oprot.Flush(ctx); _write_err70 == nil && err2 != nil {
+				_write_err70 = thrift.WrapTException(err2)
+			}
+			if _write_err70 != nil {
+				return false, thrift.WrapTException(_write_err70)
+			}
+			return true, err
+		}
+	}
+	tickerCancel()
+	if err2 := oprot.WriteMessageBegin(ctx, "set_default_class", thrift.REPLY, seqId); err2 != nil {
+		_write_err70 = thrift.WrapTException(err2)
+	}
+	if err2 := result.Write(ctx, oprot); _write_err70 == nil && err2 != nil {
+		_write_err70 = thrift.WrapTException(err2)
+	}
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err70 == nil && err2 != nil {
+		_write_err70 = thrift.WrapTException(err2)
+	}
+	if err2 := oprot.Flush(ctx); _write_err70 == nil && err2 != nil {
+		_write_err70 = thrift.WrapTException(err2)
+	}
+	if _write_err70 != nil {
+		return false, thrift.WrapTException(_write_err70)
+	}
+	return true, err
+}
+
+type interfaceProcessorShowQos struct {
+	handler Interface
+}
+
+func (p *interfaceProcessorShowQos) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
+	var _write_err72 error
+	args := InterfaceShowQosArgs{}
+	if err2 := args.Read(ctx, iprot); err2 != nil {
+		iprot.ReadMessageEnd(ctx)
+		x := thrift.NewTApplicationException(thrift.PROTOCOL_ERROR, err2.Error())
+		oprot.WriteMessageBegin(ctx, "show_qos", thrift.EXCEPTION, seqId)
+		x.Write(ctx, oprot)
+		oprot.WriteMessageEnd(ctx)
+		oprot.Flush(ctx)
+		return false, thrift.WrapTException(err2)
+	}
+	iprot.ReadMessageEnd(ctx)
+
+	tickerCancel := func() {}
+	// Start a goroutine to do server side connectivity check.
+	if thrift.ServerConnectivityCheckInterval > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithCancel(ctx)
+		defer cancel()
+		var tickerCtx context.Context
+		tickerCtx, tickerCancel = context.WithCancel(context.Background())
+		defer tickerCancel()
+		go func(ctx context.Context, cancel context.CancelFunc) {
+			ticker := time.NewTicker(thrift.ServerConnectivityCheckInterval)
+			defer ticker.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-ticker.C:
+					if !iprot.Transport().IsOpen() {
+						cancel()
+						return
+					}
+				}
+			}
+		}(tickerCtx, cancel)
+	}
+
+	result := InterfaceShowQosResult{}
+	if retval, err2 := p.handler.ShowQos(ctx, args.Ifname); err2 != nil {
+		tickerCancel()
+		err = thrift.WrapTException(err2)
+		switch v := err2.(type) {
+		case *common.ApiErr:
+			result.Err = v
+		default:
+			if errors.Is(err2, thrift.ErrAbandonRequest) {
+				return false, thrift.WrapTException(err2)
+			}
+			_exc73 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing show_qos: "+err2.Error())
+			if err2 := oprot.WriteMessageBegin(ctx, "show_qos", thrift.EXCEPTION, seqId); err2 != nil {
+				_write_err72 = thrift.WrapTException(err2)
+			}
+			if err2 := _exc73.Write(ctx, oprot); _write_err72 == nil && err2 != nil {
+				_write_err72 = thrift.WrapTException(err2)
+			}
+			if err2 := oprot.WriteMessageEnd(ctx); _write_err72 == nil && err2 != nil {
+				_write_err72 = thrift.WrapTException(err2)
+			}
+			if err2 := oprot.Flush(ctx); _write_err72 == nil && err2 != nil {
+				_write_err72 = thrift.WrapTException(err2)
+			}
+			if _write_err72 != nil {
+				return false, thrift.WrapTException(_write_err72)
+			}
+			return true, err
+		}
+	} else {
+		result.Success = retval
+	}
+	tickerCancel()
+	if err2 := oprot.WriteMessageBegin(ctx, "show_qos", thrift.REPLY, seqId); err2 != nil {
+		_write_err72 = thrift.WrapTException(err2)
+	}
+	if err2 := result.Write(ctx, oprot); _write_err72 == nil && err2 != nil {
+		_write_err72 = thrift.WrapTException(err2)
+	}
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err72 == nil && err2 != nil {
+		_write_err72 = thrift.WrapTException(err2)
+	}
+	if err2 := oprot.Flush(ctx); _write_err72 == nil && err2 != nil {
+		_write_err72 = thrift.WrapTException(err2)
+	}
+	if _write_err72 != nil {
+		return false, thrift.WrapTException(_write_err72)
 	}
 	return true, err
 }
@@ -3067,11 +6112,11 @@ func (p *InterfaceShowResult) ReadField0(ctx context.Context, iprot thrift.TProt
 	tSlice := make([]*IfInfo, 0, size)
 	p.Success = tSlice
 	for i := 0; i < size; i++ {
-		_elem34 := &IfInfo{}
-		if err := _elem34.Read(ctx, iprot); err != nil {
-			return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", _elem34), err)
+		_elem74 := &IfInfo{}
+		if err := _elem74.Read(ctx, iprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", _elem74), err)
 		}
-		p.Success = append(p.Success, _elem34)
+		p.Success = append(p.Success, _elem74)
 	}
 	if err := iprot.ReadListEnd(ctx); err != nil {
 		return thrift.PrependError("error reading list end: ", err)
@@ -3153,4 +6198,1955 @@ func (p *InterfaceShowResult) String() string {
 		return "<nil>"
 	}
 	return fmt.Sprintf("InterfaceShowResult(%+v)", *p)
+}
+
+// Attributes:
+//   - Ifname
+//   - Rate
+type InterfaceSetQosArgs struct {
+	Ifname string `thrift:"ifname,1" db:"ifname" json:"ifname"`
+	Rate   int64  `thrift:"rate,2" db:"rate" json:"rate"`
+}
+
+func NewInterfaceSetQosArgs() *InterfaceSetQosArgs {
+	return &InterfaceSetQosArgs{}
+}
+
+func (p *InterfaceSetQosArgs) GetIfname() string {
+	return p.Ifname
+}
+
+func (p *InterfaceSetQosArgs) GetRate() int64 {
+	return p.Rate
+}
+func (p *InterfaceSetQosArgs) Read(ctx context.Context, iprot thrift.TProtocol) error {
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
+
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 1:
+			if fieldTypeId == thrift.STRING {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 2:
+			if fieldTypeId == thrift.I64 {
+				if err := p.ReadField2(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	return nil
+}
+
+func (p *InterfaceSetQosArgs) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadString(ctx); err != nil {
+		return thrift.PrependError("error reading field 1: ", err)
+	} else {
+		p.Ifname = v
+	}
+	return nil
+}
+
+func (p *InterfaceSetQosArgs) ReadField2(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadI64(ctx); err != nil {
+		return thrift.PrependError("error reading field 2: ", err)
+	} else {
+		p.Rate = v
+	}
+	return nil
+}
+
+func (p *InterfaceSetQosArgs) Write(ctx context.Context, oprot thrift.TProtocol) error {
+	if err := oprot.WriteStructBegin(ctx, "set_qos_args"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField2(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
+}
+
+func (p *InterfaceSetQosArgs) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "ifname", thrift.STRING, 1); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:ifname: ", p), err)
+	}
+	if err := oprot.WriteString(ctx, string(p.Ifname)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.ifname (1) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 1:ifname: ", p), err)
+	}
+	return err
+}
+
+func (p *InterfaceSetQosArgs) writeField2(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "rate", thrift.I64, 2); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 2:rate: ", p), err)
+	}
+	if err := oprot.WriteI64(ctx, int64(p.Rate)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.rate (2) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 2:rate: ", p), err)
+	}
+	return err
+}
+
+func (p *InterfaceSetQosArgs) String() string {
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("InterfaceSetQosArgs(%+v)", *p)
+}
+
+// Attributes:
+//   - Err
+type InterfaceSetQosResult struct {
+	Err *common.ApiErr `thrift:"err,1" db:"err" json:"err,omitempty"`
+}
+
+func NewInterfaceSetQosResult() *InterfaceSetQosResult {
+	return &InterfaceSetQosResult{}
+}
+
+var InterfaceSetQosResult_Err_DEFAULT *common.ApiErr
+
+func (p *InterfaceSetQosResult) GetErr() *common.ApiErr {
+	if !p.IsSetErr() {
+		return InterfaceSetQosResult_Err_DEFAULT
+	}
+	return p.Err
+}
+func (p *InterfaceSetQosResult) IsSetErr() bool {
+	return p.Err != nil
+}
+
+func (p *InterfaceSetQosResult) Read(ctx context.Context, iprot thrift.TProtocol) error {
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
+
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 1:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	return nil
+}
+
+func (p *InterfaceSetQosResult) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	p.Err = &common.ApiErr{
+		Kind: 0,
+	}
+	if err := p.Err.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Err), err)
+	}
+	return nil
+}
+
+func (p *InterfaceSetQosResult) Write(ctx context.Context, oprot thrift.TProtocol) error {
+	if err := oprot.WriteStructBegin(ctx, "set_qos_result"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
+}
+
+func (p *InterfaceSetQosResult) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if p.IsSetErr() {
+		if err := oprot.WriteFieldBegin(ctx, "err", thrift.STRUCT, 1); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:err: ", p), err)
+		}
+		if err := p.Err.Write(ctx, oprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.Err), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 1:err: ", p), err)
+		}
+	}
+	return err
+}
+
+func (p *InterfaceSetQosResult) String() string {
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("InterfaceSetQosResult(%+v)", *p)
+}
+
+// Attributes:
+//   - Ifname
+//   - Name
+//   - Parent
+//   - Qlimit
+//   - IsLeaf
+//   - Curves
+type InterfaceAddClassArgs struct {
+	Ifname string  `thrift:"ifname,1" db:"ifname" json:"ifname"`
+	Name   string  `thrift:"name,2" db:"name" json:"name"`
+	Parent string  `thrift:"parent,3" db:"parent" json:"parent"`
+	Qlimit int32   `thrift:"qlimit,4" db:"qlimit" json:"qlimit"`
+	IsLeaf bool    `thrift:"is_leaf,5" db:"is_leaf" json:"is_leaf"`
+	Curves *Curves `thrift:"curves,6" db:"curves" json:"curves"`
+}
+
+func NewInterfaceAddClassArgs() *InterfaceAddClassArgs {
+	return &InterfaceAddClassArgs{}
+}
+
+func (p *InterfaceAddClassArgs) GetIfname() string {
+	return p.Ifname
+}
+
+func (p *InterfaceAddClassArgs) GetName() string {
+	return p.Name
+}
+
+func (p *InterfaceAddClassArgs) GetParent() string {
+	return p.Parent
+}
+
+func (p *InterfaceAddClassArgs) GetQlimit() int32 {
+	return p.Qlimit
+}
+
+func (p *InterfaceAddClassArgs) GetIsLeaf() bool {
+	return p.IsLeaf
+}
+
+var InterfaceAddClassArgs_Curves_DEFAULT *Curves
+
+func (p *InterfaceAddClassArgs) GetCurves() *Curves {
+	if !p.IsSetCurves() {
+		return InterfaceAddClassArgs_Curves_DEFAULT
+	}
+	return p.Curves
+}
+func (p *InterfaceAddClassArgs) IsSetCurves() bool {
+	return p.Curves != nil
+}
+
+func (p *InterfaceAddClassArgs) Read(ctx context.Context, iprot thrift.TProtocol) error {
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
+
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 1:
+			if fieldTypeId == thrift.STRING {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 2:
+			if fieldTypeId == thrift.STRING {
+				if err := p.ReadField2(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 3:
+			if fieldTypeId == thrift.STRING {
+				if err := p.ReadField3(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 4:
+			if fieldTypeId == thrift.I32 {
+				if err := p.ReadField4(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 5:
+			if fieldTypeId == thrift.BOOL {
+				if err := p.ReadField5(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 6:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField6(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	return nil
+}
+
+func (p *InterfaceAddClassArgs) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadString(ctx); err != nil {
+		return thrift.PrependError("error reading field 1: ", err)
+	} else {
+		p.Ifname = v
+	}
+	return nil
+}
+
+func (p *InterfaceAddClassArgs) ReadField2(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadString(ctx); err != nil {
+		return thrift.PrependError("error reading field 2: ", err)
+	} else {
+		p.Name = v
+	}
+	return nil
+}
+
+func (p *InterfaceAddClassArgs) ReadField3(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadString(ctx); err != nil {
+		return thrift.PrependError("error reading field 3: ", err)
+	} else {
+		p.Parent = v
+	}
+	return nil
+}
+
+func (p *InterfaceAddClassArgs) ReadField4(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadI32(ctx); err != nil {
+		return thrift.PrependError("error reading field 4: ", err)
+	} else {
+		p.Qlimit = v
+	}
+	return nil
+}
+
+func (p *InterfaceAddClassArgs) ReadField5(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadBool(ctx); err != nil {
+		return thrift.PrependError("error reading field 5: ", err)
+	} else {
+		p.IsLeaf = v
+	}
+	return nil
+}
+
+func (p *InterfaceAddClassArgs) ReadField6(ctx context.Context, iprot thrift.TProtocol) error {
+	p.Curves = &Curves{}
+	if err := p.Curves.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Curves), err)
+	}
+	return nil
+}
+
+func (p *InterfaceAddClassArgs) Write(ctx context.Context, oprot thrift.TProtocol) error {
+	if err := oprot.WriteStructBegin(ctx, "add_class_args"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField2(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField3(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField4(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField5(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField6(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
+}
+
+func (p *InterfaceAddClassArgs) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "ifname", thrift.STRING, 1); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:ifname: ", p), err)
+	}
+	if err := oprot.WriteString(ctx, string(p.Ifname)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.ifname (1) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 1:ifname: ", p), err)
+	}
+	return err
+}
+
+func (p *InterfaceAddClassArgs) writeField2(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "name", thrift.STRING, 2); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 2:name: ", p), err)
+	}
+	if err := oprot.WriteString(ctx, string(p.Name)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.name (2) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 2:name: ", p), err)
+	}
+	return err
+}
+
+func (p *InterfaceAddClassArgs) writeField3(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "parent", thrift.STRING, 3); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 3:parent: ", p), err)
+	}
+	if err := oprot.WriteString(ctx, string(p.Parent)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.parent (3) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 3:parent: ", p), err)
+	}
+	return err
+}
+
+func (p *InterfaceAddClassArgs) writeField4(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "qlimit", thrift.I32, 4); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 4:qlimit: ", p), err)
+	}
+	if err := oprot.WriteI32(ctx, int32(p.Qlimit)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.qlimit (4) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 4:qlimit: ", p), err)
+	}
+	return err
+}
+
+func (p *InterfaceAddClassArgs) writeField5(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "is_leaf", thrift.BOOL, 5); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 5:is_leaf: ", p), err)
+	}
+	if err := oprot.WriteBool(ctx, bool(p.IsLeaf)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.is_leaf (5) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 5:is_leaf: ", p), err)
+	}
+	return err
+}
+
+func (p *InterfaceAddClassArgs) writeField6(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "curves", thrift.STRUCT, 6); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 6:curves: ", p), err)
+	}
+	if err := p.Curves.Write(ctx, oprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.Curves), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 6:curves: ", p), err)
+	}
+	return err
+}
+
+func (p *InterfaceAddClassArgs) String() string {
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("InterfaceAddClassArgs(%+v)", *p)
+}
+
+// Attributes:
+//   - Err
+type InterfaceAddClassResult struct {
+	Err *common.ApiErr `thrift:"err,1" db:"err" json:"err,omitempty"`
+}
+
+func NewInterfaceAddClassResult() *InterfaceAddClassResult {
+	return &InterfaceAddClassResult{}
+}
+
+var InterfaceAddClassResult_Err_DEFAULT *common.ApiErr
+
+func (p *InterfaceAddClassResult) GetErr() *common.ApiErr {
+	if !p.IsSetErr() {
+		return InterfaceAddClassResult_Err_DEFAULT
+	}
+	return p.Err
+}
+func (p *InterfaceAddClassResult) IsSetErr() bool {
+	return p.Err != nil
+}
+
+func (p *InterfaceAddClassResult) Read(ctx context.Context, iprot thrift.TProtocol) error {
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
+
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 1:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	return nil
+}
+
+func (p *InterfaceAddClassResult) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	p.Err = &common.ApiErr{
+		Kind: 0,
+	}
+	if err := p.Err.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Err), err)
+	}
+	return nil
+}
+
+func (p *InterfaceAddClassResult) Write(ctx context.Context, oprot thrift.TProtocol) error {
+	if err := oprot.WriteStructBegin(ctx, "add_class_result"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
+}
+
+func (p *InterfaceAddClassResult) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if p.IsSetErr() {
+		if err := oprot.WriteFieldBegin(ctx, "err", thrift.STRUCT, 1); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:err: ", p), err)
+		}
+		if err := p.Err.Write(ctx, oprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.Err), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 1:err: ", p), err)
+		}
+	}
+	return err
+}
+
+func (p *InterfaceAddClassResult) String() string {
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("InterfaceAddClassResult(%+v)", *p)
+}
+
+// Attributes:
+//   - Ifname
+//   - Name
+type InterfaceDelClassArgs struct {
+	Ifname string `thrift:"ifname,1" db:"ifname" json:"ifname"`
+	Name   string `thrift:"name,2" db:"name" json:"name"`
+}
+
+func NewInterfaceDelClassArgs() *InterfaceDelClassArgs {
+	return &InterfaceDelClassArgs{}
+}
+
+func (p *InterfaceDelClassArgs) GetIfname() string {
+	return p.Ifname
+}
+
+func (p *InterfaceDelClassArgs) GetName() string {
+	return p.Name
+}
+func (p *InterfaceDelClassArgs) Read(ctx context.Context, iprot thrift.TProtocol) error {
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
+
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 1:
+			if fieldTypeId == thrift.STRING {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 2:
+			if fieldTypeId == thrift.STRING {
+				if err := p.ReadField2(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	return nil
+}
+
+func (p *InterfaceDelClassArgs) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadString(ctx); err != nil {
+		return thrift.PrependError("error reading field 1: ", err)
+	} else {
+		p.Ifname = v
+	}
+	return nil
+}
+
+func (p *InterfaceDelClassArgs) ReadField2(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadString(ctx); err != nil {
+		return thrift.PrependError("error reading field 2: ", err)
+	} else {
+		p.Name = v
+	}
+	return nil
+}
+
+func (p *InterfaceDelClassArgs) Write(ctx context.Context, oprot thrift.TProtocol) error {
+	if err := oprot.WriteStructBegin(ctx, "del_class_args"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField2(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
+}
+
+func (p *InterfaceDelClassArgs) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "ifname", thrift.STRING, 1); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:ifname: ", p), err)
+	}
+	if err := oprot.WriteString(ctx, string(p.Ifname)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.ifname (1) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 1:ifname: ", p), err)
+	}
+	return err
+}
+
+func (p *InterfaceDelClassArgs) writeField2(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "name", thrift.STRING, 2); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 2:name: ", p), err)
+	}
+	if err := oprot.WriteString(ctx, string(p.Name)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.name (2) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 2:name: ", p), err)
+	}
+	return err
+}
+
+func (p *InterfaceDelClassArgs) String() string {
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("InterfaceDelClassArgs(%+v)", *p)
+}
+
+// Attributes:
+//   - Err
+type InterfaceDelClassResult struct {
+	Err *common.ApiErr `thrift:"err,1" db:"err" json:"err,omitempty"`
+}
+
+func NewInterfaceDelClassResult() *InterfaceDelClassResult {
+	return &InterfaceDelClassResult{}
+}
+
+var InterfaceDelClassResult_Err_DEFAULT *common.ApiErr
+
+func (p *InterfaceDelClassResult) GetErr() *common.ApiErr {
+	if !p.IsSetErr() {
+		return InterfaceDelClassResult_Err_DEFAULT
+	}
+	return p.Err
+}
+func (p *InterfaceDelClassResult) IsSetErr() bool {
+	return p.Err != nil
+}
+
+func (p *InterfaceDelClassResult) Read(ctx context.Context, iprot thrift.TProtocol) error {
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
+
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 1:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	return nil
+}
+
+func (p *InterfaceDelClassResult) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	p.Err = &common.ApiErr{
+		Kind: 0,
+	}
+	if err := p.Err.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Err), err)
+	}
+	return nil
+}
+
+func (p *InterfaceDelClassResult) Write(ctx context.Context, oprot thrift.TProtocol) error {
+	if err := oprot.WriteStructBegin(ctx, "del_class_result"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
+}
+
+func (p *InterfaceDelClassResult) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if p.IsSetErr() {
+		if err := oprot.WriteFieldBegin(ctx, "err", thrift.STRUCT, 1); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:err: ", p), err)
+		}
+		if err := p.Err.Write(ctx, oprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.Err), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 1:err: ", p), err)
+		}
+	}
+	return err
+}
+
+func (p *InterfaceDelClassResult) String() string {
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("InterfaceDelClassResult(%+v)", *p)
+}
+
+// Attributes:
+//   - Ifname
+//   - Rule
+type InterfaceAddRuleArgs struct {
+	Ifname string     `thrift:"ifname,1" db:"ifname" json:"ifname"`
+	Rule   *ClassRule `thrift:"rule,2" db:"rule" json:"rule"`
+}
+
+func NewInterfaceAddRuleArgs() *InterfaceAddRuleArgs {
+	return &InterfaceAddRuleArgs{}
+}
+
+func (p *InterfaceAddRuleArgs) GetIfname() string {
+	return p.Ifname
+}
+
+var InterfaceAddRuleArgs_Rule_DEFAULT *ClassRule
+
+func (p *InterfaceAddRuleArgs) GetRule() *ClassRule {
+	if !p.IsSetRule() {
+		return InterfaceAddRuleArgs_Rule_DEFAULT
+	}
+	return p.Rule
+}
+func (p *InterfaceAddRuleArgs) IsSetRule() bool {
+	return p.Rule != nil
+}
+
+func (p *InterfaceAddRuleArgs) Read(ctx context.Context, iprot thrift.TProtocol) error {
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
+
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 1:
+			if fieldTypeId == thrift.STRING {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 2:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField2(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	return nil
+}
+
+func (p *InterfaceAddRuleArgs) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadString(ctx); err != nil {
+		return thrift.PrependError("error reading field 1: ", err)
+	} else {
+		p.Ifname = v
+	}
+	return nil
+}
+
+func (p *InterfaceAddRuleArgs) ReadField2(ctx context.Context, iprot thrift.TProtocol) error {
+	p.Rule = &ClassRule{
+		Dscp: -1,
+
+		Proto: -1,
+	}
+	if err := p.Rule.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Rule), err)
+	}
+	return nil
+}
+
+func (p *InterfaceAddRuleArgs) Write(ctx context.Context, oprot thrift.TProtocol) error {
+	if err := oprot.WriteStructBegin(ctx, "add_rule_args"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField2(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
+}
+
+func (p *InterfaceAddRuleArgs) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "ifname", thrift.STRING, 1); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:ifname: ", p), err)
+	}
+	if err := oprot.WriteString(ctx, string(p.Ifname)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.ifname (1) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 1:ifname: ", p), err)
+	}
+	return err
+}
+
+func (p *InterfaceAddRuleArgs) writeField2(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "rule", thrift.STRUCT, 2); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 2:rule: ", p), err)
+	}
+	if err := p.Rule.Write(ctx, oprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.Rule), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 2:rule: ", p), err)
+	}
+	return err
+}
+
+func (p *InterfaceAddRuleArgs) String() string {
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("InterfaceAddRuleArgs(%+v)", *p)
+}
+
+// Attributes:
+//   - Err
+type InterfaceAddRuleResult struct {
+	Err *common.ApiErr `thrift:"err,1" db:"err" json:"err,omitempty"`
+}
+
+func NewInterfaceAddRuleResult() *InterfaceAddRuleResult {
+	return &InterfaceAddRuleResult{}
+}
+
+var InterfaceAddRuleResult_Err_DEFAULT *common.ApiErr
+
+func (p *InterfaceAddRuleResult) GetErr() *common.ApiErr {
+	if !p.IsSetErr() {
+		return InterfaceAddRuleResult_Err_DEFAULT
+	}
+	return p.Err
+}
+func (p *InterfaceAddRuleResult) IsSetErr() bool {
+	return p.Err != nil
+}
+
+func (p *InterfaceAddRuleResult) Read(ctx context.Context, iprot thrift.TProtocol) error {
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
+
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 1:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	return nil
+}
+
+func (p *InterfaceAddRuleResult) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	p.Err = &common.ApiErr{
+		Kind: 0,
+	}
+	if err := p.Err.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Err), err)
+	}
+	return nil
+}
+
+func (p *InterfaceAddRuleResult) Write(ctx context.Context, oprot thrift.TProtocol) error {
+	if err := oprot.WriteStructBegin(ctx, "add_rule_result"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
+}
+
+func (p *InterfaceAddRuleResult) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if p.IsSetErr() {
+		if err := oprot.WriteFieldBegin(ctx, "err", thrift.STRUCT, 1); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:err: ", p), err)
+		}
+		if err := p.Err.Write(ctx, oprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.Err), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 1:err: ", p), err)
+		}
+	}
+	return err
+}
+
+func (p *InterfaceAddRuleResult) String() string {
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("InterfaceAddRuleResult(%+v)", *p)
+}
+
+// Attributes:
+//   - Ifname
+//   - Prio
+type InterfaceDelRuleArgs struct {
+	Ifname string `thrift:"ifname,1" db:"ifname" json:"ifname"`
+	Prio   int32  `thrift:"prio,2" db:"prio" json:"prio"`
+}
+
+func NewInterfaceDelRuleArgs() *InterfaceDelRuleArgs {
+	return &InterfaceDelRuleArgs{}
+}
+
+func (p *InterfaceDelRuleArgs) GetIfname() string {
+	return p.Ifname
+}
+
+func (p *InterfaceDelRuleArgs) GetPrio() int32 {
+	return p.Prio
+}
+func (p *InterfaceDelRuleArgs) Read(ctx context.Context, iprot thrift.TProtocol) error {
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
+
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 1:
+			if fieldTypeId == thrift.STRING {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 2:
+			if fieldTypeId == thrift.I32 {
+				if err := p.ReadField2(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	return nil
+}
+
+func (p *InterfaceDelRuleArgs) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadString(ctx); err != nil {
+		return thrift.PrependError("error reading field 1: ", err)
+	} else {
+		p.Ifname = v
+	}
+	return nil
+}
+
+func (p *InterfaceDelRuleArgs) ReadField2(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadI32(ctx); err != nil {
+		return thrift.PrependError("error reading field 2: ", err)
+	} else {
+		p.Prio = v
+	}
+	return nil
+}
+
+func (p *InterfaceDelRuleArgs) Write(ctx context.Context, oprot thrift.TProtocol) error {
+	if err := oprot.WriteStructBegin(ctx, "del_rule_args"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField2(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
+}
+
+func (p *InterfaceDelRuleArgs) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "ifname", thrift.STRING, 1); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:ifname: ", p), err)
+	}
+	if err := oprot.WriteString(ctx, string(p.Ifname)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.ifname (1) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 1:ifname: ", p), err)
+	}
+	return err
+}
+
+func (p *InterfaceDelRuleArgs) writeField2(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "prio", thrift.I32, 2); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 2:prio: ", p), err)
+	}
+	if err := oprot.WriteI32(ctx, int32(p.Prio)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.prio (2) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 2:prio: ", p), err)
+	}
+	return err
+}
+
+func (p *InterfaceDelRuleArgs) String() string {
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("InterfaceDelRuleArgs(%+v)", *p)
+}
+
+// Attributes:
+//   - Err
+type InterfaceDelRuleResult struct {
+	Err *common.ApiErr `thrift:"err,1" db:"err" json:"err,omitempty"`
+}
+
+func NewInterfaceDelRuleResult() *InterfaceDelRuleResult {
+	return &InterfaceDelRuleResult{}
+}
+
+var InterfaceDelRuleResult_Err_DEFAULT *common.ApiErr
+
+func (p *InterfaceDelRuleResult) GetErr() *common.ApiErr {
+	if !p.IsSetErr() {
+		return InterfaceDelRuleResult_Err_DEFAULT
+	}
+	return p.Err
+}
+func (p *InterfaceDelRuleResult) IsSetErr() bool {
+	return p.Err != nil
+}
+
+func (p *InterfaceDelRuleResult) Read(ctx context.Context, iprot thrift.TProtocol) error {
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
+
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 1:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	return nil
+}
+
+func (p *InterfaceDelRuleResult) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	p.Err = &common.ApiErr{
+		Kind: 0,
+	}
+	if err := p.Err.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Err), err)
+	}
+	return nil
+}
+
+func (p *InterfaceDelRuleResult) Write(ctx context.Context, oprot thrift.TProtocol) error {
+	if err := oprot.WriteStructBegin(ctx, "del_rule_result"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
+}
+
+func (p *InterfaceDelRuleResult) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if p.IsSetErr() {
+		if err := oprot.WriteFieldBegin(ctx, "err", thrift.STRUCT, 1); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:err: ", p), err)
+		}
+		if err := p.Err.Write(ctx, oprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.Err), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 1:err: ", p), err)
+		}
+	}
+	return err
+}
+
+func (p *InterfaceDelRuleResult) String() string {
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("InterfaceDelRuleResult(%+v)", *p)
+}
+
+// Attributes:
+//   - Ifname
+//   - Name
+type InterfaceSetDefaultClassArgs struct {
+	Ifname string `thrift:"ifname,1" db:"ifname" json:"ifname"`
+	Name   string `thrift:"name,2" db:"name" json:"name"`
+}
+
+func NewInterfaceSetDefaultClassArgs() *InterfaceSetDefaultClassArgs {
+	return &InterfaceSetDefaultClassArgs{}
+}
+
+func (p *InterfaceSetDefaultClassArgs) GetIfname() string {
+	return p.Ifname
+}
+
+func (p *InterfaceSetDefaultClassArgs) GetName() string {
+	return p.Name
+}
+func (p *InterfaceSetDefaultClassArgs) Read(ctx context.Context, iprot thrift.TProtocol) error {
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
+
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 1:
+			if fieldTypeId == thrift.STRING {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 2:
+			if fieldTypeId == thrift.STRING {
+				if err := p.ReadField2(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	return nil
+}
+
+func (p *InterfaceSetDefaultClassArgs) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadString(ctx); err != nil {
+		return thrift.PrependError("error reading field 1: ", err)
+	} else {
+		p.Ifname = v
+	}
+	return nil
+}
+
+func (p *InterfaceSetDefaultClassArgs) ReadField2(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadString(ctx); err != nil {
+		return thrift.PrependError("error reading field 2: ", err)
+	} else {
+		p.Name = v
+	}
+	return nil
+}
+
+func (p *InterfaceSetDefaultClassArgs) Write(ctx context.Context, oprot thrift.TProtocol) error {
+	if err := oprot.WriteStructBegin(ctx, "set_default_class_args"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField2(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
+}
+
+func (p *InterfaceSetDefaultClassArgs) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "ifname", thrift.STRING, 1); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:ifname: ", p), err)
+	}
+	if err := oprot.WriteString(ctx, string(p.Ifname)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.ifname (1) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 1:ifname: ", p), err)
+	}
+	return err
+}
+
+func (p *InterfaceSetDefaultClassArgs) writeField2(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "name", thrift.STRING, 2); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 2:name: ", p), err)
+	}
+	if err := oprot.WriteString(ctx, string(p.Name)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.name (2) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 2:name: ", p), err)
+	}
+	return err
+}
+
+func (p *InterfaceSetDefaultClassArgs) String() string {
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("InterfaceSetDefaultClassArgs(%+v)", *p)
+}
+
+// Attributes:
+//   - Err
+type InterfaceSetDefaultClassResult struct {
+	Err *common.ApiErr `thrift:"err,1" db:"err" json:"err,omitempty"`
+}
+
+func NewInterfaceSetDefaultClassResult() *InterfaceSetDefaultClassResult {
+	return &InterfaceSetDefaultClassResult{}
+}
+
+var InterfaceSetDefaultClassResult_Err_DEFAULT *common.ApiErr
+
+func (p *InterfaceSetDefaultClassResult) GetErr() *common.ApiErr {
+	if !p.IsSetErr() {
+		return InterfaceSetDefaultClassResult_Err_DEFAULT
+	}
+	return p.Err
+}
+func (p *InterfaceSetDefaultClassResult) IsSetErr() bool {
+	return p.Err != nil
+}
+
+func (p *InterfaceSetDefaultClassResult) Read(ctx context.Context, iprot thrift.TProtocol) error {
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
+
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 1:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	return nil
+}
+
+func (p *InterfaceSetDefaultClassResult) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	p.Err = &common.ApiErr{
+		Kind: 0,
+	}
+	if err := p.Err.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Err), err)
+	}
+	return nil
+}
+
+func (p *InterfaceSetDefaultClassResult) Write(ctx context.Context, oprot thrift.TProtocol) error {
+	if err := oprot.WriteStructBegin(ctx, "set_default_class_result"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
+}
+
+func (p *InterfaceSetDefaultClassResult) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if p.IsSetErr() {
+		if err := oprot.WriteFieldBegin(ctx, "err", thrift.STRUCT, 1); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:err: ", p), err)
+		}
+		if err := p.Err.Write(ctx, oprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.Err), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 1:err: ", p), err)
+		}
+	}
+	return err
+}
+
+func (p *InterfaceSetDefaultClassResult) String() string {
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("InterfaceSetDefaultClassResult(%+v)", *p)
+}
+
+// Attributes:
+//   - Ifname
+type InterfaceShowQosArgs struct {
+	Ifname string `thrift:"ifname,1" db:"ifname" json:"ifname"`
+}
+
+func NewInterfaceShowQosArgs() *InterfaceShowQosArgs {
+	return &InterfaceShowQosArgs{}
+}
+
+func (p *InterfaceShowQosArgs) GetIfname() string {
+	return p.Ifname
+}
+func (p *InterfaceShowQosArgs) Read(ctx context.Context, iprot thrift.TProtocol) error {
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
+
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 1:
+			if fieldTypeId == thrift.STRING {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	return nil
+}
+
+func (p *InterfaceShowQosArgs) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadString(ctx); err != nil {
+		return thrift.PrependError("error reading field 1: ", err)
+	} else {
+		p.Ifname = v
+	}
+	return nil
+}
+
+func (p *InterfaceShowQosArgs) Write(ctx context.Context, oprot thrift.TProtocol) error {
+	if err := oprot.WriteStructBegin(ctx, "show_qos_args"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
+}
+
+func (p *InterfaceShowQosArgs) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "ifname", thrift.STRING, 1); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:ifname: ", p), err)
+	}
+	if err := oprot.WriteString(ctx, string(p.Ifname)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.ifname (1) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 1:ifname: ", p), err)
+	}
+	return err
+}
+
+func (p *InterfaceShowQosArgs) String() string {
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("InterfaceShowQosArgs(%+v)", *p)
+}
+
+// Attributes:
+//   - Success
+//   - Err
+type InterfaceShowQosResult struct {
+	Success *QosInfo       `thrift:"success,0" db:"success" json:"success,omitempty"`
+	Err     *common.ApiErr `thrift:"err,1" db:"err" json:"err,omitempty"`
+}
+
+func NewInterfaceShowQosResult() *InterfaceShowQosResult {
+	return &InterfaceShowQosResult{}
+}
+
+var InterfaceShowQosResult_Success_DEFAULT *QosInfo
+
+func (p *InterfaceShowQosResult) GetSuccess() *QosInfo {
+	if !p.IsSetSuccess() {
+		return InterfaceShowQosResult_Success_DEFAULT
+	}
+	return p.Success
+}
+
+var InterfaceShowQosResult_Err_DEFAULT *common.ApiErr
+
+func (p *InterfaceShowQosResult) GetErr() *common.ApiErr {
+	if !p.IsSetErr() {
+		return InterfaceShowQosResult_Err_DEFAULT
+	}
+	return p.Err
+}
+func (p *InterfaceShowQosResult) IsSetSuccess() bool {
+	return p.Success != nil
+}
+
+func (p *InterfaceShowQosResult) IsSetErr() bool {
+	return p.Err != nil
+}
+
+func (p *InterfaceShowQosResult) Read(ctx context.Context, iprot thrift.TProtocol) error {
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
+
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 0:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField0(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 1:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	return nil
+}
+
+func (p *InterfaceShowQosResult) ReadField0(ctx context.Context, iprot thrift.TProtocol) error {
+	p.Success = &QosInfo{}
+	if err := p.Success.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Success), err)
+	}
+	return nil
+}
+
+func (p *InterfaceShowQosResult) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	p.Err = &common.ApiErr{
+		Kind: 0,
+	}
+	if err := p.Err.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Err), err)
+	}
+	return nil
+}
+
+func (p *InterfaceShowQosResult) Write(ctx context.Context, oprot thrift.TProtocol) error {
+	if err := oprot.WriteStructBegin(ctx, "show_qos_result"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField0(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
+}
+
+func (p *InterfaceShowQosResult) writeField0(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if p.IsSetSuccess() {
+		if err := oprot.WriteFieldBegin(ctx, "success", thrift.STRUCT, 0); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 0:success: ", p), err)
+		}
+		if err := p.Success.Write(ctx, oprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.Success), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 0:success: ", p), err)
+		}
+	}
+	return err
+}
+
+func (p *InterfaceShowQosResult) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if p.IsSetErr() {
+		if err := oprot.WriteFieldBegin(ctx, "err", thrift.STRUCT, 1); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:err: ", p), err)
+		}
+		if err := p.Err.Write(ctx, oprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.Err), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 1:err: ", p), err)
+		}
+	}
+	return err
+}
+
+func (p *InterfaceShowQosResult) String() string {
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("InterfaceShowQosResult(%+v)", *p)
 }

@@ -15,4 +15,5 @@ import (
 	_ "github.com/r2go/r2/gnodes/layer3/ipv6/fwd"
 	_ "github.com/r2go/r2/gnodes/layer3/ipv6/local"
 	_ "github.com/r2go/r2/gnodes/layer3/parse"
+	_ "github.com/r2go/r2/gnodes/qos"
 )

@@ -92,10 +92,10 @@ func ParseAddr(what, s string) (netip.Addr, error) {
 		return netip.Addr{}, fmt.Errorf("bad %s %q: %s", what, s, cause(err))
 	}
 	if a.Is4In6() {
-		return netip.Addr{}, fmt.Errorf("%s %s is an IPv4-mapped IPv6 address; write it as %s", what, s, a.Unmap())
+		return netip.Addr{}, fmt.Errorf("%s %q is an IPv4-mapped IPv6 address; write it as %s", what, s, a.Unmap())
 	}
 	if a.Zone() != "" {
-		return netip.Addr{}, fmt.Errorf("%s %s has a zone; give the address as %s and the interface on its own", what, s, a.WithZone(""))
+		return netip.Addr{}, fmt.Errorf("%s %q has a zone; give the address as %s and the interface on its own", what, s, a.WithZone(""))
 	}
 	return a, nil
 }
@@ -108,14 +108,14 @@ func ParsePrefix(what, s string) (netip.Prefix, error) {
 	}
 	addr, bits, ok := strings.Cut(s, "/")
 	if !ok {
-		return netip.Prefix{}, fmt.Errorf("bad %s %q: missing the /length (e.g. %s/24)", what, s, s)
+		return netip.Prefix{}, fmt.Errorf("bad %s %q: missing the /length (e.g. %q)", what, s, s+"/24")
 	}
 	a, err := netip.ParseAddr(addr)
 	if err != nil {
 		return netip.Prefix{}, fmt.Errorf("bad %s %q: %s", what, s, cause(err))
 	}
 	if a.Is4In6() {
-		return netip.Prefix{}, fmt.Errorf("%s %s is an IPv4-mapped IPv6 prefix; write IPv4 prefixes as such", what, s)
+		return netip.Prefix{}, fmt.Errorf("%s %q is an IPv4-mapped IPv6 prefix; write IPv4 prefixes as such", what, s)
 	}
 	if a.Zone() != "" {
 		return netip.Prefix{}, fmt.Errorf("bad %s %q: a prefix has no zone", what, s)

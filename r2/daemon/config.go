@@ -165,15 +165,27 @@ func loadConfig(c *config, path string, required bool) error {
 	return parseConfig(c, path, f)
 }
 
+// stripComment cuts an end-of-line comment: # or ; after a space or tab.
+// No value R2 reads (numbers, CPU lists, paths, host:port) contains one.
+func stripComment(line string) string {
+	for i := 1; i < len(line); i++ {
+		if (line[i] == '#' || line[i] == ';') && (line[i-1] == ' ' || line[i-1] == '\t') {
+			return line[:i]
+		}
+	}
+	return line
+}
+
 // parseConfig reads INI text: [section] headers, key = value lines, # and ;
-// comments. Every unknown section or key and every bad value is an error
-// naming the file and line; the first one stops parsing.
+// comments, whole-line or after white space at the end of a line (as in
+// README's example). Every unknown section or key and every bad value is an
+// error naming the file and line; the first one stops parsing.
 func parseConfig(c *config, file string, r io.Reader) error {
 	sc := bufio.NewScanner(r)
 	section := ""
 	seen := map[string]int{}
 	for line := 1; sc.Scan(); line++ {
-		s := strings.TrimSpace(sc.Text())
+		s := strings.TrimSpace(stripComment(sc.Text()))
 		if s == "" || s[0] == '#' || s[0] == ';' {
 			continue
 		}
@@ -318,6 +330,11 @@ func (c *config) set(section, k, v string) error {
 	return fmt.Errorf("unknown key")
 }
 
+// maxCPUs bounds CPU numbers and the length of a CPU list: it is what the
+// affinity mask (unix.CPUSet) holds. Without a bound "0-2000000000" would
+// allocate gigabytes before check() could refuse it.
+const maxCPUs = 1024
+
 // parseCPUs reads "0,2,4" or "2-5".
 func parseCPUs(v string) ([]int, error) {
 	var out []int
@@ -325,14 +342,17 @@ func parseCPUs(v string) ([]int, error) {
 		part = strings.TrimSpace(part)
 		lo, hi, isRange := strings.Cut(part, "-")
 		a, err := strconv.Atoi(lo)
-		if err != nil || a < 0 {
-			return nil, fmt.Errorf("%q is not a CPU number", lo)
+		if err != nil || a < 0 || a >= maxCPUs {
+			return nil, fmt.Errorf("%q is not a CPU number (0 to %d)", lo, maxCPUs-1)
 		}
 		b := a
 		if isRange {
-			if b, err = strconv.Atoi(hi); err != nil || b < a {
+			if b, err = strconv.Atoi(hi); err != nil || b < a || b >= maxCPUs {
 				return nil, fmt.Errorf("%q is not a CPU range", part)
 			}
+		}
+		if len(out)+b-a+1 > maxCPUs {
+			return nil, fmt.Errorf("more than %d CPUs listed", maxCPUs)
 		}
 		for i := a; i <= b; i++ {
 			out = append(out, i)

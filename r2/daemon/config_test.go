@@ -214,3 +214,29 @@ func TestFlagsOverrideFile(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// TestREADMEConfigExample parses the example configuration in README.md,
+// comments and all, so the documented file is one r2 accepts.
+func TestREADMEConfigExample(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(b), "```ini\n")
+	if !ok {
+		t.Fatal("README.md has no ```ini block")
+	}
+	ini, _, _ := strings.Cut(rest, "```")
+	c := defaultConfig()
+	if err := parseConfig(&c, "README.md", strings.NewReader(ini)); err != nil {
+		t.Fatalf("README's example configuration: %v", err)
+	}
+	if c.Threads != 2 || c.SpinUs != 50 || c.Listen != "127.0.0.1:9090" {
+		t.Errorf("README example parsed as threads %d, spin %d, listen %q", c.Threads, c.SpinUs, c.Listen)
+	}
+	// A comment needs white space before it: "a#b" is a value.
+	c = defaultConfig()
+	if err := parseConfig(&c, "x", strings.NewReader("[api]\nsocket = /run/r2/a#b.sock\n")); err != nil || c.Socket != "/run/r2/a#b.sock" {
+		t.Errorf("socket with # inside: %q, %v", c.Socket, err)
+	}
+}

@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log"
 	"net"
 	"os"
 	"os/signal"
@@ -95,11 +94,8 @@ func Run(args []string, stderr io.Writer, stop <-chan struct{}) int {
 		fmt.Fprintf(stderr, "r2: -i: %v\n", err)
 		return 2
 	}
-	logger := log.New(stderr, "r2["+*instance+"]: ", log.LstdFlags|log.Lmicroseconds)
-	logf := logger.Printf
-	if *quiet {
-		logf = func(string, ...any) {}
-	}
+	dl := newDaemonLog(stderr, *instance, *quiet)
+	logf := dl.Infof
 	p := instancePaths(*instance, cfg)
 
 	// Refuse to start over a live instance before touching its files.
@@ -136,7 +132,7 @@ func Run(args []string, stderr io.Writer, stop <-chan struct{}) int {
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve() }()
 	if _, err := sdnotify.Notify(sdnotify.Ready); err != nil {
-		logger.Printf("sd_notify: %v", err)
+		dl.Errorf("sd_notify: %v", err)
 	}
 	watchDone := make(chan struct{})
 	go be.watchLinks(watchDone)
@@ -146,18 +142,28 @@ func Run(args []string, stderr io.Writer, stop <-chan struct{}) int {
 	if cfg.Listen != "" {
 		where = append(where, cfg.Listen)
 	}
-	logger.Printf("running: %d forwarding thread(s), %d packets each, %s; API on %s; counters %s; logs %s",
+	dl.Infof("running: %d forwarding thread(s), %d packets each, %s; API on %s; counters %s; logs %s",
 		cfg.Threads, cfg.Pkts, map[bool]string{true: "busy polling", false: "epoll"}[cfg.BusyPoll],
 		strings.Join(where, " and "), p.counters, p.logs)
 
 	if stop == nil {
 		sig := make(chan os.Signal, 1)
-		signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+		signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+		defer signal.Stop(sig)
 		s := make(chan struct{})
 		go func() {
-			got := <-sig
-			logger.Printf("%v: stopping", got)
-			close(s)
+			for got := range sig {
+				if got == syscall.SIGHUP {
+					// Nothing is safe to reload behind the operator's back:
+					// interfaces, addresses and routes change through the
+					// API, and [general] settings need a restart.
+					dl.Infof("SIGHUP: nothing to reload; change interfaces and routes through the API (r2intf, r2rt), restart r2 for [general] settings")
+					continue
+				}
+				dl.Infof("%v: stopping", got)
+				close(s)
+				return
+			}
 		}()
 		stop = s
 	}
@@ -165,7 +171,7 @@ func Run(args []string, stderr io.Writer, stop <-chan struct{}) int {
 	select {
 	case <-stop:
 	case err := <-served:
-		logger.Printf("API server stopped: %v", err)
+		dl.Errorf("API server stopped: %v", err)
 		code = 1
 	}
 	sdnotify.Notify(sdnotify.Stopping)
@@ -173,8 +179,8 @@ func Run(args []string, stderr io.Writer, stop <-chan struct{}) int {
 	srv.Close()
 	be.close()
 	if err := eng.Close(); err != nil {
-		logger.Printf("stopping: %v", err)
+		dl.Errorf("stopping: %v", err)
 	}
-	logger.Printf("stopped")
+	dl.Infof("stopped")
 	return code
 }

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -368,6 +369,17 @@ func TestTwoInstances(t *testing.T) {
 	out, err := dup.CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "already running") {
 		t.Fatalf("duplicate instance: %v\n%s", err, out)
+	}
+	pingOK(t, a, tp, tp.H1NS, "10.2.0.1", 5)
+	// SIGHUP reloads nothing and stops nothing: the router keeps forwarding
+	// with its interfaces and says why in its log.
+	a.cmd.Process.Signal(syscall.SIGHUP)
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(a.log.String(), "SIGHUP: nothing to reload") && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !strings.Contains(a.log.String(), "SIGHUP: nothing to reload") {
+		t.Fatalf("no SIGHUP line in the log:\n%s", a.log.String())
 	}
 	pingOK(t, a, tp, tp.H1NS, "10.2.0.1", 5)
 }

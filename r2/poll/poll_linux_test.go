@@ -487,3 +487,33 @@ func BenchmarkWakeIdleRoundTrip(b *testing.B) {
 		w.CancelSleep()
 	}
 }
+
+// A sub-millisecond timeout sleeps about that long (epoll_pwait2), not a
+// whole millisecond: a shaper's wakeups are on time.
+func TestWaitSubMillisecond(t *testing.T) {
+	p := newPoller(t)
+	w := newWaker(t)
+	if err := p.Add(w.Fd(), 1); err != nil {
+		t.Fatal(err)
+	}
+	ready := make([]uint64, 4)
+	const timeout = 300 * time.Microsecond
+	best := time.Hour
+	for range 20 {
+		start := time.Now()
+		if n, err := p.Wait(timeout, ready); n != 0 || err != nil {
+			t.Fatalf("Wait = %d, %v", n, err)
+		}
+		d := time.Since(start)
+		if d < timeout {
+			t.Errorf("Wait(%v) returned after %v", timeout, d)
+		}
+		best = min(best, d)
+	}
+	if best >= 900*time.Microsecond {
+		t.Errorf("Wait(%v) took at least %v: rounded up to milliseconds?", timeout, best)
+	}
+	if n := testing.AllocsPerRun(10, func() { p.Wait(10*time.Microsecond, ready) }); n != 0 {
+		t.Errorf("Wait allocates %.1f", n)
+	}
+}

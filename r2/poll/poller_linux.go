@@ -23,6 +23,8 @@ type Poller struct {
 	// waits counts epoll_wait calls; atomic so stats can read it from
 	// another goroutine.
 	waits atomic.Uint64
+	// ts is epoll_pwait2's timeout; here so that it does not escape.
+	ts unix.Timespec
 }
 
 // NewPoller creates an empty epoll set.
@@ -76,7 +78,16 @@ func (p *Poller) Wait(timeout time.Duration, ready []uint64) (int, error) {
 		ev = ev[:len(ready)]
 	}
 	p.waits.Add(1)
-	n, err := unix.EpollWait(p.epfd, ev, timeoutMs(timeout))
+	var n int
+	var err error
+	ok := false
+	if timeout > 0 && timeout%time.Millisecond != 0 {
+		// Not a whole number of ms: wake on time, not at the next ms.
+		n, err, ok = p.waitNs(ev, timeout)
+	}
+	if !ok {
+		n, err = unix.EpollWait(p.epfd, ev, timeoutMs(timeout))
+	}
 	if err != nil {
 		if err == unix.EINTR {
 			return 0, nil

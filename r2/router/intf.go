@@ -145,6 +145,7 @@ func (r *Router) DelInterface(name string) error {
 	for _, rt := range removed6 {
 		delete(r.addrRoutes, rt.Prefix)
 	}
+	r.qosForget(name)
 	snap := r.intfs.Without(fi.Ifindex)
 	r.eng.DelInterface(name, snap)
 	r.intfs = snap

@@ -42,6 +42,9 @@ type Router struct {
 	relayDone chan struct{}
 	closed    bool
 	logf      func(string, ...any)
+
+	// qos is each interface's QoS configuration (qos.go).
+	qos map[string]*qosIf
 }
 
 type neighKey struct {

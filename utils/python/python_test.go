@@ -95,7 +95,7 @@ func TestPythonExample(t *testing.T) {
 	cmd.Env = append(os.Environ(), "PYTHONDONTWRITEBYTECODE=1")
 	out, err = cmd.CombinedOutput()
 	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 ||
-		!strings.Contains(string(out), "r2cfg: next hop fe80::1%veth_r2_1 has a zone; give the address as fe80::1 and the interface on its own") {
+		!strings.Contains(string(out), "r2cfg: next hop \"fe80::1%veth_r2_1\" has a zone; give the address as fe80::1 and the interface on its own") {
 		t.Errorf("refused IPv6 request: %v\n%s", err, out)
 	}
 }

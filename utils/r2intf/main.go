@@ -45,6 +45,8 @@ Commands:
   r2intf IFNAME show [-json]  show one interface
   r2intf show [IFNAME] [-json]
                               show all interfaces (or one)
+  r2intf IFNAME qos|class|rule|default ...
+                              HFSC scheduling of IFNAME's output (r2intf IFNAME class --help)
 
 Run 'r2intf IFNAME add --help' (and so on) for details.
 
@@ -116,6 +118,9 @@ func help(pos []string) string {
 // run is r2intf with its arguments and output streams; it returns the exit
 // status.
 func run(args []string, stdout, stderr io.Writer) int {
+	if code, ok := runQoS(args, stdout, stderr); ok {
+		return code // qos, class, rule, default: class.go
+	}
 	var tgt client.Target
 	fs := client.NewFlagSet(prog)
 	tgt.AddFlags(fs)

@@ -311,10 +311,10 @@ func TestLoadIPv6(t *testing.T) {
 	calls := len(b.Calls())
 	code, out, stderr = r2rt(s("load", bad)...)
 	wantErr := bad + ":1: route prefix 2001:db8:b::1/48 has host bits set; did you mean 2001:db8:b::/48?\n" +
-		bad + ":2: next hop fe80::1%veth_r2_2 has a zone; give the address as fe80::1 and the interface on its own\n" +
-		bad + ":3: next hop ::ffff:2.1.1.1 is an IPv4-mapped IPv6 address; write it as 2.1.1.1\n" +
+		bad + ":2: next hop \"fe80::1%veth_r2_2\" has a zone; give the address as fe80::1 and the interface on its own\n" +
+		bad + ":3: next hop \"::ffff:2.1.1.1\" is an IPv4-mapped IPv6 address; write it as 2.1.1.1\n" +
 		bad + ":4: route 2001:db8:b::/48: next hop 2.1.1.1 is of the other address family\n" +
-		bad + ":5: route prefix ::ffff:2.0.0.0/104 is an IPv4-mapped IPv6 prefix; write IPv4 prefixes as such\n" +
+		bad + ":5: route prefix \"::ffff:2.0.0.0/104\" is an IPv4-mapped IPv6 prefix; write IPv4 prefixes as such\n" +
 		bad + ":6: bad route prefix \"2001:db8:b::/129\": prefix length \"129\" is not a number from 0 to 128\n" +
 		"r2rt: " + bad + " has errors; nothing was sent\n"
 	if code != 1 || out != "" || stderr != wantErr {

@@ -2,17 +2,19 @@ package hfsc
 
 import "time"
 
-// ulSlack bounds how far behind its upper-limit curve a class may fall and
-// still catch up: a class held back longer (by busier siblings) does not
-// then burst above its limit to recover the lost service. 1 ms absorbs a
-// late wakeup of the owner thread without letting a class run greedy.
-const ulSlack = int64(time.Millisecond)
+// defaultULSlack bounds how far behind its upper-limit curve a class may
+// fall and still catch up: a class held back longer (by busier siblings)
+// does not then burst above its limit to recover the lost service. 1 ms
+// absorbs a late wakeup of the owner thread without letting a class run
+// greedy; SetULSlack changes it.
+const defaultULSlack = int64(time.Millisecond)
 
 // core is the scheduler without the items: the class tree, the heaps and
 // the link. It is not generic, so one copy of the code serves every T.
 type core struct {
 	linkRate  uint64 // bits/s
 	linkQueue int64  // ns of transmission the link may hold beyond now
+	ulSlack   int64  // see defaultULSlack
 	linkStart int64  // start of the link's current busy period
 	linkBytes uint64 // bytes accepted since linkStart
 	linkFree  int64  // when the link will have sent them
@@ -334,8 +336,8 @@ func (s *core) served(c *class, l uint64, now int64, rt bool) {
 		k.vt = k.virt.y2x(k.total)
 		if k.hasUL {
 			k.myf = k.ulim.y2x(k.total)
-			if k.myf < now-ulSlack {
-				k.ulim.minUnder(k.ul, now-ulSlack, k.total)
+			if k.myf < now-s.ulSlack {
+				k.ulim.minUnder(k.ul, now-s.ulSlack, k.total)
 				k.myf = k.ulim.y2x(k.total)
 			}
 		}

@@ -64,8 +64,8 @@
 // once its UL runtime curve allows the bytes it already has (its fit time;
 // an interior class also waits until one of its children fits). Real-time
 // service is a guarantee and is not limited. A class held back by busier
-// siblings for more than ulSlack (1 ms) loses the excess: it does not burst
-// above its limit later to make up for it.
+// siblings for more than a slack (1 ms; SetULSlack) loses the excess: it
+// does not burst above its limit later to make up for it.
 //
 // # The link
 //

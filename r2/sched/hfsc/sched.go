@@ -23,6 +23,7 @@ func New[T any](linkRate uint64, size func(T) int) (*Sched[T], error) {
 	}
 	s := &Sched[T]{size: size}
 	s.linkRate = linkRate
+	s.ulSlack = defaultULSlack
 	root := &class{name: RootName, cfg: ClassConfig{Name: RootName}}
 	root.init()
 	s.root = root
@@ -39,6 +40,13 @@ func New[T any](linkRate uint64, size func(T) int) (*Sched[T], error) {
 // only once the previous one has left.
 func (s *Sched[T]) SetLinkQueue(d time.Duration) {
 	s.linkQueue = max(int64(d), 0)
+}
+
+// SetULSlack sets how far behind its upper-limit curve a class may fall
+// (held back by siblings, or by its owner thread waking late) and still
+// catch up, 1 ms by default; negative values count as 0.
+func (s *Sched[T]) SetULSlack(d time.Duration) {
+	s.ulSlack = max(int64(d), 0)
 }
 
 // Lookup returns the handle of a leaf for Enqueue.

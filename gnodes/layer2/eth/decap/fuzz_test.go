@@ -3,146 +3,148 @@ package decap_test
 import (
 	"bytes"
 	"encoding/binary"
-	"strings"
+	"flag"
 	"testing"
 
+	gt "github.com/r2go/r2/r2/graph/graphtest"
 	"github.com/r2go/r2/r2/hdr"
 	"github.com/r2go/r2/r2/msg"
+	"github.com/r2go/r2/r2/packet"
 )
 
-// terminal are the counters of EtherDecap in which a frame ends when it
-// goes neither to L3Parse nor to IfNode.
-var terminal = []string{"runt", "not_for_us", "multicast", "vlan", "unknown_ethertype", "arp_bad", "nd_bad_hop_limit",
-	"nd_bad_checksum", "nd_bad", "nd_ns_not_for_us", "nd_na_received", "nd_na_our_addr"}
+var updateSeeds = flag.Bool("update-seeds", false, "rewrite testdata/fuzz from the seeds built in the tests")
 
-// FuzzND feeds arbitrary ICMPv6 messages into EtherDecap inside a valid
-// IPv6 header. sel picks the source (bits 0-1: a link-local or global
-// neighbour, ::, our own address), the destination (bits 2-3: our
-// link-local or global address, the solicited-node group of the message's
-// target, all-nodes) and whether the payload length overstates the message
-// (bit 4); fix fills in a correct checksum so that the checks behind it are
-// reached. Every frame must end in exactly one place, and every
-// advertisement sent must be well-formed, answer a solicitation for one of
-// our addresses, and carry a checksum that verifies here.
-func FuzzND(f *testing.F) {
-	slla := lla(1, peerMAC)
-	for _, s := range []struct {
-		m   []byte
-		sel uint8
-	}{
-		{nsMsg(ourLL, slla), 0}, {nsMsg(ourGlobal, slla), 1<<2 | 1}, {nsMsg(ourGlobal, slla), 2 << 2},
-		{nsMsg(ourGlobal), 2<<2 | 2}, {ndMsg(136, 0x60, peerLL, lla(2, peerMAC)), 0},
-		{ndMsg(136, 0x20, peerLL, lla(2, peerMAC)), 3 << 2}, {nsMsg(ourLL, []byte{1, 0}), 0},
-	} {
-		f.Add(s.m, uint8(255), s.sel, true)
+// decapSeeds are the seed corpus of FuzzEtherDecap, mostly ARP: requests
+// for each of our addresses, from on-link and off-link senders, probes,
+// gratuitous ARP, replies, and ARP with damaged fixed fields.
+func decapSeeds() map[string]gt.Seed {
+	arp := func(dst [6]byte, op uint16, sha [6]byte, spa string, tpa string) []byte {
+		return arpFrame(dst, op, sha, spa, zeroMAC, tpa)
 	}
-	f.Fuzz(func(t *testing.T, m []byte, hop, sel uint8, fix bool) {
-		if len(m) > 1400 {
-			return
-		}
-		srcs := []string{peerLL, peerGl, "::", ourLL}
-		src := a6(srcs[sel&3])
-		var dst [16]byte
-		dstMAC := ourMAC
-		switch sel >> 2 & 3 {
-		case 0:
-			dst = a6(ourLL)
-		case 1:
-			dst = a6(ourGlobal)
-		case 2:
-			tg := a6(ourGlobal)
-			if len(m) >= 24 {
-				copy(tg[:], m[8:24])
-			}
-			dst = hdr.SolicitedNode(tg[:])
-			dstMAC = hdr.MulticastMAC(dst[:])
-		case 3:
-			dst = a6("ff02::1")
-			dstMAC = allNodes
-		}
-		m = bytes.Clone(m)
-		if fix && len(m) >= 4 {
-			binary.BigEndian.PutUint16(m[2:], csum6(src, dst, m))
-		}
-		plen := len(m)
-		if sel&16 != 0 {
-			plen += 8
-		}
-		ip := []byte{0x60, 0, 0, 0, byte(plen >> 8), byte(plen), 58, hop}
-		ip = append(append(append(ip, src[:]...), dst[:]...), m...)
-		frame := frame6(dstMAC, ip)
+	damaged := func(i int, v byte) []byte {
+		f := arp(gt.Broadcast, hdr.ARPRequest, peerMAC, "10.1.0.1", "10.1.0.2")
+		f[hdr.EtherLen+i] = v
+		return f
+	}
+	ip := gt.IPv4(gt.IP("10.1.0.1"), gt.IP("10.2.0.1"), 64, hdr.ProtoUDP, gt.UDP(1, 2, nil))
+	return map[string]gt.Seed{
+		"arp_request":           {arp(gt.Broadcast, hdr.ARPRequest, peerMAC, "10.1.0.1", "10.1.0.2")},
+		"arp_request_padded":    {gt.Pad(arp(gt.Broadcast, hdr.ARPRequest, peerMAC, "10.1.0.1", "10.1.0.2"), 60)},
+		"arp_request_trailer":   {append(gt.Pad(arp(gt.Broadcast, hdr.ARPRequest, peerMAC, "10.1.0.1", "10.1.0.2"), 60), 0xde, 0xad)},
+		"arp_request_second":    {arp(gt.Broadcast, hdr.ARPRequest, peerMAC, "10.7.3.3", "10.7.0.1")},
+		"arp_request_unicast":   {arp(ourMAC, hdr.ARPRequest, peerMAC, "10.1.0.1", "10.1.0.2")},
+		"arp_request_offlink":   {arp(gt.Broadcast, hdr.ARPRequest, peerMAC, "192.0.2.1", "10.1.0.2")},
+		"arp_probe":             {arp(gt.Broadcast, hdr.ARPRequest, peerMAC, "", "10.1.0.2")},
+		"arp_gratuitous":        {arp(gt.Broadcast, hdr.ARPRequest, peerMAC, "10.1.0.1", "10.1.0.1")},
+		"arp_request_other":     {arp(gt.Broadcast, hdr.ARPRequest, peerMAC, "10.1.0.1", "10.1.0.99")},
+		"arp_reply":             {arpFrame(ourMAC, hdr.ARPReply, peerMAC, "10.1.0.1", ourMAC, "10.1.0.2")},
+		"arp_reply_zero_sender": {arpFrame(ourMAC, hdr.ARPReply, peerMAC, "", ourMAC, "10.1.0.2")},
+		"arp_multicast_sender":  {arp(gt.Broadcast, hdr.ARPRequest, gt.MAC("01:00:5e:00:00:01"), "10.1.0.1", "10.1.0.2")},
+		"arp_op_3":              {arp(gt.Broadcast, 3, peerMAC, "10.1.0.1", "10.1.0.2")},
+		"arp_bad_htype":         {damaged(1, 6)},
+		"arp_bad_hlen":          {damaged(4, 8)},
+		"arp_truncated":         {arp(gt.Broadcast, hdr.ARPRequest, peerMAC, "10.1.0.1", "10.1.0.2")[:hdr.EtherLen+27]},
+		"arp_other_mac":         {arp(otherMAC, hdr.ARPRequest, peerMAC, "10.1.0.1", "10.1.0.2")},
+		"ipv4":                  {gt.Ether(ourMAC, peerMAC, hdr.EtherTypeIPv4, ip)},
+		"ipv4_broadcast":        {gt.Ether(gt.Broadcast, peerMAC, hdr.EtherTypeIPv4, ip)},
+		"vlan":                  {gt.Ether(ourMAC, peerMAC, hdr.EtherTypeVLAN, ip)},
+		"runt":                  {gt.Ether(ourMAC, peerMAC, hdr.EtherTypeARP, nil)[:13]},
+	}
+}
 
-		e := setup6(t, 4)
+func TestFuzzEtherDecapSeeds(t *testing.T) {
+	gt.SyncSeeds(t, "FuzzEtherDecap", decapSeeds(), *updateSeeds)
+}
+
+// dropCounters are the counters of EtherDecap that each account for a
+// packet it discarded.
+var dropCounters = []string{"runt", "not_for_us", "multicast", "vlan", "unknown_ethertype", "arp_bad"}
+
+// FuzzEtherDecap feeds arbitrary frames to EtherDecap for eth0 and checks
+// that each one is accounted for exactly once (passed to L3Parse, answered
+// to IfNode, or consumed or dropped under a counter), that the pool is
+// empty at the end, and that an ARP reply is exactly the answer to the
+// request: 60 bytes, op reply, from our MAC and the requested address of
+// ours, to the requester's MAC and address.
+func FuzzEtherDecap(f *testing.F) {
+	// The seeds are in testdata/fuzz/FuzzEtherDecap (TestFuzzEtherDecapSeeds).
+	f.Fuzz(func(t *testing.T, frame []byte) {
+		if len(frame) > packet.MaxData {
+			return // a driver never delivers more
+		}
+		e := setup(t, 4)
 		h := e.h
 		h.Inject(dname, h.Frame(frame))
 		h.RunUntilIdle()
 		c := h.Counters()
-		ends := c["L3Parse/enq"] + c[ifn+"/enq"]
-		for _, k := range terminal {
-			ends += c[dname+"/"+k]
+
+		// Accounting: exactly one fate per frame. ARP requests and replies
+		// that are not answered are consumed (freed) under arp_requests or
+		// arp_replies.
+		fates := c["L3Parse/enq"] + c[ifn+"/enq"]
+		for _, k := range dropCounters {
+			fates += c[dname+"/"+k]
 		}
-		if c[dname+"/enq"] != 1 || ends != 1 {
-			t.Fatalf("frame ended %d times: %v", ends, c)
+		fates += c[dname+"/arp_requests"] + c[dname+"/arp_replies"] - c[dname+"/arp_replies_sent"]
+		if c[dname+"/enq"] != 1 || fates != 1 {
+			t.Errorf("frame %x: %d fates, counters %v", frame, fates, c)
 		}
-		for k := range c {
-			if name, ok := strings.CutPrefix(k, dname+"/"); ok && name != "enq" && name != "nd_learned" &&
-				name != "uplink_full" && name != "nd_na_sent" && !contains(terminal, name) {
-				t.Errorf("unexpected counter %s", k)
+		if e.l3.Len() != int(c["L3Parse/enq"]) || e.ifs.Len() != int(c[ifn+"/enq"]) {
+			t.Errorf("sinks got %d and %d packets, counters %v", e.l3.Len(), e.ifs.Len(), c)
+		}
+
+		for _, p := range e.l3.Take() {
+			if !bytes.Equal(p.Data(), frame[hdr.EtherLen:]) || p.L3 != p.Head() {
+				t.Errorf("L3Parse got %x (L3 %d, head %d), want %x", p.Data(), p.L3, p.Head(), frame[hdr.EtherLen:])
 			}
-		}
-		for _, u := range e.ups() {
-			if u.Kind != msg.UpMAC6 || u.Ifindex != 4 || u.MAC[0]&1 != 0 || u.IP6 == ([16]byte{}) || u.IP6[0] == 0xff {
-				t.Errorf("bad report %+v", u)
+			if bcast := hdr.IsBroadcast(frame[:6]); (p.Meta&packet.MetaL2Broadcast != 0) != bcast {
+				t.Errorf("Meta %#x for a frame to %x", p.Meta, frame[:6])
 			}
+			h.Free(p)
 		}
-		for _, na := range e.ifs.Datas() {
-			checkNA(t, na, m, src)
+		for _, p := range e.ifs.Take() {
+			checkReply(t, frame, p.Data())
+			h.Free(p)
 		}
+		checkUps(t, frame, e.ups())
 		h.Done()
 	})
 }
 
-func contains(l []string, s string) bool {
-	for _, x := range l {
-		if x == s {
-			return true
-		}
+// checkReply checks that reply is the ARP reply to the request frame.
+func checkReply(t *testing.T, frame, reply []byte) {
+	t.Helper()
+	be := binary.BigEndian
+	if len(frame) < hdr.EtherLen+hdr.ARPLen || be.Uint16(frame[12:]) != hdr.EtherTypeARP {
+		t.Fatalf("reply %x to a frame that is not ARP: %x", reply, frame)
 	}
-	return false
+	req := hdr.ARP(frame[hdr.EtherLen:])
+	var sha [6]byte
+	copy(sha[:], req.SenderMAC())
+	if !req.Valid() || req.Op() != hdr.ARPRequest || !intf().HasAddr(req.TargetIP()) {
+		t.Fatalf("reply to something other than a request for our address: %x", frame)
+	}
+	want := gt.Pad(gt.Ether(sha, ourMAC, hdr.EtherTypeARP,
+		gt.ARP(hdr.ARPReply, ourMAC, req.TargetIP(), sha, req.SenderIP())), hdr.EtherMinFrame)
+	if !bytes.Equal(reply, want) {
+		t.Errorf("reply to %x\n got %x\nwant %x", frame, reply, want)
+	}
 }
 
-// checkNA verifies an advertisement answering solicitation ns from src.
-func checkNA(t *testing.T, f, ns []byte, src [16]byte) {
+// checkUps checks what EtherDecap reported to the control side: at most
+// one sender, learned from a valid ARP packet, on one of our subnets.
+func checkUps(t *testing.T, frame []byte, ups []msg.Up) {
 	t.Helper()
-	if len(f) != 86 || !bytes.Equal(f[6:12], ourMAC[:]) || binary.BigEndian.Uint16(f[12:]) != hdr.EtherTypeIPv6 {
-		t.Fatalf("NA frame %x", f)
+	if len(ups) == 0 {
+		return
 	}
-	if len(ns) < 24 || ns[0] != 135 {
-		t.Fatalf("NA %x answers %x, not a solicitation", f, ns)
+	if len(ups) > 1 || len(frame) < hdr.EtherLen+hdr.ARPLen {
+		t.Fatalf("reports %+v for frame %x", ups, frame)
 	}
-	ip, m := f[14:54], f[54:]
-	nsrc, ndst := [16]byte(ip[8:24]), [16]byte(ip[24:40])
-	target := [16]byte(m[8:24])
-	dad := src == [16]byte{}
-	wantDst, wantMAC := src, peerMAC
-	var flags byte = 0xe0
-	if dad {
-		wantDst, wantMAC, flags = a6("ff02::1"), allNodes, 0xa0
-	}
-	switch {
-	case ip[0] != 0x60 || ip[1] != 0 || ip[2] != 0 || ip[3] != 0 || binary.BigEndian.Uint16(ip[4:]) != 32 || ip[6] != 58 || ip[7] != 255:
-		t.Errorf("IPv6 header %x", ip)
-	case nsrc != target || (target != a6(ourLL) && target != a6(ourGlobal)) || target != [16]byte(ns[8:24]):
-		t.Errorf("NA from %x for %x answering a solicitation for %x", nsrc, target, ns[8:24])
-	case ndst != wantDst:
-		t.Errorf("NA to %x, want %x", ndst, wantDst)
-	case m[0] != 136 || m[1] != 0 || m[4] != flags || m[5]|m[6]|m[7] != 0:
-		t.Errorf("NA header %x", m[:8])
-	case binary.BigEndian.Uint16(m[2:]) != csum6(nsrc, ndst, m):
-		t.Errorf("NA checksum %x, want %x", m[2:4], csum6(nsrc, ndst, m))
-	case !bytes.Equal(m[24:], append([]byte{2, 1}, ourMAC[:]...)):
-		t.Errorf("NA options %x", m[24:])
-	case !dad && f[0]&1 != 0, dad && !bytes.Equal(f[:6], wantMAC[:]):
-		t.Errorf("NA to MAC %x", f[:6])
+	a := hdr.ARP(frame[hdr.EtherLen:])
+	u := ups[0]
+	if u.Kind != msg.UpMAC || u.Ifindex != 4 || u.IP != a.SenderIP() || !bytes.Equal(u.MAC[:], a.SenderMAC()) ||
+		u.IP == 0 || !intf().OnLink(u.IP) || hdr.IsMulticast(u.MAC[:]) || u.Create != intf().HasAddr(a.TargetIP()) {
+		t.Errorf("report %+v for frame %x", u, frame)
 	}
 }

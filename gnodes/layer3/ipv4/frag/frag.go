@@ -38,7 +38,7 @@ type Node struct {
 }
 
 type cntrs struct {
-	fragmented, fragments, noBuf, noIntf, badMTU counters.Counter
+	fragmented, fragments, noBuf, noIntf, badMTU, badOffset counters.Counter
 }
 
 // New makes IPv4Frag.
@@ -59,7 +59,7 @@ func (n *Node) Rank() int { return graph.RankL3Local + 1 }
 func (n *Node) Clone(c *graph.CloneCtx) graph.Node {
 	cnt := func(s string) counters.Counter { return c.Counter(names.IPv4Frag, s) }
 	return &Node{intfs: n.intfs, c: cntrs{fragmented: cnt("fragmented"), fragments: cnt("fragments"),
-		noBuf: cnt("frag_nobuf"), noIntf: cnt("no_intf"), badMTU: cnt("mtu_too_small")}}
+		noBuf: cnt("frag_nobuf"), noIntf: cnt("no_intf"), badMTU: cnt("mtu_too_small"), badOffset: cnt("bad_offset")}}
 }
 
 // Control implements graph.Node.
@@ -144,6 +144,13 @@ func (n *Node) fragment(d *graph.Dispatch, p *packet.Packet, mtu int) {
 	baseOff := int(ff&hdr.IPv4OffMask) * 8
 	moreAfter := ff&hdr.IPv4FlagMF != 0 // p is itself a non-last fragment
 	payload := data[ihl:total]
+	if baseOff+len(payload) > 0xffff {
+		// A fragment ending beyond the largest datagram (RFC 791) cannot be
+		// reassembled, and the offsets of its later fragments would not fit
+		// the 13-bit field: they would spill into the flags.
+		d.Drop(p, n.c.badOffset)
+		return
+	}
 	n.c.fragmented.Inc()
 	for off := 0; off < len(payload); {
 		h := later[:laterLen]

@@ -197,3 +197,34 @@ func TestFragmentsNeverOverflowEncapMux(t *testing.T) {
 		t.Fatalf("%d fragments reached EncapMux, want %d; %d dropped at its full vector", len(got), pkts*37, full)
 	}
 }
+
+// A fragment that ends beyond the largest datagram (65535 bytes) cannot be
+// reassembled, and the offsets of its later fragments would spill into the
+// flags: it is dropped. One that ends exactly there is fragmented.
+func TestFragmentBeyondLargestDatagram(t *testing.T) {
+	tests := []struct {
+		name  string
+		total int
+		frags int // 0: dropped as bad_offset
+	}{
+		{name: "ends at 65535", total: 20 + 735, frags: 2},
+		{name: "ends at 65536", total: 20 + 736, frags: 0},
+		{name: "ends at 66180", total: 1400, frags: 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h, out := run(t, 576, 8, datagram(tt.total, nil, 8100)) // offset 64800
+			if tt.frags == 0 {
+				if len(out) != 0 || h.Counter("IPv4Frag/bad_offset") != 1 {
+					t.Fatalf("%d fragments, bad_offset %d", len(out), h.Counter("IPv4Frag/bad_offset"))
+				}
+			} else {
+				payload, _ := reassemble(t, out, 576, false)
+				if len(out) != tt.frags || len(payload) != tt.total-20 {
+					t.Fatalf("%d fragments of %d bytes", len(out), len(payload))
+				}
+			}
+			h.Done()
+		})
+	}
+}

@@ -8,10 +8,11 @@
 // but never decrement a TTL or trigger another error.
 //
 // As RFC 1812 4.3.2.7 requires, no error is sent about an ICMP error, a
-// non-first fragment, or a packet from a broadcast, multicast or zero
-// address. Errors are rate-limited per thread by a token bucket (ErrorRate
-// per second, bursts of ErrorBurst) like Linux's icmp_ratelimit, generous
-// enough for traceroute's three probes per hop. Other traffic addressed to
+// non-first fragment, a packet to a multicast or the limited broadcast
+// address, or a packet from a broadcast, multicast or zero address. Errors
+// are rate-limited per thread by a token bucket (ErrorRate per second,
+// bursts of ErrorBurst) like Linux's icmp_ratelimit, generous enough for
+// traceroute's three probes per hop. Other traffic addressed to
 // the router (TCP, UDP, ...) is counted and dropped: R2 is a forwarding
 // plane, not a host.
 package local
@@ -213,9 +214,12 @@ func (n *Node) icmpError(d *graph.Dispatch, p *packet.Packet) {
 }
 
 // eligible applies RFC 1812 4.3.2.7: no errors about errors, non-first
-// fragments, or packets whose source cannot be answered.
+// fragments, packets to a multicast or the limited broadcast address, or
+// packets whose source cannot be answered. IPv4Fwd drops packets to those
+// destinations before asking for an error; the check here keeps the rule
+// true whoever marks the packet.
 func (n *Node) eligible(p *packet.Packet, ip hdr.IPv4) bool {
-	if p.Meta&packet.MetaL2Broadcast != 0 || ip.FlagsFrag()&hdr.IPv4OffMask != 0 {
+	if p.Meta&packet.MetaL2Broadcast != 0 || ip.FlagsFrag()&hdr.IPv4OffMask != 0 || ip.Dst() >= 0xe0000000 {
 		return false
 	}
 	src := ip.Src()

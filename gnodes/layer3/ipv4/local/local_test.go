@@ -286,6 +286,8 @@ func TestICMPErrorSuppressed(t *testing.T) {
 		{name: "broadcast source", orig: udpFrom("255.255.255.255")},
 		{name: "multicast source", orig: udpFrom("224.0.0.1")},
 		{name: "loopback source", orig: udpFrom("127.0.0.1")},
+		{name: "limited broadcast destination", orig: gt.IPv4(gt.IP("10.1.0.1"), gt.IP("255.255.255.255"), 1, hdr.ProtoUDP, gt.UDP(1, 2, nil))},
+		{name: "multicast destination", orig: gt.IPv4(gt.IP("10.1.0.1"), gt.IP("239.1.2.3"), 1, hdr.ProtoUDP, gt.UDP(1, 2, nil))},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
