@@ -11,6 +11,8 @@
 package ifnode
 
 import (
+	"time"
+
 	"github.com/r2go/r2/counters"
 	"github.com/r2go/r2/r2/driver"
 	"github.com/r2go/r2/r2/graph"
@@ -21,6 +23,20 @@ import (
 
 // Waker wakes a forwarding thread (poll.Waker in the engine).
 type Waker interface{ Wake() }
+
+// ShedTarget bounds how long a frame may wait in a driver's receive queue
+// while the interface is backlogged: older frames of heavy flows are shed
+// from the head of the queue, uncopied, before the next batch is read
+// (drivers with driver.Shedder: AF_PACKET TPACKET_V2). Without it the
+// standing queue under a flood is the whole ring (1024 frames, tens of ms
+// at the rates a loaded machine forwards), and a ping waits behind it.
+// 1 ms is ten times the kernel's own ping RTT under a flood on the
+// project's machine; shedding uncopied frames is cheap enough that the
+// thread catches up with the queue head within a run.
+const ShedTarget = time.Millisecond
+
+// shedMax bounds the frames shed in one run, so one run stays short.
+const shedMax = 4096
 
 // HandoffSize is the Tx handoff ring between threads: two full IfNode
 // vectors, enough to absorb a burst while the owner finishes its run.
@@ -40,13 +56,18 @@ type Node struct {
 	name    string
 	owner   int
 	drv     driver.Driver
+	shed    driver.Shedder             // drv, if it can shed; else nil
 	handoff *ring.MPSC[*packet.Packet] // shared by all clones
 	wake    Waker                      // the owner thread's
 
 	// Per clone.
 	thread int
 	batch  []*packet.Packet // reused to avoid allocations
-	c      cntrs
+	// backlog: the last Recv filled what it was offered, so frames may be
+	// queued in the driver; only then is the queue head's age checked.
+	backlog bool
+	meter   driver.FlowMeter // flows of the shed frames
+	c       cntrs
 }
 
 type cntrs struct {
@@ -56,13 +77,14 @@ type cntrs struct {
 	handoffFull counters.Counter // handoff ring full: dropped
 	noDriver    counters.Counter // queued while the interface has no driver
 	rxThrottled counters.Counter // runs where EtherDecap had no room
+	rxShed      counters.Counter // frames shed from the Rx queue head (ShedTarget)
 }
 
 // New makes the IfNode of interface ifindex/ifname owned by thread owner,
 // driving drv (nil: the interface is not attached; Tx is dropped). wake
 // wakes the owner thread.
 func New(ifindex int32, ifname string, owner int, drv driver.Driver, wake Waker) *Node {
-	return &Node{
+	n := &Node{
 		ifindex: ifindex,
 		ifname:  ifname,
 		name:    names.IfNode(ifname),
@@ -72,6 +94,8 @@ func New(ifindex int32, ifname string, owner int, drv driver.Driver, wake Waker)
 		wake:    wake,
 		thread:  -1,
 	}
+	n.shed, _ = drv.(driver.Shedder)
+	return n
 }
 
 // Name implements graph.Node.
@@ -101,6 +125,7 @@ func (n *Node) Clone(c *graph.CloneCtx) graph.Node {
 		handoffFull: c.Counter(n.name, names.IfHandoffFull),
 		noDriver:    c.Counter(n.name, names.IfNoDriver),
 		rxThrottled: c.Counter(n.name, "rx_throttled"),
+		rxShed:      c.Counter(n.name, names.IfRxShed),
 	}
 	return &x
 }
@@ -185,7 +210,14 @@ func (n *Node) receive(d *graph.Dispatch) {
 		d.More()
 		return
 	}
+	if n.backlog && n.shed != nil {
+		cutoff := time.Now().UnixNano() - int64(ShedTarget)
+		if k := n.shed.Shed(cutoff, shedMax, &n.meter); k > 0 {
+			n.c.rxShed.Add(uint64(k))
+		}
+	}
 	got := n.drv.Recv(d.Pool(), n.batch[:room])
+	n.backlog = got == room
 	d.Admitted(got)
 	bytes := 0
 	for _, p := range n.batch[:got] {

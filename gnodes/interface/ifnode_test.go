@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/r2go/r2/counters"
 	ifnode "github.com/r2go/r2/gnodes/interface"
+	"github.com/r2go/r2/r2/driver"
 	"github.com/r2go/r2/r2/driver/mem"
 	"github.com/r2go/r2/r2/graph"
 	gt "github.com/r2go/r2/r2/graph/graphtest"
@@ -281,4 +283,62 @@ func TestRemovedFreesHandoff(t *testing.T) {
 	if f := drv.Frames(); len(f) != 0 {
 		t.Errorf("%d frames sent", len(f))
 	}
+}
+
+// shedDriver is a mem driver that records Shed calls and reports shedding
+// a fixed number of frames.
+type shedDriver struct {
+	*mem.Driver
+	calls   int
+	cutoffs []int64
+	ret     int
+}
+
+func (d *shedDriver) Shed(cutoff int64, max int, m *driver.FlowMeter) int {
+	d.calls++
+	d.cutoffs = append(d.cutoffs, cutoff)
+	return d.ret
+}
+
+// TestRxShed checks that the queue head is shed only while the interface
+// is backlogged (the last Recv filled its batch), with a cutoff ShedTarget
+// in the past, and that shed frames are counted.
+func TestRxShed(t *testing.T) {
+	h := gt.New(t, gt.Options{})
+	drv := &shedDriver{Driver: newDriver(t, 64), ret: 5}
+	gt.Add(h, ifnode.New(7, "eth0", 0, drv, nil))
+	dec := h.SinkSize(dname, 8)
+	drv.Inject(frame(0))
+	h.Run()
+	if drv.calls != 0 {
+		t.Fatalf("Shed called %d times without a backlog", drv.calls)
+	}
+	for i := 1; i < 20; i++ {
+		drv.Inject(frame(i))
+	}
+	h.Run() // takes what fits (7 of 19): backlogged
+	for _, p := range dec.Take() {
+		h.Free(p)
+	}
+	before := time.Now().UnixNano()
+	h.Run()
+	after := time.Now().UnixNano()
+	if drv.calls != 1 {
+		t.Fatalf("Shed called %d times after a full batch, want 1", drv.calls)
+	}
+	target := int64(ifnode.ShedTarget)
+	if c := drv.cutoffs[0]; c < before-target || c > after-target {
+		t.Errorf("cutoff %d not ShedTarget before the run [%d, %d]", c, before-target, after-target)
+	}
+	if got := h.Counter(iname + "/rx_shed"); got != 5 {
+		t.Errorf("rx_shed = %d, want 5", got)
+	}
+	for _, p := range dec.Take() {
+		h.Free(p)
+	}
+	h.RunUntilIdle()
+	for _, p := range dec.Take() {
+		h.Free(p)
+	}
+	h.Done()
 }
