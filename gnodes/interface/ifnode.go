@@ -30,10 +30,14 @@ type Waker interface{ Wake() }
 // (drivers with driver.Shedder: AF_PACKET TPACKET_V2). Without it the
 // standing queue under a flood is the whole ring (1024 frames, tens of ms
 // at the rates a loaded machine forwards), and a ping waits behind it.
-// 1 ms is ten times the kernel's own ping RTT under a flood on the
-// project's machine; shedding uncopied frames is cheap enough that the
-// thread catches up with the queue head within a run.
-const ShedTarget = time.Millisecond
+// Shedding uncopied frames is cheap enough that the thread catches up with
+// the queue head within a run. 0 (the default) turns shedding off: on the
+// project's loaded machine the forwarding thread loses its CPU for tens of
+// milliseconds at a time, the ring overflows in the kernel whatever R2
+// does, and shedding at 1 ms only lowered the delivered rate (README,
+// Latency). Set it (daemon: rx_shed_us) before interfaces are added; it is
+// read when a clone is made.
+var ShedTarget time.Duration
 
 // shedMax bounds the frames shed in one run, so one run stays short.
 const shedMax = 4096
@@ -67,7 +71,9 @@ type Node struct {
 	// queued in the driver; only then is the queue head's age checked.
 	backlog bool
 	meter   driver.FlowMeter // flows of the shed frames
-	c       cntrs
+	// shedAfter is ShedTarget when the clone was made.
+	shedAfter time.Duration
+	c         cntrs
 }
 
 type cntrs struct {
@@ -117,6 +123,10 @@ func (n *Node) Clone(c *graph.CloneCtx) graph.Node {
 	x := *n
 	x.thread = c.Thread
 	x.batch = make([]*packet.Packet, graph.IfVecSize)
+	x.shedAfter = ShedTarget
+	if x.shedAfter <= 0 {
+		x.shed = nil
+	}
 	x.c = cntrs{
 		rx:          c.PktByte(n.name, names.IfRx),
 		tx:          c.PktByte(n.name, names.IfTx),
@@ -211,7 +221,7 @@ func (n *Node) receive(d *graph.Dispatch) {
 		return
 	}
 	if n.backlog && n.shed != nil {
-		cutoff := time.Now().UnixNano() - int64(ShedTarget)
+		cutoff := time.Now().UnixNano() - int64(n.shedAfter)
 		if k := n.shed.Shed(cutoff, shedMax, &n.meter); k > 0 {
 			n.c.rxShed.Add(uint64(k))
 		}

@@ -304,6 +304,8 @@ func (d *shedDriver) Shed(cutoff int64, max int, m *driver.FlowMeter) int {
 // is backlogged (the last Recv filled its batch), with a cutoff ShedTarget
 // in the past, and that shed frames are counted.
 func TestRxShed(t *testing.T) {
+	ifnode.ShedTarget = time.Millisecond
+	t.Cleanup(func() { ifnode.ShedTarget = 0 })
 	h := gt.New(t, gt.Options{})
 	drv := &shedDriver{Driver: newDriver(t, 64), ret: 5}
 	gt.Add(h, ifnode.New(7, "eth0", 0, drv, nil))
@@ -326,7 +328,7 @@ func TestRxShed(t *testing.T) {
 	if drv.calls != 1 {
 		t.Fatalf("Shed called %d times after a full batch, want 1", drv.calls)
 	}
-	target := int64(ifnode.ShedTarget)
+	target := int64(time.Millisecond)
 	if c := drv.cutoffs[0]; c < before-target || c > after-target {
 		t.Errorf("cutoff %d not ShedTarget before the run [%d, %d]", c, before-target, after-target)
 	}
@@ -339,6 +341,27 @@ func TestRxShed(t *testing.T) {
 	h.RunUntilIdle()
 	for _, p := range dec.Take() {
 		h.Free(p)
+	}
+	h.Done()
+}
+
+// TestRxShedOff checks that a zero ShedTarget never sheds.
+func TestRxShedOff(t *testing.T) {
+	h := gt.New(t, gt.Options{})
+	drv := &shedDriver{Driver: newDriver(t, 64), ret: 5}
+	gt.Add(h, ifnode.New(7, "eth0", 0, drv, nil))
+	dec := h.SinkSize(dname, 8)
+	for i := range 40 {
+		drv.Inject(frame(i))
+	}
+	for range 10 {
+		h.Run()
+		for _, p := range dec.Take() {
+			h.Free(p)
+		}
+	}
+	if drv.calls != 0 {
+		t.Errorf("Shed called %d times with ShedTarget 0", drv.calls)
 	}
 	h.Done()
 }
