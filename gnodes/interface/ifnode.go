@@ -2,7 +2,10 @@
 // the packets queued to it and receives frames from the interface's driver.
 //
 // Every thread has a clone of every IfNode, but only the owner thread
-// touches the driver. On other threads IfNode hands its Tx packets to the
+// touches the driver. An interface served by several threads has a
+// driver.Group: each serving thread's clone drives its own driver (Rx and
+// Tx; the kernel's fanout keeps a flow on one of them), and the owner is
+// the group's first thread. On other threads IfNode hands its Tx packets to the
 // owner through a bounded lock-free MPSC ring shared by all clones, and wakes
 // the owner only if the owner announced it may be going to sleep. A full ring
 // drops and counts. Rx is throttled to the room left in EtherDecap's vector,
@@ -61,12 +64,17 @@ type Node struct {
 	owner   int
 	drv     driver.Driver
 	shed    driver.Shedder             // drv, if it can shed; else nil
+	group   *driver.Group              // drv, if several threads serve
 	handoff *ring.MPSC[*packet.Packet] // shared by all clones
 	wake    Waker                      // the owner thread's
 
 	// Per clone.
 	thread int
-	batch  []*packet.Packet // reused to avoid allocations
+	// serve: this clone drives drv (the owner, or a thread of the
+	// interface's driver.Group); drains: it empties the handoff ring
+	// (the owner only: the ring has one consumer).
+	serve, drains bool
+	batch         []*packet.Packet // reused to avoid allocations
 	// backlog: the last Recv filled what it was offered, so frames may be
 	// queued in the driver; only then is the queue head's age checked.
 	backlog bool
@@ -100,6 +108,9 @@ func New(ifindex int32, ifname string, owner int, drv driver.Driver, wake Waker)
 		wake:    wake,
 		thread:  -1,
 	}
+	if g, ok := drv.(*driver.Group); ok {
+		n.group = g
+	}
 	n.shed, _ = drv.(driver.Shedder)
 	return n
 }
@@ -115,14 +126,31 @@ func (n *Node) NextNames() []string {
 // VecSize implements graph.VecSizer.
 func (n *Node) VecSize() int { return graph.IfVecSize }
 
-// Owner is the thread that drives the interface.
-func (n *Node) Owner() int { return n.owner }
+// Owner is the thread that drives the interface; on a clone of a thread
+// of the interface's driver.Group, that thread (its own driver's fd is
+// polled there).
+func (n *Node) Owner() int {
+	if n.serve {
+		return n.thread
+	}
+	return n.owner
+}
 
 // Clone implements graph.Node.
 func (n *Node) Clone(c *graph.CloneCtx) graph.Node {
 	x := *n
 	x.thread = c.Thread
 	x.batch = make([]*packet.Packet, graph.IfVecSize)
+	x.drains = c.Thread == n.owner
+	x.serve = x.drains
+	if n.group != nil {
+		if d := n.group.ThreadDriver(c.Thread); d != nil {
+			x.drv, x.serve = d, true
+		} else {
+			x.drv = nil // a thread that does not serve never touches one
+		}
+		x.shed, _ = x.drv.(driver.Shedder)
+	}
 	x.shedAfter = ShedTarget
 	if x.shedAfter <= 0 {
 		x.shed = nil
@@ -142,7 +170,7 @@ func (n *Node) Clone(c *graph.CloneCtx) graph.Node {
 
 // Dispatch implements graph.Node.
 func (n *Node) Dispatch(d *graph.Dispatch) {
-	if n.thread != n.owner {
+	if !n.serve {
 		n.handOff(d)
 		return
 	}
@@ -190,11 +218,13 @@ func (n *Node) transmit(d *graph.Dispatch) {
 			k = 0
 		}
 	}
-	k += n.handoff.DequeueBatch(n.batch[k:])
+	if n.drains {
+		k += n.handoff.DequeueBatch(n.batch[k:])
+	}
 	if k > 0 {
 		n.send(d, k)
 	}
-	if n.handoff.Len() > 0 {
+	if n.drains && n.handoff.Len() > 0 {
 		d.More()
 	}
 }
@@ -246,17 +276,17 @@ func (n *Node) receive(d *graph.Dispatch) {
 // Pending implements graph.Pender: on the owner, handed-over packets or
 // driver work keep the thread awake.
 func (n *Node) Pending() bool {
-	if n.thread != n.owner {
+	if !n.serve {
 		return false
 	}
-	return n.handoff.Len() > 0 || (n.drv != nil && n.drv.Pending())
+	return (n.drains && n.handoff.Len() > 0) || (n.drv != nil && n.drv.Pending())
 }
 
 // Removed implements graph.Remover: the owner frees what waits in the
 // handoff ring. Packets other threads enqueue later are freed by Drain
 // once every thread has let go of the node.
 func (n *Node) Removed(pool *packet.Pool) {
-	if n.thread == n.owner {
+	if n.drains {
 		for {
 			p, ok := n.handoff.Dequeue()
 			if !ok {

@@ -365,3 +365,73 @@ func TestRxShedOff(t *testing.T) {
 	}
 	h.Done()
 }
+
+// TestGroup: an interface served by threads 0 and 1 through a
+// driver.Group. Each thread receives from and transmits on its own
+// driver, with no handoff; a third thread that does not serve hands its Tx
+// to the owner (thread 0).
+func TestGroup(t *testing.T) {
+	d0, d1 := newDriver(t, 64), newDriver(t, 64)
+	g, err := driver.NewGroup([]driver.Driver{d0, d1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg, err := counters.NewMem(counters.Sizes{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { reg.Close() })
+	w := &waker{}
+	base := ifnode.New(7, "eth0", g.First(), g, w)
+	var hs [3]*gt.Harness
+	var ns [3]*ifnode.Node
+	var sinks [3]*gt.Sink
+	for i := range hs {
+		hs[i] = gt.New(t, gt.Options{Thread: i, Registry: reg, PoolSize: 64})
+		ns[i] = gt.Add(hs[i], base)
+		sinks[i] = hs[i].Sink(dname)
+	}
+	for i, want := range []int{0, 1, 0} {
+		if got := ns[i].Owner(); got != want {
+			t.Errorf("thread %d clone: Owner() = %d, want %d", i, got, want)
+		}
+	}
+	if ns[1].PollFd() != d1.Fd() || ns[0].PollFd() != d0.Fd() || ns[2].PollFd() != -1 {
+		t.Errorf("PollFd: %d %d %d, want %d %d -1", ns[0].PollFd(), ns[1].PollFd(), ns[2].PollFd(), d0.Fd(), d1.Fd())
+	}
+
+	// Rx: each thread takes its own driver's frames.
+	d0.Inject(frame(0))
+	d1.Inject(frame(1))
+	d1.Inject(frame(2))
+	for i, want := range []int{1, 2, 0} {
+		hs[i].RunUntilIdle()
+		if got := hs[i].Counter(iname + "/rx"); got != uint64(want) {
+			t.Errorf("thread %d: rx %d, want %d", i, got, want)
+		}
+		for _, p := range sinks[i].Take() {
+			hs[i].Free(p)
+		}
+	}
+
+	// Tx: threads 0 and 1 send on their own drivers; thread 2 hands off.
+	hs[1].Inject(iname, hs[1].Frame(frame(10)))
+	hs[1].RunUntilIdle()
+	if f := d1.Frames(); len(f) != 1 || !bytes.Equal(f[0], frame(10)) || len(d0.Frames()) != 0 || w.n != 0 {
+		t.Errorf("thread 1 Tx: d1 %d frames, d0 %d, wakes %d; want 1, 0, 0", len(f), len(d0.Frames()), w.n)
+	}
+	hs[2].Inject(iname, hs[2].Frame(frame(20)))
+	hs[2].RunUntilIdle()
+	if w.n != 1 || !ns[0].Pending() || ns[1].Pending() {
+		t.Errorf("thread 2 Tx: wakes %d, owner pending %v, thread 1 pending %v", w.n, ns[0].Pending(), ns[1].Pending())
+	}
+	hs[1].RunUntilIdle() // not the owner: leaves the handoff ring alone
+	hs[0].RunUntilIdle()
+	if f, f1 := d0.Frames(), d1.Frames(); len(f) != 1 || !bytes.Equal(f[0], frame(20)) || len(f1) != 0 {
+		t.Errorf("handed-off Tx: d0 %d frames, d1 %d more; want 1, 0", len(f), len(f1))
+	}
+	hs[2].ExpectCounters(map[string]uint64{iname + "/enq": 1, iname + "/handoff": 1})
+	for _, h := range hs {
+		h.Done()
+	}
+}
