@@ -698,6 +698,13 @@ type Interface interface {
 	AddIf(ctx context.Context, ifname string, ifindex int32, mac string, thread int32, driver string) (_err error)
 	// Parameters:
 	//  - Ifname
+	//  - Ifindex
+	//  - Mac
+	//  - Threads
+	//  - Driver
+	AddIfThreads(ctx context.Context, ifname string, ifindex int32, mac string, threads []int32, driver string) (_err error)
+	// Parameters:
+	//  - Ifname
 	DelIf(ctx context.Context, ifname string) (_err error)
 	// Parameters:
 	//  - Ifname
@@ -777,12 +784,20 @@ func (p *InterfaceClient) AddIf(ctx context.Context, ifname string, ifindex int3
 
 // Parameters:
 //   - Ifname
-func (p *InterfaceClient) DelIf(ctx context.Context, ifname string) (_err error) {
-	var _args5 InterfaceDelIfArgs
+//   - Ifindex
+//   - Mac
+//   - Threads
+//   - Driver
+func (p *InterfaceClient) AddIfThreads(ctx context.Context, ifname string, ifindex int32, mac string, threads []int32, driver string) (_err error) {
+	var _args5 InterfaceAddIfThreadsArgs
 	_args5.Ifname = ifname
-	var _result7 InterfaceDelIfResult
+	_args5.Ifindex = ifindex
+	_args5.Mac = mac
+	_args5.Threads = threads
+	_args5.Driver = driver
+	var _result7 InterfaceAddIfThreadsResult
 	var _meta6 thrift.ResponseMeta
-	_meta6, _err = p.Client_().Call(ctx, "del_if", &_args5, &_result7)
+	_meta6, _err = p.Client_().Call(ctx, "add_if_threads", &_args5, &_result7)
 	p.SetLastResponseMeta_(_meta6)
 	if _err != nil {
 		return
@@ -797,14 +812,12 @@ func (p *InterfaceClient) DelIf(ctx context.Context, ifname string) (_err error)
 
 // Parameters:
 //   - Ifname
-//   - Prefix
-func (p *InterfaceClient) AddIP(ctx context.Context, ifname string, prefix string) (_err error) {
-	var _args8 InterfaceAddIPArgs
+func (p *InterfaceClient) DelIf(ctx context.Context, ifname string) (_err error) {
+	var _args8 InterfaceDelIfArgs
 	_args8.Ifname = ifname
-	_args8.Prefix = prefix
-	var _result10 InterfaceAddIPResult
+	var _result10 InterfaceDelIfResult
 	var _meta9 thrift.ResponseMeta
-	_meta9, _err = p.Client_().Call(ctx, "add_ip", &_args8, &_result10)
+	_meta9, _err = p.Client_().Call(ctx, "del_if", &_args8, &_result10)
 	p.SetLastResponseMeta_(_meta9)
 	if _err != nil {
 		return
@@ -820,13 +833,13 @@ func (p *InterfaceClient) AddIP(ctx context.Context, ifname string, prefix strin
 // Parameters:
 //   - Ifname
 //   - Prefix
-func (p *InterfaceClient) DelIP(ctx context.Context, ifname string, prefix string) (_err error) {
-	var _args11 InterfaceDelIPArgs
+func (p *InterfaceClient) AddIP(ctx context.Context, ifname string, prefix string) (_err error) {
+	var _args11 InterfaceAddIPArgs
 	_args11.Ifname = ifname
 	_args11.Prefix = prefix
-	var _result13 InterfaceDelIPResult
+	var _result13 InterfaceAddIPResult
 	var _meta12 thrift.ResponseMeta
-	_meta12, _err = p.Client_().Call(ctx, "del_ip", &_args11, &_result13)
+	_meta12, _err = p.Client_().Call(ctx, "add_ip", &_args11, &_result13)
 	p.SetLastResponseMeta_(_meta12)
 	if _err != nil {
 		return
@@ -841,22 +854,44 @@ func (p *InterfaceClient) DelIP(ctx context.Context, ifname string, prefix strin
 
 // Parameters:
 //   - Ifname
-func (p *InterfaceClient) Show(ctx context.Context, ifname string) (_r []*IfInfo, _err error) {
-	var _args14 InterfaceShowArgs
+//   - Prefix
+func (p *InterfaceClient) DelIP(ctx context.Context, ifname string, prefix string) (_err error) {
+	var _args14 InterfaceDelIPArgs
 	_args14.Ifname = ifname
-	var _result16 InterfaceShowResult
+	_args14.Prefix = prefix
+	var _result16 InterfaceDelIPResult
 	var _meta15 thrift.ResponseMeta
-	_meta15, _err = p.Client_().Call(ctx, "show", &_args14, &_result16)
+	_meta15, _err = p.Client_().Call(ctx, "del_ip", &_args14, &_result16)
 	p.SetLastResponseMeta_(_meta15)
 	if _err != nil {
 		return
 	}
 	switch {
 	case _result16.Err != nil:
-		return _r, _result16.Err
+		return _result16.Err
 	}
 
-	return _result16.GetSuccess(), nil
+	return nil
+}
+
+// Parameters:
+//   - Ifname
+func (p *InterfaceClient) Show(ctx context.Context, ifname string) (_r []*IfInfo, _err error) {
+	var _args17 InterfaceShowArgs
+	_args17.Ifname = ifname
+	var _result19 InterfaceShowResult
+	var _meta18 thrift.ResponseMeta
+	_meta18, _err = p.Client_().Call(ctx, "show", &_args17, &_result19)
+	p.SetLastResponseMeta_(_meta18)
+	if _err != nil {
+		return
+	}
+	switch {
+	case _result19.Err != nil:
+		return _r, _result19.Err
+	}
+
+	return _result19.GetSuccess(), nil
 }
 
 type InterfaceProcessor struct {
@@ -879,13 +914,14 @@ func (p *InterfaceProcessor) ProcessorMap() map[string]thrift.TProcessorFunction
 
 func NewInterfaceProcessor(handler Interface) *InterfaceProcessor {
 
-	self17 := &InterfaceProcessor{handler: handler, processorMap: make(map[string]thrift.TProcessorFunction)}
-	self17.processorMap["add_if"] = &interfaceProcessorAddIf{handler: handler}
-	self17.processorMap["del_if"] = &interfaceProcessorDelIf{handler: handler}
-	self17.processorMap["add_ip"] = &interfaceProcessorAddIP{handler: handler}
-	self17.processorMap["del_ip"] = &interfaceProcessorDelIP{handler: handler}
-	self17.processorMap["show"] = &interfaceProcessorShow{handler: handler}
-	return self17
+	self20 := &InterfaceProcessor{handler: handler, processorMap: make(map[string]thrift.TProcessorFunction)}
+	self20.processorMap["add_if"] = &interfaceProcessorAddIf{handler: handler}
+	self20.processorMap["add_if_threads"] = &interfaceProcessorAddIfThreads{handler: handler}
+	self20.processorMap["del_if"] = &interfaceProcessorDelIf{handler: handler}
+	self20.processorMap["add_ip"] = &interfaceProcessorAddIP{handler: handler}
+	self20.processorMap["del_ip"] = &interfaceProcessorDelIP{handler: handler}
+	self20.processorMap["show"] = &interfaceProcessorShow{handler: handler}
+	return self20
 }
 
 func (p *InterfaceProcessor) Process(ctx context.Context, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
@@ -898,12 +934,12 @@ func (p *InterfaceProcessor) Process(ctx context.Context, iprot, oprot thrift.TP
 	}
 	iprot.Skip(ctx, thrift.STRUCT)
 	iprot.ReadMessageEnd(ctx)
-	x18 := thrift.NewTApplicationException(thrift.UNKNOWN_METHOD, "Unknown function "+name)
+	x21 := thrift.NewTApplicationException(thrift.UNKNOWN_METHOD, "Unknown function "+name)
 	oprot.WriteMessageBegin(ctx, name, thrift.EXCEPTION, seqId)
-	x18.Write(ctx, oprot)
+	x21.Write(ctx, oprot)
 	oprot.WriteMessageEnd(ctx)
 	oprot.Flush(ctx)
-	return false, x18
+	return false, x21
 
 }
 
@@ -912,7 +948,7 @@ type interfaceProcessorAddIf struct {
 }
 
 func (p *interfaceProcessorAddIf) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err19 error
+	var _write_err22 error
 	args := InterfaceAddIfArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -962,40 +998,133 @@ func (p *interfaceProcessorAddIf) Process(ctx context.Context, seqId int32, ipro
 			if errors.Is(err2, thrift.ErrAbandonRequest) {
 				return false, thrift.WrapTException(err2)
 			}
-			_exc20 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing add_if: "+err2.Error())
+			_exc23 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing add_if: "+err2.Error())
 			if err2 := oprot.WriteMessageBegin(ctx, "add_if", thrift.EXCEPTION, seqId); err2 != nil {
-				_write_err19 = thrift.WrapTException(err2)
+				_write_err22 = thrift.WrapTException(err2)
 			}
-			if err2 := _exc20.Write(ctx, oprot); _write_err19 == nil && err2 != nil {
-				_write_err19 = thrift.WrapTException(err2)
+			if err2 := _exc23.Write(ctx, oprot); _write_err22 == nil && err2 != nil {
+				_write_err22 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.WriteMessageEnd(ctx); _write_err19 == nil && err2 != nil {
-				_write_err19 = thrift.WrapTException(err2)
+			if err2 := oprot.WriteMessageEnd(ctx); _write_err22 == nil && err2 != nil {
+				_write_err22 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.Flush(ctx); _write_err19 == nil && err2 != nil {
-				_write_err19 = thrift.WrapTException(err2)
+			if err2 := oprot.Flush(ctx); _write_err22 == nil && err2 != nil {
+				_write_err22 = thrift.WrapTException(err2)
 			}
-			if _write_err19 != nil {
-				return false, thrift.WrapTException(_write_err19)
+			if _write_err22 != nil {
+				return false, thrift.WrapTException(_write_err22)
 			}
 			return true, err
 		}
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "add_if", thrift.REPLY, seqId); err2 != nil {
-		_write_err19 = thrift.WrapTException(err2)
+		_write_err22 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err19 == nil && err2 != nil {
-		_write_err19 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err22 == nil && err2 != nil {
+		_write_err22 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err19 == nil && err2 != nil {
-		_write_err19 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err22 == nil && err2 != nil {
+		_write_err22 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err19 == nil && err2 != nil {
-		_write_err19 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err22 == nil && err2 != nil {
+		_write_err22 = thrift.WrapTException(err2)
 	}
-	if _write_err19 != nil {
-		return false, thrift.WrapTException(_write_err19)
+	if _write_err22 != nil {
+		return false, thrift.WrapTException(_write_err22)
+	}
+	return true, err
+}
+
+type interfaceProcessorAddIfThreads struct {
+	handler Interface
+}
+
+func (p *interfaceProcessorAddIfThreads) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
+	var _write_err24 error
+	args := InterfaceAddIfThreadsArgs{}
+	if err2 := args.Read(ctx, iprot); err2 != nil {
+		iprot.ReadMessageEnd(ctx)
+		x := thrift.NewTApplicationException(thrift.PROTOCOL_ERROR, err2.Error())
+		oprot.WriteMessageBegin(ctx, "add_if_threads", thrift.EXCEPTION, seqId)
+		x.Write(ctx, oprot)
+		oprot.WriteMessageEnd(ctx)
+		oprot.Flush(ctx)
+		return false, thrift.WrapTException(err2)
+	}
+	iprot.ReadMessageEnd(ctx)
+
+	tickerCancel := func() {}
+	// Start a goroutine to do server side connectivity check.
+	if thrift.ServerConnectivityCheckInterval > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithCancel(ctx)
+		defer cancel()
+		var tickerCtx context.Context
+		tickerCtx, tickerCancel = context.WithCancel(context.Background())
+		defer tickerCancel()
+		go func(ctx context.Context, cancel context.CancelFunc) {
+			ticker := time.NewTicker(thrift.ServerConnectivityCheckInterval)
+			defer ticker.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-ticker.C:
+					if !iprot.Transport().IsOpen() {
+						cancel()
+						return
+					}
+				}
+			}
+		}(tickerCtx, cancel)
+	}
+
+	result := InterfaceAddIfThreadsResult{}
+	if err2 := p.handler.AddIfThreads(ctx, args.Ifname, args.Ifindex, args.Mac, args.Threads, args.Driver); err2 != nil {
+		tickerCancel()
+		err = thrift.WrapTException(err2)
+		switch v := err2.(type) {
+		case *common.ApiErr:
+			result.Err = v
+		default:
+			if errors.Is(err2, thrift.ErrAbandonRequest) {
+				return false, thrift.WrapTException(err2)
+			}
+			_exc25 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing add_if_threads: "+err2.Error())
+			if err2 := oprot.WriteMessageBegin(ctx, "add_if_threads", thrift.EXCEPTION, seqId); err2 != nil {
+				_write_err24 = thrift.WrapTException(err2)
+			}
+			if err2 := _exc25.Write(ctx, oprot); _write_err24 == nil && err2 != nil {
+				_write_err24 = thrift.WrapTException(err2)
+			}
+			if err2 := oprot.WriteMessageEnd(ctx); _write_err24 == nil && err2 != nil {
+				_write_err24 = thrift.WrapTException(err2)
+			}
+			if err2 := oprot.Flush(ctx); _write_err24 == nil && err2 != nil {
+				_write_err24 = thrift.WrapTException(err2)
+			}
+			if _write_err24 != nil {
+				return false, thrift.WrapTException(_write_err24)
+			}
+			return true, err
+		}
+	}
+	tickerCancel()
+	if err2 := oprot.WriteMessageBegin(ctx, "add_if_threads", thrift.REPLY, seqId); err2 != nil {
+		_write_err24 = thrift.WrapTException(err2)
+	}
+	if err2 := result.Write(ctx, oprot); _write_err24 == nil && err2 != nil {
+		_write_err24 = thrift.WrapTException(err2)
+	}
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err24 == nil && err2 != nil {
+		_write_err24 = thrift.WrapTException(err2)
+	}
+	if err2 := oprot.Flush(ctx); _write_err24 == nil && err2 != nil {
+		_write_err24 = thrift.WrapTException(err2)
+	}
+	if _write_err24 != nil {
+		return false, thrift.WrapTException(_write_err24)
 	}
 	return true, err
 }
@@ -1005,7 +1134,7 @@ type interfaceProcessorDelIf struct {
 }
 
 func (p *interfaceProcessorDelIf) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err21 error
+	var _write_err26 error
 	args := InterfaceDelIfArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -1055,40 +1184,40 @@ func (p *interfaceProcessorDelIf) Process(ctx context.Context, seqId int32, ipro
 			if errors.Is(err2, thrift.ErrAbandonRequest) {
 				return false, thrift.WrapTException(err2)
 			}
-			_exc22 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing del_if: "+err2.Error())
+			_exc27 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing del_if: "+err2.Error())
 			if err2 := oprot.WriteMessageBegin(ctx, "del_if", thrift.EXCEPTION, seqId); err2 != nil {
-				_write_err21 = thrift.WrapTException(err2)
+				_write_err26 = thrift.WrapTException(err2)
 			}
-			if err2 := _exc22.Write(ctx, oprot); _write_err21 == nil && err2 != nil {
-				_write_err21 = thrift.WrapTException(err2)
+			if err2 := _exc27.Write(ctx, oprot); _write_err26 == nil && err2 != nil {
+				_write_err26 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.WriteMessageEnd(ctx); _write_err21 == nil && err2 != nil {
-				_write_err21 = thrift.WrapTException(err2)
+			if err2 := oprot.WriteMessageEnd(ctx); _write_err26 == nil && err2 != nil {
+				_write_err26 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.Flush(ctx); _write_err21 == nil && err2 != nil {
-				_write_err21 = thrift.WrapTException(err2)
+			if err2 := oprot.Flush(ctx); _write_err26 == nil && err2 != nil {
+				_write_err26 = thrift.WrapTException(err2)
 			}
-			if _write_err21 != nil {
-				return false, thrift.WrapTException(_write_err21)
+			if _write_err26 != nil {
+				return false, thrift.WrapTException(_write_err26)
 			}
 			return true, err
 		}
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "del_if", thrift.REPLY, seqId); err2 != nil {
-		_write_err21 = thrift.WrapTException(err2)
+		_write_err26 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err21 == nil && err2 != nil {
-		_write_err21 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err26 == nil && err2 != nil {
+		_write_err26 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err21 == nil && err2 != nil {
-		_write_err21 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err26 == nil && err2 != nil {
+		_write_err26 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err21 == nil && err2 != nil {
-		_write_err21 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err26 == nil && err2 != nil {
+		_write_err26 = thrift.WrapTException(err2)
 	}
-	if _write_err21 != nil {
-		return false, thrift.WrapTException(_write_err21)
+	if _write_err26 != nil {
+		return false, thrift.WrapTException(_write_err26)
 	}
 	return true, err
 }
@@ -1098,7 +1227,7 @@ type interfaceProcessorAddIP struct {
 }
 
 func (p *interfaceProcessorAddIP) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err23 error
+	var _write_err28 error
 	args := InterfaceAddIPArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -1148,40 +1277,40 @@ func (p *interfaceProcessorAddIP) Process(ctx context.Context, seqId int32, ipro
 			if errors.Is(err2, thrift.ErrAbandonRequest) {
 				return false, thrift.WrapTException(err2)
 			}
-			_exc24 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing add_ip: "+err2.Error())
+			_exc29 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing add_ip: "+err2.Error())
 			if err2 := oprot.WriteMessageBegin(ctx, "add_ip", thrift.EXCEPTION, seqId); err2 != nil {
-				_write_err23 = thrift.WrapTException(err2)
+				_write_err28 = thrift.WrapTException(err2)
 			}
-			if err2 := _exc24.Write(ctx, oprot); _write_err23 == nil && err2 != nil {
-				_write_err23 = thrift.WrapTException(err2)
+			if err2 := _exc29.Write(ctx, oprot); _write_err28 == nil && err2 != nil {
+				_write_err28 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.WriteMessageEnd(ctx); _write_err23 == nil && err2 != nil {
-				_write_err23 = thrift.WrapTException(err2)
+			if err2 := oprot.WriteMessageEnd(ctx); _write_err28 == nil && err2 != nil {
+				_write_err28 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.Flush(ctx); _write_err23 == nil && err2 != nil {
-				_write_err23 = thrift.WrapTException(err2)
+			if err2 := oprot.Flush(ctx); _write_err28 == nil && err2 != nil {
+				_write_err28 = thrift.WrapTException(err2)
 			}
-			if _write_err23 != nil {
-				return false, thrift.WrapTException(_write_err23)
+			if _write_err28 != nil {
+				return false, thrift.WrapTException(_write_err28)
 			}
 			return true, err
 		}
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "add_ip", thrift.REPLY, seqId); err2 != nil {
-		_write_err23 = thrift.WrapTException(err2)
+		_write_err28 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err23 == nil && err2 != nil {
-		_write_err23 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err28 == nil && err2 != nil {
+		_write_err28 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err23 == nil && err2 != nil {
-		_write_err23 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err28 == nil && err2 != nil {
+		_write_err28 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err23 == nil && err2 != nil {
-		_write_err23 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err28 == nil && err2 != nil {
+		_write_err28 = thrift.WrapTException(err2)
 	}
-	if _write_err23 != nil {
-		return false, thrift.WrapTException(_write_err23)
+	if _write_err28 != nil {
+		return false, thrift.WrapTException(_write_err28)
 	}
 	return true, err
 }
@@ -1191,7 +1320,7 @@ type interfaceProcessorDelIP struct {
 }
 
 func (p *interfaceProcessorDelIP) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err25 error
+	var _write_err30 error
 	args := InterfaceDelIPArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -1241,40 +1370,40 @@ func (p *interfaceProcessorDelIP) Process(ctx context.Context, seqId int32, ipro
 			if errors.Is(err2, thrift.ErrAbandonRequest) {
 				return false, thrift.WrapTException(err2)
 			}
-			_exc26 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing del_ip: "+err2.Error())
+			_exc31 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing del_ip: "+err2.Error())
 			if err2 := oprot.WriteMessageBegin(ctx, "del_ip", thrift.EXCEPTION, seqId); err2 != nil {
-				_write_err25 = thrift.WrapTException(err2)
+				_write_err30 = thrift.WrapTException(err2)
 			}
-			if err2 := _exc26.Write(ctx, oprot); _write_err25 == nil && err2 != nil {
-				_write_err25 = thrift.WrapTException(err2)
+			if err2 := _exc31.Write(ctx, oprot); _write_err30 == nil && err2 != nil {
+				_write_err30 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.WriteMessageEnd(ctx); _write_err25 == nil && err2 != nil {
-				_write_err25 = thrift.WrapTException(err2)
+			if err2 := oprot.WriteMessageEnd(ctx); _write_err30 == nil && err2 != nil {
+				_write_err30 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.Flush(ctx); _write_err25 == nil && err2 != nil {
-				_write_err25 = thrift.WrapTException(err2)
+			if err2 := oprot.Flush(ctx); _write_err30 == nil && err2 != nil {
+				_write_err30 = thrift.WrapTException(err2)
 			}
-			if _write_err25 != nil {
-				return false, thrift.WrapTException(_write_err25)
+			if _write_err30 != nil {
+				return false, thrift.WrapTException(_write_err30)
 			}
 			return true, err
 		}
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "del_ip", thrift.REPLY, seqId); err2 != nil {
-		_write_err25 = thrift.WrapTException(err2)
+		_write_err30 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err25 == nil && err2 != nil {
-		_write_err25 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err30 == nil && err2 != nil {
+		_write_err30 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err25 == nil && err2 != nil {
-		_write_err25 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err30 == nil && err2 != nil {
+		_write_err30 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err25 == nil && err2 != nil {
-		_write_err25 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err30 == nil && err2 != nil {
+		_write_err30 = thrift.WrapTException(err2)
 	}
-	if _write_err25 != nil {
-		return false, thrift.WrapTException(_write_err25)
+	if _write_err30 != nil {
+		return false, thrift.WrapTException(_write_err30)
 	}
 	return true, err
 }
@@ -1284,7 +1413,7 @@ type interfaceProcessorShow struct {
 }
 
 func (p *interfaceProcessorShow) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err27 error
+	var _write_err32 error
 	args := InterfaceShowArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -1334,21 +1463,21 @@ func (p *interfaceProcessorShow) Process(ctx context.Context, seqId int32, iprot
 			if errors.Is(err2, thrift.ErrAbandonRequest) {
 				return false, thrift.WrapTException(err2)
 			}
-			_exc28 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing show: "+err2.Error())
+			_exc33 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing show: "+err2.Error())
 			if err2 := oprot.WriteMessageBegin(ctx, "show", thrift.EXCEPTION, seqId); err2 != nil {
-				_write_err27 = thrift.WrapTException(err2)
+				_write_err32 = thrift.WrapTException(err2)
 			}
-			if err2 := _exc28.Write(ctx, oprot); _write_err27 == nil && err2 != nil {
-				_write_err27 = thrift.WrapTException(err2)
+			if err2 := _exc33.Write(ctx, oprot); _write_err32 == nil && err2 != nil {
+				_write_err32 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.WriteMessageEnd(ctx); _write_err27 == nil && err2 != nil {
-				_write_err27 = thrift.WrapTException(err2)
+			if err2 := oprot.WriteMessageEnd(ctx); _write_err32 == nil && err2 != nil {
+				_write_err32 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.Flush(ctx); _write_err27 == nil && err2 != nil {
-				_write_err27 = thrift.WrapTException(err2)
+			if err2 := oprot.Flush(ctx); _write_err32 == nil && err2 != nil {
+				_write_err32 = thrift.WrapTException(err2)
 			}
-			if _write_err27 != nil {
-				return false, thrift.WrapTException(_write_err27)
+			if _write_err32 != nil {
+				return false, thrift.WrapTException(_write_err32)
 			}
 			return true, err
 		}
@@ -1357,19 +1486,19 @@ func (p *interfaceProcessorShow) Process(ctx context.Context, seqId int32, iprot
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "show", thrift.REPLY, seqId); err2 != nil {
-		_write_err27 = thrift.WrapTException(err2)
+		_write_err32 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err27 == nil && err2 != nil {
-		_write_err27 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err32 == nil && err2 != nil {
+		_write_err32 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err27 == nil && err2 != nil {
-		_write_err27 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err32 == nil && err2 != nil {
+		_write_err32 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err27 == nil && err2 != nil {
-		_write_err27 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err32 == nil && err2 != nil {
+		_write_err32 = thrift.WrapTException(err2)
 	}
-	if _write_err27 != nil {
-		return false, thrift.WrapTException(_write_err27)
+	if _write_err32 != nil {
+		return false, thrift.WrapTException(_write_err32)
 	}
 	return true, err
 }
@@ -1748,6 +1877,401 @@ func (p *InterfaceAddIfResult) String() string {
 		return "<nil>"
 	}
 	return fmt.Sprintf("InterfaceAddIfResult(%+v)", *p)
+}
+
+// Attributes:
+//   - Ifname
+//   - Ifindex
+//   - Mac
+//   - Threads
+//   - Driver
+type InterfaceAddIfThreadsArgs struct {
+	Ifname  string  `thrift:"ifname,1" db:"ifname" json:"ifname"`
+	Ifindex int32   `thrift:"ifindex,2" db:"ifindex" json:"ifindex"`
+	Mac     string  `thrift:"mac,3" db:"mac" json:"mac"`
+	Threads []int32 `thrift:"threads,4" db:"threads" json:"threads"`
+	Driver  string  `thrift:"driver,5" db:"driver" json:"driver"`
+}
+
+func NewInterfaceAddIfThreadsArgs() *InterfaceAddIfThreadsArgs {
+	return &InterfaceAddIfThreadsArgs{}
+}
+
+func (p *InterfaceAddIfThreadsArgs) GetIfname() string {
+	return p.Ifname
+}
+
+func (p *InterfaceAddIfThreadsArgs) GetIfindex() int32 {
+	return p.Ifindex
+}
+
+func (p *InterfaceAddIfThreadsArgs) GetMac() string {
+	return p.Mac
+}
+
+func (p *InterfaceAddIfThreadsArgs) GetThreads() []int32 {
+	return p.Threads
+}
+
+func (p *InterfaceAddIfThreadsArgs) GetDriver() string {
+	return p.Driver
+}
+func (p *InterfaceAddIfThreadsArgs) Read(ctx context.Context, iprot thrift.TProtocol) error {
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
+
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 1:
+			if fieldTypeId == thrift.STRING {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 2:
+			if fieldTypeId == thrift.I32 {
+				if err := p.ReadField2(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 3:
+			if fieldTypeId == thrift.STRING {
+				if err := p.ReadField3(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 4:
+			if fieldTypeId == thrift.LIST {
+				if err := p.ReadField4(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 5:
+			if fieldTypeId == thrift.STRING {
+				if err := p.ReadField5(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	return nil
+}
+
+func (p *InterfaceAddIfThreadsArgs) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadString(ctx); err != nil {
+		return thrift.PrependError("error reading field 1: ", err)
+	} else {
+		p.Ifname = v
+	}
+	return nil
+}
+
+func (p *InterfaceAddIfThreadsArgs) ReadField2(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadI32(ctx); err != nil {
+		return thrift.PrependError("error reading field 2: ", err)
+	} else {
+		p.Ifindex = v
+	}
+	return nil
+}
+
+func (p *InterfaceAddIfThreadsArgs) ReadField3(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadString(ctx); err != nil {
+		return thrift.PrependError("error reading field 3: ", err)
+	} else {
+		p.Mac = v
+	}
+	return nil
+}
+
+func (p *InterfaceAddIfThreadsArgs) ReadField4(ctx context.Context, iprot thrift.TProtocol) error {
+	_, size, err := iprot.ReadListBegin(ctx)
+	if err != nil {
+		return thrift.PrependError("error reading list begin: ", err)
+	}
+	tSlice := make([]int32, 0, size)
+	p.Threads = tSlice
+	for i := 0; i < size; i++ {
+		var _elem34 int32
+		if v, err := iprot.ReadI32(ctx); err != nil {
+			return thrift.PrependError("error reading field 0: ", err)
+		} else {
+			_elem34 = v
+		}
+		p.Threads = append(p.Threads, _elem34)
+	}
+	if err := iprot.ReadListEnd(ctx); err != nil {
+		return thrift.PrependError("error reading list end: ", err)
+	}
+	return nil
+}
+
+func (p *InterfaceAddIfThreadsArgs) ReadField5(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadString(ctx); err != nil {
+		return thrift.PrependError("error reading field 5: ", err)
+	} else {
+		p.Driver = v
+	}
+	return nil
+}
+
+func (p *InterfaceAddIfThreadsArgs) Write(ctx context.Context, oprot thrift.TProtocol) error {
+	if err := oprot.WriteStructBegin(ctx, "add_if_threads_args"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField2(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField3(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField4(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField5(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
+}
+
+func (p *InterfaceAddIfThreadsArgs) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "ifname", thrift.STRING, 1); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:ifname: ", p), err)
+	}
+	if err := oprot.WriteString(ctx, string(p.Ifname)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.ifname (1) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 1:ifname: ", p), err)
+	}
+	return err
+}
+
+func (p *InterfaceAddIfThreadsArgs) writeField2(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "ifindex", thrift.I32, 2); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 2:ifindex: ", p), err)
+	}
+	if err := oprot.WriteI32(ctx, int32(p.Ifindex)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.ifindex (2) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 2:ifindex: ", p), err)
+	}
+	return err
+}
+
+func (p *InterfaceAddIfThreadsArgs) writeField3(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "mac", thrift.STRING, 3); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 3:mac: ", p), err)
+	}
+	if err := oprot.WriteString(ctx, string(p.Mac)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.mac (3) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 3:mac: ", p), err)
+	}
+	return err
+}
+
+func (p *InterfaceAddIfThreadsArgs) writeField4(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "threads", thrift.LIST, 4); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 4:threads: ", p), err)
+	}
+	if err := oprot.WriteListBegin(ctx, thrift.I32, len(p.Threads)); err != nil {
+		return thrift.PrependError("error writing list begin: ", err)
+	}
+	for _, v := range p.Threads {
+		if err := oprot.WriteI32(ctx, int32(v)); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T. (0) field write error: ", p), err)
+		}
+	}
+	if err := oprot.WriteListEnd(ctx); err != nil {
+		return thrift.PrependError("error writing list end: ", err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 4:threads: ", p), err)
+	}
+	return err
+}
+
+func (p *InterfaceAddIfThreadsArgs) writeField5(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "driver", thrift.STRING, 5); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 5:driver: ", p), err)
+	}
+	if err := oprot.WriteString(ctx, string(p.Driver)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.driver (5) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 5:driver: ", p), err)
+	}
+	return err
+}
+
+func (p *InterfaceAddIfThreadsArgs) String() string {
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("InterfaceAddIfThreadsArgs(%+v)", *p)
+}
+
+// Attributes:
+//   - Err
+type InterfaceAddIfThreadsResult struct {
+	Err *common.ApiErr `thrift:"err,1" db:"err" json:"err,omitempty"`
+}
+
+func NewInterfaceAddIfThreadsResult() *InterfaceAddIfThreadsResult {
+	return &InterfaceAddIfThreadsResult{}
+}
+
+var InterfaceAddIfThreadsResult_Err_DEFAULT *common.ApiErr
+
+func (p *InterfaceAddIfThreadsResult) GetErr() *common.ApiErr {
+	if !p.IsSetErr() {
+		return InterfaceAddIfThreadsResult_Err_DEFAULT
+	}
+	return p.Err
+}
+func (p *InterfaceAddIfThreadsResult) IsSetErr() bool {
+	return p.Err != nil
+}
+
+func (p *InterfaceAddIfThreadsResult) Read(ctx context.Context, iprot thrift.TProtocol) error {
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
+
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 1:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	return nil
+}
+
+func (p *InterfaceAddIfThreadsResult) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	p.Err = &common.ApiErr{
+		Kind: 0,
+	}
+	if err := p.Err.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Err), err)
+	}
+	return nil
+}
+
+func (p *InterfaceAddIfThreadsResult) Write(ctx context.Context, oprot thrift.TProtocol) error {
+	if err := oprot.WriteStructBegin(ctx, "add_if_threads_result"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
+}
+
+func (p *InterfaceAddIfThreadsResult) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if p.IsSetErr() {
+		if err := oprot.WriteFieldBegin(ctx, "err", thrift.STRUCT, 1); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:err: ", p), err)
+		}
+		if err := p.Err.Write(ctx, oprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.Err), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 1:err: ", p), err)
+		}
+	}
+	return err
+}
+
+func (p *InterfaceAddIfThreadsResult) String() string {
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("InterfaceAddIfThreadsResult(%+v)", *p)
 }
 
 // Attributes:
@@ -2652,11 +3176,11 @@ func (p *InterfaceShowResult) ReadField0(ctx context.Context, iprot thrift.TProt
 	tSlice := make([]*IfInfo, 0, size)
 	p.Success = tSlice
 	for i := 0; i < size; i++ {
-		_elem29 := &IfInfo{}
-		if err := _elem29.Read(ctx, iprot); err != nil {
-			return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", _elem29), err)
+		_elem35 := &IfInfo{}
+		if err := _elem35.Read(ctx, iprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", _elem35), err)
 		}
-		p.Success = append(p.Success, _elem29)
+		p.Success = append(p.Success, _elem35)
 	}
 	if err := iprot.ReadListEnd(ctx); err != nil {
 		return thrift.PrependError("error reading list end: ", err)
