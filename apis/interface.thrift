@@ -97,6 +97,13 @@ service Interface {
   void add_if(1: string ifname, 2: i32 ifindex, 3: string mac, 4: i32 thread,
               5: string driver) throws (1: common.ApiErr err)
 
+  // add_if_threads attaches ifname served by several forwarding threads,
+  // each with its own socket (AF_PACKET fanout, hash mode: a flow stays on
+  // one thread). threads: at least one, distinct; the first owns the
+  // interface. The other arguments are as for add_if.
+  void add_if_threads(1: string ifname, 2: i32 ifindex, 3: string mac,
+                      4: list<i32> threads, 5: string driver) throws (1: common.ApiErr err)
+
   // del_if detaches ifname from R2 (its routes and addresses go with it).
   void del_if(1: string ifname) throws (1: common.ApiErr err)
 

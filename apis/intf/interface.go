@@ -2933,6 +2933,13 @@ type Interface interface {
 	AddIf(ctx context.Context, ifname string, ifindex int32, mac string, thread int32, driver string) (_err error)
 	// Parameters:
 	//  - Ifname
+	//  - Ifindex
+	//  - Mac
+	//  - Threads
+	//  - Driver
+	AddIfThreads(ctx context.Context, ifname string, ifindex int32, mac string, threads []int32, driver string) (_err error)
+	// Parameters:
+	//  - Ifname
 	DelIf(ctx context.Context, ifname string) (_err error)
 	// Parameters:
 	//  - Ifname
@@ -3047,12 +3054,20 @@ func (p *InterfaceClient) AddIf(ctx context.Context, ifname string, ifindex int3
 
 // Parameters:
 //   - Ifname
-func (p *InterfaceClient) DelIf(ctx context.Context, ifname string) (_err error) {
-	var _args9 InterfaceDelIfArgs
+//   - Ifindex
+//   - Mac
+//   - Threads
+//   - Driver
+func (p *InterfaceClient) AddIfThreads(ctx context.Context, ifname string, ifindex int32, mac string, threads []int32, driver string) (_err error) {
+	var _args9 InterfaceAddIfThreadsArgs
 	_args9.Ifname = ifname
-	var _result11 InterfaceDelIfResult
+	_args9.Ifindex = ifindex
+	_args9.Mac = mac
+	_args9.Threads = threads
+	_args9.Driver = driver
+	var _result11 InterfaceAddIfThreadsResult
 	var _meta10 thrift.ResponseMeta
-	_meta10, _err = p.Client_().Call(ctx, "del_if", &_args9, &_result11)
+	_meta10, _err = p.Client_().Call(ctx, "add_if_threads", &_args9, &_result11)
 	p.SetLastResponseMeta_(_meta10)
 	if _err != nil {
 		return
@@ -3067,14 +3082,12 @@ func (p *InterfaceClient) DelIf(ctx context.Context, ifname string) (_err error)
 
 // Parameters:
 //   - Ifname
-//   - Prefix
-func (p *InterfaceClient) AddIP(ctx context.Context, ifname string, prefix string) (_err error) {
-	var _args12 InterfaceAddIPArgs
+func (p *InterfaceClient) DelIf(ctx context.Context, ifname string) (_err error) {
+	var _args12 InterfaceDelIfArgs
 	_args12.Ifname = ifname
-	_args12.Prefix = prefix
-	var _result14 InterfaceAddIPResult
+	var _result14 InterfaceDelIfResult
 	var _meta13 thrift.ResponseMeta
-	_meta13, _err = p.Client_().Call(ctx, "add_ip", &_args12, &_result14)
+	_meta13, _err = p.Client_().Call(ctx, "del_if", &_args12, &_result14)
 	p.SetLastResponseMeta_(_meta13)
 	if _err != nil {
 		return
@@ -3090,13 +3103,13 @@ func (p *InterfaceClient) AddIP(ctx context.Context, ifname string, prefix strin
 // Parameters:
 //   - Ifname
 //   - Prefix
-func (p *InterfaceClient) DelIP(ctx context.Context, ifname string, prefix string) (_err error) {
-	var _args15 InterfaceDelIPArgs
+func (p *InterfaceClient) AddIP(ctx context.Context, ifname string, prefix string) (_err error) {
+	var _args15 InterfaceAddIPArgs
 	_args15.Ifname = ifname
 	_args15.Prefix = prefix
-	var _result17 InterfaceDelIPResult
+	var _result17 InterfaceAddIPResult
 	var _meta16 thrift.ResponseMeta
-	_meta16, _err = p.Client_().Call(ctx, "del_ip", &_args15, &_result17)
+	_meta16, _err = p.Client_().Call(ctx, "add_ip", &_args15, &_result17)
 	p.SetLastResponseMeta_(_meta16)
 	if _err != nil {
 		return
@@ -3111,14 +3124,14 @@ func (p *InterfaceClient) DelIP(ctx context.Context, ifname string, prefix strin
 
 // Parameters:
 //   - Ifname
-//   - On
-func (p *InterfaceClient) SetHostOwned(ctx context.Context, ifname string, on bool) (_err error) {
-	var _args18 InterfaceSetHostOwnedArgs
+//   - Prefix
+func (p *InterfaceClient) DelIP(ctx context.Context, ifname string, prefix string) (_err error) {
+	var _args18 InterfaceDelIPArgs
 	_args18.Ifname = ifname
-	_args18.On = on
-	var _result20 InterfaceSetHostOwnedResult
+	_args18.Prefix = prefix
+	var _result20 InterfaceDelIPResult
 	var _meta19 thrift.ResponseMeta
-	_meta19, _err = p.Client_().Call(ctx, "set_host_owned", &_args18, &_result20)
+	_meta19, _err = p.Client_().Call(ctx, "del_ip", &_args18, &_result20)
 	p.SetLastResponseMeta_(_meta19)
 	if _err != nil {
 		return
@@ -3133,41 +3146,21 @@ func (p *InterfaceClient) SetHostOwned(ctx context.Context, ifname string, on bo
 
 // Parameters:
 //   - Ifname
-func (p *InterfaceClient) Show(ctx context.Context, ifname string) (_r []*IfInfo, _err error) {
-	var _args21 InterfaceShowArgs
+//   - On
+func (p *InterfaceClient) SetHostOwned(ctx context.Context, ifname string, on bool) (_err error) {
+	var _args21 InterfaceSetHostOwnedArgs
 	_args21.Ifname = ifname
-	var _result23 InterfaceShowResult
+	_args21.On = on
+	var _result23 InterfaceSetHostOwnedResult
 	var _meta22 thrift.ResponseMeta
-	_meta22, _err = p.Client_().Call(ctx, "show", &_args21, &_result23)
+	_meta22, _err = p.Client_().Call(ctx, "set_host_owned", &_args21, &_result23)
 	p.SetLastResponseMeta_(_meta22)
 	if _err != nil {
 		return
 	}
 	switch {
 	case _result23.Err != nil:
-		return _r, _result23.Err
-	}
-
-	return _result23.GetSuccess(), nil
-}
-
-// Parameters:
-//   - Ifname
-//   - Rate
-func (p *InterfaceClient) SetQos(ctx context.Context, ifname string, rate int64) (_err error) {
-	var _args24 InterfaceSetQosArgs
-	_args24.Ifname = ifname
-	_args24.Rate = rate
-	var _result26 InterfaceSetQosResult
-	var _meta25 thrift.ResponseMeta
-	_meta25, _err = p.Client_().Call(ctx, "set_qos", &_args24, &_result26)
-	p.SetLastResponseMeta_(_meta25)
-	if _err != nil {
-		return
-	}
-	switch {
-	case _result26.Err != nil:
-		return _result26.Err
+		return _result23.Err
 	}
 
 	return nil
@@ -3175,22 +3168,34 @@ func (p *InterfaceClient) SetQos(ctx context.Context, ifname string, rate int64)
 
 // Parameters:
 //   - Ifname
-//   - Name
-//   - Parent
-//   - Qlimit
-//   - IsLeaf
-//   - Curves
-func (p *InterfaceClient) AddClass(ctx context.Context, ifname string, name string, parent string, qlimit int32, is_leaf bool, curves *Curves) (_err error) {
-	var _args27 InterfaceAddClassArgs
+func (p *InterfaceClient) Show(ctx context.Context, ifname string) (_r []*IfInfo, _err error) {
+	var _args24 InterfaceShowArgs
+	_args24.Ifname = ifname
+	var _result26 InterfaceShowResult
+	var _meta25 thrift.ResponseMeta
+	_meta25, _err = p.Client_().Call(ctx, "show", &_args24, &_result26)
+	p.SetLastResponseMeta_(_meta25)
+	if _err != nil {
+		return
+	}
+	switch {
+	case _result26.Err != nil:
+		return _r, _result26.Err
+	}
+
+	return _result26.GetSuccess(), nil
+}
+
+// Parameters:
+//   - Ifname
+//   - Rate
+func (p *InterfaceClient) SetQos(ctx context.Context, ifname string, rate int64) (_err error) {
+	var _args27 InterfaceSetQosArgs
 	_args27.Ifname = ifname
-	_args27.Name = name
-	_args27.Parent = parent
-	_args27.Qlimit = qlimit
-	_args27.IsLeaf = is_leaf
-	_args27.Curves = curves
-	var _result29 InterfaceAddClassResult
+	_args27.Rate = rate
+	var _result29 InterfaceSetQosResult
 	var _meta28 thrift.ResponseMeta
-	_meta28, _err = p.Client_().Call(ctx, "add_class", &_args27, &_result29)
+	_meta28, _err = p.Client_().Call(ctx, "set_qos", &_args27, &_result29)
 	p.SetLastResponseMeta_(_meta28)
 	if _err != nil {
 		return
@@ -3206,13 +3211,21 @@ func (p *InterfaceClient) AddClass(ctx context.Context, ifname string, name stri
 // Parameters:
 //   - Ifname
 //   - Name
-func (p *InterfaceClient) DelClass(ctx context.Context, ifname string, name string) (_err error) {
-	var _args30 InterfaceDelClassArgs
+//   - Parent
+//   - Qlimit
+//   - IsLeaf
+//   - Curves
+func (p *InterfaceClient) AddClass(ctx context.Context, ifname string, name string, parent string, qlimit int32, is_leaf bool, curves *Curves) (_err error) {
+	var _args30 InterfaceAddClassArgs
 	_args30.Ifname = ifname
 	_args30.Name = name
-	var _result32 InterfaceDelClassResult
+	_args30.Parent = parent
+	_args30.Qlimit = qlimit
+	_args30.IsLeaf = is_leaf
+	_args30.Curves = curves
+	var _result32 InterfaceAddClassResult
 	var _meta31 thrift.ResponseMeta
-	_meta31, _err = p.Client_().Call(ctx, "del_class", &_args30, &_result32)
+	_meta31, _err = p.Client_().Call(ctx, "add_class", &_args30, &_result32)
 	p.SetLastResponseMeta_(_meta31)
 	if _err != nil {
 		return
@@ -3227,14 +3240,14 @@ func (p *InterfaceClient) DelClass(ctx context.Context, ifname string, name stri
 
 // Parameters:
 //   - Ifname
-//   - Rule
-func (p *InterfaceClient) AddRule(ctx context.Context, ifname string, rule *ClassRule) (_err error) {
-	var _args33 InterfaceAddRuleArgs
+//   - Name
+func (p *InterfaceClient) DelClass(ctx context.Context, ifname string, name string) (_err error) {
+	var _args33 InterfaceDelClassArgs
 	_args33.Ifname = ifname
-	_args33.Rule = rule
-	var _result35 InterfaceAddRuleResult
+	_args33.Name = name
+	var _result35 InterfaceDelClassResult
 	var _meta34 thrift.ResponseMeta
-	_meta34, _err = p.Client_().Call(ctx, "add_rule", &_args33, &_result35)
+	_meta34, _err = p.Client_().Call(ctx, "del_class", &_args33, &_result35)
 	p.SetLastResponseMeta_(_meta34)
 	if _err != nil {
 		return
@@ -3249,14 +3262,14 @@ func (p *InterfaceClient) AddRule(ctx context.Context, ifname string, rule *Clas
 
 // Parameters:
 //   - Ifname
-//   - Prio
-func (p *InterfaceClient) DelRule(ctx context.Context, ifname string, prio int32) (_err error) {
-	var _args36 InterfaceDelRuleArgs
+//   - Rule
+func (p *InterfaceClient) AddRule(ctx context.Context, ifname string, rule *ClassRule) (_err error) {
+	var _args36 InterfaceAddRuleArgs
 	_args36.Ifname = ifname
-	_args36.Prio = prio
-	var _result38 InterfaceDelRuleResult
+	_args36.Rule = rule
+	var _result38 InterfaceAddRuleResult
 	var _meta37 thrift.ResponseMeta
-	_meta37, _err = p.Client_().Call(ctx, "del_rule", &_args36, &_result38)
+	_meta37, _err = p.Client_().Call(ctx, "add_rule", &_args36, &_result38)
 	p.SetLastResponseMeta_(_meta37)
 	if _err != nil {
 		return
@@ -3271,14 +3284,14 @@ func (p *InterfaceClient) DelRule(ctx context.Context, ifname string, prio int32
 
 // Parameters:
 //   - Ifname
-//   - Name
-func (p *InterfaceClient) SetDefaultClass(ctx context.Context, ifname string, name string) (_err error) {
-	var _args39 InterfaceSetDefaultClassArgs
+//   - Prio
+func (p *InterfaceClient) DelRule(ctx context.Context, ifname string, prio int32) (_err error) {
+	var _args39 InterfaceDelRuleArgs
 	_args39.Ifname = ifname
-	_args39.Name = name
-	var _result41 InterfaceSetDefaultClassResult
+	_args39.Prio = prio
+	var _result41 InterfaceDelRuleResult
 	var _meta40 thrift.ResponseMeta
-	_meta40, _err = p.Client_().Call(ctx, "set_default_class", &_args39, &_result41)
+	_meta40, _err = p.Client_().Call(ctx, "del_rule", &_args39, &_result41)
 	p.SetLastResponseMeta_(_meta40)
 	if _err != nil {
 		return
@@ -3293,23 +3306,45 @@ func (p *InterfaceClient) SetDefaultClass(ctx context.Context, ifname string, na
 
 // Parameters:
 //   - Ifname
-func (p *InterfaceClient) ShowQos(ctx context.Context, ifname string) (_r *QosInfo, _err error) {
-	var _args42 InterfaceShowQosArgs
+//   - Name
+func (p *InterfaceClient) SetDefaultClass(ctx context.Context, ifname string, name string) (_err error) {
+	var _args42 InterfaceSetDefaultClassArgs
 	_args42.Ifname = ifname
-	var _result44 InterfaceShowQosResult
+	_args42.Name = name
+	var _result44 InterfaceSetDefaultClassResult
 	var _meta43 thrift.ResponseMeta
-	_meta43, _err = p.Client_().Call(ctx, "show_qos", &_args42, &_result44)
+	_meta43, _err = p.Client_().Call(ctx, "set_default_class", &_args42, &_result44)
 	p.SetLastResponseMeta_(_meta43)
 	if _err != nil {
 		return
 	}
 	switch {
 	case _result44.Err != nil:
-		return _r, _result44.Err
+		return _result44.Err
 	}
 
-	if _ret45 := _result44.GetSuccess(); _ret45 != nil {
-		return _ret45, nil
+	return nil
+}
+
+// Parameters:
+//   - Ifname
+func (p *InterfaceClient) ShowQos(ctx context.Context, ifname string) (_r *QosInfo, _err error) {
+	var _args45 InterfaceShowQosArgs
+	_args45.Ifname = ifname
+	var _result47 InterfaceShowQosResult
+	var _meta46 thrift.ResponseMeta
+	_meta46, _err = p.Client_().Call(ctx, "show_qos", &_args45, &_result47)
+	p.SetLastResponseMeta_(_meta46)
+	if _err != nil {
+		return
+	}
+	switch {
+	case _result47.Err != nil:
+		return _r, _result47.Err
+	}
+
+	if _ret48 := _result47.GetSuccess(); _ret48 != nil {
+		return _ret48, nil
 	}
 	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "show_qos failed: unknown result")
 }
@@ -3334,21 +3369,22 @@ func (p *InterfaceProcessor) ProcessorMap() map[string]thrift.TProcessorFunction
 
 func NewInterfaceProcessor(handler Interface) *InterfaceProcessor {
 
-	self46 := &InterfaceProcessor{handler: handler, processorMap: make(map[string]thrift.TProcessorFunction)}
-	self46.processorMap["add_if"] = &interfaceProcessorAddIf{handler: handler}
-	self46.processorMap["del_if"] = &interfaceProcessorDelIf{handler: handler}
-	self46.processorMap["add_ip"] = &interfaceProcessorAddIP{handler: handler}
-	self46.processorMap["del_ip"] = &interfaceProcessorDelIP{handler: handler}
-	self46.processorMap["set_host_owned"] = &interfaceProcessorSetHostOwned{handler: handler}
-	self46.processorMap["show"] = &interfaceProcessorShow{handler: handler}
-	self46.processorMap["set_qos"] = &interfaceProcessorSetQos{handler: handler}
-	self46.processorMap["add_class"] = &interfaceProcessorAddClass{handler: handler}
-	self46.processorMap["del_class"] = &interfaceProcessorDelClass{handler: handler}
-	self46.processorMap["add_rule"] = &interfaceProcessorAddRule{handler: handler}
-	self46.processorMap["del_rule"] = &interfaceProcessorDelRule{handler: handler}
-	self46.processorMap["set_default_class"] = &interfaceProcessorSetDefaultClass{handler: handler}
-	self46.processorMap["show_qos"] = &interfaceProcessorShowQos{handler: handler}
-	return self46
+	self49 := &InterfaceProcessor{handler: handler, processorMap: make(map[string]thrift.TProcessorFunction)}
+	self49.processorMap["add_if"] = &interfaceProcessorAddIf{handler: handler}
+	self49.processorMap["add_if_threads"] = &interfaceProcessorAddIfThreads{handler: handler}
+	self49.processorMap["del_if"] = &interfaceProcessorDelIf{handler: handler}
+	self49.processorMap["add_ip"] = &interfaceProcessorAddIP{handler: handler}
+	self49.processorMap["del_ip"] = &interfaceProcessorDelIP{handler: handler}
+	self49.processorMap["set_host_owned"] = &interfaceProcessorSetHostOwned{handler: handler}
+	self49.processorMap["show"] = &interfaceProcessorShow{handler: handler}
+	self49.processorMap["set_qos"] = &interfaceProcessorSetQos{handler: handler}
+	self49.processorMap["add_class"] = &interfaceProcessorAddClass{handler: handler}
+	self49.processorMap["del_class"] = &interfaceProcessorDelClass{handler: handler}
+	self49.processorMap["add_rule"] = &interfaceProcessorAddRule{handler: handler}
+	self49.processorMap["del_rule"] = &interfaceProcessorDelRule{handler: handler}
+	self49.processorMap["set_default_class"] = &interfaceProcessorSetDefaultClass{handler: handler}
+	self49.processorMap["show_qos"] = &interfaceProcessorShowQos{handler: handler}
+	return self49
 }
 
 func (p *InterfaceProcessor) Process(ctx context.Context, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
@@ -3361,12 +3397,12 @@ func (p *InterfaceProcessor) Process(ctx context.Context, iprot, oprot thrift.TP
 	}
 	iprot.Skip(ctx, thrift.STRUCT)
 	iprot.ReadMessageEnd(ctx)
-	x47 := thrift.NewTApplicationException(thrift.UNKNOWN_METHOD, "Unknown function "+name)
+	x50 := thrift.NewTApplicationException(thrift.UNKNOWN_METHOD, "Unknown function "+name)
 	oprot.WriteMessageBegin(ctx, name, thrift.EXCEPTION, seqId)
-	x47.Write(ctx, oprot)
+	x50.Write(ctx, oprot)
 	oprot.WriteMessageEnd(ctx)
 	oprot.Flush(ctx)
-	return false, x47
+	return false, x50
 
 }
 
@@ -3375,7 +3411,7 @@ type interfaceProcessorAddIf struct {
 }
 
 func (p *interfaceProcessorAddIf) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err48 error
+	var _write_err51 error
 	args := InterfaceAddIfArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -3425,40 +3461,133 @@ func (p *interfaceProcessorAddIf) Process(ctx context.Context, seqId int32, ipro
 			if errors.Is(err2, thrift.ErrAbandonRequest) {
 				return false, thrift.WrapTException(err2)
 			}
-			_exc49 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing add_if: "+err2.Error())
+			_exc52 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing add_if: "+err2.Error())
 			if err2 := oprot.WriteMessageBegin(ctx, "add_if", thrift.EXCEPTION, seqId); err2 != nil {
-				_write_err48 = thrift.WrapTException(err2)
+				_write_err51 = thrift.WrapTException(err2)
 			}
-			if err2 := _exc49.Write(ctx, oprot); _write_err48 == nil && err2 != nil {
-				_write_err48 = thrift.WrapTException(err2)
+			if err2 := _exc52.Write(ctx, oprot); _write_err51 == nil && err2 != nil {
+				_write_err51 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.WriteMessageEnd(ctx); _write_err48 == nil && err2 != nil {
-				_write_err48 = thrift.WrapTException(err2)
+			if err2 := oprot.WriteMessageEnd(ctx); _write_err51 == nil && err2 != nil {
+				_write_err51 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.Flush(ctx); _write_err48 == nil && err2 != nil {
-				_write_err48 = thrift.WrapTException(err2)
+			if err2 := oprot.Flush(ctx); _write_err51 == nil && err2 != nil {
+				_write_err51 = thrift.WrapTException(err2)
 			}
-			if _write_err48 != nil {
-				return false, thrift.WrapTException(_write_err48)
+			if _write_err51 != nil {
+				return false, thrift.WrapTException(_write_err51)
 			}
 			return true, err
 		}
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "add_if", thrift.REPLY, seqId); err2 != nil {
-		_write_err48 = thrift.WrapTException(err2)
+		_write_err51 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err48 == nil && err2 != nil {
-		_write_err48 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err51 == nil && err2 != nil {
+		_write_err51 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err48 == nil && err2 != nil {
-		_write_err48 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err51 == nil && err2 != nil {
+		_write_err51 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err48 == nil && err2 != nil {
-		_write_err48 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err51 == nil && err2 != nil {
+		_write_err51 = thrift.WrapTException(err2)
 	}
-	if _write_err48 != nil {
-		return false, thrift.WrapTException(_write_err48)
+	if _write_err51 != nil {
+		return false, thrift.WrapTException(_write_err51)
+	}
+	return true, err
+}
+
+type interfaceProcessorAddIfThreads struct {
+	handler Interface
+}
+
+func (p *interfaceProcessorAddIfThreads) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
+	var _write_err53 error
+	args := InterfaceAddIfThreadsArgs{}
+	if err2 := args.Read(ctx, iprot); err2 != nil {
+		iprot.ReadMessageEnd(ctx)
+		x := thrift.NewTApplicationException(thrift.PROTOCOL_ERROR, err2.Error())
+		oprot.WriteMessageBegin(ctx, "add_if_threads", thrift.EXCEPTION, seqId)
+		x.Write(ctx, oprot)
+		oprot.WriteMessageEnd(ctx)
+		oprot.Flush(ctx)
+		return false, thrift.WrapTException(err2)
+	}
+	iprot.ReadMessageEnd(ctx)
+
+	tickerCancel := func() {}
+	// Start a goroutine to do server side connectivity check.
+	if thrift.ServerConnectivityCheckInterval > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithCancel(ctx)
+		defer cancel()
+		var tickerCtx context.Context
+		tickerCtx, tickerCancel = context.WithCancel(context.Background())
+		defer tickerCancel()
+		go func(ctx context.Context, cancel context.CancelFunc) {
+			ticker := time.NewTicker(thrift.ServerConnectivityCheckInterval)
+			defer ticker.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-ticker.C:
+					if !iprot.Transport().IsOpen() {
+						cancel()
+						return
+					}
+				}
+			}
+		}(tickerCtx, cancel)
+	}
+
+	result := InterfaceAddIfThreadsResult{}
+	if err2 := p.handler.AddIfThreads(ctx, args.Ifname, args.Ifindex, args.Mac, args.Threads, args.Driver); err2 != nil {
+		tickerCancel()
+		err = thrift.WrapTException(err2)
+		switch v := err2.(type) {
+		case *common.ApiErr:
+			result.Err = v
+		default:
+			if errors.Is(err2, thrift.ErrAbandonRequest) {
+				return false, thrift.WrapTException(err2)
+			}
+			_exc54 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing add_if_threads: "+err2.Error())
+			if err2 := oprot.WriteMessageBegin(ctx, "add_if_threads", thrift.EXCEPTION, seqId); err2 != nil {
+				_write_err53 = thrift.WrapTException(err2)
+			}
+			if err2 := _exc54.Write(ctx, oprot); _write_err53 == nil && err2 != nil {
+				_write_err53 = thrift.WrapTException(err2)
+			}
+			if err2 := oprot.WriteMessageEnd(ctx); _write_err53 == nil && err2 != nil {
+				_write_err53 = thrift.WrapTException(err2)
+			}
+			if err2 := oprot.Flush(ctx); _write_err53 == nil && err2 != nil {
+				_write_err53 = thrift.WrapTException(err2)
+			}
+			if _write_err53 != nil {
+				return false, thrift.WrapTException(_write_err53)
+			}
+			return true, err
+		}
+	}
+	tickerCancel()
+	if err2 := oprot.WriteMessageBegin(ctx, "add_if_threads", thrift.REPLY, seqId); err2 != nil {
+		_write_err53 = thrift.WrapTException(err2)
+	}
+	if err2 := result.Write(ctx, oprot); _write_err53 == nil && err2 != nil {
+		_write_err53 = thrift.WrapTException(err2)
+	}
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err53 == nil && err2 != nil {
+		_write_err53 = thrift.WrapTException(err2)
+	}
+	if err2 := oprot.Flush(ctx); _write_err53 == nil && err2 != nil {
+		_write_err53 = thrift.WrapTException(err2)
+	}
+	if _write_err53 != nil {
+		return false, thrift.WrapTException(_write_err53)
 	}
 	return true, err
 }
@@ -3468,7 +3597,7 @@ type interfaceProcessorDelIf struct {
 }
 
 func (p *interfaceProcessorDelIf) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err50 error
+	var _write_err55 error
 	args := InterfaceDelIfArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -3518,40 +3647,40 @@ func (p *interfaceProcessorDelIf) Process(ctx context.Context, seqId int32, ipro
 			if errors.Is(err2, thrift.ErrAbandonRequest) {
 				return false, thrift.WrapTException(err2)
 			}
-			_exc51 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing del_if: "+err2.Error())
+			_exc56 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing del_if: "+err2.Error())
 			if err2 := oprot.WriteMessageBegin(ctx, "del_if", thrift.EXCEPTION, seqId); err2 != nil {
-				_write_err50 = thrift.WrapTException(err2)
+				_write_err55 = thrift.WrapTException(err2)
 			}
-			if err2 := _exc51.Write(ctx, oprot); _write_err50 == nil && err2 != nil {
-				_write_err50 = thrift.WrapTException(err2)
+			if err2 := _exc56.Write(ctx, oprot); _write_err55 == nil && err2 != nil {
+				_write_err55 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.WriteMessageEnd(ctx); _write_err50 == nil && err2 != nil {
-				_write_err50 = thrift.WrapTException(err2)
+			if err2 := oprot.WriteMessageEnd(ctx); _write_err55 == nil && err2 != nil {
+				_write_err55 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.Flush(ctx); _write_err50 == nil && err2 != nil {
-				_write_err50 = thrift.WrapTException(err2)
+			if err2 := oprot.Flush(ctx); _write_err55 == nil && err2 != nil {
+				_write_err55 = thrift.WrapTException(err2)
 			}
-			if _write_err50 != nil {
-				return false, thrift.WrapTException(_write_err50)
+			if _write_err55 != nil {
+				return false, thrift.WrapTException(_write_err55)
 			}
 			return true, err
 		}
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "del_if", thrift.REPLY, seqId); err2 != nil {
-		_write_err50 = thrift.WrapTException(err2)
+		_write_err55 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err50 == nil && err2 != nil {
-		_write_err50 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err55 == nil && err2 != nil {
+		_write_err55 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err50 == nil && err2 != nil {
-		_write_err50 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err55 == nil && err2 != nil {
+		_write_err55 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err50 == nil && err2 != nil {
-		_write_err50 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err55 == nil && err2 != nil {
+		_write_err55 = thrift.WrapTException(err2)
 	}
-	if _write_err50 != nil {
-		return false, thrift.WrapTException(_write_err50)
+	if _write_err55 != nil {
+		return false, thrift.WrapTException(_write_err55)
 	}
 	return true, err
 }
@@ -3561,7 +3690,7 @@ type interfaceProcessorAddIP struct {
 }
 
 func (p *interfaceProcessorAddIP) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err52 error
+	var _write_err57 error
 	args := InterfaceAddIPArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -3611,40 +3740,40 @@ func (p *interfaceProcessorAddIP) Process(ctx context.Context, seqId int32, ipro
 			if errors.Is(err2, thrift.ErrAbandonRequest) {
 				return false, thrift.WrapTException(err2)
 			}
-			_exc53 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing add_ip: "+err2.Error())
+			_exc58 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing add_ip: "+err2.Error())
 			if err2 := oprot.WriteMessageBegin(ctx, "add_ip", thrift.EXCEPTION, seqId); err2 != nil {
-				_write_err52 = thrift.WrapTException(err2)
+				_write_err57 = thrift.WrapTException(err2)
 			}
-			if err2 := _exc53.Write(ctx, oprot); _write_err52 == nil && err2 != nil {
-				_write_err52 = thrift.WrapTException(err2)
+			if err2 := _exc58.Write(ctx, oprot); _write_err57 == nil && err2 != nil {
+				_write_err57 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.WriteMessageEnd(ctx); _write_err52 == nil && err2 != nil {
-				_write_err52 = thrift.WrapTException(err2)
+			if err2 := oprot.WriteMessageEnd(ctx); _write_err57 == nil && err2 != nil {
+				_write_err57 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.Flush(ctx); _write_err52 == nil && err2 != nil {
-				_write_err52 = thrift.WrapTException(err2)
+			if err2 := oprot.Flush(ctx); _write_err57 == nil && err2 != nil {
+				_write_err57 = thrift.WrapTException(err2)
 			}
-			if _write_err52 != nil {
-				return false, thrift.WrapTException(_write_err52)
+			if _write_err57 != nil {
+				return false, thrift.WrapTException(_write_err57)
 			}
 			return true, err
 		}
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "add_ip", thrift.REPLY, seqId); err2 != nil {
-		_write_err52 = thrift.WrapTException(err2)
+		_write_err57 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err52 == nil && err2 != nil {
-		_write_err52 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err57 == nil && err2 != nil {
+		_write_err57 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err52 == nil && err2 != nil {
-		_write_err52 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err57 == nil && err2 != nil {
+		_write_err57 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err52 == nil && err2 != nil {
-		_write_err52 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err57 == nil && err2 != nil {
+		_write_err57 = thrift.WrapTException(err2)
 	}
-	if _write_err52 != nil {
-		return false, thrift.WrapTException(_write_err52)
+	if _write_err57 != nil {
+		return false, thrift.WrapTException(_write_err57)
 	}
 	return true, err
 }
@@ -3654,7 +3783,7 @@ type interfaceProcessorDelIP struct {
 }
 
 func (p *interfaceProcessorDelIP) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err54 error
+	var _write_err59 error
 	args := InterfaceDelIPArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -3704,40 +3833,40 @@ func (p *interfaceProcessorDelIP) Process(ctx context.Context, seqId int32, ipro
 			if errors.Is(err2, thrift.ErrAbandonRequest) {
 				return false, thrift.WrapTException(err2)
 			}
-			_exc55 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing del_ip: "+err2.Error())
+			_exc60 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing del_ip: "+err2.Error())
 			if err2 := oprot.WriteMessageBegin(ctx, "del_ip", thrift.EXCEPTION, seqId); err2 != nil {
-				_write_err54 = thrift.WrapTException(err2)
+				_write_err59 = thrift.WrapTException(err2)
 			}
-			if err2 := _exc55.Write(ctx, oprot); _write_err54 == nil && err2 != nil {
-				_write_err54 = thrift.WrapTException(err2)
+			if err2 := _exc60.Write(ctx, oprot); _write_err59 == nil && err2 != nil {
+				_write_err59 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.WriteMessageEnd(ctx); _write_err54 == nil && err2 != nil {
-				_write_err54 = thrift.WrapTException(err2)
+			if err2 := oprot.WriteMessageEnd(ctx); _write_err59 == nil && err2 != nil {
+				_write_err59 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.Flush(ctx); _write_err54 == nil && err2 != nil {
-				_write_err54 = thrift.WrapTException(err2)
+			if err2 := oprot.Flush(ctx); _write_err59 == nil && err2 != nil {
+				_write_err59 = thrift.WrapTException(err2)
 			}
-			if _write_err54 != nil {
-				return false, thrift.WrapTException(_write_err54)
+			if _write_err59 != nil {
+				return false, thrift.WrapTException(_write_err59)
 			}
 			return true, err
 		}
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "del_ip", thrift.REPLY, seqId); err2 != nil {
-		_write_err54 = thrift.WrapTException(err2)
+		_write_err59 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err54 == nil && err2 != nil {
-		_write_err54 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err59 == nil && err2 != nil {
+		_write_err59 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err54 == nil && err2 != nil {
-		_write_err54 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err59 == nil && err2 != nil {
+		_write_err59 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err54 == nil && err2 != nil {
-		_write_err54 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err59 == nil && err2 != nil {
+		_write_err59 = thrift.WrapTException(err2)
 	}
-	if _write_err54 != nil {
-		return false, thrift.WrapTException(_write_err54)
+	if _write_err59 != nil {
+		return false, thrift.WrapTException(_write_err59)
 	}
 	return true, err
 }
@@ -3747,7 +3876,7 @@ type interfaceProcessorSetHostOwned struct {
 }
 
 func (p *interfaceProcessorSetHostOwned) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err56 error
+	var _write_err61 error
 	args := InterfaceSetHostOwnedArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -3797,40 +3926,40 @@ func (p *interfaceProcessorSetHostOwned) Process(ctx context.Context, seqId int3
 			if errors.Is(err2, thrift.ErrAbandonRequest) {
 				return false, thrift.WrapTException(err2)
 			}
-			_exc57 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing set_host_owned: "+err2.Error())
+			_exc62 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing set_host_owned: "+err2.Error())
 			if err2 := oprot.WriteMessageBegin(ctx, "set_host_owned", thrift.EXCEPTION, seqId); err2 != nil {
-				_write_err56 = thrift.WrapTException(err2)
+				_write_err61 = thrift.WrapTException(err2)
 			}
-			if err2 := _exc57.Write(ctx, oprot); _write_err56 == nil && err2 != nil {
-				_write_err56 = thrift.WrapTException(err2)
+			if err2 := _exc62.Write(ctx, oprot); _write_err61 == nil && err2 != nil {
+				_write_err61 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.WriteMessageEnd(ctx); _write_err56 == nil && err2 != nil {
-				_write_err56 = thrift.WrapTException(err2)
+			if err2 := oprot.WriteMessageEnd(ctx); _write_err61 == nil && err2 != nil {
+				_write_err61 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.Flush(ctx); _write_err56 == nil && err2 != nil {
-				_write_err56 = thrift.WrapTException(err2)
+			if err2 := oprot.Flush(ctx); _write_err61 == nil && err2 != nil {
+				_write_err61 = thrift.WrapTException(err2)
 			}
-			if _write_err56 != nil {
-				return false, thrift.WrapTException(_write_err56)
+			if _write_err61 != nil {
+				return false, thrift.WrapTException(_write_err61)
 			}
 			return true, err
 		}
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "set_host_owned", thrift.REPLY, seqId); err2 != nil {
-		_write_err56 = thrift.WrapTException(err2)
+		_write_err61 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err56 == nil && err2 != nil {
-		_write_err56 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err61 == nil && err2 != nil {
+		_write_err61 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err56 == nil && err2 != nil {
-		_write_err56 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err61 == nil && err2 != nil {
+		_write_err61 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err56 == nil && err2 != nil {
-		_write_err56 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err61 == nil && err2 != nil {
+		_write_err61 = thrift.WrapTException(err2)
 	}
-	if _write_err56 != nil {
-		return false, thrift.WrapTException(_write_err56)
+	if _write_err61 != nil {
+		return false, thrift.WrapTException(_write_err61)
 	}
 	return true, err
 }
@@ -3840,7 +3969,7 @@ type interfaceProcessorShow struct {
 }
 
 func (p *interfaceProcessorShow) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err58 error
+	var _write_err63 error
 	args := InterfaceShowArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -3890,21 +4019,21 @@ func (p *interfaceProcessorShow) Process(ctx context.Context, seqId int32, iprot
 			if errors.Is(err2, thrift.ErrAbandonRequest) {
 				return false, thrift.WrapTException(err2)
 			}
-			_exc59 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing show: "+err2.Error())
+			_exc64 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing show: "+err2.Error())
 			if err2 := oprot.WriteMessageBegin(ctx, "show", thrift.EXCEPTION, seqId); err2 != nil {
-				_write_err58 = thrift.WrapTException(err2)
+				_write_err63 = thrift.WrapTException(err2)
 			}
-			if err2 := _exc59.Write(ctx, oprot); _write_err58 == nil && err2 != nil {
-				_write_err58 = thrift.WrapTException(err2)
+			if err2 := _exc64.Write(ctx, oprot); _write_err63 == nil && err2 != nil {
+				_write_err63 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.WriteMessageEnd(ctx); _write_err58 == nil && err2 != nil {
-				_write_err58 = thrift.WrapTException(err2)
+			if err2 := oprot.WriteMessageEnd(ctx); _write_err63 == nil && err2 != nil {
+				_write_err63 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.Flush(ctx); _write_err58 == nil && err2 != nil {
-				_write_err58 = thrift.WrapTException(err2)
+			if err2 := oprot.Flush(ctx); _write_err63 == nil && err2 != nil {
+				_write_err63 = thrift.WrapTException(err2)
 			}
-			if _write_err58 != nil {
-				return false, thrift.WrapTException(_write_err58)
+			if _write_err63 != nil {
+				return false, thrift.WrapTException(_write_err63)
 			}
 			return true, err
 		}
@@ -3913,19 +4042,19 @@ func (p *interfaceProcessorShow) Process(ctx context.Context, seqId int32, iprot
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "show", thrift.REPLY, seqId); err2 != nil {
-		_write_err58 = thrift.WrapTException(err2)
+		_write_err63 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err58 == nil && err2 != nil {
-		_write_err58 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err63 == nil && err2 != nil {
+		_write_err63 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err58 == nil && err2 != nil {
-		_write_err58 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err63 == nil && err2 != nil {
+		_write_err63 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err58 == nil && err2 != nil {
-		_write_err58 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err63 == nil && err2 != nil {
+		_write_err63 = thrift.WrapTException(err2)
 	}
-	if _write_err58 != nil {
-		return false, thrift.WrapTException(_write_err58)
+	if _write_err63 != nil {
+		return false, thrift.WrapTException(_write_err63)
 	}
 	return true, err
 }
@@ -3935,7 +4064,7 @@ type interfaceProcessorSetQos struct {
 }
 
 func (p *interfaceProcessorSetQos) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err60 error
+	var _write_err65 error
 	args := InterfaceSetQosArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -3985,40 +4114,40 @@ func (p *interfaceProcessorSetQos) Process(ctx context.Context, seqId int32, ipr
 			if errors.Is(err2, thrift.ErrAbandonRequest) {
 				return false, thrift.WrapTException(err2)
 			}
-			_exc61 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing set_qos: "+err2.Error())
+			_exc66 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing set_qos: "+err2.Error())
 			if err2 := oprot.WriteMessageBegin(ctx, "set_qos", thrift.EXCEPTION, seqId); err2 != nil {
-				_write_err60 = thrift.WrapTException(err2)
+				_write_err65 = thrift.WrapTException(err2)
 			}
-			if err2 := _exc61.Write(ctx, oprot); _write_err60 == nil && err2 != nil {
-				_write_err60 = thrift.WrapTException(err2)
+			if err2 := _exc66.Write(ctx, oprot); _write_err65 == nil && err2 != nil {
+				_write_err65 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.WriteMessageEnd(ctx); _write_err60 == nil && err2 != nil {
-				_write_err60 = thrift.WrapTException(err2)
+			if err2 := oprot.WriteMessageEnd(ctx); _write_err65 == nil && err2 != nil {
+				_write_err65 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.Flush(ctx); _write_err60 == nil && err2 != nil {
-				_write_err60 = thrift.WrapTException(err2)
+			if err2 := oprot.Flush(ctx); _write_err65 == nil && err2 != nil {
+				_write_err65 = thrift.WrapTException(err2)
 			}
-			if _write_err60 != nil {
-				return false, thrift.WrapTException(_write_err60)
+			if _write_err65 != nil {
+				return false, thrift.WrapTException(_write_err65)
 			}
 			return true, err
 		}
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "set_qos", thrift.REPLY, seqId); err2 != nil {
-		_write_err60 = thrift.WrapTException(err2)
+		_write_err65 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err60 == nil && err2 != nil {
-		_write_err60 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err65 == nil && err2 != nil {
+		_write_err65 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err60 == nil && err2 != nil {
-		_write_err60 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err65 == nil && err2 != nil {
+		_write_err65 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err60 == nil && err2 != nil {
-		_write_err60 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err65 == nil && err2 != nil {
+		_write_err65 = thrift.WrapTException(err2)
 	}
-	if _write_err60 != nil {
-		return false, thrift.WrapTException(_write_err60)
+	if _write_err65 != nil {
+		return false, thrift.WrapTException(_write_err65)
 	}
 	return true, err
 }
@@ -4028,7 +4157,7 @@ type interfaceProcessorAddClass struct {
 }
 
 func (p *interfaceProcessorAddClass) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err62 error
+	var _write_err67 error
 	args := InterfaceAddClassArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -4078,40 +4207,40 @@ func (p *interfaceProcessorAddClass) Process(ctx context.Context, seqId int32, i
 			if errors.Is(err2, thrift.ErrAbandonRequest) {
 				return false, thrift.WrapTException(err2)
 			}
-			_exc63 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing add_class: "+err2.Error())
+			_exc68 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing add_class: "+err2.Error())
 			if err2 := oprot.WriteMessageBegin(ctx, "add_class", thrift.EXCEPTION, seqId); err2 != nil {
-				_write_err62 = thrift.WrapTException(err2)
+				_write_err67 = thrift.WrapTException(err2)
 			}
-			if err2 := _exc63.Write(ctx, oprot); _write_err62 == nil && err2 != nil {
-				_write_err62 = thrift.WrapTException(err2)
+			if err2 := _exc68.Write(ctx, oprot); _write_err67 == nil && err2 != nil {
+				_write_err67 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.WriteMessageEnd(ctx); _write_err62 == nil && err2 != nil {
-				_write_err62 = thrift.WrapTException(err2)
+			if err2 := oprot.WriteMessageEnd(ctx); _write_err67 == nil && err2 != nil {
+				_write_err67 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.Flush(ctx); _write_err62 == nil && err2 != nil {
-				_write_err62 = thrift.WrapTException(err2)
+			if err2 := oprot.Flush(ctx); _write_err67 == nil && err2 != nil {
+				_write_err67 = thrift.WrapTException(err2)
 			}
-			if _write_err62 != nil {
-				return false, thrift.WrapTException(_write_err62)
+			if _write_err67 != nil {
+				return false, thrift.WrapTException(_write_err67)
 			}
 			return true, err
 		}
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "add_class", thrift.REPLY, seqId); err2 != nil {
-		_write_err62 = thrift.WrapTException(err2)
+		_write_err67 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err62 == nil && err2 != nil {
-		_write_err62 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err67 == nil && err2 != nil {
+		_write_err67 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err62 == nil && err2 != nil {
-		_write_err62 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err67 == nil && err2 != nil {
+		_write_err67 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err62 == nil && err2 != nil {
-		_write_err62 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err67 == nil && err2 != nil {
+		_write_err67 = thrift.WrapTException(err2)
 	}
-	if _write_err62 != nil {
-		return false, thrift.WrapTException(_write_err62)
+	if _write_err67 != nil {
+		return false, thrift.WrapTException(_write_err67)
 	}
 	return true, err
 }
@@ -4121,7 +4250,7 @@ type interfaceProcessorDelClass struct {
 }
 
 func (p *interfaceProcessorDelClass) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err64 error
+	var _write_err69 error
 	args := InterfaceDelClassArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -4171,40 +4300,40 @@ func (p *interfaceProcessorDelClass) Process(ctx context.Context, seqId int32, i
 			if errors.Is(err2, thrift.ErrAbandonRequest) {
 				return false, thrift.WrapTException(err2)
 			}
-			_exc65 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing del_class: "+err2.Error())
+			_exc70 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing del_class: "+err2.Error())
 			if err2 := oprot.WriteMessageBegin(ctx, "del_class", thrift.EXCEPTION, seqId); err2 != nil {
-				_write_err64 = thrift.WrapTException(err2)
+				_write_err69 = thrift.WrapTException(err2)
 			}
-			if err2 := _exc65.Write(ctx, oprot); _write_err64 == nil && err2 != nil {
-				_write_err64 = thrift.WrapTException(err2)
+			if err2 := _exc70.Write(ctx, oprot); _write_err69 == nil && err2 != nil {
+				_write_err69 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.WriteMessageEnd(ctx); _write_err64 == nil && err2 != nil {
-				_write_err64 = thrift.WrapTException(err2)
+			if err2 := oprot.WriteMessageEnd(ctx); _write_err69 == nil && err2 != nil {
+				_write_err69 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.Flush(ctx); _write_err64 == nil && err2 != nil {
-				_write_err64 = thrift.WrapTException(err2)
+			if err2 := oprot.Flush(ctx); _write_err69 == nil && err2 != nil {
+				_write_err69 = thrift.WrapTException(err2)
 			}
-			if _write_err64 != nil {
-				return false, thrift.WrapTException(_write_err64)
+			if _write_err69 != nil {
+				return false, thrift.WrapTException(_write_err69)
 			}
 			return true, err
 		}
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "del_class", thrift.REPLY, seqId); err2 != nil {
-		_write_err64 = thrift.WrapTException(err2)
+		_write_err69 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err64 == nil && err2 != nil {
-		_write_err64 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err69 == nil && err2 != nil {
+		_write_err69 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err64 == nil && err2 != nil {
-		_write_err64 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err69 == nil && err2 != nil {
+		_write_err69 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err64 == nil && err2 != nil {
-		_write_err64 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err69 == nil && err2 != nil {
+		_write_err69 = thrift.WrapTException(err2)
 	}
-	if _write_err64 != nil {
-		return false, thrift.WrapTException(_write_err64)
+	if _write_err69 != nil {
+		return false, thrift.WrapTException(_write_err69)
 	}
 	return true, err
 }
@@ -4214,7 +4343,7 @@ type interfaceProcessorAddRule struct {
 }
 
 func (p *interfaceProcessorAddRule) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err66 error
+	var _write_err71 error
 	args := InterfaceAddRuleArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -4264,40 +4393,40 @@ func (p *interfaceProcessorAddRule) Process(ctx context.Context, seqId int32, ip
 			if errors.Is(err2, thrift.ErrAbandonRequest) {
 				return false, thrift.WrapTException(err2)
 			}
-			_exc67 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing add_rule: "+err2.Error())
+			_exc72 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing add_rule: "+err2.Error())
 			if err2 := oprot.WriteMessageBegin(ctx, "add_rule", thrift.EXCEPTION, seqId); err2 != nil {
-				_write_err66 = thrift.WrapTException(err2)
+				_write_err71 = thrift.WrapTException(err2)
 			}
-			if err2 := _exc67.Write(ctx, oprot); _write_err66 == nil && err2 != nil {
-				_write_err66 = thrift.WrapTException(err2)
+			if err2 := _exc72.Write(ctx, oprot); _write_err71 == nil && err2 != nil {
+				_write_err71 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.WriteMessageEnd(ctx); _write_err66 == nil && err2 != nil {
-				_write_err66 = thrift.WrapTException(err2)
+			if err2 := oprot.WriteMessageEnd(ctx); _write_err71 == nil && err2 != nil {
+				_write_err71 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.Flush(ctx); _write_err66 == nil && err2 != nil {
-				_write_err66 = thrift.WrapTException(err2)
+			if err2 := oprot.Flush(ctx); _write_err71 == nil && err2 != nil {
+				_write_err71 = thrift.WrapTException(err2)
 			}
-			if _write_err66 != nil {
-				return false, thrift.WrapTException(_write_err66)
+			if _write_err71 != nil {
+				return false, thrift.WrapTException(_write_err71)
 			}
 			return true, err
 		}
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "add_rule", thrift.REPLY, seqId); err2 != nil {
-		_write_err66 = thrift.WrapTException(err2)
+		_write_err71 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err66 == nil && err2 != nil {
-		_write_err66 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err71 == nil && err2 != nil {
+		_write_err71 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err66 == nil && err2 != nil {
-		_write_err66 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err71 == nil && err2 != nil {
+		_write_err71 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err66 == nil && err2 != nil {
-		_write_err66 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err71 == nil && err2 != nil {
+		_write_err71 = thrift.WrapTException(err2)
 	}
-	if _write_err66 != nil {
-		return false, thrift.WrapTException(_write_err66)
+	if _write_err71 != nil {
+		return false, thrift.WrapTException(_write_err71)
 	}
 	return true, err
 }
@@ -4307,7 +4436,7 @@ type interfaceProcessorDelRule struct {
 }
 
 func (p *interfaceProcessorDelRule) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err68 error
+	var _write_err73 error
 	args := InterfaceDelRuleArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -4357,40 +4486,40 @@ func (p *interfaceProcessorDelRule) Process(ctx context.Context, seqId int32, ip
 			if errors.Is(err2, thrift.ErrAbandonRequest) {
 				return false, thrift.WrapTException(err2)
 			}
-			_exc69 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing del_rule: "+err2.Error())
+			_exc74 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing del_rule: "+err2.Error())
 			if err2 := oprot.WriteMessageBegin(ctx, "del_rule", thrift.EXCEPTION, seqId); err2 != nil {
-				_write_err68 = thrift.WrapTException(err2)
+				_write_err73 = thrift.WrapTException(err2)
 			}
-			if err2 := _exc69.Write(ctx, oprot); _write_err68 == nil && err2 != nil {
-				_write_err68 = thrift.WrapTException(err2)
+			if err2 := _exc74.Write(ctx, oprot); _write_err73 == nil && err2 != nil {
+				_write_err73 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.WriteMessageEnd(ctx); _write_err68 == nil && err2 != nil {
-				_write_err68 = thrift.WrapTException(err2)
+			if err2 := oprot.WriteMessageEnd(ctx); _write_err73 == nil && err2 != nil {
+				_write_err73 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.Flush(ctx); _write_err68 == nil && err2 != nil {
-				_write_err68 = thrift.WrapTException(err2)
+			if err2 := oprot.Flush(ctx); _write_err73 == nil && err2 != nil {
+				_write_err73 = thrift.WrapTException(err2)
 			}
-			if _write_err68 != nil {
-				return false, thrift.WrapTException(_write_err68)
+			if _write_err73 != nil {
+				return false, thrift.WrapTException(_write_err73)
 			}
 			return true, err
 		}
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "del_rule", thrift.REPLY, seqId); err2 != nil {
-		_write_err68 = thrift.WrapTException(err2)
+		_write_err73 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err68 == nil && err2 != nil {
-		_write_err68 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err73 == nil && err2 != nil {
+		_write_err73 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err68 == nil && err2 != nil {
-		_write_err68 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err73 == nil && err2 != nil {
+		_write_err73 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err68 == nil && err2 != nil {
-		_write_err68 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err73 == nil && err2 != nil {
+		_write_err73 = thrift.WrapTException(err2)
 	}
-	if _write_err68 != nil {
-		return false, thrift.WrapTException(_write_err68)
+	if _write_err73 != nil {
+		return false, thrift.WrapTException(_write_err73)
 	}
 	return true, err
 }
@@ -4400,7 +4529,7 @@ type interfaceProcessorSetDefaultClass struct {
 }
 
 func (p *interfaceProcessorSetDefaultClass) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err70 error
+	var _write_err75 error
 	args := InterfaceSetDefaultClassArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -4450,40 +4579,40 @@ func (p *interfaceProcessorSetDefaultClass) Process(ctx context.Context, seqId i
 			if errors.Is(err2, thrift.ErrAbandonRequest) {
 				return false, thrift.WrapTException(err2)
 			}
-			_exc71 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing set_default_class: "+err2.Error())
+			_exc76 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing set_default_class: "+err2.Error())
 			if err2 := oprot.WriteMessageBegin(ctx, "set_default_class", thrift.EXCEPTION, seqId); err2 != nil {
-				_write_err70 = thrift.WrapTException(err2)
+				_write_err75 = thrift.WrapTException(err2)
 			}
-			if err2 := _exc71.Write(ctx, oprot); _write_err70 == nil && err2 != nil {
-				_write_err70 = thrift.WrapTException(err2)
+			if err2 := _exc76.Write(ctx, oprot); _write_err75 == nil && err2 != nil {
+				_write_err75 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.WriteMessageEnd(ctx); _write_err70 == nil && err2 != nil {
-				_write_err70 = thrift.WrapTException(err2)
+			if err2 := oprot.WriteMessageEnd(ctx); _write_err75 == nil && err2 != nil {
+				_write_err75 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.Flush(ctx); _write_err70 == nil && err2 != nil {
-				_write_err70 = thrift.WrapTException(err2)
+			if err2 := oprot.Flush(ctx); _write_err75 == nil && err2 != nil {
+				_write_err75 = thrift.WrapTException(err2)
 			}
-			if _write_err70 != nil {
-				return false, thrift.WrapTException(_write_err70)
+			if _write_err75 != nil {
+				return false, thrift.WrapTException(_write_err75)
 			}
 			return true, err
 		}
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "set_default_class", thrift.REPLY, seqId); err2 != nil {
-		_write_err70 = thrift.WrapTException(err2)
+		_write_err75 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err70 == nil && err2 != nil {
-		_write_err70 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err75 == nil && err2 != nil {
+		_write_err75 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err70 == nil && err2 != nil {
-		_write_err70 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err75 == nil && err2 != nil {
+		_write_err75 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err70 == nil && err2 != nil {
-		_write_err70 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err75 == nil && err2 != nil {
+		_write_err75 = thrift.WrapTException(err2)
 	}
-	if _write_err70 != nil {
-		return false, thrift.WrapTException(_write_err70)
+	if _write_err75 != nil {
+		return false, thrift.WrapTException(_write_err75)
 	}
 	return true, err
 }
@@ -4493,7 +4622,7 @@ type interfaceProcessorShowQos struct {
 }
 
 func (p *interfaceProcessorShowQos) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err72 error
+	var _write_err77 error
 	args := InterfaceShowQosArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -4543,21 +4672,21 @@ func (p *interfaceProcessorShowQos) Process(ctx context.Context, seqId int32, ip
 			if errors.Is(err2, thrift.ErrAbandonRequest) {
 				return false, thrift.WrapTException(err2)
 			}
-			_exc73 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing show_qos: "+err2.Error())
+			_exc78 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing show_qos: "+err2.Error())
 			if err2 := oprot.WriteMessageBegin(ctx, "show_qos", thrift.EXCEPTION, seqId); err2 != nil {
-				_write_err72 = thrift.WrapTException(err2)
+				_write_err77 = thrift.WrapTException(err2)
 			}
-			if err2 := _exc73.Write(ctx, oprot); _write_err72 == nil && err2 != nil {
-				_write_err72 = thrift.WrapTException(err2)
+			if err2 := _exc78.Write(ctx, oprot); _write_err77 == nil && err2 != nil {
+				_write_err77 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.WriteMessageEnd(ctx); _write_err72 == nil && err2 != nil {
-				_write_err72 = thrift.WrapTException(err2)
+			if err2 := oprot.WriteMessageEnd(ctx); _write_err77 == nil && err2 != nil {
+				_write_err77 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.Flush(ctx); _write_err72 == nil && err2 != nil {
-				_write_err72 = thrift.WrapTException(err2)
+			if err2 := oprot.Flush(ctx); _write_err77 == nil && err2 != nil {
+				_write_err77 = thrift.WrapTException(err2)
 			}
-			if _write_err72 != nil {
-				return false, thrift.WrapTException(_write_err72)
+			if _write_err77 != nil {
+				return false, thrift.WrapTException(_write_err77)
 			}
 			return true, err
 		}
@@ -4566,19 +4695,19 @@ func (p *interfaceProcessorShowQos) Process(ctx context.Context, seqId int32, ip
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "show_qos", thrift.REPLY, seqId); err2 != nil {
-		_write_err72 = thrift.WrapTException(err2)
+		_write_err77 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err72 == nil && err2 != nil {
-		_write_err72 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err77 == nil && err2 != nil {
+		_write_err77 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err72 == nil && err2 != nil {
-		_write_err72 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err77 == nil && err2 != nil {
+		_write_err77 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err72 == nil && err2 != nil {
-		_write_err72 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err77 == nil && err2 != nil {
+		_write_err77 = thrift.WrapTException(err2)
 	}
-	if _write_err72 != nil {
-		return false, thrift.WrapTException(_write_err72)
+	if _write_err77 != nil {
+		return false, thrift.WrapTException(_write_err77)
 	}
 	return true, err
 }
@@ -4957,6 +5086,401 @@ func (p *InterfaceAddIfResult) String() string {
 		return "<nil>"
 	}
 	return fmt.Sprintf("InterfaceAddIfResult(%+v)", *p)
+}
+
+// Attributes:
+//   - Ifname
+//   - Ifindex
+//   - Mac
+//   - Threads
+//   - Driver
+type InterfaceAddIfThreadsArgs struct {
+	Ifname  string  `thrift:"ifname,1" db:"ifname" json:"ifname"`
+	Ifindex int32   `thrift:"ifindex,2" db:"ifindex" json:"ifindex"`
+	Mac     string  `thrift:"mac,3" db:"mac" json:"mac"`
+	Threads []int32 `thrift:"threads,4" db:"threads" json:"threads"`
+	Driver  string  `thrift:"driver,5" db:"driver" json:"driver"`
+}
+
+func NewInterfaceAddIfThreadsArgs() *InterfaceAddIfThreadsArgs {
+	return &InterfaceAddIfThreadsArgs{}
+}
+
+func (p *InterfaceAddIfThreadsArgs) GetIfname() string {
+	return p.Ifname
+}
+
+func (p *InterfaceAddIfThreadsArgs) GetIfindex() int32 {
+	return p.Ifindex
+}
+
+func (p *InterfaceAddIfThreadsArgs) GetMac() string {
+	return p.Mac
+}
+
+func (p *InterfaceAddIfThreadsArgs) GetThreads() []int32 {
+	return p.Threads
+}
+
+func (p *InterfaceAddIfThreadsArgs) GetDriver() string {
+	return p.Driver
+}
+func (p *InterfaceAddIfThreadsArgs) Read(ctx context.Context, iprot thrift.TProtocol) error {
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
+
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 1:
+			if fieldTypeId == thrift.STRING {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 2:
+			if fieldTypeId == thrift.I32 {
+				if err := p.ReadField2(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 3:
+			if fieldTypeId == thrift.STRING {
+				if err := p.ReadField3(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 4:
+			if fieldTypeId == thrift.LIST {
+				if err := p.ReadField4(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 5:
+			if fieldTypeId == thrift.STRING {
+				if err := p.ReadField5(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	return nil
+}
+
+func (p *InterfaceAddIfThreadsArgs) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadString(ctx); err != nil {
+		return thrift.PrependError("error reading field 1: ", err)
+	} else {
+		p.Ifname = v
+	}
+	return nil
+}
+
+func (p *InterfaceAddIfThreadsArgs) ReadField2(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadI32(ctx); err != nil {
+		return thrift.PrependError("error reading field 2: ", err)
+	} else {
+		p.Ifindex = v
+	}
+	return nil
+}
+
+func (p *InterfaceAddIfThreadsArgs) ReadField3(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadString(ctx); err != nil {
+		return thrift.PrependError("error reading field 3: ", err)
+	} else {
+		p.Mac = v
+	}
+	return nil
+}
+
+func (p *InterfaceAddIfThreadsArgs) ReadField4(ctx context.Context, iprot thrift.TProtocol) error {
+	_, size, err := iprot.ReadListBegin(ctx)
+	if err != nil {
+		return thrift.PrependError("error reading list begin: ", err)
+	}
+	tSlice := make([]int32, 0, size)
+	p.Threads = tSlice
+	for i := 0; i < size; i++ {
+		var _elem79 int32
+		if v, err := iprot.ReadI32(ctx); err != nil {
+			return thrift.PrependError("error reading field 0: ", err)
+		} else {
+			_elem79 = v
+		}
+		p.Threads = append(p.Threads, _elem79)
+	}
+	if err := iprot.ReadListEnd(ctx); err != nil {
+		return thrift.PrependError("error reading list end: ", err)
+	}
+	return nil
+}
+
+func (p *InterfaceAddIfThreadsArgs) ReadField5(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadString(ctx); err != nil {
+		return thrift.PrependError("error reading field 5: ", err)
+	} else {
+		p.Driver = v
+	}
+	return nil
+}
+
+func (p *InterfaceAddIfThreadsArgs) Write(ctx context.Context, oprot thrift.TProtocol) error {
+	if err := oprot.WriteStructBegin(ctx, "add_if_threads_args"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField2(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField3(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField4(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField5(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
+}
+
+func (p *InterfaceAddIfThreadsArgs) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "ifname", thrift.STRING, 1); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:ifname: ", p), err)
+	}
+	if err := oprot.WriteString(ctx, string(p.Ifname)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.ifname (1) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 1:ifname: ", p), err)
+	}
+	return err
+}
+
+func (p *InterfaceAddIfThreadsArgs) writeField2(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "ifindex", thrift.I32, 2); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 2:ifindex: ", p), err)
+	}
+	if err := oprot.WriteI32(ctx, int32(p.Ifindex)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.ifindex (2) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 2:ifindex: ", p), err)
+	}
+	return err
+}
+
+func (p *InterfaceAddIfThreadsArgs) writeField3(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "mac", thrift.STRING, 3); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 3:mac: ", p), err)
+	}
+	if err := oprot.WriteString(ctx, string(p.Mac)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.mac (3) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 3:mac: ", p), err)
+	}
+	return err
+}
+
+func (p *InterfaceAddIfThreadsArgs) writeField4(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "threads", thrift.LIST, 4); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 4:threads: ", p), err)
+	}
+	if err := oprot.WriteListBegin(ctx, thrift.I32, len(p.Threads)); err != nil {
+		return thrift.PrependError("error writing list begin: ", err)
+	}
+	for _, v := range p.Threads {
+		if err := oprot.WriteI32(ctx, int32(v)); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T. (0) field write error: ", p), err)
+		}
+	}
+	if err := oprot.WriteListEnd(ctx); err != nil {
+		return thrift.PrependError("error writing list end: ", err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 4:threads: ", p), err)
+	}
+	return err
+}
+
+func (p *InterfaceAddIfThreadsArgs) writeField5(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "driver", thrift.STRING, 5); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 5:driver: ", p), err)
+	}
+	if err := oprot.WriteString(ctx, string(p.Driver)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.driver (5) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 5:driver: ", p), err)
+	}
+	return err
+}
+
+func (p *InterfaceAddIfThreadsArgs) String() string {
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("InterfaceAddIfThreadsArgs(%+v)", *p)
+}
+
+// Attributes:
+//   - Err
+type InterfaceAddIfThreadsResult struct {
+	Err *common.ApiErr `thrift:"err,1" db:"err" json:"err,omitempty"`
+}
+
+func NewInterfaceAddIfThreadsResult() *InterfaceAddIfThreadsResult {
+	return &InterfaceAddIfThreadsResult{}
+}
+
+var InterfaceAddIfThreadsResult_Err_DEFAULT *common.ApiErr
+
+func (p *InterfaceAddIfThreadsResult) GetErr() *common.ApiErr {
+	if !p.IsSetErr() {
+		return InterfaceAddIfThreadsResult_Err_DEFAULT
+	}
+	return p.Err
+}
+func (p *InterfaceAddIfThreadsResult) IsSetErr() bool {
+	return p.Err != nil
+}
+
+func (p *InterfaceAddIfThreadsResult) Read(ctx context.Context, iprot thrift.TProtocol) error {
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
+
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 1:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	return nil
+}
+
+func (p *InterfaceAddIfThreadsResult) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	p.Err = &common.ApiErr{
+		Kind: 0,
+	}
+	if err := p.Err.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Err), err)
+	}
+	return nil
+}
+
+func (p *InterfaceAddIfThreadsResult) Write(ctx context.Context, oprot thrift.TProtocol) error {
+	if err := oprot.WriteStructBegin(ctx, "add_if_threads_result"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
+}
+
+func (p *InterfaceAddIfThreadsResult) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if p.IsSetErr() {
+		if err := oprot.WriteFieldBegin(ctx, "err", thrift.STRUCT, 1); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:err: ", p), err)
+		}
+		if err := p.Err.Write(ctx, oprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.Err), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 1:err: ", p), err)
+		}
+	}
+	return err
+}
+
+func (p *InterfaceAddIfThreadsResult) String() string {
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("InterfaceAddIfThreadsResult(%+v)", *p)
 }
 
 // Attributes:
@@ -6112,11 +6636,11 @@ func (p *InterfaceShowResult) ReadField0(ctx context.Context, iprot thrift.TProt
 	tSlice := make([]*IfInfo, 0, size)
 	p.Success = tSlice
 	for i := 0; i < size; i++ {
-		_elem74 := &IfInfo{}
-		if err := _elem74.Read(ctx, iprot); err != nil {
-			return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", _elem74), err)
+		_elem80 := &IfInfo{}
+		if err := _elem80.Read(ctx, iprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", _elem80), err)
 		}
-		p.Success = append(p.Success, _elem74)
+		p.Success = append(p.Success, _elem80)
 	}
 	if err := iprot.ReadListEnd(ctx); err != nil {
 		return thrift.PrependError("error reading list end: ", err)

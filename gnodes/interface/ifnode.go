@@ -2,7 +2,10 @@
 // the packets queued to it and receives frames from the interface's driver.
 //
 // Every thread has a clone of every IfNode, but only the owner thread
-// touches the driver. On other threads IfNode hands its Tx packets to the
+// touches the driver. An interface served by several threads has a
+// driver.Group: each serving thread's clone drives its own driver (Rx and
+// Tx; the kernel's fanout keeps a flow on one of them), and the owner is
+// the group's first thread. On other threads IfNode hands its Tx packets to the
 // owner through a bounded lock-free MPSC ring shared by all clones, and wakes
 // the owner only if the owner announced it may be going to sleep. A full ring
 // drops and counts. Rx is throttled to the room left in EtherDecap's vector,
@@ -11,6 +14,8 @@
 package ifnode
 
 import (
+	"time"
+
 	"github.com/r2go/r2/counters"
 	"github.com/r2go/r2/r2/driver"
 	"github.com/r2go/r2/r2/graph"
@@ -21,6 +26,24 @@ import (
 
 // Waker wakes a forwarding thread (poll.Waker in the engine).
 type Waker interface{ Wake() }
+
+// ShedTarget bounds how long a frame may wait in a driver's receive queue
+// while the interface is backlogged: older frames of heavy flows are shed
+// from the head of the queue, uncopied, before the next batch is read
+// (drivers with driver.Shedder: AF_PACKET TPACKET_V2). Without it the
+// standing queue under a flood is the whole ring (1024 frames, tens of ms
+// at the rates a loaded machine forwards), and a ping waits behind it.
+// Shedding uncopied frames is cheap enough that the thread catches up with
+// the queue head within a run. 0 (the default) turns shedding off: on the
+// project's loaded machine the forwarding thread loses its CPU for tens of
+// milliseconds at a time, the ring overflows in the kernel whatever R2
+// does, and shedding at 1 ms only lowered the delivered rate (README,
+// Latency). Set it (daemon: rx_shed_us) before interfaces are added; it is
+// read when a clone is made.
+var ShedTarget time.Duration
+
+// shedMax bounds the frames shed in one run, so one run stays short.
+const shedMax = 4096
 
 // HandoffSize is the Tx handoff ring between threads: two full IfNode
 // vectors, enough to absorb a burst while the owner finishes its run.
@@ -40,13 +63,25 @@ type Node struct {
 	name    string
 	owner   int
 	drv     driver.Driver
+	shed    driver.Shedder             // drv, if it can shed; else nil
+	group   *driver.Group              // drv, if several threads serve
 	handoff *ring.MPSC[*packet.Packet] // shared by all clones
 	wake    Waker                      // the owner thread's
 
 	// Per clone.
 	thread int
-	batch  []*packet.Packet // reused to avoid allocations
-	c      cntrs
+	// serve: this clone drives drv (the owner, or a thread of the
+	// interface's driver.Group); drains: it empties the handoff ring
+	// (the owner only: the ring has one consumer).
+	serve, drains bool
+	batch         []*packet.Packet // reused to avoid allocations
+	// backlog: the last Recv filled what it was offered, so frames may be
+	// queued in the driver; only then is the queue head's age checked.
+	backlog bool
+	meter   driver.FlowMeter // flows of the shed frames
+	// shedAfter is ShedTarget when the clone was made.
+	shedAfter time.Duration
+	c         cntrs
 }
 
 type cntrs struct {
@@ -56,13 +91,14 @@ type cntrs struct {
 	handoffFull counters.Counter // handoff ring full: dropped
 	noDriver    counters.Counter // queued while the interface has no driver
 	rxThrottled counters.Counter // runs where EtherDecap had no room
+	rxShed      counters.Counter // frames shed from the Rx queue head (ShedTarget)
 }
 
 // New makes the IfNode of interface ifindex/ifname owned by thread owner,
 // driving drv (nil: the interface is not attached; Tx is dropped). wake
 // wakes the owner thread.
 func New(ifindex int32, ifname string, owner int, drv driver.Driver, wake Waker) *Node {
-	return &Node{
+	n := &Node{
 		ifindex: ifindex,
 		ifname:  ifname,
 		name:    names.IfNode(ifname),
@@ -72,6 +108,11 @@ func New(ifindex int32, ifname string, owner int, drv driver.Driver, wake Waker)
 		wake:    wake,
 		thread:  -1,
 	}
+	if g, ok := drv.(*driver.Group); ok {
+		n.group = g
+	}
+	n.shed, _ = drv.(driver.Shedder)
+	return n
 }
 
 // Name implements graph.Node.
@@ -85,14 +126,35 @@ func (n *Node) NextNames() []string {
 // VecSize implements graph.VecSizer.
 func (n *Node) VecSize() int { return graph.IfVecSize }
 
-// Owner is the thread that drives the interface.
-func (n *Node) Owner() int { return n.owner }
+// Owner is the thread that drives the interface; on a clone of a thread
+// of the interface's driver.Group, that thread (its own driver's fd is
+// polled there).
+func (n *Node) Owner() int {
+	if n.serve {
+		return n.thread
+	}
+	return n.owner
+}
 
 // Clone implements graph.Node.
 func (n *Node) Clone(c *graph.CloneCtx) graph.Node {
 	x := *n
 	x.thread = c.Thread
 	x.batch = make([]*packet.Packet, graph.IfVecSize)
+	x.drains = c.Thread == n.owner
+	x.serve = x.drains
+	if n.group != nil {
+		if d := n.group.ThreadDriver(c.Thread); d != nil {
+			x.drv, x.serve = d, true
+		} else {
+			x.drv = nil // a thread that does not serve never touches one
+		}
+		x.shed, _ = x.drv.(driver.Shedder)
+	}
+	x.shedAfter = ShedTarget
+	if x.shedAfter <= 0 {
+		x.shed = nil
+	}
 	x.c = cntrs{
 		rx:          c.PktByte(n.name, names.IfRx),
 		tx:          c.PktByte(n.name, names.IfTx),
@@ -101,13 +163,14 @@ func (n *Node) Clone(c *graph.CloneCtx) graph.Node {
 		handoffFull: c.Counter(n.name, names.IfHandoffFull),
 		noDriver:    c.Counter(n.name, names.IfNoDriver),
 		rxThrottled: c.Counter(n.name, "rx_throttled"),
+		rxShed:      c.Counter(n.name, names.IfRxShed),
 	}
 	return &x
 }
 
 // Dispatch implements graph.Node.
 func (n *Node) Dispatch(d *graph.Dispatch) {
-	if n.thread != n.owner {
+	if !n.serve {
 		n.handOff(d)
 		return
 	}
@@ -155,11 +218,13 @@ func (n *Node) transmit(d *graph.Dispatch) {
 			k = 0
 		}
 	}
-	k += n.handoff.DequeueBatch(n.batch[k:])
+	if n.drains {
+		k += n.handoff.DequeueBatch(n.batch[k:])
+	}
 	if k > 0 {
 		n.send(d, k)
 	}
-	if n.handoff.Len() > 0 {
+	if n.drains && n.handoff.Len() > 0 {
 		d.More()
 	}
 }
@@ -185,7 +250,14 @@ func (n *Node) receive(d *graph.Dispatch) {
 		d.More()
 		return
 	}
+	if n.backlog && n.shed != nil {
+		cutoff := time.Now().UnixNano() - int64(n.shedAfter)
+		if k := n.shed.Shed(cutoff, shedMax, &n.meter); k > 0 {
+			n.c.rxShed.Add(uint64(k))
+		}
+	}
 	got := n.drv.Recv(d.Pool(), n.batch[:room])
+	n.backlog = got == room
 	d.Admitted(got)
 	bytes := 0
 	for _, p := range n.batch[:got] {
@@ -204,17 +276,17 @@ func (n *Node) receive(d *graph.Dispatch) {
 // Pending implements graph.Pender: on the owner, handed-over packets or
 // driver work keep the thread awake.
 func (n *Node) Pending() bool {
-	if n.thread != n.owner {
+	if !n.serve {
 		return false
 	}
-	return n.handoff.Len() > 0 || (n.drv != nil && n.drv.Pending())
+	return (n.drains && n.handoff.Len() > 0) || (n.drv != nil && n.drv.Pending())
 }
 
 // Removed implements graph.Remover: the owner frees what waits in the
 // handoff ring. Packets other threads enqueue later are freed by Drain
 // once every thread has let go of the node.
 func (n *Node) Removed(pool *packet.Pool) {
-	if n.thread == n.owner {
+	if n.drains {
 		for {
 			p, ok := n.handoff.Dequeue()
 			if !ok {

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/r2go/r2/counters"
 	ifnode "github.com/r2go/r2/gnodes/interface"
+	"github.com/r2go/r2/r2/driver"
 	"github.com/r2go/r2/r2/driver/mem"
 	"github.com/r2go/r2/r2/graph"
 	gt "github.com/r2go/r2/r2/graph/graphtest"
@@ -280,5 +282,156 @@ func TestRemovedFreesHandoff(t *testing.T) {
 	h1.Done()
 	if f := drv.Frames(); len(f) != 0 {
 		t.Errorf("%d frames sent", len(f))
+	}
+}
+
+// shedDriver is a mem driver that records Shed calls and reports shedding
+// a fixed number of frames.
+type shedDriver struct {
+	*mem.Driver
+	calls   int
+	cutoffs []int64
+	ret     int
+}
+
+func (d *shedDriver) Shed(cutoff int64, max int, m *driver.FlowMeter) int {
+	d.calls++
+	d.cutoffs = append(d.cutoffs, cutoff)
+	return d.ret
+}
+
+// TestRxShed checks that the queue head is shed only while the interface
+// is backlogged (the last Recv filled its batch), with a cutoff ShedTarget
+// in the past, and that shed frames are counted.
+func TestRxShed(t *testing.T) {
+	ifnode.ShedTarget = time.Millisecond
+	t.Cleanup(func() { ifnode.ShedTarget = 0 })
+	h := gt.New(t, gt.Options{})
+	drv := &shedDriver{Driver: newDriver(t, 64), ret: 5}
+	gt.Add(h, ifnode.New(7, "eth0", 0, drv, nil))
+	dec := h.SinkSize(dname, 8)
+	drv.Inject(frame(0))
+	h.Run()
+	if drv.calls != 0 {
+		t.Fatalf("Shed called %d times without a backlog", drv.calls)
+	}
+	for i := 1; i < 20; i++ {
+		drv.Inject(frame(i))
+	}
+	h.Run() // takes what fits (7 of 19): backlogged
+	for _, p := range dec.Take() {
+		h.Free(p)
+	}
+	before := time.Now().UnixNano()
+	h.Run()
+	after := time.Now().UnixNano()
+	if drv.calls != 1 {
+		t.Fatalf("Shed called %d times after a full batch, want 1", drv.calls)
+	}
+	target := int64(time.Millisecond)
+	if c := drv.cutoffs[0]; c < before-target || c > after-target {
+		t.Errorf("cutoff %d not ShedTarget before the run [%d, %d]", c, before-target, after-target)
+	}
+	if got := h.Counter(iname + "/rx_shed"); got != 5 {
+		t.Errorf("rx_shed = %d, want 5", got)
+	}
+	for _, p := range dec.Take() {
+		h.Free(p)
+	}
+	h.RunUntilIdle()
+	for _, p := range dec.Take() {
+		h.Free(p)
+	}
+	h.Done()
+}
+
+// TestRxShedOff checks that a zero ShedTarget never sheds.
+func TestRxShedOff(t *testing.T) {
+	h := gt.New(t, gt.Options{})
+	drv := &shedDriver{Driver: newDriver(t, 64), ret: 5}
+	gt.Add(h, ifnode.New(7, "eth0", 0, drv, nil))
+	dec := h.SinkSize(dname, 8)
+	for i := range 40 {
+		drv.Inject(frame(i))
+	}
+	for range 10 {
+		h.Run()
+		for _, p := range dec.Take() {
+			h.Free(p)
+		}
+	}
+	if drv.calls != 0 {
+		t.Errorf("Shed called %d times with ShedTarget 0", drv.calls)
+	}
+	h.Done()
+}
+
+// TestGroup: an interface served by threads 0 and 1 through a
+// driver.Group. Each thread receives from and transmits on its own
+// driver, with no handoff; a third thread that does not serve hands its Tx
+// to the owner (thread 0).
+func TestGroup(t *testing.T) {
+	d0, d1 := newDriver(t, 64), newDriver(t, 64)
+	g, err := driver.NewGroup([]driver.Driver{d0, d1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg, err := counters.NewMem(counters.Sizes{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { reg.Close() })
+	w := &waker{}
+	base := ifnode.New(7, "eth0", g.First(), g, w)
+	var hs [3]*gt.Harness
+	var ns [3]*ifnode.Node
+	var sinks [3]*gt.Sink
+	for i := range hs {
+		hs[i] = gt.New(t, gt.Options{Thread: i, Registry: reg, PoolSize: 64})
+		ns[i] = gt.Add(hs[i], base)
+		sinks[i] = hs[i].Sink(dname)
+	}
+	for i, want := range []int{0, 1, 0} {
+		if got := ns[i].Owner(); got != want {
+			t.Errorf("thread %d clone: Owner() = %d, want %d", i, got, want)
+		}
+	}
+	if ns[1].PollFd() != d1.Fd() || ns[0].PollFd() != d0.Fd() || ns[2].PollFd() != -1 {
+		t.Errorf("PollFd: %d %d %d, want %d %d -1", ns[0].PollFd(), ns[1].PollFd(), ns[2].PollFd(), d0.Fd(), d1.Fd())
+	}
+
+	// Rx: each thread takes its own driver's frames.
+	d0.Inject(frame(0))
+	d1.Inject(frame(1))
+	d1.Inject(frame(2))
+	for i, want := range []int{1, 2, 0} {
+		hs[i].RunUntilIdle()
+		if got := hs[i].Counter(iname + "/rx"); got != uint64(want) {
+			t.Errorf("thread %d: rx %d, want %d", i, got, want)
+		}
+		for _, p := range sinks[i].Take() {
+			hs[i].Free(p)
+		}
+	}
+
+	// Tx: threads 0 and 1 send on their own drivers; thread 2 hands off.
+	hs[1].Inject(iname, hs[1].Frame(frame(10)))
+	hs[1].RunUntilIdle()
+	if f := d1.Frames(); len(f) != 1 || !bytes.Equal(f[0], frame(10)) || len(d0.Frames()) != 0 || w.n != 0 {
+		t.Errorf("thread 1 Tx: d1 %d frames, d0 %d, wakes %d; want 1, 0, 0", len(f), len(d0.Frames()), w.n)
+	}
+	hs[2].Inject(iname, hs[2].Frame(frame(20)))
+	hs[2].RunUntilIdle()
+	if w.n != 1 || !ns[0].Pending() || ns[1].Pending() {
+		t.Errorf("thread 2 Tx: wakes %d, owner pending %v, thread 1 pending %v", w.n, ns[0].Pending(), ns[1].Pending())
+	}
+	hs[1].RunUntilIdle() // not the owner: leaves the handoff ring alone
+	hs[0].RunUntilIdle()
+	if f, f1 := d0.Frames(), d1.Frames(); len(f) != 1 || !bytes.Equal(f[0], frame(20)) || len(f1) != 0 {
+		t.Errorf("handed-off Tx: d0 %d frames, d1 %d more; want 1, 0", len(f), len(f1))
+	}
+	hs[2].ExpectCounters(map[string]uint64{iname + "/enq": 1, iname + "/handoff": 1})
+	for _, h := range hs {
+		h.Done()
 	}
 }

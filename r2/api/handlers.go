@@ -97,6 +97,36 @@ func (h ifHandler) AddIf(_ context.Context, ifname string, ifindex int32, mac st
 	return h.call(func() error { return h.b.AddInterface(req) })
 }
 
+func (h ifHandler) AddIfThreads(_ context.Context, ifname string, ifindex int32, mac string, threads []int32, driver string) (err error) {
+	defer h.guard("add_if_threads", &err)
+	if err := CheckIfname(ifname); err != nil {
+		return wrap(err)
+	}
+	if len(threads) == 0 || len(threads) > MaxThread+1 {
+		return apiErr("interface %s: %d threads; want 1 to %d", ifname, len(threads), MaxThread+1)
+	}
+	req := AddIf{Name: ifname, Ifindex: int(ifindex), Thread: int(threads[0]), Driver: driver}
+	for i, t := range threads {
+		if t < 0 || t > MaxThread {
+			return apiErr("interface %s: thread %d out of range; want 0 to %d", ifname, t, MaxThread)
+		}
+		if slices.Contains(threads[:i], t) {
+			return apiErr("interface %s: thread %d given twice", ifname, t)
+		}
+		req.Threads = append(req.Threads, int(t))
+	}
+	if ifindex < -1 || ifindex > MaxIfindex {
+		return apiErr("interface %s: ifindex %d out of range; want 0 to %d, or -1 to pick a free one", ifname, ifindex, MaxIfindex)
+	}
+	if driver != "" && !slices.Contains(h.drivers, driver) {
+		return apiErr("interface %s: unknown driver %q; want one of %q (or \"\" for the default)", ifname, driver, h.drivers)
+	}
+	if req.MAC, err = ParseMAC(mac); err != nil {
+		return apiErr("interface %s: %v", ifname, err)
+	}
+	return h.call(func() error { return h.b.AddInterface(req) })
+}
+
 func (h ifHandler) DelIf(_ context.Context, ifname string) (err error) {
 	defer h.guard("del_if", &err)
 	if err := CheckIfname(ifname); err != nil {

@@ -102,6 +102,10 @@ type AddIf struct {
 	MAC net.HardwareAddr
 	// Thread is the owning forwarding thread, or -1 to pick one.
 	Thread int
+	// Threads, when it has more than one, are the threads serving the
+	// interface, each with its own socket (Thread is Threads[0], the
+	// owner); nil or one: Thread alone.
+	Threads []int
 	// Driver is "" (the daemon's default) or a registered driver name.
 	Driver string
 }

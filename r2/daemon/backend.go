@@ -107,7 +107,13 @@ func (b *backend) AddInterface(req api.AddIf) error {
 	if _, err := b.eng.Interfaces(req.Name); err == nil {
 		return fmt.Errorf("interface %s is already attached", req.Name)
 	}
-	drv, err := b.openDriver(kind, req.Name, info, owner)
+	var drv driver.Driver
+	if len(req.Threads) > 1 {
+		owner = req.Threads[0]
+		drv, err = b.openGroup(kind, req.Name, info, req.Threads)
+	} else {
+		drv, err = b.openDriver(kind, req.Name, info, owner, 0)
+	}
 	if err != nil {
 		b.reg.Release(-1, names.IfNode(req.Name)+"/")
 		return fmt.Errorf("interface %s: %w", req.Name, err)
@@ -136,8 +142,9 @@ func (b *backend) AddInterface(req api.AddIf) error {
 // openDriver opens the registered driver kind for interface name owned by
 // thread owner; a driver the kernel or the device refuses is replaced by
 // its declared fallback (AF_XDP by AF_PACKET), with the reason logged.
-func (b *backend) openDriver(kind, name string, info netdev.Info, owner int) (driver.Driver, error) {
+func (b *backend) openDriver(kind, name string, info netdev.Info, owner int, fanout uint16) (driver.Driver, error) {
 	return driver.Open(kind, driver.OpenArgs{
+		Fanout:   fanout,
 		Ifname:   name,
 		Ifindex:  info.Index,
 		MTU:      info.MTU,
@@ -149,6 +156,41 @@ func (b *backend) openDriver(kind, name string, info netdev.Info, owner int) (dr
 		Settings: b.cfg.driverSettings(),
 		Logf:     b.logf,
 	})
+}
+
+// openGroup opens one driver per thread of threads for interface name, in
+// one fanout group, as a driver.Group. The group id is the interface's Linux
+// ifindex: unique among this namespace's interfaces, and a group belongs to
+// one interface.
+func (b *backend) openGroup(kind, name string, info netdev.Info, threads []int) (driver.Driver, error) {
+	n := b.eng.Threads()
+	byThread := make([]driver.Driver, n)
+	fanout := uint16(info.Index)
+	if fanout == 0 {
+		fanout = 1
+	}
+	for _, t := range threads {
+		if t < 0 || t >= n {
+			err := fmt.Errorf("thread %d does not exist (threads 0..%d)", t, n-1)
+			for _, d := range byThread {
+				if d != nil {
+					d.Close()
+				}
+			}
+			return nil, err
+		}
+		d, err := b.openDriver(kind, name, info, t, fanout)
+		if err != nil {
+			for _, d := range byThread {
+				if d != nil {
+					d.Close()
+				}
+			}
+			return nil, fmt.Errorf("thread %d: %w", t, err)
+		}
+		byThread[t] = d
+	}
+	return driver.NewGroup(byThread)
 }
 
 // DelInterface implements api.Backend.

@@ -29,6 +29,7 @@ type config struct {
 	CPUs        []int         // [general] cpus: pin thread i to cpus[i]
 	BusyPoll    bool          // [general] busy_poll
 	SpinUs      int           // [general] spin_us: keep polling this long after work before sleeping
+	RxShedUs    int           // [general] rx_shed_us: shed heavy flows' frames older than this at the Rx ring head (0: off)
 	Driver      string        // [general] driver: default driver for interfaces
 	Socket      string        // [api] socket
 	Listen      string        // [api] listen: optional TCP address
@@ -70,6 +71,7 @@ var flagKeys = []struct {
 	{"cpus", "general", "cpus", "pin threads to these `CPUs`, e.g. 0,1 or 2-3", func(c *config) any { return "" }},
 	{"busy-poll", "general", "busy_poll", "forwarding threads spin instead of sleeping (dedicated cores)", func(c *config) any { return c.BusyPoll }},
 	{"spin", "general", "spin_us", "`microseconds` a thread keeps polling after its last packet before sleeping", func(c *config) any { return c.SpinUs }},
+	{"rx-shed", "general", "rx_shed_us", "shed frames of heavy flows that waited longer than these `microseconds` in an interface's receive ring (0: off)", func(c *config) any { return c.RxShedUs }},
 	{"driver", "general", "driver", "default `driver` of interfaces attached without one", func(c *config) any { return c.Driver }},
 	{"socket", "api", "socket", "API Unix socket `path` (default /run/r2/INSTANCE.sock)", func(c *config) any { return "" }},
 	{"listen", "api", "listen", "also serve the API on this TCP `host:port` (loopback only unless -allow-remote)", func(c *config) any { return "" }},
@@ -273,6 +275,8 @@ func (c *config) set(section, k, v string) error {
 		return boolean(&c.BusyPoll)
 	case "general.spin_us":
 		return num(&c.SpinUs, 0, 100000)
+	case "general.rx_shed_us":
+		return num(&c.RxShedUs, 0, 10000000)
 	case "general.driver":
 		if _, ok := driver.Lookup(v); !ok {
 			return fmt.Errorf("%q is not a driver (%s)", v, strings.Join(driver.Names(), ", "))

@@ -150,6 +150,7 @@ func TestBadFlagValues(t *testing.T) {
 		{"busy-poll", "maybe", `"maybe" is not true or false`},
 		{"spin", "-1", "-1 is out of range 0..100000"},
 		{"spin", "100001", "100001 is out of range 0..100000"},
+		{"rx-shed", "-1", "-1 is out of range 0..10000000"},
 		{"driver", "dpdk", `"dpdk" is not a driver (afpacket, afxdp)`},
 		{"socket", "x.sock", `"x.sock" is not an absolute path`},
 		{"listen", "localhost", `"localhost" is not host:port`},

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/r2go/r2/counters"
+	ifnode "github.com/r2go/r2/gnodes/interface"
 	"github.com/r2go/r2/logs"
 	"github.com/r2go/r2/r2/api"
 	"github.com/r2go/r2/r2/engine"
@@ -116,6 +117,7 @@ func Run(args []string, stderr io.Writer, stop <-chan struct{}) int {
 		return 1
 	}
 	defer lf.Remove()
+	ifnode.ShedTarget = time.Duration(cfg.RxShedUs) * time.Microsecond
 	eng, err := router.New(engine.Config{Threads: cfg.Threads, Packets: cfg.Pkts, CPUs: cfg.CPUs,
 		BusyPoll: cfg.BusyPoll, Spin: time.Duration(cfg.SpinUs) * time.Microsecond, Counters: reg, Logs: lf, Logf: logf})
 	if err != nil {

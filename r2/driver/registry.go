@@ -40,6 +40,10 @@ type OpenArgs struct {
 	// Promisc puts the interface in promiscuous mode while the driver is
 	// open.
 	Promisc bool
+	// Fanout, when not 0, is the id of the kernel fanout group the driver
+	// joins, one of several drivers serving the interface from different
+	// threads (a driver that cannot share an interface refuses it).
+	Fanout uint16
 	// Settings are the daemon's configuration values for drivers.
 	Settings Settings
 	// Logf logs what the driver wants an operator to know (nil: nothing).

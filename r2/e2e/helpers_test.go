@@ -265,6 +265,11 @@ func helper(kind string) int {
 	case "tcp-client":
 		n, _ := strconv.Atoi(os.Getenv("R2E2E_BYTES"))
 		err = tcpClient(os.Getenv("R2E2E_ADDR"), n)
+	case "udp-recv":
+		err = udpReceiver(os.Getenv("R2E2E_ADDR"))
+	case "udp-send":
+		n, _ := strconv.Atoi(os.Getenv("R2E2E_COUNT"))
+		err = udpSender(os.Getenv("R2E2E_ADDR"), n)
 	case "raw":
 		err = rawInject(os.Getenv("R2E2E_IF"), os.Getenv("R2E2E_DST_MAC"), os.Getenv("R2E2E_SRC_MAC"))
 	case "raw6":

@@ -23,6 +23,9 @@ const (
 	IfHandoffFull = "handoff_full"
 	// IfNoDriver counts packets queued while the interface had no driver.
 	IfNoDriver = "no_driver"
+	// IfRxShed counts frames dropped uncopied from the head of the
+	// driver's receive queue because they had waited too long.
+	IfRxShed = "rx_shed"
 )
 
 // Control is the pseudo-node under which the daemon's control side keeps

@@ -33,7 +33,7 @@ const helpMain = `usage: r2intf [-i NAME | -s PATH | -a HOST:PORT] COMMAND
 Attach Linux interfaces to R2, give them addresses, and show them.
 
 Commands:
-  r2intf IFNAME add IFINDEX|auto [MAC] [--thread N] [--driver afpacket|afxdp]
+  r2intf IFNAME add IFINDEX|auto [MAC] [--thread N | --threads N,M,...] [--driver afpacket|afxdp]
                               attach interface IFNAME
   r2intf IFNAME del           detach it
   r2intf IFNAME ip PREFIX [--del]
@@ -53,13 +53,16 @@ Run 'r2intf IFNAME add --help' (and so on) for details.
 Flags:
 ` + client.FlagsHelp + "\n"
 
-const helpAdd = `usage: r2intf IFNAME add IFINDEX|auto [MAC] [--thread N] [--driver NAME]
+const helpAdd = `usage: r2intf IFNAME add IFINDEX|auto [MAC] [--thread N | --threads LIST] [--driver NAME]
 
 Attach the Linux interface IFNAME to R2.
 
   IFINDEX       R2's index for the interface (0 to 4095), or "auto" for a free one
   MAC           MAC address R2 uses on it (default: the Linux interface's)
   --thread N    forwarding thread that owns it (default: R2 picks)
+  --threads LIST  serve it from these threads (e.g. 0,1), each with its own
+                AF_PACKET socket in a fanout group (a flow stays on one
+                thread); the first owns it
   --driver NAME afpacket or afxdp (default: R2's default, afpacket)
 
 Example: r2intf veth_r2_1 add 0 8a:61:da:68:46:76
@@ -125,6 +128,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs := client.NewFlagSet(prog)
 	tgt.AddFlags(fs)
 	thread := fs.Int("thread", -1, "")
+	threads := fs.String("threads", "", "")
 	driver := fs.String("driver", "", "")
 	del := fs.Bool("del", false, "")
 	asJSON := fs.Bool("json", false, "")
@@ -180,6 +184,23 @@ func run(args []string, stdout, stderr io.Writer) int {
 			if *thread < -1 || *thread > 1<<20 {
 				return client.Usagef(stderr, prog, "--thread %d: want a thread number", *thread)
 			}
+			if *threads != "" {
+				if client.Set(fs, "thread") {
+					return client.Usagef(stderr, prog, "--thread and --threads: give one")
+				}
+				var ts []int32
+				for _, f := range strings.Split(*threads, ",") {
+					n, err := strconv.ParseInt(strings.TrimSpace(f), 10, 32)
+					if err != nil || n < 0 {
+						return client.Usagef(stderr, prog, "--threads %q: want thread numbers, e.g. 0,1", *threads)
+					}
+					ts = append(ts, int32(n))
+				}
+				do = func(c *intf.InterfaceClient) error {
+					return c.AddIfThreads(context.Background(), ifname, int32(ifindex), mac, ts, *driver)
+				}
+				break
+			}
 			do = func(c *intf.InterfaceClient) error {
 				return c.AddIf(context.Background(), ifname, int32(ifindex), mac, int32(*thread), *driver)
 			}
@@ -213,7 +234,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return client.Usagef(stderr, prog, "unknown command %q: want add, del, ip, host-owned or show", cmd)
 		}
 	}
-	for flagName, only := range map[string]string{"thread": "add", "driver": "add", "del": "ip", "json": "show"} {
+	for flagName, only := range map[string]string{"thread": "add", "threads": "add", "driver": "add", "del": "ip", "json": "show"} {
 		if client.Set(fs, flagName) && cmd != only {
 			return client.Usagef(stderr, prog, "--%s only goes with '%s'", flagName, only)
 		}

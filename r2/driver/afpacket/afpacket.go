@@ -150,6 +150,14 @@ type Config struct {
 	// open. R2 sets it: a router receives frames for its own MACs only
 	// because it says so, not because the kernel filters for it.
 	Promisc bool
+	// Fanout, when not 0, joins the socket to the interface's PACKET_FANOUT
+	// group of that id in hash mode: several sockets on one interface, one
+	// per serving thread, share its frames, and the kernel sends all frames
+	// of a flow (its flow hash: addresses and ports) to the same socket, so
+	// a flow stays on one thread and in order. Each socket still transmits
+	// on its own. Ids are per network namespace; sockets of one group must
+	// be bound to the same interface.
+	Fanout uint16
 }
 
 // withDefaults fills in defaults and checks c; mtu is the interface's MTU

@@ -140,6 +140,17 @@ func (d *Driver) open() error {
 	if err := unix.Bind(fd, sa); err != nil {
 		return fmt.Errorf("bind to ifindex %d: %w", c.Ifindex, err)
 	}
+	// Fanout needs a bound socket. Hash mode without ROLLOVER: a flow must
+	// never move to another socket (and thread) when its ring is full, or
+	// its frames would be reordered; without DEFRAG: a router forwards
+	// fragments as they are (a datagram's later fragments, which carry no
+	// ports, may reach another thread than its first).
+	if c.Fanout != 0 {
+		arg := int(c.Fanout) | unix.PACKET_FANOUT_HASH<<16
+		if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_FANOUT, arg); err != nil {
+			return fmt.Errorf("PACKET_FANOUT group %d: %w", c.Fanout, err)
+		}
+	}
 	if c.Promisc {
 		mr := unix.PacketMreq{Ifindex: int32(c.Ifindex), Type: unix.PACKET_MR_PROMISC}
 		if err := unix.SetsockoptPacketMreq(fd, unix.SOL_PACKET, unix.PACKET_ADD_MEMBERSHIP, &mr); err != nil {

@@ -1,6 +1,10 @@
 package afxdp
 
-import "github.com/r2go/r2/r2/driver"
+import (
+	"errors"
+
+	"github.com/r2go/r2/r2/driver"
+)
 
 // init registers AF_XDP with AF_PACKET as its fallback: whatever the reason
 // AF_XDP is refused (no AF_XDP sockets, no XDP on the device, an MTU too
@@ -11,6 +15,11 @@ func init() {
 
 // open is the registered driver.OpenFunc.
 func open(a driver.OpenArgs) (driver.Driver, error) {
+	if a.Fanout != 0 {
+		// One socket per queue is not done: refusing lets the registry
+		// fall back to AF_PACKET, whose sockets share the interface.
+		return nil, errors.New("afxdp: an interface served by several threads needs one socket per queue (not supported)")
+	}
 	d, err := Open(Config{
 		Ifname:   a.Ifname,
 		Ifindex:  a.Ifindex,

@@ -1,0 +1,226 @@
+//go:build linux
+
+package e2e
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/r2go/r2/r2/topo"
+)
+
+// udpFlows and udpPerFlow size the UDP order test: 16 flows leave a
+// fanout group of two sockets with both used except with probability
+// 2^-15.
+const udpFlows, udpPerFlow = 16, 500
+
+// TestThreadsPerInterface serves both interfaces from threads 0 and 1
+// (r2intf --threads, AF_PACKET fanout): pings pass, UDP flows arrive in
+// order with both threads receiving, a TCP transfer arrives intact with no
+// reordering seen by the sender, and an interface deleted and added back
+// under traffic works again.
+func TestThreadsPerInterface(t *testing.T) {
+	d := startR2(t, uniqueInstance(t), "-threads", "2")
+	tp := newTopo(t)
+	for _, ifn := range []string{tp.RouterIfA, tp.RouterIfB} {
+		d.must(t, "r2intf", ifn, "add", "auto", "--threads", "0,1")
+	}
+	d.must(t, "r2intf", tp.RouterIfA, "ip", "10.1.0.2/24")
+	d.must(t, "r2intf", tp.RouterIfB, "ip", "10.2.0.2/24")
+	pingOK(t, d, tp, tp.H1NS, "10.2.0.1", 5)
+
+	// UDP: per-flow order, and the flows spread over both threads.
+	before := d.perThread(t, "IfNode:"+tp.RouterIfA+"/rx")
+	recv, reorders := udpOrder(t, tp)
+	if reorders != 0 {
+		t.Errorf("UDP: %d of %d frames arrived out of order within their flow", reorders, recv)
+	}
+	if recv < udpFlows*udpPerFlow/2 {
+		t.Errorf("UDP: received %d of %d", recv, udpFlows*udpPerFlow)
+	}
+	after := d.perThread(t, "IfNode:"+tp.RouterIfA+"/rx")
+	for th := range 2 {
+		if after[th]-before[th] == 0 {
+			t.Errorf("thread %d received nothing on %s (per thread before %v after %v)", th, tp.RouterIfA, before, after)
+		}
+	}
+
+	// TCP: intact, and the sender saw no reordering.
+	r0 := reorderEvents(t, tp.H1NS)
+	tcpTransfer(t, tp, 16<<20)
+	if r := reorderEvents(t, tp.H1NS) - r0; r != 0 {
+		t.Errorf("TCP: the sender detected reordering %d times", r)
+	}
+
+	// Delete and add back while UDP flows run.
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		udpSend(tp, 2000)
+	}()
+	d.must(t, "r2intf", tp.RouterIfA, "del")
+	d.must(t, "r2intf", tp.RouterIfA, "add", "auto", "--threads", "1,0")
+	d.must(t, "r2intf", tp.RouterIfA, "ip", "10.1.0.2/24")
+	<-done
+	pingOK(t, d, tp, tp.H1NS, "10.2.0.1", 5)
+	if _, errOut, code := d.run("r2intf", tp.RouterIfB+"x", "add", "auto", "--threads", "0,0"); code == 0 || !strings.Contains(errOut, "given twice") {
+		t.Errorf("--threads 0,0: exit %d, %q; want a refusal naming the thread given twice", code, errOut)
+	}
+}
+
+// perThread reads counter name's first value per thread (threads 0 and 1).
+func (d *daemon) perThread(t *testing.T, name string) [2]uint64 {
+	t.Helper()
+	out := d.must(t, "r2cnt", "-json", "-t", name)
+	var cs []struct {
+		Name      string              `json:"name"`
+		PerThread map[string][]uint64 `json:"per_thread"`
+	}
+	if err := json.Unmarshal([]byte(out), &cs); err != nil {
+		t.Fatalf("r2cnt -json -t: %v\n%s", err, out)
+	}
+	var v [2]uint64
+	for _, c := range cs {
+		if c.Name != name {
+			continue
+		}
+		for i := range v {
+			if x := c.PerThread[strconv.Itoa(i)]; len(x) > 0 {
+				v[i] = x[0]
+			}
+		}
+	}
+	return v
+}
+
+// udpOrder sends udpFlows flows of udpPerFlow datagrams from h1 to h2 and
+// returns how many arrived and how many arrived after a later one of their
+// flow.
+func udpOrder(t *testing.T, tp *topo.Topology) (recv, reorders int) {
+	t.Helper()
+	srv := inNS(tp.H2NS, "udp-recv", "R2E2E_ADDR=10.2.0.1:5002")
+	sout, serr := &syncBuf{}, &syncBuf{}
+	srv.Stdout, srv.Stderr = sout, serr
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Process.Kill()
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(sout.String(), "listening") {
+		if time.Now().After(deadline) {
+			t.Fatalf("udp receiver did not start: %s", serr.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if out, err := udpSendCmd(tp, udpPerFlow).CombinedOutput(); err != nil {
+		t.Fatalf("udp sender: %v\n%s", err, out)
+	}
+	if err := srv.Wait(); err != nil {
+		t.Fatalf("udp receiver: %v\n%s", err, serr.String())
+	}
+	got := strings.TrimSpace(strings.TrimPrefix(sout.String(), "listening\n"))
+	if _, err := fmt.Sscanf(got, "%d %d", &recv, &reorders); err != nil {
+		t.Fatalf("udp receiver said %q: %v", got, err)
+	}
+	return recv, reorders
+}
+
+func udpSendCmd(tp *topo.Topology, perFlow int) *exec.Cmd {
+	return inNS(tp.H1NS, "udp-send", "R2E2E_ADDR=10.2.0.1:5002", fmt.Sprintf("R2E2E_COUNT=%d", perFlow))
+}
+
+// udpSend sends in the background, ignoring errors (traffic only).
+func udpSend(tp *topo.Topology, perFlow int) { _ = udpSendCmd(tp, perFlow).Run() }
+
+// reorderEvents sums the reordering the TCP stack of namespace ns
+// detected (TCPSACKReorder, TCPTSReorder, TCPRenoReorder in
+// /proc/net/netstat).
+func reorderEvents(t *testing.T, ns string) uint64 {
+	t.Helper()
+	out, err := exec.Command("ip", "netns", "exec", ns, "cat", "/proc/net/netstat").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(string(out), "\n")
+	var sum uint64
+	for i := 0; i+1 < len(lines); i += 2 {
+		keys, vals := strings.Fields(lines[i]), strings.Fields(lines[i+1])
+		for j := 1; j < len(keys) && j < len(vals); j++ {
+			switch keys[j] {
+			case "TCPSACKReorder", "TCPTSReorder", "TCPRenoReorder":
+				n, _ := strconv.ParseUint(vals[j], 10, 64)
+				sum += n
+			}
+		}
+	}
+	return sum
+}
+
+// udpReceiver counts datagrams (flow, seq) until 2 s pass without one and
+// prints "received reorders".
+func udpReceiver(addr string) error {
+	c, err := net.ListenPacket("udp", addr)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	c.(*net.UDPConn).SetReadBuffer(8 << 20)
+	fmt.Println("listening")
+	last := map[uint32]uint32{}
+	buf := make([]byte, 64)
+	recv, reorders := 0, 0
+	for {
+		c.SetReadDeadline(time.Now().Add(2 * time.Second))
+		n, _, err := c.ReadFrom(buf)
+		if err != nil {
+			break
+		}
+		if n < 8 {
+			continue
+		}
+		fl, seq := binary.BigEndian.Uint32(buf), binary.BigEndian.Uint32(buf[4:])
+		if l, ok := last[fl]; ok && seq < l {
+			reorders++
+		} else {
+			last[fl] = seq
+		}
+		recv++
+	}
+	fmt.Printf("%d %d\n", recv, reorders)
+	return nil
+}
+
+// udpSender sends perFlow datagrams on each of udpFlows flows (source
+// ports), round robin, pausing a little every 32 rounds.
+func udpSender(addr string, perFlow int) error {
+	dst, err := net.ResolveUDPAddr("udp", addr)
+	if err != nil {
+		return err
+	}
+	cs := make([]*net.UDPConn, udpFlows)
+	for i := range cs {
+		if cs[i], err = net.DialUDP("udp", nil, dst); err != nil {
+			return err
+		}
+		defer cs[i].Close()
+	}
+	b := make([]byte, 32)
+	for seq := range perFlow {
+		for i, c := range cs {
+			binary.BigEndian.PutUint32(b, uint32(i))
+			binary.BigEndian.PutUint32(b[4:], uint32(seq))
+			c.Write(b)
+		}
+		if seq%32 == 31 {
+			time.Sleep(time.Millisecond)
+		}
+	}
+	return nil
+}
