@@ -33,6 +33,12 @@ type Interface struct {
 	Owner int
 	// Up says whether the interface forwards packets.
 	Up bool
+	// Offload says whether the interface's driver sends GSO super-frames
+	// and frames with a checksum left to finish as they are
+	// (driver.Offloader); forwarding sends such packets for other
+	// interfaces to the GSO node first, which segments and checksums
+	// them in software.
+	Offload bool
 }
 
 // Validate checks the fields that the forwarding threads rely on. Callers
