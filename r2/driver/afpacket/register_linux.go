@@ -33,6 +33,7 @@ func open(a driver.OpenArgs) (driver.Driver, error) {
 		BlockTimeout: a.Settings.BlockTimeout,
 		Counters:     a.Counters,
 		Promisc:      a.Promisc,
+		NoVnetHdr:    a.Settings.NoVnetHdr,
 	})
 	if err != nil {
 		return nil, err // a nil *Driver must not become a non-nil driver.Driver
