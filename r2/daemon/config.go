@@ -74,6 +74,7 @@ var flagKeys = []struct {
 	{"busy-poll", "general", "busy_poll", "forwarding threads spin instead of sleeping (dedicated cores)", func(c *config) any { return c.BusyPoll }},
 	{"spin", "general", "spin_us", "`microseconds` a thread keeps polling after its last packet before sleeping", func(c *config) any { return c.SpinUs }},
 	{"driver", "general", "driver", "default `driver` of interfaces attached without one", func(c *config) any { return c.Driver }},
+	{"vnet-hdr", "afpacket", "vnet_hdr", "AF_PACKET takes GSO/GRO super-frames whole (PACKET_VNET_HDR); false drops them as oversized", func(c *config) any { return c.VnetHdr }},
 	{"socket", "api", "socket", "API Unix socket `path` (default /run/r2/INSTANCE.sock)", func(c *config) any { return "" }},
 	{"listen", "api", "listen", "also serve the API on this TCP `host:port` (loopback only unless -allow-remote)", func(c *config) any { return "" }},
 	{"allow-remote", "api", "allow_remote", "allow a non-loopback -listen address: anyone reaching it can reconfigure the router", func(c *config) any { return c.AllowRemote }},
