@@ -32,7 +32,8 @@
 //   - tcp6: iperf3 over IPv6, offloads off, as tcp.
 //   - tcp, tcp-offload: iperf3 from h1 to h2 through the router, with
 //     offloads off on all veth ends and with the veth defaults (TSO, GSO, GRO
-//     and checksum offload on).
+//     and checksum offload on); tcp-offload4: the latter with 4 streams.
+//     R2's AF_PACKET interfaces run with vnet headers (the default).
 //   - ping-idle, ping-load: ping RTT median and p99 from h1 to h2, idle and
 //     under a 64-byte UDP flood; ping-busy-idle, ping-busy-load: the same with
 //     R2 busy polling (-busy-poll). The kernel has no such mode: its column
@@ -110,7 +111,7 @@ Flags:
   -short           quick run: 1 round of about 1 s per measurement (for CI);
                    -rounds and -duration given explicitly still apply
   -only LIST       comma-separated measurements to run (default all):
-                     udp64 udp512 udp1500 udp6 tcp tcp6 tcp-offload ping-idle
+                     udp64 udp512 udp1500 udp6 tcp tcp6 tcp-offload tcp-offload4 ping-idle
                      ping-load ping-busy-idle ping-busy-load churn table
                      threads2
                    and the groups udp (IPv4), ipv6 (udp6, tcp6), ping
@@ -134,7 +135,7 @@ Flags:
 
 // measurement IDs in the order they are reported.
 var allMeasurements = []string{
-	"udp64", "udp512", "udp1500", "udp6", "tcp", "tcp6", "tcp-offload",
+	"udp64", "udp512", "udp1500", "udp6", "tcp", "tcp6", "tcp-offload", "tcp-offload4",
 	"ping-idle", "ping-load", "ping-busy-idle", "ping-busy-load",
 	"churn", "table", "threads2",
 }

@@ -57,7 +57,7 @@ func groups() []*group {
 	return []*group{
 		{name: "base", threads: 1, ids: []string{"udp64", "udp512", "udp1500", "tcp", "ping-idle", "ping-load", "churn"}},
 		{name: "ipv6", threads: 1, ipv6: true, ids: []string{"udp6", "tcp6"}},
-		{name: "offloads", threads: 1, offloads: true, ids: []string{"tcp-offload"}},
+		{name: "offloads", threads: 1, offloads: true, ids: []string{"tcp-offload", "tcp-offload4"}},
 		{name: "busy-poll", threads: 1, busyPoll: true, ids: []string{"ping-busy-idle", "ping-busy-load"}},
 		{name: "table", threads: 1, ipv6: true, ids: []string{"table"}},
 		{name: "two-threads", threads: 2, ids: []string{"threads2"}},
