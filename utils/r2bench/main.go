@@ -116,7 +116,8 @@ Flags:
                      threads2
                    and the groups udp (IPv4), ipv6 (udp6, tcp6), ping
                    (idle, load), ping-busy, all
-  -variants LIST   routers to measure (default kernel,afpacket,afxdp)
+  -variants LIST   routers to measure (default kernel,afpacket,afxdp; also
+                   afpacket-novnet: AF_PACKET without vnet headers)
   -r2 PATH         the r2 daemon binary (default: DIR/r2 with -bindir, or built)
   -bindir DIR      directory holding r2, r2intf and r2rt (default: build them
                    with 'go build' into a temporary directory)
@@ -149,18 +150,26 @@ var measurementGroups = map[string][]string{
 }
 
 // variant IDs in the order they are reported.
-var allVariants = []string{variantKernel, variantAFPacket, variantAFXDP}
+var allVariants = []string{variantKernel, variantAFPacket, variantAFPacketNoVnet, variantAFXDP}
+
+// defaultVariants are measured unless -variants says otherwise.
+var defaultVariants = []string{variantKernel, variantAFPacket, variantAFXDP}
 
 const (
 	variantKernel   = "kernel"
 	variantAFPacket = "afpacket"
 	variantAFXDP    = "afxdp"
+	// variantAFPacketNoVnet is AF_PACKET without vnet headers (r2
+	// -vnet-hdr=false), to measure what they cost or bring.
+	variantAFPacketNoVnet = "afpacket-novnet"
 )
 
 var variantTitles = map[string]string{
 	variantKernel:   "kernel",
 	variantAFPacket: "R2 AF_PACKET",
 	variantAFXDP:    "R2 AF_XDP",
+
+	variantAFPacketNoVnet: "R2 AF_PACKET no vnet",
 }
 
 // shortTableLimit is how many prefixes -short loads (the kernel takes
@@ -180,7 +189,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.duration, "duration", 5*time.Second, "")
 	fs.BoolVar(&o.short, "short", false, "")
 	only := fs.String("only", "all", "")
-	variants := fs.String("variants", strings.Join(allVariants, ","), "")
+	variants := fs.String("variants", strings.Join(defaultVariants, ","), "")
 	fs.StringVar(&o.r2Path, "r2", "", "")
 	fs.StringVar(&o.binDir, "bindir", "", "")
 	fs.StringVar(&o.table, "table", "", "")

@@ -167,6 +167,7 @@ func (s *setup) configure() error {
 	s.b.instSeq++
 	inst := fmt.Sprintf("%s-%d", s.b.runID, s.b.instSeq)
 	f := s.b.r2flags(s.grp)
+	f.NoVnet = s.variant == variantAFPacketNoVnet
 	s.info.Instance, s.info.R2Args = inst, f.args()
 	d, err := startDaemon(ctx, s.b.cleanup, s.b.bins, inst, f)
 	if err != nil {
