@@ -96,16 +96,32 @@ func partialFromFrame(b []byte, typ uint8) (start int, off uint16, ok bool) {
 // putVnet writes the virtio_net_hdr for p into v: GSO and checksum fields
 // when p has them, zeros otherwise. frame is the offset in p's buffer of
 // the frame's first byte.
+//
+// hdr_len is how much of the frame the kernel copies into the skb's linear
+// part (packet_snd; the rest goes into page fragments): the whole frame
+// for a plain one, whose receiver then reads its headers in place, and the
+// headers for a super-frame (at least up to the checksum field, as the
+// kernel requires).
 func putVnet(v []byte, p *packet.Packet, frame int) {
 	g := &p.GSO
+	n := p.Len() - vnetHdrLen // p.Data() starts at v
 	if g.Flags&packet.GSONeedsCsum == 0 {
 		clear(v[:vnetHdrLen])
+		binary.NativeEndian.PutUint16(v[2:], uint16(min(n, 0xffff)))
 		return
 	}
 	start := int(g.CsumStart) - frame
+	hl := n
+	if g.Size != 0 {
+		l4 := 8 // UDP
+		if g.CsumOffset == 16 {
+			l4 = int(p.Buf()[g.CsumStart+12]>>4) * 4 // TCP data offset
+		}
+		hl = min(max(start+l4, start+int(g.CsumOffset)+2), n)
+	}
 	v[0] = vnetFlagNeedsCsum
 	v[1] = g.Type
-	binary.NativeEndian.PutUint16(v[2:], uint16(start+int(g.CsumOffset)+2)) // hdr_len: the kernel's least
+	binary.NativeEndian.PutUint16(v[2:], uint16(min(hl, 0xffff)))
 	binary.NativeEndian.PutUint16(v[4:], g.Size)
 	binary.NativeEndian.PutUint16(v[6:], uint16(start))
 	binary.NativeEndian.PutUint16(v[8:], g.CsumOffset)
