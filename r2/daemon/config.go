@@ -145,8 +145,8 @@ func (c *config) driverSettings() driver.Settings {
 	s := driver.Settings{Ring: c.Ring, Frames: c.Frames, Blocks: c.RxBlocks,
 		BlockSize: c.RxBlockKB << 10, BlockTimeout: c.RxTimeout, NoVnetHdr: !c.VnetHdr}
 	if c.VnetHdr && !c.FramesSet {
-		// Slots of 68 KiB: the driver's default count (512) rather
-		// than 1024 of them.
+		// Slots of 68 KiB: the driver's default count (its
+		// DefaultVnetFrames) unless frames was given.
 		s.Frames = 0
 	}
 	if c.VnetHdr && c.RxBlockKB < 128 {
