@@ -228,7 +228,7 @@ func Segment(p *packet.Packet, pool *packet.Pool, segs []*packet.Packet) (int, e
 		return 0, ErrBad
 	}
 	hl := l4 + l4h
-	if l4h < 8 || hl > len(data) {
+	if l4h < 8 || tcp && l4h < 20 || hl > len(data) {
 		return 0, ErrBad
 	}
 	payload := data[hl:]
