@@ -12,7 +12,6 @@ import (
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
-	"github.com/r2go/r2/r2/hdr"
 	"github.com/r2go/r2/r2/internal/nstest"
 	"github.com/r2go/r2/r2/packet"
 )
@@ -129,5 +128,4 @@ func testVnetUDPGSO(t *testing.T, ver RingVersion) {
 	}
 	checkPool(t, pool)
 	checkPool(t, pool.Big())
-	_ = hdr.EtherLen
 }
