@@ -39,6 +39,12 @@ type Interface struct {
 	// ARP nor neighbour solicitations for them and drops, counted, what is
 	// addressed to them; it still forwards and sends ICMP errors.
 	HostOwned bool
+	// Offload says whether the interface's driver sends GSO super-frames
+	// and frames with a checksum left to finish as they are
+	// (driver.Offloader); forwarding sends such packets for other
+	// interfaces to the GSO node first, which segments and checksums
+	// them in software.
+	Offload bool
 }
 
 // Validate checks the fields that the forwarding threads rely on. Callers

@@ -9,6 +9,7 @@ import (
 	_ "github.com/r2go/r2/gnodes/interface"
 	_ "github.com/r2go/r2/gnodes/layer2/eth/decap"
 	_ "github.com/r2go/r2/gnodes/layer2/eth/encap"
+	_ "github.com/r2go/r2/gnodes/layer3/gso"
 	_ "github.com/r2go/r2/gnodes/layer3/ipv4/frag"
 	_ "github.com/r2go/r2/gnodes/layer3/ipv4/fwd"
 	_ "github.com/r2go/r2/gnodes/layer3/ipv4/local"

@@ -37,6 +37,8 @@ type config struct {
 	LogEntries  int           // [log] entries per thread
 	Ring        string        // [afpacket] ring: v2 (per-frame, low latency) or v3 (blocks)
 	Frames      int           // [afpacket] frames: v2 ring slots
+	FramesSet   bool          // frames was given (with vnet headers the default is the driver's)
+	VnetHdr     bool          // [afpacket] vnet_hdr: receive and send GSO super-frames whole
 	RxBlocks    int           // [afpacket] blocks
 	RxBlockKB   int           // [afpacket] block_kb
 	RxTimeout   time.Duration // [afpacket] block_timeout
@@ -53,6 +55,7 @@ func defaultConfig() config {
 		SpinUs:     50,
 		Ring:       "v2",
 		Frames:     1024,
+		VnetHdr:    true,
 		RxBlocks:   64,
 		RxBlockKB:  64,
 		RxTimeout:  time.Millisecond,
@@ -73,6 +76,7 @@ var flagKeys = []struct {
 	{"spin", "general", "spin_us", "`microseconds` a thread keeps polling after its last packet before sleeping", func(c *config) any { return c.SpinUs }},
 	{"rx-shed", "general", "rx_shed_us", "shed frames of heavy flows that waited longer than these `microseconds` in an interface's receive ring (0: off)", func(c *config) any { return c.RxShedUs }},
 	{"driver", "general", "driver", "default `driver` of interfaces attached without one", func(c *config) any { return c.Driver }},
+	{"vnet-hdr", "afpacket", "vnet_hdr", "AF_PACKET takes GSO/GRO super-frames whole (PACKET_VNET_HDR); false drops them as oversized", func(c *config) any { return c.VnetHdr }},
 	{"socket", "api", "socket", "API Unix socket `path` (default /run/r2/INSTANCE.sock)", func(c *config) any { return "" }},
 	{"listen", "api", "listen", "also serve the API on this TCP `host:port` (loopback only unless -allow-remote)", func(c *config) any { return "" }},
 	{"allow-remote", "api", "allow_remote", "allow a non-loopback -listen address: anyone reaching it can reconfigure the router", func(c *config) any { return c.AllowRemote }},
@@ -140,8 +144,17 @@ func (o *overrides) apply(c *config) error {
 
 // driverSettings are the configuration values for drivers.
 func (c *config) driverSettings() driver.Settings {
-	return driver.Settings{Ring: c.Ring, Frames: c.Frames, Blocks: c.RxBlocks,
-		BlockSize: c.RxBlockKB << 10, BlockTimeout: c.RxTimeout}
+	s := driver.Settings{Ring: c.Ring, Frames: c.Frames, Blocks: c.RxBlocks,
+		BlockSize: c.RxBlockKB << 10, BlockTimeout: c.RxTimeout, NoVnetHdr: !c.VnetHdr}
+	if c.VnetHdr && !c.FramesSet {
+		// Slots of 68 KiB: the driver's default count (its
+		// DefaultVnetFrames) unless frames was given.
+		s.Frames = 0
+	}
+	if c.VnetHdr && c.RxBlockKB < 128 {
+		s.BlockSize = 128 << 10 // a v3 block must hold a super-frame
+	}
+	return s
 }
 
 // configError is a problem at a line of a configuration file.
@@ -312,7 +325,10 @@ func (c *config) set(section, k, v string) error {
 		c.Ring = v
 		return nil
 	case "afpacket.frames":
+		c.FramesSet = true
 		return num(&c.Frames, 64, 1<<20)
+	case "afpacket.vnet_hdr":
+		return boolean(&c.VnetHdr)
 	case "afpacket.blocks":
 		return num(&c.RxBlocks, 2, 4096)
 	case "afpacket.block_kb":

@@ -49,7 +49,10 @@ func formatConfig(c config) string {
 	kv("entries", c.LogEntries)
 	b.WriteString("\n[afpacket]\n")
 	kv("ring", c.Ring)
-	kv("frames", c.Frames)
+	if c.FramesSet { // frames left unset have a default that depends on vnet_hdr
+		kv("frames", c.Frames)
+	}
+	kv("vnet_hdr", c.VnetHdr)
 	kv("blocks", c.RxBlocks)
 	kv("block_kb", c.RxBlockKB)
 	kv("block_timeout", c.RxTimeout)

@@ -94,6 +94,16 @@ type Shedder interface {
 	Shed(cutoff int64, max int, m *FlowMeter) (n int)
 }
 
+// Offloader is a driver that can send GSO super-frames (packet.GSO.Size
+// set) and frames whose TCP or UDP checksum is left to finish
+// (packet.GSONeedsCsum) as they are. Packets for an interface whose driver
+// is not one, or says false, are segmented and checksummed in software
+// first (gnodes/layer3/gso).
+type Offloader interface {
+	// Offloads reports whether the driver takes such packets.
+	Offloads() bool
+}
+
 // Names of the driver counters of an interface, kept under its IfNode node:
 // names.IfNodeCounter(ifname, DrvRxErrors) is "IfNode:eth0/drv_rx_errors".
 const (

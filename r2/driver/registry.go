@@ -79,6 +79,9 @@ type Settings struct {
 	Blocks       int
 	BlockSize    int
 	BlockTimeout time.Duration
+	// NoVnetHdr turns AF_PACKET's vnet headers (GSO/GRO super-frames
+	// received and sent whole) off.
+	NoVnetHdr bool
 }
 
 // OpenFunc opens a driver on one interface.

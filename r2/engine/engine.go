@@ -26,6 +26,10 @@ type Config struct {
 	Threads int
 	// Packets is the packet pool size of each thread (default 8192).
 	Packets int
+	// BigPackets is the size of each thread's pool of big packets, which
+	// hold GSO/GRO super-frames of up to 64 KiB (default 256; each takes
+	// memory only once a super-frame has used it).
+	BigPackets int
 	// CPUs pins thread i to CPUs[i] when set (len must be Threads).
 	CPUs []int
 	// BusyPoll makes threads spin instead of sleeping in epoll.
@@ -77,6 +81,9 @@ var ErrClosed = errors.New("engine closed")
 func New(cfg Config) (*Engine, error) {
 	if cfg.Threads <= 0 {
 		cfg.Threads = 1
+	}
+	if cfg.BigPackets <= 0 {
+		cfg.BigPackets = 256
 	}
 	if cfg.Packets <= 0 {
 		cfg.Packets = 8192
@@ -180,6 +187,7 @@ func (e *Engine) newThread(i int, base *graph.Graph) (*Thread, error) {
 		p.Close()
 		return nil, fmt.Errorf("engine: thread %d: %w", i, err)
 	}
+	pool.SetBig(packet.NewBigPool(i, e.cfg.BigPackets))
 	cpu := -1
 	if e.cfg.CPUs != nil {
 		cpu = e.cfg.CPUs[i]

@@ -83,3 +83,63 @@ func completeL4(l4 []byte, proto uint8, pseudo uint32) bool {
 	be.PutUint16(l4[off:], c)
 	return true
 }
+
+// CompleteChecksumL3 is CompleteChecksum for a packet that starts at its
+// IPv4 or IPv6 header.
+func CompleteChecksumL3(ip []byte) bool {
+	if len(ip) == 0 {
+		return false
+	}
+	switch ip[0] >> 4 {
+	case 4:
+		return completeChecksum4(ip)
+	case 6:
+		return completeChecksum6(ip)
+	}
+	return false
+}
+
+// SetPseudoChecksum puts the pseudo-header sum of the TCP or UDP packet in
+// the IPv4 or IPv6 packet ip (the whole of it, as for a GSO super-frame)
+// into its checksum field, folded but not complemented: the state Linux
+// leaves a packet in for checksum offload (CHECKSUM_PARTIAL). It returns
+// the offset of the TCP or UDP header in ip.
+func SetPseudoChecksum(ip []byte) (l4off int, ok bool) {
+	var proto uint8
+	var pseudo uint32
+	switch {
+	case len(ip) >= IPv4MinLen && ip[0]>>4 == 4:
+		h := IPv4(ip)
+		ihl, total := h.HeaderLen(), h.TotalLen()
+		if ihl < IPv4MinLen || total < ihl || total > len(ip) || h.IsFragment() {
+			return 0, false
+		}
+		l4off, proto = ihl, h.Protocol()
+		pseudo = Sum(ip[12:20], uint32(proto)+uint32(total-ihl))
+	case len(ip) >= IPv6Len && ip[0]>>4 == 6:
+		h := IPv6(ip)
+		end := IPv6Len + h.PayloadLen()
+		if end > len(ip) {
+			return 0, false
+		}
+		c, ok := WalkIPv6(ip[:end], maxCsumExtHeaders)
+		if !ok || !c.Upper || c.Frag {
+			return 0, false
+		}
+		l4off, proto = c.Off, c.Proto
+		pseudo = PseudoSum6(h.Src(), h.Dst(), end-c.Off, proto)
+	default:
+		return 0, false
+	}
+	off := 16
+	if proto == ProtoUDP {
+		off = 6
+	} else if proto != ProtoTCP {
+		return 0, false
+	}
+	if l4off+off+2 > len(ip) {
+		return 0, false
+	}
+	be.PutUint16(ip[l4off+off:], Fold(pseudo))
+	return l4off, true
+}

@@ -22,6 +22,9 @@ const (
 	IPv4Local = "IPv4Local"
 	// IPv4Frag fragments packets larger than their output MTU.
 	IPv4Frag = "IPv4Frag"
+	// GSO segments super-frames and finishes checksums in software for
+	// outputs that cannot.
+	GSO = "GSO"
 	// IPv6Fwd looks up IPv6 routes and decrements the hop limit.
 	IPv6Fwd = "IPv6Fwd"
 	// IPv6Local handles IPv6 packets addressed to the router itself (ICMPv6

@@ -11,8 +11,59 @@ const (
 	// way out (Ethernet 14, VLAN 4, tunnels); 128 covers any stack of them we
 	// foresee.
 	Headroom = 128
-	// MaxData is the largest frame a packet can carry.
+	// MaxData is the largest frame a packet of a normal pool can carry.
 	MaxData = BufSize - Headroom
+	// BigBufSize is the size of a big packet's buffer (see Pool.SetBig):
+	// the largest IP packet (65,535 bytes) in an Ethernet frame with one
+	// 802.1Q tag (18 more) after Headroom, rounded up to whole 4 KiB pages
+	// (17 of them, 69,632 bytes).
+	BigBufSize = 17 << 12
+	// MaxBigData is the largest frame a big packet can carry.
+	MaxBigData = BigBufSize - Headroom
+)
+
+// GSO describes a super-frame (several TCP or UDP segments carried as one
+// frame, as Linux hands them over with GSO, TSO and GRO) and a checksum left
+// to be finished, in the terms of the virtio_net_hdr that AF_PACKET
+// exchanges with PACKET_VNET_HDR. The zero value is a plain packet whose
+// checksums are complete.
+//
+// Invariant kept by the drivers that set it: a packet with Size > 0 also
+// has GSONeedsCsum, with the pseudo-header checksum in its L4 checksum
+// field, so an output either hands all of it to the kernel or segments it
+// in software (gnodes/layer3/gso).
+type GSO struct {
+	// CsumStart is the offset in the buffer (like L2 and L3, so it does
+	// not move when headers are pulled or pushed) of the header whose
+	// checksum is to be finished: the TCP or UDP header.
+	CsumStart uint16
+	// CsumOffset is the offset of the checksum field from CsumStart: 16
+	// for TCP, 6 for UDP.
+	CsumOffset uint16
+	// Size is the payload bytes of every segment but the last (gso_size);
+	// 0 for a packet that is not a super-frame.
+	Size uint16
+	// Type is the kind of super-frame: GSOTCPv4, GSOUDP, GSOTCPv6,
+	// possibly with GSOECN; GSONone for none.
+	Type uint8
+	// Flags are GSONeedsCsum and GSODataValid.
+	Flags uint8
+}
+
+// GSO types (virtio_net_hdr gso_type) and flags (virtio_net_hdr flags).
+const (
+	GSONone  uint8 = 0
+	GSOTCPv4 uint8 = 1
+	GSOUDP   uint8 = 3 // UDP fragmentation offload (UFO); not forwarded
+	GSOTCPv6 uint8 = 4
+	GSOUDPL4 uint8 = 5 // UDP segmentation (UDP_SEGMENT), both families
+	GSOECN   uint8 = 0x80
+
+	// GSONeedsCsum: the checksum at CsumStart+CsumOffset holds only the
+	// pseudo-header sum; whoever sends the frame finishes it.
+	GSONeedsCsum uint8 = 1
+	// GSODataValid: the receiving side already validated the checksum.
+	GSODataValid uint8 = 2
 )
 
 // Meta flags and fields.
@@ -60,6 +111,9 @@ type Packet struct {
 	// Meta passes small facts between adjacent nodes (see the Meta*
 	// constants); cleared on every Get.
 	Meta uint32
+	// GSO says whether the packet is a super-frame, or has a checksum to
+	// finish; cleared on every Get.
+	GSO GSO
 
 	pool  *Pool
 	index uint32 // position in the pool, and frame number for UMEM pools
@@ -84,8 +138,8 @@ func (p *Packet) Index() uint32 { return p.index }
 // Pool is the pool the packet belongs to.
 func (p *Packet) Pool() *Pool { return p.pool }
 
-// RxBuf returns the room for a received frame: MaxData bytes starting at
-// Headroom. After writing n bytes into it call SetLen(n).
+// RxBuf returns the room for a received frame: MaxData bytes (MaxBigData
+// for a big packet) starting at Headroom. After writing n bytes into it call SetLen(n).
 func (p *Packet) RxBuf() []byte { return p.buf[Headroom:] }
 
 // SetLen makes the data the n bytes at Headroom (a freshly received frame).
@@ -108,7 +162,7 @@ func (p *Packet) SetHeadLen(off, n int) bool {
 // SetData copies b in as the packet's data at Headroom. It reports false,
 // copying nothing, if b does not fit.
 func (p *Packet) SetData(b []byte) bool {
-	if len(b) > MaxData {
+	if len(b) > len(p.buf)-Headroom {
 		return false
 	}
 	p.SetLen(copy(p.buf[Headroom:], b))
@@ -152,6 +206,34 @@ func (p *Packet) reset() {
 	p.InIfindex, p.OutIfindex = -1, -1
 	p.NextHop = 0
 	p.Meta = 0
+	p.GSO = GSO{}
+}
+
+// Big reports whether the packet is a big one (BigBufSize bytes).
+func (p *Packet) Big() bool { return len(p.buf) > BufSize }
+
+// GSOSegLen is the length of one full segment's IP packet of a super-frame
+// whose data starts at its IP header: the IP and TCP or UDP headers plus
+// GSO.Size. It is 0 when the packet is not a super-frame or its headers
+// do not fit.
+func (p *Packet) GSOSegLen() int {
+	if p.GSO.Size == 0 {
+		return 0
+	}
+	l4 := int(p.GSO.CsumStart)
+	if l4 < p.head || l4+20 > p.tail {
+		return 0
+	}
+	var l4len int
+	switch p.GSO.Type &^ GSOECN {
+	case GSOTCPv4, GSOTCPv6:
+		l4len = int(p.buf[l4+12]>>4) * 4
+	case GSOUDPL4:
+		l4len = 8
+	default:
+		return 0
+	}
+	return l4 - p.head + l4len + int(p.GSO.Size)
 }
 
 // Resize makes the data n bytes long from the current head, growing into

@@ -18,6 +18,8 @@ type Pool struct {
 	// ret carries packets freed by other threads back to the owner. It holds
 	// the whole pool, so Return never finds it full.
 	ret *ring.MPSC[*Packet]
+	// big is the owner's pool of big packets (SetBig), or nil.
+	big *Pool
 
 	gets, allocFails, frees, reclaimed, doubleFrees uint64
 }
@@ -32,6 +34,32 @@ func NewPool(owner, n int) *Pool {
 	p.mem = mem
 	return p
 }
+
+// NewBigPool makes a pool of n big packets (BigBufSize bytes each) for
+// thread owner, to be the companion of its normal pool (SetBig). The
+// memory is allocated now but, being fresh zero pages, only takes room as
+// super-frames first touch it.
+func NewBigPool(owner, n int) *Pool {
+	if n <= 0 {
+		panic(fmt.Sprintf("packet: pool size %d", n))
+	}
+	mem := make([]byte, n*BigBufSize)
+	p := newPool(owner, n, func(i int) []byte { return mem[i*BigBufSize : (i+1)*BigBufSize : (i+1)*BigBufSize] })
+	p.mem = mem
+	return p
+}
+
+// SetBig gives p a companion pool of big packets of the same owner: Big
+// returns it, and p.Free takes its packets back to it directly.
+func (p *Pool) SetBig(big *Pool) {
+	if big != nil && big.owner != p.owner {
+		panic(fmt.Sprintf("packet: big pool of thread %d for thread %d", big.owner, p.owner))
+	}
+	p.big = big
+}
+
+// Big is p's companion pool of big packets, or nil.
+func (p *Pool) Big() *Pool { return p.big }
 
 // NewPoolOn makes a pool whose buffers are the n consecutive BufSize frames
 // of mem, e.g. an AF_XDP UMEM, so a received frame becomes a packet without a
@@ -95,6 +123,10 @@ func (p *Pool) Get() *Packet {
 // pool, in which case it travels back to its owner.
 func (p *Pool) Free(pk *Packet) {
 	if pk.pool != p {
+		if pk.pool == p.big && p.big != nil {
+			p.big.Free(pk)
+			return
+		}
 		pk.Return()
 		return
 	}

@@ -64,6 +64,9 @@ func (r *Router) AddInterface(spec Interface, drv driver.Driver) error {
 	}
 	fi := &fwd.Interface{Ifindex: spec.Ifindex, Name: spec.Name, LinuxIndex: spec.LinuxIndex, MAC: spec.MAC,
 		MTU: spec.MTU, Owner: spec.Owner, Up: true}
+	if o, ok := drv.(driver.Offloader); ok && o.Offloads() {
+		fi.Offload = true
+	}
 	if fi.MTU >= 1280 {
 		// The EUI-64 link-local address, as Linux gives every interface.
 		fi.Addrs = []netip.Prefix{netip.PrefixFrom(fwd.LinkLocalFromMAC(fi.MAC), 64)}

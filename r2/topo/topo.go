@@ -637,6 +637,23 @@ func (t *Topology) Offloads(ns, ifname string) (map[string]bool, error) {
 	return getOffloads(h, ifname)
 }
 
+// DisableOffloads turns every offload Config.Offloads covers off on
+// interface ifname in namespace ns, as New does for all of them without
+// Config.Offloads: for a topology whose hosts differ (one offloading, one
+// not).
+func (t *Topology) DisableOffloads(ns, ifname string) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		return fmt.Errorf("topo %s: %w", t.Config.Prefix, net.ErrClosed)
+	}
+	h, ok := t.nsh[ns]
+	if !ok {
+		return fmt.Errorf("namespace %q is not part of topology %s", ns, t.Config.Prefix)
+	}
+	return disableOffloads(h, ifname)
+}
+
 // Close removes the veth pairs and namespaces the topology created. It is
 // idempotent, and tolerates things already removed (for example by Cleanup).
 // A namespace that a process still runs in survives, empty and unnamed,

@@ -32,7 +32,8 @@
 //   - tcp6: iperf3 over IPv6, offloads off, as tcp.
 //   - tcp, tcp-offload: iperf3 from h1 to h2 through the router, with
 //     offloads off on all veth ends and with the veth defaults (TSO, GSO, GRO
-//     and checksum offload on).
+//     and checksum offload on); tcp-offload4: the latter with 4 streams.
+//     R2's AF_PACKET interfaces run with vnet headers (the default).
 //   - ping-idle, ping-load: ping RTT median and p99 from h1 to h2, idle and
 //     under a 64-byte UDP flood; ping-busy-idle, ping-busy-load: the same with
 //     R2 busy polling (-busy-poll). The kernel has no such mode: its column
@@ -110,12 +111,13 @@ Flags:
   -short           quick run: 1 round of about 1 s per measurement (for CI);
                    -rounds and -duration given explicitly still apply
   -only LIST       comma-separated measurements to run (default all):
-                     udp64 udp512 udp1500 udp6 tcp tcp6 tcp-offload ping-idle
+                     udp64 udp512 udp1500 udp6 tcp tcp6 tcp-offload tcp-offload4 ping-idle
                      ping-load ping-busy-idle ping-busy-load churn table
                      threads2
                    and the groups udp (IPv4), ipv6 (udp6, tcp6), ping
                    (idle, load), ping-busy, all
-  -variants LIST   routers to measure (default kernel,afpacket,afxdp)
+  -variants LIST   routers to measure (default kernel,afpacket,afxdp; also
+                   afpacket-novnet: AF_PACKET without vnet headers)
   -r2 PATH         the r2 daemon binary (default: DIR/r2 with -bindir, or built)
   -bindir DIR      directory holding r2, r2intf and r2rt (default: build them
                    with 'go build' into a temporary directory)
@@ -134,7 +136,7 @@ Flags:
 
 // measurement IDs in the order they are reported.
 var allMeasurements = []string{
-	"udp64", "udp512", "udp1500", "udp6", "tcp", "tcp6", "tcp-offload",
+	"udp64", "udp512", "udp1500", "udp6", "tcp", "tcp6", "tcp-offload", "tcp-offload4",
 	"ping-idle", "ping-load", "ping-busy-idle", "ping-busy-load",
 	"churn", "table", "threads2",
 }
@@ -148,18 +150,26 @@ var measurementGroups = map[string][]string{
 }
 
 // variant IDs in the order they are reported.
-var allVariants = []string{variantKernel, variantAFPacket, variantAFXDP}
+var allVariants = []string{variantKernel, variantAFPacket, variantAFPacketNoVnet, variantAFXDP}
+
+// defaultVariants are measured unless -variants says otherwise.
+var defaultVariants = []string{variantKernel, variantAFPacket, variantAFXDP}
 
 const (
 	variantKernel   = "kernel"
 	variantAFPacket = "afpacket"
 	variantAFXDP    = "afxdp"
+	// variantAFPacketNoVnet is AF_PACKET without vnet headers (r2
+	// -vnet-hdr=false), to measure what they cost or bring.
+	variantAFPacketNoVnet = "afpacket-novnet"
 )
 
 var variantTitles = map[string]string{
 	variantKernel:   "kernel",
 	variantAFPacket: "R2 AF_PACKET",
 	variantAFXDP:    "R2 AF_XDP",
+
+	variantAFPacketNoVnet: "R2 AF_PACKET no vnet",
 }
 
 // shortTableLimit is how many prefixes -short loads (the kernel takes
@@ -179,7 +189,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.duration, "duration", 5*time.Second, "")
 	fs.BoolVar(&o.short, "short", false, "")
 	only := fs.String("only", "all", "")
-	variants := fs.String("variants", strings.Join(allVariants, ","), "")
+	variants := fs.String("variants", strings.Join(defaultVariants, ","), "")
 	fs.StringVar(&o.r2Path, "r2", "", "")
 	fs.StringVar(&o.binDir, "bindir", "", "")
 	fs.StringVar(&o.table, "table", "", "")

@@ -85,6 +85,7 @@ func measurements() map[string]*measDef {
 		{ID: "tcp", Title: "TCP (iperf3), offloads off", Metrics: tcp(false), run: func(s *setup) (map[string]float64, []string, error) { return s.tcp() }},
 		{ID: "tcp6", Title: "TCP (iperf3) over IPv6, offloads off", Metrics: tcp(false), run: func(s *setup) (map[string]float64, []string, error) { return s.tcpTo(h2Addr6) }},
 		{ID: "tcp-offload", Title: "TCP (iperf3), default veth offloads (TSO/GSO/GRO on)", Metrics: tcp(true), run: func(s *setup) (map[string]float64, []string, error) { return s.tcp() }},
+		{ID: "tcp-offload4", Title: "TCP (iperf3 -P 4), default veth offloads (TSO/GSO/GRO on)", Metrics: tcp(true), run: func(s *setup) (map[string]float64, []string, error) { return s.tcpStreams(h2Addr, 4) }},
 		{ID: "ping-idle", Title: "ping h1→h2, idle (R2 epoll)", Metrics: pingMetrics(false), run: func(s *setup) (map[string]float64, []string, error) { return s.ping(false) }},
 		{ID: "ping-load", Title: "ping h1→h2 under a 64 B flood (R2 epoll)", Metrics: pingMetrics(true), run: func(s *setup) (map[string]float64, []string, error) { return s.ping(true) }},
 		{ID: "ping-busy-idle", Title: "ping h1→h2, idle (R2 busy-poll; kernel as usual)", Metrics: pingMetrics(false), run: func(s *setup) (map[string]float64, []string, error) { return s.ping(false) }},
@@ -155,12 +156,15 @@ func (s *setup) udpFamily(size int, v6 bool) (map[string]float64, []string, erro
 func (s *setup) tcp() (map[string]float64, []string, error) { return s.tcpTo(h2Addr) }
 
 // tcpTo is tcp to h2's address dst (h2Addr or h2Addr6).
-func (s *setup) tcpTo(dst string) (map[string]float64, []string, error) {
+func (s *setup) tcpTo(dst string) (map[string]float64, []string, error) { return s.tcpStreams(dst, 1) }
+
+// tcpStreams is tcpTo with that many parallel TCP streams.
+func (s *setup) tcpStreams(dst string, streams int) (map[string]float64, []string, error) {
 	var before map[string]uint64
 	if s.d != nil {
 		before, _ = s.d.counterTotals()
 	}
-	res, err := s.runIperf(dst)
+	res, err := s.runIperf(dst, streams)
 	m := map[string]float64{}
 	if res.FromIperf || err == nil {
 		m["gbps"] = res.Gbps

@@ -132,6 +132,7 @@ type r2Flags struct {
 	Threads  int
 	CPUs     string // -cpus, "" for none
 	BusyPoll bool
+	NoVnet   bool // -vnet-hdr=false
 }
 
 func (f r2Flags) args() []string {
@@ -141,6 +142,9 @@ func (f r2Flags) args() []string {
 	}
 	if f.BusyPoll {
 		a = append(a, "-busy-poll")
+	}
+	if f.NoVnet {
+		a = append(a, "-vnet-hdr=false")
 	}
 	return a
 }

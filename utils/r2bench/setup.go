@@ -57,7 +57,7 @@ func groups() []*group {
 	return []*group{
 		{name: "base", threads: 1, ids: []string{"udp64", "udp512", "udp1500", "tcp", "ping-idle", "ping-load", "churn"}},
 		{name: "ipv6", threads: 1, ipv6: true, ids: []string{"udp6", "tcp6"}},
-		{name: "offloads", threads: 1, offloads: true, ids: []string{"tcp-offload"}},
+		{name: "offloads", threads: 1, offloads: true, ids: []string{"tcp-offload", "tcp-offload4"}},
 		{name: "busy-poll", threads: 1, busyPoll: true, ids: []string{"ping-busy-idle", "ping-busy-load"}},
 		{name: "table", threads: 1, ipv6: true, ids: []string{"table"}},
 		{name: "two-threads", threads: 2, ids: []string{"threads2"}},
@@ -167,6 +167,7 @@ func (s *setup) configure() error {
 	s.b.instSeq++
 	inst := fmt.Sprintf("%s-%d", s.b.runID, s.b.instSeq)
 	f := s.b.r2flags(s.grp)
+	f.NoVnet = s.variant == variantAFPacketNoVnet
 	s.info.Instance, s.info.R2Args = inst, f.args()
 	d, err := startDaemon(ctx, s.b.cleanup, s.b.bins, inst, f)
 	if err != nil {
@@ -219,7 +220,7 @@ func (s *setup) configure() error {
 		}
 		s.info.Drivers[n], s.info.Threads[n] = i.Driver, i.Thread
 	}
-	want := map[string]string{variantAFPacket: "afpacket", variantAFXDP: "afxdp"}[s.variant]
+	want := map[string]string{variantAFPacket: "afpacket", variantAFPacketNoVnet: "afpacket", variantAFXDP: "afxdp"}[s.variant]
 	for n, drv := range s.info.Drivers {
 		if drv == want {
 			continue

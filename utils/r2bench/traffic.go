@@ -292,7 +292,7 @@ type iperf3JSON struct {
 // runIperf runs an iperf3 server in h2 and a client in h1 (both pinned to
 // the generator CPU) for the configured duration (whole seconds, at least
 // one), to h2's address dst (h2Addr or h2Addr6).
-func (s *setup) runIperf(dst string) (iperfResult, error) {
+func (s *setup) runIperf(dst string, streams int) (iperfResult, error) {
 	b := s.b
 	var res iperfResult
 	if b.tools["iperf3"] == "" {
@@ -325,8 +325,12 @@ func (s *setup) runIperf(dst string) (iperfResult, error) {
 	ctx, cancel := context.WithTimeout(b.ctx, limit)
 	defer cancel()
 	cliOut, cliErr := &lockedBuffer{}, &lockedBuffer{}
-	cliCmd := exec.Command("ip", "netns", "exec", s.tp.H1NS, "iperf3", "-c", dst, "-t", strconv.Itoa(secs),
-		"-J", "-A", cpu, "--connect-timeout", "3000")
+	args := []string{"netns", "exec", s.tp.H1NS, "iperf3", "-c", dst, "-t", strconv.Itoa(secs),
+		"-J", "-A", cpu, "--connect-timeout", "3000"}
+	if streams > 1 {
+		args = append(args, "-P", strconv.Itoa(streams))
+	}
+	cliCmd := exec.Command("ip", args...)
 	cliCmd.Stdout, cliCmd.Stderr = cliOut, cliErr
 	start := time.Now()
 	cli, err := spawn(cliCmd, syscall.SIGKILL)

@@ -29,6 +29,9 @@ type Driver struct {
 	cfg Config          // defaults filled in; read-only
 	cnt driver.Counters // written by the owner thread only
 	fd  int             // the socket; -1 once closed
+	// vnet says every frame sent starts with a virtio_net_hdr
+	// (PACKET_VNET_HDR); read-only.
+	vnet bool
 
 	// The Rx ring, of the version chosen at Open (noRing before the ring
 	// exists and after Close), walked by the owner thread; rxMem is its
@@ -84,7 +87,7 @@ func Open(c Config) (*Driver, error) {
 			return fail(err)
 		}
 	}
-	d := &Driver{cfg: c, cnt: c.Counters, fd: -1, rx: noRing{}}
+	d := &Driver{cfg: c, cnt: c.Counters, fd: -1, rx: noRing{}, vnet: !c.NoVnetHdr}
 	for i := range d.msgs {
 		d.msgs[i].Hdr.Iov = &d.iovs[i]
 		d.msgs[i].Hdr.SetIovlen(1)
@@ -109,6 +112,13 @@ func (d *Driver) open() error {
 		return fmt.Errorf("socket: %w", err)
 	}
 	d.fd = fd
+	if !c.NoVnetHdr {
+		// Before the ring: the kernel refuses it (EBUSY) once a ring
+		// exists, and sizes the ring's frame offsets with it.
+		if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_VNET_HDR, 1); err != nil {
+			return fmt.Errorf("PACKET_VNET_HDR: %w", err)
+		}
+	}
 	switch c.Version {
 	case RingV2:
 		err = d.setupV2()

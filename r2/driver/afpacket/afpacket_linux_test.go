@@ -101,38 +101,47 @@ func TestConfigDefaults(t *testing.T) {
 		wantErr string
 		check   func(Config) bool
 	}{
-		{name: "zero", c: Config{}, check: func(c Config) bool {
+		{name: "zero", c: Config{NoVnetHdr: true}, check: func(c Config) bool {
 			return c.Version == DefaultRingVersion && c.Frames == DefaultFrames &&
 				c.FrameSize == DefaultFrameSize && c.MTU == DefaultMTU &&
 				c.BlockSize == 0 && c.Blocks == 0 && c.BlockTimeout == 0 // V3 only
 		}},
-		{name: "v3 zero", c: Config{Version: RingV3}, check: func(c Config) bool {
+		{name: "v3 zero", c: Config{NoVnetHdr: true, Version: RingV3}, check: func(c Config) bool {
 			return c.BlockSize == DefaultBlockSize && c.Blocks == DefaultBlocks &&
 				c.BlockTimeout == DefaultBlockTimeout && c.FrameSize == DefaultFrameSize && c.MTU == DefaultMTU &&
 				c.Frames == 0 // V2 only
 		}},
-		{name: "interface MTU", c: Config{}, ifMTU: 9000, check: func(c Config) bool { return c.MTU == 9000 && c.maxFrame() == packet.MaxData }},
-		{name: "MTU given", c: Config{MTU: 1000}, ifMTU: 9000, check: func(c Config) bool { return c.MTU == 1000 && c.maxFrame() == 1018 }},
-		{name: "MTU too small", c: Config{MTU: 10}, wantErr: "MTU"},
-		{name: "bad version", c: Config{Version: 9}, wantErr: "ring version RingVersion(9)"},
+		{name: "interface MTU", c: Config{NoVnetHdr: true}, ifMTU: 9000, check: func(c Config) bool { return c.MTU == 9000 && c.maxFrame() == packet.MaxData }},
+		{name: "MTU given", c: Config{NoVnetHdr: true, MTU: 1000}, ifMTU: 9000, check: func(c Config) bool { return c.MTU == 1000 && c.maxFrame() == 1018 }},
+		{name: "MTU too small", c: Config{NoVnetHdr: true, MTU: 10}, wantErr: "MTU"},
+		{name: "bad version", c: Config{NoVnetHdr: true, Version: 9}, wantErr: "ring version RingVersion(9)"},
 		// TPACKET_V2.
-		{name: "v2 jumbo MTU", c: Config{MTU: 9000}, check: func(c Config) bool {
+		{name: "v2 jumbo MTU", c: Config{NoVnetHdr: true, MTU: 9000}, check: func(c Config) bool {
 			return c.FrameSize == 2048 && c.FrameSize >= c.maxFrame()+v2FrameOverhead
 		}},
-		{name: "v2 frames round up to pages", c: Config{Frames: 5}, check: func(c Config) bool { return c.Frames == 6 }},
-		{name: "v2 big frames", c: Config{FrameSize: 8192, Frames: 3}, check: func(c Config) bool { return c.Frames == 3 && c.FrameSize == 8192 }},
-		{name: "v2 small frames", c: Config{MTU: 68, FrameSize: 256, Frames: 1}, check: func(c Config) bool { return c.Frames == 16 }},
-		{name: "v2 frame too small for MTU", c: Config{FrameSize: 1024}, wantErr: "frame size 1024"},
-		{name: "v2 frame not power of two", c: Config{FrameSize: 3072}, wantErr: "power of two"},
-		{name: "v2 negative frames", c: Config{Frames: -1}, wantErr: "frames"},
-		{name: "v2 ignores V3 fields", c: Config{BlockSize: 3 * 4096, Blocks: -1}, check: func(c Config) bool { return c.Version == RingV2 }},
+		{name: "v2 frames round up to pages", c: Config{NoVnetHdr: true, Frames: 5}, check: func(c Config) bool { return c.Frames == 6 }},
+		{name: "v2 big frames", c: Config{NoVnetHdr: true, FrameSize: 8192, Frames: 3}, check: func(c Config) bool { return c.Frames == 3 && c.FrameSize == 8192 }},
+		{name: "v2 small frames", c: Config{NoVnetHdr: true, MTU: 68, FrameSize: 256, Frames: 1}, check: func(c Config) bool { return c.Frames == 16 }},
+		{name: "v2 frame too small for MTU", c: Config{NoVnetHdr: true, FrameSize: 1024}, wantErr: "frame size 1024"},
+		{name: "v2 frame not power of two", c: Config{NoVnetHdr: true, FrameSize: 3072}, wantErr: "power of two"},
+		{name: "v2 negative frames", c: Config{NoVnetHdr: true, Frames: -1}, wantErr: "frames"},
+		{name: "v2 ignores V3 fields", c: Config{NoVnetHdr: true, BlockSize: 3 * 4096, Blocks: -1}, check: func(c Config) bool { return c.Version == RingV2 }},
 		// TPACKET_V3.
-		{name: "timeout rounds up", c: Config{Version: RingV3, BlockTimeout: 1500 * time.Microsecond}, check: func(c Config) bool { return c.blockTimeoutMs() == 2 }},
-		{name: "block not power of two", c: Config{Version: RingV3, BlockSize: 3 * 4096}, wantErr: "power of two"},
-		{name: "block below page", c: Config{Version: RingV3, BlockSize: 2048}, wantErr: "power of two"},
-		{name: "frame size odd", c: Config{Version: RingV3, FrameSize: 1000}, wantErr: "frame size"},
-		{name: "frame above block", c: Config{Version: RingV3, BlockSize: 4096, FrameSize: 8192}, wantErr: "frame size"},
-		{name: "negative blocks", c: Config{Version: RingV3, Blocks: -1}, wantErr: "blocks"},
+		{name: "timeout rounds up", c: Config{NoVnetHdr: true, Version: RingV3, BlockTimeout: 1500 * time.Microsecond}, check: func(c Config) bool { return c.blockTimeoutMs() == 2 }},
+		{name: "block not power of two", c: Config{NoVnetHdr: true, Version: RingV3, BlockSize: 3 * 4096}, wantErr: "power of two"},
+		{name: "block below page", c: Config{NoVnetHdr: true, Version: RingV3, BlockSize: 2048}, wantErr: "power of two"},
+		{name: "frame size odd", c: Config{NoVnetHdr: true, Version: RingV3, FrameSize: 1000}, wantErr: "frame size"},
+		{name: "frame above block", c: Config{NoVnetHdr: true, Version: RingV3, BlockSize: 4096, FrameSize: 8192}, wantErr: "frame size"},
+		{name: "negative blocks", c: Config{NoVnetHdr: true, Version: RingV3, Blocks: -1}, wantErr: "blocks"},
+		// With vnet headers (the default).
+		{name: "vnet zero", c: Config{}, check: func(c Config) bool {
+			return c.Frames == DefaultVnetFrames && c.FrameSize == VnetFrameSize && c.maxFrame() == 1518 &&
+				c.rxOpts().vnet && c.rxOpts().maxGSO == maxGSOFrame
+		}},
+		{name: "vnet v3 zero", c: Config{Version: RingV3}, check: func(c Config) bool { return c.BlockSize == DefaultVnetBlockSize }},
+		{name: "vnet jumbo MTU into big packets", c: Config{MTU: 9000}, check: func(c Config) bool { return c.maxFrame() == 9018 }},
+		{name: "vnet frame too small", c: Config{FrameSize: 8192}, wantErr: "frame size 8192"},
+		{name: "vnet frame not whole pages", c: Config{FrameSize: 70000}, wantErr: "multiple of the page size"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -748,7 +757,7 @@ func TestRecvChecksumPartial(t *testing.T) { forVersions(t, testRecvChecksumPart
 
 func testRecvChecksumPartial(t *testing.T, ver RingVersion) {
 	v := newVethPair(t, 1500)
-	d := v.openDriver(t, Config{Version: ver})
+	d := v.openDriver(t, Config{Version: ver, NoVnetHdr: true})
 	pool := packet.NewPool(0, 16)
 
 	// Peer B is 10.99.0.2/24 and knows A (10.99.0.1) by a permanent

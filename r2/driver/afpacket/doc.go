@@ -91,13 +91,31 @@
 // empty Recv stops, counts RxNoBuf once per call and leaves the frame in
 // the ring for a later call.
 //
+// # Vnet headers (GSO/GRO)
+//
 // On interfaces whose peer uses offloads (a veth whose other end belongs to
-// a local stack, with the default checksum offload, TSO and GSO), frames
-// may arrive with their TCP or UDP checksum not yet computed
-// (TP_STATUS_CSUMNOTREADY): Recv completes it (counted in RxCsumFixed), as
-// hardware would have. Super-frames above the MTU (TSO/GSO) are dropped as
-// oversized: turn those offloads off on such links, as r2/topo does. Real
-// NICs hand over wire frames.
+// a local stack, with the default checksum offload, TSO and GSO; a NIC
+// with GRO), the kernel hands over super-frames of up to 64 KiB and frames
+// whose TCP or UDP checksum is not yet computed (TP_STATUS_CSUMNOTREADY).
+// By default the socket has PACKET_VNET_HDR (set before the ring, which the
+// kernel requires): every frame comes with a virtio_net_hdr just before it
+// (at tp_mac-10) that Recv turns into packet.GSO, and the slots are big
+// enough for a super-frame (VnetFrameSize, 17 pages: a V2 slot larger than
+// a page must be whole pages; V3 blocks of 128 KiB). A frame that does not
+// fit a normal packet goes into a big one (packet.Pool.SetBig). A
+// super-frame that arrived without NEEDS_CSUM (GRO) is given the
+// pseudo-header sum so that all super-frames leave in the same state.
+// Only plain frames are held to MTU+18 bytes; super-frames are checked
+// segment by segment by forwarding. Send prepends a virtio_net_hdr
+// (written in the packet's headroom, no extra iovec) describing the
+// packet's GSO metadata, so the kernel segments and finishes checksums
+// (zeros for a plain packet).
+//
+// With Config.NoVnetHdr (daemon key [afpacket] vnet_hdr = false) Recv
+// instead completes checksums left partial (counted in RxCsumFixed), as
+// hardware would have, and drops super-frames as oversized (RxErrors):
+// turn TSO/GSO off on such links. Real NICs without GRO hand over wire
+// frames.
 //
 // The socket ignores outgoing frames (PACKET_IGNORE_OUTGOING): R2 does not
 // read back what it sends, nor what the kernel itself sends on the

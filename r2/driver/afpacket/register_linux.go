@@ -34,6 +34,7 @@ func open(a driver.OpenArgs) (driver.Driver, error) {
 		Counters:     a.Counters,
 		Promisc:      a.Promisc,
 		Fanout:       a.Fanout,
+		NoVnetHdr:    a.Settings.NoVnetHdr,
 	})
 	if err != nil {
 		return nil, err // a nil *Driver must not become a non-nil driver.Driver

@@ -44,6 +44,13 @@ func (d *Driver) Recv(pool *packet.Pool, pkts []*packet.Packet) int {
 	return n
 }
 
+// rxOpts is what take needs to know of the driver's configuration.
+type rxOpts struct {
+	maxFrame int  // longest plain frame accepted, VLAN tag included
+	maxGSO   int  // longest super-frame accepted (with vnet headers)
+	vnet     bool // frames come with a virtio_net_hdr (PACKET_VNET_HDR)
+}
+
 // frame is what Recv needs of one frame header (tpacket2_hdr or
 // tpacket3_hdr).
 type frame struct {
@@ -52,6 +59,7 @@ type frame struct {
 	status uint32 // tp_status
 	tci    uint16 // stripped VLAN tag, if status says so
 	tpid   uint16
+	vnet   []byte // the virtio_net_hdr before data, with PACKET_VNET_HDR
 }
 
 // size is the length of f once its VLAN tag is back.
@@ -62,23 +70,44 @@ func (f *frame) size() int {
 	return len(f.data)
 }
 
-// take checks frame f and copies it into a packet of pool. It returns the
-// packet and more true; or nil and more true for a frame it dropped
-// (counted in RxErrors), which the ring steps over; or nil and more false
-// when the pool is empty (counted in RxNoBuf): the frame stays in the ring
-// for a later call, and recv stops.
-func take(pool *packet.Pool, f *frame, maxFrame int, cnt *driver.Counters) (p *packet.Packet, more bool) {
+// take checks frame f and copies it into a packet of pool (of its
+// companion pool of big packets for a super-frame that needs one). It
+// returns the packet and more true; or nil and more true for a frame it
+// dropped (counted in RxErrors), which the ring steps over; or nil and
+// more false when the pool is empty (counted in RxNoBuf): the frame stays
+// in the ring for a later call, and recv stops.
+func take(pool *packet.Pool, f *frame, o *rxOpts, cnt *driver.Counters) (p *packet.Packet, more bool) {
+	limit := o.maxFrame
+	if len(f.vnet) == vnetHdrLen && f.vnet[1] != vnetGSONone {
+		limit = o.maxGSO // a super-frame: its segments are checked on output
+	}
 	// Truncated (longer than a block or slot), oversized or runt: drop
 	// it before it takes a packet.
-	if len(f.data) != f.wire || f.size() > maxFrame || len(f.data) < 14 {
+	size := f.size()
+	if len(f.data) != f.wire || size > limit || len(f.data) < 14 {
 		cnt.RxErrors.Inc()
 		return nil, true
 	}
-	if p = pool.Get(); p == nil {
+	from := pool
+	if size > packet.MaxData {
+		if from = pool.Big(); from == nil {
+			cnt.RxErrors.Inc()
+			return nil, true
+		}
+	}
+	if p = from.Get(); p == nil {
 		cnt.RxNoBuf.Inc()
 		return nil, false
 	}
 	p.SetLen(copyFrame(p.RxBuf(), f))
+	if o.vnet {
+		if !readVnet(p, f) {
+			pool.Free(p)
+			cnt.RxErrors.Inc()
+			return nil, true
+		}
+		return p, true
+	}
 	if f.status&unix.TP_STATUS_CSUMNOTREADY != 0 {
 		// A local sender left the checksum to "hardware" (a veth peer
 		// with checksum offload): finish it, or the receiver drops

@@ -38,7 +38,7 @@ func (d *Driver) setupV2() error {
 	if err := d.mapRing(size); err != nil {
 		return err
 	}
-	d.rx = &ring2{mem: d.rxMem, frameSize: c.FrameSize, frames: c.Frames, maxFrame: c.maxFrame()}
+	d.rx = &ring2{mem: d.rxMem, frameSize: c.FrameSize, frames: c.Frames, opt: c.rxOpts()}
 	return nil
 }
 
@@ -58,7 +58,7 @@ type ring2 struct {
 	mem       []byte // the mapping: frames*frameSize bytes
 	frameSize int
 	frames    int
-	maxFrame  int // longest frame accepted, VLAN tag included
+	opt       rxOpts
 
 	cur int // slot being read, or waited for
 	off int // offset of slot cur in mem
@@ -84,7 +84,7 @@ func (r *ring2) recv(pool *packet.Pool, pkts []*packet.Packet, cnt *driver.Count
 			break
 		}
 		if f, ok := r.peek(st); ok {
-			p, more := take(pool, &f, r.maxFrame, cnt)
+			p, more := take(pool, &f, &r.opt, cnt)
 			if !more {
 				break
 			}
@@ -111,13 +111,21 @@ func (r *ring2) peek(status uint32) (f frame, ok bool) {
 	if start < unix.SizeofTpacket2Hdr || end > r.frameSize {
 		return f, false
 	}
-	return frame{
+	f = frame{
 		data:   slot[start:end:end],
 		wire:   int(h.Len),
 		status: status,
 		tci:    h.Vlan_tci,
 		tpid:   h.Vlan_tpid,
-	}, true
+	}
+	if r.opt.vnet {
+		// The kernel writes the virtio_net_hdr just before the frame.
+		if start-vnetHdrLen < unix.SizeofTpacket2Hdr {
+			return f, false
+		}
+		f.vnet = slot[start-vnetHdrLen : start : start]
+	}
+	return f, true
 }
 
 // release gives slot cur back to the kernel and moves to the next. The

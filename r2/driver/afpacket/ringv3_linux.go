@@ -43,7 +43,7 @@ func (d *Driver) setupV3() error {
 	if err := d.mapRing(c.Blocks * c.BlockSize); err != nil {
 		return err
 	}
-	d.rx = &ring3{mem: d.rxMem, blockSize: c.BlockSize, blocks: c.Blocks, maxFrame: c.maxFrame()}
+	d.rx = &ring3{mem: d.rxMem, blockSize: c.BlockSize, blocks: c.Blocks, opt: c.rxOpts()}
 	return nil
 }
 
@@ -58,7 +58,7 @@ type ring3 struct {
 	mem       []byte // the mapping: blocks*blockSize bytes
 	blockSize int
 	blocks    int
-	maxFrame  int // longest frame accepted, VLAN tag included
+	opt       rxOpts
 
 	cur  int    // block being read, or waited for
 	base int    // offset of block cur in mem
@@ -94,7 +94,7 @@ func (r *ring3) recv(pool *packet.Pool, pkts []*packet.Packet, cnt *driver.Count
 			r.release()
 			continue
 		}
-		p, more := take(pool, &f, r.maxFrame, cnt)
+		p, more := take(pool, &f, &r.opt, cnt)
 		if !more {
 			break
 		}
@@ -152,13 +152,21 @@ func (r *ring3) peek() (f frame, next uint32, ok bool) {
 	if int(h.Mac) < unix.SizeofTpacket3Hdr || end > r.blockSize {
 		return f, 0, false
 	}
-	return frame{
+	f = frame{
 		data:   blk[start:end:end],
 		wire:   int(h.Len),
 		status: h.Status,
 		tci:    uint16(h.Hv1.Vlan_tci),
 		tpid:   h.Hv1.Vlan_tpid,
-	}, h.Next_offset, true
+	}
+	if r.opt.vnet {
+		// The kernel writes the virtio_net_hdr just before the frame.
+		if int(h.Mac)-vnetHdrLen < unix.SizeofTpacket3Hdr {
+			return f, 0, false
+		}
+		f.vnet = blk[start-vnetHdrLen : start : start]
+	}
+	return f, h.Next_offset, true
 }
 
 // advance moves past the frame just peeked, whose tp_next_offset is next,

@@ -41,6 +41,14 @@ func (d *Driver) sendBatch(b []*packet.Packet) int {
 		return 0
 	}
 	for i, p := range b {
+		if d.vnet {
+			// The virtio_net_hdr goes in the headroom, in front of
+			// the frame: the packet is freed after the send.
+			frame := p.Head()
+			if v := p.Push(vnetHdrLen); v != nil {
+				putVnet(v, p, frame)
+			}
+		}
 		data := p.Data()
 		d.iovs[i].Base = unsafe.SliceData(data)
 		d.iovs[i].SetLen(len(data))

@@ -4,7 +4,8 @@
 // all up in one batch (the route table overlaps the cache misses of a
 // batch), then for each packet: filters martian addresses (RFC 1812 5.3.7),
 // delivers packets for the router to IPv4Local, decrements the TTL with an
-// incremental checksum update, checks the output MTU, and stores the output
+// incremental checksum update, checks the output MTU (of each segment, for
+// a GSO super-frame), and stores the output
 // interface and next hop in the packet for EncapMux and EtherEncap.
 //
 // Errors that deserve an ICMP answer (no route, TTL expired, fragmentation
@@ -33,6 +34,7 @@ const (
 	nextEncapMux
 	nextLocal
 	nextFrag
+	nextGSO
 	numNext
 )
 
@@ -56,7 +58,7 @@ type Node struct {
 type cntrs struct {
 	fwded                             counters.PktByte
 	noRoute, ttlExpired, fragNeeded   counters.Counter
-	toFrag, noIntf, intfDown          counters.Counter
+	toFrag, noIntf, intfDown, toGSO   counters.Counter
 	martianSrc, martianDst, multicast counters.Counter
 	broadcast, local, l2Broadcast     counters.Counter
 }
@@ -71,7 +73,7 @@ func (n *Node) Name() string { return names.IPv4Fwd }
 
 // NextNames implements graph.Node.
 func (n *Node) NextNames() []string {
-	return []string{nextDrop: names.Drop, nextEncapMux: names.EncapMux, nextLocal: names.IPv4Local, nextFrag: names.IPv4Frag}
+	return []string{nextDrop: names.Drop, nextEncapMux: names.EncapMux, nextLocal: names.IPv4Local, nextFrag: names.IPv4Frag, nextGSO: names.GSO}
 }
 
 // Clone implements graph.Node.
@@ -86,6 +88,7 @@ func (n *Node) Clone(c *graph.CloneCtx) graph.Node {
 			ttlExpired:  c.Counter(name, "ttl_expired"),
 			fragNeeded:  c.Counter(name, "frag_needed"),
 			toFrag:      c.Counter(name, "to_fragment"),
+			toGSO:       c.Counter(name, "to_gso"),
 			noIntf:      c.Counter(name, "no_intf"),
 			intfDown:    c.Counter(name, "intf_down"),
 			martianSrc:  c.Counter(name, "martian_src"),
@@ -233,7 +236,13 @@ func (n *Node) forward(d *graph.Dispatch, t *fwd.IPv4Table, p *packet.Packet, ds
 		d.Drop(p, n.c.intfDown)
 		return
 	}
-	tooBig := ip.TotalLen() > out.MTU
+	// A super-frame leaves as segments: the MTU applies to them (the
+	// kernel's skb_gso_validate_network_len).
+	l3len := ip.TotalLen()
+	if p.GSO.Size != 0 {
+		l3len = p.GSOSegLen()
+	}
+	tooBig := l3len > out.MTU
 	if tooBig && ip.FlagsFrag()&hdr.IPv4FlagDF != 0 {
 		n.c.fragNeeded.Inc()
 		n.icmpError(d, p, origin, hdr.ICMPDestUnreach, hdr.ICMPFragNeeded, uint32(out.MTU))
@@ -250,6 +259,13 @@ func (n *Node) forward(d *graph.Dispatch, t *fwd.IPv4Table, p *packet.Packet, ds
 	}
 	n.fwdPkts++
 	n.fwdBytes += p.Len()
+	if p.GSO.Flags&packet.GSONeedsCsum != 0 && (tooBig || !out.Offload) {
+		// A super-frame or an unfinished checksum the output cannot
+		// take: GSO segments and checksums it in software first.
+		n.c.toGSO.Inc()
+		d.Push(nextGSO, p)
+		return
+	}
 	if tooBig {
 		n.c.toFrag.Inc()
 		d.Push(nextFrag, p) // DF clear: IPv4Frag splits it

@@ -157,6 +157,7 @@ func (n *Node) deliver(d *graph.Dispatch, p *packet.Packet) {
 	n.ipID++
 	hdr.PutIPv4(data, ip.TOS(), len(data), n.ipID, hdr.DefaultTTL, hdr.ProtoICMP, dst, src)
 	p.Meta = packet.MetaLocalOrigin
+	p.GSO = packet.GSO{} // a reply or error, no longer the super-frame it was
 	n.c.echo.Inc()
 	d.Push(nextIPv4, p)
 }
@@ -207,6 +208,7 @@ func (n *Node) icmpError(d *graph.Dispatch, p *packet.Packet) {
 	hdr.PutIPv4(out, 0xc0, total, n.ipID, hdr.DefaultTTL, hdr.ProtoICMP, src, orig)
 	p.L3 = p.Head()
 	p.Meta = packet.MetaLocalOrigin
+	p.GSO = packet.GSO{} // a reply or error, no longer the super-frame it was
 	p.NextHop = 0
 	n.tokens--
 	n.c.errors.Inc()

@@ -15,6 +15,7 @@ const (
 	nextDrop = iota // graph.Drop
 	nextEncapMux
 	nextLocal
+	nextGSO
 	numNext
 )
 
@@ -60,7 +61,7 @@ type cntrs struct {
 	badExtHdr, rh0, unknownOption     counters.Counter
 	multicast, linkLocal, l2Broadcast counters.Counter
 	noRoute, hopLimit, tooBig, local  counters.Counter
-	noIntf, intfDown                  counters.Counter
+	noIntf, intfDown, toGSO           counters.Counter
 }
 
 // New makes IPv6Fwd using table (not nil: an empty RIB's Active table) and
@@ -74,7 +75,7 @@ func (n *Node) Name() string { return names.IPv6Fwd }
 
 // NextNames implements graph.Node.
 func (n *Node) NextNames() []string {
-	return []string{nextDrop: names.Drop, nextEncapMux: names.EncapMux, nextLocal: names.IPv6Local}
+	return []string{nextDrop: names.Drop, nextEncapMux: names.EncapMux, nextLocal: names.IPv6Local, nextGSO: names.GSO}
 }
 
 // Clone implements graph.Node.
@@ -100,6 +101,7 @@ func (n *Node) Clone(c *graph.CloneCtx) graph.Node {
 			local:         cnt("local"),
 			noIntf:        cnt("no_intf"),
 			intfDown:      cnt("intf_down"),
+			toGSO:         cnt("to_gso"),
 		}}
 }
 
@@ -286,7 +288,13 @@ func (n *Node) forward(d *graph.Dispatch, t *fwd.IPv6Table, p *packet.Packet, dh
 		d.Drop(p, n.c.intfDown)
 		return
 	}
-	if len(data) > out.MTU {
+	l3len := len(data)
+	if p.GSO.Size != 0 {
+		// A super-frame leaves as segments: the MTU applies to
+		// them (the kernel's skb_gso_validate_network_len).
+		l3len = p.GSOSegLen()
+	}
+	if l3len > out.MTU {
 		// Routers never fragment IPv6 (RFC 8200 5).
 		n.c.tooBig.Inc()
 		n.icmpError(d, p, origin, hdr.ICMPv6PacketTooBig, 0, uint32(out.MTU))
@@ -304,6 +312,13 @@ func (n *Node) forward(d *graph.Dispatch, t *fwd.IPv6Table, p *packet.Packet, dh
 	p.Meta |= packet.MetaIPv6
 	n.fwdPkts++
 	n.fwdBytes += len(data)
+	if p.GSO.Flags&packet.GSONeedsCsum != 0 && !out.Offload {
+		// A super-frame or an unfinished checksum the output cannot
+		// take: GSO segments and checksums it in software first.
+		n.c.toGSO.Inc()
+		d.Push(nextGSO, p)
+		return
+	}
 	d.Push(nextEncapMux, p)
 }
 

@@ -196,6 +196,7 @@ func (n *Node) deliver(d *graph.Dispatch, p *packet.Packet, ip hdr.IPv6) {
 	be.PutUint16(icmp[2:], hdr.ICMPv6Checksum(src[:], req[:], icmp))
 	hdr.PutIPv6(data, ip.TrafficClass(), len(icmp), hdr.ProtoICMPv6, hdr.DefaultHopLimit, &src, &req)
 	p.Meta = packet.MetaLocalOrigin | packet.MetaIPv6
+	p.GSO = packet.GSO{} // a reply or error, no longer the super-frame it was
 	p.NextHop = 0
 	n.c.echo.Inc()
 	d.Push(nextIPv6, p)
@@ -248,6 +249,7 @@ func (n *Node) icmpError(d *graph.Dispatch, p *packet.Packet, ip hdr.IPv6) {
 	hdr.PutIPv6(out, 0, len(icmp), hdr.ProtoICMPv6, hdr.DefaultHopLimit, &src, &orig)
 	p.L3 = p.Head()
 	p.Meta = packet.MetaLocalOrigin | packet.MetaIPv6
+	p.GSO = packet.GSO{} // a reply or error, no longer the super-frame it was
 	p.NextHop = 0
 	n.tokens--
 	n.c.errors.Inc()

@@ -1,0 +1,88 @@
+package ipv4fwd_test
+
+import (
+	"encoding/binary"
+	"net/netip"
+	"testing"
+
+	"github.com/r2go/r2/fwd"
+	ipv4fwd "github.com/r2go/r2/gnodes/layer3/ipv4/fwd"
+	gt "github.com/r2go/r2/r2/graph/graphtest"
+	"github.com/r2go/r2/r2/names"
+	"github.com/r2go/r2/r2/packet"
+)
+
+// TestGSO: a super-frame is held to the MTU segment by segment, and goes
+// to GSO when the output cannot take it (no offload, or a segment too big
+// with DF clear); with DF set and segments too big it is answered with
+// fragmentation needed. A frame with only a checksum to finish goes to
+// GSO for an output without offload.
+func TestGSO(t *testing.T) {
+	var s *fwd.Interfaces
+	s = s.With(&fwd.Interface{Ifindex: 1, Name: "eth0", MAC: [6]byte{2, 0, 0, 0, 0, 1}, MTU: 1500,
+		Addrs: []netip.Prefix{netip.MustParsePrefix("10.1.0.2/24")}, Up: true})
+	s = s.With(&fwd.Interface{Ifindex: 2, Name: "eth1", MAC: [6]byte{2, 0, 0, 0, 0, 2}, MTU: 1400,
+		Addrs: []netip.Prefix{netip.MustParsePrefix("10.2.0.2/24")}, Up: true, Offload: true})
+	tests := []struct {
+		name    string
+		dst     string
+		size    uint16 // gso_size; 0: checksum only
+		df      bool
+		sink    string
+		counter string
+	}{
+		{name: "segments fit, output offloads", dst: "10.2.0.9", size: 1000, sink: names.EncapMux},
+		{name: "segments too big, DF", dst: "10.2.0.9", size: 1390, df: true, sink: names.IPv4Local, counter: "IPv4Fwd/frag_needed"},
+		{name: "segments too big, no DF", dst: "10.2.0.9", size: 1390, sink: names.GSO, counter: "IPv4Fwd/to_gso"},
+		{name: "output without offload", dst: "10.1.0.9", size: 1000, sink: names.GSO, counter: "IPv4Fwd/to_gso"},
+		{name: "checksum only, too big, no DF (finished, then fragmented)", dst: "10.2.0.9", sink: names.GSO, counter: "IPv4Fwd/to_gso"},
+		{name: "checksum only, output without offload", dst: "10.1.0.9", sink: names.GSO, counter: "IPv4Fwd/to_gso"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h := gt.New(t, gt.Options{})
+			gt.Add(h, ipv4fwd.New(newRIB(t, nil).Active(), s))
+			sinks := map[string]*gt.Sink{}
+			for _, n := range []string{names.EncapMux, names.IPv4Local, names.GSO} {
+				sinks[n] = h.Sink(n)
+			}
+			b := ip("10.1.0.1", tc.dst, 64, 1800)
+			if tc.df {
+				b[6] |= 0x40
+				binary.BigEndian.PutUint16(b[10:], 0)
+				c := csum16(b[:20])
+				binary.BigEndian.PutUint16(b[10:], c)
+			}
+			p := pkt(h, b, 0)
+			p.GSO = packet.GSO{CsumStart: uint16(p.Head() + 20), CsumOffset: 6, Size: tc.size, Flags: packet.GSONeedsCsum}
+			if tc.size != 0 {
+				p.GSO.Type = packet.GSOUDPL4
+			}
+			h.Inject(names.IPv4Fwd, p)
+			h.RunUntilIdle()
+			for n, sk := range sinks {
+				want := 0
+				if n == tc.sink {
+					want = 1
+				}
+				if sk.Len() != want {
+					t.Errorf("%s got %d packets, want %d", n, sk.Len(), want)
+				}
+			}
+			if tc.counter != "" && h.Counter(tc.counter) != 1 {
+				t.Errorf("%s = %d, want 1", tc.counter, h.Counter(tc.counter))
+			}
+		})
+	}
+}
+
+func csum16(b []byte) uint16 {
+	var s uint32
+	for i := 0; i+1 < len(b); i += 2 {
+		s += uint32(b[i])<<8 | uint32(b[i+1])
+	}
+	for s > 0xffff {
+		s = s&0xffff + s>>16
+	}
+	return ^uint16(s)
+}
