@@ -11,7 +11,7 @@ DESTDIR ?=
 SYSCONFDIR ?= /etc
 UNITDIR ?= $(PREFIX)/lib/systemd/system
 INSTALL_CMDS := r2 utils/r2intf utils/r2rt utils/r2follow utils/r2log utils/r2cnt utils/r2top utils/r2cap utils/r2graph utils/r2exporter
-UNITS   := r2@.service r2-exporter@.service
+UNITS   := r2@.service r2-exporter@.service r2-follow@.service
 VERSION ?= 0.1.0
 
 .PHONY: all build deps test vet fmt-check apis bench demo demo-stop clean install deb

@@ -2,7 +2,7 @@
 //
 //   - r2.cfg.example: the commented example configuration, installed as
 //     /etc/r2.cfg (a conffile in the Debian package);
-//   - r2@.service, r2-exporter@.service: systemd unit templates (instance
+//   - r2@.service, r2-exporter@.service, r2-follow@.service: systemd unit templates (instance
 //     from the unit's instance name; @BINDIR@ and @SYSCONFDIR@ are
 //     filled in by make install and mkdeb);
 //   - postinst, postrm: the Debian package's scripts (daemon-reload only);

@@ -50,7 +50,7 @@ func verifyUnits(t *testing.T, root string) {
 		t.Fatal(err)
 	}
 	runOK(t, "", "cp", "-rn", "/lib/systemd/system/.", sysunits+"/")
-	cmd := exec.Command(sa, "verify", "--root="+root, "r2@pkgtest.service", "r2-exporter@pkgtest.service")
+	cmd := exec.Command(sa, "verify", "--root="+root, "r2@pkgtest.service", "r2-exporter@pkgtest.service", "r2-follow@pkgtest.service")
 	out, err := cmd.CombinedOutput()
 	if err != nil || len(bytes.TrimSpace(out)) > 0 {
 		t.Errorf("systemd-analyze verify: %v\n%s", err, out)
@@ -73,7 +73,7 @@ func TestMakeInstall(t *testing.T) {
 	if err != nil || !bytes.Equal(cfg, example) {
 		t.Errorf("etc/r2.cfg is not the example: %v", err)
 	}
-	for _, u := range []string{"r2@.service", "r2-exporter@.service"} {
+	for _, u := range []string{"r2@.service", "r2-exporter@.service", "r2-follow@.service"} {
 		b, err := os.ReadFile(filepath.Join(dest, "usr/local/lib/systemd/system", u))
 		if err != nil {
 			t.Fatal(err)
@@ -120,7 +120,7 @@ func TestDeb(t *testing.T) {
 	}
 	contents := runOK(t, "", dpkgDeb, "--contents", deb)
 	for _, want := range []string{"./usr/bin/r2\n", "./usr/bin/r2intf\n", "./usr/bin/r2rt\n", "./usr/bin/r2log\n", "./usr/bin/r2cnt\n",
-		"./usr/bin/r2exporter\n", "./etc/r2.cfg\n", "./lib/systemd/system/r2@.service\n", "./lib/systemd/system/r2-exporter@.service\n"} {
+		"./usr/bin/r2exporter\n", "./etc/r2.cfg\n", "./lib/systemd/system/r2@.service\n", "./lib/systemd/system/r2-exporter@.service\n", "./lib/systemd/system/r2-follow@.service\n"} {
 		if !strings.Contains(contents, want) {
 			t.Errorf("dpkg-deb --contents lacks %s", strings.TrimSpace(want))
 		}

@@ -4,9 +4,9 @@
 // packs them with the example configuration (a conffile, /etc/r2.cfg) and
 // the systemd units:
 //
-//	/usr/bin/{r2,r2intf,r2rt,r2log,r2cnt,r2exporter}
+//	/usr/bin/{r2,r2intf,r2rt,r2log,r2cnt,r2exporter,r2follow,r2top,r2cap,r2graph}
 //	/etc/r2.cfg
-//	/lib/systemd/system/{r2@.service,r2-exporter@.service}
+//	/lib/systemd/system/{r2@.service,r2-exporter@.service,r2-follow@.service}
 //
 // It is a module of its own so that the packager's dependencies stay out of
 // the router's go.mod.
@@ -32,12 +32,12 @@ import (
 )
 
 // Commands are the packages built into /usr/bin.
-var Commands = []string{"r2", "utils/r2intf", "utils/r2rt", "utils/r2log", "utils/r2cnt", "utils/r2exporter"}
+var Commands = []string{"r2", "utils/r2intf", "utils/r2rt", "utils/r2log", "utils/r2cnt", "utils/r2exporter", "utils/r2follow", "utils/r2top", "utils/r2cap", "utils/r2graph"}
 
 // Units are the systemd unit templates of utils/packaging; @BINDIR@ in them
 // becomes the directory of the binaries, @SYSCONFDIR@ that of the
 // configuration (as make install does).
-var Units = []string{"r2@.service", "r2-exporter@.service"}
+var Units = []string{"r2@.service", "r2-exporter@.service", "r2-follow@.service"}
 
 var unitVars = strings.NewReplacer("@BINDIR@", bindir, "@SYSCONFDIR@", "/etc")
 
