@@ -88,8 +88,9 @@ type Decl struct {
 	// keyed store: an extension publishes its initial values there, or
 	// starts a goroutine that keeps them current.
 	Start func(s *store.Store) error
-	// Uses and Sets document the packet metadata the node reads and
-	// writes (VPP's node docs do the same); shown by tools, not enforced.
+	// Uses and Sets document, next to the declaration, the packet
+	// metadata the node reads and writes (VPP's node docs do the same);
+	// they are for readers and are not enforced.
 	Uses, Sets string
 }
 
