@@ -101,7 +101,7 @@ func TestDeb(t *testing.T) {
 	dpkgDeb := tool(t, "dpkg-deb", "dpkg")
 	dpkg := tool(t, "dpkg", "dpkg")
 	if os.Geteuid() != 0 {
-		t.Skip("needs root: the installed daemon opens /run/r2 and /dev/shm")
+		t.Fatal("needs root (make test runs as root): the installed daemon opens /run/r2 and /dev/shm")
 	}
 	dir := t.TempDir()
 	deb := strings.TrimSpace(runOK(t, "mkdeb", "go", "run", ".", "-root", "../../..", "-version", "0.1.0~test", "-out", dir))

@@ -65,7 +65,7 @@ func startProc(t *testing.T, name string, args ...string) *exec.Cmd {
 // Prometheus' HTTP API for R2's receive counters.
 func TestPrometheusEndToEnd(t *testing.T) {
 	if os.Geteuid() != 0 {
-		t.Skip("needs root (namespaces, veth, AF_PACKET)")
+		t.Fatal("needs root (make test runs as root): namespaces, veth, AF_PACKET")
 	}
 	prom, err := exec.LookPath("prometheus")
 	if err != nil {
