@@ -50,18 +50,8 @@ func NewGroup(members []Adjacency, weights []int) (*Group, error) {
 	if err != nil {
 		return nil, err
 	}
-	for i, m := range members {
-		if m.Group != nil || m.Kind != AdjGateway && m.Kind != AdjConnected {
-			return nil, fmt.Errorf("next hop %d of a multipath route is %s: want a gateway or a connected path", i, m)
-		}
-		if err := m.validate(); err != nil {
-			return nil, err
-		}
-		for _, o := range members[:i] {
-			if o == m {
-				return nil, fmt.Errorf("next hop %s given twice", m)
-			}
-		}
+	if err := checkMembers(members); err != nil {
+		return nil, err
 	}
 	bucket, err := fillBuckets(weights)
 	if err != nil {
@@ -71,6 +61,41 @@ func NewGroup(members []Adjacency, weights []int) (*Group, error) {
 	copy(g.members[:], members)
 	g.Members = g.members[:n:n]
 	return g, nil
+}
+
+// groupMember is what a group of either family is made of.
+type groupMember interface {
+	comparable
+	fmt.Stringer
+	validate() error
+	isPath() bool
+}
+
+// checkMembers checks a group's members: valid single paths (gateway or
+// connected, not themselves groups), none given twice.
+func checkMembers[A groupMember](members []A) error {
+	for i, m := range members {
+		if !m.isPath() {
+			return fmt.Errorf("next hop %d of a multipath route is %s: want a gateway or a connected path", i, m)
+		}
+		if err := m.validate(); err != nil {
+			return err
+		}
+		for _, o := range members[:i] {
+			if o == m {
+				return fmt.Errorf("next hop %s given twice", m)
+			}
+		}
+	}
+	return nil
+}
+
+func (a Adjacency) isPath() bool {
+	return a.Group == nil && (a.Kind == AdjGateway || a.Kind == AdjConnected)
+}
+
+func (a Adjacency6) isPath() bool {
+	return a.Group == nil && (a.Kind == AdjGateway || a.Kind == AdjConnected)
 }
 
 // checkGroup checks a group's size and weights (nil: all 1), returned.

@@ -24,18 +24,8 @@ func NewGroup6(members []Adjacency6, weights []int) (*Group6, error) {
 	if err != nil {
 		return nil, err
 	}
-	for i, m := range members {
-		if m.Group != nil || m.Kind != AdjGateway && m.Kind != AdjConnected {
-			return nil, fmt.Errorf("next hop %d of a multipath route is %s: want a gateway or a connected path", i, m)
-		}
-		if err := m.validate(); err != nil {
-			return nil, err
-		}
-		for _, o := range members[:i] {
-			if o == m {
-				return nil, fmt.Errorf("next hop %s given twice", m)
-			}
-		}
+	if err := checkMembers(members); err != nil {
+		return nil, err
 	}
 	bucket, err := fillBuckets(weights)
 	if err != nil {

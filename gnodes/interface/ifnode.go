@@ -287,28 +287,14 @@ func (n *Node) Pending() bool {
 // once every thread has let go of the node.
 func (n *Node) Removed(pool *packet.Pool) {
 	if n.drains {
-		for {
-			p, ok := n.handoff.Dequeue()
-			if !ok {
-				break
-			}
-			pool.Free(p)
-		}
+		packet.FreeRing(n.handoff, pool)
 	}
 }
 
 // Drain implements graph.Drainer: it frees (back to their pools) packets
 // left in the handoff ring. Only call it when no thread runs the node any
 // more.
-func (n *Node) Drain() {
-	for {
-		p, ok := n.handoff.Dequeue()
-		if !ok {
-			return
-		}
-		p.Return()
-	}
-}
+func (n *Node) Drain() { packet.ReturnRing(n.handoff) }
 
 var (
 	_ graph.Node    = (*Node)(nil)

@@ -479,26 +479,12 @@ func (n *Node) Removed(pool *packet.Pool) {
 		pool.Free(p)
 	}
 	n.garbage = nil
-	for {
-		p, ok := n.handoff.Dequeue()
-		if !ok {
-			break
-		}
-		pool.Free(p)
-	}
+	packet.FreeRing(n.handoff, pool)
 }
 
 // Drain implements graph.Drainer: packets handed over after the owner let
 // go of the node go back to their pools.
-func (n *Node) Drain() {
-	for {
-		p, ok := n.handoff.Dequeue()
-		if !ok {
-			return
-		}
-		p.Return()
-	}
-}
+func (n *Node) Drain() { packet.ReturnRing(n.handoff) }
 
 var (
 	_ graph.Node    = (*Node)(nil)

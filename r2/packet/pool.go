@@ -197,3 +197,28 @@ func (p *Pool) Stats() Stats {
 	s.InFlight = s.Size - s.Free - s.InReturn
 	return s
 }
+
+// FreeRing empties r, an MPSC ring of packets that other threads hand to
+// this pool's thread, freeing every packet to pool (the owner thread, while
+// it still runs the node that reads r).
+func FreeRing(r *ring.MPSC[*Packet], pool *Pool) {
+	for {
+		p, ok := r.Dequeue()
+		if !ok {
+			return
+		}
+		pool.Free(p)
+	}
+}
+
+// ReturnRing empties r, sending every packet back to its own pool: for the
+// control side, once no thread reads r any more.
+func ReturnRing(r *ring.MPSC[*Packet]) {
+	for {
+		p, ok := r.Dequeue()
+		if !ok {
+			return
+		}
+		p.Return()
+	}
+}

@@ -208,24 +208,17 @@ func (r *Router) resolveMultipath6(rt ctl.Route) (fwd.Route6, error) {
 
 // info6 is an installed IPv6 route as the API shows it. Caller holds r.mu.
 func (r *Router) info6(rt fwd.Route6) ctl.Route {
-	out := ctl.Route{Prefix: rt.Prefix, Kind: rt.Adj.Kind.String()}
+	v6 := func(a fwd.Adjacency6) netip.Addr {
+		if a.Kind != fwd.AdjGateway {
+			return netip.Addr{}
+		}
+		return netip.AddrFrom16(a.NextHop)
+	}
+	var paths []ctl.Path
 	if g := rt.Adj.Group; g != nil {
 		for i, m := range g.Members {
-			pa := ctl.Path{Weight: g.Weights[i]}
-			if x := r.intfs.Get(m.Ifindex); x != nil {
-				pa.Ifname = x.Name
-			}
-			if m.Kind == fwd.AdjGateway {
-				pa.NextHop = netip.AddrFrom16(m.NextHop)
-			}
-			out.Paths = append(out.Paths, pa)
+			paths = append(paths, ctl.Path{Weight: g.Weights[i], Ifname: r.ifname(m.Ifindex), NextHop: v6(m)})
 		}
 	}
-	if i := r.intfs.Get(rt.Adj.Ifindex); i != nil && rt.Adj.Kind != fwd.AdjDrop {
-		out.Ifname = i.Name
-	}
-	if rt.Adj.Kind == fwd.AdjGateway {
-		out.NextHop = netip.AddrFrom16(rt.Adj.NextHop)
-	}
-	return out
+	return r.view(rt.Prefix, rt.Adj.Kind, rt.Adj.Ifindex, v6(rt.Adj), paths)
 }

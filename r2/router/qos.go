@@ -153,6 +153,20 @@ func (r *Router) qosForget(ifname string) {
 }
 
 // qosOf is the QoS configuration of interface ifname, which must exist
+// lockQoS takes the R2 context lock and finds interface ifname's QoS
+// state; on error the lock is not held.
+func (r *Router) lockQoS(ifname string) (*qosIf, error) {
+	if err := r.lock(); err != nil {
+		return nil, err
+	}
+	st, err := r.qosOf(ifname)
+	if err != nil {
+		r.mu.Unlock()
+		return nil, err
+	}
+	return st, nil
+}
+
 // and have a link rate. Caller holds r.mu.
 func (r *Router) qosOf(ifname string) (*qosIf, error) {
 	if _, err := r.byName(ifname); err != nil {
@@ -266,14 +280,11 @@ func (r *Router) AddClass(c ctl.Class) error {
 // freed and counted. A class with children, or used by a rule or as the
 // default, is refused.
 func (r *Router) DelClass(ifname, name string) error {
-	if err := r.lock(); err != nil {
-		return err
-	}
-	defer r.mu.Unlock()
-	st, err := r.qosOf(ifname)
+	st, err := r.lockQoS(ifname)
 	if err != nil {
 		return err
 	}
+	defer r.mu.Unlock()
 	i := slices.IndexFunc(st.classes, func(x hfsc.ClassConfig) bool { return x.Name == name })
 	if i < 0 {
 		return fmt.Errorf("interface %s: no class %q: %w", ifname, name, ctl.ErrNotFound)
@@ -298,14 +309,11 @@ func (r *Router) DelClass(ifname, name string) error {
 
 // AddRule adds a classifier rule to interface ifname.
 func (r *Router) AddRule(ifname string, ru ctl.Rule) error {
-	if err := r.lock(); err != nil {
-		return err
-	}
-	defer r.mu.Unlock()
-	st, err := r.qosOf(ifname)
+	st, err := r.lockQoS(ifname)
 	if err != nil {
 		return err
 	}
+	defer r.mu.Unlock()
 	fr := fwd.QoSRule{Prio: ru.Prio, Class: ru.Class, DSCP: ru.DSCP, Src: ru.Src, Dst: ru.Dst, Proto: ru.Proto, Sport: ru.Sport, Dport: ru.Dport}
 	if err := fr.Check(); err != nil {
 		return fmt.Errorf("interface %s: %v: %w", ifname, err, ctl.ErrInvalid)
@@ -327,14 +335,11 @@ func (r *Router) AddRule(ifname string, ru ctl.Rule) error {
 
 // DelRule deletes interface ifname's rule prio.
 func (r *Router) DelRule(ifname string, prio int) error {
-	if err := r.lock(); err != nil {
-		return err
-	}
-	defer r.mu.Unlock()
-	st, err := r.qosOf(ifname)
+	st, err := r.lockQoS(ifname)
 	if err != nil {
 		return err
 	}
+	defer r.mu.Unlock()
 	i := slices.IndexFunc(st.rules, func(x fwd.QoSRule) bool { return x.Prio == prio })
 	if i < 0 {
 		return fmt.Errorf("interface %s: no rule %d: %w", ifname, prio, ctl.ErrNotFound)
@@ -348,14 +353,11 @@ func (r *Router) DelRule(ifname string, prio int) error {
 // Scheduling is active (the QoS node on the interface's path) exactly
 // while there is a default class; "" clears it.
 func (r *Router) SetDefaultClass(ifname, name string) error {
-	if err := r.lock(); err != nil {
-		return err
-	}
-	defer r.mu.Unlock()
-	st, err := r.qosOf(ifname)
+	st, err := r.lockQoS(ifname)
 	if err != nil {
 		return err
 	}
+	defer r.mu.Unlock()
 	if name != "" && !slices.ContainsFunc(st.classes, func(x hfsc.ClassConfig) bool { return x.Name == name }) {
 		return fmt.Errorf("interface %s: no class %q: %w", ifname, name, ctl.ErrNotFound)
 	}

@@ -197,26 +197,39 @@ func (r *Router) resolveMultipath(rt ctl.Route) (fwd.Route, error) {
 
 // info is an installed route as the API shows it. Caller holds r.mu.
 func (r *Router) info(rt fwd.Route) ctl.Route {
-	out := ctl.Route{Prefix: rt.Prefix, Kind: rt.Adj.Kind.String()}
+	v4 := func(a fwd.Adjacency) netip.Addr {
+		if a.Kind != fwd.AdjGateway {
+			return netip.Addr{}
+		}
+		return fwd.U32ToIPv4(a.NextHop)
+	}
+	var paths []ctl.Path
 	if g := rt.Adj.Group; g != nil {
 		for i, m := range g.Members {
-			pa := ctl.Path{Weight: g.Weights[i]}
-			if x := r.intfs.Get(m.Ifindex); x != nil {
-				pa.Ifname = x.Name
-			}
-			if m.Kind == fwd.AdjGateway {
-				pa.NextHop = fwd.U32ToIPv4(m.NextHop)
-			}
-			out.Paths = append(out.Paths, pa)
+			paths = append(paths, ctl.Path{Weight: g.Weights[i], Ifname: r.ifname(m.Ifindex), NextHop: v4(m)})
 		}
 	}
-	if i := r.intfs.Get(rt.Adj.Ifindex); i != nil && rt.Adj.Kind != fwd.AdjDrop {
-		out.Ifname = i.Name
-	}
-	if rt.Adj.Kind == fwd.AdjGateway {
-		out.NextHop = fwd.U32ToIPv4(rt.Adj.NextHop)
+	return r.view(rt.Prefix, rt.Adj.Kind, rt.Adj.Ifindex, v4(rt.Adj), paths)
+}
+
+// view is the API's form of a table entry of either family: kind, output
+// interface (none for drop routes), next hop (invalid unless a gateway)
+// and the paths of a multipath route. Caller holds r.mu.
+func (r *Router) view(p netip.Prefix, kind fwd.AdjKind, ifindex int32, nh netip.Addr, paths []ctl.Path) ctl.Route {
+	out := ctl.Route{Prefix: p, Kind: kind.String(), NextHop: nh, Paths: paths}
+	if kind != fwd.AdjDrop {
+		out.Ifname = r.ifname(ifindex)
 	}
 	return out
+}
+
+// ifname is the name of interface ifindex, or "" if there is none.
+// Caller holds r.mu.
+func (r *Router) ifname(ifindex int32) string {
+	if i := r.intfs.Get(ifindex); i != nil {
+		return i.Name
+	}
+	return ""
 }
 
 // LookupRoute is the longest match for a.
