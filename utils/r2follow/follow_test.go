@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"sort"
 	"testing"
@@ -22,12 +23,14 @@ type fakeR2 struct {
 	sent      map[string]int // routes sent by method
 	refuse    map[netip.Prefix]bool
 	hostOwned map[string]bool
+	neighs    map[ifIP]ctl.Neighbour
 	down      bool // restarted: the next call fails, state is gone
 }
 
 func newFake() *fakeR2 {
 	return &fakeR2{ifs: map[string]map[netip.Prefix]bool{}, routes: map[netip.Prefix]ctl.Route{},
-		calls: map[string]int{}, sent: map[string]int{}, refuse: map[netip.Prefix]bool{}, hostOwned: map[string]bool{}}
+		calls: map[string]int{}, sent: map[string]int{}, refuse: map[netip.Prefix]bool{}, hostOwned: map[string]bool{},
+		neighs: map[ifIP]ctl.Neighbour{}}
 }
 
 func refusal(format string, args ...any) error {
@@ -41,6 +44,7 @@ func (f *fakeR2) restart() {
 	f.ifs = map[string]map[netip.Prefix]bool{}
 	f.routes = map[netip.Prefix]ctl.Route{}
 	f.hostOwned = map[string]bool{}
+	f.neighs = map[ifIP]ctl.Neighbour{}
 	f.down = true
 }
 
@@ -99,6 +103,11 @@ func (f *fakeR2) DelInterface(name string) error {
 	}
 	delete(f.ifs, name)
 	delete(f.hostOwned, name)
+	for k := range f.neighs {
+		if k.ifname == name {
+			delete(f.neighs, k)
+		}
+	}
 	for p, r := range f.routes {
 		if r.Ifname == name {
 			delete(f.routes, p)
@@ -188,6 +197,54 @@ func (f *fakeR2) Routes(offset, limit int) (int, []ctl.Route, error) {
 		offset = len(all)
 	}
 	return len(all), all[offset:min(len(all), offset+limit)], nil
+}
+
+func (f *fakeR2) SetNeighbour(ifname string, ip netip.Addr, mac string) error {
+	if err := f.call("add_neighbour"); err != nil {
+		return err
+	}
+	m, err := net.ParseMAC(mac)
+	switch {
+	case f.ifs[ifname] == nil:
+		return refusal("no interface %s", ifname)
+	case !f.onLink(ifname, ip):
+		return refusal("neighbour %s is not on a connected subnet of %s", ip, ifname)
+	case err != nil:
+		return refusal("bad MAC %q", mac)
+	}
+	f.neighs[ifIP{ifname, ip}] = ctl.Neighbour{Ifname: ifname, IP: ip, MAC: m, Kind: ctl.NeighKernel, State: ctl.NeighStatic}
+	return nil
+}
+
+func (f *fakeR2) DelNeighbour(ifname string, ip netip.Addr) error {
+	if err := f.call("del_neighbour"); err != nil {
+		return err
+	}
+	if _, ok := f.neighs[ifIP{ifname, ip}]; !ok {
+		return refusal("neighbour %s on %s: not found", ip, ifname)
+	}
+	delete(f.neighs, ifIP{ifname, ip})
+	return nil
+}
+
+func (f *fakeR2) Neighbours() ([]ctl.Neighbour, error) {
+	if err := f.call("show_neighbours"); err != nil {
+		return nil, err
+	}
+	var out []ctl.Neighbour
+	for _, n := range f.neighs {
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+// neighList is R2's neighbours as "ifname ip mac kind" lines.
+func (f *fakeR2) neighList() map[string]bool {
+	out := map[string]bool{}
+	for _, n := range f.neighs {
+		out[fmt.Sprintf("%s %s %s %s", n.Ifname, n.IP, n.MAC, n.Kind)] = true
+	}
+	return out
 }
 
 func (f *fakeR2) Close() error { return nil }

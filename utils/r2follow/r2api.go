@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"net"
 	"net/netip"
 
 	"github.com/r2go/r2/apis/route"
@@ -103,6 +104,31 @@ func (t thriftR2) Routes(offset, limit int) (int, []ctl.Route, error) {
 		out = append(out, r)
 	}
 	return int(page.Total), out, nil
+}
+
+func (t thriftR2) SetNeighbour(ifname string, ip netip.Addr, mac string) error {
+	return t.c.Interface.AddNeighbour(context.Background(), ifname, ip.String(), mac, ctl.NeighKernel)
+}
+
+func (t thriftR2) DelNeighbour(ifname string, ip netip.Addr) error {
+	return t.c.Interface.DelNeighbour(context.Background(), ifname, ip.String())
+}
+
+func (t thriftR2) Neighbours() ([]ctl.Neighbour, error) {
+	ns, err := t.c.Interface.ShowNeighbours(context.Background(), "")
+	if err != nil {
+		return nil, err
+	}
+	out := make([]ctl.Neighbour, 0, len(ns))
+	for _, n := range ns {
+		a, err := netip.ParseAddr(n.Addr)
+		if err != nil {
+			continue
+		}
+		m, _ := net.ParseMAC(n.Mac)
+		out = append(out, ctl.Neighbour{Ifname: n.Ifname, IP: a, MAC: m, Kind: n.Kind, State: n.State})
+	}
+	return out, nil
 }
 
 func (t thriftR2) Close() error { return t.c.Close() }

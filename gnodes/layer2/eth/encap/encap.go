@@ -243,8 +243,12 @@ func (n *Node) Dispatch(d *graph.Dispatch) {
 
 // report tells the control side about a next hop of this interface
 // (counted when the uplink is full: the control side then learns it from
-// the next report).
+// the next report). Without an uplink (a graph with no control side)
+// nobody listens, and nothing is lost.
 func (n *Node) report(u msg.Up) {
+	if n.uplink == nil {
+		return
+	}
 	u.Thread, u.Ifindex = n.thread, n.ifindex
 	if !n.uplink.Send(u) {
 		n.c.upLost.Inc()
