@@ -300,3 +300,87 @@ func upFor(kind string, ifindex int32, ip string) msg.Up {
 	}
 	return u
 }
+
+// TestECMPNeighbourFailover6: the same for IPv6 with link-local next hops
+// (as routing daemons announce them): the silent member's flows move when
+// neighbour discovery gives up and come back with its advertisement.
+func TestECMPNeighbourFailover6(t *testing.T) {
+	r := newRig6(t, 1)
+	paths := []ctl.Path{{NextHop: netip.MustParseAddr("fe80::1"), Ifname: "if1", Weight: 1},
+		{NextHop: netip.MustParseAddr("fe80::3"), Ifname: "if1", Weight: 1}}
+	must(t, r.e.AddRoutes([]ctl.Route{{Prefix: netip.MustParsePrefix("2001:db8:99::/48"), Paths: paths}}))
+	must(t, r.e.AddNeighbour("if1", netip.MustParseAddr("fe80::1"), macH2))
+	send := func(n int) map[uint16][6]byte {
+		for i := 0; i < n; i++ {
+			udp := make([]byte, 16)
+			binary.BigEndian.PutUint16(udp, uint16(2000+i))
+			binary.BigEndian.PutUint16(udp[2:], 53)
+			binary.BigEndian.PutUint16(udp[4:], 16)
+			r.d0.Inject(ip6Frame(macR0, macH1, "2001:db8:1::1", "2001:db8:99::5", 64, hdr.ProtoUDP, udp))
+		}
+		got := map[uint16][6]byte{}
+		deadline := time.Now().Add(500 * time.Millisecond)
+		for time.Now().Before(deadline) && len(got) < n {
+			for _, f := range r.d1.Frames() {
+				if ip := hdr.IPv6(f[hdr.EtherLen:]); hdr.Ether(f).Type() == hdr.EtherTypeIPv6 && ip.NextHeader() == hdr.ProtoUDP {
+					got[binary.BigEndian.Uint16(f[hdr.EtherLen+hdr.IPv6Len:])] = [6]byte(hdr.Ether(f).Dst())
+				}
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		return got
+	}
+	const flows = 40
+	start := time.Now()
+	before := send(flows)
+	if len(before) == 0 || len(before) == flows {
+		t.Fatalf("%d of %d flows forwarded at first; want the silent member's held", len(before), flows)
+	}
+	for {
+		r.e.mu.Lock()
+		failed := r.e.intfs.ByName("if1").FailedNextHops6
+		r.e.mu.Unlock()
+		if len(failed) == 1 && failed[0] == a16("fe80::3") {
+			break
+		}
+		if time.Since(start) > 8*time.Second {
+			t.Fatalf("fe80::3 not marked failed after %v", time.Since(start))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Logf("IPv6: %d of %d flows on the silent member moved %v after their first packet", flows-len(before), flows, time.Since(start).Round(time.Millisecond))
+	after := send(flows)
+	for i := 0; i < flows; i++ {
+		if sp := uint16(2000 + i); after[sp] != macH2 {
+			t.Fatalf("flow %d went to %x after the failure", sp, after[sp])
+		}
+	}
+	r.d1.Frames()
+	r.d1.Inject(na(macR1, macH3, "fe80::3", "fe80::ff:fe00:11"))
+	for {
+		if n, _ := r.neighbour(t, "if1", "fe80::3"); n.State == ctl.NeighReachable {
+			r.e.mu.Lock()
+			failed := r.e.intfs.ByName("if1").FailedNextHops6
+			r.e.mu.Unlock()
+			if len(failed) == 0 {
+				break
+			}
+		}
+		if time.Since(start) > 12*time.Second {
+			t.Fatal("fe80::3 still failed after its advertisement")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	again := send(flows)
+	for i := 0; i < flows; i++ {
+		sp := uint16(2000 + i)
+		want, ok := before[sp]
+		if !ok {
+			want = macH3
+		}
+		if again[sp] != want {
+			t.Errorf("flow %d went to %x after recovery, want %x", sp, again[sp], want)
+		}
+	}
+	checkNoLeak(t, r.e)
+}
