@@ -133,7 +133,8 @@ service Interface {
   // subnet of ifname, or IPv6 link-local) on ifname, replacing what R2
   // had: a neighbour that never ages and that learning does not
   // overwrite. kind: "static" (or "") for an operator's, "kernel" for one
-  // the kernel follower mirrors (its resyncs touch only those).
+  // the kernel follower mirrors (its resyncs touch only those; a kernel
+  // entry does not replace a static one: EXISTS).
   void add_neighbour(1: string ifname, 2: string addr, 3: string mac, 4: string kind) throws (1: common.ApiErr err)
 
   // del_neighbour removes R2's neighbour addr on ifname, whatever its kind.

@@ -384,7 +384,8 @@ func (r *Router) AddNeighbour(ifname string, ip netip.Addr, mac [6]byte) error {
 // SetNeighbour adds or replaces the static (Kind "static" or "") or
 // kernel (Kind "kernel") neighbour n.IP at n.MAC on interface n.Ifname,
 // which must be on one of the interface's connected subnets, and tells
-// every thread. It replaces whatever entry the address had.
+// every thread. It replaces whatever entry the address had, except that a
+// kernel entry does not replace a static one (ErrExists).
 func (r *Router) SetNeighbour(n ctl.Neighbour) error {
 	var kind neighKind
 	switch n.Kind {
@@ -413,6 +414,11 @@ func (r *Router) SetNeighbour(n ctl.Neighbour) error {
 	}
 	k := neighKey{fi.Ifindex, ip}
 	old := r.neighs[k]
+	if kind == kindKernel && old != nil && old.kind == kindStatic {
+		// The operator's entry wins over the kernel's mirror, so that the
+		// follower's later deletion cannot take it away.
+		return fmt.Errorf("neighbour %s on %s is static (set by an operator); delete it first to let the kernel's entry in: %w", ip, fi.Name, ctl.ErrExists)
+	}
 	r.putNeigh(k, &neighEntry{mac: mac, updated: time.Now(), kind: kind})
 	r.sendLearned(k, mac, true)
 	if old != nil && old.state == stateFailed {

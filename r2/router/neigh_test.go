@@ -91,6 +91,10 @@ func TestNeighbourAPI(t *testing.T) {
 	if ns, _ := r.e.ShowNeighbours("if0"); len(ns) != 0 {
 		t.Fatalf("if0 lists %v", ns)
 	}
+	// The kernel's mirror does not replace an operator's entry.
+	if err := r.e.SetNeighbour(ctl.Neighbour{Ifname: "if1", IP: netip.MustParseAddr("10.2.0.1"), MAC: mac(macH3), Kind: ctl.NeighKernel}); !errors.Is(err, ctl.ErrExists) {
+		t.Errorf("kernel entry over a static one: %v", err)
+	}
 	// Used at once (no ARP request first), and a gratuitous ARP with
 	// another MAC does not overwrite it.
 	r.d1.Inject(arpFrame(hdr.ARPReply, macR1, macH4, "10.2.0.1", macR1, "10.2.0.2"))
