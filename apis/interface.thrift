@@ -140,6 +140,15 @@ service Interface {
   // del_neighbour removes R2's neighbour addr on ifname, whatever its kind.
   void del_neighbour(1: string ifname, 2: string addr) throws (1: common.ApiErr err)
 
+  // add_neighbours is add_neighbour for many (ifname, addr, mac, kind of
+  // each Neighbour; the other fields are ignored), all or nothing: the
+  // kernel follower's batches.
+  void add_neighbours(1: list<Neighbour> ns) throws (1: common.ApiErr err)
+
+  // del_neighbours is del_neighbour for many (ifname, addr), all or
+  // nothing.
+  void del_neighbours(1: list<Neighbour> ns) throws (1: common.ApiErr err)
+
   // show_neighbours lists the neighbours of ifname ("": every interface),
   // learned, static and kernel, by interface and address.
   list<Neighbour> show_neighbours(1: string ifname) throws (1: common.ApiErr err)

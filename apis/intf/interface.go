@@ -3295,6 +3295,12 @@ type Interface interface {
 	//  - Addr
 	DelNeighbour(ctx context.Context, ifname string, addr string) (_err error)
 	// Parameters:
+	//  - Ns
+	AddNeighbours(ctx context.Context, ns []*Neighbour) (_err error)
+	// Parameters:
+	//  - Ns
+	DelNeighbours(ctx context.Context, ns []*Neighbour) (_err error)
+	// Parameters:
 	//  - Ifname
 	ShowNeighbours(ctx context.Context, ifname string) (_r []*Neighbour, _err error)
 	// Parameters:
@@ -3559,107 +3565,95 @@ func (p *InterfaceClient) DelNeighbour(ctx context.Context, ifname string, addr 
 }
 
 // Parameters:
-//   - Ifname
-func (p *InterfaceClient) ShowNeighbours(ctx context.Context, ifname string) (_r []*Neighbour, _err error) {
-	var _args30 InterfaceShowNeighboursArgs
-	_args30.Ifname = ifname
-	var _result32 InterfaceShowNeighboursResult
+//   - Ns
+func (p *InterfaceClient) AddNeighbours(ctx context.Context, ns []*Neighbour) (_err error) {
+	var _args30 InterfaceAddNeighboursArgs
+	_args30.Ns = ns
+	var _result32 InterfaceAddNeighboursResult
 	var _meta31 thrift.ResponseMeta
-	_meta31, _err = p.Client_().Call(ctx, "show_neighbours", &_args30, &_result32)
+	_meta31, _err = p.Client_().Call(ctx, "add_neighbours", &_args30, &_result32)
 	p.SetLastResponseMeta_(_meta31)
 	if _err != nil {
 		return
 	}
 	switch {
 	case _result32.Err != nil:
-		return _r, _result32.Err
+		return _result32.Err
 	}
 
-	return _result32.GetSuccess(), nil
+	return nil
 }
 
 // Parameters:
-//   - Ifname
-func (p *InterfaceClient) Show(ctx context.Context, ifname string) (_r []*IfInfo, _err error) {
-	var _args33 InterfaceShowArgs
-	_args33.Ifname = ifname
-	var _result35 InterfaceShowResult
+//   - Ns
+func (p *InterfaceClient) DelNeighbours(ctx context.Context, ns []*Neighbour) (_err error) {
+	var _args33 InterfaceDelNeighboursArgs
+	_args33.Ns = ns
+	var _result35 InterfaceDelNeighboursResult
 	var _meta34 thrift.ResponseMeta
-	_meta34, _err = p.Client_().Call(ctx, "show", &_args33, &_result35)
+	_meta34, _err = p.Client_().Call(ctx, "del_neighbours", &_args33, &_result35)
 	p.SetLastResponseMeta_(_meta34)
 	if _err != nil {
 		return
 	}
 	switch {
 	case _result35.Err != nil:
-		return _r, _result35.Err
+		return _result35.Err
 	}
 
-	return _result35.GetSuccess(), nil
+	return nil
 }
 
 // Parameters:
 //   - Ifname
-//   - Rate
-func (p *InterfaceClient) SetQos(ctx context.Context, ifname string, rate int64) (_err error) {
-	var _args36 InterfaceSetQosArgs
+func (p *InterfaceClient) ShowNeighbours(ctx context.Context, ifname string) (_r []*Neighbour, _err error) {
+	var _args36 InterfaceShowNeighboursArgs
 	_args36.Ifname = ifname
-	_args36.Rate = rate
-	var _result38 InterfaceSetQosResult
+	var _result38 InterfaceShowNeighboursResult
 	var _meta37 thrift.ResponseMeta
-	_meta37, _err = p.Client_().Call(ctx, "set_qos", &_args36, &_result38)
+	_meta37, _err = p.Client_().Call(ctx, "show_neighbours", &_args36, &_result38)
 	p.SetLastResponseMeta_(_meta37)
 	if _err != nil {
 		return
 	}
 	switch {
 	case _result38.Err != nil:
-		return _result38.Err
+		return _r, _result38.Err
 	}
 
-	return nil
+	return _result38.GetSuccess(), nil
 }
 
 // Parameters:
 //   - Ifname
-//   - Name
-//   - Parent
-//   - Qlimit
-//   - IsLeaf
-//   - Curves
-func (p *InterfaceClient) AddClass(ctx context.Context, ifname string, name string, parent string, qlimit int32, is_leaf bool, curves *Curves) (_err error) {
-	var _args39 InterfaceAddClassArgs
+func (p *InterfaceClient) Show(ctx context.Context, ifname string) (_r []*IfInfo, _err error) {
+	var _args39 InterfaceShowArgs
 	_args39.Ifname = ifname
-	_args39.Name = name
-	_args39.Parent = parent
-	_args39.Qlimit = qlimit
-	_args39.IsLeaf = is_leaf
-	_args39.Curves = curves
-	var _result41 InterfaceAddClassResult
+	var _result41 InterfaceShowResult
 	var _meta40 thrift.ResponseMeta
-	_meta40, _err = p.Client_().Call(ctx, "add_class", &_args39, &_result41)
+	_meta40, _err = p.Client_().Call(ctx, "show", &_args39, &_result41)
 	p.SetLastResponseMeta_(_meta40)
 	if _err != nil {
 		return
 	}
 	switch {
 	case _result41.Err != nil:
-		return _result41.Err
+		return _r, _result41.Err
 	}
 
-	return nil
+	return _result41.GetSuccess(), nil
 }
 
 // Parameters:
 //   - Ifname
-//   - Name
-func (p *InterfaceClient) DelClass(ctx context.Context, ifname string, name string) (_err error) {
-	var _args42 InterfaceDelClassArgs
+//   - Rate
+func (p *InterfaceClient) SetQos(ctx context.Context, ifname string, rate int64) (_err error) {
+	var _args42 InterfaceSetQosArgs
 	_args42.Ifname = ifname
-	_args42.Name = name
-	var _result44 InterfaceDelClassResult
+	_args42.Rate = rate
+	var _result44 InterfaceSetQosResult
 	var _meta43 thrift.ResponseMeta
-	_meta43, _err = p.Client_().Call(ctx, "del_class", &_args42, &_result44)
+	_meta43, _err = p.Client_().Call(ctx, "set_qos", &_args42, &_result44)
 	p.SetLastResponseMeta_(_meta43)
 	if _err != nil {
 		return
@@ -3674,14 +3668,22 @@ func (p *InterfaceClient) DelClass(ctx context.Context, ifname string, name stri
 
 // Parameters:
 //   - Ifname
-//   - Rule
-func (p *InterfaceClient) AddRule(ctx context.Context, ifname string, rule *ClassRule) (_err error) {
-	var _args45 InterfaceAddRuleArgs
+//   - Name
+//   - Parent
+//   - Qlimit
+//   - IsLeaf
+//   - Curves
+func (p *InterfaceClient) AddClass(ctx context.Context, ifname string, name string, parent string, qlimit int32, is_leaf bool, curves *Curves) (_err error) {
+	var _args45 InterfaceAddClassArgs
 	_args45.Ifname = ifname
-	_args45.Rule = rule
-	var _result47 InterfaceAddRuleResult
+	_args45.Name = name
+	_args45.Parent = parent
+	_args45.Qlimit = qlimit
+	_args45.IsLeaf = is_leaf
+	_args45.Curves = curves
+	var _result47 InterfaceAddClassResult
 	var _meta46 thrift.ResponseMeta
-	_meta46, _err = p.Client_().Call(ctx, "add_rule", &_args45, &_result47)
+	_meta46, _err = p.Client_().Call(ctx, "add_class", &_args45, &_result47)
 	p.SetLastResponseMeta_(_meta46)
 	if _err != nil {
 		return
@@ -3696,14 +3698,14 @@ func (p *InterfaceClient) AddRule(ctx context.Context, ifname string, rule *Clas
 
 // Parameters:
 //   - Ifname
-//   - Prio
-func (p *InterfaceClient) DelRule(ctx context.Context, ifname string, prio int32) (_err error) {
-	var _args48 InterfaceDelRuleArgs
+//   - Name
+func (p *InterfaceClient) DelClass(ctx context.Context, ifname string, name string) (_err error) {
+	var _args48 InterfaceDelClassArgs
 	_args48.Ifname = ifname
-	_args48.Prio = prio
-	var _result50 InterfaceDelRuleResult
+	_args48.Name = name
+	var _result50 InterfaceDelClassResult
 	var _meta49 thrift.ResponseMeta
-	_meta49, _err = p.Client_().Call(ctx, "del_rule", &_args48, &_result50)
+	_meta49, _err = p.Client_().Call(ctx, "del_class", &_args48, &_result50)
 	p.SetLastResponseMeta_(_meta49)
 	if _err != nil {
 		return
@@ -3718,14 +3720,14 @@ func (p *InterfaceClient) DelRule(ctx context.Context, ifname string, prio int32
 
 // Parameters:
 //   - Ifname
-//   - Name
-func (p *InterfaceClient) SetDefaultClass(ctx context.Context, ifname string, name string) (_err error) {
-	var _args51 InterfaceSetDefaultClassArgs
+//   - Rule
+func (p *InterfaceClient) AddRule(ctx context.Context, ifname string, rule *ClassRule) (_err error) {
+	var _args51 InterfaceAddRuleArgs
 	_args51.Ifname = ifname
-	_args51.Name = name
-	var _result53 InterfaceSetDefaultClassResult
+	_args51.Rule = rule
+	var _result53 InterfaceAddRuleResult
 	var _meta52 thrift.ResponseMeta
-	_meta52, _err = p.Client_().Call(ctx, "set_default_class", &_args51, &_result53)
+	_meta52, _err = p.Client_().Call(ctx, "add_rule", &_args51, &_result53)
 	p.SetLastResponseMeta_(_meta52)
 	if _err != nil {
 		return
@@ -3740,23 +3742,67 @@ func (p *InterfaceClient) SetDefaultClass(ctx context.Context, ifname string, na
 
 // Parameters:
 //   - Ifname
-func (p *InterfaceClient) ShowQos(ctx context.Context, ifname string) (_r *QosInfo, _err error) {
-	var _args54 InterfaceShowQosArgs
+//   - Prio
+func (p *InterfaceClient) DelRule(ctx context.Context, ifname string, prio int32) (_err error) {
+	var _args54 InterfaceDelRuleArgs
 	_args54.Ifname = ifname
-	var _result56 InterfaceShowQosResult
+	_args54.Prio = prio
+	var _result56 InterfaceDelRuleResult
 	var _meta55 thrift.ResponseMeta
-	_meta55, _err = p.Client_().Call(ctx, "show_qos", &_args54, &_result56)
+	_meta55, _err = p.Client_().Call(ctx, "del_rule", &_args54, &_result56)
 	p.SetLastResponseMeta_(_meta55)
 	if _err != nil {
 		return
 	}
 	switch {
 	case _result56.Err != nil:
-		return _r, _result56.Err
+		return _result56.Err
 	}
 
-	if _ret57 := _result56.GetSuccess(); _ret57 != nil {
-		return _ret57, nil
+	return nil
+}
+
+// Parameters:
+//   - Ifname
+//   - Name
+func (p *InterfaceClient) SetDefaultClass(ctx context.Context, ifname string, name string) (_err error) {
+	var _args57 InterfaceSetDefaultClassArgs
+	_args57.Ifname = ifname
+	_args57.Name = name
+	var _result59 InterfaceSetDefaultClassResult
+	var _meta58 thrift.ResponseMeta
+	_meta58, _err = p.Client_().Call(ctx, "set_default_class", &_args57, &_result59)
+	p.SetLastResponseMeta_(_meta58)
+	if _err != nil {
+		return
+	}
+	switch {
+	case _result59.Err != nil:
+		return _result59.Err
+	}
+
+	return nil
+}
+
+// Parameters:
+//   - Ifname
+func (p *InterfaceClient) ShowQos(ctx context.Context, ifname string) (_r *QosInfo, _err error) {
+	var _args60 InterfaceShowQosArgs
+	_args60.Ifname = ifname
+	var _result62 InterfaceShowQosResult
+	var _meta61 thrift.ResponseMeta
+	_meta61, _err = p.Client_().Call(ctx, "show_qos", &_args60, &_result62)
+	p.SetLastResponseMeta_(_meta61)
+	if _err != nil {
+		return
+	}
+	switch {
+	case _result62.Err != nil:
+		return _r, _result62.Err
+	}
+
+	if _ret63 := _result62.GetSuccess(); _ret63 != nil {
+		return _ret63, nil
 	}
 	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "show_qos failed: unknown result")
 }
@@ -3781,25 +3827,27 @@ func (p *InterfaceProcessor) ProcessorMap() map[string]thrift.TProcessorFunction
 
 func NewInterfaceProcessor(handler Interface) *InterfaceProcessor {
 
-	self58 := &InterfaceProcessor{handler: handler, processorMap: make(map[string]thrift.TProcessorFunction)}
-	self58.processorMap["add_if"] = &interfaceProcessorAddIf{handler: handler}
-	self58.processorMap["add_if_threads"] = &interfaceProcessorAddIfThreads{handler: handler}
-	self58.processorMap["del_if"] = &interfaceProcessorDelIf{handler: handler}
-	self58.processorMap["add_ip"] = &interfaceProcessorAddIP{handler: handler}
-	self58.processorMap["del_ip"] = &interfaceProcessorDelIP{handler: handler}
-	self58.processorMap["set_host_owned"] = &interfaceProcessorSetHostOwned{handler: handler}
-	self58.processorMap["add_neighbour"] = &interfaceProcessorAddNeighbour{handler: handler}
-	self58.processorMap["del_neighbour"] = &interfaceProcessorDelNeighbour{handler: handler}
-	self58.processorMap["show_neighbours"] = &interfaceProcessorShowNeighbours{handler: handler}
-	self58.processorMap["show"] = &interfaceProcessorShow{handler: handler}
-	self58.processorMap["set_qos"] = &interfaceProcessorSetQos{handler: handler}
-	self58.processorMap["add_class"] = &interfaceProcessorAddClass{handler: handler}
-	self58.processorMap["del_class"] = &interfaceProcessorDelClass{handler: handler}
-	self58.processorMap["add_rule"] = &interfaceProcessorAddRule{handler: handler}
-	self58.processorMap["del_rule"] = &interfaceProcessorDelRule{handler: handler}
-	self58.processorMap["set_default_class"] = &interfaceProcessorSetDefaultClass{handler: handler}
-	self58.processorMap["show_qos"] = &interfaceProcessorShowQos{handler: handler}
-	return self58
+	self64 := &InterfaceProcessor{handler: handler, processorMap: make(map[string]thrift.TProcessorFunction)}
+	self64.processorMap["add_if"] = &interfaceProcessorAddIf{handler: handler}
+	self64.processorMap["add_if_threads"] = &interfaceProcessorAddIfThreads{handler: handler}
+	self64.processorMap["del_if"] = &interfaceProcessorDelIf{handler: handler}
+	self64.processorMap["add_ip"] = &interfaceProcessorAddIP{handler: handler}
+	self64.processorMap["del_ip"] = &interfaceProcessorDelIP{handler: handler}
+	self64.processorMap["set_host_owned"] = &interfaceProcessorSetHostOwned{handler: handler}
+	self64.processorMap["add_neighbour"] = &interfaceProcessorAddNeighbour{handler: handler}
+	self64.processorMap["del_neighbour"] = &interfaceProcessorDelNeighbour{handler: handler}
+	self64.processorMap["add_neighbours"] = &interfaceProcessorAddNeighbours{handler: handler}
+	self64.processorMap["del_neighbours"] = &interfaceProcessorDelNeighbours{handler: handler}
+	self64.processorMap["show_neighbours"] = &interfaceProcessorShowNeighbours{handler: handler}
+	self64.processorMap["show"] = &interfaceProcessorShow{handler: handler}
+	self64.processorMap["set_qos"] = &interfaceProcessorSetQos{handler: handler}
+	self64.processorMap["add_class"] = &interfaceProcessorAddClass{handler: handler}
+	self64.processorMap["del_class"] = &interfaceProcessorDelClass{handler: handler}
+	self64.processorMap["add_rule"] = &interfaceProcessorAddRule{handler: handler}
+	self64.processorMap["del_rule"] = &interfaceProcessorDelRule{handler: handler}
+	self64.processorMap["set_default_class"] = &interfaceProcessorSetDefaultClass{handler: handler}
+	self64.processorMap["show_qos"] = &interfaceProcessorShowQos{handler: handler}
+	return self64
 }
 
 func (p *InterfaceProcessor) Process(ctx context.Context, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
@@ -3812,12 +3860,12 @@ func (p *InterfaceProcessor) Process(ctx context.Context, iprot, oprot thrift.TP
 	}
 	iprot.Skip(ctx, thrift.STRUCT)
 	iprot.ReadMessageEnd(ctx)
-	x59 := thrift.NewTApplicationException(thrift.UNKNOWN_METHOD, "Unknown function "+name)
+	x65 := thrift.NewTApplicationException(thrift.UNKNOWN_METHOD, "Unknown function "+name)
 	oprot.WriteMessageBegin(ctx, name, thrift.EXCEPTION, seqId)
-	x59.Write(ctx, oprot)
+	x65.Write(ctx, oprot)
 	oprot.WriteMessageEnd(ctx)
 	oprot.Flush(ctx)
-	return false, x59
+	return false, x65
 
 }
 
@@ -3826,7 +3874,7 @@ type interfaceProcessorAddIf struct {
 }
 
 func (p *interfaceProcessorAddIf) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err60 error
+	var _write_err66 error
 	args := InterfaceAddIfArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -3876,40 +3924,40 @@ func (p *interfaceProcessorAddIf) Process(ctx context.Context, seqId int32, ipro
 			if errors.Is(err2, thrift.ErrAbandonRequest) {
 				return false, thrift.WrapTException(err2)
 			}
-			_exc61 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing add_if: "+err2.Error())
+			_exc67 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing add_if: "+err2.Error())
 			if err2 := oprot.WriteMessageBegin(ctx, "add_if", thrift.EXCEPTION, seqId); err2 != nil {
-				_write_err60 = thrift.WrapTException(err2)
+				_write_err66 = thrift.WrapTException(err2)
 			}
-			if err2 := _exc61.Write(ctx, oprot); _write_err60 == nil && err2 != nil {
-				_write_err60 = thrift.WrapTException(err2)
+			if err2 := _exc67.Write(ctx, oprot); _write_err66 == nil && err2 != nil {
+				_write_err66 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.WriteMessageEnd(ctx); _write_err60 == nil && err2 != nil {
-				_write_err60 = thrift.WrapTException(err2)
+			if err2 := oprot.WriteMessageEnd(ctx); _write_err66 == nil && err2 != nil {
+				_write_err66 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.Flush(ctx); _write_err60 == nil && err2 != nil {
-				_write_err60 = thrift.WrapTException(err2)
+			if err2 := oprot.Flush(ctx); _write_err66 == nil && err2 != nil {
+				_write_err66 = thrift.WrapTException(err2)
 			}
-			if _write_err60 != nil {
-				return false, thrift.WrapTException(_write_err60)
+			if _write_err66 != nil {
+				return false, thrift.WrapTException(_write_err66)
 			}
 			return true, err
 		}
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "add_if", thrift.REPLY, seqId); err2 != nil {
-		_write_err60 = thrift.WrapTException(err2)
+		_write_err66 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err60 == nil && err2 != nil {
-		_write_err60 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err66 == nil && err2 != nil {
+		_write_err66 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err60 == nil && err2 != nil {
-		_write_err60 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err66 == nil && err2 != nil {
+		_write_err66 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err60 == nil && err2 != nil {
-		_write_err60 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err66 == nil && err2 != nil {
+		_write_err66 = thrift.WrapTException(err2)
 	}
-	if _write_err60 != nil {
-		return false, thrift.WrapTException(_write_err60)
+	if _write_err66 != nil {
+		return false, thrift.WrapTException(_write_err66)
 	}
 	return true, err
 }
@@ -3919,7 +3967,7 @@ type interfaceProcessorAddIfThreads struct {
 }
 
 func (p *interfaceProcessorAddIfThreads) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err62 error
+	var _write_err68 error
 	args := InterfaceAddIfThreadsArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -3969,40 +4017,40 @@ func (p *interfaceProcessorAddIfThreads) Process(ctx context.Context, seqId int3
 			if errors.Is(err2, thrift.ErrAbandonRequest) {
 				return false, thrift.WrapTException(err2)
 			}
-			_exc63 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing add_if_threads: "+err2.Error())
+			_exc69 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing add_if_threads: "+err2.Error())
 			if err2 := oprot.WriteMessageBegin(ctx, "add_if_threads", thrift.EXCEPTION, seqId); err2 != nil {
-				_write_err62 = thrift.WrapTException(err2)
+				_write_err68 = thrift.WrapTException(err2)
 			}
-			if err2 := _exc63.Write(ctx, oprot); _write_err62 == nil && err2 != nil {
-				_write_err62 = thrift.WrapTException(err2)
+			if err2 := _exc69.Write(ctx, oprot); _write_err68 == nil && err2 != nil {
+				_write_err68 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.WriteMessageEnd(ctx); _write_err62 == nil && err2 != nil {
-				_write_err62 = thrift.WrapTException(err2)
+			if err2 := oprot.WriteMessageEnd(ctx); _write_err68 == nil && err2 != nil {
+				_write_err68 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.Flush(ctx); _write_err62 == nil && err2 != nil {
-				_write_err62 = thrift.WrapTException(err2)
+			if err2 := oprot.Flush(ctx); _write_err68 == nil && err2 != nil {
+				_write_err68 = thrift.WrapTException(err2)
 			}
-			if _write_err62 != nil {
-				return false, thrift.WrapTException(_write_err62)
+			if _write_err68 != nil {
+				return false, thrift.WrapTException(_write_err68)
 			}
 			return true, err
 		}
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "add_if_threads", thrift.REPLY, seqId); err2 != nil {
-		_write_err62 = thrift.WrapTException(err2)
+		_write_err68 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err62 == nil && err2 != nil {
-		_write_err62 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err68 == nil && err2 != nil {
+		_write_err68 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err62 == nil && err2 != nil {
-		_write_err62 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err68 == nil && err2 != nil {
+		_write_err68 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err62 == nil && err2 != nil {
-		_write_err62 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err68 == nil && err2 != nil {
+		_write_err68 = thrift.WrapTException(err2)
 	}
-	if _write_err62 != nil {
-		return false, thrift.WrapTException(_write_err62)
+	if _write_err68 != nil {
+		return false, thrift.WrapTException(_write_err68)
 	}
 	return true, err
 }
@@ -4012,7 +4060,7 @@ type interfaceProcessorDelIf struct {
 }
 
 func (p *interfaceProcessorDelIf) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err64 error
+	var _write_err70 error
 	args := InterfaceDelIfArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -4062,40 +4110,40 @@ func (p *interfaceProcessorDelIf) Process(ctx context.Context, seqId int32, ipro
 			if errors.Is(err2, thrift.ErrAbandonRequest) {
 				return false, thrift.WrapTException(err2)
 			}
-			_exc65 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing del_if: "+err2.Error())
+			_exc71 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing del_if: "+err2.Error())
 			if err2 := oprot.WriteMessageBegin(ctx, "del_if", thrift.EXCEPTION, seqId); err2 != nil {
-				_write_err64 = thrift.WrapTException(err2)
+				_write_err70 = thrift.WrapTException(err2)
 			}
-			if err2 := _exc65.Write(ctx, oprot); _write_err64 == nil && err2 != nil {
-				_write_err64 = thrift.WrapTException(err2)
+			if err2 := _exc71.Write(ctx, oprot); _write_err70 == nil && err2 != nil {
+				_write_err70 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.WriteMessageEnd(ctx); _write_err64 == nil && err2 != nil {
-				_write_err64 = thrift.WrapTException(err2)
+			if err2 := oprot.WriteMessageEnd(ctx); _write_err70 == nil && err2 != nil {
+				_write_err70 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.Flush(ctx); _write_err64 == nil && err2 != nil {
-				_write_err64 = thrift.WrapTException(err2)
+			if err2 := oprot.Flush(ctx); _write_err70 == nil && err2 != nil {
+				_write_err70 = thrift.WrapTException(err2)
 			}
-			if _write_err64 != nil {
-				return false, thrift.WrapTException(_write_err64)
+			if _write_err70 != nil {
+				return false, thrift.WrapTException(_write_err70)
 			}
 			return true, err
 		}
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "del_if", thrift.REPLY, seqId); err2 != nil {
-		_write_err64 = thrift.WrapTException(err2)
+		_write_err70 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err64 == nil && err2 != nil {
-		_write_err64 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err70 == nil && err2 != nil {
+		_write_err70 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err64 == nil && err2 != nil {
-		_write_err64 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err70 == nil && err2 != nil {
+		_write_err70 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err64 == nil && err2 != nil {
-		_write_err64 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err70 == nil && err2 != nil {
+		_write_err70 = thrift.WrapTException(err2)
 	}
-	if _write_err64 != nil {
-		return false, thrift.WrapTException(_write_err64)
+	if _write_err70 != nil {
+		return false, thrift.WrapTException(_write_err70)
 	}
 	return true, err
 }
@@ -4105,7 +4153,7 @@ type interfaceProcessorAddIP struct {
 }
 
 func (p *interfaceProcessorAddIP) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err66 error
+	var _write_err72 error
 	args := InterfaceAddIPArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -4155,40 +4203,40 @@ func (p *interfaceProcessorAddIP) Process(ctx context.Context, seqId int32, ipro
 			if errors.Is(err2, thrift.ErrAbandonRequest) {
 				return false, thrift.WrapTException(err2)
 			}
-			_exc67 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing add_ip: "+err2.Error())
+			_exc73 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing add_ip: "+err2.Error())
 			if err2 := oprot.WriteMessageBegin(ctx, "add_ip", thrift.EXCEPTION, seqId); err2 != nil {
-				_write_err66 = thrift.WrapTException(err2)
+				_write_err72 = thrift.WrapTException(err2)
 			}
-			if err2 := _exc67.Write(ctx, oprot); _write_err66 == nil && err2 != nil {
-				_write_err66 = thrift.WrapTException(err2)
+			if err2 := _exc73.Write(ctx, oprot); _write_err72 == nil && err2 != nil {
+				_write_err72 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.WriteMessageEnd(ctx); _write_err66 == nil && err2 != nil {
-				_write_err66 = thrift.WrapTException(err2)
+			if err2 := oprot.WriteMessageEnd(ctx); _write_err72 == nil && err2 != nil {
+				_write_err72 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.Flush(ctx); _write_err66 == nil && err2 != nil {
-				_write_err66 = thrift.WrapTException(err2)
+			if err2 := oprot.Flush(ctx); _write_err72 == nil && err2 != nil {
+				_write_err72 = thrift.WrapTException(err2)
 			}
-			if _write_err66 != nil {
-				return false, thrift.WrapTException(_write_err66)
+			if _write_err72 != nil {
+				return false, thrift.WrapTException(_write_err72)
 			}
 			return true, err
 		}
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "add_ip", thrift.REPLY, seqId); err2 != nil {
-		_write_err66 = thrift.WrapTException(err2)
+		_write_err72 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err66 == nil && err2 != nil {
-		_write_err66 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err72 == nil && err2 != nil {
+		_write_err72 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err66 == nil && err2 != nil {
-		_write_err66 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err72 == nil && err2 != nil {
+		_write_err72 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err66 == nil && err2 != nil {
-		_write_err66 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err72 == nil && err2 != nil {
+		_write_err72 = thrift.WrapTException(err2)
 	}
-	if _write_err66 != nil {
-		return false, thrift.WrapTException(_write_err66)
+	if _write_err72 != nil {
+		return false, thrift.WrapTException(_write_err72)
 	}
 	return true, err
 }
@@ -4198,7 +4246,7 @@ type interfaceProcessorDelIP struct {
 }
 
 func (p *interfaceProcessorDelIP) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err68 error
+	var _write_err74 error
 	args := InterfaceDelIPArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -4248,40 +4296,40 @@ func (p *interfaceProcessorDelIP) Process(ctx context.Context, seqId int32, ipro
 			if errors.Is(err2, thrift.ErrAbandonRequest) {
 				return false, thrift.WrapTException(err2)
 			}
-			_exc69 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing del_ip: "+err2.Error())
+			_exc75 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing del_ip: "+err2.Error())
 			if err2 := oprot.WriteMessageBegin(ctx, "del_ip", thrift.EXCEPTION, seqId); err2 != nil {
-				_write_err68 = thrift.WrapTException(err2)
+				_write_err74 = thrift.WrapTException(err2)
 			}
-			if err2 := _exc69.Write(ctx, oprot); _write_err68 == nil && err2 != nil {
-				_write_err68 = thrift.WrapTException(err2)
+			if err2 := _exc75.Write(ctx, oprot); _write_err74 == nil && err2 != nil {
+				_write_err74 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.WriteMessageEnd(ctx); _write_err68 == nil && err2 != nil {
-				_write_err68 = thrift.WrapTException(err2)
+			if err2 := oprot.WriteMessageEnd(ctx); _write_err74 == nil && err2 != nil {
+				_write_err74 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.Flush(ctx); _write_err68 == nil && err2 != nil {
-				_write_err68 = thrift.WrapTException(err2)
+			if err2 := oprot.Flush(ctx); _write_err74 == nil && err2 != nil {
+				_write_err74 = thrift.WrapTException(err2)
 			}
-			if _write_err68 != nil {
-				return false, thrift.WrapTException(_write_err68)
+			if _write_err74 != nil {
+				return false, thrift.WrapTException(_write_err74)
 			}
 			return true, err
 		}
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "del_ip", thrift.REPLY, seqId); err2 != nil {
-		_write_err68 = thrift.WrapTException(err2)
+		_write_err74 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err68 == nil && err2 != nil {
-		_write_err68 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err74 == nil && err2 != nil {
+		_write_err74 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err68 == nil && err2 != nil {
-		_write_err68 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err74 == nil && err2 != nil {
+		_write_err74 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err68 == nil && err2 != nil {
-		_write_err68 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err74 == nil && err2 != nil {
+		_write_err74 = thrift.WrapTException(err2)
 	}
-	if _write_err68 != nil {
-		return false, thrift.WrapTException(_write_err68)
+	if _write_err74 != nil {
+		return false, thrift.WrapTException(_write_err74)
 	}
 	return true, err
 }
@@ -4291,7 +4339,7 @@ type interfaceProcessorSetHostOwned struct {
 }
 
 func (p *interfaceProcessorSetHostOwned) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err70 error
+	var _write_err76 error
 	args := InterfaceSetHostOwnedArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -4341,40 +4389,40 @@ func (p *interfaceProcessorSetHostOwned) Process(ctx context.Context, seqId int3
 			if errors.Is(err2, thrift.ErrAbandonRequest) {
 				return false, thrift.WrapTException(err2)
 			}
-			_exc71 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing set_host_owned: "+err2.Error())
+			_exc77 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing set_host_owned: "+err2.Error())
 			if err2 := oprot.WriteMessageBegin(ctx, "set_host_owned", thrift.EXCEPTION, seqId); err2 != nil {
-				_write_err70 = thrift.WrapTException(err2)
+				_write_err76 = thrift.WrapTException(err2)
 			}
-			if err2 := _exc71.Write(ctx, oprot); _write_err70 == nil && err2 != nil {
-				_write_err70 = thrift.WrapTException(err2)
+			if err2 := _exc77.Write(ctx, oprot); _write_err76 == nil && err2 != nil {
+				_write_err76 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.WriteMessageEnd(ctx); _write_err70 == nil && err2 != nil {
-				_write_err70 = thrift.WrapTException(err2)
+			if err2 := oprot.WriteMessageEnd(ctx); _write_err76 == nil && err2 != nil {
+				_write_err76 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.Flush(ctx); _write_err70 == nil && err2 != nil {
-				_write_err70 = thrift.WrapTException(err2)
+			if err2 := oprot.Flush(ctx); _write_err76 == nil && err2 != nil {
+				_write_err76 = thrift.WrapTException(err2)
 			}
-			if _write_err70 != nil {
-				return false, thrift.WrapTException(_write_err70)
+			if _write_err76 != nil {
+				return false, thrift.WrapTException(_write_err76)
 			}
 			return true, err
 		}
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "set_host_owned", thrift.REPLY, seqId); err2 != nil {
-		_write_err70 = thrift.WrapTException(err2)
+		_write_err76 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err70 == nil && err2 != nil {
-		_write_err70 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err76 == nil && err2 != nil {
+		_write_err76 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err70 == nil && err2 != nil {
-		_write_err70 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err76 == nil && err2 != nil {
+		_write_err76 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err70 == nil && err2 != nil {
-		_write_err70 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err76 == nil && err2 != nil {
+		_write_err76 = thrift.WrapTException(err2)
 	}
-	if _write_err70 != nil {
-		return false, thrift.WrapTException(_write_err70)
+	if _write_err76 != nil {
+		return false, thrift.WrapTException(_write_err76)
 	}
 	return true, err
 }
@@ -4384,7 +4432,7 @@ type interfaceProcessorAddNeighbour struct {
 }
 
 func (p *interfaceProcessorAddNeighbour) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err72 error
+	var _write_err78 error
 	args := InterfaceAddNeighbourArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -4434,40 +4482,40 @@ func (p *interfaceProcessorAddNeighbour) Process(ctx context.Context, seqId int3
 			if errors.Is(err2, thrift.ErrAbandonRequest) {
 				return false, thrift.WrapTException(err2)
 			}
-			_exc73 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing add_neighbour: "+err2.Error())
+			_exc79 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing add_neighbour: "+err2.Error())
 			if err2 := oprot.WriteMessageBegin(ctx, "add_neighbour", thrift.EXCEPTION, seqId); err2 != nil {
-				_write_err72 = thrift.WrapTException(err2)
+				_write_err78 = thrift.WrapTException(err2)
 			}
-			if err2 := _exc73.Write(ctx, oprot); _write_err72 == nil && err2 != nil {
-				_write_err72 = thrift.WrapTException(err2)
+			if err2 := _exc79.Write(ctx, oprot); _write_err78 == nil && err2 != nil {
+				_write_err78 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.WriteMessageEnd(ctx); _write_err72 == nil && err2 != nil {
-				_write_err72 = thrift.WrapTException(err2)
+			if err2 := oprot.WriteMessageEnd(ctx); _write_err78 == nil && err2 != nil {
+				_write_err78 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.Flush(ctx); _write_err72 == nil && err2 != nil {
-				_write_err72 = thrift.WrapTException(err2)
+			if err2 := oprot.Flush(ctx); _write_err78 == nil && err2 != nil {
+				_write_err78 = thrift.WrapTException(err2)
 			}
-			if _write_err72 != nil {
-				return false, thrift.WrapTException(_write_err72)
+			if _write_err78 != nil {
+				return false, thrift.WrapTException(_write_err78)
 			}
 			return true, err
 		}
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "add_neighbour", thrift.REPLY, seqId); err2 != nil {
-		_write_err72 = thrift.WrapTException(err2)
+		_write_err78 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err72 == nil && err2 != nil {
-		_write_err72 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err78 == nil && err2 != nil {
+		_write_err78 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err72 == nil && err2 != nil {
-		_write_err72 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err78 == nil && err2 != nil {
+		_write_err78 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err72 == nil && err2 != nil {
-		_write_err72 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err78 == nil && err2 != nil {
+		_write_err78 = thrift.WrapTException(err2)
 	}
-	if _write_err72 != nil {
-		return false, thrift.WrapTException(_write_err72)
+	if _write_err78 != nil {
+		return false, thrift.WrapTException(_write_err78)
 	}
 	return true, err
 }
@@ -4477,7 +4525,7 @@ type interfaceProcessorDelNeighbour struct {
 }
 
 func (p *interfaceProcessorDelNeighbour) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err74 error
+	var _write_err80 error
 	args := InterfaceDelNeighbourArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -4527,40 +4575,226 @@ func (p *interfaceProcessorDelNeighbour) Process(ctx context.Context, seqId int3
 			if errors.Is(err2, thrift.ErrAbandonRequest) {
 				return false, thrift.WrapTException(err2)
 			}
-			_exc75 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing del_neighbour: "+err2.Error())
+			_exc81 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing del_neighbour: "+err2.Error())
 			if err2 := oprot.WriteMessageBegin(ctx, "del_neighbour", thrift.EXCEPTION, seqId); err2 != nil {
-				_write_err74 = thrift.WrapTException(err2)
+				_write_err80 = thrift.WrapTException(err2)
 			}
-			if err2 := _exc75.Write(ctx, oprot); _write_err74 == nil && err2 != nil {
-				_write_err74 = thrift.WrapTException(err2)
+			if err2 := _exc81.Write(ctx, oprot); _write_err80 == nil && err2 != nil {
+				_write_err80 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.WriteMessageEnd(ctx); _write_err74 == nil && err2 != nil {
-				_write_err74 = thrift.WrapTException(err2)
+			if err2 := oprot.WriteMessageEnd(ctx); _write_err80 == nil && err2 != nil {
+				_write_err80 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.Flush(ctx); _write_err74 == nil && err2 != nil {
-				_write_err74 = thrift.WrapTException(err2)
+			if err2 := oprot.Flush(ctx); _write_err80 == nil && err2 != nil {
+				_write_err80 = thrift.WrapTException(err2)
 			}
-			if _write_err74 != nil {
-				return false, thrift.WrapTException(_write_err74)
+			if _write_err80 != nil {
+				return false, thrift.WrapTException(_write_err80)
 			}
 			return true, err
 		}
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "del_neighbour", thrift.REPLY, seqId); err2 != nil {
-		_write_err74 = thrift.WrapTException(err2)
+		_write_err80 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err74 == nil && err2 != nil {
-		_write_err74 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err80 == nil && err2 != nil {
+		_write_err80 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err74 == nil && err2 != nil {
-		_write_err74 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err80 == nil && err2 != nil {
+		_write_err80 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err74 == nil && err2 != nil {
-		_write_err74 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err80 == nil && err2 != nil {
+		_write_err80 = thrift.WrapTException(err2)
 	}
-	if _write_err74 != nil {
-		return false, thrift.WrapTException(_write_err74)
+	if _write_err80 != nil {
+		return false, thrift.WrapTException(_write_err80)
+	}
+	return true, err
+}
+
+type interfaceProcessorAddNeighbours struct {
+	handler Interface
+}
+
+func (p *interfaceProcessorAddNeighbours) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
+	var _write_err82 error
+	args := InterfaceAddNeighboursArgs{}
+	if err2 := args.Read(ctx, iprot); err2 != nil {
+		iprot.ReadMessageEnd(ctx)
+		x := thrift.NewTApplicationException(thrift.PROTOCOL_ERROR, err2.Error())
+		oprot.WriteMessageBegin(ctx, "add_neighbours", thrift.EXCEPTION, seqId)
+		x.Write(ctx, oprot)
+		oprot.WriteMessageEnd(ctx)
+		oprot.Flush(ctx)
+		return false, thrift.WrapTException(err2)
+	}
+	iprot.ReadMessageEnd(ctx)
+
+	tickerCancel := func() {}
+	// Start a goroutine to do server side connectivity check.
+	if thrift.ServerConnectivityCheckInterval > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithCancel(ctx)
+		defer cancel()
+		var tickerCtx context.Context
+		tickerCtx, tickerCancel = context.WithCancel(context.Background())
+		defer tickerCancel()
+		go func(ctx context.Context, cancel context.CancelFunc) {
+			ticker := time.NewTicker(thrift.ServerConnectivityCheckInterval)
+			defer ticker.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-ticker.C:
+					if !iprot.Transport().IsOpen() {
+						cancel()
+						return
+					}
+				}
+			}
+		}(tickerCtx, cancel)
+	}
+
+	result := InterfaceAddNeighboursResult{}
+	if err2 := p.handler.AddNeighbours(ctx, args.Ns); err2 != nil {
+		tickerCancel()
+		err = thrift.WrapTException(err2)
+		switch v := err2.(type) {
+		case *common.ApiErr:
+			result.Err = v
+		default:
+			if errors.Is(err2, thrift.ErrAbandonRequest) {
+				return false, thrift.WrapTException(err2)
+			}
+			_exc83 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing add_neighbours: "+err2.Error())
+			if err2 := oprot.WriteMessageBegin(ctx, "add_neighbours", thrift.EXCEPTION, seqId); err2 != nil {
+				_write_err82 = thrift.WrapTException(err2)
+			}
+			if err2 := _exc83.Write(ctx, oprot); _write_err82 == nil && err2 != nil {
+				_write_err82 = thrift.WrapTException(err2)
+			}
+			if err2 := oprot.WriteMessageEnd(ctx); _write_err82 == nil && err2 != nil {
+				_write_err82 = thrift.WrapTException(err2)
+			}
+			if err2 := oprot.Flush(ctx); _write_err82 == nil && err2 != nil {
+				_write_err82 = thrift.WrapTException(err2)
+			}
+			if _write_err82 != nil {
+				return false, thrift.WrapTException(_write_err82)
+			}
+			return true, err
+		}
+	}
+	tickerCancel()
+	if err2 := oprot.WriteMessageBegin(ctx, "add_neighbours", thrift.REPLY, seqId); err2 != nil {
+		_write_err82 = thrift.WrapTException(err2)
+	}
+	if err2 := result.Write(ctx, oprot); _write_err82 == nil && err2 != nil {
+		_write_err82 = thrift.WrapTException(err2)
+	}
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err82 == nil && err2 != nil {
+		_write_err82 = thrift.WrapTException(err2)
+	}
+	if err2 := oprot.Flush(ctx); _write_err82 == nil && err2 != nil {
+		_write_err82 = thrift.WrapTException(err2)
+	}
+	if _write_err82 != nil {
+		return false, thrift.WrapTException(_write_err82)
+	}
+	return true, err
+}
+
+type interfaceProcessorDelNeighbours struct {
+	handler Interface
+}
+
+func (p *interfaceProcessorDelNeighbours) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
+	var _write_err84 error
+	args := InterfaceDelNeighboursArgs{}
+	if err2 := args.Read(ctx, iprot); err2 != nil {
+		iprot.ReadMessageEnd(ctx)
+		x := thrift.NewTApplicationException(thrift.PROTOCOL_ERROR, err2.Error())
+		oprot.WriteMessageBegin(ctx, "del_neighbours", thrift.EXCEPTION, seqId)
+		x.Write(ctx, oprot)
+		oprot.WriteMessageEnd(ctx)
+		oprot.Flush(ctx)
+		return false, thrift.WrapTException(err2)
+	}
+	iprot.ReadMessageEnd(ctx)
+
+	tickerCancel := func() {}
+	// Start a goroutine to do server side connectivity check.
+	if thrift.ServerConnectivityCheckInterval > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithCancel(ctx)
+		defer cancel()
+		var tickerCtx context.Context
+		tickerCtx, tickerCancel = context.WithCancel(context.Background())
+		defer tickerCancel()
+		go func(ctx context.Context, cancel context.CancelFunc) {
+			ticker := time.NewTicker(thrift.ServerConnectivityCheckInterval)
+			defer ticker.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-ticker.C:
+					if !iprot.Transport().IsOpen() {
+						cancel()
+						return
+					}
+				}
+			}
+		}(tickerCtx, cancel)
+	}
+
+	result := InterfaceDelNeighboursResult{}
+	if err2 := p.handler.DelNeighbours(ctx, args.Ns); err2 != nil {
+		tickerCancel()
+		err = thrift.WrapTException(err2)
+		switch v := err2.(type) {
+		case *common.ApiErr:
+			result.Err = v
+		default:
+			if errors.Is(err2, thrift.ErrAbandonRequest) {
+				return false, thrift.WrapTException(err2)
+			}
+			_exc85 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing del_neighbours: "+err2.Error())
+			if err2 := oprot.WriteMessageBegin(ctx, "del_neighbours", thrift.EXCEPTION, seqId); err2 != nil {
+				_write_err84 = thrift.WrapTException(err2)
+			}
+			if err2 := _exc85.Write(ctx, oprot); _write_err84 == nil && err2 != nil {
+				_write_err84 = thrift.WrapTException(err2)
+			}
+			if err2 := oprot.WriteMessageEnd(ctx); _write_err84 == nil && err2 != nil {
+				_write_err84 = thrift.WrapTException(err2)
+			}
+			if err2 := oprot.Flush(ctx); _write_err84 == nil && err2 != nil {
+				_write_err84 = thrift.WrapTException(err2)
+			}
+			if _write_err84 != nil {
+				return false, thrift.WrapTException(_write_err84)
+			}
+			return true, err
+		}
+	}
+	tickerCancel()
+	if err2 := oprot.WriteMessageBegin(ctx, "del_neighbours", thrift.REPLY, seqId); err2 != nil {
+		_write_err84 = thrift.WrapTException(err2)
+	}
+	if err2 := result.Write(ctx, oprot); _write_err84 == nil && err2 != nil {
+		_write_err84 = thrift.WrapTException(err2)
+	}
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err84 == nil && err2 != nil {
+		_write_err84 = thrift.WrapTException(err2)
+	}
+	if err2 := oprot.Flush(ctx); _write_err84 == nil && err2 != nil {
+		_write_err84 = thrift.WrapTException(err2)
+	}
+	if _write_err84 != nil {
+		return false, thrift.WrapTException(_write_err84)
 	}
 	return true, err
 }
@@ -4570,7 +4804,7 @@ type interfaceProcessorShowNeighbours struct {
 }
 
 func (p *interfaceProcessorShowNeighbours) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err76 error
+	var _write_err86 error
 	args := InterfaceShowNeighboursArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -4620,21 +4854,21 @@ func (p *interfaceProcessorShowNeighbours) Process(ctx context.Context, seqId in
 			if errors.Is(err2, thrift.ErrAbandonRequest) {
 				return false, thrift.WrapTException(err2)
 			}
-			_exc77 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing show_neighbours: "+err2.Error())
+			_exc87 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing show_neighbours: "+err2.Error())
 			if err2 := oprot.WriteMessageBegin(ctx, "show_neighbours", thrift.EXCEPTION, seqId); err2 != nil {
-				_write_err76 = thrift.WrapTException(err2)
+				_write_err86 = thrift.WrapTException(err2)
 			}
-			if err2 := _exc77.Write(ctx, oprot); _write_err76 == nil && err2 != nil {
-				_write_err76 = thrift.WrapTException(err2)
+			if err2 := _exc87.Write(ctx, oprot); _write_err86 == nil && err2 != nil {
+				_write_err86 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.WriteMessageEnd(ctx); _write_err76 == nil && err2 != nil {
-				_write_err76 = thrift.WrapTException(err2)
+			if err2 := oprot.WriteMessageEnd(ctx); _write_err86 == nil && err2 != nil {
+				_write_err86 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.Flush(ctx); _write_err76 == nil && err2 != nil {
-				_write_err76 = thrift.WrapTException(err2)
+			if err2 := oprot.Flush(ctx); _write_err86 == nil && err2 != nil {
+				_write_err86 = thrift.WrapTException(err2)
 			}
-			if _write_err76 != nil {
-				return false, thrift.WrapTException(_write_err76)
+			if _write_err86 != nil {
+				return false, thrift.WrapTException(_write_err86)
 			}
 			return true, err
 		}
@@ -4643,19 +4877,19 @@ func (p *interfaceProcessorShowNeighbours) Process(ctx context.Context, seqId in
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "show_neighbours", thrift.REPLY, seqId); err2 != nil {
-		_write_err76 = thrift.WrapTException(err2)
+		_write_err86 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err76 == nil && err2 != nil {
-		_write_err76 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err86 == nil && err2 != nil {
+		_write_err86 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err76 == nil && err2 != nil {
-		_write_err76 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err86 == nil && err2 != nil {
+		_write_err86 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err76 == nil && err2 != nil {
-		_write_err76 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err86 == nil && err2 != nil {
+		_write_err86 = thrift.WrapTException(err2)
 	}
-	if _write_err76 != nil {
-		return false, thrift.WrapTException(_write_err76)
+	if _write_err86 != nil {
+		return false, thrift.WrapTException(_write_err86)
 	}
 	return true, err
 }
@@ -4665,7 +4899,7 @@ type interfaceProcessorShow struct {
 }
 
 func (p *interfaceProcessorShow) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err78 error
+	var _write_err88 error
 	args := InterfaceShowArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -4715,21 +4949,21 @@ func (p *interfaceProcessorShow) Process(ctx context.Context, seqId int32, iprot
 			if errors.Is(err2, thrift.ErrAbandonRequest) {
 				return false, thrift.WrapTException(err2)
 			}
-			_exc79 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing show: "+err2.Error())
+			_exc89 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing show: "+err2.Error())
 			if err2 := oprot.WriteMessageBegin(ctx, "show", thrift.EXCEPTION, seqId); err2 != nil {
-				_write_err78 = thrift.WrapTException(err2)
+				_write_err88 = thrift.WrapTException(err2)
 			}
-			if err2 := _exc79.Write(ctx, oprot); _write_err78 == nil && err2 != nil {
-				_write_err78 = thrift.WrapTException(err2)
+			if err2 := _exc89.Write(ctx, oprot); _write_err88 == nil && err2 != nil {
+				_write_err88 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.WriteMessageEnd(ctx); _write_err78 == nil && err2 != nil {
-				_write_err78 = thrift.WrapTException(err2)
+			if err2 := oprot.WriteMessageEnd(ctx); _write_err88 == nil && err2 != nil {
+				_write_err88 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.Flush(ctx); _write_err78 == nil && err2 != nil {
-				_write_err78 = thrift.WrapTException(err2)
+			if err2 := oprot.Flush(ctx); _write_err88 == nil && err2 != nil {
+				_write_err88 = thrift.WrapTException(err2)
 			}
-			if _write_err78 != nil {
-				return false, thrift.WrapTException(_write_err78)
+			if _write_err88 != nil {
+				return false, thrift.WrapTException(_write_err88)
 			}
 			return true, err
 		}
@@ -4738,19 +4972,19 @@ func (p *interfaceProcessorShow) Process(ctx context.Context, seqId int32, iprot
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "show", thrift.REPLY, seqId); err2 != nil {
-		_write_err78 = thrift.WrapTException(err2)
+		_write_err88 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err78 == nil && err2 != nil {
-		_write_err78 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err88 == nil && err2 != nil {
+		_write_err88 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err78 == nil && err2 != nil {
-		_write_err78 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err88 == nil && err2 != nil {
+		_write_err88 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err78 == nil && err2 != nil {
-		_write_err78 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err88 == nil && err2 != nil {
+		_write_err88 = thrift.WrapTException(err2)
 	}
-	if _write_err78 != nil {
-		return false, thrift.WrapTException(_write_err78)
+	if _write_err88 != nil {
+		return false, thrift.WrapTException(_write_err88)
 	}
 	return true, err
 }
@@ -4760,7 +4994,7 @@ type interfaceProcessorSetQos struct {
 }
 
 func (p *interfaceProcessorSetQos) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err80 error
+	var _write_err90 error
 	args := InterfaceSetQosArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -4810,40 +5044,40 @@ func (p *interfaceProcessorSetQos) Process(ctx context.Context, seqId int32, ipr
 			if errors.Is(err2, thrift.ErrAbandonRequest) {
 				return false, thrift.WrapTException(err2)
 			}
-			_exc81 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing set_qos: "+err2.Error())
+			_exc91 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing set_qos: "+err2.Error())
 			if err2 := oprot.WriteMessageBegin(ctx, "set_qos", thrift.EXCEPTION, seqId); err2 != nil {
-				_write_err80 = thrift.WrapTException(err2)
+				_write_err90 = thrift.WrapTException(err2)
 			}
-			if err2 := _exc81.Write(ctx, oprot); _write_err80 == nil && err2 != nil {
-				_write_err80 = thrift.WrapTException(err2)
+			if err2 := _exc91.Write(ctx, oprot); _write_err90 == nil && err2 != nil {
+				_write_err90 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.WriteMessageEnd(ctx); _write_err80 == nil && err2 != nil {
-				_write_err80 = thrift.WrapTException(err2)
+			if err2 := oprot.WriteMessageEnd(ctx); _write_err90 == nil && err2 != nil {
+				_write_err90 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.Flush(ctx); _write_err80 == nil && err2 != nil {
-				_write_err80 = thrift.WrapTException(err2)
+			if err2 := oprot.Flush(ctx); _write_err90 == nil && err2 != nil {
+				_write_err90 = thrift.WrapTException(err2)
 			}
-			if _write_err80 != nil {
-				return false, thrift.WrapTException(_write_err80)
+			if _write_err90 != nil {
+				return false, thrift.WrapTException(_write_err90)
 			}
 			return true, err
 		}
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "set_qos", thrift.REPLY, seqId); err2 != nil {
-		_write_err80 = thrift.WrapTException(err2)
+		_write_err90 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err80 == nil && err2 != nil {
-		_write_err80 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err90 == nil && err2 != nil {
+		_write_err90 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err80 == nil && err2 != nil {
-		_write_err80 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err90 == nil && err2 != nil {
+		_write_err90 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err80 == nil && err2 != nil {
-		_write_err80 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err90 == nil && err2 != nil {
+		_write_err90 = thrift.WrapTException(err2)
 	}
-	if _write_err80 != nil {
-		return false, thrift.WrapTException(_write_err80)
+	if _write_err90 != nil {
+		return false, thrift.WrapTException(_write_err90)
 	}
 	return true, err
 }
@@ -4853,7 +5087,7 @@ type interfaceProcessorAddClass struct {
 }
 
 func (p *interfaceProcessorAddClass) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err82 error
+	var _write_err92 error
 	args := InterfaceAddClassArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -4903,40 +5137,40 @@ func (p *interfaceProcessorAddClass) Process(ctx context.Context, seqId int32, i
 			if errors.Is(err2, thrift.ErrAbandonRequest) {
 				return false, thrift.WrapTException(err2)
 			}
-			_exc83 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing add_class: "+err2.Error())
+			_exc93 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing add_class: "+err2.Error())
 			if err2 := oprot.WriteMessageBegin(ctx, "add_class", thrift.EXCEPTION, seqId); err2 != nil {
-				_write_err82 = thrift.WrapTException(err2)
+				_write_err92 = thrift.WrapTException(err2)
 			}
-			if err2 := _exc83.Write(ctx, oprot); _write_err82 == nil && err2 != nil {
-				_write_err82 = thrift.WrapTException(err2)
+			if err2 := _exc93.Write(ctx, oprot); _write_err92 == nil && err2 != nil {
+				_write_err92 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.WriteMessageEnd(ctx); _write_err82 == nil && err2 != nil {
-				_write_err82 = thrift.WrapTException(err2)
+			if err2 := oprot.WriteMessageEnd(ctx); _write_err92 == nil && err2 != nil {
+				_write_err92 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.Flush(ctx); _write_err82 == nil && err2 != nil {
-				_write_err82 = thrift.WrapTException(err2)
+			if err2 := oprot.Flush(ctx); _write_err92 == nil && err2 != nil {
+				_write_err92 = thrift.WrapTException(err2)
 			}
-			if _write_err82 != nil {
-				return false, thrift.WrapTException(_write_err82)
+			if _write_err92 != nil {
+				return false, thrift.WrapTException(_write_err92)
 			}
 			return true, err
 		}
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "add_class", thrift.REPLY, seqId); err2 != nil {
-		_write_err82 = thrift.WrapTException(err2)
+		_write_err92 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err82 == nil && err2 != nil {
-		_write_err82 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err92 == nil && err2 != nil {
+		_write_err92 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err82 == nil && err2 != nil {
-		_write_err82 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err92 == nil && err2 != nil {
+		_write_err92 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err82 == nil && err2 != nil {
-		_write_err82 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err92 == nil && err2 != nil {
+		_write_err92 = thrift.WrapTException(err2)
 	}
-	if _write_err82 != nil {
-		return false, thrift.WrapTException(_write_err82)
+	if _write_err92 != nil {
+		return false, thrift.WrapTException(_write_err92)
 	}
 	return true, err
 }
@@ -4946,7 +5180,7 @@ type interfaceProcessorDelClass struct {
 }
 
 func (p *interfaceProcessorDelClass) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err84 error
+	var _write_err94 error
 	args := InterfaceDelClassArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -4996,40 +5230,40 @@ func (p *interfaceProcessorDelClass) Process(ctx context.Context, seqId int32, i
 			if errors.Is(err2, thrift.ErrAbandonRequest) {
 				return false, thrift.WrapTException(err2)
 			}
-			_exc85 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing del_class: "+err2.Error())
+			_exc95 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing del_class: "+err2.Error())
 			if err2 := oprot.WriteMessageBegin(ctx, "del_class", thrift.EXCEPTION, seqId); err2 != nil {
-				_write_err84 = thrift.WrapTException(err2)
+				_write_err94 = thrift.WrapTException(err2)
 			}
-			if err2 := _exc85.Write(ctx, oprot); _write_err84 == nil && err2 != nil {
-				_write_err84 = thrift.WrapTException(err2)
+			if err2 := _exc95.Write(ctx, oprot); _write_err94 == nil && err2 != nil {
+				_write_err94 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.WriteMessageEnd(ctx); _write_err84 == nil && err2 != nil {
-				_write_err84 = thrift.WrapTException(err2)
+			if err2 := oprot.WriteMessageEnd(ctx); _write_err94 == nil && err2 != nil {
+				_write_err94 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.Flush(ctx); _write_err84 == nil && err2 != nil {
-				_write_err84 = thrift.WrapTException(err2)
+			if err2 := oprot.Flush(ctx); _write_err94 == nil && err2 != nil {
+				_write_err94 = thrift.WrapTException(err2)
 			}
-			if _write_err84 != nil {
-				return false, thrift.WrapTException(_write_err84)
+			if _write_err94 != nil {
+				return false, thrift.WrapTException(_write_err94)
 			}
 			return true, err
 		}
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "del_class", thrift.REPLY, seqId); err2 != nil {
-		_write_err84 = thrift.WrapTException(err2)
+		_write_err94 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err84 == nil && err2 != nil {
-		_write_err84 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err94 == nil && err2 != nil {
+		_write_err94 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err84 == nil && err2 != nil {
-		_write_err84 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err94 == nil && err2 != nil {
+		_write_err94 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err84 == nil && err2 != nil {
-		_write_err84 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err94 == nil && err2 != nil {
+		_write_err94 = thrift.WrapTException(err2)
 	}
-	if _write_err84 != nil {
-		return false, thrift.WrapTException(_write_err84)
+	if _write_err94 != nil {
+		return false, thrift.WrapTException(_write_err94)
 	}
 	return true, err
 }
@@ -5039,7 +5273,7 @@ type interfaceProcessorAddRule struct {
 }
 
 func (p *interfaceProcessorAddRule) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err86 error
+	var _write_err96 error
 	args := InterfaceAddRuleArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -5089,40 +5323,40 @@ func (p *interfaceProcessorAddRule) Process(ctx context.Context, seqId int32, ip
 			if errors.Is(err2, thrift.ErrAbandonRequest) {
 				return false, thrift.WrapTException(err2)
 			}
-			_exc87 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing add_rule: "+err2.Error())
+			_exc97 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing add_rule: "+err2.Error())
 			if err2 := oprot.WriteMessageBegin(ctx, "add_rule", thrift.EXCEPTION, seqId); err2 != nil {
-				_write_err86 = thrift.WrapTException(err2)
+				_write_err96 = thrift.WrapTException(err2)
 			}
-			if err2 := _exc87.Write(ctx, oprot); _write_err86 == nil && err2 != nil {
-				_write_err86 = thrift.WrapTException(err2)
+			if err2 := _exc97.Write(ctx, oprot); _write_err96 == nil && err2 != nil {
+				_write_err96 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.WriteMessageEnd(ctx); _write_err86 == nil && err2 != nil {
-				_write_err86 = thrift.WrapTException(err2)
+			if err2 := oprot.WriteMessageEnd(ctx); _write_err96 == nil && err2 != nil {
+				_write_err96 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.Flush(ctx); _write_err86 == nil && err2 != nil {
-				_write_err86 = thrift.WrapTException(err2)
+			if err2 := oprot.Flush(ctx); _write_err96 == nil && err2 != nil {
+				_write_err96 = thrift.WrapTException(err2)
 			}
-			if _write_err86 != nil {
-				return false, thrift.WrapTException(_write_err86)
+			if _write_err96 != nil {
+				return false, thrift.WrapTException(_write_err96)
 			}
 			return true, err
 		}
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "add_rule", thrift.REPLY, seqId); err2 != nil {
-		_write_err86 = thrift.WrapTException(err2)
+		_write_err96 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err86 == nil && err2 != nil {
-		_write_err86 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err96 == nil && err2 != nil {
+		_write_err96 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err86 == nil && err2 != nil {
-		_write_err86 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err96 == nil && err2 != nil {
+		_write_err96 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err86 == nil && err2 != nil {
-		_write_err86 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err96 == nil && err2 != nil {
+		_write_err96 = thrift.WrapTException(err2)
 	}
-	if _write_err86 != nil {
-		return false, thrift.WrapTException(_write_err86)
+	if _write_err96 != nil {
+		return false, thrift.WrapTException(_write_err96)
 	}
 	return true, err
 }
@@ -5132,7 +5366,7 @@ type interfaceProcessorDelRule struct {
 }
 
 func (p *interfaceProcessorDelRule) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err88 error
+	var _write_err98 error
 	args := InterfaceDelRuleArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -5182,40 +5416,40 @@ func (p *interfaceProcessorDelRule) Process(ctx context.Context, seqId int32, ip
 			if errors.Is(err2, thrift.ErrAbandonRequest) {
 				return false, thrift.WrapTException(err2)
 			}
-			_exc89 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing del_rule: "+err2.Error())
+			_exc99 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing del_rule: "+err2.Error())
 			if err2 := oprot.WriteMessageBegin(ctx, "del_rule", thrift.EXCEPTION, seqId); err2 != nil {
-				_write_err88 = thrift.WrapTException(err2)
+				_write_err98 = thrift.WrapTException(err2)
 			}
-			if err2 := _exc89.Write(ctx, oprot); _write_err88 == nil && err2 != nil {
-				_write_err88 = thrift.WrapTException(err2)
+			if err2 := _exc99.Write(ctx, oprot); _write_err98 == nil && err2 != nil {
+				_write_err98 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.WriteMessageEnd(ctx); _write_err88 == nil && err2 != nil {
-				_write_err88 = thrift.WrapTException(err2)
+			if err2 := oprot.WriteMessageEnd(ctx); _write_err98 == nil && err2 != nil {
+				_write_err98 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.Flush(ctx); _write_err88 == nil && err2 != nil {
-				_write_err88 = thrift.WrapTException(err2)
+			if err2 := oprot.Flush(ctx); _write_err98 == nil && err2 != nil {
+				_write_err98 = thrift.WrapTException(err2)
 			}
-			if _write_err88 != nil {
-				return false, thrift.WrapTException(_write_err88)
+			if _write_err98 != nil {
+				return false, thrift.WrapTException(_write_err98)
 			}
 			return true, err
 		}
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "del_rule", thrift.REPLY, seqId); err2 != nil {
-		_write_err88 = thrift.WrapTException(err2)
+		_write_err98 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err88 == nil && err2 != nil {
-		_write_err88 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err98 == nil && err2 != nil {
+		_write_err98 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err88 == nil && err2 != nil {
-		_write_err88 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err98 == nil && err2 != nil {
+		_write_err98 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err88 == nil && err2 != nil {
-		_write_err88 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err98 == nil && err2 != nil {
+		_write_err98 = thrift.WrapTException(err2)
 	}
-	if _write_err88 != nil {
-		return false, thrift.WrapTException(_write_err88)
+	if _write_err98 != nil {
+		return false, thrift.WrapTException(_write_err98)
 	}
 	return true, err
 }
@@ -5225,7 +5459,7 @@ type interfaceProcessorSetDefaultClass struct {
 }
 
 func (p *interfaceProcessorSetDefaultClass) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err90 error
+	var _write_err100 error
 	args := InterfaceSetDefaultClassArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -5275,40 +5509,40 @@ func (p *interfaceProcessorSetDefaultClass) Process(ctx context.Context, seqId i
 			if errors.Is(err2, thrift.ErrAbandonRequest) {
 				return false, thrift.WrapTException(err2)
 			}
-			_exc91 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing set_default_class: "+err2.Error())
+			_exc101 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing set_default_class: "+err2.Error())
 			if err2 := oprot.WriteMessageBegin(ctx, "set_default_class", thrift.EXCEPTION, seqId); err2 != nil {
-				_write_err90 = thrift.WrapTException(err2)
+				_write_err100 = thrift.WrapTException(err2)
 			}
-			if err2 := _exc91.Write(ctx, oprot); _write_err90 == nil && err2 != nil {
-				_write_err90 = thrift.WrapTException(err2)
+			if err2 := _exc101.Write(ctx, oprot); _write_err100 == nil && err2 != nil {
+				_write_err100 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.WriteMessageEnd(ctx); _write_err90 == nil && err2 != nil {
-				_write_err90 = thrift.WrapTException(err2)
+			if err2 := oprot.WriteMessageEnd(ctx); _write_err100 == nil && err2 != nil {
+				_write_err100 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.Flush(ctx); _write_err90 == nil && err2 != nil {
-				_write_err90 = thrift.WrapTException(err2)
+			if err2 := oprot.Flush(ctx); _write_err100 == nil && err2 != nil {
+				_write_err100 = thrift.WrapTException(err2)
 			}
-			if _write_err90 != nil {
-				return false, thrift.WrapTException(_write_err90)
+			if _write_err100 != nil {
+				return false, thrift.WrapTException(_write_err100)
 			}
 			return true, err
 		}
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "set_default_class", thrift.REPLY, seqId); err2 != nil {
-		_write_err90 = thrift.WrapTException(err2)
+		_write_err100 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err90 == nil && err2 != nil {
-		_write_err90 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err100 == nil && err2 != nil {
+		_write_err100 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err90 == nil && err2 != nil {
-		_write_err90 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err100 == nil && err2 != nil {
+		_write_err100 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err90 == nil && err2 != nil {
-		_write_err90 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err100 == nil && err2 != nil {
+		_write_err100 = thrift.WrapTException(err2)
 	}
-	if _write_err90 != nil {
-		return false, thrift.WrapTException(_write_err90)
+	if _write_err100 != nil {
+		return false, thrift.WrapTException(_write_err100)
 	}
 	return true, err
 }
@@ -5318,7 +5552,7 @@ type interfaceProcessorShowQos struct {
 }
 
 func (p *interfaceProcessorShowQos) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err92 error
+	var _write_err102 error
 	args := InterfaceShowQosArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -5368,21 +5602,21 @@ func (p *interfaceProcessorShowQos) Process(ctx context.Context, seqId int32, ip
 			if errors.Is(err2, thrift.ErrAbandonRequest) {
 				return false, thrift.WrapTException(err2)
 			}
-			_exc93 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing show_qos: "+err2.Error())
+			_exc103 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing show_qos: "+err2.Error())
 			if err2 := oprot.WriteMessageBegin(ctx, "show_qos", thrift.EXCEPTION, seqId); err2 != nil {
-				_write_err92 = thrift.WrapTException(err2)
+				_write_err102 = thrift.WrapTException(err2)
 			}
-			if err2 := _exc93.Write(ctx, oprot); _write_err92 == nil && err2 != nil {
-				_write_err92 = thrift.WrapTException(err2)
+			if err2 := _exc103.Write(ctx, oprot); _write_err102 == nil && err2 != nil {
+				_write_err102 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.WriteMessageEnd(ctx); _write_err92 == nil && err2 != nil {
-				_write_err92 = thrift.WrapTException(err2)
+			if err2 := oprot.WriteMessageEnd(ctx); _write_err102 == nil && err2 != nil {
+				_write_err102 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.Flush(ctx); _write_err92 == nil && err2 != nil {
-				_write_err92 = thrift.WrapTException(err2)
+			if err2 := oprot.Flush(ctx); _write_err102 == nil && err2 != nil {
+				_write_err102 = thrift.WrapTException(err2)
 			}
-			if _write_err92 != nil {
-				return false, thrift.WrapTException(_write_err92)
+			if _write_err102 != nil {
+				return false, thrift.WrapTException(_write_err102)
 			}
 			return true, err
 		}
@@ -5391,19 +5625,19 @@ func (p *interfaceProcessorShowQos) Process(ctx context.Context, seqId int32, ip
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "show_qos", thrift.REPLY, seqId); err2 != nil {
-		_write_err92 = thrift.WrapTException(err2)
+		_write_err102 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err92 == nil && err2 != nil {
-		_write_err92 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err102 == nil && err2 != nil {
+		_write_err102 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err92 == nil && err2 != nil {
-		_write_err92 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err102 == nil && err2 != nil {
+		_write_err102 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err92 == nil && err2 != nil {
-		_write_err92 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err102 == nil && err2 != nil {
+		_write_err102 = thrift.WrapTException(err2)
 	}
-	if _write_err92 != nil {
-		return false, thrift.WrapTException(_write_err92)
+	if _write_err102 != nil {
+		return false, thrift.WrapTException(_write_err102)
 	}
 	return true, err
 }
@@ -5935,13 +6169,13 @@ func (p *InterfaceAddIfThreadsArgs) ReadField4(ctx context.Context, iprot thrift
 	tSlice := make([]int32, 0, size)
 	p.Threads = tSlice
 	for i := 0; i < size; i++ {
-		var _elem94 int32
+		var _elem104 int32
 		if v, err := iprot.ReadI32(ctx); err != nil {
 			return thrift.PrependError("error reading field 0: ", err)
 		} else {
-			_elem94 = v
+			_elem104 = v
 		}
-		p.Threads = append(p.Threads, _elem94)
+		p.Threads = append(p.Threads, _elem104)
 	}
 	if err := iprot.ReadListEnd(ctx); err != nil {
 		return thrift.PrependError("error reading list end: ", err)
@@ -7727,6 +7961,464 @@ func (p *InterfaceDelNeighbourResult) String() string {
 }
 
 // Attributes:
+//   - Ns
+type InterfaceAddNeighboursArgs struct {
+	Ns []*Neighbour `thrift:"ns,1" db:"ns" json:"ns"`
+}
+
+func NewInterfaceAddNeighboursArgs() *InterfaceAddNeighboursArgs {
+	return &InterfaceAddNeighboursArgs{}
+}
+
+func (p *InterfaceAddNeighboursArgs) GetNs() []*Neighbour {
+	return p.Ns
+}
+func (p *InterfaceAddNeighboursArgs) Read(ctx context.Context, iprot thrift.TProtocol) error {
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
+
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 1:
+			if fieldTypeId == thrift.LIST {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	return nil
+}
+
+func (p *InterfaceAddNeighboursArgs) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	_, size, err := iprot.ReadListBegin(ctx)
+	if err != nil {
+		return thrift.PrependError("error reading list begin: ", err)
+	}
+	tSlice := make([]*Neighbour, 0, size)
+	p.Ns = tSlice
+	for i := 0; i < size; i++ {
+		_elem105 := &Neighbour{}
+		if err := _elem105.Read(ctx, iprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", _elem105), err)
+		}
+		p.Ns = append(p.Ns, _elem105)
+	}
+	if err := iprot.ReadListEnd(ctx); err != nil {
+		return thrift.PrependError("error reading list end: ", err)
+	}
+	return nil
+}
+
+func (p *InterfaceAddNeighboursArgs) Write(ctx context.Context, oprot thrift.TProtocol) error {
+	if err := oprot.WriteStructBegin(ctx, "add_neighbours_args"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
+}
+
+func (p *InterfaceAddNeighboursArgs) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "ns", thrift.LIST, 1); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:ns: ", p), err)
+	}
+	if err := oprot.WriteListBegin(ctx, thrift.STRUCT, len(p.Ns)); err != nil {
+		return thrift.PrependError("error writing list begin: ", err)
+	}
+	for _, v := range p.Ns {
+		if err := v.Write(ctx, oprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", v), err)
+		}
+	}
+	if err := oprot.WriteListEnd(ctx); err != nil {
+		return thrift.PrependError("error writing list end: ", err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 1:ns: ", p), err)
+	}
+	return err
+}
+
+func (p *InterfaceAddNeighboursArgs) String() string {
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("InterfaceAddNeighboursArgs(%+v)", *p)
+}
+
+// Attributes:
+//   - Err
+type InterfaceAddNeighboursResult struct {
+	Err *common.ApiErr `thrift:"err,1" db:"err" json:"err,omitempty"`
+}
+
+func NewInterfaceAddNeighboursResult() *InterfaceAddNeighboursResult {
+	return &InterfaceAddNeighboursResult{}
+}
+
+var InterfaceAddNeighboursResult_Err_DEFAULT *common.ApiErr
+
+func (p *InterfaceAddNeighboursResult) GetErr() *common.ApiErr {
+	if !p.IsSetErr() {
+		return InterfaceAddNeighboursResult_Err_DEFAULT
+	}
+	return p.Err
+}
+func (p *InterfaceAddNeighboursResult) IsSetErr() bool {
+	return p.Err != nil
+}
+
+func (p *InterfaceAddNeighboursResult) Read(ctx context.Context, iprot thrift.TProtocol) error {
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
+
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 1:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	return nil
+}
+
+func (p *InterfaceAddNeighboursResult) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	p.Err = &common.ApiErr{
+		Kind: 0,
+	}
+	if err := p.Err.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Err), err)
+	}
+	return nil
+}
+
+func (p *InterfaceAddNeighboursResult) Write(ctx context.Context, oprot thrift.TProtocol) error {
+	if err := oprot.WriteStructBegin(ctx, "add_neighbours_result"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
+}
+
+func (p *InterfaceAddNeighboursResult) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if p.IsSetErr() {
+		if err := oprot.WriteFieldBegin(ctx, "err", thrift.STRUCT, 1); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:err: ", p), err)
+		}
+		if err := p.Err.Write(ctx, oprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.Err), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 1:err: ", p), err)
+		}
+	}
+	return err
+}
+
+func (p *InterfaceAddNeighboursResult) String() string {
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("InterfaceAddNeighboursResult(%+v)", *p)
+}
+
+// Attributes:
+//   - Ns
+type InterfaceDelNeighboursArgs struct {
+	Ns []*Neighbour `thrift:"ns,1" db:"ns" json:"ns"`
+}
+
+func NewInterfaceDelNeighboursArgs() *InterfaceDelNeighboursArgs {
+	return &InterfaceDelNeighboursArgs{}
+}
+
+func (p *InterfaceDelNeighboursArgs) GetNs() []*Neighbour {
+	return p.Ns
+}
+func (p *InterfaceDelNeighboursArgs) Read(ctx context.Context, iprot thrift.TProtocol) error {
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
+
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 1:
+			if fieldTypeId == thrift.LIST {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	return nil
+}
+
+func (p *InterfaceDelNeighboursArgs) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	_, size, err := iprot.ReadListBegin(ctx)
+	if err != nil {
+		return thrift.PrependError("error reading list begin: ", err)
+	}
+	tSlice := make([]*Neighbour, 0, size)
+	p.Ns = tSlice
+	for i := 0; i < size; i++ {
+		_elem106 := &Neighbour{}
+		if err := _elem106.Read(ctx, iprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", _elem106), err)
+		}
+		p.Ns = append(p.Ns, _elem106)
+	}
+	if err := iprot.ReadListEnd(ctx); err != nil {
+		return thrift.PrependError("error reading list end: ", err)
+	}
+	return nil
+}
+
+func (p *InterfaceDelNeighboursArgs) Write(ctx context.Context, oprot thrift.TProtocol) error {
+	if err := oprot.WriteStructBegin(ctx, "del_neighbours_args"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
+}
+
+func (p *InterfaceDelNeighboursArgs) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "ns", thrift.LIST, 1); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:ns: ", p), err)
+	}
+	if err := oprot.WriteListBegin(ctx, thrift.STRUCT, len(p.Ns)); err != nil {
+		return thrift.PrependError("error writing list begin: ", err)
+	}
+	for _, v := range p.Ns {
+		if err := v.Write(ctx, oprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", v), err)
+		}
+	}
+	if err := oprot.WriteListEnd(ctx); err != nil {
+		return thrift.PrependError("error writing list end: ", err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 1:ns: ", p), err)
+	}
+	return err
+}
+
+func (p *InterfaceDelNeighboursArgs) String() string {
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("InterfaceDelNeighboursArgs(%+v)", *p)
+}
+
+// Attributes:
+//   - Err
+type InterfaceDelNeighboursResult struct {
+	Err *common.ApiErr `thrift:"err,1" db:"err" json:"err,omitempty"`
+}
+
+func NewInterfaceDelNeighboursResult() *InterfaceDelNeighboursResult {
+	return &InterfaceDelNeighboursResult{}
+}
+
+var InterfaceDelNeighboursResult_Err_DEFAULT *common.ApiErr
+
+func (p *InterfaceDelNeighboursResult) GetErr() *common.ApiErr {
+	if !p.IsSetErr() {
+		return InterfaceDelNeighboursResult_Err_DEFAULT
+	}
+	return p.Err
+}
+func (p *InterfaceDelNeighboursResult) IsSetErr() bool {
+	return p.Err != nil
+}
+
+func (p *InterfaceDelNeighboursResult) Read(ctx context.Context, iprot thrift.TProtocol) error {
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
+
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 1:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	return nil
+}
+
+func (p *InterfaceDelNeighboursResult) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	p.Err = &common.ApiErr{
+		Kind: 0,
+	}
+	if err := p.Err.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Err), err)
+	}
+	return nil
+}
+
+func (p *InterfaceDelNeighboursResult) Write(ctx context.Context, oprot thrift.TProtocol) error {
+	if err := oprot.WriteStructBegin(ctx, "del_neighbours_result"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
+}
+
+func (p *InterfaceDelNeighboursResult) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if p.IsSetErr() {
+		if err := oprot.WriteFieldBegin(ctx, "err", thrift.STRUCT, 1); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:err: ", p), err)
+		}
+		if err := p.Err.Write(ctx, oprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.Err), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 1:err: ", p), err)
+		}
+	}
+	return err
+}
+
+func (p *InterfaceDelNeighboursResult) String() string {
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("InterfaceDelNeighboursResult(%+v)", *p)
+}
+
+// Attributes:
 //   - Ifname
 type InterfaceShowNeighboursArgs struct {
 	Ifname string `thrift:"ifname,1" db:"ifname" json:"ifname"`
@@ -7916,11 +8608,11 @@ func (p *InterfaceShowNeighboursResult) ReadField0(ctx context.Context, iprot th
 	tSlice := make([]*Neighbour, 0, size)
 	p.Success = tSlice
 	for i := 0; i < size; i++ {
-		_elem95 := &Neighbour{}
-		if err := _elem95.Read(ctx, iprot); err != nil {
-			return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", _elem95), err)
+		_elem107 := &Neighbour{}
+		if err := _elem107.Read(ctx, iprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", _elem107), err)
 		}
-		p.Success = append(p.Success, _elem95)
+		p.Success = append(p.Success, _elem107)
 	}
 	if err := iprot.ReadListEnd(ctx); err != nil {
 		return thrift.PrependError("error reading list end: ", err)
@@ -8194,11 +8886,11 @@ func (p *InterfaceShowResult) ReadField0(ctx context.Context, iprot thrift.TProt
 	tSlice := make([]*IfInfo, 0, size)
 	p.Success = tSlice
 	for i := 0; i < size; i++ {
-		_elem96 := &IfInfo{}
-		if err := _elem96.Read(ctx, iprot); err != nil {
-			return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", _elem96), err)
+		_elem108 := &IfInfo{}
+		if err := _elem108.Read(ctx, iprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", _elem108), err)
 		}
-		p.Success = append(p.Success, _elem96)
+		p.Success = append(p.Success, _elem108)
 	}
 	if err := iprot.ReadListEnd(ctx); err != nil {
 		return thrift.PrependError("error reading list end: ", err)

@@ -2,47 +2,101 @@ package api
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/r2go/r2/apis/intf"
 	"github.com/r2go/r2/r2/ctl"
 )
 
-// The Interface service's neighbour methods: add_neighbour,
-// del_neighbour, show_neighbours.
+// The Interface service's neighbour methods: add_neighbour(s),
+// del_neighbour(s), show_neighbours.
 
-func (h ifHandler) AddNeighbour(_ context.Context, ifname, addr, mac, kind string) (err error) {
-	defer h.guard("add_neighbour", &err)
+// parseNeighbour checks one neighbour's arguments (mac and kind only when
+// adding).
+func parseNeighbour(ifname, addr, mac, kind string, add bool) (ctl.Neighbour, error) {
 	if err := CheckIfname(ifname); err != nil {
-		return wrap(err)
+		return ctl.Neighbour{}, err
 	}
 	a, err := ParseAddr("neighbour address", addr)
 	if err != nil {
-		return apiErr("interface %s: %v", ifname, err)
+		return ctl.Neighbour{}, fmt.Errorf("interface %s: %v", ifname, err)
+	}
+	n := ctl.Neighbour{Ifname: ifname, IP: a}
+	if !add {
+		return n, nil
 	}
 	if mac == "" {
-		return apiErr("neighbour %s: empty MAC address", a)
+		return n, fmt.Errorf("neighbour %s: empty MAC address", a)
 	}
-	m, err := ParseMAC(mac)
-	if err != nil {
-		return apiErr("neighbour %s: %v", a, err)
+	if n.MAC, err = ParseMAC(mac); err != nil {
+		return n, fmt.Errorf("neighbour %s: %v", a, err)
 	}
 	if kind != "" && kind != ctl.NeighStatic && kind != ctl.NeighKernel {
-		return apiErr("neighbour %s: kind %q: want %q, %q or \"\" (static)", a, kind, ctl.NeighStatic, ctl.NeighKernel)
+		return n, fmt.Errorf("neighbour %s: kind %q: want %q, %q or \"\" (static)", a, kind, ctl.NeighStatic, ctl.NeighKernel)
 	}
-	n := ctl.Neighbour{Ifname: ifname, IP: a, MAC: m, Kind: kind}
-	return h.call(func() error { return h.b.SetNeighbour(n) })
+	n.Kind = kind
+	return n, nil
+}
+
+// parseNeighbours checks a batch.
+func parseNeighbours(ns []*intf.Neighbour, add bool) ([]ctl.Neighbour, error) {
+	if len(ns) > MaxBatch {
+		return nil, fmt.Errorf("batch of %d neighbours; at most %d per call", len(ns), MaxBatch)
+	}
+	out := make([]ctl.Neighbour, 0, len(ns))
+	for i, e := range ns {
+		if e == nil {
+			return nil, fmt.Errorf("neighbour %d of %d: missing", i+1, len(ns))
+		}
+		n, err := parseNeighbour(e.Ifname, e.Addr, e.Mac, e.Kind, add)
+		if err != nil {
+			return nil, fmt.Errorf("neighbour %d of %d: %v", i+1, len(ns), err)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+func (h ifHandler) AddNeighbour(_ context.Context, ifname, addr, mac, kind string) (err error) {
+	defer h.guard("add_neighbour", &err)
+	n, err := parseNeighbour(ifname, addr, mac, kind, true)
+	if err != nil {
+		return wrap(err)
+	}
+	return h.call(func() error { return h.b.SetNeighbours([]ctl.Neighbour{n}) })
 }
 
 func (h ifHandler) DelNeighbour(_ context.Context, ifname, addr string) (err error) {
 	defer h.guard("del_neighbour", &err)
-	if err := CheckIfname(ifname); err != nil {
+	n, err := parseNeighbour(ifname, addr, "", "", false)
+	if err != nil {
 		return wrap(err)
 	}
-	a, err := ParseAddr("neighbour address", addr)
+	return h.call(func() error { return h.b.DelNeighbours([]ctl.Neighbour{n}) })
+}
+
+func (h ifHandler) AddNeighbours(_ context.Context, es []*intf.Neighbour) (err error) {
+	defer h.guard("add_neighbours", &err)
+	ns, err := parseNeighbours(es, true)
 	if err != nil {
-		return apiErr("interface %s: %v", ifname, err)
+		return wrap(err)
 	}
-	return h.call(func() error { return h.b.DelNeighbour(ifname, a) })
+	if len(ns) == 0 {
+		return nil
+	}
+	return h.call(func() error { return h.b.SetNeighbours(ns) })
+}
+
+func (h ifHandler) DelNeighbours(_ context.Context, es []*intf.Neighbour) (err error) {
+	defer h.guard("del_neighbours", &err)
+	ns, err := parseNeighbours(es, false)
+	if err != nil {
+		return wrap(err)
+	}
+	if len(ns) == 0 {
+		return nil
+	}
+	return h.call(func() error { return h.b.DelNeighbours(ns) })
 }
 
 func (h ifHandler) ShowNeighbours(_ context.Context, ifname string) (_ []*intf.Neighbour, err error) {

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/r2go/r2/apis/common"
+	"github.com/r2go/r2/apis/intf"
 )
 
 // TestNeighbourHandlers: add_neighbour, del_neighbour and show_neighbours
@@ -54,5 +55,29 @@ func TestNeighbourHandlers(t *testing.T) {
 	}
 	if _, err := c.Interface.ShowNeighbours(ctx, "veth9"); !errors.As(err, &ae) || ae.Kind != common.ErrKind_NOT_FOUND {
 		t.Errorf("show_neighbours of an unknown interface: %v", err)
+	}
+
+	// Batches: checked whole before the backend sees them.
+	calls = len(b.Calls())
+	err = c.Interface.AddNeighbours(ctx, []*intf.Neighbour{
+		{Ifname: "veth0", Addr: "1.1.1.5", Mac: "02:00:00:00:00:05"}, {Ifname: "veth0", Addr: "1.1.1.6", Mac: "01:00:00:00:00:06"}})
+	if !errors.As(err, &ae) || ae.Kind != common.ErrKind_INVALID || !strings.Contains(ae.Why, "neighbour 2 of 2") {
+		t.Errorf("add_neighbours with a multicast MAC: %v", err)
+	}
+	if err := c.Interface.AddNeighbours(ctx, []*intf.Neighbour{{}}); !errors.As(err, &ae) || !strings.Contains(ae.Why, "neighbour 1 of 1: empty interface name") {
+		t.Errorf("add_neighbours with an empty entry: %v", err)
+	}
+	must(t, c.Interface.AddNeighbours(ctx, nil)) // nothing to do
+	if n := len(b.Calls()); n != calls {
+		t.Errorf("refused or empty batches reached the backend: %v", b.Calls()[calls:])
+	}
+	must(t, c.Interface.AddNeighbours(ctx, []*intf.Neighbour{
+		{Ifname: "veth0", Addr: "1.1.1.5", Mac: "02:00:00:00:00:05", Kind: "kernel"}, {Ifname: "veth0", Addr: "1.1.1.6", Mac: "02:00:00:00:00:06", Kind: "kernel"}}))
+	if ns, _ := c.Interface.ShowNeighbours(ctx, ""); len(ns) != 3 {
+		t.Errorf("after add_neighbours: %v", ns)
+	}
+	must(t, c.Interface.DelNeighbours(ctx, []*intf.Neighbour{{Ifname: "veth0", Addr: "1.1.1.5"}, {Ifname: "veth0", Addr: "1.1.1.6"}}))
+	if ns, _ := c.Interface.ShowNeighbours(ctx, ""); len(ns) != 1 {
+		t.Errorf("after del_neighbours: %v", ns)
 	}
 }

@@ -39,11 +39,11 @@ type API interface {
 	// at offset, in a stable order (limit >= 1, offset >= 0).
 	Routes(offset, limit int) (total int, rs []ctl.Route, err error)
 
-	// SetNeighbour adds or replaces a static or kernel neighbour
-	// (n.Kind "static" or "kernel"; n.Ifname, n.IP, n.MAC).
-	SetNeighbour(n ctl.Neighbour) error
-	// DelNeighbour removes the neighbour ip of interface ifname.
-	DelNeighbour(ifname string, ip netip.Addr) error
+	// SetNeighbours adds or replaces static or kernel neighbours (n.Kind
+	// "static" or "kernel"; n.Ifname, n.IP, n.MAC), all or nothing.
+	SetNeighbours(ns []ctl.Neighbour) error
+	// DelNeighbours removes neighbours (n.Ifname, n.IP), all or nothing.
+	DelNeighbours(ns []ctl.Neighbour) error
 	// ShowNeighbours lists the neighbours of ifname ("": all), learned,
 	// static and kernel, with their state and age.
 	ShowNeighbours(ifname string) ([]ctl.Neighbour, error)

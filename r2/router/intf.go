@@ -153,7 +153,7 @@ func (r *Router) DelInterface(name string) error {
 	r.intfs = snap
 	for k := range r.neighs {
 		if k.ifindex == fi.Ifindex {
-			delete(r.neighs, k) // the threads dropped the node that held them
+			r.delNeigh(k) // the threads dropped the node that held them
 		}
 	}
 	drv := r.drvs[name]

@@ -191,8 +191,10 @@ func (r *Router) tick() {
 			r.delNeigh(k)
 		}
 	}
+	// One pass over the neighbours for every interface's list.
+	failed := r.failedNextHops(-1, members)
 	for _, fi := range r.intfs.All() {
-		r.updateFailedWith(fi.Ifindex, members)
+		r.publishFailed(fi, failed[fi.Ifindex])
 	}
 }
 
@@ -260,35 +262,54 @@ func (r *Router) memberNextHops() map[neighKey]bool {
 // updateFailed publishes interface ifindex with the failed multipath next
 // hops it has now, if they changed. Caller holds r.mu.
 func (r *Router) updateFailed(ifindex int32) {
-	r.updateFailedWith(ifindex, r.memberNextHops())
+	if fi := r.intfs.Get(ifindex); fi != nil {
+		r.publishFailed(fi, r.failedNextHops(ifindex, r.memberNextHops())[ifindex])
+	}
 }
 
-func (r *Router) updateFailedWith(ifindex int32, members map[neighKey]bool) {
-	fi := r.intfs.Get(ifindex)
-	if fi == nil {
-		return
-	}
-	var v4 []uint32
-	var v6 [][16]byte
+// failedList is an interface's failed multipath next hops.
+type failedList struct {
+	v4 []uint32
+	v6 [][16]byte
+}
+
+// failedNextHops lists the failed neighbours that are multipath members,
+// by interface (ifindex -1: every interface). Caller holds r.mu.
+func (r *Router) failedNextHops(ifindex int32, members map[neighKey]bool) map[int32]*failedList {
+	out := map[int32]*failedList{}
 	for k, e := range r.neighs {
-		if k.ifindex != ifindex || e.state != stateFailed || !members[k] {
+		if e.state != stateFailed || ifindex >= 0 && k.ifindex != ifindex || !members[k] {
 			continue
 		}
+		l := out[k.ifindex]
+		if l == nil {
+			l = &failedList{}
+			out[k.ifindex] = l
+		}
 		if k.ip.Is4() {
-			v4 = append(v4, fwd.IPv4ToU32(k.ip))
+			l.v4 = append(l.v4, fwd.IPv4ToU32(k.ip))
 		} else {
-			v6 = append(v6, k.ip.As16())
+			l.v6 = append(l.v6, k.ip.As16())
 		}
 	}
-	slices.Sort(v4)
-	slices.SortFunc(v6, func(a, b [16]byte) int { return netip.AddrFrom16(a).Compare(netip.AddrFrom16(b)) })
-	if slices.Equal(v4, fi.FailedNextHops) && slices.Equal(v6, fi.FailedNextHops6) {
+	return out
+}
+
+// publishFailed makes l (nil: none) fi's FailedNextHops if they differ.
+// Caller holds r.mu.
+func (r *Router) publishFailed(fi *fwd.Interface, l *failedList) {
+	if l == nil {
+		l = &failedList{}
+	}
+	slices.Sort(l.v4)
+	slices.SortFunc(l.v6, func(a, b [16]byte) int { return netip.AddrFrom16(a).Compare(netip.AddrFrom16(b)) })
+	if slices.Equal(l.v4, fi.FailedNextHops) && slices.Equal(l.v6, fi.FailedNextHops6) {
 		return
 	}
 	ni := fi.Clone()
-	ni.FailedNextHops, ni.FailedNextHops6 = v4, v6
+	ni.FailedNextHops, ni.FailedNextHops6 = l.v4, l.v6
 	r.publishIntfs(r.intfs.With(ni))
-	r.logf("interface %s: failed multipath next hops now %d IPv4, %d IPv6", fi.Name, len(v4), len(v6))
+	r.logf("interface %s: failed multipath next hops now %d IPv4, %d IPv6", fi.Name, len(l.v4), len(l.v6))
 }
 
 // forgetOffLink drops the neighbours of fi that no address of fi covers
@@ -376,17 +397,59 @@ func (r *Router) ShowNeighbours(ifname string) ([]ctl.Neighbour, error) {
 
 func macString(m [6]byte) string { return net.HardwareAddr(m[:]).String() }
 
-// AddNeighbour sets a static neighbour: SetNeighbour with kind static.
+// AddNeighbour sets a static neighbour: SetNeighbours with kind static.
 func (r *Router) AddNeighbour(ifname string, ip netip.Addr, mac [6]byte) error {
-	return r.SetNeighbour(ctl.Neighbour{Ifname: ifname, IP: ip, MAC: mac[:], Kind: ctl.NeighStatic})
+	return r.SetNeighbours([]ctl.Neighbour{{Ifname: ifname, IP: ip, MAC: mac[:], Kind: ctl.NeighStatic}})
 }
 
-// SetNeighbour adds or replaces the static (Kind "static" or "") or
-// kernel (Kind "kernel") neighbour n.IP at n.MAC on interface n.Ifname,
-// which must be on one of the interface's connected subnets, and tells
-// every thread. It replaces whatever entry the address had, except that a
-// kernel entry does not replace a static one (ErrExists).
-func (r *Router) SetNeighbour(n ctl.Neighbour) error {
+// SetNeighbours adds or replaces, all or nothing, static (Kind "static"
+// or "") or kernel (Kind "kernel") neighbours: n.IP at n.MAC on interface
+// n.Ifname, which must be on one of the interface's connected subnets; it
+// tells every thread. An entry replaces whatever the address had, except
+// that a kernel entry does not replace a static one (ErrExists).
+func (r *Router) SetNeighbours(ns []ctl.Neighbour) error {
+	if err := r.lock(); err != nil {
+		return err
+	}
+	defer r.mu.Unlock()
+	type set struct {
+		k    neighKey
+		mac  [6]byte
+		kind neighKind
+	}
+	sets := make([]set, 0, len(ns))
+	seen := make(map[neighKey]bool, len(ns))
+	for i, n := range ns {
+		k, mac, kind, err := r.checkNeighbour(n)
+		if err == nil && seen[k] {
+			err = fmt.Errorf("neighbour %s on %s given twice: %w", n.IP, n.Ifname, ctl.ErrInvalid)
+		}
+		if err != nil {
+			if len(ns) > 1 {
+				return fmt.Errorf("neighbour %d of %d: %w", i+1, len(ns), err)
+			}
+			return err
+		}
+		seen[k] = true
+		sets = append(sets, set{k, mac, kind})
+	}
+	failed := map[int32]bool{}
+	now := time.Now()
+	for _, x := range sets {
+		if old := r.neighs[x.k]; old != nil && old.state == stateFailed {
+			failed[x.k.ifindex] = true
+		}
+		r.putNeigh(x.k, &neighEntry{mac: x.mac, updated: now, kind: x.kind})
+		r.sendLearned(x.k, x.mac, true)
+	}
+	for ifindex := range failed {
+		r.updateFailed(ifindex)
+	}
+	return nil
+}
+
+// checkNeighbour validates one entry of SetNeighbours. Caller holds r.mu.
+func (r *Router) checkNeighbour(n ctl.Neighbour) (neighKey, [6]byte, neighKind, error) {
 	var kind neighKind
 	switch n.Kind {
 	case "", ctl.NeighStatic:
@@ -394,37 +457,30 @@ func (r *Router) SetNeighbour(n ctl.Neighbour) error {
 	case ctl.NeighKernel:
 		kind = kindKernel
 	default:
-		return fmt.Errorf("neighbour %s: kind %q: want %q or %q: %w", n.IP, n.Kind, ctl.NeighStatic, ctl.NeighKernel, ctl.ErrInvalid)
+		return neighKey{}, [6]byte{}, 0, fmt.Errorf("neighbour %s: kind %q: want %q or %q: %w", n.IP, n.Kind, ctl.NeighStatic, ctl.NeighKernel, ctl.ErrInvalid)
 	}
 	if len(n.MAC) != 6 {
-		return fmt.Errorf("neighbour %s: MAC %q is not a 6-byte Ethernet address: %w", n.IP, n.MAC, ctl.ErrInvalid)
+		return neighKey{}, [6]byte{}, 0, fmt.Errorf("neighbour %s: MAC %q is not a 6-byte Ethernet address: %w", n.IP, n.MAC, ctl.ErrInvalid)
 	}
 	mac := [6]byte(n.MAC)
 	if mac == ([6]byte{}) || mac[0]&1 == 1 {
-		return fmt.Errorf("neighbour %s: MAC %s is not a unicast address: %w", n.IP, macString(mac), ctl.ErrInvalid)
+		return neighKey{}, [6]byte{}, 0, fmt.Errorf("neighbour %s: MAC %s is not a unicast address: %w", n.IP, macString(mac), ctl.ErrInvalid)
 	}
-	fi, err := r.lockIf(n.Ifname)
+	fi, err := r.byName(n.Ifname)
 	if err != nil {
-		return err
+		return neighKey{}, [6]byte{}, 0, err
 	}
-	defer r.mu.Unlock()
 	ip, err := checkNeighAddr(fi, n.IP)
 	if err != nil {
-		return err
+		return neighKey{}, [6]byte{}, 0, err
 	}
 	k := neighKey{fi.Ifindex, ip}
-	old := r.neighs[k]
-	if kind == kindKernel && old != nil && old.kind == kindStatic {
+	if old := r.neighs[k]; kind == kindKernel && old != nil && old.kind == kindStatic {
 		// The operator's entry wins over the kernel's mirror, so that the
 		// follower's later deletion cannot take it away.
-		return fmt.Errorf("neighbour %s on %s is static (set by an operator); delete it first to let the kernel's entry in: %w", ip, fi.Name, ctl.ErrExists)
+		return neighKey{}, [6]byte{}, 0, fmt.Errorf("neighbour %s on %s is static (set by an operator); delete it first to let the kernel's entry in: %w", ip, fi.Name, ctl.ErrExists)
 	}
-	r.putNeigh(k, &neighEntry{mac: mac, updated: time.Now(), kind: kind})
-	r.sendLearned(k, mac, true)
-	if old != nil && old.state == stateFailed {
-		r.updateFailed(fi.Ifindex)
-	}
-	return nil
+	return k, mac, kind, nil
 }
 
 // checkNeighAddr checks that ip may be a neighbour on fi and returns it
@@ -459,23 +515,41 @@ func checkNeighAddr(fi *fwd.Interface, ip netip.Addr) (netip.Addr, error) {
 	return ip, nil
 }
 
-// DelNeighbour removes the neighbour ip of interface ifname, whatever its
-// kind, and tells every thread to forget it.
-func (r *Router) DelNeighbour(ifname string, ip netip.Addr) error {
-	fi, err := r.lockIf(ifname)
-	if err != nil {
+// DelNeighbours removes, all or nothing, the neighbours n.IP of
+// interfaces n.Ifname, whatever their kind, and tells every thread to
+// forget them.
+func (r *Router) DelNeighbours(ns []ctl.Neighbour) error {
+	if err := r.lock(); err != nil {
 		return err
 	}
 	defer r.mu.Unlock()
-	k := neighKey{fi.Ifindex, ip}
-	old := r.neighs[k]
-	if old == nil {
-		return fmt.Errorf("neighbour %s on %s: %w", ip, ifname, ctl.ErrNotFound)
+	keys := make([]neighKey, 0, len(ns))
+	for i, n := range ns {
+		fi, err := r.byName(n.Ifname)
+		if err == nil {
+			k := neighKey{fi.Ifindex, n.IP}
+			if r.neighs[k] == nil || slices.Contains(keys, k) {
+				err = fmt.Errorf("neighbour %s on %s: %w", n.IP, n.Ifname, ctl.ErrNotFound)
+			}
+			keys = append(keys, k)
+		}
+		if err != nil {
+			if len(ns) > 1 {
+				return fmt.Errorf("neighbour %d of %d: %w", i+1, len(ns), err)
+			}
+			return err
+		}
 	}
-	r.delNeigh(k)
-	r.sendForget(k)
-	if old.state == stateFailed {
-		r.updateFailed(fi.Ifindex)
+	failed := map[int32]bool{}
+	for _, k := range keys {
+		if r.neighs[k].state == stateFailed {
+			failed[k.ifindex] = true
+		}
+		r.delNeigh(k)
+		r.sendForget(k)
+	}
+	for ifindex := range failed {
+		r.updateFailed(ifindex)
 	}
 	return nil
 }

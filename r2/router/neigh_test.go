@@ -67,20 +67,37 @@ func TestNeighbourAPI(t *testing.T) {
 		{"bad kind", ctl.Neighbour{Ifname: "if1", IP: netip.MustParseAddr("10.2.0.1"), MAC: mac(macH2), Kind: "learned"}, ctl.ErrInvalid, "kind"},
 	}
 	for _, c := range bad {
-		err := r.e.SetNeighbour(c.n)
+		err := r.e.SetNeighbours([]ctl.Neighbour{c.n})
 		if !errors.Is(err, c.kind) || !strings.Contains(err.Error(), c.why) {
 			t.Errorf("%s: error %v, want %v saying %q", c.name, err, c.kind, c.why)
 		}
 	}
+	// Batches are all or nothing.
+	ok1 := ctl.Neighbour{Ifname: "if1", IP: netip.MustParseAddr("10.2.0.5"), MAC: mac(macH2)}
+	ok2 := ctl.Neighbour{Ifname: "if1", IP: netip.MustParseAddr("10.2.0.6"), MAC: mac(macH3)}
+	if err := r.e.SetNeighbours([]ctl.Neighbour{ok1, bad[1].n, ok2}); !errors.Is(err, ctl.ErrInvalid) || !strings.Contains(err.Error(), "neighbour 2 of 3") {
+		t.Errorf("batch with a bad entry: %v", err)
+	}
+	if err := r.e.SetNeighbours([]ctl.Neighbour{ok1, ok2, ok1}); !errors.Is(err, ctl.ErrInvalid) || !strings.Contains(err.Error(), "given twice") {
+		t.Errorf("batch with a duplicate: %v", err)
+	}
 	if ns, _ := r.e.ShowNeighbours(""); len(ns) != 0 {
 		t.Fatalf("refused requests left neighbours: %v", ns)
 	}
+	must(t, r.e.SetNeighbours([]ctl.Neighbour{ok1, ok2}))
+	if err := r.e.DelNeighbours([]ctl.Neighbour{ok1, {Ifname: "if1", IP: netip.MustParseAddr("10.2.0.7")}}); !errors.Is(err, ctl.ErrNotFound) {
+		t.Errorf("delete batch with an unknown neighbour: %v", err)
+	}
+	if ns, _ := r.e.ShowNeighbours("if1"); len(ns) != 2 {
+		t.Fatalf("a refused delete batch changed the neighbours: %v", ns)
+	}
+	must(t, r.e.DelNeighbours([]ctl.Neighbour{ok1, ok2}))
 	if _, err := r.e.ShowNeighbours("nope"); !errors.Is(err, ctl.ErrNotFound) {
 		t.Errorf("show of an unknown interface: %v", err)
 	}
 
-	must(t, r.e.SetNeighbour(ctl.Neighbour{Ifname: "if1", IP: netip.MustParseAddr("10.2.0.1"), MAC: mac(macH2)}))
-	must(t, r.e.SetNeighbour(ctl.Neighbour{Ifname: "if1", IP: netip.MustParseAddr("2001:db8:2::1"), MAC: mac(macH3), Kind: ctl.NeighKernel}))
+	must(t, r.e.SetNeighbours([]ctl.Neighbour{ctl.Neighbour{Ifname: "if1", IP: netip.MustParseAddr("10.2.0.1"), MAC: mac(macH2)}}))
+	must(t, r.e.SetNeighbours([]ctl.Neighbour{ctl.Neighbour{Ifname: "if1", IP: netip.MustParseAddr("2001:db8:2::1"), MAC: mac(macH3), Kind: ctl.NeighKernel}}))
 	n, ok := r.neighbour(t, "if1", "10.2.0.1")
 	if !ok || n.Kind != ctl.NeighStatic || n.State != ctl.NeighStatic || n.MAC.String() != net.HardwareAddr(macH2[:]).String() || n.Ifname != "if1" {
 		t.Fatalf("static neighbour listed as %+v", n)
@@ -92,7 +109,7 @@ func TestNeighbourAPI(t *testing.T) {
 		t.Fatalf("if0 lists %v", ns)
 	}
 	// The kernel's mirror does not replace an operator's entry.
-	if err := r.e.SetNeighbour(ctl.Neighbour{Ifname: "if1", IP: netip.MustParseAddr("10.2.0.1"), MAC: mac(macH3), Kind: ctl.NeighKernel}); !errors.Is(err, ctl.ErrExists) {
+	if err := r.e.SetNeighbours([]ctl.Neighbour{ctl.Neighbour{Ifname: "if1", IP: netip.MustParseAddr("10.2.0.1"), MAC: mac(macH3), Kind: ctl.NeighKernel}}); !errors.Is(err, ctl.ErrExists) {
 		t.Errorf("kernel entry over a static one: %v", err)
 	}
 	// Used at once (no ARP request first), and a gratuitous ARP with
@@ -105,8 +122,8 @@ func TestNeighbourAPI(t *testing.T) {
 		t.Fatalf("learning overwrote the static entry: %+v", n)
 	}
 
-	must(t, r.e.DelNeighbour("if1", netip.MustParseAddr("10.2.0.1")))
-	if err := r.e.DelNeighbour("if1", netip.MustParseAddr("10.2.0.1")); !errors.Is(err, ctl.ErrNotFound) {
+	must(t, r.e.DelNeighbours([]ctl.Neighbour{{Ifname: "if1", IP: netip.MustParseAddr("10.2.0.1")}}))
+	if err := r.e.DelNeighbours([]ctl.Neighbour{{Ifname: "if1", IP: netip.MustParseAddr("10.2.0.1")}}); !errors.Is(err, ctl.ErrNotFound) {
 		t.Errorf("second delete: %v", err)
 	}
 	// The threads forgot it: the next packet asks first.
@@ -287,6 +304,14 @@ func TestFailedReportRules(t *testing.T) {
 	r.e.mu.Unlock()
 	if n != maxUnresolved {
 		t.Fatalf("%d unresolved entries, want the cap %d", n, maxUnresolved)
+	}
+	// They go with their interface, and the count with them.
+	must(t, r.e.DelInterface("if1"))
+	r.e.mu.Lock()
+	n, left := r.e.unresolved, len(r.e.neighs)
+	r.e.mu.Unlock()
+	if n != 0 || left != 0 {
+		t.Fatalf("after deleting the interface: %d unresolved, %d entries", n, left)
 	}
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"path"
 	"slices"
@@ -132,6 +133,7 @@ type Stats struct {
 	NeighAdded    uint64            `json:"neigh_added"`     // neighbours set in R2 (added or changed)
 	NeighDeleted  uint64            `json:"neigh_deleted"`   // neighbours removed from R2
 	NeighRefused  uint64            `json:"neigh_refused"`   // neighbours R2 refused
+	NeighBatches  uint64            `json:"neigh_batches"`   // add_neighbours and del_neighbours calls
 	NeighResolves uint64            `json:"neigh_resolves"`  // gateways the kernel was asked to resolve
 }
 
@@ -883,8 +885,9 @@ func (f *Follower) countGws(r r2Route, d int) {
 // flushNeighs makes R2's kernel neighbours those of the kernel (the
 // usable ones on followed interfaces and R2's subnets) after a change of
 // neighbours or, when full, of links or addresses: a full
-// mark-and-sweep comparison, since neighbours are few. There is no batch
-// form in the API; the changes of one Flush are sent together.
+// mark-and-sweep comparison, since neighbours are few. The changes of one
+// Flush go in batches of up to Config.Batch (add_neighbours,
+// del_neighbours), deletions first.
 func (f *Follower) flushNeighs(full bool) error {
 	if !full && !f.neighsDirty {
 		return nil
@@ -907,34 +910,76 @@ func (f *Follower) flushNeighs(full bool) error {
 		want[ifIP{name, n.IP}] = mac
 	}
 	f.Stats.NeighsKernel = len(want)
+	var add, del []ctl.Neighbour
 	for _, k := range sortedIfIPs(want) {
-		if f.r2neighs[k] == want[k] {
-			continue
+		if f.r2neighs[k] != want[k] {
+			m, _ := net.ParseMAC(want[k])
+			add = append(add, ctl.Neighbour{Ifname: k.ifname, IP: k.ip, MAC: m})
 		}
-		if err := f.r2.SetNeighbour(k.ifname, k.ip, want[k]); err != nil {
-			if !Refused(err) {
-				return err
-			}
-			f.Stats.NeighRefused++
-			f.logOnce("neighbour refused", "neighbour %s on %s: R2 refused it: %v", k.ip, k.ifname, err)
-			continue
-		}
-		f.r2neighs[k] = want[k]
-		f.Stats.NeighAdded++
-		f.cfg.Logf("neighbour %s on %s is at %s", k.ip, k.ifname, want[k])
 	}
 	for _, k := range sortedIfIPs(f.r2neighs) {
-		if _, ok := want[k]; ok {
-			continue
+		if _, ok := want[k]; !ok {
+			del = append(del, ctl.Neighbour{Ifname: k.ifname, IP: k.ip})
 		}
-		if err := f.r2.DelNeighbour(k.ifname, k.ip); err != nil && !Refused(err) {
-			return err // refused: R2 no longer has it, as wanted
+	}
+	// Deletions first, as for routes.
+	for _, b := range []struct {
+		ns  []ctl.Neighbour
+		del bool
+	}{{del, true}, {add, false}} {
+		for ns := b.ns; len(ns) > 0; {
+			n := min(len(ns), f.cfg.Batch)
+			if err := f.sendNeighs(ns[:n], b.del); err != nil {
+				return err
+			}
+			ns = ns[n:]
 		}
-		delete(f.r2neighs, k)
-		f.Stats.NeighDeleted++
-		f.cfg.Logf("neighbour %s on %s removed", k.ip, k.ifname)
 	}
 	f.neighsDirty = false
+	return nil
+}
+
+// sendNeighs sends one batch of neighbours; a refused batch is split until
+// the entries R2 refuses are found, which are counted and logged.
+func (f *Follower) sendNeighs(ns []ctl.Neighbour, del bool) error {
+	var err error
+	f.Stats.NeighBatches++
+	if del {
+		err = f.r2.DelNeighbours(ns)
+	} else {
+		err = f.r2.SetNeighbours(ns)
+	}
+	switch {
+	case err == nil:
+		for _, n := range ns {
+			k := ifIP{n.Ifname, n.IP}
+			if del {
+				delete(f.r2neighs, k)
+				f.Stats.NeighDeleted++
+				f.cfg.Logf("neighbour %s on %s removed", n.IP, n.Ifname)
+			} else {
+				f.r2neighs[k] = n.MAC.String()
+				f.Stats.NeighAdded++
+				f.cfg.Logf("neighbour %s on %s is at %s", n.IP, n.Ifname, n.MAC)
+			}
+		}
+		return nil
+	case !Refused(err):
+		return err
+	case len(ns) > 1:
+		h := len(ns) / 2
+		if err := f.sendNeighs(ns[:h], del); err != nil {
+			return err
+		}
+		return f.sendNeighs(ns[h:], del)
+	}
+	n := ns[0]
+	if del {
+		delete(f.r2neighs, ifIP{n.Ifname, n.IP}) // R2 no longer has it, as wanted
+		return nil
+	}
+	f.Stats.NeighRefused++
+	f.logOnce("neighbour refused", "neighbour %s on %s: R2 refused it: %v", n.IP, n.Ifname, err)
 	return nil
 }
 

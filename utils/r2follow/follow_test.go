@@ -3,7 +3,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"net"
 	"net/netip"
 	"sort"
 	"testing"
@@ -24,7 +23,8 @@ type fakeR2 struct {
 	refuse    map[netip.Prefix]bool
 	hostOwned map[string]bool
 	neighs    map[ifIP]ctl.Neighbour
-	down      bool // restarted: the next call fails, state is gone
+	refuseN   netip.Addr // a neighbour R2 refuses
+	down      bool       // restarted: the next call fails, state is gone
 }
 
 func newFake() *fakeR2 {
@@ -199,31 +199,42 @@ func (f *fakeR2) Routes(offset, limit int) (int, []ctl.Route, error) {
 	return len(all), all[offset:min(len(all), offset+limit)], nil
 }
 
-func (f *fakeR2) SetNeighbour(ifname string, ip netip.Addr, mac string) error {
-	if err := f.call("add_neighbour"); err != nil {
+func (f *fakeR2) SetNeighbours(ns []ctl.Neighbour) error {
+	if err := f.call("add_neighbours"); err != nil {
 		return err
 	}
-	m, err := net.ParseMAC(mac)
-	switch {
-	case f.ifs[ifname] == nil:
-		return refusal("no interface %s", ifname)
-	case !f.onLink(ifname, ip):
-		return refusal("neighbour %s is not on a connected subnet of %s", ip, ifname)
-	case err != nil:
-		return refusal("bad MAC %q", mac)
+	for _, n := range ns {
+		switch {
+		case f.ifs[n.Ifname] == nil:
+			return refusal("no interface %s", n.Ifname)
+		case !f.onLink(n.Ifname, n.IP):
+			return refusal("neighbour %s is not on a connected subnet of %s", n.IP, n.Ifname)
+		case len(n.MAC) != 6:
+			return refusal("bad MAC %v", n.MAC)
+		case n.IP == f.refuseN:
+			return refusal("neighbour %s refused", n.IP)
+		}
 	}
-	f.neighs[ifIP{ifname, ip}] = ctl.Neighbour{Ifname: ifname, IP: ip, MAC: m, Kind: ctl.NeighKernel, State: ctl.NeighStatic}
+	for _, n := range ns {
+		f.neighs[ifIP{n.Ifname, n.IP}] = ctl.Neighbour{Ifname: n.Ifname, IP: n.IP, MAC: n.MAC, Kind: ctl.NeighKernel, State: ctl.NeighStatic}
+	}
+	f.sent["add_neighbours"] += len(ns)
 	return nil
 }
 
-func (f *fakeR2) DelNeighbour(ifname string, ip netip.Addr) error {
-	if err := f.call("del_neighbour"); err != nil {
+func (f *fakeR2) DelNeighbours(ns []ctl.Neighbour) error {
+	if err := f.call("del_neighbours"); err != nil {
 		return err
 	}
-	if _, ok := f.neighs[ifIP{ifname, ip}]; !ok {
-		return refusal("neighbour %s on %s: not found", ip, ifname)
+	for _, n := range ns {
+		if _, ok := f.neighs[ifIP{n.Ifname, n.IP}]; !ok {
+			return refusal("neighbour %s on %s: not found", n.IP, n.Ifname)
+		}
 	}
-	delete(f.neighs, ifIP{ifname, ip})
+	for _, n := range ns {
+		delete(f.neighs, ifIP{n.Ifname, n.IP})
+	}
+	f.sent["del_neighbours"] += len(ns)
 	return nil
 }
 

@@ -153,9 +153,11 @@ type R2 interface {
 	AddRoutes(rs []ctl.Route) error
 	DelRoutes(rs []ctl.Route) error
 	Routes(offset, limit int) (total int, rs []ctl.Route, err error)
-	// SetNeighbour adds or replaces a kernel-kind neighbour.
-	SetNeighbour(ifname string, ip netip.Addr, mac string) error
-	DelNeighbour(ifname string, ip netip.Addr) error
+	// SetNeighbours adds or replaces kernel-kind neighbours (Ifname, IP,
+	// MAC), all or nothing.
+	SetNeighbours(ns []ctl.Neighbour) error
+	// DelNeighbours removes neighbours (Ifname, IP), all or nothing.
+	DelNeighbours(ns []ctl.Neighbour) error
 	// Neighbours lists R2's neighbours (all kinds).
 	Neighbours() ([]ctl.Neighbour, error)
 	Close() error

@@ -82,8 +82,9 @@ func TestNeighbours(t *testing.T) {
 	if diff := cmp.Diff(want, r2.neighList()); diff != "" {
 		t.Fatalf("R2's neighbours after changes (-want +got):\n%s", diff)
 	}
-	if r2.calls["add_neighbour"] != 2 || r2.calls["del_neighbour"] != 2 || r2.calls["add_batch"]+r2.calls["del_batch"] != 0 {
-		t.Errorf("calls %v; want 2 additions and 2 deletions of neighbours only", r2.calls)
+	if r2.calls["add_neighbours"] != 1 || r2.calls["del_neighbours"] != 1 || r2.sent["add_neighbours"] != 2 ||
+		r2.sent["del_neighbours"] != 2 || r2.calls["add_batch"]+r2.calls["del_batch"] != 0 {
+		t.Errorf("calls %v, sent %v; want one batch of 2 additions and one of 2 deletions of neighbours only", r2.calls, r2.sent)
 	}
 
 	// A resync (overflow): only the differences.
@@ -96,9 +97,22 @@ func TestNeighbours(t *testing.T) {
 	}
 	f.Replace(d2)
 	mustFlush(t, f)
-	if r2.calls["add_neighbour"] != 1 || r2.calls["del_neighbour"] != 0 || !r2.neighList()["veth1 10.2.0.3 02:00:00:00:00:23 kernel"] {
+	if r2.sent["add_neighbours"] != 1 || r2.calls["del_neighbours"] != 0 || !r2.neighList()["veth1 10.2.0.3 02:00:00:00:00:23 kernel"] {
 		t.Errorf("resync: calls %v, R2 has %v", r2.calls, r2.neighList())
 	}
+
+	// R2 refuses one of a batch: the others get in, the refusal is counted.
+	r2.reset()
+	r2.refuseN = addr("10.2.0.66")
+	f.Apply(Event{Op: OpNeighSet, Neigh: kn(3, "10.2.0.66", "02:00:00:00:00:66", nudReachable)})
+	f.Apply(Event{Op: OpNeighSet, Neigh: kn(3, "10.2.0.67", "02:00:00:00:00:67", nudReachable)})
+	mustFlush(t, f)
+	if !r2.neighList()["veth1 10.2.0.67 02:00:00:00:00:67 kernel"] || f.Stats.NeighRefused != 1 || r2.calls["add_neighbours"] != 3 {
+		t.Errorf("a refused neighbour in a batch: R2 has %v, refused %d, calls %v", r2.neighList(), f.Stats.NeighRefused, r2.calls)
+	}
+	f.Apply(Event{Op: OpNeighDel, Neigh: kn(3, "10.2.0.66", "", 0)})
+	f.Apply(Event{Op: OpNeighDel, Neigh: kn(3, "10.2.0.67", "", 0)})
+	mustFlush(t, f)
 
 	// R2 restarts: reconnecting sends every kernel neighbour again.
 	r2.restart()

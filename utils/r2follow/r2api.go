@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/netip"
 
+	"github.com/r2go/r2/apis/intf"
 	"github.com/r2go/r2/apis/route"
 	"github.com/r2go/r2/r2/api"
 	"github.com/r2go/r2/r2/ctl"
@@ -106,12 +107,20 @@ func (t thriftR2) Routes(offset, limit int) (int, []ctl.Route, error) {
 	return int(page.Total), out, nil
 }
 
-func (t thriftR2) SetNeighbour(ifname string, ip netip.Addr, mac string) error {
-	return t.c.Interface.AddNeighbour(context.Background(), ifname, ip.String(), mac, ctl.NeighKernel)
+func neighEntries(ns []ctl.Neighbour, kind string) []*intf.Neighbour {
+	out := make([]*intf.Neighbour, len(ns))
+	for i, n := range ns {
+		out[i] = &intf.Neighbour{Ifname: n.Ifname, Addr: n.IP.String(), Mac: n.MAC.String(), Kind: kind}
+	}
+	return out
 }
 
-func (t thriftR2) DelNeighbour(ifname string, ip netip.Addr) error {
-	return t.c.Interface.DelNeighbour(context.Background(), ifname, ip.String())
+func (t thriftR2) SetNeighbours(ns []ctl.Neighbour) error {
+	return t.c.Interface.AddNeighbours(context.Background(), neighEntries(ns, ctl.NeighKernel))
+}
+
+func (t thriftR2) DelNeighbours(ns []ctl.Neighbour) error {
+	return t.c.Interface.DelNeighbours(context.Background(), neighEntries(ns, ""))
 }
 
 func (t thriftR2) Neighbours() ([]ctl.Neighbour, error) {

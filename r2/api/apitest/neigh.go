@@ -8,36 +8,43 @@ import (
 	"github.com/r2go/r2/r2/ctl"
 )
 
-// SetNeighbour implements api.Backend: the interface must exist and the
-// address be inside one of its address prefixes.
-func (b *Backend) SetNeighbour(n ctl.Neighbour) error {
-	b.enter("SetNeighbour", n.Ifname, n.IP, n.MAC.String(), n.Kind)
+// SetNeighbours implements api.Backend, all or nothing: each interface
+// must exist and each address be inside one of its address prefixes.
+func (b *Backend) SetNeighbours(ns []ctl.Neighbour) error {
+	b.enter("SetNeighbours", len(ns))
 	defer b.mu.Unlock()
-	i, ok := b.st.Ifaces[n.Ifname]
-	if !ok {
-		return ctl.Errorf(ctl.KindNotFound, "no interface %s", n.Ifname)
+	for _, n := range ns {
+		i, ok := b.st.Ifaces[n.Ifname]
+		if !ok {
+			return ctl.Errorf(ctl.KindNotFound, "no interface %s", n.Ifname)
+		}
+		if !slices.ContainsFunc(i.Addrs, func(p netip.Prefix) bool { return p.Contains(n.IP) }) {
+			return ctl.Errorf(ctl.KindInvalid, "neighbour %s is not on a connected subnet of %s", n.IP, n.Ifname)
+		}
 	}
-	if !slices.ContainsFunc(i.Addrs, func(p netip.Prefix) bool { return p.Contains(n.IP) }) {
-		return ctl.Errorf(ctl.KindInvalid, "neighbour %s is not on a connected subnet of %s", n.IP, n.Ifname)
+	for _, n := range ns {
+		if n.Kind == "" {
+			n.Kind = ctl.NeighStatic
+		}
+		n.State, n.Age = ctl.NeighStatic, 1500*time.Millisecond
+		b.neighs = slices.DeleteFunc(b.neighs, func(x ctl.Neighbour) bool { return x.Ifname == n.Ifname && x.IP == n.IP })
+		b.neighs = append(b.neighs, n)
 	}
-	if n.Kind == "" {
-		n.Kind = ctl.NeighStatic
-	}
-	n.State, n.Age = ctl.NeighStatic, 1500*time.Millisecond
-	b.neighs = slices.DeleteFunc(b.neighs, func(x ctl.Neighbour) bool { return x.Ifname == n.Ifname && x.IP == n.IP })
-	b.neighs = append(b.neighs, n)
 	return nil
 }
 
-// DelNeighbour implements api.Backend.
-func (b *Backend) DelNeighbour(ifname string, ip netip.Addr) error {
-	b.enter("DelNeighbour", ifname, ip)
+// DelNeighbours implements api.Backend, all or nothing.
+func (b *Backend) DelNeighbours(ns []ctl.Neighbour) error {
+	b.enter("DelNeighbours", len(ns))
 	defer b.mu.Unlock()
-	k := slices.IndexFunc(b.neighs, func(x ctl.Neighbour) bool { return x.Ifname == ifname && x.IP == ip })
-	if k < 0 {
-		return ctl.Errorf(ctl.KindNotFound, "neighbour %s on %s", ip, ifname)
+	for _, n := range ns {
+		if !slices.ContainsFunc(b.neighs, func(x ctl.Neighbour) bool { return x.Ifname == n.Ifname && x.IP == n.IP }) {
+			return ctl.Errorf(ctl.KindNotFound, "neighbour %s on %s", n.IP, n.Ifname)
+		}
 	}
-	b.neighs = slices.Delete(b.neighs, k, k+1)
+	for _, n := range ns {
+		b.neighs = slices.DeleteFunc(b.neighs, func(x ctl.Neighbour) bool { return x.Ifname == n.Ifname && x.IP == n.IP })
+	}
 	return nil
 }
 
