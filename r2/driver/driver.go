@@ -122,6 +122,13 @@ type HostPasser interface {
 	SetHostOwned(on bool, addrs []netip.Addr) error
 }
 
+// HostPassCounter is a HostPasser that counts the frames it passed to the
+// host. Like KernelDrops, reading it is a system call, so the control side
+// polls it off the forwarding path and publishes it as DrvHostPassed.
+type HostPassCounter interface {
+	HostPassed() (uint64, error)
+}
+
 // SideFder is a driver with a second descriptor that the owner thread must
 // poll besides Fd: frames that arrive there are returned by Recv too
 // (AF_XDP: the copies of the host's neighbour frames in host-owned mode).
@@ -152,6 +159,9 @@ const (
 	// truncated).
 	DrvNeighCopies = "drv_neigh_copies"
 	DrvNeighErrors = "drv_neigh_errors"
+	// DrvHostPassed is a HostPassCounter's HostPassed, published by the
+	// control side: frames handed to the Linux host in host-owned mode.
+	DrvHostPassed = "drv_host_passed"
 )
 
 // Counters are the driver counters every implementation keeps, allocated

@@ -289,9 +289,10 @@ func (d *Driver) TxCopies() uint64 { return d.copies.Value() }
 func (d *Driver) Config() Config { return d.cfg }
 
 var (
-	_ driver.Driver        = (*Driver)(nil)
-	_ driver.KernelDropper = (*Driver)(nil)
-	_ driver.ModeReporter  = (*Driver)(nil)
-	_ driver.HostPasser    = (*Driver)(nil)
-	_ driver.SideFder      = (*Driver)(nil)
+	_ driver.Driver          = (*Driver)(nil)
+	_ driver.KernelDropper   = (*Driver)(nil)
+	_ driver.ModeReporter    = (*Driver)(nil)
+	_ driver.HostPasser      = (*Driver)(nil)
+	_ driver.SideFder        = (*Driver)(nil)
+	_ driver.HostPassCounter = (*Driver)(nil)
 )

@@ -62,3 +62,6 @@ func (d *Driver) SetHostOwned(on bool, addrs []netip.Addr) error { return ErrUns
 
 // SideFd returns -1.
 func (d *Driver) SideFd() int { return -1 }
+
+// HostPassed returns ErrUnsupported.
+func (d *Driver) HostPassed() (uint64, error) { return 0, ErrUnsupported }

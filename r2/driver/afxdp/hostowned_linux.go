@@ -71,6 +71,20 @@ func (d *Driver) HostOwned() bool {
 	return d.hostOn
 }
 
+// HostPassed implements driver.HostPassCounter: the frames the host-owned
+// program has passed to Linux since it was first switched on.
+func (d *Driver) HostPassed() (uint64, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return 0, ErrClosed
+	}
+	if d.host == nil {
+		return 0, nil
+	}
+	return d.host.passedFrames()
+}
+
 // SideFd implements driver.SideFder: the neighbour socket, which polls
 // readable while copies wait in its ring.
 func (d *Driver) SideFd() int {

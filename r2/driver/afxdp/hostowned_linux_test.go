@@ -180,6 +180,15 @@ func TestHostProgClassify(t *testing.T) {
 			t.Errorf("%s (%d bytes): action %d, want %d", tt.name, len(tt.frame), got, tt.want)
 		}
 	}
+	passed := 0
+	for _, tt := range tests {
+		if tt.want == actPass {
+			passed++
+		}
+	}
+	if n, err := d.HostPassed(); err != nil || n != uint64(passed) {
+		t.Errorf("HostPassed = %d, %v; want %d", n, err, passed)
+	}
 	// The plain program, for comparison, redirects everything.
 	if got, err := d.prog.prog.Run(&ebpf.RunOptions{Data: arpRequest(testMACB, b4, a4)}); err != nil || got != actRedirect {
 		t.Errorf("plain program on ARP: %d, %v; want %d", got, err, actRedirect)

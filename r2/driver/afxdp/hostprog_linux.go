@@ -24,6 +24,7 @@ const hostMapEntries = 1024
 // XSKMAP.
 type hostProg struct {
 	host4, host6 *ebpf.Map
+	passed       *ebpf.Map // r2_passed: per-CPU count of frames passed
 	prog         *ebpf.Program
 	addrs        map[netip.Addr]bool // what the maps hold
 }
@@ -90,6 +91,9 @@ func newHostProg(xsks *ebpf.Map) (_ *hostProg, err error) {
 	if h.host6, err = ebpf.NewMap(&ebpf.MapSpec{Name: "r2_host6", Type: ebpf.Hash, KeySize: 16, ValueSize: 1, MaxEntries: hostMapEntries}); err != nil {
 		return nil, fmt.Errorf("host IPv6 map: %w", err)
 	}
+	if h.passed, err = ebpf.NewMap(&ebpf.MapSpec{Name: "r2_passed", Type: ebpf.PerCPUArray, KeySize: 4, ValueSize: 8, MaxEntries: 1}); err != nil {
+		return nil, fmt.Errorf("passed-frames map: %w", err)
+	}
 	ldMap := func(m *ebpf.Map) (asm.Instruction, error) {
 		ins := asm.LoadMapPtr(asm.R1, 0)
 		return ins, ins.AssociateMap(m)
@@ -103,6 +107,10 @@ func newHostProg(xsks *ebpf.Map) (_ *hostProg, err error) {
 		return nil, err
 	}
 	ldX, err := ldMap(xsks)
+	if err != nil {
+		return nil, err
+	}
+	ldP, err := ldMap(h.passed)
 	if err != nil {
 		return nil, err
 	}
@@ -201,7 +209,18 @@ func newHostProg(xsks *ebpf.Map) (_ *hostProg, err error) {
 		asm.Mov.Imm(asm.R3, xdpPass),
 		asm.FnRedirectMap.Call(),
 		asm.Return(),
-		asm.Mov.Imm(asm.R0, xdpActPass).WithSymbol("pass"),
+		// Passed: counted (per CPU, so no atomics; only these frames
+		// pay for it).
+		asm.StoreImm(asm.RFP, -20, 0, asm.Word).WithSymbol("pass"),
+		ldP,
+		asm.Mov.Reg(asm.R2, asm.RFP),
+		asm.Add.Imm(asm.R2, -20),
+		asm.FnMapLookupElem.Call(),
+		asm.JEq.Imm(asm.R0, 0, "ret_pass"),
+		asm.LoadMem(asm.R1, asm.R0, 0, asm.DWord),
+		asm.Add.Imm(asm.R1, 1),
+		asm.StoreMem(asm.R0, 0, asm.R1, asm.DWord),
+		asm.Mov.Imm(asm.R0, xdpActPass).WithSymbol("ret_pass"),
 		asm.Return(),
 	)
 	h.prog, err = ebpf.NewProgram(&ebpf.ProgramSpec{
@@ -266,10 +285,23 @@ func (h *hostProg) setAddrs(addrs []netip.Addr) error {
 	return errors.Join(errs...)
 }
 
+// passedFrames sums the per-CPU counts of passed frames.
+func (h *hostProg) passedFrames() (uint64, error) {
+	var per []uint64
+	if err := h.passed.Lookup(uint32(0), &per); err != nil {
+		return 0, err
+	}
+	var n uint64
+	for _, v := range per {
+		n += v
+	}
+	return n, nil
+}
+
 // close releases the program and the maps, whatever exists of them.
 func (h *hostProg) close() error {
 	var errs []error
-	for _, c := range []interface{ Close() error }{h.prog, h.host4, h.host6} {
+	for _, c := range []interface{ Close() error }{h.prog, h.host4, h.host6, h.passed} {
 		switch x := c.(type) {
 		case *ebpf.Program:
 			if x != nil {
