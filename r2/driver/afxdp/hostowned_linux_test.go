@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"net"
 	"net/netip"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -320,6 +321,72 @@ func TestHostOwnedLive(t *testing.T) {
 	if c := d.NeighCopies(); c != 1 {
 		t.Errorf("neighbour copies %d after host-owned off, want still 1", c)
 	}
+	d.Close()
+	checkPool(t, pool)
+}
+
+// TestHostOwnedToggleUnderTraffic switches host-owned mode on and off from
+// another goroutine while transit frames stream in: both programs
+// redirect transit frames, and the swap on the link is atomic, so every
+// frame reaches R2 (and -race sees the control side beside Recv).
+func TestHostOwnedToggleUnderTraffic(t *testing.T) {
+	tn := newTestNet(t, 1, 1500)
+	v := tn.Pairs[0]
+	pool := newPool(t, 0, 1024)
+	d := tn.open(t, 0, Config{Pool: pool})
+	prime(t, d, pool)
+	peer := openRaw(t, tn.B, v.IdxB)
+	frame := ether(v.MACA, v.MACB, 0x0800, ipv4(netip.MustParseAddr("10.9.0.2"), netip.MustParseAddr("192.0.2.7"), 17, make([]byte, 8)))
+	// Build the classifier first (the verifier takes a while).
+	addrs := []netip.Addr{netip.MustParseAddr("10.9.0.1")}
+	if err := d.SetHostOwned(true, addrs); err != nil {
+		t.Fatal(err)
+	}
+	var switches atomic.Int64
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for on := false; ; on = !on {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if err := d.SetHostOwned(on, addrs); err != nil {
+				t.Error(err)
+				return
+			}
+			switches.Add(1)
+			time.Sleep(200 * time.Microsecond)
+		}
+	}()
+	// Stream until 50 switches have happened, a window of frames in
+	// flight at a time.
+	sent, got := 0, 0
+	pkts := make([]*packet.Packet, 64)
+	deadline := time.Now().Add(10 * time.Second)
+	for (switches.Load() < 50 || got < sent) && time.Now().Before(deadline) {
+		if switches.Load() < 50 && sent-got < 256 {
+			peer.Send(t, frame)
+			sent++
+		}
+		n := d.Recv(pool, pkts)
+		for _, p := range pkts[:n] {
+			if string(p.Data()) != string(frame) {
+				t.Errorf("received %x", p.Data())
+			}
+			pool.Free(p)
+		}
+		got += n
+	}
+	close(stop)
+	<-done
+	n := switches.Load()
+	if got != sent || sent == 0 {
+		t.Errorf("received %d of %d transit frames while host-owned mode was switched %d times", got, sent, n)
+	}
+	t.Logf("%d frames, %d switches", got, n)
 	d.Close()
 	checkPool(t, pool)
 }
