@@ -297,9 +297,10 @@ func (n *Node) Removed(pool *packet.Pool) {
 func (n *Node) Drain() { packet.ReturnRing(n.handoff) }
 
 var (
-	_ graph.Node    = (*Node)(nil)
-	_ graph.FdOwner = (*Node)(nil)
-	_ graph.Drainer = (*Node)(nil)
+	_ graph.Node        = (*Node)(nil)
+	_ graph.FdOwner     = (*Node)(nil)
+	_ graph.SideFdOwner = (*Node)(nil)
+	_ graph.Drainer     = (*Node)(nil)
 )
 
 // PollFd is the driver's pollable descriptor (-1: none), registered in the
@@ -309,6 +310,15 @@ func (n *Node) PollFd() int {
 		return -1
 	}
 	return n.drv.Fd()
+}
+
+// SidePollFd implements graph.SideFdOwner: the driver's second
+// descriptor (driver.SideFder), -1 if it has none.
+func (n *Node) SidePollFd() int {
+	if s, ok := n.drv.(driver.SideFder); ok {
+		return s.SideFd()
+	}
+	return -1
 }
 
 // Rank implements graph.Ranker.

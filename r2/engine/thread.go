@@ -18,6 +18,10 @@ import (
 	"github.com/r2go/r2/r2/store"
 )
 
+// sideKey follows a node's name in Thread.fds for its graph.SideFdOwner
+// descriptor.
+const sideKey = "#side"
+
 // wakerToken is the epoll token of a thread's own eventfd; interface fds use
 // their ifindex + 1.
 const wakerToken = 0
@@ -53,7 +57,7 @@ type Thread struct {
 	in     chan ctl
 	waker  *poll.Waker
 	poller *poll.Poller
-	fds    map[string]int // IfNode name -> registered fd
+	fds    map[string]int // IfNode name (+sideKey for its side fd) -> registered fd
 	done   chan struct{}
 	logf   func(string, ...any)
 
@@ -165,9 +169,11 @@ func (t *Thread) handle() bool {
 
 func (t *Thread) apply(c ctl) bool {
 	for _, name := range c.dels {
-		if fd, ok := t.fds[name]; ok {
-			t.poller.Del(fd)
-			delete(t.fds, name)
+		for _, key := range []string{name, name + sideKey} {
+			if fd, ok := t.fds[key]; ok {
+				t.poller.Del(fd)
+				delete(t.fds, key)
+			}
 		}
 		t.g.Remove(name)
 	}
@@ -181,6 +187,13 @@ func (t *Thread) apply(c ctl) bool {
 				t.logf("thread %d: poll %s: %v", t.id, n.Name(), err)
 			} else {
 				t.fds[n.Name()] = o.PollFd()
+			}
+			if so, ok := n.(graph.SideFdOwner); ok && so.SidePollFd() >= 0 {
+				if err := t.poller.Add(so.SidePollFd(), uint64(len(t.fds)+1)); err != nil {
+					t.logf("thread %d: poll %s (side): %v", t.id, n.Name(), err)
+				} else {
+					t.fds[n.Name()+sideKey] = so.SidePollFd()
+				}
 			}
 		}
 	}

@@ -77,6 +77,9 @@ func (r *Router) addAddr6(fi *fwd.Interface, p netip.Prefix) error {
 	}
 	ni := fi.Clone()
 	ni.Addrs = append(ni.Addrs, p)
+	if err := r.tellHost(fi, ni); err != nil {
+		return fmt.Errorf("address %s: %v: %w", p, err, ctl.ErrInternal)
+	}
 	r.publishIntfs(r.intfs.With(ni))
 	var add []fwd.Route6
 	for _, rt := range routes {

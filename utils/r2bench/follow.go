@@ -115,8 +115,8 @@ func (s *setup) configureFollow() error {
 	inst := fmt.Sprintf("%s-%d", b.runID, b.instSeq)
 	f := b.r2flags(s.grp)
 	f.NetNS = ns
-	if s.variant == variantAFXDP {
-		f.Driver = "afxdp"
+	if isXDP(s.variant) {
+		f.Driver = "afxdp" // r2follow makes the interfaces host-owned either way
 	}
 	f.NoVnet = s.variant == variantAFPacketNoVnet
 	s.info.Instance, s.info.R2Args = inst, f.args()

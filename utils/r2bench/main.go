@@ -126,7 +126,9 @@ Flags:
                    and the groups udp (IPv4), ipv6 (udp6, tcp6), ping
                    (idle, load), ping-busy, all
   -variants LIST   routers to measure (default kernel,afpacket,afxdp; also
-                   afpacket-novnet: AF_PACKET without vnet headers)
+                   afpacket-novnet: AF_PACKET without vnet headers;
+                   afxdp-host: AF_XDP with the interfaces host-owned, the
+                   hosts given the router's MACs statically)
   -r2 PATH         the r2 daemon binary (default: DIR/r2 with -bindir, or built)
   -bindir DIR      directory holding r2, r2intf, r2rt and r2follow (default: build them
                    with 'go build' into a temporary directory)
@@ -159,7 +161,7 @@ var measurementGroups = map[string][]string{
 }
 
 // variant IDs in the order they are reported.
-var allVariants = []string{variantKernel, variantAFPacket, variantAFPacketNoVnet, variantAFXDP}
+var allVariants = []string{variantKernel, variantAFPacket, variantAFPacketNoVnet, variantAFXDP, variantAFXDPHost}
 
 // defaultVariants are measured unless -variants says otherwise.
 var defaultVariants = []string{variantKernel, variantAFPacket, variantAFXDP}
@@ -171,6 +173,9 @@ const (
 	// variantAFPacketNoVnet is AF_PACKET without vnet headers (r2
 	// -vnet-hdr=false), to measure what they cost or bring.
 	variantAFPacketNoVnet = "afpacket-novnet"
+	// variantAFXDPHost is AF_XDP with both interfaces host-owned (the XDP
+	// program classifies every frame), to measure what that costs.
+	variantAFXDPHost = "afxdp-host"
 )
 
 var variantTitles = map[string]string{
@@ -179,6 +184,7 @@ var variantTitles = map[string]string{
 	variantAFXDP:    "R2 AF_XDP",
 
 	variantAFPacketNoVnet: "R2 AF_PACKET no vnet",
+	variantAFXDPHost:      "R2 AF_XDP host-owned",
 }
 
 // shortTableLimit is how many prefixes -short loads (the kernel takes

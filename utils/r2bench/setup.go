@@ -191,11 +191,11 @@ func (s *setup) configure() error {
 	}
 	for _, a := range []struct{ ifname, thread string }{{tp.RouterIfA, "0"}, {tp.RouterIfB, threadB}} {
 		args := []string{a.ifname, "add", "auto", "--thread", a.thread}
-		if s.variant == variantAFXDP {
+		if isXDP(s.variant) {
 			args = append(args, "--driver", "afxdp")
 		}
 		if _, err := d.util(ctx, s.b.bins.R2intf, args...); err != nil {
-			if s.variant == variantAFXDP {
+			if isXDP(s.variant) {
 				return &naError{reason: "AF_XDP attach refused: " + err.Error()}
 			}
 			return err
@@ -222,6 +222,11 @@ func (s *setup) configure() error {
 	if err := s.checkDrivers(); err != nil {
 		return err
 	}
+	if s.variant == variantAFXDPHost {
+		if err := s.hostOwned(); err != nil {
+			return err
+		}
+	}
 	return s.warmUp()
 }
 
@@ -241,19 +246,56 @@ func (s *setup) checkDrivers() error {
 		}
 		s.info.Drivers[n], s.info.Threads[n] = i.Driver, i.Thread
 	}
-	want := map[string]string{variantAFPacket: "afpacket", variantAFPacketNoVnet: "afpacket", variantAFXDP: "afxdp"}[s.variant]
+	want := map[string]string{variantAFPacket: "afpacket", variantAFPacketNoVnet: "afpacket", variantAFXDP: "afxdp", variantAFXDPHost: "afxdp"}[s.variant]
 	for n, drv := range s.info.Drivers {
 		if drv == want {
 			continue
 		}
 		reason := fmt.Sprintf("r2intf show reports driver %q on %s, not %q", drv, n, want)
-		if s.variant == variantAFXDP {
+		if isXDP(s.variant) {
 			if l := grepLines(d.log.String(), "af_xdp"); len(l) > 0 {
 				reason += "; r2 logged: " + afterLogPrefix(l[0])
 			}
 			return &naError{reason: reason}
 		}
 		return errors.New(reason)
+	}
+	return nil
+}
+
+// isXDP reports whether variant runs R2 on AF_XDP.
+func isXDP(variant string) bool { return variant == variantAFXDP || variant == variantAFXDPHost }
+
+// hostOwned puts both router interfaces in host-owned mode. The router's
+// addresses then belong to the Linux host, which here (the caller's
+// namespace) does not have them: rather than give it addresses, the hosts
+// get the router's MACs as static neighbours, so nothing needs to answer
+// their ARP or NS. R2 still resolves the hosts itself, from the copies of
+// their replies.
+func (s *setup) hostOwned() error {
+	ctx, tp := s.b.ctx, s.tp
+	for _, ifn := range []string{tp.RouterIfA, tp.RouterIfB} {
+		if _, err := s.d.util(ctx, s.b.bins.R2intf, ifn, "host-owned", "on"); err != nil {
+			return err
+		}
+	}
+	neigh := []struct {
+		ns, ifn string
+		ip      string
+		mac     string
+	}{
+		{tp.H1NS, tp.H1If, tp.RouterIPA.String(), tp.RouterMACA.String()},
+		{tp.H2NS, tp.H2If, tp.RouterIPB.String(), tp.RouterMACB.String()},
+	}
+	if s.grp.ipv6 {
+		neigh = append(neigh,
+			struct{ ns, ifn, ip, mac string }{tp.H1NS, tp.H1If, routerAddrA6, tp.RouterMACA.String()},
+			struct{ ns, ifn, ip, mac string }{tp.H2NS, tp.H2If, routerAddrB6, tp.RouterMACB.String()})
+	}
+	for _, n := range neigh {
+		if out, err := tp.Exec(n.ns, "ip", "neigh", "replace", n.ip, "lladdr", n.mac, "dev", n.ifn, "nud", "permanent").CombinedOutput(); err != nil {
+			return fmt.Errorf("static neighbour %s in %s: %v: %s", n.ip, n.ns, err, out)
+		}
 	}
 	return nil
 }
