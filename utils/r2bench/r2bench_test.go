@@ -307,3 +307,13 @@ func TestChurnPrefixes(t *testing.T) {
 		}
 	}
 }
+
+func TestParseSoftnetDrops(t *testing.T) {
+	got, err := parseSoftnetDrops([]byte("0000a1b2 00000003 00000000 00000000\n00000010 0000000a 00000001 00000000\n"))
+	if err != nil || got != 13 {
+		t.Errorf("parseSoftnetDrops = %d, %v; want 13", got, err)
+	}
+	if _, err := parseSoftnetDrops([]byte("0000a1b2\n")); err == nil {
+		t.Error("a short line parsed")
+	}
+}
