@@ -94,6 +94,10 @@ type Shedder interface {
 	// (a ping, a routing protocol) are forwarded, not shed. Owner thread
 	// only.
 	Shed(cutoff int64, max int, m *FlowMeter) (n int)
+	// HeadTime is the arrival time (Unix ns, as Shed's cutoff) of the
+	// frame at the head of the receive queue; ok is false if the queue is
+	// empty or does not stamp frames. Owner thread only.
+	HeadTime() (ns int64, ok bool)
 }
 
 // Offloader is a driver that can send GSO super-frames (packet.GSO.Size
