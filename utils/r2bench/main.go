@@ -104,6 +104,9 @@ type options struct {
 	tableLimit int
 	// threads2CPUs is -cpus for the two-thread setup.
 	threads2CPUs string
+	// floodRate, when > 0, caps trafgen's floods at this many frames/s,
+	// so every router is offered the same load.
+	floodRate int
 }
 
 const usageText = `usage: r2bench [flags]
@@ -140,6 +143,9 @@ Flags:
   -threads2-cpus LIST
                    -cpus of R2's two-thread setup (default 1,0: the thread
                    owning the h1 side on CPU 1, the h2 side's on CPU 0)
+  -flood-rate PPS  cap every trafgen flood at PPS frames/s (default 0: as fast
+                   as trafgen goes, which with the kernel as router is the
+                   kernel's own rate: it forwards inside trafgen's send)
   -json FILE       write all results (every sample, notes, errors) as JSON
   -svg FILE        draw the ratios to the kernel as an SVG bar chart
   -h, --help       show this help
@@ -210,6 +216,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.table, "table", "", "")
 	fs.IntVar(&o.tableLimit, "table-limit", 0, "")
 	fs.StringVar(&o.threads2CPUs, "threads2-cpus", "1,0", "")
+	fs.IntVar(&o.floodRate, "flood-rate", 0, "")
 	fs.StringVar(&o.jsonPath, "json", "", "")
 	fs.StringVar(&o.svgPath, "svg", "", "")
 	if err := fs.Parse(args); err != nil {
@@ -242,6 +249,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	}
 	if err := checkCPUList(o.threads2CPUs, 2); err != nil {
 		return o, fmt.Errorf("%w: -threads2-cpus: %v", errUsage, err)
+	}
+	if o.floodRate < 0 || o.floodRate > 100000000 {
+		return o, fmt.Errorf("%w: -flood-rate %d: want 0 (no cap) to 100000000", errUsage, o.floodRate)
 	}
 	if o.tableLimit < 0 {
 		return o, fmt.Errorf("%w: -table-limit %d: want 0 (all) or more", errUsage, o.tableLimit)
