@@ -213,7 +213,11 @@ type Stats struct {
 	Thread              int
 	Runs, Sleeps        uint64
 	EpollWaits, Wakeups uint64
-	Pool                packet.Stats
+	// CPU is the CPU time the thread's OS thread has used (user and
+	// system), read on the thread itself: whether an idle thread sleeps
+	// shows here, whatever its counters say.
+	CPU  time.Duration
+	Pool packet.Stats
 }
 
 // Stats reads every thread's activity (on the threads themselves).
@@ -222,8 +226,12 @@ func (e *Engine) Stats() []Stats {
 	for i := range e.threads {
 		e.OnThread(i, func(t *Thread) {
 			t.pool.Reclaim()
+			var ts unix.Timespec
+			// The goroutine is locked to its thread, so the thread
+			// clock is this forwarding thread's alone.
+			_ = unix.ClockGettime(unix.CLOCK_THREAD_CPUTIME_ID, &ts)
 			out[i] = Stats{Thread: i, Runs: t.runs, Sleeps: t.sleeps, EpollWaits: t.poller.Waits(),
-				Wakeups: t.waker.Writes(), Pool: t.pool.Stats()}
+				Wakeups: t.waker.Writes(), CPU: time.Duration(ts.Nano()), Pool: t.pool.Stats()}
 		})
 	}
 	return out
