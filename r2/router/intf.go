@@ -12,7 +12,6 @@ import (
 	"github.com/r2go/r2/fwd"
 	"github.com/r2go/r2/r2/ctl"
 	"github.com/r2go/r2/r2/driver"
-	"github.com/r2go/r2/r2/msg"
 	"github.com/r2go/r2/r2/names"
 	"github.com/r2go/r2/r2/registry"
 )
@@ -152,14 +151,9 @@ func (r *Router) DelInterface(name string) error {
 	snap := r.intfs.Without(fi.Ifindex)
 	r.eng.DelInterface(name, snap)
 	r.intfs = snap
-	for k := range r.neigh {
+	for k := range r.neighs {
 		if k.ifindex == fi.Ifindex {
-			delete(r.neigh, k)
-		}
-	}
-	for k := range r.neigh6 {
-		if k.ifindex == fi.Ifindex {
-			delete(r.neigh6, k)
+			r.delNeigh(k) // the threads dropped the node that held them
 		}
 	}
 	drv := r.drvs[name]
@@ -288,6 +282,7 @@ func (r *Router) DelAddr(ifname string, p netip.Prefix) error {
 		ni := fi.Clone()
 		ni.Addrs = append(ni.Addrs[:idx:idx], ni.Addrs[idx+1:]...)
 		r.publishIntfs(r.intfs.With(ni))
+		r.forgetOffLink(ni)
 		return nil
 	}
 	var del []netip.Prefix
@@ -309,19 +304,6 @@ func (r *Router) DelAddr(ifname string, p netip.Prefix) error {
 	r.publishIntfs(r.intfs.With(ni))
 	r.forgetOffLink(ni)
 	return nil
-}
-
-// forgetOffLink drops the IPv4 neighbours of fi that no address of fi
-// covers any more (its subnet went with an address), and tells the threads
-// to forget them: a later address on that subnet starts with fresh ARP,
-// as Linux flushes the neighbours of a removed subnet. Caller holds r.mu.
-func (r *Router) forgetOffLink(fi *fwd.Interface) {
-	for k := range r.neigh {
-		if k.ifindex == fi.Ifindex && !fi.OnLink(k.ip) {
-			delete(r.neigh, k)
-			r.eng.Send(msg.MACForget{Ifindex: k.ifindex, IP: k.ip})
-		}
-	}
 }
 
 // addrRoutes are the routes an interface address needs: its subnet

@@ -133,7 +133,7 @@ func (b *bench) run() (*report, error) {
 			}
 		}
 	}
-	if slices.Contains(b.o.only, "table") {
+	if slices.Contains(b.o.only, "table") || slices.Contains(b.o.only, "follow") {
 		if _, err := b.tablePrefixes(); err != nil {
 			b.logf("table: %v", err)
 		} else {

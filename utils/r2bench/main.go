@@ -49,6 +49,15 @@
 //     kernel), time and resident memory.
 //   - threads2: 64-byte rate with two R2 forwarding threads, each interface
 //     owned by a different one (the MPSC Tx handoff path).
+//   - follow: the deployment with a routing daemon. The router namespace
+//     holds the addresses in Linux (the kernel variant forwards; for R2 the
+//     kernel's forwarding is off, R2 runs in that namespace and r2follow
+//     attaches the interfaces host-owned and mirrors addresses and routes).
+//     The tier1 table goes into the kernel with `ip -batch` while a 64 B
+//     flood runs: the time until the router forwards with the whole table
+//     (for R2: until r2follow has given it all to R2, and how long after
+//     the kernel had it), R2's and r2follow's resident memory, and the
+//     forwarding rate during the load compared with the rate before it.
 //
 // Usage:
 //
@@ -115,13 +124,13 @@ Flags:
   -only LIST       comma-separated measurements to run (default all):
                      udp64 udp512 udp1500 udp6 tcp tcp6 tcp-offload tcp-offload4 ping-idle
                      ping-load ping-busy-idle ping-busy-load churn table
-                     threads2
+                     threads2 follow
                    and the groups udp (IPv4), ipv6 (udp6, tcp6), ping
                    (idle, load), ping-busy, all
   -variants LIST   routers to measure (default kernel,afpacket,afxdp; also
                    afpacket-novnet: AF_PACKET without vnet headers)
   -r2 PATH         the r2 daemon binary (default: DIR/r2 with -bindir, or built)
-  -bindir DIR      directory holding r2, r2intf and r2rt (default: build them
+  -bindir DIR      directory holding r2, r2intf, r2rt and r2follow (default: build them
                    with 'go build' into a temporary directory)
   -table PATH      tier1 prefix table (both families are loaded) (default: the repository's copy,
                    r2/routedata/testdata/tier1-prefixes.txt.gz, found by
@@ -140,7 +149,7 @@ Flags:
 var allMeasurements = []string{
 	"udp64", "udp512", "udp1500", "udp6", "tcp", "tcp6", "tcp-offload", "tcp-offload4",
 	"ping-idle", "ping-load", "ping-busy-idle", "ping-busy-load",
-	"churn", "table", "threads2",
+	"churn", "table", "threads2", "follow",
 }
 
 var measurementGroups = map[string][]string{

@@ -114,6 +114,8 @@ func measurements() map[string]*measDef {
 			{Key: "offered_pps", Label: "offered by trafgen", Unit: "kpps", Scale: 1e3, Digits: 1},
 			{Key: "loss_pct", Label: "loss", Unit: "%", Scale: 1, Digits: 1, Better: "lower", NoRatio: true},
 		}, run: func(s *setup) (map[string]float64, []string, error) { return s.udp(64) }},
+		{ID: "follow", Title: "Routing-daemon deployment: tier1 table into the kernel (ip -batch) under a 64 B flood; R2 follows it with r2follow", Metrics: followMetrics(),
+			run: func(s *setup) (map[string]float64, []string, error) { return s.follow() }},
 	}
 	m := map[string]*measDef{}
 	for _, d := range defs {

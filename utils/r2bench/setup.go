@@ -49,7 +49,10 @@ type group struct {
 	busyPoll bool // R2 -busy-poll
 	threads  int  // R2 forwarding threads; with 2 the interfaces get one each
 	ipv6     bool // hosts and router get IPv6 addresses and routes too
-	ids      []string
+	// follow: the router namespace holds the addresses in Linux; R2 runs
+	// in it and r2follow configures R2 from the kernel.
+	follow bool
+	ids    []string
 }
 
 // groups lists the setups in the order a round runs them.
@@ -61,6 +64,7 @@ func groups() []*group {
 		{name: "busy-poll", threads: 1, busyPoll: true, ids: []string{"ping-busy-idle", "ping-busy-load"}},
 		{name: "table", threads: 1, ipv6: true, ids: []string{"table"}},
 		{name: "two-threads", threads: 2, ids: []string{"threads2"}},
+		{name: "follow", threads: 1, ipv6: true, follow: true, ids: []string{"follow"}},
 	}
 }
 
@@ -78,6 +82,7 @@ type setup struct {
 	grp     *group
 	tp      *topo.Topology
 	d       *daemon // nil for the kernel
+	fol     *follower
 	info    setupInfo
 	closeTp func()
 }
@@ -118,7 +123,7 @@ func (b *bench) newSetup(round int, g *group, variant string) (*setup, error) {
 	// Registered before New, so an interrupt in the middle of building
 	// still removes whatever exists by then.
 	unregLeft := b.cleanup.add(func() { _ = topo.Cleanup(prefix) })
-	tp, err := topo.New(topo.Config{Prefix: prefix, RouterNS: variant == variantKernel, Offloads: g.offloads})
+	tp, err := topo.New(topo.Config{Prefix: prefix, RouterNS: variant == variantKernel || g.follow, Offloads: g.offloads})
 	if err != nil {
 		unregLeft()
 		return nil, err
@@ -139,6 +144,9 @@ func (b *bench) newSetup(round int, g *group, variant string) (*setup, error) {
 
 // close stops the daemon and removes the topology.
 func (s *setup) close() {
+	if s.fol != nil {
+		s.fol.stop()
+	}
 	if s.d != nil {
 		s.d.stop()
 	}
@@ -163,6 +171,9 @@ func (s *setup) configure() error {
 			}
 		}
 		return s.warmUp()
+	}
+	if s.grp.follow {
+		return s.configureFollow()
 	}
 	s.b.instSeq++
 	inst := fmt.Sprintf("%s-%d", s.b.runID, s.b.instSeq)
@@ -208,7 +219,17 @@ func (s *setup) configure() error {
 			return err
 		}
 	}
-	shown, out, err := d.showInterfaces(ctx)
+	if err := s.checkDrivers(); err != nil {
+		return err
+	}
+	return s.warmUp()
+}
+
+// checkDrivers records which driver and thread serve the router's
+// interfaces and fails (n/a for AF_XDP) unless it is the variant's driver.
+func (s *setup) checkDrivers() error {
+	tp, d := s.tp, s.d
+	shown, out, err := d.showInterfaces(s.b.ctx)
 	if err != nil {
 		return err
 	}
@@ -234,7 +255,7 @@ func (s *setup) configure() error {
 		}
 		return errors.New(reason)
 	}
-	return s.warmUp()
+	return nil
 }
 
 // afterLogPrefix drops the daemon's "r2[inst]: date time " log prefix.
