@@ -37,7 +37,9 @@
 //   - ping-idle, ping-load: ping RTT median and p99 from h1 to h2, idle and
 //     under a 64-byte UDP flood; ping-busy-idle, ping-busy-load: the same with
 //     R2 busy polling (-busy-poll). The kernel has no such mode: its column
-//     there is the ordinary kernel, measured alongside.
+//     there is the ordinary kernel, measured alongside. ping-idle also
+//     reports R2's CPU (all its threads, /proc schedstat) over one
+//     measurement length of idleness after the pings.
 //   - churn: 64-byte forwarding rate while 10,000 route changes per second
 //     (batches of 100 every 10 ms: Route.AddBatch / DelBatch through the API
 //     for R2, netlink for the kernel) hit prefixes the traffic does not use,

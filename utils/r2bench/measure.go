@@ -69,6 +69,8 @@ func pingMetrics(load bool) []metricDef {
 			metricDef{Key: "ring_drop_pct", Label: "flood dropped at R2's Rx ring (kernel), of offered", Unit: "%", Scale: 1, Digits: 1, Better: "lower", R2Only: true, NoRatio: true},
 			metricDef{Key: "shed_pct", Label: "flood shed by R2 (rx_shed), of offered", Unit: "%", Scale: 1, Digits: 1, R2Only: true, NoRatio: true},
 		)
+	} else {
+		m = append(m, metricDef{Key: "idle_cpu_pct", Label: "R2 CPU when idle after", Unit: "% of a CPU", Scale: 1, Digits: 2, Better: "lower", R2Only: true, NoRatio: true})
 	}
 	return m
 }
@@ -304,6 +306,23 @@ func (s *setup) ping(load bool) (map[string]float64, []string, error) {
 	}
 	if res.Received == 0 {
 		return m, notes, fmt.Errorf("no ping replies (%d sent)", res.Transmitted)
+	}
+	if !load && s.d != nil {
+		// What the router costs between pings: a thread that spins (or
+		// a runtime that keeps waking) shows here. The pings' own spin
+		// is over after 100 ms.
+		time.Sleep(100 * time.Millisecond)
+		c0, err := procCPU(s.d.pid())
+		if err != nil {
+			return m, notes, err
+		}
+		win := s.b.o.duration
+		time.Sleep(win)
+		c1, err := procCPU(s.d.pid())
+		if err != nil {
+			return m, notes, err
+		}
+		m["idle_cpu_pct"] = 100 * float64(c1-c0) / float64(win)
 	}
 	return m, notes, nil
 }

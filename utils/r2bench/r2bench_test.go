@@ -72,6 +72,12 @@ func TestShortRun(t *testing.T) {
 		p := got["ping-idle"]
 		if p == nil || p.Variants[v] == nil || p.Variants[v].Stats["rtt_median_us"] == nil {
 			t.Errorf("ping-idle %s: no RTT", v)
+		} else if v == variantAFPacket {
+			// An idle router sleeps: far under a fifth of a CPU
+			// unless a thread spins.
+			if st := p.Variants[v].Stats["idle_cpu_pct"]; st == nil || st.Median < 0 || st.Median > 20 {
+				t.Errorf("ping-idle %s: idle CPU %+v, want 0-20%%", v, st)
+			}
 		}
 		for _, c := range []struct{ id, key string }{
 			{"udp6", "pps"}, {"tcp6", "gbps"}, {"table", "routes6"}, {"table", "load_s"}, {"table", "mem_mib"},

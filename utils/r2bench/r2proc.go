@@ -316,6 +316,31 @@ func procStatusKB(pid int, field string) (uint64, error) {
 	return 0, fmt.Errorf("/proc/%d/status: no %s", pid, field)
 }
 
+// procCPU returns the CPU time every thread of process pid has used so
+// far: the first field of each thread's schedstat (ns), so the forwarding
+// threads, the Go runtime's own (sysmon, GC) and the API's all count.
+func procCPU(pid int) (time.Duration, error) {
+	files, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/schedstat", pid))
+	if err != nil || len(files) == 0 {
+		return 0, fmt.Errorf("no /proc/%d/task/*/schedstat (%v)", pid, err)
+	}
+	var sum time.Duration
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue // a thread that ended since the glob
+		}
+		if fs := strings.Fields(string(b)); len(fs) > 0 {
+			ns, err := strconv.ParseInt(fs[0], 10, 64)
+			if err != nil {
+				return 0, fmt.Errorf("%s: %q: %w", f, b, err)
+			}
+			sum += time.Duration(ns)
+		}
+	}
+	return sum, nil
+}
+
 // lastLines returns the last n non-empty lines of s, joined by " | ".
 func lastLines(s string, n int) string {
 	var ls []string
