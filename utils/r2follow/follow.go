@@ -81,13 +81,13 @@ type Follower struct {
 	// The kernel's view.
 	links  map[int]Link                  // by kernel ifindex
 	addrs  map[int]map[netip.Prefix]bool // by kernel ifindex
-	routes map[netip.Prefix][]KRoute     // the followed table's routes by prefix
+	routes kTable                        // the followed table's routes by prefix
 	neighs map[neighKey]Neigh
 
 	// What R2 has, as far as the follower knows.
 	r2ifs    map[string]bool // attached, with their host-owned mode
 	r2addrs  map[string]map[netip.Prefix]bool
-	r2routes map[netip.Prefix]r2Route
+	r2routes r2Table
 	// r2neighs are R2's kernel-kind neighbours: their MACs.
 	r2neighs map[ifIP]string
 	// gws counts the routes in R2 through each gateway; asked is when
@@ -159,14 +159,14 @@ func NewFollower(cfg Config) *Follower {
 		cfg:      cfg,
 		links:    map[int]Link{},
 		addrs:    map[int]map[netip.Prefix]bool{},
-		routes:   map[netip.Prefix][]KRoute{},
+		routes:   newKTable(0),
 		neighs:   map[neighKey]Neigh{},
 		r2neighs: map[ifIP]string{},
 		gws:      map[ifIP]int{},
 		asked:    map[ifIP]time.Time{},
 		r2ifs:    map[string]bool{},
 		r2addrs:  map[string]map[netip.Prefix]bool{},
-		r2routes: map[netip.Prefix]r2Route{},
+		r2routes: newR2Table(),
 		refused:  map[netip.Prefix]string{},
 		dirty:    map[netip.Prefix]struct{}{},
 		logged:   map[string]int{},
@@ -238,7 +238,7 @@ func (f *Follower) Apply(ev Event) {
 			f.skip(why)
 			return
 		}
-		rs := f.routes[r.Prefix]
+		rs := f.routes.get(r.Prefix)
 		i := slices.IndexFunc(rs, func(x KRoute) bool { return x.Priority == r.Priority })
 		switch {
 		case ev.Op == OpRouteSet && i >= 0:
@@ -248,11 +248,7 @@ func (f *Follower) Apply(ev Event) {
 		case i >= 0:
 			rs = slices.Delete(rs, i, i+1)
 		}
-		if len(rs) == 0 {
-			delete(f.routes, r.Prefix)
-		} else {
-			f.routes[r.Prefix] = rs
-		}
+		f.routes.set(r.Prefix, rs)
 		f.dirty[r.Prefix] = struct{}{}
 		f.touch()
 	case OpNeighSet, OpNeighDel:
@@ -301,7 +297,7 @@ func (f *Follower) ignore(r KRoute) string {
 func (f *Follower) Replace(d Dump) {
 	f.links = map[int]Link{}
 	f.addrs = map[int]map[netip.Prefix]bool{}
-	f.routes = make(map[netip.Prefix][]KRoute, len(d.Routes))
+	f.routes = newKTable(len(d.Routes))
 	f.neighs = map[neighKey]Neigh{}
 	f.allDirty = true
 	f.touch()
@@ -349,7 +345,7 @@ func (f *Follower) Connect(r2 R2) error {
 		}
 		f.r2addrs[i.Name] = m
 	}
-	f.r2routes = map[netip.Prefix]r2Route{}
+	f.r2routes = newR2Table()
 	f.gws = map[ifIP]int{}
 	for off := 0; ; {
 		total, rs, err := r2.Routes(off, 10000)
@@ -383,7 +379,7 @@ func (f *Follower) Connect(r2 R2) error {
 	f.allDirty = true
 	f.touch()
 	f.Stats.R2Resyncs++
-	f.cfg.Logf("R2: %d followed interfaces, %d routes and %d kernel neighbours through them", len(f.r2ifs), len(f.r2routes), len(f.r2neighs))
+	f.cfg.Logf("R2: %d followed interfaces, %d routes and %d kernel neighbours through them", len(f.r2ifs), f.r2routes.len(), len(f.r2neighs))
 	return nil
 }
 
@@ -439,8 +435,8 @@ func (f *Follower) Flush() error {
 	lag := time.Since(start).Seconds() * 1000
 	f.Stats.LastLagMs = lag
 	f.Stats.MaxLagMs = max(f.Stats.MaxLagMs, lag)
-	f.Stats.RoutesKernel = len(f.routes)
-	f.Stats.RoutesR2 = len(f.r2routes)
+	f.Stats.RoutesKernel = f.routes.len()
+	f.Stats.RoutesR2 = f.r2routes.len()
 	f.Stats.Refused = len(f.refused)
 	f.Stats.NeighsR2 = len(f.r2neighs)
 	if full {
@@ -503,7 +499,7 @@ func (f *Follower) flushLinks() error {
 		}
 		delete(f.r2ifs, name)
 		delete(f.r2addrs, name)
-		for p, r := range f.r2routes { // R2 removed them with the interface
+		for p, r := range f.r2routes.all() { // R2 removed them with the interface
 			if r.Ifname == name {
 				f.delR2Route(p)
 			}
@@ -613,7 +609,7 @@ func (v *view) onLink(ifname string, gw netip.Addr) bool {
 // translate is the R2 route for the kernel's routes to prefix p, or why
 // there is none ("" when the kernel has no route either).
 func (f *Follower) translate(v *view, p netip.Prefix) (r2Route, bool, string) {
-	krs := f.routes[p]
+	krs := f.routes.get(p)
 	if len(krs) == 0 {
 		return r2Route{}, false, ""
 	}
@@ -728,13 +724,11 @@ func (f *Follower) flushRoutes() error {
 	v := f.view()
 	var keys []netip.Prefix
 	if f.allDirty {
-		seen := make(map[netip.Prefix]struct{}, len(f.routes)+len(f.r2routes))
-		for _, m := range []map[netip.Prefix][]KRoute{f.routes} {
-			for p := range m {
-				seen[p] = struct{}{}
-			}
+		seen := make(map[netip.Prefix]struct{}, f.routes.len()+f.r2routes.len())
+		for p := range f.routes.prefixes() {
+			seen[p] = struct{}{}
 		}
-		for p := range f.r2routes {
+		for p := range f.r2routes.all() {
 			seen[p] = struct{}{}
 		}
 		for p := range f.refused {
@@ -753,7 +747,7 @@ func (f *Follower) flushRoutes() error {
 	var add, del []r2Route
 	for _, p := range keys {
 		want, ok, why := f.translate(v, p)
-		have, has := f.r2routes[p]
+		have, has := f.r2routes.get(p)
 		switch {
 		case ok:
 			delete(f.refused, p)
@@ -848,18 +842,18 @@ func (f *Follower) sendBatch(rs []r2Route, del bool) error {
 
 // setR2Route records that R2 has r, counting its gateways.
 func (f *Follower) setR2Route(r r2Route) {
-	if old, ok := f.r2routes[r.Prefix]; ok {
+	if old, ok := f.r2routes.get(r.Prefix); ok {
 		f.countGws(old, -1)
 	}
-	f.r2routes[r.Prefix] = r
+	f.r2routes.set(r)
 	f.countGws(r, 1)
 }
 
 // delR2Route records that R2 no longer has the route to p.
 func (f *Follower) delR2Route(p netip.Prefix) {
-	if old, ok := f.r2routes[p]; ok {
+	if old, ok := f.r2routes.get(p); ok {
 		f.countGws(old, -1)
-		delete(f.r2routes, p)
+		f.r2routes.del(p)
 	}
 }
 
