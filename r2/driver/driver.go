@@ -94,6 +94,14 @@ type Shedder interface {
 	Shed(cutoff int64, max int, m *FlowMeter) (n int)
 }
 
+// MultiBuffer is a driver that can take frames larger than one of its
+// buffers in several (AF_XDP multi-buffer) and reports whether it does.
+type MultiBuffer interface {
+	// MultiBuffer reports whether such frames are received and, if not,
+	// why (for the log).
+	MultiBuffer() (on bool, why string)
+}
+
 // Offloader is a driver that can send GSO super-frames (packet.GSO.Size
 // set) and frames whose TCP or UDP checksum is left to finish
 // (packet.GSONeedsCsum) as they are. Packets for an interface whose driver
@@ -119,6 +127,13 @@ const (
 	// DrvTxCopies counts frames of other threads' pools an AF_XDP driver
 	// copied into its own pool before Tx.
 	DrvTxCopies = "drv_tx_copies"
+	// DrvRxMultiBuf and DrvTxMultiBuf count frames an AF_XDP driver
+	// received or sent in several descriptors (multi-buffer).
+	DrvRxMultiBuf = "drv_rx_multibuf"
+	DrvTxMultiBuf = "drv_tx_multibuf"
+	// DrvMultiBufOff counts opens of a driver that wanted multi-buffer
+	// frames and did not get them from the kernel (the reason is logged).
+	DrvMultiBufOff = "drv_multibuf_off"
 )
 
 // Counters are the driver counters every implementation keeps, allocated
