@@ -61,7 +61,9 @@ func open(a driver.OpenArgs) (driver.Driver, error) {
 		if a.Logf != nil {
 			a.Logf("interface %s: afxdp queue %d without multi-buffer frames (frames over %d bytes are dropped by the kernel): %s", a.Ifname, queue, FrameSize-xdpPacketHeadroom, why)
 		}
-		a.Counter(driver.DrvMultiBufOff).Inc()
+		if c := a.Counter(driver.DrvMultiBufOff); c.Valid() {
+			c.Inc()
+		}
 	}
 	return d, nil
 }
