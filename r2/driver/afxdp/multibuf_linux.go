@@ -154,14 +154,23 @@ func (d *Driver) gather(i uint32, desc *unix.XDPDesc, cont bool) *packet.Packet 
 }
 
 // sendMulti puts p, longer than a chunk, on the Tx ring as a chain of
-// pool packets (whole chunks), all but the last with XDP_PKT_CONTD. It
-// returns how many descriptors it used, 0 when the ring or the pool has
-// no room (the caller counts and frees p).
-func (d *Driver) sendMulti(p *packet.Packet, room uint32) uint32 {
+// pool packets (whole chunks), all but the last with XDP_PKT_CONTD, after
+// the used descriptors Send already wrote; *room is the ring's free space
+// as Send last read it, read again if it looks too small. It returns how
+// many descriptors it used, 0 when the ring or the pool has no room (the
+// caller counts and frees p).
+func (d *Driver) sendMulti(p *packet.Packet, room *uint32, used uint32) uint32 {
 	data := p.Data()
 	k := uint32((len(data) + FrameSize - 1) / FrameSize)
-	if !d.mb.sg || k > maxTxFrags || k > room {
+	if !d.mb.sg || k > maxTxFrags {
 		return 0
+	}
+	if used+k > *room {
+		// Send sized the ring for one descriptor a frame.
+		*room = d.tx.free(used + k)
+		if used+k > *room {
+			return 0
+		}
 	}
 	first := d.tx.prod
 	for j := uint32(0); j < k; j++ {

@@ -181,6 +181,11 @@ func (d *Driver) Send(pool *packet.Pool, pkts []*packet.Packet) int {
 	sent, descs := uint32(0), uint32(0)
 	for _, p := range pkts {
 		n := p.Len()
+		if descs == room {
+			// Sized for what Send expected; the kernel may have
+			// consumed more since (or chains took several).
+			room = d.tx.free(descs + 1)
+		}
 		if uint32(n) > d.maxFrame || n == 0 || descs == room {
 			d.cnt.TxErrors.Inc()
 			pool.Free(p)
@@ -189,7 +194,7 @@ func (d *Driver) Send(pool *packet.Pool, pkts []*packet.Packet) int {
 		if n > packet.MaxData {
 			// A big packet: a chain of chunks, if the socket takes
 			// multi-buffer frames.
-			k := d.sendMulti(p, room-descs)
+			k := d.sendMulti(p, &room, descs)
 			if k == 0 {
 				d.cnt.TxErrors.Inc()
 			} else {
