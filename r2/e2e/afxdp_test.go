@@ -96,3 +96,131 @@ func logCounters(t *testing.T, d *daemon) {
 	}
 	t.Logf("counters:\n%s", b.String())
 }
+
+// TestAFXDPThreads serves both interfaces, veths with two receive queues,
+// from threads 0 and 1 on AF_XDP: one socket per queue, each thread
+// receiving and sending on its own. Pings pass, 16 UDP flows arrive in
+// order with both threads receiving, a TCP transfer arrives intact with
+// no reordering seen by the sender, an interface deleted and added back
+// under traffic works again, and once both are deleted every thread's
+// packet pools are whole (the daemon's accounting at stop).
+func TestAFXDPThreads(t *testing.T) {
+	tp, err := topo.New(topo.Config{Queues: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tp.Close() })
+	d := startR2(t, uniqueInstance(t), "-threads", "2")
+	for _, ifn := range []string{tp.RouterIfA, tp.RouterIfB} {
+		d.must(t, "r2intf", ifn, "add", "auto", "--threads", "0,1", "--driver", "afxdp")
+	}
+	d.must(t, "r2intf", tp.RouterIfA, "ip", "10.1.0.2/24")
+	d.must(t, "r2intf", tp.RouterIfB, "ip", "10.2.0.2/24")
+	if show := d.must(t, "r2intf", "show"); strings.Count(show, "afxdp") != 2 {
+		t.Fatalf("interfaces not both on afxdp:\n%s\n%s", show, d.log.String())
+	}
+	pingOK(t, d, tp, tp.H1NS, "10.2.0.1", 5)
+
+	before := d.perThread(t, "IfNode:"+tp.RouterIfA+"/rx")
+	recv, reorders := udpOrder(t, tp)
+	if reorders != 0 {
+		t.Errorf("UDP: %d of %d frames arrived out of order within their flow", reorders, recv)
+	}
+	if recv < udpFlows*udpPerFlow/2 {
+		t.Errorf("UDP: received %d of %d", recv, udpFlows*udpPerFlow)
+	}
+	after := d.perThread(t, "IfNode:"+tp.RouterIfA+"/rx")
+	t.Logf("UDP: %d received; %s rx per thread %d, %d", recv, tp.RouterIfA, after[0]-before[0], after[1]-before[1])
+	for th := range 2 {
+		if after[th]-before[th] == 0 {
+			t.Errorf("thread %d received nothing on %s (per thread before %v after %v)", th, tp.RouterIfA, before, after)
+		}
+	}
+
+	r0 := reorderEvents(t, tp.H1NS)
+	tcpTransfer(t, tp, 16<<20)
+	if r := reorderEvents(t, tp.H1NS) - r0; r != 0 {
+		t.Errorf("TCP: the sender detected reordering %d times", r)
+	}
+
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		udpSend(tp, 2000)
+	}()
+	d.must(t, "r2intf", tp.RouterIfA, "del")
+	d.must(t, "r2intf", tp.RouterIfA, "add", "auto", "--threads", "1,0", "--driver", "afxdp")
+	d.must(t, "r2intf", tp.RouterIfA, "ip", "10.1.0.2/24")
+	<-done
+	pingOK(t, d, tp, tp.H1NS, "10.2.0.1", 5)
+	if show := d.must(t, "r2intf", "show"); strings.Count(show, "afxdp") != 2 {
+		t.Errorf("after delete and add: interfaces not both on afxdp:\n%s", show)
+	}
+
+	d.must(t, "r2intf", tp.RouterIfA, "del")
+	d.must(t, "r2intf", tp.RouterIfB, "del")
+	d.stop(t)
+	checkPoolsWhole(t, d, 2)
+}
+
+// checkPoolsWhole checks the daemon's pool accounting at stop: no packet
+// or big packet in use on any of threads threads.
+func checkPoolsWhole(t *testing.T, d *daemon, threads int) {
+	t.Helper()
+	log := d.log.String()
+	for th := range threads {
+		line := ""
+		for _, l := range strings.Split(log, "\n") {
+			if strings.Contains(l, fmt.Sprintf("thread %d: packets in use ", th)) {
+				line = l
+			}
+		}
+		if line == "" || !strings.Contains(line, "packets in use 0 of") || !strings.Contains(line, "big packets in use 0 of") {
+			t.Errorf("thread %d: pool accounting at stop %q, want nothing in use", th, line)
+		}
+	}
+}
+
+// TestAFXDPThreadsQueues: an AF_XDP interface with fewer receive queues
+// than threads is served by as many threads as it has queues (the others
+// hand their packets for it over, as the log says); one with more queues
+// than threads falls back to AF_PACKET, the log saying why.
+func TestAFXDPThreadsQueues(t *testing.T) {
+	for _, tc := range []struct {
+		queues int
+		driver string
+		log    string
+	}{
+		{1, "afxdp", "threads [1] do not serve it"},
+		{4, "afpacket", "has 4 receive queues and 2 threads"},
+	} {
+		t.Run(fmt.Sprintf("queues=%d", tc.queues), func(t *testing.T) {
+			tp, err := topo.New(topo.Config{Queues: tc.queues})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { tp.Close() })
+			d := startR2(t, uniqueInstance(t), "-threads", "2")
+			for _, ifn := range []string{tp.RouterIfA, tp.RouterIfB} {
+				d.must(t, "r2intf", ifn, "add", "auto", "--threads", "0,1", "--driver", "afxdp")
+			}
+			d.must(t, "r2intf", tp.RouterIfA, "ip", "10.1.0.2/24")
+			d.must(t, "r2intf", tp.RouterIfB, "ip", "10.2.0.2/24")
+			if show := d.must(t, "r2intf", "show"); strings.Count(show, tc.driver) != 2 {
+				t.Errorf("want both interfaces on %s:\n%s", tc.driver, show)
+			}
+			pingOK(t, d, tp, tp.H1NS, "10.2.0.1", 5)
+			recv, reorders := udpOrder(t, tp)
+			if reorders != 0 || recv < udpFlows*udpPerFlow/2 {
+				t.Errorf("UDP: %d received, %d reordered", recv, reorders)
+			}
+			if !strings.Contains(d.log.String(), tc.log) {
+				t.Errorf("log lacks %q:\n%s", tc.log, d.log.String())
+			}
+			d.must(t, "r2intf", tp.RouterIfA, "del")
+			d.must(t, "r2intf", tp.RouterIfB, "del")
+			d.stop(t)
+			checkPoolsWhole(t, d, 2)
+		})
+	}
+}

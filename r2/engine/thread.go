@@ -214,6 +214,9 @@ type Stats struct {
 	Runs, Sleeps        uint64
 	EpollWaits, Wakeups uint64
 	Pool                packet.Stats
+	// Big is the accounting of the thread's pool of big packets (zero
+	// if it has none).
+	Big packet.Stats
 }
 
 // Stats reads every thread's activity (on the threads themselves).
@@ -224,6 +227,10 @@ func (e *Engine) Stats() []Stats {
 			t.pool.Reclaim()
 			out[i] = Stats{Thread: i, Runs: t.runs, Sleeps: t.sleeps, EpollWaits: t.poller.Waits(),
 				Wakeups: t.waker.Writes(), Pool: t.pool.Stats()}
+			if b := t.pool.Big(); b != nil {
+				b.Reclaim()
+				out[i].Big = b.Stats()
+			}
 		})
 	}
 	return out
