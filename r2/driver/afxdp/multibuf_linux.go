@@ -167,7 +167,7 @@ func (d *Driver) sendMulti(p *packet.Packet, room *uint32, used uint32) uint32 {
 	}
 	if used+k > *room {
 		// Send sized the ring for one descriptor a frame.
-		*room = d.tx.free(used + k)
+		*room = used + d.tx.free(k) // free counts from what is written
 		if used+k > *room {
 			return 0
 		}

@@ -184,7 +184,7 @@ func (d *Driver) Send(pool *packet.Pool, pkts []*packet.Packet) int {
 		if descs == room {
 			// Sized for what Send expected; the kernel may have
 			// consumed more since (or chains took several).
-			room = d.tx.free(descs + 1)
+			room = descs + d.tx.free(1) // free counts from what is written
 		}
 		if uint32(n) > d.maxFrame || n == 0 || descs == room {
 			d.cnt.TxErrors.Inc()
