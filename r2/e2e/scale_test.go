@@ -23,7 +23,10 @@ import (
 // veths, one socket per queue, --threads 0,...,N-1), in interleaved rounds:
 // trafgen in h1 floods 16 UDP flows (source ports 1000-1015) to 10.9.0.1,
 // routed to h2, which drops them; the rate is R2's IfNode:<h2 side>/tx over
-// the window. By default a short check (1 round of 1 s, N = 2) that only
+// the window. trafgen runs with --qdisc-path: its default qdisc bypass
+// picks the veth's transmit queue (hence R2's receive queue) by the
+// sender's CPU, which would put every flow on one queue; through the
+// qdisc the flow hash picks it, as a NIC's RSS would. By default a short check (1 round of 1 s, N = 2) that only
 // requires traffic through both setups and every thread receiving; the
 // environment makes it a measurement:
 //
@@ -95,7 +98,7 @@ func scaleRun(t *testing.T, threads int, cpus []string, genCPU string, d time.Du
 		t.Fatal(err)
 	}
 	gen := exec.Command("ip", "netns", "exec", tp.H1NS, "taskset", "-c", genCPU,
-		"trafgen", "-o", tp.H1If, "-i", cfg, "-P", "1", "-Q", "--no-sock-mem", "-C")
+		"trafgen", "-o", tp.H1If, "-i", cfg, "-P", "1", "-Q", "--qdisc-path", "--no-sock-mem", "-C")
 	gen.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := gen.Start(); err != nil {
 		t.Fatalf("trafgen: %v", err)
