@@ -123,9 +123,12 @@ type Config struct {
 	// the thread calling Open; 0 means look Ifname up.
 	Ifindex int
 	// Queue is the receive (and transmit) queue the socket binds to.
-	// Frames the device steers to other queues go to the kernel's stack
-	// (see the package documentation): give R2's interfaces one queue
-	// (ethtool -L IF combined 1).
+	// Frames the device steers to queues without a socket go to the
+	// kernel's stack (see the package documentation): give R2's
+	// interfaces one queue (ethtool -L IF combined 1), or one driver per
+	// queue (the registered open does that for an interface served by
+	// several threads). Drivers of one interface's queues share its XDP
+	// program; queues 0 to 255.
 	Queue int
 	// MTU is the largest L3 payload accepted: longer frames than
 	// MTU+18 are dropped on Rx (RxErrors) and refused on Tx (TxErrors).

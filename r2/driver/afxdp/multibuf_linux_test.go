@@ -178,3 +178,43 @@ func TestTwoQueues(t *testing.T) {
 	checkPool(t, p0)
 	checkPool(t, p1)
 }
+
+// TestMultiBufferZeroAllocs checks that receiving jumbo frames (assembly
+// into big packets) and sending them back (descriptor chains, the
+// partial-checksum check) allocate nothing.
+func TestMultiBufferZeroAllocs(t *testing.T) {
+	tn := newTestNet(t, 1, 9000)
+	v := tn.Pairs[0]
+	// Fill room for every chunk of the frames sent before Recv runs.
+	pool := newPoolBig(t, 2048, 32)
+	d := tn.open(t, 0, Config{Pool: pool, CsumCheck: CsumOn, FillSize: 1024})
+	peer := openRaw(t, tn.B, v.IdxB)
+	prime(t, d, pool)
+	const runs, batch = 20, 4
+	var frames [][]byte
+	for i := range (runs + 1) * batch {
+		frames = append(frames, nstest.Frame(v.MACA, v.MACB, i, 3000+i*50))
+	}
+	peer.Send(t, frames...)
+	time.Sleep(50 * time.Millisecond)
+	pkts := make([]*packet.Packet, batch)
+	received := 0
+	allocs := testing.AllocsPerRun(runs, func() {
+		n := d.Recv(pool, pkts)
+		received += n
+		d.Send(pool, pkts[:n])
+	})
+	if allocs != 0 {
+		t.Errorf("Recv+Send of multi-buffer frames: %v allocs/run, want 0", allocs)
+	}
+	if received != (runs+1)*batch {
+		t.Errorf("received %d frames in the measured runs, want %d", received, (runs+1)*batch)
+	}
+	if got := peer.Recv(received, 2*time.Second); len(got) != received {
+		t.Errorf("peer got %d frames back, want %d", len(got), received)
+	}
+	drainTx(t, d, pool)
+	d.Close()
+	checkPool(t, pool)
+	checkPool(t, pool.Big())
+}
