@@ -19,7 +19,8 @@ import (
 // R2's interfaces on AF_XDP: jumbo pings pass unfragmented, and a TCP
 // transfer arrives intact (SHA-256 compared) with frames over 2 KiB
 // received in several descriptors (drv_rx_multibuf) and the checksums the
-// hosts left partial completed (drv_rx_csum_fixed).
+// hosts left partial completed (drv_rx_csum_fixed); once the interfaces
+// are deleted, the pools (big packets included) are whole.
 func TestAFXDPJumbo(t *testing.T) {
 	const size = 1 << 30
 	tp, err := topo.New(topo.Config{MTU: 9000, Offloads: true})
@@ -82,6 +83,10 @@ func TestAFXDPJumbo(t *testing.T) {
 	if tx := delta(names.IfNodeCounter(tp.RouterIfB, driver.DrvTxMultiBuf)); tx == 0 {
 		t.Errorf("%s sent no multi-buffer frame", tp.RouterIfB)
 	}
+	d.must(t, "r2intf", tp.RouterIfA, "del")
+	d.must(t, "r2intf", tp.RouterIfB, "del")
+	d.stop(t)
+	checkPoolsWhole(t, d, 1)
 }
 
 // logCounters logs d's non-zero counters (summed over threads), for a

@@ -88,6 +88,10 @@ func acquireProg(ifindex, queue int, frags bool) (*ifProg, error) {
 	p := &ifProg{key: k, users: 1}
 	if frags {
 		x, err := newRedirectProg(mapQueues, unix.BPF_F_XDP_HAS_FRAGS)
+		if err == nil && refuseFrags {
+			x.close()
+			x, err = nil, errors.New("refused by a test")
+		}
 		if err == nil {
 			p.xdpProg, p.frags = x, true
 		} else {

@@ -65,6 +65,23 @@ func (m *multiBuf) drop() {
 	m.skip = false
 }
 
+// abort drops the multi-buffer frame being assembled, if any, after a
+// bad descriptor of it; with cont (more descriptors of the frame follow)
+// they are skipped.
+func (m *multiBuf) abort(cont bool) {
+	if m.cur != nil {
+		m.big.Free(m.cur)
+		m.cur = nil
+	}
+	m.skip = cont
+}
+
+// Test hooks: make the kernel's refusals happen where it accepts.
+var (
+	refuseSG    bool // bindSG acts as if the bind with XDP_USE_SG failed
+	refuseFrags bool // acquireProg acts as if the frags program failed to load
+)
+
 // bindSG binds the socket with XDP_USE_SG if multi-buffer is wanted (a
 // shared socket inherits it from the UMEM), and without if the kernel
 // refuses it, saying why in d.mb.why.
@@ -73,7 +90,10 @@ func (d *Driver) bindSG(fd int, sa *unix.SockaddrXDP) error {
 		return bind(fd, sa)
 	}
 	sa.Flags |= unix.XDP_USE_SG
-	err := bind(fd, sa)
+	err := error(unix.EINVAL)
+	if !refuseSG {
+		err = bind(fd, sa)
+	}
 	if err == nil {
 		d.mb.sg = true
 		return nil

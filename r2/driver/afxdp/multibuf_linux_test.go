@@ -4,10 +4,13 @@ package afxdp
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/r2go/r2/counters"
+	"github.com/r2go/r2/r2/driver"
 	"github.com/r2go/r2/r2/internal/nstest"
 	"github.com/r2go/r2/r2/packet"
 )
@@ -217,4 +220,72 @@ func TestMultiBufferZeroAllocs(t *testing.T) {
 	d.Close()
 	checkPool(t, pool)
 	checkPool(t, pool.Big())
+}
+
+// TestMultiBufferRefused makes the kernel's two refusals happen (test
+// hooks): the driver works without multi-buffer frames at MTU 1500 and
+// says why, refuses MTU 9000 with that reason, and the registered open
+// logs it and counts it in drv_multibuf_off.
+func TestMultiBufferRefused(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		hook *bool
+		why  string
+	}{
+		{"bind", &refuseSG, "bind with XDP_USE_SG refused"},
+		{"frags", &refuseFrags, "xdp.frags program refused"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			*tc.hook = true
+			defer func() { *tc.hook = false }()
+			tn := newTestNet(t, 2, 1500)
+			pool := newPoolBig(t, 256, 4)
+			d, err := tn.tryOpen(t, 0, Config{Pool: pool})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if on, why := d.MultiBuffer(); on || !strings.Contains(why, tc.why) {
+				t.Errorf("MultiBuffer() = %v, %q; want false, %q", on, why, tc.why)
+			}
+			d.Close()
+			_, err = tn.tryOpen(t, 0, Config{Pool: pool, MTU: 9000})
+			if !errors.Is(err, ErrUnsupported) || !strings.Contains(err.Error(), tc.why) {
+				t.Errorf("Open with MTU 9000: %v; want ErrUnsupported saying %q", err, tc.why)
+			}
+
+			reg, err := counters.NewMem(counters.Sizes{Entries: 32, Names: 4096, Values: 32})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var logged []string
+			var dd driver.Driver
+			err = nstest.InNS(tn.A, func() error {
+				var err error
+				dd, err = driver.Open(Name, driver.OpenArgs{Ifname: tn.Pairs[1].IfA, Pool: pool, Registry: reg, Thread: 0,
+					Node: "IfNode:x", Logf: func(f string, a ...any) { logged = append(logged, fmt.Sprintf(f, a...)) }})
+				return err
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer dd.Close()
+			if dd.Kind() != Name {
+				t.Fatalf("opened %s, want %s", dd.Kind(), Name)
+			}
+			off := -1
+			for _, e := range reg.Snapshot() {
+				if e.Name == "IfNode:x/"+driver.DrvMultiBufOff && len(e.Values) == 1 {
+					off = int(e.Values[0])
+				}
+			}
+			if off != 1 {
+				t.Errorf("drv_multibuf_off = %d, want 1", off)
+			}
+			if s := strings.Join(logged, "\n"); !strings.Contains(s, "without multi-buffer") || !strings.Contains(s, tc.why) {
+				t.Errorf("log %q lacks the reason", s)
+			}
+			dd.Close()
+			checkPool(t, pool)
+		})
+	}
 }

@@ -52,12 +52,15 @@ func (d *Driver) Recv(pool *packet.Pool, pkts []*packet.Packet) int {
 			desc := &d.rx.descs[d.rx.cons&d.rx.mask]
 			d.rx.cons++
 			i := d.frameOf(desc.Addr)
+			cont := desc.Options&unix.XDP_PKT_CONTD != 0
 			if i >= d.npkts || !d.isHeld(i) {
-				// Not a frame we lent: never hand it out.
+				// Not a frame we lent: never hand it out, nor
+				// the rest of its multi-buffer frame.
 				d.cnt.RxErrors.Inc()
+				d.mb.abort(cont)
 				continue
 			}
-			if cont := desc.Options&unix.XDP_PKT_CONTD != 0; cont || d.mb.cur != nil || d.mb.skip {
+			if cont || d.mb.cur != nil || d.mb.skip {
 				// Part of a multi-buffer frame: copied into a big
 				// packet, the chunk goes back to the kernel.
 				p := d.gather(i, desc, cont)
