@@ -138,6 +138,7 @@ func TestUsageErrors(t *testing.T) {
 		{"-variants", "kernel,quagga"},
 		{"-threads2-cpus", "1"},
 		{"-table-limit", "-1"},
+		{"-mtu", "600"},
 		{"-json", ""},
 		{"-nosuchflag"},
 		{"extra"},
