@@ -24,7 +24,10 @@ import (
 // AF_PACKET. Send does the reverse for a frame that does not fit one
 // chunk: it copies it into as many pool packets (whole 2 KiB chunks) and
 // puts them on the Tx ring as one multi-descriptor frame, which the kernel
-// sends as one skb (copy mode builds its page fragments).
+// sends as one skb (copy mode builds its page fragments). When the big
+// pool is empty, Recv stops at the first descriptor of a multi-buffer
+// frame and leaves it in the Rx ring (counted in RxNoBuf), as drivers do
+// when the pool runs dry: the graph's Rx throttling, not a drop.
 //
 // Where the kernel refuses (no xdp.frags program, a bind with XDP_USE_SG
 // failing, no big pool), the driver runs as before, frames that do not fit
@@ -132,24 +135,17 @@ func (d *Driver) MultiBuffer() (on bool, why string) {
 
 // gather takes Rx descriptor desc, of frame i of the UMEM, which belongs to
 // a multi-buffer frame (cont: more descriptors follow), into the big
-// packet being assembled. It returns the packet when desc was the frame's
+// packet being assembled (which Recv took at the frame's first
+// descriptor). It returns the packet when desc was the frame's
 // last, nil otherwise. The caller gives frame i back to the fill ring.
 func (d *Driver) gather(i uint32, desc *unix.XDPDesc, cont bool) *packet.Packet {
 	m := &d.mb
 	if !m.skip {
 		if m.cur == nil {
-			switch {
-			case m.big == nil:
-				d.cnt.RxErrors.Inc()
-				m.skip = true
-			default:
-				if m.cur = m.big.Get(); m.cur == nil {
-					d.cnt.RxNoBuf.Inc()
-					m.skip = true
-				} else {
-					m.cur.SetLen(0)
-				}
-			}
+			// Recv takes the big packet at a frame's first
+			// descriptor; there is none without a big pool.
+			d.cnt.RxErrors.Inc()
+			m.skip = true
 		}
 		if p := m.cur; p != nil {
 			off, n, l := int(desc.Addr&(FrameSize-1)), p.Len(), int(desc.Len)

@@ -97,7 +97,8 @@ func TestMultiBuffer(t *testing.T) {
 }
 
 // TestMultiBufferBigPoolEmpty checks that a multi-buffer frame with no big
-// packet to take it is dropped and counted, and the next frames come.
+// packet to take it waits in the Rx ring (counted in rx_nobuf, Pending
+// true), not dropped, and comes, in order, once a big packet is free.
 func TestMultiBufferBigPoolEmpty(t *testing.T) {
 	tn := newTestNet(t, 1, 9000)
 	v := tn.Pairs[0]
@@ -106,15 +107,26 @@ func TestMultiBufferBigPoolEmpty(t *testing.T) {
 	peer := openRaw(t, tn.B, v.IdxB)
 	prime(t, d, pool)
 	hold := pool.Big().Get() // the only big packet
-	peer.Send(t, nstest.Frame(v.MACA, v.MACB, 1, 5000), nstest.Frame(v.MACA, v.MACB, 2, 100))
-	got := recvFrames(t, d, pool, 1, 8)
-	if len(got) != 1 || len(got[0]) != 100 {
-		t.Fatalf("got %d frames, want the 100-byte one", len(got))
+	want := [][]byte{nstest.Frame(v.MACA, v.MACB, 1, 5000), nstest.Frame(v.MACA, v.MACB, 2, 100)}
+	peer.Send(t, want...)
+	time.Sleep(50 * time.Millisecond)
+	pkts := make([]*packet.Packet, 8)
+	for range 3 {
+		if n := d.Recv(pool, pkts); n != 0 {
+			t.Fatalf("Recv = %d with no big packet for the first frame, want 0", n)
+		}
 	}
-	if n := d.Counters().RxNoBuf.Value(); n != 1 {
-		t.Errorf("rx_nobuf = %d, want 1", n)
+	if n := d.Counters().RxNoBuf.Value(); n != 3 {
+		t.Errorf("rx_nobuf = %d, want 3", n)
+	}
+	if !d.Pending() {
+		t.Error("Pending false with a frame waiting in the Rx ring")
 	}
 	pool.Big().Free(hold)
+	checkFrames(t, want, recvFrames(t, d, pool, 2, 8))
+	if st, err := d.Stats(); err != nil || st.RxDropped != 0 {
+		t.Errorf("Stats = %+v, %v; want nothing dropped", st, err)
+	}
 	d.Close()
 	checkPool(t, pool)
 	checkPool(t, pool.Big())

@@ -50,9 +50,22 @@ func (d *Driver) Recv(pool *packet.Pool, pkts []*packet.Packet) int {
 		// while there was room for one.
 		for ; avail > 0 && (n < len(pkts) || d.mb.cur != nil || d.mb.skip); avail-- {
 			desc := &d.rx.descs[d.rx.cons&d.rx.mask]
+			cont := desc.Options&unix.XDP_PKT_CONTD != 0
+			if cont && d.mb.cur == nil && !d.mb.skip && d.mb.big != nil {
+				// A multi-buffer frame starts: its big packet is
+				// taken before its descriptors, so that with none
+				// left the frame waits in the ring (the graph's Rx
+				// throttling) instead of being dropped.
+				p := d.mb.big.Get()
+				if p == nil {
+					d.cnt.RxNoBuf.Inc()
+					break
+				}
+				p.SetLen(0)
+				d.mb.cur = p
+			}
 			d.rx.cons++
 			i := d.frameOf(desc.Addr)
-			cont := desc.Options&unix.XDP_PKT_CONTD != 0
 			if i >= d.npkts || !d.isHeld(i) {
 				// Not a frame we lent: never hand it out, nor
 				// the rest of its multi-buffer frame.
