@@ -45,10 +45,11 @@ func (d *Driver) Recv(pool *packet.Pool, pkts []*packet.Packet) int {
 	}
 	n := 0
 	if avail := d.rx.avail(); avail > 0 {
-		// A frame of several descriptors is taken whole even past
-		// len(pkts) descriptors: it makes one packet, and it started
-		// while there was room for one.
-		for ; avail > 0 && (n < len(pkts) || d.mb.cur != nil || d.mb.skip); avail-- {
+		// A frame of several descriptors makes one packet: n does
+		// not move while its descriptors are read, so one that starts
+		// with room for it ends with room for it, however many
+		// descriptors it takes (the kernel publishes whole frames).
+		for ; avail > 0 && n < len(pkts); avail-- {
 			desc := &d.rx.descs[d.rx.cons&d.rx.mask]
 			cont := desc.Options&unix.XDP_PKT_CONTD != 0
 			if cont && d.mb.cur == nil && !d.mb.skip && d.mb.big != nil {
