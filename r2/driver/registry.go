@@ -40,9 +40,10 @@ type OpenArgs struct {
 	// Promisc puts the interface in promiscuous mode while the driver is
 	// open.
 	Promisc bool
-	// Fanout, when not 0, is the id of the kernel fanout group the driver
-	// joins, one of several drivers serving the interface from different
-	// threads (a driver that cannot share an interface refuses it).
+	// Fanout, when not 0, makes the driver one of several serving the
+	// interface from different threads: the id of the kernel fanout
+	// group AF_PACKET joins (AF_XDP takes a receive queue instead, by
+	// Member; a driver that cannot share an interface refuses it).
 	Fanout uint16
 	// Member and Members say, in a group (Fanout not 0), which of the
 	// group's drivers this is (0 to Members-1, in thread order). AF_XDP
