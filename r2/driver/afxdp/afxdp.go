@@ -186,6 +186,12 @@ type Config struct {
 	// several descriptors ("drv_rx_multibuf", "drv_tx_multibuf"); the
 	// zero value: allocated privately, like Counters.
 	RxMultiBuf, TxMultiBuf counters.Counter
+	// NeighCopies and NeighErrors count the copies of the host's ARP and
+	// ND frames that Recv fed into the graph, and those it dropped, in
+	// host-owned mode (see Driver.SetHostOwned; e.g.
+	// "IfNode:<ifname>/drv_neigh_copies"). If the zero value, the driver
+	// allocates them privately.
+	NeighCopies, NeighErrors counters.Counter
 }
 
 // CsumCheck says when Recv completes partial checksums.
@@ -317,8 +323,11 @@ func (d *Driver) TxCopies() uint64 { return d.copies.Value() }
 func (d *Driver) Config() Config { return d.cfg }
 
 var (
-	_ driver.Driver        = (*Driver)(nil)
-	_ driver.KernelDropper = (*Driver)(nil)
-	_ driver.ModeReporter  = (*Driver)(nil)
-	_ driver.MultiBuffer   = (*Driver)(nil)
+	_ driver.Driver          = (*Driver)(nil)
+	_ driver.KernelDropper   = (*Driver)(nil)
+	_ driver.ModeReporter    = (*Driver)(nil)
+	_ driver.HostPasser      = (*Driver)(nil)
+	_ driver.SideFder        = (*Driver)(nil)
+	_ driver.HostPassCounter = (*Driver)(nil)
+	_ driver.MultiBuffer     = (*Driver)(nil)
 )

@@ -109,6 +109,17 @@ func acquireProg(ifindex, queue int, frags bool) (*ifProg, error) {
 	return p, nil
 }
 
+// loadFlags are the flags p was loaded with, for a program that replaces
+// it on the link (the host-owned classifier): an xdp.frags program can
+// only be replaced by one (veth refuses a plain one on a jumbo MTU, and
+// would not hand it frames of several buffers).
+func (p *ifProg) loadFlags() uint32 {
+	if p.frags {
+		return unix.BPF_F_XDP_HAS_FRAGS
+	}
+	return 0
+}
+
 // releaseProg drops the caller's hold on p; the last one detaches and
 // frees the program. groupsMu is held.
 func releaseProg(p *ifProg) error {

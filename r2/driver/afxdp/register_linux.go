@@ -53,6 +53,9 @@ func open(a driver.OpenArgs) (driver.Driver, error) {
 		TxCopies:   a.Counter(driver.DrvTxCopies),
 		RxMultiBuf: a.Counter(driver.DrvRxMultiBuf),
 		TxMultiBuf: a.Counter(driver.DrvTxMultiBuf),
+
+		NeighCopies: a.Counter(driver.DrvNeighCopies),
+		NeighErrors: a.Counter(driver.DrvNeighErrors),
 	})
 	if err != nil {
 		return nil, err // a nil *Driver must not become a non-nil driver.Driver
