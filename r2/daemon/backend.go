@@ -122,7 +122,7 @@ func (b *backend) AddInterface(req api.AddIf) error {
 		owner = req.Threads[0]
 		drv, err = b.openGroup(kind, req.Name, info, req.Threads)
 	} else {
-		drv, err = b.openDriver(kind, req.Name, info, owner, 0)
+		drv, err = b.openDriver(kind, req.Name, info, owner, 0, 0, 1)
 	}
 	if err != nil {
 		b.reg.Release(-1, names.IfNode(req.Name)+"/")
@@ -156,9 +156,11 @@ func (b *backend) AddInterface(req api.AddIf) error {
 // openDriver opens the registered driver kind for interface name owned by
 // thread owner; a driver the kernel or the device refuses is replaced by
 // its declared fallback (AF_XDP by AF_PACKET), with the reason logged.
-func (b *backend) openDriver(kind, name string, info netdev.Info, owner int, fanout uint16) (driver.Driver, error) {
+func (b *backend) openDriver(kind, name string, info netdev.Info, owner int, fanout uint16, member, members int) (driver.Driver, error) {
 	return driver.Open(kind, driver.OpenArgs{
 		Fanout:   fanout,
+		Member:   member,
+		Members:  members,
 		Ifname:   name,
 		Ifindex:  info.Index,
 		MTU:      info.MTU,
@@ -172,28 +174,33 @@ func (b *backend) openDriver(kind, name string, info netdev.Info, owner int, fan
 	})
 }
 
-// openGroup opens one driver per thread of threads for interface name, in
-// one fanout group, as a driver.Group. The group id is the interface's Linux
-// ifindex: unique among this namespace's interfaces, and a group belongs to
-// one interface.
+// openGroup opens one driver per thread of threads for interface name, as
+// a driver.Group: AF_PACKET sockets of one fanout group (whose id is the
+// interface's Linux ifindex: unique among this namespace's interfaces, and
+// a group belongs to one interface), or AF_XDP sockets on one receive
+// queue each. The first thread's driver decides the kind for all (if
+// AF_XDP falls back to AF_PACKET there, the others open AF_PACKET too).
+// Threads the driver has no queue for are left out and logged; their
+// packets for the interface go through the owner's handoff.
 func (b *backend) openGroup(kind, name string, info netdev.Info, threads []int) (driver.Driver, error) {
 	n := b.eng.Threads()
+	for _, t := range threads {
+		if t < 0 || t >= n {
+			return nil, fmt.Errorf("thread %d does not exist (threads 0..%d)", t, n-1)
+		}
+	}
 	byThread := make([]driver.Driver, n)
 	fanout := uint16(info.Index)
 	if fanout == 0 {
 		fanout = 1
 	}
-	for _, t := range threads {
-		if t < 0 || t >= n {
-			err := fmt.Errorf("thread %d does not exist (threads 0..%d)", t, n-1)
-			for _, d := range byThread {
-				if d != nil {
-					d.Close()
-				}
-			}
-			return nil, err
+	var idle []int
+	for m, t := range threads {
+		d, err := b.openDriver(kind, name, info, t, fanout, m, len(threads))
+		if m > 0 && errors.Is(err, driver.ErrNotServing) {
+			idle = append(idle, t)
+			continue
 		}
-		d, err := b.openDriver(kind, name, info, t, fanout)
 		if err != nil {
 			for _, d := range byThread {
 				if d != nil {
@@ -203,6 +210,12 @@ func (b *backend) openGroup(kind, name string, info netdev.Info, threads []int) 
 			return nil, fmt.Errorf("thread %d: %w", t, err)
 		}
 		byThread[t] = d
+		if m == 0 {
+			kind = d.Kind()
+		}
+	}
+	if len(idle) > 0 {
+		b.logf("interface %s: %s has fewer receive queues than threads; threads %v do not serve it (they hand their packets for it to thread %d)", name, kind, idle, threads[0])
 	}
 	return driver.NewGroup(byThread)
 }

@@ -181,6 +181,12 @@ func Run(args []string, stderr io.Writer, stop <-chan struct{}) int {
 	close(watchDone)
 	srv.Close()
 	be.close()
+	// Pool accounting, for leak hunting: with every interface deleted
+	// before the stop, nothing is in use.
+	for _, st := range eng.Engine().Stats() {
+		dl.Infof("thread %d: packets in use %d of %d, big packets in use %d of %d", st.Thread,
+			st.Pool.InFlight, st.Pool.Size, st.Big.InFlight, st.Big.Size)
+	}
 	if err := eng.Close(); err != nil {
 		dl.Errorf("stopping: %v", err)
 	}

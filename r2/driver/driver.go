@@ -100,6 +100,14 @@ type Shedder interface {
 	HeadTime() (ns int64, ok bool)
 }
 
+// MultiBuffer is a driver that can take frames larger than one of its
+// buffers in several (AF_XDP multi-buffer) and reports whether it does.
+type MultiBuffer interface {
+	// MultiBuffer reports whether such frames are received and, if not,
+	// why (for the log).
+	MultiBuffer() (on bool, why string)
+}
+
 // Offloader is a driver that can send GSO super-frames (packet.GSO.Size
 // set) and frames whose TCP or UDP checksum is left to finish
 // (packet.GSONeedsCsum) as they are. Packets for an interface whose driver
@@ -157,6 +165,13 @@ const (
 	// DrvTxCopies counts frames of other threads' pools an AF_XDP driver
 	// copied into its own pool before Tx.
 	DrvTxCopies = "drv_tx_copies"
+	// DrvRxMultiBuf and DrvTxMultiBuf count frames an AF_XDP driver
+	// received or sent in several descriptors (multi-buffer).
+	DrvRxMultiBuf = "drv_rx_multibuf"
+	DrvTxMultiBuf = "drv_tx_multibuf"
+	// DrvMultiBufOff counts opens of a driver that wanted multi-buffer
+	// frames and did not get them from the kernel (the reason is logged).
+	DrvMultiBufOff = "drv_multibuf_off"
 	// DrvNeighCopies counts copies of ARP and ND frames that a HostPasser
 	// (AF_XDP in host-owned mode) fed into the graph from the host's
 	// receive path, and DrvNeighErrors those it dropped (malformed,

@@ -242,6 +242,9 @@ type Stats struct {
 	// shows here, whatever its counters say.
 	CPU  time.Duration
 	Pool packet.Stats
+	// Big is the accounting of the thread's pool of big packets (zero
+	// if it has none).
+	Big packet.Stats
 }
 
 // Stats reads every thread's activity (on the threads themselves).
@@ -256,6 +259,10 @@ func (e *Engine) Stats() []Stats {
 			_ = unix.ClockGettime(unix.CLOCK_THREAD_CPUTIME_ID, &ts)
 			out[i] = Stats{Thread: i, Runs: t.runs, Sleeps: t.sleeps, EpollWaits: t.poller.Waits(),
 				Wakeups: t.waker.Writes(), CPU: time.Duration(ts.Nano()), Pool: t.pool.Stats()}
+			if b := t.pool.Big(); b != nil {
+				b.Reclaim()
+				out[i].Big = b.Stats()
+			}
 		})
 	}
 	return out

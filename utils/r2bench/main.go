@@ -106,6 +106,8 @@ type options struct {
 	tableLimit int
 	// threads2CPUs is -cpus for the two-thread setup.
 	threads2CPUs string
+	// mtu is the MTU of every veth end (topo Config.MTU).
+	mtu int
 	// floodRate, when > 0, caps trafgen's floods at this many frames/s,
 	// so every router is offered the same load.
 	floodRate int
@@ -142,6 +144,9 @@ Flags:
                    routedata.Find; then $R2_ROUTEDATA, then shared/data)
   -table-limit N   load only N prefixes of the table, IPv4 and IPv6 in the
                    table's proportion (default all; 100000 with -short)
+  -mtu N           MTU of every veth end (default 1500; e.g. 9000 for jumbo
+                   frames: TCP then runs with 9000-byte frames, AF_XDP
+                   receives them in several buffers)
   -threads2-cpus LIST
                    -cpus of R2's two-thread setup (default 1,0: the thread
                    owning the h1 side on CPU 1, the h2 side's on CPU 0)
@@ -218,6 +223,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.table, "table", "", "")
 	fs.IntVar(&o.tableLimit, "table-limit", 0, "")
 	fs.StringVar(&o.threads2CPUs, "threads2-cpus", "1,0", "")
+	fs.IntVar(&o.mtu, "mtu", 1500, "")
 	fs.IntVar(&o.floodRate, "flood-rate", 0, "")
 	fs.StringVar(&o.jsonPath, "json", "", "")
 	fs.StringVar(&o.svgPath, "svg", "", "")
@@ -251,6 +257,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	}
 	if err := checkCPUList(o.threads2CPUs, 2); err != nil {
 		return o, fmt.Errorf("%w: -threads2-cpus: %v", errUsage, err)
+	}
+	if o.mtu < 1280 || o.mtu > 65535 {
+		return o, fmt.Errorf("%w: -mtu %d: want 1280 to 65535", errUsage, o.mtu)
 	}
 	if o.floodRate < 0 || o.floodRate > 100000000 {
 		return o, fmt.Errorf("%w: -flood-rate %d: want 0 (no cap) to 100000000", errUsage, o.floodRate)

@@ -155,6 +155,7 @@ func TestUsageErrors(t *testing.T) {
 		{"-variants", "kernel,quagga"},
 		{"-threads2-cpus", "1"},
 		{"-table-limit", "-1"},
+		{"-mtu", "600"},
 		{"-flood-rate", "-5"},
 		{"-json", ""},
 		{"-nosuchflag"},

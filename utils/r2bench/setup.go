@@ -123,7 +123,7 @@ func (b *bench) newSetup(round int, g *group, variant string) (*setup, error) {
 	// Registered before New, so an interrupt in the middle of building
 	// still removes whatever exists by then.
 	unregLeft := b.cleanup.add(func() { _ = topo.Cleanup(prefix) })
-	tp, err := topo.New(topo.Config{Prefix: prefix, RouterNS: variant == variantKernel || g.follow, Offloads: g.offloads})
+	tp, err := topo.New(topo.Config{Prefix: prefix, RouterNS: variant == variantKernel || g.follow, Offloads: g.offloads, MTU: b.o.mtu})
 	if err != nil {
 		unregLeft()
 		return nil, err

@@ -68,7 +68,8 @@ Attach the Linux interface IFNAME to R2.
   MAC           MAC address R2 uses on it (default: the Linux interface's)
   --thread N    forwarding thread that owns it (default: R2 picks)
   --threads LIST  serve it from these threads (e.g. 0,1), each with its own
-                AF_PACKET socket in a fanout group (a flow stays on one
+                AF_PACKET socket in a fanout group, or with afxdp its own
+                AF_XDP socket on one receive queue (a flow stays on one
                 thread); the first owns it
   --driver NAME afpacket or afxdp (default: R2's default, afpacket)
 

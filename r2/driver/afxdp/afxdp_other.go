@@ -57,6 +57,9 @@ func (d *Driver) Stats() (Stats, error) { return Stats{}, ErrUnsupported }
 // Close does nothing.
 func (d *Driver) Close() error { return nil }
 
+// MultiBuffer returns false.
+func (d *Driver) MultiBuffer() (bool, string) { return false, "AF_XDP needs Linux" }
+
 // SetHostOwned returns ErrUnsupported.
 func (d *Driver) SetHostOwned(on bool, addrs []netip.Addr) error { return ErrUnsupported }
 

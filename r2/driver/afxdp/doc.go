@@ -1,5 +1,6 @@
-// Package afxdp is R2's fast interface driver: one AF_XDP socket on one
-// queue of the interface, whose UMEM (the memory the kernel reads and
+// Package afxdp is R2's fast interface driver: an AF_XDP socket on a
+// queue of the interface (one per queue when several threads serve it),
+// whose UMEM (the memory the kernel reads and
 // writes frames in) is the owner thread's packet pool. A received frame is
 // a pool packet from the start, and a packet of the pool is transmitted
 // from where it lies, so a frame that enters on one interface of a thread
@@ -17,7 +18,11 @@
 // program through a BPF link, in driver (native) mode if the device has
 // it, else in generic (SKB) mode; a link goes away with its file
 // descriptor, so the interface is left clean by Close and also when R2
-// dies. An interface that already has an XDP program refuses the link
+// dies. One program serves the interface: the drivers of its other queues
+// share it and put their sockets in its map (ifprog_linux.go); the last
+// to close detaches it. It is an xdp.frags program (BPF_F_XDP_HAS_FRAGS)
+// when the driver wants multi-buffer frames and the kernel loads it
+// (multibuf_linux.go). An interface that already has an XDP program refuses the link
 // (EBUSY), and Open fails with ErrUnsupported.
 //
 // The action when the map has no socket for the frame's queue is XDP_PASS,
@@ -163,19 +168,27 @@
 //     in a work item. Open retries EBUSY for up to a second, so an
 //     interface can be reopened at once; a queue held by a live socket
 //     still fails, after that second.
-//   - A copy-mode UMEM frame holds at most 2048-256 = 1792 bytes, so MTU
-//     is at most 1774; larger frames are dropped by the kernel. Interfaces
-//     must not receive GSO/GRO super-frames (turn offloads off, as the
-//     test topology does).
+//   - A copy-mode UMEM frame holds at most 2048-256 = 1792 bytes. Larger
+//     frames (MTU up to 36,846) come in several descriptors with
+//     XDP_USE_SG and an xdp.frags program (Linux 6.6+), assembled into a
+//     big packet of the thread's companion pool; without them the MTU is
+//     at most 1774 and larger frames are dropped by the kernel
+//     (multibuf_linux.go).
+//   - On veth, attaching any XDP program to one end, an xdp.frags one
+//     included, turns the peer's TSO off ("off [fixed]" in ethtool -k;
+//     checked on 6.18, TestAFXDPJumbo logs it); GSO stays on, so the peer
+//     segments in software before the veth and no super-frame reaches the
+//     socket. Nothing larger than the MTU arrives.
 //   - XDP sees frames before VLAN tag stripping: tagged frames arrive as
 //     on the wire.
 //   - XDP loses the "checksum not yet computed" mark (CHECKSUM_PARTIAL)
 //     that a local sender's veth hands over when the sender uses checksum
-//     offload, which AF_PACKET reports and R2 completes. Through AF_XDP
-//     such TCP and UDP packets leave with a wrong checksum and the receiver
-//     drops them: on veth, turn tx checksum offload off on the hosts'
-//     ends (ethtool -K IF tx off), as r2/topo does by default. NICs hand
-//     over frames as they were on the wire, with complete checksums.
+//     offload, which AF_PACKET reports. On veth interfaces (CsumAuto) Recv
+//     therefore completes a TCP or UDP checksum whose field holds the
+//     pseudo-header sum, the partial state (finishPartial; counted in
+//     RxCsumFixed): hosts with checksum offload on work through AF_XDP.
+//     NICs hand over frames as they were on the wire, with complete
+//     checksums, and are not looked at.
 //   - AF_XDP Tx in copy mode on veth builds an ordinary skb, which the peer
 //     receives whether or not it has an XDP program. What needs an XDP
 //     program (or GRO) on the receiving veth is XDP_REDIRECT to it through
@@ -187,6 +200,15 @@
 //     through an idle AF_PACKET socket's PACKET_MR_PROMISC membership.
 //
 // # Threads and namespaces
+//
+// An interface served by several threads (the registered open with a
+// group, r2intf add --threads) gets one socket per receive queue: member i
+// of the group binds queue i, and each thread receives and sends on its
+// own socket with its own pool as UMEM. Threads beyond the interface's
+// queues do not serve it (driver.ErrNotServing; they hand their packets
+// for it to the owner); an interface with more queues than threads is
+// refused (and AF_PACKET's fanout serves it), since frames of a queue
+// without a socket would go to the kernel's stack.
 //
 // Recv, Send and Pending belong to the owner thread of Config.Pool (the
 // pool passed to them must be that pool). Stats may be called from any

@@ -78,7 +78,7 @@ func ne16(v uint16) int32 {
 // redirected: R2 counts and drops malformed frames, the host never sees
 // them. VLAN-tagged frames go to the host: R2 drops them anyway (EtherDecap
 // counts "vlan"), and the host may run VLAN devices on the interface.
-func newHostProg(xsks *ebpf.Map) (_ *hostProg, err error) {
+func newHostProg(xsks *ebpf.Map, flags uint32) (_ *hostProg, err error) {
 	h := &hostProg{addrs: map[netip.Addr]bool{}}
 	defer func() {
 		if err != nil {
@@ -226,6 +226,7 @@ func newHostProg(xsks *ebpf.Map) (_ *hostProg, err error) {
 	h.prog, err = ebpf.NewProgram(&ebpf.ProgramSpec{
 		Name:         "r2_xsk_host",
 		Type:         ebpf.XDP,
+		Flags:        flags, // as the redirect program's (ifprog_linux.go)
 		Instructions: insns,
 		License:      progLicense,
 	})
