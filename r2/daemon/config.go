@@ -30,6 +30,7 @@ type config struct {
 	CPUs        []int         // [general] cpus: pin thread i to cpus[i]
 	BusyPoll    bool          // [general] busy_poll
 	SpinUs      int           // [general] spin_us: keep polling this long after work before sleeping
+	RTPriority  int           // [general] rt_priority: SCHED_FIFO priority of the forwarding threads (0: ordinary)
 	RxShedUs    int           // [general] rx_shed_us: shed heavy flows' frames older than this at the Rx ring head (0: off)
 	RxShedIvUs  int           // [general] rx_shed_interval_us: once the head has been that old this long
 	Driver      string        // [general] driver: default driver for interfaces
@@ -78,6 +79,7 @@ var flagKeys = []struct {
 	{"cpus", "general", "cpus", "pin threads to these `CPUs`, e.g. 0,1 or 2-3", func(c *config) any { return "" }},
 	{"busy-poll", "general", "busy_poll", "forwarding threads spin instead of sleeping (dedicated cores)", func(c *config) any { return c.BusyPoll }},
 	{"spin", "general", "spin_us", "`microseconds` a thread keeps polling after its last packet before sleeping", func(c *config) any { return c.SpinUs }},
+	{"rt-priority", "general", "rt_priority", "run the forwarding threads under SCHED_FIFO at this `priority` (1-99; 0: ordinary scheduling)", func(c *config) any { return c.RTPriority }},
 	{"rx-shed", "general", "rx_shed_us", "shed frames of heavy flows that waited longer than these `microseconds` in an interface's receive ring, once the queue stands (0: off)", func(c *config) any { return c.RxShedUs }},
 	{"rx-shed-interval", "general", "rx_shed_interval_us", "the receive queue stands when its head has been older than rx_shed_us for these `microseconds` without the queue emptying", func(c *config) any { return c.RxShedIvUs }},
 	{"driver", "general", "driver", "default `driver` of interfaces attached without one", func(c *config) any { return c.Driver }},
@@ -293,6 +295,8 @@ func (c *config) set(section, k, v string) error {
 		return boolean(&c.BusyPoll)
 	case "general.spin_us":
 		return num(&c.SpinUs, 0, 100000)
+	case "general.rt_priority":
+		return num(&c.RTPriority, 0, 99)
 	case "general.rx_shed_us":
 		return num(&c.RxShedUs, 0, 10000000)
 	case "general.rx_shed_interval_us":

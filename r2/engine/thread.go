@@ -51,6 +51,7 @@ type Thread struct {
 	// it sleeps: a reply that follows a request within it (a ping, a TCP
 	// ACK) is picked up without an epoll wakeup.
 	spin   time.Duration
+	rtprio int // SCHED_FIFO priority, 0: ordinary
 	g      *graph.Graph
 	pool   *packet.Pool
 	store  *store.Thread
@@ -102,6 +103,11 @@ func (t *Thread) run() {
 		set.Set(t.cpu)
 		if err := unix.SchedSetaffinity(0, &set); err != nil {
 			t.logf("thread %d: pin to cpu %d: %v", t.id, t.cpu, err)
+		}
+	}
+	if t.rtprio > 0 {
+		if err := setRealTime(t.rtprio); err != nil {
+			t.logf("thread %d: real-time priority %d: %v (running at ordinary priority)", t.id, t.rtprio, err)
 		}
 	}
 	ready := make([]uint64, 64)

@@ -119,6 +119,9 @@ func (s *setup) configureFollow() error {
 		f.Driver = "afxdp" // r2follow makes the interfaces host-owned either way
 	}
 	f.NoVnet = s.variant == variantAFPacketNoVnet
+	if s.variant == variantAFPacketRT {
+		f.RTPriority = rtPriority
+	}
 	s.info.Instance, s.info.R2Args = inst, f.args()
 	d, err := startDaemon(b.ctx, b.cleanup, b.bins, inst, f)
 	if err != nil {

@@ -134,6 +134,8 @@ Flags:
                    (idle, load), ping-busy, all
   -variants LIST   routers to measure (default kernel,afpacket,afxdp; also
                    afpacket-novnet: AF_PACKET without vnet headers;
+                   afpacket-rt: AF_PACKET, threads under SCHED_FIFO
+                   (r2 -rt-priority 60);
                    afxdp-host: AF_XDP with the interfaces host-owned, the
                    hosts given the router's MACs statically)
   -r2 PATH         the r2 daemon binary (default: DIR/r2 with -bindir, or built)
@@ -174,7 +176,7 @@ var measurementGroups = map[string][]string{
 }
 
 // variant IDs in the order they are reported.
-var allVariants = []string{variantKernel, variantAFPacket, variantAFPacketNoVnet, variantAFXDP, variantAFXDPHost}
+var allVariants = []string{variantKernel, variantAFPacket, variantAFPacketNoVnet, variantAFPacketRT, variantAFXDP, variantAFXDPHost}
 
 // defaultVariants are measured unless -variants says otherwise.
 var defaultVariants = []string{variantKernel, variantAFPacket, variantAFXDP}
@@ -186,6 +188,9 @@ const (
 	// variantAFPacketNoVnet is AF_PACKET without vnet headers (r2
 	// -vnet-hdr=false), to measure what they cost or bring.
 	variantAFPacketNoVnet = "afpacket-novnet"
+	// variantAFPacketRT is AF_PACKET with the forwarding threads under
+	// SCHED_FIFO (r2 -rt-priority).
+	variantAFPacketRT = "afpacket-rt"
 	// variantAFXDPHost is AF_XDP with both interfaces host-owned (the XDP
 	// program classifies every frame), to measure what that costs.
 	variantAFXDPHost = "afxdp-host"
@@ -197,6 +202,7 @@ var variantTitles = map[string]string{
 	variantAFXDP:    "R2 AF_XDP",
 
 	variantAFPacketNoVnet: "R2 AF_PACKET no vnet",
+	variantAFPacketRT:     "R2 AF_PACKET SCHED_FIFO",
 	variantAFXDPHost:      "R2 AF_XDP host-owned",
 }
 

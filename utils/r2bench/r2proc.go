@@ -130,6 +130,11 @@ type daemon struct {
 	unreg    func()
 }
 
+// rtPriority is the SCHED_FIFO priority of the afpacket-rt variant: above
+// the kernel's threaded interrupt handlers' 50, as a dataplane that owns
+// its CPU would be set up.
+const rtPriority = 60
+
 // r2Flags are the daemon's command-line options of one setup.
 type r2Flags struct {
 	Threads  int
@@ -137,6 +142,8 @@ type r2Flags struct {
 	BusyPoll bool
 	NoVnet   bool   // -vnet-hdr=false
 	Driver   string // -driver, "" for the default
+	// RTPriority is -rt-priority (0: not given).
+	RTPriority int
 	// NetNS runs the daemon in that network namespace (ip netns exec,
 	// which execs it: the pid stays the daemon's).
 	NetNS string
@@ -152,6 +159,9 @@ func (f r2Flags) args() []string {
 	}
 	if f.NoVnet {
 		a = append(a, "-vnet-hdr=false")
+	}
+	if f.RTPriority > 0 {
+		a = append(a, "-rt-priority", strconv.Itoa(f.RTPriority))
 	}
 	if f.Driver != "" {
 		a = append(a, "-driver", f.Driver)

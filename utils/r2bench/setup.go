@@ -179,6 +179,9 @@ func (s *setup) configure() error {
 	inst := fmt.Sprintf("%s-%d", s.b.runID, s.b.instSeq)
 	f := s.b.r2flags(s.grp)
 	f.NoVnet = s.variant == variantAFPacketNoVnet
+	if s.variant == variantAFPacketRT {
+		f.RTPriority = rtPriority
+	}
 	s.info.Instance, s.info.R2Args = inst, f.args()
 	d, err := startDaemon(ctx, s.b.cleanup, s.b.bins, inst, f)
 	if err != nil {
@@ -246,7 +249,7 @@ func (s *setup) checkDrivers() error {
 		}
 		s.info.Drivers[n], s.info.Threads[n] = i.Driver, i.Thread
 	}
-	want := map[string]string{variantAFPacket: "afpacket", variantAFPacketNoVnet: "afpacket", variantAFXDP: "afxdp", variantAFXDPHost: "afxdp"}[s.variant]
+	want := map[string]string{variantAFPacket: "afpacket", variantAFPacketNoVnet: "afpacket", variantAFPacketRT: "afpacket", variantAFXDP: "afxdp", variantAFXDPHost: "afxdp"}[s.variant]
 	for n, drv := range s.info.Drivers {
 		if drv == want {
 			continue
