@@ -165,7 +165,8 @@ func ecmpTable(b *testing.B, share, paths int) *IPv4Table {
 // share of lookups hits a group), sources and ports random. "lookup" looks
 // up one address at a time, "batch" a vector of 256 (LookupBatch) as
 // IPv4Fwd does. Goal: ECMP no more than 10% over single-path; compare the
-// variants of one run, interleaved (README, Performance).
+// variants of one run, interleaved, by thread CPU time (cpu-ns/lookup:
+// wall time on a shared machine measures the scheduler too).
 func BenchmarkLookupECMP(b *testing.B) {
 	loadBenchFixture(b)
 	f := &benchFixture
@@ -185,6 +186,7 @@ func BenchmarkLookupECMP(b *testing.B) {
 			var sink uint32
 			i := 0
 			b.ReportAllocs()
+			c := startCPU()
 			for b.Loop() {
 				j := i & mask
 				a := tbl.Adj(tbl.Lookup(f.dsts[j]))
@@ -194,6 +196,7 @@ func BenchmarkLookupECMP(b *testing.B) {
 				sink += a.NextHop
 				i++
 			}
+			c.report(b, b.N)
 			reportLookups(b, b.N)
 			runtime.KeepAlive(sink)
 		})
@@ -202,6 +205,7 @@ func BenchmarkLookupECMP(b *testing.B) {
 			var sink uint32
 			i := 0
 			b.ReportAllocs()
+			c := startCPU()
 			for b.Loop() {
 				tbl.LookupBatch(f.dsts[i:i+vec], out)
 				for j, ai := range out {
@@ -213,6 +217,7 @@ func BenchmarkLookupECMP(b *testing.B) {
 				}
 				i = (i + vec) & mask
 			}
+			c.report(b, b.N*vec)
 			reportLookups(b, b.N*vec)
 			runtime.KeepAlive(sink)
 		})
