@@ -18,7 +18,7 @@ import (
 // 100% multipath (two next hops on if1, chosen as in benchRoute), all three
 // tables built up front and handed to the one forwarding thread in turn,
 // 100 graph runs (25,600 packets) each, summing each table's thread CPU
-// time. Alternating every few milliseconds cancels the machine's drift,
+// time (threadClock: getrusage lags up to a tick, as long as one turn). Alternating every few milliseconds cancels the machine's drift,
 // which between sub-benchmarks run seconds apart exceeds the cost
 // measured. Reports cpu-ns per delivered packet of each table and the
 // ratio to single-path (x-NAME).
@@ -119,11 +119,11 @@ func BenchmarkPathECMPAlternating(b *testing.B) {
 						return
 					}
 					before := r.d1.Stats().TxPkts
-					c0 := threadCPU()
+					c0 := threadClock()
 					for range 100 {
 						t.Graph().Run()
 					}
-					cpu[v] += threadCPU() - c0
+					cpu[v] += threadClock() - c0
 					pkts[v] += r.d1.Stats().TxPkts - before
 				})
 			}
