@@ -106,6 +106,13 @@ type GroupStats struct {
 	Made, Freed uint64
 }
 
+// each calls fn for every held group, in no particular order.
+func (s *groupSet[A, G]) each(fn func(G)) {
+	for _, g := range s.m {
+		fn(g)
+	}
+}
+
 func (s *groupSet[A, G]) stats() GroupStats {
 	return GroupStats{Live: len(s.m), Made: s.made, Freed: s.freed}
 }

@@ -278,6 +278,10 @@ func (r *IPv4RIB) Group(members []Adjacency, weights []int) *Group {
 // and freed so far.
 func (r *IPv4RIB) GroupStats() GroupStats { return r.groups.stats() }
 
+// EachGroup calls fn for every multipath group that routes use, in no
+// particular order; fn must not change the RIB.
+func (r *IPv4RIB) EachGroup(fn func(*Group)) { r.groups.each(fn) }
+
 // Get returns the route for exactly prefix p.
 func (r *IPv4RIB) Get(p netip.Prefix) (Route, bool) {
 	addr, plen, err := checkPrefix(p)

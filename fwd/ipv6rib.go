@@ -341,6 +341,10 @@ func (r *IPv6RIB) Group(members []Adjacency6, weights []int) *Group6 {
 // and freed so far.
 func (r *IPv6RIB) GroupStats() GroupStats { return r.groups.stats() }
 
+// EachGroup calls fn for every multipath group that routes use, in no
+// particular order; fn must not change the RIB.
+func (r *IPv6RIB) EachGroup(fn func(*Group6)) { r.groups.each(fn) }
+
 // Get returns the route for exactly prefix p.
 func (r *IPv6RIB) Get(p netip.Prefix) (Route6, bool) {
 	k, plen, err := checkPrefix6(p)

@@ -49,6 +49,10 @@ type backend struct {
 type kernelDrops struct {
 	d driver.KernelDropper
 	c counters.Counter
+	// hp, if the driver is one, counts the frames it passed to the host
+	// (host-owned AF_XDP), published in hc.
+	hp driver.HostPassCounter
+	hc counters.Counter
 }
 
 // statsInterval is how often kernel drop counts are published.
@@ -68,6 +72,12 @@ func (b *backend) publishDrops(done <-chan struct{}) {
 		for _, k := range b.drops {
 			if v, err := k.d.KernelDrops(); err == nil {
 				k.c.Store(v)
+			}
+			if k.hp == nil {
+				continue
+			}
+			if v, err := k.hp.HostPassed(); err == nil {
+				k.hc.Store(v)
 			}
 		}
 		b.mu.Unlock()
@@ -133,7 +143,11 @@ func (b *backend) AddInterface(req api.AddIf) error {
 	b.mu.Lock()
 	b.linux[req.Name] = info.Index
 	if kd, ok := drv.(driver.KernelDropper); ok && !b.closed {
-		b.drops[req.Name] = kernelDrops{d: kd, c: b.reg.Counter(owner, names.IfNodeCounter(req.Name, driver.DrvKernelDrops))}
+		k := kernelDrops{d: kd, c: b.reg.Counter(owner, names.IfNodeCounter(req.Name, driver.DrvKernelDrops))}
+		if hp, ok := drv.(driver.HostPassCounter); ok {
+			k.hp, k.hc = hp, b.reg.Counter(owner, names.IfNodeCounter(req.Name, driver.DrvHostPassed))
+		}
+		b.drops[req.Name] = k
 	}
 	b.mu.Unlock()
 	return nil

@@ -38,6 +38,8 @@ func formatConfig(c config) string {
 	}
 	kv("busy_poll", c.BusyPoll)
 	kv("spin_us", c.SpinUs)
+	kv("rx_shed_us", c.RxShedUs)
+	kv("rx_shed_interval_us", c.RxShedIvUs)
 	kv("driver", c.Driver)
 	b.WriteString("\n[api]\n")
 	if c.Socket != "" {
@@ -71,6 +73,8 @@ particle_sz = 2048
 cpus = 0-1
 busy_poll = true
 spin_us = 50
+rx_shed_us = 2000
+rx_shed_interval_us = 20000
 driver = afxdp
 
 [api]

@@ -151,6 +151,8 @@ func TestBadFlagValues(t *testing.T) {
 		{"spin", "-1", "-1 is out of range 0..100000"},
 		{"spin", "100001", "100001 is out of range 0..100000"},
 		{"rx-shed", "-1", "-1 is out of range 0..10000000"},
+		{"rx-shed-interval", "10000001", "10000001 is out of range 0..10000000"},
+		{"rx-shed-interval", "soon", `"soon" is not a number`},
 		{"driver", "dpdk", `"dpdk" is not a driver (afpacket, afxdp)`},
 		{"socket", "x.sock", `"x.sock" is not an absolute path`},
 		{"listen", "localhost", `"localhost" is not host:port`},

@@ -118,6 +118,7 @@ func Run(args []string, stderr io.Writer, stop <-chan struct{}) int {
 	}
 	defer lf.Remove()
 	ifnode.ShedTarget = time.Duration(cfg.RxShedUs) * time.Microsecond
+	ifnode.ShedInterval = time.Duration(cfg.RxShedIvUs) * time.Microsecond
 	eng, err := router.New(engine.Config{Threads: cfg.Threads, Packets: cfg.Pkts, CPUs: cfg.CPUs,
 		BusyPoll: cfg.BusyPoll, Spin: time.Duration(cfg.SpinUs) * time.Microsecond, Counters: reg, Logs: lf, Logf: logf})
 	if err != nil {

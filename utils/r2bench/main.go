@@ -37,7 +37,9 @@
 //   - ping-idle, ping-load: ping RTT median and p99 from h1 to h2, idle and
 //     under a 64-byte UDP flood; ping-busy-idle, ping-busy-load: the same with
 //     R2 busy polling (-busy-poll). The kernel has no such mode: its column
-//     there is the ordinary kernel, measured alongside.
+//     there is the ordinary kernel, measured alongside. ping-idle also
+//     reports R2's CPU (all its threads, /proc schedstat) over one
+//     measurement length of idleness after the pings.
 //   - churn: 64-byte forwarding rate while 10,000 route changes per second
 //     (batches of 100 every 10 ms: Route.AddBatch / DelBatch through the API
 //     for R2, netlink for the kernel) hit prefixes the traffic does not use,
@@ -47,6 +49,15 @@
 //     kernel), time and resident memory.
 //   - threads2: 64-byte rate with two R2 forwarding threads, each interface
 //     owned by a different one (the MPSC Tx handoff path).
+//   - follow: the deployment with a routing daemon. The router namespace
+//     holds the addresses in Linux (the kernel variant forwards; for R2 the
+//     kernel's forwarding is off, R2 runs in that namespace and r2follow
+//     attaches the interfaces host-owned and mirrors addresses and routes).
+//     The tier1 table goes into the kernel with `ip -batch` while a 64 B
+//     flood runs: the time until the router forwards with the whole table
+//     (for R2: until r2follow has given it all to R2, and how long after
+//     the kernel had it), R2's and r2follow's resident memory, and the
+//     forwarding rate during the load compared with the rate before it.
 //
 // Usage:
 //
@@ -95,6 +106,9 @@ type options struct {
 	tableLimit int
 	// threads2CPUs is -cpus for the two-thread setup.
 	threads2CPUs string
+	// floodRate, when > 0, caps trafgen's floods at this many frames/s,
+	// so every router is offered the same load.
+	floodRate int
 }
 
 const usageText = `usage: r2bench [flags]
@@ -113,13 +127,15 @@ Flags:
   -only LIST       comma-separated measurements to run (default all):
                      udp64 udp512 udp1500 udp6 tcp tcp6 tcp-offload tcp-offload4 ping-idle
                      ping-load ping-busy-idle ping-busy-load churn table
-                     threads2
+                     threads2 follow
                    and the groups udp (IPv4), ipv6 (udp6, tcp6), ping
                    (idle, load), ping-busy, all
   -variants LIST   routers to measure (default kernel,afpacket,afxdp; also
-                   afpacket-novnet: AF_PACKET without vnet headers)
+                   afpacket-novnet: AF_PACKET without vnet headers;
+                   afxdp-host: AF_XDP with the interfaces host-owned, the
+                   hosts given the router's MACs statically)
   -r2 PATH         the r2 daemon binary (default: DIR/r2 with -bindir, or built)
-  -bindir DIR      directory holding r2, r2intf and r2rt (default: build them
+  -bindir DIR      directory holding r2, r2intf, r2rt and r2follow (default: build them
                    with 'go build' into a temporary directory)
   -table PATH      tier1 prefix table (both families are loaded) (default: the repository's copy,
                    r2/routedata/testdata/tier1-prefixes.txt.gz, found by
@@ -129,6 +145,9 @@ Flags:
   -threads2-cpus LIST
                    -cpus of R2's two-thread setup (default 1,0: the thread
                    owning the h1 side on CPU 1, the h2 side's on CPU 0)
+  -flood-rate PPS  cap every trafgen flood at PPS frames/s (default 0: as fast
+                   as trafgen goes, which with the kernel as router is the
+                   kernel's own rate: it forwards inside trafgen's send)
   -json FILE       write all results (every sample, notes, errors) as JSON
   -svg FILE        draw the ratios to the kernel as an SVG bar chart
   -h, --help       show this help
@@ -138,7 +157,7 @@ Flags:
 var allMeasurements = []string{
 	"udp64", "udp512", "udp1500", "udp6", "tcp", "tcp6", "tcp-offload", "tcp-offload4",
 	"ping-idle", "ping-load", "ping-busy-idle", "ping-busy-load",
-	"churn", "table", "threads2",
+	"churn", "table", "threads2", "follow",
 }
 
 var measurementGroups = map[string][]string{
@@ -150,7 +169,7 @@ var measurementGroups = map[string][]string{
 }
 
 // variant IDs in the order they are reported.
-var allVariants = []string{variantKernel, variantAFPacket, variantAFPacketNoVnet, variantAFXDP}
+var allVariants = []string{variantKernel, variantAFPacket, variantAFPacketNoVnet, variantAFXDP, variantAFXDPHost}
 
 // defaultVariants are measured unless -variants says otherwise.
 var defaultVariants = []string{variantKernel, variantAFPacket, variantAFXDP}
@@ -162,6 +181,9 @@ const (
 	// variantAFPacketNoVnet is AF_PACKET without vnet headers (r2
 	// -vnet-hdr=false), to measure what they cost or bring.
 	variantAFPacketNoVnet = "afpacket-novnet"
+	// variantAFXDPHost is AF_XDP with both interfaces host-owned (the XDP
+	// program classifies every frame), to measure what that costs.
+	variantAFXDPHost = "afxdp-host"
 )
 
 var variantTitles = map[string]string{
@@ -170,6 +192,7 @@ var variantTitles = map[string]string{
 	variantAFXDP:    "R2 AF_XDP",
 
 	variantAFPacketNoVnet: "R2 AF_PACKET no vnet",
+	variantAFXDPHost:      "R2 AF_XDP host-owned",
 }
 
 // shortTableLimit is how many prefixes -short loads (the kernel takes
@@ -195,6 +218,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.table, "table", "", "")
 	fs.IntVar(&o.tableLimit, "table-limit", 0, "")
 	fs.StringVar(&o.threads2CPUs, "threads2-cpus", "1,0", "")
+	fs.IntVar(&o.floodRate, "flood-rate", 0, "")
 	fs.StringVar(&o.jsonPath, "json", "", "")
 	fs.StringVar(&o.svgPath, "svg", "", "")
 	if err := fs.Parse(args); err != nil {
@@ -227,6 +251,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	}
 	if err := checkCPUList(o.threads2CPUs, 2); err != nil {
 		return o, fmt.Errorf("%w: -threads2-cpus: %v", errUsage, err)
+	}
+	if o.floodRate < 0 || o.floodRate > 100000000 {
+		return o, fmt.Errorf("%w: -flood-rate %d: want 0 (no cap) to 100000000", errUsage, o.floodRate)
 	}
 	if o.tableLimit < 0 {
 		return o, fmt.Errorf("%w: -table-limit %d: want 0 (all) or more", errUsage, o.tableLimit)

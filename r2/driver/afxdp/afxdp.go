@@ -170,6 +170,12 @@ type Config struct {
 	// "IfNode:<ifname>/drv_tx_copies"). If the zero value, the driver
 	// allocates it privately, like Counters.
 	TxCopies counters.Counter
+	// NeighCopies and NeighErrors count the copies of the host's ARP and
+	// ND frames that Recv fed into the graph, and those it dropped, in
+	// host-owned mode (see Driver.SetHostOwned; e.g.
+	// "IfNode:<ifname>/drv_neigh_copies"). If the zero value, the driver
+	// allocates them privately.
+	NeighCopies, NeighErrors counters.Counter
 }
 
 // withDefaults fills in defaults and checks c; mtu is the interface's MTU
@@ -283,7 +289,10 @@ func (d *Driver) TxCopies() uint64 { return d.copies.Value() }
 func (d *Driver) Config() Config { return d.cfg }
 
 var (
-	_ driver.Driver        = (*Driver)(nil)
-	_ driver.KernelDropper = (*Driver)(nil)
-	_ driver.ModeReporter  = (*Driver)(nil)
+	_ driver.Driver          = (*Driver)(nil)
+	_ driver.KernelDropper   = (*Driver)(nil)
+	_ driver.ModeReporter    = (*Driver)(nil)
+	_ driver.HostPasser      = (*Driver)(nil)
+	_ driver.SideFder        = (*Driver)(nil)
+	_ driver.HostPassCounter = (*Driver)(nil)
 )

@@ -67,6 +67,13 @@ type Driver struct {
 	group  *umemGroup
 	promFd int // AF_PACKET socket holding promiscuous mode, or -1
 
+	// Host-owned mode (hostowned_linux.go): the classifier program,
+	// built at the first SetHostOwned(true), whether it runs (under mu),
+	// and the socket of the neighbour copies (neigh_linux.go).
+	host   *hostProg
+	hostOn bool
+	neigh  *neighSock
+
 	mu     sync.Mutex // guards closed, stats and the fd against Close
 	closed bool
 }
@@ -144,6 +151,11 @@ func Open(c Config) (*Driver, error) {
 			c.TxCopies = copies
 		}
 	}
+	if !c.NeighCopies.Valid() || !c.NeighErrors.Valid() {
+		if c.NeighCopies, c.NeighErrors, err = neighCounters(c.Ifname); err != nil {
+			return fail(err)
+		}
+	}
 	d := &Driver{
 		cfg:        c,
 		cnt:        c.Counters,
@@ -161,6 +173,10 @@ func Open(c Config) (*Driver, error) {
 			d.release()
 			return fail(err)
 		}
+	}
+	if d.neigh, err = openNeigh(c.Ifindex, c.NeighCopies, c.NeighErrors); err != nil {
+		d.release()
+		return fail(fmt.Errorf("%w: %w", ErrUnsupported, err))
 	}
 	groupsMu.Lock()
 	defer groupsMu.Unlock()
@@ -484,6 +500,18 @@ func (d *Driver) release() error {
 			err = fmt.Errorf("af_xdp %s: detach XDP program: %w", d.cfg.Ifname, e)
 		}
 		d.prog = nil
+	}
+	if d.host != nil {
+		if e := d.host.close(); e != nil && err == nil {
+			err = fmt.Errorf("af_xdp %s: close host-owned program: %w", d.cfg.Ifname, e)
+		}
+		d.host, d.hostOn = nil, false
+	}
+	if d.neigh != nil {
+		if e := d.neigh.close(); e != nil && err == nil {
+			err = fmt.Errorf("af_xdp %s: close neighbour socket: %w", d.cfg.Ifname, e)
+		}
+		d.neigh = nil
 	}
 	zc := d.zc
 	if e := d.closeSocket(); e != nil && err == nil {

@@ -28,6 +28,9 @@ func open(a driver.OpenArgs) (driver.Driver, error) {
 		Counters: a.Counters,
 		Promisc:  a.Promisc,
 		TxCopies: a.Counter(driver.DrvTxCopies),
+
+		NeighCopies: a.Counter(driver.DrvNeighCopies),
+		NeighErrors: a.Counter(driver.DrvNeighErrors),
 	})
 	if err != nil {
 		return nil, err // a nil *Driver must not become a non-nil driver.Driver

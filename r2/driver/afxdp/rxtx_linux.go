@@ -70,6 +70,10 @@ func (d *Driver) Recv(pool *packet.Pool, pkts []*packet.Packet) int {
 		}
 		d.rx.release()
 	}
+	if n < len(pkts) && d.neigh.ready() {
+		// Copies of the host's ARP and ND (host-owned mode only).
+		n += d.neigh.recv(d.pool, pkts[n:])
+	}
 	d.topUp()
 	if n > 0 {
 		d.cnt.RxBatches.Inc()
