@@ -114,7 +114,8 @@ service Interface {
   void add_if_threads(1: string ifname, 2: i32 ifindex, 3: string mac,
                       4: list<i32> threads, 5: string driver) throws (1: common.ApiErr err)
 
-  // del_if detaches ifname from R2 (its routes and addresses go with it).
+  // del_if detaches ifname from R2: its addresses and routes go with it,
+  // except that a multipath route only loses its paths through ifname.
   void del_if(1: string ifname) throws (1: common.ApiErr err)
 
   // add_ip gives ifname an address, prefix in CIDR form: "1.1.1.2/24".

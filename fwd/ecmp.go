@@ -1,7 +1,9 @@
 package fwd
 
 import (
+	"encoding/binary"
 	"fmt"
+	"math/bits"
 	"strings"
 )
 
@@ -19,13 +21,18 @@ import (
 const (
 	// GroupBuckets is how many buckets a group's weights are spread over:
 	// 64 keeps weight ratios within 1/64 and fits one cache line.
-	GroupBuckets = 64
+	GroupBuckets = 1 << groupBucketBits
 	// MaxGroupMembers bounds a group (Linux allows more; BGP multipath
 	// rarely uses more than 8).
 	MaxGroupMembers = 16
 )
 
 // Group is an ECMP set. Build it with NewGroup; do not modify it after.
+//
+// A Group (504 bytes) is allocated in the 512-byte size class, whose
+// objects start on 64-byte boundaries, so its buckets (first) are one
+// cache line (TestGroupBucketsOneLine): a pick reads that line and the
+// chosen member's.
 type Group struct {
 	// bucket maps a flow hash's low bits to a member index. It comes
 	// first, and the members follow in the same object, so that a pick
@@ -171,8 +178,9 @@ func fillBuckets(weights []int) ([GroupBuckets]uint8, error) {
 	return bucket, nil
 }
 
-// Member returns the index of the member flow hash h maps to.
-func (g *Group) Member(h uint32) int { return int(g.bucket[h&(GroupBuckets-1)]) }
+// Member returns the index of the member flow hash h maps to: bucket h's
+// top bits (see FlowHash4).
+func (g *Group) Member(h uint32) int { return int(g.bucket[h>>(32-groupBucketBits)]) }
 
 // Len is the number of members.
 func (g *Group) Len() int { return g.n }
@@ -193,33 +201,44 @@ func (g *Group) String() string {
 	return b.String()
 }
 
+// The flow hash is one 64x64->128-bit multiply (a single MUL instruction
+// on amd64 and arm64) of the addresses by the protocol and ports, whose
+// two halves are folded together (as wyhash's "mum"): the high half depends
+// on every bit of both operands, so the folded bits do too. Forwarding
+// computes it only for routes that have a group, and a group takes its
+// bucket from the hash's top bits (Member). Chosen over two plain
+// multiplies, whose top bits mixed sequential source addresses poorly (a
+// 4-path split of 1,000 such flows off by up to 34-56%), and over the
+// three-multiply murmur3 finalizer used before, with the same spread: on
+// 1,000 flows over 4 equal paths at most 14-18% off even in the worst of
+// 50 trials of each of seven patterns, as random choice gives; the
+// forwarding nodes' tests hold the 2- and 4-path spread within 10%.
+const (
+	flowK1 = 0x9e3779b97f4a7c15 // 2^64 / the golden ratio
+	flowK2 = 0xff51afd7ed558ccd // murmur3's finalizer multiplier
+	// groupBucketBits is log2(GroupBuckets): Member uses the hash's top
+	// groupBucketBits bits.
+	groupBucketBits = 6
+)
+
 // FlowHash4 mixes an IPv4 flow's addresses, protocol and ports (0 for
 // fragments and protocols without ports) into 32 bits.
 func FlowHash4(src, dst uint32, proto uint8, ports uint32) uint32 {
-	return mix64(uint64(src)<<32|uint64(dst), uint64(ports)<<8|uint64(proto))
+	return mum(uint64(src)<<32|uint64(dst), uint64(ports)<<8|uint64(proto))
 }
 
-// FlowHash6 is FlowHash4 for IPv6: the addresses are folded to 64 bits
-// each first.
+// FlowHash6 is FlowHash4 for IPv6: each address is folded to 64 bits
+// first, and the destination's rotated so that its interface identifier
+// does not overlap the ports.
 func FlowHash6(src, dst *[16]byte, proto uint8, ports uint32) uint32 {
-	s := le64(src[:8]) ^ le64(src[8:])
-	d := le64(dst[:8]) ^ le64(dst[8:])
-	return mix64(s^d*0x9e3779b97f4a7c15, uint64(ports)<<8|uint64(proto))
+	s := binary.LittleEndian.Uint64(src[:8]) ^ binary.LittleEndian.Uint64(src[8:])
+	d := binary.LittleEndian.Uint64(dst[:8]) ^ binary.LittleEndian.Uint64(dst[8:])
+	return mum(s, bits.RotateLeft64(d, 40)^(uint64(ports)<<8|uint64(proto)))
 }
 
-func le64(b []byte) uint64 {
-	_ = b[7]
-	return uint64(b[0]) | uint64(b[1])<<8 | uint64(b[2])<<16 | uint64(b[3])<<24 |
-		uint64(b[4])<<32 | uint64(b[5])<<40 | uint64(b[6])<<48 | uint64(b[7])<<56
-}
-
-// mix64 is the murmur3/splitmix finalizer over x and y.
-func mix64(x, y uint64) uint32 {
-	x ^= y * 0x9e3779b97f4a7c15
-	x ^= x >> 33
-	x *= 0xff51afd7ed558ccd
-	x ^= x >> 33
-	x *= 0xc4ceb9fe1a85ec53
-	x ^= x >> 33
-	return uint32(x)
+// mum multiplies x and y, each xored with a constant first (so that a zero
+// operand does not zero the product), and folds the 128-bit product.
+func mum(x, y uint64) uint32 {
+	hi, lo := bits.Mul64(x^flowK1, y^flowK2)
+	return uint32(hi ^ lo)
 }

@@ -56,6 +56,10 @@ type IPv4RIB struct {
 	adjRef  []uint32 // number of routes using each index
 	adjIdx  map[Adjacency]uint32
 	adjFree []uint32 // indices with refcount 0, reused first
+	// groups are the multipath groups the adjacencies hold, interned
+	// (groups.go): a group is taken in by ref and let go by unref with
+	// the one adjacency that holds it.
+	groups groupSet[Adjacency, *Group]
 
 	// ops and dirtyAdj record the current change so that it can be
 	// replayed on the second copy; reused to avoid allocations.
@@ -187,39 +191,96 @@ func (r *IPv4RIB) DelBatch(prefixes []netip.Prefix) error {
 	return nil
 }
 
-// DelByIfindex deletes every route whose adjacency uses interface ifindex
-// (for example because the interface went away), with one publish, and
-// returns the deleted routes in listing order.
-func (r *IPv4RIB) DelByIfindex(ifindex int32) []Route {
-	uses := make([]bool, len(r.adjs))
+// DelByIfindex takes interface ifindex out of the routes (for example
+// because the interface went away), with one publish. A route through it
+// is deleted; a multipath route loses only its paths through it and keeps
+// the others, with their weights: a smaller group, a plain single-path
+// route when one path is left, deleted when none is. It returns the
+// deleted routes and the multipath routes that lost paths (with their new
+// adjacencies), each in listing order.
+func (r *IPv4RIB) DelByIfindex(ifindex int32) (deleted, shrunk []Route) {
+	// What becomes of each adjacency that uses the interface, decided once
+	// for all the routes that share it.
+	type fate struct {
+		uses, keep bool
+		adj        Adjacency
+	}
+	fates := make([]fate, len(r.adjs))
 	found := false
 	for i, a := range r.adjs {
 		if r.adjRef[i] > 0 && a.usesIfindex(ifindex) {
-			uses[i], found = true, true
+			na, keep := r.withoutIfindex(a, ifindex)
+			fates[i], found = fate{uses: true, keep: keep, adj: na}, true
 		}
 	}
 	if !found {
-		return nil
+		return nil, nil
 	}
 	var keys []uint64
 	for plen, m := range r.byLen {
 		for addr, idx := range m {
-			if uses[idx] {
+			if fates[idx].uses {
 				keys = append(keys, sortKey(addr, plen))
 			}
 		}
 	}
 	slices.Sort(keys)
-	out := make([]Route, len(keys))
 	r.begin()
-	for i, k := range keys {
+	for _, k := range keys {
 		addr, plen := splitKey(k)
-		out[i] = Route{Prefix: prefixOf(addr, plen), Adj: r.adjs[r.byLen[plen][addr]]}
+		f := fates[r.byLen[plen][addr]]
+		if f.keep {
+			shrunk = append(shrunk, Route{Prefix: prefixOf(addr, plen), Adj: f.adj})
+			r.addOp(addr, plen, f.adj)
+			continue
+		}
+		deleted = append(deleted, Route{Prefix: prefixOf(addr, plen), Adj: r.adjs[r.byLen[plen][addr]]})
 		r.delOp(addr, plen)
 	}
 	r.commit()
-	return out
+	return deleted, shrunk
 }
+
+// withoutIfindex is multipath adjacency a without its paths through
+// interface ifindex: a group of the others, or the one left as a plain
+// adjacency; false if none is left or a is not multipath.
+func (r *IPv4RIB) withoutIfindex(a Adjacency, ifindex int32) (Adjacency, bool) {
+	if a.Group == nil {
+		return Adjacency{}, false
+	}
+	ms, ws := pathsWithout(a.Group.Members, a.Group.Weights, ifindex)
+	switch len(ms) {
+	case 0:
+		return Adjacency{}, false
+	case 1:
+		return ms[0], true
+	}
+	if g, ok := r.groups.find(ms, ws); ok {
+		return Multipath(g), true
+	}
+	g, err := NewGroup(ms, ws)
+	if err != nil {
+		return Adjacency{}, false // not expected: a subset of a valid group
+	}
+	return Multipath(g), true
+}
+
+// Group returns the group with these members and weights (nil: all 1)
+// that routes of the RIB use, if there is one, so that a caller making a
+// route can reuse it instead of making an equal one (which the RIB would
+// replace by this one anyway).
+func (r *IPv4RIB) Group(members []Adjacency, weights []int) *Group {
+	g, _ := r.groups.find(members, weights)
+	return g
+}
+
+// GroupStats counts the multipath groups that routes use, and those made
+// and freed so far.
+func (r *IPv4RIB) GroupStats() GroupStats { return r.groups.stats() }
+
+// EachGroup calls fn for every multipath group that routes use, in no
+// particular order; fn must not change the RIB.
+func (r *IPv4RIB) EachGroup(fn func(*Group)) { r.groups.each(fn) }
 
 // Get returns the route for exactly prefix p.
 func (r *IPv4RIB) Get(p netip.Prefix) (Route, bool) {
@@ -407,6 +468,10 @@ func (r *IPv4RIB) ref(a Adjacency) uint32 {
 	if a == (Adjacency{}) {
 		return 0
 	}
+	if a.Group != nil {
+		// An equal group already in use makes this the same adjacency.
+		a.Group = r.groups.intern(a.Group)
+	}
 	if i, ok := r.adjIdx[a]; ok {
 		r.adjRef[i]++
 		return i
@@ -440,6 +505,9 @@ func (r *IPv4RIB) unref(i uint32) {
 		return
 	}
 	delete(r.adjIdx, r.adjs[i])
+	if g := r.adjs[i].Group; g != nil {
+		r.groups.release(g)
+	}
 	r.adjs[i] = Adjacency{}
 	r.adjFree = append(r.adjFree, i)
 	r.dirtyAdj = append(r.dirtyAdj, i)

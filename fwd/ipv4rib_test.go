@@ -243,8 +243,8 @@ func TestIPv4RIBPublishProtocol(t *testing.T) {
 	if err := r.DelBatch(nil); err != nil {
 		t.Fatal(err)
 	}
-	if got := r.DelByIfindex(1); got != nil {
-		t.Fatalf("DelByIfindex on an empty RIB = %v", got)
+	if got, shrunk := r.DelByIfindex(1); got != nil || shrunk != nil {
+		t.Fatalf("DelByIfindex on an empty RIB = %v, %v", got, shrunk)
 	}
 	if len(order) != 2 {
 		t.Fatalf("empty changes published (%d calls)", len(order))
@@ -402,7 +402,10 @@ func TestIPv4RIBDelByIfindex(t *testing.T) {
 		Route{pfx("192.168.0.0/16"), gw(3, "10.3.0.1")},
 	)
 	calls := c.calls
-	got := r.DelByIfindex(1)
+	got, shrunk := r.DelByIfindex(1)
+	if shrunk != nil {
+		t.Errorf("DelByIfindex(1) shrank %v (no multipath routes)", shrunk)
+	}
 	want := []Route{ // in listing order
 		{pfx("10.1.0.0/16"), conn(1)},
 		{pfx("10.1.0.2/32"), Adjacency{Kind: AdjLocal, Ifindex: 1}},
@@ -426,10 +429,10 @@ func TestIPv4RIBDelByIfindex(t *testing.T) {
 			t.Errorf("after DelByIfindex: lookup %s = %v, want %v", a, got, want)
 		}
 	}
-	if got := r.DelByIfindex(1); got != nil || c.calls != calls+1 {
+	if got, _ := r.DelByIfindex(1); got != nil || c.calls != calls+1 {
 		t.Errorf("second DelByIfindex(1) = %v and published", got)
 	}
-	if got := r.DelByIfindex(2); len(got) != 2 || r.Len() != 2 {
+	if got, _ := r.DelByIfindex(2); len(got) != 2 || r.Len() != 2 {
 		t.Errorf("DelByIfindex(2) = %v, %d routes left", got, r.Len())
 	}
 }

@@ -135,6 +135,8 @@ type IPv6RIB struct {
 	adjRef  []uint32
 	adjIdx  map[Adjacency6]uint32
 	adjFree []uint32
+	// groups are the multipath groups, interned as in IPv4RIB.
+	groups groupSet[Adjacency6, *Group6]
 
 	// ops and dirtyAdj record the current change so that it can be
 	// replayed on the second copy; reused to avoid allocations.
@@ -261,37 +263,87 @@ func (r *IPv6RIB) DelBatch(prefixes []netip.Prefix) error {
 	return nil
 }
 
-// DelByIfindex deletes every route whose adjacency uses interface ifindex,
-// with one publish, and returns the deleted routes in listing order.
-func (r *IPv6RIB) DelByIfindex(ifindex int32) []Route6 {
-	uses := make([]bool, len(r.adjs))
+// DelByIfindex takes interface ifindex out of the routes, with one
+// publish, as IPv4RIB.DelByIfindex does: routes through it are deleted,
+// multipath routes lose only their paths through it. It returns the
+// deleted routes and the multipath routes that lost paths (with their new
+// adjacencies), each in listing order.
+func (r *IPv6RIB) DelByIfindex(ifindex int32) (deleted, shrunk []Route6) {
+	type fate struct {
+		uses, keep bool
+		adj        Adjacency6
+	}
+	fates := make([]fate, len(r.adjs))
 	found := false
 	for i, a := range r.adjs {
 		if r.adjRef[i] > 0 && a.usesIfindex(ifindex) {
-			uses[i], found = true, true
+			na, keep := r.withoutIfindex(a, ifindex)
+			fates[i], found = fate{uses: true, keep: keep, adj: na}, true
 		}
 	}
 	if !found {
-		return nil
+		return nil, nil
 	}
 	var keys []rkey6
 	for plen, m := range r.byLen {
 		for k, idx := range m {
-			if uses[idx] {
+			if fates[idx].uses {
 				keys = append(keys, rkey6{k, uint8(plen)})
 			}
 		}
 	}
 	slices.SortFunc(keys, cmpRkey6)
-	out := make([]Route6, len(keys))
 	r.begin()
-	for i, k := range keys {
-		out[i] = Route6{Prefix: prefixOf6(k.key6, int(k.plen)), Adj: r.adjs[r.byLen[k.plen][k.key6]]}
+	for _, k := range keys {
+		f := fates[r.byLen[k.plen][k.key6]]
+		if f.keep {
+			shrunk = append(shrunk, Route6{Prefix: prefixOf6(k.key6, int(k.plen)), Adj: f.adj})
+			r.addOp(k.key6, int(k.plen), f.adj)
+			continue
+		}
+		deleted = append(deleted, Route6{Prefix: prefixOf6(k.key6, int(k.plen)), Adj: r.adjs[r.byLen[k.plen][k.key6]]})
 		r.delOp(k.key6, int(k.plen))
 	}
 	r.commit()
-	return out
+	return deleted, shrunk
 }
+
+// withoutIfindex is IPv4RIB.withoutIfindex for IPv6.
+func (r *IPv6RIB) withoutIfindex(a Adjacency6, ifindex int32) (Adjacency6, bool) {
+	if a.Group == nil {
+		return Adjacency6{}, false
+	}
+	ms, ws := pathsWithout(a.Group.Members, a.Group.Weights, ifindex)
+	switch len(ms) {
+	case 0:
+		return Adjacency6{}, false
+	case 1:
+		return ms[0], true
+	}
+	if g, ok := r.groups.find(ms, ws); ok {
+		return Multipath6(g), true
+	}
+	g, err := NewGroup6(ms, ws)
+	if err != nil {
+		return Adjacency6{}, false // not expected: a subset of a valid group
+	}
+	return Multipath6(g), true
+}
+
+// Group returns the group with these members and weights (nil: all 1)
+// that routes of the RIB use, if there is one (see IPv4RIB.Group).
+func (r *IPv6RIB) Group(members []Adjacency6, weights []int) *Group6 {
+	g, _ := r.groups.find(members, weights)
+	return g
+}
+
+// GroupStats counts the multipath groups that routes use, and those made
+// and freed so far.
+func (r *IPv6RIB) GroupStats() GroupStats { return r.groups.stats() }
+
+// EachGroup calls fn for every multipath group that routes use, in no
+// particular order; fn must not change the RIB.
+func (r *IPv6RIB) EachGroup(fn func(*Group6)) { r.groups.each(fn) }
 
 // Get returns the route for exactly prefix p.
 func (r *IPv6RIB) Get(p netip.Prefix) (Route6, bool) {
@@ -472,6 +524,9 @@ func (r *IPv6RIB) ref(a Adjacency6) uint32 {
 	if a == (Adjacency6{}) {
 		return 0
 	}
+	if a.Group != nil {
+		a.Group = r.groups.intern(a.Group)
+	}
 	if i, ok := r.adjIdx[a]; ok {
 		r.adjRef[i]++
 		return i
@@ -505,6 +560,9 @@ func (r *IPv6RIB) unref(i uint32) {
 		return
 	}
 	delete(r.adjIdx, r.adjs[i])
+	if g := r.adjs[i].Group; g != nil {
+		r.groups.release(g)
+	}
 	r.adjs[i] = Adjacency6{}
 	r.adjFree = append(r.adjFree, i)
 	r.dirtyAdj = append(r.dirtyAdj, i)

@@ -297,8 +297,8 @@ func TestIPv6RIBPublishProtocol(t *testing.T) {
 	if err := r.DelBatch(nil); err != nil {
 		t.Fatal(err)
 	}
-	if got := r.DelByIfindex(1); got != nil {
-		t.Fatalf("DelByIfindex on an empty RIB = %v", got)
+	if got, shrunk := r.DelByIfindex(1); got != nil || shrunk != nil {
+		t.Fatalf("DelByIfindex on an empty RIB = %v, %v", got, shrunk)
 	}
 	if len(published) != 2 {
 		t.Fatalf("empty changes published (%d calls)", len(published))
@@ -363,14 +363,14 @@ func TestIPv6RIBGetLookupRouteDelByIfindex(t *testing.T) {
 		t.Error("Get of an absent prefix succeeded")
 	}
 	calls := c.calls
-	removed := r.DelByIfindex(3)
+	removed, _ := r.DelByIfindex(3)
 	if diff := cmp.Diff(routes[3:], removed, prefixCmp); diff != "" || c.calls != calls+1 {
 		t.Errorf("DelByIfindex(3) (-want +got), %d publishes:\n%s", c.calls-calls, diff)
 	}
 	if got := r.Active().Adj(r.Active().Lookup(addr6("2001:db8:1:2::5"))); got != routes[2].Adj {
 		t.Errorf("after DelByIfindex the /48 does not cover: %v", got)
 	}
-	if r.DelByIfindex(3) != nil || c.calls != calls+1 {
+	if again, _ := r.DelByIfindex(3); again != nil || c.calls != calls+1 {
 		t.Error("second DelByIfindex changed something")
 	}
 }

@@ -210,7 +210,7 @@ func TestIPv6Tier1(t *testing.T) {
 	if err := r.DelBatch(dels); err != nil {
 		t.Fatal(err)
 	}
-	removed := r.DelByIfindex(3)
+	removed, _ := r.DelByIfindex(3)
 	for _, rt := range removed {
 		if !rt.Adj.usesIfindex(3) {
 			t.Fatalf("DelByIfindex(3) removed %v", rt)

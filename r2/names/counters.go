@@ -37,4 +37,12 @@ const (
 	// IntfVanished counts attached interfaces that disappeared from Linux
 	// and were detached.
 	IntfVanished = "intf_vanished"
+	// ECMPGroups is the number of IPv4 multipath groups that routes use
+	// now (a current value: it goes down when routes go).
+	ECMPGroups = "ecmp_groups"
+	// ECMPGroups6 is ECMPGroups for IPv6.
+	ECMPGroups6 = "ecmp6_groups"
+	// ECMPShrunk counts multipath routes (both families) that lost paths
+	// because an interface was deleted, and kept the others.
+	ECMPShrunk = "ecmp_routes_shrunk"
 )

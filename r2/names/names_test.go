@@ -19,6 +19,9 @@ func TestCounterNames(t *testing.T) {
 		{IfNodeCounter("veth0", IfRx), "IfNode:veth0/rx"},
 		{Counter(IfNode("veth0"), IfTx), "IfNode:veth0/tx"},
 		{Counter(Control, IntfVanished), "Control/intf_vanished"},
+		{Counter(Control, ECMPGroups), "Control/ecmp_groups"},
+		{Counter(Control, ECMPGroups6), "Control/ecmp6_groups"},
+		{Counter(Control, ECMPShrunk), "Control/ecmp_routes_shrunk"},
 	} {
 		if tt.got != tt.want {
 			t.Errorf("got %q, want %q", tt.got, tt.want)

@@ -138,15 +138,17 @@ func (r *Router) DelInterface(name string) error {
 	}
 	defer r.mu.Unlock()
 	// Routes through the interface first, so nothing is forwarded to it
-	// while its nodes go away.
-	removed := r.rib.DelByIfindex(fi.Ifindex)
+	// while its nodes go away. Multipath routes lose only their paths
+	// through it.
+	removed, shrunk := r.rib.DelByIfindex(fi.Ifindex)
 	for _, rt := range removed {
 		delete(r.addrRoutes, rt.Prefix)
 	}
-	removed6 := r.rib6.DelByIfindex(fi.Ifindex)
+	removed6, shrunk6 := r.rib6.DelByIfindex(fi.Ifindex)
 	for _, rt := range removed6 {
 		delete(r.addrRoutes, rt.Prefix)
 	}
+	r.logShrunk(name, shrunk, shrunk6)
 	r.qosForget(name)
 	snap := r.intfs.Without(fi.Ifindex)
 	r.eng.DelInterface(name, snap)
@@ -161,11 +163,61 @@ func (r *Router) DelInterface(name string) error {
 	if drv != nil {
 		err = drv.Close()
 	}
-	r.logf("interface %s deleted (%d routes removed)", name, len(removed)+len(removed6))
+	r.logf("interface %s deleted (%d routes removed, %d multipath routes kept their other paths)", name,
+		len(removed)+len(removed6), len(shrunk)+len(shrunk6))
 	if err != nil {
 		return fmt.Errorf("interface %s deleted, but closing its driver failed: %v: %w", name, err, ctl.ErrInternal)
 	}
 	return nil
+}
+
+// maxShrunkLogged bounds the multipath routes logged one by one when an
+// interface is deleted: a full table through one peer would flood the log.
+const maxShrunkLogged = 10
+
+// logShrunk logs and counts the multipath routes that lost their paths
+// through deleted interface name and kept the others. Caller holds r.mu.
+func (r *Router) logShrunk(name string, shrunk []fwd.Route, shrunk6 []fwd.Route6) {
+	r.cnt.shrunk.Add(uint64(len(shrunk) + len(shrunk6)))
+	logged := 0
+	for _, rt := range shrunk {
+		if logged++; logged > maxShrunkLogged {
+			break
+		}
+		r.logf("interface %s deleted: multipath route %s keeps %s", name, rt.Prefix, describePaths(r.info(rt)))
+	}
+	for _, rt := range shrunk6 {
+		if logged++; logged > maxShrunkLogged {
+			break
+		}
+		r.logf("interface %s deleted: multipath route %s keeps %s", name, rt.Prefix, describePaths(r.info6(rt)))
+	}
+	if n := len(shrunk) + len(shrunk6); n > maxShrunkLogged {
+		r.logf("interface %s deleted: %d more multipath routes kept their other paths (counted in %s)", name,
+			n-maxShrunkLogged, names.Counter(names.Control, names.ECMPShrunk))
+	}
+}
+
+// describePaths is a route's paths for the log: "via 10.1.0.1 on eth0
+// (weight 1), via ..." or the single path left.
+func describePaths(rt ctl.Route) string {
+	if len(rt.Paths) == 0 {
+		if rt.NextHop.IsValid() {
+			return fmt.Sprintf("one path, via %s on %s", rt.NextHop, rt.Ifname)
+		}
+		return "one path, on " + rt.Ifname
+	}
+	s := fmt.Sprintf("%d paths: ", len(rt.Paths))
+	for i, p := range rt.Paths {
+		if i > 0 {
+			s += ", "
+		}
+		if p.NextHop.IsValid() {
+			s += fmt.Sprintf("via %s ", p.NextHop)
+		}
+		s += fmt.Sprintf("on %s (weight %d)", p.Ifname, p.Weight)
+	}
+	return s
 }
 
 // SetUp marks interface name up or down (the Linux link's state): packets

@@ -156,30 +156,25 @@ func (r *Router) resolve6(rt ctl.Route) (fwd.Route6, error) {
 	return fwd.Route6{Prefix: p, Adj: fwd.Adjacency6{Kind: fwd.AdjGateway, Ifindex: fi.Ifindex, NextHop: a}}, nil
 }
 
-// resolveMultipath6 is resolveMultipath for IPv6. Caller holds r.mu.
+// resolveMultipath6 is resolveMultipath for IPv6 (groups interned by the
+// IPv6 RIB). Caller holds r.mu.
 func (r *Router) resolveMultipath6(rt ctl.Route) (fwd.Route6, error) {
 	members := make([]fwd.Adjacency6, len(rt.Paths))
 	weights := make([]int, len(rt.Paths))
-	key := "6:"
 	for i, pa := range rt.Paths {
 		one, err := r.resolve6(ctl.Route{Prefix: rt.Prefix, NextHop: pa.NextHop, Ifname: pa.Ifname})
 		if err != nil {
 			return fwd.Route6{}, fmt.Errorf("route %s: path #%d: %w", rt.Prefix, i, err)
 		}
 		members[i], weights[i] = one.Adj, max(pa.Weight, 1)
-		key += fmt.Sprintf("%d/%d/%x/%d,", one.Adj.Kind, one.Adj.Ifindex, one.Adj.NextHop, weights[i])
 	}
-	if g := r.groups6[key]; g != nil {
+	if g := r.rib6.Group(members, weights); g != nil {
 		return fwd.Route6{Prefix: rt.Prefix, Adj: fwd.Multipath6(g)}, nil
 	}
 	g, err := fwd.NewGroup6(members, weights)
 	if err != nil {
 		return fwd.Route6{}, fmt.Errorf("route %s: %v: %w", rt.Prefix, err, ctl.ErrInvalid)
 	}
-	if r.groups6 == nil {
-		r.groups6 = map[string]*fwd.Group6{}
-	}
-	r.groups6[key] = g
 	return fwd.Route6{Prefix: rt.Prefix, Adj: fwd.Multipath6(g)}, nil
 }
 

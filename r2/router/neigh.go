@@ -242,20 +242,20 @@ func (r *Router) sendForget(k neighKey) {
 // interface. Caller holds r.mu.
 func (r *Router) memberNextHops() map[neighKey]bool {
 	out := map[neighKey]bool{}
-	for _, g := range r.groups {
+	r.rib.EachGroup(func(g *fwd.Group) {
 		for _, m := range g.Members {
 			if m.Kind == fwd.AdjGateway {
 				out[neighKey{m.Ifindex, fwd.U32ToIPv4(m.NextHop)}] = true
 			}
 		}
-	}
-	for _, g := range r.groups6 {
+	})
+	r.rib6.EachGroup(func(g *fwd.Group6) {
 		for _, m := range g.Members {
 			if m.Kind == fwd.AdjGateway {
 				out[neighKey{m.Ifindex, netip.AddrFrom16(m.NextHop)}] = true
 			}
 		}
-	}
+	})
 	return out
 }
 

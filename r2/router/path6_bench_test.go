@@ -15,10 +15,12 @@ import (
 )
 
 // h2v6 is h2's IPv6 address behind if1, the next hop of every benchmark
-// route; h1v6 is the source of the frames.
+// route (h3v6 the second path of multipath ones); h1v6 is the source of
+// the frames.
 var (
 	h1v6 = netip.MustParseAddr("2001:db8:1::1")
 	h2v6 = netip.MustParseAddr("2001:db8:2::1")
+	h3v6 = netip.MustParseAddr("2001:db8:2::3")
 )
 
 // newPathRig6 is newPathRig with IPv6 addresses on both interfaces
@@ -103,41 +105,58 @@ func BenchmarkIPv6Path(b *testing.B) {
 		}
 		r.run(b, frames6(routedata.RandomHosts(ps, 1024, 1)))
 	})
-	b.Run("routes=tier1", func(b *testing.B) {
-		path, err := routedata.Find()
-		if err != nil {
-			b.Fatal(err) // the repository ships the table
+	// As for IPv4: the tier1 IPv6 table single-path, 10% multipath (via h2
+	// and h3), all multipath.
+	for _, share := range []int{0, 10, 100} {
+		name := "routes=tier1"
+		if share > 0 {
+			name = fmt.Sprintf("routes=tier1-ecmp%d", share)
 		}
-		ps, err := routedata.LoadIPv6(path)
-		if err != nil {
-			b.Fatal(err)
-		}
-		r := newPathRig6(b)
-		own := netip.MustParsePrefix("2001:db8::/32") // the rig's subnets
-		var rs []ctl.Route
-		seen := map[netip.Prefix]bool{}
-		for _, p := range ps {
-			// Multicast and link-local destinations are not forwarded
-			// by route; a table carries none, but be sure.
-			if p.Bits() == 0 || p.Overlaps(own) || p.Addr().IsMulticast() || p.Addr().IsLinkLocalUnicast() || seen[p] {
-				continue
+		b.Run(name, func(b *testing.B) {
+			path, err := routedata.Find()
+			if err != nil {
+				b.Fatal(err) // the repository ships the table
 			}
-			seen[p] = true
-			rs = append(rs, ctl.Route{Prefix: p, NextHop: h2v6, Ifname: "if1"})
-		}
-		start := time.Now()
-		for i := 0; i < len(rs); i += 100000 {
-			if err := r.e.AddRoutes(rs[i:min(i+100000, len(rs))]); err != nil {
+			ps, err := routedata.LoadIPv6(path)
+			if err != nil {
 				b.Fatal(err)
 			}
-		}
-		b.Logf("loaded %d IPv6 routes through the engine in %v", len(rs), time.Since(start))
-		var routed []netip.Prefix
-		for _, x := range rs {
-			routed = append(routed, x.Prefix)
-		}
-		r.run(b, frames6(routedata.RandomHosts(routed, 8192, 2)))
-	})
+			r := newPathRig6(b)
+			if share > 0 {
+				r.addNeighbour(b, "if1", h3v6)
+			}
+			own := netip.MustParsePrefix("2001:db8::/32") // the rig's subnets
+			var rs []ctl.Route
+			seen := map[netip.Prefix]bool{}
+			for _, p := range ps {
+				// Multicast and link-local destinations are not forwarded
+				// by route; a table carries none, but be sure.
+				if p.Bits() == 0 || p.Overlaps(own) || p.Addr().IsMulticast() || p.Addr().IsLinkLocalUnicast() || seen[p] {
+					continue
+				}
+				seen[p] = true
+				rs = append(rs, benchRoute(p, share, h2v6, h3v6))
+			}
+			start := time.Now()
+			for i := 0; i < len(rs); i += 100000 {
+				if err := r.e.AddRoutes(rs[i:min(i+100000, len(rs))]); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.Logf("loaded %d IPv6 routes through the engine in %v", len(rs), time.Since(start))
+			r.e.mu.Lock()
+			groups := r.e.rib6.GroupStats().Live
+			r.e.mu.Unlock()
+			if want := min(share, 1); groups != want {
+				b.Fatalf("%d multipath groups, want %d", groups, want)
+			}
+			var routed []netip.Prefix
+			for _, x := range rs {
+				routed = append(routed, x.Prefix)
+			}
+			r.run(b, frames6(routedata.RandomHosts(routed, 8192, 2)))
+		})
+	}
 }
 
 // TestIPv6PathFrames checks that the benchmark's frames go through: each

@@ -133,35 +133,83 @@ func BenchmarkIPv4Path(b *testing.B) {
 		}
 		r.run(b, r.frames(routedata.RandomHosts(ps, 1024, 1)))
 	})
-	b.Run("routes=tier1", func(b *testing.B) {
-		path, err := routedata.Find()
-		if err != nil {
-			b.Fatal(err) // the repository ships the table
+	// The tier1 table single-path, with 10% of its routes multipath over
+	// two next hops (h2 and h3 on if1), and with every route multipath:
+	// compare the three for the cost of ECMP on the whole path.
+	for _, share := range []int{0, 10, 100} {
+		name := "routes=tier1"
+		if share > 0 {
+			name = fmt.Sprintf("routes=tier1-ecmp%d", share)
 		}
-		ps, err := routedata.LoadIPv4(path)
-		if err != nil {
-			b.Fatal(err)
-		}
-		r := newPathRig(b)
-		nh := netip.MustParseAddr("10.2.0.1")
-		var rs []ctl.Route
-		for _, p := range ps {
-			if p.Bits() == 0 || p.Overlaps(netip.MustParsePrefix("10.0.0.0/8")) {
-				continue
+		b.Run(name, func(b *testing.B) {
+			path, err := routedata.Find()
+			if err != nil {
+				b.Fatal(err) // the repository ships the table
 			}
-			rs = append(rs, ctl.Route{Prefix: p, NextHop: nh, Ifname: "if1"})
-		}
-		start := time.Now()
-		for i := 0; i < len(rs); i += 100000 {
-			if err := r.e.AddRoutes(rs[i:min(i+100000, len(rs))]); err != nil {
+			ps, err := routedata.LoadIPv4(path)
+			if err != nil {
 				b.Fatal(err)
 			}
+			r := newPathRig(b)
+			nh, nh2 := netip.MustParseAddr("10.2.0.1"), netip.MustParseAddr("10.2.0.3")
+			if share > 0 {
+				r.addNeighbour(b, "if1", nh2)
+			}
+			var rs []ctl.Route
+			for _, p := range ps {
+				if p.Bits() == 0 || p.Overlaps(netip.MustParsePrefix("10.0.0.0/8")) {
+					continue
+				}
+				rs = append(rs, benchRoute(p, share, nh, nh2))
+			}
+			start := time.Now()
+			for i := 0; i < len(rs); i += 100000 {
+				if err := r.e.AddRoutes(rs[i:min(i+100000, len(rs))]); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.Logf("loaded %d routes through the engine in %v", len(rs), time.Since(start))
+			r.e.mu.Lock()
+			groups := r.e.rib.GroupStats().Live
+			r.e.mu.Unlock()
+			if want := min(share, 1); groups != want {
+				b.Fatalf("%d multipath groups, want %d", groups, want)
+			}
+			var routed []netip.Prefix
+			for _, x := range rs {
+				routed = append(routed, x.Prefix)
+			}
+			r.run(b, r.frames(routedata.RandomHosts(routed, 8192, 2)))
+		})
+	}
+}
+
+// benchRoute is a route to p through if1: via nh, or, for share percent
+// of the prefixes (chosen by a hash of the prefix), multipath via nh and
+// nh2.
+func benchRoute(p netip.Prefix, share int, nh, nh2 netip.Addr) ctl.Route {
+	h := uint32(p.Bits())
+	for _, x := range p.Addr().AsSlice() {
+		h = (h ^ uint32(x)) * 16777619
+	}
+	if int(h>>8)%100 >= share {
+		return ctl.Route{Prefix: p, NextHop: nh, Ifname: "if1"}
+	}
+	return ctl.Route{Prefix: p, Paths: []ctl.Path{{NextHop: nh, Ifname: "if1", Weight: 1}, {NextHop: nh2, Ifname: "if1", Weight: 1}}}
+}
+
+// addNeighbour presets the neighbour a on ifname (h2's MAC) and waits until
+// the router has it.
+func (r *pathRig) addNeighbour(tb testing.TB, ifname string, a netip.Addr) {
+	tb.Helper()
+	if err := r.e.AddNeighbour(ifname, a, macH2); err != nil {
+		tb.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for !hasNeighbour(r.e, a) {
+		if time.Now().After(deadline) {
+			tb.Fatalf("neighbour %s not recorded", a)
 		}
-		b.Logf("loaded %d routes through the engine in %v", len(rs), time.Since(start))
-		var routed []netip.Prefix
-		for _, x := range rs {
-			routed = append(routed, x.Prefix)
-		}
-		r.run(b, r.frames(routedata.RandomHosts(routed, 8192, 2)))
-	})
+		time.Sleep(time.Millisecond)
+	}
 }

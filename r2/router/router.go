@@ -13,6 +13,7 @@ import (
 	"github.com/r2go/r2/r2/driver"
 	"github.com/r2go/r2/r2/engine"
 	"github.com/r2go/r2/r2/msg"
+	"github.com/r2go/r2/r2/names"
 	"github.com/r2go/r2/r2/registry"
 )
 
@@ -34,16 +35,26 @@ type Router struct {
 	neighs map[neighKey]*neighEntry
 	// unresolved counts the incomplete and failed entries of neighs.
 	unresolved int
-	// groups are the multipath groups made so far, by members and
-	// weights, so that routes with the same paths share one.
-	groups    map[string]*fwd.Group
-	groups6   map[string]*fwd.Group6
+	// cnt are the router's own counters (thread 0's, written under mu).
+	cnt       routerCntrs
 	relayDone chan struct{}
 	closed    bool
 	logf      func(string, ...any)
 
 	// qos is each interface's QoS configuration (qos.go).
 	qos map[string]*qosIf
+}
+
+// routerCntrs are counters of the control side, under names.Control
+// (thread 0's, as the daemon's).
+type routerCntrs struct {
+	// groups and groups6 are the multipath groups routes use now (a
+	// current value, not a running count): the RIBs free a group with the
+	// last route that uses it.
+	groups, groups6 counters.Counter
+	// shrunk counts the multipath routes of either family that lost paths
+	// because an interface was deleted, and kept the others.
+	shrunk counters.Counter
 }
 
 // New starts the engine described by cfg and the router that configures it.
@@ -59,14 +70,25 @@ func New(cfg engine.Config) (*Router, error) {
 	if r.logf == nil {
 		r.logf = func(string, ...any) {}
 	}
-	r.rib = fwd.NewIPv4RIB(func(t *fwd.IPv4Table) { r.eng.Publish(msg.IPv4Table{Table: t}) })
-	r.rib6 = fwd.NewIPv6RIB(func(t *fwd.IPv6Table) { r.eng.Publish(msg.IPv6Table{Table: t}) })
+	// Every change of a RIB is published, so the group counts follow it
+	// there.
+	r.rib = fwd.NewIPv4RIB(func(t *fwd.IPv4Table) {
+		r.eng.Publish(msg.IPv4Table{Table: t})
+		r.cnt.groups.Store(uint64(r.rib.GroupStats().Live))
+	})
+	r.rib6 = fwd.NewIPv6RIB(func(t *fwd.IPv6Table) {
+		r.eng.Publish(msg.IPv6Table{Table: t})
+		r.cnt.groups6.Store(uint64(r.rib6.GroupStats().Live))
+	})
 	cfg.Env = registry.Env{IPv4: r.rib.Active(), IPv6: r.rib6.Active(), Intfs: r.intfs}
 	eng, err := engine.New(cfg)
 	if err != nil {
 		return nil, err
 	}
 	r.eng = eng
+	reg := eng.Counters()
+	c := func(what string) counters.Counter { return reg.Counter(0, names.Counter(names.Control, what)) }
+	r.cnt = routerCntrs{groups: c(names.ECMPGroups), groups6: c(names.ECMPGroups6), shrunk: c(names.ECMPShrunk)}
 	go r.relay()
 	return r, nil
 }

@@ -166,32 +166,27 @@ func (r *Router) checkDel6(rt ctl.Route) error {
 	return nil
 }
 
-// resolveMultipath validates each path of a multipath route and makes the
-// group, shared with the routes that have the same paths and weights.
-// Caller holds r.mu.
+// resolveMultipath validates each path of a multipath route and makes its
+// group, or reuses the one that routes with the same paths and weights
+// already share (the RIB interns groups and frees each with the last route
+// using it). Caller holds r.mu.
 func (r *Router) resolveMultipath(rt ctl.Route) (fwd.Route, error) {
 	members := make([]fwd.Adjacency, len(rt.Paths))
 	weights := make([]int, len(rt.Paths))
-	key := ""
 	for i, pa := range rt.Paths {
 		one, err := r.resolve(ctl.Route{Prefix: rt.Prefix, NextHop: pa.NextHop, Ifname: pa.Ifname})
 		if err != nil {
 			return fwd.Route{}, fmt.Errorf("route %s: path #%d: %w", rt.Prefix, i, err)
 		}
 		members[i], weights[i] = one.Adj, max(pa.Weight, 1)
-		key += fmt.Sprintf("%d/%d/%d/%d,", one.Adj.Kind, one.Adj.Ifindex, one.Adj.NextHop, weights[i])
 	}
-	if g := r.groups[key]; g != nil {
+	if g := r.rib.Group(members, weights); g != nil {
 		return fwd.Route{Prefix: rt.Prefix, Adj: fwd.Multipath(g)}, nil
 	}
 	g, err := fwd.NewGroup(members, weights)
 	if err != nil {
 		return fwd.Route{}, fmt.Errorf("route %s: %v: %w", rt.Prefix, err, ctl.ErrInvalid)
 	}
-	if r.groups == nil {
-		r.groups = map[string]*fwd.Group{}
-	}
-	r.groups[key] = g // groups are few (sets of next hops); kept for reuse
 	return fwd.Route{Prefix: rt.Prefix, Adj: fwd.Multipath(g)}, nil
 }
 
