@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"time"
 
@@ -178,12 +177,8 @@ func (s *setup) follow() (map[string]float64, []string, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	file := filepath.Join(b.tmp, "follow-routes-"+s.tp.Config.Prefix+".batch")
-	var sb strings.Builder
-	for _, p := range ps {
-		fmt.Fprintf(&sb, "route replace %s via %s dev %s proto static\n", p, tableNextHop(p), s.tp.RouterIfB)
-	}
-	if err := os.WriteFile(file, []byte(sb.String()), 0o644); err != nil {
+	file, err := s.writeTableBatch(ps, "follow-routes", " proto static")
+	if err != nil {
 		return nil, nil, err
 	}
 	defer os.Remove(file)
@@ -220,13 +215,10 @@ func (s *setup) follow() (map[string]float64, []string, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	ctx, cancel := context.WithTimeout(b.ctx, b.tableTimeout())
-	defer cancel()
 	start := time.Now()
-	out, err := exec.CommandContext(ctx, "ip", "-n", s.tp.RouterNSName, "-force", "-batch", file).CombinedOutput()
-	kernelDone := time.Since(start)
+	kernelDone, err := s.ipBatch(file)
 	if err != nil {
-		return nil, nil, fmt.Errorf("ip -batch: %v: %s", err, lastLines(string(out), 3))
+		return nil, nil, err
 	}
 	ready := kernelDone
 	m := map[string]float64{"routes": float64(len(ps)), "kernel_s": kernelDone.Seconds()}
@@ -240,7 +232,7 @@ func (s *setup) follow() (map[string]float64, []string, error) {
 			if n >= base+len(ps) {
 				break
 			}
-			if ctx.Err() != nil {
+			if time.Since(start) > b.tableTimeout() || b.ctx.Err() != nil {
 				return nil, nil, fmt.Errorf("R2 has %d of %d routes %v after the kernel", n-base, len(ps), time.Since(start)-kernelDone)
 			}
 			if s.fol.proc.exited() {

@@ -509,12 +509,8 @@ func (s *setup) table() (map[string]float64, []string, error) {
 // approximation: the kernel's FIB belongs to no process).
 func (s *setup) kernelTable(ps []netip.Prefix) (map[string]float64, []string, error) {
 	b := s.b
-	file := filepath.Join(b.tmp, "kernel-routes-"+s.tp.Config.Prefix+".batch")
-	var sb strings.Builder
-	for _, p := range ps {
-		fmt.Fprintf(&sb, "route replace %s via %s dev %s\n", p, tableNextHop(p), s.tp.RouterIfB)
-	}
-	if err := os.WriteFile(file, []byte(sb.String()), 0o644); err != nil {
+	file, err := s.writeTableBatch(ps, "kernel-routes", "")
+	if err != nil {
 		return nil, nil, err
 	}
 	defer os.Remove(file)
@@ -522,13 +518,9 @@ func (s *setup) kernelTable(ps []netip.Prefix) (map[string]float64, []string, er
 	if err != nil {
 		return nil, nil, err
 	}
-	ctx, cancel := context.WithTimeout(b.ctx, b.tableTimeout())
-	defer cancel()
-	start := time.Now()
-	out, err := exec.CommandContext(ctx, "ip", "-n", s.tp.RouterNSName, "-force", "-batch", file).CombinedOutput()
-	el := time.Since(start)
+	el, err := s.ipBatch(file)
 	if err != nil {
-		return nil, nil, fmt.Errorf("ip -batch: %v: %s", err, lastLines(string(out), 3))
+		return nil, nil, err
 	}
 	slab1, err := meminfoKB("Slab")
 	if err != nil {
@@ -543,6 +535,31 @@ func (s *setup) kernelTable(ps []netip.Prefix) (map[string]float64, []string, er
 			"mem_mib":      growth,
 		}, []string{"kernel memory: growth of Slab in /proc/meminfo (system-wide, approximate)"},
 		nil
+}
+
+// writeTableBatch writes an `ip -batch` file that routes every prefix of ps
+// to h2, each line ending in extra (e.g. " proto static").
+func (s *setup) writeTableBatch(ps []netip.Prefix, name, extra string) (string, error) {
+	file := filepath.Join(s.b.tmp, name+"-"+s.tp.Config.Prefix+".batch")
+	var sb strings.Builder
+	for _, p := range ps {
+		fmt.Fprintf(&sb, "route replace %s via %s dev %s%s\n", p, tableNextHop(p), s.tp.RouterIfB, extra)
+	}
+	return file, os.WriteFile(file, []byte(sb.String()), 0o644)
+}
+
+// ipBatch runs `ip -batch file` in the router's namespace (bounded by the
+// table timeout) and returns how long it took.
+func (s *setup) ipBatch(file string) (time.Duration, error) {
+	ctx, cancel := context.WithTimeout(s.b.ctx, s.b.tableTimeout())
+	defer cancel()
+	start := time.Now()
+	out, err := exec.CommandContext(ctx, "ip", "-n", s.tp.RouterNSName, "-force", "-batch", file).CombinedOutput()
+	el := time.Since(start)
+	if err != nil {
+		return el, fmt.Errorf("ip -batch: %v: %s", err, lastLines(string(out), 3))
+	}
+	return el, nil
 }
 
 // meminfoKB reads a field of /proc/meminfo in kB.
