@@ -119,6 +119,10 @@ const (
 	// DrvTxCopies counts frames of other threads' pools an AF_XDP driver
 	// copied into its own pool before Tx.
 	DrvTxCopies = "drv_tx_copies"
+	// DrvRxLong counts frames an AF_PACKET driver read from its socket's
+	// queue because they were longer than a receive ring slot
+	// (super-frames, with vnet headers).
+	DrvRxLong = "drv_rx_long"
 )
 
 // Counters are the driver counters every implementation keeps, allocated

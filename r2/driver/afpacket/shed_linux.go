@@ -36,7 +36,7 @@ func (d *Driver) Shed(cutoff int64, max int, m *driver.FlowMeter) int {
 		if f, ok := r.peek(st); ok && !m.Heavy(f.data) {
 			break
 		}
-		r.release()
+		r.drop(st, &d.cnt)
 		n++
 	}
 	return n
