@@ -169,7 +169,12 @@ func (s *setup) configure() error {
 	f := s.b.r2flags(s.grp)
 	f.NoVnet = s.variant == variantAFPacketNoVnet
 	s.info.Instance, s.info.R2Args = inst, f.args()
-	d, err := startDaemon(ctx, s.b.cleanup, s.b.bins, inst, f)
+	bins := s.b.bins
+	if s.variant == variantAFPacketBase {
+		bins.R2 = s.b.o.r2Base
+		s.info.R2Args = append([]string{"(" + bins.R2 + ")"}, s.info.R2Args...)
+	}
+	d, err := startDaemon(ctx, s.b.cleanup, bins, inst, f)
 	if err != nil {
 		return err
 	}
@@ -220,7 +225,7 @@ func (s *setup) configure() error {
 		}
 		s.info.Drivers[n], s.info.Threads[n] = i.Driver, i.Thread
 	}
-	want := map[string]string{variantAFPacket: "afpacket", variantAFPacketNoVnet: "afpacket", variantAFXDP: "afxdp"}[s.variant]
+	want := map[string]string{variantAFPacket: "afpacket", variantAFPacketNoVnet: "afpacket", variantAFPacketBase: "afpacket", variantAFXDP: "afxdp"}[s.variant]
 	for n, drv := range s.info.Drivers {
 		if drv == want {
 			continue
