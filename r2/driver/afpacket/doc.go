@@ -137,10 +137,15 @@
 // still cost none. TPACKET_V3 has no copy path (the kernel implements it
 // for V1 and V2 only): its 128 KiB blocks hold super-frames.
 //
-// Measured (BenchmarkRecvSendLong, one run, both layouts interleaved,
-// 8 rounds, CPU time per frame of both drivers and the kernel's veth work,
-// median of the per-round ratios): see the README's performance section
-// for the figures and r2bench's.
+// Measured against slots of 68 KiB that hold a whole super-frame (the
+// layout before; Config{FrameSize: 17 << 12, Frames: 1024} still gives it)
+// on a 2-vCPU VM shared with other work, BenchmarkRecvSendLong, both layouts
+// interleaved, 18 rounds, CPU time per frame forwarded (both drivers and
+// the kernel's veth work): 64 KiB TCP super-frames 41.8 µs against 48.8
+// (medians; per-round ratios 0.95, 0.63 to 1.25), 16 KiB 16.1 against
+// 17.8, 1514-byte frames 5.9 against 6.3. Recv alone (BenchmarkRecv) takes
+// a quarter less per frame with the small slots. The README's performance
+// section has the system figures (r2bench).
 //
 // With Config.NoVnetHdr (daemon key [afpacket] vnet_hdr = false) Recv
 // instead completes checksums left partial (counted in RxCsumFixed), as
