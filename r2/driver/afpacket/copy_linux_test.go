@@ -153,3 +153,38 @@ func TestShedLong(t *testing.T) {
 	checkPool(t, pool)
 	checkPool(t, pool.Big())
 }
+
+// TestRecvLongZeroAllocs checks that the copy path allocates nothing per
+// frame: recvmsg's vectors and header are preallocated.
+func TestRecvLongZeroAllocs(t *testing.T) {
+	v := newVethPair(t, 9000)
+	d := v.openDriver(t, Config{Version: RingV2, MTU: 9000, Frames: 64})
+	peer := openRaw(t, v.B, v.IdxB, false)
+	pool := packet.NewPool(0, 4)
+	pool.SetBig(packet.NewBigPool(0, 4))
+	const runs = 10
+	var frames [][]byte
+	for i := range runs + 1 { // AllocsPerRun runs once more to warm up
+		frames = append(frames, nstest.Frame(v.MACA, v.MACB, i, 4000+i))
+	}
+	peer.Send(t, frames...)
+	time.Sleep(20 * time.Millisecond)
+	waitPending(t, d)
+	pkts := make([]*packet.Packet, 1)
+	got := 0
+	allocs := testing.AllocsPerRun(runs, func() {
+		if d.Recv(pool, pkts) == 1 {
+			got++
+			pool.Free(pkts[0])
+		}
+	})
+	if got != runs+1 {
+		t.Fatalf("received %d long frames, want %d", got, runs+1)
+	}
+	if allocs != 0 {
+		t.Errorf("Recv of a long frame allocates %v times, want 0", allocs)
+	}
+	if n := d.RxLong().Value(); n != runs+1 {
+		t.Errorf("rx_long = %d, want %d", n, runs+1)
+	}
+}
