@@ -38,7 +38,7 @@ package $1
 EOT
 }
 doc common common.thrift "the ApiErr exception every R2 service throws."
-doc intf interface.thrift "the Interface service (add_if, del_if, add_ip, del_ip, show; QoS: set_qos, add_class, del_class, add_rule, del_rule, set_default_class, show_qos)."
+doc intf interface.thrift "the Interface service (add_if, del_if, add_ip, del_ip, show; neighbours: add_neighbour(s), del_neighbour(s), show_neighbours; QoS: set_qos, add_class, del_class, add_rule, del_rule, set_default_class, show_qos)."
 doc route route.thrift "the Route service (add_route, del_route, add_batch, del_batch, lookup, show)."
 doc logapi log.thrift "the Log service (enable, disable, clear, enabled)."
 doc graphapi graph.thrift "the Graph service (set_runtime, runtime, graph, capture_start, capture_read, capture_stop)."

@@ -23,6 +23,16 @@ struct IfInfo {
   14: bool host_owned      // the Linux host answers ARP, NDP and traffic for the addresses
 }
 
+// Neighbour is an IP-to-MAC mapping on an interface, as R2 knows it.
+struct Neighbour {
+  1: string ifname
+  2: string addr           // "10.1.0.1", "2001:db8:1::1", "fe80::1"
+  3: string mac            // "" while incomplete or failed
+  4: string kind           // "learned" (ARP, ND), "static" (add_neighbour), "kernel" (add_neighbour from r2follow)
+  5: string state          // "static" (static and kernel), "reachable", "stale", "incomplete", "failed"
+  6: i64 age_ms            // since it was last set or confirmed
+}
+
 // ServiceCurve is a two-piece HFSC service curve: m1 bits/s during the
 // first d milliseconds of a backlog period, m2 bits/s after that.
 struct ServiceCurve {
@@ -119,6 +129,30 @@ service Interface {
   // (counted) packets addressed to them, which the kernel receives and
   // answers from its own copy; R2 still forwards and sends ICMP errors.
   void set_host_owned(1: string ifname, 2: bool on) throws (1: common.ApiErr err)
+  // add_neighbour sets the MAC of addr (IPv4 or IPv6, on a connected
+  // subnet of ifname, or IPv6 link-local) on ifname, replacing what R2
+  // had: a neighbour that never ages and that learning does not
+  // overwrite. kind: "static" (or "") for an operator's, "kernel" for one
+  // the kernel follower mirrors (its resyncs touch only those; a kernel
+  // entry does not replace a static one: EXISTS).
+  void add_neighbour(1: string ifname, 2: string addr, 3: string mac, 4: string kind) throws (1: common.ApiErr err)
+
+  // del_neighbour removes R2's neighbour addr on ifname, whatever its kind.
+  void del_neighbour(1: string ifname, 2: string addr) throws (1: common.ApiErr err)
+
+  // add_neighbours is add_neighbour for many (ifname, addr, mac, kind of
+  // each Neighbour; the other fields are ignored), all or nothing: the
+  // kernel follower's batches.
+  void add_neighbours(1: list<Neighbour> ns) throws (1: common.ApiErr err)
+
+  // del_neighbours is del_neighbour for many (ifname, addr), all or
+  // nothing.
+  void del_neighbours(1: list<Neighbour> ns) throws (1: common.ApiErr err)
+
+  // show_neighbours lists the neighbours of ifname ("": every interface),
+  // learned, static and kernel, by interface and address.
+  list<Neighbour> show_neighbours(1: string ifname) throws (1: common.ApiErr err)
+
   // show describes ifname, or every interface when ifname is "".
   list<IfInfo> show(1: string ifname) throws (1: common.ApiErr err)
 

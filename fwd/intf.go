@@ -45,6 +45,14 @@ type Interface struct {
 	// interfaces to the GSO node first, which segments and checksums
 	// them in software.
 	Offload bool
+	// FailedNextHops are next hops on this interface, members of
+	// multipath groups, that the control side marked failed (the
+	// encapsulation node gave up resolving them): the multipath pick
+	// skips them as it skips a down interface, until they resolve again.
+	// Replaced, never modified: the slices are shared between snapshots.
+	FailedNextHops []uint32
+	// FailedNextHops6 is FailedNextHops for IPv6 next hops.
+	FailedNextHops6 [][16]byte
 }
 
 // Validate checks the fields that the forwarding threads rely on. Callers
@@ -101,6 +109,35 @@ func (i *Interface) OnLink(ip uint32) bool {
 		}
 	}
 	return false
+}
+
+// Usable reports whether a multipath member through this interface to
+// next hop nh (0 for a connected member) may carry traffic: the interface
+// is up and nh is not one of FailedNextHops. The list is empty but for
+// failures, so the usual cost is the Up test and one length check.
+func (i *Interface) Usable(nh uint32) bool {
+	if !i.Up {
+		return false
+	}
+	for _, f := range i.FailedNextHops {
+		if f == nh {
+			return false
+		}
+	}
+	return true
+}
+
+// Usable6 is Usable for an IPv6 next hop.
+func (i *Interface) Usable6(nh *[16]byte) bool {
+	if !i.Up {
+		return false
+	}
+	for k := range i.FailedNextHops6 {
+		if i.FailedNextHops6[k] == *nh {
+			return false
+		}
+	}
+	return true
 }
 
 // Interfaces is an immutable snapshot of the interface configuration,

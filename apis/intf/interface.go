@@ -733,6 +733,337 @@ func (p *IfInfo) String() string {
 }
 
 // Attributes:
+//   - Ifname
+//   - Addr
+//   - Mac
+//   - Kind
+//   - State
+//   - AgeMs
+type Neighbour struct {
+	Ifname string `thrift:"ifname,1" db:"ifname" json:"ifname"`
+	Addr   string `thrift:"addr,2" db:"addr" json:"addr"`
+	Mac    string `thrift:"mac,3" db:"mac" json:"mac"`
+	Kind   string `thrift:"kind,4" db:"kind" json:"kind"`
+	State  string `thrift:"state,5" db:"state" json:"state"`
+	AgeMs  int64  `thrift:"age_ms,6" db:"age_ms" json:"age_ms"`
+}
+
+func NewNeighbour() *Neighbour {
+	return &Neighbour{}
+}
+
+func (p *Neighbour) GetIfname() string {
+	return p.Ifname
+}
+
+func (p *Neighbour) GetAddr() string {
+	return p.Addr
+}
+
+func (p *Neighbour) GetMac() string {
+	return p.Mac
+}
+
+func (p *Neighbour) GetKind() string {
+	return p.Kind
+}
+
+func (p *Neighbour) GetState() string {
+	return p.State
+}
+
+func (p *Neighbour) GetAgeMs() int64 {
+	return p.AgeMs
+}
+func (p *Neighbour) Read(ctx context.Context, iprot thrift.TProtocol) error {
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
+
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 1:
+			if fieldTypeId == thrift.STRING {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 2:
+			if fieldTypeId == thrift.STRING {
+				if err := p.ReadField2(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 3:
+			if fieldTypeId == thrift.STRING {
+				if err := p.ReadField3(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 4:
+			if fieldTypeId == thrift.STRING {
+				if err := p.ReadField4(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 5:
+			if fieldTypeId == thrift.STRING {
+				if err := p.ReadField5(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 6:
+			if fieldTypeId == thrift.I64 {
+				if err := p.ReadField6(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	return nil
+}
+
+func (p *Neighbour) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadString(ctx); err != nil {
+		return thrift.PrependError("error reading field 1: ", err)
+	} else {
+		p.Ifname = v
+	}
+	return nil
+}
+
+func (p *Neighbour) ReadField2(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadString(ctx); err != nil {
+		return thrift.PrependError("error reading field 2: ", err)
+	} else {
+		p.Addr = v
+	}
+	return nil
+}
+
+func (p *Neighbour) ReadField3(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadString(ctx); err != nil {
+		return thrift.PrependError("error reading field 3: ", err)
+	} else {
+		p.Mac = v
+	}
+	return nil
+}
+
+func (p *Neighbour) ReadField4(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadString(ctx); err != nil {
+		return thrift.PrependError("error reading field 4: ", err)
+	} else {
+		p.Kind = v
+	}
+	return nil
+}
+
+func (p *Neighbour) ReadField5(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadString(ctx); err != nil {
+		return thrift.PrependError("error reading field 5: ", err)
+	} else {
+		p.State = v
+	}
+	return nil
+}
+
+func (p *Neighbour) ReadField6(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadI64(ctx); err != nil {
+		return thrift.PrependError("error reading field 6: ", err)
+	} else {
+		p.AgeMs = v
+	}
+	return nil
+}
+
+func (p *Neighbour) Write(ctx context.Context, oprot thrift.TProtocol) error {
+	if err := oprot.WriteStructBegin(ctx, "Neighbour"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField2(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField3(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField4(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField5(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField6(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
+}
+
+func (p *Neighbour) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "ifname", thrift.STRING, 1); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:ifname: ", p), err)
+	}
+	if err := oprot.WriteString(ctx, string(p.Ifname)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.ifname (1) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 1:ifname: ", p), err)
+	}
+	return err
+}
+
+func (p *Neighbour) writeField2(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "addr", thrift.STRING, 2); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 2:addr: ", p), err)
+	}
+	if err := oprot.WriteString(ctx, string(p.Addr)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.addr (2) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 2:addr: ", p), err)
+	}
+	return err
+}
+
+func (p *Neighbour) writeField3(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "mac", thrift.STRING, 3); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 3:mac: ", p), err)
+	}
+	if err := oprot.WriteString(ctx, string(p.Mac)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.mac (3) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 3:mac: ", p), err)
+	}
+	return err
+}
+
+func (p *Neighbour) writeField4(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "kind", thrift.STRING, 4); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 4:kind: ", p), err)
+	}
+	if err := oprot.WriteString(ctx, string(p.Kind)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.kind (4) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 4:kind: ", p), err)
+	}
+	return err
+}
+
+func (p *Neighbour) writeField5(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "state", thrift.STRING, 5); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 5:state: ", p), err)
+	}
+	if err := oprot.WriteString(ctx, string(p.State)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.state (5) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 5:state: ", p), err)
+	}
+	return err
+}
+
+func (p *Neighbour) writeField6(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "age_ms", thrift.I64, 6); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 6:age_ms: ", p), err)
+	}
+	if err := oprot.WriteI64(ctx, int64(p.AgeMs)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.age_ms (6) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 6:age_ms: ", p), err)
+	}
+	return err
+}
+
+func (p *Neighbour) Equals(other *Neighbour) bool {
+	if p == other {
+		return true
+	} else if p == nil || other == nil {
+		return false
+	}
+	if p.Ifname != other.Ifname {
+		return false
+	}
+	if p.Addr != other.Addr {
+		return false
+	}
+	if p.Mac != other.Mac {
+		return false
+	}
+	if p.Kind != other.Kind {
+		return false
+	}
+	if p.State != other.State {
+		return false
+	}
+	if p.AgeMs != other.AgeMs {
+		return false
+	}
+	return true
+}
+
+func (p *Neighbour) String() string {
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("Neighbour(%+v)", *p)
+}
+
+// Attributes:
 //   - M1
 //   - D
 //   - M2
@@ -2955,6 +3286,25 @@ type Interface interface {
 	SetHostOwned(ctx context.Context, ifname string, on bool) (_err error)
 	// Parameters:
 	//  - Ifname
+	//  - Addr
+	//  - Mac
+	//  - Kind
+	AddNeighbour(ctx context.Context, ifname string, addr string, mac string, kind string) (_err error)
+	// Parameters:
+	//  - Ifname
+	//  - Addr
+	DelNeighbour(ctx context.Context, ifname string, addr string) (_err error)
+	// Parameters:
+	//  - Ns
+	AddNeighbours(ctx context.Context, ns []*Neighbour) (_err error)
+	// Parameters:
+	//  - Ns
+	DelNeighbours(ctx context.Context, ns []*Neighbour) (_err error)
+	// Parameters:
+	//  - Ifname
+	ShowNeighbours(ctx context.Context, ifname string) (_r []*Neighbour, _err error)
+	// Parameters:
+	//  - Ifname
 	Show(ctx context.Context, ifname string) (_r []*IfInfo, _err error)
 	// Parameters:
 	//  - Ifname
@@ -3168,34 +3518,40 @@ func (p *InterfaceClient) SetHostOwned(ctx context.Context, ifname string, on bo
 
 // Parameters:
 //   - Ifname
-func (p *InterfaceClient) Show(ctx context.Context, ifname string) (_r []*IfInfo, _err error) {
-	var _args24 InterfaceShowArgs
+//   - Addr
+//   - Mac
+//   - Kind
+func (p *InterfaceClient) AddNeighbour(ctx context.Context, ifname string, addr string, mac string, kind string) (_err error) {
+	var _args24 InterfaceAddNeighbourArgs
 	_args24.Ifname = ifname
-	var _result26 InterfaceShowResult
+	_args24.Addr = addr
+	_args24.Mac = mac
+	_args24.Kind = kind
+	var _result26 InterfaceAddNeighbourResult
 	var _meta25 thrift.ResponseMeta
-	_meta25, _err = p.Client_().Call(ctx, "show", &_args24, &_result26)
+	_meta25, _err = p.Client_().Call(ctx, "add_neighbour", &_args24, &_result26)
 	p.SetLastResponseMeta_(_meta25)
 	if _err != nil {
 		return
 	}
 	switch {
 	case _result26.Err != nil:
-		return _r, _result26.Err
+		return _result26.Err
 	}
 
-	return _result26.GetSuccess(), nil
+	return nil
 }
 
 // Parameters:
 //   - Ifname
-//   - Rate
-func (p *InterfaceClient) SetQos(ctx context.Context, ifname string, rate int64) (_err error) {
-	var _args27 InterfaceSetQosArgs
+//   - Addr
+func (p *InterfaceClient) DelNeighbour(ctx context.Context, ifname string, addr string) (_err error) {
+	var _args27 InterfaceDelNeighbourArgs
 	_args27.Ifname = ifname
-	_args27.Rate = rate
-	var _result29 InterfaceSetQosResult
+	_args27.Addr = addr
+	var _result29 InterfaceDelNeighbourResult
 	var _meta28 thrift.ResponseMeta
-	_meta28, _err = p.Client_().Call(ctx, "set_qos", &_args27, &_result29)
+	_meta28, _err = p.Client_().Call(ctx, "del_neighbour", &_args27, &_result29)
 	p.SetLastResponseMeta_(_meta28)
 	if _err != nil {
 		return
@@ -3209,23 +3565,13 @@ func (p *InterfaceClient) SetQos(ctx context.Context, ifname string, rate int64)
 }
 
 // Parameters:
-//   - Ifname
-//   - Name
-//   - Parent
-//   - Qlimit
-//   - IsLeaf
-//   - Curves
-func (p *InterfaceClient) AddClass(ctx context.Context, ifname string, name string, parent string, qlimit int32, is_leaf bool, curves *Curves) (_err error) {
-	var _args30 InterfaceAddClassArgs
-	_args30.Ifname = ifname
-	_args30.Name = name
-	_args30.Parent = parent
-	_args30.Qlimit = qlimit
-	_args30.IsLeaf = is_leaf
-	_args30.Curves = curves
-	var _result32 InterfaceAddClassResult
+//   - Ns
+func (p *InterfaceClient) AddNeighbours(ctx context.Context, ns []*Neighbour) (_err error) {
+	var _args30 InterfaceAddNeighboursArgs
+	_args30.Ns = ns
+	var _result32 InterfaceAddNeighboursResult
 	var _meta31 thrift.ResponseMeta
-	_meta31, _err = p.Client_().Call(ctx, "add_class", &_args30, &_result32)
+	_meta31, _err = p.Client_().Call(ctx, "add_neighbours", &_args30, &_result32)
 	p.SetLastResponseMeta_(_meta31)
 	if _err != nil {
 		return
@@ -3239,15 +3585,13 @@ func (p *InterfaceClient) AddClass(ctx context.Context, ifname string, name stri
 }
 
 // Parameters:
-//   - Ifname
-//   - Name
-func (p *InterfaceClient) DelClass(ctx context.Context, ifname string, name string) (_err error) {
-	var _args33 InterfaceDelClassArgs
-	_args33.Ifname = ifname
-	_args33.Name = name
-	var _result35 InterfaceDelClassResult
+//   - Ns
+func (p *InterfaceClient) DelNeighbours(ctx context.Context, ns []*Neighbour) (_err error) {
+	var _args33 InterfaceDelNeighboursArgs
+	_args33.Ns = ns
+	var _result35 InterfaceDelNeighboursResult
 	var _meta34 thrift.ResponseMeta
-	_meta34, _err = p.Client_().Call(ctx, "del_class", &_args33, &_result35)
+	_meta34, _err = p.Client_().Call(ctx, "del_neighbours", &_args33, &_result35)
 	p.SetLastResponseMeta_(_meta34)
 	if _err != nil {
 		return
@@ -3262,58 +3606,54 @@ func (p *InterfaceClient) DelClass(ctx context.Context, ifname string, name stri
 
 // Parameters:
 //   - Ifname
-//   - Rule
-func (p *InterfaceClient) AddRule(ctx context.Context, ifname string, rule *ClassRule) (_err error) {
-	var _args36 InterfaceAddRuleArgs
+func (p *InterfaceClient) ShowNeighbours(ctx context.Context, ifname string) (_r []*Neighbour, _err error) {
+	var _args36 InterfaceShowNeighboursArgs
 	_args36.Ifname = ifname
-	_args36.Rule = rule
-	var _result38 InterfaceAddRuleResult
+	var _result38 InterfaceShowNeighboursResult
 	var _meta37 thrift.ResponseMeta
-	_meta37, _err = p.Client_().Call(ctx, "add_rule", &_args36, &_result38)
+	_meta37, _err = p.Client_().Call(ctx, "show_neighbours", &_args36, &_result38)
 	p.SetLastResponseMeta_(_meta37)
 	if _err != nil {
 		return
 	}
 	switch {
 	case _result38.Err != nil:
-		return _result38.Err
+		return _r, _result38.Err
 	}
 
-	return nil
+	return _result38.GetSuccess(), nil
 }
 
 // Parameters:
 //   - Ifname
-//   - Prio
-func (p *InterfaceClient) DelRule(ctx context.Context, ifname string, prio int32) (_err error) {
-	var _args39 InterfaceDelRuleArgs
+func (p *InterfaceClient) Show(ctx context.Context, ifname string) (_r []*IfInfo, _err error) {
+	var _args39 InterfaceShowArgs
 	_args39.Ifname = ifname
-	_args39.Prio = prio
-	var _result41 InterfaceDelRuleResult
+	var _result41 InterfaceShowResult
 	var _meta40 thrift.ResponseMeta
-	_meta40, _err = p.Client_().Call(ctx, "del_rule", &_args39, &_result41)
+	_meta40, _err = p.Client_().Call(ctx, "show", &_args39, &_result41)
 	p.SetLastResponseMeta_(_meta40)
 	if _err != nil {
 		return
 	}
 	switch {
 	case _result41.Err != nil:
-		return _result41.Err
+		return _r, _result41.Err
 	}
 
-	return nil
+	return _result41.GetSuccess(), nil
 }
 
 // Parameters:
 //   - Ifname
-//   - Name
-func (p *InterfaceClient) SetDefaultClass(ctx context.Context, ifname string, name string) (_err error) {
-	var _args42 InterfaceSetDefaultClassArgs
+//   - Rate
+func (p *InterfaceClient) SetQos(ctx context.Context, ifname string, rate int64) (_err error) {
+	var _args42 InterfaceSetQosArgs
 	_args42.Ifname = ifname
-	_args42.Name = name
-	var _result44 InterfaceSetDefaultClassResult
+	_args42.Rate = rate
+	var _result44 InterfaceSetQosResult
 	var _meta43 thrift.ResponseMeta
-	_meta43, _err = p.Client_().Call(ctx, "set_default_class", &_args42, &_result44)
+	_meta43, _err = p.Client_().Call(ctx, "set_qos", &_args42, &_result44)
 	p.SetLastResponseMeta_(_meta43)
 	if _err != nil {
 		return
@@ -3328,23 +3668,141 @@ func (p *InterfaceClient) SetDefaultClass(ctx context.Context, ifname string, na
 
 // Parameters:
 //   - Ifname
-func (p *InterfaceClient) ShowQos(ctx context.Context, ifname string) (_r *QosInfo, _err error) {
-	var _args45 InterfaceShowQosArgs
+//   - Name
+//   - Parent
+//   - Qlimit
+//   - IsLeaf
+//   - Curves
+func (p *InterfaceClient) AddClass(ctx context.Context, ifname string, name string, parent string, qlimit int32, is_leaf bool, curves *Curves) (_err error) {
+	var _args45 InterfaceAddClassArgs
 	_args45.Ifname = ifname
-	var _result47 InterfaceShowQosResult
+	_args45.Name = name
+	_args45.Parent = parent
+	_args45.Qlimit = qlimit
+	_args45.IsLeaf = is_leaf
+	_args45.Curves = curves
+	var _result47 InterfaceAddClassResult
 	var _meta46 thrift.ResponseMeta
-	_meta46, _err = p.Client_().Call(ctx, "show_qos", &_args45, &_result47)
+	_meta46, _err = p.Client_().Call(ctx, "add_class", &_args45, &_result47)
 	p.SetLastResponseMeta_(_meta46)
 	if _err != nil {
 		return
 	}
 	switch {
 	case _result47.Err != nil:
-		return _r, _result47.Err
+		return _result47.Err
 	}
 
-	if _ret48 := _result47.GetSuccess(); _ret48 != nil {
-		return _ret48, nil
+	return nil
+}
+
+// Parameters:
+//   - Ifname
+//   - Name
+func (p *InterfaceClient) DelClass(ctx context.Context, ifname string, name string) (_err error) {
+	var _args48 InterfaceDelClassArgs
+	_args48.Ifname = ifname
+	_args48.Name = name
+	var _result50 InterfaceDelClassResult
+	var _meta49 thrift.ResponseMeta
+	_meta49, _err = p.Client_().Call(ctx, "del_class", &_args48, &_result50)
+	p.SetLastResponseMeta_(_meta49)
+	if _err != nil {
+		return
+	}
+	switch {
+	case _result50.Err != nil:
+		return _result50.Err
+	}
+
+	return nil
+}
+
+// Parameters:
+//   - Ifname
+//   - Rule
+func (p *InterfaceClient) AddRule(ctx context.Context, ifname string, rule *ClassRule) (_err error) {
+	var _args51 InterfaceAddRuleArgs
+	_args51.Ifname = ifname
+	_args51.Rule = rule
+	var _result53 InterfaceAddRuleResult
+	var _meta52 thrift.ResponseMeta
+	_meta52, _err = p.Client_().Call(ctx, "add_rule", &_args51, &_result53)
+	p.SetLastResponseMeta_(_meta52)
+	if _err != nil {
+		return
+	}
+	switch {
+	case _result53.Err != nil:
+		return _result53.Err
+	}
+
+	return nil
+}
+
+// Parameters:
+//   - Ifname
+//   - Prio
+func (p *InterfaceClient) DelRule(ctx context.Context, ifname string, prio int32) (_err error) {
+	var _args54 InterfaceDelRuleArgs
+	_args54.Ifname = ifname
+	_args54.Prio = prio
+	var _result56 InterfaceDelRuleResult
+	var _meta55 thrift.ResponseMeta
+	_meta55, _err = p.Client_().Call(ctx, "del_rule", &_args54, &_result56)
+	p.SetLastResponseMeta_(_meta55)
+	if _err != nil {
+		return
+	}
+	switch {
+	case _result56.Err != nil:
+		return _result56.Err
+	}
+
+	return nil
+}
+
+// Parameters:
+//   - Ifname
+//   - Name
+func (p *InterfaceClient) SetDefaultClass(ctx context.Context, ifname string, name string) (_err error) {
+	var _args57 InterfaceSetDefaultClassArgs
+	_args57.Ifname = ifname
+	_args57.Name = name
+	var _result59 InterfaceSetDefaultClassResult
+	var _meta58 thrift.ResponseMeta
+	_meta58, _err = p.Client_().Call(ctx, "set_default_class", &_args57, &_result59)
+	p.SetLastResponseMeta_(_meta58)
+	if _err != nil {
+		return
+	}
+	switch {
+	case _result59.Err != nil:
+		return _result59.Err
+	}
+
+	return nil
+}
+
+// Parameters:
+//   - Ifname
+func (p *InterfaceClient) ShowQos(ctx context.Context, ifname string) (_r *QosInfo, _err error) {
+	var _args60 InterfaceShowQosArgs
+	_args60.Ifname = ifname
+	var _result62 InterfaceShowQosResult
+	var _meta61 thrift.ResponseMeta
+	_meta61, _err = p.Client_().Call(ctx, "show_qos", &_args60, &_result62)
+	p.SetLastResponseMeta_(_meta61)
+	if _err != nil {
+		return
+	}
+	switch {
+	case _result62.Err != nil:
+		return _r, _result62.Err
+	}
+
+	if _ret63 := _result62.GetSuccess(); _ret63 != nil {
+		return _ret63, nil
 	}
 	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "show_qos failed: unknown result")
 }
@@ -3369,22 +3827,27 @@ func (p *InterfaceProcessor) ProcessorMap() map[string]thrift.TProcessorFunction
 
 func NewInterfaceProcessor(handler Interface) *InterfaceProcessor {
 
-	self49 := &InterfaceProcessor{handler: handler, processorMap: make(map[string]thrift.TProcessorFunction)}
-	self49.processorMap["add_if"] = &interfaceProcessorAddIf{handler: handler}
-	self49.processorMap["add_if_threads"] = &interfaceProcessorAddIfThreads{handler: handler}
-	self49.processorMap["del_if"] = &interfaceProcessorDelIf{handler: handler}
-	self49.processorMap["add_ip"] = &interfaceProcessorAddIP{handler: handler}
-	self49.processorMap["del_ip"] = &interfaceProcessorDelIP{handler: handler}
-	self49.processorMap["set_host_owned"] = &interfaceProcessorSetHostOwned{handler: handler}
-	self49.processorMap["show"] = &interfaceProcessorShow{handler: handler}
-	self49.processorMap["set_qos"] = &interfaceProcessorSetQos{handler: handler}
-	self49.processorMap["add_class"] = &interfaceProcessorAddClass{handler: handler}
-	self49.processorMap["del_class"] = &interfaceProcessorDelClass{handler: handler}
-	self49.processorMap["add_rule"] = &interfaceProcessorAddRule{handler: handler}
-	self49.processorMap["del_rule"] = &interfaceProcessorDelRule{handler: handler}
-	self49.processorMap["set_default_class"] = &interfaceProcessorSetDefaultClass{handler: handler}
-	self49.processorMap["show_qos"] = &interfaceProcessorShowQos{handler: handler}
-	return self49
+	self64 := &InterfaceProcessor{handler: handler, processorMap: make(map[string]thrift.TProcessorFunction)}
+	self64.processorMap["add_if"] = &interfaceProcessorAddIf{handler: handler}
+	self64.processorMap["add_if_threads"] = &interfaceProcessorAddIfThreads{handler: handler}
+	self64.processorMap["del_if"] = &interfaceProcessorDelIf{handler: handler}
+	self64.processorMap["add_ip"] = &interfaceProcessorAddIP{handler: handler}
+	self64.processorMap["del_ip"] = &interfaceProcessorDelIP{handler: handler}
+	self64.processorMap["set_host_owned"] = &interfaceProcessorSetHostOwned{handler: handler}
+	self64.processorMap["add_neighbour"] = &interfaceProcessorAddNeighbour{handler: handler}
+	self64.processorMap["del_neighbour"] = &interfaceProcessorDelNeighbour{handler: handler}
+	self64.processorMap["add_neighbours"] = &interfaceProcessorAddNeighbours{handler: handler}
+	self64.processorMap["del_neighbours"] = &interfaceProcessorDelNeighbours{handler: handler}
+	self64.processorMap["show_neighbours"] = &interfaceProcessorShowNeighbours{handler: handler}
+	self64.processorMap["show"] = &interfaceProcessorShow{handler: handler}
+	self64.processorMap["set_qos"] = &interfaceProcessorSetQos{handler: handler}
+	self64.processorMap["add_class"] = &interfaceProcessorAddClass{handler: handler}
+	self64.processorMap["del_class"] = &interfaceProcessorDelClass{handler: handler}
+	self64.processorMap["add_rule"] = &interfaceProcessorAddRule{handler: handler}
+	self64.processorMap["del_rule"] = &interfaceProcessorDelRule{handler: handler}
+	self64.processorMap["set_default_class"] = &interfaceProcessorSetDefaultClass{handler: handler}
+	self64.processorMap["show_qos"] = &interfaceProcessorShowQos{handler: handler}
+	return self64
 }
 
 func (p *InterfaceProcessor) Process(ctx context.Context, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
@@ -3397,12 +3860,12 @@ func (p *InterfaceProcessor) Process(ctx context.Context, iprot, oprot thrift.TP
 	}
 	iprot.Skip(ctx, thrift.STRUCT)
 	iprot.ReadMessageEnd(ctx)
-	x50 := thrift.NewTApplicationException(thrift.UNKNOWN_METHOD, "Unknown function "+name)
+	x65 := thrift.NewTApplicationException(thrift.UNKNOWN_METHOD, "Unknown function "+name)
 	oprot.WriteMessageBegin(ctx, name, thrift.EXCEPTION, seqId)
-	x50.Write(ctx, oprot)
+	x65.Write(ctx, oprot)
 	oprot.WriteMessageEnd(ctx)
 	oprot.Flush(ctx)
-	return false, x50
+	return false, x65
 
 }
 
@@ -3411,7 +3874,7 @@ type interfaceProcessorAddIf struct {
 }
 
 func (p *interfaceProcessorAddIf) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err51 error
+	var _write_err66 error
 	args := InterfaceAddIfArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -3461,40 +3924,40 @@ func (p *interfaceProcessorAddIf) Process(ctx context.Context, seqId int32, ipro
 			if errors.Is(err2, thrift.ErrAbandonRequest) {
 				return false, thrift.WrapTException(err2)
 			}
-			_exc52 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing add_if: "+err2.Error())
+			_exc67 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing add_if: "+err2.Error())
 			if err2 := oprot.WriteMessageBegin(ctx, "add_if", thrift.EXCEPTION, seqId); err2 != nil {
-				_write_err51 = thrift.WrapTException(err2)
+				_write_err66 = thrift.WrapTException(err2)
 			}
-			if err2 := _exc52.Write(ctx, oprot); _write_err51 == nil && err2 != nil {
-				_write_err51 = thrift.WrapTException(err2)
+			if err2 := _exc67.Write(ctx, oprot); _write_err66 == nil && err2 != nil {
+				_write_err66 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.WriteMessageEnd(ctx); _write_err51 == nil && err2 != nil {
-				_write_err51 = thrift.WrapTException(err2)
+			if err2 := oprot.WriteMessageEnd(ctx); _write_err66 == nil && err2 != nil {
+				_write_err66 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.Flush(ctx); _write_err51 == nil && err2 != nil {
-				_write_err51 = thrift.WrapTException(err2)
+			if err2 := oprot.Flush(ctx); _write_err66 == nil && err2 != nil {
+				_write_err66 = thrift.WrapTException(err2)
 			}
-			if _write_err51 != nil {
-				return false, thrift.WrapTException(_write_err51)
+			if _write_err66 != nil {
+				return false, thrift.WrapTException(_write_err66)
 			}
 			return true, err
 		}
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "add_if", thrift.REPLY, seqId); err2 != nil {
-		_write_err51 = thrift.WrapTException(err2)
+		_write_err66 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err51 == nil && err2 != nil {
-		_write_err51 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err66 == nil && err2 != nil {
+		_write_err66 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err51 == nil && err2 != nil {
-		_write_err51 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err66 == nil && err2 != nil {
+		_write_err66 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err51 == nil && err2 != nil {
-		_write_err51 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err66 == nil && err2 != nil {
+		_write_err66 = thrift.WrapTException(err2)
 	}
-	if _write_err51 != nil {
-		return false, thrift.WrapTException(_write_err51)
+	if _write_err66 != nil {
+		return false, thrift.WrapTException(_write_err66)
 	}
 	return true, err
 }
@@ -3504,7 +3967,7 @@ type interfaceProcessorAddIfThreads struct {
 }
 
 func (p *interfaceProcessorAddIfThreads) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err53 error
+	var _write_err68 error
 	args := InterfaceAddIfThreadsArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -3554,40 +4017,40 @@ func (p *interfaceProcessorAddIfThreads) Process(ctx context.Context, seqId int3
 			if errors.Is(err2, thrift.ErrAbandonRequest) {
 				return false, thrift.WrapTException(err2)
 			}
-			_exc54 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing add_if_threads: "+err2.Error())
+			_exc69 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing add_if_threads: "+err2.Error())
 			if err2 := oprot.WriteMessageBegin(ctx, "add_if_threads", thrift.EXCEPTION, seqId); err2 != nil {
-				_write_err53 = thrift.WrapTException(err2)
+				_write_err68 = thrift.WrapTException(err2)
 			}
-			if err2 := _exc54.Write(ctx, oprot); _write_err53 == nil && err2 != nil {
-				_write_err53 = thrift.WrapTException(err2)
+			if err2 := _exc69.Write(ctx, oprot); _write_err68 == nil && err2 != nil {
+				_write_err68 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.WriteMessageEnd(ctx); _write_err53 == nil && err2 != nil {
-				_write_err53 = thrift.WrapTException(err2)
+			if err2 := oprot.WriteMessageEnd(ctx); _write_err68 == nil && err2 != nil {
+				_write_err68 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.Flush(ctx); _write_err53 == nil && err2 != nil {
-				_write_err53 = thrift.WrapTException(err2)
+			if err2 := oprot.Flush(ctx); _write_err68 == nil && err2 != nil {
+				_write_err68 = thrift.WrapTException(err2)
 			}
-			if _write_err53 != nil {
-				return false, thrift.WrapTException(_write_err53)
+			if _write_err68 != nil {
+				return false, thrift.WrapTException(_write_err68)
 			}
 			return true, err
 		}
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "add_if_threads", thrift.REPLY, seqId); err2 != nil {
-		_write_err53 = thrift.WrapTException(err2)
+		_write_err68 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err53 == nil && err2 != nil {
-		_write_err53 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err68 == nil && err2 != nil {
+		_write_err68 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err53 == nil && err2 != nil {
-		_write_err53 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err68 == nil && err2 != nil {
+		_write_err68 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err53 == nil && err2 != nil {
-		_write_err53 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err68 == nil && err2 != nil {
+		_write_err68 = thrift.WrapTException(err2)
 	}
-	if _write_err53 != nil {
-		return false, thrift.WrapTException(_write_err53)
+	if _write_err68 != nil {
+		return false, thrift.WrapTException(_write_err68)
 	}
 	return true, err
 }
@@ -3597,7 +4060,7 @@ type interfaceProcessorDelIf struct {
 }
 
 func (p *interfaceProcessorDelIf) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err55 error
+	var _write_err70 error
 	args := InterfaceDelIfArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -3647,40 +4110,40 @@ func (p *interfaceProcessorDelIf) Process(ctx context.Context, seqId int32, ipro
 			if errors.Is(err2, thrift.ErrAbandonRequest) {
 				return false, thrift.WrapTException(err2)
 			}
-			_exc56 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing del_if: "+err2.Error())
+			_exc71 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing del_if: "+err2.Error())
 			if err2 := oprot.WriteMessageBegin(ctx, "del_if", thrift.EXCEPTION, seqId); err2 != nil {
-				_write_err55 = thrift.WrapTException(err2)
+				_write_err70 = thrift.WrapTException(err2)
 			}
-			if err2 := _exc56.Write(ctx, oprot); _write_err55 == nil && err2 != nil {
-				_write_err55 = thrift.WrapTException(err2)
+			if err2 := _exc71.Write(ctx, oprot); _write_err70 == nil && err2 != nil {
+				_write_err70 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.WriteMessageEnd(ctx); _write_err55 == nil && err2 != nil {
-				_write_err55 = thrift.WrapTException(err2)
+			if err2 := oprot.WriteMessageEnd(ctx); _write_err70 == nil && err2 != nil {
+				_write_err70 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.Flush(ctx); _write_err55 == nil && err2 != nil {
-				_write_err55 = thrift.WrapTException(err2)
+			if err2 := oprot.Flush(ctx); _write_err70 == nil && err2 != nil {
+				_write_err70 = thrift.WrapTException(err2)
 			}
-			if _write_err55 != nil {
-				return false, thrift.WrapTException(_write_err55)
+			if _write_err70 != nil {
+				return false, thrift.WrapTException(_write_err70)
 			}
 			return true, err
 		}
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "del_if", thrift.REPLY, seqId); err2 != nil {
-		_write_err55 = thrift.WrapTException(err2)
+		_write_err70 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err55 == nil && err2 != nil {
-		_write_err55 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err70 == nil && err2 != nil {
+		_write_err70 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err55 == nil && err2 != nil {
-		_write_err55 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err70 == nil && err2 != nil {
+		_write_err70 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err55 == nil && err2 != nil {
-		_write_err55 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err70 == nil && err2 != nil {
+		_write_err70 = thrift.WrapTException(err2)
 	}
-	if _write_err55 != nil {
-		return false, thrift.WrapTException(_write_err55)
+	if _write_err70 != nil {
+		return false, thrift.WrapTException(_write_err70)
 	}
 	return true, err
 }
@@ -3690,7 +4153,7 @@ type interfaceProcessorAddIP struct {
 }
 
 func (p *interfaceProcessorAddIP) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err57 error
+	var _write_err72 error
 	args := InterfaceAddIPArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -3740,40 +4203,40 @@ func (p *interfaceProcessorAddIP) Process(ctx context.Context, seqId int32, ipro
 			if errors.Is(err2, thrift.ErrAbandonRequest) {
 				return false, thrift.WrapTException(err2)
 			}
-			_exc58 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing add_ip: "+err2.Error())
+			_exc73 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing add_ip: "+err2.Error())
 			if err2 := oprot.WriteMessageBegin(ctx, "add_ip", thrift.EXCEPTION, seqId); err2 != nil {
-				_write_err57 = thrift.WrapTException(err2)
+				_write_err72 = thrift.WrapTException(err2)
 			}
-			if err2 := _exc58.Write(ctx, oprot); _write_err57 == nil && err2 != nil {
-				_write_err57 = thrift.WrapTException(err2)
+			if err2 := _exc73.Write(ctx, oprot); _write_err72 == nil && err2 != nil {
+				_write_err72 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.WriteMessageEnd(ctx); _write_err57 == nil && err2 != nil {
-				_write_err57 = thrift.WrapTException(err2)
+			if err2 := oprot.WriteMessageEnd(ctx); _write_err72 == nil && err2 != nil {
+				_write_err72 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.Flush(ctx); _write_err57 == nil && err2 != nil {
-				_write_err57 = thrift.WrapTException(err2)
+			if err2 := oprot.Flush(ctx); _write_err72 == nil && err2 != nil {
+				_write_err72 = thrift.WrapTException(err2)
 			}
-			if _write_err57 != nil {
-				return false, thrift.WrapTException(_write_err57)
+			if _write_err72 != nil {
+				return false, thrift.WrapTException(_write_err72)
 			}
 			return true, err
 		}
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "add_ip", thrift.REPLY, seqId); err2 != nil {
-		_write_err57 = thrift.WrapTException(err2)
+		_write_err72 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err57 == nil && err2 != nil {
-		_write_err57 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err72 == nil && err2 != nil {
+		_write_err72 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err57 == nil && err2 != nil {
-		_write_err57 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err72 == nil && err2 != nil {
+		_write_err72 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err57 == nil && err2 != nil {
-		_write_err57 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err72 == nil && err2 != nil {
+		_write_err72 = thrift.WrapTException(err2)
 	}
-	if _write_err57 != nil {
-		return false, thrift.WrapTException(_write_err57)
+	if _write_err72 != nil {
+		return false, thrift.WrapTException(_write_err72)
 	}
 	return true, err
 }
@@ -3783,7 +4246,7 @@ type interfaceProcessorDelIP struct {
 }
 
 func (p *interfaceProcessorDelIP) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err59 error
+	var _write_err74 error
 	args := InterfaceDelIPArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -3833,40 +4296,40 @@ func (p *interfaceProcessorDelIP) Process(ctx context.Context, seqId int32, ipro
 			if errors.Is(err2, thrift.ErrAbandonRequest) {
 				return false, thrift.WrapTException(err2)
 			}
-			_exc60 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing del_ip: "+err2.Error())
+			_exc75 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing del_ip: "+err2.Error())
 			if err2 := oprot.WriteMessageBegin(ctx, "del_ip", thrift.EXCEPTION, seqId); err2 != nil {
-				_write_err59 = thrift.WrapTException(err2)
+				_write_err74 = thrift.WrapTException(err2)
 			}
-			if err2 := _exc60.Write(ctx, oprot); _write_err59 == nil && err2 != nil {
-				_write_err59 = thrift.WrapTException(err2)
+			if err2 := _exc75.Write(ctx, oprot); _write_err74 == nil && err2 != nil {
+				_write_err74 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.WriteMessageEnd(ctx); _write_err59 == nil && err2 != nil {
-				_write_err59 = thrift.WrapTException(err2)
+			if err2 := oprot.WriteMessageEnd(ctx); _write_err74 == nil && err2 != nil {
+				_write_err74 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.Flush(ctx); _write_err59 == nil && err2 != nil {
-				_write_err59 = thrift.WrapTException(err2)
+			if err2 := oprot.Flush(ctx); _write_err74 == nil && err2 != nil {
+				_write_err74 = thrift.WrapTException(err2)
 			}
-			if _write_err59 != nil {
-				return false, thrift.WrapTException(_write_err59)
+			if _write_err74 != nil {
+				return false, thrift.WrapTException(_write_err74)
 			}
 			return true, err
 		}
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "del_ip", thrift.REPLY, seqId); err2 != nil {
-		_write_err59 = thrift.WrapTException(err2)
+		_write_err74 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err59 == nil && err2 != nil {
-		_write_err59 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err74 == nil && err2 != nil {
+		_write_err74 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err59 == nil && err2 != nil {
-		_write_err59 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err74 == nil && err2 != nil {
+		_write_err74 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err59 == nil && err2 != nil {
-		_write_err59 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err74 == nil && err2 != nil {
+		_write_err74 = thrift.WrapTException(err2)
 	}
-	if _write_err59 != nil {
-		return false, thrift.WrapTException(_write_err59)
+	if _write_err74 != nil {
+		return false, thrift.WrapTException(_write_err74)
 	}
 	return true, err
 }
@@ -3876,7 +4339,7 @@ type interfaceProcessorSetHostOwned struct {
 }
 
 func (p *interfaceProcessorSetHostOwned) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err61 error
+	var _write_err76 error
 	args := InterfaceSetHostOwnedArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -3926,40 +4389,507 @@ func (p *interfaceProcessorSetHostOwned) Process(ctx context.Context, seqId int3
 			if errors.Is(err2, thrift.ErrAbandonRequest) {
 				return false, thrift.WrapTException(err2)
 			}
-			_exc62 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing set_host_owned: "+err2.Error())
+			_exc77 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing set_host_owned: "+err2.Error())
 			if err2 := oprot.WriteMessageBegin(ctx, "set_host_owned", thrift.EXCEPTION, seqId); err2 != nil {
-				_write_err61 = thrift.WrapTException(err2)
+				_write_err76 = thrift.WrapTException(err2)
 			}
-			if err2 := _exc62.Write(ctx, oprot); _write_err61 == nil && err2 != nil {
-				_write_err61 = thrift.WrapTException(err2)
+			if err2 := _exc77.Write(ctx, oprot); _write_err76 == nil && err2 != nil {
+				_write_err76 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.WriteMessageEnd(ctx); _write_err61 == nil && err2 != nil {
-				_write_err61 = thrift.WrapTException(err2)
+			if err2 := oprot.WriteMessageEnd(ctx); _write_err76 == nil && err2 != nil {
+				_write_err76 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.Flush(ctx); _write_err61 == nil && err2 != nil {
-				_write_err61 = thrift.WrapTException(err2)
+			if err2 := oprot.Flush(ctx); _write_err76 == nil && err2 != nil {
+				_write_err76 = thrift.WrapTException(err2)
 			}
-			if _write_err61 != nil {
-				return false, thrift.WrapTException(_write_err61)
+			if _write_err76 != nil {
+				return false, thrift.WrapTException(_write_err76)
 			}
 			return true, err
 		}
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "set_host_owned", thrift.REPLY, seqId); err2 != nil {
-		_write_err61 = thrift.WrapTException(err2)
+		_write_err76 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err61 == nil && err2 != nil {
-		_write_err61 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err76 == nil && err2 != nil {
+		_write_err76 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err61 == nil && err2 != nil {
-		_write_err61 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err76 == nil && err2 != nil {
+		_write_err76 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err61 == nil && err2 != nil {
-		_write_err61 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err76 == nil && err2 != nil {
+		_write_err76 = thrift.WrapTException(err2)
 	}
-	if _write_err61 != nil {
-		return false, thrift.WrapTException(_write_err61)
+	if _write_err76 != nil {
+		return false, thrift.WrapTException(_write_err76)
+	}
+	return true, err
+}
+
+type interfaceProcessorAddNeighbour struct {
+	handler Interface
+}
+
+func (p *interfaceProcessorAddNeighbour) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
+	var _write_err78 error
+	args := InterfaceAddNeighbourArgs{}
+	if err2 := args.Read(ctx, iprot); err2 != nil {
+		iprot.ReadMessageEnd(ctx)
+		x := thrift.NewTApplicationException(thrift.PROTOCOL_ERROR, err2.Error())
+		oprot.WriteMessageBegin(ctx, "add_neighbour", thrift.EXCEPTION, seqId)
+		x.Write(ctx, oprot)
+		oprot.WriteMessageEnd(ctx)
+		oprot.Flush(ctx)
+		return false, thrift.WrapTException(err2)
+	}
+	iprot.ReadMessageEnd(ctx)
+
+	tickerCancel := func() {}
+	// Start a goroutine to do server side connectivity check.
+	if thrift.ServerConnectivityCheckInterval > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithCancel(ctx)
+		defer cancel()
+		var tickerCtx context.Context
+		tickerCtx, tickerCancel = context.WithCancel(context.Background())
+		defer tickerCancel()
+		go func(ctx context.Context, cancel context.CancelFunc) {
+			ticker := time.NewTicker(thrift.ServerConnectivityCheckInterval)
+			defer ticker.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-ticker.C:
+					if !iprot.Transport().IsOpen() {
+						cancel()
+						return
+					}
+				}
+			}
+		}(tickerCtx, cancel)
+	}
+
+	result := InterfaceAddNeighbourResult{}
+	if err2 := p.handler.AddNeighbour(ctx, args.Ifname, args.Addr, args.Mac, args.Kind); err2 != nil {
+		tickerCancel()
+		err = thrift.WrapTException(err2)
+		switch v := err2.(type) {
+		case *common.ApiErr:
+			result.Err = v
+		default:
+			if errors.Is(err2, thrift.ErrAbandonRequest) {
+				return false, thrift.WrapTException(err2)
+			}
+			_exc79 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing add_neighbour: "+err2.Error())
+			if err2 := oprot.WriteMessageBegin(ctx, "add_neighbour", thrift.EXCEPTION, seqId); err2 != nil {
+				_write_err78 = thrift.WrapTException(err2)
+			}
+			if err2 := _exc79.Write(ctx, oprot); _write_err78 == nil && err2 != nil {
+				_write_err78 = thrift.WrapTException(err2)
+			}
+			if err2 := oprot.WriteMessageEnd(ctx); _write_err78 == nil && err2 != nil {
+				_write_err78 = thrift.WrapTException(err2)
+			}
+			if err2 := oprot.Flush(ctx); _write_err78 == nil && err2 != nil {
+				_write_err78 = thrift.WrapTException(err2)
+			}
+			if _write_err78 != nil {
+				return false, thrift.WrapTException(_write_err78)
+			}
+			return true, err
+		}
+	}
+	tickerCancel()
+	if err2 := oprot.WriteMessageBegin(ctx, "add_neighbour", thrift.REPLY, seqId); err2 != nil {
+		_write_err78 = thrift.WrapTException(err2)
+	}
+	if err2 := result.Write(ctx, oprot); _write_err78 == nil && err2 != nil {
+		_write_err78 = thrift.WrapTException(err2)
+	}
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err78 == nil && err2 != nil {
+		_write_err78 = thrift.WrapTException(err2)
+	}
+	if err2 := oprot.Flush(ctx); _write_err78 == nil && err2 != nil {
+		_write_err78 = thrift.WrapTException(err2)
+	}
+	if _write_err78 != nil {
+		return false, thrift.WrapTException(_write_err78)
+	}
+	return true, err
+}
+
+type interfaceProcessorDelNeighbour struct {
+	handler Interface
+}
+
+func (p *interfaceProcessorDelNeighbour) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
+	var _write_err80 error
+	args := InterfaceDelNeighbourArgs{}
+	if err2 := args.Read(ctx, iprot); err2 != nil {
+		iprot.ReadMessageEnd(ctx)
+		x := thrift.NewTApplicationException(thrift.PROTOCOL_ERROR, err2.Error())
+		oprot.WriteMessageBegin(ctx, "del_neighbour", thrift.EXCEPTION, seqId)
+		x.Write(ctx, oprot)
+		oprot.WriteMessageEnd(ctx)
+		oprot.Flush(ctx)
+		return false, thrift.WrapTException(err2)
+	}
+	iprot.ReadMessageEnd(ctx)
+
+	tickerCancel := func() {}
+	// Start a goroutine to do server side connectivity check.
+	if thrift.ServerConnectivityCheckInterval > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithCancel(ctx)
+		defer cancel()
+		var tickerCtx context.Context
+		tickerCtx, tickerCancel = context.WithCancel(context.Background())
+		defer tickerCancel()
+		go func(ctx context.Context, cancel context.CancelFunc) {
+			ticker := time.NewTicker(thrift.ServerConnectivityCheckInterval)
+			defer ticker.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-ticker.C:
+					if !iprot.Transport().IsOpen() {
+						cancel()
+						return
+					}
+				}
+			}
+		}(tickerCtx, cancel)
+	}
+
+	result := InterfaceDelNeighbourResult{}
+	if err2 := p.handler.DelNeighbour(ctx, args.Ifname, args.Addr); err2 != nil {
+		tickerCancel()
+		err = thrift.WrapTException(err2)
+		switch v := err2.(type) {
+		case *common.ApiErr:
+			result.Err = v
+		default:
+			if errors.Is(err2, thrift.ErrAbandonRequest) {
+				return false, thrift.WrapTException(err2)
+			}
+			_exc81 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing del_neighbour: "+err2.Error())
+			if err2 := oprot.WriteMessageBegin(ctx, "del_neighbour", thrift.EXCEPTION, seqId); err2 != nil {
+				_write_err80 = thrift.WrapTException(err2)
+			}
+			if err2 := _exc81.Write(ctx, oprot); _write_err80 == nil && err2 != nil {
+				_write_err80 = thrift.WrapTException(err2)
+			}
+			if err2 := oprot.WriteMessageEnd(ctx); _write_err80 == nil && err2 != nil {
+				_write_err80 = thrift.WrapTException(err2)
+			}
+			if err2 := oprot.Flush(ctx); _write_err80 == nil && err2 != nil {
+				_write_err80 = thrift.WrapTException(err2)
+			}
+			if _write_err80 != nil {
+				return false, thrift.WrapTException(_write_err80)
+			}
+			return true, err
+		}
+	}
+	tickerCancel()
+	if err2 := oprot.WriteMessageBegin(ctx, "del_neighbour", thrift.REPLY, seqId); err2 != nil {
+		_write_err80 = thrift.WrapTException(err2)
+	}
+	if err2 := result.Write(ctx, oprot); _write_err80 == nil && err2 != nil {
+		_write_err80 = thrift.WrapTException(err2)
+	}
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err80 == nil && err2 != nil {
+		_write_err80 = thrift.WrapTException(err2)
+	}
+	if err2 := oprot.Flush(ctx); _write_err80 == nil && err2 != nil {
+		_write_err80 = thrift.WrapTException(err2)
+	}
+	if _write_err80 != nil {
+		return false, thrift.WrapTException(_write_err80)
+	}
+	return true, err
+}
+
+type interfaceProcessorAddNeighbours struct {
+	handler Interface
+}
+
+func (p *interfaceProcessorAddNeighbours) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
+	var _write_err82 error
+	args := InterfaceAddNeighboursArgs{}
+	if err2 := args.Read(ctx, iprot); err2 != nil {
+		iprot.ReadMessageEnd(ctx)
+		x := thrift.NewTApplicationException(thrift.PROTOCOL_ERROR, err2.Error())
+		oprot.WriteMessageBegin(ctx, "add_neighbours", thrift.EXCEPTION, seqId)
+		x.Write(ctx, oprot)
+		oprot.WriteMessageEnd(ctx)
+		oprot.Flush(ctx)
+		return false, thrift.WrapTException(err2)
+	}
+	iprot.ReadMessageEnd(ctx)
+
+	tickerCancel := func() {}
+	// Start a goroutine to do server side connectivity check.
+	if thrift.ServerConnectivityCheckInterval > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithCancel(ctx)
+		defer cancel()
+		var tickerCtx context.Context
+		tickerCtx, tickerCancel = context.WithCancel(context.Background())
+		defer tickerCancel()
+		go func(ctx context.Context, cancel context.CancelFunc) {
+			ticker := time.NewTicker(thrift.ServerConnectivityCheckInterval)
+			defer ticker.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-ticker.C:
+					if !iprot.Transport().IsOpen() {
+						cancel()
+						return
+					}
+				}
+			}
+		}(tickerCtx, cancel)
+	}
+
+	result := InterfaceAddNeighboursResult{}
+	if err2 := p.handler.AddNeighbours(ctx, args.Ns); err2 != nil {
+		tickerCancel()
+		err = thrift.WrapTException(err2)
+		switch v := err2.(type) {
+		case *common.ApiErr:
+			result.Err = v
+		default:
+			if errors.Is(err2, thrift.ErrAbandonRequest) {
+				return false, thrift.WrapTException(err2)
+			}
+			_exc83 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing add_neighbours: "+err2.Error())
+			if err2 := oprot.WriteMessageBegin(ctx, "add_neighbours", thrift.EXCEPTION, seqId); err2 != nil {
+				_write_err82 = thrift.WrapTException(err2)
+			}
+			if err2 := _exc83.Write(ctx, oprot); _write_err82 == nil && err2 != nil {
+				_write_err82 = thrift.WrapTException(err2)
+			}
+			if err2 := oprot.WriteMessageEnd(ctx); _write_err82 == nil && err2 != nil {
+				_write_err82 = thrift.WrapTException(err2)
+			}
+			if err2 := oprot.Flush(ctx); _write_err82 == nil && err2 != nil {
+				_write_err82 = thrift.WrapTException(err2)
+			}
+			if _write_err82 != nil {
+				return false, thrift.WrapTException(_write_err82)
+			}
+			return true, err
+		}
+	}
+	tickerCancel()
+	if err2 := oprot.WriteMessageBegin(ctx, "add_neighbours", thrift.REPLY, seqId); err2 != nil {
+		_write_err82 = thrift.WrapTException(err2)
+	}
+	if err2 := result.Write(ctx, oprot); _write_err82 == nil && err2 != nil {
+		_write_err82 = thrift.WrapTException(err2)
+	}
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err82 == nil && err2 != nil {
+		_write_err82 = thrift.WrapTException(err2)
+	}
+	if err2 := oprot.Flush(ctx); _write_err82 == nil && err2 != nil {
+		_write_err82 = thrift.WrapTException(err2)
+	}
+	if _write_err82 != nil {
+		return false, thrift.WrapTException(_write_err82)
+	}
+	return true, err
+}
+
+type interfaceProcessorDelNeighbours struct {
+	handler Interface
+}
+
+func (p *interfaceProcessorDelNeighbours) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
+	var _write_err84 error
+	args := InterfaceDelNeighboursArgs{}
+	if err2 := args.Read(ctx, iprot); err2 != nil {
+		iprot.ReadMessageEnd(ctx)
+		x := thrift.NewTApplicationException(thrift.PROTOCOL_ERROR, err2.Error())
+		oprot.WriteMessageBegin(ctx, "del_neighbours", thrift.EXCEPTION, seqId)
+		x.Write(ctx, oprot)
+		oprot.WriteMessageEnd(ctx)
+		oprot.Flush(ctx)
+		return false, thrift.WrapTException(err2)
+	}
+	iprot.ReadMessageEnd(ctx)
+
+	tickerCancel := func() {}
+	// Start a goroutine to do server side connectivity check.
+	if thrift.ServerConnectivityCheckInterval > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithCancel(ctx)
+		defer cancel()
+		var tickerCtx context.Context
+		tickerCtx, tickerCancel = context.WithCancel(context.Background())
+		defer tickerCancel()
+		go func(ctx context.Context, cancel context.CancelFunc) {
+			ticker := time.NewTicker(thrift.ServerConnectivityCheckInterval)
+			defer ticker.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-ticker.C:
+					if !iprot.Transport().IsOpen() {
+						cancel()
+						return
+					}
+				}
+			}
+		}(tickerCtx, cancel)
+	}
+
+	result := InterfaceDelNeighboursResult{}
+	if err2 := p.handler.DelNeighbours(ctx, args.Ns); err2 != nil {
+		tickerCancel()
+		err = thrift.WrapTException(err2)
+		switch v := err2.(type) {
+		case *common.ApiErr:
+			result.Err = v
+		default:
+			if errors.Is(err2, thrift.ErrAbandonRequest) {
+				return false, thrift.WrapTException(err2)
+			}
+			_exc85 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing del_neighbours: "+err2.Error())
+			if err2 := oprot.WriteMessageBegin(ctx, "del_neighbours", thrift.EXCEPTION, seqId); err2 != nil {
+				_write_err84 = thrift.WrapTException(err2)
+			}
+			if err2 := _exc85.Write(ctx, oprot); _write_err84 == nil && err2 != nil {
+				_write_err84 = thrift.WrapTException(err2)
+			}
+			if err2 := oprot.WriteMessageEnd(ctx); _write_err84 == nil && err2 != nil {
+				_write_err84 = thrift.WrapTException(err2)
+			}
+			if err2 := oprot.Flush(ctx); _write_err84 == nil && err2 != nil {
+				_write_err84 = thrift.WrapTException(err2)
+			}
+			if _write_err84 != nil {
+				return false, thrift.WrapTException(_write_err84)
+			}
+			return true, err
+		}
+	}
+	tickerCancel()
+	if err2 := oprot.WriteMessageBegin(ctx, "del_neighbours", thrift.REPLY, seqId); err2 != nil {
+		_write_err84 = thrift.WrapTException(err2)
+	}
+	if err2 := result.Write(ctx, oprot); _write_err84 == nil && err2 != nil {
+		_write_err84 = thrift.WrapTException(err2)
+	}
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err84 == nil && err2 != nil {
+		_write_err84 = thrift.WrapTException(err2)
+	}
+	if err2 := oprot.Flush(ctx); _write_err84 == nil && err2 != nil {
+		_write_err84 = thrift.WrapTException(err2)
+	}
+	if _write_err84 != nil {
+		return false, thrift.WrapTException(_write_err84)
+	}
+	return true, err
+}
+
+type interfaceProcessorShowNeighbours struct {
+	handler Interface
+}
+
+func (p *interfaceProcessorShowNeighbours) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
+	var _write_err86 error
+	args := InterfaceShowNeighboursArgs{}
+	if err2 := args.Read(ctx, iprot); err2 != nil {
+		iprot.ReadMessageEnd(ctx)
+		x := thrift.NewTApplicationException(thrift.PROTOCOL_ERROR, err2.Error())
+		oprot.WriteMessageBegin(ctx, "show_neighbours", thrift.EXCEPTION, seqId)
+		x.Write(ctx, oprot)
+		oprot.WriteMessageEnd(ctx)
+		oprot.Flush(ctx)
+		return false, thrift.WrapTException(err2)
+	}
+	iprot.ReadMessageEnd(ctx)
+
+	tickerCancel := func() {}
+	// Start a goroutine to do server side connectivity check.
+	if thrift.ServerConnectivityCheckInterval > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithCancel(ctx)
+		defer cancel()
+		var tickerCtx context.Context
+		tickerCtx, tickerCancel = context.WithCancel(context.Background())
+		defer tickerCancel()
+		go func(ctx context.Context, cancel context.CancelFunc) {
+			ticker := time.NewTicker(thrift.ServerConnectivityCheckInterval)
+			defer ticker.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-ticker.C:
+					if !iprot.Transport().IsOpen() {
+						cancel()
+						return
+					}
+				}
+			}
+		}(tickerCtx, cancel)
+	}
+
+	result := InterfaceShowNeighboursResult{}
+	if retval, err2 := p.handler.ShowNeighbours(ctx, args.Ifname); err2 != nil {
+		tickerCancel()
+		err = thrift.WrapTException(err2)
+		switch v := err2.(type) {
+		case *common.ApiErr:
+			result.Err = v
+		default:
+			if errors.Is(err2, thrift.ErrAbandonRequest) {
+				return false, thrift.WrapTException(err2)
+			}
+			_exc87 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing show_neighbours: "+err2.Error())
+			if err2 := oprot.WriteMessageBegin(ctx, "show_neighbours", thrift.EXCEPTION, seqId); err2 != nil {
+				_write_err86 = thrift.WrapTException(err2)
+			}
+			if err2 := _exc87.Write(ctx, oprot); _write_err86 == nil && err2 != nil {
+				_write_err86 = thrift.WrapTException(err2)
+			}
+			if err2 := oprot.WriteMessageEnd(ctx); _write_err86 == nil && err2 != nil {
+				_write_err86 = thrift.WrapTException(err2)
+			}
+			if err2 := oprot.Flush(ctx); _write_err86 == nil && err2 != nil {
+				_write_err86 = thrift.WrapTException(err2)
+			}
+			if _write_err86 != nil {
+				return false, thrift.WrapTException(_write_err86)
+			}
+			return true, err
+		}
+	} else {
+		result.Success = retval
+	}
+	tickerCancel()
+	if err2 := oprot.WriteMessageBegin(ctx, "show_neighbours", thrift.REPLY, seqId); err2 != nil {
+		_write_err86 = thrift.WrapTException(err2)
+	}
+	if err2 := result.Write(ctx, oprot); _write_err86 == nil && err2 != nil {
+		_write_err86 = thrift.WrapTException(err2)
+	}
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err86 == nil && err2 != nil {
+		_write_err86 = thrift.WrapTException(err2)
+	}
+	if err2 := oprot.Flush(ctx); _write_err86 == nil && err2 != nil {
+		_write_err86 = thrift.WrapTException(err2)
+	}
+	if _write_err86 != nil {
+		return false, thrift.WrapTException(_write_err86)
 	}
 	return true, err
 }
@@ -3969,7 +4899,7 @@ type interfaceProcessorShow struct {
 }
 
 func (p *interfaceProcessorShow) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err63 error
+	var _write_err88 error
 	args := InterfaceShowArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -4019,21 +4949,21 @@ func (p *interfaceProcessorShow) Process(ctx context.Context, seqId int32, iprot
 			if errors.Is(err2, thrift.ErrAbandonRequest) {
 				return false, thrift.WrapTException(err2)
 			}
-			_exc64 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing show: "+err2.Error())
+			_exc89 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing show: "+err2.Error())
 			if err2 := oprot.WriteMessageBegin(ctx, "show", thrift.EXCEPTION, seqId); err2 != nil {
-				_write_err63 = thrift.WrapTException(err2)
+				_write_err88 = thrift.WrapTException(err2)
 			}
-			if err2 := _exc64.Write(ctx, oprot); _write_err63 == nil && err2 != nil {
-				_write_err63 = thrift.WrapTException(err2)
+			if err2 := _exc89.Write(ctx, oprot); _write_err88 == nil && err2 != nil {
+				_write_err88 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.WriteMessageEnd(ctx); _write_err63 == nil && err2 != nil {
-				_write_err63 = thrift.WrapTException(err2)
+			if err2 := oprot.WriteMessageEnd(ctx); _write_err88 == nil && err2 != nil {
+				_write_err88 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.Flush(ctx); _write_err63 == nil && err2 != nil {
-				_write_err63 = thrift.WrapTException(err2)
+			if err2 := oprot.Flush(ctx); _write_err88 == nil && err2 != nil {
+				_write_err88 = thrift.WrapTException(err2)
 			}
-			if _write_err63 != nil {
-				return false, thrift.WrapTException(_write_err63)
+			if _write_err88 != nil {
+				return false, thrift.WrapTException(_write_err88)
 			}
 			return true, err
 		}
@@ -4042,19 +4972,19 @@ func (p *interfaceProcessorShow) Process(ctx context.Context, seqId int32, iprot
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "show", thrift.REPLY, seqId); err2 != nil {
-		_write_err63 = thrift.WrapTException(err2)
+		_write_err88 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err63 == nil && err2 != nil {
-		_write_err63 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err88 == nil && err2 != nil {
+		_write_err88 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err63 == nil && err2 != nil {
-		_write_err63 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err88 == nil && err2 != nil {
+		_write_err88 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err63 == nil && err2 != nil {
-		_write_err63 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err88 == nil && err2 != nil {
+		_write_err88 = thrift.WrapTException(err2)
 	}
-	if _write_err63 != nil {
-		return false, thrift.WrapTException(_write_err63)
+	if _write_err88 != nil {
+		return false, thrift.WrapTException(_write_err88)
 	}
 	return true, err
 }
@@ -4064,7 +4994,7 @@ type interfaceProcessorSetQos struct {
 }
 
 func (p *interfaceProcessorSetQos) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err65 error
+	var _write_err90 error
 	args := InterfaceSetQosArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -4114,40 +5044,40 @@ func (p *interfaceProcessorSetQos) Process(ctx context.Context, seqId int32, ipr
 			if errors.Is(err2, thrift.ErrAbandonRequest) {
 				return false, thrift.WrapTException(err2)
 			}
-			_exc66 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing set_qos: "+err2.Error())
+			_exc91 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing set_qos: "+err2.Error())
 			if err2 := oprot.WriteMessageBegin(ctx, "set_qos", thrift.EXCEPTION, seqId); err2 != nil {
-				_write_err65 = thrift.WrapTException(err2)
+				_write_err90 = thrift.WrapTException(err2)
 			}
-			if err2 := _exc66.Write(ctx, oprot); _write_err65 == nil && err2 != nil {
-				_write_err65 = thrift.WrapTException(err2)
+			if err2 := _exc91.Write(ctx, oprot); _write_err90 == nil && err2 != nil {
+				_write_err90 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.WriteMessageEnd(ctx); _write_err65 == nil && err2 != nil {
-				_write_err65 = thrift.WrapTException(err2)
+			if err2 := oprot.WriteMessageEnd(ctx); _write_err90 == nil && err2 != nil {
+				_write_err90 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.Flush(ctx); _write_err65 == nil && err2 != nil {
-				_write_err65 = thrift.WrapTException(err2)
+			if err2 := oprot.Flush(ctx); _write_err90 == nil && err2 != nil {
+				_write_err90 = thrift.WrapTException(err2)
 			}
-			if _write_err65 != nil {
-				return false, thrift.WrapTException(_write_err65)
+			if _write_err90 != nil {
+				return false, thrift.WrapTException(_write_err90)
 			}
 			return true, err
 		}
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "set_qos", thrift.REPLY, seqId); err2 != nil {
-		_write_err65 = thrift.WrapTException(err2)
+		_write_err90 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err65 == nil && err2 != nil {
-		_write_err65 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err90 == nil && err2 != nil {
+		_write_err90 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err65 == nil && err2 != nil {
-		_write_err65 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err90 == nil && err2 != nil {
+		_write_err90 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err65 == nil && err2 != nil {
-		_write_err65 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err90 == nil && err2 != nil {
+		_write_err90 = thrift.WrapTException(err2)
 	}
-	if _write_err65 != nil {
-		return false, thrift.WrapTException(_write_err65)
+	if _write_err90 != nil {
+		return false, thrift.WrapTException(_write_err90)
 	}
 	return true, err
 }
@@ -4157,7 +5087,7 @@ type interfaceProcessorAddClass struct {
 }
 
 func (p *interfaceProcessorAddClass) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err67 error
+	var _write_err92 error
 	args := InterfaceAddClassArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -4207,40 +5137,40 @@ func (p *interfaceProcessorAddClass) Process(ctx context.Context, seqId int32, i
 			if errors.Is(err2, thrift.ErrAbandonRequest) {
 				return false, thrift.WrapTException(err2)
 			}
-			_exc68 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing add_class: "+err2.Error())
+			_exc93 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing add_class: "+err2.Error())
 			if err2 := oprot.WriteMessageBegin(ctx, "add_class", thrift.EXCEPTION, seqId); err2 != nil {
-				_write_err67 = thrift.WrapTException(err2)
+				_write_err92 = thrift.WrapTException(err2)
 			}
-			if err2 := _exc68.Write(ctx, oprot); _write_err67 == nil && err2 != nil {
-				_write_err67 = thrift.WrapTException(err2)
+			if err2 := _exc93.Write(ctx, oprot); _write_err92 == nil && err2 != nil {
+				_write_err92 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.WriteMessageEnd(ctx); _write_err67 == nil && err2 != nil {
-				_write_err67 = thrift.WrapTException(err2)
+			if err2 := oprot.WriteMessageEnd(ctx); _write_err92 == nil && err2 != nil {
+				_write_err92 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.Flush(ctx); _write_err67 == nil && err2 != nil {
-				_write_err67 = thrift.WrapTException(err2)
+			if err2 := oprot.Flush(ctx); _write_err92 == nil && err2 != nil {
+				_write_err92 = thrift.WrapTException(err2)
 			}
-			if _write_err67 != nil {
-				return false, thrift.WrapTException(_write_err67)
+			if _write_err92 != nil {
+				return false, thrift.WrapTException(_write_err92)
 			}
 			return true, err
 		}
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "add_class", thrift.REPLY, seqId); err2 != nil {
-		_write_err67 = thrift.WrapTException(err2)
+		_write_err92 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err67 == nil && err2 != nil {
-		_write_err67 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err92 == nil && err2 != nil {
+		_write_err92 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err67 == nil && err2 != nil {
-		_write_err67 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err92 == nil && err2 != nil {
+		_write_err92 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err67 == nil && err2 != nil {
-		_write_err67 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err92 == nil && err2 != nil {
+		_write_err92 = thrift.WrapTException(err2)
 	}
-	if _write_err67 != nil {
-		return false, thrift.WrapTException(_write_err67)
+	if _write_err92 != nil {
+		return false, thrift.WrapTException(_write_err92)
 	}
 	return true, err
 }
@@ -4250,7 +5180,7 @@ type interfaceProcessorDelClass struct {
 }
 
 func (p *interfaceProcessorDelClass) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err69 error
+	var _write_err94 error
 	args := InterfaceDelClassArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -4300,40 +5230,40 @@ func (p *interfaceProcessorDelClass) Process(ctx context.Context, seqId int32, i
 			if errors.Is(err2, thrift.ErrAbandonRequest) {
 				return false, thrift.WrapTException(err2)
 			}
-			_exc70 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing del_class: "+err2.Error())
+			_exc95 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing del_class: "+err2.Error())
 			if err2 := oprot.WriteMessageBegin(ctx, "del_class", thrift.EXCEPTION, seqId); err2 != nil {
-				_write_err69 = thrift.WrapTException(err2)
+				_write_err94 = thrift.WrapTException(err2)
 			}
-			if err2 := _exc70.Write(ctx, oprot); _write_err69 == nil && err2 != nil {
-				_write_err69 = thrift.WrapTException(err2)
+			if err2 := _exc95.Write(ctx, oprot); _write_err94 == nil && err2 != nil {
+				_write_err94 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.WriteMessageEnd(ctx); _write_err69 == nil && err2 != nil {
-				_write_err69 = thrift.WrapTException(err2)
+			if err2 := oprot.WriteMessageEnd(ctx); _write_err94 == nil && err2 != nil {
+				_write_err94 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.Flush(ctx); _write_err69 == nil && err2 != nil {
-				_write_err69 = thrift.WrapTException(err2)
+			if err2 := oprot.Flush(ctx); _write_err94 == nil && err2 != nil {
+				_write_err94 = thrift.WrapTException(err2)
 			}
-			if _write_err69 != nil {
-				return false, thrift.WrapTException(_write_err69)
+			if _write_err94 != nil {
+				return false, thrift.WrapTException(_write_err94)
 			}
 			return true, err
 		}
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "del_class", thrift.REPLY, seqId); err2 != nil {
-		_write_err69 = thrift.WrapTException(err2)
+		_write_err94 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err69 == nil && err2 != nil {
-		_write_err69 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err94 == nil && err2 != nil {
+		_write_err94 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err69 == nil && err2 != nil {
-		_write_err69 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err94 == nil && err2 != nil {
+		_write_err94 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err69 == nil && err2 != nil {
-		_write_err69 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err94 == nil && err2 != nil {
+		_write_err94 = thrift.WrapTException(err2)
 	}
-	if _write_err69 != nil {
-		return false, thrift.WrapTException(_write_err69)
+	if _write_err94 != nil {
+		return false, thrift.WrapTException(_write_err94)
 	}
 	return true, err
 }
@@ -4343,7 +5273,7 @@ type interfaceProcessorAddRule struct {
 }
 
 func (p *interfaceProcessorAddRule) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err71 error
+	var _write_err96 error
 	args := InterfaceAddRuleArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -4393,40 +5323,40 @@ func (p *interfaceProcessorAddRule) Process(ctx context.Context, seqId int32, ip
 			if errors.Is(err2, thrift.ErrAbandonRequest) {
 				return false, thrift.WrapTException(err2)
 			}
-			_exc72 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing add_rule: "+err2.Error())
+			_exc97 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing add_rule: "+err2.Error())
 			if err2 := oprot.WriteMessageBegin(ctx, "add_rule", thrift.EXCEPTION, seqId); err2 != nil {
-				_write_err71 = thrift.WrapTException(err2)
+				_write_err96 = thrift.WrapTException(err2)
 			}
-			if err2 := _exc72.Write(ctx, oprot); _write_err71 == nil && err2 != nil {
-				_write_err71 = thrift.WrapTException(err2)
+			if err2 := _exc97.Write(ctx, oprot); _write_err96 == nil && err2 != nil {
+				_write_err96 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.WriteMessageEnd(ctx); _write_err71 == nil && err2 != nil {
-				_write_err71 = thrift.WrapTException(err2)
+			if err2 := oprot.WriteMessageEnd(ctx); _write_err96 == nil && err2 != nil {
+				_write_err96 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.Flush(ctx); _write_err71 == nil && err2 != nil {
-				_write_err71 = thrift.WrapTException(err2)
+			if err2 := oprot.Flush(ctx); _write_err96 == nil && err2 != nil {
+				_write_err96 = thrift.WrapTException(err2)
 			}
-			if _write_err71 != nil {
-				return false, thrift.WrapTException(_write_err71)
+			if _write_err96 != nil {
+				return false, thrift.WrapTException(_write_err96)
 			}
 			return true, err
 		}
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "add_rule", thrift.REPLY, seqId); err2 != nil {
-		_write_err71 = thrift.WrapTException(err2)
+		_write_err96 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err71 == nil && err2 != nil {
-		_write_err71 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err96 == nil && err2 != nil {
+		_write_err96 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err71 == nil && err2 != nil {
-		_write_err71 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err96 == nil && err2 != nil {
+		_write_err96 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err71 == nil && err2 != nil {
-		_write_err71 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err96 == nil && err2 != nil {
+		_write_err96 = thrift.WrapTException(err2)
 	}
-	if _write_err71 != nil {
-		return false, thrift.WrapTException(_write_err71)
+	if _write_err96 != nil {
+		return false, thrift.WrapTException(_write_err96)
 	}
 	return true, err
 }
@@ -4436,7 +5366,7 @@ type interfaceProcessorDelRule struct {
 }
 
 func (p *interfaceProcessorDelRule) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err73 error
+	var _write_err98 error
 	args := InterfaceDelRuleArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -4486,40 +5416,40 @@ func (p *interfaceProcessorDelRule) Process(ctx context.Context, seqId int32, ip
 			if errors.Is(err2, thrift.ErrAbandonRequest) {
 				return false, thrift.WrapTException(err2)
 			}
-			_exc74 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing del_rule: "+err2.Error())
+			_exc99 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing del_rule: "+err2.Error())
 			if err2 := oprot.WriteMessageBegin(ctx, "del_rule", thrift.EXCEPTION, seqId); err2 != nil {
-				_write_err73 = thrift.WrapTException(err2)
+				_write_err98 = thrift.WrapTException(err2)
 			}
-			if err2 := _exc74.Write(ctx, oprot); _write_err73 == nil && err2 != nil {
-				_write_err73 = thrift.WrapTException(err2)
+			if err2 := _exc99.Write(ctx, oprot); _write_err98 == nil && err2 != nil {
+				_write_err98 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.WriteMessageEnd(ctx); _write_err73 == nil && err2 != nil {
-				_write_err73 = thrift.WrapTException(err2)
+			if err2 := oprot.WriteMessageEnd(ctx); _write_err98 == nil && err2 != nil {
+				_write_err98 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.Flush(ctx); _write_err73 == nil && err2 != nil {
-				_write_err73 = thrift.WrapTException(err2)
+			if err2 := oprot.Flush(ctx); _write_err98 == nil && err2 != nil {
+				_write_err98 = thrift.WrapTException(err2)
 			}
-			if _write_err73 != nil {
-				return false, thrift.WrapTException(_write_err73)
+			if _write_err98 != nil {
+				return false, thrift.WrapTException(_write_err98)
 			}
 			return true, err
 		}
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "del_rule", thrift.REPLY, seqId); err2 != nil {
-		_write_err73 = thrift.WrapTException(err2)
+		_write_err98 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err73 == nil && err2 != nil {
-		_write_err73 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err98 == nil && err2 != nil {
+		_write_err98 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err73 == nil && err2 != nil {
-		_write_err73 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err98 == nil && err2 != nil {
+		_write_err98 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err73 == nil && err2 != nil {
-		_write_err73 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err98 == nil && err2 != nil {
+		_write_err98 = thrift.WrapTException(err2)
 	}
-	if _write_err73 != nil {
-		return false, thrift.WrapTException(_write_err73)
+	if _write_err98 != nil {
+		return false, thrift.WrapTException(_write_err98)
 	}
 	return true, err
 }
@@ -4529,7 +5459,7 @@ type interfaceProcessorSetDefaultClass struct {
 }
 
 func (p *interfaceProcessorSetDefaultClass) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err75 error
+	var _write_err100 error
 	args := InterfaceSetDefaultClassArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -4579,40 +5509,40 @@ func (p *interfaceProcessorSetDefaultClass) Process(ctx context.Context, seqId i
 			if errors.Is(err2, thrift.ErrAbandonRequest) {
 				return false, thrift.WrapTException(err2)
 			}
-			_exc76 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing set_default_class: "+err2.Error())
+			_exc101 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing set_default_class: "+err2.Error())
 			if err2 := oprot.WriteMessageBegin(ctx, "set_default_class", thrift.EXCEPTION, seqId); err2 != nil {
-				_write_err75 = thrift.WrapTException(err2)
+				_write_err100 = thrift.WrapTException(err2)
 			}
-			if err2 := _exc76.Write(ctx, oprot); _write_err75 == nil && err2 != nil {
-				_write_err75 = thrift.WrapTException(err2)
+			if err2 := _exc101.Write(ctx, oprot); _write_err100 == nil && err2 != nil {
+				_write_err100 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.WriteMessageEnd(ctx); _write_err75 == nil && err2 != nil {
-				_write_err75 = thrift.WrapTException(err2)
+			if err2 := oprot.WriteMessageEnd(ctx); _write_err100 == nil && err2 != nil {
+				_write_err100 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.Flush(ctx); _write_err75 == nil && err2 != nil {
-				_write_err75 = thrift.WrapTException(err2)
+			if err2 := oprot.Flush(ctx); _write_err100 == nil && err2 != nil {
+				_write_err100 = thrift.WrapTException(err2)
 			}
-			if _write_err75 != nil {
-				return false, thrift.WrapTException(_write_err75)
+			if _write_err100 != nil {
+				return false, thrift.WrapTException(_write_err100)
 			}
 			return true, err
 		}
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "set_default_class", thrift.REPLY, seqId); err2 != nil {
-		_write_err75 = thrift.WrapTException(err2)
+		_write_err100 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err75 == nil && err2 != nil {
-		_write_err75 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err100 == nil && err2 != nil {
+		_write_err100 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err75 == nil && err2 != nil {
-		_write_err75 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err100 == nil && err2 != nil {
+		_write_err100 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err75 == nil && err2 != nil {
-		_write_err75 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err100 == nil && err2 != nil {
+		_write_err100 = thrift.WrapTException(err2)
 	}
-	if _write_err75 != nil {
-		return false, thrift.WrapTException(_write_err75)
+	if _write_err100 != nil {
+		return false, thrift.WrapTException(_write_err100)
 	}
 	return true, err
 }
@@ -4622,7 +5552,7 @@ type interfaceProcessorShowQos struct {
 }
 
 func (p *interfaceProcessorShowQos) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err77 error
+	var _write_err102 error
 	args := InterfaceShowQosArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -4672,21 +5602,21 @@ func (p *interfaceProcessorShowQos) Process(ctx context.Context, seqId int32, ip
 			if errors.Is(err2, thrift.ErrAbandonRequest) {
 				return false, thrift.WrapTException(err2)
 			}
-			_exc78 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing show_qos: "+err2.Error())
+			_exc103 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing show_qos: "+err2.Error())
 			if err2 := oprot.WriteMessageBegin(ctx, "show_qos", thrift.EXCEPTION, seqId); err2 != nil {
-				_write_err77 = thrift.WrapTException(err2)
+				_write_err102 = thrift.WrapTException(err2)
 			}
-			if err2 := _exc78.Write(ctx, oprot); _write_err77 == nil && err2 != nil {
-				_write_err77 = thrift.WrapTException(err2)
+			if err2 := _exc103.Write(ctx, oprot); _write_err102 == nil && err2 != nil {
+				_write_err102 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.WriteMessageEnd(ctx); _write_err77 == nil && err2 != nil {
-				_write_err77 = thrift.WrapTException(err2)
+			if err2 := oprot.WriteMessageEnd(ctx); _write_err102 == nil && err2 != nil {
+				_write_err102 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.Flush(ctx); _write_err77 == nil && err2 != nil {
-				_write_err77 = thrift.WrapTException(err2)
+			if err2 := oprot.Flush(ctx); _write_err102 == nil && err2 != nil {
+				_write_err102 = thrift.WrapTException(err2)
 			}
-			if _write_err77 != nil {
-				return false, thrift.WrapTException(_write_err77)
+			if _write_err102 != nil {
+				return false, thrift.WrapTException(_write_err102)
 			}
 			return true, err
 		}
@@ -4695,19 +5625,19 @@ func (p *interfaceProcessorShowQos) Process(ctx context.Context, seqId int32, ip
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "show_qos", thrift.REPLY, seqId); err2 != nil {
-		_write_err77 = thrift.WrapTException(err2)
+		_write_err102 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err77 == nil && err2 != nil {
-		_write_err77 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err102 == nil && err2 != nil {
+		_write_err102 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err77 == nil && err2 != nil {
-		_write_err77 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err102 == nil && err2 != nil {
+		_write_err102 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err77 == nil && err2 != nil {
-		_write_err77 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err102 == nil && err2 != nil {
+		_write_err102 = thrift.WrapTException(err2)
 	}
-	if _write_err77 != nil {
-		return false, thrift.WrapTException(_write_err77)
+	if _write_err102 != nil {
+		return false, thrift.WrapTException(_write_err102)
 	}
 	return true, err
 }
@@ -5239,13 +6169,13 @@ func (p *InterfaceAddIfThreadsArgs) ReadField4(ctx context.Context, iprot thrift
 	tSlice := make([]int32, 0, size)
 	p.Threads = tSlice
 	for i := 0; i < size; i++ {
-		var _elem79 int32
+		var _elem104 int32
 		if v, err := iprot.ReadI32(ctx); err != nil {
 			return thrift.PrependError("error reading field 0: ", err)
 		} else {
-			_elem79 = v
+			_elem104 = v
 		}
-		p.Threads = append(p.Threads, _elem79)
+		p.Threads = append(p.Threads, _elem104)
 	}
 	if err := iprot.ReadListEnd(ctx); err != nil {
 		return thrift.PrependError("error reading list end: ", err)
@@ -6448,6 +7378,1326 @@ func (p *InterfaceSetHostOwnedResult) String() string {
 
 // Attributes:
 //   - Ifname
+//   - Addr
+//   - Mac
+//   - Kind
+type InterfaceAddNeighbourArgs struct {
+	Ifname string `thrift:"ifname,1" db:"ifname" json:"ifname"`
+	Addr   string `thrift:"addr,2" db:"addr" json:"addr"`
+	Mac    string `thrift:"mac,3" db:"mac" json:"mac"`
+	Kind   string `thrift:"kind,4" db:"kind" json:"kind"`
+}
+
+func NewInterfaceAddNeighbourArgs() *InterfaceAddNeighbourArgs {
+	return &InterfaceAddNeighbourArgs{}
+}
+
+func (p *InterfaceAddNeighbourArgs) GetIfname() string {
+	return p.Ifname
+}
+
+func (p *InterfaceAddNeighbourArgs) GetAddr() string {
+	return p.Addr
+}
+
+func (p *InterfaceAddNeighbourArgs) GetMac() string {
+	return p.Mac
+}
+
+func (p *InterfaceAddNeighbourArgs) GetKind() string {
+	return p.Kind
+}
+func (p *InterfaceAddNeighbourArgs) Read(ctx context.Context, iprot thrift.TProtocol) error {
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
+
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 1:
+			if fieldTypeId == thrift.STRING {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 2:
+			if fieldTypeId == thrift.STRING {
+				if err := p.ReadField2(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 3:
+			if fieldTypeId == thrift.STRING {
+				if err := p.ReadField3(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 4:
+			if fieldTypeId == thrift.STRING {
+				if err := p.ReadField4(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	return nil
+}
+
+func (p *InterfaceAddNeighbourArgs) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadString(ctx); err != nil {
+		return thrift.PrependError("error reading field 1: ", err)
+	} else {
+		p.Ifname = v
+	}
+	return nil
+}
+
+func (p *InterfaceAddNeighbourArgs) ReadField2(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadString(ctx); err != nil {
+		return thrift.PrependError("error reading field 2: ", err)
+	} else {
+		p.Addr = v
+	}
+	return nil
+}
+
+func (p *InterfaceAddNeighbourArgs) ReadField3(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadString(ctx); err != nil {
+		return thrift.PrependError("error reading field 3: ", err)
+	} else {
+		p.Mac = v
+	}
+	return nil
+}
+
+func (p *InterfaceAddNeighbourArgs) ReadField4(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadString(ctx); err != nil {
+		return thrift.PrependError("error reading field 4: ", err)
+	} else {
+		p.Kind = v
+	}
+	return nil
+}
+
+func (p *InterfaceAddNeighbourArgs) Write(ctx context.Context, oprot thrift.TProtocol) error {
+	if err := oprot.WriteStructBegin(ctx, "add_neighbour_args"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField2(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField3(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField4(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
+}
+
+func (p *InterfaceAddNeighbourArgs) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "ifname", thrift.STRING, 1); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:ifname: ", p), err)
+	}
+	if err := oprot.WriteString(ctx, string(p.Ifname)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.ifname (1) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 1:ifname: ", p), err)
+	}
+	return err
+}
+
+func (p *InterfaceAddNeighbourArgs) writeField2(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "addr", thrift.STRING, 2); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 2:addr: ", p), err)
+	}
+	if err := oprot.WriteString(ctx, string(p.Addr)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.addr (2) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 2:addr: ", p), err)
+	}
+	return err
+}
+
+func (p *InterfaceAddNeighbourArgs) writeField3(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "mac", thrift.STRING, 3); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 3:mac: ", p), err)
+	}
+	if err := oprot.WriteString(ctx, string(p.Mac)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.mac (3) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 3:mac: ", p), err)
+	}
+	return err
+}
+
+func (p *InterfaceAddNeighbourArgs) writeField4(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "kind", thrift.STRING, 4); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 4:kind: ", p), err)
+	}
+	if err := oprot.WriteString(ctx, string(p.Kind)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.kind (4) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 4:kind: ", p), err)
+	}
+	return err
+}
+
+func (p *InterfaceAddNeighbourArgs) String() string {
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("InterfaceAddNeighbourArgs(%+v)", *p)
+}
+
+// Attributes:
+//   - Err
+type InterfaceAddNeighbourResult struct {
+	Err *common.ApiErr `thrift:"err,1" db:"err" json:"err,omitempty"`
+}
+
+func NewInterfaceAddNeighbourResult() *InterfaceAddNeighbourResult {
+	return &InterfaceAddNeighbourResult{}
+}
+
+var InterfaceAddNeighbourResult_Err_DEFAULT *common.ApiErr
+
+func (p *InterfaceAddNeighbourResult) GetErr() *common.ApiErr {
+	if !p.IsSetErr() {
+		return InterfaceAddNeighbourResult_Err_DEFAULT
+	}
+	return p.Err
+}
+func (p *InterfaceAddNeighbourResult) IsSetErr() bool {
+	return p.Err != nil
+}
+
+func (p *InterfaceAddNeighbourResult) Read(ctx context.Context, iprot thrift.TProtocol) error {
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
+
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 1:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	return nil
+}
+
+func (p *InterfaceAddNeighbourResult) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	p.Err = &common.ApiErr{
+		Kind: 0,
+	}
+	if err := p.Err.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Err), err)
+	}
+	return nil
+}
+
+func (p *InterfaceAddNeighbourResult) Write(ctx context.Context, oprot thrift.TProtocol) error {
+	if err := oprot.WriteStructBegin(ctx, "add_neighbour_result"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
+}
+
+func (p *InterfaceAddNeighbourResult) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if p.IsSetErr() {
+		if err := oprot.WriteFieldBegin(ctx, "err", thrift.STRUCT, 1); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:err: ", p), err)
+		}
+		if err := p.Err.Write(ctx, oprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.Err), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 1:err: ", p), err)
+		}
+	}
+	return err
+}
+
+func (p *InterfaceAddNeighbourResult) String() string {
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("InterfaceAddNeighbourResult(%+v)", *p)
+}
+
+// Attributes:
+//   - Ifname
+//   - Addr
+type InterfaceDelNeighbourArgs struct {
+	Ifname string `thrift:"ifname,1" db:"ifname" json:"ifname"`
+	Addr   string `thrift:"addr,2" db:"addr" json:"addr"`
+}
+
+func NewInterfaceDelNeighbourArgs() *InterfaceDelNeighbourArgs {
+	return &InterfaceDelNeighbourArgs{}
+}
+
+func (p *InterfaceDelNeighbourArgs) GetIfname() string {
+	return p.Ifname
+}
+
+func (p *InterfaceDelNeighbourArgs) GetAddr() string {
+	return p.Addr
+}
+func (p *InterfaceDelNeighbourArgs) Read(ctx context.Context, iprot thrift.TProtocol) error {
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
+
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 1:
+			if fieldTypeId == thrift.STRING {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 2:
+			if fieldTypeId == thrift.STRING {
+				if err := p.ReadField2(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	return nil
+}
+
+func (p *InterfaceDelNeighbourArgs) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadString(ctx); err != nil {
+		return thrift.PrependError("error reading field 1: ", err)
+	} else {
+		p.Ifname = v
+	}
+	return nil
+}
+
+func (p *InterfaceDelNeighbourArgs) ReadField2(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadString(ctx); err != nil {
+		return thrift.PrependError("error reading field 2: ", err)
+	} else {
+		p.Addr = v
+	}
+	return nil
+}
+
+func (p *InterfaceDelNeighbourArgs) Write(ctx context.Context, oprot thrift.TProtocol) error {
+	if err := oprot.WriteStructBegin(ctx, "del_neighbour_args"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField2(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
+}
+
+func (p *InterfaceDelNeighbourArgs) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "ifname", thrift.STRING, 1); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:ifname: ", p), err)
+	}
+	if err := oprot.WriteString(ctx, string(p.Ifname)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.ifname (1) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 1:ifname: ", p), err)
+	}
+	return err
+}
+
+func (p *InterfaceDelNeighbourArgs) writeField2(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "addr", thrift.STRING, 2); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 2:addr: ", p), err)
+	}
+	if err := oprot.WriteString(ctx, string(p.Addr)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.addr (2) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 2:addr: ", p), err)
+	}
+	return err
+}
+
+func (p *InterfaceDelNeighbourArgs) String() string {
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("InterfaceDelNeighbourArgs(%+v)", *p)
+}
+
+// Attributes:
+//   - Err
+type InterfaceDelNeighbourResult struct {
+	Err *common.ApiErr `thrift:"err,1" db:"err" json:"err,omitempty"`
+}
+
+func NewInterfaceDelNeighbourResult() *InterfaceDelNeighbourResult {
+	return &InterfaceDelNeighbourResult{}
+}
+
+var InterfaceDelNeighbourResult_Err_DEFAULT *common.ApiErr
+
+func (p *InterfaceDelNeighbourResult) GetErr() *common.ApiErr {
+	if !p.IsSetErr() {
+		return InterfaceDelNeighbourResult_Err_DEFAULT
+	}
+	return p.Err
+}
+func (p *InterfaceDelNeighbourResult) IsSetErr() bool {
+	return p.Err != nil
+}
+
+func (p *InterfaceDelNeighbourResult) Read(ctx context.Context, iprot thrift.TProtocol) error {
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
+
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 1:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	return nil
+}
+
+func (p *InterfaceDelNeighbourResult) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	p.Err = &common.ApiErr{
+		Kind: 0,
+	}
+	if err := p.Err.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Err), err)
+	}
+	return nil
+}
+
+func (p *InterfaceDelNeighbourResult) Write(ctx context.Context, oprot thrift.TProtocol) error {
+	if err := oprot.WriteStructBegin(ctx, "del_neighbour_result"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
+}
+
+func (p *InterfaceDelNeighbourResult) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if p.IsSetErr() {
+		if err := oprot.WriteFieldBegin(ctx, "err", thrift.STRUCT, 1); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:err: ", p), err)
+		}
+		if err := p.Err.Write(ctx, oprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.Err), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 1:err: ", p), err)
+		}
+	}
+	return err
+}
+
+func (p *InterfaceDelNeighbourResult) String() string {
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("InterfaceDelNeighbourResult(%+v)", *p)
+}
+
+// Attributes:
+//   - Ns
+type InterfaceAddNeighboursArgs struct {
+	Ns []*Neighbour `thrift:"ns,1" db:"ns" json:"ns"`
+}
+
+func NewInterfaceAddNeighboursArgs() *InterfaceAddNeighboursArgs {
+	return &InterfaceAddNeighboursArgs{}
+}
+
+func (p *InterfaceAddNeighboursArgs) GetNs() []*Neighbour {
+	return p.Ns
+}
+func (p *InterfaceAddNeighboursArgs) Read(ctx context.Context, iprot thrift.TProtocol) error {
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
+
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 1:
+			if fieldTypeId == thrift.LIST {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	return nil
+}
+
+func (p *InterfaceAddNeighboursArgs) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	_, size, err := iprot.ReadListBegin(ctx)
+	if err != nil {
+		return thrift.PrependError("error reading list begin: ", err)
+	}
+	tSlice := make([]*Neighbour, 0, size)
+	p.Ns = tSlice
+	for i := 0; i < size; i++ {
+		_elem105 := &Neighbour{}
+		if err := _elem105.Read(ctx, iprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", _elem105), err)
+		}
+		p.Ns = append(p.Ns, _elem105)
+	}
+	if err := iprot.ReadListEnd(ctx); err != nil {
+		return thrift.PrependError("error reading list end: ", err)
+	}
+	return nil
+}
+
+func (p *InterfaceAddNeighboursArgs) Write(ctx context.Context, oprot thrift.TProtocol) error {
+	if err := oprot.WriteStructBegin(ctx, "add_neighbours_args"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
+}
+
+func (p *InterfaceAddNeighboursArgs) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "ns", thrift.LIST, 1); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:ns: ", p), err)
+	}
+	if err := oprot.WriteListBegin(ctx, thrift.STRUCT, len(p.Ns)); err != nil {
+		return thrift.PrependError("error writing list begin: ", err)
+	}
+	for _, v := range p.Ns {
+		if err := v.Write(ctx, oprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", v), err)
+		}
+	}
+	if err := oprot.WriteListEnd(ctx); err != nil {
+		return thrift.PrependError("error writing list end: ", err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 1:ns: ", p), err)
+	}
+	return err
+}
+
+func (p *InterfaceAddNeighboursArgs) String() string {
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("InterfaceAddNeighboursArgs(%+v)", *p)
+}
+
+// Attributes:
+//   - Err
+type InterfaceAddNeighboursResult struct {
+	Err *common.ApiErr `thrift:"err,1" db:"err" json:"err,omitempty"`
+}
+
+func NewInterfaceAddNeighboursResult() *InterfaceAddNeighboursResult {
+	return &InterfaceAddNeighboursResult{}
+}
+
+var InterfaceAddNeighboursResult_Err_DEFAULT *common.ApiErr
+
+func (p *InterfaceAddNeighboursResult) GetErr() *common.ApiErr {
+	if !p.IsSetErr() {
+		return InterfaceAddNeighboursResult_Err_DEFAULT
+	}
+	return p.Err
+}
+func (p *InterfaceAddNeighboursResult) IsSetErr() bool {
+	return p.Err != nil
+}
+
+func (p *InterfaceAddNeighboursResult) Read(ctx context.Context, iprot thrift.TProtocol) error {
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
+
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 1:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	return nil
+}
+
+func (p *InterfaceAddNeighboursResult) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	p.Err = &common.ApiErr{
+		Kind: 0,
+	}
+	if err := p.Err.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Err), err)
+	}
+	return nil
+}
+
+func (p *InterfaceAddNeighboursResult) Write(ctx context.Context, oprot thrift.TProtocol) error {
+	if err := oprot.WriteStructBegin(ctx, "add_neighbours_result"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
+}
+
+func (p *InterfaceAddNeighboursResult) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if p.IsSetErr() {
+		if err := oprot.WriteFieldBegin(ctx, "err", thrift.STRUCT, 1); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:err: ", p), err)
+		}
+		if err := p.Err.Write(ctx, oprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.Err), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 1:err: ", p), err)
+		}
+	}
+	return err
+}
+
+func (p *InterfaceAddNeighboursResult) String() string {
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("InterfaceAddNeighboursResult(%+v)", *p)
+}
+
+// Attributes:
+//   - Ns
+type InterfaceDelNeighboursArgs struct {
+	Ns []*Neighbour `thrift:"ns,1" db:"ns" json:"ns"`
+}
+
+func NewInterfaceDelNeighboursArgs() *InterfaceDelNeighboursArgs {
+	return &InterfaceDelNeighboursArgs{}
+}
+
+func (p *InterfaceDelNeighboursArgs) GetNs() []*Neighbour {
+	return p.Ns
+}
+func (p *InterfaceDelNeighboursArgs) Read(ctx context.Context, iprot thrift.TProtocol) error {
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
+
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 1:
+			if fieldTypeId == thrift.LIST {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	return nil
+}
+
+func (p *InterfaceDelNeighboursArgs) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	_, size, err := iprot.ReadListBegin(ctx)
+	if err != nil {
+		return thrift.PrependError("error reading list begin: ", err)
+	}
+	tSlice := make([]*Neighbour, 0, size)
+	p.Ns = tSlice
+	for i := 0; i < size; i++ {
+		_elem106 := &Neighbour{}
+		if err := _elem106.Read(ctx, iprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", _elem106), err)
+		}
+		p.Ns = append(p.Ns, _elem106)
+	}
+	if err := iprot.ReadListEnd(ctx); err != nil {
+		return thrift.PrependError("error reading list end: ", err)
+	}
+	return nil
+}
+
+func (p *InterfaceDelNeighboursArgs) Write(ctx context.Context, oprot thrift.TProtocol) error {
+	if err := oprot.WriteStructBegin(ctx, "del_neighbours_args"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
+}
+
+func (p *InterfaceDelNeighboursArgs) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "ns", thrift.LIST, 1); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:ns: ", p), err)
+	}
+	if err := oprot.WriteListBegin(ctx, thrift.STRUCT, len(p.Ns)); err != nil {
+		return thrift.PrependError("error writing list begin: ", err)
+	}
+	for _, v := range p.Ns {
+		if err := v.Write(ctx, oprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", v), err)
+		}
+	}
+	if err := oprot.WriteListEnd(ctx); err != nil {
+		return thrift.PrependError("error writing list end: ", err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 1:ns: ", p), err)
+	}
+	return err
+}
+
+func (p *InterfaceDelNeighboursArgs) String() string {
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("InterfaceDelNeighboursArgs(%+v)", *p)
+}
+
+// Attributes:
+//   - Err
+type InterfaceDelNeighboursResult struct {
+	Err *common.ApiErr `thrift:"err,1" db:"err" json:"err,omitempty"`
+}
+
+func NewInterfaceDelNeighboursResult() *InterfaceDelNeighboursResult {
+	return &InterfaceDelNeighboursResult{}
+}
+
+var InterfaceDelNeighboursResult_Err_DEFAULT *common.ApiErr
+
+func (p *InterfaceDelNeighboursResult) GetErr() *common.ApiErr {
+	if !p.IsSetErr() {
+		return InterfaceDelNeighboursResult_Err_DEFAULT
+	}
+	return p.Err
+}
+func (p *InterfaceDelNeighboursResult) IsSetErr() bool {
+	return p.Err != nil
+}
+
+func (p *InterfaceDelNeighboursResult) Read(ctx context.Context, iprot thrift.TProtocol) error {
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
+
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 1:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	return nil
+}
+
+func (p *InterfaceDelNeighboursResult) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	p.Err = &common.ApiErr{
+		Kind: 0,
+	}
+	if err := p.Err.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Err), err)
+	}
+	return nil
+}
+
+func (p *InterfaceDelNeighboursResult) Write(ctx context.Context, oprot thrift.TProtocol) error {
+	if err := oprot.WriteStructBegin(ctx, "del_neighbours_result"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
+}
+
+func (p *InterfaceDelNeighboursResult) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if p.IsSetErr() {
+		if err := oprot.WriteFieldBegin(ctx, "err", thrift.STRUCT, 1); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:err: ", p), err)
+		}
+		if err := p.Err.Write(ctx, oprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.Err), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 1:err: ", p), err)
+		}
+	}
+	return err
+}
+
+func (p *InterfaceDelNeighboursResult) String() string {
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("InterfaceDelNeighboursResult(%+v)", *p)
+}
+
+// Attributes:
+//   - Ifname
+type InterfaceShowNeighboursArgs struct {
+	Ifname string `thrift:"ifname,1" db:"ifname" json:"ifname"`
+}
+
+func NewInterfaceShowNeighboursArgs() *InterfaceShowNeighboursArgs {
+	return &InterfaceShowNeighboursArgs{}
+}
+
+func (p *InterfaceShowNeighboursArgs) GetIfname() string {
+	return p.Ifname
+}
+func (p *InterfaceShowNeighboursArgs) Read(ctx context.Context, iprot thrift.TProtocol) error {
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
+
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 1:
+			if fieldTypeId == thrift.STRING {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	return nil
+}
+
+func (p *InterfaceShowNeighboursArgs) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadString(ctx); err != nil {
+		return thrift.PrependError("error reading field 1: ", err)
+	} else {
+		p.Ifname = v
+	}
+	return nil
+}
+
+func (p *InterfaceShowNeighboursArgs) Write(ctx context.Context, oprot thrift.TProtocol) error {
+	if err := oprot.WriteStructBegin(ctx, "show_neighbours_args"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
+}
+
+func (p *InterfaceShowNeighboursArgs) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "ifname", thrift.STRING, 1); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:ifname: ", p), err)
+	}
+	if err := oprot.WriteString(ctx, string(p.Ifname)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.ifname (1) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 1:ifname: ", p), err)
+	}
+	return err
+}
+
+func (p *InterfaceShowNeighboursArgs) String() string {
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("InterfaceShowNeighboursArgs(%+v)", *p)
+}
+
+// Attributes:
+//   - Success
+//   - Err
+type InterfaceShowNeighboursResult struct {
+	Success []*Neighbour   `thrift:"success,0" db:"success" json:"success,omitempty"`
+	Err     *common.ApiErr `thrift:"err,1" db:"err" json:"err,omitempty"`
+}
+
+func NewInterfaceShowNeighboursResult() *InterfaceShowNeighboursResult {
+	return &InterfaceShowNeighboursResult{}
+}
+
+var InterfaceShowNeighboursResult_Success_DEFAULT []*Neighbour
+
+func (p *InterfaceShowNeighboursResult) GetSuccess() []*Neighbour {
+	return p.Success
+}
+
+var InterfaceShowNeighboursResult_Err_DEFAULT *common.ApiErr
+
+func (p *InterfaceShowNeighboursResult) GetErr() *common.ApiErr {
+	if !p.IsSetErr() {
+		return InterfaceShowNeighboursResult_Err_DEFAULT
+	}
+	return p.Err
+}
+func (p *InterfaceShowNeighboursResult) IsSetSuccess() bool {
+	return p.Success != nil
+}
+
+func (p *InterfaceShowNeighboursResult) IsSetErr() bool {
+	return p.Err != nil
+}
+
+func (p *InterfaceShowNeighboursResult) Read(ctx context.Context, iprot thrift.TProtocol) error {
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
+
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 0:
+			if fieldTypeId == thrift.LIST {
+				if err := p.ReadField0(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 1:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	return nil
+}
+
+func (p *InterfaceShowNeighboursResult) ReadField0(ctx context.Context, iprot thrift.TProtocol) error {
+	_, size, err := iprot.ReadListBegin(ctx)
+	if err != nil {
+		return thrift.PrependError("error reading list begin: ", err)
+	}
+	tSlice := make([]*Neighbour, 0, size)
+	p.Success = tSlice
+	for i := 0; i < size; i++ {
+		_elem107 := &Neighbour{}
+		if err := _elem107.Read(ctx, iprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", _elem107), err)
+		}
+		p.Success = append(p.Success, _elem107)
+	}
+	if err := iprot.ReadListEnd(ctx); err != nil {
+		return thrift.PrependError("error reading list end: ", err)
+	}
+	return nil
+}
+
+func (p *InterfaceShowNeighboursResult) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	p.Err = &common.ApiErr{
+		Kind: 0,
+	}
+	if err := p.Err.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Err), err)
+	}
+	return nil
+}
+
+func (p *InterfaceShowNeighboursResult) Write(ctx context.Context, oprot thrift.TProtocol) error {
+	if err := oprot.WriteStructBegin(ctx, "show_neighbours_result"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField0(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
+}
+
+func (p *InterfaceShowNeighboursResult) writeField0(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if p.IsSetSuccess() {
+		if err := oprot.WriteFieldBegin(ctx, "success", thrift.LIST, 0); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 0:success: ", p), err)
+		}
+		if err := oprot.WriteListBegin(ctx, thrift.STRUCT, len(p.Success)); err != nil {
+			return thrift.PrependError("error writing list begin: ", err)
+		}
+		for _, v := range p.Success {
+			if err := v.Write(ctx, oprot); err != nil {
+				return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", v), err)
+			}
+		}
+		if err := oprot.WriteListEnd(ctx); err != nil {
+			return thrift.PrependError("error writing list end: ", err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 0:success: ", p), err)
+		}
+	}
+	return err
+}
+
+func (p *InterfaceShowNeighboursResult) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if p.IsSetErr() {
+		if err := oprot.WriteFieldBegin(ctx, "err", thrift.STRUCT, 1); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:err: ", p), err)
+		}
+		if err := p.Err.Write(ctx, oprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.Err), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 1:err: ", p), err)
+		}
+	}
+	return err
+}
+
+func (p *InterfaceShowNeighboursResult) String() string {
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("InterfaceShowNeighboursResult(%+v)", *p)
+}
+
+// Attributes:
+//   - Ifname
 type InterfaceShowArgs struct {
 	Ifname string `thrift:"ifname,1" db:"ifname" json:"ifname"`
 }
@@ -6636,11 +8886,11 @@ func (p *InterfaceShowResult) ReadField0(ctx context.Context, iprot thrift.TProt
 	tSlice := make([]*IfInfo, 0, size)
 	p.Success = tSlice
 	for i := 0; i < size; i++ {
-		_elem80 := &IfInfo{}
-		if err := _elem80.Read(ctx, iprot); err != nil {
-			return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", _elem80), err)
+		_elem108 := &IfInfo{}
+		if err := _elem108.Read(ctx, iprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", _elem108), err)
 		}
-		p.Success = append(p.Success, _elem80)
+		p.Success = append(p.Success, _elem108)
 	}
 	if err := iprot.ReadListEnd(ctx); err != nil {
 		return thrift.PrependError("error reading list end: ", err)

@@ -28,19 +28,30 @@ import (
 type Waker interface{ Wake() }
 
 // ShedTarget bounds how long a frame may wait in a driver's receive queue
-// while the interface is backlogged: older frames of heavy flows are shed
-// from the head of the queue, uncopied, before the next batch is read
-// (drivers with driver.Shedder: AF_PACKET TPACKET_V2). Without it the
-// standing queue under a flood is the whole ring (1024 frames, tens of ms
-// at the rates a loaded machine forwards), and a ping waits behind it.
-// Shedding uncopied frames is cheap enough that the thread catches up with
-// the queue head within a run. 0 (the default) turns shedding off: on the
-// project's loaded machine the forwarding thread loses its CPU for tens of
-// milliseconds at a time, the ring overflows in the kernel whatever R2
-// does, and shedding at 1 ms only lowered the delivered rate (README,
-// Latency). Set it (daemon: rx_shed_us) before interfaces are added; it is
-// read when a clone is made.
-var ShedTarget time.Duration
+// once the queue stands (ShedInterval): older frames of heavy flows are
+// shed from the head of the queue, uncopied, before the next batch is read
+// (drivers with driver.Shedder: AF_PACKET, both ring versions), so the ring keeps
+// room for new arrivals and a light flow's frame (a ping, a routing
+// protocol) is neither dropped by the kernel at a full ring nor kept
+// waiting behind a ring of flood. Shedding an uncopied frame is cheap
+// enough that the thread catches up with the queue head within a run.
+// 0 turns shedding off. Set it (daemon: rx_shed_us) before interfaces are
+// added; it is read when a clone is made.
+var ShedTarget = DefaultShedTarget
+
+// ShedInterval is how long the queue head's age must stay at or above
+// ShedTarget, the queue never emptying, before shedding starts
+// (driver.ShedControl): a burst the thread catches up with, such as the
+// ring it finds after losing its CPU for a while, is forwarded, not shed.
+// Daemon: rx_shed_interval_us.
+var ShedInterval = DefaultShedInterval
+
+// Defaults of ShedTarget and ShedInterval (README, Latency: measured
+// beside a 64 B flood).
+const (
+	DefaultShedTarget   = time.Millisecond
+	DefaultShedInterval = 10 * time.Millisecond
+)
 
 // shedMax bounds the frames shed in one run, so one run stays short.
 const shedMax = 4096
@@ -79,9 +90,10 @@ type Node struct {
 	// queued in the driver; only then is the queue head's age checked.
 	backlog bool
 	meter   driver.FlowMeter // flows of the shed frames
-	// shedAfter is ShedTarget when the clone was made.
-	shedAfter time.Duration
-	c         cntrs
+	// ctl says when the queue stands (ShedTarget and ShedInterval when
+	// the clone was made).
+	ctl driver.ShedControl
+	c   cntrs
 }
 
 type cntrs struct {
@@ -151,8 +163,8 @@ func (n *Node) Clone(c *graph.CloneCtx) graph.Node {
 		}
 		x.shed, _ = x.drv.(driver.Shedder)
 	}
-	x.shedAfter = ShedTarget
-	if x.shedAfter <= 0 {
+	x.ctl = driver.ShedControl{Target: int64(ShedTarget), Interval: int64(ShedInterval)}
+	if ShedTarget <= 0 {
 		x.shed = nil
 	}
 	x.c = cntrs{
@@ -251,13 +263,13 @@ func (n *Node) receive(d *graph.Dispatch) {
 		return
 	}
 	if n.backlog && n.shed != nil {
-		cutoff := time.Now().UnixNano() - int64(n.shedAfter)
-		if k := n.shed.Shed(cutoff, shedMax, &n.meter); k > 0 {
-			n.c.rxShed.Add(uint64(k))
-		}
+		n.shedHead()
 	}
 	got := n.drv.Recv(d.Pool(), n.batch[:room])
 	n.backlog = got == room
+	if !n.backlog {
+		n.ctl.Drained() // caught up: whatever queued was no standing queue
+	}
 	d.Admitted(got)
 	bytes := 0
 	for _, p := range n.batch[:got] {
@@ -270,6 +282,22 @@ func (n *Node) receive(d *graph.Dispatch) {
 	clear(n.batch[:got])
 	if got == room {
 		d.More() // maybe more frames waiting
+	}
+}
+
+// shedHead sheds old frames of heavy flows from the head of the receive
+// queue if the queue stands (n.ctl).
+func (n *Node) shedHead() {
+	head, ok := n.shed.HeadTime()
+	if !ok {
+		return
+	}
+	cutoff, ok := n.ctl.Check(time.Now().UnixNano(), head)
+	if !ok {
+		return
+	}
+	if k := n.shed.Shed(cutoff, shedMax, &n.meter); k > 0 {
+		n.c.rxShed.Add(uint64(k))
 	}
 }
 
@@ -297,9 +325,10 @@ func (n *Node) Removed(pool *packet.Pool) {
 func (n *Node) Drain() { packet.ReturnRing(n.handoff) }
 
 var (
-	_ graph.Node    = (*Node)(nil)
-	_ graph.FdOwner = (*Node)(nil)
-	_ graph.Drainer = (*Node)(nil)
+	_ graph.Node        = (*Node)(nil)
+	_ graph.FdOwner     = (*Node)(nil)
+	_ graph.SideFdOwner = (*Node)(nil)
+	_ graph.Drainer     = (*Node)(nil)
 )
 
 // PollFd is the driver's pollable descriptor (-1: none), registered in the
@@ -309,6 +338,15 @@ func (n *Node) PollFd() int {
 		return -1
 	}
 	return n.drv.Fd()
+}
+
+// SidePollFd implements graph.SideFdOwner: the driver's second
+// descriptor (driver.SideFder), -1 if it has none.
+func (n *Node) SidePollFd() int {
+	if s, ok := n.drv.(driver.SideFder); ok {
+		return s.SideFd()
+	}
+	return -1
 }
 
 // Rank implements graph.Ranker.

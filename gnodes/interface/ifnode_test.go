@@ -285,13 +285,14 @@ func TestRemovedFreesHandoff(t *testing.T) {
 	}
 }
 
-// shedDriver is a mem driver that records Shed calls and reports shedding
-// a fixed number of frames.
+// shedDriver is a mem driver that records Shed calls, reports shedding
+// a fixed number of frames, and says its head frame arrived at head.
 type shedDriver struct {
 	*mem.Driver
 	calls   int
 	cutoffs []int64
 	ret     int
+	head    int64
 }
 
 func (d *shedDriver) Shed(cutoff int64, max int, m *driver.FlowMeter) int {
@@ -300,14 +301,24 @@ func (d *shedDriver) Shed(cutoff int64, max int, m *driver.FlowMeter) int {
 	return d.ret
 }
 
+func (d *shedDriver) HeadTime() (int64, bool) { return d.head, d.Pending() }
+
+// setShed sets ShedTarget and ShedInterval for one test.
+func setShed(t *testing.T, target, interval time.Duration) {
+	t.Helper()
+	ifnode.ShedTarget, ifnode.ShedInterval = target, interval
+	t.Cleanup(func() { ifnode.ShedTarget, ifnode.ShedInterval = ifnode.DefaultShedTarget, ifnode.DefaultShedInterval })
+}
+
 // TestRxShed checks that the queue head is shed only while the interface
-// is backlogged (the last Recv filled its batch), with a cutoff ShedTarget
-// in the past, and that shed frames are counted.
+// is backlogged (the last Recv filled its batch) and the queue stands
+// (its head older than ShedTarget for ShedInterval), with a cutoff
+// ShedTarget in the past, and that shed frames are counted.
 func TestRxShed(t *testing.T) {
-	ifnode.ShedTarget = time.Millisecond
-	t.Cleanup(func() { ifnode.ShedTarget = 0 })
+	const interval = 20 * time.Millisecond
+	setShed(t, time.Millisecond, interval)
 	h := gt.New(t, gt.Options{})
-	drv := &shedDriver{Driver: newDriver(t, 64), ret: 5}
+	drv := &shedDriver{Driver: newDriver(t, 64), ret: 5, head: time.Now().Add(-time.Hour).UnixNano()}
 	gt.Add(h, ifnode.New(7, "eth0", 0, drv, nil))
 	dec := h.SinkSize(dname, 8)
 	drv.Inject(frame(0))
@@ -315,18 +326,28 @@ func TestRxShed(t *testing.T) {
 	if drv.calls != 0 {
 		t.Fatalf("Shed called %d times without a backlog", drv.calls)
 	}
-	for i := 1; i < 20; i++ {
+	for i := 1; i < 60; i++ {
 		drv.Inject(frame(i))
 	}
-	h.Run() // takes what fits (7 of 19): backlogged
-	for _, p := range dec.Take() {
-		h.Free(p)
+	take := func() {
+		for _, p := range dec.Take() {
+			h.Free(p)
+		}
 	}
+	h.Run() // takes what fits (7 of 59): backlogged; the old head starts the interval
+	take()
+	h.Run()
+	take()
+	if drv.calls != 0 {
+		t.Fatalf("Shed called %d times before the queue stood for ShedInterval", drv.calls)
+	}
+	time.Sleep(interval)
 	before := time.Now().UnixNano()
 	h.Run()
 	after := time.Now().UnixNano()
+	take()
 	if drv.calls != 1 {
-		t.Fatalf("Shed called %d times after a full batch, want 1", drv.calls)
+		t.Fatalf("Shed called %d times after the queue stood for ShedInterval, want 1", drv.calls)
 	}
 	target := int64(time.Millisecond)
 	if c := drv.cutoffs[0]; c < before-target || c > after-target {
@@ -335,18 +356,61 @@ func TestRxShed(t *testing.T) {
 	if got := h.Counter(iname + "/rx_shed"); got != 5 {
 		t.Errorf("rx_shed = %d, want 5", got)
 	}
-	for _, p := range dec.Take() {
-		h.Free(p)
+	h.Run() // still standing: sheds again at once
+	take()
+	if drv.calls != 2 {
+		t.Fatalf("Shed called %d times on the next run of a standing queue, want 2", drv.calls)
+	}
+
+	// Once the queue has emptied it must stand for a whole interval again.
+	for drv.Pending() {
+		h.Run()
+		take()
+	}
+	h.Run()
+	calls := drv.calls
+	for i := range 40 {
+		drv.Inject(frame(i))
+	}
+	h.Run()
+	take()
+	h.Run()
+	take()
+	if drv.calls != calls {
+		t.Errorf("Shed called %d times after the queue emptied, before ShedInterval", drv.calls-calls)
 	}
 	h.RunUntilIdle()
-	for _, p := range dec.Take() {
-		h.Free(p)
+	take()
+	h.Done()
+}
+
+// TestRxShedBurst checks that a queue whose head is young is not shed,
+// however long it stays backlogged.
+func TestRxShedBurst(t *testing.T) {
+	setShed(t, time.Hour, 0)
+	h := gt.New(t, gt.Options{})
+	drv := &shedDriver{Driver: newDriver(t, 64), ret: 5, head: time.Now().UnixNano()}
+	gt.Add(h, ifnode.New(7, "eth0", 0, drv, nil))
+	dec := h.SinkSize(dname, 8)
+	for i := range 60 {
+		drv.Inject(frame(i))
 	}
+	for drv.Pending() {
+		h.Run()
+		for _, p := range dec.Take() {
+			h.Free(p)
+		}
+	}
+	if drv.calls != 0 {
+		t.Errorf("Shed called %d times with the head younger than ShedTarget", drv.calls)
+	}
+	h.RunUntilIdle()
 	h.Done()
 }
 
 // TestRxShedOff checks that a zero ShedTarget never sheds.
 func TestRxShedOff(t *testing.T) {
+	setShed(t, 0, 0)
 	h := gt.New(t, gt.Options{})
 	drv := &shedDriver{Driver: newDriver(t, 64), ret: 5}
 	gt.Add(h, ifnode.New(7, "eth0", 0, drv, nil))

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"time"
 )
 
 // Route kinds.
@@ -130,12 +131,34 @@ type IfInfo struct {
 	HostOwned  bool             // the Linux host answers for the addresses
 }
 
-// Neighbour is a learned IP-to-MAC mapping.
+// Neighbour is an IP-to-MAC mapping on an interface, as R2 knows it.
 type Neighbour struct {
 	Ifname string
 	IP     netip.Addr
-	MAC    net.HardwareAddr
+	MAC    net.HardwareAddr // nil while incomplete or failed
+	// Kind is how the entry came: NeighLearned (ARP, neighbour
+	// discovery), NeighStatic (the API) or NeighKernel (the API, from the
+	// kernel follower).
+	Kind string
+	// State is NeighStatic for static and kernel entries; for learned ones
+	// NeighReachable (confirmed within the last 30 s), NeighStale (older:
+	// re-asked for when used), NeighIncomplete (being resolved) or
+	// NeighFailed (no answer: multipath groups avoid it).
+	State string
+	// Age is the time since the entry was last set or confirmed.
+	Age time.Duration
 }
+
+// Neighbour kinds and states (Neighbour.Kind, Neighbour.State).
+const (
+	NeighLearned    = "learned"
+	NeighStatic     = "static"
+	NeighKernel     = "kernel"
+	NeighReachable  = "reachable"
+	NeighStale      = "stale"
+	NeighIncomplete = "incomplete"
+	NeighFailed     = "failed"
+)
 
 // ErrKind classifies a refused request, so that scripts need not parse the
 // text. The values are those of the API's ErrKind enum.

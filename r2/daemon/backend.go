@@ -49,6 +49,10 @@ type backend struct {
 type kernelDrops struct {
 	d driver.KernelDropper
 	c counters.Counter
+	// hp, if the driver is one, counts the frames it passed to the host
+	// (host-owned AF_XDP), published in hc.
+	hp driver.HostPassCounter
+	hc counters.Counter
 }
 
 // statsInterval is how often kernel drop counts are published.
@@ -68,6 +72,12 @@ func (b *backend) publishDrops(done <-chan struct{}) {
 		for _, k := range b.drops {
 			if v, err := k.d.KernelDrops(); err == nil {
 				k.c.Store(v)
+			}
+			if k.hp == nil {
+				continue
+			}
+			if v, err := k.hp.HostPassed(); err == nil {
+				k.hc.Store(v)
 			}
 		}
 		b.mu.Unlock()
@@ -112,7 +122,7 @@ func (b *backend) AddInterface(req api.AddIf) error {
 		owner = req.Threads[0]
 		drv, err = b.openGroup(kind, req.Name, info, req.Threads)
 	} else {
-		drv, err = b.openDriver(kind, req.Name, info, owner, 0)
+		drv, err = b.openDriver(kind, req.Name, info, owner, 0, 0, 1)
 	}
 	if err != nil {
 		b.reg.Release(-1, names.IfNode(req.Name)+"/")
@@ -133,7 +143,11 @@ func (b *backend) AddInterface(req api.AddIf) error {
 	b.mu.Lock()
 	b.linux[req.Name] = info.Index
 	if kd, ok := drv.(driver.KernelDropper); ok && !b.closed {
-		b.drops[req.Name] = kernelDrops{d: kd, c: b.reg.Counter(owner, names.IfNodeCounter(req.Name, driver.DrvKernelDrops))}
+		k := kernelDrops{d: kd, c: b.reg.Counter(owner, names.IfNodeCounter(req.Name, driver.DrvKernelDrops))}
+		if hp, ok := drv.(driver.HostPassCounter); ok {
+			k.hp, k.hc = hp, b.reg.Counter(owner, names.IfNodeCounter(req.Name, driver.DrvHostPassed))
+		}
+		b.drops[req.Name] = k
 	}
 	b.mu.Unlock()
 	return nil
@@ -142,9 +156,11 @@ func (b *backend) AddInterface(req api.AddIf) error {
 // openDriver opens the registered driver kind for interface name owned by
 // thread owner; a driver the kernel or the device refuses is replaced by
 // its declared fallback (AF_XDP by AF_PACKET), with the reason logged.
-func (b *backend) openDriver(kind, name string, info netdev.Info, owner int, fanout uint16) (driver.Driver, error) {
+func (b *backend) openDriver(kind, name string, info netdev.Info, owner int, fanout uint16, member, members int) (driver.Driver, error) {
 	return driver.Open(kind, driver.OpenArgs{
 		Fanout:   fanout,
+		Member:   member,
+		Members:  members,
 		Ifname:   name,
 		Ifindex:  info.Index,
 		MTU:      info.MTU,
@@ -158,28 +174,33 @@ func (b *backend) openDriver(kind, name string, info netdev.Info, owner int, fan
 	})
 }
 
-// openGroup opens one driver per thread of threads for interface name, in
-// one fanout group, as a driver.Group. The group id is the interface's Linux
-// ifindex: unique among this namespace's interfaces, and a group belongs to
-// one interface.
+// openGroup opens one driver per thread of threads for interface name, as
+// a driver.Group: AF_PACKET sockets of one fanout group (whose id is the
+// interface's Linux ifindex: unique among this namespace's interfaces, and
+// a group belongs to one interface), or AF_XDP sockets on one receive
+// queue each. The first thread's driver decides the kind for all (if
+// AF_XDP falls back to AF_PACKET there, the others open AF_PACKET too).
+// Threads the driver has no queue for are left out and logged; their
+// packets for the interface go through the owner's handoff.
 func (b *backend) openGroup(kind, name string, info netdev.Info, threads []int) (driver.Driver, error) {
 	n := b.eng.Threads()
+	for _, t := range threads {
+		if t < 0 || t >= n {
+			return nil, fmt.Errorf("thread %d does not exist (threads 0..%d)", t, n-1)
+		}
+	}
 	byThread := make([]driver.Driver, n)
 	fanout := uint16(info.Index)
 	if fanout == 0 {
 		fanout = 1
 	}
-	for _, t := range threads {
-		if t < 0 || t >= n {
-			err := fmt.Errorf("thread %d does not exist (threads 0..%d)", t, n-1)
-			for _, d := range byThread {
-				if d != nil {
-					d.Close()
-				}
-			}
-			return nil, err
+	var idle []int
+	for m, t := range threads {
+		d, err := b.openDriver(kind, name, info, t, fanout, m, len(threads))
+		if m > 0 && errors.Is(err, driver.ErrNotServing) {
+			idle = append(idle, t)
+			continue
 		}
-		d, err := b.openDriver(kind, name, info, t, fanout)
 		if err != nil {
 			for _, d := range byThread {
 				if d != nil {
@@ -189,6 +210,12 @@ func (b *backend) openGroup(kind, name string, info netdev.Info, threads []int) 
 			return nil, fmt.Errorf("thread %d: %w", t, err)
 		}
 		byThread[t] = d
+		if m == 0 {
+			kind = d.Kind()
+		}
+	}
+	if len(idle) > 0 {
+		b.logf("interface %s: %s has fewer receive queues than threads; threads %v do not serve it (they hand their packets for it to thread %d)", name, kind, idle, threads[0])
 	}
 	return driver.NewGroup(byThread)
 }

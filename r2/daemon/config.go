@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	ifnode "github.com/r2go/r2/gnodes/interface"
 	"github.com/r2go/r2/r2/driver"
 	"github.com/r2go/r2/r2/driver/afpacket"
 	"github.com/r2go/r2/r2/packet"
@@ -29,7 +30,9 @@ type config struct {
 	CPUs        []int         // [general] cpus: pin thread i to cpus[i]
 	BusyPoll    bool          // [general] busy_poll
 	SpinUs      int           // [general] spin_us: keep polling this long after work before sleeping
+	RTPriority  int           // [general] rt_priority: SCHED_FIFO priority of the forwarding threads (0: ordinary)
 	RxShedUs    int           // [general] rx_shed_us: shed heavy flows' frames older than this at the Rx ring head (0: off)
+	RxShedIvUs  int           // [general] rx_shed_interval_us: once the head has been that old this long
 	Driver      string        // [general] driver: default driver for interfaces
 	Socket      string        // [api] socket
 	Listen      string        // [api] listen: optional TCP address
@@ -53,6 +56,8 @@ func defaultConfig() config {
 		Driver:     afpacket.Name,
 		LogEntries: 4096,
 		SpinUs:     50,
+		RxShedUs:   int(ifnode.DefaultShedTarget / time.Microsecond),
+		RxShedIvUs: int(ifnode.DefaultShedInterval / time.Microsecond),
 		Ring:       "v2",
 		Frames:     1024,
 		VnetHdr:    true,
@@ -74,7 +79,9 @@ var flagKeys = []struct {
 	{"cpus", "general", "cpus", "pin threads to these `CPUs`, e.g. 0,1 or 2-3", func(c *config) any { return "" }},
 	{"busy-poll", "general", "busy_poll", "forwarding threads spin instead of sleeping (dedicated cores)", func(c *config) any { return c.BusyPoll }},
 	{"spin", "general", "spin_us", "`microseconds` a thread keeps polling after its last packet before sleeping", func(c *config) any { return c.SpinUs }},
-	{"rx-shed", "general", "rx_shed_us", "shed frames of heavy flows that waited longer than these `microseconds` in an interface's receive ring (0: off)", func(c *config) any { return c.RxShedUs }},
+	{"rt-priority", "general", "rt_priority", "run the forwarding threads under SCHED_FIFO at this `priority` (1-99; 0: ordinary scheduling)", func(c *config) any { return c.RTPriority }},
+	{"rx-shed", "general", "rx_shed_us", "shed frames of heavy flows that waited longer than these `microseconds` in an interface's receive ring, once the queue stands (0: off)", func(c *config) any { return c.RxShedUs }},
+	{"rx-shed-interval", "general", "rx_shed_interval_us", "the receive queue stands when its head has been older than rx_shed_us for these `microseconds` without the queue emptying", func(c *config) any { return c.RxShedIvUs }},
 	{"driver", "general", "driver", "default `driver` of interfaces attached without one", func(c *config) any { return c.Driver }},
 	{"vnet-hdr", "afpacket", "vnet_hdr", "AF_PACKET takes GSO/GRO super-frames whole (PACKET_VNET_HDR); false drops them as oversized", func(c *config) any { return c.VnetHdr }},
 	{"socket", "api", "socket", "API Unix socket `path` (default /run/r2/INSTANCE.sock)", func(c *config) any { return "" }},
@@ -283,8 +290,12 @@ func (c *config) set(section, k, v string) error {
 		return boolean(&c.BusyPoll)
 	case "general.spin_us":
 		return num(&c.SpinUs, 0, 100000)
+	case "general.rt_priority":
+		return num(&c.RTPriority, 0, 99)
 	case "general.rx_shed_us":
 		return num(&c.RxShedUs, 0, 10000000)
+	case "general.rx_shed_interval_us":
+		return num(&c.RxShedIvUs, 0, 10000000)
 	case "general.driver":
 		if _, ok := driver.Lookup(v); !ok {
 			return fmt.Errorf("%q is not a driver (%s)", v, strings.Join(driver.Names(), ", "))

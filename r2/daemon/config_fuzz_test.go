@@ -38,6 +38,9 @@ func formatConfig(c config) string {
 	}
 	kv("busy_poll", c.BusyPoll)
 	kv("spin_us", c.SpinUs)
+	kv("rt_priority", c.RTPriority)
+	kv("rx_shed_us", c.RxShedUs)
+	kv("rx_shed_interval_us", c.RxShedIvUs)
 	kv("driver", c.Driver)
 	b.WriteString("\n[api]\n")
 	if c.Socket != "" {
@@ -71,6 +74,9 @@ particle_sz = 2048
 cpus = 0-1
 busy_poll = true
 spin_us = 50
+rt_priority = 10
+rx_shed_us = 2000
+rx_shed_interval_us = 20000
 driver = afxdp
 
 [api]

@@ -23,12 +23,14 @@
 // # Optional capabilities
 //
 // Capabilities that some drivers have are small named interfaces beside
-// Driver ([KernelDropper], [ModeReporter]), as wireguard-go's conn package
+// Driver ([KernelDropper], [ModeReporter], [HostPasser], [SideFder]), as wireguard-go's conn package
 // declares Bind's: callers type-assert the capability, never a concrete
 // driver type.
 package driver
 
 import (
+	"net/netip"
+
 	"github.com/r2go/r2/counters"
 	"github.com/r2go/r2/r2/names"
 	"github.com/r2go/r2/r2/packet"
@@ -92,6 +94,18 @@ type Shedder interface {
 	// (a ping, a routing protocol) are forwarded, not shed. Owner thread
 	// only.
 	Shed(cutoff int64, max int, m *FlowMeter) (n int)
+	// HeadTime is the arrival time (Unix ns, as Shed's cutoff) of the
+	// frame at the head of the receive queue; ok is false if the queue is
+	// empty or does not stamp frames. Owner thread only.
+	HeadTime() (ns int64, ok bool)
+}
+
+// MultiBuffer is a driver that can take frames larger than one of its
+// buffers in several (AF_XDP multi-buffer) and reports whether it does.
+type MultiBuffer interface {
+	// MultiBuffer reports whether such frames are received and, if not,
+	// why (for the log).
+	MultiBuffer() (on bool, why string)
 }
 
 // Offloader is a driver that can send GSO super-frames (packet.GSO.Size
@@ -102,6 +116,38 @@ type Shedder interface {
 type Offloader interface {
 	// Offloads reports whether the driver takes such packets.
 	Offloads() bool
+}
+
+// HostPasser is a driver that decides itself which received frames reach
+// the Linux host's stack, so it must know an interface's host-owned mode
+// (fwd.Interface.HostOwned) and addresses. AF_PACKET needs nothing: the
+// kernel gets a copy of every frame. AF_XDP redirects frames away from the
+// kernel, so in host-owned mode its XDP program passes ARP, ND, MLD,
+// link-local multicast and what is addressed to addrs to the host instead.
+// The router calls SetHostOwned whenever the mode or the addresses of the
+// interface change, before the threads see the change; it is safe
+// concurrently with the owner thread's Recv and Send.
+type HostPasser interface {
+	// SetHostOwned switches the mode and, when on, makes addrs (the
+	// interface's addresses and IPv4 subnet broadcasts) the host's. On
+	// error the driver works as before the call.
+	SetHostOwned(on bool, addrs []netip.Addr) error
+}
+
+// HostPassCounter is a HostPasser that counts the frames it passed to the
+// host. Like KernelDrops, reading it is a system call, so the control side
+// polls it off the forwarding path and publishes it as DrvHostPassed.
+type HostPassCounter interface {
+	HostPassed() (uint64, error)
+}
+
+// SideFder is a driver with a second descriptor that the owner thread must
+// poll besides Fd: frames that arrive there are returned by Recv too
+// (AF_XDP: the copies of the host's neighbour frames in host-owned mode).
+type SideFder interface {
+	// SideFd is the descriptor, -1 if none. It does not change while the
+	// driver is open.
+	SideFd() int
 }
 
 // Names of the driver counters of an interface, kept under its IfNode node:
@@ -119,6 +165,22 @@ const (
 	// DrvTxCopies counts frames of other threads' pools an AF_XDP driver
 	// copied into its own pool before Tx.
 	DrvTxCopies = "drv_tx_copies"
+	// DrvRxMultiBuf and DrvTxMultiBuf count frames an AF_XDP driver
+	// received or sent in several descriptors (multi-buffer).
+	DrvRxMultiBuf = "drv_rx_multibuf"
+	DrvTxMultiBuf = "drv_tx_multibuf"
+	// DrvMultiBufOff counts opens of a driver that wanted multi-buffer
+	// frames and did not get them from the kernel (the reason is logged).
+	DrvMultiBufOff = "drv_multibuf_off"
+	// DrvNeighCopies counts copies of ARP and ND frames that a HostPasser
+	// (AF_XDP in host-owned mode) fed into the graph from the host's
+	// receive path, and DrvNeighErrors those it dropped (malformed,
+	// truncated).
+	DrvNeighCopies = "drv_neigh_copies"
+	DrvNeighErrors = "drv_neigh_errors"
+	// DrvHostPassed is a HostPassCounter's HostPassed, published by the
+	// control side: frames handed to the Linux host in host-owned mode.
+	DrvHostPassed = "drv_host_passed"
 	// DrvRxLong counts frames an AF_PACKET driver read from its socket's
 	// queue because they were longer than a receive ring slot
 	// (super-frames, with vnet headers).

@@ -2,6 +2,7 @@ package driver
 
 import (
 	"errors"
+	"net/netip"
 
 	"github.com/r2go/r2/r2/packet"
 )
@@ -22,7 +23,20 @@ type Group struct {
 var (
 	_ Driver        = (*Group)(nil)
 	_ KernelDropper = (*Group)(nil)
+	_ HostPasser    = (*Group)(nil)
 )
+
+// SetHostOwned implements HostPasser: the first driver's, if it is one.
+// The drivers of an AF_XDP group share the interface's XDP program, so
+// switching it once switches every queue; the first driver's neighbour
+// socket brings the host's ARP and ND copies to its thread. Drivers that
+// are not HostPassers (AF_PACKET) need nothing.
+func (g *Group) SetHostOwned(on bool, addrs []netip.Addr) error {
+	if h, ok := g.byThread[g.first].(HostPasser); ok {
+		return h.SetHostOwned(on, addrs)
+	}
+	return nil
+}
 
 // NewGroup makes a group of byThread, indexed by thread (nil entries: the
 // thread does not serve the interface). At least one must be set.

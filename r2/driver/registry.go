@@ -40,10 +40,15 @@ type OpenArgs struct {
 	// Promisc puts the interface in promiscuous mode while the driver is
 	// open.
 	Promisc bool
-	// Fanout, when not 0, is the id of the kernel fanout group the driver
-	// joins, one of several drivers serving the interface from different
-	// threads (a driver that cannot share an interface refuses it).
+	// Fanout, when not 0, makes the driver one of several serving the
+	// interface from different threads: the id of the kernel fanout
+	// group AF_PACKET joins (AF_XDP takes a receive queue instead, by
+	// Member; a driver that cannot share an interface refuses it).
 	Fanout uint16
+	// Member and Members say, in a group (Fanout not 0), which of the
+	// group's drivers this is (0 to Members-1, in thread order). AF_XDP
+	// binds member i to receive queue i.
+	Member, Members int
 	// Settings are the daemon's configuration values for drivers.
 	Settings Settings
 	// Logf logs what the driver wants an operator to know (nil: nothing).
@@ -100,6 +105,14 @@ type Registration struct {
 
 // ErrUnknown is wrapped by the error of Open for a name nobody registered.
 var ErrUnknown = errors.New("unknown driver")
+
+// ErrNotServing is wrapped by the error of a group member's open when the
+// driver has nothing for that thread to serve (AF_XDP: the interface has
+// fewer receive queues than the group has threads). It is not a failure:
+// Open returns it without trying the fallback, and the caller leaves the
+// thread out of the group (its packets for the interface go through the
+// owner's handoff).
+var ErrNotServing = errors.New("no queue left for this thread")
 
 var registry struct {
 	mu     sync.RWMutex
@@ -162,6 +175,9 @@ func Open(name string, a OpenArgs) (Driver, error) {
 		}
 		tried = append(tried, name)
 		d, err := r.Open(a)
+		if errors.Is(err, ErrNotServing) {
+			return nil, err
+		}
 		if err == nil {
 			if m, ok := d.(ModeReporter); ok {
 				a.logf("interface %s: %s %s", a.Ifname, name, m.ActiveMode())

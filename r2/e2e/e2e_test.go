@@ -95,7 +95,14 @@ func tcpTransfer(t *testing.T, tp *topo.Topology, n int) {
 // IPv4 or IPv6) through R2 and compares checksums.
 func tcpTransferTo(t *testing.T, tp *topo.Topology, addr string, n int) {
 	t.Helper()
-	srv := inNS(tp.H2NS, "tcp-server", "R2E2E_ADDR="+addr)
+	tcpBetween(t, tp.H1NS, tp.H2NS, addr, n)
+}
+
+// tcpBetween sends n bytes from a client in namespace cliNS to a server
+// listening on addr in namespace srvNS and compares checksums.
+func tcpBetween(t *testing.T, cliNS, srvNS, addr string, n int) {
+	t.Helper()
+	srv := inNS(srvNS, "tcp-server", "R2E2E_ADDR="+addr)
 	sout, serr := &syncBuf{}, &syncBuf{}
 	srv.Stdout, srv.Stderr = sout, serr
 	if err := srv.Start(); err != nil {
@@ -110,7 +117,7 @@ func tcpTransferTo(t *testing.T, tp *topo.Topology, addr string, n int) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	start := time.Now()
-	cli := inNS(tp.H1NS, "tcp-client", "R2E2E_ADDR="+addr, fmt.Sprintf("R2E2E_BYTES=%d", n))
+	cli := inNS(cliNS, "tcp-client", "R2E2E_ADDR="+addr, fmt.Sprintf("R2E2E_BYTES=%d", n))
 	cout, err := cli.CombinedOutput()
 	if err != nil {
 		t.Fatalf("tcp client: %v\n%s", err, cout)

@@ -314,12 +314,12 @@ func TestFollowOverflow(t *testing.T) {
 	}
 }
 
-// startR2In runs r2 (one thread) in namespace ns as instance inst and waits
-// for its API socket.
-func startR2In(t *testing.T, ns, inst string) *daemon {
+// startR2In runs r2 (one thread, and args) in namespace ns as instance inst
+// and waits for its API socket.
+func startR2In(t *testing.T, ns, inst string, args ...string) *daemon {
 	t.Helper()
 	d := &daemon{instance: inst, log: &syncBuf{}, done: make(chan error, 1)}
-	d.cmd = exec.Command("ip", "netns", "exec", ns, filepath.Join(bin, "r2"), "-i", inst, "-c", "/dev/null", "-threads", "1")
+	d.cmd = exec.Command("ip", append([]string{"netns", "exec", ns, filepath.Join(bin, "r2"), "-i", inst, "-c", "/dev/null", "-threads", "1"}, args...)...)
 	d.cmd.Stdout, d.cmd.Stderr = d.log, d.log
 	if err := d.cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -12,7 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/r2go/r2/r2/api"
+	"github.com/r2go/r2/r2/driver"
+	"github.com/r2go/r2/r2/names"
 )
 
 // A routing daemon drives R2 through the kernel:
@@ -23,7 +24,8 @@ import (
 //	  ra 10.1.0.2/24 2001:db8:1::2/64
 //	R (router: kernel owns the addresses; BIRD AS 65002 installs what it
 //	   learns into the kernel; r2follow follows the kernel into R2; R2
-//	   forwards on ra and rb with AF_PACKET; kernel forwarding off)
+//	   forwards on ra and rb with AF_PACKET, or AF_XDP; kernel forwarding
+//	   off)
 //	  rb 10.2.0.2/24 2001:db8:2::2/64
 //	  |
 //	  hb 10.2.0.1/24 2001:db8:2::1/64
@@ -189,40 +191,30 @@ func waitRoute(t *testing.T, d *daemon, dst string, want bool, timeout time.Dura
 	}
 }
 
+// TestFollowBIRD runs the BIRD scenario with R2 on AF_PACKET and on AF_XDP
+// (host-owned: the XDP program passes BGP, ARP and NDP to R's kernel).
 func TestFollowBIRD(t *testing.T) {
-	pfx := fmt.Sprintf("fl%d", os.Getpid()%100000)
+	for _, drv := range []string{"afpacket", "afxdp"} {
+		t.Run(drv, func(t *testing.T) { followBIRD(t, drv) })
+	}
+}
+
+func followBIRD(t *testing.T, drv string) {
+	pfx := fmt.Sprintf("fl%d%c", os.Getpid()%100000, drv[2])
 	p, r, h := bgpTopo(t, pfx)
+	if drv == "afxdp" {
+		// AF_XDP cannot see that a sender left a checksum to the
+		// device: the hosts whose frames R2 forwards complete their own.
+		sh(t, "ip", "netns", "exec", p, "ethtool", "-K", pfx+"pa", "tx", "off")
+		sh(t, "ip", "netns", "exec", h, "ethtool", "-K", pfx+"hb", "tx", "off")
+	}
 	dir := t.TempDir()
 	inst := uniqueInstance(t)
 
 	// R2 in the router namespace, then the follower: it attaches ra and rb
 	// (host-owned: the kernel keeps answering ARP, NDP and BGP) and mirrors
 	// their addresses.
-	d := &daemon{instance: inst, log: &syncBuf{}, done: make(chan error, 1)}
-	d.cmd = exec.Command("ip", "netns", "exec", r, filepath.Join(bin, "r2"), "-i", inst, "-c", "/dev/null", "-threads", "1")
-	d.cmd.Stdout, d.cmd.Stderr = d.log, d.log
-	if err := d.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { d.done <- d.cmd.Wait() }()
-	t.Cleanup(func() {
-		if !d.stopped {
-			d.stop(t)
-		}
-		if t.Failed() {
-			t.Logf("r2 log:\n%s", d.log.String())
-		}
-	})
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if _, err := os.Stat(api.SocketPath(inst)); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("r2 did not start\n%s", d.log.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	d := startR2In(t, r, inst, "-driver", drv)
 	fol := startProc(t, "r2follow", "ip", "netns", "exec", r, filepath.Join(bin, "r2follow"), "-i", inst, "-if", pfx+"ra,"+pfx+"rb", "-stats-every", "0")
 	_, _ = startBird(t, dir, r, birdRouter)
 	peer, peerSock := startBird(t, dir, p, birdPeer)
@@ -234,6 +226,9 @@ func TestFollowBIRD(t *testing.T) {
 	waitRoute(t, d, "2001:db8:ff::1", true, 30*time.Second)
 	waitRoute(t, d, "198.51.100.1", true, 30*time.Second)
 	t.Logf("BGP up and routes in R2 after %v: %s | %s", time.Since(start).Round(time.Millisecond), r2Route(d, "192.0.2.1"), r2Route(d, "2001:db8:ff::1"))
+	if show := d.must(t, "r2intf", "show"); strings.Count(show, drv) != 2 {
+		t.Fatalf("R2's interfaces are not on %s:\n%s", drv, show)
+	}
 	if s := sh(t, "ip", "-n", r, "route", "show", "proto", "bird"); !strings.Contains(s, "192.0.2.0/24") {
 		t.Fatalf("kernel of R lacks BIRD's route:\n%s", s)
 	}
@@ -274,6 +269,15 @@ func TestFollowBIRD(t *testing.T) {
 		sum("EtherDecap:"+ra+"/arp_host_owned")+sum("EtherDecap:"+pfx+"rb/arp_host_owned"),
 		sum("EtherDecap:"+ra+"/nd_ns_host_owned")+sum("EtherDecap:"+pfx+"rb/nd_ns_host_owned"),
 		sum("IPv4Local/host_owned"), sum("IPv6Local/host_owned"))
+
+	if drv == "afxdp" {
+		copies := sum(names.IfNodeCounter(ra, driver.DrvNeighCopies)) + sum(names.IfNodeCounter(pfx+"rb", driver.DrvNeighCopies))
+		t.Logf("AF_XDP: frames passed to Linux by the XDP programs %d (published once a second), neighbour copies fed to R2 %d",
+			sum(names.IfNodeCounter(ra, driver.DrvHostPassed))+sum(names.IfNodeCounter(pfx+"rb", driver.DrvHostPassed)), copies)
+		if copies == 0 {
+			t.Error("AF_XDP: no neighbour copies fed to R2")
+		}
+	}
 
 	// A kernel multipath route becomes an R2 multipath route, weights kept.
 	sh(t, "ip", "-n", r, "route", "add", "203.0.113.0/24", "proto", "static",

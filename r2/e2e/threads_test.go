@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"os"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -102,8 +103,8 @@ func (d *daemon) perThread(t *testing.T, name string) [2]uint64 {
 
 // udpOrder sends udpFlows flows of udpPerFlow datagrams from h1 to h2 and
 // returns how many arrived and how many arrived after a later one of their
-// flow.
-func udpOrder(t *testing.T, tp *topo.Topology) (recv, reorders int) {
+// flow. env goes to the sender (R2E2E_SIZE=N: N-byte datagrams).
+func udpOrder(t *testing.T, tp *topo.Topology, env ...string) (recv, reorders int) {
 	t.Helper()
 	srv := inNS(tp.H2NS, "udp-recv", "R2E2E_ADDR=10.2.0.1:5002")
 	sout, serr := &syncBuf{}, &syncBuf{}
@@ -119,7 +120,9 @@ func udpOrder(t *testing.T, tp *topo.Topology) (recv, reorders int) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	if out, err := udpSendCmd(tp, udpPerFlow).CombinedOutput(); err != nil {
+	send := udpSendCmd(tp, udpPerFlow)
+	send.Env = append(send.Env, env...)
+	if out, err := send.CombinedOutput(); err != nil {
 		t.Fatalf("udp sender: %v\n%s", err, out)
 	}
 	if err := srv.Wait(); err != nil {
@@ -198,7 +201,8 @@ func udpReceiver(addr string) error {
 }
 
 // udpSender sends perFlow datagrams on each of udpFlows flows (source
-// ports), round robin, pausing a little every 32 rounds.
+// ports), round robin, pausing a little every 32 rounds; datagrams of
+// R2E2E_SIZE bytes (32 without it).
 func udpSender(addr string, perFlow int) error {
 	dst, err := net.ResolveUDPAddr("udp", addr)
 	if err != nil {
@@ -211,7 +215,8 @@ func udpSender(addr string, perFlow int) error {
 		}
 		defer cs[i].Close()
 	}
-	b := make([]byte, 32)
+	size, _ := strconv.Atoi(os.Getenv("R2E2E_SIZE"))
+	b := make([]byte, max(size, 32))
 	for seq := range perFlow {
 		for i, c := range cs {
 			binary.BigEndian.PutUint32(b, uint32(i))

@@ -38,6 +38,13 @@ type Config struct {
 	// work before sleeping (0: sleep at once). Short spins save a wakeup
 	// per reply at the cost of that much CPU after each burst.
 	Spin time.Duration
+	// RTPriority, 1..99, runs the forwarding threads under SCHED_FIFO at
+	// that priority (0: the ordinary scheduler). A real-time thread takes
+	// its CPU back the moment a frame wakes it, instead of waiting for
+	// other work there to yield: on a busy host that is what keeps its
+	// receive rings from overflowing. With BusyPoll it never yields: only
+	// on dedicated cores.
+	RTPriority int
 	// Counters is where counters live (default: anonymous memory).
 	Counters *counters.Registry
 	// Logs holds the forwarding-path log rings (nil: no logging).
@@ -198,6 +205,7 @@ func (e *Engine) newThread(i int, base *graph.Graph) (*Thread, error) {
 		cpu:    cpu,
 		busy:   e.cfg.BusyPoll,
 		spin:   e.cfg.Spin,
+		rtprio: e.cfg.RTPriority,
 		pool:   pool,
 		store:  st,
 		in:     make(chan ctl, 1024),

@@ -18,6 +18,10 @@ import (
 	"github.com/r2go/r2/r2/store"
 )
 
+// sideKey follows a node's name in Thread.fds for its graph.SideFdOwner
+// descriptor.
+const sideKey = "#side"
+
 // wakerToken is the epoll token of a thread's own eventfd; interface fds use
 // their ifindex + 1.
 const wakerToken = 0
@@ -47,13 +51,14 @@ type Thread struct {
 	// it sleeps: a reply that follows a request within it (a ping, a TCP
 	// ACK) is picked up without an epoll wakeup.
 	spin   time.Duration
+	rtprio int // SCHED_FIFO priority, 0: ordinary
 	g      *graph.Graph
 	pool   *packet.Pool
 	store  *store.Thread
 	in     chan ctl
 	waker  *poll.Waker
 	poller *poll.Poller
-	fds    map[string]int // IfNode name -> registered fd
+	fds    map[string]int // IfNode name (+sideKey for its side fd) -> registered fd
 	done   chan struct{}
 	logf   func(string, ...any)
 
@@ -100,6 +105,11 @@ func (t *Thread) run() {
 			t.logf("thread %d: pin to cpu %d: %v", t.id, t.cpu, err)
 		}
 	}
+	if t.rtprio > 0 {
+		if err := setRealTime(t.rtprio); err != nil {
+			t.logf("thread %d: real-time priority %d: %v (running at ordinary priority)", t.id, t.rtprio, err)
+		}
+	}
 	ready := make([]uint64, 64)
 	var lastWork int64
 	for {
@@ -128,6 +138,17 @@ func (t *Thread) run() {
 		}
 		t.sleeps++
 		t.c.sleeps.Inc()
+		// An ordinary blocking system call on purpose (README, "The Go
+		// runtime on the wake path"): after 10 ms sysmon takes this
+		// thread's P and, once every P is idle, sleeps itself, so an idle
+		// router costs ~0 CPU and a garbage collection never waits for
+		// a sleeping thread. Waking then costs ~20 µs of runtime
+		// bookkeeping (an idle P taken under sched.lock, sysmon woken)
+		// and, in a few percent of wakeups, a preemption handoff. A
+		// RawSyscall wait keeps the P, which keeps sysmon polling and
+		// preempting the locked thread: it measured no faster and used
+		// 4-16x the idle CPU with SIGURG masked during the wait, more
+		// without.
 		n, err := t.poller.Wait(timeout, ready)
 		if err != nil {
 			t.logf("thread %d: epoll: %v", t.id, err)
@@ -165,9 +186,11 @@ func (t *Thread) handle() bool {
 
 func (t *Thread) apply(c ctl) bool {
 	for _, name := range c.dels {
-		if fd, ok := t.fds[name]; ok {
-			t.poller.Del(fd)
-			delete(t.fds, name)
+		for _, key := range []string{name, name + sideKey} {
+			if fd, ok := t.fds[key]; ok {
+				t.poller.Del(fd)
+				delete(t.fds, key)
+			}
 		}
 		t.g.Remove(name)
 	}
@@ -181,6 +204,13 @@ func (t *Thread) apply(c ctl) bool {
 				t.logf("thread %d: poll %s: %v", t.id, n.Name(), err)
 			} else {
 				t.fds[n.Name()] = o.PollFd()
+			}
+			if so, ok := n.(graph.SideFdOwner); ok && so.SidePollFd() >= 0 {
+				if err := t.poller.Add(so.SidePollFd(), uint64(len(t.fds)+1)); err != nil {
+					t.logf("thread %d: poll %s (side): %v", t.id, n.Name(), err)
+				} else {
+					t.fds[n.Name()+sideKey] = so.SidePollFd()
+				}
 			}
 		}
 	}
@@ -213,7 +243,14 @@ type Stats struct {
 	Thread              int
 	Runs, Sleeps        uint64
 	EpollWaits, Wakeups uint64
-	Pool                packet.Stats
+	// CPU is the CPU time the thread's OS thread has used (user and
+	// system), read on the thread itself: whether an idle thread sleeps
+	// shows here, whatever its counters say.
+	CPU  time.Duration
+	Pool packet.Stats
+	// Big is the accounting of the thread's pool of big packets (zero
+	// if it has none).
+	Big packet.Stats
 }
 
 // Stats reads every thread's activity (on the threads themselves).
@@ -222,8 +259,16 @@ func (e *Engine) Stats() []Stats {
 	for i := range e.threads {
 		e.OnThread(i, func(t *Thread) {
 			t.pool.Reclaim()
+			var ts unix.Timespec
+			// The goroutine is locked to its thread, so the thread
+			// clock is this forwarding thread's alone.
+			_ = unix.ClockGettime(unix.CLOCK_THREAD_CPUTIME_ID, &ts)
 			out[i] = Stats{Thread: i, Runs: t.runs, Sleeps: t.sleeps, EpollWaits: t.poller.Waits(),
-				Wakeups: t.waker.Writes(), Pool: t.pool.Stats()}
+				Wakeups: t.waker.Writes(), CPU: time.Duration(ts.Nano()), Pool: t.pool.Stats()}
+			if b := t.pool.Big(); b != nil {
+				b.Reclaim()
+				out[i].Big = b.Stats()
+			}
 		})
 	}
 	return out

@@ -91,6 +91,13 @@ type FdOwner interface {
 	PollFd() int
 }
 
+// SideFdOwner is an FdOwner with a second descriptor to poll (an AF_XDP
+// interface's socket of neighbour copies, driver.SideFder): the thread adds
+// SidePollFd to its epoll set too, unless it is -1.
+type SideFdOwner interface {
+	SidePollFd() int
+}
+
 // Drainer is implemented by nodes that can hold packets outside any
 // thread's graph (a handoff ring between threads); Drain frees them once no
 // thread runs the node any more.

@@ -40,6 +40,10 @@ type MACLearned struct {
 	Ifindex int32
 	IP      uint32
 	MAC     [6]byte
+	// Static entries (set through the API, by an operator or the kernel
+	// follower) never age and are never re-asked for: whoever set them
+	// keeps them right.
+	Static bool
 }
 
 // MAC6Learned tells encapsulation nodes that the IPv6 address IP on
@@ -48,6 +52,8 @@ type MAC6Learned struct {
 	Ifindex int32
 	IP      [16]byte
 	MAC     [6]byte
+	// Static: as MACLearned.Static.
+	Static bool
 }
 
 // MACForget tells encapsulation nodes to drop what they know of IP on
@@ -55,6 +61,25 @@ type MAC6Learned struct {
 type MACForget struct {
 	Ifindex int32
 	IP      uint32
+}
+
+// MAC6Forget tells encapsulation nodes to drop what they know of the IPv6
+// address IP on Ifindex.
+type MAC6Forget struct {
+	Ifindex int32
+	IP      [16]byte
+}
+
+// Probe asks the owner thread's encapsulation node of Ifindex to ask for
+// a next hop once (an ARP request for IP, or a neighbour solicitation for
+// IP6 when Is6) without holding any packet: the control side re-probes
+// next hops it marked failed, which multipath groups no longer send
+// traffic to, so that they are found again when they come back.
+type Probe struct {
+	Ifindex int32
+	Is6     bool
+	IP      uint32
+	IP6     [16]byte
 }
 
 // Store hands threads a new snapshot of the keyed store's published values.
@@ -67,6 +92,8 @@ func (Interfaces) isMsg()  {}
 func (MACLearned) isMsg()  {}
 func (MAC6Learned) isMsg() {}
 func (MACForget) isMsg()   {}
+func (MAC6Forget) isMsg()  {}
+func (Probe) isMsg()       {}
 func (Store) isMsg()       {}
 
 // UpKind says what an Up message reports.
@@ -79,6 +106,13 @@ const (
 	// UpMAC6: a node learned that the IPv6 address IP6 on Ifindex is at
 	// MAC (neighbour discovery); IP is unused.
 	UpMAC6
+	// UpResolving: an encapsulation node started resolving IP (or IP6
+	// when Is6) on Ifindex: it holds packets for it and asked.
+	UpResolving
+	// UpFailed: an encapsulation node gave up on IP (or IP6 when Is6) on
+	// Ifindex: no answer within its resolve timeout, either to a first
+	// request or to the refresh of an entry it had.
+	UpFailed
 )
 
 // Up is a report from a forwarding thread to the control side.
@@ -96,6 +130,8 @@ type Up struct {
 	// refreshes an existing one, as Linux does with gratuitous ARP, ARP for
 	// other hosts and unsolicited advertisements.
 	Create bool
+	// Is6 says that an UpResolving or UpFailed report is about IP6.
+	Is6 bool
 }
 
 // Uplink is where forwarding threads send Up messages. Send never blocks.

@@ -39,6 +39,15 @@ type API interface {
 	// at offset, in a stable order (limit >= 1, offset >= 0).
 	Routes(offset, limit int) (total int, rs []ctl.Route, err error)
 
+	// SetNeighbours adds or replaces static or kernel neighbours (n.Kind
+	// "static" or "kernel"; n.Ifname, n.IP, n.MAC), all or nothing.
+	SetNeighbours(ns []ctl.Neighbour) error
+	// DelNeighbours removes neighbours (n.Ifname, n.IP), all or nothing.
+	DelNeighbours(ns []ctl.Neighbour) error
+	// ShowNeighbours lists the neighbours of ifname ("": all), learned,
+	// static and kernel, with their state and age.
+	ShowNeighbours(ifname string) ([]ctl.Neighbour, error)
+
 	// SetRuntime turns the per-node runtime statistics on or off.
 	SetRuntime(on bool) error
 	// Runtime reports whether they are on.

@@ -12,7 +12,6 @@ import (
 	"github.com/r2go/r2/fwd"
 	"github.com/r2go/r2/r2/ctl"
 	"github.com/r2go/r2/r2/driver"
-	"github.com/r2go/r2/r2/msg"
 	"github.com/r2go/r2/r2/names"
 	"github.com/r2go/r2/r2/registry"
 )
@@ -152,14 +151,9 @@ func (r *Router) DelInterface(name string) error {
 	snap := r.intfs.Without(fi.Ifindex)
 	r.eng.DelInterface(name, snap)
 	r.intfs = snap
-	for k := range r.neigh {
+	for k := range r.neighs {
 		if k.ifindex == fi.Ifindex {
-			delete(r.neigh, k)
-		}
-	}
-	for k := range r.neigh6 {
-		if k.ifindex == fi.Ifindex {
-			delete(r.neigh6, k)
+			r.delNeigh(k) // the threads dropped the node that held them
 		}
 	}
 	drv := r.drvs[name]
@@ -206,9 +200,48 @@ func (r *Router) SetHostOwned(name string, on bool) error {
 	}
 	ni := fi.Clone()
 	ni.HostOwned = on
+	if err := r.tellHost(fi, ni); err != nil {
+		return fmt.Errorf("interface %s: %v: %w", name, err, ctl.ErrInternal)
+	}
 	r.publishIntfs(r.intfs.With(ni))
 	r.logf("interface %s: host-owned addresses %s", name, map[bool]string{true: "on", false: "off"}[on])
 	return nil
+}
+
+// tellHost tells the driver of interface ni, if it decides itself what
+// reaches the host (driver.HostPasser: AF_XDP), ni's host-owned mode and
+// addresses, before the threads see ni (old is the interface as it was).
+// Nothing is said when the interface is not host-owned and was not. Caller
+// holds r.mu.
+func (r *Router) tellHost(old, ni *fwd.Interface) error {
+	h, ok := r.drvs[ni.Name].(driver.HostPasser)
+	if !ok || (!old.HostOwned && !ni.HostOwned) {
+		return nil
+	}
+	return h.SetHostOwned(ni.HostOwned, hostAddrs(ni))
+}
+
+// tellHostLogged is tellHost where the change cannot be refused any more
+// (an address is gone): a failure only leaves the host a stale address,
+// whose frames still reach it, so it is logged.
+func (r *Router) tellHostLogged(old, ni *fwd.Interface) {
+	if err := r.tellHost(old, ni); err != nil {
+		r.logf("interface %s: %v", ni.Name, err)
+	}
+}
+
+// hostAddrs are what frames to hand to the host in host-owned mode are
+// addressed to: fi's addresses (the link-local one included) and the
+// broadcast addresses of its IPv4 subnets.
+func hostAddrs(fi *fwd.Interface) []netip.Addr {
+	out := make([]netip.Addr, 0, len(fi.Addrs)+1)
+	for _, p := range fi.Addrs {
+		out = append(out, p.Addr())
+		if p.Addr().Is4() && p.Bits() <= 30 {
+			out = append(out, broadcastOf(p))
+		}
+	}
+	return out
 }
 
 // AddAddr gives interface ifname the address p (e.g. 10.1.0.2/24) and
@@ -250,6 +283,9 @@ func (r *Router) AddAddr(ifname string, p netip.Prefix) error {
 	}
 	ni := fi.Clone()
 	ni.Addrs = append(ni.Addrs, p)
+	if err := r.tellHost(fi, ni); err != nil {
+		return fmt.Errorf("address %s: %v: %w", p, err, ctl.ErrInternal)
+	}
 	r.publishIntfs(r.intfs.With(ni))
 	var add []fwd.Route
 	for _, rt := range routes {
@@ -288,6 +324,8 @@ func (r *Router) DelAddr(ifname string, p netip.Prefix) error {
 		ni := fi.Clone()
 		ni.Addrs = append(ni.Addrs[:idx:idx], ni.Addrs[idx+1:]...)
 		r.publishIntfs(r.intfs.With(ni))
+		r.forgetOffLink(ni)
+		r.tellHostLogged(fi, ni)
 		return nil
 	}
 	var del []netip.Prefix
@@ -307,21 +345,9 @@ func (r *Router) DelAddr(ifname string, p netip.Prefix) error {
 	ni := fi.Clone()
 	ni.Addrs = append(ni.Addrs[:idx:idx], ni.Addrs[idx+1:]...)
 	r.publishIntfs(r.intfs.With(ni))
+	r.tellHostLogged(fi, ni)
 	r.forgetOffLink(ni)
 	return nil
-}
-
-// forgetOffLink drops the IPv4 neighbours of fi that no address of fi
-// covers any more (its subnet went with an address), and tells the threads
-// to forget them: a later address on that subnet starts with fresh ARP,
-// as Linux flushes the neighbours of a removed subnet. Caller holds r.mu.
-func (r *Router) forgetOffLink(fi *fwd.Interface) {
-	for k := range r.neigh {
-		if k.ifindex == fi.Ifindex && !fi.OnLink(k.ip) {
-			delete(r.neigh, k)
-			r.eng.Send(msg.MACForget{Ifindex: k.ifindex, IP: k.ip})
-		}
-	}
 }
 
 // addrRoutes are the routes an interface address needs: its subnet

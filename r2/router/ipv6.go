@@ -5,11 +5,9 @@ package router
 import (
 	"fmt"
 	"net/netip"
-	"time"
 
 	"github.com/r2go/r2/fwd"
 	"github.com/r2go/r2/r2/ctl"
-	"github.com/r2go/r2/r2/msg"
 )
 
 // The IPv6 side of the policy. Interface addresses, routes and neighbours
@@ -21,32 +19,8 @@ import (
 // interface; and a next hop may be link-local (fe80::1 on eth0), which is
 // how routing daemons announce IPv6 next hops.
 
-type neigh6Key struct {
-	ifindex int32
-	ip      [16]byte
-}
-
 // is6 reports whether a is an IPv6 address proper (not IPv4-mapped).
 func is6(a netip.Addr) bool { return a.Is6() && !a.Is4In6() }
-
-// learn6 records an IPv6 neighbour a thread reported and relays news, with
-// the rules of the IPv4 relay.
-func (r *Router) learn6(u msg.Up) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.closed {
-		return
-	}
-	k := neigh6Key{u.Ifindex, u.IP6}
-	cur, ok := r.neigh6[k]
-	now := time.Now()
-	if r.intfs.Get(u.Ifindex) == nil || (!ok && !u.Create) ||
-		(ok && cur.mac == u.MAC && now.Sub(cur.updated) < time.Second) {
-		return
-	}
-	r.neigh6[k] = neighEntry{mac: u.MAC, updated: now}
-	r.eng.Send(msg.MAC6Learned{Ifindex: u.Ifindex, IP: u.IP6, MAC: u.MAC})
-}
 
 // checkAddr6 validates an IPv6 interface address.
 func checkAddr6(fi *fwd.Interface, p netip.Prefix) error {
@@ -103,6 +77,9 @@ func (r *Router) addAddr6(fi *fwd.Interface, p netip.Prefix) error {
 	}
 	ni := fi.Clone()
 	ni.Addrs = append(ni.Addrs, p)
+	if err := r.tellHost(fi, ni); err != nil {
+		return fmt.Errorf("address %s: %v: %w", p, err, ctl.ErrInternal)
+	}
 	r.publishIntfs(r.intfs.With(ni))
 	var add []fwd.Route6
 	for _, rt := range routes {

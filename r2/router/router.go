@@ -4,11 +4,8 @@ package router
 
 import (
 	"fmt"
-	"net"
 	"net/netip"
-	"sort"
 	"sync"
-	"time"
 
 	"github.com/r2go/r2/counters"
 	"github.com/r2go/r2/fwd"
@@ -33,8 +30,10 @@ type Router struct {
 	// addrRoutes are the connected and local routes that interface
 	// addresses installed, with how many addresses need each.
 	addrRoutes map[netip.Prefix]int
-	neigh      map[neighKey]neighEntry
-	neigh6     map[neigh6Key]neighEntry
+	// neighs are the neighbours of both families (neigh.go).
+	neighs map[neighKey]*neighEntry
+	// unresolved counts the incomplete and failed entries of neighs.
+	unresolved int
 	// groups are the multipath groups made so far, by members and
 	// weights, so that routes with the same paths share one.
 	groups    map[string]*fwd.Group
@@ -47,23 +46,12 @@ type Router struct {
 	qos map[string]*qosIf
 }
 
-type neighKey struct {
-	ifindex int32
-	ip      uint32
-}
-
-type neighEntry struct {
-	mac     [6]byte
-	updated time.Time
-}
-
 // New starts the engine described by cfg and the router that configures it.
 func New(cfg engine.Config) (*Router, error) {
 	r := &Router{
 		drvs:       map[string]driver.Driver{},
 		addrRoutes: map[netip.Prefix]int{},
-		neigh:      map[neighKey]neighEntry{},
-		neigh6:     map[neigh6Key]neighEntry{},
+		neighs:     map[neighKey]*neighEntry{},
 		relayDone:  make(chan struct{}),
 		intfs:      &fwd.Interfaces{},
 		logf:       cfg.Logf,
@@ -161,100 +149,6 @@ func joinErrs(errs []error) error {
 		return errs[0]
 	}
 	return fmt.Errorf("%v (and %d more)", errs[0], len(errs)-1)
-}
-
-// relay receives reports from forwarding threads and relays news to all.
-func (r *Router) relay() {
-	defer close(r.relayDone)
-	for u := range r.eng.Uplink() {
-		if u.Kind == msg.UpMAC6 {
-			r.learn6(u)
-			continue
-		}
-		if u.Kind != msg.UpMAC {
-			continue
-		}
-		r.mu.Lock()
-		if r.closed {
-			r.mu.Unlock()
-			continue
-		}
-		k := neighKey{u.Ifindex, u.IP}
-		cur, ok := r.neigh[k]
-		now := time.Now()
-		if r.intfs.Get(u.Ifindex) == nil || (!ok && !u.Create) ||
-			(ok && cur.mac == u.MAC && now.Sub(cur.updated) < time.Second) {
-			// Unknown interface; a host we never talked to; or nothing new.
-			r.mu.Unlock()
-			continue
-		}
-		r.neigh[k] = neighEntry{mac: u.MAC, updated: now}
-		r.eng.Send(msg.MACLearned{Ifindex: u.Ifindex, IP: u.IP, MAC: u.MAC})
-		r.mu.Unlock()
-	}
-}
-
-// Neighbours lists what the control side learned.
-func (r *Router) Neighbours() []ctl.Neighbour {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	var out []ctl.Neighbour
-	for k, v := range r.neigh {
-		n := ctl.Neighbour{IP: fwd.U32ToIPv4(k.ip), MAC: net.HardwareAddr(append([]byte(nil), v.mac[:]...))}
-		if i := r.intfs.Get(k.ifindex); i != nil {
-			n.Ifname = i.Name
-		}
-		out = append(out, n)
-	}
-	for k, v := range r.neigh6 {
-		n := ctl.Neighbour{IP: netip.AddrFrom16(k.ip), MAC: net.HardwareAddr(append([]byte(nil), v.mac[:]...))}
-		if i := r.intfs.Get(k.ifindex); i != nil {
-			n.Ifname = i.Name
-		}
-		out = append(out, n)
-	}
-	sort.Slice(out, func(a, b int) bool {
-		if out[a].IP != out[b].IP {
-			return out[a].IP.Less(out[b].IP)
-		}
-		return out[a].Ifname < out[b].Ifname
-	})
-	return out
-}
-
-func macString(m [6]byte) string { return net.HardwareAddr(m[:]).String() }
-
-// AddNeighbour sets the MAC of ip on interface ifname, as if a thread had
-// learned it (a static neighbour, or one that a routing daemon's host
-// resolved), and tells every thread.
-func (r *Router) AddNeighbour(ifname string, ip netip.Addr, mac [6]byte) error {
-	fi, err := r.lockIf(ifname)
-	if err != nil {
-		return err
-	}
-	defer r.mu.Unlock()
-	if mac == ([6]byte{}) || mac[0]&1 == 1 {
-		return fmt.Errorf("neighbour %s: MAC %s is not a unicast address: %w", ip, macString(mac), ctl.ErrInvalid)
-	}
-	if ip.Is6() && !ip.Is4In6() {
-		a := ip.WithZone("").As16()
-		if !fi.OnLink6(a) {
-			return fmt.Errorf("neighbour %s is not on a connected subnet of %s: %w", ip, ifname, ctl.ErrInvalid)
-		}
-		r.neigh6[neigh6Key{fi.Ifindex, a}] = neighEntry{mac: mac, updated: time.Now()}
-		r.eng.Send(msg.MAC6Learned{Ifindex: fi.Ifindex, IP: a, MAC: mac})
-		return nil
-	}
-	if !ip.Is4() {
-		return fmt.Errorf("neighbour %s: need an IPv4 or IPv6 address: %w", ip, ctl.ErrInvalid)
-	}
-	v := fwd.IPv4ToU32(ip)
-	if !fi.OnLink(v) {
-		return fmt.Errorf("neighbour %s is not on a connected subnet of %s: %w", ip, ifname, ctl.ErrInvalid)
-	}
-	r.neigh[neighKey{fi.Ifindex, v}] = neighEntry{mac: mac, updated: time.Now()}
-	r.eng.Send(msg.MACLearned{Ifindex: fi.Ifindex, IP: v, MAC: mac})
-	return nil
 }
 
 var _ API = (*Router)(nil)

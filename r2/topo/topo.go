@@ -76,6 +76,11 @@ type Config struct {
 	RouterAddrA, RouterAddrB string
 	// MTU of all veth ends. 0 means DefaultMTU.
 	MTU int
+	// Queues, if not 0, gives every veth end that many receive and
+	// transmit queues (ip link add ... numrxqueues N numtxqueues N): a
+	// host's flows spread over the router side's receive queues by their
+	// hash. 0 leaves the kernel's default.
+	Queues int
 	// IPv6 true gives the hosts (and, in kernel mode, the router) IPv6
 	// beside IPv4: H1Addr6 and H2Addr6 with default routes via
 	// RouterAddr6A and RouterAddr6B, EUI-64 link-local addresses, and in
@@ -323,6 +328,11 @@ func (t *Topology) build() error {
 		v := netlink.NewVeth(la)
 		v.PeerName = p.hif
 		v.PeerMTU = uint32(cfg.MTU)
+		if cfg.Queues > 0 {
+			la.NumRxQueues, la.NumTxQueues = cfg.Queues, cfg.Queues
+			v.LinkAttrs = la
+			v.PeerNumRxQueues, v.PeerNumTxQueues = uint32(cfg.Queues), uint32(cfg.Queues)
+		}
 		v.PeerNamespace = netlink.NsFd(t.nsh[p.hns])
 		if err := t.nlh[t.RouterNSName].LinkAdd(v); err != nil {
 			return fmt.Errorf("add veth %s/%s: %w", p.rif, p.hif, err)

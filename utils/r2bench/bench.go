@@ -133,7 +133,7 @@ func (b *bench) run() (*report, error) {
 			}
 		}
 	}
-	if slices.Contains(b.o.only, "table") {
+	if slices.Contains(b.o.only, "table") || slices.Contains(b.o.only, "follow") {
 		if _, err := b.tablePrefixes(); err != nil {
 			b.logf("table: %v", err)
 		} else {
@@ -181,7 +181,7 @@ func (b *bench) runGroup(round int, g *group, ids []string, v string) {
 		}
 	}
 	switch {
-	case v == variantAFXDP && b.xdpNA != "":
+	case isXDP(v) && b.xdpNA != "":
 		rec(&naError{reason: b.xdpNA})
 		return
 	case v != variantKernel && b.binsErr != nil:
@@ -191,7 +191,7 @@ func (b *bench) runGroup(round int, g *group, ids []string, v string) {
 	s, err := b.newSetup(round, g, v)
 	if err != nil {
 		var na *naError
-		if errors.As(err, &na) && v == variantAFXDP {
+		if errors.As(err, &na) && isXDP(v) {
 			b.xdpNA = na.reason
 			b.logf("%s is not tried again in this run", variantTitles[v])
 		}

@@ -37,7 +37,9 @@
 //   - ping-idle, ping-load: ping RTT median and p99 from h1 to h2, idle and
 //     under a 64-byte UDP flood; ping-busy-idle, ping-busy-load: the same with
 //     R2 busy polling (-busy-poll). The kernel has no such mode: its column
-//     there is the ordinary kernel, measured alongside.
+//     there is the ordinary kernel, measured alongside. ping-idle also
+//     reports R2's CPU (all its threads, /proc schedstat) over one
+//     measurement length of idleness after the pings.
 //   - churn: 64-byte forwarding rate while 10,000 route changes per second
 //     (batches of 100 every 10 ms: Route.AddBatch / DelBatch through the API
 //     for R2, netlink for the kernel) hit prefixes the traffic does not use,
@@ -47,6 +49,15 @@
 //     kernel), time and resident memory.
 //   - threads2: 64-byte rate with two R2 forwarding threads, each interface
 //     owned by a different one (the MPSC Tx handoff path).
+//   - follow: the deployment with a routing daemon. The router namespace
+//     holds the addresses in Linux (the kernel variant forwards; for R2 the
+//     kernel's forwarding is off, R2 runs in that namespace and r2follow
+//     attaches the interfaces host-owned and mirrors addresses and routes).
+//     The tier1 table goes into the kernel with `ip -batch` while a 64 B
+//     flood runs: the time until the router forwards with the whole table
+//     (for R2: until r2follow has given it all to R2, and how long after
+//     the kernel had it), R2's and r2follow's resident memory, and the
+//     forwarding rate during the load compared with the rate before it.
 //
 // Usage:
 //
@@ -97,6 +108,11 @@ type options struct {
 	tableLimit int
 	// threads2CPUs is -cpus for the two-thread setup.
 	threads2CPUs string
+	// mtu is the MTU of every veth end (topo Config.MTU).
+	mtu int
+	// floodRate, when > 0, caps trafgen's floods at this many frames/s,
+	// so every router is offered the same load.
+	floodRate int
 }
 
 const usageText = `usage: r2bench [flags]
@@ -115,25 +131,35 @@ Flags:
   -only LIST       comma-separated measurements to run (default all):
                      udp64 udp512 udp1500 udp6 tcp tcp6 tcp-offload tcp-offload4 ping-idle
                      ping-load ping-busy-idle ping-busy-load churn table
-                     threads2
+                     threads2 follow
                    and the groups udp (IPv4), ipv6 (udp6, tcp6), ping
                    (idle, load), ping-busy, all
   -variants LIST   routers to measure (default kernel,afpacket,afxdp; also
                    afpacket-novnet: AF_PACKET without vnet headers;
+                   afpacket-rt: AF_PACKET, threads under SCHED_FIFO
+                   (r2 -rt-priority 60);
+                   afxdp-host: AF_XDP with the interfaces host-owned, the
+                   hosts given the router's MACs statically;
                    afpacket-base: AF_PACKET with the -r2-base binary)
   -r2 PATH         the r2 daemon binary (default: DIR/r2 with -bindir, or built)
   -r2-base PATH    another r2 binary (a baseline build) for the afpacket-base
                    variant, measured in the same rounds as the others
-  -bindir DIR      directory holding r2, r2intf and r2rt (default: build them
+  -bindir DIR      directory holding r2, r2intf, r2rt and r2follow (default: build them
                    with 'go build' into a temporary directory)
   -table PATH      tier1 prefix table (both families are loaded) (default: the repository's copy,
                    r2/routedata/testdata/tier1-prefixes.txt.gz, found by
                    routedata.Find; then $R2_ROUTEDATA, then shared/data)
   -table-limit N   load only N prefixes of the table, IPv4 and IPv6 in the
                    table's proportion (default all; 100000 with -short)
+  -mtu N           MTU of every veth end (default 1500; e.g. 9000 for jumbo
+                   frames: TCP then runs with 9000-byte frames, AF_XDP
+                   receives them in several buffers)
   -threads2-cpus LIST
                    -cpus of R2's two-thread setup (default 1,0: the thread
                    owning the h1 side on CPU 1, the h2 side's on CPU 0)
+  -flood-rate PPS  cap every trafgen flood at PPS frames/s (default 0: as fast
+                   as trafgen goes, which with the kernel as router is the
+                   kernel's own rate: it forwards inside trafgen's send)
   -json FILE       write all results (every sample, notes, errors) as JSON
   -svg FILE        draw the ratios to the kernel as an SVG bar chart
   -h, --help       show this help
@@ -143,7 +169,7 @@ Flags:
 var allMeasurements = []string{
 	"udp64", "udp512", "udp1500", "udp6", "tcp", "tcp6", "tcp-offload", "tcp-offload4",
 	"ping-idle", "ping-load", "ping-busy-idle", "ping-busy-load",
-	"churn", "table", "threads2",
+	"churn", "table", "threads2", "follow",
 }
 
 var measurementGroups = map[string][]string{
@@ -155,7 +181,7 @@ var measurementGroups = map[string][]string{
 }
 
 // variant IDs in the order they are reported.
-var allVariants = []string{variantKernel, variantAFPacket, variantAFPacketNoVnet, variantAFPacketBase, variantAFXDP}
+var allVariants = []string{variantKernel, variantAFPacket, variantAFPacketNoVnet, variantAFPacketRT, variantAFPacketBase, variantAFXDP, variantAFXDPHost}
 
 // defaultVariants are measured unless -variants says otherwise.
 var defaultVariants = []string{variantKernel, variantAFPacket, variantAFXDP}
@@ -167,6 +193,12 @@ const (
 	// variantAFPacketNoVnet is AF_PACKET without vnet headers (r2
 	// -vnet-hdr=false), to measure what they cost or bring.
 	variantAFPacketNoVnet = "afpacket-novnet"
+	// variantAFPacketRT is AF_PACKET with the forwarding threads under
+	// SCHED_FIFO (r2 -rt-priority).
+	variantAFPacketRT = "afpacket-rt"
+	// variantAFXDPHost is AF_XDP with both interfaces host-owned (the XDP
+	// program classifies every frame), to measure what that costs.
+	variantAFXDPHost = "afxdp-host"
 	// variantAFPacketBase is AF_PACKET run by the -r2-base binary, to
 	// compare two builds round by round.
 	variantAFPacketBase = "afpacket-base"
@@ -178,6 +210,8 @@ var variantTitles = map[string]string{
 	variantAFXDP:    "R2 AF_XDP",
 
 	variantAFPacketNoVnet: "R2 AF_PACKET no vnet",
+	variantAFPacketRT:     "R2 AF_PACKET SCHED_FIFO",
+	variantAFXDPHost:      "R2 AF_XDP host-owned",
 	variantAFPacketBase:   "R2 AF_PACKET (-r2-base)",
 }
 
@@ -205,6 +239,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.table, "table", "", "")
 	fs.IntVar(&o.tableLimit, "table-limit", 0, "")
 	fs.StringVar(&o.threads2CPUs, "threads2-cpus", "1,0", "")
+	fs.IntVar(&o.mtu, "mtu", 1500, "")
+	fs.IntVar(&o.floodRate, "flood-rate", 0, "")
 	fs.StringVar(&o.jsonPath, "json", "", "")
 	fs.StringVar(&o.svgPath, "svg", "", "")
 	if err := fs.Parse(args); err != nil {
@@ -237,6 +273,12 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	}
 	if err := checkCPUList(o.threads2CPUs, 2); err != nil {
 		return o, fmt.Errorf("%w: -threads2-cpus: %v", errUsage, err)
+	}
+	if o.mtu < 1280 || o.mtu > 65535 {
+		return o, fmt.Errorf("%w: -mtu %d: want 1280 to 65535", errUsage, o.mtu)
+	}
+	if o.floodRate < 0 || o.floodRate > 100000000 {
+		return o, fmt.Errorf("%w: -flood-rate %d: want 0 (no cap) to 100000000", errUsage, o.floodRate)
 	}
 	if o.tableLimit < 0 {
 		return o, fmt.Errorf("%w: -table-limit %d: want 0 (all) or more", errUsage, o.tableLimit)

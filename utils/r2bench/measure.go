@@ -73,7 +73,17 @@ func pingMetrics(load bool) []metricDef {
 		{Key: "loss_pct", Label: "ping loss", Unit: "%", Scale: 1, Digits: 1, Better: "lower", NoRatio: true},
 	}
 	if load {
-		m = append(m, metricDef{Key: "flood_pps", Label: "flood delivered", Unit: "kpps", Scale: 1e3, Digits: 1, Better: "higher"})
+		m = append(m,
+			metricDef{Key: "flood_pps", Label: "flood delivered", Unit: "kpps", Scale: 1e3, Digits: 1, Better: "higher"},
+			metricDef{Key: "offered_pps", Label: "flood offered by trafgen", Unit: "kpps", Scale: 1e3, Digits: 1},
+			metricDef{Key: "lost_fwd", Label: "echo requests lost h1→h2", Unit: "", Scale: 1, Digits: 0, Better: "lower", NoRatio: true},
+			metricDef{Key: "lost_ret", Label: "echo replies lost h2→h1", Unit: "", Scale: 1, Digits: 0, Better: "lower", NoRatio: true},
+			metricDef{Key: "softnet_drops", Label: "backlog drops (softnet_stat)", Unit: "", Scale: 1, Digits: 0, Better: "lower", NoRatio: true},
+			metricDef{Key: "ring_drop_pct", Label: "flood dropped at R2's Rx ring (kernel), of offered", Unit: "%", Scale: 1, Digits: 1, Better: "lower", R2Only: true, NoRatio: true},
+			metricDef{Key: "shed_pct", Label: "flood shed by R2 (rx_shed), of offered", Unit: "%", Scale: 1, Digits: 1, R2Only: true, NoRatio: true},
+		)
+	} else {
+		m = append(m, metricDef{Key: "idle_cpu_pct", Label: "R2 CPU when idle after", Unit: "% of a CPU", Scale: 1, Digits: 2, Better: "lower", R2Only: true, NoRatio: true})
 	}
 	return m
 }
@@ -125,6 +135,8 @@ func measurements() map[string]*measDef {
 			{Key: "offered_pps", Label: "offered by trafgen", Unit: "kpps", Scale: 1e3, Digits: 1},
 			{Key: "loss_pct", Label: "loss", Unit: "%", Scale: 1, Digits: 1, Better: "lower", NoRatio: true},
 		}, run: func(s *setup) (map[string]float64, []string, error) { return s.udp(64) }},
+		{ID: "follow", Title: "Routing-daemon deployment: tier1 table into the kernel (ip -batch) under a 64 B flood; R2 follows it with r2follow", Metrics: followMetrics(),
+			run: func(s *setup) (map[string]float64, []string, error) { return s.follow() }},
 	}
 	m := map[string]*measDef{}
 	for _, d := range defs {
@@ -264,6 +276,8 @@ func (s *setup) ping(load bool) (map[string]float64, []string, error) {
 	count = max(20, min(count, 3000))
 	var f *flood
 	var a1, a2 nsSnap
+	var before map[string]uint64
+	var sn0 uint64
 	if load {
 		var err error
 		if f, err = s.startFlood(64); err != nil {
@@ -273,6 +287,10 @@ func (s *setup) ping(load bool) (map[string]float64, []string, error) {
 		if a1, a2, err = s.snapPair(); err != nil {
 			return nil, nil, err
 		}
+		if s.d != nil {
+			before, _ = s.d.counterTotals()
+		}
+		sn0, _ = softnetDrops()
 	}
 	res, err := s.tp.Ping(s.tp.H1NS, h2Addr, count, interval)
 	if err != nil {
@@ -298,10 +316,51 @@ func (s *setup) ping(load bool) (map[string]float64, []string, error) {
 		if n := f.note(); n != "" {
 			notes = append(notes, n)
 		}
-		m["flood_pps"] = rateBetween(a1, a2, z1, z2).Delivered
+		r := rateBetween(a1, a2, z1, z2)
+		m["flood_pps"], m["offered_pps"] = r.Delivered, r.Offered
+		// Where pings were lost: before h2 (in the router, or h2's
+		// backlog) or on the way back. The flood sends no echoes.
+		m["lost_fwd"] = math.Max(0, float64(z1.OutEchos-a1.OutEchos)-float64(z2.InEchos-a2.InEchos))
+		m["lost_ret"] = math.Max(0, float64(z2.OutEchoReps-a2.OutEchoReps)-float64(z1.InEchoReps-a1.InEchoReps))
+		if sn1, err := softnetDrops(); err == nil {
+			m["softnet_drops"] = float64(sn1 - sn0)
+		}
+		if s.d != nil && before != nil {
+			if after, cerr := s.d.counterTotals(); cerr == nil {
+				off := r.Offered * r.Elapsed.Seconds()
+				ra := func(what string) float64 {
+					k := names.IfNodeCounter(s.tp.RouterIfA, what)
+					return float64(after[k] - before[k])
+				}
+				if off > 0 {
+					m["ring_drop_pct"] = 100 * ra(driver.DrvKernelDrops) / off
+					m["shed_pct"] = 100 * ra(names.IfRxShed) / off
+				}
+				if d := dropDeltas(before, after); len(d) > 0 {
+					notes = append(notes, "R2 drop/error counters: "+strings.Join(d, ", "))
+				}
+			}
+		}
 	}
 	if res.Received == 0 {
 		return m, notes, fmt.Errorf("no ping replies (%d sent)", res.Transmitted)
+	}
+	if !load && s.d != nil {
+		// What the router costs between pings: a thread that spins (or
+		// a runtime that keeps waking) shows here. The pings' own spin
+		// is over after 100 ms.
+		time.Sleep(100 * time.Millisecond)
+		c0, err := procCPU(s.d.pid())
+		if err != nil {
+			return m, notes, err
+		}
+		win := s.b.o.duration
+		time.Sleep(win)
+		c1, err := procCPU(s.d.pid())
+		if err != nil {
+			return m, notes, err
+		}
+		m["idle_cpu_pct"] = 100 * float64(c1-c0) / float64(win)
 	}
 	return m, notes, nil
 }

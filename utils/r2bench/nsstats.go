@@ -34,6 +34,10 @@ type nsSnap struct {
 	// /proc/net/snmp6): IPv6 datagrams that h2 would have to forward and,
 	// with IPv6 forwarding off, drops.
 	InAddrErrors6 uint64
+	// Echo counters of /proc/net/snmp's Icmp lines: where a ping was lost
+	// (h1's OutEchos against h2's InEchos, h2's OutEchoReps against h1's
+	// InEchoReps).
+	OutEchos, InEchos, OutEchoReps, InEchoReps uint64
 }
 
 // readNS reads the counters of ifname and the IP counters inside the named
@@ -116,6 +120,10 @@ func readProcNet(dir, ifname string) (nsSnap, error) {
 		return s, fmt.Errorf("/proc/net/snmp: no Ip InAddrErrors")
 	}
 	s.InAddrErrors = v
+	if icmp, err := parseSNMP(snmp, "Icmp"); err == nil {
+		s.OutEchos, s.InEchos = icmp["OutEchos"], icmp["InEchos"]
+		s.OutEchoReps, s.InEchoReps = icmp["OutEchoReps"], icmp["InEchoReps"]
+	}
 	// snmp6 exists whenever the kernel has IPv6, even with IPv6 disabled
 	// in the namespace; without it there is no IPv6 traffic to count.
 	if b, err := os.ReadFile(dir + "/snmp6"); err == nil {
@@ -196,4 +204,33 @@ func parseSNMP(b []byte, proto string) (map[string]uint64, error) {
 		return m, nil
 	}
 	return nil, fmt.Errorf("/proc/net/snmp: no %s lines", proto)
+}
+
+// softnetDrops sums the "dropped" column of /proc/net/softnet_stat over the
+// CPUs: frames a CPU's input backlog (netdev_max_backlog) had no room for,
+// veth deliveries among them. The file is not per namespace.
+func softnetDrops() (uint64, error) {
+	b, err := os.ReadFile("/proc/net/softnet_stat")
+	if err != nil {
+		return 0, err
+	}
+	return parseSoftnetDrops(b)
+}
+
+// parseSoftnetDrops parses softnet_stat text: one line per CPU of
+// hexadecimal columns, the second being the drops.
+func parseSoftnetDrops(b []byte) (uint64, error) {
+	var sum uint64
+	for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		f := strings.Fields(l)
+		if len(f) < 2 {
+			return 0, fmt.Errorf("/proc/net/softnet_stat: short line %q", l)
+		}
+		v, err := strconv.ParseUint(f[1], 16, 32)
+		if err != nil {
+			return 0, fmt.Errorf("/proc/net/softnet_stat: %w", err)
+		}
+		sum += v
+	}
+	return sum, nil
 }

@@ -18,12 +18,13 @@ import (
 
 // TestShortRun runs the benchmark end to end in -short mode on a reduced
 // set (64-byte rate over IPv4 and IPv6, idle ping, TCP over IPv6 and a
-// slice of the table of both families; kernel and R2 AF_PACKET): it builds
-// the binaries, creates namespaces, starts r2, trafgen and iperf3. Only
+// slice of the table of both families, loaded through the API and followed
+// from the kernel by r2follow; kernel and R2 AF_PACKET): it builds the
+// binaries, creates namespaces, starts r2, r2follow, trafgen and iperf3. Only
 // that results came out is checked, not their values.
 func TestShortRun(t *testing.T) {
 	if os.Geteuid() != 0 {
-		t.Skip("needs root (network namespaces, veth, AF_PACKET)")
+		t.Fatal("needs root (network namespaces, veth, AF_PACKET): run as root")
 	}
 	for _, name := range sortedKeys(toolPackages) {
 		if _, err := exec.LookPath(name); err != nil {
@@ -34,7 +35,7 @@ func TestShortRun(t *testing.T) {
 	jsonPath, svgPath := filepath.Join(dir, "r.json"), filepath.Join(dir, "r.svg")
 	var out, errb bytes.Buffer
 	start := time.Now()
-	code := run([]string{"-short", "-only", "udp64,ping-idle,udp6,tcp6,table", "-table-limit", "20000", "-variants", "kernel,afpacket",
+	code := run([]string{"-short", "-only", "udp64,ping-idle,udp6,tcp6,table,follow", "-table-limit", "20000", "-variants", "kernel,afpacket",
 		"-json", jsonPath, "-svg", svgPath}, &out, &errb)
 	t.Logf("run took %v\nstdout:\n%s\nstderr:\n%s", time.Since(start).Round(time.Second), out.String(), errb.String())
 	if code != exitOK {
@@ -71,9 +72,16 @@ func TestShortRun(t *testing.T) {
 		p := got["ping-idle"]
 		if p == nil || p.Variants[v] == nil || p.Variants[v].Stats["rtt_median_us"] == nil {
 			t.Errorf("ping-idle %s: no RTT", v)
+		} else if v == variantAFPacket {
+			// An idle router sleeps: far under a fifth of a CPU
+			// unless a thread spins.
+			if st := p.Variants[v].Stats["idle_cpu_pct"]; st == nil || st.Median < 0 || st.Median > 20 {
+				t.Errorf("ping-idle %s: idle CPU %+v, want 0-20%%", v, st)
+			}
 		}
 		for _, c := range []struct{ id, key string }{
 			{"udp6", "pps"}, {"tcp6", "gbps"}, {"table", "routes6"}, {"table", "load_s"}, {"table", "mem_mib"},
+			{"follow", "ready_s"}, {"follow", "pps_during"},
 		} {
 			m := got[c.id]
 			if m == nil || m.Variants[v] == nil {
@@ -93,6 +101,15 @@ func TestShortRun(t *testing.T) {
 		if m := got[id]; m != nil {
 			if st := m.Variants[variantAFPacket].Stats[k]; st != nil && st.Ratio == nil {
 				t.Errorf("%s R2 AF_PACKET: no ratio to the kernel", id)
+			}
+		}
+	}
+	// R2 had every route the kernel had (ready_s is only recorded then),
+	// and its and the follower's memory were read.
+	if f := got["follow"]; f != nil && f.Variants[variantAFPacket] != nil {
+		for _, k := range []string{"lag_s", "mem_mib", "follower_mib"} {
+			if st := f.Variants[variantAFPacket].Stats[k]; st == nil || (k != "lag_s" && st.Median <= 0) {
+				t.Errorf("follow R2 AF_PACKET: no %s: %+v", k, f.Variants[variantAFPacket])
 			}
 		}
 	}
@@ -138,6 +155,8 @@ func TestUsageErrors(t *testing.T) {
 		{"-variants", "kernel,quagga"},
 		{"-threads2-cpus", "1"},
 		{"-table-limit", "-1"},
+		{"-mtu", "600"},
+		{"-flood-rate", "-5"},
 		{"-json", ""},
 		{"-nosuchflag"},
 		{"extra"},
@@ -313,5 +332,15 @@ func TestChurnPrefixes(t *testing.T) {
 			}
 			seen[p.String()] = true
 		}
+	}
+}
+
+func TestParseSoftnetDrops(t *testing.T) {
+	got, err := parseSoftnetDrops([]byte("0000a1b2 00000003 00000000 00000000\n00000010 0000000a 00000001 00000000\n"))
+	if err != nil || got != 13 {
+		t.Errorf("parseSoftnetDrops = %d, %v; want 13", got, err)
+	}
+	if _, err := parseSoftnetDrops([]byte("0000a1b2\n")); err == nil {
+		t.Error("a short line parsed")
 	}
 }

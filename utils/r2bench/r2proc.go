@@ -26,6 +26,9 @@ import (
 // binaries are the R2 programs the benchmark runs.
 type binaries struct {
 	R2, R2intf, R2rt string
+	// R2follow is needed by the follow measurement only: without it that
+	// measurement fails and the others run.
+	R2follow string
 	// Built is the temporary directory they were built into, if any.
 	Built string
 }
@@ -54,7 +57,7 @@ func findModuleRoot() (string, error) {
 func prepareBinaries(ctx context.Context, o options, tmp string, logf func(string, ...any)) (binaries, error) {
 	var b binaries
 	if o.binDir != "" {
-		b = binaries{R2: filepath.Join(o.binDir, "r2"), R2intf: filepath.Join(o.binDir, "r2intf"), R2rt: filepath.Join(o.binDir, "r2rt")}
+		b = binaries{R2: filepath.Join(o.binDir, "r2"), R2intf: filepath.Join(o.binDir, "r2intf"), R2rt: filepath.Join(o.binDir, "r2rt"), R2follow: filepath.Join(o.binDir, "r2follow")}
 		if o.r2Path != "" {
 			b.R2 = o.r2Path
 		}
@@ -73,13 +76,13 @@ func prepareBinaries(ctx context.Context, o options, tmp string, logf func(strin
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return b, err
 	}
-	b = binaries{R2: filepath.Join(dir, "r2"), R2intf: filepath.Join(dir, "r2intf"), R2rt: filepath.Join(dir, "r2rt"), Built: dir}
-	pkgs := map[string]string{"r2": "./r2", "r2intf": "./utils/r2intf", "r2rt": "./utils/r2rt"}
+	b = binaries{R2: filepath.Join(dir, "r2"), R2intf: filepath.Join(dir, "r2intf"), R2rt: filepath.Join(dir, "r2rt"), R2follow: filepath.Join(dir, "r2follow"), Built: dir}
+	pkgs := map[string]string{"r2": "./r2", "r2intf": "./utils/r2intf", "r2rt": "./utils/r2rt", "r2follow": "./utils/r2follow"}
 	if o.r2Path != "" {
 		b.R2 = o.r2Path
 		delete(pkgs, "r2")
 	}
-	for _, name := range []string{"r2", "r2intf", "r2rt"} {
+	for _, name := range []string{"r2", "r2intf", "r2rt", "r2follow"} {
 		pkg, ok := pkgs[name]
 		if !ok {
 			continue
@@ -127,12 +130,23 @@ type daemon struct {
 	unreg    func()
 }
 
+// rtPriority is the SCHED_FIFO priority of the afpacket-rt variant: above
+// the kernel's threaded interrupt handlers' 50, as a dataplane that owns
+// its CPU would be set up.
+const rtPriority = 60
+
 // r2Flags are the daemon's command-line options of one setup.
 type r2Flags struct {
 	Threads  int
 	CPUs     string // -cpus, "" for none
 	BusyPoll bool
-	NoVnet   bool // -vnet-hdr=false
+	NoVnet   bool   // -vnet-hdr=false
+	Driver   string // -driver, "" for the default
+	// RTPriority is -rt-priority (0: not given).
+	RTPriority int
+	// NetNS runs the daemon in that network namespace (ip netns exec,
+	// which execs it: the pid stays the daemon's).
+	NetNS string
 }
 
 func (f r2Flags) args() []string {
@@ -146,6 +160,12 @@ func (f r2Flags) args() []string {
 	if f.NoVnet {
 		a = append(a, "-vnet-hdr=false")
 	}
+	if f.RTPriority > 0 {
+		a = append(a, "-rt-priority", strconv.Itoa(f.RTPriority))
+	}
+	if f.Driver != "" {
+		a = append(a, "-driver", f.Driver)
+	}
 	return a
 }
 
@@ -154,6 +174,9 @@ func startDaemon(ctx context.Context, cl *cleaner, bins binaries, inst string, f
 	d := &daemon{bins: bins, instance: inst, log: &lockedBuffer{}}
 	args := append([]string{"-i", inst, "-c", "/dev/null"}, f.args()...)
 	cmd := exec.Command(bins.R2, args...)
+	if f.NetNS != "" {
+		cmd = exec.Command("ip", append([]string{"netns", "exec", f.NetNS, bins.R2}, args...)...)
+	}
 	cmd.Stdout, cmd.Stderr = d.log, d.log
 	var err error
 	// SIGTERM on our death lets r2 remove its socket and shared memory.
@@ -324,6 +347,31 @@ func procStatusKB(pid int, field string) (uint64, error) {
 		return strconv.ParseUint(f[0], 10, 64)
 	}
 	return 0, fmt.Errorf("/proc/%d/status: no %s", pid, field)
+}
+
+// procCPU returns the CPU time every thread of process pid has used so
+// far: the first field of each thread's schedstat (ns), so the forwarding
+// threads, the Go runtime's own (sysmon, GC) and the API's all count.
+func procCPU(pid int) (time.Duration, error) {
+	files, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/schedstat", pid))
+	if err != nil || len(files) == 0 {
+		return 0, fmt.Errorf("no /proc/%d/task/*/schedstat (%v)", pid, err)
+	}
+	var sum time.Duration
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue // a thread that ended since the glob
+		}
+		if fs := strings.Fields(string(b)); len(fs) > 0 {
+			ns, err := strconv.ParseInt(fs[0], 10, 64)
+			if err != nil {
+				return 0, fmt.Errorf("%s: %q: %w", f, b, err)
+			}
+			sum += time.Duration(ns)
+		}
+	}
+	return sum, nil
 }
 
 // lastLines returns the last n non-empty lines of s, joined by " | ".

@@ -51,6 +51,7 @@ type reportOptions struct {
 	Short      bool     `json:"short"`
 	Only       []string `json:"only"`
 	TableLimit int      `json:"table_limit,omitempty"`
+	MTU        int      `json:"mtu,omitempty"`
 }
 
 // measResult is one measurement's results for every variant.
@@ -89,7 +90,7 @@ type stats struct {
 
 func newReport(o options, defs map[string]*measDef) *report {
 	r := &report{Tool: "r2bench", Variants: o.variants, index: map[string]int{},
-		Options: reportOptions{Rounds: o.rounds, Duration: o.duration.String(), Short: o.short, Only: o.only, TableLimit: o.tableLimit}}
+		Options: reportOptions{Rounds: o.rounds, Duration: o.duration.String(), Short: o.short, Only: o.only, TableLimit: o.tableLimit, MTU: o.mtu}}
 	for _, id := range o.only {
 		d := defs[id]
 		mr := &measResult{ID: id, Title: d.Title, Metrics: d.Metrics, Variants: map[string]*variantResult{}}
@@ -257,6 +258,9 @@ func printTable(w io.Writer, r *report) {
 	fmt.Fprintf(w, "Traffic generators (trafgen, iperf3) on CPU %d; R2's forwarding thread on CPU %d (two threads: -cpus %s);\n"+
 		"the kernel forwards in softirq context, mostly on the sending CPU.\n",
 		h.GenCPU, h.FwdCPU, h.Threads2CPUs)
+	if r.Options.MTU != 1500 && r.Options.MTU != 0 {
+		fmt.Fprintf(w, "MTU %d on every veth end.\n", r.Options.MTU)
+	}
 	fmt.Fprintf(w, "Load average (1/5/15 min) at start %s, at end %s: other work on the machine disturbs the figures.\n", h.LoadAvgStart, h.LoadAvgEnd)
 	fmt.Fprintf(w, "Cells: median [min–max] over the rounds; ×kernel = median / kernel's median; ↑ higher is better, ↓ lower is better.\n\n")
 

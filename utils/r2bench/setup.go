@@ -49,7 +49,10 @@ type group struct {
 	busyPoll bool // R2 -busy-poll
 	threads  int  // R2 forwarding threads; with 2 the interfaces get one each
 	ipv6     bool // hosts and router get IPv6 addresses and routes too
-	ids      []string
+	// follow: the router namespace holds the addresses in Linux; R2 runs
+	// in it and r2follow configures R2 from the kernel.
+	follow bool
+	ids    []string
 }
 
 // groups lists the setups in the order a round runs them.
@@ -61,6 +64,7 @@ func groups() []*group {
 		{name: "busy-poll", threads: 1, busyPoll: true, ids: []string{"ping-busy-idle", "ping-busy-load"}},
 		{name: "table", threads: 1, ipv6: true, ids: []string{"table"}},
 		{name: "two-threads", threads: 2, ids: []string{"threads2"}},
+		{name: "follow", threads: 1, ipv6: true, follow: true, ids: []string{"follow"}},
 	}
 }
 
@@ -78,6 +82,7 @@ type setup struct {
 	grp     *group
 	tp      *topo.Topology
 	d       *daemon // nil for the kernel
+	fol     *follower
 	info    setupInfo
 	closeTp func()
 }
@@ -118,7 +123,7 @@ func (b *bench) newSetup(round int, g *group, variant string) (*setup, error) {
 	// Registered before New, so an interrupt in the middle of building
 	// still removes whatever exists by then.
 	unregLeft := b.cleanup.add(func() { _ = topo.Cleanup(prefix) })
-	tp, err := topo.New(topo.Config{Prefix: prefix, RouterNS: variant == variantKernel, Offloads: g.offloads})
+	tp, err := topo.New(topo.Config{Prefix: prefix, RouterNS: variant == variantKernel || g.follow, Offloads: g.offloads, MTU: b.o.mtu})
 	if err != nil {
 		unregLeft()
 		return nil, err
@@ -139,6 +144,9 @@ func (b *bench) newSetup(round int, g *group, variant string) (*setup, error) {
 
 // close stops the daemon and removes the topology.
 func (s *setup) close() {
+	if s.fol != nil {
+		s.fol.stop()
+	}
 	if s.d != nil {
 		s.d.stop()
 	}
@@ -164,10 +172,16 @@ func (s *setup) configure() error {
 		}
 		return s.warmUp()
 	}
+	if s.grp.follow {
+		return s.configureFollow()
+	}
 	s.b.instSeq++
 	inst := fmt.Sprintf("%s-%d", s.b.runID, s.b.instSeq)
 	f := s.b.r2flags(s.grp)
 	f.NoVnet = s.variant == variantAFPacketNoVnet
+	if s.variant == variantAFPacketRT {
+		f.RTPriority = rtPriority
+	}
 	s.info.Instance, s.info.R2Args = inst, f.args()
 	bins := s.b.bins
 	if s.variant == variantAFPacketBase {
@@ -185,11 +199,11 @@ func (s *setup) configure() error {
 	}
 	for _, a := range []struct{ ifname, thread string }{{tp.RouterIfA, "0"}, {tp.RouterIfB, threadB}} {
 		args := []string{a.ifname, "add", "auto", "--thread", a.thread}
-		if s.variant == variantAFXDP {
+		if isXDP(s.variant) {
 			args = append(args, "--driver", "afxdp")
 		}
 		if _, err := d.util(ctx, s.b.bins.R2intf, args...); err != nil {
-			if s.variant == variantAFXDP {
+			if isXDP(s.variant) {
 				return &naError{reason: "AF_XDP attach refused: " + err.Error()}
 			}
 			return err
@@ -213,7 +227,22 @@ func (s *setup) configure() error {
 			return err
 		}
 	}
-	shown, out, err := d.showInterfaces(ctx)
+	if err := s.checkDrivers(); err != nil {
+		return err
+	}
+	if s.variant == variantAFXDPHost {
+		if err := s.hostOwned(); err != nil {
+			return err
+		}
+	}
+	return s.warmUp()
+}
+
+// checkDrivers records which driver and thread serve the router's
+// interfaces and fails (n/a for AF_XDP) unless it is the variant's driver.
+func (s *setup) checkDrivers() error {
+	tp, d := s.tp, s.d
+	shown, out, err := d.showInterfaces(s.b.ctx)
 	if err != nil {
 		return err
 	}
@@ -225,13 +254,13 @@ func (s *setup) configure() error {
 		}
 		s.info.Drivers[n], s.info.Threads[n] = i.Driver, i.Thread
 	}
-	want := map[string]string{variantAFPacket: "afpacket", variantAFPacketNoVnet: "afpacket", variantAFPacketBase: "afpacket", variantAFXDP: "afxdp"}[s.variant]
+	want := map[string]string{variantAFPacket: "afpacket", variantAFPacketNoVnet: "afpacket", variantAFPacketRT: "afpacket", variantAFPacketBase: "afpacket", variantAFXDP: "afxdp", variantAFXDPHost: "afxdp"}[s.variant]
 	for n, drv := range s.info.Drivers {
 		if drv == want {
 			continue
 		}
 		reason := fmt.Sprintf("r2intf show reports driver %q on %s, not %q", drv, n, want)
-		if s.variant == variantAFXDP {
+		if isXDP(s.variant) {
 			if l := grepLines(d.log.String(), "af_xdp"); len(l) > 0 {
 				reason += "; r2 logged: " + afterLogPrefix(l[0])
 			}
@@ -239,7 +268,44 @@ func (s *setup) configure() error {
 		}
 		return errors.New(reason)
 	}
-	return s.warmUp()
+	return nil
+}
+
+// isXDP reports whether variant runs R2 on AF_XDP.
+func isXDP(variant string) bool { return variant == variantAFXDP || variant == variantAFXDPHost }
+
+// hostOwned puts both router interfaces in host-owned mode. The router's
+// addresses then belong to the Linux host, which here (the caller's
+// namespace) does not have them: rather than give it addresses, the hosts
+// get the router's MACs as static neighbours, so nothing needs to answer
+// their ARP or NS. R2 still resolves the hosts itself, from the copies of
+// their replies.
+func (s *setup) hostOwned() error {
+	ctx, tp := s.b.ctx, s.tp
+	for _, ifn := range []string{tp.RouterIfA, tp.RouterIfB} {
+		if _, err := s.d.util(ctx, s.b.bins.R2intf, ifn, "host-owned", "on"); err != nil {
+			return err
+		}
+	}
+	neigh := []struct {
+		ns, ifn string
+		ip      string
+		mac     string
+	}{
+		{tp.H1NS, tp.H1If, tp.RouterIPA.String(), tp.RouterMACA.String()},
+		{tp.H2NS, tp.H2If, tp.RouterIPB.String(), tp.RouterMACB.String()},
+	}
+	if s.grp.ipv6 {
+		neigh = append(neigh,
+			struct{ ns, ifn, ip, mac string }{tp.H1NS, tp.H1If, routerAddrA6, tp.RouterMACA.String()},
+			struct{ ns, ifn, ip, mac string }{tp.H2NS, tp.H2If, routerAddrB6, tp.RouterMACB.String()})
+	}
+	for _, n := range neigh {
+		if out, err := tp.Exec(n.ns, "ip", "neigh", "replace", n.ip, "lladdr", n.mac, "dev", n.ifn, "nud", "permanent").CombinedOutput(); err != nil {
+			return fmt.Errorf("static neighbour %s in %s: %v: %s", n.ip, n.ns, err, out)
+		}
+	}
+	return nil
 }
 
 // afterLogPrefix drops the daemon's "r2[inst]: date time " log prefix.

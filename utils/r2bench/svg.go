@@ -31,7 +31,7 @@ const (
 	svgAxisNote = 28
 )
 
-var variantColors = map[string]string{variantAFPacket: "#4c78a8", variantAFXDP: "#f58518"}
+var variantColors = map[string]string{variantAFPacket: "#4c78a8", variantAFXDP: "#f58518", variantAFXDPHost: "#e45756"}
 
 // chartRows collects the charted figures of the report.
 func chartRows(r *report) ([]chartRow, []string) {

@@ -96,6 +96,9 @@ func (s *setup) startFloodFamily(size int, v6 bool) (*flood, error) {
 	f := &flood{out: &lockedBuffer{}, size: size, done: make(chan struct{}),
 		args: []string{"netns", "exec", s.tp.H1NS, "taskset", "-c", strconv.Itoa(b.genCPU),
 			"trafgen", "-o", s.tp.H1If, "-i", cfg, "-P", "1", "-Q", "--no-sock-mem", "-C"}}
+	if b.o.floodRate > 0 {
+		f.args = append(f.args, "-b", strconv.Itoa(b.o.floodRate)+"pps")
+	}
 	first, err := f.launch()
 	if err != nil {
 		return nil, fmt.Errorf("start trafgen: %w", err)

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"path"
 	"slices"
@@ -30,7 +31,15 @@ type Config struct {
 	// of R2's connected subnets: the gateway's own route's next hop and
 	// output interface. nil: such routes are refused.
 	Resolve func(gw netip.Addr) (NextHop, error)
+	// ResolveNeigh asks the kernel to resolve a gateway on a link (the
+	// kernel's ifindex) that it has no neighbour entry for; the answer
+	// arrives as a neighbour event. nil: gateways are not asked for.
+	ResolveNeigh func(link int, ip netip.Addr) error
 }
+
+// resolveEvery is how often a gateway without a usable kernel neighbour is
+// asked for again.
+const resolveEvery = 5 * time.Second
 
 // DefaultBatch is the most routes per add_batch or del_batch: 4096 IPv6
 // routes stay well under the API's default 1 MiB frame.
@@ -46,9 +55,25 @@ func Refused(err error) bool {
 // r2Route is a route as the follower programmed it into R2.
 type r2Route = ctl.Route
 
-// Follower mirrors the kernel's links, addresses and routes into R2. Apply
-// records kernel events; Flush sends R2 what changed since the last Flush.
-// It is used from one goroutine.
+// Follower mirrors the kernel's links, addresses, routes and neighbours
+// into R2. Apply records kernel events; Flush sends R2 what changed since
+// the last Flush. It is used from one goroutine.
+//
+// Neighbours: every kernel neighbour on a followed interface with a
+// link-layer address the kernel believes (NUD reachable, stale, delay,
+// probe or permanent) and an address on one of R2's subnets of that
+// interface (or IPv6 link-local) is set in R2 as a neighbour of kind
+// "kernel"; a failed, incomplete or NOARP entry, or a deleted one, is
+// removed from R2. Kernel entries are held by R2 like static ones (never
+// aged, not overwritten by R2's own learning) but apart from them: the
+// follower's resyncs (mark and sweep against R2's list) touch only the
+// kernel kind, never what an operator set. The kernel is the authority
+// here because in host-owned mode the ARP and NDP answers are the
+// kernel's (with AF_XDP R2 may not see them at all), and its neighbour
+// state machine already probes and expires them. The gateways of the
+// routes sent to R2 that have no usable kernel neighbour are asked for
+// (Config.ResolveNeigh, at most every resolveEvery each), so that the
+// kernel resolves them and the answer flows into R2.
 type Follower struct {
 	cfg Config
 	r2  R2
@@ -56,13 +81,21 @@ type Follower struct {
 	// The kernel's view.
 	links  map[int]Link                  // by kernel ifindex
 	addrs  map[int]map[netip.Prefix]bool // by kernel ifindex
-	routes map[netip.Prefix][]KRoute     // the followed table's routes by prefix
-	neighs map[Neigh]bool
+	routes kTable                        // the followed table's routes by prefix
+	neighs map[neighKey]Neigh
 
 	// What R2 has, as far as the follower knows.
 	r2ifs    map[string]bool // attached, with their host-owned mode
 	r2addrs  map[string]map[netip.Prefix]bool
-	r2routes map[netip.Prefix]r2Route
+	r2routes r2Table
+	// r2neighs are R2's kernel-kind neighbours: their MACs.
+	r2neighs map[ifIP]string
+	// gws counts the routes in R2 through each gateway; asked is when
+	// the kernel was last asked to resolve one.
+	gws   map[ifIP]int
+	asked map[ifIP]time.Time
+	// neighsDirty: a followed neighbour changed since the last Flush.
+	neighsDirty bool
 	// refused are the prefixes the kernel has and R2 does not, with why.
 	refused map[netip.Prefix]string
 
@@ -95,6 +128,19 @@ type Stats struct {
 	Multipath     uint64            `json:"multipath"`       // multipath routes sent with fewer paths than the kernel's (some unusable)
 	LastResyncSec float64           `json:"last_resync_s"`   // duration of the last resync
 	LastResyncOps int               `json:"last_resync_ops"` // routes sent by the last resync
+	NeighsKernel  int               `json:"neighs_kernel"`   // usable kernel neighbours R2 should have
+	NeighsR2      int               `json:"neighs_r2"`       // kernel neighbours the follower keeps in R2
+	NeighAdded    uint64            `json:"neigh_added"`     // neighbours set in R2 (added or changed)
+	NeighDeleted  uint64            `json:"neigh_deleted"`   // neighbours removed from R2
+	NeighRefused  uint64            `json:"neigh_refused"`   // neighbours R2 refused
+	NeighBatches  uint64            `json:"neigh_batches"`   // add_neighbours and del_neighbours calls
+	NeighResolves uint64            `json:"neigh_resolves"`  // gateways the kernel was asked to resolve
+}
+
+// ifIP is an address on an R2 interface.
+type ifIP struct {
+	ifname string
+	ip     netip.Addr
 }
 
 // NewFollower returns a follower that programs r2 (which may be nil until
@@ -113,11 +159,14 @@ func NewFollower(cfg Config) *Follower {
 		cfg:      cfg,
 		links:    map[int]Link{},
 		addrs:    map[int]map[netip.Prefix]bool{},
-		routes:   map[netip.Prefix][]KRoute{},
-		neighs:   map[Neigh]bool{},
+		routes:   newKTable(0),
+		neighs:   map[neighKey]Neigh{},
+		r2neighs: map[ifIP]string{},
+		gws:      map[ifIP]int{},
+		asked:    map[ifIP]time.Time{},
 		r2ifs:    map[string]bool{},
 		r2addrs:  map[string]map[netip.Prefix]bool{},
-		r2routes: map[netip.Prefix]r2Route{},
+		r2routes: newR2Table(),
 		refused:  map[netip.Prefix]string{},
 		dirty:    map[netip.Prefix]struct{}{},
 		logged:   map[string]int{},
@@ -189,7 +238,7 @@ func (f *Follower) Apply(ev Event) {
 			f.skip(why)
 			return
 		}
-		rs := f.routes[r.Prefix]
+		rs := f.routes.get(r.Prefix)
 		i := slices.IndexFunc(rs, func(x KRoute) bool { return x.Priority == r.Priority })
 		switch {
 		case ev.Op == OpRouteSet && i >= 0:
@@ -199,17 +248,30 @@ func (f *Follower) Apply(ev Event) {
 		case i >= 0:
 			rs = slices.Delete(rs, i, i+1)
 		}
-		if len(rs) == 0 {
-			delete(f.routes, r.Prefix)
-		} else {
-			f.routes[r.Prefix] = rs
-		}
+		f.routes.set(r.Prefix, rs)
 		f.dirty[r.Prefix] = struct{}{}
 		f.touch()
-	case OpNeighSet:
-		f.neighs[ev.Neigh] = true
-	case OpNeighDel:
-		delete(f.neighs, ev.Neigh)
+	case OpNeighSet, OpNeighDel:
+		n := ev.Neigh
+		k := neighKey{n.LinkIndex, n.IP}
+		old, had := f.neighs[k]
+		if ev.Op == OpNeighSet {
+			f.neighs[k] = n
+		} else {
+			delete(f.neighs, k)
+		}
+		oldMAC, oldOK := old.usableMAC()
+		newMAC, newOK := n.usableMAC()
+		if ev.Op == OpNeighDel {
+			newOK = false
+		}
+		if had && oldOK == newOK && oldMAC == newMAC || !had && !newOK {
+			return // nothing R2 would see (reachable -> stale, say)
+		}
+		if l, ok := f.links[n.LinkIndex]; ok && f.follows(l.Name) {
+			f.neighsDirty = true
+			f.touch()
+		}
 	}
 }
 
@@ -235,8 +297,8 @@ func (f *Follower) ignore(r KRoute) string {
 func (f *Follower) Replace(d Dump) {
 	f.links = map[int]Link{}
 	f.addrs = map[int]map[netip.Prefix]bool{}
-	f.routes = make(map[netip.Prefix][]KRoute, len(d.Routes))
-	f.neighs = map[Neigh]bool{}
+	f.routes = newKTable(len(d.Routes))
+	f.neighs = map[neighKey]Neigh{}
 	f.allDirty = true
 	f.touch()
 	n := f.Stats.Events
@@ -283,7 +345,8 @@ func (f *Follower) Connect(r2 R2) error {
 		}
 		f.r2addrs[i.Name] = m
 	}
-	f.r2routes = map[netip.Prefix]r2Route{}
+	f.r2routes = newR2Table()
+	f.gws = map[ifIP]int{}
 	for off := 0; ; {
 		total, rs, err := r2.Routes(off, 10000)
 		if err != nil {
@@ -296,17 +359,27 @@ func (f *Follower) Connect(r2 R2) error {
 			if r.Kind != ctl.KindDrop {
 				r.Kind = ""
 			}
-			f.r2routes[r.Prefix] = r
+			f.setR2Route(r)
 		}
 		off += len(rs)
 		if len(rs) == 0 || off >= total {
 			break
 		}
 	}
+	ns, err := r2.Neighbours()
+	if err != nil {
+		return fmt.Errorf("read R2's neighbours: %w", err)
+	}
+	f.r2neighs = map[ifIP]string{}
+	for _, n := range ns {
+		if n.Kind == ctl.NeighKernel && f.attached(n.Ifname) && n.MAC != nil {
+			f.r2neighs[ifIP{n.Ifname, n.IP}] = n.MAC.String()
+		}
+	}
 	f.allDirty = true
 	f.touch()
 	f.Stats.R2Resyncs++
-	f.cfg.Logf("R2: %d followed interfaces, %d routes through them", len(f.r2ifs), len(f.r2routes))
+	f.cfg.Logf("R2: %d followed interfaces, %d routes and %d kernel neighbours through them", len(f.r2ifs), f.r2routes.len(), len(f.r2neighs))
 	return nil
 }
 
@@ -347,6 +420,9 @@ func (f *Follower) Flush() error {
 	if err := f.flushRoutes(); err != nil {
 		return err
 	}
+	if err := f.flushNeighs(full); err != nil {
+		return err
+	}
 	for _, a := range addrsDel {
 		if err := f.r2.DelAddr(a.ifname, a.p); err != nil && !Refused(err) {
 			return err
@@ -354,13 +430,15 @@ func (f *Follower) Flush() error {
 		delete(f.r2addrs[a.ifname], a.p)
 		f.cfg.Logf("address %s removed from %s", a.p, a.ifname)
 	}
+	f.ResolveGateways(time.Now())
 	f.since = time.Time{}
 	lag := time.Since(start).Seconds() * 1000
 	f.Stats.LastLagMs = lag
 	f.Stats.MaxLagMs = max(f.Stats.MaxLagMs, lag)
-	f.Stats.RoutesKernel = len(f.routes)
-	f.Stats.RoutesR2 = len(f.r2routes)
+	f.Stats.RoutesKernel = f.routes.len()
+	f.Stats.RoutesR2 = f.r2routes.len()
 	f.Stats.Refused = len(f.refused)
+	f.Stats.NeighsR2 = len(f.r2neighs)
 	if full {
 		f.Stats.LastResyncSec = lag / 1000
 	}
@@ -421,9 +499,14 @@ func (f *Follower) flushLinks() error {
 		}
 		delete(f.r2ifs, name)
 		delete(f.r2addrs, name)
-		for p, r := range f.r2routes { // R2 removed them with the interface
+		for p, r := range f.r2routes.all() { // R2 removed them with the interface
 			if r.Ifname == name {
-				delete(f.r2routes, p)
+				f.delR2Route(p)
+			}
+		}
+		for k := range f.r2neighs {
+			if k.ifname == name {
+				delete(f.r2neighs, k)
 			}
 		}
 		f.cfg.Logf("interface %s detached (gone from the kernel)", name)
@@ -526,7 +609,7 @@ func (v *view) onLink(ifname string, gw netip.Addr) bool {
 // translate is the R2 route for the kernel's routes to prefix p, or why
 // there is none ("" when the kernel has no route either).
 func (f *Follower) translate(v *view, p netip.Prefix) (r2Route, bool, string) {
-	krs := f.routes[p]
+	krs := f.routes.get(p)
 	if len(krs) == 0 {
 		return r2Route{}, false, ""
 	}
@@ -641,13 +724,11 @@ func (f *Follower) flushRoutes() error {
 	v := f.view()
 	var keys []netip.Prefix
 	if f.allDirty {
-		seen := make(map[netip.Prefix]struct{}, len(f.routes)+len(f.r2routes))
-		for _, m := range []map[netip.Prefix][]KRoute{f.routes} {
-			for p := range m {
-				seen[p] = struct{}{}
-			}
+		seen := make(map[netip.Prefix]struct{}, f.routes.len()+f.r2routes.len())
+		for p := range f.routes.prefixes() {
+			seen[p] = struct{}{}
 		}
-		for p := range f.r2routes {
+		for p := range f.r2routes.all() {
 			seen[p] = struct{}{}
 		}
 		for p := range f.refused {
@@ -666,7 +747,7 @@ func (f *Follower) flushRoutes() error {
 	var add, del []r2Route
 	for _, p := range keys {
 		want, ok, why := f.translate(v, p)
-		have, has := f.r2routes[p]
+		have, has := f.r2routes.get(p)
 		switch {
 		case ok:
 			delete(f.refused, p)
@@ -727,9 +808,9 @@ func (f *Follower) sendBatch(rs []r2Route, del bool) error {
 	case err == nil:
 		for _, r := range rs {
 			if del {
-				delete(f.r2routes, r.Prefix)
+				f.delR2Route(r.Prefix)
 			} else {
-				f.r2routes[r.Prefix] = r
+				f.setR2Route(r)
 			}
 		}
 		if del {
@@ -751,12 +832,201 @@ func (f *Follower) sendBatch(rs []r2Route, del bool) error {
 	if del {
 		// R2 no longer has it (deleted with its interface or address):
 		// what the follower wanted.
-		delete(f.r2routes, r.Prefix)
+		f.delR2Route(r.Prefix)
 		return nil
 	}
 	f.refuse(r.Prefix, "refused by R2")
 	f.logOnce("refused by R2 detail", "R2 refused route %s: %v", r, err)
 	return nil
+}
+
+// setR2Route records that R2 has r, counting its gateways.
+func (f *Follower) setR2Route(r r2Route) {
+	if old, ok := f.r2routes.get(r.Prefix); ok {
+		f.countGws(old, -1)
+	}
+	f.r2routes.set(r)
+	f.countGws(r, 1)
+}
+
+// delR2Route records that R2 no longer has the route to p.
+func (f *Follower) delR2Route(p netip.Prefix) {
+	if old, ok := f.r2routes.get(p); ok {
+		f.countGws(old, -1)
+		f.r2routes.del(p)
+	}
+}
+
+func (f *Follower) countGws(r r2Route, d int) {
+	add := func(k ifIP) {
+		if f.gws[k] += d; f.gws[k] <= 0 {
+			delete(f.gws, k)
+		}
+	}
+	if len(r.Paths) > 0 {
+		for _, p := range r.Paths {
+			if p.NextHop.IsValid() {
+				add(ifIP{p.Ifname, p.NextHop})
+			}
+		}
+		return
+	}
+	if r.NextHop.IsValid() {
+		add(ifIP{r.Ifname, r.NextHop})
+	}
+}
+
+// flushNeighs makes R2's kernel neighbours those of the kernel (the
+// usable ones on followed interfaces and R2's subnets) after a change of
+// neighbours or, when full, of links or addresses: a full
+// mark-and-sweep comparison, since neighbours are few. The changes of one
+// Flush go in batches of up to Config.Batch (add_neighbours,
+// del_neighbours), deletions first.
+func (f *Follower) flushNeighs(full bool) error {
+	if !full && !f.neighsDirty {
+		return nil
+	}
+	v := f.view()
+	want := map[ifIP]string{}
+	for _, n := range f.neighs {
+		name, ok := v.byIndex[n.LinkIndex]
+		if !ok || !f.attached(name) {
+			continue
+		}
+		mac, ok := n.usableMAC()
+		if !ok {
+			continue
+		}
+		if !v.onLink(name, n.IP) {
+			f.skip("neighbour not on a subnet of R2")
+			continue
+		}
+		want[ifIP{name, n.IP}] = mac
+	}
+	f.Stats.NeighsKernel = len(want)
+	var add, del []ctl.Neighbour
+	for _, k := range sortedIfIPs(want) {
+		if f.r2neighs[k] != want[k] {
+			m, _ := net.ParseMAC(want[k])
+			add = append(add, ctl.Neighbour{Ifname: k.ifname, IP: k.ip, MAC: m})
+		}
+	}
+	for _, k := range sortedIfIPs(f.r2neighs) {
+		if _, ok := want[k]; !ok {
+			del = append(del, ctl.Neighbour{Ifname: k.ifname, IP: k.ip})
+		}
+	}
+	// Deletions first, as for routes.
+	for _, b := range []struct {
+		ns  []ctl.Neighbour
+		del bool
+	}{{del, true}, {add, false}} {
+		for ns := b.ns; len(ns) > 0; {
+			n := min(len(ns), f.cfg.Batch)
+			if err := f.sendNeighs(ns[:n], b.del); err != nil {
+				return err
+			}
+			ns = ns[n:]
+		}
+	}
+	f.neighsDirty = false
+	return nil
+}
+
+// sendNeighs sends one batch of neighbours; a refused batch is split until
+// the entries R2 refuses are found, which are counted and logged.
+func (f *Follower) sendNeighs(ns []ctl.Neighbour, del bool) error {
+	var err error
+	f.Stats.NeighBatches++
+	if del {
+		err = f.r2.DelNeighbours(ns)
+	} else {
+		err = f.r2.SetNeighbours(ns)
+	}
+	switch {
+	case err == nil:
+		for _, n := range ns {
+			k := ifIP{n.Ifname, n.IP}
+			if del {
+				delete(f.r2neighs, k)
+				f.Stats.NeighDeleted++
+				f.cfg.Logf("neighbour %s on %s removed", n.IP, n.Ifname)
+			} else {
+				f.r2neighs[k] = n.MAC.String()
+				f.Stats.NeighAdded++
+				f.cfg.Logf("neighbour %s on %s is at %s", n.IP, n.Ifname, n.MAC)
+			}
+		}
+		return nil
+	case !Refused(err):
+		return err
+	case len(ns) > 1:
+		h := len(ns) / 2
+		if err := f.sendNeighs(ns[:h], del); err != nil {
+			return err
+		}
+		return f.sendNeighs(ns[h:], del)
+	}
+	n := ns[0]
+	if del {
+		delete(f.r2neighs, ifIP{n.Ifname, n.IP}) // R2 no longer has it, as wanted
+		return nil
+	}
+	f.Stats.NeighRefused++
+	f.logOnce("neighbour refused", "neighbour %s on %s: R2 refused it: %v", n.IP, n.Ifname, err)
+	return nil
+}
+
+// ResolveGateways asks the kernel to resolve the gateways of R2's routes
+// that have no usable kernel neighbour, each at most every resolveEvery.
+// The daemon calls it after every Flush and once a second.
+func (f *Follower) ResolveGateways(now time.Time) {
+	if f.cfg.ResolveNeigh == nil {
+		return
+	}
+	byName := map[string]int{}
+	for _, l := range f.links {
+		byName[l.Name] = l.Index
+	}
+	for k := range f.asked {
+		if f.gws[k] == 0 {
+			delete(f.asked, k)
+		}
+	}
+	for _, k := range sortedIfIPs(f.gws) {
+		link, ok := byName[k.ifname]
+		if !ok {
+			continue
+		}
+		if _, ok := f.neighs[neighKey{link, k.ip}].usableMAC(); ok {
+			continue
+		}
+		if t, ok := f.asked[k]; ok && now.Sub(t) < resolveEvery {
+			continue
+		}
+		f.asked[k] = now
+		f.Stats.NeighResolves++
+		if err := f.cfg.ResolveNeigh(link, k.ip); err != nil {
+			f.logOnce("neighbour resolution", "asking the kernel to resolve %s on %s: %v", k.ip, k.ifname, err)
+		}
+	}
+}
+
+func sortedIfIPs[V any](m map[ifIP]V) []ifIP {
+	out := make([]ifIP, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.SortFunc(out, func(a, b ifIP) int {
+		if a.ifname != b.ifname {
+			if a.ifname < b.ifname {
+				return -1
+			}
+			return 1
+		}
+		return a.ip.Compare(b.ip)
+	})
+	return out
 }
 
 func sortRoutes(rs []r2Route) {

@@ -22,12 +22,15 @@ type fakeR2 struct {
 	sent      map[string]int // routes sent by method
 	refuse    map[netip.Prefix]bool
 	hostOwned map[string]bool
-	down      bool // restarted: the next call fails, state is gone
+	neighs    map[ifIP]ctl.Neighbour
+	refuseN   netip.Addr // a neighbour R2 refuses
+	down      bool       // restarted: the next call fails, state is gone
 }
 
 func newFake() *fakeR2 {
 	return &fakeR2{ifs: map[string]map[netip.Prefix]bool{}, routes: map[netip.Prefix]ctl.Route{},
-		calls: map[string]int{}, sent: map[string]int{}, refuse: map[netip.Prefix]bool{}, hostOwned: map[string]bool{}}
+		calls: map[string]int{}, sent: map[string]int{}, refuse: map[netip.Prefix]bool{}, hostOwned: map[string]bool{},
+		neighs: map[ifIP]ctl.Neighbour{}}
 }
 
 func refusal(format string, args ...any) error {
@@ -41,6 +44,7 @@ func (f *fakeR2) restart() {
 	f.ifs = map[string]map[netip.Prefix]bool{}
 	f.routes = map[netip.Prefix]ctl.Route{}
 	f.hostOwned = map[string]bool{}
+	f.neighs = map[ifIP]ctl.Neighbour{}
 	f.down = true
 }
 
@@ -99,6 +103,11 @@ func (f *fakeR2) DelInterface(name string) error {
 	}
 	delete(f.ifs, name)
 	delete(f.hostOwned, name)
+	for k := range f.neighs {
+		if k.ifname == name {
+			delete(f.neighs, k)
+		}
+	}
 	for p, r := range f.routes {
 		if r.Ifname == name {
 			delete(f.routes, p)
@@ -188,6 +197,65 @@ func (f *fakeR2) Routes(offset, limit int) (int, []ctl.Route, error) {
 		offset = len(all)
 	}
 	return len(all), all[offset:min(len(all), offset+limit)], nil
+}
+
+func (f *fakeR2) SetNeighbours(ns []ctl.Neighbour) error {
+	if err := f.call("add_neighbours"); err != nil {
+		return err
+	}
+	for _, n := range ns {
+		switch {
+		case f.ifs[n.Ifname] == nil:
+			return refusal("no interface %s", n.Ifname)
+		case !f.onLink(n.Ifname, n.IP):
+			return refusal("neighbour %s is not on a connected subnet of %s", n.IP, n.Ifname)
+		case len(n.MAC) != 6:
+			return refusal("bad MAC %v", n.MAC)
+		case n.IP == f.refuseN:
+			return refusal("neighbour %s refused", n.IP)
+		}
+	}
+	for _, n := range ns {
+		f.neighs[ifIP{n.Ifname, n.IP}] = ctl.Neighbour{Ifname: n.Ifname, IP: n.IP, MAC: n.MAC, Kind: ctl.NeighKernel, State: ctl.NeighStatic}
+	}
+	f.sent["add_neighbours"] += len(ns)
+	return nil
+}
+
+func (f *fakeR2) DelNeighbours(ns []ctl.Neighbour) error {
+	if err := f.call("del_neighbours"); err != nil {
+		return err
+	}
+	for _, n := range ns {
+		if _, ok := f.neighs[ifIP{n.Ifname, n.IP}]; !ok {
+			return refusal("neighbour %s on %s: not found", n.IP, n.Ifname)
+		}
+	}
+	for _, n := range ns {
+		delete(f.neighs, ifIP{n.Ifname, n.IP})
+	}
+	f.sent["del_neighbours"] += len(ns)
+	return nil
+}
+
+func (f *fakeR2) Neighbours() ([]ctl.Neighbour, error) {
+	if err := f.call("show_neighbours"); err != nil {
+		return nil, err
+	}
+	var out []ctl.Neighbour
+	for _, n := range f.neighs {
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+// neighList is R2's neighbours as "ifname ip mac kind" lines.
+func (f *fakeR2) neighList() map[string]bool {
+	out := map[string]bool{}
+	for _, n := range f.neighs {
+		out[fmt.Sprintf("%s %s %s %s", n.Ifname, n.IP, n.MAC, n.Kind)] = true
+	}
+	return out
 }
 
 func (f *fakeR2) Close() error { return nil }

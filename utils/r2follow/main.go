@@ -8,7 +8,8 @@
 // It subscribes to the kernel's link, address, route and neighbour
 // notifications (netlink, large socket buffers), then dumps the kernel's
 // state, attaches the interfaces whose names match -if, mirrors their
-// addresses, loads the routes of the followed table in API batches, and
+// addresses, loads the routes of the followed table in API batches,
+// mirrors the kernel's neighbours on those interfaces (see Follower), and
 // from then on sends R2 what changes, coalesced over -coalesce or
 // -max-msgs notifications. A notification socket that overflows (ENOBUFS)
 // or a lost connection to R2 (R2 restarted) leads to a resync: subscribe
@@ -37,8 +38,10 @@ const prog = "r2follow"
 
 const help = `usage: r2follow -if PATTERN[,PATTERN...] [flags]
 
-Follow the kernel's links, addresses and routes (IPv4 and IPv6) of this
-network namespace into R2.
+Follow the kernel's links, addresses, routes and neighbours (IPv4 and
+IPv6) of this network namespace into R2. The kernel's neighbours with a
+link-layer address on the followed interfaces become R2 neighbours of kind
+"kernel" (r2intf neigh show); gateways without one are asked for.
 
 Flags:
   -if PATTERNS    interfaces to attach: names or globs, comma-separated ('veth*,eth1')
@@ -119,7 +122,7 @@ func run(args []string, stderr io.Writer) int {
 	lg := log.New(stderr, prog+": ", log.LstdFlags|log.Lmicroseconds)
 	d := &daemon{o: o, logf: lg.Printf}
 	d.f = NewFollower(Config{Patterns: o.patterns, Table: o.table, HostOwned: o.hostOwned, Batch: o.batch,
-		Logf: lg.Printf, Resolve: resolveGw})
+		Logf: lg.Printf, Resolve: resolveGw, ResolveNeigh: resolveNeigh})
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGUSR1)
 	d.sigs = sigs
@@ -328,6 +331,7 @@ func (d *daemon) loop() int {
 			}
 			d.logf("resynced: %d routes sent (only the differences) in %.3fs", d.f.Stats.LastResyncOps, d.f.Stats.LastResyncSec)
 		case <-health.C:
+			d.f.ResolveGateways(time.Now())
 			if d.r2 != nil {
 				if ifs, err := d.r2.Interfaces(); err != nil {
 					d.logf("R2 does not answer (%s): reconnecting and resyncing", client.Message(err))

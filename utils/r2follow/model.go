@@ -1,6 +1,7 @@
 package main
 
 import (
+	"net"
 	"net/netip"
 
 	"github.com/r2go/r2/r2/ctl"
@@ -64,9 +65,44 @@ type KRoute struct {
 	NHs      []NextHop    // one or more (multipath)
 }
 
-// Neigh is a neighbour entry (kept for the record and the statistics: R2
-// resolves its neighbours itself).
+// Neigh is a kernel neighbour entry.
 type Neigh struct {
+	LinkIndex int
+	IP        netip.Addr
+	MAC       string // the link-layer address, "" if none
+	State     int    // NUD_* bits
+}
+
+// Neighbour states (linux/neighbour.h NUD_*).
+const (
+	nudIncomplete = 0x01
+	nudReachable  = 0x02
+	nudStale      = 0x04
+	nudDelay      = 0x08
+	nudProbe      = 0x10
+	nudFailed     = 0x20
+	nudNoARP      = 0x40
+	nudPermanent  = 0x80
+)
+
+// usableMAC is n's MAC if R2 should know it: the kernel has a link-layer
+// address it believes (reachable, stale, delay, probe or permanent), not
+// a NOARP entry (multicast, point-to-point) and not a failed or incomplete
+// one.
+func (n Neigh) usableMAC() (string, bool) {
+	if n.State&(nudReachable|nudStale|nudDelay|nudProbe|nudPermanent) == 0 ||
+		n.State&(nudIncomplete|nudFailed|nudNoARP) != 0 {
+		return "", false
+	}
+	m, err := net.ParseMAC(n.MAC)
+	if err != nil || len(m) != 6 || m[0]&1 != 0 || string(m) == "\x00\x00\x00\x00\x00\x00" {
+		return "", false
+	}
+	return m.String(), true
+}
+
+// neighKey is a kernel neighbour's identity.
+type neighKey struct {
 	LinkIndex int
 	IP        netip.Addr
 }
@@ -117,5 +153,12 @@ type R2 interface {
 	AddRoutes(rs []ctl.Route) error
 	DelRoutes(rs []ctl.Route) error
 	Routes(offset, limit int) (total int, rs []ctl.Route, err error)
+	// SetNeighbours adds or replaces kernel-kind neighbours (Ifname, IP,
+	// MAC), all or nothing.
+	SetNeighbours(ns []ctl.Neighbour) error
+	// DelNeighbours removes neighbours (Ifname, IP), all or nothing.
+	DelNeighbours(ns []ctl.Neighbour) error
+	// Neighbours lists R2's neighbours (all kinds).
+	Neighbours() ([]ctl.Neighbour, error)
 	Close() error
 }

@@ -158,7 +158,7 @@ func openSource(rcvbuf int) (*source, error) {
 		if u.Type == unix.RTM_DELNEIGH {
 			op = OpNeighDel
 		}
-		return Event{Op: op, Neigh: Neigh{LinkIndex: u.LinkIndex, IP: a.Unmap()}}, true, true
+		return Event{Op: op, Neigh: neighOf(u.Neigh, a)}, true, true
 	})
 	return s, nil
 }
@@ -261,8 +261,8 @@ func dump(table int) (Dump, error) {
 		return d, fmt.Errorf("dump neighbours: %w", err)
 	}
 	for _, n := range ns {
-		if a := addrOf(n.IP); a.IsValid() {
-			d.Neighs = append(d.Neighs, Neigh{LinkIndex: n.LinkIndex, IP: a})
+		if a, ok := netip.AddrFromSlice(n.IP); ok {
+			d.Neighs = append(d.Neighs, neighOf(n, a))
 		}
 	}
 	return d, nil
@@ -278,4 +278,24 @@ func resolveGw(gw netip.Addr) (NextHop, error) {
 		return NextHop{}, fmt.Errorf("no route to %s", gw)
 	}
 	return NextHop{Gw: addrOf(rs[0].Gw), OIF: rs[0].LinkIndex, Weight: 1}, nil
+}
+
+func neighOf(n netlink.Neigh, a netip.Addr) Neigh {
+	out := Neigh{LinkIndex: n.LinkIndex, IP: a.Unmap(), State: n.State}
+	if len(n.HardwareAddr) > 0 {
+		out.MAC = n.HardwareAddr.String()
+	}
+	return out
+}
+
+// resolveNeigh asks the kernel to resolve ip on link (RTM_NEWNEIGH with
+// NTF_USE, as the kernel's own output path would: it creates the entry if
+// needed and sends an ARP request or a neighbour solicitation); the
+// answer comes back as a neighbour notification.
+func resolveNeigh(link int, ip netip.Addr) error {
+	fam := netlink.FAMILY_V4
+	if ip.Is6() {
+		fam = netlink.FAMILY_V6
+	}
+	return netlink.NeighSet(&netlink.Neigh{LinkIndex: link, Family: fam, IP: ip.AsSlice(), State: netlink.NUD_NONE, Flags: netlink.NTF_USE})
 }

@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"net"
 	"net/netip"
 
+	"github.com/r2go/r2/apis/intf"
 	"github.com/r2go/r2/apis/route"
 	"github.com/r2go/r2/r2/api"
 	"github.com/r2go/r2/r2/ctl"
@@ -103,6 +105,39 @@ func (t thriftR2) Routes(offset, limit int) (int, []ctl.Route, error) {
 		out = append(out, r)
 	}
 	return int(page.Total), out, nil
+}
+
+func neighEntries(ns []ctl.Neighbour, kind string) []*intf.Neighbour {
+	out := make([]*intf.Neighbour, len(ns))
+	for i, n := range ns {
+		out[i] = &intf.Neighbour{Ifname: n.Ifname, Addr: n.IP.String(), Mac: n.MAC.String(), Kind: kind}
+	}
+	return out
+}
+
+func (t thriftR2) SetNeighbours(ns []ctl.Neighbour) error {
+	return t.c.Interface.AddNeighbours(context.Background(), neighEntries(ns, ctl.NeighKernel))
+}
+
+func (t thriftR2) DelNeighbours(ns []ctl.Neighbour) error {
+	return t.c.Interface.DelNeighbours(context.Background(), neighEntries(ns, ""))
+}
+
+func (t thriftR2) Neighbours() ([]ctl.Neighbour, error) {
+	ns, err := t.c.Interface.ShowNeighbours(context.Background(), "")
+	if err != nil {
+		return nil, err
+	}
+	out := make([]ctl.Neighbour, 0, len(ns))
+	for _, n := range ns {
+		a, err := netip.ParseAddr(n.Addr)
+		if err != nil {
+			continue
+		}
+		m, _ := net.ParseMAC(n.Mac)
+		out = append(out, ctl.Neighbour{Ifname: n.Ifname, IP: a, MAC: m, Kind: n.Kind, State: n.State})
+	}
+	return out, nil
 }
 
 func (t thriftR2) Close() error { return t.c.Close() }

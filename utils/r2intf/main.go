@@ -5,6 +5,8 @@
 //	r2intf veth_r2_1 ip 1.1.1.2/24
 //	r2intf veth_r2_1 ip 2001:db8:1::2/64
 //	r2intf show
+//	r2intf veth_r2_2 neigh add 10.2.0.1 02:00:00:00:00:02
+//	r2intf neigh show
 //
 // Run r2intf --help for the whole syntax. The command line's shape is checked
 // here (exit status 2 if wrong); the values (names, addresses, MACs) are
@@ -45,6 +47,11 @@ Commands:
   r2intf IFNAME show [-json]  show one interface
   r2intf show [IFNAME] [-json]
                               show all interfaces (or one)
+  r2intf IFNAME neigh add ADDR MAC | neigh del ADDR
+                              set (or remove) a static neighbour
+  r2intf [IFNAME] neigh show [-json]
+                              R2's neighbours: learned, static, kernel, with
+                              their state (r2intf neigh --help)
   r2intf IFNAME qos|class|rule|default ...
                               HFSC scheduling of IFNAME's output (r2intf IFNAME class --help)
 
@@ -61,7 +68,8 @@ Attach the Linux interface IFNAME to R2.
   MAC           MAC address R2 uses on it (default: the Linux interface's)
   --thread N    forwarding thread that owns it (default: R2 picks)
   --threads LIST  serve it from these threads (e.g. 0,1), each with its own
-                AF_PACKET socket in a fanout group (a flow stays on one
+                AF_PACKET socket in a fanout group, or with afxdp its own
+                AF_XDP socket on one receive queue (a flow stays on one
                 thread); the first owns it
   --driver NAME afpacket or afxdp (default: R2's default, afpacket)
 
@@ -123,6 +131,9 @@ func help(pos []string) string {
 func run(args []string, stdout, stderr io.Writer) int {
 	if code, ok := runQoS(args, stdout, stderr); ok {
 		return code // qos, class, rule, default: class.go
+	}
+	if code, ok := runNeigh(args, stdout, stderr); ok {
+		return code // neigh: neigh.go
 	}
 	var tgt client.Target
 	fs := client.NewFlagSet(prog)

@@ -60,6 +60,9 @@ type Backend struct {
 
 	// G is the fake's graph state (graph.go).
 	G GraphState
+
+	// neighs are the neighbours set through the API (neigh.go).
+	neighs []ctl.Neighbour
 }
 
 var _ api.Backend = (*Backend)(nil)

@@ -23,12 +23,22 @@ func waitPending(t *testing.T, d *Driver) {
 	}
 }
 
-// TestShed checks that Shed drops old frames of a heavy flow from the ring
-// head, stops at a light flow's frame and at frames newer than the cutoff,
-// and that Recv then gets exactly the frames not shed.
+// TestShed checks, on both ring versions, that Shed drops old frames of a
+// heavy flow from the ring head, stops at a light flow's frame and at
+// frames newer than the cutoff, and that Recv then gets exactly the frames
+// not shed.
 func TestShed(t *testing.T) {
+	for _, c := range []Config{
+		{Version: RingV2, Frames: 64},
+		{Version: RingV3, Blocks: 4, BlockSize: 64 << 10},
+	} {
+		t.Run(c.Version.String(), func(t *testing.T) { testShed(t, c) })
+	}
+}
+
+func testShed(t *testing.T, c Config) {
 	v := newVethPair(t, 1500)
-	d := v.openDriver(t, Config{Version: RingV2, Frames: 64})
+	d := v.openDriver(t, c)
 	peer := openRaw(t, v.B, v.IdxB, false)
 	pool := packet.NewPool(0, 64)
 	heavy := func(seq int) []byte { return nstest.Frame(v.MACA, v.MACB, seq, 100) }
@@ -46,6 +56,9 @@ func TestShed(t *testing.T) {
 	peer.Send(t, heavy(1), heavy(2), heavy(3), light, heavy(4))
 	waitPending(t, d)
 	time.Sleep(20 * time.Millisecond) // let all five land
+	if ht, ok := d.HeadTime(); !ok || ht > time.Now().UnixNano() || ht < time.Now().Add(-time.Minute).UnixNano() {
+		t.Errorf("HeadTime = %v, %v; want the first frame's arrival, under a minute ago", time.Unix(0, ht), ok)
+	}
 	if n := d.Shed(time.Now().Add(-time.Hour).UnixNano(), 100, &m); n != 0 {
 		t.Errorf("Shed with a cutoff before every frame = %d, want 0", n)
 	}
@@ -70,18 +83,11 @@ func TestShed(t *testing.T) {
 	}
 	expectNothing(t, d, pool)
 	checkPool(t, pool)
-
-	if a := testing.AllocsPerRun(100, func() { d.Shed(time.Now().UnixNano(), 100, &m) }); a != 0 {
-		t.Errorf("Shed allocates %v per call, want 0", a)
+	if _, ok := d.HeadTime(); ok {
+		t.Error("HeadTime of an empty ring says ok")
 	}
-}
 
-// TestShedV3 checks that a TPACKET_V3 ring sheds nothing.
-func TestShedV3(t *testing.T) {
-	v := newVethPair(t, 1500)
-	d := v.openDriver(t, Config{Version: RingV3})
-	var m driver.FlowMeter
-	if n := d.Shed(time.Now().UnixNano(), 100, &m); n != 0 {
-		t.Errorf("Shed on V3 = %d, want 0", n)
+	if a := testing.AllocsPerRun(100, func() { d.HeadTime(); d.Shed(time.Now().UnixNano(), 100, &m) }); a != 0 {
+		t.Errorf("Shed allocates %v per call, want 0", a)
 	}
 }

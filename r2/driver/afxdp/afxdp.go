@@ -7,7 +7,6 @@ import (
 
 	"github.com/r2go/r2/counters"
 	"github.com/r2go/r2/r2/driver"
-	"github.com/r2go/r2/r2/names"
 	"github.com/r2go/r2/r2/packet"
 )
 
@@ -124,22 +123,35 @@ type Config struct {
 	// the thread calling Open; 0 means look Ifname up.
 	Ifindex int
 	// Queue is the receive (and transmit) queue the socket binds to.
-	// Frames the device steers to other queues go to the kernel's stack
-	// (see the package documentation): give R2's interfaces one queue
-	// (ethtool -L IF combined 1).
+	// Frames the device steers to queues without a socket go to the
+	// kernel's stack (see the package documentation): give R2's
+	// interfaces one queue (ethtool -L IF combined 1), or one driver per
+	// queue (the registered open does that for an interface served by
+	// several threads). Drivers of one interface's queues share its XDP
+	// program; queues 0 to 255.
 	Queue int
 	// MTU is the largest L3 payload accepted: longer frames than
 	// MTU+18 are dropped on Rx (RxErrors) and refused on Tx (TxErrors).
-	// 0 means the interface's MTU. At most 1774: a received frame must
-	// fit a 2 KiB chunk after the kernel's 256-byte XDP headroom; Open
-	// fails with ErrUnsupported above that (jumbo frames need
-	// AF_PACKET).
+	// 0 means the interface's MTU. At most 1774 without multi-buffer
+	// frames (a received frame must fit a 2 KiB chunk after the kernel's
+	// 256-byte XDP headroom), at most 36,846 with them (see
+	// multibuf_linux.go); Open fails with ErrUnsupported above what it
+	// gets, and AF_PACKET may serve the interface instead.
 	MTU int
 	// Pool is the owner thread's packet pool, made by
 	// r2/internal/pagemem.NewPool: its memory becomes the socket's UMEM, so
 	// received frames are pool packets and packets of the pool are sent
 	// without a copy. Drivers opened with the same pool share one UMEM.
+	// Its companion pool of big packets (Pool.Big), if any, takes frames
+	// received in several UMEM chunks.
 	Pool *packet.Pool
+	// NoMultiBuffer keeps the socket to frames of one UMEM chunk, as
+	// before Linux 6.6: no xdp.frags program, no XDP_USE_SG.
+	NoMultiBuffer bool
+	// CsumCheck completes TCP and UDP checksums a veth peer left partial
+	// (see finishPartial). CsumAuto (the zero value) does it on veth
+	// interfaces only.
+	CsumCheck CsumCheck
 	// RingSize is the number of entries of the fill, completion, Rx and
 	// Tx rings, a power of two. 0 means DefaultRingSize.
 	RingSize int
@@ -170,7 +182,31 @@ type Config struct {
 	// "IfNode:<ifname>/drv_tx_copies"). If the zero value, the driver
 	// allocates it privately, like Counters.
 	TxCopies counters.Counter
+	// RxMultiBuf and TxMultiBuf count frames received and sent in
+	// several descriptors ("drv_rx_multibuf", "drv_tx_multibuf"); the
+	// zero value: allocated privately, like Counters.
+	RxMultiBuf, TxMultiBuf counters.Counter
+	// NeighCopies and NeighErrors count the copies of the host's ARP and
+	// ND frames that Recv fed into the graph, and those it dropped, in
+	// host-owned mode (see Driver.SetHostOwned; e.g.
+	// "IfNode:<ifname>/drv_neigh_copies"). If the zero value, the driver
+	// allocates them privately.
+	NeighCopies, NeighErrors counters.Counter
 }
+
+// CsumCheck says when Recv completes partial checksums.
+type CsumCheck int
+
+const (
+	// CsumAuto completes them on veth interfaces, whose peers hand over
+	// frames with checksums left to offload; NICs put frames on the wire
+	// complete.
+	CsumAuto CsumCheck = iota
+	// CsumOn completes them on any interface.
+	CsumOn
+	// CsumOff never looks.
+	CsumOff
+)
 
 // withDefaults fills in defaults and checks c; mtu is the interface's MTU
 // (0 if unknown).
@@ -193,8 +229,10 @@ func (c Config) withDefaults(mtu int) (Config, error) {
 		return c, fmt.Errorf("queue %d: want 0 or more", c.Queue)
 	case c.MTU < 68:
 		return c, fmt.Errorf("MTU %d: want 68 to %d", c.MTU, maxMTU)
-	case c.MTU > maxMTU:
-		return c, fmt.Errorf("MTU %d: want at most %d: %w", c.MTU, maxMTU, errMTUTooBig)
+	case c.MTU > maxMTU && (c.NoMultiBuffer || c.Pool.Big() == nil):
+		return c, fmt.Errorf("MTU %d: want at most %d without multi-buffer frames (and a big-packet pool): %w", c.MTU, maxMTU, errMTUTooBig)
+	case c.MTU > maxSGMTU:
+		return c, fmt.Errorf("MTU %d: want at most %d: %w", c.MTU, maxSGMTU, errMTUTooBig)
 	case c.Mode < ModeAuto || c.Mode > ModeSKB:
 		return c, fmt.Errorf("mode %v: unknown", c.Mode)
 	}
@@ -224,14 +262,16 @@ func countersValid(c driver.Counters) bool {
 // privateCounters allocates the driver's counters in a registry of their
 // own, for callers that gave none. The registry (one page) is never
 // unmapped, so the counters stay valid after Close.
-func privateCounters(ifname string) (driver.Counters, counters.Counter, error) {
-	reg, err := counters.NewMem(counters.Sizes{Entries: 8, Names: 512, Values: 8})
+func privateCounters(ifname string) (driver.Counters, *counters.Registry, error) {
+	reg, err := counters.NewMem(counters.Sizes{Entries: 16, Names: 1024, Values: 16})
 	if err != nil {
-		return driver.Counters{}, counters.Counter{}, err
+		return driver.Counters{}, nil, err
 	}
-	node := "afxdp:" + ifname
-	return driver.NewCounters(reg, 0, node), reg.Counter(0, names.Counter(node, driver.DrvTxCopies)), nil
+	return driver.NewCounters(reg, 0, privateNode(ifname)), reg, nil
 }
+
+// privateNode is the node name of privately allocated counters.
+func privateNode(ifname string) string { return "afxdp:" + ifname }
 
 // Stats are the socket's statistics: the kernel's (XDP_STATISTICS, counted
 // since Open) and the driver's own.
@@ -283,7 +323,11 @@ func (d *Driver) TxCopies() uint64 { return d.copies.Value() }
 func (d *Driver) Config() Config { return d.cfg }
 
 var (
-	_ driver.Driver        = (*Driver)(nil)
-	_ driver.KernelDropper = (*Driver)(nil)
-	_ driver.ModeReporter  = (*Driver)(nil)
+	_ driver.Driver          = (*Driver)(nil)
+	_ driver.KernelDropper   = (*Driver)(nil)
+	_ driver.ModeReporter    = (*Driver)(nil)
+	_ driver.HostPasser      = (*Driver)(nil)
+	_ driver.SideFder        = (*Driver)(nil)
+	_ driver.HostPassCounter = (*Driver)(nil)
+	_ driver.MultiBuffer     = (*Driver)(nil)
 )

@@ -8,6 +8,7 @@ import (
 	"math/bits"
 	"net"
 	"os"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/r2go/r2/counters"
 	"github.com/r2go/r2/r2/driver"
+	"github.com/r2go/r2/r2/names"
 	"github.com/r2go/r2/r2/packet"
 )
 
@@ -40,10 +42,12 @@ type Driver struct {
 	npkts  uint32           // pool size: frames in the UMEM
 	fd     int              // the XDP socket; -1 once closed
 
-	active     string // ActiveMode
-	zc         bool   // bound in zero-copy mode
-	needWakeup bool   // bound with XDP_USE_NEED_WAKEUP (zero-copy only)
-	shared     bool   // bound with XDP_SHARED_UMEM to another driver's UMEM
+	active     string   // ActiveMode
+	mb         multiBuf // frames of several descriptors (multibuf_linux.go)
+	zc         bool     // bound in zero-copy mode
+	needWakeup bool     // bound with XDP_USE_NEED_WAKEUP (zero-copy only)
+	csumCheck  bool     // complete partial checksums on Rx (Config.CsumCheck)
+	shared     bool     // bound with XDP_SHARED_UMEM to another driver's UMEM
 
 	// The rings, owned by the owner thread.
 	fill, comp addrRing
@@ -63,9 +67,16 @@ type Driver struct {
 	// packet whose bit is still set to the pool.
 	held []uint64
 
-	prog   *xdpProg
+	prog   *ifProg // the interface's program, shared with its other queues' drivers
 	group  *umemGroup
 	promFd int // AF_PACKET socket holding promiscuous mode, or -1
+
+	// Host-owned mode (hostowned_linux.go): the classifier program,
+	// built at the first SetHostOwned(true), whether it runs (under mu),
+	// and the socket of the neighbour copies (neigh_linux.go).
+	host   *hostProg
+	hostOn bool
+	neigh  *neighSock
 
 	mu     sync.Mutex // guards closed, stats and the fd against Close
 	closed bool
@@ -77,6 +88,7 @@ type Driver struct {
 // UMEM's users, so it outlives the socket that registered it).
 type umemGroup struct {
 	zc      bool // the UMEM's mode, which shared sockets inherit
+	sg      bool // the UMEM was bound with XDP_USE_SG, which shared sockets inherit
 	members []*Driver
 }
 
@@ -132,16 +144,26 @@ func Open(c Config) (*Driver, error) {
 	if !pageAligned(c.Pool.Mem(), os.Getpagesize()) {
 		return fail(errors.New("pool memory is not page-aligned (make the pool with pagemem.NewPool)"))
 	}
-	if !countersValid(c.Counters) || !c.TxCopies.Valid() {
-		cnt, copies, err := privateCounters(c.Ifname)
+	if !countersValid(c.Counters) || !c.TxCopies.Valid() || !c.RxMultiBuf.Valid() || !c.TxMultiBuf.Valid() {
+		cnt, reg, err := privateCounters(c.Ifname)
 		if err != nil {
 			return fail(err)
 		}
 		if !countersValid(c.Counters) {
 			c.Counters = cnt
 		}
-		if !c.TxCopies.Valid() {
-			c.TxCopies = copies
+		for _, x := range []struct {
+			c    *counters.Counter
+			name string
+		}{{&c.TxCopies, driver.DrvTxCopies}, {&c.RxMultiBuf, driver.DrvRxMultiBuf}, {&c.TxMultiBuf, driver.DrvTxMultiBuf}} {
+			if !x.c.Valid() {
+				*x.c = reg.Counter(0, names.Counter(privateNode(c.Ifname), x.name))
+			}
+		}
+	}
+	if !c.NeighCopies.Valid() || !c.NeighErrors.Valid() {
+		if c.NeighCopies, c.NeighErrors, err = neighCounters(c.Ifname); err != nil {
+			return fail(err)
 		}
 	}
 	d := &Driver{
@@ -155,6 +177,13 @@ func Open(c Config) (*Driver, error) {
 		maxFrame:   uint32(c.maxFrame()),
 		fillTarget: uint32(c.FillSize),
 		held:       make([]uint64, (c.Pool.Size()+63)/64),
+		mb: multiBuf{
+			want: !c.NoMultiBuffer && c.Pool.Big() != nil,
+			big:  c.Pool.Big(),
+			rx:   c.RxMultiBuf,
+			tx:   c.TxMultiBuf,
+		},
+		csumCheck: c.CsumCheck == CsumOn || c.CsumCheck == CsumAuto && isVeth(c.Ifname),
 	}
 	if c.Promisc {
 		if err := d.promisc(); err != nil {
@@ -162,11 +191,19 @@ func Open(c Config) (*Driver, error) {
 			return fail(err)
 		}
 	}
+	if d.neigh, err = openNeigh(c.Ifindex, c.NeighCopies, c.NeighErrors); err != nil {
+		d.release()
+		return fail(fmt.Errorf("%w: %w", ErrUnsupported, err))
+	}
 	groupsMu.Lock()
 	defer groupsMu.Unlock()
 	if err := d.open(); err != nil {
 		d.release()
 		return fail(err)
+	}
+	if on, why := d.MultiBuffer(); c.MTU > maxMTU && !on {
+		d.release()
+		return fail(fmt.Errorf("%w: MTU %d needs frames of several UMEM chunks: %s", ErrUnsupported, c.MTU, why))
 	}
 	if d.shared {
 		d.group = groups[d.pool]
@@ -174,7 +211,7 @@ func Open(c Config) (*Driver, error) {
 		// First driver of the pool: its UMEM is the one later drivers
 		// share. (A driver that had to register a UMEM of its own
 		// beside an existing group, in another mode, stays out of it.)
-		d.group = &umemGroup{zc: d.zc}
+		d.group = &umemGroup{zc: d.zc, sg: d.mb.sg}
 		groups[d.pool] = d.group
 	}
 	if d.group != nil {
@@ -201,16 +238,15 @@ func (d *Driver) promisc() error {
 // attempt is one way of opening: a socket mode and the XDP attach modes to
 // try with it, in order.
 type attempt struct {
-	zc      bool
-	attach  []link.XDPAttachFlags
-	actives []string // ActiveMode for each attach mode
+	zc     bool
+	attach []link.XDPAttachFlags
 }
 
 // attempts lists what m allows, best first.
 func attempts(m Mode) []attempt {
-	zc := attempt{zc: true, attach: []link.XDPAttachFlags{link.XDPDriverMode}, actives: []string{ActiveZeroCopy}}
-	drv := attempt{attach: []link.XDPAttachFlags{link.XDPDriverMode}, actives: []string{ActiveCopyDrv}}
-	skb := attempt{attach: []link.XDPAttachFlags{link.XDPGenericMode}, actives: []string{ActiveCopySKB}}
+	zc := attempt{zc: true, attach: []link.XDPAttachFlags{link.XDPDriverMode}}
+	drv := attempt{attach: []link.XDPAttachFlags{link.XDPDriverMode}}
+	skb := attempt{attach: []link.XDPAttachFlags{link.XDPGenericMode}}
 	switch m {
 	case ModeZeroCopy:
 		return []attempt{zc}
@@ -219,18 +255,16 @@ func attempts(m Mode) []attempt {
 	case ModeSKB:
 		return []attempt{skb}
 	}
-	both := attempt{
-		attach:  []link.XDPAttachFlags{link.XDPDriverMode, link.XDPGenericMode},
-		actives: []string{ActiveCopyDrv, ActiveCopySKB},
-	}
+	both := attempt{attach: []link.XDPAttachFlags{link.XDPDriverMode, link.XDPGenericMode}}
 	return []attempt{zc, both}
 }
 
-// open builds the program and tries the modes cfg.Mode allows until one
-// works. groupsMu is held.
+// open gets the interface's program (shared with the drivers of its
+// other queues) and tries the modes cfg.Mode allows until one works.
+// groupsMu is held.
 func (d *Driver) open() error {
 	c := &d.cfg
-	prog, err := newRedirectProg(c.Queue + 1)
+	prog, err := acquireProg(c.Ifindex, c.Queue, d.mb.want)
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrUnsupported, err)
 	}
@@ -241,26 +275,47 @@ func (d *Driver) open() error {
 		if a.zc {
 			what = "zero-copy"
 		}
+		if prog.attached && !slices.Contains(a.attach, prog.mode) {
+			continue // another queue's driver attached it in another mode
+		}
 		if err := d.openSocket(a.zc); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", what, err))
 			continue
 		}
-		if err := d.prog.setSocket(c.Queue, d.fd); err != nil {
+		if err := prog.setSocket(c.Queue, d.fd); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", what, err))
 			d.closeSocket()
 			continue
 		}
-		for i, flags := range a.attach {
-			err := d.prog.attach(c.Ifindex, flags)
+		for _, flags := range a.attach {
+			if prog.attached && flags != prog.mode {
+				continue
+			}
+			err := prog.attachShared(c.Ifindex, flags)
 			if err == nil {
-				d.active = a.actives[i]
+				d.active = activeName(a.zc, flags)
 				return nil
 			}
 			errs = append(errs, fmt.Errorf("%s: attach XDP (%s): %w", what, attachName(flags), err))
 		}
 		d.closeSocket()
 	}
+	if len(errs) == 0 {
+		errs = append(errs, fmt.Errorf("mode %v: the interface's program runs in XDP %s mode", c.Mode, attachName(prog.mode)))
+	}
 	return fmt.Errorf("%w: %w", ErrUnsupported, errors.Join(errs...))
+}
+
+// activeName is the ActiveMode of a socket in zero-copy mode or not with
+// the program attached with flags.
+func activeName(zc bool, flags link.XDPAttachFlags) string {
+	switch {
+	case zc:
+		return ActiveZeroCopy
+	case flags == link.XDPGenericMode:
+		return ActiveCopySKB
+	}
+	return ActiveCopyDrv
 }
 
 // attachName names an XDP attach mode in errors.
@@ -363,8 +418,11 @@ func (d *Driver) socket(zc bool, sharedFd int) error {
 		// kick, and Rx never sleeps, so the flag would buy nothing.
 		sa.Flags = unix.XDP_COPY
 	}
-	if err := bind(fd, sa); err != nil {
+	if err := d.bindSG(fd, sa); err != nil {
 		return fmt.Errorf("bind to queue %d (flags %#x): %w", c.Queue, sa.Flags, err)
+	}
+	if sharedFd >= 0 {
+		d.mb.sg = groups[d.pool].sg
 	}
 	d.zc = zc
 	d.needWakeup = zc // a shared socket inherits it with the UMEM's mode
@@ -406,7 +464,7 @@ func (d *Driver) closeSocket() error {
 		err = errors.Join(err, unix.Close(d.fd))
 		d.fd = -1
 	}
-	d.zc, d.needWakeup, d.shared = false, false, false
+	d.zc, d.needWakeup, d.shared, d.mb.sg = false, false, false, false
 	return err
 }
 
@@ -471,19 +529,34 @@ func (d *Driver) Close() error {
 		}
 		d.group = nil
 	}
-	groupsMu.Unlock()
+	defer groupsMu.Unlock()
 	return d.release()
 }
 
-// release frees everything that exists of the driver.
+// release frees everything that exists of the driver. groupsMu is held
+// if the driver has a program.
 func (d *Driver) release() error {
 	var err error
 	if d.prog != nil {
-		// Detach first: no frame is redirected to the socket after.
-		if e := d.prog.close(); e != nil {
+		// Detach first (the last driver of the interface): no frame is
+		// redirected to the socket after. A shared program stays; the
+		// socket leaves its map when it closes.
+		if e := releaseProg(d.prog); e != nil {
 			err = fmt.Errorf("af_xdp %s: detach XDP program: %w", d.cfg.Ifname, e)
 		}
 		d.prog = nil
+	}
+	if d.host != nil {
+		if e := d.host.close(); e != nil && err == nil {
+			err = fmt.Errorf("af_xdp %s: close host-owned program: %w", d.cfg.Ifname, e)
+		}
+		d.host, d.hostOn = nil, false
+	}
+	if d.neigh != nil {
+		if e := d.neigh.close(); e != nil && err == nil {
+			err = fmt.Errorf("af_xdp %s: close neighbour socket: %w", d.cfg.Ifname, e)
+		}
+		d.neigh = nil
 	}
 	zc := d.zc
 	if e := d.closeSocket(); e != nil && err == nil {
@@ -507,6 +580,7 @@ func (d *Driver) release() error {
 		d.held[w] = 0
 	}
 	d.fillHeld, d.txHeld, d.txKick = 0, 0, false
+	d.mb.drop()
 	d.active = ""
 	return err
 }

@@ -5,6 +5,7 @@ package afxdp
 import (
 	"errors"
 	"io"
+	"net/netip"
 
 	"github.com/r2go/r2/counters"
 	"github.com/r2go/r2/r2/driver"
@@ -55,3 +56,15 @@ func (d *Driver) Stats() (Stats, error) { return Stats{}, ErrUnsupported }
 
 // Close does nothing.
 func (d *Driver) Close() error { return nil }
+
+// MultiBuffer returns false.
+func (d *Driver) MultiBuffer() (bool, string) { return false, "AF_XDP needs Linux" }
+
+// SetHostOwned returns ErrUnsupported.
+func (d *Driver) SetHostOwned(on bool, addrs []netip.Addr) error { return ErrUnsupported }
+
+// SideFd returns -1.
+func (d *Driver) SideFd() int { return -1 }
+
+// HostPassed returns ErrUnsupported.
+func (d *Driver) HostPassed() (uint64, error) { return 0, ErrUnsupported }

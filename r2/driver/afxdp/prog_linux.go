@@ -35,11 +35,12 @@ type xdpProg struct {
 //
 //	return bpf_redirect_map(&xsks, ctx->rx_queue_index, XDP_PASS);
 //
-// with an XSKMAP of entries slots. The low bits of the flags argument are
+// with an XSKMAP of entries slots, loaded with flags (0, or
+// BPF_F_XDP_HAS_FRAGS for an xdp.frags program: see multibuf_linux.go). The low bits of the flags argument are
 // the action when the map has no socket for the queue (Linux 5.3+): frames
 // of queues R2 has no socket on go to the kernel's stack, as they would
 // without R2 (see the package documentation).
-func newRedirectProg(entries int) (*xdpProg, error) {
+func newRedirectProg(entries int, flags uint32) (*xdpProg, error) {
 	m, err := ebpf.NewMap(&ebpf.MapSpec{
 		Name:       "r2_xsks",
 		Type:       ebpf.XSKMap,
@@ -66,6 +67,7 @@ func newRedirectProg(entries int) (*xdpProg, error) {
 	prog, err := ebpf.NewProgram(&ebpf.ProgramSpec{
 		Name:         "r2_xsk_redirect",
 		Type:         ebpf.XDP,
+		Flags:        flags,
 		Instructions: insns,
 		License:      progLicense,
 	})

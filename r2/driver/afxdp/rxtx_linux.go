@@ -45,13 +45,45 @@ func (d *Driver) Recv(pool *packet.Pool, pkts []*packet.Packet) int {
 	}
 	n := 0
 	if avail := d.rx.avail(); avail > 0 {
-		for range min(avail, uint32(len(pkts))) {
-			desc := d.rx.descs[d.rx.cons&d.rx.mask]
+		// A frame of several descriptors makes one packet: n does
+		// not move while its descriptors are read, so one that starts
+		// with room for it ends with room for it, however many
+		// descriptors it takes (the kernel publishes whole frames).
+		for ; avail > 0 && n < len(pkts); avail-- {
+			desc := &d.rx.descs[d.rx.cons&d.rx.mask]
+			cont := desc.Options&unix.XDP_PKT_CONTD != 0
+			if cont && d.mb.cur == nil && !d.mb.skip && d.mb.big != nil {
+				// A multi-buffer frame starts: its big packet is
+				// taken before its descriptors, so that with none
+				// left the frame waits in the ring (the graph's Rx
+				// throttling) instead of being dropped.
+				p := d.mb.big.Get()
+				if p == nil {
+					d.cnt.RxNoBuf.Inc()
+					break
+				}
+				p.SetLen(0)
+				d.mb.cur = p
+			}
 			d.rx.cons++
 			i := d.frameOf(desc.Addr)
 			if i >= d.npkts || !d.isHeld(i) {
-				// Not a frame we lent: never hand it out.
+				// Not a frame we lent: never hand it out, nor
+				// the rest of its multi-buffer frame.
 				d.cnt.RxErrors.Inc()
+				d.mb.abort(cont)
+				continue
+			}
+			if cont || d.mb.cur != nil || d.mb.skip {
+				// Part of a multi-buffer frame: copied into a big
+				// packet, the chunk goes back to the kernel.
+				p := d.gather(i, desc, cont)
+				d.refill(i)
+				if p != nil {
+					d.rxFinish(p)
+					pkts[n] = p
+					n++
+				}
 				continue
 			}
 			p := d.pool.Packet(i)
@@ -59,22 +91,42 @@ func (d *Driver) Recv(pool *packet.Pool, pkts []*packet.Packet) int {
 				// Too long for the MTU (or past the chunk):
 				// straight back to the kernel, still held.
 				d.cnt.RxErrors.Inc()
-				d.fill.descs[d.fill.prod&d.fill.mask] = uint64(i) << frameShift
-				d.fill.prod++
+				d.refill(i)
 				continue
 			}
 			d.fillHeld--
 			d.clearHeld(i)
+			d.rxFinish(p)
 			pkts[n] = p
 			n++
 		}
 		d.rx.release()
+	}
+	if n < len(pkts) && d.neigh.ready() {
+		// Copies of the host's ARP and ND (host-owned mode only).
+		n += d.neigh.recv(d.pool, pkts[n:])
 	}
 	d.topUp()
 	if n > 0 {
 		d.cnt.RxBatches.Inc()
 	}
 	return n
+}
+
+// refill puts UMEM frame i, which the kernel filled and the driver still
+// holds, back on the fill ring (submitted by topUp). There is room: the
+// ring has a slot for every frame lent.
+func (d *Driver) refill(i uint32) {
+	d.fill.descs[d.fill.prod&d.fill.mask] = uint64(i) << frameShift
+	d.fill.prod++
+}
+
+// rxFinish completes the checksum a veth peer left partial (Config
+// says whether to look).
+func (d *Driver) rxFinish(p *packet.Packet) {
+	if d.csumCheck && finishPartial(p.Data()) {
+		d.cnt.RxCsumFixed.Inc()
+	}
 }
 
 // topUp lends pool packets to the fill ring until the kernel holds
@@ -147,11 +199,30 @@ func (d *Driver) Send(pool *packet.Pool, pkts []*packet.Packet) int {
 		d.reap()
 	}
 	room := d.tx.free(uint32(len(pkts)))
-	sent := uint32(0)
+	sent, descs := uint32(0), uint32(0)
 	for _, p := range pkts {
 		n := p.Len()
-		if uint32(n) > d.maxFrame || n == 0 || sent == room {
+		if descs == room {
+			// Sized for what Send expected; the kernel may have
+			// consumed more since (or chains took several).
+			room = descs + d.tx.free(1) // free counts from what is written
+		}
+		if uint32(n) > d.maxFrame || n == 0 || descs == room {
 			d.cnt.TxErrors.Inc()
+			pool.Free(p)
+			continue
+		}
+		if n > packet.MaxData {
+			// A big packet: a chain of chunks, if the socket takes
+			// multi-buffer frames.
+			k := d.sendMulti(p, &room, descs)
+			if k == 0 {
+				d.cnt.TxErrors.Inc()
+			} else {
+				d.copies.Inc()
+				sent++
+				descs += k
+			}
 			pool.Free(p)
 			continue
 		}
@@ -182,10 +253,11 @@ func (d *Driver) Send(pool *packet.Pool, pkts []*packet.Packet) int {
 		desc.Options = 0
 		d.tx.prod++
 		sent++
+		descs++
 	}
 	if sent > 0 {
 		d.tx.submit()
-		d.txHeld += sent
+		d.txHeld += descs
 		d.kickTx()
 	}
 	return int(sent)

@@ -12,7 +12,18 @@
 // per next hop, and sends the held packets when the answer arrives; after
 // ResolveTimeout it drops them, counted. Entries are forgotten when they are
 // MaxAge old; an entry in use that is older than RefreshAge is re-asked for
-// (the packets still flow meanwhile), so a moved host is noticed.
+// (the packets still flow meanwhile), so a moved host is noticed; if that
+// refresh goes unanswered for ResolveTimeout the entry is dropped.
+//
+// Static entries (msg.MACLearned.Static: set through the API by an
+// operator or the kernel follower) never age, are never re-asked for and
+// are not overwritten by learning.
+//
+// The node tells the control side (msg.Up) when it starts resolving a
+// next hop (UpResolving) and when it gives up on one (UpFailed: a first
+// resolution or a refresh unanswered), so that the control side knows the
+// neighbour's state and multipath groups stop choosing a failed next hop;
+// msg.Probe makes the interface's owner thread ask for a next hop once.
 //
 // IPv6 packets (packet.MetaIPv6) are resolved the same way with neighbour
 // discovery instead of ARP, in a table of their own (nd.go).
@@ -69,6 +80,10 @@ type Node struct {
 	now      int64 // Now of the last Dispatch
 	lastAge  int64
 	nd       nd6 // IPv6 neighbours and pending resolutions (nd.go)
+	thread   int
+	uplink   *msg.Uplink
+	probes   [maxProbes]probe // asked for by msg.Probe, sent by the next Dispatch
+	nprobes  int
 	c        cntrs
 	log      *logs.Logger
 	logReq   logs.Format
@@ -78,6 +93,18 @@ type Node struct {
 type cntrs struct {
 	miss, held, holdFull, pendFull, timeout, arpSent, noSrc, noHeadroom counters.Counter
 	learned, tableFull, aged, refresh, flushed, noNextHop               counters.Counter
+	unanswered, upLost, probes                                          counters.Counter
+}
+
+// maxProbes bounds the probes one Control burst may queue before the next
+// Dispatch; the control side re-probes every few seconds, so a probe lost
+// to a full queue is sent next time.
+const maxProbes = 16
+
+type probe struct {
+	is6 bool
+	ip  uint32
+	ip6 [16]byte
 }
 
 // New makes EtherEncap for intf.
@@ -97,6 +124,7 @@ func (n *Node) NextNames() []string {
 func (n *Node) Clone(c *graph.CloneCtx) graph.Node {
 	x := &Node{ifindex: n.ifindex, ifname: n.ifname, name: n.name, intf: n.intf,
 		neighs: newNeighTable(NeighSize), pend: make([]pending, MaxPending), log: c.Logger(),
+		thread: c.Thread, uplink: c.Uplink,
 		logReq:  c.LogFormat("EtherEncap: arp request for %ip on ifindex %d"),
 		logGone: c.LogFormat("EtherEncap: %ip on ifindex %d did not answer: %d packets dropped")}
 	cnt := func(s string) counters.Counter { return c.Counter(n.name, s) }
@@ -105,6 +133,7 @@ func (n *Node) Clone(c *graph.CloneCtx) graph.Node {
 		timeout: cnt("resolve_timeout"), arpSent: cnt("arp_requests_sent"), noSrc: cnt("no_src_addr"),
 		noHeadroom: cnt("no_headroom"), learned: cnt("neigh_learned"), tableFull: cnt("neigh_table_full"),
 		aged: cnt("neigh_aged"), refresh: cnt("neigh_refresh"), flushed: cnt("held_sent"), noNextHop: cnt("no_next_hop"),
+		unanswered: cnt("neigh_unanswered"), upLost: cnt("reports_lost"), probes: cnt("probes"),
 	}
 	x.nd = newND6(c, n.name)
 	return x
@@ -121,7 +150,7 @@ func (n *Node) Control(m msg.Msg) {
 		if m.Ifindex != n.ifindex {
 			return
 		}
-		if n.neighs.set(m.IP, m.MAC, n.now) {
+		if n.neighs.set(m.IP, m.MAC, n.now, m.Static) {
 			n.c.learned.Inc()
 			n.resolved = true
 		} else {
@@ -129,7 +158,17 @@ func (n *Node) Control(m msg.Msg) {
 		}
 	case msg.MAC6Learned:
 		if m.Ifindex == n.ifindex {
-			n.learn6(&m.IP, m.MAC)
+			n.learn6(&m.IP, m.MAC, m.Static)
+		}
+	case msg.MAC6Forget:
+		if m.Ifindex == n.ifindex {
+			n.nd.neighs.del(&m.IP)
+		}
+	case msg.Probe:
+		// Only the owner asks: one request on the wire, not one per thread.
+		if m.Ifindex == n.ifindex && n.thread == n.intf.Owner && n.nprobes < maxProbes {
+			n.probes[n.nprobes] = probe{is6: m.Is6, ip: m.IP, ip6: m.IP6}
+			n.nprobes++
 		}
 	case msg.MACForget:
 		if m.Ifindex != n.ifindex {
@@ -160,10 +199,20 @@ func (n *Node) Dispatch(d *graph.Dispatch) {
 	if n.nd.npend > 0 {
 		n.service6(d, intf)
 	}
+	if n.nprobes > 0 {
+		n.sendProbes(d, intf)
+	}
 	if n.now-n.lastAge > int64(1e9) {
 		n.lastAge = n.now
 		n.c.aged.Add(uint64(n.neighs.expire(n.now - MaxAge)))
 		n.nd.c.aged.Add(uint64(n.nd.neighs.expire(n.now - MaxAge)))
+		cutoff := n.now - ResolveTimeout
+		n.c.unanswered.Add(uint64(n.neighs.unanswered(cutoff, func(ip uint32) {
+			n.report(msg.Up{Kind: msg.UpFailed, IP: ip})
+		})))
+		n.c.unanswered.Add(uint64(n.nd.neighs.unanswered(cutoff, func(ip *[16]byte) {
+			n.report(msg.Up{Kind: msg.UpFailed, Is6: true, IP6: *ip})
+		})))
 	}
 	for p := d.Pop(); p != nil; p = d.Pop() {
 		if p.Meta&packet.MetaIPv6 != 0 {
@@ -180,13 +229,44 @@ func (n *Node) Dispatch(d *graph.Dispatch) {
 			n.hold(d, intf, p)
 			continue
 		}
-		if n.now-e.seen > RefreshAge && n.now-e.asked > ARPInterval {
+		if !e.static && n.now-e.seen > RefreshAge && n.now-e.asked > ARPInterval {
 			e.asked = n.now
+			if e.unans <= e.seen {
+				e.unans = n.now // the first unanswered request: unanswered counts from it
+			}
 			n.c.refresh.Inc()
 			n.request(d, intf, p.NextHop)
 		}
 		n.send(d, intf, p, e.mac, hdr.EtherTypeIPv4)
 	}
+}
+
+// report tells the control side about a next hop of this interface
+// (counted when the uplink is full: the control side then learns it from
+// the next report). Without an uplink (a graph with no control side)
+// nobody listens, and nothing is lost.
+func (n *Node) report(u msg.Up) {
+	if n.uplink == nil {
+		return
+	}
+	u.Thread, u.Ifindex = n.thread, n.ifindex
+	if !n.uplink.Send(u) {
+		n.c.upLost.Inc()
+	}
+}
+
+// sendProbes asks once for each next hop msg.Probe named.
+func (n *Node) sendProbes(d *graph.Dispatch, intf *fwd.Interface) {
+	for i := 0; i < n.nprobes; i++ {
+		pr := &n.probes[i]
+		n.c.probes.Inc()
+		if pr.is6 {
+			n.solicit(d, intf, &pr.ip6, nil)
+		} else {
+			n.request(d, intf, pr.ip)
+		}
+	}
+	n.nprobes = 0
 }
 
 func (n *Node) send(d *graph.Dispatch, intf *fwd.Interface, p *packet.Packet, mac [6]byte, etype uint16) {
@@ -224,6 +304,7 @@ func (n *Node) hold(d *graph.Dispatch, intf *fwd.Interface, p *packet.Packet) {
 		pe = free
 		*pe = pending{ip: ip, first: n.now, asked: n.now - ARPInterval}
 		n.npend++
+		n.report(msg.Up{Kind: msg.UpResolving, IP: ip})
 	}
 	if pe.n == len(pe.held) {
 		d.Drop(p, n.c.holdFull)
@@ -262,6 +343,7 @@ func (n *Node) service(d *graph.Dispatch, intf *fwd.Interface) {
 		}
 		if n.now-pe.first >= ResolveTimeout {
 			n.log.Log(n.logGone, uint64(pe.ip), uint64(n.ifindex), uint64(pe.n), 0)
+			n.report(msg.Up{Kind: msg.UpFailed, IP: pe.ip})
 			for j := 0; j < pe.n; j++ {
 				d.Drop(pe.held[j], n.c.timeout)
 			}

@@ -16,6 +16,7 @@ import (
 	"github.com/r2go/r2/logs"
 	"github.com/r2go/r2/r2/graph"
 	"github.com/r2go/r2/r2/hdr"
+	"github.com/r2go/r2/r2/msg"
 	"github.com/r2go/r2/r2/packet"
 )
 
@@ -62,8 +63,8 @@ func newND6(c *graph.CloneCtx, name string) nd6 {
 }
 
 // learn6 records that ip is at mac.
-func (n *Node) learn6(ip *[16]byte, mac [6]byte) {
-	if n.nd.neighs.set(ip, mac, n.now) {
+func (n *Node) learn6(ip *[16]byte, mac [6]byte, static bool) {
+	if n.nd.neighs.set(ip, mac, n.now, static) {
 		n.nd.c.learned.Inc()
 		n.nd.resolved = true
 	} else {
@@ -88,8 +89,11 @@ func (n *Node) dispatch6(d *graph.Dispatch, intf *fwd.Interface, p *packet.Packe
 		n.hold6(d, intf, p)
 		return
 	}
-	if n.now-e.seen > RefreshAge && n.now-e.asked > ARPInterval {
+	if !e.static && n.now-e.seen > RefreshAge && n.now-e.asked > ARPInterval {
 		e.asked = n.now
+		if e.unans <= e.seen {
+			e.unans = n.now // the first unanswered solicitation: unanswered counts from it
+		}
 		n.nd.c.refresh.Inc()
 		n.solicit(d, intf, nh, &e.mac)
 	}
@@ -117,6 +121,7 @@ func (n *Node) hold6(d *graph.Dispatch, intf *fwd.Interface, p *packet.Packet) {
 		pe = free
 		*pe = pending6{ip: *ip, first: n.now, asked: n.now - ARPInterval}
 		n.nd.npend++
+		n.report(msg.Up{Kind: msg.UpResolving, Is6: true, IP6: *ip})
 	}
 	if pe.n == len(pe.held) {
 		d.Drop(p, n.c.holdFull)
@@ -155,6 +160,7 @@ func (n *Node) service6(d *graph.Dispatch, intf *fwd.Interface) {
 		}
 		if n.now-pe.first >= ResolveTimeout {
 			n.log.Log(n.nd.logGone, lo64(&pe.ip), hi64(&pe.ip), uint64(n.ifindex), uint64(pe.n))
+			n.report(msg.Up{Kind: msg.UpFailed, Is6: true, IP6: pe.ip})
 			for j := 0; j < pe.n; j++ {
 				d.Drop(pe.held[j], n.nd.c.timeout)
 			}

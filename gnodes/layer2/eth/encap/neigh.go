@@ -16,6 +16,10 @@ type neigh struct {
 	mac   [6]byte
 	seen  int64 // when last learned or refreshed (monotonic ns)
 	asked int64 // when we last sent a refresh request
+	unans int64 // when the refresh requests since seen began (0: none)
+	// static entries (msg.MACLearned.Static) never age, are never
+	// re-asked for, and are not overwritten by learned ones.
+	static bool
 }
 
 func newNeighTable(size int) neighTable {
@@ -44,23 +48,27 @@ func (t *neighTable) get(ip uint32) *neigh {
 }
 
 // set adds or updates ip. It reports false if the table is full (kept at
-// most 3/4 full so probes stay short).
-func (t *neighTable) set(ip uint32, mac [6]byte, now int64) bool {
+// most 3/4 full so probes stay short). A learned (not static) update of a
+// static entry is ignored: the control side never sends one, and a late
+// one must not undo what the operator set.
+func (t *neighTable) set(ip uint32, mac [6]byte, now int64, static bool) bool {
 	if ip == 0 {
 		return false
 	}
 	i := hash(ip) & t.mask
 	for ; t.slots[i].ip != 0; i = (i + 1) & t.mask {
-		if t.slots[i].ip == ip {
-			t.slots[i].mac = mac
-			t.slots[i].seen = now
+		if s := &t.slots[i]; s.ip == ip {
+			if s.static && !static {
+				return true
+			}
+			s.mac, s.seen, s.static = mac, now, static
 			return true
 		}
 	}
 	if (t.n+1)*4 > len(t.slots)*3 {
 		return false
 	}
-	t.slots[i] = neigh{ip: ip, mac: mac, seen: now}
+	t.slots[i] = neigh{ip: ip, mac: mac, seen: now, static: static}
 	t.n++
 	return true
 }
@@ -99,13 +107,34 @@ func (t *neighTable) clear() {
 	t.n = 0
 }
 
-// expire removes entries not refreshed since before cutoff.
+// expire removes entries not refreshed since before cutoff (static ones
+// stay).
 func (t *neighTable) expire(cutoff int64) int {
 	k := 0
 	for i := 0; i < len(t.slots); {
 		s := &t.slots[i]
-		if s.ip != 0 && s.seen < cutoff {
+		if s.ip != 0 && s.seen < cutoff && !s.static {
 			t.del(s.ip) // may shift another entry into i: look at i again
+			k++
+			continue
+		}
+		i++
+	}
+	return k
+}
+
+// unanswered removes the entries whose last refresh request (asked after
+// they were last seen) went unanswered since before cutoff, and calls f
+// with each: the neighbour stopped answering (Linux's NUD PROBE ->
+// FAILED). Static entries are never asked, so never fail.
+func (t *neighTable) unanswered(cutoff int64, f func(ip uint32)) int {
+	k := 0
+	for i := 0; i < len(t.slots); {
+		s := &t.slots[i]
+		if s.ip != 0 && !s.static && s.unans > s.seen && s.unans < cutoff {
+			ip := s.ip
+			t.del(ip) // may shift another entry into i: look at i again
+			f(ip)
 			k++
 			continue
 		}

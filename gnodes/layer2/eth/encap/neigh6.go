@@ -18,6 +18,9 @@ type neigh6 struct {
 	mac   [6]byte
 	seen  int64 // when last learned or refreshed (monotonic ns)
 	asked int64 // when we last sent a refresh solicitation
+	unans int64 // when the refresh requests since seen began (0: none)
+	// static: as neigh.static.
+	static bool
 }
 
 func newNeigh6Table(size int) neigh6Table {
@@ -53,23 +56,26 @@ func (t *neigh6Table) get(ip *[16]byte) *neigh6 {
 }
 
 // set adds or updates ip. It reports false if the table is full (kept at
-// most 3/4 full so probes stay short).
-func (t *neigh6Table) set(ip *[16]byte, mac [6]byte, now int64) bool {
+// most 3/4 full so probes stay short). As in neighTable, a learned update
+// of a static entry is ignored.
+func (t *neigh6Table) set(ip *[16]byte, mac [6]byte, now int64, static bool) bool {
 	if *ip == ([16]byte{}) {
 		return false
 	}
 	i := hash6(ip) & t.mask
 	for ; t.slots[i].ip != ([16]byte{}); i = (i + 1) & t.mask {
-		if t.slots[i].ip == *ip {
-			t.slots[i].mac = mac
-			t.slots[i].seen = now
+		if s := &t.slots[i]; s.ip == *ip {
+			if s.static && !static {
+				return true
+			}
+			s.mac, s.seen, s.static = mac, now, static
 			return true
 		}
 	}
 	if (t.n+1)*4 > len(t.slots)*3 {
 		return false
 	}
-	t.slots[i] = neigh6{ip: *ip, mac: mac, seen: now}
+	t.slots[i] = neigh6{ip: *ip, mac: mac, seen: now, static: static}
 	t.n++
 	return true
 }
@@ -109,14 +115,32 @@ func (t *neigh6Table) clear() {
 	t.n = 0
 }
 
-// expire removes entries not refreshed since before cutoff.
+// expire removes entries not refreshed since before cutoff (static ones
+// stay).
 func (t *neigh6Table) expire(cutoff int64) int {
 	k := 0
 	for i := 0; i < len(t.slots); {
 		s := &t.slots[i]
-		if s.ip != ([16]byte{}) && s.seen < cutoff {
+		if s.ip != ([16]byte{}) && s.seen < cutoff && !s.static {
 			ip := s.ip
 			t.del(&ip) // may shift another entry into i: look at i again
+			k++
+			continue
+		}
+		i++
+	}
+	return k
+}
+
+// unanswered is neighTable.unanswered for IPv6.
+func (t *neigh6Table) unanswered(cutoff int64, f func(ip *[16]byte)) int {
+	k := 0
+	for i := 0; i < len(t.slots); {
+		s := &t.slots[i]
+		if s.ip != ([16]byte{}) && !s.static && s.unans > s.seen && s.unans < cutoff {
+			ip := s.ip
+			t.del(&ip) // may shift another entry into i: look at i again
+			f(&ip)
 			k++
 			continue
 		}

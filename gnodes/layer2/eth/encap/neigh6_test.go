@@ -56,7 +56,7 @@ func TestNeigh6Random(t *testing.T) {
 			switch rng.IntN(7) {
 			case 0, 1, 2:
 				m := [6]byte{2, byte(op), byte(op >> 8)}
-				ok := tb.set(&ip, m, int64(op))
+				ok := tb.set(&ip, m, int64(op), false)
 				_, had := ref[ip]
 				if ok != (had || len(ref) < limit) {
 					t.Fatalf("size %d op %d: set = %v with %d entries (had %v)", size, op, ok, len(ref), had)
@@ -103,20 +103,20 @@ func TestNeigh6Random(t *testing.T) {
 func TestNeigh6Edges(t *testing.T) {
 	tb := newNeigh6Table(16)
 	var zero [16]byte
-	if tb.set(&zero, [6]byte{2}, 0) || tb.get(&zero) != nil || tb.del(&zero) {
+	if tb.set(&zero, [6]byte{2}, 0, false) || tb.get(&zero) != nil || tb.del(&zero) {
 		t.Fatal(":: accepted")
 	}
 	for v := uint32(1); v <= 12; v++ {
 		k := key6(v)
-		if !tb.set(&k, [6]byte{2, byte(v)}, 0) {
+		if !tb.set(&k, [6]byte{2, byte(v)}, 0, false) {
 			t.Fatalf("set %d of 12 failed", v)
 		}
 	}
 	k13, k5 := key6(13), key6(5)
-	if tb.set(&k13, [6]byte{2}, 0) {
+	if tb.set(&k13, [6]byte{2}, 0, false) {
 		t.Fatal("13th entry in a 16-slot table accepted (limit 3/4)")
 	}
-	if !tb.set(&k5, [6]byte{2, 9}, 7) || tb.get(&k5).mac != [6]byte{2, 9} || tb.get(&k5).seen != 7 {
+	if !tb.set(&k5, [6]byte{2, 9}, 7, false) || tb.get(&k5).mac != [6]byte{2, 9} || tb.get(&k5).seen != 7 {
 		t.Fatal("update of an existing entry in a full table failed")
 	}
 	tb.clear()

@@ -84,7 +84,7 @@ func TestNeighCollisions(t *testing.T) {
 			// Entries homed right after the run, which the run displaces.
 			others := colliding(2, size, 0)
 			for i, ip := range append(append([]uint32{}, keys...), others...) {
-				if !tb.set(ip, mac(ip, 1), int64(i)) {
+				if !tb.set(ip, mac(ip, 1), int64(i), false) {
 					t.Fatalf("set %d failed", i)
 				}
 				ref[ip] = mac(ip, 1)
@@ -107,17 +107,17 @@ func TestNeighCollisions(t *testing.T) {
 func TestNeighFull(t *testing.T) {
 	tb := newNeighTable(16)
 	for ip := uint32(1); ip <= 12; ip++ {
-		if !tb.set(ip, mac(ip, 0), 0) {
+		if !tb.set(ip, mac(ip, 0), 0, false) {
 			t.Fatalf("set %d of 12 failed", ip)
 		}
 	}
-	if tb.set(13, mac(13, 0), 0) {
+	if tb.set(13, mac(13, 0), 0, false) {
 		t.Fatal("13th entry in a 16-slot table accepted (limit 3/4)")
 	}
-	if !tb.set(5, mac(5, 9), 7) || tb.get(5).mac != mac(5, 9) || tb.get(5).seen != 7 {
+	if !tb.set(5, mac(5, 9), 7, false) || tb.get(5).mac != mac(5, 9) || tb.get(5).seen != 7 {
 		t.Fatal("update of an existing entry in a full table failed")
 	}
-	if tb.set(0, mac(0, 0), 0) {
+	if tb.set(0, mac(0, 0), 0, false) {
 		t.Fatal("0.0.0.0 accepted")
 	}
 	tb.clear()
@@ -143,7 +143,7 @@ func TestNeighRandom(t *testing.T) {
 			switch rng.IntN(3) {
 			case 0, 1:
 				v := byte(op)
-				ok := tb.set(ip, mac(ip, v), int64(op))
+				ok := tb.set(ip, mac(ip, v), int64(op), false)
 				_, had := ref[ip]
 				if ok != (had || len(ref) < limit) {
 					t.Fatalf("size %d op %d: set(%#x) = %v with %d entries (had %v)", size, op, ip, ok, len(ref), had)
@@ -177,7 +177,7 @@ func TestNeighExpire(t *testing.T) {
 		for len(ref) < size*3/4 {
 			ip := rng.Uint32()%uint32(2*size) + 1
 			s := int64(rng.IntN(100))
-			tb.set(ip, mac(ip, 0), s)
+			tb.set(ip, mac(ip, 0), s, false)
 			ref[ip] = mac(ip, 0)
 			seen[ip] = s
 		}
@@ -204,7 +204,7 @@ func TestNeighExpire(t *testing.T) {
 // TestNeighGetZero: 0 marks an empty slot and is never a neighbour.
 func TestNeighGetZero(t *testing.T) {
 	tb := newNeighTable(16)
-	tb.set(gt.IP("10.0.0.1"), mac(1, 1), 0)
+	tb.set(gt.IP("10.0.0.1"), mac(1, 1), 0, false)
 	if e := tb.get(0); e != nil {
 		t.Errorf("get(0) returned slot %+v, want nil", *e)
 	}

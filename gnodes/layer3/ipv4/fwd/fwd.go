@@ -140,7 +140,8 @@ func (n *Node) Dispatch(d *graph.Dispatch) {
 
 // member picks the path of multipath group g for packet ip, and returns it
 // with its output interface: by the flow hash, or, if that member's
-// interface is down, the next member that is up.
+// interface is down or its next hop failed (fwd.Interface.Usable), the
+// next member that is usable.
 func (n *Node) member(g *fwd.Group, ip hdr.IPv4) (*fwd.Adjacency, *fwd.Interface) {
 	var ports uint32
 	proto := ip.Protocol()
@@ -152,7 +153,7 @@ func (n *Node) member(g *fwd.Group, ip hdr.IPv4) (*fwd.Adjacency, *fwd.Interface
 	i := g.Member(fwd.FlowHash4(ip.Src(), ip.Dst(), proto, ports))
 	m := g.At(i)
 	out := n.intfs.Get(m.Ifindex)
-	if out != nil && out.Up {
+	if out != nil && out.Usable(m.NextHop) {
 		return m, out
 	}
 	for k := 1; k < g.Len(); k++ {
@@ -160,8 +161,9 @@ func (n *Node) member(g *fwd.Group, ip hdr.IPv4) (*fwd.Adjacency, *fwd.Interface
 		if j >= g.Len() {
 			j -= g.Len()
 		}
-		if o := n.intfs.Get(g.At(j).Ifindex); o != nil && o.Up {
-			return g.At(j), o
+		a := g.At(j)
+		if o := n.intfs.Get(a.Ifindex); o != nil && o.Usable(a.NextHop) {
+			return a, o
 		}
 	}
 	return m, out

@@ -152,7 +152,8 @@ func (n *Node) Dispatch(d *graph.Dispatch) {
 // header and the ports of TCP, UDP and SCTP right after the fixed header
 // (a flow with extension headers hashes on addresses and next header
 // alone, which keeps it on one path too), or, if that member's interface is
-// down, the next member that is up.
+// down or its next hop failed (fwd.Interface.Usable6), the next member
+// that is usable.
 func (n *Node) member(g *fwd.Group6, ip hdr.IPv6) (*fwd.Adjacency6, *fwd.Interface) {
 	var ports uint32
 	nh := ip[6]
@@ -163,7 +164,7 @@ func (n *Node) member(g *fwd.Group6, ip hdr.IPv6) (*fwd.Adjacency6, *fwd.Interfa
 	i := g.Member(fwd.FlowHash6((*[16]byte)(ip[8:24]), (*[16]byte)(ip[24:40]), nh, ports))
 	m := g.At(i)
 	out := n.intfs.Get(m.Ifindex)
-	if out != nil && out.Up {
+	if out != nil && out.Usable6(&m.NextHop) {
 		return m, out
 	}
 	for k := 1; k < g.Len(); k++ {
@@ -171,8 +172,9 @@ func (n *Node) member(g *fwd.Group6, ip hdr.IPv6) (*fwd.Adjacency6, *fwd.Interfa
 		if j >= g.Len() {
 			j -= g.Len()
 		}
-		if o := n.intfs.Get(g.At(j).Ifindex); o != nil && o.Up {
-			return g.At(j), o
+		a := g.At(j)
+		if o := n.intfs.Get(a.Ifindex); o != nil && o.Usable6(&a.NextHop) {
+			return a, o
 		}
 	}
 	return m, out

@@ -1,0 +1,163 @@
+//go:build linux
+
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/r2go/r2/r2/topo"
+)
+
+// TestAFXDPScale measures AF_XDP's 64-byte forwarding rate with the
+// interfaces served by one thread (1-queue veths) against N threads (N-queue
+// veths, one socket per queue, --threads 0,...,N-1), in interleaved rounds:
+// trafgen in h1 floods 16 UDP flows (source ports 1000-1015) to 10.9.0.1,
+// routed to h2, which drops them; the rate is R2's IfNode:<h2 side>/tx over
+// the window. trafgen runs with --qdisc-path: its default qdisc bypass
+// picks the veth's transmit queue (hence R2's receive queue) by the
+// sender's CPU, which would put every flow on one queue; through the
+// qdisc the flow hash picks it, as a NIC's RSS would. By default a short check (1 round of 1 s, N = 2) that only
+// requires traffic through both setups and every thread receiving; the
+// environment makes it a measurement:
+//
+//	R2E2E_SCALE_ROUNDS  rounds (1)
+//	R2E2E_SCALE_SECONDS window of each setup (1)
+//	R2E2E_SCALE_CPUS    -cpus of the N-thread setup, N = its length ("1,0");
+//	                    the 1-thread setup takes the first
+//	R2E2E_SCALE_GEN_CPU trafgen's CPU (0)
+func TestAFXDPScale(t *testing.T) {
+	rounds, secs := envInt("R2E2E_SCALE_ROUNDS", 1), envInt("R2E2E_SCALE_SECONDS", 1)
+	cpus := strings.Split(envStr("R2E2E_SCALE_CPUS", "1,0"), ",")
+	gen := envStr("R2E2E_SCALE_GEN_CPU", "0")
+	n := len(cpus)
+	rates := map[int][]float64{}
+	for r := range rounds {
+		for _, threads := range []int{1, n} {
+			pps, per := scaleRun(t, threads, cpus[:threads], gen, time.Duration(secs)*time.Second)
+			t.Logf("round %d, %d thread(s): %.0f pps delivered; frames received per thread %v", r, threads, pps, per)
+			if pps == 0 {
+				t.Errorf("%d thread(s): nothing delivered", threads)
+			}
+			for th, v := range per {
+				if v == 0 {
+					t.Errorf("%d threads: thread %d received nothing", threads, th)
+				}
+			}
+			rates[threads] = append(rates[threads], pps)
+		}
+	}
+	med := func(v []float64) float64 { s := slices.Clone(v); slices.Sort(s); return s[len(s)/2] }
+	t.Logf("1 thread: median %.0f pps %v; %d threads: median %.0f pps %v; ratio %.2f",
+		med(rates[1]), rates[1], n, med(rates[n]), rates[n], med(rates[n])/max(med(rates[1]), 1))
+}
+
+// scaleRun builds a topology with threads queues per veth, starts R2 with
+// threads threads pinned to cpus, floods for d and returns the delivered
+// rate and the frames each thread received on the h1 side.
+func scaleRun(t *testing.T, threads int, cpus []string, genCPU string, d time.Duration) (float64, []uint64) {
+	t.Helper()
+	tp, err := topo.New(topo.Config{Queues: threads})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tp.Close()
+	r2 := startR2(t, uniqueInstance(t), "-threads", strconv.Itoa(threads), "-cpus", strings.Join(cpus, ","))
+	defer r2.stop(t)
+	ths := make([]string, threads)
+	for i := range ths {
+		ths[i] = strconv.Itoa(i)
+	}
+	for _, ifn := range []string{tp.RouterIfA, tp.RouterIfB} {
+		args := []string{ifn, "add", "auto", "--driver", "afxdp"}
+		if threads > 1 {
+			args = append(args, "--threads", strings.Join(ths, ","))
+		}
+		r2.must(t, "r2intf", args...)
+	}
+	r2.must(t, "r2intf", tp.RouterIfA, "ip", "10.1.0.2/24")
+	r2.must(t, "r2intf", tp.RouterIfB, "ip", "10.2.0.2/24")
+	r2.must(t, "r2rt", "route", "10.9.0.0/24", "10.2.0.1", tp.RouterIfB)
+	pingOK(t, r2, tp, tp.H1NS, "10.2.0.1", 2)
+	if show := r2.must(t, "r2intf", "show"); strings.Count(show, "afxdp") != 2 {
+		t.Fatalf("interfaces not on afxdp:\n%s", show)
+	}
+	cfg := filepath.Join(t.TempDir(), "flows.trafgen")
+	text := fmt.Sprintf("{\n  eth(da=%s, sa=%s, type=0x0800),\n  ipv4(saddr=%s, daddr=10.9.0.1, ttl=64),\n  udp(sp=dinc(1000, 1015), dp=9),\n  fill(0x00, 18)\n}\n",
+		tp.RouterMACA, tp.H1MAC, tp.H1IP)
+	if err := os.WriteFile(cfg, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	gen := exec.Command("ip", "netns", "exec", tp.H1NS, "taskset", "-c", genCPU,
+		"trafgen", "-o", tp.H1If, "-i", cfg, "-P", "1", "-Q", "--qdisc-path", "--no-sock-mem", "-C")
+	gen.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := gen.Start(); err != nil {
+		t.Fatalf("trafgen: %v", err)
+	}
+	defer func() { gen.Process.Kill(); gen.Wait() }()
+	time.Sleep(300 * time.Millisecond) // ramp up
+	tx := "IfNode:" + tp.RouterIfB + "/tx"
+	rx := "IfNode:" + tp.RouterIfA + "/rx"
+	c0 := r2.counters(t)
+	start := time.Now()
+	time.Sleep(d)
+	c1 := r2.counters(t)
+	el := time.Since(start).Seconds()
+	per := r2.perThreadN(t, rx, threads)
+	return float64(firstOf(c1[tx])-firstOf(c0[tx])) / el, per
+}
+
+// perThreadN reads counter name's first value for threads 0..n-1.
+func (d *daemon) perThreadN(t *testing.T, name string, n int) []uint64 {
+	t.Helper()
+	out := d.must(t, "r2cnt", "-json", "-t", name)
+	var cs []struct {
+		Name      string              `json:"name"`
+		PerThread map[string][]uint64 `json:"per_thread"`
+	}
+	if err := json.Unmarshal([]byte(out), &cs); err != nil {
+		t.Fatalf("r2cnt -json -t: %v\n%s", err, out)
+	}
+	v := make([]uint64, n)
+	for _, c := range cs {
+		if c.Name != name {
+			continue
+		}
+		for i := range v {
+			if x := c.PerThread[strconv.Itoa(i)]; len(x) > 0 {
+				v[i] = x[0]
+			}
+		}
+	}
+	return v
+}
+
+func firstOf(v []uint64) uint64 {
+	if len(v) == 0 {
+		return 0
+	}
+	return v[0]
+}
+
+func envInt(name string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
+		return v
+	}
+	return def
+}
+
+func envStr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
