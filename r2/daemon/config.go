@@ -40,7 +40,7 @@ type config struct {
 	LogEntries  int           // [log] entries per thread
 	Ring        string        // [afpacket] ring: v2 (per-frame, low latency) or v3 (blocks)
 	Frames      int           // [afpacket] frames: v2 ring slots
-	FramesSet   bool          // frames was given (with vnet headers the default is the driver's)
+	FramesSet   bool          // frames was given
 	VnetHdr     bool          // [afpacket] vnet_hdr: receive and send GSO super-frames whole
 	RxBlocks    int           // [afpacket] blocks
 	RxBlockKB   int           // [afpacket] block_kb
@@ -153,11 +153,6 @@ func (o *overrides) apply(c *config) error {
 func (c *config) driverSettings() driver.Settings {
 	s := driver.Settings{Ring: c.Ring, Frames: c.Frames, Blocks: c.RxBlocks,
 		BlockSize: c.RxBlockKB << 10, BlockTimeout: c.RxTimeout, NoVnetHdr: !c.VnetHdr}
-	if c.VnetHdr && !c.FramesSet {
-		// Slots of 68 KiB: the driver's default count (its
-		// DefaultVnetFrames) unless frames was given.
-		s.Frames = 0
-	}
 	if c.VnetHdr && c.RxBlockKB < 128 {
 		s.BlockSize = 128 << 10 // a v3 block must hold a super-frame
 	}

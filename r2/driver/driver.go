@@ -181,6 +181,10 @@ const (
 	// DrvHostPassed is a HostPassCounter's HostPassed, published by the
 	// control side: frames handed to the Linux host in host-owned mode.
 	DrvHostPassed = "drv_host_passed"
+	// DrvRxLong counts frames an AF_PACKET driver read from its socket's
+	// queue because they were longer than a receive ring slot
+	// (super-frames, with vnet headers).
+	DrvRxLong = "drv_rx_long"
 )
 
 // Counters are the driver counters every implementation keeps, allocated

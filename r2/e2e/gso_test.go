@@ -14,7 +14,8 @@ import (
 // (the default) a 1 GB transfer, IPv4 then IPv6, arrives intact (the
 // transfer compares SHA-256 sums), nothing is dropped as oversized
 // (drv_rx_errors 0), and the frames R2 forwarded average well above an
-// MTU: they crossed R2 whole. With h2's side on AF_XDP, which takes no
+// MTU: they crossed R2 whole, h1's side reading them through the copy
+// path (drv_rx_long). With h2's side on AF_XDP, which takes no
 // super-frames, the GSO node segments them in software.
 func TestGSO(t *testing.T) {
 	const size = 1 << 30
@@ -80,6 +81,13 @@ func TestGSO(t *testing.T) {
 				}
 				if pk == 0 || by/pk < 3000 {
 					t.Errorf("%s: forwarded frames average %d bytes: no super-frames crossed R2", fam.name, by/max(pk, 1))
+				}
+				// The super-frames do not fit R2's 2 KiB ring slots:
+				// h1's side reads them from its socket (the copy path).
+				if long := delta(names.IfNodeCounter(tp.RouterIfA, driver.DrvRxLong), 0); long == 0 || long > pk {
+					t.Errorf("%s: %s drv_rx_long %d, want 1 to %d (the frames forwarded)", fam.name, tp.RouterIfA, long, pk)
+				} else {
+					t.Logf("%s: %d frames through the copy path", fam.name, long)
 				}
 				if tc.software && segs == 0 {
 					t.Errorf("%s: the GSO node made no segments", fam.name)

@@ -98,6 +98,8 @@ type options struct {
 	only     []string // measurement IDs, in canonical order
 	variants []string // variant IDs, in canonical order
 	r2Path   string
+	// r2Base is the r2 binary of the afpacket-base variant (-r2-base).
+	r2Base   string
 	binDir   string
 	table    string
 	jsonPath string
@@ -137,8 +139,11 @@ Flags:
                    afpacket-rt: AF_PACKET, threads under SCHED_FIFO
                    (r2 -rt-priority 60);
                    afxdp-host: AF_XDP with the interfaces host-owned, the
-                   hosts given the router's MACs statically)
+                   hosts given the router's MACs statically;
+                   afpacket-base: AF_PACKET with the -r2-base binary)
   -r2 PATH         the r2 daemon binary (default: DIR/r2 with -bindir, or built)
+  -r2-base PATH    another r2 binary (a baseline build) for the afpacket-base
+                   variant, measured in the same rounds as the others
   -bindir DIR      directory holding r2, r2intf, r2rt and r2follow (default: build them
                    with 'go build' into a temporary directory)
   -table PATH      tier1 prefix table (both families are loaded) (default: the repository's copy,
@@ -176,7 +181,7 @@ var measurementGroups = map[string][]string{
 }
 
 // variant IDs in the order they are reported.
-var allVariants = []string{variantKernel, variantAFPacket, variantAFPacketNoVnet, variantAFPacketRT, variantAFXDP, variantAFXDPHost}
+var allVariants = []string{variantKernel, variantAFPacket, variantAFPacketNoVnet, variantAFPacketRT, variantAFPacketBase, variantAFXDP, variantAFXDPHost}
 
 // defaultVariants are measured unless -variants says otherwise.
 var defaultVariants = []string{variantKernel, variantAFPacket, variantAFXDP}
@@ -194,6 +199,9 @@ const (
 	// variantAFXDPHost is AF_XDP with both interfaces host-owned (the XDP
 	// program classifies every frame), to measure what that costs.
 	variantAFXDPHost = "afxdp-host"
+	// variantAFPacketBase is AF_PACKET run by the -r2-base binary, to
+	// compare two builds round by round.
+	variantAFPacketBase = "afpacket-base"
 )
 
 var variantTitles = map[string]string{
@@ -204,6 +212,7 @@ var variantTitles = map[string]string{
 	variantAFPacketNoVnet: "R2 AF_PACKET no vnet",
 	variantAFPacketRT:     "R2 AF_PACKET SCHED_FIFO",
 	variantAFXDPHost:      "R2 AF_XDP host-owned",
+	variantAFPacketBase:   "R2 AF_PACKET (-r2-base)",
 }
 
 // shortTableLimit is how many prefixes -short loads (the kernel takes
@@ -225,6 +234,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	only := fs.String("only", "all", "")
 	variants := fs.String("variants", strings.Join(defaultVariants, ","), "")
 	fs.StringVar(&o.r2Path, "r2", "", "")
+	fs.StringVar(&o.r2Base, "r2-base", "", "")
 	fs.StringVar(&o.binDir, "bindir", "", "")
 	fs.StringVar(&o.table, "table", "", "")
 	fs.IntVar(&o.tableLimit, "table-limit", 0, "")
@@ -279,6 +289,14 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	}
 	if o.variants, err = parseList(*variants, allVariants, nil); err != nil {
 		return o, fmt.Errorf("%w: -variants: %v", errUsage, err)
+	}
+	if base := slices.Contains(o.variants, variantAFPacketBase); base != (o.r2Base != "") {
+		return o, fmt.Errorf("%w: the afpacket-base variant and -r2-base go together", errUsage)
+	}
+	if o.r2Base != "" {
+		if st, err := os.Stat(o.r2Base); err != nil || st.IsDir() || st.Mode()&0o111 == 0 {
+			return o, fmt.Errorf("%w: -r2-base %q is not an executable file", errUsage, o.r2Base)
+		}
 	}
 	for _, p := range []struct{ flag, path string }{{"json", o.jsonPath}, {"svg", o.svgPath}} {
 		if set[p.flag] && p.path == "" {

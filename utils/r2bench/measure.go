@@ -50,6 +50,19 @@ func udpMetrics() []metricDef {
 		{Key: "gbps", Label: "delivered", Unit: "Gbit/s", Scale: 1, Digits: 3, Better: "higher"},
 		{Key: "offered_pps", Label: "offered by trafgen", Unit: "kpps", Scale: 1e3, Digits: 1},
 		{Key: "loss_pct", Label: "loss", Unit: "%", Scale: 1, Digits: 1, Better: "lower", NoRatio: true},
+		{Key: "r2_cpu_pct", Label: "R2 CPU time (100 = one CPU)", Unit: "%", Scale: 1, Digits: 0, R2Only: true, NoRatio: true},
+		{Key: "r2_cpu_ns_pkt", Label: "R2 CPU time per delivered frame", Unit: "ns", Scale: 1, Digits: 0, Better: "lower", R2Only: true, NoRatio: true},
+	}
+}
+
+// cpuMetrics are what a measurement reports of R2's CPU time: where the
+// machine is shared, the forwarding thread loses its CPU to other work and
+// rates swing with the load, while the CPU time R2 spends per frame or
+// byte moves much less, so it compares two R2 builds better.
+func cpuMetrics() []metricDef {
+	return []metricDef{
+		{Key: "r2_cpu_pct", Label: "R2 CPU time (100 = one CPU)", Unit: "%", Scale: 1, Digits: 0, R2Only: true, NoRatio: true},
+		{Key: "r2_cpu_ms_gb", Label: "R2 CPU time per GB delivered", Unit: "ms", Scale: 1, Digits: 0, Better: "lower", R2Only: true, NoRatio: true},
 	}
 }
 
@@ -85,7 +98,7 @@ func measurements() map[string]*measDef {
 		if offloads {
 			m = append(m, metricDef{Key: "r2_rx_errors", Label: "frames R2 dropped as bad/oversized", Unit: "", Scale: 1, Digits: 0, Better: "lower", R2Only: true, NoRatio: true})
 		}
-		return m
+		return append(m, cpuMetrics()...)
 	}
 	defs := []*measDef{
 		{ID: "udp64", Title: "UDP 64 B frames, h1→h2", Metrics: udpMetrics(), run: func(s *setup) (map[string]float64, []string, error) { return s.udp(64) }},
@@ -142,10 +155,12 @@ func (s *setup) udpFamily(size int, v6 bool) (map[string]float64, []string, erro
 		return nil, nil, err
 	}
 	defer f.stop()
+	cpu0, t0 := s.r2CPU(), time.Now()
 	r, err := s.measureRate(f)
 	if err != nil {
 		return nil, nil, err
 	}
+	cpu, wall := s.r2CPU()-cpu0, time.Since(t0)
 	var notes []string
 	if n := f.note(); n != "" {
 		notes = append(notes, n)
@@ -156,12 +171,26 @@ func (s *setup) udpFamily(size int, v6 bool) (map[string]float64, []string, erro
 	if r.Delivered == 0 {
 		return nil, notes, fmt.Errorf("nothing reached h2 (trafgen offered %.0f frames/s)", r.Offered)
 	}
-	return map[string]float64{
+	m := map[string]float64{
 		"pps":         r.Delivered,
 		"gbps":        r.Delivered * float64(size) * 8 / 1e9,
 		"offered_pps": r.Offered,
 		"loss_pct":    r.LossPct,
-	}, notes, nil
+	}
+	if s.d != nil && cpu > 0 {
+		m["r2_cpu_pct"] = 100 * cpu.Seconds() / wall.Seconds()
+		m["r2_cpu_ns_pkt"] = float64(cpu.Nanoseconds()) / (r.Delivered * wall.Seconds())
+	}
+	return m, notes, nil
+}
+
+// r2CPU is the CPU time R2's threads have used (0 for the kernel setup, or
+// if it cannot be read).
+func (s *setup) r2CPU() time.Duration {
+	if s.d == nil {
+		return 0
+	}
+	return s.d.cpuTime()
 }
 
 // tcp runs iperf3 over IPv4 and, for R2, reports its drop counters.
@@ -176,10 +205,19 @@ func (s *setup) tcpStreams(dst string, streams int) (map[string]float64, []strin
 	if s.d != nil {
 		before, _ = s.d.counterTotals()
 	}
+	cpu0, t0 := s.r2CPU(), time.Now()
 	res, err := s.runIperf(dst, streams)
+	cpu, wall := s.r2CPU()-cpu0, time.Since(t0)
 	m := map[string]float64{}
 	if res.FromIperf || err == nil {
 		m["gbps"] = res.Gbps
+	}
+	if s.d != nil && cpu > 0 && res.Gbps > 0 {
+		// The iperf3 run is the window, its start-up included: R2
+		// is idle then, which costs next to no CPU time.
+		m["r2_cpu_pct"] = 100 * cpu.Seconds() / wall.Seconds()
+		gb := res.Gbps / 8 * math.Max(1, math.Round(s.b.o.duration.Seconds())) // iperf3 -t
+		m["r2_cpu_ms_gb"] = cpu.Seconds() * 1000 / gb
 	}
 	if res.FromIperf {
 		m["retransmits"] = res.Retransmits

@@ -196,6 +196,25 @@ func TestParseFlags(t *testing.T) {
 	if err != nil || o.rounds != 3 || o.duration != 2*time.Second || len(o.only) != len(allMeasurements) {
 		t.Errorf("explicit flags with -short: %+v, %v", o, err)
 	}
+	// afpacket-base runs the -r2-base binary: one without the other is a
+	// usage error, as is a path that is not an executable.
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, err = parseFlags([]string{"-variants", "kernel,afpacket-base,afpacket", "-r2-base", exe}, io.Discard)
+	if err != nil || strings.Join(o.variants, ",") != "kernel,afpacket,afpacket-base" || o.r2Base != exe {
+		t.Errorf("-r2-base: %v, %v, %q", o.variants, err, o.r2Base)
+	}
+	for _, args := range [][]string{
+		{"-variants", "afpacket-base"},
+		{"-r2-base", exe},
+		{"-variants", "afpacket-base", "-r2-base", t.TempDir()},
+	} {
+		if _, err := parseFlags(args, io.Discard); !errors.Is(err, errUsage) {
+			t.Errorf("%q: err %v, want a usage error", args, err)
+		}
+	}
 }
 
 func TestParseShow(t *testing.T) {

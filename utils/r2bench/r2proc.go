@@ -218,6 +218,29 @@ func (d *daemon) stop() { d.unreg() }
 
 func (d *daemon) pid() int { return d.proc.cmd.Process.Pid }
 
+// cpuTime is the CPU time all of the daemon's threads have used (the
+// first field of each /proc/PID/task/TID/schedstat, in nanoseconds: finer
+// than the ticks of /proc/PID/stat), or 0 if it cannot be read.
+func (d *daemon) cpuTime() time.Duration {
+	dir := fmt.Sprintf("/proc/%d/task", d.pid())
+	tasks, err := os.ReadDir(dir)
+	if err != nil {
+		return 0
+	}
+	var ns int64
+	for _, t := range tasks {
+		b, err := os.ReadFile(filepath.Join(dir, t.Name(), "schedstat"))
+		if err != nil {
+			continue // a thread that just ended
+		}
+		if f := strings.Fields(string(b)); len(f) > 0 {
+			v, _ := strconv.ParseInt(f[0], 10, 64)
+			ns += v
+		}
+	}
+	return time.Duration(ns)
+}
+
 func (d *daemon) countersPath() string { return counters.InstancePath(d.instance) }
 
 // util runs an R2 utility (r2intf, r2rt path) against the daemon.

@@ -183,7 +183,12 @@ func (s *setup) configure() error {
 		f.RTPriority = rtPriority
 	}
 	s.info.Instance, s.info.R2Args = inst, f.args()
-	d, err := startDaemon(ctx, s.b.cleanup, s.b.bins, inst, f)
+	bins := s.b.bins
+	if s.variant == variantAFPacketBase {
+		bins.R2 = s.b.o.r2Base
+		s.info.R2Args = append([]string{"(" + bins.R2 + ")"}, s.info.R2Args...)
+	}
+	d, err := startDaemon(ctx, s.b.cleanup, bins, inst, f)
 	if err != nil {
 		return err
 	}
@@ -249,7 +254,7 @@ func (s *setup) checkDrivers() error {
 		}
 		s.info.Drivers[n], s.info.Threads[n] = i.Driver, i.Thread
 	}
-	want := map[string]string{variantAFPacket: "afpacket", variantAFPacketNoVnet: "afpacket", variantAFPacketRT: "afpacket", variantAFXDP: "afxdp", variantAFXDPHost: "afxdp"}[s.variant]
+	want := map[string]string{variantAFPacket: "afpacket", variantAFPacketNoVnet: "afpacket", variantAFPacketRT: "afpacket", variantAFPacketBase: "afpacket", variantAFXDP: "afxdp", variantAFXDPHost: "afxdp"}[s.variant]
 	for n, drv := range s.info.Drivers {
 		if drv == want {
 			continue

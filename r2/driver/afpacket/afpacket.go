@@ -9,6 +9,7 @@ import (
 
 	"github.com/r2go/r2/counters"
 	"github.com/r2go/r2/r2/driver"
+	"github.com/r2go/r2/r2/names"
 	"github.com/r2go/r2/r2/packet"
 )
 
@@ -76,18 +77,14 @@ const (
 	// blocks, so there it only sets the frame count the kernel
 	// validates.
 	DefaultFrameSize = 2048
-	// DefaultVnetFrames is the number of slots of a TPACKET_V2 ring with
-	// vnet headers, whose slots are VnetFrameSize bytes: 1024 of them
-	// (68 MiB of kernel memory per interface) hold 1024 super-frames or
-	// 1024 small frames, the depth the daemon gives a plain ring. With 512
-	// the kernel dropped 5 to 30 times more frames at the ring under TCP
-	// without offloads (r2bench, 2026-12-02) and TCP fell to half.
-	DefaultVnetFrames = 1024
-	// VnetFrameSize is the default tp_frame_size with vnet headers: a
-	// slot holds a 64 KiB super-frame after its header (VPP uses 67,584
-	// bytes; a TPACKET_V2 slot larger than a page must be whole pages, as
-	// the kernel's ring blocks are, so 17 of them).
-	VnetFrameSize = 17 << 12
+	// CopyRcvBuf is the receive buffer (SO_RCVBUF) of a TPACKET_V2 socket
+	// with vnet headers, which bounds the super-frames waiting on its
+	// queue (see the package documentation, "Frames longer than a slot"):
+	// the kernel charges a 64 KiB GSO frame about 65 to 130 KiB, so 32 MiB
+	// (which the kernel doubles, as it does every SO_RCVBUF) queue 500 to
+	// 1000 of them, the depth the 1024 68-KiB slots of the previous layout
+	// had. Memory is only taken while frames wait.
+	CopyRcvBuf = 32 << 20
 	// DefaultVnetBlockSize is the TPACKET_V3 block size with vnet
 	// headers: a block must hold a whole super-frame.
 	DefaultVnetBlockSize = 128 << 10
@@ -102,6 +99,11 @@ const (
 // (the kernel's netoff). The Ethernet header starts 14 bytes before it,
 // so a slot of v2FrameOverhead+n bytes holds any frame of n bytes.
 const v2FrameOverhead = 80
+
+// minVnetSlot is the smallest TPACKET_V2 slot accepted with vnet headers:
+// the header, the virtio_net_hdr and a minimum Ethernet frame. Longer
+// frames are read from the socket's queue.
+const minVnetSlot = v2FrameOverhead + vnetHdrLen + 60
 
 // vnetHdrLen is the size of the virtio_net_hdr that precedes every frame,
 // received and sent, with PACKET_VNET_HDR.
@@ -169,6 +171,10 @@ type Config struct {
 	// allocates them all in a small private registry, which stays mapped
 	// for the life of the process so they remain readable after Close.
 	Counters driver.Counters
+	// RxLong counts frames longer than a TPACKET_V2 slot that Recv read
+	// from the socket's queue (driver.DrvRxLong); the zero value means a
+	// private counter, as for Counters.
+	RxLong counters.Counter
 	// Promisc puts the interface in promiscuous mode while the driver is
 	// open. R2 sets it: a router receives frames for its own MACs only
 	// because it says so, not because the kernel filters for it.
@@ -184,8 +190,9 @@ type Config struct {
 	// NoVnetHdr turns PACKET_VNET_HDR off. With it on (the default), the
 	// socket receives GSO/GRO super-frames whole, with a virtio_net_hdr
 	// that Recv turns into packet.GSO, and Send hands packets with
-	// packet.GSO set to the kernel to segment and checksum; Rx slots
-	// (RingV2) are then VnetFrameSize bytes by default. Off, frames
+	// packet.GSO set to the kernel to segment and checksum; with RingV2
+	// the slots stay small and a frame longer than a slot is read from
+	// the socket's queue (PACKET_COPY_THRESH). Off, frames
 	// longer than MTU+18 are dropped (RxErrors) and checksums left
 	// partial are finished on receipt.
 	NoVnetHdr bool
@@ -216,30 +223,30 @@ func (c Config) withDefaults(mtu int, pageSize int) (Config, error) {
 }
 
 // withV2Defaults fills in and checks the fields of a TPACKET_V2 ring.
+// Without vnet headers a slot must hold the longest frame accepted; with
+// them, frames that do not fit a slot take the copy path, so the default
+// slot holds what fits a normal packet and any slot of minVnetSlot bytes
+// or more is accepted.
 func (c Config) withV2Defaults(pageSize int) (Config, error) {
 	need := c.maxFrame() + v2FrameOverhead
+	least := need
 	if !c.NoVnetHdr {
-		need = max(c.maxFrame(), maxGSOFrame) + v2FrameOverhead + vnetHdrLen
+		need = min(c.maxFrame(), packet.MaxData) + v2FrameOverhead + vnetHdrLen
+		least = minVnetSlot
 	}
 	if c.FrameSize == 0 {
 		c.FrameSize = DefaultFrameSize
-		if !c.NoVnetHdr {
-			c.FrameSize = VnetFrameSize
-		}
 		for c.FrameSize < need {
 			c.FrameSize *= 2
 		}
 	}
 	if c.Frames == 0 {
 		c.Frames = DefaultFrames
-		if !c.NoVnetHdr {
-			c.Frames = DefaultVnetFrames
-		}
 	}
 	pow2 := c.FrameSize&(c.FrameSize-1) == 0
 	switch {
-	case c.FrameSize < need || !pow2 && c.FrameSize%pageSize != 0:
-		return c, fmt.Errorf("frame size %d: want a power of two or a multiple of the page size, of at least %d (a %d-byte frame and its header)", c.FrameSize, need, need-v2FrameOverhead)
+	case c.FrameSize < least || !pow2 && c.FrameSize%pageSize != 0:
+		return c, fmt.Errorf("frame size %d: want a power of two or a multiple of the page size, of at least %d (a %d-byte frame and its header)", c.FrameSize, least, least-v2FrameOverhead)
 	case c.Frames < 1 || int64(c.Frames)*int64(c.FrameSize) > 1<<32:
 		return c, fmt.Errorf("%d frames of %d bytes: want 1 or more, and at most 4 GiB in all", c.Frames, c.FrameSize)
 	}
@@ -306,12 +313,13 @@ func countersValid(c driver.Counters) bool {
 // privateCounters allocates the driver's counters in a registry of their
 // own, for callers that gave none. The registry (one page) is never
 // unmapped, so the counters stay valid after Close.
-func privateCounters(ifname string) (driver.Counters, error) {
+func privateCounters(ifname string) (driver.Counters, counters.Counter, error) {
 	reg, err := counters.NewMem(counters.Sizes{Entries: 8, Names: 512, Values: 8})
 	if err != nil {
-		return driver.Counters{}, err
+		return driver.Counters{}, counters.Counter{}, err
 	}
-	return driver.NewCounters(reg, 0, "afpacket:"+ifname), nil
+	node := "afpacket:" + ifname
+	return driver.NewCounters(reg, 0, node), reg.Counter(0, names.Counter(node, driver.DrvRxLong)), nil
 }
 
 // Stats are the kernel's receive statistics of the socket
@@ -347,6 +355,10 @@ func (d *Driver) KernelDrops() (uint64, error) {
 // Counters are the driver's counters (the caller's, or the private ones
 // allocated by Open).
 func (d *Driver) Counters() driver.Counters { return d.cnt }
+
+// RxLong counts the frames longer than a TPACKET_V2 slot that Recv read
+// from the socket's queue (Config.RxLong, or the private counter).
+func (d *Driver) RxLong() counters.Counter { return d.cfg.RxLong }
 
 // Config is the configuration the driver was opened with, defaults filled
 // in.

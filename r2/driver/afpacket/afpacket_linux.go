@@ -82,9 +82,16 @@ func Open(c Config) (*Driver, error) {
 	if err != nil {
 		return fail(err)
 	}
-	if !countersValid(c.Counters) {
-		if c.Counters, err = privateCounters(c.Ifname); err != nil {
+	if !countersValid(c.Counters) || !c.RxLong.Valid() {
+		cnt, long, err := privateCounters(c.Ifname)
+		if err != nil {
 			return fail(err)
+		}
+		if !countersValid(c.Counters) {
+			c.Counters = cnt
+		}
+		if !c.RxLong.Valid() {
+			c.RxLong = long
 		}
 	}
 	d := &Driver{cfg: c, cnt: c.Counters, fd: -1, rx: noRing{}, vnet: !c.NoVnetHdr}

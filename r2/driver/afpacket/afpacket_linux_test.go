@@ -135,12 +135,16 @@ func TestConfigDefaults(t *testing.T) {
 		{name: "negative blocks", c: Config{NoVnetHdr: true, Version: RingV3, Blocks: -1}, wantErr: "blocks"},
 		// With vnet headers (the default).
 		{name: "vnet zero", c: Config{}, check: func(c Config) bool {
-			return c.Frames == DefaultVnetFrames && c.FrameSize == VnetFrameSize && c.maxFrame() == 1518 &&
+			return c.Frames == DefaultFrames && c.FrameSize == DefaultFrameSize && c.maxFrame() == 1518 &&
 				c.rxOpts().vnet && c.rxOpts().maxGSO == maxGSOFrame
 		}},
 		{name: "vnet v3 zero", c: Config{Version: RingV3}, check: func(c Config) bool { return c.BlockSize == DefaultVnetBlockSize }},
-		{name: "vnet jumbo MTU into big packets", c: Config{MTU: 9000}, check: func(c Config) bool { return c.maxFrame() == 9018 }},
-		{name: "vnet frame too small", c: Config{FrameSize: 8192}, wantErr: "frame size 8192"},
+		{name: "vnet jumbo MTU into big packets", c: Config{MTU: 9000}, check: func(c Config) bool {
+			return c.maxFrame() == 9018 && c.FrameSize == DefaultFrameSize // longer frames take the copy path
+		}},
+		{name: "vnet small slots", c: Config{FrameSize: 256}, check: func(c Config) bool { return c.FrameSize == 256 }},
+		{name: "vnet frame too small", c: Config{FrameSize: 128}, wantErr: "frame size 128"},
+		{name: "vnet whole super-frame slots", c: Config{FrameSize: 17 << 12, Frames: 1024}, check: func(c Config) bool { return c.FrameSize == 17<<12 && c.Frames == 1024 }},
 		{name: "vnet frame not whole pages", c: Config{FrameSize: 70000}, wantErr: "multiple of the page size"},
 	}
 	for _, tt := range tests {

@@ -30,7 +30,8 @@
 // kernel has handed something over that Recv has not taken. A batch may
 // end anywhere: the driver remembers its place, and Pending reports true
 // while frames wait, so the owner thread keeps calling Recv instead of
-// sleeping. Recv makes no system call.
+// sleeping. Recv makes no system call, except one per frame longer than a
+// TPACKET_V2 slot (see "Frames longer than a slot").
 //
 // Copying (rather than lending ring memory to the graph) keeps slots and
 // blocks short lived: they go back to the kernel as soon as they are read,
@@ -82,7 +83,8 @@
 // latency.
 //
 // Frames are checked before they use a packet: a frame the kernel truncated
-// (tp_snaplen < tp_len, larger than a V2 slot or a V3 block) or longer than MTU+18 bytes
+// (tp_snaplen < tp_len, larger than a V3 block, or than a V2 slot without
+// vnet headers or without room on the copy path's queue) or longer than MTU+18 bytes
 // (Ethernet header plus one 802.1Q tag; never more than packet.MaxData) is
 // dropped and counted in RxErrors. The kernel strips a VLAN tag into the
 // frame's metadata on receive; Recv puts it back, so the graph sees the
@@ -99,9 +101,7 @@
 // whose TCP or UDP checksum is not yet computed (TP_STATUS_CSUMNOTREADY).
 // By default the socket has PACKET_VNET_HDR (set before the ring, which the
 // kernel requires): every frame comes with a virtio_net_hdr just before it
-// (at tp_mac-10) that Recv turns into packet.GSO, and the slots are big
-// enough for a super-frame (VnetFrameSize, 17 pages: a V2 slot larger than
-// a page must be whole pages; V3 blocks of 128 KiB). A frame that does not
+// (at tp_mac-10) that Recv turns into packet.GSO. A frame that does not
 // fit a normal packet goes into a big one (packet.Pool.SetBig). A
 // super-frame that arrived without NEEDS_CSUM (GRO) is given the
 // pseudo-header sum so that all super-frames leave in the same state.
@@ -110,6 +110,42 @@
 // (written in the packet's headroom, no extra iovec) describing the
 // packet's GSO metadata, so the kernel segments and finishes checksums
 // (zeros for a plain packet).
+//
+// # Frames longer than a slot (the copy path)
+//
+// A TPACKET_V2 slot holds one frame, so slots that could take a 64 KiB
+// super-frame (17 pages each, as the previous layout had) would make every
+// frame, 64 bytes or 1500, land on new pages and a 1024-slot ring take
+// 68 MiB per interface. The slots stay 2 KiB instead (Config.FrameSize,
+// whatever fits a normal packet), and the socket has PACKET_COPY_THRESH:
+// for a frame longer than a slot the kernel still fills the next slot with
+// the header, the virtio_net_hdr and the part that fits, marks it
+// TP_STATUS_COPY, and queues the whole frame (a reference to the skb, no
+// copy) on the socket's ordinary receive queue. Recv reads such a frame
+// with one recvmsg(2) straight into a big packet, where copying it out of
+// a big slot cost two copies (into the slot, then into the packet). Slots
+// and queue entries are made under the same lock, so the n-th
+// TP_STATUS_COPY slot stands for the n-th queued frame and order is kept
+// with the short frames around it; whatever drops such a slot (a frame over
+// the MTU, no big pool, Shed) reads its queue entry too, so the pairing
+// holds, and a length that differs from the slot's tp_len is counted in
+// RxErrors. The queue is bounded by the receive buffer (CopyRcvBuf, set
+// with SO_RCVBUFFORCE): a long frame that arrives while it is full gets
+// a truncated slot without TP_STATUS_COPY, dropped and counted in
+// RxErrors. Frames read this way are counted in Config.RxLong
+// (drv_rx_long) and each costs one system call (Syscalls); short frames
+// still cost none. TPACKET_V3 has no copy path (the kernel implements it
+// for V1 and V2 only): its 128 KiB blocks hold super-frames.
+//
+// Measured against slots of 68 KiB that hold a whole super-frame (the
+// layout before; Config{FrameSize: 17 << 12, Frames: 1024} still gives it)
+// on a 2-vCPU VM shared with other work, BenchmarkRecvSendLong, both layouts
+// interleaved, 18 rounds, CPU time per frame forwarded (both drivers and
+// the kernel's veth work): 64 KiB TCP super-frames 41.8 µs against 48.8
+// (medians; per-round ratios 0.95, 0.63 to 1.25), 16 KiB 16.1 against
+// 17.8, 1514-byte frames 5.9 against 6.3. Recv alone (BenchmarkRecv) takes
+// a quarter less per frame with the small slots. The README's performance
+// section has the system figures (r2bench).
 //
 // With Config.NoVnetHdr (daemon key [afpacket] vnet_hdr = false) Recv
 // instead completes checksums left partial (counted in RxCsumFixed), as
@@ -133,6 +169,13 @@
 // traffic); a side effect is that packet taps (tcpdump) on the same
 // interface do not see R2's transmissions. A full device (EAGAIN, ENOBUFS)
 // drops and counts the rest of the batch in TxErrors: Send never waits.
+//
+// The kernel copies each frame into a new skb; for a 64 KiB super-frame
+// that copy is the largest single cost of forwarding it. A PACKET_TX_RING
+// would not remove it on a veth: BenchmarkSendLong measured 1.8 times the
+// CPU per super-frame of sendmmsg, as the frame must first be copied into
+// the ring slot and the kernel copies the slot's pages again
+// (skb_copy_ubufs) before the peer's stack gets them.
 //
 // # Threads
 //

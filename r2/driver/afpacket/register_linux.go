@@ -32,6 +32,7 @@ func open(a driver.OpenArgs) (driver.Driver, error) {
 		BlockSize:    a.Settings.BlockSize,
 		BlockTimeout: a.Settings.BlockTimeout,
 		Counters:     a.Counters,
+		RxLong:       a.Counter(driver.DrvRxLong),
 		Promisc:      a.Promisc,
 		Fanout:       a.Fanout,
 		NoVnetHdr:    a.Settings.NoVnetHdr,

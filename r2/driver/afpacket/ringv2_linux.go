@@ -38,7 +38,14 @@ func (d *Driver) setupV2() error {
 	if err := d.mapRing(size); err != nil {
 		return err
 	}
-	d.rx = &ring2{mem: d.rxMem, frameSize: c.FrameSize, frames: c.Frames, opt: c.rxOpts()}
+	r := &ring2{mem: d.rxMem, frameSize: c.FrameSize, frames: c.Frames, opt: c.rxOpts()}
+	if !c.NoVnetHdr {
+		if err := d.setupCopy(); err != nil {
+			return err
+		}
+		r.long = newCopyRx(d.fd, c.RxLong)
+	}
+	d.rx = r
 	return nil
 }
 
@@ -62,6 +69,11 @@ type ring2 struct {
 
 	cur int // slot being read, or waited for
 	off int // offset of slot cur in mem
+
+	// long reads the frames of TP_STATUS_COPY slots from the socket
+	// (vnet headers only; nil otherwise, and the kernel then marks no
+	// slot so).
+	long *copyRx
 }
 
 // status is the status word of the slot at offset off. An atomic load
@@ -83,21 +95,39 @@ func (r *ring2) recv(pool *packet.Pool, pkts []*packet.Packet, cnt *driver.Count
 		if st&unix.TP_STATUS_USER == 0 {
 			break
 		}
-		if f, ok := r.peek(st); ok {
-			p, more := take(pool, &f, &r.opt, cnt)
-			if !more {
-				break
-			}
-			if p != nil {
-				pkts[n] = p
-				n++
-			}
-		} else {
+		f, ok := r.peek(st)
+		if !ok {
 			cnt.RxErrors.Inc()
+			r.drop(st, cnt)
+			continue
+		}
+		var p *packet.Packet
+		more := true
+		if st&unix.TP_STATUS_COPY != 0 && r.long != nil {
+			p, more = r.long.take(pool, &f, &r.opt, cnt)
+		} else {
+			p, more = take(pool, &f, &r.opt, cnt)
+		}
+		if !more {
+			break
+		}
+		if p != nil {
+			pkts[n] = p
+			n++
 		}
 		r.release()
 	}
 	return n
+}
+
+// drop gives slot cur, whose status word is status, back without taking
+// its frame: a TP_STATUS_COPY slot's frame is consumed from the socket's
+// queue first, so later slots still pair with their queue entries.
+func (r *ring2) drop(status uint32, cnt *driver.Counters) {
+	if status&unix.TP_STATUS_COPY != 0 && r.long != nil {
+		r.long.discard(cnt)
+	}
+	r.release()
 }
 
 // peek reads the header of the frame in slot cur, whose status word is

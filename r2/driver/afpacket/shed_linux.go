@@ -20,7 +20,7 @@ var _ driver.Shedder = (*Driver)(nil)
 func (d *Driver) Shed(cutoff int64, max int, m *driver.FlowMeter) int {
 	switch r := d.rx.(type) {
 	case *ring2:
-		return r.shed(cutoff, max, m)
+		return r.shed(cutoff, max, m, &d.cnt)
 	case *ring3:
 		return r.shed(cutoff, max, m)
 	}
@@ -45,8 +45,10 @@ func (d *Driver) HeadTime() (int64, bool) {
 	return 0, false
 }
 
-// shed drops frames from the head of a TPACKET_V2 ring: see Shed.
-func (r *ring2) shed(cutoff int64, max int, m *driver.FlowMeter) int {
+// shed drops frames from the head of a TPACKET_V2 ring: see Shed. A
+// TP_STATUS_COPY slot's queued frame is read and dropped with it (one
+// system call, counted in cnt).
+func (r *ring2) shed(cutoff int64, max int, m *driver.FlowMeter, cnt *driver.Counters) int {
 	n := 0
 	for n < max {
 		st := atomic.LoadUint32(r.status(r.off))
@@ -60,7 +62,7 @@ func (r *ring2) shed(cutoff int64, max int, m *driver.FlowMeter) int {
 		if f, ok := r.peek(st); ok && !m.Heavy(f.data) {
 			break
 		}
-		r.release()
+		r.drop(st, cnt)
 		n++
 	}
 	return n

@@ -94,6 +94,10 @@ func testVnetUDPGSO(t *testing.T, ver RingVersion) {
 	if d.Counters().RxErrors.Value() != 0 {
 		t.Errorf("rx_errors %d", d.Counters().RxErrors.Value())
 	}
+	// V2 slots are 2 KiB: the super-frame took the copy path.
+	if n, want := d.RxLong().Value(), map[RingVersion]uint64{RingV2: 1, RingV3: 0}[ver]; n != want {
+		t.Errorf("rx_long = %d, want %d", n, want)
+	}
 	// Reflect it.
 	f := p.Data()
 	var mac [6]byte
