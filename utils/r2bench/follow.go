@@ -33,6 +33,9 @@ func followMetrics() []metricDef {
 		{Key: "pps_before", Label: "64 B delivered before the load", Unit: "kpps", Scale: 1e3, Digits: 1, Better: "higher"},
 		{Key: "pps_during", Label: "64 B delivered during the load", Unit: "kpps", Scale: 1e3, Digits: 1, Better: "higher"},
 		{Key: "during_ratio", Label: "during / before", Unit: "×", Scale: 1, Digits: 3, Better: "higher", Chart: true},
+		{Key: "offered_during", Label: "64 B offered by trafgen during the load", Unit: "kpps", Scale: 1e3, Digits: 1},
+		{Key: "loss_before_pct", Label: "loss before the load", Unit: "%", Scale: 1, Digits: 1, Better: "lower", NoRatio: true},
+		{Key: "loss_during_pct", Label: "loss during the load", Unit: "%", Scale: 1, Digits: 1, Better: "lower", NoRatio: true},
 		{Key: "overflows", Label: "netlink overflows (resynced)", Unit: "", Scale: 1, Digits: 0, R2Only: true, NoRatio: true},
 	}
 }
@@ -253,6 +256,11 @@ func (s *setup) follow() (map[string]float64, []string, error) {
 	r1 := rateBetween(a1, a2, z1, z2)
 	m["ready_s"] = ready.Seconds()
 	m["pps_before"], m["pps_during"] = r0.Delivered, r1.Delivered
+	// The generator shares the machine with ip and r2follow: what it
+	// offered during the load, and the share lost, separate the router's
+	// losses from a starved sender.
+	m["offered_during"] = r1.Offered
+	m["loss_before_pct"], m["loss_during_pct"] = r0.LossPct, r1.LossPct
 	if r0.Delivered > 0 {
 		m["during_ratio"] = r1.Delivered / r0.Delivered
 	}
