@@ -39,6 +39,7 @@ func formatConfig(c config) string {
 	kv("busy_poll", c.BusyPoll)
 	kv("spin_us", c.SpinUs)
 	kv("rt_priority", c.RTPriority)
+	kv("warm_ms", c.WarmMs)
 	kv("rx_shed_us", c.RxShedUs)
 	kv("rx_shed_interval_us", c.RxShedIvUs)
 	kv("driver", c.Driver)
@@ -75,6 +76,7 @@ cpus = 0-1
 busy_poll = true
 spin_us = 50
 rt_priority = 10
+warm_ms = 1000
 rx_shed_us = 2000
 rx_shed_interval_us = 20000
 driver = afxdp

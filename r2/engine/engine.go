@@ -45,6 +45,14 @@ type Config struct {
 	// receive rings from overflowing. With BusyPoll it never yields: only
 	// on dedicated cores.
 	RTPriority int
+	// Warm is how long after its last work a thread sleeps in slices of
+	// WarmSlice rather than one long wait (0: never). The Go runtime's
+	// sysmon takes the P of a thread that has been in a system call for
+	// 10 ms; a thread woken without its P spends ~15 µs getting one back
+	// and wakes sysmon. Slices shorter than that keep the P, so a packet
+	// that follows within Warm (a ping a second, a TCP ACK after a pause)
+	// is forwarded sooner, for a few percent of a CPU while warm.
+	Warm time.Duration
 	// Counters is where counters live (default: anonymous memory).
 	Counters *counters.Registry
 	// Logs holds the forwarding-path log rings (nil: no logging).
@@ -206,6 +214,7 @@ func (e *Engine) newThread(i int, base *graph.Graph) (*Thread, error) {
 		busy:   e.cfg.BusyPoll,
 		spin:   e.cfg.Spin,
 		rtprio: e.cfg.RTPriority,
+		warm:   e.cfg.Warm,
 		pool:   pool,
 		store:  st,
 		in:     make(chan ctl, 1024),

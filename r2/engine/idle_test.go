@@ -16,12 +16,19 @@ import (
 // in their epoll set, as in production) and the default spin, then lets
 // them go idle.
 func idleEngine(t *testing.T, threads int) *Engine {
+	e, _ := idleEngineWarm(t, threads, 0)
+	return e
+}
+
+// idleEngineWarm is idleEngine with Config.Warm; it returns the drivers.
+func idleEngineWarm(t *testing.T, threads int, warm time.Duration) (*Engine, []*mem.Driver) {
 	t.Helper()
-	e, err := New(Config{Threads: threads, Packets: 256, Spin: 50 * time.Microsecond, Logf: t.Logf})
+	e, err := New(Config{Threads: threads, Packets: 256, Spin: 50 * time.Microsecond, Warm: warm, Logf: t.Logf})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { e.Close() })
+	var drvs []*mem.Driver
 	intfs := &fwd.Interfaces{}
 	for i := range threads {
 		name := "idle" + string(rune('0'+i))
@@ -35,8 +42,42 @@ func idleEngine(t *testing.T, threads int) *Engine {
 		if err := e.AddInterface(registry.IfEnv{Intf: fi, Driver: drv}, intfs); err != nil {
 			t.Fatal(err)
 		}
+		drvs = append(drvs, drv)
 	}
-	return e
+	return e, drvs
+}
+
+// TestWarmSleeps: after work, a thread with Config.Warm sleeps in
+// WarmSlice slices (many short epoll waits) for Warm, then goes back to
+// long sleeps; without Warm it sleeps long at once.
+func TestWarmSleeps(t *testing.T) {
+	const warm = 400 * time.Millisecond
+	waitsAfterFrame := func(warm time.Duration) (during, after uint64) {
+		e, drvs := idleEngineWarm(t, 1, warm)
+		time.Sleep(100 * time.Millisecond)
+		s0 := e.Stats()[0].EpollWaits
+		if !drvs[0].Inject(make([]byte, 60)) { // work: dropped by EtherDecap, still work
+			t.Fatal("inject refused")
+		}
+		time.Sleep(warm + 100*time.Millisecond)
+		s1 := e.Stats()[0].EpollWaits
+		time.Sleep(time.Second)
+		s2 := e.Stats()[0].EpollWaits
+		return s1 - s0, s2 - s1
+	}
+	during, after := waitsAfterFrame(warm)
+	t.Logf("warm %v: %d epoll waits in the %v after a frame, %d in the second after", warm, during, warm+100*time.Millisecond, after)
+	// 50 slices of 8 ms fit in 400 ms; a loaded machine may run fewer.
+	if during < 15 {
+		t.Errorf("warm: only %d epoll waits after a frame: the thread did not sleep in short slices", during)
+	}
+	if after > 5 {
+		t.Errorf("warm: %d epoll waits in the second after the warm period: it stays warm", after)
+	}
+	during, _ = waitsAfterFrame(0)
+	if during > 5 {
+		t.Errorf("no warm: %d epoll waits after a frame, want a few long sleeps", during)
+	}
 }
 
 // An idle forwarding thread sleeps in epoll: over 3 s it uses a small

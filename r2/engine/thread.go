@@ -30,6 +30,10 @@ const wakerToken = 0
 // rate-limit refills) happens even on an idle router.
 const idleTimeout = time.Second
 
+// WarmSlice is a warm thread's longest sleep: under the 10 ms after which
+// the Go runtime's sysmon takes the P of a thread in a system call.
+const WarmSlice = 4 * time.Millisecond
+
 // ctl is one control message for one thread.
 type ctl struct {
 	adds     []graph.Node // nodes to add (already cloned for the thread)
@@ -52,6 +56,9 @@ type Thread struct {
 	// ACK) is picked up without an epoll wakeup.
 	spin   time.Duration
 	rtprio int // SCHED_FIFO priority, 0: ordinary
+	// warm is how long after its last work the thread sleeps in slices of
+	// WarmSlice (Config.Warm).
+	warm   time.Duration
 	g      *graph.Graph
 	pool   *packet.Pool
 	store  *store.Thread
@@ -70,13 +77,13 @@ type Thread struct {
 }
 
 type threadCounters struct {
-	runs, idleRuns, sleeps, wakeups, timeouts counters.Counter
+	runs, idleRuns, sleeps, wakeups, timeouts, warmSleeps counters.Counter
 }
 
 func newThreadCounters(reg *counters.Registry, thread int) threadCounters {
 	c := func(s string) counters.Counter { return reg.Counter(thread, "Thread/"+s) }
 	return threadCounters{runs: c("runs"), idleRuns: c("idle_runs"), sleeps: c("epoll_waits"),
-		wakeups: c("eventfd_wakeups"), timeouts: c("epoll_timeouts")}
+		wakeups: c("eventfd_wakeups"), timeouts: c("epoll_timeouts"), warmSleeps: c("warm_sleeps")}
 }
 
 // ID is the thread's index.
@@ -112,11 +119,16 @@ func (t *Thread) run() {
 	}
 	ready := make([]uint64, 64)
 	var lastWork int64
+	// lastPkt is when the last run took in packets (warm sleeps).
+	var lastPkt int64
 	for {
 		if t.handle() {
 			return
 		}
 		work, wake := t.g.Run()
+		if t.g.Admitted() {
+			lastPkt = t.g.Now()
+		}
 		t.runs++
 		t.c.runs.Inc()
 		if work {
@@ -133,6 +145,10 @@ func (t *Thread) run() {
 			continue
 		}
 		timeout := idleTimeout
+		if t.warm > 0 && lastPkt != 0 && t.g.Now()-lastPkt < int64(t.warm) {
+			timeout = WarmSlice
+			t.c.warmSleeps.Inc()
+		}
 		if wake >= 0 && time.Duration(wake) < timeout {
 			timeout = time.Duration(wake)
 		}

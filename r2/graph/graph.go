@@ -220,6 +220,8 @@ type Graph struct {
 	slots  []*slot // slots[0] is Drop
 	byName map[string]*slot
 	disp   Dispatch
+	// admitted: the last Run took in packets.
+	admitted bool
 	// dropped counts packets pushed to Drop (unconnected edges, removed
 	// nodes); removed counts packets freed out of a removed node's vector.
 	dropped, removed counters.Counter
@@ -465,6 +467,9 @@ func (g *Graph) Pending() bool {
 	return false
 }
 
+// Admitted reports whether the last Run took in packets.
+func (g *Graph) Admitted() bool { return g.admitted }
+
 // Now is monotonic nanoseconds since the graph was made.
 func (g *Graph) Now() int64 { return int64(time.Since(g.epoch)) }
 
@@ -489,6 +494,7 @@ func (g *Graph) Run() (work bool, wakeNs int64) {
 		}
 	}
 	d.budget = VecSize - fullest
+	budget0 := d.budget
 	if g.inputs > 1 {
 		g.rot++
 		if g.rot >= g.inputs {
@@ -519,6 +525,8 @@ func (g *Graph) Run() (work bool, wakeNs int64) {
 		}
 	}
 	d.s = nil
+	// Inputs spend the budget on what they admit.
+	g.admitted = d.budget < budget0
 	if d.more {
 		return true, d.wake
 	}
