@@ -190,13 +190,16 @@ func (g *Group) Len() int { return g.n }
 func (g *Group) At(i int) *Adjacency { return &g.members[i&(MaxGroupMembers-1)] }
 
 // String lists the members and weights: "gateway 10.1.0.1 if 0 (1), ...".
-func (g *Group) String() string {
+func (g *Group) String() string { return groupString(g.Members, g.Weights) }
+
+// groupString lists a group's members of either family with their weights.
+func groupString[A fmt.Stringer](members []A, weights []int) string {
 	var b strings.Builder
-	for i, m := range g.Members {
+	for i, m := range members {
 		if i > 0 {
 			b.WriteString(", ")
 		}
-		fmt.Fprintf(&b, "%s (%d)", m, g.Weights[i])
+		fmt.Fprintf(&b, "%s (%d)", m, weights[i])
 	}
 	return b.String()
 }

@@ -1,10 +1,5 @@
 package fwd
 
-import (
-	"fmt"
-	"strings"
-)
-
 // Group6 is Group for IPv6 routes: an ECMP set of IPv6 paths.
 //
 // A Group6 (632 bytes) is larger than 512, so the Go allocator puts an
@@ -54,16 +49,7 @@ func (g *Group6) Len() int { return g.n }
 func (g *Group6) At(i int) *Adjacency6 { return &g.members[i&(MaxGroupMembers-1)] }
 
 // String lists the members and weights.
-func (g *Group6) String() string {
-	var b strings.Builder
-	for i, m := range g.Members {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		fmt.Fprintf(&b, "%s (%d)", m, g.Weights[i])
-	}
-	return b.String()
-}
+func (g *Group6) String() string { return groupString(g.Members, g.Weights) }
 
 // Multipath6 returns the adjacency for group g: member 0 with g.
 func Multipath6(g *Group6) Adjacency6 {
