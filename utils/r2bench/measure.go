@@ -251,7 +251,7 @@ func dropDeltas(before, after map[string]uint64) []string {
 	var l []kv
 	for k, v := range after {
 		lk := strings.ToLower(k)
-		if !strings.Contains(lk, "drop") && !strings.Contains(lk, "err") && !strings.Contains(lk, "nobuf") && !strings.Contains(lk, "miss") {
+		if !strings.Contains(lk, "drop") && !strings.Contains(lk, "err") && !strings.Contains(lk, "nobuf") && !strings.Contains(lk, "miss") && !strings.Contains(lk, "shed") {
 			continue
 		}
 		if v > before[k] {
