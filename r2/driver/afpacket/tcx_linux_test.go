@@ -1,0 +1,245 @@
+//go:build linux
+
+package afpacket
+
+import (
+	"encoding/binary"
+	"net"
+	"net/netip"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/link"
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+
+	"github.com/r2go/r2/r2/internal/nstest"
+	"github.com/r2go/r2/r2/packet"
+)
+
+// udp4Frame is a valid IPv4/UDP frame (header checksum right, UDP
+// checksum 0) of 60 bytes from src to dst.
+func udp4Frame(dstMAC, srcMAC net.HardwareAddr, src, dst string) []byte {
+	f := make([]byte, 60)
+	copy(f, dstMAC)
+	copy(f[6:], srcMAC)
+	binary.BigEndian.PutUint16(f[12:], fEtherIPv4)
+	h := f[14:34]
+	h[0] = 0x45
+	binary.BigEndian.PutUint16(h[2:], 46)
+	h[8], h[9] = 64, 17
+	s, d := netip.MustParseAddr(src).As4(), netip.MustParseAddr(dst).As4()
+	copy(h[12:], s[:])
+	copy(h[16:], d[:])
+	var sum uint32
+	for i := 0; i < 20; i += 2 {
+		sum += uint32(binary.BigEndian.Uint16(h[i:]))
+	}
+	for sum > 0xffff {
+		sum = sum&0xffff + sum>>16
+	}
+	binary.BigEndian.PutUint16(h[10:], ^uint16(sum))
+	u := f[34:42]
+	binary.BigEndian.PutUint16(u[0:], 40000)
+	binary.BigEndian.PutUint16(u[2:], 9) // discard: nobody listens
+	binary.BigEndian.PutUint16(u[4:], 26)
+	return f
+}
+
+// ipStats reads the Ip: line of /proc/net/snmp in ns.
+func ipStats(t testing.TB, ns netns.NsHandle) map[string]uint64 {
+	t.Helper()
+	var b []byte
+	err := nstest.InNS(ns, func() error {
+		var err error
+		b, err = os.ReadFile("/proc/thread-self/net/snmp")
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	out := map[string]uint64{}
+	for _, l := range strings.Split(string(b), "\n") {
+		f := strings.Fields(l)
+		if len(f) == 0 || f[0] != "Ip:" {
+			continue
+		}
+		if names == nil {
+			names = f[1:]
+			continue
+		}
+		for i, v := range f[1:] {
+			n, _ := strconv.ParseUint(v, 10, 64)
+			out[names[i]] = n
+		}
+	}
+	return out
+}
+
+// tcxPrograms counts the tcx ingress programs on ifindex in ns.
+func tcxPrograms(t testing.TB, ns netns.NsHandle, ifindex int) int {
+	t.Helper()
+	var n int
+	err := nstest.InNS(ns, func() error {
+		r, err := link.QueryPrograms(link.QueryOptions{Target: ifindex, Attach: ebpf.AttachTCXIngress})
+		if err != nil {
+			return err
+		}
+		n = len(r.Programs)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// waitLocal waits until the namespace's local set has a (or, with
+// present false, not), and returns how long it took.
+func waitLocal(t testing.TB, s *localSet, a string, present bool) time.Duration {
+	t.Helper()
+	start := time.Now()
+	k := netip.MustParseAddr(a).As4()
+	for time.Since(start) < waitTimeout {
+		var v uint8
+		err := s.local4.Lookup(k[:], &v)
+		if (err == nil) == present {
+			return time.Since(start)
+		}
+		time.Sleep(100 * time.Microsecond)
+	}
+	t.Fatalf("local set: %s present %v not seen after %v", a, !present, waitTimeout)
+	return 0
+}
+
+// TestKernelFilterNetns attaches the filter to a veth end in a namespace
+// whose other interface has the local address, and checks what reaches
+// the kernel's IP layer: transit frames no longer (InReceives and
+// InAddrErrors flat, the drop counter up, the driver still gets them),
+// frames for the other interface's address still (weak host), an address
+// added at runtime too, truncated frames are left to the kernel, and
+// Close leaves no tcx program behind.
+func TestKernelFilterNetns(t *testing.T) {
+	n := nstest.New(t, nstest.UniquePrefix("r2tx"), 2)
+	p0, p1 := n.Pairs[0], n.Pairs[1]
+	addr := func(s string) *netlink.Addr {
+		a, err := netlink.ParseAddr(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a
+	}
+	if err := n.HA.AddrAdd(n.LinkA(t, 1), addr("10.77.1.1/24")); err != nil {
+		t.Fatal(err)
+	}
+	var logMu sync.Mutex
+	var logs []string
+	logf := func(f string, a ...any) {
+		logMu.Lock()
+		logs = append(logs, f)
+		logMu.Unlock()
+	}
+	d := openIn(t, n.A, Config{Ifname: p0.IfA, KernelRxFilter: true, Logf: logf})
+	if on, why := d.KernelFilter(); !on {
+		t.Fatalf("filter not attached: %v", why)
+	}
+	if got := tcxPrograms(t, n.A, p0.IdxA); got != 1 {
+		t.Fatalf("%d tcx programs on %s, want 1", got, p0.IfA)
+	}
+	pool := packet.NewPool(0, 256)
+	raw := openRaw(t, n.B, p0.IdxB, false)
+	send := func(dst string, count int) {
+		t.Helper()
+		fs := make([][]byte, count)
+		for i := range fs {
+			fs[i] = udp4Frame(p0.MACA, p0.MACB, "10.77.0.9", dst)
+		}
+		raw.Send(t, fs...)
+		if got := recvFrames(t, d, pool, count, 64); len(got) != count {
+			t.Fatalf("driver received %d of %d frames to %s", len(got), count, dst)
+		}
+	}
+	const count = 50
+
+	// Transit: R2 gets them, the kernel's IP layer does not.
+	before := ipStats(t, n.A)
+	send("10.99.0.1", count)
+	time.Sleep(20 * time.Millisecond)
+	after := ipStats(t, n.A)
+	for _, k := range []string{"InReceives", "InAddrErrors"} {
+		if after[k] != before[k] {
+			t.Errorf("transit: Ip %s %d -> %d, want unchanged", k, before[k], after[k])
+		}
+	}
+	if got, err := d.KernelFiltered(); err != nil || got != count {
+		t.Errorf("KernelFiltered %d (%v), want %d", got, err, count)
+	}
+
+	// Weak host: the address of the other interface is delivered.
+	before = after
+	send("10.77.1.1", count)
+	time.Sleep(20 * time.Millisecond)
+	after = ipStats(t, n.A)
+	if got := after["InDelivers"] - before["InDelivers"]; got != count {
+		t.Errorf("to another interface's address: %d delivered, want %d", got, count)
+	}
+
+	// An address added at runtime is honoured once in the set, and one
+	// removed is filtered again.
+	set := d.filt.set
+	if err := n.HA.AddrAdd(n.LinkA(t, 1), addr("10.77.2.1/24")); err != nil {
+		t.Fatal(err)
+	}
+	lag := waitLocal(t, set, "10.77.2.1", true)
+	t.Logf("address add to map update: %v", lag)
+	waitLocal(t, set, "10.77.2.255", true) // its subnet broadcast
+	before = ipStats(t, n.A)
+	send("10.77.2.1", count)
+	time.Sleep(20 * time.Millisecond)
+	after = ipStats(t, n.A)
+	if got := after["InDelivers"] - before["InDelivers"]; got != count {
+		t.Errorf("to an address added at runtime: %d delivered, want %d", got, count)
+	}
+	if err := n.HA.AddrDel(n.LinkA(t, 1), addr("10.77.2.1/24")); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("address del to map update: %v", waitLocal(t, set, "10.77.2.1", false))
+	filtered, _ := d.KernelFiltered()
+	send("10.77.2.1", count)
+	if got, _ := d.KernelFiltered(); got-filtered != count {
+		t.Errorf("after the address went: %d filtered, want %d", got-filtered, count)
+	}
+
+	// Truncated frames (an IP EtherType, a header cut short) go on to
+	// the kernel, which counts them itself.
+	filtered, _ = d.KernelFiltered()
+	full := udp4Frame(p0.MACA, p0.MACB, "10.77.0.9", "10.99.0.1")
+	raw.Send(t, full[:14], full[:14+19])
+	if got := recvFrames(t, d, pool, 2, 8); len(got) != 2 {
+		t.Fatalf("driver received %d of 2 truncated frames", len(got))
+	}
+	if got, _ := d.KernelFiltered(); got != filtered {
+		t.Errorf("truncated frames: %d filtered, want none", got-filtered)
+	}
+
+	// Close detaches.
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := tcxPrograms(t, n.A, p0.IdxA); got != 0 {
+		t.Errorf("%d tcx programs on %s after Close, want 0", got, p0.IfA)
+	}
+	_ = p1
+	localSets.mu.Lock()
+	left := len(localSets.byNS)
+	localSets.mu.Unlock()
+	if left != 0 {
+		t.Errorf("%d local sets left after the last filter closed", left)
+	}
+}
