@@ -3,13 +3,17 @@
 package afpacket
 
 import (
+	"bufio"
 	"encoding/binary"
+	"fmt"
 	"net"
 	"net/netip"
 	"os"
+	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -242,4 +246,70 @@ func TestKernelFilterNetns(t *testing.T) {
 	if left != 0 {
 		t.Errorf("%d local sets left after the last filter closed", left)
 	}
+}
+
+// TestKernelFilterCrash: a process killed with the filter attached
+// leaves no program on the interface (the tcx link is the process's file
+// descriptor, never pinned).
+func TestKernelFilterCrash(t *testing.T) {
+	v := newVethPair(t, 1500)
+	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperFilterChild$", "-test.count=1")
+	cmd.Env = append(os.Environ(), "R2_TCX_CHILD_NS=/run/netns/"+v.NSA, "R2_TCX_CHILD_IF="+v.IfA)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil || strings.TrimSpace(line) != "attached" {
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Fatalf("child: %q %v", line, err)
+	}
+	if got := tcxPrograms(t, v.A, v.IdxA); got != 1 {
+		t.Fatalf("%d tcx programs while the child runs, want 1", got)
+	}
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Wait()
+	// The kernel releases the link with the process's last file
+	// reference, which exit does synchronously; allow a moment anyway.
+	deadline := time.Now().Add(waitTimeout)
+	for tcxPrograms(t, v.A, v.IdxA) != 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("a tcx program is left on the interface after the process was killed")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestHelperFilterChild is TestKernelFilterCrash's child: it attaches a
+// filter, says so, and waits to be killed.
+func TestHelperFilterChild(t *testing.T) {
+	nsPath := os.Getenv("R2_TCX_CHILD_NS")
+	if nsPath == "" {
+		return // only TestKernelFilterCrash runs it, as a child process
+	}
+	ns, err := netns.GetFromPath(nsPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d *Driver
+	err = nstest.InNS(ns, func() error {
+		d, err = Open(Config{Ifname: os.Getenv("R2_TCX_CHILD_IF"), KernelRxFilter: true})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if on, why := d.KernelFilter(); !on {
+		t.Fatal(why)
+	}
+	fmt.Println("attached")
+	time.Sleep(time.Minute)
 }
