@@ -12,6 +12,7 @@ import (
 
 // Offsets in struct __sk_buff (uapi linux/bpf.h) that the filter reads.
 const (
+	skbLen         = 0
 	skbVlanPresent = 20 // a tag the kernel (or the NIC) took off the frame
 	skbData        = 76
 	skbDataEnd     = 80
@@ -60,17 +61,23 @@ type filterFamilies struct{ v4, v6 bool }
 //	if (skb->vlan_present) return TCX_NEXT;
 //	if (eth + 14 > end || eth->dst[0] & 1) return TCX_NEXT;  // multicast, broadcast
 //	switch (eth->proto) {
-//	case IPv4: if (ip + 20 > end || ip->version != 4 || ip->ihl < 5) return TCX_NEXT;
+//	case IPv4: if (ip + 20 > end && !pull(skb, 34)) return TCX_NEXT;
+//		if (ip->version != 4 || ip->ihl < 5) return TCX_NEXT;
 //		if (dst[0] >= 224 || dst[0] == 127 || dst[0] == 0) return TCX_NEXT;
 //		if (local4[dst]) return TCX_NEXT;
 //		goto drop;
-//	case IPv6: if (ip6 + 40 > end || ip6->version != 6) return TCX_NEXT;
+//	case IPv6: if (ip6 + 40 > end && !pull(skb, 54)) return TCX_NEXT;
+//		if (ip6->version != 6) return TCX_NEXT;
 //		if (dst[0] == 0xff) return TCX_NEXT;                   // multicast
 //		if (local6[dst]) return TCX_NEXT;
 //		goto drop;
 //	}
 //	return TCX_NEXT;
 //	drop: dropped[0]++; return TCX_DROP;
+//
+// where pull is bpf_skb_pull_data when skb->len has the bytes (the header
+// is in the frame, only not in the skb's linear part), re-reading the
+// data pointers after it.
 //
 // It drops only what a kernel with forwarding off drops after its route
 // lookup anyway (ip_error, ip6_forward: InAddrErrors): unicast frames of a
@@ -101,18 +108,39 @@ func newFilterProg(local4, local6, dropped *ebpf.Map, fam filterFamilies) (*ebpf
 	if err != nil {
 		return nil, err
 	}
-	// r7 data, r8 data_end; r2 scratch. Calls clobber r1-r5.
-	need := func(n int32) asm.Instructions {
+	// r6 ctx, r7 data, r8 data_end; r2 scratch. Calls clobber r1-r5.
+	needOr := func(n int32, miss string) asm.Instructions {
 		return asm.Instructions{
 			asm.Mov.Reg(asm.R2, asm.R7),
 			asm.Add.Imm(asm.R2, n),
-			asm.JGT.Reg(asm.R2, asm.R8, "next"),
+			asm.JGT.Reg(asm.R2, asm.R8, miss),
 		}
+	}
+	need := func(n int32) asm.Instructions { return needOr(n, "next") }
+	// pull is the slow path of a frame whose IP header is not all in
+	// the skb's linear part, where direct access reaches (a sender's
+	// TX_RING or vnet header leaves only the Ethernet header there; NIC
+	// drivers pull the headers): if the frame is long enough, pull n
+	// bytes in (the kernel's ip_rcv would) and go back to body.
+	pull := func(sym string, n int32, body string) asm.Instructions {
+		is := asm.Instructions{
+			asm.LoadMem(asm.R2, asm.R6, skbLen, asm.Word).WithSymbol(sym),
+			asm.JLT.Imm(asm.R2, n, "next"),
+			asm.Mov.Reg(asm.R1, asm.R6),
+			asm.Mov.Imm(asm.R2, n),
+			asm.FnSkbPullData.Call(),
+			asm.JNE.Imm(asm.R0, 0, "next"),
+			asm.LoadMem(asm.R7, asm.R6, skbData, asm.Word),
+			asm.LoadMem(asm.R8, asm.R6, skbDataEnd, asm.Word),
+		}
+		is = append(is, need(n)...)
+		return append(is, asm.Ja.Label(body))
 	}
 	var insns asm.Instructions
 	add := func(is ...asm.Instruction) { insns = append(insns, is...) }
 	label := func(sym string) { insns[len(insns)-3] = insns[len(insns)-3].WithSymbol(sym) }
 	add(
+		asm.Mov.Reg(asm.R6, asm.R1),
 		asm.LoadMem(asm.R2, asm.R1, skbVlanPresent, asm.Word),
 		asm.JNE.Imm(asm.R2, 0, "next"),
 		asm.LoadMem(asm.R7, asm.R1, skbData, asm.Word),
@@ -134,10 +162,10 @@ func newFilterProg(local4, local6, dropped *ebpf.Map, fam filterFamilies) (*ebpf
 	}
 	add(asm.Ja.Label("next"))
 	if fam.v4 {
-		add(need(fIP4End)...)
+		add(needOr(fIP4End, "pull4")...)
 		label("ipv4")
 		add(
-			asm.LoadMem(asm.R2, asm.R7, fEthHdr, asm.Byte),
+			asm.LoadMem(asm.R2, asm.R7, fEthHdr, asm.Byte).WithSymbol("ipv4body"),
 			asm.RSh.Imm(asm.R2, 4),
 			asm.JNE.Imm(asm.R2, 4, "next"),
 			asm.LoadMem(asm.R2, asm.R7, fEthHdr, asm.Byte),
@@ -158,10 +186,10 @@ func newFilterProg(local4, local6, dropped *ebpf.Map, fam filterFamilies) (*ebpf
 		)
 	}
 	if fam.v6 {
-		add(need(fIP6End)...)
+		add(needOr(fIP6End, "pull6")...)
 		label("ipv6")
 		add(
-			asm.LoadMem(asm.R2, asm.R7, fEthHdr, asm.Byte),
+			asm.LoadMem(asm.R2, asm.R7, fEthHdr, asm.Byte).WithSymbol("ipv6body"),
 			asm.RSh.Imm(asm.R2, 4),
 			asm.JNE.Imm(asm.R2, 6, "next"),
 			asm.LoadMem(asm.R2, asm.R7, fIP6Dst, asm.Byte),
@@ -194,6 +222,12 @@ func newFilterProg(local4, local6, dropped *ebpf.Map, fam filterFamilies) (*ebpf
 		asm.Mov.Imm(asm.R0, tcxDrop).WithSymbol("shot"),
 		asm.Return(),
 	)
+	if fam.v4 {
+		add(pull("pull4", fIP4End, "ipv4body")...)
+	}
+	if fam.v6 {
+		add(pull("pull6", fIP6End, "ipv6body")...)
+	}
 	prog, err := ebpf.NewProgram(&ebpf.ProgramSpec{
 		Name:         "r2_krx_filter",
 		Type:         ebpf.SchedCLS,
