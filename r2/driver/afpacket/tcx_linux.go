@@ -28,8 +28,9 @@ const localMapEntries = 1 << 16
 
 // addrEventBuf is the netlink receive buffer of the address subscription:
 // room for some 10,000 notifications (an address flush of a big
-// interface) before the socket overflows and a resync follows.
-const addrEventBuf = 4 << 20
+// interface) before the socket overflows and a resync follows. A
+// variable so that a test can make it overflow.
+var addrEventBuf = 4 << 20
 
 // localSet is the local addresses of one network namespace, in two BPF
 // hash maps shared by the tcx filters of every AF_PACKET interface opened

@@ -365,3 +365,57 @@ func TestHelperFilterChild(t *testing.T) {
 	fmt.Println("attached")
 	time.Sleep(time.Minute)
 }
+
+// TestKernelFilterAddrOverflow: with a tiny notification buffer, a burst
+// of address changes overflows the subscription; the set subscribes
+// again, resyncs from a dump and ends with exactly the namespace's
+// addresses.
+func TestKernelFilterAddrOverflow(t *testing.T) {
+	old := addrEventBuf
+	addrEventBuf = 2048
+	t.Cleanup(func() { addrEventBuf = old })
+	n := nstest.New(t, nstest.UniquePrefix("r2to"), 2)
+	d := openIn(t, n.A, Config{Ifname: n.Pairs[0].IfA, KernelRxFilter: true})
+	if on, why := d.KernelFilter(); !on {
+		t.Fatalf("filter not attached: %v", why)
+	}
+	set := d.filt.set
+	l1 := n.LinkA(t, 1)
+	const total = 1500
+	addrOf := func(i int) string { return fmt.Sprintf("10.88.%d.%d", i/250, 1+i%250) }
+	for i := range total {
+		a, _ := netlink.ParseAddr(addrOf(i) + "/32")
+		if err := n.HA.AddrAdd(l1, a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := 0; i < total; i += 2 {
+		a, _ := netlink.ParseAddr(addrOf(i) + "/32")
+		if err := n.HA.AddrDel(l1, a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Every odd address in the map, every even one out.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		wrong := 0
+		for i := range total {
+			k := netip.MustParseAddr(addrOf(i)).As4()
+			var v uint8
+			if (set.local4.Lookup(k[:], &v) == nil) != (i%2 == 1) {
+				wrong++
+			}
+		}
+		if wrong == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d addresses wrong in the local set 10 s after the burst (resyncs %d)", wrong, total, set.resyncs.Load())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Logf("notifications applied %d, resyncs after overflow %d", set.applied.Load(), set.resyncs.Load())
+	if set.resyncs.Load() == 0 {
+		t.Errorf("no overflow and resync with a %d-byte buffer and %d notifications", addrEventBuf, total*3/2)
+	}
+}
