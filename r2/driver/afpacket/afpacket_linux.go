@@ -262,7 +262,10 @@ func (d *Driver) Close() error {
 // if Config.KernelRxFilter asked for it and it is not, why.
 func (d *Driver) KernelFilter() (on bool, why error) {
 	if d.filt != nil {
-		return d.filt.attached(), nil
+		if d.filt.attached() {
+			return true, nil
+		}
+		return false, d.filt.detachedWhy()
 	}
 	return false, d.filtErr
 }

@@ -23,8 +23,9 @@ import (
 // localMapEntries bounds the local addresses of each family the filter
 // knows (addresses, and IPv4 subnet and network broadcasts). The maps are
 // allocated as entries come (BPF_F_NO_PREALLOC), so the bound costs
-// nothing; a namespace with more makes the filter detach (failOpen).
-const localMapEntries = 1 << 16
+// nothing; a namespace with more makes the filter detach (failOpen). A
+// variable so that a test can fill the maps.
+var localMapEntries uint32 = 1 << 16
 
 // addrEventBuf is the netlink receive buffer of the address subscription:
 // room for some 10,000 notifications (an address flush of a big
@@ -518,6 +519,14 @@ func (f *tcxFilter) attached() bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.lnk != nil
+}
+
+// detachedWhy is why the filter was detached while its driver is open:
+// the set's maps could not hold every local address.
+func (f *tcxFilter) detachedWhy() error {
+	f.set.mu.Lock()
+	defer f.set.mu.Unlock()
+	return f.set.failed
 }
 
 // droppedFrames sums the per-CPU drop counts.

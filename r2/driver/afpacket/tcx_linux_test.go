@@ -419,3 +419,36 @@ func TestKernelFilterAddrOverflow(t *testing.T) {
 		t.Errorf("no overflow and resync with a %d-byte buffer and %d notifications", addrEventBuf, total*3/2)
 	}
 }
+
+// TestKernelFilterMapFull: when the maps cannot hold every local address
+// the filter detaches (frames for the missing address would otherwise be
+// dropped) and says why.
+func TestKernelFilterMapFull(t *testing.T) {
+	old := localMapEntries
+	localMapEntries = 8
+	t.Cleanup(func() { localMapEntries = old })
+	v := newVethPair(t, 1500)
+	d := v.openDriver(t, Config{KernelRxFilter: true})
+	if on, why := d.KernelFilter(); !on {
+		t.Fatalf("filter not attached: %v", why)
+	}
+	l := v.LinkA(t, 0)
+	for i := range 10 {
+		a, _ := netlink.ParseAddr(fmt.Sprintf("10.66.0.%d/32", i+1))
+		if err := v.HA.AddrAdd(l, a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(waitTimeout)
+	for tcxPrograms(t, v.A, v.IdxA) != 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("filter still attached with more local addresses than its maps hold")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if on, why := d.KernelFilter(); on || why == nil {
+		t.Errorf("KernelFilter() = %v, %v; want false and the reason", on, why)
+	} else {
+		t.Logf("detached: %v", why)
+	}
+}
