@@ -43,6 +43,7 @@ type config struct {
 	Frames      int           // [afpacket] frames: v2 ring slots
 	FramesSet   bool          // frames was given
 	VnetHdr     bool          // [afpacket] vnet_hdr: receive and send GSO super-frames whole
+	KernelRx    bool          // [afpacket] kernel_rx_filter: tcx filter dropping the kernel's copies of transit frames
 	RxBlocks    int           // [afpacket] blocks
 	RxBlockKB   int           // [afpacket] block_kb
 	RxTimeout   time.Duration // [afpacket] block_timeout
@@ -63,6 +64,7 @@ func defaultConfig() config {
 		Ring:       "v2",
 		Frames:     1024,
 		VnetHdr:    true,
+		KernelRx:   true,
 		RxBlocks:   64,
 		RxBlockKB:  64,
 		RxTimeout:  time.Millisecond,
@@ -87,6 +89,7 @@ var flagKeys = []struct {
 	{"rx-shed-interval", "general", "rx_shed_interval_us", "the receive queue stands when its head has been older than rx_shed_us for these `microseconds` without the queue emptying", func(c *config) any { return c.RxShedIvUs }},
 	{"driver", "general", "driver", "default `driver` of interfaces attached without one", func(c *config) any { return c.Driver }},
 	{"vnet-hdr", "afpacket", "vnet_hdr", "AF_PACKET takes GSO/GRO super-frames whole (PACKET_VNET_HDR); false drops them as oversized", func(c *config) any { return c.VnetHdr }},
+	{"kernel-rx-filter", "afpacket", "kernel_rx_filter", "AF_PACKET interfaces get a tcx ingress filter that drops the kernel's copies of transit frames (forwarding off drops them anyway, after an IP receive)", func(c *config) any { return c.KernelRx }},
 	{"socket", "api", "socket", "API Unix socket `path` (default /run/r2/INSTANCE.sock)", func(c *config) any { return "" }},
 	{"listen", "api", "listen", "also serve the API on this TCP `host:port` (loopback only unless -allow-remote)", func(c *config) any { return "" }},
 	{"allow-remote", "api", "allow_remote", "allow a non-loopback -listen address: anyone reaching it can reconfigure the router", func(c *config) any { return c.AllowRemote }},
@@ -155,7 +158,8 @@ func (o *overrides) apply(c *config) error {
 // driverSettings are the configuration values for drivers.
 func (c *config) driverSettings() driver.Settings {
 	s := driver.Settings{Ring: c.Ring, Frames: c.Frames, Blocks: c.RxBlocks,
-		BlockSize: c.RxBlockKB << 10, BlockTimeout: c.RxTimeout, NoVnetHdr: !c.VnetHdr}
+		BlockSize: c.RxBlockKB << 10, BlockTimeout: c.RxTimeout, NoVnetHdr: !c.VnetHdr,
+		NoKernelRxFilter: !c.KernelRx}
 	if c.VnetHdr && c.RxBlockKB < 128 {
 		s.BlockSize = 128 << 10 // a v3 block must hold a super-frame
 	}
@@ -340,6 +344,8 @@ func (c *config) set(section, k, v string) error {
 		return num(&c.Frames, 64, 1<<20)
 	case "afpacket.vnet_hdr":
 		return boolean(&c.VnetHdr)
+	case "afpacket.kernel_rx_filter":
+		return boolean(&c.KernelRx)
 	case "afpacket.blocks":
 		return num(&c.RxBlocks, 2, 4096)
 	case "afpacket.block_kb":

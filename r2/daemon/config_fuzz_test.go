@@ -57,6 +57,7 @@ func formatConfig(c config) string {
 		kv("frames", c.Frames)
 	}
 	kv("vnet_hdr", c.VnetHdr)
+	kv("kernel_rx_filter", c.KernelRx)
 	kv("blocks", c.RxBlocks)
 	kv("block_kb", c.RxBlockKB)
 	kv("block_timeout", c.RxTimeout)

@@ -164,6 +164,8 @@ func TestBadFlagValues(t *testing.T) {
 		{"listen", "127.0.0.1:70000", `"127.0.0.1:70000": port "70000" is not a number`},
 		{"allow-remote", "yes please", `"yes please" is not true or false`},
 		{"vnet-hdr", "on", `"on" is not true or false`},
+		{"kernel-rx-filter", "yes", `"yes" is not true or false`},
+		{"kernel-rx-filter", "", `"" is not true or false`},
 	}
 	keyOf := map[string][2]string{}
 	for _, k := range flagKeys {

@@ -87,6 +87,9 @@ type Settings struct {
 	// NoVnetHdr turns AF_PACKET's vnet headers (GSO/GRO super-frames
 	// received and sent whole) off.
 	NoVnetHdr bool
+	// NoKernelRxFilter turns AF_PACKET's tcx ingress filter (which drops
+	// the kernel's copies of transit frames) off.
+	NoKernelRxFilter bool
 }
 
 // OpenFunc opens a driver on one interface.

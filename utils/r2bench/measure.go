@@ -155,6 +155,10 @@ func (s *setup) udpFamily(size int, v6 bool) (map[string]float64, []string, erro
 		return nil, nil, err
 	}
 	defer f.stop()
+	var before map[string]uint64
+	if s.d != nil {
+		before, _ = s.d.counterTotals()
+	}
 	cpu0, t0 := s.r2CPU(), time.Now()
 	r, err := s.measureRate(f)
 	if err != nil {
@@ -164,6 +168,11 @@ func (s *setup) udpFamily(size int, v6 bool) (map[string]float64, []string, erro
 	var notes []string
 	if n := f.note(); n != "" {
 		notes = append(notes, n)
+	}
+	if s.d != nil && before != nil {
+		if after, err := s.d.counterTotals(); err == nil {
+			notes = append(notes, s.filteredNote(before, after)...)
+		}
 	}
 	if r.RxOther > r.Delivered/100 {
 		notes = append(notes, fmt.Sprintf("h2 also received %.0f other frames/s (not counted)", r.RxOther))
@@ -236,9 +245,25 @@ func (s *setup) tcpStreams(dst string, streams int) (map[string]float64, []strin
 			if d := dropDeltas(before, after); len(d) > 0 {
 				notes = append(notes, "R2 drop/error counters: "+strings.Join(d, ", "))
 			}
+			notes = append(notes, s.filteredNote(before, after)...)
 		}
 	}
 	return m, notes, err
+}
+
+// filteredNote says how many of the kernel's copies of transit frames the
+// AF_PACKET tcx filter kept from its IP layer (drv_kernel_filtered, both
+// router interfaces; published once a second, so up to a second late).
+func (s *setup) filteredNote(before, after map[string]uint64) []string {
+	var n uint64
+	for _, ifn := range []string{s.tp.RouterIfA, s.tp.RouterIfB} {
+		k := names.IfNodeCounter(ifn, driver.DrvKernelFiltered)
+		n += after[k] - before[k]
+	}
+	if n == 0 {
+		return nil
+	}
+	return []string{fmt.Sprintf("kernel copies of transit frames dropped by the tcx filter (drv_kernel_filtered): %d", n)}
 }
 
 // dropDeltas lists the counters with "drop", "err", "nobuf" or "miss" in
@@ -339,6 +364,7 @@ func (s *setup) ping(load bool) (map[string]float64, []string, error) {
 				if d := dropDeltas(before, after); len(d) > 0 {
 					notes = append(notes, "R2 drop/error counters: "+strings.Join(d, ", "))
 				}
+				notes = append(notes, s.filteredNote(before, after)...)
 			}
 		}
 	}

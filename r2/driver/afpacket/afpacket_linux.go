@@ -48,6 +48,12 @@ type Driver struct {
 	mu     sync.Mutex // guards closed, stats and the fd against Close
 	closed bool
 	stats  Stats // accumulated PACKET_STATISTICS
+
+	// filt is the interface's tcx ingress filter (Config.KernelRxFilter),
+	// nil if not asked for or not attached; filtErr says why not.
+	// Read-only after Open; closed with the driver.
+	filt    *tcxFilter
+	filtErr error
 }
 
 // Open opens an AF_PACKET socket on the interface c describes, sets up its
@@ -102,6 +108,11 @@ func Open(c Config) (*Driver, error) {
 	if err := d.open(); err != nil {
 		d.release()
 		return fail(err)
+	}
+	if c.KernelRxFilter {
+		// After the socket is bound: tcx runs after the packet taps, so
+		// R2 still sees every frame the filter drops.
+		d.filt, d.filtErr = attachFilter(c.Ifindex, c.Ifname, c.Logf)
 	}
 	return d, nil
 }
@@ -235,7 +246,43 @@ func (d *Driver) Close() error {
 		return nil
 	}
 	d.closed = true
-	return d.release()
+	var err error
+	if d.filt != nil {
+		// Before the socket: no frame of the interface is filtered
+		// without R2 having had its copy.
+		err = d.filt.close()
+	}
+	if e := d.release(); e != nil {
+		err = e
+	}
+	return err
+}
+
+// KernelFilter reports whether the tcx ingress filter is attached and,
+// if Config.KernelRxFilter asked for it and it is not, why.
+func (d *Driver) KernelFilter() (on bool, why error) {
+	if d.filt != nil {
+		if d.filt.attached() {
+			return true, nil
+		}
+		return false, d.filt.detachedWhy()
+	}
+	return false, d.filtErr
+}
+
+// KernelFiltered implements driver.KernelFilterCounter: the transit
+// frames the tcx filter dropped before the kernel's IP layer (0 without
+// a filter). Safe from any goroutine.
+func (d *Driver) KernelFiltered() (uint64, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return 0, ErrClosed
+	}
+	if d.filt == nil {
+		return 0, nil
+	}
+	return d.filt.droppedFrames()
 }
 
 // release frees the ring and the socket, whatever exists of them.
