@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/r2go/r2/counters"
+	"github.com/r2go/r2/gnodes/internal/handoff"
 	"github.com/r2go/r2/r2/driver"
 	"github.com/r2go/r2/r2/graph"
 	"github.com/r2go/r2/r2/names"
@@ -25,7 +26,7 @@ import (
 )
 
 // Waker wakes a forwarding thread (poll.Waker in the engine).
-type Waker interface{ Wake() }
+type Waker = handoff.Waker
 
 // ShedTarget bounds how long a frame may wait in a driver's receive queue
 // once the queue stands (ShedInterval): older frames of heavy flows are
@@ -205,18 +206,7 @@ func (n *Node) Dispatch(d *graph.Dispatch) {
 
 // handOff moves Tx packets to the owner thread.
 func (n *Node) handOff(d *graph.Dispatch) {
-	sent := false
-	for p := d.Pop(); p != nil; p = d.Pop() {
-		if !n.handoff.Enqueue(p) {
-			d.Drop(p, n.c.handoffFull)
-			continue
-		}
-		n.c.handoff.Inc()
-		sent = true
-	}
-	if sent && n.wake != nil {
-		n.wake.Wake()
-	}
+	handoff.Send(d, n.handoff, n.wake, n.c.handoff, n.c.handoffFull)
 }
 
 // transmit sends the vector, then what other threads handed over.
