@@ -37,8 +37,8 @@ func (r Route) String() string { return r.Prefix.String() + " " + r.Adj.String()
 // (R2 holds its context lock).
 type IPv4RIB struct {
 	// ribCore holds the two table copies, the double-copy protocol and the
-	// adjacency and group interning; it gives IPv4RIB Active, MemBytes,
-	// Group, GroupStats and EachGroup.
+	// adjacency and group interning; it gives IPv4RIB MemBytes and
+	// GroupStats.
 	ribCore[*IPv4Table, Adjacency, *Group, tableOp]
 
 	// byLen[l] maps the address of each /l route to its adjacency index.
@@ -87,6 +87,21 @@ func NewIPv4RIB(publish func(active *IPv4Table)) *IPv4RIB {
 	}
 	return r
 }
+
+// Active returns the table copy that forwarding threads use.
+func (r *IPv4RIB) Active() *IPv4Table { return r.activeTable() }
+
+// Group returns the group with these members and weights (nil: all 1)
+// that routes of the RIB use, if there is one, so that a caller making a
+// route can reuse it instead of making an equal one (which the RIB would
+// replace by this one anyway).
+func (r *IPv4RIB) Group(members []Adjacency, weights []int) *Group {
+	return r.findGroup(members, weights)
+}
+
+// EachGroup calls fn for every multipath group that routes use, in no
+// particular order; fn must not change the RIB.
+func (r *IPv4RIB) EachGroup(fn func(*Group)) { r.eachGroup(fn) }
 
 // Len returns the number of routes.
 func (r *IPv4RIB) Len() int { return r.n }

@@ -164,6 +164,21 @@ func NewIPv6RIB(publish func(active *IPv6Table)) *IPv6RIB {
 	return r
 }
 
+// Active returns the table copy that forwarding threads use.
+func (r *IPv6RIB) Active() *IPv6Table { return r.activeTable() }
+
+// Group returns the group with these members and weights (nil: all 1)
+// that routes of the RIB use, if there is one, so that a caller making a
+// route can reuse it instead of making an equal one (which the RIB would
+// replace by this one anyway).
+func (r *IPv6RIB) Group(members []Adjacency6, weights []int) *Group6 {
+	return r.findGroup(members, weights)
+}
+
+// EachGroup calls fn for every multipath group that routes use, in no
+// particular order; fn must not change the RIB.
+func (r *IPv6RIB) EachGroup(fn func(*Group6)) { r.eachGroup(fn) }
+
 // Len returns the number of routes.
 func (r *IPv6RIB) Len() int { return r.n }
 

@@ -70,19 +70,17 @@ func (r *ribCore[T, A, G, O]) init(publish func(T), t0, t1 T, newGroup func([]A,
 	r.newGroup, r.multipath = newGroup, multipath
 }
 
-// Active returns the table copy that forwarding threads use.
-func (r *ribCore[T, A, G, O]) Active() T { return r.tables[r.active] }
+// activeTable returns the table copy that forwarding threads use.
+func (r *ribCore[T, A, G, O]) activeTable() T { return r.tables[r.active] }
 
 // MemBytes approximates the memory of both table copies, in bytes.
 func (r *ribCore[T, A, G, O]) MemBytes() int {
 	return r.tables[0].MemBytes() + r.tables[1].MemBytes()
 }
 
-// Group returns the group with these members and weights (nil: all 1)
-// that routes of the RIB use, if there is one, so that a caller making a
-// route can reuse it instead of making an equal one (which the RIB would
-// replace by this one anyway).
-func (r *ribCore[T, A, G, O]) Group(members []A, weights []int) G {
+// findGroup returns the group with these members and weights (nil: all
+// 1) that routes of the RIB use, if there is one.
+func (r *ribCore[T, A, G, O]) findGroup(members []A, weights []int) G {
 	g, _ := r.groups.find(members, weights)
 	return g
 }
@@ -91,9 +89,8 @@ func (r *ribCore[T, A, G, O]) Group(members []A, weights []int) G {
 // and freed so far.
 func (r *ribCore[T, A, G, O]) GroupStats() GroupStats { return r.groups.stats() }
 
-// EachGroup calls fn for every multipath group that routes use, in no
-// particular order; fn must not change the RIB.
-func (r *ribCore[T, A, G, O]) EachGroup(fn func(G)) { r.groups.each(fn) }
+// eachGroup calls fn for every multipath group that routes use.
+func (r *ribCore[T, A, G, O]) eachGroup(fn func(G)) { r.groups.each(fn) }
 
 // begin starts recording a change.
 func (r *ribCore[T, A, G, O]) begin() {
