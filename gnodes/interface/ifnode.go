@@ -10,7 +10,9 @@
 // the owner only if the owner announced it may be going to sleep. A full ring
 // drops and counts. Rx is throttled to the room left in EtherDecap's vector,
 // so under overload frames stay in the driver (and the kernel drops them)
-// instead of being dropped inside the graph.
+// instead of being dropped inside the graph. Each received batch goes
+// through software GRO (package gro, unless GRO is off) before it enters
+// the graph: a TCP flow's segments become one super-frame.
 package ifnode
 
 import (
