@@ -9,27 +9,30 @@ import (
 )
 
 // TestGRO: hosts with every offload off send wire-size TCP segments.
-// R2's software GRO (on by default) merges them on receive, so the frames
-// it forwards average well above an MTU, and they leave cut back into the
-// original segments: by the kernel (AF_PACKET with vnet headers, through
+// R2's software GRO (on by default) merges them on receive (rx_gro
+// counters: at least two segments a merged frame), and they leave cut back
+// into the original segments: by the kernel (AF_PACKET with vnet headers, through
 // a socket that does not bypass the qdisc, as the devices have TSO off) or
-// by the GSO node (AF_XDP output). A transfer of each family arrives intact (the
+// by the GSO node (AF_XDP output); the segments arrive on AF_PACKET or
+// AF_XDP. A transfer of each family arrives intact (the
 // transfer compares SHA-256 sums), no segment's checksum was found bad,
 // and nothing was dropped as oversized.
 func TestGRO(t *testing.T) {
 	const size = 128 << 20
 	for _, tc := range []struct {
 		name     string
+		drvA     string // driver of R2's interface towards h1 (where GRO merges)
 		drvB     string // driver of R2's interface towards h2
 		software bool   // the GSO node segments
 	}{
-		{name: "afpacket", drvB: "afpacket"},
-		{name: "afxdp-output", drvB: "afxdp", software: true},
+		{name: "afpacket", drvA: "afpacket", drvB: "afpacket"},
+		{name: "afxdp-output", drvA: "afpacket", drvB: "afxdp", software: true},
+		{name: "afxdp-input", drvA: "afxdp", drvB: "afpacket"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tp := newTopo6(t, topo.Config{})
 			d := startR2(t, uniqueInstance(t))
-			d.must(t, "r2intf", tp.RouterIfA, "add", "auto", "--thread", "0", "--driver", "afpacket")
+			d.must(t, "r2intf", tp.RouterIfA, "add", "auto", "--thread", "0", "--driver", tc.drvA)
 			d.must(t, "r2intf", tp.RouterIfB, "add", "auto", "--thread", "0", "--driver", tc.drvB)
 			d.must(t, "r2intf", tp.RouterIfA, "ip", "10.1.0.2/24")
 			d.must(t, "r2intf", tp.RouterIfB, "ip", "10.2.0.2/24")
