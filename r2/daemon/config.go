@@ -34,6 +34,7 @@ type config struct {
 	WarmMs      int           // [general] warm_ms: after work, sleep in slices short enough to keep the Go P this long
 	RxShedUs    int           // [general] rx_shed_us: shed heavy flows' frames older than this at the Rx ring head (0: off)
 	RxShedIvUs  int           // [general] rx_shed_interval_us: once the head has been that old this long
+	GRO         bool          // [general] gro: merge received TCP segments into super-frames (software GRO)
 	Driver      string        // [general] driver: default driver for interfaces
 	Socket      string        // [api] socket
 	Listen      string        // [api] listen: optional TCP address
@@ -61,6 +62,7 @@ func defaultConfig() config {
 		WarmMs:     2000,
 		RxShedUs:   int(ifnode.DefaultShedTarget / time.Microsecond),
 		RxShedIvUs: int(ifnode.DefaultShedInterval / time.Microsecond),
+		GRO:        true,
 		Ring:       "v2",
 		Frames:     1024,
 		VnetHdr:    true,
@@ -87,6 +89,7 @@ var flagKeys = []struct {
 	{"rt-priority", "general", "rt_priority", "run the forwarding threads under SCHED_FIFO at this `priority` (1-99; 0: ordinary scheduling)", func(c *config) any { return c.RTPriority }},
 	{"rx-shed", "general", "rx_shed_us", "shed frames of heavy flows that waited longer than these `microseconds` in an interface's receive ring, once the queue stands (0: off)", func(c *config) any { return c.RxShedUs }},
 	{"rx-shed-interval", "general", "rx_shed_interval_us", "the receive queue stands when its head has been older than rx_shed_us for these `microseconds` without the queue emptying", func(c *config) any { return c.RxShedIvUs }},
+	{"gro", "general", "gro", "merge the TCP segments of each received batch into super-frames (software GRO), sent on whole or segmented again on output", func(c *config) any { return c.GRO }},
 	{"driver", "general", "driver", "default `driver` of interfaces attached without one", func(c *config) any { return c.Driver }},
 	{"vnet-hdr", "afpacket", "vnet_hdr", "AF_PACKET takes GSO/GRO super-frames whole (PACKET_VNET_HDR); false drops them as oversized", func(c *config) any { return c.VnetHdr }},
 	{"kernel-rx-filter", "afpacket", "kernel_rx_filter", "AF_PACKET interfaces get a tcx ingress filter that drops the kernel's copies of transit frames (forwarding off drops them anyway, after an IP receive)", func(c *config) any { return c.KernelRx }},
@@ -305,6 +308,8 @@ func (c *config) set(section, k, v string) error {
 		return num(&c.RxShedUs, 0, 10000000)
 	case "general.rx_shed_interval_us":
 		return num(&c.RxShedIvUs, 0, 10000000)
+	case "general.gro":
+		return boolean(&c.GRO)
 	case "general.driver":
 		if _, ok := driver.Lookup(v); !ok {
 			return fmt.Errorf("%q is not a driver (%s)", v, strings.Join(driver.Names(), ", "))

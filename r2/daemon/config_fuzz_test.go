@@ -42,6 +42,7 @@ func formatConfig(c config) string {
 	kv("warm_ms", c.WarmMs)
 	kv("rx_shed_us", c.RxShedUs)
 	kv("rx_shed_interval_us", c.RxShedIvUs)
+	kv("gro", c.GRO)
 	kv("driver", c.Driver)
 	b.WriteString("\n[api]\n")
 	if c.Socket != "" {
@@ -80,6 +81,7 @@ rt_priority = 10
 warm_ms = 1000
 rx_shed_us = 2000
 rx_shed_interval_us = 20000
+gro = false
 driver = afxdp
 
 [api]

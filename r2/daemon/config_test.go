@@ -166,6 +166,7 @@ func TestBadFlagValues(t *testing.T) {
 		{"vnet-hdr", "on", `"on" is not true or false`},
 		{"kernel-rx-filter", "yes", `"yes" is not true or false`},
 		{"kernel-rx-filter", "", `"" is not true or false`},
+		{"gro", "yes", `"yes" is not true or false`},
 	}
 	keyOf := map[string][2]string{}
 	for _, k := range flagKeys {

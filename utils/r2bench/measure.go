@@ -95,6 +95,8 @@ func measurements() map[string]*measDef {
 			{Key: "gbps", Label: "throughput", Unit: "Gbit/s", Scale: 1, Digits: 3, Better: "higher", Chart: true},
 			{Key: "retransmits", Label: "retransmits", Unit: "", Scale: 1, Digits: 0, Better: "lower", NoRatio: true},
 		}
+		m = append(m, metricDef{Key: "gro_merged_pct", Label: "segments R2 merged on receive (GRO), of those received", Unit: "%", Scale: 1, Digits: 0, R2Only: true, NoRatio: true},
+			metricDef{Key: "gro_segs", Label: "segments per merged frame (GRO)", Unit: "", Scale: 1, Digits: 1, R2Only: true, NoRatio: true})
 		if offloads {
 			m = append(m, metricDef{Key: "r2_rx_errors", Label: "frames R2 dropped as bad/oversized", Unit: "", Scale: 1, Digits: 0, Better: "lower", R2Only: true, NoRatio: true})
 		}
@@ -241,6 +243,16 @@ func (s *setup) tcpStreams(dst string, streams int) (map[string]float64, []strin
 			}
 			if s.grp.offloads {
 				m["r2_rx_errors"] = float64(rxErr)
+			}
+			// GRO on the h1 side, where the data segments arrive.
+			rx := names.IfNodeCounter(s.tp.RouterIfA, names.IfRx)
+			pk := names.IfNodeCounter(s.tp.RouterIfA, names.IfRxGROPackets)
+			sg := names.IfNodeCounter(s.tp.RouterIfA, names.IfRxGROSegments)
+			if n := after[rx] - before[rx]; n > 0 {
+				m["gro_merged_pct"] = 100 * float64(after[sg]-before[sg]) / float64(n)
+			}
+			if n := after[pk] - before[pk]; n > 0 {
+				m["gro_segs"] = float64(after[sg]-before[sg]) / float64(n)
 			}
 			if d := dropDeltas(before, after); len(d) > 0 {
 				notes = append(notes, "R2 drop/error counters: "+strings.Join(d, ", "))

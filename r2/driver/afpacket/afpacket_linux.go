@@ -29,6 +29,13 @@ type Driver struct {
 	cfg Config          // defaults filled in; read-only
 	cnt driver.Counters // written by the owner thread only
 	fd  int             // the socket; -1 once closed
+	// gsoFd sends super-frames (vnet headers only; else -1): a second
+	// socket, bound to the interface with protocol 0 (it receives
+	// nothing), that does not bypass the qdisc. With the qdisc bypassed the
+	// kernel drops a super-frame the device cannot segment itself
+	// (__dev_direct_xmit refuses what validate_xmit_skb segmented: a veth
+	// or NIC with TSO off), where dev_queue_xmit segments it in software.
+	gsoFd int
 	// vnet says every frame sent starts with a virtio_net_hdr
 	// (PACKET_VNET_HDR); read-only.
 	vnet bool
@@ -100,7 +107,7 @@ func Open(c Config) (*Driver, error) {
 			c.RxLong = long
 		}
 	}
-	d := &Driver{cfg: c, cnt: c.Counters, fd: -1, rx: noRing{}, vnet: !c.NoVnetHdr}
+	d := &Driver{cfg: c, cnt: c.Counters, fd: -1, gsoFd: -1, rx: noRing{}, vnet: !c.NoVnetHdr}
 	for i := range d.msgs {
 		d.msgs[i].Hdr.Iov = &d.iovs[i]
 		d.msgs[i].Hdr.SetIovlen(1)
@@ -173,6 +180,11 @@ func (d *Driver) open() error {
 	// its frames would be reordered; without DEFRAG: a router forwards
 	// fragments as they are (a datagram's later fragments, which carry no
 	// ports, may reach another thread than its first).
+	if !c.NoVnetHdr {
+		if err := d.openGSO(); err != nil {
+			return err
+		}
+	}
 	if c.Fanout != 0 {
 		arg := int(c.Fanout) | unix.PACKET_FANOUT_HASH<<16
 		if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_FANOUT, arg); err != nil {
@@ -285,6 +297,26 @@ func (d *Driver) KernelFiltered() (uint64, error) {
 	return d.filt.droppedFrames()
 }
 
+// openGSO opens gsoFd: vnet headers, the socket buffer of the main
+// socket, bound to the interface with protocol 0 so it never receives.
+func (d *Driver) openGSO() error {
+	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("socket for super-frames: %w", err)
+	}
+	d.gsoFd = fd
+	if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_VNET_HDR, 1); err != nil {
+		return fmt.Errorf("PACKET_VNET_HDR: %w", err)
+	}
+	if unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUFFORCE, sndBuf) != nil {
+		_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUF, sndBuf)
+	}
+	if err := unix.Bind(fd, &unix.SockaddrLinklayer{Ifindex: d.cfg.Ifindex}); err != nil {
+		return fmt.Errorf("bind the super-frame socket to ifindex %d: %w", d.cfg.Ifindex, err)
+	}
+	return nil
+}
+
 // release frees the ring and the socket, whatever exists of them.
 func (d *Driver) release() error {
 	var err error
@@ -294,6 +326,12 @@ func (d *Driver) release() error {
 			err = fmt.Errorf("af_packet %s: munmap: %w", d.cfg.Ifname, e)
 		}
 		d.rxMem = nil
+	}
+	if d.gsoFd >= 0 {
+		if e := unix.Close(d.gsoFd); e != nil && err == nil {
+			err = fmt.Errorf("af_packet %s: close: %w", d.cfg.Ifname, e)
+		}
+		d.gsoFd = -1
 	}
 	if d.fd >= 0 {
 		if e := unix.Close(d.fd); e != nil && err == nil {

@@ -170,6 +170,15 @@
 // interface do not see R2's transmissions. A full device (EAGAIN, ENOBUFS)
 // drops and counts the rest of the batch in TxErrors: Send never waits.
 //
+// Super-frames are the exception: they leave through a second socket
+// (vnet headers, bound to the interface with protocol 0, so it receives
+// nothing) that goes through the qdisc. With the qdisc bypassed the
+// kernel drops a super-frame the device cannot segment itself (a veth or
+// NIC with TSO off): __dev_direct_xmit refuses what validate_xmit_skb
+// had to segment, and counts it in the device's tx dropped. dev_queue_xmit
+// segments it in software and sends the segments. Runs of super-frames and
+// of other frames go out in batch order, one sendmmsg each.
+//
 // The kernel copies each frame into a new skb; for a 64 KiB super-frame
 // that copy is the largest single cost of forwarding it. A PACKET_TX_RING
 // would not remove it on a veth: BenchmarkSendLong measured 1.8 times the
