@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/r2go/r2/fwd"
 	"github.com/r2go/r2/r2/driver/mem"
 	"github.com/r2go/r2/r2/registry"
@@ -77,6 +79,52 @@ func TestWarmSleeps(t *testing.T) {
 	during, _ = waitsAfterFrame(0)
 	if during > 5 {
 		t.Errorf("no warm: %d epoll waits after a frame, want a few long sleeps", during)
+	}
+}
+
+// TestWarmYields: a warm thread passes through the Go scheduler every few
+// slices, so sysmon never finds its P's schedtick stale (README, Latency);
+// it stops when the warm period ends, never yields without Warm, and its
+// goroutine stays on the same OS thread through the yields (pinning and
+// real-time priority are properties of that thread).
+func TestWarmYields(t *testing.T) {
+	const warm = 400 * time.Millisecond
+	tid := func(e *Engine) int {
+		var id int
+		if err := e.OnThread(0, func(*Thread) { id = unix.Gettid() }); err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	yieldsAfterFrame := func(warm time.Duration) (during, after uint64) {
+		e, drvs := idleEngineWarm(t, 1, warm)
+		time.Sleep(100 * time.Millisecond)
+		id0 := tid(e)
+		y0 := e.Stats()[0].WarmYields
+		if !drvs[0].Inject(make([]byte, 60)) {
+			t.Fatal("inject refused")
+		}
+		time.Sleep(warm + 100*time.Millisecond)
+		y1 := e.Stats()[0].WarmYields
+		time.Sleep(time.Second)
+		y2 := e.Stats()[0].WarmYields
+		if id1 := tid(e); id1 != id0 {
+			t.Errorf("warm %v: the forwarding goroutine moved from thread %d to %d", warm, id0, id1)
+		}
+		return y1 - y0, y2 - y1
+	}
+	during, after := yieldsAfterFrame(warm)
+	t.Logf("warm %v: %d yields in the %v after a frame, %d in the second after", warm, during, warm+100*time.Millisecond, after)
+	// One every 5-8 ms is 50-80 in 400 ms; a loaded machine runs fewer
+	// slices. Too many means a yield on every slice or every run.
+	if during < 10 || during > 120 {
+		t.Errorf("warm: %d yields in the %v after a frame, want one every 5-8 ms", during, warm)
+	}
+	if after != 0 {
+		t.Errorf("warm: %d yields in the second after the warm period", after)
+	}
+	if during, after = yieldsAfterFrame(0); during+after != 0 {
+		t.Errorf("no warm: %d yields after a frame", during+after)
 	}
 }
 
