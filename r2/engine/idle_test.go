@@ -18,14 +18,15 @@ import (
 // in their epoll set, as in production) and the default spin, then lets
 // them go idle.
 func idleEngine(t *testing.T, threads int) *Engine {
-	e, _ := idleEngineWarm(t, threads, 0)
+	e, _ := idleEngineWarm(t, threads, 0, false)
 	return e
 }
 
-// idleEngineWarm is idleEngine with Config.Warm; it returns the drivers.
-func idleEngineWarm(t *testing.T, threads int, warm time.Duration) (*Engine, []*mem.Driver) {
+// idleEngineWarm is idleEngine with Config.Warm and WarmYield; it returns
+// the drivers.
+func idleEngineWarm(t *testing.T, threads int, warm time.Duration, yield bool) (*Engine, []*mem.Driver) {
 	t.Helper()
-	e, err := New(Config{Threads: threads, Packets: 256, Spin: 50 * time.Microsecond, Warm: warm, Logf: t.Logf})
+	e, err := New(Config{Threads: threads, Packets: 256, Spin: 50 * time.Microsecond, Warm: warm, WarmYield: yield, Logf: t.Logf})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,7 +56,7 @@ func idleEngineWarm(t *testing.T, threads int, warm time.Duration) (*Engine, []*
 func TestWarmSleeps(t *testing.T) {
 	const warm = 400 * time.Millisecond
 	waitsAfterFrame := func(warm time.Duration) (during, after uint64) {
-		e, drvs := idleEngineWarm(t, 1, warm)
+		e, drvs := idleEngineWarm(t, 1, warm, true)
 		time.Sleep(100 * time.Millisecond)
 		s0 := e.Stats()[0].EpollWaits
 		if !drvs[0].Inject(make([]byte, 60)) { // work: dropped by EtherDecap, still work
@@ -86,7 +87,8 @@ func TestWarmSleeps(t *testing.T) {
 // slices, so sysmon never finds its P's schedtick stale (README, Latency);
 // it stops when the warm period ends, never yields without Warm, and its
 // goroutine stays on the same OS thread through the yields (pinning and
-// real-time priority are properties of that thread).
+// real-time priority are properties of that thread). Without WarmYield a
+// warm thread never yields.
 func TestWarmYields(t *testing.T) {
 	const warm = 400 * time.Millisecond
 	tid := func(e *Engine) int {
@@ -96,8 +98,8 @@ func TestWarmYields(t *testing.T) {
 		}
 		return id
 	}
-	yieldsAfterFrame := func(warm time.Duration) (during, after uint64) {
-		e, drvs := idleEngineWarm(t, 1, warm)
+	yieldsAfterFrame := func(warm time.Duration, yield bool) (during, after uint64) {
+		e, drvs := idleEngineWarm(t, 1, warm, yield)
 		time.Sleep(100 * time.Millisecond)
 		id0 := tid(e)
 		y0 := e.Stats()[0].WarmYields
@@ -113,7 +115,7 @@ func TestWarmYields(t *testing.T) {
 		}
 		return y1 - y0, y2 - y1
 	}
-	during, after := yieldsAfterFrame(warm)
+	during, after := yieldsAfterFrame(warm, true)
 	t.Logf("warm %v: %d yields in the %v after a frame, %d in the second after", warm, during, warm+100*time.Millisecond, after)
 	// One every 5-8 ms is 50-80 in 400 ms; a loaded machine runs fewer
 	// slices. Too many means a yield on every slice or every run.
@@ -123,8 +125,11 @@ func TestWarmYields(t *testing.T) {
 	if after != 0 {
 		t.Errorf("warm: %d yields in the second after the warm period", after)
 	}
-	if during, after = yieldsAfterFrame(0); during+after != 0 {
+	if during, after = yieldsAfterFrame(0, true); during+after != 0 {
 		t.Errorf("no warm: %d yields after a frame", during+after)
+	}
+	if during, after = yieldsAfterFrame(warm, false); during+after != 0 {
+		t.Errorf("warm without WarmYield: %d yields after a frame", during+after)
 	}
 }
 

@@ -35,7 +35,7 @@ const idleTimeout = time.Second
 const WarmSlice = 4 * time.Millisecond
 
 // warmYieldEvery is how often, at most, a warm thread passes through the Go
-// scheduler (warmYield): with 4 ms slices a yield comes every 5-8 ms, under
+// scheduler (warmYield): with 4 ms slices a yield comes every 5-9 ms, under
 // the 10 ms after which sysmon preempts a goroutine it has not seen
 // scheduled.
 const warmYieldEvery = 5 * time.Millisecond
@@ -65,6 +65,7 @@ type Thread struct {
 	// warm is how long after its last work the thread sleeps in slices of
 	// WarmSlice (Config.Warm).
 	warm   time.Duration
+	yield  bool // Config.WarmYield
 	g      *graph.Graph
 	pool   *packet.Pool
 	store  *store.Thread
@@ -149,7 +150,7 @@ func (t *Thread) run() {
 			continue
 		}
 		warm := t.warm > 0 && lastPkt != 0 && t.g.Now()-lastPkt < int64(t.warm)
-		if warm && t.g.Now()-lastYield >= int64(warmYieldEvery) {
+		if warm && t.yield && t.g.Now()-lastYield >= int64(warmYieldEvery) {
 			t.warmYield()
 			lastYield = t.g.Now()
 			continue
