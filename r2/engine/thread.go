@@ -205,11 +205,13 @@ func (t *Thread) run() {
 // too long, requests its preemption and takes its P, even while it sleeps in
 // epoll_pwait (runtime.retake, forcePreemptNS). Warm slices alone therefore
 // kept the P only briefly: the next packet paid the P's return (an idle P
-// under sched.lock, sysmon woken) in 93% of the warm pings' wakeups, and a
-// preemption handoff through another M in a third of them (README,
-// Latency). The Gosched is that handoff (two futex wakeups, ~150 µs on this
-// VM), taken while nothing waits, at most every warmYieldEvery. The
-// goroutine stays locked to its OS thread, so pinning and priority hold.
+// under sched.lock, sysmon woken) in ~90% of the warm pings' wakeups, and a
+// third were switched out before forwarding, mostly for the preemption
+// handoff through another M (README, Latency). The Gosched is that handoff
+// (two futex wakeups; parked ~0.1 ms, milliseconds when every CPU is
+// busy, which is its tail cost), taken when no packet is pending, at most
+// every warmYieldEvery. The goroutine stays locked to its OS thread, so
+// pinning and priority hold.
 func (t *Thread) warmYield() {
 	t.yields++
 	t.c.yields.Inc()
@@ -294,7 +296,7 @@ type Stats struct {
 	Runs, Sleeps        uint64
 	EpollWaits, Wakeups uint64
 	// WarmYields counts the warm thread's passes through the Go
-	// scheduler (see Config.Warm).
+	// scheduler (Config.WarmYield).
 	WarmYields uint64
 	// CPU is the CPU time the thread's OS thread has used (user and
 	// system), read on the thread itself: whether an idle thread sleeps
