@@ -40,6 +40,7 @@ func formatConfig(c config) string {
 	kv("spin_us", c.SpinUs)
 	kv("rt_priority", c.RTPriority)
 	kv("warm_ms", c.WarmMs)
+	kv("warm_yield", c.WarmYield)
 	kv("rx_shed_us", c.RxShedUs)
 	kv("rx_shed_interval_us", c.RxShedIvUs)
 	kv("gro", c.GRO)

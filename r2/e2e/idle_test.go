@@ -66,8 +66,9 @@ func TestIdleCPU(t *testing.T) {
 		return c1[name][0] - c0[name][0]
 	}
 	waits, runs := delta("Thread/epoll_waits"), delta("Thread/runs")
-	t.Logf("idle r2 over %v: CPU %v (%.2f%% of one CPU), %d epoll waits and %d graph runs (2 threads)",
-		window, cpu, 100*float64(cpu)/float64(window), waits, runs)
+	yields := delta("Thread/warm_yields")
+	t.Logf("idle r2 over %v: CPU %v (%.2f%% of one CPU), %d epoll waits, %d graph runs and %d warm yields (2 threads)",
+		window, cpu, 100*float64(cpu)/float64(window), waits, runs, yields)
 	if cpu > window/5 {
 		t.Errorf("idle r2 used %v of CPU in %v", cpu, window)
 	}
@@ -76,6 +77,11 @@ func TestIdleCPU(t *testing.T) {
 	// in 3 s; a spinning one waits or runs hundreds of thousands of times.
 	if waits > 2000 || runs > 20000 {
 		t.Errorf("idle r2's threads waited %d times and ran their graphs %d times in %v: they spin", waits, runs, window)
+	}
+	// A warm thread passes through the Go scheduler at most every 5 ms:
+	// 1,200 for two threads warm all along; more is a yield per run.
+	if yields > 1200 {
+		t.Errorf("idle r2's threads yielded %d times in %v", yields, window)
 	}
 	d.must(t, "r2intf", "show")
 }

@@ -53,6 +53,11 @@ type Config struct {
 	// that follows within Warm (a ping a second, a TCP ACK after a pause)
 	// is forwarded sooner, for a few percent of a CPU while warm.
 	Warm time.Duration
+	// WarmYield makes a warm thread pass through the Go scheduler every
+	// 5-9 ms (Thread.warmYield), so sysmon does not take its P during the
+	// slices. The yield parks the thread until another M hands the P
+	// back: ~100 µs, milliseconds when every CPU is busy.
+	WarmYield bool
 	// Counters is where counters live (default: anonymous memory).
 	Counters *counters.Registry
 	// Logs holds the forwarding-path log rings (nil: no logging).
@@ -215,6 +220,7 @@ func (e *Engine) newThread(i int, base *graph.Graph) (*Thread, error) {
 		spin:   e.cfg.Spin,
 		rtprio: e.cfg.RTPriority,
 		warm:   e.cfg.Warm,
+		yield:  e.cfg.WarmYield,
 		pool:   pool,
 		store:  st,
 		in:     make(chan ctl, 1024),

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/r2go/r2/fwd"
 	"github.com/r2go/r2/r2/driver/mem"
 	"github.com/r2go/r2/r2/registry"
@@ -16,14 +18,15 @@ import (
 // in their epoll set, as in production) and the default spin, then lets
 // them go idle.
 func idleEngine(t *testing.T, threads int) *Engine {
-	e, _ := idleEngineWarm(t, threads, 0)
+	e, _ := idleEngineWarm(t, threads, 0, false)
 	return e
 }
 
-// idleEngineWarm is idleEngine with Config.Warm; it returns the drivers.
-func idleEngineWarm(t *testing.T, threads int, warm time.Duration) (*Engine, []*mem.Driver) {
+// idleEngineWarm is idleEngine with Config.Warm and WarmYield; it returns
+// the drivers.
+func idleEngineWarm(t *testing.T, threads int, warm time.Duration, yield bool) (*Engine, []*mem.Driver) {
 	t.Helper()
-	e, err := New(Config{Threads: threads, Packets: 256, Spin: 50 * time.Microsecond, Warm: warm, Logf: t.Logf})
+	e, err := New(Config{Threads: threads, Packets: 256, Spin: 50 * time.Microsecond, Warm: warm, WarmYield: yield, Logf: t.Logf})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,7 +56,7 @@ func idleEngineWarm(t *testing.T, threads int, warm time.Duration) (*Engine, []*
 func TestWarmSleeps(t *testing.T) {
 	const warm = 400 * time.Millisecond
 	waitsAfterFrame := func(warm time.Duration) (during, after uint64) {
-		e, drvs := idleEngineWarm(t, 1, warm)
+		e, drvs := idleEngineWarm(t, 1, warm, true)
 		time.Sleep(100 * time.Millisecond)
 		s0 := e.Stats()[0].EpollWaits
 		if !drvs[0].Inject(make([]byte, 60)) { // work: dropped by EtherDecap, still work
@@ -77,6 +80,56 @@ func TestWarmSleeps(t *testing.T) {
 	during, _ = waitsAfterFrame(0)
 	if during > 5 {
 		t.Errorf("no warm: %d epoll waits after a frame, want a few long sleeps", during)
+	}
+}
+
+// TestWarmYields: a warm thread passes through the Go scheduler every few
+// slices, so sysmon never finds its P's schedtick stale (README, Latency);
+// it stops when the warm period ends, never yields without Warm, and its
+// goroutine stays on the same OS thread through the yields (pinning and
+// real-time priority are properties of that thread). Without WarmYield a
+// warm thread never yields.
+func TestWarmYields(t *testing.T) {
+	const warm = 400 * time.Millisecond
+	tid := func(e *Engine) int {
+		var id int
+		if err := e.OnThread(0, func(*Thread) { id = unix.Gettid() }); err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	yieldsAfterFrame := func(warm time.Duration, yield bool) (during, after uint64) {
+		e, drvs := idleEngineWarm(t, 1, warm, yield)
+		time.Sleep(100 * time.Millisecond)
+		id0 := tid(e)
+		y0 := e.Stats()[0].WarmYields
+		if !drvs[0].Inject(make([]byte, 60)) {
+			t.Fatal("inject refused")
+		}
+		time.Sleep(warm + 100*time.Millisecond)
+		y1 := e.Stats()[0].WarmYields
+		time.Sleep(time.Second)
+		y2 := e.Stats()[0].WarmYields
+		if id1 := tid(e); id1 != id0 {
+			t.Errorf("warm %v: the forwarding goroutine moved from thread %d to %d", warm, id0, id1)
+		}
+		return y1 - y0, y2 - y1
+	}
+	during, after := yieldsAfterFrame(warm, true)
+	t.Logf("warm %v: %d yields in the %v after a frame, %d in the second after", warm, during, warm+100*time.Millisecond, after)
+	// One every 5-8 ms is 50-80 in 400 ms; a loaded machine runs fewer
+	// slices. Too many means a yield on every slice or every run.
+	if during < 10 || during > 120 {
+		t.Errorf("warm: %d yields in the %v after a frame, want one every 5-8 ms", during, warm)
+	}
+	if after != 0 {
+		t.Errorf("warm: %d yields in the second after the warm period", after)
+	}
+	if during, after = yieldsAfterFrame(0, true); during+after != 0 {
+		t.Errorf("no warm: %d yields after a frame", during+after)
+	}
+	if during, after = yieldsAfterFrame(warm, false); during+after != 0 {
+		t.Errorf("warm without WarmYield: %d yields after a frame", during+after)
 	}
 }
 

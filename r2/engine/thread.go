@@ -34,6 +34,12 @@ const idleTimeout = time.Second
 // the Go runtime's sysmon takes the P of a thread in a system call.
 const WarmSlice = 4 * time.Millisecond
 
+// warmYieldEvery is how often, at most, a warm thread passes through the Go
+// scheduler (warmYield): with 4 ms slices a yield comes every 5-9 ms, under
+// the 10 ms after which sysmon preempts a goroutine it has not seen
+// scheduled.
+const warmYieldEvery = 5 * time.Millisecond
+
 // ctl is one control message for one thread.
 type ctl struct {
 	adds     []graph.Node // nodes to add (already cloned for the thread)
@@ -59,6 +65,7 @@ type Thread struct {
 	// warm is how long after its last work the thread sleeps in slices of
 	// WarmSlice (Config.Warm).
 	warm   time.Duration
+	yield  bool // Config.WarmYield
 	g      *graph.Graph
 	pool   *packet.Pool
 	store  *store.Thread
@@ -69,7 +76,7 @@ type Thread struct {
 	done   chan struct{}
 	logf   func(string, ...any)
 
-	runs, sleeps uint64
+	runs, sleeps, yields uint64
 	// c are the thread's activity counters in shared memory, named
 	// "Thread/...": they show that an idle thread sleeps (few epoll waits
 	// per second) and how many syscalls a busy one makes per packet.
@@ -77,13 +84,13 @@ type Thread struct {
 }
 
 type threadCounters struct {
-	runs, idleRuns, sleeps, wakeups, timeouts, warmSleeps counters.Counter
+	runs, idleRuns, sleeps, wakeups, timeouts, warmSleeps, yields counters.Counter
 }
 
 func newThreadCounters(reg *counters.Registry, thread int) threadCounters {
 	c := func(s string) counters.Counter { return reg.Counter(thread, "Thread/"+s) }
 	return threadCounters{runs: c("runs"), idleRuns: c("idle_runs"), sleeps: c("epoll_waits"),
-		wakeups: c("eventfd_wakeups"), timeouts: c("epoll_timeouts"), warmSleeps: c("warm_sleeps")}
+		wakeups: c("eventfd_wakeups"), timeouts: c("epoll_timeouts"), warmSleeps: c("warm_sleeps"), yields: c("warm_yields")}
 }
 
 // ID is the thread's index.
@@ -121,6 +128,9 @@ func (t *Thread) run() {
 	var lastWork int64
 	// lastPkt is when the last run took in packets (warm sleeps).
 	var lastPkt int64
+	// lastYield is when the thread last went through the Go scheduler
+	// (warmYield).
+	var lastYield int64
 	for {
 		if t.handle() {
 			return
@@ -139,13 +149,19 @@ func (t *Thread) run() {
 		if t.busy || (t.spin > 0 && t.g.Now()-lastWork < int64(t.spin)) {
 			continue
 		}
+		warm := t.warm > 0 && lastPkt != 0 && t.g.Now()-lastPkt < int64(t.warm)
+		if warm && t.yield && t.g.Now()-lastYield >= int64(warmYieldEvery) {
+			t.warmYield()
+			lastYield = t.g.Now()
+			continue
+		}
 		t.waker.PrepareSleep()
 		if len(t.in) > 0 || t.g.Pending() {
 			t.waker.CancelSleep()
 			continue
 		}
 		timeout := idleTimeout
-		if t.warm > 0 && lastPkt != 0 && t.g.Now()-lastPkt < int64(t.warm) {
+		if warm {
 			timeout = WarmSlice
 			t.c.warmSleeps.Inc()
 		}
@@ -180,6 +196,26 @@ func (t *Thread) run() {
 		}
 		t.waker.CancelSleep()
 	}
+}
+
+// warmYield passes the thread's goroutine through the Go scheduler once, so
+// its P's schedtick moves. A goroutine locked to its thread never goes
+// through the scheduler otherwise: its P's schedtick stays where sysmon
+// first saw it, and 10 ms later sysmon takes it for a goroutine that has run
+// too long, requests its preemption and takes its P, even while it sleeps in
+// epoll_pwait (runtime.retake, forcePreemptNS). Warm slices alone therefore
+// kept the P only briefly: the next packet paid the P's return (an idle P
+// under sched.lock, sysmon woken) in ~90% of the warm pings' wakeups, and a
+// third were switched out before forwarding, mostly for the preemption
+// handoff through another M (README, Latency). The Gosched is that handoff
+// (two futex wakeups; parked ~0.1 ms, milliseconds when every CPU is
+// busy, which is its tail cost), taken when no packet is pending, at most
+// every warmYieldEvery. The goroutine stays locked to its OS thread, so
+// pinning and priority hold.
+func (t *Thread) warmYield() {
+	t.yields++
+	t.c.yields.Inc()
+	runtime.Gosched()
 }
 
 // handle runs the queued control messages; it reports a stop request.
@@ -259,6 +295,9 @@ type Stats struct {
 	Thread              int
 	Runs, Sleeps        uint64
 	EpollWaits, Wakeups uint64
+	// WarmYields counts the warm thread's passes through the Go
+	// scheduler (Config.WarmYield).
+	WarmYields uint64
 	// CPU is the CPU time the thread's OS thread has used (user and
 	// system), read on the thread itself: whether an idle thread sleeps
 	// shows here, whatever its counters say.
@@ -280,7 +319,7 @@ func (e *Engine) Stats() []Stats {
 			// clock is this forwarding thread's alone.
 			_ = unix.ClockGettime(unix.CLOCK_THREAD_CPUTIME_ID, &ts)
 			out[i] = Stats{Thread: i, Runs: t.runs, Sleeps: t.sleeps, EpollWaits: t.poller.Waits(),
-				Wakeups: t.waker.Writes(), CPU: time.Duration(ts.Nano()), Pool: t.pool.Stats()}
+				Wakeups: t.waker.Writes(), WarmYields: t.yields, CPU: time.Duration(ts.Nano()), Pool: t.pool.Stats()}
 			if b := t.pool.Big(); b != nil {
 				b.Reclaim()
 				out[i].Big = b.Stats()
