@@ -26,7 +26,23 @@ var (
 	_ HostPasser    = (*Group)(nil)
 
 	_ KernelFilterCounter = (*Group)(nil)
+	_ Offloader           = (*Group)(nil)
 )
+
+// Offloads implements Offloader: true if every driver of the group sends
+// super-frames as they are. Each thread sends on its own driver, so one
+// that cannot would get super-frames it must not send.
+func (g *Group) Offloads() bool {
+	for _, d := range g.byThread {
+		if d == nil {
+			continue
+		}
+		if o, ok := d.(Offloader); !ok || !o.Offloads() {
+			return false
+		}
+	}
+	return true
+}
 
 // SetHostOwned implements HostPasser: the first driver's, if it is one.
 // The drivers of an AF_XDP group share the interface's XDP program, so

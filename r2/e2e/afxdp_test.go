@@ -125,7 +125,7 @@ func TestAFXDPThreads(t *testing.T) {
 	}
 	pingOK(t, d, tp, tp.H1NS, "10.2.0.1", 5)
 	udpSpread(t, d, tp)
-	tcpTransferInOrder(t, tp, 16<<20)
+	tcpTransferInOrder(t, tp, 16<<20, true)
 	readdUnderTraffic(t, d, tp, "--threads", "1,0", "--driver", "afxdp")
 	if show := d.must(t, "r2intf", "show"); strings.Count(show, "afxdp") != 2 {
 		t.Errorf("after delete and add: interfaces not both on afxdp:\n%s", show)

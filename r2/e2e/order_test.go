@@ -17,38 +17,48 @@ import (
 )
 
 // tcpTransferInOrder is tcpTransfer, also checking that R2 kept the order
-// of the flow's data segments: it captures them leaving h1 and arriving
-// at h2 and counts segments that arrived after one sent later. Segments
-// are told apart by their IPv4 ID, which Linux steps by one per segment of
-// a connected socket (retransmissions included).
+// of the flow's data segments: it captures them arriving at R2 (the
+// router-side end of h1's veth) and arriving at h2, and counts segments
+// that reached h2 after one that reached R2 later. Segments are told apart
+// by their IPv4 ID, which Linux steps by one per segment of a connected
+// socket (retransmissions included).
 //
-// TCP's own reordering counters (TCPSACKReorder and the like) are no
-// evidence either way: they also move when segments are lost and
-// retransmitted, which a full ring on a loaded machine causes without any
-// reordering (seen with one forwarding thread).
-func tcpTransferInOrder(t *testing.T, tp *topo.Topology, n int) {
+// atH1 captures the arrivals at R2 as they leave h1 instead, for AF_XDP,
+// whose XDP program takes frames before any capture on R2's side could
+// see them. Otherwise the capture is at R2's side: h1 sends from two CPUs
+// (its process, and its softirq answering the ACKs R2 delivers, on R2's
+// CPU), and each CPU's backlog feeds the veth, so frames may reach R2 in
+// another order than h1's tap saw them leave. TCP's own reordering
+// counters (TCPSACKReorder and the like) are no evidence either: they
+// also move with loss and retransmission on a loaded machine.
+func tcpTransferInOrder(t *testing.T, tp *topo.Topology, n int, atH1 bool) {
 	t.Helper()
 	need(t, "tcpdump", "tcpdump")
 	dir := t.TempDir()
 	// Data segments only: longer than 100 bytes on the wire.
 	const filter = "ip and tcp and dst port 5001 and greater 100"
-	sent := startTcpdump(t, tp.H1NS, tp.H1If, filepath.Join(dir, "h1.pcap"), filter)
+	inNS, inIf := tp.RouterNSName, tp.RouterIfA
+	if atH1 {
+		inNS, inIf = tp.H1NS, tp.H1If
+	}
+	sent := startTcpdump(t, inNS, inIf, filepath.Join(dir, "in.pcap"), filter)
 	recv := startTcpdump(t, tp.H2NS, tp.H2If, filepath.Join(dir, "h2.pcap"), filter)
 	tcpTransfer(t, tp, n)
 	sentIDs := sent.stop(t)
 	recvIDs := recv.stop(t)
 	late, common := lateArrivals(sentIDs, recvIDs)
-	t.Logf("TCP order: %d segments captured at h1, %d at h2, %d in both, %d arrived after a later one", len(sentIDs), len(recvIDs), common, late)
+	t.Logf("TCP order: %d segments captured on their way to R2, %d at h2, %d in both, %d arrived after a later one", len(sentIDs), len(recvIDs), common, late)
 	if common < len(recvIDs)/2 {
-		t.Fatalf("captures hardly overlap (%d of %d segments at h2 seen at h1): nothing to compare", common, len(recvIDs))
+		t.Fatalf("captures hardly overlap (%d of %d segments at h2 seen reaching R2): nothing to compare", common, len(recvIDs))
 	}
 	if late != 0 {
-		t.Errorf("TCP: %d of %d segments arrived at h2 after a segment h1 sent later", late, common)
+		t.Errorf("TCP: %d of %d segments arrived at h2 after a segment that reached R2 later", late, common)
 	}
 }
 
-// lateArrivals counts the IDs of recv that come after an ID sent later,
-// among the IDs both lists hold (a capture may miss a few frames).
+// lateArrivals counts the IDs of recv that come after an ID that comes
+// later in sent, among the IDs both lists hold (a capture may miss a few
+// frames).
 func lateArrivals(sent, recv []uint16) (late, common int) {
 	at := make(map[uint16]int, len(sent))
 	for i, id := range sent {
@@ -80,12 +90,16 @@ type tcpdumpRun struct {
 }
 
 // startTcpdump captures the first 96 bytes of the frames on ifname in
-// namespace ns that match filter into file, and returns once tcpdump
-// listens.
+// namespace ns ("": this one) that match filter into file, and returns
+// once tcpdump listens.
 func startTcpdump(t *testing.T, ns, ifname, file, filter string) *tcpdumpRun {
 	t.Helper()
 	r := &tcpdumpRun{file: file, stderr: &syncBuf{}}
-	r.cmd = exec.Command("ip", "netns", "exec", ns, "tcpdump", "-i", ifname, "-n", "-s", "96", "-B", "16384", "-U", "-w", file, filter)
+	args := []string{"tcpdump", "-i", ifname, "-n", "-s", "96", "-B", "16384", "-U", "-w", file, filter}
+	if ns != "" {
+		args = append([]string{"ip", "netns", "exec", ns}, args...)
+	}
+	r.cmd = exec.Command(args[0], args[1:]...)
 	r.cmd.Stderr = r.stderr
 	if err := r.cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -32,7 +32,7 @@ func TestThreadsPerInterface(t *testing.T) {
 	attachAll(t, d, tp, "--threads", "0,1")
 	pingOK(t, d, tp, tp.H1NS, "10.2.0.1", 5)
 	udpSpread(t, d, tp)
-	tcpTransferInOrder(t, tp, 16<<20)
+	tcpTransferInOrder(t, tp, 16<<20, false)
 	readdUnderTraffic(t, d, tp, "--threads", "1,0")
 	if _, errOut, code := d.run("r2intf", tp.RouterIfB+"x", "add", "auto", "--threads", "0,0"); code == 0 || !strings.Contains(errOut, "given twice") {
 		t.Errorf("--threads 0,0: exit %d, %q; want a refusal naming the thread given twice", code, errOut)

@@ -640,6 +640,18 @@ func (d *Dispatch) Space(next int) int {
 	return d.s.next[next].to.vec.space()
 }
 
+// Queued is how many packets wait in next node number next's vector (0
+// for the drop node and out-of-range indexes). A node that sends some
+// packets of a flow through a side node (GSO) and others straight on asks
+// it, so a later packet does not overtake the side node's queue.
+func (d *Dispatch) Queued(next int) int {
+	if uint(next) >= uint(len(d.s.next)) || next == Drop || d.s.next[next].to.drop {
+		return 0
+	}
+	v := &d.s.next[next].to.vec
+	return int(v.tail - v.head)
+}
+
 // Budget is how many packets an input node may still take in during this
 // run; after receiving n packets it calls Admitted(n).
 func (d *Dispatch) Budget() int { return d.budget }

@@ -66,6 +66,7 @@ type Node struct {
 
 type cntrs struct {
 	segmented, segments, csumDone counters.Counter
+	passed                        counters.Counter // queued behind others only (IPv4Fwd, IPv6Fwd)
 	noBuf, bad, noIntf            counters.Counter
 }
 
@@ -87,7 +88,7 @@ func (n *Node) Rank() int { return graph.RankL3Local + 2 }
 func (n *Node) Clone(c *graph.CloneCtx) graph.Node {
 	cnt := func(s string) counters.Counter { return c.Counter(names.GSO, s) }
 	return &Node{intfs: n.intfs, c: cntrs{
-		segmented: cnt("segmented"), segments: cnt("segments"), csumDone: cnt("csum_done"),
+		segmented: cnt("segmented"), segments: cnt("segments"), csumDone: cnt("csum_done"), passed: cnt("passed"),
 		noBuf: cnt("nobuf"), bad: cnt("bad_superframe"), noIntf: cnt("no_intf")}}
 }
 
@@ -115,6 +116,13 @@ func (n *Node) Dispatch(d *graph.Dispatch) {
 		out := n.intfs.Get(p.OutIfindex)
 		if out == nil {
 			d.Drop(p, n.c.noIntf)
+			continue
+		}
+		if p.GSO == (packet.GSO{}) {
+			// Nothing to do: queued behind a flow's super-frame so
+			// as not to overtake its segments.
+			n.c.passed.Inc()
+			n.send(d, p, out.MTU)
 			continue
 		}
 		if p.GSO.Size == 0 {

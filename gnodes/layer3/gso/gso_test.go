@@ -297,10 +297,20 @@ func TestNode(t *testing.T) {
 	q.GSO.Size, q.GSO.Type = 0, 0
 	q.OutIfindex = 1
 	h.Inject(names.GSO, q)
+	// A plain packet queued behind them (IPv4Fwd's behind_gso) passes
+	// unchanged, after them.
+	plain := superFrame(false, true, 500, 500, 0)
+	r := packetOf(t, h.Pool, plain, false, true, 500)
+	r.GSO = packet.GSO{}
+	r.OutIfindex = 1
+	h.Inject(names.GSO, r)
 	h.RunUntilIdle()
 	segs := mux.Take()
-	if len(segs) != 15 || fr.Len() != 0 {
-		t.Fatalf("%d to EncapMux, %d to IPv4Frag; want 15 and 0", len(segs), fr.Len())
+	if len(segs) != 16 || fr.Len() != 0 {
+		t.Fatalf("%d to EncapMux, %d to IPv4Frag; want 16 and 0", len(segs), fr.Len())
+	}
+	if !bytes.Equal(segs[15].Data(), plain) {
+		t.Errorf("the plain packet changed in GSO or is not last")
 	}
 	check(t, in, segs[:14], false, false, 1448)
 	last := segs[14].Data()
@@ -311,7 +321,7 @@ func TestNode(t *testing.T) {
 	for _, s := range segs {
 		h.Free(s)
 	}
-	h.ExpectCountersPrefix(map[string]uint64{"GSO/segmented": 1, "GSO/segments": 14, "GSO/csum_done": 1}, "GSO/segm", "GSO/csum", "GSO/nobuf", "GSO/bad")
+	h.ExpectCountersPrefix(map[string]uint64{"GSO/segmented": 1, "GSO/segments": 14, "GSO/csum_done": 1, "GSO/passed": 1}, "GSO/segm", "GSO/csum", "GSO/nobuf", "GSO/bad", "GSO/passed")
 }
 
 func FuzzSegment(f *testing.F) {

@@ -59,6 +59,7 @@ type cntrs struct {
 	fwded                             counters.PktByte
 	noRoute, ttlExpired, fragNeeded   counters.Counter
 	toFrag, noIntf, intfDown, toGSO   counters.Counter
+	behindGSO                         counters.Counter
 	martianSrc, martianDst, multicast counters.Counter
 	broadcast, local, l2Broadcast     counters.Counter
 }
@@ -89,6 +90,7 @@ func (n *Node) Clone(c *graph.CloneCtx) graph.Node {
 			fragNeeded:  c.Counter(name, "frag_needed"),
 			toFrag:      c.Counter(name, "to_fragment"),
 			toGSO:       c.Counter(name, "to_gso"),
+			behindGSO:   c.Counter(name, "behind_gso"),
 			noIntf:      c.Counter(name, "no_intf"),
 			intfDown:    c.Counter(name, "intf_down"),
 			martianSrc:  c.Counter(name, "martian_src"),
@@ -258,6 +260,13 @@ func (n *Node) forward(d *graph.Dispatch, t *fwd.IPv4Table, p *packet.Packet, ds
 		// A super-frame or an unfinished checksum the output cannot
 		// take: GSO segments and checksums it in software first.
 		n.c.toGSO.Inc()
+		d.Push(nextGSO, p)
+		return
+	}
+	if !out.Offload && d.Queued(nextGSO) > 0 {
+		// Behind what waits in GSO: GSO's segments reach EncapMux after
+		// what goes there straight, so a flow's next packet must not.
+		n.c.behindGSO.Inc()
 		d.Push(nextGSO, p)
 		return
 	}

@@ -86,3 +86,43 @@ func csum16(b []byte) uint16 {
 	}
 	return ^uint16(s)
 }
+
+// TestBehindGSO: once a packet went to GSO, later packets for an output
+// without offload follow it there in the same run, so GSO's segments do
+// not reach EncapMux after a later packet of the flow; packets for an
+// output with offload, and those before the super-frame, go straight on.
+func TestBehindGSO(t *testing.T) {
+	var s *fwd.Interfaces
+	s = s.With(&fwd.Interface{Ifindex: 1, Name: "eth0", MAC: [6]byte{2, 0, 0, 0, 0, 1}, MTU: 1500,
+		Addrs: []netip.Prefix{netip.MustParsePrefix("10.1.0.2/24")}, Up: true})
+	s = s.With(&fwd.Interface{Ifindex: 2, Name: "eth1", MAC: [6]byte{2, 0, 0, 0, 0, 2}, MTU: 1500,
+		Addrs: []netip.Prefix{netip.MustParsePrefix("10.2.0.2/24")}, Up: true, Offload: true})
+	h := gt.New(t, gt.Options{})
+	gt.Add(h, ipv4fwd.New(newRIB(t, nil).Active(), s))
+	mux, gso := h.Sink(names.EncapMux), h.Sink(names.GSO)
+	plain := func(dst string, size int) *packet.Packet { return pkt(h, ip("10.2.0.1", dst, 64, size), 0) }
+	before := plain("10.1.0.9", 100)
+	super := pkt(h, ip("10.2.0.1", "10.1.0.9", 64, 1800), 0)
+	super.GSO = packet.GSO{CsumStart: uint16(super.Head() + 20), CsumOffset: 6, Size: 1000, Type: packet.GSOUDPL4, Flags: packet.GSONeedsCsum}
+	after := plain("10.1.0.9", 101)
+	offloaded := plain("10.2.0.9", 102)
+	h.Inject(names.IPv4Fwd, before, super, after, offloaded)
+	h.RunUntilIdle()
+	lens := func(pkts []*packet.Packet) []int {
+		var l []int
+		for _, p := range pkts {
+			l = append(l, p.Len())
+		}
+		return l
+	}
+	gotMux, gotGSO := lens(mux.Take()), lens(gso.Take())
+	if len(gotMux) != 2 || gotMux[0] != 100 || gotMux[1] != 102 {
+		t.Errorf("EncapMux got packets of lengths %v, want [100 102]", gotMux)
+	}
+	if len(gotGSO) != 2 || gotGSO[0] != 1800 || gotGSO[1] != 101 {
+		t.Errorf("GSO got packets of lengths %v, want [1800 101]", gotGSO)
+	}
+	if c := h.Counter("IPv4Fwd/behind_gso"); c != 1 {
+		t.Errorf("behind_gso = %d, want 1", c)
+	}
+}

@@ -62,6 +62,7 @@ type cntrs struct {
 	multicast, linkLocal, l2Broadcast counters.Counter
 	noRoute, hopLimit, tooBig, local  counters.Counter
 	noIntf, intfDown, toGSO           counters.Counter
+	behindGSO                         counters.Counter
 }
 
 // New makes IPv6Fwd using table (not nil: an empty RIB's Active table) and
@@ -102,6 +103,7 @@ func (n *Node) Clone(c *graph.CloneCtx) graph.Node {
 			noIntf:        cnt("no_intf"),
 			intfDown:      cnt("intf_down"),
 			toGSO:         cnt("to_gso"),
+			behindGSO:     cnt("behind_gso"),
 		}}
 }
 
@@ -311,6 +313,12 @@ func (n *Node) forward(d *graph.Dispatch, t *fwd.IPv6Table, p *packet.Packet, dh
 		// A super-frame or an unfinished checksum the output cannot
 		// take: GSO segments and checksums it in software first.
 		n.c.toGSO.Inc()
+		d.Push(nextGSO, p)
+		return
+	}
+	if !out.Offload && d.Queued(nextGSO) > 0 {
+		// Behind what waits in GSO (see IPv4Fwd).
+		n.c.behindGSO.Inc()
 		d.Push(nextGSO, p)
 		return
 	}
