@@ -46,6 +46,7 @@ type config struct {
 	RxBlocks    int           // [afpacket] blocks
 	RxBlockKB   int           // [afpacket] block_kb
 	RxTimeout   time.Duration // [afpacket] block_timeout
+	RxQueues    int           // [afpacket] rx_queues: receive rings per interface, served in turn
 }
 
 func defaultConfig() config {
@@ -66,6 +67,7 @@ func defaultConfig() config {
 		RxBlocks:   64,
 		RxBlockKB:  64,
 		RxTimeout:  time.Millisecond,
+		RxQueues:   afpacket.DefaultRxQueues,
 	}
 }
 
@@ -86,6 +88,7 @@ var flagKeys = []struct {
 	{"rx-shed", "general", "rx_shed_us", "shed frames of heavy flows that waited longer than these `microseconds` in an interface's receive ring, once the queue stands (0: off)", func(c *config) any { return c.RxShedUs }},
 	{"rx-shed-interval", "general", "rx_shed_interval_us", "the receive queue stands when its head has been older than rx_shed_us for these `microseconds` without the queue emptying", func(c *config) any { return c.RxShedIvUs }},
 	{"driver", "general", "driver", "default `driver` of interfaces attached without one", func(c *config) any { return c.Driver }},
+	{"rx-queues", "afpacket", "rx_queues", "AF_PACKET receive `rings` per interface, flows spread over them by hash and served in turn, so a flood fills only its own (frames and blocks are shared among them)", func(c *config) any { return c.RxQueues }},
 	{"vnet-hdr", "afpacket", "vnet_hdr", "AF_PACKET takes GSO/GRO super-frames whole (PACKET_VNET_HDR); false drops them as oversized", func(c *config) any { return c.VnetHdr }},
 	{"socket", "api", "socket", "API Unix socket `path` (default /run/r2/INSTANCE.sock)", func(c *config) any { return "" }},
 	{"listen", "api", "listen", "also serve the API on this TCP `host:port` (loopback only unless -allow-remote)", func(c *config) any { return "" }},
@@ -155,7 +158,7 @@ func (o *overrides) apply(c *config) error {
 // driverSettings are the configuration values for drivers.
 func (c *config) driverSettings() driver.Settings {
 	s := driver.Settings{Ring: c.Ring, Frames: c.Frames, Blocks: c.RxBlocks,
-		BlockSize: c.RxBlockKB << 10, BlockTimeout: c.RxTimeout, NoVnetHdr: !c.VnetHdr}
+		BlockSize: c.RxBlockKB << 10, BlockTimeout: c.RxTimeout, NoVnetHdr: !c.VnetHdr, RxQueues: c.RxQueues}
 	if c.VnetHdr && c.RxBlockKB < 128 {
 		s.BlockSize = 128 << 10 // a v3 block must hold a super-frame
 	}
@@ -340,6 +343,8 @@ func (c *config) set(section, k, v string) error {
 		return num(&c.Frames, 64, 1<<20)
 	case "afpacket.vnet_hdr":
 		return boolean(&c.VnetHdr)
+	case "afpacket.rx_queues":
+		return num(&c.RxQueues, 1, afpacket.MaxRxQueues)
 	case "afpacket.blocks":
 		return num(&c.RxBlocks, 2, 4096)
 	case "afpacket.block_kb":

@@ -164,6 +164,9 @@ func TestBadFlagValues(t *testing.T) {
 		{"listen", "127.0.0.1:70000", `"127.0.0.1:70000": port "70000" is not a number`},
 		{"allow-remote", "yes please", `"yes please" is not true or false`},
 		{"vnet-hdr", "on", `"on" is not true or false`},
+		{"rx-queues", "0", "0 is out of range 1..64"},
+		{"rx-queues", "65", "65 is out of range 1..64"},
+		{"rx-queues", "four", `"four" is not a number`},
 	}
 	keyOf := map[string][2]string{}
 	for _, k := range flagKeys {

@@ -286,7 +286,7 @@ func ringRewind(b *testing.B, d *Driver) (rewind func()) {
 			atomic.StoreUint32(w, status[i])
 		}
 	}
-	switch r := d.rx.(type) {
+	switch r := d.qs[0].rx.(type) {
 	case *ring3:
 		cur0, base0 := r.cur, r.base
 		record(r.blocks, func(i int) *uint32 { return r.status(((cur0 + i) % r.blocks) * r.blockSize) })
@@ -302,7 +302,7 @@ func ringRewind(b *testing.B, d *Driver) (rewind func()) {
 			r.cur, r.off = cur0, off0
 		}
 	}
-	b.Fatalf("ring %T", d.rx)
+	b.Fatalf("ring %T", d.qs[0].rx)
 	return nil
 }
 

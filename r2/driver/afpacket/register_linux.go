@@ -36,6 +36,7 @@ func open(a driver.OpenArgs) (driver.Driver, error) {
 		Promisc:      a.Promisc,
 		Fanout:       a.Fanout,
 		NoVnetHdr:    a.Settings.NoVnetHdr,
+		RxQueues:     a.Settings.RxQueues,
 	})
 	if err != nil {
 		return nil, err // a nil *Driver must not become a non-nil driver.Driver
