@@ -186,17 +186,20 @@ type Config struct {
 	// open. R2 sets it: a router receives frames for its own MACs only
 	// because it says so, not because the kernel filters for it.
 	Promisc bool
-	// Fanout, when not 0, joins the socket to the interface's PACKET_FANOUT
-	// group of that id in hash mode: several sockets on one interface, one
-	// per serving thread, share its frames, and the kernel sends all frames
-	// of a flow (its flow hash: addresses and ports) to the same socket, so
-	// a flow stays on one thread and in order. Each socket still transmits
-	// on its own. Ids are per network namespace; sockets of one group must
-	// be bound to the same interface.
+	// Fanout, when not 0, joins the sockets (one per receive queue) to the
+	// interface's PACKET_FANOUT group of that id in hash mode: several
+	// sockets on one interface, RxQueues per serving thread, share its
+	// frames, and the kernel sends all frames of a flow (its flow hash:
+	// addresses and ports) to the same socket, so a flow stays on one
+	// thread, in one ring and in order. Each driver still transmits on
+	// its own socket. Ids are per network namespace; sockets of one group
+	// must be bound to the same interface.
 	Fanout uint16
 	// RxQueues is the number of receive queues: sockets with a ring each,
-	// in one PACKET_FANOUT_HASH group (Fanout's, or one of their own),
-	// that Recv serves in turn. The kernel's flow hash keeps a flow in
+	// in one PACKET_FANOUT_HASH group, that Recv serves in turn. The group
+	// is Fanout's; with Fanout 0 the kernel picks an id no group of the
+	// namespace has yet (PACKET_FANOUT_FLAG_UNIQUEID), which a caller
+	// naming its own groups may later want: the daemon names it. The kernel's flow hash keeps a flow in
 	// one ring, in order, and a flood fills only its own ring: a light
 	// flow hashed to another is neither dropped at the full ring nor
 	// queued behind it, as with a NIC's RSS queues. 0 means

@@ -127,27 +127,28 @@ func Open(c Config) (*Driver, error) {
 // socket is the one Send transmits on.
 func (d *Driver) open() error {
 	c := &d.cfg
-	group, flags := c.Fanout, 0
-	if c.RxQueues > 1 && group == 0 {
-		// No group given (one thread serves the interface): the
-		// kernel picks an id no other group of the namespace has.
-		flags = unix.PACKET_FANOUT_FLAG_UNIQUEID
+	fan := fanout{join: c.Fanout != 0 || c.RxQueues > 1, id: c.Fanout}
+	if fan.join && fan.id == 0 {
+		// No group given: the kernel picks an id no other group of
+		// the namespace has (which may be 0), and the other queues
+		// join it by that id.
+		fan.flags = unix.PACKET_FANOUT_FLAG_UNIQUEID
 	}
 	d.qs = make([]rxq, 0, c.RxQueues)
 	for i := range c.RxQueues {
 		d.qs = append(d.qs, rxq{fd: -1, rx: noRing{}}) // release closes what exists
-		if err := d.openQueue(&d.qs[i], i == 0, group, flags); err != nil {
+		if err := d.openQueue(&d.qs[i], i == 0, fan); err != nil {
 			if c.RxQueues > 1 {
 				return fmt.Errorf("receive queue %d of %d: %w", i+1, c.RxQueues, err)
 			}
 			return err
 		}
-		if flags != 0 {
+		if fan.flags != 0 {
 			v, err := unix.GetsockoptInt(d.qs[i].fd, unix.SOL_PACKET, unix.PACKET_FANOUT)
 			if err != nil {
 				return fmt.Errorf("PACKET_FANOUT group id: %w", err)
 			}
-			group, flags = uint16(v), 0
+			fan.id, fan.flags = uint16(v), 0
 		}
 	}
 	d.fd = d.qs[0].fd
@@ -171,15 +172,23 @@ func (d *Driver) open() error {
 	return nil
 }
 
+// fanout is the PACKET_FANOUT group the sockets join, if join: id, with
+// flags for the first socket.
+type fanout struct {
+	join  bool
+	id    uint16
+	flags int
+}
+
 // openQueue creates and sets up the socket of q; tx says it is the one
-// Send transmits on (and the one holding the promiscuous membership);
-// group, if not 0, is the fanout group to join, with flags. The order
+// Send transmits on (and the one holding the promiscuous membership); it
+// joins fan's group if fan.join. The order
 // matters: the socket is created with protocol 0, which receives nothing,
 // and gets ETH_P_ALL only at bind, after the ring exists. A socket created
 // with ETH_P_ALL would queue frames of every interface on its plain receive
 // queue until then, and those stale frames would keep it polling readable
 // for ever (poll reports the receive queue as well as the ring).
-func (d *Driver) openQueue(q *rxq, tx bool, group uint16, flags int) error {
+func (d *Driver) openQueue(q *rxq, tx bool, fan fanout) error {
 	c := &d.cfg
 	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
@@ -232,10 +241,10 @@ func (d *Driver) openQueue(q *rxq, tx bool, group uint16, flags int) error {
 	// or its frames would be reordered; without DEFRAG: a router forwards
 	// fragments as they are (a datagram's later fragments, which carry no
 	// ports, may reach another ring than its first).
-	if group != 0 || flags != 0 {
-		arg := int(group) | (unix.PACKET_FANOUT_HASH|flags)<<16
+	if fan.join {
+		arg := int(fan.id) | (unix.PACKET_FANOUT_HASH|fan.flags)<<16
 		if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_FANOUT, arg); err != nil {
-			return fmt.Errorf("PACKET_FANOUT group %d: %w", group, err)
+			return fmt.Errorf("PACKET_FANOUT group %d: %w", fan.id, err)
 		}
 	}
 	if tx && c.Promisc {
