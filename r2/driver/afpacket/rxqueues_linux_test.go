@@ -4,6 +4,7 @@ package afpacket
 
 import (
 	"encoding/binary"
+	"fmt"
 	"testing"
 	"time"
 
@@ -93,6 +94,155 @@ func TestRxQueuesOrder(t *testing.T) {
 			if err != nil || s.Packets != flows*perFlow || s.Drops != 0 {
 				t.Errorf("Stats %+v, %v: want %d packets, no drops, summed over the rings", s, err, flows*perFlow)
 			}
+			checkPool(t, pool)
+		})
+	}
+}
+
+// ringOf sends a frame of flow sport and returns the ring it arrived in.
+func ringOf(t *testing.T, d *Driver, peer interface {
+	Send(testing.TB, ...[]byte)
+}, f []byte, pool *packet.Pool) int {
+	t.Helper()
+	peer.Send(t, f)
+	pkts := make([]*packet.Packet, 8)
+	deadline := time.Now().Add(waitTimeout)
+	for time.Now().Before(deadline) {
+		for i := range d.qs {
+			if n := recvQueue(d, i, pool, pkts); n > 0 {
+				for _, p := range pkts[:n] {
+					pool.Free(p)
+				}
+				if n != 1 {
+					t.Fatalf("ring %d: %d frames for one sent", i, n)
+				}
+				return i
+			}
+		}
+		time.Sleep(time.Millisecond)
+	}
+	t.Fatal("probe frame not received")
+	return -1
+}
+
+// TestRxQueuesFair floods one ring until the kernel drops at it, then sends
+// a frame of a flow hashed to another ring: that frame is not dropped, and
+// the next Recv batch has it, though the flooded ring still holds frames
+// (a single ring would have dropped it, or queued it behind the flood).
+// Flows are told apart by source port; the kernel's flow hash is random
+// per boot, so the ports are found by trying.
+func TestRxQueuesFair(t *testing.T) {
+	for _, tc := range []struct {
+		queues, batch int
+	}{{2, 16}, {2, 3}, {4, 16}} {
+		t.Run(fmt.Sprintf("queues=%d/batch=%d", tc.queues, tc.batch), func(t *testing.T) {
+			v := newVethPair(t, 1500)
+			d := v.openDriver(t, Config{Version: RingV2, Frames: 64 * tc.queues, RxQueues: tc.queues})
+			ringFrames := d.Config().Frames / tc.queues
+			peer := openRaw(t, v.B, v.IdxB, false)
+			pool := packet.NewPool(0, 256)
+			// Find a flood flow in ring 0, which the round robin
+			// starts with, and a light flow in another ring.
+			port := map[int]uint16{} // ring -> a source port hashed to it
+			lightRing := -1
+			for sport := uint16(3000); port[0] == 0 || lightRing < 0; sport++ {
+				if sport == 3200 {
+					t.Fatalf("200 flows all hashed to ring(s) %v", port)
+				}
+				r := ringOf(t, d, peer, udpFrame(v.MACA, v.MACB, sport, 0), pool)
+				port[r] = sport
+				if r != 0 {
+					lightRing = r
+				}
+			}
+			floodRing := 0
+			flood, light := port[floodRing], port[lightRing]
+			pkts := make([]*packet.Packet, tc.batch)
+			seq := uint32(1)
+			for round := range 8 {
+				// Fill the flood ring, and more: the kernel drops.
+				before, _ := d.Stats()
+				for range 2 * ringFrames {
+					peer.Send(t, udpFrame(v.MACA, v.MACB, flood, seq))
+					seq++
+				}
+				peer.Send(t, udpFrame(v.MACA, v.MACB, light, uint32(round)))
+				deadline := time.Now().Add(waitTimeout)
+				for !d.qs[lightRing].rx.pending() && time.Now().Before(deadline) {
+					time.Sleep(time.Millisecond)
+				}
+				after, _ := d.Stats()
+				if after.Drops == before.Drops {
+					t.Fatalf("round %d: the kernel dropped nothing: the flood ring was not full", round)
+				}
+				if !d.qs[lightRing].rx.pending() {
+					t.Fatalf("round %d: light frame dropped (or not hashed to ring %d)", round, lightRing)
+				}
+				n := d.Recv(pool, pkts)
+				gotLight, gotFlood := 0, 0
+				for _, p := range pkts[:n] {
+					switch sport, s := flowOf(p.Data()); sport {
+					case light:
+						gotLight++
+						if s != uint32(round) {
+							t.Errorf("round %d: light frame %d", round, s)
+						}
+					case flood:
+						gotFlood++
+					}
+					pool.Free(p)
+				}
+				if gotLight != 1 || gotFlood == 0 || !d.qs[floodRing].rx.pending() {
+					t.Fatalf("round %d: one Recv of %d got %d light and %d flood frames (flood ring still pending: %v): want the light frame beside the flood",
+						round, tc.batch, gotLight, gotFlood, d.qs[floodRing].rx.pending())
+				}
+				// Drain some of the flood in batches of the same
+				// size, leaving the round robin anywhere.
+				for range round {
+					n := d.Recv(pool, pkts)
+					for _, p := range pkts[:n] {
+						pool.Free(p)
+					}
+				}
+			}
+			drain := func() {
+				for d.Pending() {
+					n := d.Recv(pool, pkts)
+					for _, p := range pkts[:n] {
+						pool.Free(p)
+					}
+				}
+			}
+			drain()
+			// Both flows flood: every batch takes from both rings,
+			// and they get the same share, give or take a quantum.
+			for i := range 2 * ringFrames {
+				peer.Send(t, udpFrame(v.MACA, v.MACB, flood, uint32(i)), udpFrame(v.MACA, v.MACB, light, uint32(i)))
+			}
+			deadline := time.Now().Add(waitTimeout)
+			for !d.qs[lightRing].rx.pending() && time.Now().Before(deadline) {
+				time.Sleep(time.Millisecond)
+			}
+			got := map[uint16]int{}
+			for range ringFrames / tc.batch {
+				n := d.Recv(pool, pkts)
+				call := map[uint16]int{}
+				for _, p := range pkts[:n] {
+					sport, _ := flowOf(p.Data())
+					call[sport]++
+					pool.Free(p)
+				}
+				if n != tc.batch || call[flood] == 0 || call[light] == 0 {
+					t.Fatalf("both rings full: a Recv of %d got %v (ports %d, %d)", tc.batch, call, flood, light)
+				}
+				got[flood] += call[flood]
+				got[light] += call[light]
+			}
+			quantum := (tc.batch + tc.queues - 1) / tc.queues
+			if diff := got[flood] - got[light]; diff > quantum || diff < -quantum {
+				t.Errorf("both rings full: shares %d and %d, want equal within a quantum of %d", got[flood], got[light], quantum)
+			}
+			drain()
 			checkPool(t, pool)
 		})
 	}
