@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/r2go/r2/r2/driver"
 	"github.com/r2go/r2/r2/packet"
 )
 
@@ -246,4 +247,51 @@ func TestRxQueuesFair(t *testing.T) {
 			checkPool(t, pool)
 		})
 	}
+}
+
+// TestRxQueuesShed checks shedding over several rings: HeadTime is the
+// oldest head of any ring, and Shed drops the heavy flow's old frames from
+// its ring while the light flow's frame, in another ring, stays.
+func TestRxQueuesShed(t *testing.T) {
+	v := newVethPair(t, 1500)
+	d := v.openDriver(t, Config{Version: RingV2, Frames: 256, RxQueues: 2})
+	peer := openRaw(t, v.B, v.IdxB, false)
+	pool := packet.NewPool(0, 64)
+	port := map[int]uint16{}
+	for sport := uint16(4000); len(port) < 2; sport++ {
+		if sport == 4200 {
+			t.Fatalf("200 flows all hashed to ring(s) %v", port)
+		}
+		port[ringOf(t, d, peer, udpFrame(v.MACA, v.MACB, sport, 0), pool)] = sport
+	}
+	heavy, light := port[0], port[1]
+	var m driver.FlowMeter
+	for i := range 100 {
+		m.Heavy(udpFrame(v.MACA, v.MACB, heavy, uint32(i)))
+	}
+	lightFrame := udpFrame(v.MACA, v.MACB, light, 7)
+	if m.Heavy(lightFrame) {
+		t.Fatal("a flow seen once counts as heavy")
+	}
+	start := time.Now().UnixNano()
+	peer.Send(t, udpFrame(v.MACA, v.MACB, heavy, 1), udpFrame(v.MACA, v.MACB, heavy, 2), lightFrame,
+		udpFrame(v.MACA, v.MACB, heavy, 3))
+	time.Sleep(20 * time.Millisecond) // let all four land
+	head0, ok0 := headTime(d.qs[0].rx)
+	head1, ok1 := headTime(d.qs[1].rx)
+	ht, ok := d.HeadTime()
+	if !ok0 || !ok1 || !ok || ht != min(head0, head1) || ht < start-int64(time.Second) {
+		t.Errorf("HeadTime = %d, %v; ring heads %d, %d: want the oldest", ht, ok, head0, head1)
+	}
+	if n := d.Shed(time.Now().UnixNano(), 100, &m); n != 3 {
+		t.Errorf("Shed = %d, want the 3 heavy frames", n)
+	}
+	if diff := diffFrames([][]byte{lightFrame}, recvFrames(t, d, pool, 1, 8)); diff != "" {
+		t.Errorf("frames after Shed (-want +got):\n%s", diff)
+	}
+	expectNothing(t, d, pool)
+	if a := testing.AllocsPerRun(100, func() { d.HeadTime(); d.Shed(time.Now().UnixNano(), 100, &m) }); a != 0 {
+		t.Errorf("Shed allocates %v per call, want 0", a)
+	}
+	checkPool(t, pool)
 }
