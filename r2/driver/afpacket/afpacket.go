@@ -88,7 +88,9 @@ const (
 	// DefaultVnetBlockSize is the TPACKET_V3 block size with vnet
 	// headers: a block must hold a whole super-frame.
 	DefaultVnetBlockSize = 128 << 10
-	// DefaultRxQueues is the number of receive queues of an interface.
+	// DefaultRxQueues is the number of receive queues of an interface:
+	// one socket, as a plain AF_PACKET user expects. The daemon asks for
+	// more ([afpacket] rx_queues).
 	DefaultRxQueues = 1
 	// MaxRxQueues bounds Config.RxQueues: as many as a large NIC has
 	// RSS queues, each at least a page of ring.
