@@ -5,7 +5,7 @@
 // known), the IPv4 route table ([IPv4Table], [IPv4RIB]) and the IPv6 one
 // ([IPv6Table], [IPv6RIB], [Adjacency6]; its structure and why it differs
 // from IPv4's are described in ipv6table.go). Both route tables follow the
-// same double-copy protocol.
+// same double-copy protocol, written once in ribcore.go.
 //
 // fwd is a tier-1 package: it imports only the standard library, so every
 // other R2 package may use it.

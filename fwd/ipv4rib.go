@@ -36,35 +36,16 @@ func (r Route) String() string { return r.Prefix.String() + " " + r.Adj.String()
 // IPv4RIB is not safe for concurrent use; the caller serialises calls
 // (R2 holds its context lock).
 type IPv4RIB struct {
-	// publish makes every forwarding thread use the given table and returns
-	// once all of them acknowledged; see NewIPv4RIB.
-	publish func(active *IPv4Table)
-	tables  [2]*IPv4Table
-	// active is the index in tables of the copy last published.
-	active int
+	// ribCore holds the two table copies, the double-copy protocol and the
+	// adjacency and group interning; it gives IPv4RIB MemBytes and
+	// GroupStats.
+	ribCore[*IPv4Table, Adjacency, *Group, tableOp]
 
 	// byLen[l] maps the address of each /l route to its adjacency index.
 	// Per-length maps make the covering-route search of a delete (and
 	// LookupRoute) at most 33 lookups, skipping lengths that have no route.
 	byLen [33]map[uint32]uint32
 	n     int // number of routes
-
-	// The adjacency interning: equal adjacencies share one index, the same
-	// in both table copies. adjs is the master copy the tables are synced
-	// from; index 0 is the zero Adjacency and is never freed.
-	adjs    []Adjacency
-	adjRef  []uint32 // number of routes using each index
-	adjIdx  map[Adjacency]uint32
-	adjFree []uint32 // indices with refcount 0, reused first
-	// groups are the multipath groups the adjacencies hold, interned
-	// (groups.go): a group is taken in by ref and let go by unref with
-	// the one adjacency that holds it.
-	groups groupSet[Adjacency, *Group]
-
-	// ops and dirtyAdj record the current change so that it can be
-	// replayed on the second copy; reused to avoid allocations.
-	ops      []tableOp
-	dirtyAdj []uint32
 
 	// sorted holds every route key (sortKey) in ascending order for
 	// paginated listing. It is rebuilt lazily on the first listing after
@@ -83,18 +64,24 @@ type tableOp struct {
 	del  bool
 }
 
+// applyOps replays recorded changes on t, a copy no thread reads.
+func (t *IPv4Table) applyOps(ops []tableOp) {
+	for _, op := range ops {
+		if op.del {
+			t.remove(op.addr, int(op.plen), op.idx, int(op.clen))
+		} else {
+			t.insert(op.addr, int(op.plen), op.idx)
+		}
+	}
+}
+
 // NewIPv4RIB returns an empty RIB. publish is supplied by the engine: it
 // broadcasts "use this table" to every forwarding thread and returns only
 // after each of them acknowledged, i.e. after no thread reads the
 // previously published table any more. Threads must start with Active().
 func NewIPv4RIB(publish func(active *IPv4Table)) *IPv4RIB {
-	r := &IPv4RIB{
-		publish: publish,
-		tables:  [2]*IPv4Table{newIPv4Table(), newIPv4Table()},
-		adjs:    make([]Adjacency, 1, 16),
-		adjRef:  make([]uint32, 1, 16),
-		adjIdx:  make(map[Adjacency]uint32),
-	}
+	r := &IPv4RIB{}
+	r.init(publish, newIPv4Table(), newIPv4Table(), NewGroup, Multipath)
 	for i := range r.byLen {
 		r.byLen[i] = make(map[uint32]uint32)
 	}
@@ -102,13 +89,22 @@ func NewIPv4RIB(publish func(active *IPv4Table)) *IPv4RIB {
 }
 
 // Active returns the table copy that forwarding threads use.
-func (r *IPv4RIB) Active() *IPv4Table { return r.tables[r.active] }
+func (r *IPv4RIB) Active() *IPv4Table { return r.activeTable() }
+
+// Group returns the group with these members and weights (nil: all 1)
+// that routes of the RIB use, if there is one, so that a caller making a
+// route can reuse it instead of making an equal one (which the RIB would
+// replace by this one anyway).
+func (r *IPv4RIB) Group(members []Adjacency, weights []int) *Group {
+	return r.findGroup(members, weights)
+}
+
+// EachGroup calls fn for every multipath group that routes use, in no
+// particular order; fn must not change the RIB.
+func (r *IPv4RIB) EachGroup(fn func(*Group)) { r.eachGroup(fn) }
 
 // Len returns the number of routes.
 func (r *IPv4RIB) Len() int { return r.n }
-
-// MemBytes approximates the memory of both table copies, in bytes.
-func (r *IPv4RIB) MemBytes() int { return r.tables[0].MemBytes() + r.tables[1].MemBytes() }
 
 // Add adds a route, or replaces the adjacency of the route with the same
 // prefix if there is one. The fields of a drop adjacency other than Kind
@@ -199,20 +195,7 @@ func (r *IPv4RIB) DelBatch(prefixes []netip.Prefix) error {
 // deleted routes and the multipath routes that lost paths (with their new
 // adjacencies), each in listing order.
 func (r *IPv4RIB) DelByIfindex(ifindex int32) (deleted, shrunk []Route) {
-	// What becomes of each adjacency that uses the interface, decided once
-	// for all the routes that share it.
-	type fate struct {
-		uses, keep bool
-		adj        Adjacency
-	}
-	fates := make([]fate, len(r.adjs))
-	found := false
-	for i, a := range r.adjs {
-		if r.adjRef[i] > 0 && a.usesIfindex(ifindex) {
-			na, keep := r.withoutIfindex(a, ifindex)
-			fates[i], found = fate{uses: true, keep: keep, adj: na}, true
-		}
-	}
+	fates, found := r.ifFates(ifindex)
 	if !found {
 		return nil, nil
 	}
@@ -240,47 +223,6 @@ func (r *IPv4RIB) DelByIfindex(ifindex int32) (deleted, shrunk []Route) {
 	r.commit()
 	return deleted, shrunk
 }
-
-// withoutIfindex is multipath adjacency a without its paths through
-// interface ifindex: a group of the others, or the one left as a plain
-// adjacency; false if none is left or a is not multipath.
-func (r *IPv4RIB) withoutIfindex(a Adjacency, ifindex int32) (Adjacency, bool) {
-	if a.Group == nil {
-		return Adjacency{}, false
-	}
-	ms, ws := pathsWithout(a.Group.Members, a.Group.Weights, ifindex)
-	switch len(ms) {
-	case 0:
-		return Adjacency{}, false
-	case 1:
-		return ms[0], true
-	}
-	if g, ok := r.groups.find(ms, ws); ok {
-		return Multipath(g), true
-	}
-	g, err := NewGroup(ms, ws)
-	if err != nil {
-		return Adjacency{}, false // not expected: a subset of a valid group
-	}
-	return Multipath(g), true
-}
-
-// Group returns the group with these members and weights (nil: all 1)
-// that routes of the RIB use, if there is one, so that a caller making a
-// route can reuse it instead of making an equal one (which the RIB would
-// replace by this one anyway).
-func (r *IPv4RIB) Group(members []Adjacency, weights []int) *Group {
-	g, _ := r.groups.find(members, weights)
-	return g
-}
-
-// GroupStats counts the multipath groups that routes use, and those made
-// and freed so far.
-func (r *IPv4RIB) GroupStats() GroupStats { return r.groups.stats() }
-
-// EachGroup calls fn for every multipath group that routes use, in no
-// particular order; fn must not change the RIB.
-func (r *IPv4RIB) EachGroup(fn func(*Group)) { r.groups.each(fn) }
 
 // Get returns the route for exactly prefix p.
 func (r *IPv4RIB) Get(p netip.Prefix) (Route, bool) {
@@ -375,12 +317,6 @@ func (r *IPv4RIB) sortedKeys() []uint64 {
 	return keys
 }
 
-// begin starts recording a change.
-func (r *IPv4RIB) begin() {
-	r.ops = r.ops[:0]
-	r.dirtyAdj = r.dirtyAdj[:0]
-}
-
 // addOp adds or replaces route addr/plen in the RIB and records the table
 // change.
 func (r *IPv4RIB) addOp(addr uint32, plen int, a Adjacency) {
@@ -396,7 +332,7 @@ func (r *IPv4RIB) addOp(addr uint32, plen int, a Adjacency) {
 		r.sortedValid = false
 	}
 	m[addr] = idx
-	r.ops = append(r.ops, tableOp{addr: addr, idx: idx, plen: uint8(plen)})
+	r.record(tableOp{addr: addr, idx: idx, plen: uint8(plen)})
 }
 
 // delOp deletes existing route addr/plen from the RIB and records the
@@ -408,7 +344,7 @@ func (r *IPv4RIB) delOp(addr uint32, plen int) {
 	r.n--
 	r.sortedValid = false
 	cidx, clen := r.cover(addr, plen)
-	r.ops = append(r.ops, tableOp{addr: addr, idx: cidx, plen: uint8(plen), clen: uint8(clen), del: true})
+	r.record(tableOp{addr: addr, idx: cidx, plen: uint8(plen), clen: uint8(clen), del: true})
 }
 
 // cover returns the adjacency index and length of the longest route
@@ -424,93 +360,6 @@ func (r *IPv4RIB) cover(addr uint32, plen int) (uint32, int) {
 		}
 	}
 	return 0, 0
-}
-
-// commit applies the recorded change to the unused copy, publishes it, and
-// applies it to the copy the threads just stopped using.
-func (r *IPv4RIB) commit() {
-	if len(r.ops) == 0 {
-		return
-	}
-	next := 1 - r.active
-	r.apply(r.tables[next])
-	r.publish(r.tables[next])
-	r.active = next
-	r.apply(r.tables[1-next])
-	if cap(r.ops) > maxKeptOps {
-		r.ops = nil // do not keep a table load's worth of scratch alive
-	}
-}
-
-// maxKeptOps bounds the recorded-change buffer kept between changes:
-// enough for routine batches, while the buffer of a full table load
-// (about 1M ops, 16 MB) is released.
-const maxKeptOps = 1 << 14
-
-func (r *IPv4RIB) apply(t *IPv4Table) {
-	// Adjacencies first, at their final value: an index freed and reused
-	// within one batch is no longer referenced by any route of its old
-	// value once the batch is done.
-	for _, i := range r.dirtyAdj {
-		t.setAdj(i, r.adjs[i])
-	}
-	for _, op := range r.ops {
-		if op.del {
-			t.remove(op.addr, int(op.plen), op.idx, int(op.clen))
-		} else {
-			t.insert(op.addr, int(op.plen), op.idx)
-		}
-	}
-}
-
-// ref returns the interned index of a, taking a reference.
-func (r *IPv4RIB) ref(a Adjacency) uint32 {
-	if a == (Adjacency{}) {
-		return 0
-	}
-	if a.Group != nil {
-		// An equal group already in use makes this the same adjacency.
-		a.Group = r.groups.intern(a.Group)
-	}
-	if i, ok := r.adjIdx[a]; ok {
-		r.adjRef[i]++
-		return i
-	}
-	var i uint32
-	if n := len(r.adjFree); n > 0 {
-		i = r.adjFree[n-1]
-		r.adjFree = r.adjFree[:n-1]
-	} else {
-		if len(r.adjs) >= MaxAdjacencies {
-			panic("fwd: more than MaxAdjacencies distinct adjacencies")
-		}
-		i = uint32(len(r.adjs))
-		r.adjs = append(r.adjs, Adjacency{})
-		r.adjRef = append(r.adjRef, 0)
-	}
-	r.adjs[i] = a
-	r.adjRef[i] = 1
-	r.adjIdx[a] = i
-	r.dirtyAdj = append(r.dirtyAdj, i)
-	return i
-}
-
-// unref drops a reference to index i, freeing it when no route uses it.
-func (r *IPv4RIB) unref(i uint32) {
-	if i == 0 {
-		return
-	}
-	r.adjRef[i]--
-	if r.adjRef[i] > 0 {
-		return
-	}
-	delete(r.adjIdx, r.adjs[i])
-	if g := r.adjs[i].Group; g != nil {
-		r.groups.release(g)
-	}
-	r.adjs[i] = Adjacency{}
-	r.adjFree = append(r.adjFree, i)
-	r.dirtyAdj = append(r.dirtyAdj, i)
 }
 
 // checkPrefix validates an IPv4 route prefix and returns its address and

@@ -114,14 +114,7 @@ func (t *IPv4Table) numTbl8() int { return len(t.tbl8)/tbl8Size - len(t.free8) }
 // setAdj stores adjacency a at index i, growing the adjacency array as
 // needed. The table must be one no thread reads.
 func (t *IPv4Table) setAdj(i uint32, a Adjacency) {
-	if int(i) >= len(t.adj) {
-		if int(i) < cap(t.adj) {
-			t.adj = t.adj[:i+1]
-		} else {
-			t.adj = append(t.adj, make([]Adjacency, int(i)+1-len(t.adj))...)
-		}
-	}
-	t.adj[i] = a
+	t.adj = setAt(t.adj, i, a)
 }
 
 // insert makes prefix addr/plen resolve to adjacency idx, keeping every

@@ -117,31 +117,15 @@ func cmpRkey6(a, b rkey6) int {
 //
 // IPv6RIB is not safe for concurrent use; the caller serialises calls.
 type IPv6RIB struct {
-	// publish makes every forwarding thread use the given table and returns
-	// once all of them acknowledged; see NewIPv6RIB.
-	publish func(active *IPv6Table)
-	tables  [2]*IPv6Table
-	// active is the index in tables of the copy last published.
-	active int
+	// ribCore holds the two table copies, the double-copy protocol and the
+	// adjacency and group interning, as in IPv4RIB.
+	ribCore[*IPv6Table, Adjacency6, *Group6, tableOp6]
 
 	// byLen[l] maps the address of each /l route to its adjacency index.
 	// A delete searches for the covering route only among the lengths its
 	// table node holds (at most 16), see cover.
 	byLen [129]map[key6]uint32
 	n     int // number of routes
-
-	// The adjacency interning, as in IPv4RIB.
-	adjs    []Adjacency6
-	adjRef  []uint32
-	adjIdx  map[Adjacency6]uint32
-	adjFree []uint32
-	// groups are the multipath groups, interned as in IPv4RIB.
-	groups groupSet[Adjacency6, *Group6]
-
-	// ops and dirtyAdj record the current change so that it can be
-	// replayed on the second copy; reused to avoid allocations.
-	ops      []tableOp6
-	dirtyAdj []uint32
 
 	// sorted holds every route key in listing order, rebuilt lazily on the
 	// first listing after a change.
@@ -157,17 +141,23 @@ type tableOp6 struct {
 	del    bool
 }
 
+// applyOps replays recorded changes on t, a copy no thread reads.
+func (t *IPv6Table) applyOps(ops []tableOp6) {
+	for _, op := range ops {
+		if op.del {
+			t.remove(op.hi, op.lo, int(op.plen), op.val)
+		} else {
+			t.insert(op.hi, op.lo, int(op.plen), op.val&adj6Mask)
+		}
+	}
+}
+
 // NewIPv6RIB returns an empty RIB. publish is supplied by the engine: it
 // broadcasts "use this table" to every forwarding thread and returns only
 // after each of them acknowledged. Threads must start with Active().
 func NewIPv6RIB(publish func(active *IPv6Table)) *IPv6RIB {
-	r := &IPv6RIB{
-		publish: publish,
-		tables:  [2]*IPv6Table{newIPv6Table(), newIPv6Table()},
-		adjs:    make([]Adjacency6, 1, 16),
-		adjRef:  make([]uint32, 1, 16),
-		adjIdx:  make(map[Adjacency6]uint32),
-	}
+	r := &IPv6RIB{}
+	r.init(publish, newIPv6Table(), newIPv6Table(), NewGroup6, Multipath6)
 	for i := range r.byLen {
 		r.byLen[i] = make(map[key6]uint32)
 	}
@@ -175,13 +165,22 @@ func NewIPv6RIB(publish func(active *IPv6Table)) *IPv6RIB {
 }
 
 // Active returns the table copy that forwarding threads use.
-func (r *IPv6RIB) Active() *IPv6Table { return r.tables[r.active] }
+func (r *IPv6RIB) Active() *IPv6Table { return r.activeTable() }
+
+// Group returns the group with these members and weights (nil: all 1)
+// that routes of the RIB use, if there is one, so that a caller making a
+// route can reuse it instead of making an equal one (which the RIB would
+// replace by this one anyway).
+func (r *IPv6RIB) Group(members []Adjacency6, weights []int) *Group6 {
+	return r.findGroup(members, weights)
+}
+
+// EachGroup calls fn for every multipath group that routes use, in no
+// particular order; fn must not change the RIB.
+func (r *IPv6RIB) EachGroup(fn func(*Group6)) { r.eachGroup(fn) }
 
 // Len returns the number of routes.
 func (r *IPv6RIB) Len() int { return r.n }
-
-// MemBytes approximates the memory of both table copies, in bytes.
-func (r *IPv6RIB) MemBytes() int { return r.tables[0].MemBytes() + r.tables[1].MemBytes() }
 
 // Add adds a route, or replaces the adjacency of the route with the same
 // prefix. The fields of a drop adjacency other than Kind are ignored.
@@ -269,18 +268,7 @@ func (r *IPv6RIB) DelBatch(prefixes []netip.Prefix) error {
 // deleted routes and the multipath routes that lost paths (with their new
 // adjacencies), each in listing order.
 func (r *IPv6RIB) DelByIfindex(ifindex int32) (deleted, shrunk []Route6) {
-	type fate struct {
-		uses, keep bool
-		adj        Adjacency6
-	}
-	fates := make([]fate, len(r.adjs))
-	found := false
-	for i, a := range r.adjs {
-		if r.adjRef[i] > 0 && a.usesIfindex(ifindex) {
-			na, keep := r.withoutIfindex(a, ifindex)
-			fates[i], found = fate{uses: true, keep: keep, adj: na}, true
-		}
-	}
+	fates, found := r.ifFates(ifindex)
 	if !found {
 		return nil, nil
 	}
@@ -307,43 +295,6 @@ func (r *IPv6RIB) DelByIfindex(ifindex int32) (deleted, shrunk []Route6) {
 	r.commit()
 	return deleted, shrunk
 }
-
-// withoutIfindex is IPv4RIB.withoutIfindex for IPv6.
-func (r *IPv6RIB) withoutIfindex(a Adjacency6, ifindex int32) (Adjacency6, bool) {
-	if a.Group == nil {
-		return Adjacency6{}, false
-	}
-	ms, ws := pathsWithout(a.Group.Members, a.Group.Weights, ifindex)
-	switch len(ms) {
-	case 0:
-		return Adjacency6{}, false
-	case 1:
-		return ms[0], true
-	}
-	if g, ok := r.groups.find(ms, ws); ok {
-		return Multipath6(g), true
-	}
-	g, err := NewGroup6(ms, ws)
-	if err != nil {
-		return Adjacency6{}, false // not expected: a subset of a valid group
-	}
-	return Multipath6(g), true
-}
-
-// Group returns the group with these members and weights (nil: all 1)
-// that routes of the RIB use, if there is one (see IPv4RIB.Group).
-func (r *IPv6RIB) Group(members []Adjacency6, weights []int) *Group6 {
-	g, _ := r.groups.find(members, weights)
-	return g
-}
-
-// GroupStats counts the multipath groups that routes use, and those made
-// and freed so far.
-func (r *IPv6RIB) GroupStats() GroupStats { return r.groups.stats() }
-
-// EachGroup calls fn for every multipath group that routes use, in no
-// particular order; fn must not change the RIB.
-func (r *IPv6RIB) EachGroup(fn func(*Group6)) { r.groups.each(fn) }
 
 // Get returns the route for exactly prefix p.
 func (r *IPv6RIB) Get(p netip.Prefix) (Route6, bool) {
@@ -434,11 +385,6 @@ func (r *IPv6RIB) sortedKeys() []rkey6 {
 	return keys
 }
 
-func (r *IPv6RIB) begin() {
-	r.ops = r.ops[:0]
-	r.dirtyAdj = r.dirtyAdj[:0]
-}
-
 // addOp adds or replaces route k/plen in the RIB and records the table
 // change.
 func (r *IPv6RIB) addOp(k key6, plen int, a Adjacency6) {
@@ -454,7 +400,7 @@ func (r *IPv6RIB) addOp(k key6, plen int, a Adjacency6) {
 		r.sortedValid = false
 	}
 	m[k] = idx
-	r.ops = append(r.ops, tableOp6{hi: k.hi, lo: k.lo, val: mkDef(idx, plen), plen: uint8(plen)})
+	r.record(tableOp6{hi: k.hi, lo: k.lo, val: mkDef(idx, plen), plen: uint8(plen)})
 }
 
 // delOp deletes existing route k/plen from the RIB and records the table
@@ -465,7 +411,7 @@ func (r *IPv6RIB) delOp(k key6, plen int) {
 	delete(m, k)
 	r.n--
 	r.sortedValid = false
-	r.ops = append(r.ops, tableOp6{hi: k.hi, lo: k.lo, val: r.cover(k, plen), plen: uint8(plen), del: true})
+	r.record(tableOp6{hi: k.hi, lo: k.lo, val: r.cover(k, plen), plen: uint8(plen), del: true})
 }
 
 // cover returns the longest route strictly shorter than plen that contains
@@ -488,84 +434,6 @@ func (r *IPv6RIB) cover(k key6, plen int) uint32 {
 		}
 	}
 	return 0
-}
-
-// commit applies the recorded change to the unused copy, publishes it, and
-// applies it to the copy the threads just stopped using.
-func (r *IPv6RIB) commit() {
-	if len(r.ops) == 0 {
-		return
-	}
-	next := 1 - r.active
-	r.apply(r.tables[next])
-	r.publish(r.tables[next])
-	r.active = next
-	r.apply(r.tables[1-next])
-	if cap(r.ops) > maxKeptOps {
-		r.ops = nil
-	}
-}
-
-func (r *IPv6RIB) apply(t *IPv6Table) {
-	for _, i := range r.dirtyAdj {
-		t.setAdj(i, r.adjs[i])
-	}
-	for _, op := range r.ops {
-		if op.del {
-			t.remove(op.hi, op.lo, int(op.plen), op.val)
-		} else {
-			t.insert(op.hi, op.lo, int(op.plen), op.val&adj6Mask)
-		}
-	}
-}
-
-// ref returns the interned index of a, taking a reference.
-func (r *IPv6RIB) ref(a Adjacency6) uint32 {
-	if a == (Adjacency6{}) {
-		return 0
-	}
-	if a.Group != nil {
-		a.Group = r.groups.intern(a.Group)
-	}
-	if i, ok := r.adjIdx[a]; ok {
-		r.adjRef[i]++
-		return i
-	}
-	var i uint32
-	if n := len(r.adjFree); n > 0 {
-		i = r.adjFree[n-1]
-		r.adjFree = r.adjFree[:n-1]
-	} else {
-		if len(r.adjs) >= MaxAdjacencies {
-			panic("fwd: more than MaxAdjacencies distinct IPv6 adjacencies")
-		}
-		i = uint32(len(r.adjs))
-		r.adjs = append(r.adjs, Adjacency6{})
-		r.adjRef = append(r.adjRef, 0)
-	}
-	r.adjs[i] = a
-	r.adjRef[i] = 1
-	r.adjIdx[a] = i
-	r.dirtyAdj = append(r.dirtyAdj, i)
-	return i
-}
-
-// unref drops a reference to index i, freeing it when no route uses it.
-func (r *IPv6RIB) unref(i uint32) {
-	if i == 0 {
-		return
-	}
-	r.adjRef[i]--
-	if r.adjRef[i] > 0 {
-		return
-	}
-	delete(r.adjIdx, r.adjs[i])
-	if g := r.adjs[i].Group; g != nil {
-		r.groups.release(g)
-	}
-	r.adjs[i] = Adjacency6{}
-	r.adjFree = append(r.adjFree, i)
-	r.dirtyAdj = append(r.dirtyAdj, i)
 }
 
 // checkPrefix6 validates an IPv6 route prefix and returns its address and

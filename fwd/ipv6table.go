@@ -311,14 +311,7 @@ func (t *IPv6Table) MemBytes() int {
 // setAdj stores adjacency a at index i, growing the adjacency array as
 // needed. The table must be one no thread reads.
 func (t *IPv6Table) setAdj(i uint32, a Adjacency6) {
-	if int(i) >= len(t.adj) {
-		if int(i) < cap(t.adj) {
-			t.adj = t.adj[:i+1]
-		} else {
-			t.adj = append(t.adj, make([]Adjacency6, int(i)+1-len(t.adj))...)
-		}
-	}
-	t.adj[i] = a
+	t.adj = setAt(t.adj, i, a)
 }
 
 // byteAt returns the address byte a node at level decides on.

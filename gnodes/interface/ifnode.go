@@ -10,13 +10,17 @@
 // the owner only if the owner announced it may be going to sleep. A full ring
 // drops and counts. Rx is throttled to the room left in EtherDecap's vector,
 // so under overload frames stay in the driver (and the kernel drops them)
-// instead of being dropped inside the graph.
+// instead of being dropped inside the graph. Each received batch goes
+// through software GRO (package gro, unless GRO is off) before it enters
+// the graph: a TCP flow's segments become one super-frame.
 package ifnode
 
 import (
 	"time"
 
 	"github.com/r2go/r2/counters"
+	"github.com/r2go/r2/gnodes/interface/gro"
+	"github.com/r2go/r2/gnodes/internal/handoff"
 	"github.com/r2go/r2/r2/driver"
 	"github.com/r2go/r2/r2/graph"
 	"github.com/r2go/r2/r2/names"
@@ -25,7 +29,7 @@ import (
 )
 
 // Waker wakes a forwarding thread (poll.Waker in the engine).
-type Waker interface{ Wake() }
+type Waker = handoff.Waker
 
 // ShedTarget bounds how long a frame may wait in a driver's receive queue
 // once the queue stands (ShedInterval): older frames of heavy flows are
@@ -52,6 +56,13 @@ const (
 	DefaultShedTarget   = time.Millisecond
 	DefaultShedInterval = 10 * time.Millisecond
 )
+
+// GRO turns software GRO on (package gro): the TCP segments of each
+// received batch are merged into super-frames before they enter the graph,
+// so they leave as one frame for the kernel (or the GSO node) to cut again.
+// Set it (daemon: gro) before interfaces are added; it is read when a clone
+// is made.
+var GRO = true
 
 // shedMax bounds the frames shed in one run, so one run stays short.
 const shedMax = 4096
@@ -93,6 +104,8 @@ type Node struct {
 	// ctl says when the queue stands (ShedTarget and ShedInterval when
 	// the clone was made).
 	ctl driver.ShedControl
+	// gro merges each received batch's TCP segments (GRO); nil: off.
+	gro *gro.Coalescer
 	c   cntrs
 }
 
@@ -104,6 +117,10 @@ type cntrs struct {
 	noDriver    counters.Counter // queued while the interface has no driver
 	rxThrottled counters.Counter // runs where EtherDecap had no room
 	rxShed      counters.Counter // frames shed from the Rx queue head (ShedTarget)
+	groPackets  counters.Counter // super-frames GRO built
+	groSegments counters.Counter // segments merged into them
+	groCsumBad  counters.Counter // segments not merged: bad TCP checksum
+	groNoBuf    counters.Counter // merges given up: no big packet
 }
 
 // New makes the IfNode of interface ifindex/ifname owned by thread owner,
@@ -167,6 +184,10 @@ func (n *Node) Clone(c *graph.CloneCtx) graph.Node {
 	if ShedTarget <= 0 {
 		x.shed = nil
 	}
+	x.gro = nil
+	if GRO && x.serve {
+		x.gro = gro.New(graph.IfVecSize)
+	}
 	x.c = cntrs{
 		rx:          c.PktByte(n.name, names.IfRx),
 		tx:          c.PktByte(n.name, names.IfTx),
@@ -176,6 +197,10 @@ func (n *Node) Clone(c *graph.CloneCtx) graph.Node {
 		noDriver:    c.Counter(n.name, names.IfNoDriver),
 		rxThrottled: c.Counter(n.name, "rx_throttled"),
 		rxShed:      c.Counter(n.name, names.IfRxShed),
+		groPackets:  c.Counter(n.name, names.IfRxGROPackets),
+		groSegments: c.Counter(n.name, names.IfRxGROSegments),
+		groCsumBad:  c.Counter(n.name, "rx_gro_csum_bad"),
+		groNoBuf:    c.Counter(n.name, "rx_gro_nobuf"),
 	}
 	return &x
 }
@@ -205,18 +230,7 @@ func (n *Node) Dispatch(d *graph.Dispatch) {
 
 // handOff moves Tx packets to the owner thread.
 func (n *Node) handOff(d *graph.Dispatch) {
-	sent := false
-	for p := d.Pop(); p != nil; p = d.Pop() {
-		if !n.handoff.Enqueue(p) {
-			d.Drop(p, n.c.handoffFull)
-			continue
-		}
-		n.c.handoff.Inc()
-		sent = true
-	}
-	if sent && n.wake != nil {
-		n.wake.Wake()
-	}
+	handoff.Send(d, n.handoff, n.wake, n.c.handoff, n.c.handoffFull)
 }
 
 // transmit sends the vector, then what other threads handed over.
@@ -273,12 +287,25 @@ func (n *Node) receive(d *graph.Dispatch) {
 	d.Admitted(got)
 	bytes := 0
 	for _, p := range n.batch[:got] {
-		p.InIfindex = n.ifindex
-		p.L2 = p.Head()
 		bytes += p.Len()
-		d.Push(nextDecap, p)
 	}
 	n.c.rx.AddN(got, bytes) // once per batch: counters live in shared memory
+	k := got
+	if n.gro != nil && got > 1 {
+		var st gro.Stats
+		k, st = n.gro.Merge(d.Pool(), n.batch[:got])
+		if st != (gro.Stats{}) {
+			n.c.groPackets.Add(uint64(st.Packets))
+			n.c.groSegments.Add(uint64(st.Segments))
+			n.c.groCsumBad.Add(uint64(st.CsumBad))
+			n.c.groNoBuf.Add(uint64(st.NoBuf))
+		}
+	}
+	for _, p := range n.batch[:k] {
+		p.InIfindex = n.ifindex
+		p.L2 = p.Head()
+		d.Push(nextDecap, p)
+	}
 	clear(n.batch[:got])
 	if got == room {
 		d.More() // maybe more frames waiting

@@ -5,6 +5,7 @@ import (
 
 	"github.com/r2go/r2/counters"
 	"github.com/r2go/r2/fwd"
+	"github.com/r2go/r2/gnodes/internal/handoff"
 	"github.com/r2go/r2/r2/graph"
 	"github.com/r2go/r2/r2/msg"
 	"github.com/r2go/r2/r2/names"
@@ -14,7 +15,7 @@ import (
 )
 
 // Waker wakes a forwarding thread (poll.Waker in the engine).
-type Waker interface{ Wake() }
+type Waker = handoff.Waker
 
 // HandoffSize is the ring other threads hand packets to the owner through:
 // two interface vectors, as IfNode's.
@@ -194,18 +195,7 @@ func (n *Node) passThrough(d *graph.Dispatch) {
 
 // handOff moves packets to the owner thread, as IfNode does.
 func (n *Node) handOff(d *graph.Dispatch) {
-	sent := false
-	for p := d.Pop(); p != nil; p = d.Pop() {
-		if !n.handoff.Enqueue(p) {
-			d.Drop(p, n.c.handoffFull)
-			continue
-		}
-		n.c.handoff.Inc()
-		sent = true
-	}
-	if sent && n.wake != nil {
-		n.wake.Wake()
-	}
+	handoff.Send(d, n.handoff, n.wake, n.c.handoff, n.c.handoffFull)
 }
 
 // enqueue classifies p and queues it in its leaf.

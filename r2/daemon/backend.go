@@ -13,6 +13,7 @@ import (
 	"github.com/r2go/r2/r2/api"
 	"github.com/r2go/r2/r2/ctl"
 	"github.com/r2go/r2/r2/driver"
+	"github.com/r2go/r2/r2/driver/afpacket"
 	"github.com/r2go/r2/r2/names"
 	"github.com/r2go/r2/r2/netdev"
 	"github.com/r2go/r2/r2/router"
@@ -53,6 +54,10 @@ type kernelDrops struct {
 	// (host-owned AF_XDP), published in hc.
 	hp driver.HostPassCounter
 	hc counters.Counter
+	// kf, if the driver is one, counts the kernel's copies of transit
+	// frames it filtered (AF_PACKET's tcx filter), published in kc.
+	kf driver.KernelFilterCounter
+	kc counters.Counter
 }
 
 // statsInterval is how often kernel drop counts are published.
@@ -72,6 +77,11 @@ func (b *backend) publishDrops(done <-chan struct{}) {
 		for _, k := range b.drops {
 			if v, err := k.d.KernelDrops(); err == nil {
 				k.c.Store(v)
+			}
+			if k.kf != nil {
+				if v, err := k.kf.KernelFiltered(); err == nil {
+					k.kc.Store(v)
+				}
 			}
 			if k.hp == nil {
 				continue
@@ -146,6 +156,9 @@ func (b *backend) AddInterface(req api.AddIf) error {
 		k := kernelDrops{d: kd, c: b.reg.Counter(owner, names.IfNodeCounter(req.Name, driver.DrvKernelDrops))}
 		if hp, ok := drv.(driver.HostPassCounter); ok {
 			k.hp, k.hc = hp, b.reg.Counter(owner, names.IfNodeCounter(req.Name, driver.DrvHostPassed))
+		}
+		if kf, ok := drv.(driver.KernelFilterCounter); ok && drv.Kind() == afpacket.Name {
+			k.kf, k.kc = kf, b.reg.Counter(owner, names.IfNodeCounter(req.Name, driver.DrvKernelFiltered))
 		}
 		b.drops[req.Name] = k
 	}

@@ -34,6 +34,7 @@ type config struct {
 	WarmMs      int           // [general] warm_ms: after work, sleep in slices short enough to keep the Go P this long
 	RxShedUs    int           // [general] rx_shed_us: shed heavy flows' frames older than this at the Rx ring head (0: off)
 	RxShedIvUs  int           // [general] rx_shed_interval_us: once the head has been that old this long
+	GRO         bool          // [general] gro: merge received TCP segments into super-frames (software GRO)
 	Driver      string        // [general] driver: default driver for interfaces
 	Socket      string        // [api] socket
 	Listen      string        // [api] listen: optional TCP address
@@ -43,6 +44,7 @@ type config struct {
 	Frames      int           // [afpacket] frames: v2 ring slots
 	FramesSet   bool          // frames was given
 	VnetHdr     bool          // [afpacket] vnet_hdr: receive and send GSO super-frames whole
+	KernelRx    bool          // [afpacket] kernel_rx_filter: tcx filter dropping the kernel's copies of transit frames
 	RxBlocks    int           // [afpacket] blocks
 	RxBlockKB   int           // [afpacket] block_kb
 	RxTimeout   time.Duration // [afpacket] block_timeout
@@ -61,9 +63,11 @@ func defaultConfig() config {
 		WarmMs:     2000,
 		RxShedUs:   int(ifnode.DefaultShedTarget / time.Microsecond),
 		RxShedIvUs: int(ifnode.DefaultShedInterval / time.Microsecond),
+		GRO:        true,
 		Ring:       "v2",
 		Frames:     1024,
 		VnetHdr:    true,
+		KernelRx:   true,
 		RxBlocks:   64,
 		RxBlockKB:  64,
 		RxTimeout:  time.Millisecond,
@@ -94,9 +98,11 @@ var flagKeys = []struct {
 	{"rt-priority", "general", "rt_priority", "run the forwarding threads under SCHED_FIFO at this `priority` (1-99; 0: ordinary scheduling)", func(c *config) any { return c.RTPriority }},
 	{"rx-shed", "general", "rx_shed_us", "shed frames of heavy flows that waited longer than these `microseconds` in an interface's receive ring, once the queue stands (0: off)", func(c *config) any { return c.RxShedUs }},
 	{"rx-shed-interval", "general", "rx_shed_interval_us", "the receive queue stands when its head has been older than rx_shed_us for these `microseconds` without the queue emptying", func(c *config) any { return c.RxShedIvUs }},
+	{"gro", "general", "gro", "merge the TCP segments of each received batch into super-frames (software GRO), sent on whole or segmented again on output", func(c *config) any { return c.GRO }},
 	{"driver", "general", "driver", "default `driver` of interfaces attached without one", func(c *config) any { return c.Driver }},
 	{"rx-queues", "afpacket", "rx_queues", "AF_PACKET receive `rings` per interface, flows spread over them by hash and served in turn, so a flood fills only its own (frames and blocks are shared among them)", func(c *config) any { return c.RxQueues }},
 	{"vnet-hdr", "afpacket", "vnet_hdr", "AF_PACKET takes GSO/GRO super-frames whole (PACKET_VNET_HDR); false drops them as oversized", func(c *config) any { return c.VnetHdr }},
+	{"kernel-rx-filter", "afpacket", "kernel_rx_filter", "AF_PACKET interfaces get a tcx ingress filter that drops the kernel's copies of transit frames (forwarding off drops them anyway, after an IP receive)", func(c *config) any { return c.KernelRx }},
 	{"socket", "api", "socket", "API Unix socket `path` (default /run/r2/INSTANCE.sock)", func(c *config) any { return "" }},
 	{"listen", "api", "listen", "also serve the API on this TCP `host:port` (loopback only unless -allow-remote)", func(c *config) any { return "" }},
 	{"allow-remote", "api", "allow_remote", "allow a non-loopback -listen address: anyone reaching it can reconfigure the router", func(c *config) any { return c.AllowRemote }},
@@ -165,7 +171,8 @@ func (o *overrides) apply(c *config) error {
 // driverSettings are the configuration values for drivers.
 func (c *config) driverSettings() driver.Settings {
 	s := driver.Settings{Ring: c.Ring, Frames: c.Frames, Blocks: c.RxBlocks,
-		BlockSize: c.RxBlockKB << 10, BlockTimeout: c.RxTimeout, NoVnetHdr: !c.VnetHdr, RxQueues: c.RxQueues}
+		BlockSize: c.RxBlockKB << 10, BlockTimeout: c.RxTimeout, NoVnetHdr: !c.VnetHdr,
+		NoKernelRxFilter: !c.KernelRx, RxQueues: c.RxQueues}
 	if c.VnetHdr && c.RxBlockKB < 128 {
 		s.BlockSize = 128 << 10 // a v3 block must hold a super-frame
 	}
@@ -311,6 +318,8 @@ func (c *config) set(section, k, v string) error {
 		return num(&c.RxShedUs, 0, 10000000)
 	case "general.rx_shed_interval_us":
 		return num(&c.RxShedIvUs, 0, 10000000)
+	case "general.gro":
+		return boolean(&c.GRO)
 	case "general.driver":
 		if _, ok := driver.Lookup(v); !ok {
 			return fmt.Errorf("%q is not a driver (%s)", v, strings.Join(driver.Names(), ", "))
@@ -352,6 +361,8 @@ func (c *config) set(section, k, v string) error {
 		return boolean(&c.VnetHdr)
 	case "afpacket.rx_queues":
 		return num(&c.RxQueues, 1, afpacket.MaxRxQueues)
+	case "afpacket.kernel_rx_filter":
+		return boolean(&c.KernelRx)
 	case "afpacket.blocks":
 		return num(&c.RxBlocks, 2, 4096)
 	case "afpacket.block_kb":

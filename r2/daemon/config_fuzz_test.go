@@ -42,6 +42,7 @@ func formatConfig(c config) string {
 	kv("warm_ms", c.WarmMs)
 	kv("rx_shed_us", c.RxShedUs)
 	kv("rx_shed_interval_us", c.RxShedIvUs)
+	kv("gro", c.GRO)
 	kv("driver", c.Driver)
 	b.WriteString("\n[api]\n")
 	if c.Socket != "" {
@@ -57,6 +58,7 @@ func formatConfig(c config) string {
 		kv("frames", c.Frames)
 	}
 	kv("vnet_hdr", c.VnetHdr)
+	kv("kernel_rx_filter", c.KernelRx)
 	kv("blocks", c.RxBlocks)
 	kv("block_kb", c.RxBlockKB)
 	kv("block_timeout", c.RxTimeout)
@@ -79,6 +81,7 @@ rt_priority = 10
 warm_ms = 1000
 rx_shed_us = 2000
 rx_shed_interval_us = 20000
+gro = false
 driver = afxdp
 
 [api]

@@ -167,6 +167,9 @@ func TestBadFlagValues(t *testing.T) {
 		{"rx-queues", "0", "0 is out of range 1..64"},
 		{"rx-queues", "65", "65 is out of range 1..64"},
 		{"rx-queues", "four", `"four" is not a number`},
+		{"kernel-rx-filter", "yes", `"yes" is not true or false`},
+		{"kernel-rx-filter", "", `"" is not true or false`},
+		{"gro", "yes", `"yes" is not true or false`},
 	}
 	keyOf := map[string][2]string{}
 	for _, k := range flagKeys {

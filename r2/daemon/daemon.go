@@ -119,6 +119,7 @@ func Run(args []string, stderr io.Writer, stop <-chan struct{}) int {
 	defer lf.Remove()
 	ifnode.ShedTarget = time.Duration(cfg.RxShedUs) * time.Microsecond
 	ifnode.ShedInterval = time.Duration(cfg.RxShedIvUs) * time.Microsecond
+	ifnode.GRO = cfg.GRO
 	eng, err := router.New(engine.Config{Threads: cfg.Threads, Packets: cfg.Pkts, CPUs: cfg.CPUs,
 		BusyPoll: cfg.BusyPoll, Spin: time.Duration(cfg.SpinUs) * time.Microsecond, RTPriority: cfg.RTPriority, Warm: time.Duration(cfg.WarmMs) * time.Millisecond, Counters: reg, Logs: lf, Logf: logf})
 	if err != nil {

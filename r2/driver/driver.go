@@ -23,7 +23,8 @@
 // # Optional capabilities
 //
 // Capabilities that some drivers have are small named interfaces beside
-// Driver ([KernelDropper], [ModeReporter], [HostPasser], [SideFder]), as wireguard-go's conn package
+// Driver ([KernelDropper], [ModeReporter], [HostPasser], [SideFder],
+// [KernelFilterCounter]), as wireguard-go's conn package
 // declares Bind's: callers type-assert the capability, never a concrete
 // driver type.
 package driver
@@ -141,6 +142,15 @@ type HostPassCounter interface {
 	HostPassed() (uint64, error)
 }
 
+// KernelFilterCounter is a driver that drops the kernel's copies of
+// transit frames before its IP layer (AF_PACKET's tcx ingress filter) and
+// counts them. Like KernelDrops, reading the count is a system call, so
+// the control side polls it off the forwarding path and publishes it as
+// DrvKernelFiltered.
+type KernelFilterCounter interface {
+	KernelFiltered() (uint64, error)
+}
+
 // SideFder is a driver with a second descriptor that the owner thread must
 // poll besides Fd: frames that arrive there are returned by Recv too
 // (AF_XDP: the copies of the host's neighbour frames in host-owned mode).
@@ -181,6 +191,13 @@ const (
 	// DrvHostPassed is a HostPassCounter's HostPassed, published by the
 	// control side: frames handed to the Linux host in host-owned mode.
 	DrvHostPassed = "drv_host_passed"
+	// DrvKernelFiltered is a KernelFilterCounter's KernelFiltered,
+	// published by the control side: the kernel's copies of transit
+	// frames dropped before its IP layer.
+	DrvKernelFiltered = "drv_kernel_filtered"
+	// DrvKernelFilterOff counts opens of a driver asked for a kernel
+	// receive filter that runs without one (the reason is logged).
+	DrvKernelFilterOff = "drv_kernel_filter_off"
 	// DrvRxLong counts frames an AF_PACKET driver read from its socket's
 	// queue because they were longer than a receive ring slot
 	// (super-frames, with vnet headers).

@@ -24,6 +24,8 @@ var (
 	_ Driver        = (*Group)(nil)
 	_ KernelDropper = (*Group)(nil)
 	_ HostPasser    = (*Group)(nil)
+
+	_ KernelFilterCounter = (*Group)(nil)
 )
 
 // SetHostOwned implements HostPasser: the first driver's, if it is one.
@@ -115,6 +117,23 @@ func (g *Group) KernelDrops() (uint64, error) {
 	for _, d := range g.byThread {
 		if k, ok := d.(KernelDropper); ok {
 			n, err := k.KernelDrops()
+			if err != nil {
+				return sum, err
+			}
+			sum += n
+		}
+	}
+	return sum, nil
+}
+
+// KernelFiltered implements KernelFilterCounter: the sum over the drivers
+// that filter (an AF_PACKET group filters on its first socket only: the
+// filter is the interface's).
+func (g *Group) KernelFiltered() (uint64, error) {
+	var sum uint64
+	for _, d := range g.byThread {
+		if k, ok := d.(KernelFilterCounter); ok {
+			n, err := k.KernelFiltered()
 			if err != nil {
 				return sum, err
 			}

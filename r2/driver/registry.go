@@ -90,6 +90,9 @@ type Settings struct {
 	// RxQueues is the number of AF_PACKET receive rings per interface
 	// (0: the driver's default).
 	RxQueues int
+	// NoKernelRxFilter turns AF_PACKET's tcx ingress filter (which drops
+	// the kernel's copies of transit frames) off.
+	NoKernelRxFilter bool
 }
 
 // OpenFunc opens a driver on one interface.

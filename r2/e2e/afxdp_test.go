@@ -25,17 +25,9 @@ import (
 // are deleted, the pools (big packets included) are whole.
 func TestAFXDPJumbo(t *testing.T) {
 	const size = 1 << 30
-	tp, err := topo.New(topo.Config{MTU: 9000, Offloads: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { tp.Close() })
+	tp := newTopoCfg(t, topo.Config{MTU: 9000, Offloads: true})
 	d := startR2(t, uniqueInstance(t))
-	for _, ifn := range []string{tp.RouterIfA, tp.RouterIfB} {
-		d.must(t, "r2intf", ifn, "add", "auto", "--thread", "0", "--driver", "afxdp")
-	}
-	d.must(t, "r2intf", tp.RouterIfA, "ip", "10.1.0.2/24")
-	d.must(t, "r2intf", tp.RouterIfB, "ip", "10.2.0.2/24")
+	attachAll(t, d, tp, "--thread", "0", "--driver", "afxdp")
 	if show := d.must(t, "r2intf", "show"); strings.Count(show, "afxdp") != 2 {
 		t.Fatalf("interfaces not both on afxdp:\n%s", show)
 	}
@@ -101,10 +93,7 @@ func TestAFXDPJumbo(t *testing.T) {
 	if tx := delta(names.IfNodeCounter(tp.RouterIfB, driver.DrvTxMultiBuf)); tx == 0 {
 		t.Errorf("%s sent no multi-buffer frame", tp.RouterIfB)
 	}
-	d.must(t, "r2intf", tp.RouterIfA, "del")
-	d.must(t, "r2intf", tp.RouterIfB, "del")
-	d.stop(t)
-	checkPoolsWhole(t, d, 1)
+	detachStop(t, d, tp, 1)
 }
 
 // logCounters logs d's non-zero counters (summed over threads), for a
@@ -124,66 +113,24 @@ func logCounters(t *testing.T, d *daemon) {
 // from threads 0 and 1 on AF_XDP: one socket per queue, each thread
 // receiving and sending on its own. Pings pass, 16 UDP flows arrive in
 // order with both threads receiving, a TCP transfer arrives intact with
-// no reordering seen by the sender, an interface deleted and added back
-// under traffic works again, and once both are deleted every thread's
+// no segment overtaken by a later one (captured at both hosts), an
+// interface deleted and added back under traffic works again, and once both are deleted every thread's
 // packet pools are whole (the daemon's accounting at stop).
 func TestAFXDPThreads(t *testing.T) {
-	tp, err := topo.New(topo.Config{Queues: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { tp.Close() })
+	tp := newTopoCfg(t, topo.Config{Queues: 2})
 	d := startR2(t, uniqueInstance(t), "-threads", "2")
-	for _, ifn := range []string{tp.RouterIfA, tp.RouterIfB} {
-		d.must(t, "r2intf", ifn, "add", "auto", "--threads", "0,1", "--driver", "afxdp")
-	}
-	d.must(t, "r2intf", tp.RouterIfA, "ip", "10.1.0.2/24")
-	d.must(t, "r2intf", tp.RouterIfB, "ip", "10.2.0.2/24")
+	attachAll(t, d, tp, "--threads", "0,1", "--driver", "afxdp")
 	if show := d.must(t, "r2intf", "show"); strings.Count(show, "afxdp") != 2 {
 		t.Fatalf("interfaces not both on afxdp:\n%s\n%s", show, d.log.String())
 	}
 	pingOK(t, d, tp, tp.H1NS, "10.2.0.1", 5)
-
-	before := d.perThread(t, "IfNode:"+tp.RouterIfA+"/rx")
-	recv, reorders := udpOrder(t, tp)
-	if reorders != 0 {
-		t.Errorf("UDP: %d of %d frames arrived out of order within their flow", reorders, recv)
-	}
-	if recv < udpFlows*udpPerFlow/2 {
-		t.Errorf("UDP: received %d of %d", recv, udpFlows*udpPerFlow)
-	}
-	after := d.perThread(t, "IfNode:"+tp.RouterIfA+"/rx")
-	t.Logf("UDP: %d received; %s rx per thread %d, %d", recv, tp.RouterIfA, after[0]-before[0], after[1]-before[1])
-	for th := range 2 {
-		if after[th]-before[th] == 0 {
-			t.Errorf("thread %d received nothing on %s (per thread before %v after %v)", th, tp.RouterIfA, before, after)
-		}
-	}
-
-	r0 := reorderEvents(t, tp.H1NS)
-	tcpTransfer(t, tp, 16<<20)
-	if r := reorderEvents(t, tp.H1NS) - r0; r != 0 {
-		t.Errorf("TCP: the sender detected reordering %d times", r)
-	}
-
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		udpSend(tp, 2000)
-	}()
-	d.must(t, "r2intf", tp.RouterIfA, "del")
-	d.must(t, "r2intf", tp.RouterIfA, "add", "auto", "--threads", "1,0", "--driver", "afxdp")
-	d.must(t, "r2intf", tp.RouterIfA, "ip", "10.1.0.2/24")
-	<-done
-	pingOK(t, d, tp, tp.H1NS, "10.2.0.1", 5)
+	udpSpread(t, d, tp)
+	tcpTransferInOrder(t, tp, 16<<20)
+	readdUnderTraffic(t, d, tp, "--threads", "1,0", "--driver", "afxdp")
 	if show := d.must(t, "r2intf", "show"); strings.Count(show, "afxdp") != 2 {
 		t.Errorf("after delete and add: interfaces not both on afxdp:\n%s", show)
 	}
-
-	d.must(t, "r2intf", tp.RouterIfA, "del")
-	d.must(t, "r2intf", tp.RouterIfB, "del")
-	d.stop(t)
-	checkPoolsWhole(t, d, 2)
+	detachStop(t, d, tp, 2)
 }
 
 // checkPoolsWhole checks the daemon's pool accounting at stop: no packet
@@ -218,17 +165,9 @@ func TestAFXDPThreadsQueues(t *testing.T) {
 		{4, "afpacket", "has 4 receive queues and 2 threads"},
 	} {
 		t.Run(fmt.Sprintf("queues=%d", tc.queues), func(t *testing.T) {
-			tp, err := topo.New(topo.Config{Queues: tc.queues})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { tp.Close() })
+			tp := newTopoCfg(t, topo.Config{Queues: tc.queues})
 			d := startR2(t, uniqueInstance(t), "-threads", "2")
-			for _, ifn := range []string{tp.RouterIfA, tp.RouterIfB} {
-				d.must(t, "r2intf", ifn, "add", "auto", "--threads", "0,1", "--driver", "afxdp")
-			}
-			d.must(t, "r2intf", tp.RouterIfA, "ip", "10.1.0.2/24")
-			d.must(t, "r2intf", tp.RouterIfB, "ip", "10.2.0.2/24")
+			attachAll(t, d, tp, "--threads", "0,1", "--driver", "afxdp")
 			if show := d.must(t, "r2intf", "show"); strings.Count(show, tc.driver) != 2 {
 				t.Errorf("want both interfaces on %s:\n%s", tc.driver, show)
 			}
@@ -240,10 +179,7 @@ func TestAFXDPThreadsQueues(t *testing.T) {
 			if !strings.Contains(d.log.String(), tc.log) {
 				t.Errorf("log lacks %q:\n%s", tc.log, d.log.String())
 			}
-			d.must(t, "r2intf", tp.RouterIfA, "del")
-			d.must(t, "r2intf", tp.RouterIfB, "del")
-			d.stop(t)
-			checkPoolsWhole(t, d, 2)
+			detachStop(t, d, tp, 2)
 		})
 	}
 }

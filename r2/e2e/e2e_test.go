@@ -102,20 +102,7 @@ func tcpTransferTo(t *testing.T, tp *topo.Topology, addr string, n int) {
 // listening on addr in namespace srvNS and compares checksums.
 func tcpBetween(t *testing.T, cliNS, srvNS, addr string, n int) {
 	t.Helper()
-	srv := inNS(srvNS, "tcp-server", "R2E2E_ADDR="+addr)
-	sout, serr := &syncBuf{}, &syncBuf{}
-	srv.Stdout, srv.Stderr = sout, serr
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Process.Kill()
-	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(sout.String(), "listening") {
-		if time.Now().After(deadline) {
-			t.Fatalf("tcp server did not start: %s", serr.String())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	srv, sout, serr := startListener(t, srvNS, "tcp-server", "R2E2E_ADDR="+addr)
 	start := time.Now()
 	cli := inNS(cliNS, "tcp-client", "R2E2E_ADDR="+addr, fmt.Sprintf("R2E2E_BYTES=%d", n))
 	cout, err := cli.CombinedOutput()

@@ -270,6 +270,23 @@ func followBIRD(t *testing.T, drv string) {
 		sum("EtherDecap:"+ra+"/nd_ns_host_owned")+sum("EtherDecap:"+pfx+"rb/nd_ns_host_owned"),
 		sum("IPv4Local/host_owned"), sum("IPv6Local/host_owned"))
 
+	if drv == "afpacket" {
+		// The tcx filter kept the kernel's copies of the transit pings
+		// (60 requests and replies) out of its IP layer; BGP, ARP and NDP
+		// to R's addresses went on (the sessions are up). Published once
+		// a second.
+		filtered := func() uint64 {
+			return d.counter(t, names.IfNodeCounter(ra, driver.DrvKernelFiltered)) + d.counter(t, names.IfNodeCounter(pfx+"rb", driver.DrvKernelFiltered))
+		}
+		deadline := time.Now().Add(3 * time.Second)
+		for filtered() < 50 && time.Now().Before(deadline) {
+			time.Sleep(100 * time.Millisecond)
+		}
+		t.Logf("AF_PACKET: transit frames kept from the kernel's IP layer by the tcx filter: %d", filtered())
+		if got := filtered(); got < 50 {
+			t.Errorf("tcx filter dropped %d kernel copies of up to 60 transit pings and replies, want at least 50", got)
+		}
+	}
 	if drv == "afxdp" {
 		copies := sum(names.IfNodeCounter(ra, driver.DrvNeighCopies)) + sum(names.IfNodeCounter(pfx+"rb", driver.DrvNeighCopies))
 		t.Logf("AF_XDP: frames passed to Linux by the XDP programs %d (published once a second), neighbour copies fed to R2 %d",

@@ -206,7 +206,13 @@ func (d *daemon) counter(t *testing.T, name string) uint64 {
 // newTopo builds h1 - r2 - h2 with R2's side in the root namespace.
 func newTopo(t *testing.T) *topo.Topology {
 	t.Helper()
-	tp, err := topo.New(topo.Config{})
+	return newTopoCfg(t, topo.Config{})
+}
+
+// newTopoCfg builds the topology cfg describes, removed at cleanup.
+func newTopoCfg(t *testing.T, cfg topo.Config) *topo.Topology {
+	t.Helper()
+	tp, err := topo.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -222,10 +228,34 @@ func newTopo(t *testing.T) *topo.Topology {
 // on thread tb.
 func attach(t *testing.T, d *daemon, tp *topo.Topology, ta, tb int) {
 	t.Helper()
-	d.must(t, "r2intf", tp.RouterIfA, "add", "auto", "--thread", strconv.Itoa(ta))
-	d.must(t, "r2intf", tp.RouterIfB, "add", "auto", "--thread", strconv.Itoa(tb))
+	attachArgs(t, d, tp, []string{"--thread", strconv.Itoa(ta)}, []string{"--thread", strconv.Itoa(tb)})
+}
+
+// attachAll configures R2 on tp through r2intf, both interfaces added with
+// "add auto" and args (threads, driver).
+func attachAll(t *testing.T, d *daemon, tp *topo.Topology, args ...string) {
+	t.Helper()
+	attachArgs(t, d, tp, args, args)
+}
+
+// attachArgs adds tp's interface A with "add auto" and argsA, B with argsB,
+// then gives them their addresses.
+func attachArgs(t *testing.T, d *daemon, tp *topo.Topology, argsA, argsB []string) {
+	t.Helper()
+	d.must(t, "r2intf", append([]string{tp.RouterIfA, "add", "auto"}, argsA...)...)
+	d.must(t, "r2intf", append([]string{tp.RouterIfB, "add", "auto"}, argsB...)...)
 	d.must(t, "r2intf", tp.RouterIfA, "ip", "10.1.0.2/24")
 	d.must(t, "r2intf", tp.RouterIfB, "ip", "10.2.0.2/24")
+}
+
+// detachStop deletes tp's interfaces, stops d and checks that the packet
+// pools of its threads threads are whole (checkPoolsWhole).
+func detachStop(t *testing.T, d *daemon, tp *topo.Topology, threads int) {
+	t.Helper()
+	d.must(t, "r2intf", tp.RouterIfA, "del")
+	d.must(t, "r2intf", tp.RouterIfB, "del")
+	d.stop(t)
+	checkPoolsWhole(t, d, threads)
 }
 
 // pingOK pings and requires no loss; on loss it shows d's counters.
@@ -335,6 +365,29 @@ func tcpClient(addr string, n int) error {
 	c.Close()
 	fmt.Printf("%s %d\n", hex.EncodeToString(h.Sum(nil)), n)
 	return nil
+}
+
+// startListener starts helper kind in namespace ns and waits until it
+// says "listening"; the caller waits for it to finish (at the test's
+// cleanup it is killed if still running). Its stdout and stderr are in
+// out and errs.
+func startListener(t *testing.T, ns, kind string, env ...string) (cmd *exec.Cmd, out, errs *syncBuf) {
+	t.Helper()
+	cmd = inNS(ns, kind, env...)
+	out, errs = &syncBuf{}, &syncBuf{}
+	cmd.Stdout, cmd.Stderr = out, errs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill() })
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(out.String(), "listening") {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s in %s did not start: %s", kind, ns, errs.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return cmd, out, errs
 }
 
 // inNS runs this test binary as a helper inside namespace ns.

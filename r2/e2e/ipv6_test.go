@@ -33,16 +33,7 @@ var v6Drivers = []string{"afpacket", "afxdp"}
 func newTopo6(t *testing.T, cfg topo.Config) *topo.Topology {
 	t.Helper()
 	cfg.IPv6 = true
-	tp, err := topo.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := tp.Close(); err != nil {
-			t.Errorf("topology cleanup: %v", err)
-		}
-	})
-	return tp
+	return newTopoCfg(t, cfg)
 }
 
 // attach6 attaches both router ends with driver drv (A on thread ta, B on

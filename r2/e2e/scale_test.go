@@ -77,15 +77,11 @@ func scaleRun(t *testing.T, threads int, cpus []string, genCPU string, d time.Du
 	for i := range ths {
 		ths[i] = strconv.Itoa(i)
 	}
-	for _, ifn := range []string{tp.RouterIfA, tp.RouterIfB} {
-		args := []string{ifn, "add", "auto", "--driver", "afxdp"}
-		if threads > 1 {
-			args = append(args, "--threads", strings.Join(ths, ","))
-		}
-		r2.must(t, "r2intf", args...)
+	args := []string{"--driver", "afxdp"}
+	if threads > 1 {
+		args = append(args, "--threads", strings.Join(ths, ","))
 	}
-	r2.must(t, "r2intf", tp.RouterIfA, "ip", "10.1.0.2/24")
-	r2.must(t, "r2intf", tp.RouterIfB, "ip", "10.2.0.2/24")
+	attachAll(t, r2, tp, args...)
 	r2.must(t, "r2rt", "route", "10.9.0.0/24", "10.2.0.1", tp.RouterIfB)
 	pingOK(t, r2, tp, tp.H1NS, "10.2.0.1", 2)
 	if show := r2.must(t, "r2intf", "show"); strings.Count(show, "afxdp") != 2 {

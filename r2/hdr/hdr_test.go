@@ -31,6 +31,30 @@ func TestChecksumMatchesReference(t *testing.T) {
 	}
 }
 
+// Long buffers through Sum's 64-bit path: all ones (every addition
+// carries), random bytes, lengths around the 32-byte steps, a starting sum.
+func TestSumLong(t *testing.T) {
+	r := rand.New(rand.NewSource(2))
+	for _, n := range []int{31, 32, 33, 63, 64, 65, 95, 1460, 1461, 9000, 65535, 65536} {
+		ones := make([]byte, n)
+		for i := range ones {
+			ones[i] = 0xff
+		}
+		rnd := make([]byte, n)
+		r.Read(rnd)
+		for _, b := range [][]byte{ones, rnd} {
+			if got, want := Checksum(b, 0), slowChecksum(b); got != want {
+				t.Fatalf("len %d: %#04x, want %#04x", n, got, want)
+			}
+			// A starting sum: the checksum of b after two bytes 0x12 0x34.
+			want := slowChecksum(append([]byte{0x12, 0x34}, b...))
+			if got := Checksum(b, 0x1234); got != want {
+				t.Fatalf("len %d from 0x1234: %#04x, want %#04x", n, got, want)
+			}
+		}
+	}
+}
+
 func TestDecTTLKeepsChecksumValid(t *testing.T) {
 	r := rand.New(rand.NewSource(2))
 	for i := 0; i < 10000; i++ {
@@ -90,4 +114,18 @@ func TestMACHelpers(t *testing.T) {
 	if !IsBroadcast([]byte{255, 255, 255, 255, 255, 255}) || IsBroadcast([]byte{255, 255, 255, 255, 255, 254}) {
 		t.Fatal("IsBroadcast")
 	}
+}
+
+// BenchmarkSum1460: a TCP segment's payload.
+func BenchmarkSum1460(b *testing.B) {
+	buf := make([]byte, 1460)
+	for i := range buf {
+		buf[i] = byte(i * 7)
+	}
+	b.SetBytes(int64(len(buf)))
+	var s uint32
+	for b.Loop() {
+		s += Sum(buf, 0)
+	}
+	_ = s
 }

@@ -26,6 +26,11 @@ const (
 	// IfRxShed counts frames dropped uncopied from the head of the
 	// driver's receive queue because they had waited too long.
 	IfRxShed = "rx_shed"
+	// IfRxGROPackets counts the super-frames software GRO built from
+	// received TCP segments (gnodes/interface/gro).
+	IfRxGROPackets = "rx_gro_packets"
+	// IfRxGROSegments counts the segments merged into them.
+	IfRxGROSegments = "rx_gro_segments"
 )
 
 // Control is the pseudo-node under which the daemon's control side keeps

@@ -95,6 +95,8 @@ func measurements() map[string]*measDef {
 			{Key: "gbps", Label: "throughput", Unit: "Gbit/s", Scale: 1, Digits: 3, Better: "higher", Chart: true},
 			{Key: "retransmits", Label: "retransmits", Unit: "", Scale: 1, Digits: 0, Better: "lower", NoRatio: true},
 		}
+		m = append(m, metricDef{Key: "gro_merged_pct", Label: "segments R2 merged on receive (GRO), of those received", Unit: "%", Scale: 1, Digits: 0, R2Only: true, NoRatio: true},
+			metricDef{Key: "gro_segs", Label: "segments per merged frame (GRO)", Unit: "", Scale: 1, Digits: 1, R2Only: true, NoRatio: true})
 		if offloads {
 			m = append(m, metricDef{Key: "r2_rx_errors", Label: "frames R2 dropped as bad/oversized", Unit: "", Scale: 1, Digits: 0, Better: "lower", R2Only: true, NoRatio: true})
 		}
@@ -155,6 +157,10 @@ func (s *setup) udpFamily(size int, v6 bool) (map[string]float64, []string, erro
 		return nil, nil, err
 	}
 	defer f.stop()
+	var before map[string]uint64
+	if s.d != nil {
+		before, _ = s.d.counterTotals()
+	}
 	cpu0, t0 := s.r2CPU(), time.Now()
 	r, err := s.measureRate(f)
 	if err != nil {
@@ -164,6 +170,11 @@ func (s *setup) udpFamily(size int, v6 bool) (map[string]float64, []string, erro
 	var notes []string
 	if n := f.note(); n != "" {
 		notes = append(notes, n)
+	}
+	if s.d != nil && before != nil {
+		if after, err := s.d.counterTotals(); err == nil {
+			notes = append(notes, s.filteredNote(before, after)...)
+		}
 	}
 	if r.RxOther > r.Delivered/100 {
 		notes = append(notes, fmt.Sprintf("h2 also received %.0f other frames/s (not counted)", r.RxOther))
@@ -233,12 +244,38 @@ func (s *setup) tcpStreams(dst string, streams int) (map[string]float64, []strin
 			if s.grp.offloads {
 				m["r2_rx_errors"] = float64(rxErr)
 			}
+			// GRO on the h1 side, where the data segments arrive.
+			rx := names.IfNodeCounter(s.tp.RouterIfA, names.IfRx)
+			pk := names.IfNodeCounter(s.tp.RouterIfA, names.IfRxGROPackets)
+			sg := names.IfNodeCounter(s.tp.RouterIfA, names.IfRxGROSegments)
+			if n := after[rx] - before[rx]; n > 0 {
+				m["gro_merged_pct"] = 100 * float64(after[sg]-before[sg]) / float64(n)
+			}
+			if n := after[pk] - before[pk]; n > 0 {
+				m["gro_segs"] = float64(after[sg]-before[sg]) / float64(n)
+			}
 			if d := dropDeltas(before, after); len(d) > 0 {
 				notes = append(notes, "R2 drop/error counters: "+strings.Join(d, ", "))
 			}
+			notes = append(notes, s.filteredNote(before, after)...)
 		}
 	}
 	return m, notes, err
+}
+
+// filteredNote says how many of the kernel's copies of transit frames the
+// AF_PACKET tcx filter kept from its IP layer (drv_kernel_filtered, both
+// router interfaces; published once a second, so up to a second late).
+func (s *setup) filteredNote(before, after map[string]uint64) []string {
+	var n uint64
+	for _, ifn := range []string{s.tp.RouterIfA, s.tp.RouterIfB} {
+		k := names.IfNodeCounter(ifn, driver.DrvKernelFiltered)
+		n += after[k] - before[k]
+	}
+	if n == 0 {
+		return nil
+	}
+	return []string{fmt.Sprintf("kernel copies of transit frames dropped by the tcx filter (drv_kernel_filtered): %d", n)}
 }
 
 // dropDeltas lists the counters with "drop", "err", "nobuf" or "miss" in
@@ -339,6 +376,7 @@ func (s *setup) ping(load bool) (map[string]float64, []string, error) {
 				if d := dropDeltas(before, after); len(d) > 0 {
 					notes = append(notes, "R2 drop/error counters: "+strings.Join(d, ", "))
 				}
+				notes = append(notes, s.filteredNote(before, after)...)
 			}
 		}
 	}

@@ -216,6 +216,17 @@ type Config struct {
 	// longer than MTU+18 are dropped (RxErrors) and checksums left
 	// partial are finished on receipt.
 	NoVnetHdr bool
+	// KernelRxFilter attaches a tcx ingress program to the interface that
+	// drops the kernel's copies of transit frames, which a kernel with
+	// forwarding off would drop after its route lookup anyway (see the
+	// package documentation, "Kernel receive filter"). The filter is per
+	// interface: with Fanout, set it on one socket of the group only. If
+	// it cannot be attached the driver works without it
+	// (Driver.KernelFilter says why).
+	KernelRxFilter bool
+	// Logf logs what an operator should know about the filter (its
+	// address notifications failing, resyncs); nil logs nothing.
+	Logf func(format string, args ...any)
 }
 
 // withDefaults fills in defaults and checks c; mtu is the interface's MTU

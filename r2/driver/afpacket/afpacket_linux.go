@@ -31,6 +31,13 @@ type Driver struct {
 	// fd is the socket Send transmits on, the first receive queue's; -1
 	// once closed.
 	fd int
+	// gsoFd sends super-frames (vnet headers only; else -1): a second
+	// socket, bound to the interface with protocol 0 (it receives
+	// nothing), that does not bypass the qdisc. With the qdisc bypassed the
+	// kernel drops a super-frame the device cannot segment itself
+	// (__dev_direct_xmit refuses what validate_xmit_skb segmented: a veth
+	// or NIC with TSO off), where dev_queue_xmit segments it in software.
+	gsoFd int
 	// vnet says every frame sent starts with a virtio_net_hdr
 	// (PACKET_VNET_HDR); read-only.
 	vnet bool
@@ -57,6 +64,12 @@ type Driver struct {
 	mu     sync.Mutex // guards closed, stats and the fds against Close
 	closed bool
 	stats  Stats // accumulated PACKET_STATISTICS of all queues
+
+	// filt is the interface's tcx ingress filter (Config.KernelRxFilter),
+	// nil if not asked for or not attached; filtErr says why not.
+	// Read-only after Open; closed with the driver.
+	filt    *tcxFilter
+	filtErr error
 }
 
 // rxq is one receive queue: a socket and its Rx ring.
@@ -110,7 +123,7 @@ func Open(c Config) (*Driver, error) {
 			c.RxLong = long
 		}
 	}
-	d := &Driver{cfg: c, cnt: c.Counters, fd: -1, epfd: -1, vnet: !c.NoVnetHdr}
+	d := &Driver{cfg: c, cnt: c.Counters, fd: -1, gsoFd: -1, epfd: -1, vnet: !c.NoVnetHdr}
 	for i := range d.msgs {
 		d.msgs[i].Hdr.Iov = &d.iovs[i]
 		d.msgs[i].Hdr.SetIovlen(1)
@@ -118,6 +131,11 @@ func Open(c Config) (*Driver, error) {
 	if err := d.open(); err != nil {
 		d.release()
 		return fail(err)
+	}
+	if c.KernelRxFilter {
+		// After the socket is bound: tcx runs after the packet taps, so
+		// R2 still sees every frame the filter drops.
+		d.filt, d.filtErr = attachFilter(c.Ifindex, c.Ifname, c.Logf)
 	}
 	return d, nil
 }
@@ -241,6 +259,11 @@ func (d *Driver) openQueue(q *rxq, tx bool, fan fanout) error {
 	// or its frames would be reordered; without DEFRAG: a router forwards
 	// fragments as they are (a datagram's later fragments, which carry no
 	// ports, may reach another ring than its first).
+	if tx && !c.NoVnetHdr {
+		if err := d.openGSO(); err != nil {
+			return err
+		}
+	}
 	if fan.join {
 		arg := int(fan.id) | (unix.PACKET_FANOUT_HASH|fan.flags)<<16
 		if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_FANOUT, arg); err != nil {
@@ -331,7 +354,63 @@ func (d *Driver) Close() error {
 		return nil
 	}
 	d.closed = true
-	return d.release()
+	var err error
+	if d.filt != nil {
+		// Before the socket: no frame of the interface is filtered
+		// without R2 having had its copy.
+		err = d.filt.close()
+	}
+	if e := d.release(); e != nil {
+		err = e
+	}
+	return err
+}
+
+// KernelFilter reports whether the tcx ingress filter is attached and,
+// if Config.KernelRxFilter asked for it and it is not, why.
+func (d *Driver) KernelFilter() (on bool, why error) {
+	if d.filt != nil {
+		if d.filt.attached() {
+			return true, nil
+		}
+		return false, d.filt.detachedWhy()
+	}
+	return false, d.filtErr
+}
+
+// KernelFiltered implements driver.KernelFilterCounter: the transit
+// frames the tcx filter dropped before the kernel's IP layer (0 without
+// a filter). Safe from any goroutine.
+func (d *Driver) KernelFiltered() (uint64, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return 0, ErrClosed
+	}
+	if d.filt == nil {
+		return 0, nil
+	}
+	return d.filt.droppedFrames()
+}
+
+// openGSO opens gsoFd: vnet headers, the socket buffer of the main
+// socket, bound to the interface with protocol 0 so it never receives.
+func (d *Driver) openGSO() error {
+	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("socket for super-frames: %w", err)
+	}
+	d.gsoFd = fd
+	if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_VNET_HDR, 1); err != nil {
+		return fmt.Errorf("PACKET_VNET_HDR: %w", err)
+	}
+	if unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUFFORCE, sndBuf) != nil {
+		_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUF, sndBuf)
+	}
+	if err := unix.Bind(fd, &unix.SockaddrLinklayer{Ifindex: d.cfg.Ifindex}); err != nil {
+		return fmt.Errorf("bind the super-frame socket to ifindex %d: %w", d.cfg.Ifindex, err)
+	}
+	return nil
 }
 
 // release frees the rings, the sockets and the epoll instance, whatever
@@ -342,6 +421,10 @@ func (d *Driver) release() error {
 		if e != nil && err == nil {
 			err = fmt.Errorf("af_packet %s: %w", d.cfg.Ifname, e)
 		}
+	}
+	if d.gsoFd >= 0 {
+		keep(unix.Close(d.gsoFd))
+		d.gsoFd = -1
 	}
 	if d.epfd >= 0 {
 		keep(unix.Close(d.epfd))

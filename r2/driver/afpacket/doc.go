@@ -196,12 +196,57 @@
 // interface do not see R2's transmissions. A full device (EAGAIN, ENOBUFS)
 // drops and counts the rest of the batch in TxErrors: Send never waits.
 //
+// Super-frames are the exception: they leave through a second socket
+// (vnet headers, bound to the interface with protocol 0, so it receives
+// nothing) that goes through the qdisc. With the qdisc bypassed the
+// kernel drops a super-frame the device cannot segment itself (a veth or
+// NIC with TSO off): __dev_direct_xmit refuses what validate_xmit_skb
+// had to segment, and counts it in the device's tx dropped. dev_queue_xmit
+// segments it in software and sends the segments. Runs of super-frames and
+// of other frames go out in batch order, one sendmmsg each.
+//
 // The kernel copies each frame into a new skb; for a 64 KiB super-frame
 // that copy is the largest single cost of forwarding it. A PACKET_TX_RING
 // would not remove it on a veth: BenchmarkSendLong measured 1.8 times the
 // CPU per super-frame of sendmmsg, as the frame must first be copied into
 // the ring slot and the kernel copies the slot's pages again
 // (skb_copy_ubufs) before the peer's stack gets them.
+//
+// # Kernel receive filter (tcx)
+//
+// The packet tap gives R2 a copy of every frame, and the kernel's own
+// receive path still runs on the frame afterwards. With forwarding off,
+// which R2 requires, the kernel IP-receives every transit frame, looks its
+// destination up and drops it (ip_error, ip6_forward: InAddrErrors), about
+// 0.6 us a frame, spent in the sender's softirq (on a veth, often R2's own
+// CPU). With Config.KernelRxFilter the driver attaches a tcx ingress
+// program to the interface (newFilterProg) that drops those copies first:
+// tc runs after the packet taps, so R2 has its copy already. It drops only
+// unicast (destination MAC without the group bit), untagged, well-formed
+// IPv4 and IPv6 frames, of a family the kernel does not forward on the
+// interface (read at attach), whose destination is not one of the
+// namespace's local addresses; everything else goes on (TCX_NEXT) to
+// other tcx programs and the stack. The local addresses are one set per
+// network namespace (localSet: two hash maps, both families) shared by
+// the filters of every interface, because Linux accepts a frame for the
+// address of any of its interfaces on any interface (the weak host model);
+// it is filled from a dump before the first filter is attached and kept
+// current by an address subscription, with a new dump when the
+// subscription overflows. An IPv4 address brings its subnet's broadcast
+// and network addresses with it. What the set does not know is treated as
+// transit: local routes that are not addresses (ip route add local, AnyIP),
+// netfilter DNAT or TPROXY to this host, and policy routing into a local
+// table of its own need the filter turned off. A new address is honoured
+// once its notification has been applied (microseconds to a few
+// milliseconds, measured in TestKernelFilterNetns); frames for it before
+// that are dropped.
+//
+// The tcx link is a file descriptor of the process, never pinned: the
+// kernel detaches the program when the driver closes it or the process
+// exits, crashes included. If the kernel has no tcx (before 6.6) or the
+// attach fails, the driver works without the filter (KernelFilter says
+// why). If the maps cannot hold every local address, every filter of the
+// namespace is detached for good and the reason logged.
 //
 // # Threads
 //

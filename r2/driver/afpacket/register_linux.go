@@ -2,6 +2,8 @@ package afpacket
 
 import (
 	"fmt"
+	"strings"
+	"sync"
 
 	"github.com/r2go/r2/r2/driver"
 )
@@ -48,9 +50,35 @@ func open(a driver.OpenArgs) (driver.Driver, error) {
 		Fanout:       fanout,
 		NoVnetHdr:    a.Settings.NoVnetHdr,
 		RxQueues:     a.Settings.RxQueues,
+		// One filter per interface: on a fanout group's first socket.
+		KernelRxFilter: !a.Settings.NoKernelRxFilter && a.Member == 0,
+		Logf:           a.Logf,
 	})
 	if err != nil {
 		return nil, err // a nil *Driver must not become a non-nil driver.Driver
 	}
+	if _, why := d.KernelFilter(); why != nil {
+		if c := a.Counter(driver.DrvKernelFilterOff); c.Valid() {
+			c.Inc()
+		}
+		logFilterOff(a.Logf, a.Ifname, why)
+	}
 	return d, nil
+}
+
+// filterOffLogged holds the reasons already logged: a kernel without tcx
+// refuses every interface alike, and once is enough to say so.
+var filterOffLogged sync.Map
+
+// logFilterOff logs, once per reason, that an interface runs without the
+// kernel receive filter.
+func logFilterOff(logf func(string, ...any), ifname string, why error) {
+	if logf == nil {
+		return
+	}
+	msg := why.Error()
+	if _, seen := filterOffLogged.LoadOrStore(strings.ReplaceAll(msg, ifname, "IF"), true); seen {
+		return
+	}
+	logf("interface %s: afpacket without the kernel rx filter (the kernel IP-receives and drops a copy of every transit frame; counted in drv_kernel_filter_off): %v", ifname, why)
 }

@@ -53,17 +53,45 @@ func (d *Driver) sendBatch(b []*packet.Packet) int {
 		d.iovs[i].Base = unsafe.SliceData(data)
 		d.iovs[i].SetLen(len(data))
 	}
-	next, sent, calls := 0, 0, 0
+	// Runs of super-frames go through gsoFd, the rest through fd, in
+	// order.
+	sent := 0
+	for from := 0; from < n; {
+		super := b[from].GSO.Size != 0 && d.gsoFd >= 0
+		to := from + 1
+		for to < n && (b[to].GSO.Size != 0 && d.gsoFd >= 0) == super {
+			to++
+		}
+		fd := d.fd
+		if super {
+			fd = d.gsoFd
+		}
+		sent += d.sendRange(fd, from, to)
+		from = to
+	}
+	if sent < n {
+		d.cnt.TxErrors.Add(uint64(n - sent))
+	}
+	for i := range b {
+		d.iovs[i].Base = nil // do not keep buffers reachable from here
+	}
+	return sent
+}
+
+// sendRange sends messages msgs[from:to] through fd and returns how
+// many the kernel took.
+func (d *Driver) sendRange(fd, from, to int) int {
+	next, sent, calls := from, 0, 0
 loop:
-	for next < n && calls < maxSendCalls {
-		r, errno := d.sendmmsg(next, n)
+	for next < to && calls < maxSendCalls {
+		r, errno := d.sendmmsg(fd, next, to)
 		calls++
 		switch errno {
 		case 0:
 			if r <= 0 { // cannot happen for a non-empty vector
 				break loop
 			}
-			// r < n-next: frame next+r failed; the next call
+			// r < to-next: frame next+r failed; the next call
 			// reports why.
 			next += r
 			sent += r
@@ -75,24 +103,18 @@ loop:
 		default:
 			// EAGAIN, ENOBUFS (device queue or socket buffer
 			// full), ENETDOWN, ENXIO (interface down or gone):
-			// drop the rest of the batch.
+			// drop the rest of the run.
 			break loop
 		}
 	}
 	d.cnt.Syscalls.Add(uint64(calls))
-	if sent < n {
-		d.cnt.TxErrors.Add(uint64(n - sent))
-	}
-	for i := range b {
-		d.iovs[i].Base = nil // do not keep buffers reachable from here
-	}
 	return sent
 }
 
-// sendmmsg sends messages msgs[from:to] and returns how many went, or the
-// error of the first one.
-func (d *Driver) sendmmsg(from, to int) (int, unix.Errno) {
-	r, _, errno := unix.Syscall6(unix.SYS_SENDMMSG, uintptr(d.fd),
+// sendmmsg sends messages msgs[from:to] through fd and returns how many
+// went, or the error of the first one.
+func (d *Driver) sendmmsg(fd, from, to int) (int, unix.Errno) {
+	r, _, errno := unix.Syscall6(unix.SYS_SENDMMSG, uintptr(fd),
 		uintptr(unsafe.Pointer(&d.msgs[from])), uintptr(to-from), 0, 0, 0)
 	return int(r), errno
 }

@@ -156,15 +156,8 @@ func (n *Node) member(g *fwd.Group, ip hdr.IPv4) (*fwd.Adjacency, *fwd.Interface
 	if out != nil && out.Usable(m.NextHop) {
 		return m, out
 	}
-	for k := 1; k < g.Len(); k++ {
-		j := i + k
-		if j >= g.Len() {
-			j -= g.Len()
-		}
-		a := g.At(j)
-		if o := n.intfs.Get(a.Ifindex); o != nil && o.Usable(a.NextHop) {
-			return a, o
-		}
+	if a, o, ok := g.Failover(i, n.intfs); ok {
+		return a, o
 	}
 	return m, out
 }

@@ -167,15 +167,8 @@ func (n *Node) member(g *fwd.Group6, ip hdr.IPv6) (*fwd.Adjacency6, *fwd.Interfa
 	if out != nil && out.Usable6(&m.NextHop) {
 		return m, out
 	}
-	for k := 1; k < g.Len(); k++ {
-		j := i + k
-		if j >= g.Len() {
-			j -= g.Len()
-		}
-		a := g.At(j)
-		if o := n.intfs.Get(a.Ifindex); o != nil && o.Usable6(&a.NextHop) {
-			return a, o
-		}
+	if a, o, ok := g.Failover(i, n.intfs); ok {
+		return a, o
 	}
 	return m, out
 }
