@@ -49,6 +49,7 @@ type config struct {
 	RxBlocks    int           // [afpacket] blocks
 	RxBlockKB   int           // [afpacket] block_kb
 	RxTimeout   time.Duration // [afpacket] block_timeout
+	RxQueues    int           // [afpacket] rx_queues: receive rings per interface, served in turn
 }
 
 func defaultConfig() config {
@@ -72,6 +73,14 @@ func defaultConfig() config {
 		RxBlocks:   64,
 		RxBlockKB:  64,
 		RxTimeout:  time.Millisecond,
+		// Two receive rings per interface: a light flow hashed
+		// away from a flood is neither dropped at the flood's full
+		// ring nor queued behind it, and udp64/udp1500 throughput
+		// stayed within noise of one ring (README, "Several receive
+		// rings"). Four halve the flood ring's depth again and
+		// looked to cost udp1500 throughput. The driver's own
+		// default stays one.
+		RxQueues: 2,
 	}
 }
 
@@ -94,6 +103,7 @@ var flagKeys = []struct {
 	{"rx-shed-interval", "general", "rx_shed_interval_us", "the receive queue stands when its head has been older than rx_shed_us for these `microseconds` without the queue emptying", func(c *config) any { return c.RxShedIvUs }},
 	{"gro", "general", "gro", "merge the TCP segments of each received batch into super-frames (software GRO), sent on whole or segmented again on output", func(c *config) any { return c.GRO }},
 	{"driver", "general", "driver", "default `driver` of interfaces attached without one", func(c *config) any { return c.Driver }},
+	{"rx-queues", "afpacket", "rx_queues", "AF_PACKET receive `rings` per interface, flows spread over them by hash and served in turn, so a flood fills only its own (frames and blocks are shared among them)", func(c *config) any { return c.RxQueues }},
 	{"vnet-hdr", "afpacket", "vnet_hdr", "AF_PACKET takes GSO/GRO super-frames whole (PACKET_VNET_HDR); false drops them as oversized", func(c *config) any { return c.VnetHdr }},
 	{"kernel-rx-filter", "afpacket", "kernel_rx_filter", "AF_PACKET interfaces get a tcx ingress filter that drops the kernel's copies of transit frames (forwarding off drops them anyway, after an IP receive)", func(c *config) any { return c.KernelRx }},
 	{"socket", "api", "socket", "API Unix socket `path` (default /run/r2/INSTANCE.sock)", func(c *config) any { return "" }},
@@ -165,7 +175,7 @@ func (o *overrides) apply(c *config) error {
 func (c *config) driverSettings() driver.Settings {
 	s := driver.Settings{Ring: c.Ring, Frames: c.Frames, Blocks: c.RxBlocks,
 		BlockSize: c.RxBlockKB << 10, BlockTimeout: c.RxTimeout, NoVnetHdr: !c.VnetHdr,
-		NoKernelRxFilter: !c.KernelRx}
+		NoKernelRxFilter: !c.KernelRx, RxQueues: c.RxQueues}
 	if c.VnetHdr && c.RxBlockKB < 128 {
 		s.BlockSize = 128 << 10 // a v3 block must hold a super-frame
 	}
@@ -354,6 +364,8 @@ func (c *config) set(section, k, v string) error {
 		return num(&c.Frames, 64, 1<<20)
 	case "afpacket.vnet_hdr":
 		return boolean(&c.VnetHdr)
+	case "afpacket.rx_queues":
+		return num(&c.RxQueues, 1, afpacket.MaxRxQueues)
 	case "afpacket.kernel_rx_filter":
 		return boolean(&c.KernelRx)
 	case "afpacket.blocks":

@@ -87,6 +87,9 @@ type Settings struct {
 	// NoVnetHdr turns AF_PACKET's vnet headers (GSO/GRO super-frames
 	// received and sent whole) off.
 	NoVnetHdr bool
+	// RxQueues is the number of AF_PACKET receive rings per interface
+	// (0: the driver's default).
+	RxQueues int
 	// NoKernelRxFilter turns AF_PACKET's tcx ingress filter (which drops
 	// the kernel's copies of transit frames) off.
 	NoKernelRxFilter bool

@@ -88,6 +88,13 @@ const (
 	// DefaultVnetBlockSize is the TPACKET_V3 block size with vnet
 	// headers: a block must hold a whole super-frame.
 	DefaultVnetBlockSize = 128 << 10
+	// DefaultRxQueues is the number of receive queues of an interface:
+	// one socket, as a plain AF_PACKET user expects. The daemon asks for
+	// more ([afpacket] rx_queues).
+	DefaultRxQueues = 1
+	// MaxRxQueues bounds Config.RxQueues: as many as a large NIC has
+	// RSS queues, each at least a page of ring.
+	MaxRxQueues = 64
 	// DefaultMTU is used when Config.MTU is 0 and the interface cannot be
 	// asked.
 	DefaultMTU = 1500
@@ -147,8 +154,9 @@ type Config struct {
 	// Blocks and BlockTimeout to RingV3 only (the other version's fields
 	// are ignored, and left as given); FrameSize to both.
 	Version RingVersion
-	// Frames (RingV2) is the number of ring slots, rounded up to fill
-	// whole pages. 0 means DefaultFrames.
+	// Frames (RingV2) is the number of ring slots, shared evenly by the
+	// RxQueues rings and rounded up so that each fills whole pages. 0
+	// means DefaultFrames.
 	Frames int
 	// FrameSize is tp_frame_size, a power of two. For RingV2 it is the
 	// size of a slot, which must hold a frame of MTU+18 bytes after its
@@ -159,7 +167,8 @@ type Config struct {
 	// BlockSize (RingV3) is the size of an Rx ring block, a power of two
 	// and a multiple of the page size. 0 means DefaultBlockSize.
 	BlockSize int
-	// Blocks (RingV3) is the number of Rx ring blocks. 0 means
+	// Blocks (RingV3) is the number of Rx ring blocks, shared evenly by
+	// the RxQueues rings (rounded up to whole blocks each). 0 means
 	// DefaultBlocks.
 	Blocks int
 	// BlockTimeout (RingV3) is how long the kernel waits before handing
@@ -179,14 +188,25 @@ type Config struct {
 	// open. R2 sets it: a router receives frames for its own MACs only
 	// because it says so, not because the kernel filters for it.
 	Promisc bool
-	// Fanout, when not 0, joins the socket to the interface's PACKET_FANOUT
-	// group of that id in hash mode: several sockets on one interface, one
-	// per serving thread, share its frames, and the kernel sends all frames
-	// of a flow (its flow hash: addresses and ports) to the same socket, so
-	// a flow stays on one thread and in order. Each socket still transmits
-	// on its own. Ids are per network namespace; sockets of one group must
-	// be bound to the same interface.
+	// Fanout, when not 0, joins the sockets (one per receive queue) to the
+	// interface's PACKET_FANOUT group of that id in hash mode: several
+	// sockets on one interface, RxQueues per serving thread, share its
+	// frames, and the kernel sends all frames of a flow (its flow hash:
+	// addresses and ports) to the same socket, so a flow stays on one
+	// thread, in one ring and in order. Each driver still transmits on
+	// its own socket. Ids are per network namespace; sockets of one group
+	// must be bound to the same interface.
 	Fanout uint16
+	// RxQueues is the number of receive queues: sockets with a ring each,
+	// in one PACKET_FANOUT_HASH group, that Recv serves in turn. The group
+	// is Fanout's; with Fanout 0 the kernel picks an id no group of the
+	// namespace has yet (PACKET_FANOUT_FLAG_UNIQUEID), which a caller
+	// naming its own groups may later want: the daemon names it. The kernel's flow hash keeps a flow in
+	// one ring, in order, and a flood fills only its own ring: a light
+	// flow hashed to another is neither dropped at the full ring nor
+	// queued behind it, as with a NIC's RSS queues. 0 means
+	// DefaultRxQueues; at most MaxRxQueues.
+	RxQueues int
 	// NoVnetHdr turns PACKET_VNET_HDR off. With it on (the default), the
 	// socket receives GSO/GRO super-frames whole, with a virtio_net_hdr
 	// that Recv turns into packet.GSO, and Send hands packets with
@@ -223,6 +243,12 @@ func (c Config) withDefaults(mtu int, pageSize int) (Config, error) {
 	}
 	if c.MTU < 68 || c.MTU > 65535 {
 		return c, fmt.Errorf("MTU %d: want 68 to 65535", c.MTU)
+	}
+	if c.RxQueues == 0 {
+		c.RxQueues = DefaultRxQueues
+	}
+	if c.RxQueues < 1 || c.RxQueues > MaxRxQueues {
+		return c, fmt.Errorf("%d receive queues: want 1 to %d", c.RxQueues, MaxRxQueues)
 	}
 	switch c.Version {
 	case RingV2:
@@ -262,7 +288,8 @@ func (c Config) withV2Defaults(pageSize int) (Config, error) {
 		return c, fmt.Errorf("%d frames of %d bytes: want 1 or more, and at most 4 GiB in all", c.Frames, c.FrameSize)
 	}
 	perPage := max(1, pageSize/c.FrameSize)
-	c.Frames = (c.Frames + perPage - 1) / perPage * perPage
+	perRing := (c.Frames + c.RxQueues - 1) / c.RxQueues
+	c.Frames = (perRing + perPage - 1) / perPage * perPage * c.RxQueues
 	return c, nil
 }
 
@@ -293,6 +320,7 @@ func (c Config) withV3Defaults(pageSize int) (Config, error) {
 	case c.BlockTimeout < 0 || c.BlockTimeout > time.Minute:
 		return c, fmt.Errorf("block timeout %v: want 0 to 1m", c.BlockTimeout)
 	}
+	c.Blocks = (c.Blocks + c.RxQueues - 1) / c.RxQueues * c.RxQueues
 	return c, nil
 }
 

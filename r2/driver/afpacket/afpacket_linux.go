@@ -28,7 +28,9 @@ const sndBuf = 4 << 20
 type Driver struct {
 	cfg Config          // defaults filled in; read-only
 	cnt driver.Counters // written by the owner thread only
-	fd  int             // the socket; -1 once closed
+	// fd is the socket Send transmits on, the first receive queue's; -1
+	// once closed.
+	fd int
 	// gsoFd sends super-frames (vnet headers only; else -1): a second
 	// socket, bound to the interface with protocol 0 (it receives
 	// nothing), that does not bypass the qdisc. With the qdisc bypassed the
@@ -40,11 +42,18 @@ type Driver struct {
 	// (PACKET_VNET_HDR); read-only.
 	vnet bool
 
-	// The Rx ring, of the version chosen at Open (noRing before the ring
-	// exists and after Close), walked by the owner thread; rxMem is its
-	// mapping.
-	rx    rxRing
-	rxMem []byte
+	// qs are the receive queues (Config.RxQueues), each a socket with
+	// its own Rx ring, walked by the owner thread; none before Open has
+	// made them and after Close.
+	qs []rxq
+	// epfd is an epoll instance holding the sockets of all queues, which
+	// the owner thread polls in their place (Fd) when there are several;
+	// -1 with one queue.
+	epfd int
+	// Deficit round robin over qs (Recv): next is the queue whose turn
+	// it is, deficit what is left of its quantum (0: its turn has not
+	// started). Owner thread only.
+	next, deficit int
 
 	// Tx message headers, preallocated and reused to avoid allocations:
 	// msgs[i].Hdr.Iov points at iovs[i] for the life of the driver, and
@@ -52,15 +61,22 @@ type Driver struct {
 	msgs [TxBatch]unix.Mmsghdr
 	iovs [TxBatch]unix.Iovec
 
-	mu     sync.Mutex // guards closed, stats and the fd against Close
+	mu     sync.Mutex // guards closed, stats and the fds against Close
 	closed bool
-	stats  Stats // accumulated PACKET_STATISTICS
+	stats  Stats // accumulated PACKET_STATISTICS of all queues
 
 	// filt is the interface's tcx ingress filter (Config.KernelRxFilter),
 	// nil if not asked for or not attached; filtErr says why not.
 	// Read-only after Open; closed with the driver.
 	filt    *tcxFilter
 	filtErr error
+}
+
+// rxq is one receive queue: a socket and its Rx ring.
+type rxq struct {
+	fd  int    // -1 once closed
+	mem []byte // the ring's mapping
+	rx  rxRing // noRing until the ring exists
 }
 
 // Open opens an AF_PACKET socket on the interface c describes, sets up its
@@ -107,7 +123,7 @@ func Open(c Config) (*Driver, error) {
 			c.RxLong = long
 		}
 	}
-	d := &Driver{cfg: c, cnt: c.Counters, fd: -1, gsoFd: -1, rx: noRing{}, vnet: !c.NoVnetHdr}
+	d := &Driver{cfg: c, cnt: c.Counters, fd: -1, gsoFd: -1, epfd: -1, vnet: !c.NoVnetHdr}
 	for i := range d.msgs {
 		d.msgs[i].Hdr.Iov = &d.iovs[i]
 		d.msgs[i].Hdr.SetIovlen(1)
@@ -124,19 +140,79 @@ func Open(c Config) (*Driver, error) {
 	return d, nil
 }
 
-// open creates and sets up the socket. The order matters: the socket is
-// created with protocol 0, which receives nothing, and gets ETH_P_ALL only
-// at bind, after the ring exists. A socket created with ETH_P_ALL would
-// queue frames of every interface on its plain receive queue until then,
-// and those stale frames would keep it polling readable for ever (poll
-// reports the receive queue as well as the ring).
+// open creates the receive queues' sockets, all in one fanout group when
+// there are several, and the epoll instance that watches them. The first
+// socket is the one Send transmits on.
 func (d *Driver) open() error {
+	c := &d.cfg
+	fan := fanout{join: c.Fanout != 0 || c.RxQueues > 1, id: c.Fanout}
+	if fan.join && fan.id == 0 {
+		// No group given: the kernel picks an id no other group of
+		// the namespace has (which may be 0), and the other queues
+		// join it by that id.
+		fan.flags = unix.PACKET_FANOUT_FLAG_UNIQUEID
+	}
+	d.qs = make([]rxq, 0, c.RxQueues)
+	for i := range c.RxQueues {
+		d.qs = append(d.qs, rxq{fd: -1, rx: noRing{}}) // release closes what exists
+		if err := d.openQueue(&d.qs[i], i == 0, fan); err != nil {
+			if c.RxQueues > 1 {
+				return fmt.Errorf("receive queue %d of %d: %w", i+1, c.RxQueues, err)
+			}
+			return err
+		}
+		if fan.flags != 0 {
+			v, err := unix.GetsockoptInt(d.qs[i].fd, unix.SOL_PACKET, unix.PACKET_FANOUT)
+			if err != nil {
+				return fmt.Errorf("PACKET_FANOUT group id: %w", err)
+			}
+			fan.id, fan.flags = uint16(v), 0
+		}
+	}
+	d.fd = d.qs[0].fd
+	if len(d.qs) == 1 {
+		return nil
+	}
+	// Level-triggered: the epoll fd polls readable while any socket
+	// does, so the owner thread's epoll set (which nests it) wakes for
+	// a frame in any ring and stays awake until Recv has emptied them.
+	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		return fmt.Errorf("epoll_create1: %w", err)
+	}
+	d.epfd = epfd
+	for i := range d.qs {
+		ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(i)}
+		if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, d.qs[i].fd, &ev); err != nil {
+			return fmt.Errorf("epoll_ctl: %w", err)
+		}
+	}
+	return nil
+}
+
+// fanout is the PACKET_FANOUT group the sockets join, if join: id, with
+// flags for the first socket.
+type fanout struct {
+	join  bool
+	id    uint16
+	flags int
+}
+
+// openQueue creates and sets up the socket of q; tx says it is the one
+// Send transmits on (and the one holding the promiscuous membership); it
+// joins fan's group if fan.join. The order
+// matters: the socket is created with protocol 0, which receives nothing,
+// and gets ETH_P_ALL only at bind, after the ring exists. A socket created
+// with ETH_P_ALL would queue frames of every interface on its plain receive
+// queue until then, and those stale frames would keep it polling readable
+// for ever (poll reports the receive queue as well as the ring).
+func (d *Driver) openQueue(q *rxq, tx bool, fan fanout) error {
 	c := &d.cfg
 	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("socket: %w", err)
 	}
-	d.fd = fd
+	q.fd = fd
 	if !c.NoVnetHdr {
 		// Before the ring: the kernel refuses it (EBUSY) once a ring
 		// exists, and sizes the ring's frame offsets with it.
@@ -146,9 +222,9 @@ func (d *Driver) open() error {
 	}
 	switch c.Version {
 	case RingV2:
-		err = d.setupV2()
+		err = d.setupV2(q)
 	case RingV3:
-		err = d.setupV3()
+		err = d.setupV3(q)
 	default: // withDefaults let no other through
 		err = fmt.Errorf("ring version %v", c.Version)
 	}
@@ -162,36 +238,39 @@ func (d *Driver) open() error {
 	if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_IGNORE_OUTGOING, 1); err != nil {
 		return fmt.Errorf("PACKET_IGNORE_OUTGOING: %w", err)
 	}
-	if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_QDISC_BYPASS, 1); err != nil {
-		return fmt.Errorf("PACKET_QDISC_BYPASS: %w", err)
-	}
-	// SO_SNDBUFFORCE passes net.core.wmem_max but needs CAP_NET_ADMIN;
-	// without it take what SO_SNDBUF gives (best effort: a small buffer
-	// only makes big batches fail sooner, and that is counted).
-	if unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUFFORCE, sndBuf) != nil {
-		_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUF, sndBuf)
+	if tx {
+		if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_QDISC_BYPASS, 1); err != nil {
+			return fmt.Errorf("PACKET_QDISC_BYPASS: %w", err)
+		}
+		// SO_SNDBUFFORCE passes net.core.wmem_max but needs
+		// CAP_NET_ADMIN; without it take what SO_SNDBUF gives (best
+		// effort: a small buffer only makes big batches fail sooner,
+		// and that is counted).
+		if unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUFFORCE, sndBuf) != nil {
+			_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUF, sndBuf)
+		}
 	}
 	sa := &unix.SockaddrLinklayer{Protocol: htons(unix.ETH_P_ALL), Ifindex: c.Ifindex}
 	if err := unix.Bind(fd, sa); err != nil {
 		return fmt.Errorf("bind to ifindex %d: %w", c.Ifindex, err)
 	}
 	// Fanout needs a bound socket. Hash mode without ROLLOVER: a flow must
-	// never move to another socket (and thread) when its ring is full, or
-	// its frames would be reordered; without DEFRAG: a router forwards
+	// never move to another socket (ring, thread) when its ring is full,
+	// or its frames would be reordered; without DEFRAG: a router forwards
 	// fragments as they are (a datagram's later fragments, which carry no
-	// ports, may reach another thread than its first).
-	if !c.NoVnetHdr {
+	// ports, may reach another ring than its first).
+	if tx && !c.NoVnetHdr {
 		if err := d.openGSO(); err != nil {
 			return err
 		}
 	}
-	if c.Fanout != 0 {
-		arg := int(c.Fanout) | unix.PACKET_FANOUT_HASH<<16
+	if fan.join {
+		arg := int(fan.id) | (unix.PACKET_FANOUT_HASH|fan.flags)<<16
 		if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_FANOUT, arg); err != nil {
-			return fmt.Errorf("PACKET_FANOUT group %d: %w", c.Fanout, err)
+			return fmt.Errorf("PACKET_FANOUT group %d: %w", fan.id, err)
 		}
 	}
-	if c.Promisc {
+	if tx && c.Promisc {
 		mr := unix.PacketMreq{Ifindex: int32(c.Ifindex), Type: unix.PACKET_MR_PROMISC}
 		if err := unix.SetsockoptPacketMreq(fd, unix.SOL_PACKET, unix.PACKET_ADD_MEMBERSHIP, &mr); err != nil {
 			return fmt.Errorf("promiscuous mode: %w", err)
@@ -200,13 +279,13 @@ func (d *Driver) open() error {
 	return nil
 }
 
-// mapRing maps the Rx ring of size bytes the kernel has just set up.
-func (d *Driver) mapRing(size int) error {
-	mem, err := unix.Mmap(d.fd, 0, size, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED|unix.MAP_POPULATE)
+// mapRing maps the Rx ring of size bytes the kernel has just set up on q.
+func mapRing(q *rxq, size int) error {
+	mem, err := unix.Mmap(q.fd, 0, size, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED|unix.MAP_POPULATE)
 	if err != nil {
 		return fmt.Errorf("mmap Rx ring: %w", err)
 	}
-	d.rxMem = mem
+	q.mem = mem
 	return nil
 }
 
@@ -217,40 +296,57 @@ func htons(v uint16) uint16 {
 	return binary.NativeEndian.Uint16(b[:])
 }
 
-// Fd is the socket. It polls readable when the ring holds a frame for
+// Fd is the descriptor the owner thread polls: the socket, or with
+// several receive queues an epoll instance holding their sockets (an epoll
+// fd polls readable while any of its fds does, and nests in the thread's
+// own epoll set). A socket polls readable when its ring holds a frame for
 // Recv (TPACKET_V2 signals each frame as soon as it is written, TPACKET_V3
 // a block when the kernel retires it, full or timed out), and stays
 // readable while the last frame or block handed over is not given back.
-func (d *Driver) Fd() int { return d.fd }
+func (d *Driver) Fd() int {
+	if d.epfd >= 0 {
+		return d.epfd
+	}
+	return d.fd
+}
 
-// Pending reports whether Recv would find a frame now: the next frame
-// (TPACKET_V2) or the current block (TPACKET_V3) is ready, or the current
-// block has unread frames. At most one atomic load.
-func (d *Driver) Pending() bool { return d.rx.pending() }
+// Pending reports whether Recv would find a frame now in any ring: the
+// next frame (TPACKET_V2) or the current block (TPACKET_V3) is ready, or
+// the current block has unread frames. At most one atomic load per ring.
+func (d *Driver) Pending() bool {
+	for i := range d.qs {
+		if d.qs[i].rx.pending() {
+			return true
+		}
+	}
+	return false
+}
 
-// Stats reads the kernel's receive statistics of the socket, accumulated
-// since Open. Safe from any goroutine.
+// Stats reads the kernel's receive statistics of the sockets, summed over
+// the receive queues and accumulated since Open. Safe from any goroutine.
 func (d *Driver) Stats() (Stats, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.closed {
 		return d.stats, ErrClosed
 	}
-	// A TPACKET_V2 socket fills only the first two fields (struct
-	// tpacket_stats), leaving Freeze_q_cnt 0.
-	s, err := unix.GetsockoptTpacketStatsV3(d.fd, unix.SOL_PACKET, unix.PACKET_STATISTICS)
-	if err != nil {
-		return d.stats, fmt.Errorf("af_packet %s: PACKET_STATISTICS: %w", d.cfg.Ifname, err)
+	for i := range d.qs {
+		// A TPACKET_V2 socket fills only the first two fields
+		// (struct tpacket_stats), leaving Freeze_q_cnt 0.
+		s, err := unix.GetsockoptTpacketStatsV3(d.qs[i].fd, unix.SOL_PACKET, unix.PACKET_STATISTICS)
+		if err != nil {
+			return d.stats, fmt.Errorf("af_packet %s: PACKET_STATISTICS: %w", d.cfg.Ifname, err)
+		}
+		// tp_packets already includes tp_drops (the kernel adds them).
+		d.stats.Packets += uint64(s.Packets)
+		d.stats.Drops += uint64(s.Drops)
+		d.stats.FreezeQueue += uint64(s.Freeze_q_cnt)
 	}
-	// tp_packets already includes tp_drops (the kernel adds them).
-	d.stats.Packets += uint64(s.Packets)
-	d.stats.Drops += uint64(s.Drops)
-	d.stats.FreezeQueue += uint64(s.Freeze_q_cnt)
 	return d.stats, nil
 }
 
-// Close unmaps the ring and closes the socket; the kernel drops the
-// promiscuous membership with it. Calling it again does nothing.
+// Close unmaps the rings and closes the sockets; the kernel drops the
+// promiscuous membership with them. Calling it again does nothing.
 func (d *Driver) Close() error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -317,27 +413,36 @@ func (d *Driver) openGSO() error {
 	return nil
 }
 
-// release frees the ring and the socket, whatever exists of them.
+// release frees the rings, the sockets and the epoll instance, whatever
+// exists of them.
 func (d *Driver) release() error {
 	var err error
-	d.rx = noRing{}
-	if d.rxMem != nil {
-		if e := unix.Munmap(d.rxMem); e != nil {
-			err = fmt.Errorf("af_packet %s: munmap: %w", d.cfg.Ifname, e)
+	keep := func(e error) {
+		if e != nil && err == nil {
+			err = fmt.Errorf("af_packet %s: %w", d.cfg.Ifname, e)
 		}
-		d.rxMem = nil
 	}
 	if d.gsoFd >= 0 {
-		if e := unix.Close(d.gsoFd); e != nil && err == nil {
-			err = fmt.Errorf("af_packet %s: close: %w", d.cfg.Ifname, e)
-		}
+		keep(unix.Close(d.gsoFd))
 		d.gsoFd = -1
 	}
-	if d.fd >= 0 {
-		if e := unix.Close(d.fd); e != nil && err == nil {
-			err = fmt.Errorf("af_packet %s: close: %w", d.cfg.Ifname, e)
-		}
-		d.fd = -1
+	if d.epfd >= 0 {
+		keep(unix.Close(d.epfd))
+		d.epfd = -1
 	}
+	for i := range d.qs {
+		q := &d.qs[i]
+		q.rx = noRing{}
+		if q.mem != nil {
+			keep(unix.Munmap(q.mem))
+			q.mem = nil
+		}
+		if q.fd >= 0 {
+			keep(unix.Close(q.fd))
+			q.fd = -1
+		}
+	}
+	d.qs = nil
+	d.fd = -1
 	return err
 }

@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"net"
 	"os/exec"
 	"slices"
@@ -115,6 +116,14 @@ func TestConfigDefaults(t *testing.T) {
 		{name: "MTU given", c: Config{NoVnetHdr: true, MTU: 1000}, ifMTU: 9000, check: func(c Config) bool { return c.MTU == 1000 && c.maxFrame() == 1018 }},
 		{name: "MTU too small", c: Config{NoVnetHdr: true, MTU: 10}, wantErr: "MTU"},
 		{name: "bad version", c: Config{NoVnetHdr: true, Version: 9}, wantErr: "ring version RingVersion(9)"},
+		{name: "one queue by default", c: Config{}, check: func(c Config) bool { return c.RxQueues == DefaultRxQueues }},
+		{name: "too many queues", c: Config{RxQueues: MaxRxQueues + 1}, wantErr: "65 receive queues: want 1 to 64"},
+		{name: "negative queues", c: Config{RxQueues: -1}, wantErr: "receive queues"},
+		{name: "v2 frames shared by queues", c: Config{NoVnetHdr: true, Frames: 100, RxQueues: 3}, check: func(c Config) bool {
+			return c.Frames == 102 // 34 a ring: whole pages of 2 slots
+		}},
+		{name: "v2 a page per queue at least", c: Config{NoVnetHdr: true, Frames: 1, RxQueues: 4}, check: func(c Config) bool { return c.Frames == 8 }},
+		{name: "v3 blocks shared by queues", c: Config{NoVnetHdr: true, Version: RingV3, Blocks: 10, RxQueues: 4}, check: func(c Config) bool { return c.Blocks == 12 }},
 		// TPACKET_V2.
 		{name: "v2 jumbo MTU", c: Config{NoVnetHdr: true, MTU: 9000}, check: func(c Config) bool {
 			return c.FrameSize == 2048 && c.FrameSize >= c.maxFrame()+v2FrameOverhead
@@ -686,11 +695,19 @@ func testCloseTwice(t *testing.T, ver RingVersion) {
 }
 
 // TestZeroAllocs checks that Recv and Send allocate nothing.
-func TestZeroAllocs(t *testing.T) { forVersions(t, testZeroAllocs) }
+// TestZeroAllocs runs with one receive queue and with several (Recv's
+// round robin, Pending over all rings).
+func TestZeroAllocs(t *testing.T) {
+	for _, q := range []int{1, 3} {
+		t.Run(fmt.Sprintf("queues=%d", q), func(t *testing.T) {
+			forVersions(t, func(t *testing.T, ver RingVersion) { testZeroAllocs(t, Config{Version: ver, RxQueues: q}) })
+		})
+	}
+}
 
-func testZeroAllocs(t *testing.T, ver RingVersion) {
+func testZeroAllocs(t *testing.T, c Config) {
 	v := newVethPair(t, 1500)
-	d := v.openDriver(t, Config{Version: ver})
+	d := v.openDriver(t, c)
 	peer := openRaw(t, v.B, v.IdxB, false)
 	pool := packet.NewPool(0, 64)
 	const runs, batch = 50, 8

@@ -5,6 +5,7 @@ package afpacket
 import (
 	"encoding/binary"
 	"fmt"
+	"os"
 	"runtime"
 	"slices"
 	"sync/atomic"
@@ -36,6 +37,36 @@ func BenchmarkRecvSend(b *testing.B) {
 				})
 			}
 		})
+	}
+}
+
+// BenchmarkRecvSendQueues forwards frames as BenchmarkRecvSend does
+// (TPACKET_V2, one flow) with A's frames spread over receive queues: one
+// socket alone, one socket in a fanout group (the kernel's flow hash per
+// frame), and four sockets in a group, polled through the driver's epoll
+// fd. Every ring has the 4096 slots of the default, so none overflows.
+func BenchmarkRecvSendQueues(b *testing.B) {
+	v := newVethPair(b, 1500)
+	group := uint16(os.Getpid())
+	for _, q := range []struct {
+		name string
+		c    Config
+	}{
+		{"queues=1", Config{}},
+		{"queues=1/fanout", Config{Fanout: group}},
+		{"queues=4", Config{RxQueues: 4, Frames: 4 * DefaultFrames}},
+	} {
+		for _, size := range []int{64, 1514} {
+			b.Run(fmt.Sprintf("%s/size=%d", q.name, size), func(b *testing.B) {
+				c := q.c
+				c.Promisc, c.Version = true, RingV2
+				dA := v.openDriver(b, c)
+				defer dA.Close()
+				dB := v.openDriverB(b, Config{Version: RingV2})
+				defer dB.Close()
+				benchForward(b, v, dA, dB, size)
+			})
+		}
 	}
 }
 
@@ -286,7 +317,7 @@ func ringRewind(b *testing.B, d *Driver) (rewind func()) {
 			atomic.StoreUint32(w, status[i])
 		}
 	}
-	switch r := d.rx.(type) {
+	switch r := d.qs[0].rx.(type) {
 	case *ring3:
 		cur0, base0 := r.cur, r.base
 		record(r.blocks, func(i int) *uint32 { return r.status(((cur0 + i) % r.blocks) * r.blockSize) })
@@ -302,7 +333,7 @@ func ringRewind(b *testing.B, d *Driver) (rewind func()) {
 			r.cur, r.off = cur0, off0
 		}
 	}
-	b.Fatalf("ring %T", d.rx)
+	b.Fatalf("ring %T", d.qs[0].rx)
 	return nil
 }
 
@@ -329,6 +360,20 @@ func BenchmarkRecvLatency(b *testing.B) {
 			})
 		})
 	}
+	// Four receive queues: the thread polls the driver's epoll fd, which
+	// holds the sockets (a nested epoll: one more wakeup hop).
+	b.Run("ring=v2/queues=4", func(b *testing.B) {
+		d := v.openDriver(b, Config{Version: RingV2, RxQueues: 4})
+		pool := packet.NewPool(0, 16)
+		pkts := make([]*packet.Packet, 16)
+		benchLatency(b, v, d.Fd(), func(got func(frame []byte)) {
+			n := d.Recv(pool, pkts)
+			for _, p := range pkts[:n] {
+				got(p.Data())
+				pool.Free(p)
+			}
+		})
+	})
 	b.Run("socket", func(b *testing.B) {
 		s := openRaw(b, v.A, v.IdxA, false)
 		buf := make([]byte, 2048)

@@ -14,24 +14,24 @@ import (
 	"github.com/r2go/r2/r2/packet"
 )
 
-// setupCopy turns the copy path on for a TPACKET_V2 ring with vnet
-// headers: with PACKET_COPY_THRESH, a frame longer than a slot still gets
-// its slot (its header, its virtio_net_hdr and the part that fits, marked
+// setupCopy turns the copy path on for the TPACKET_V2 ring of socket fd
+// with vnet headers: with PACKET_COPY_THRESH, a frame longer than a slot
+// still gets its slot (its header, its virtio_net_hdr and the part that fits, marked
 // TP_STATUS_COPY), and the kernel queues the whole frame, without copying
 // it, on the socket's receive queue, where recvmsg reads it. Slots and
 // queue entries are made under one lock, so the queue holds the long
 // frames in the order of their slots. The queue is bounded by the receive
 // buffer: a frame arriving while it is full gets a truncated slot without
 // TP_STATUS_COPY, which Recv drops as truncated (RxErrors).
-func (d *Driver) setupCopy() error {
-	if err := unix.SetsockoptInt(d.fd, unix.SOL_PACKET, unix.PACKET_COPY_THRESH, 1); err != nil {
+func setupCopy(fd int) error {
+	if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_COPY_THRESH, 1); err != nil {
 		return fmt.Errorf("PACKET_COPY_THRESH: %w", err)
 	}
 	// SO_RCVBUFFORCE passes net.core.rmem_max but needs CAP_NET_ADMIN;
 	// without it take what SO_RCVBUF gives (a smaller queue only drops
 	// super-frames sooner under a backlog, and that is counted).
-	if unix.SetsockoptInt(d.fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, CopyRcvBuf) != nil {
-		_ = unix.SetsockoptInt(d.fd, unix.SOL_SOCKET, unix.SO_RCVBUF, CopyRcvBuf)
+	if unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, CopyRcvBuf) != nil {
+		_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, CopyRcvBuf)
 	}
 	return nil
 }

@@ -159,6 +159,32 @@
 // membership, which the kernel drops when the socket closes, so the
 // interface's promiscuity is restored even if R2 dies.
 //
+// # Several receive queues
+//
+// With Config.RxQueues K above 1 the driver opens K sockets on the
+// interface, each with its own ring (of Frames/K slots or Blocks/K
+// blocks, so the memory stays that of one ring), in one PACKET_FANOUT_HASH
+// group: the kernel puts every frame of a flow (its flow hash of addresses
+// and ports) into the same ring, so a flow keeps its order, and frames of
+// different flows into rings chosen by the hash, as a NIC's RSS spreads
+// flows over its receive queues. Recv serves the rings by deficit round
+// robin, a quantum of len(pkts)/K frames each in turn, and a ring whose
+// turn the end of a batch cut short finishes it first at the next call.
+// A flood fills and overflows only its own ring; a light flow in another
+// ring is neither dropped at the full ring nor queued behind it: its frame
+// waits at most one batch of the other rings. The hash is the kernel's,
+// seeded randomly at boot, so a light flow shares the flood's ring with
+// probability about 1/K, and then fares as with one ring.
+//
+// The owner thread polls one descriptor (Fd): with several queues an epoll
+// instance of the driver's own holding the K sockets, level-triggered, so
+// it polls readable while any ring holds a frame. Send transmits on the
+// first socket. Stats sum the sockets' statistics; Shed and HeadTime work
+// on every ring (HeadTime is the oldest head). A flow's ring is fixed only
+// while the group's membership is: when a socket joins or leaves
+// (an interface added with more threads, or removed), the hash maps flows
+// anew.
+//
 // # Transmit
 //
 // Send gives a batch to the kernel with one sendmmsg(2) call whose iovecs

@@ -24,6 +24,17 @@ func open(a driver.OpenArgs) (driver.Driver, error) {
 	default:
 		return nil, fmt.Errorf("afpacket: ring %q: want v2 or v3", a.Settings.Ring)
 	}
+	fanout := a.Fanout
+	if fanout == 0 && a.Settings.RxQueues > 1 {
+		// The receive queues' group gets the id a group of threads
+		// on this interface would have (the daemon's: its ifindex):
+		// one the kernel picked could be another interface's id,
+		// which that interface's threads would then fail to join.
+		fanout = uint16(a.Ifindex)
+		if fanout == 0 {
+			fanout = 1
+		}
+	}
 	d, err := Open(Config{
 		Version:      v,
 		Frames:       a.Settings.Frames,
@@ -36,8 +47,9 @@ func open(a driver.OpenArgs) (driver.Driver, error) {
 		Counters:     a.Counters,
 		RxLong:       a.Counter(driver.DrvRxLong),
 		Promisc:      a.Promisc,
-		Fanout:       a.Fanout,
+		Fanout:       fanout,
 		NoVnetHdr:    a.Settings.NoVnetHdr,
+		RxQueues:     a.Settings.RxQueues,
 		// One filter per interface: on a fanout group's first socket.
 		KernelRxFilter: !a.Settings.NoKernelRxFilter && a.Member == 0,
 		Logf:           a.Logf,

@@ -35,11 +35,57 @@ func (noRing) recv(*packet.Pool, []*packet.Packet, *driver.Counters) int { retur
 func (noRing) pending() bool                                             { return false }
 
 // Recv implements driver.Driver: it copies up to len(pkts) frames from the
-// ring into packets of pool. It makes no system call and never blocks.
+// rings into packets of pool. It makes no system call and never blocks.
+//
+// With several receive queues it serves their rings by deficit round
+// robin, as a NIC driver polls its RSS queues: each ring in turn gives up
+// to a quantum of len(pkts)/K frames, and a ring whose turn the end of a
+// batch cut short finishes it first at the next call. So a light flow
+// whose ring holds one frame waits for at most one batch of the others,
+// however many frames a flood keeps in its own ring.
 func (d *Driver) Recv(pool *packet.Pool, pkts []*packet.Packet) int {
-	n := d.rx.recv(pool, pkts, &d.cnt)
+	var n int
+	if len(d.qs) == 1 {
+		n = d.qs[0].rx.recv(pool, pkts, &d.cnt)
+	} else {
+		n = d.recvDRR(pool, pkts)
+	}
 	if n > 0 {
 		d.cnt.RxBatches.Inc()
+	}
+	return n
+}
+
+// recvDRR is Recv over several rings. A ring that gives fewer frames than
+// asked (it emptied, or the pool did) ends its turn and banks nothing, as
+// an empty DRR queue does; the call ends when the batch is full or a
+// whole round found nothing.
+func (d *Driver) recvDRR(pool *packet.Pool, pkts []*packet.Packet) int {
+	k := len(d.qs)
+	if k == 0 {
+		return 0
+	}
+	quantum := (len(pkts) + k - 1) / k
+	n, idle := 0, 0
+	for n < len(pkts) && idle < k {
+		if d.deficit == 0 {
+			d.deficit = quantum
+		}
+		want := min(d.deficit, len(pkts)-n)
+		got := d.qs[d.next].rx.recv(pool, pkts[n:n+want], &d.cnt)
+		n += got
+		d.deficit -= got
+		if got == 0 {
+			idle++
+		} else {
+			idle = 0
+		}
+		if got < want || d.deficit == 0 {
+			d.deficit = 0
+			if d.next++; d.next == k {
+				d.next = 0
+			}
+		}
 	}
 	return n
 }

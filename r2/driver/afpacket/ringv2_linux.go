@@ -14,38 +14,39 @@ import (
 	"github.com/r2go/r2/r2/packet"
 )
 
-// setupV2 makes the socket's Rx ring a TPACKET_V2 ring of frame slots and
-// maps it. The kernel allocates the ring in blocks that slots may not
+// setupV2 makes the Rx ring of q's socket a TPACKET_V2 ring of frame
+// slots (its share of Config.Frames) and maps it. The kernel allocates the ring in blocks that slots may not
 // straddle; blocks of one page (or one slot, if larger) are the easiest
 // to find, and as Config.FrameSize is a power of two and Config.Frames
 // fills whole blocks, the slots lie back to back in the mapping.
-func (d *Driver) setupV2() error {
+func (d *Driver) setupV2(q *rxq) error {
 	c := &d.cfg
-	if err := unix.SetsockoptInt(d.fd, unix.SOL_PACKET, unix.PACKET_VERSION, unix.TPACKET_V2); err != nil {
+	if err := unix.SetsockoptInt(q.fd, unix.SOL_PACKET, unix.PACKET_VERSION, unix.TPACKET_V2); err != nil {
 		return fmt.Errorf("PACKET_VERSION TPACKET_V2: %w", err)
 	}
 	blockSize := max(os.Getpagesize(), c.FrameSize)
-	size := c.Frames * c.FrameSize
+	frames := c.Frames / c.RxQueues // withV2Defaults made it whole pages
+	size := frames * c.FrameSize
 	req := unix.TpacketReq{
 		Block_size: uint32(blockSize),
 		Block_nr:   uint32(size / blockSize),
 		Frame_size: uint32(c.FrameSize),
-		Frame_nr:   uint32(c.Frames),
+		Frame_nr:   uint32(frames),
 	}
-	if err := unix.SetsockoptTpacketReq(d.fd, unix.SOL_PACKET, unix.PACKET_RX_RING, &req); err != nil {
-		return fmt.Errorf("PACKET_RX_RING %d frames of %d bytes: %w", c.Frames, c.FrameSize, err)
+	if err := unix.SetsockoptTpacketReq(q.fd, unix.SOL_PACKET, unix.PACKET_RX_RING, &req); err != nil {
+		return fmt.Errorf("PACKET_RX_RING %d frames of %d bytes: %w", frames, c.FrameSize, err)
 	}
-	if err := d.mapRing(size); err != nil {
+	if err := mapRing(q, size); err != nil {
 		return err
 	}
-	r := &ring2{mem: d.rxMem, frameSize: c.FrameSize, frames: c.Frames, opt: c.rxOpts()}
+	r := &ring2{mem: q.mem, frameSize: c.FrameSize, frames: frames, opt: c.rxOpts()}
 	if !c.NoVnetHdr {
-		if err := d.setupCopy(); err != nil {
+		if err := setupCopy(q.fd); err != nil {
 			return err
 		}
-		r.long = newCopyRx(d.fd, c.RxLong)
+		r.long = newCopyRx(q.fd, c.RxLong)
 	}
-	d.rx = r
+	q.rx = r
 	return nil
 }
 

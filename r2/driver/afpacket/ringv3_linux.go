@@ -23,27 +23,28 @@ const (
 	bdHeaderSize = 48 // the descriptor, the least a block holds
 )
 
-// setupV3 makes the socket's Rx ring a TPACKET_V3 ring of blocks and maps
-// it.
-func (d *Driver) setupV3() error {
+// setupV3 makes the Rx ring of q's socket a TPACKET_V3 ring of blocks (its
+// share of Config.Blocks) and maps it.
+func (d *Driver) setupV3(q *rxq) error {
 	c := &d.cfg
-	if err := unix.SetsockoptInt(d.fd, unix.SOL_PACKET, unix.PACKET_VERSION, unix.TPACKET_V3); err != nil {
+	blocks := c.Blocks / c.RxQueues // withV3Defaults made it whole
+	if err := unix.SetsockoptInt(q.fd, unix.SOL_PACKET, unix.PACKET_VERSION, unix.TPACKET_V3); err != nil {
 		return fmt.Errorf("PACKET_VERSION TPACKET_V3: %w", err)
 	}
 	req := unix.TpacketReq3{
 		Block_size:     uint32(c.BlockSize),
-		Block_nr:       uint32(c.Blocks),
+		Block_nr:       uint32(blocks),
 		Frame_size:     uint32(c.FrameSize),
-		Frame_nr:       uint32(c.Blocks * (c.BlockSize / c.FrameSize)),
+		Frame_nr:       uint32(blocks * (c.BlockSize / c.FrameSize)),
 		Retire_blk_tov: c.blockTimeoutMs(),
 	}
-	if err := unix.SetsockoptTpacketReq3(d.fd, unix.SOL_PACKET, unix.PACKET_RX_RING, &req); err != nil {
-		return fmt.Errorf("PACKET_RX_RING %d blocks of %d bytes: %w", c.Blocks, c.BlockSize, err)
+	if err := unix.SetsockoptTpacketReq3(q.fd, unix.SOL_PACKET, unix.PACKET_RX_RING, &req); err != nil {
+		return fmt.Errorf("PACKET_RX_RING %d blocks of %d bytes: %w", blocks, c.BlockSize, err)
 	}
-	if err := d.mapRing(c.Blocks * c.BlockSize); err != nil {
+	if err := mapRing(q, blocks*c.BlockSize); err != nil {
 		return err
 	}
-	d.rx = &ring3{mem: d.rxMem, blockSize: c.BlockSize, blocks: c.Blocks, opt: c.rxOpts()}
+	q.rx = &ring3{mem: q.mem, blockSize: c.BlockSize, blocks: blocks, opt: c.rxOpts()}
 	return nil
 }
 

@@ -16,21 +16,40 @@ var _ driver.Shedder = (*Driver)(nil)
 // Shed implements driver.Shedder, using the receive time the kernel writes
 // into every frame header (tp_sec, tp_nsec). Shedding a frame costs the
 // header read, the flow hash and, per slot or block, the status word: no
-// copy and no packet.
+// copy and no packet. With several receive queues each ring is shed in
+// turn, up to max frames in all.
 func (d *Driver) Shed(cutoff int64, max int, m *driver.FlowMeter) int {
-	switch r := d.rx.(type) {
-	case *ring2:
-		return r.shed(cutoff, max, m, &d.cnt)
-	case *ring3:
-		return r.shed(cutoff, max, m)
+	n := 0
+	for i := range d.qs {
+		if n >= max {
+			break
+		}
+		switch r := d.qs[i].rx.(type) {
+		case *ring2:
+			n += r.shed(cutoff, max-n, m, &d.cnt)
+		case *ring3:
+			n += r.shed(cutoff, max-n, m)
+		}
 	}
-	return 0
+	return n
 }
 
 // HeadTime implements driver.Shedder: the kernel's receive time of the
-// frame the reader is at (false with no frame handed over yet).
+// oldest frame at the head of a ring (false with no frame handed over
+// yet).
 func (d *Driver) HeadTime() (int64, bool) {
-	switch r := d.rx.(type) {
+	oldest, found := int64(0), false
+	for i := range d.qs {
+		if t, ok := headTime(d.qs[i].rx); ok && (!found || t < oldest) {
+			oldest, found = t, true
+		}
+	}
+	return oldest, found
+}
+
+// headTime is the receive time of the frame the reader of rx is at.
+func headTime(rx rxRing) (int64, bool) {
+	switch r := rx.(type) {
 	case *ring2:
 		if atomic.LoadUint32(r.status(r.off))&unix.TP_STATUS_USER == 0 {
 			return 0, false
