@@ -3,11 +3,12 @@
 package afpacket
 
 import (
-	"encoding/binary"
 	"fmt"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
+
+	"github.com/r2go/r2/r2/driver/internal/bpfasm"
 )
 
 // Offsets in struct __sk_buff (uapi linux/bpf.h) that the filter reads.
@@ -40,14 +41,6 @@ const (
 // filterProgLicense is the license the kernel is told; the filter calls
 // only helpers that any license may.
 const filterProgLicense = "Dual BSD/GPL"
-
-// ne16 is v in network order as a native-order 16-bit load of the frame
-// reads it, so EtherTypes compare without a byte swap.
-func ne16(v uint16) int32 {
-	var b [2]byte
-	binary.BigEndian.PutUint16(b[:], v)
-	return int32(binary.NativeEndian.Uint16(b[:]))
-}
 
 // filterFamilies says which families the filter drops transit frames of:
 // those the kernel does not forward on the interface (see forwardingOff).
@@ -155,10 +148,10 @@ func newFilterProg(local4, local6, dropped *ebpf.Map, fam filterFamilies) (*ebpf
 		asm.LoadMem(asm.R2, asm.R7, 12, asm.Half),
 	)
 	if fam.v4 {
-		add(asm.JEq.Imm(asm.R2, ne16(fEtherIPv4), "ipv4"))
+		add(asm.JEq.Imm(asm.R2, bpfasm.NE16(fEtherIPv4), "ipv4"))
 	}
 	if fam.v6 {
-		add(asm.JEq.Imm(asm.R2, ne16(fEtherIPv6), "ipv6"))
+		add(asm.JEq.Imm(asm.R2, bpfasm.NE16(fEtherIPv6), "ipv6"))
 	}
 	add(asm.Ja.Label("next"))
 	if fam.v4 {
@@ -175,12 +168,9 @@ func newFilterProg(local4, local6, dropped *ebpf.Map, fam filterFamilies) (*ebpf
 			asm.JGE.Imm(asm.R2, 224, "next"),
 			asm.JEq.Imm(asm.R2, 127, "next"),
 			asm.JEq.Imm(asm.R2, 0, "next"),
-			asm.LoadMem(asm.R2, asm.R7, fIP4Dst, asm.Word),
-			asm.StoreMem(asm.RFP, -4, asm.R2, asm.Word),
-			ld4,
-			asm.Mov.Reg(asm.R2, asm.RFP),
-			asm.Add.Imm(asm.R2, -4),
-			asm.FnMapLookupElem.Call(),
+		)
+		add(bpfasm.LookupIPv4("", asm.R7, fIP4Dst, ld4)...)
+		add(
 			asm.JNE.Imm(asm.R0, 0, "next"),
 			asm.Ja.Label("drop"),
 		)
@@ -194,14 +184,9 @@ func newFilterProg(local4, local6, dropped *ebpf.Map, fam filterFamilies) (*ebpf
 			asm.JNE.Imm(asm.R2, 6, "next"),
 			asm.LoadMem(asm.R2, asm.R7, fIP6Dst, asm.Byte),
 			asm.JEq.Imm(asm.R2, 0xff, "next"),
-			asm.LoadMem(asm.R2, asm.R7, fIP6Dst, asm.DWord),
-			asm.StoreMem(asm.RFP, -16, asm.R2, asm.DWord),
-			asm.LoadMem(asm.R2, asm.R7, fIP6Dst+8, asm.DWord),
-			asm.StoreMem(asm.RFP, -8, asm.R2, asm.DWord),
-			ld6,
-			asm.Mov.Reg(asm.R2, asm.RFP),
-			asm.Add.Imm(asm.R2, -16),
-			asm.FnMapLookupElem.Call(),
+		)
+		add(bpfasm.LookupIPv6("", asm.R7, fIP6Dst, ld6)...)
+		add(
 			asm.JNE.Imm(asm.R0, 0, "next"),
 			asm.Ja.Label("drop"),
 		)
@@ -209,19 +194,9 @@ func newFilterProg(local4, local6, dropped *ebpf.Map, fam filterFamilies) (*ebpf
 	add(
 		asm.Mov.Imm(asm.R0, tcxNext).WithSymbol("next"),
 		asm.Return(),
-		// Dropped: counted per CPU, so without atomics.
-		asm.StoreImm(asm.RFP, -20, 0, asm.Word).WithSymbol("drop"),
-		ldD,
-		asm.Mov.Reg(asm.R2, asm.RFP),
-		asm.Add.Imm(asm.R2, -20),
-		asm.FnMapLookupElem.Call(),
-		asm.JEq.Imm(asm.R0, 0, "shot"),
-		asm.LoadMem(asm.R1, asm.R0, 0, asm.DWord),
-		asm.Add.Imm(asm.R1, 1),
-		asm.StoreMem(asm.R0, 0, asm.R1, asm.DWord),
-		asm.Mov.Imm(asm.R0, tcxDrop).WithSymbol("shot"),
-		asm.Return(),
 	)
+	// Dropped: counted.
+	add(bpfasm.CountAndReturn("drop", ldD, tcxDrop)...)
 	if fam.v4 {
 		add(pull("pull4", fIP4End, "ipv4body")...)
 	}

@@ -3,13 +3,14 @@
 package afxdp
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"net/netip"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
+
+	"github.com/r2go/r2/r2/driver/internal/bpfasm"
 )
 
 // hostMapEntries bounds the addresses of each family that one interface
@@ -48,14 +49,6 @@ const (
 	ip6HdrEnd   = ethHdr + 40 // the fixed IPv6 header
 	icmp6TypeAt = ip6HdrEnd   // ICMPv6 type, when next header is 58
 )
-
-// ne16 is the 16-bit value v in network order as a native-order load of
-// the packet reads it, so EtherTypes compare without a byte swap.
-func ne16(v uint16) int32 {
-	var b [2]byte
-	binary.BigEndian.PutUint16(b[:], v)
-	return int32(binary.NativeEndian.Uint16(b[:]))
-}
 
 // newHostProg builds the classifier around the XSKMAP xsks. In C it would be
 //
@@ -132,11 +125,11 @@ func newHostProg(xsks *ebpf.Map, flags uint32) (_ *hostProg, err error) {
 	add(need(ethHdr, "redirect")...)
 	add(
 		asm.LoadMem(asm.R2, asm.R7, 12, asm.Half),
-		asm.JEq.Imm(asm.R2, ne16(etherARP), "pass"),
-		asm.JEq.Imm(asm.R2, ne16(etherIPv4), "ipv4"),
-		asm.JEq.Imm(asm.R2, ne16(etherIPv6), "ipv6"),
-		asm.JEq.Imm(asm.R2, ne16(etherVLAN), "pass"),
-		asm.JEq.Imm(asm.R2, ne16(etherQinQ), "pass"),
+		asm.JEq.Imm(asm.R2, bpfasm.NE16(etherARP), "pass"),
+		asm.JEq.Imm(asm.R2, bpfasm.NE16(etherIPv4), "ipv4"),
+		asm.JEq.Imm(asm.R2, bpfasm.NE16(etherIPv6), "ipv6"),
+		asm.JEq.Imm(asm.R2, bpfasm.NE16(etherVLAN), "pass"),
+		asm.JEq.Imm(asm.R2, bpfasm.NE16(etherQinQ), "pass"),
 		asm.Ja.Label("redirect"),
 	)
 	// IPv4.
@@ -159,12 +152,9 @@ func newHostProg(xsks *ebpf.Map, flags uint32) (_ *hostProg, err error) {
 		asm.Ja.Label("v4lookup"),
 		asm.LoadMem(asm.R2, asm.R7, ip4DstOff, asm.Word).WithSymbol("v4bcast"),
 		asm.JEq.Imm32(asm.R2, -1, "pass"),
-		asm.LoadMem(asm.R2, asm.R7, ip4DstOff, asm.Word).WithSymbol("v4lookup"),
-		asm.StoreMem(asm.RFP, -4, asm.R2, asm.Word),
-		ld4,
-		asm.Mov.Reg(asm.R2, asm.RFP),
-		asm.Add.Imm(asm.R2, -4),
-		asm.FnMapLookupElem.Call(),
+	)
+	add(bpfasm.LookupIPv4("v4lookup", asm.R7, ip4DstOff, ld4)...)
+	add(
 		asm.JNE.Imm(asm.R0, 0, "pass"),
 		asm.Ja.Label("redirect"),
 	)
@@ -192,16 +182,9 @@ func newHostProg(xsks *ebpf.Map, flags uint32) (_ *hostProg, err error) {
 		asm.JLT.Imm(asm.R2, 130, "v6lookup"),
 		asm.JLE.Imm(asm.R2, 137, "pass"),
 		asm.JEq.Imm(asm.R2, 143, "pass"),
-		asm.LoadMem(asm.R2, asm.R7, ip6DstOff, asm.DWord).WithSymbol("v6lookup"),
-		asm.StoreMem(asm.RFP, -16, asm.R2, asm.DWord),
-		asm.LoadMem(asm.R2, asm.R7, ip6DstOff+8, asm.DWord),
-		asm.StoreMem(asm.RFP, -8, asm.R2, asm.DWord),
-		ld6,
-		asm.Mov.Reg(asm.R2, asm.RFP),
-		asm.Add.Imm(asm.R2, -16),
-		asm.FnMapLookupElem.Call(),
-		asm.JNE.Imm(asm.R0, 0, "pass"),
 	)
+	add(bpfasm.LookupIPv6("v6lookup", asm.R7, ip6DstOff, ld6)...)
+	add(asm.JNE.Imm(asm.R0, 0, "pass"))
 	// Everything else: to R2, as the plain program does.
 	add(
 		asm.LoadMem(asm.R2, asm.R6, xdpMdRxQueueIndex, asm.Word).WithSymbol("redirect"),
@@ -209,20 +192,9 @@ func newHostProg(xsks *ebpf.Map, flags uint32) (_ *hostProg, err error) {
 		asm.Mov.Imm(asm.R3, xdpPass),
 		asm.FnRedirectMap.Call(),
 		asm.Return(),
-		// Passed: counted (per CPU, so no atomics; only these frames
-		// pay for it).
-		asm.StoreImm(asm.RFP, -20, 0, asm.Word).WithSymbol("pass"),
-		ldP,
-		asm.Mov.Reg(asm.R2, asm.RFP),
-		asm.Add.Imm(asm.R2, -20),
-		asm.FnMapLookupElem.Call(),
-		asm.JEq.Imm(asm.R0, 0, "ret_pass"),
-		asm.LoadMem(asm.R1, asm.R0, 0, asm.DWord),
-		asm.Add.Imm(asm.R1, 1),
-		asm.StoreMem(asm.R0, 0, asm.R1, asm.DWord),
-		asm.Mov.Imm(asm.R0, xdpActPass).WithSymbol("ret_pass"),
-		asm.Return(),
 	)
+	// Passed: counted (only these frames pay for it).
+	add(bpfasm.CountAndReturn("pass", ldP, xdpActPass)...)
 	h.prog, err = ebpf.NewProgram(&ebpf.ProgramSpec{
 		Name:         "r2_xsk_host",
 		Type:         ebpf.XDP,

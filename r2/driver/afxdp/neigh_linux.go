@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/r2go/r2/counters"
+	"github.com/r2go/r2/r2/driver/internal/bpfasm"
 	"github.com/r2go/r2/r2/packet"
 )
 
@@ -115,7 +116,7 @@ func (s *neighSock) listen(on bool) error {
 	if on {
 		proto = unix.ETH_P_ALL
 	}
-	if err := unix.Bind(s.fd, &unix.SockaddrLinklayer{Protocol: uint16(ne16(proto)), Ifindex: s.ifindex}); err != nil {
+	if err := unix.Bind(s.fd, &unix.SockaddrLinklayer{Protocol: uint16(bpfasm.NE16(proto)), Ifindex: s.ifindex}); err != nil {
 		return fmt.Errorf("neighbour socket: bind protocol %#x: %w", proto, err)
 	}
 	return nil

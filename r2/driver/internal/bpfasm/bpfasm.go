@@ -1,0 +1,82 @@
+// Package bpfasm holds the pieces of BPF assembly that R2's packet
+// classifiers share (the AF_XDP host-owned XDP program and the AF_PACKET
+// tcx filter): looking an address up in a hash map keyed by it, counting
+// in a per-CPU array, and EtherType constants in load order. Each program
+// keeps its own control flow; only the fragments are said once here.
+package bpfasm
+
+import (
+	"encoding/binary"
+
+	"github.com/cilium/ebpf/asm"
+)
+
+// NE16 is v in network order as a native-order 16-bit load of a frame
+// reads it, so EtherTypes compare without a byte swap.
+func NE16(v uint16) int32 {
+	var b [2]byte
+	binary.BigEndian.PutUint16(b[:], v)
+	return int32(binary.NativeEndian.Uint16(b[:]))
+}
+
+// Stack slots the fragments use below the frame pointer: the key of an
+// address lookup (16 bytes for IPv6, 4 for IPv4) and the key of a counter.
+const (
+	addrKey    = -16
+	counterKey = -20
+)
+
+// LookupIPv4 looks the 4 bytes at offset off from register base up in the
+// map loadMap loads into R1 (a pseudo map load), with sym (if not "") on
+// its first instruction: R0 is then the value or 0. It clobbers R1-R5.
+func LookupIPv4(sym string, base asm.Register, off int16, loadMap asm.Instruction) asm.Instructions {
+	return asm.Instructions{
+		named(asm.LoadMem(asm.R2, base, off, asm.Word), sym),
+		asm.StoreMem(asm.RFP, -4, asm.R2, asm.Word),
+		loadMap,
+		asm.Mov.Reg(asm.R2, asm.RFP),
+		asm.Add.Imm(asm.R2, -4),
+		asm.FnMapLookupElem.Call(),
+	}
+}
+
+// LookupIPv6 is LookupIPv4 for the 16 bytes at off.
+func LookupIPv6(sym string, base asm.Register, off int16, loadMap asm.Instruction) asm.Instructions {
+	return asm.Instructions{
+		named(asm.LoadMem(asm.R2, base, off, asm.DWord), sym),
+		asm.StoreMem(asm.RFP, addrKey, asm.R2, asm.DWord),
+		asm.LoadMem(asm.R2, base, off+8, asm.DWord),
+		asm.StoreMem(asm.RFP, addrKey+8, asm.R2, asm.DWord),
+		loadMap,
+		asm.Mov.Reg(asm.R2, asm.RFP),
+		asm.Add.Imm(asm.R2, addrKey),
+		asm.FnMapLookupElem.Call(),
+	}
+}
+
+// CountAndReturn adds one to entry 0 of the per-CPU array loadMap loads
+// (per CPU, so without atomics) and returns ret, with sym on its first
+// instruction and sym+"_ret" on the return.
+func CountAndReturn(sym string, loadMap asm.Instruction, ret int32) asm.Instructions {
+	return asm.Instructions{
+		asm.StoreImm(asm.RFP, counterKey, 0, asm.Word).WithSymbol(sym),
+		loadMap,
+		asm.Mov.Reg(asm.R2, asm.RFP),
+		asm.Add.Imm(asm.R2, counterKey),
+		asm.FnMapLookupElem.Call(),
+		asm.JEq.Imm(asm.R0, 0, sym+"_ret"),
+		asm.LoadMem(asm.R1, asm.R0, 0, asm.DWord),
+		asm.Add.Imm(asm.R1, 1),
+		asm.StoreMem(asm.R0, 0, asm.R1, asm.DWord),
+		asm.Mov.Imm(asm.R0, ret).WithSymbol(sym + "_ret"),
+		asm.Return(),
+	}
+}
+
+// named is ins with symbol sym, or as it is for "".
+func named(ins asm.Instruction, sym string) asm.Instruction {
+	if sym == "" {
+		return ins
+	}
+	return ins.WithSymbol(sym)
+}
