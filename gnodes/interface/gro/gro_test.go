@@ -8,28 +8,12 @@ import (
 
 	"github.com/r2go/r2/gnodes/interface/gro"
 	"github.com/r2go/r2/gnodes/layer3/gso"
+	"github.com/r2go/r2/r2/graph/graphtest"
 	"github.com/r2go/r2/r2/packet"
 )
 
-// csum is an RFC 1071 checksum written independently of r2/hdr: the one's
-// complement of the one's complement sum of 16-bit words, byte by byte.
-func csum(parts ...[]byte) uint16 {
-	var all []byte
-	for _, p := range parts {
-		all = append(all, p...)
-	}
-	if len(all)%2 == 1 {
-		all = append(all, 0)
-	}
-	var s uint64
-	for i := 0; i < len(all); i += 2 {
-		s += uint64(all[i])<<8 | uint64(all[i+1])
-	}
-	for s > 0xffff {
-		s = s&0xffff + s>>16
-	}
-	return ^uint16(s)
-}
+// csum is an RFC 1071 checksum written independently of r2/hdr.
+var csum = graphtest.RefChecksum
 
 // pseudo is the TCP pseudo-header of Ethernet frame b (IPv4 or IPv6 with
 // the TCP header right after the fixed IP header) for l4len bytes.

@@ -132,3 +132,25 @@ func IPv4ChecksumOK(ip []byte) bool {
 	ihl := int(ip[0]&0xf) * 4
 	return ihl >= hdr.IPv4MinLen && ihl <= len(ip) && hdr.Checksum(ip[:ihl], 0) == 0
 }
+
+// RefChecksum is an RFC 1071 checksum of the concatenation of parts,
+// written independently of r2/hdr (byte by byte, the one's complement of
+// the one's complement sum of 16-bit words), for tests that check
+// r2/hdr's results or checksums that R2 computed with it.
+func RefChecksum(parts ...[]byte) uint16 {
+	var all []byte
+	for _, p := range parts {
+		all = append(all, p...)
+	}
+	if len(all)%2 == 1 {
+		all = append(all, 0)
+	}
+	var s uint64
+	for i := 0; i < len(all); i += 2 {
+		s += uint64(all[i])<<8 | uint64(all[i+1])
+	}
+	for s > 0xffff {
+		s = s&0xffff + s>>16
+	}
+	return ^uint16(s)
+}

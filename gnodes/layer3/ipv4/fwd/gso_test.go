@@ -50,7 +50,7 @@ func TestGSO(t *testing.T) {
 			if tc.df {
 				b[6] |= 0x40
 				binary.BigEndian.PutUint16(b[10:], 0)
-				c := csum16(b[:20])
+				c := gt.RefChecksum(b[:20])
 				binary.BigEndian.PutUint16(b[10:], c)
 			}
 			p := pkt(h, b, 0)
@@ -74,17 +74,6 @@ func TestGSO(t *testing.T) {
 			}
 		})
 	}
-}
-
-func csum16(b []byte) uint16 {
-	var s uint32
-	for i := 0; i+1 < len(b); i += 2 {
-		s += uint32(b[i])<<8 | uint32(b[i+1])
-	}
-	for s > 0xffff {
-		s = s&0xffff + s>>16
-	}
-	return ^uint16(s)
 }
 
 // TestBehindGSO: once a packet went to GSO, later packets for an output
