@@ -202,6 +202,20 @@ func malformed(t *testing.T, d *daemon, tp *topo.Topology) {
 	}
 }
 
+// counterDelta is how much value i of counter name (0: packets or the
+// count, 1: bytes) grew from before to after, two d.counters readings; a
+// value missing from either reads as 0.
+func counterDelta(before, after map[string][]uint64, name string, i int) uint64 {
+	var x, y uint64
+	if a := after[name]; len(a) > i {
+		x = a[i]
+	}
+	if b := before[name]; len(b) > i {
+		y = b[i]
+	}
+	return x - y
+}
+
 func first(v []uint64) uint64 {
 	if len(v) == 0 {
 		return 0

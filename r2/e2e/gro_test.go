@@ -47,17 +47,7 @@ func TestGRO(t *testing.T) {
 				before := d.counters(t)
 				tcpTransferTo(t, tp, fam.addr, size)
 				after := d.counters(t)
-				delta := func(name string, i int) uint64 {
-					a, b := after[name], before[name]
-					var x, y uint64
-					if len(a) > i {
-						x = a[i]
-					}
-					if len(b) > i {
-						y = b[i]
-					}
-					return x - y
-				}
+				delta := func(name string, i int) uint64 { return counterDelta(before, after, name, i) }
 				fw := fam.fwd + "/forwarded"
 				pk, by := delta(fw, 0), delta(fw, 1)
 				rxA := names.IfNodeCounter(tp.RouterIfA, "")

@@ -197,11 +197,7 @@ func forwarding6(t *testing.T, d *daemon, tp *topo.Topology) {
 		tcpTransferTo(t, tp, "[2001:db8:2::1]:5001", 50<<20)
 		// Bytes, not packets: GRO merges the segments into super-frames
 		// that count once each.
-		after := d.counters(t)["IPv6Fwd/forwarded"]
-		if len(after) < 2 || len(before["IPv6Fwd/forwarded"]) < 2 {
-			t.Fatalf("IPv6Fwd/forwarded has no byte count: %v", after)
-		}
-		if fw := after[1] - before["IPv6Fwd/forwarded"][1]; fw < 50<<20 {
+		if fw := counterDelta(before, d.counters(t), "IPv6Fwd/forwarded", 1); fw < 50<<20 {
 			t.Fatalf("IPv6Fwd/forwarded +%d bytes over a 50 MB transfer", fw)
 		}
 	})
