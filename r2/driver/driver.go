@@ -202,6 +202,12 @@ const (
 	// queue because they were longer than a receive ring slot
 	// (super-frames, with vnet headers).
 	DrvRxLong = "drv_rx_long"
+	// DrvRxOutgoing counts frames an AF_PACKET driver was handed that
+	// the interface itself sent (PACKET_OUTGOING: the kernel's own, or
+	// R2's super-frames, which pass the packet taps) and dropped unread.
+	// The kernel filters them before they are copied where it can
+	// (PACKET_FANOUT_FLAG_IGNORE_OUTGOING); this counts what is left.
+	DrvRxOutgoing = "drv_rx_outgoing"
 )
 
 // Counters are the driver counters every implementation keeps, allocated

@@ -184,6 +184,10 @@ type Config struct {
 	// from the socket's queue (driver.DrvRxLong); the zero value means a
 	// private counter, as for Counters.
 	RxLong counters.Counter
+	// RxOutgoing counts frames the interface itself sent that reached a
+	// receive ring anyway (driver.DrvRxOutgoing), dropped unread; the
+	// zero value means a private counter, as for Counters.
+	RxOutgoing counters.Counter
 	// Promisc puts the interface in promiscuous mode while the driver is
 	// open. R2 sets it: a router receives frames for its own MACs only
 	// because it says so, not because the kernel filters for it.
@@ -336,7 +340,7 @@ func (c Config) maxFrame() int {
 
 // rxOpts is what the Rx ring needs of c.
 func (c Config) rxOpts() rxOpts {
-	return rxOpts{maxFrame: c.maxFrame(), maxGSO: min(maxGSOFrame, packet.MaxBigData), vnet: !c.NoVnetHdr}
+	return rxOpts{maxFrame: c.maxFrame(), maxGSO: min(maxGSOFrame, packet.MaxBigData), vnet: !c.NoVnetHdr, outgoing: c.RxOutgoing}
 }
 
 // blockTimeoutMs is c.BlockTimeout in whole milliseconds, rounded up.
@@ -352,13 +356,14 @@ func countersValid(c driver.Counters) bool {
 // privateCounters allocates the driver's counters in a registry of their
 // own, for callers that gave none. The registry (one page) is never
 // unmapped, so the counters stay valid after Close.
-func privateCounters(ifname string) (driver.Counters, counters.Counter, error) {
+func privateCounters(ifname string) (cnt driver.Counters, long, outgoing counters.Counter, err error) {
 	reg, err := counters.NewMem(counters.Sizes{Entries: 8, Names: 512, Values: 8})
 	if err != nil {
-		return driver.Counters{}, counters.Counter{}, err
+		return cnt, long, outgoing, err
 	}
 	node := "afpacket:" + ifname
-	return driver.NewCounters(reg, 0, node), reg.Counter(0, names.Counter(node, driver.DrvRxLong)), nil
+	return driver.NewCounters(reg, 0, node), reg.Counter(0, names.Counter(node, driver.DrvRxLong)),
+		reg.Counter(0, names.Counter(node, driver.DrvRxOutgoing)), nil
 }
 
 // Stats are the kernel's receive statistics of the socket

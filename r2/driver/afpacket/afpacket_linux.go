@@ -111,8 +111,8 @@ func Open(c Config) (*Driver, error) {
 	if err != nil {
 		return fail(err)
 	}
-	if !countersValid(c.Counters) || !c.RxLong.Valid() {
-		cnt, long, err := privateCounters(c.Ifname)
+	if !countersValid(c.Counters) || !c.RxLong.Valid() || !c.RxOutgoing.Valid() {
+		cnt, long, outgoing, err := privateCounters(c.Ifname)
 		if err != nil {
 			return fail(err)
 		}
@@ -121,6 +121,9 @@ func Open(c Config) (*Driver, error) {
 		}
 		if !c.RxLong.Valid() {
 			c.RxLong = long
+		}
+		if !c.RxOutgoing.Valid() {
+			c.RxOutgoing = outgoing
 		}
 	}
 	d := &Driver{cfg: c, cnt: c.Counters, fd: -1, gsoFd: -1, epfd: -1, vnet: !c.NoVnetHdr}
@@ -152,6 +155,11 @@ func (d *Driver) open() error {
 		// join it by that id.
 		fan.flags = unix.PACKET_FANOUT_FLAG_UNIQUEID
 	}
+	// PACKET_IGNORE_OUTGOING on a member does not reach the group's hook,
+	// so without this flag every frame the interface sends, R2's
+	// super-frames too (they pass the qdisc and its taps), is copied into
+	// a ring and dropped there (RxOutgoing).
+	fan.flags |= unix.PACKET_FANOUT_FLAG_IGNORE_OUTGOING
 	d.qs = make([]rxq, 0, c.RxQueues)
 	for i := range c.RxQueues {
 		d.qs = append(d.qs, rxq{fd: -1, rx: noRing{}}) // release closes what exists
@@ -161,12 +169,12 @@ func (d *Driver) open() error {
 			}
 			return err
 		}
-		if fan.flags != 0 {
+		if fan.flags&unix.PACKET_FANOUT_FLAG_UNIQUEID != 0 {
 			v, err := unix.GetsockoptInt(d.qs[i].fd, unix.SOL_PACKET, unix.PACKET_FANOUT)
 			if err != nil {
 				return fmt.Errorf("PACKET_FANOUT group id: %w", err)
 			}
-			fan.id, fan.flags = uint16(v), 0
+			fan.id, fan.flags = uint16(v), fan.flags&^unix.PACKET_FANOUT_FLAG_UNIQUEID
 		}
 	}
 	d.fd = d.qs[0].fd

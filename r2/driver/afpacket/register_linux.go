@@ -46,6 +46,7 @@ func open(a driver.OpenArgs) (driver.Driver, error) {
 		BlockTimeout: a.Settings.BlockTimeout,
 		Counters:     a.Counters,
 		RxLong:       a.Counter(driver.DrvRxLong),
+		RxOutgoing:   a.Counter(driver.DrvRxOutgoing),
 		Promisc:      a.Promisc,
 		Fanout:       fanout,
 		NoVnetHdr:    a.Settings.NoVnetHdr,

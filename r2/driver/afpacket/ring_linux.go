@@ -7,6 +7,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/r2go/r2/counters"
 	"github.com/r2go/r2/r2/driver"
 	"github.com/r2go/r2/r2/hdr"
 	"github.com/r2go/r2/r2/packet"
@@ -95,6 +96,8 @@ type rxOpts struct {
 	maxFrame int  // longest plain frame accepted, VLAN tag included
 	maxGSO   int  // longest super-frame accepted (with vnet headers)
 	vnet     bool // frames come with a virtio_net_hdr (PACKET_VNET_HDR)
+	// outgoing counts frames the interface sent itself (Config.RxOutgoing).
+	outgoing counters.Counter
 }
 
 // frame is what Recv needs of one frame header (tpacket2_hdr or
@@ -106,6 +109,23 @@ type frame struct {
 	tci    uint16 // stripped VLAN tag, if status says so
 	tpid   uint16
 	vnet   []byte // the virtio_net_hdr before data, with PACKET_VNET_HDR
+	// outgoing: the interface sent it (sll_pkttype PACKET_OUTGOING).
+	outgoing bool
+}
+
+// sllPkttypeOff is where sll_pkttype sits in the struct sockaddr_ll that
+// the kernel writes after a frame header (at the header's size rounded up
+// to TPACKET_ALIGNMENT): family, protocol, ifindex, hatype, then pkttype.
+const sllPkttypeOff = 10
+
+// outgoingAt reports whether the sockaddr_ll at b (a frame header's
+// size, aligned, past the header) says the interface sent the frame. A
+// fanout group's sockets get such frames unless the group was made with
+// PACKET_FANOUT_FLAG_IGNORE_OUTGOING (PACKET_IGNORE_OUTGOING on a member
+// does not apply to the group): the kernel's own frames on the interface
+// and R2's super-frames, which go through the qdisc and its packet taps.
+func outgoingAt(b []byte) bool {
+	return len(b) > sllPkttypeOff && b[sllPkttypeOff] == unix.PACKET_OUTGOING
 }
 
 // size is the length of f once its VLAN tag is back.

@@ -102,6 +102,12 @@ func (r *ring2) recv(pool *packet.Pool, pkts []*packet.Packet, cnt *driver.Count
 			r.drop(st, cnt)
 			continue
 		}
+		if f.outgoing {
+			// Not R2's to forward: a copy of what the interface sent.
+			r.opt.outgoing.Inc()
+			r.drop(st, cnt)
+			continue
+		}
 		var p *packet.Packet
 		more := true
 		if st&unix.TP_STATUS_COPY != 0 && r.long != nil {
@@ -148,6 +154,8 @@ func (r *ring2) peek(status uint32) (f frame, ok bool) {
 		status: status,
 		tci:    h.Vlan_tci,
 		tpid:   h.Vlan_tpid,
+		// The sockaddr_ll follows the header, aligned to 16 bytes.
+		outgoing: outgoingAt(slot[(unix.SizeofTpacket2Hdr+15)&^15 : start]),
 	}
 	if r.opt.vnet {
 		// The kernel writes the virtio_net_hdr just before the frame.

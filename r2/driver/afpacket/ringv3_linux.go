@@ -95,6 +95,14 @@ func (r *ring3) recv(pool *packet.Pool, pkts []*packet.Packet, cnt *driver.Count
 			r.release()
 			continue
 		}
+		if f.outgoing {
+			// Not R2's to forward: a copy of what the interface sent.
+			r.opt.outgoing.Inc()
+			if !r.advance(next) {
+				cnt.RxErrors.Inc()
+			}
+			continue
+		}
 		p, more := take(pool, &f, &r.opt, cnt)
 		if !more {
 			break
@@ -159,6 +167,8 @@ func (r *ring3) peek() (f frame, next uint32, ok bool) {
 		status: h.Status,
 		tci:    uint16(h.Hv1.Vlan_tci),
 		tpid:   h.Hv1.Vlan_tpid,
+		// The sockaddr_ll follows the header, aligned to 16 bytes.
+		outgoing: outgoingAt(blk[off+(unix.SizeofTpacket3Hdr+15)&^15 : start]),
 	}
 	if r.opt.vnet {
 		// The kernel writes the virtio_net_hdr just before the frame.
