@@ -155,7 +155,13 @@
 //
 // The socket ignores outgoing frames (PACKET_IGNORE_OUTGOING): R2 does not
 // read back what it sends, nor what the kernel itself sends on the
-// interface. It enables promiscuous mode with a PACKET_MR_PROMISC
+// interface. A fanout group (several receive queues or threads) is made
+// with PACKET_FANOUT_FLAG_IGNORE_OUTGOING, since the members' option does
+// not reach the group's hook; a ring that gets an outgoing frame anyway
+// (a kernel without the flag) gives it back unread, counted in
+// Config.RxOutgoing (drv_rx_outgoing). Super-frames, sent through the
+// qdisc, pass the interface's packet taps and would otherwise come back
+// whole. It enables promiscuous mode with a PACKET_MR_PROMISC
 // membership, which the kernel drops when the socket closes, so the
 // interface's promiscuity is restored even if R2 dies.
 //
