@@ -41,6 +41,7 @@ func formatConfig(c config) string {
 	kv("rt_priority", c.RTPriority)
 	kv("warm_ms", c.WarmMs)
 	kv("warm_yield", c.WarmYield)
+	kv("busy_yield", c.BusyYield)
 	kv("rx_shed_us", c.RxShedUs)
 	kv("rx_shed_interval_us", c.RxShedIvUs)
 	kv("gro", c.GRO)

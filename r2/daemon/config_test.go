@@ -155,6 +155,7 @@ func TestBadFlagValues(t *testing.T) {
 		{"warm", "60001", "60001 is out of range 0..60000"},
 		{"warm", "-1", "-1 is out of range 0..60000"},
 		{"warm-yield", "sometimes", `"sometimes" is not true or false`},
+		{"busy-yield", "2", `"2" is not true or false`},
 		{"rt-priority", "fifo", `"fifo" is not a number`},
 		{"rx-shed-interval", "10000001", "10000001 is out of range 0..10000000"},
 		{"rx-shed-interval", "soon", `"soon" is not a number`},

@@ -58,6 +58,17 @@ type Config struct {
 	// slices. The yield parks the thread until another M hands the P
 	// back: ~100 µs, milliseconds when every CPU is busy.
 	WarmYield bool
+	// BusyYield makes a thread that has run for 5 ms without sleeping
+	// (under load, or busy polling) pass through the Go scheduler every
+	// 5 ms. A goroutine locked to its thread never goes through it
+	// otherwise, so its P's schedtick stands still; after 10 ms sysmon
+	// takes it for one that has run too long and, from then on, takes the
+	// P back in each system call it sees (every sendmmsg and recvmsg of a
+	// loaded thread) and requests a preemption, polling every 20 µs to do
+	// so: 12% of a CPU for sysmon under a 64 B flood, and the forwarding
+	// thread paying a slow syscall exit for each. A yield costs a handoff
+	// through another M (~0.1 ms), once per 5 ms.
+	BusyYield bool
 	// Counters is where counters live (default: anonymous memory).
 	Counters *counters.Registry
 	// Logs holds the forwarding-path log rings (nil: no logging).
@@ -214,22 +225,23 @@ func (e *Engine) newThread(i int, base *graph.Graph) (*Thread, error) {
 	}
 	st := store.NewThread(e.store.Current())
 	t := &Thread{
-		id:     i,
-		cpu:    cpu,
-		busy:   e.cfg.BusyPoll,
-		spin:   e.cfg.Spin,
-		rtprio: e.cfg.RTPriority,
-		warm:   e.cfg.Warm,
-		yield:  e.cfg.WarmYield,
-		pool:   pool,
-		store:  st,
-		in:     make(chan ctl, 1024),
-		waker:  w,
-		poller: p,
-		fds:    map[string]int{},
-		done:   make(chan struct{}),
-		logf:   e.logf,
-		c:      newThreadCounters(e.reg, i),
+		id:        i,
+		cpu:       cpu,
+		busy:      e.cfg.BusyPoll,
+		spin:      e.cfg.Spin,
+		rtprio:    e.cfg.RTPriority,
+		warm:      e.cfg.Warm,
+		yield:     e.cfg.WarmYield,
+		busyYield: e.cfg.BusyYield,
+		pool:      pool,
+		store:     st,
+		in:        make(chan ctl, 1024),
+		waker:     w,
+		poller:    p,
+		fds:       map[string]int{},
+		done:      make(chan struct{}),
+		logf:      e.logf,
+		c:         newThreadCounters(e.reg, i),
 	}
 	t.g = base.Clone(e.cloneCtx(t), pool)
 	return t, nil

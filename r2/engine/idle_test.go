@@ -26,7 +26,16 @@ func idleEngine(t *testing.T, threads int) *Engine {
 // the drivers.
 func idleEngineWarm(t *testing.T, threads int, warm time.Duration, yield bool) (*Engine, []*mem.Driver) {
 	t.Helper()
-	e, err := New(Config{Threads: threads, Packets: 256, Spin: 50 * time.Microsecond, Warm: warm, WarmYield: yield, Logf: t.Logf})
+	return idleEngineConfig(t, threads, Config{Warm: warm, WarmYield: yield}, nil)
+}
+
+// idleEngineConfig is idleEngine with c (Threads, Packets, Spin and Logf
+// are set here); with gen, the drivers return its frames forever
+// (mem.Driver.Generate) and the threads are never idle.
+func idleEngineConfig(t *testing.T, threads int, c Config, gen [][]byte) (*Engine, []*mem.Driver) {
+	t.Helper()
+	c.Threads, c.Packets, c.Spin, c.Logf = threads, 256, 50*time.Microsecond, t.Logf
+	e, err := New(c)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,6 +49,9 @@ func idleEngineWarm(t *testing.T, threads int, warm time.Duration, yield bool) (
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { drv.Close() })
+		if gen != nil {
+			drv.Generate(gen)
+		}
 		fi := &fwd.Interface{Ifindex: int32(i), Name: name, MAC: [6]byte{2, 0, 0, 0, 0, byte(i + 1)}, MTU: 1500, Owner: i, Up: true}
 		intfs = intfs.With(fi)
 		if err := e.AddInterface(registry.IfEnv{Intf: fi, Driver: drv}, intfs); err != nil {
@@ -130,6 +142,60 @@ func TestWarmYields(t *testing.T) {
 	}
 	if during, after = yieldsAfterFrame(warm, false); during+after != 0 {
 		t.Errorf("warm without WarmYield: %d yields after a frame", during+after)
+	}
+}
+
+// TestBusyYields: a thread kept busy passes through the Go scheduler about
+// every busyYieldEvery once it has run that long without sleeping, and stays
+// on its OS thread; one that sleeps between packets (a frame every 20 ms)
+// never does, nor does a busy one without Config.BusyYield.
+func TestBusyYields(t *testing.T) {
+	const length = 400 * time.Millisecond
+	frame := make([]byte, 60) // dropped by EtherDecap: still work
+	yields := func(busyYield bool, every time.Duration) uint64 {
+		var gen [][]byte
+		if every == 0 {
+			gen = [][]byte{frame}
+		}
+		e, drvs := idleEngineConfig(t, 1, Config{BusyYield: busyYield}, gen)
+		var id0, id1 int
+		if err := e.OnThread(0, func(*Thread) { id0 = unix.Gettid() }); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(50 * time.Millisecond)
+		y0 := e.Stats()[0].BusyYields
+		for end := time.Now().Add(length); time.Now().Before(end); {
+			if every == 0 {
+				time.Sleep(length)
+				break
+			}
+			if !drvs[0].Inject(frame) {
+				t.Fatal("inject refused")
+			}
+			time.Sleep(every)
+		}
+		y1 := e.Stats()[0].BusyYields
+		if err := e.OnThread(0, func(*Thread) { id1 = unix.Gettid() }); err != nil {
+			t.Fatal(err)
+		}
+		if id1 != id0 {
+			t.Errorf("the forwarding goroutine moved from thread %d to %d", id0, id1)
+		}
+		return y1 - y0
+	}
+	n := yields(true, 0)
+	t.Logf("busy for %v: %d yields", length, n)
+	// One every 5 ms is 80 in 400 ms, fewer when the machine is loaded
+	// (the yields take longer); more than 100 would be a yield on every
+	// run.
+	if n < 5 || n > 100 {
+		t.Errorf("busy for %v: %d yields, want about one every %v", length, n, busyYieldEvery)
+	}
+	if n := yields(true, 20*time.Millisecond); n != 0 {
+		t.Errorf("a frame every 20 ms: %d yields, want none (the thread sleeps between frames)", n)
+	}
+	if n := yields(false, 0); n != 0 {
+		t.Errorf("busy without BusyYield: %d yields", n)
 	}
 }
 

@@ -40,6 +40,12 @@ const WarmSlice = 4 * time.Millisecond
 // scheduled.
 const warmYieldEvery = 5 * time.Millisecond
 
+// busyYieldEvery is how long a thread runs without sleeping before it passes
+// through the Go scheduler (Config.BusyYield), and then how often: under
+// the 10 ms after which sysmon takes it for a goroutine that has run too
+// long.
+const busyYieldEvery = 5 * time.Millisecond
+
 // ctl is one control message for one thread.
 type ctl struct {
 	adds     []graph.Node // nodes to add (already cloned for the thread)
@@ -64,19 +70,21 @@ type Thread struct {
 	rtprio int // SCHED_FIFO priority, 0: ordinary
 	// warm is how long after its last work the thread sleeps in slices of
 	// WarmSlice (Config.Warm).
-	warm   time.Duration
-	yield  bool // Config.WarmYield
-	g      *graph.Graph
-	pool   *packet.Pool
-	store  *store.Thread
-	in     chan ctl
-	waker  *poll.Waker
-	poller *poll.Poller
-	fds    map[string]int // IfNode name (+sideKey for its side fd) -> registered fd
-	done   chan struct{}
-	logf   func(string, ...any)
+	warm  time.Duration
+	yield bool // Config.WarmYield
+	// busyYield: Config.BusyYield.
+	busyYield bool
+	g         *graph.Graph
+	pool      *packet.Pool
+	store     *store.Thread
+	in        chan ctl
+	waker     *poll.Waker
+	poller    *poll.Poller
+	fds       map[string]int // IfNode name (+sideKey for its side fd) -> registered fd
+	done      chan struct{}
+	logf      func(string, ...any)
 
-	runs, sleeps, yields uint64
+	runs, sleeps, yields, busyYields uint64
 	// c are the thread's activity counters in shared memory, named
 	// "Thread/...": they show that an idle thread sleeps (few epoll waits
 	// per second) and how many syscalls a busy one makes per packet.
@@ -84,13 +92,14 @@ type Thread struct {
 }
 
 type threadCounters struct {
-	runs, idleRuns, sleeps, wakeups, timeouts, warmSleeps, yields counters.Counter
+	runs, idleRuns, sleeps, wakeups, timeouts, warmSleeps, yields, busyYields counters.Counter
 }
 
 func newThreadCounters(reg *counters.Registry, thread int) threadCounters {
 	c := func(s string) counters.Counter { return reg.Counter(thread, "Thread/"+s) }
 	return threadCounters{runs: c("runs"), idleRuns: c("idle_runs"), sleeps: c("epoll_waits"),
-		wakeups: c("eventfd_wakeups"), timeouts: c("epoll_timeouts"), warmSleeps: c("warm_sleeps"), yields: c("warm_yields")}
+		wakeups: c("eventfd_wakeups"), timeouts: c("epoll_timeouts"), warmSleeps: c("warm_sleeps"), yields: c("warm_yields"),
+		busyYields: c("busy_yields")}
 }
 
 // ID is the thread's index.
@@ -131,6 +140,9 @@ func (t *Thread) run() {
 	// lastYield is when the thread last went through the Go scheduler
 	// (warmYield).
 	var lastYield int64
+	// awake is when the thread last returned from epoll: how long it
+	// has run without sleeping (busyYield).
+	awake := t.g.Now()
 	for {
 		if t.handle() {
 			return
@@ -141,9 +153,18 @@ func (t *Thread) run() {
 		}
 		t.runs++
 		t.c.runs.Inc()
-		if work {
-			lastWork = t.g.Now()
-			continue
+		if work || t.busy {
+			now := t.g.Now()
+			if work {
+				lastWork = now
+			}
+			if t.busyYield && now-max(awake, lastYield) >= int64(busyYieldEvery) {
+				t.yieldBusy()
+				lastYield = t.g.Now()
+			}
+			if work {
+				continue
+			}
 		}
 		t.c.idleRuns.Inc()
 		if t.busy || (t.spin > 0 && t.g.Now()-lastWork < int64(t.spin)) {
@@ -195,6 +216,7 @@ func (t *Thread) run() {
 			}
 		}
 		t.waker.CancelSleep()
+		awake = t.g.Now()
 	}
 }
 
@@ -215,6 +237,16 @@ func (t *Thread) run() {
 func (t *Thread) warmYield() {
 	t.yields++
 	t.c.yields.Inc()
+	runtime.Gosched()
+}
+
+// yieldBusy passes a thread that has run for busyYieldEvery without
+// sleeping through the Go scheduler (Config.BusyYield), for the reason
+// warmYield does: so that sysmon sees its P's schedtick move and neither
+// takes the P in its system calls nor preempts it.
+func (t *Thread) yieldBusy() {
+	t.busyYields++
+	t.c.busyYields.Inc()
 	runtime.Gosched()
 }
 
@@ -298,6 +330,9 @@ type Stats struct {
 	// WarmYields counts the warm thread's passes through the Go
 	// scheduler (Config.WarmYield).
 	WarmYields uint64
+	// BusyYields counts the passes of a thread that ran for
+	// busyYieldEvery without sleeping (Config.BusyYield).
+	BusyYields uint64
 	// CPU is the CPU time the thread's OS thread has used (user and
 	// system), read on the thread itself: whether an idle thread sleeps
 	// shows here, whatever its counters say.
@@ -319,7 +354,7 @@ func (e *Engine) Stats() []Stats {
 			// clock is this forwarding thread's alone.
 			_ = unix.ClockGettime(unix.CLOCK_THREAD_CPUTIME_ID, &ts)
 			out[i] = Stats{Thread: i, Runs: t.runs, Sleeps: t.sleeps, EpollWaits: t.poller.Waits(),
-				Wakeups: t.waker.Writes(), WarmYields: t.yields, CPU: time.Duration(ts.Nano()), Pool: t.pool.Stats()}
+				Wakeups: t.waker.Writes(), WarmYields: t.yields, BusyYields: t.busyYields, CPU: time.Duration(ts.Nano()), Pool: t.pool.Stats()}
 			if b := t.pool.Big(); b != nil {
 				b.Reclaim()
 				out[i].Big = b.Stats()
