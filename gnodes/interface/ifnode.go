@@ -207,6 +207,16 @@ func (n *Node) Clone(c *graph.CloneCtx) graph.Node {
 
 // Dispatch implements graph.Node.
 func (n *Node) Dispatch(d *graph.Dispatch) {
+	if n.serve && n.drv != nil {
+		n.receive(d)
+	}
+}
+
+// Send implements graph.Sender: the graph calls it on every interface
+// before any receives. It transmits the vector (with no driver: drops it),
+// or hands it to the owner thread if this thread does not serve the
+// interface.
+func (n *Node) Send(d *graph.Dispatch) {
 	if !n.serve {
 		n.handOff(d)
 		return
@@ -225,7 +235,6 @@ func (n *Node) Dispatch(d *graph.Dispatch) {
 		return
 	}
 	n.transmit(d)
-	n.receive(d)
 }
 
 // handOff moves Tx packets to the owner thread.

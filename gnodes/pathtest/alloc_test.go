@@ -34,8 +34,9 @@ func TestZeroAllocs(t *testing.T) {
 		t.Errorf("%v allocations per Run, want 0", a)
 	}
 	sent := w.drv1.Stats().TxPkts - before
-	// Each Run receives a full EtherDecap vector (256 frames).
-	if sent < 200*256 {
+	// Each Run receives a full EtherDecap vector (256 frames), less the
+	// 32 eth0 leaves eth1 in the runs where it receives first.
+	if sent < 200*(256-32) {
 		t.Errorf("only %d packets forwarded in 201 runs", sent)
 	}
 	// Nothing dropped or diverted on the way.

@@ -44,7 +44,7 @@ func TestZeroAllocsECMP(t *testing.T) {
 	if a := testing.AllocsPerRun(200, func() { w.h.Run() }); a != 0 {
 		t.Errorf("%v allocations per Run, want 0", a)
 	}
-	if sent := w.drv1.Stats().TxPkts - before; sent < 200*256 {
+	if sent := w.drv1.Stats().TxPkts - before; sent < 200*(256-32) { // as in TestZeroAllocs
 		t.Errorf("only %d packets forwarded in 201 runs", sent)
 	}
 	w.close()

@@ -238,7 +238,29 @@ type Graph struct {
 	// rot rotates which of them admits packets first, so that a flooded
 	// interface cannot take every run's admission budget from the others.
 	inputs, rot int
+	// senders are the input slots whose nodes are Senders, and
+	// sendOrder the order they send in this run (sendPhase).
+	senders, sendOrder []*slot
+	// reserve is how much of a run's admission budget each input keeps
+	// for the inputs after it in the rotation (Dispatch.Budget).
+	reserve int
 }
+
+// A Sender is an input node that transmits apart from receiving. Every run
+// first lets each Sender send what its vector holds, those with the fewest
+// packets waiting first, and only then lets the inputs receive (Dispatch):
+// so a reply that came in during a big batch's send is taken in the same
+// run, and the few packets queued for one interface do not wait behind the
+// many queued for another (a ping's reply behind a flood's batch).
+type Sender interface {
+	Send(d *Dispatch)
+}
+
+// maxInputReserve bounds Graph.reserve: an input leaves at most this many
+// packets of a run's admission to each input after it, so a light
+// interface is served in every run beside a flooded one while the flooded
+// one still takes most of the vector.
+const maxInputReserve = 32
 
 // ErrDuplicate is returned when a node name is already in the graph.
 var ErrDuplicate = errors.New("graph: duplicate node name")
@@ -380,6 +402,17 @@ func (g *Graph) Finalize() {
 		}
 		g.inputs++
 	}
+	g.senders = g.senders[:0]
+	for _, s := range g.slots[1 : 1+g.inputs] {
+		if _, ok := s.node.(Sender); ok {
+			g.senders = append(g.senders, s)
+		}
+	}
+	g.sendOrder = append(g.sendOrder[:0], g.senders...)
+	g.reserve = 0
+	if g.inputs > 1 {
+		g.reserve = min(maxInputReserve, VecSize/(2*(g.inputs-1)))
+	}
 	for _, s := range g.slots[1:] {
 		nn := s.node.NextNames()
 		old := s.next
@@ -503,13 +536,19 @@ func (g *Graph) Run() (work bool, wakeNs int64) {
 	}
 	// The runtime statistics switch is read once per run: off, it costs
 	// this one predictable branch.
-	if g.ctx.Obs != nil && g.ctx.Obs.runtime.Load() {
+	timed := g.ctx.Obs != nil && g.ctx.Obs.runtime.Load()
+	if len(g.senders) > 0 {
+		g.sendPhase(d, timed)
+	}
+	if timed {
 		g.runTimed(d)
 	} else {
 		for i := 1; i < len(g.slots); i++ {
 			s := g.slots[i]
+			d.after = 0
 			if i <= g.inputs {
 				s = g.slots[1+(i-1+g.rot)%g.inputs]
+				d.after = g.inputs - i
 			}
 			if s.vec.tail != s.counted {
 				s.enq.Add(uint64(s.vec.tail - s.counted))
@@ -525,6 +564,7 @@ func (g *Graph) Run() (work bool, wakeNs int64) {
 		}
 	}
 	d.s = nil
+	d.after = 0
 	// Inputs spend the budget on what they admit.
 	g.admitted = d.budget < budget0
 	if d.more {
@@ -536,6 +576,45 @@ func (g *Graph) Run() (work bool, wakeNs int64) {
 		}
 	}
 	return false, d.wake
+}
+
+// sendPhase lets every Sender transmit, fewest waiting packets first
+// (insertion sort: a thread serves few interfaces; past 16 they send in
+// rotation order instead, as they receive).
+func (g *Graph) sendPhase(d *Dispatch, timed bool) {
+	order := g.sendOrder
+	if len(order) <= 16 {
+		for i := 1; i < len(order); i++ {
+			for j := i; j > 0 && order[j].vec.len() < order[j-1].vec.len(); j-- {
+				order[j], order[j-1] = order[j-1], order[j]
+			}
+		}
+	}
+	last := int64(0)
+	if timed {
+		last = nanotime()
+	}
+	for _, s := range order {
+		if s.vec.tail != s.counted {
+			s.enq.Add(uint64(s.vec.tail - s.counted))
+			s.counted = s.vec.tail
+		}
+		d.s = s
+		d.n = s.vec.len()
+		head := s.vec.head
+		g.markEdges(s)
+		s.node.(Sender).Send(d)
+		g.countEdges(s)
+		if timed {
+			now := nanotime()
+			s.rt.ns.Add(uint64(now - last))
+			last = now
+			if n := uint64(s.vec.head - head); n > 0 {
+				s.rt.calls.Inc()
+				s.rt.pkts.Add(n)
+			}
+		}
+	}
 }
 
 // markEdges notes where s's targets' vectors end before s runs.
@@ -576,8 +655,9 @@ type Dispatch struct {
 	wake int64
 	more bool
 	// budget is how many packets the input nodes may still admit in this
-	// run.
-	budget int
+	// run; after is how many inputs follow the one dispatching in this
+	// run's rotation (0 outside the inputs), each owed Graph.reserve.
+	budget, after int
 }
 
 // Pop returns the next packet of the node's vector, or nil when the packets
@@ -653,8 +733,12 @@ func (d *Dispatch) Queued(next int) int {
 }
 
 // Budget is how many packets an input node may still take in during this
-// run; after receiving n packets it calls Admitted(n).
-func (d *Dispatch) Budget() int { return d.budget }
+// run; after receiving n packets it calls Admitted(n). It leaves each input
+// after this one in the run's rotation its reserve, so a light interface
+// beside a flooded one is served in every run.
+func (d *Dispatch) Budget() int {
+	return max(0, d.budget-d.after*d.g.reserve)
+}
 
 // Admitted records that an input node took in n packets.
 func (d *Dispatch) Admitted(n int) { d.budget -= n }

@@ -2,6 +2,9 @@ package graph
 
 import (
 	"errors"
+	"fmt"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/r2go/r2/counters"
@@ -286,5 +289,109 @@ func TestInputsShareAdmission(t *testing.T) {
 	}
 	if a.runs != 100 || b.runs != 100 {
 		t.Fatalf("runs A %d, B %d", a.runs, b.runs)
+	}
+}
+
+// lightInput receives at most one packet a run, like an interface carrying
+// a ping beside a flooded one; got counts the runs in which it could.
+type lightInput struct {
+	greedyInput
+	got int
+}
+
+func (n *lightInput) Clone(*CloneCtx) Node {
+	return &lightInput{greedyInput: greedyInput{name: n.name}}
+}
+func (n *lightInput) Dispatch(d *Dispatch) {
+	n.runs++
+	if d.Budget() > 0 {
+		d.Admitted(1)
+		n.got++
+	}
+}
+
+// A flooded input leaves the inputs after it their reserve: a light input
+// is served in every run, whichever receives first, and the flooded one
+// still takes all but the reserve.
+func TestInputReserve(t *testing.T) {
+	g, _ := newTestGraph(t, 4)
+	a := &greedyInput{name: "A"}
+	b := &lightInput{greedyInput: greedyInput{name: "B"}}
+	g.Add(a)
+	g.Add(b)
+	g.Finalize()
+	const runs = 100
+	for range runs {
+		g.Run()
+	}
+	if b.got != runs {
+		t.Errorf("light input served in %d of %d runs", b.got, runs)
+	}
+	// Half the runs A goes first and leaves 32, half it takes what B left.
+	if want := runs/2*(VecSize-32) + runs/2*(VecSize-1); a.taken != want {
+		t.Errorf("flooded input took %d, want %d", a.taken, want)
+	}
+}
+
+// sendLog records the order of Send and Dispatch calls of sendInputs.
+type sendLog []string
+
+// sendInput is an input that is a Sender: it pops its whole vector in Send
+// and logs both calls.
+type sendInput struct {
+	NoControl
+	name string
+	log  *sendLog
+}
+
+func (n *sendInput) Name() string         { return n.name }
+func (n *sendInput) NextNames() []string  { return []string{names.Drop} }
+func (n *sendInput) Clone(*CloneCtx) Node { return &sendInput{name: n.name, log: n.log} }
+func (n *sendInput) Rank() int            { return RankInput }
+func (n *sendInput) Send(d *Dispatch) {
+	k := 0
+	for p := d.Pop(); p != nil; p = d.Pop() {
+		d.Free(p)
+		k++
+	}
+	*n.log = append(*n.log, fmt.Sprintf("send %s %d", n.name, k))
+}
+func (n *sendInput) Dispatch(d *Dispatch) {
+	*n.log = append(*n.log, "recv "+n.name)
+}
+
+// Every Sender sends before any input receives, the one with the fewest
+// packets waiting first, whatever the receive rotation.
+func TestSendPhase(t *testing.T) {
+	var log sendLog
+	g, _ := newTestGraph(t, 16)
+	for _, name := range []string{"A", "B", "C"} {
+		g.Add(&sendInput{name: name, log: &log})
+	}
+	g.Finalize()
+	for run, waiting := range [][3]int{{3, 1, 2}, {0, 2, 1}, {1, 1, 0}} {
+		for i, name := range []string{"A", "B", "C"} {
+			for range waiting[i] {
+				inject(t, g, name, byte(i))
+			}
+		}
+		log = log[:0]
+		g.Run()
+		want := map[int][]string{
+			0: {"send B 1", "send C 2", "send A 3"},
+			1: {"send A 0", "send C 1", "send B 2"},
+			2: {"send C 0", "send A 1", "send B 1"},
+		}[run]
+		if !slices.Equal(log[:3], want) {
+			t.Errorf("run %d: %q, want the sends %q first, fewest waiting first", run, log, want)
+		}
+		for _, e := range log[3:] {
+			if !strings.HasPrefix(e, "recv ") {
+				t.Errorf("run %d: %q after the sends: want receives only", run, e)
+			}
+		}
+		if len(log) != 6 {
+			t.Errorf("run %d: %d calls (%q), want 3 sends and 3 receives", run, len(log), log)
+		}
 	}
 }

@@ -49,8 +49,10 @@ func (g *Graph) runTimed(d *Dispatch) {
 	for i := 1; i < len(g.slots); i++ {
 		s := g.slots[i]
 		input := i <= g.inputs
+		d.after = 0
 		if input {
 			s = g.slots[1+(i-1+g.rot)%g.inputs]
+			d.after = g.inputs - i
 		}
 		if s.vec.tail != s.counted {
 			s.enq.Add(uint64(s.vec.tail - s.counted))
