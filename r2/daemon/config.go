@@ -17,6 +17,7 @@ import (
 	ifnode "github.com/r2go/r2/gnodes/interface"
 	"github.com/r2go/r2/r2/driver"
 	"github.com/r2go/r2/r2/driver/afpacket"
+	"github.com/r2go/r2/r2/graph"
 	"github.com/r2go/r2/r2/packet"
 )
 
@@ -34,6 +35,7 @@ type config struct {
 	WarmMs      int           // [general] warm_ms: after work, sleep in slices short enough to keep the Go P this long
 	WarmYield   bool          // [general] warm_yield: while warm, pass through the Go scheduler every 5-9 ms so sysmon leaves the P
 	BusyYield   bool          // [general] busy_yield: after 5 ms without sleeping, pass through the Go scheduler every 5 ms
+	Batch       int           // [general] batch: most packets a thread takes in per graph run
 	RxShedUs    int           // [general] rx_shed_us: shed heavy flows' frames older than this at the Rx ring head (0: off)
 	RxShedIvUs  int           // [general] rx_shed_interval_us: once the head has been that old this long
 	GRO         bool          // [general] gro: merge received TCP segments into super-frames (software GRO)
@@ -65,6 +67,7 @@ func defaultConfig() config {
 		WarmMs:     2000,
 		WarmYield:  false,
 		BusyYield:  true,
+		Batch:      graph.VecSize,
 		RxShedUs:   int(ifnode.DefaultShedTarget / time.Microsecond),
 		RxShedIvUs: int(ifnode.DefaultShedInterval / time.Microsecond),
 		GRO:        true,
@@ -101,6 +104,7 @@ var flagKeys = []struct {
 	{"warm", "general", "warm_ms", "`milliseconds` after its last packet a thread sleeps in 4 ms slices, keeping the Go runtime's P, so the next packet is forwarded sooner (0: off)", func(c *config) any { return c.WarmMs }},
 	{"warm-yield", "general", "warm_yield", "while warm, a thread yields to the Go scheduler every 5-9 ms, so sysmon does not take its P (faster median wakeup; the yields add tail latency when the CPUs are contended)", func(c *config) any { return c.WarmYield }},
 	{"busy-yield", "general", "busy_yield", "a thread that has run 5 ms without sleeping (under load) yields to the Go scheduler every 5 ms, so sysmon does not take its P in every system call (less CPU per packet, for a ~0.1 ms pause each time)", func(c *config) any { return c.BusyYield }},
+	{"batch", "general", "batch", "most `packets` a thread takes in per graph run (1-256): smaller runs serve a light flow beside a flood sooner, bigger ones cost less per packet and let GRO merge more", func(c *config) any { return c.Batch }},
 	{"rt-priority", "general", "rt_priority", "run the forwarding threads under SCHED_FIFO at this `priority` (1-99; 0: ordinary scheduling)", func(c *config) any { return c.RTPriority }},
 	{"rx-shed", "general", "rx_shed_us", "shed frames of heavy flows that waited longer than these `microseconds` in an interface's receive ring, once the queue stands (0: off)", func(c *config) any { return c.RxShedUs }},
 	{"rx-shed-interval", "general", "rx_shed_interval_us", "the receive queue stands when its head has been older than rx_shed_us for these `microseconds` without the queue emptying", func(c *config) any { return c.RxShedIvUs }},
@@ -322,6 +326,8 @@ func (c *config) set(section, k, v string) error {
 		return boolean(&c.WarmYield)
 	case "general.busy_yield":
 		return boolean(&c.BusyYield)
+	case "general.batch":
+		return num(&c.Batch, 1, graph.VecSize)
 	case "general.rt_priority":
 		return num(&c.RTPriority, 0, 99)
 	case "general.rx_shed_us":

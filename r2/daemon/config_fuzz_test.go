@@ -42,6 +42,7 @@ func formatConfig(c config) string {
 	kv("warm_ms", c.WarmMs)
 	kv("warm_yield", c.WarmYield)
 	kv("busy_yield", c.BusyYield)
+	kv("batch", c.Batch)
 	kv("rx_shed_us", c.RxShedUs)
 	kv("rx_shed_interval_us", c.RxShedIvUs)
 	kv("gro", c.GRO)

@@ -156,6 +156,8 @@ func TestBadFlagValues(t *testing.T) {
 		{"warm", "-1", "-1 is out of range 0..60000"},
 		{"warm-yield", "sometimes", `"sometimes" is not true or false`},
 		{"busy-yield", "2", `"2" is not true or false`},
+		{"batch", "0", "0 is out of range 1..256"},
+		{"batch", "257", "257 is out of range 1..256"},
 		{"rt-priority", "fifo", `"fifo" is not a number`},
 		{"rx-shed-interval", "10000001", "10000001 is out of range 0..10000000"},
 		{"rx-shed-interval", "soon", `"soon" is not a number`},

@@ -69,6 +69,9 @@ type Config struct {
 	// thread paying a slow syscall exit for each. A yield costs a handoff
 	// through another M (~0.1 ms), once per 5 ms.
 	BusyYield bool
+	// Batch caps the packets a thread takes in per graph run
+	// (graph.SetAdmission; 0: graph.VecSize).
+	Batch int
 	// Counters is where counters live (default: anonymous memory).
 	Counters *counters.Registry
 	// Logs holds the forwarding-path log rings (nil: no logging).
@@ -244,6 +247,7 @@ func (e *Engine) newThread(i int, base *graph.Graph) (*Thread, error) {
 		c:         newThreadCounters(e.reg, i),
 	}
 	t.g = base.Clone(e.cloneCtx(t), pool)
+	t.g.SetAdmission(e.cfg.Batch)
 	return t, nil
 }
 

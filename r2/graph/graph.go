@@ -244,6 +244,37 @@ type Graph struct {
 	// reserve is how much of a run's admission budget each input keeps
 	// for the inputs after it in the rotation (Dispatch.Budget).
 	reserve int
+	// admit caps a run's admission (SetAdmission); 0: VecSize.
+	admit int
+}
+
+// SetAdmission caps at n (1..VecSize; 0 or more: VecSize) the packets
+// the inputs take in per run. Smaller runs serve a light flow beside a
+// flooded interface sooner (a run is one batch's receive, forwarding and
+// send); bigger ones amortize more per packet and give software GRO more
+// segments to merge.
+func (g *Graph) SetAdmission(n int) {
+	g.admit = 0
+	if n > 0 && n < VecSize {
+		g.admit = n
+	}
+	g.setReserve()
+}
+
+// admission is the most packets a run admits when every vector is empty.
+func (g *Graph) admission() int {
+	if g.admit > 0 {
+		return g.admit
+	}
+	return VecSize
+}
+
+// setReserve sizes reserve for the inputs and admission.
+func (g *Graph) setReserve() {
+	g.reserve = 0
+	if g.inputs > 1 {
+		g.reserve = min(maxInputReserve, g.admission()/(2*(g.inputs-1)))
+	}
 }
 
 // A Sender is an input node that transmits apart from receiving. Every run
@@ -409,10 +440,7 @@ func (g *Graph) Finalize() {
 		}
 	}
 	g.sendOrder = append(g.sendOrder[:0], g.senders...)
-	g.reserve = 0
-	if g.inputs > 1 {
-		g.reserve = min(maxInputReserve, VecSize/(2*(g.inputs-1)))
-	}
+	g.setReserve()
 	for _, s := range g.slots[1:] {
 		nn := s.node.NextNames()
 		old := s.next
@@ -467,6 +495,7 @@ func (g *Graph) Nodes() []Node {
 // Clone makes the graph for another thread: every node is cloned with ctx.
 func (g *Graph) Clone(ctx CloneCtx, pool *packet.Pool) *Graph {
 	c := New(ctx, pool)
+	c.admit = g.admit
 	for t, chain := range g.intercepts {
 		c.Intercept(t, chain)
 	}
@@ -526,7 +555,7 @@ func (g *Graph) Run() (work bool, wakeNs int64) {
 			fullest = s.vec.len()
 		}
 	}
-	d.budget = VecSize - fullest
+	d.budget = min(VecSize-fullest, g.admission())
 	budget0 := d.budget
 	if g.inputs > 1 {
 		g.rot++

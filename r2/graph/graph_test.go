@@ -395,3 +395,38 @@ func TestSendPhase(t *testing.T) {
 		}
 	}
 }
+
+// SetAdmission caps what the inputs take in per run, and the reserve
+// scales with it; a clone keeps the cap.
+func TestSetAdmission(t *testing.T) {
+	g, _ := newTestGraph(t, 4)
+	a := &greedyInput{name: "A"}
+	b := &lightInput{greedyInput: greedyInput{name: "B"}}
+	g.Add(a)
+	g.Add(b)
+	g.SetAdmission(64)
+	g.Finalize()
+	const runs = 10
+	for range runs {
+		g.Run()
+	}
+	// A leaves B 32 (64/2) when first, and takes 63 when second.
+	if want := runs/2*(64-32) + runs/2*(64-1); a.taken != want || b.got != runs {
+		t.Errorf("admission 64: A took %d (want %d), B served in %d of %d runs", a.taken, want, b.got, runs)
+	}
+	c := g.Clone(CloneCtx{Thread: 1, Counters: g.ctx.Counters}, packet.NewPool(1, 4))
+	ca := c.Node("A").(*greedyInput)
+	for range runs {
+		c.Run()
+	}
+	if ca.taken > runs*64 || ca.taken == 0 {
+		t.Errorf("clone: A took %d in %d runs, want at most 64 a run", ca.taken, runs)
+	}
+	g.SetAdmission(0)
+	a.taken = 0
+	g.Run()
+	g.Run()
+	if a.taken != (VecSize-32)+(VecSize-1) {
+		t.Errorf("admission back to %d: A took %d in two runs", VecSize, a.taken)
+	}
+}
