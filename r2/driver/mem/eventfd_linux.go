@@ -14,9 +14,8 @@ func signal(fd int) {
 	unix.Write(fd, one[:])
 }
 
-func reset(fd int) {
-	var buf [8]byte
-	unix.Read(fd, buf[:])
+func reset(fd int, buf []byte) {
+	unix.Read(fd, buf)
 }
 
 func closeFd(fd int) error { return unix.Close(fd) }

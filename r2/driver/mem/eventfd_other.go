@@ -7,5 +7,5 @@ package mem
 
 func newEventfd() (int, error) { return -1, nil }
 func signal(int)               {}
-func reset(int)                {}
+func reset(int, []byte)        {}
 func closeFd(int) error        { return nil }
