@@ -1,5 +1,7 @@
 // Package ifnode is IfNode, the graph node of one interface: it transmits
-// the packets queued to it and receives frames from the interface's driver.
+// the packets queued to it (Send: the graph lets every interface send
+// before any receives) and receives frames from the interface's driver
+// (Dispatch).
 //
 // Every thread has a clone of every IfNode, but only the owner thread
 // touches the driver. An interface served by several threads has a
