@@ -4,6 +4,7 @@ package afpacket
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -163,7 +164,7 @@ func (d *Driver) open() error {
 	d.qs = make([]rxq, 0, c.RxQueues)
 	for i := range c.RxQueues {
 		d.qs = append(d.qs, rxq{fd: -1, rx: noRing{}}) // release closes what exists
-		if err := d.openQueue(&d.qs[i], i == 0, fan); err != nil {
+		if err := d.openQueue(&d.qs[i], i == 0, &fan); err != nil {
 			if c.RxQueues > 1 {
 				return fmt.Errorf("receive queue %d of %d: %w", i+1, c.RxQueues, err)
 			}
@@ -214,7 +215,7 @@ type fanout struct {
 // with ETH_P_ALL would queue frames of every interface on its plain receive
 // queue until then, and those stale frames would keep it polling readable
 // for ever (poll reports the receive queue as well as the ring).
-func (d *Driver) openQueue(q *rxq, tx bool, fan fanout) error {
+func (d *Driver) openQueue(q *rxq, tx bool, fan *fanout) error {
 	c := &d.cfg
 	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
@@ -274,7 +275,16 @@ func (d *Driver) openQueue(q *rxq, tx bool, fan fanout) error {
 	}
 	if fan.join {
 		arg := int(fan.id) | (unix.PACKET_FANOUT_HASH|fan.flags)<<16
-		if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_FANOUT, arg); err != nil {
+		err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_FANOUT, arg)
+		if errors.Is(err, unix.EINVAL) && fan.flags&unix.PACKET_FANOUT_FLAG_IGNORE_OUTGOING != 0 {
+			// A kernel that refuses the flag: the group (and every
+			// socket joining it, whose flags must match) goes without,
+			// and the rings drop outgoing frames themselves.
+			fan.flags &^= unix.PACKET_FANOUT_FLAG_IGNORE_OUTGOING
+			arg = int(fan.id) | (unix.PACKET_FANOUT_HASH|fan.flags)<<16
+			err = unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_FANOUT, arg)
+		}
+		if err != nil {
 			return fmt.Errorf("PACKET_FANOUT group %d: %w", fan.id, err)
 		}
 	}
