@@ -248,8 +248,8 @@ type Graph struct {
 	admit int
 }
 
-// SetAdmission caps at n (1..VecSize; 0 or more: VecSize) the packets
-// the inputs take in per run. Smaller runs serve a light flow beside a
+// SetAdmission caps at n the packets the inputs take in per run (n <= 0
+// or n >= VecSize: VecSize, the vector's size). Smaller runs serve a light flow beside a
 // flooded interface sooner (a run is one batch's receive, forwarding and
 // send); bigger ones amortize more per packet and give software GRO more
 // segments to merge.
@@ -608,8 +608,8 @@ func (g *Graph) Run() (work bool, wakeNs int64) {
 }
 
 // sendPhase lets every Sender transmit, fewest waiting packets first
-// (insertion sort: a thread serves few interfaces; past 16 they send in
-// rotation order instead, as they receive).
+// (insertion sort, stable from run to run: a thread serves few
+// interfaces; past 16 they send in graph order, unsorted).
 func (g *Graph) sendPhase(d *Dispatch, timed bool) {
 	order := g.sendOrder
 	if len(order) <= 16 {
