@@ -129,27 +129,23 @@ func (g *Group) Close() error {
 // KernelDrops implements KernelDropper: the sum over the drivers that
 // count kernel drops.
 func (g *Group) KernelDrops() (uint64, error) {
-	var sum uint64
-	for _, d := range g.byThread {
-		if k, ok := d.(KernelDropper); ok {
-			n, err := k.KernelDrops()
-			if err != nil {
-				return sum, err
-			}
-			sum += n
-		}
-	}
-	return sum, nil
+	return sumMembers(g, KernelDropper.KernelDrops)
 }
 
 // KernelFiltered implements KernelFilterCounter: the sum over the drivers
 // that filter (an AF_PACKET group filters on its first socket only: the
 // filter is the interface's).
 func (g *Group) KernelFiltered() (uint64, error) {
+	return sumMembers(g, KernelFilterCounter.KernelFiltered)
+}
+
+// sumMembers adds up count over the members that are a C, stopping at the
+// first error (with the sum so far).
+func sumMembers[C any](g *Group, count func(C) (uint64, error)) (uint64, error) {
 	var sum uint64
 	for _, d := range g.byThread {
-		if k, ok := d.(KernelFilterCounter); ok {
-			n, err := k.KernelFiltered()
+		if c, ok := d.(C); ok {
+			n, err := count(c)
 			if err != nil {
 				return sum, err
 			}

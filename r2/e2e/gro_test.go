@@ -32,12 +32,7 @@ func TestGRO(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			tp := newTopo6(t, topo.Config{})
 			d := startR2(t, uniqueInstance(t))
-			d.must(t, "r2intf", tp.RouterIfA, "add", "auto", "--thread", "0", "--driver", tc.drvA)
-			d.must(t, "r2intf", tp.RouterIfB, "add", "auto", "--thread", "0", "--driver", tc.drvB)
-			d.must(t, "r2intf", tp.RouterIfA, "ip", "10.1.0.2/24")
-			d.must(t, "r2intf", tp.RouterIfB, "ip", "10.2.0.2/24")
-			d.must(t, "r2intf", tp.RouterIfA, "ip", "2001:db8:1::2/64")
-			d.must(t, "r2intf", tp.RouterIfB, "ip", "2001:db8:2::2/64")
+			attach6Drivers(t, d, tp, 0, 0, tc.drvA, tc.drvB)
 			pingOK(t, d, tp, tp.H1NS, "10.2.0.1", 3)
 			pingOK(t, d, tp, tp.H1NS, "2001:db8:2::1", 3)
 			for _, fam := range []struct{ name, addr, fwd string }{

@@ -41,12 +41,7 @@ func TestGSO(t *testing.T) {
 				}
 			}
 			d := startR2(t, uniqueInstance(t))
-			d.must(t, "r2intf", tp.RouterIfA, "add", "auto", "--thread", "0", "--driver", "afpacket")
-			d.must(t, "r2intf", tp.RouterIfB, "add", "auto", "--thread", "0", "--driver", tc.drvB)
-			d.must(t, "r2intf", tp.RouterIfA, "ip", "10.1.0.2/24")
-			d.must(t, "r2intf", tp.RouterIfB, "ip", "10.2.0.2/24")
-			d.must(t, "r2intf", tp.RouterIfA, "ip", "2001:db8:1::2/64")
-			d.must(t, "r2intf", tp.RouterIfB, "ip", "2001:db8:2::2/64")
+			attach6Drivers(t, d, tp, 0, 0, "afpacket", tc.drvB)
 			if show := d.must(t, "r2intf", "show"); !strings.Contains(show, tc.drvB) {
 				t.Fatalf("interface B is not on %s:\n%s", tc.drvB, show)
 			}

@@ -41,15 +41,20 @@ func newTopo6(t *testing.T, cfg topo.Config) *topo.Topology {
 // falling back from AF_XDP to AF_PACKET fails the test.
 func attach6(t *testing.T, d *daemon, tp *topo.Topology, ta, tb int, drv string) {
 	t.Helper()
-	d.must(t, "r2intf", tp.RouterIfA, "add", "auto", "--thread", strconv.Itoa(ta), "--driver", drv)
-	d.must(t, "r2intf", tp.RouterIfB, "add", "auto", "--thread", strconv.Itoa(tb), "--driver", drv)
-	d.must(t, "r2intf", tp.RouterIfA, "ip", "10.1.0.2/24")
-	d.must(t, "r2intf", tp.RouterIfB, "ip", "10.2.0.2/24")
-	d.must(t, "r2intf", tp.RouterIfA, "ip", "2001:db8:1::2/64")
-	d.must(t, "r2intf", tp.RouterIfB, "ip", "2001:db8:2::2/64")
+	attach6Drivers(t, d, tp, ta, tb, drv, drv)
 	if show := d.must(t, "r2intf", "show"); strings.Count(show, " "+drv+" ") != 2 {
 		t.Fatalf("both interfaces should use driver %s (did the kernel refuse AF_XDP and R2 fall back?):\n%s\n%s", drv, show, d.log.String())
 	}
+}
+
+// attach6Drivers attaches router end A on thread ta with driver drvA and B
+// on tb with drvB, and gives them their IPv4 and IPv6 addresses, through
+// r2intf.
+func attach6Drivers(t *testing.T, d *daemon, tp *topo.Topology, ta, tb int, drvA, drvB string) {
+	t.Helper()
+	attachArgs(t, d, tp, []string{"--thread", strconv.Itoa(ta), "--driver", drvA}, []string{"--thread", strconv.Itoa(tb), "--driver", drvB})
+	d.must(t, "r2intf", tp.RouterIfA, "ip", "2001:db8:1::2/64")
+	d.must(t, "r2intf", tp.RouterIfB, "ip", "2001:db8:2::2/64")
 }
 
 // eui64LL is the EUI-64 link-local address of mac (RFC 4291 appendix A).

@@ -579,13 +579,7 @@ func (g *Graph) Run() (work bool, wakeNs int64) {
 				s = g.slots[1+(i-1+g.rot)%g.inputs]
 				d.after = g.inputs - i
 			}
-			if s.vec.tail != s.counted {
-				s.enq.Add(uint64(s.vec.tail - s.counted))
-				s.counted = s.vec.tail
-			}
-			d.s = s
-			d.n = s.vec.len()
-			g.markEdges(s)
+			g.enter(d, s)
 			s.node.Dispatch(d)
 			g.countEdges(s)
 			// A node that did not drain its vector keeps the rest for the
@@ -624,14 +618,8 @@ func (g *Graph) sendPhase(d *Dispatch, timed bool) {
 		last = nanotime()
 	}
 	for _, s := range order {
-		if s.vec.tail != s.counted {
-			s.enq.Add(uint64(s.vec.tail - s.counted))
-			s.counted = s.vec.tail
-		}
-		d.s = s
-		d.n = s.vec.len()
 		head := s.vec.head
-		g.markEdges(s)
+		g.enter(d, s)
 		s.node.(Sender).Send(d)
 		g.countEdges(s)
 		if timed {
@@ -644,6 +632,18 @@ func (g *Graph) sendPhase(d *Dispatch, timed bool) {
 			}
 		}
 	}
+}
+
+// enter prepares d for s's turn: it counts what was queued to s since its
+// last turn (enq), points d at s's vector and marks s's edges.
+func (g *Graph) enter(d *Dispatch, s *slot) {
+	if s.vec.tail != s.counted {
+		s.enq.Add(uint64(s.vec.tail - s.counted))
+		s.counted = s.vec.tail
+	}
+	d.s = s
+	d.n = s.vec.len()
+	g.markEdges(s)
 }
 
 // markEdges notes where s's targets' vectors end before s runs.

@@ -339,15 +339,13 @@ type sendLog []string
 // sendInput is an input that is a Sender: it pops its whole vector in Send
 // and logs both calls.
 type sendInput struct {
-	NoControl
-	name string
-	log  *sendLog
+	greedyInput // name, edges and rank
+	log         *sendLog
 }
 
-func (n *sendInput) Name() string         { return n.name }
-func (n *sendInput) NextNames() []string  { return []string{names.Drop} }
-func (n *sendInput) Clone(*CloneCtx) Node { return &sendInput{name: n.name, log: n.log} }
-func (n *sendInput) Rank() int            { return RankInput }
+func (n *sendInput) Clone(*CloneCtx) Node {
+	return &sendInput{greedyInput: greedyInput{name: n.name}, log: n.log}
+}
 func (n *sendInput) Send(d *Dispatch) {
 	k := 0
 	for p := d.Pop(); p != nil; p = d.Pop() {
@@ -366,7 +364,7 @@ func TestSendPhase(t *testing.T) {
 	var log sendLog
 	g, _ := newTestGraph(t, 16)
 	for _, name := range []string{"A", "B", "C"} {
-		g.Add(&sendInput{name: name, log: &log})
+		g.Add(&sendInput{greedyInput: greedyInput{name: name}, log: &log})
 	}
 	g.Finalize()
 	for run, waiting := range [][3]int{{3, 1, 2}, {0, 2, 1}, {1, 1, 0}} {

@@ -54,13 +54,7 @@ func (g *Graph) runTimed(d *Dispatch) {
 			s = g.slots[1+(i-1+g.rot)%g.inputs]
 			d.after = g.inputs - i
 		}
-		if s.vec.tail != s.counted {
-			s.enq.Add(uint64(s.vec.tail - s.counted))
-			s.counted = s.vec.tail
-		}
-		d.s = s
-		d.n = s.vec.len()
-		g.markEdges(s)
+		g.enter(d, s)
 		if d.n == 0 && !input {
 			s.node.Dispatch(d)
 			g.countEdges(s)

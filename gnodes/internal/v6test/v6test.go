@@ -7,6 +7,7 @@ import (
 	"net/netip"
 
 	"github.com/r2go/r2/fwd"
+	"github.com/r2go/r2/r2/graph/graphtest"
 	"github.com/r2go/r2/r2/hdr"
 )
 
@@ -113,25 +114,14 @@ func Bytes(n int) []byte {
 // RFC 8200 8.1 pseudo-header), independently of package hdr. A message
 // whose stored checksum is right gives its stored value.
 func SlowChecksum6(src, dst, msg []byte) uint16 {
-	ph := make([]byte, 0, 40+len(msg)+1)
+	ph := make([]byte, 0, 40)
 	ph = append(ph, src...)
 	ph = append(ph, dst...)
 	ph = append(ph, byte(len(msg)>>24), byte(len(msg)>>16), byte(len(msg)>>8), byte(len(msg)))
 	ph = append(ph, 0, 0, 0, hdr.ProtoICMPv6)
 	m := append([]byte(nil), msg...)
 	m[2], m[3] = 0, 0
-	ph = append(ph, m...)
-	if len(ph)%2 == 1 {
-		ph = append(ph, 0)
-	}
-	var sum uint32
-	for i := 0; i < len(ph); i += 2 {
-		sum += uint32(ph[i])<<8 | uint32(ph[i+1])
-	}
-	for sum>>16 != 0 {
-		sum = sum&0xffff + sum>>16
-	}
-	return ^uint16(sum)
+	return graphtest.RefChecksum(ph, m)
 }
 
 // The test router:

@@ -102,13 +102,7 @@ func newFilterProg(local4, local6, dropped *ebpf.Map, fam filterFamilies) (*ebpf
 		return nil, err
 	}
 	// r6 ctx, r7 data, r8 data_end; r2 scratch. Calls clobber r1-r5.
-	needOr := func(n int32, miss string) asm.Instructions {
-		return asm.Instructions{
-			asm.Mov.Reg(asm.R2, asm.R7),
-			asm.Add.Imm(asm.R2, n),
-			asm.JGT.Reg(asm.R2, asm.R8, miss),
-		}
-	}
+	needOr := func(n int32, miss string) asm.Instructions { return bpfasm.Need(asm.R7, asm.R8, n, miss) }
 	need := func(n int32) asm.Instructions { return needOr(n, "next") }
 	// pull is the slow path of a frame whose IP header is not all in
 	// the skb's linear part, where direct access reaches (a sender's

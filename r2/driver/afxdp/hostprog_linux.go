@@ -108,13 +108,7 @@ func newHostProg(xsks *ebpf.Map, flags uint32) (_ *hostProg, err error) {
 		return nil, err
 	}
 	// r6 ctx, r7 data, r8 data_end; r2 scratch. Calls clobber r1-r5.
-	need := func(n int32, miss string) asm.Instructions {
-		return asm.Instructions{
-			asm.Mov.Reg(asm.R2, asm.R7),
-			asm.Add.Imm(asm.R2, n),
-			asm.JGT.Reg(asm.R2, asm.R8, miss),
-		}
-	}
+	need := func(n int32, miss string) asm.Instructions { return bpfasm.Need(asm.R7, asm.R8, n, miss) }
 	var insns asm.Instructions
 	add := func(is ...asm.Instruction) { insns = append(insns, is...) }
 	add(

@@ -9,6 +9,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/r2go/r2/fwd"
+	"github.com/r2go/r2/gnodes/internal/v6test"
 	"github.com/r2go/r2/gnodes/layer2/eth/decap"
 	"github.com/r2go/r2/r2/graph"
 	gt "github.com/r2go/r2/r2/graph/graphtest"
@@ -48,24 +49,7 @@ func setup6(t testing.TB, uplinkSize int) *env {
 // csum6 is the ICMPv6 checksum (RFC 4443 2.3) of m between src and dst,
 // with m's checksum field taken as zero.
 func csum6(src, dst [16]byte, m []byte) uint16 {
-	var ph []byte
-	ph = append(ph, src[:]...)
-	ph = append(ph, dst[:]...)
-	ph = binary.BigEndian.AppendUint32(ph, uint32(len(m)))
-	ph = append(ph, 0, 0, 0, 58)
-	b := append(ph, m...)
-	b[len(ph)+2], b[len(ph)+3] = 0, 0
-	if len(b)%2 == 1 {
-		b = append(b, 0)
-	}
-	var s uint32
-	for i := 0; i < len(b); i += 2 {
-		s += uint32(b[i])<<8 | uint32(b[i+1])
-	}
-	for s > 0xffff {
-		s = s>>16 + s&0xffff
-	}
-	return ^uint16(s)
+	return v6test.SlowChecksum6(src[:], dst[:], m)
 }
 
 // ip6 is an IPv6 packet carrying ICMPv6 message m, its checksum filled in.

@@ -12,17 +12,23 @@ import (
 	"github.com/r2go/r2/r2/packet"
 )
 
+// gsoInterfaces are eth0 (10.1.0.2/24, MTU 1500, no offload) and eth1
+// (10.2.0.2/24, MTU mtu1, offload).
+func gsoInterfaces(mtu1 int) *fwd.Interfaces {
+	var s *fwd.Interfaces
+	s = s.With(&fwd.Interface{Ifindex: 1, Name: "eth0", MAC: [6]byte{2, 0, 0, 0, 0, 1}, MTU: 1500,
+		Addrs: []netip.Prefix{netip.MustParsePrefix("10.1.0.2/24")}, Up: true})
+	return s.With(&fwd.Interface{Ifindex: 2, Name: "eth1", MAC: [6]byte{2, 0, 0, 0, 0, 2}, MTU: mtu1,
+		Addrs: []netip.Prefix{netip.MustParsePrefix("10.2.0.2/24")}, Up: true, Offload: true})
+}
+
 // TestGSO: a super-frame is held to the MTU segment by segment, and goes
 // to GSO when the output cannot take it (no offload, or a segment too big
 // with DF clear); with DF set and segments too big it is answered with
 // fragmentation needed. A frame with only a checksum to finish goes to
 // GSO for an output without offload.
 func TestGSO(t *testing.T) {
-	var s *fwd.Interfaces
-	s = s.With(&fwd.Interface{Ifindex: 1, Name: "eth0", MAC: [6]byte{2, 0, 0, 0, 0, 1}, MTU: 1500,
-		Addrs: []netip.Prefix{netip.MustParsePrefix("10.1.0.2/24")}, Up: true})
-	s = s.With(&fwd.Interface{Ifindex: 2, Name: "eth1", MAC: [6]byte{2, 0, 0, 0, 0, 2}, MTU: 1400,
-		Addrs: []netip.Prefix{netip.MustParsePrefix("10.2.0.2/24")}, Up: true, Offload: true})
+	s := gsoInterfaces(1400)
 	tests := []struct {
 		name    string
 		dst     string
@@ -81,11 +87,7 @@ func TestGSO(t *testing.T) {
 // not reach EncapMux after a later packet of the flow; packets for an
 // output with offload, and those before the super-frame, go straight on.
 func TestBehindGSO(t *testing.T) {
-	var s *fwd.Interfaces
-	s = s.With(&fwd.Interface{Ifindex: 1, Name: "eth0", MAC: [6]byte{2, 0, 0, 0, 0, 1}, MTU: 1500,
-		Addrs: []netip.Prefix{netip.MustParsePrefix("10.1.0.2/24")}, Up: true})
-	s = s.With(&fwd.Interface{Ifindex: 2, Name: "eth1", MAC: [6]byte{2, 0, 0, 0, 0, 2}, MTU: 1500,
-		Addrs: []netip.Prefix{netip.MustParsePrefix("10.2.0.2/24")}, Up: true, Offload: true})
+	s := gsoInterfaces(1500)
 	h := gt.New(t, gt.Options{})
 	gt.Add(h, ipv4fwd.New(newRIB(t, nil).Active(), s))
 	mux, gso := h.Sink(names.EncapMux), h.Sink(names.GSO)

@@ -26,6 +26,17 @@ const (
 	counterKey = -20
 )
 
+// Need jumps to miss unless the n bytes from the frame's start (register
+// data) are before its end (register end), as the verifier wants before
+// any direct access to them. It uses R2 as scratch.
+func Need(data, end asm.Register, n int32, miss string) asm.Instructions {
+	return asm.Instructions{
+		asm.Mov.Reg(asm.R2, data),
+		asm.Add.Imm(asm.R2, n),
+		asm.JGT.Reg(asm.R2, end, miss),
+	}
+}
+
 // LookupIPv4 looks the 4 bytes at offset off from register base up in the
 // map loadMap loads into R1 (a pseudo map load), with sym (if not "") on
 // its first instruction: R0 is then the value or 0. It clobbers R1-R5.
