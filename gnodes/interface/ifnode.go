@@ -367,6 +367,7 @@ var (
 	_ graph.FdOwner     = (*Node)(nil)
 	_ graph.SideFdOwner = (*Node)(nil)
 	_ graph.Drainer     = (*Node)(nil)
+	_ graph.Quieter     = (*Node)(nil)
 )
 
 // PollFd is the driver's pollable descriptor (-1: none), registered in the
@@ -385,6 +386,15 @@ func (n *Node) SidePollFd() int {
 		return s.SideFd()
 	}
 	return -1
+}
+
+// Quiet implements graph.Quieter for a driver with descriptors of its
+// own behind PollFd (driver.Quieter).
+func (n *Node) Quiet(on bool) error {
+	if q, ok := n.drv.(driver.Quieter); ok && n.serve {
+		return q.Quiet(on)
+	}
+	return nil
 }
 
 // Rank implements graph.Ranker.

@@ -24,7 +24,7 @@
 //
 // Capabilities that some drivers have are small named interfaces beside
 // Driver ([KernelDropper], [ModeReporter], [HostPasser], [SideFder],
-// [KernelFilterCounter]), as wireguard-go's conn package
+// [KernelFilterCounter], [Quieter]), as wireguard-go's conn package
 // declares Bind's: callers type-assert the capability, never a concrete
 // driver type.
 package driver
@@ -140,6 +140,19 @@ type HostPasser interface {
 // polls it off the forwarding path and publishes it as DrvHostPassed.
 type HostPassCounter interface {
 	HostPassed() (uint64, error)
+}
+
+// Quieter is a driver whose Fd wraps several descriptors (AF_PACKET's
+// receive queues' sockets in an epoll instance of its own). A thread that
+// is busy reads the rings every run anyway, so the kernel's signal of each
+// frame written (the socket's wake-up callbacks, with interrupts off) is
+// pure cost; the owner thread calls Quiet(true) when it has run a while
+// without sleeping, which takes the inner descriptors out of the driver's
+// epoll instance, and Quiet(false) before it sleeps again, which puts them
+// back (a frame that came meanwhile makes Fd readable at once). Owner
+// thread only.
+type Quieter interface {
+	Quiet(on bool) error
 }
 
 // KernelFilterCounter is a driver that drops the kernel's copies of

@@ -242,6 +242,7 @@ func (e *Engine) newThread(i int, base *graph.Graph) (*Thread, error) {
 		waker:     w,
 		poller:    p,
 		fds:       map[string]int{},
+		quieters:  map[string]graph.Quieter{},
 		done:      make(chan struct{}),
 		logf:      e.logf,
 		c:         newThreadCounters(e.reg, i),

@@ -10,6 +10,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/r2go/r2/fwd"
+	"github.com/r2go/r2/r2/driver"
 	"github.com/r2go/r2/r2/driver/mem"
 	"github.com/r2go/r2/r2/registry"
 )
@@ -34,6 +35,13 @@ func idleEngineWarm(t *testing.T, threads int, warm time.Duration, yield bool) (
 // (mem.Driver.Generate) and the threads are never idle.
 func idleEngineConfig(t *testing.T, threads int, c Config, gen [][]byte) (*Engine, []*mem.Driver) {
 	t.Helper()
+	return idleEngineWrapped(t, threads, c, gen, nil)
+}
+
+// idleEngineWrapped is idleEngineConfig with each interface's driver
+// wrapped by wrap (nil: attached as it is).
+func idleEngineWrapped(t *testing.T, threads int, c Config, gen [][]byte, wrap func(*mem.Driver) driver.Driver) (*Engine, []*mem.Driver) {
+	t.Helper()
 	c.Threads, c.Packets, c.Spin, c.Logf = threads, 256, 50*time.Microsecond, t.Logf
 	e, err := New(c)
 	if err != nil {
@@ -54,7 +62,11 @@ func idleEngineConfig(t *testing.T, threads int, c Config, gen [][]byte) (*Engin
 		}
 		fi := &fwd.Interface{Ifindex: int32(i), Name: name, MAC: [6]byte{2, 0, 0, 0, 0, byte(i + 1)}, MTU: 1500, Owner: i, Up: true}
 		intfs = intfs.With(fi)
-		if err := e.AddInterface(registry.IfEnv{Intf: fi, Driver: drv}, intfs); err != nil {
+		var attach driver.Driver = drv
+		if wrap != nil {
+			attach = wrap(drv)
+		}
+		if err := e.AddInterface(registry.IfEnv{Intf: fi, Driver: attach}, intfs); err != nil {
 			t.Fatal(err)
 		}
 		drvs = append(drvs, drv)
@@ -196,6 +208,86 @@ func TestBusyYields(t *testing.T) {
 	}
 	if n := yields(false, 0); n != 0 {
 		t.Errorf("busy without BusyYield: %d yields", n)
+	}
+}
+
+// quietDriver is a mem.Driver with descriptors of its own to quiet
+// (driver.Quieter): it records the calls, on the forwarding thread.
+type quietDriver struct {
+	*mem.Driver
+	calls []bool
+}
+
+func (q *quietDriver) Quiet(on bool) error {
+	q.calls = append(q.calls, on)
+	return nil
+}
+
+// watched reports whether the thread's epoll set watches fd (an
+// EPOLL_CTL_MOD of an fd it does not watch fails with ENOENT). On the
+// thread only.
+func watched(t *testing.T, th *Thread, fd int) bool {
+	ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(fdToken(fd)), Pad: int32(fdToken(fd) >> 32)}
+	err := unix.EpollCtl(th.poller.Fd(), unix.EPOLL_CTL_MOD, fd, &ev)
+	if err != nil && err != unix.ENOENT {
+		t.Errorf("epoll_ctl MOD fd %d: %v", fd, err)
+	}
+	return err == nil
+}
+
+// TestQuietWhenBusy: a thread busy for longer than quietAfter stops
+// watching its interface's fd and quiets the driver; once idle it watches
+// the fd again before sleeping (the driver back from quiet first), so a
+// frame that comes then wakes it at once, not at its idle timeout.
+func TestQuietWhenBusy(t *testing.T) {
+	frame := make([]byte, 60) // dropped by EtherDecap: still work
+	var qd *quietDriver
+	e, drvs := idleEngineWrapped(t, 1, Config{}, [][]byte{frame}, func(d *mem.Driver) driver.Driver {
+		qd = &quietDriver{Driver: d}
+		return qd
+	})
+	fd := drvs[0].Fd()
+	time.Sleep(30 * time.Millisecond)
+	var quiet, seen bool
+	var calls []bool
+	if err := e.OnThread(0, func(th *Thread) {
+		quiet, seen, calls = th.quiet, watched(t, th, fd), append([]bool(nil), qd.calls...)
+		drvs[0].Generate(nil) // idle from here
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if q := e.Stats()[0].Quiets; q == 0 || !quiet || seen || len(calls) == 0 || !calls[len(calls)-1] {
+		t.Fatalf("busy 30 ms: %d quiets, quiet %v, fd watched %v, driver calls %v: want quiet, fd unwatched, driver quieted", q, quiet, seen, calls)
+	}
+	// Asleep: the thread's epoll waits grow while it runs nothing.
+	w0 := e.Stats()[0].EpollWaits
+	deadline := time.Now().Add(5 * time.Second)
+	for e.Stats()[0].EpollWaits < w0+2 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := e.OnThread(0, func(th *Thread) {
+		quiet, seen, calls = th.quiet, watched(t, th, fd), append([]bool(nil), qd.calls...)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if quiet || !seen || calls[len(calls)-1] {
+		t.Fatalf("idle: quiet %v, fd watched %v, driver calls %v: want the fd watched and the driver back", quiet, seen, calls)
+	}
+	// The OnThread above woke the thread; let it sleep again, then a
+	// frame must wake it through the fd.
+	time.Sleep(50 * time.Millisecond)
+	rx := drvs[0].Stats().RxPkts
+	start := time.Now()
+	if !drvs[0].Inject(frame) {
+		t.Fatal("inject refused")
+	}
+	for drvs[0].Stats().RxPkts == rx && time.Since(start) < 5*time.Second {
+		time.Sleep(time.Millisecond)
+	}
+	// The idle timeout is a second: a frame found only then was not
+	// signalled.
+	if d := time.Since(start); d > idleTimeout/2 {
+		t.Errorf("a frame for the idle thread was read after %v", d)
 	}
 }
 

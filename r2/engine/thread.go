@@ -46,6 +46,17 @@ const warmYieldEvery = 5 * time.Millisecond
 // long.
 const busyYieldEvery = 5 * time.Millisecond
 
+// quietAfter is how long a thread runs without sleeping before it stops
+// its interfaces' descriptors signalling (setQuiet): each frame a kernel
+// writes into a watched ring runs the socket's wake-up callbacks with
+// interrupts off (with several receive queues twice, through the driver's
+// own epoll instance), ~7% of a busy thread's CPU under TCP, where the
+// kernel fills R2's rings inside R2's own sends (the ACKs R2 forwards make
+// the sender transmit). A busy thread reads every ring each run anyway.
+// Short enough to pay off within a burst, long enough that a thread
+// waking for a ping or two never pays the epoll_ctl calls.
+const quietAfter = time.Millisecond
+
 // ctl is one control message for one thread.
 type ctl struct {
 	adds     []graph.Node // nodes to add (already cloned for the thread)
@@ -81,10 +92,15 @@ type Thread struct {
 	waker     *poll.Waker
 	poller    *poll.Poller
 	fds       map[string]int // IfNode name (+sideKey for its side fd) -> registered fd
-	done      chan struct{}
-	logf      func(string, ...any)
+	// quiet: the nodes' main fds (not side ones) are out of poller and
+	// their drivers quiet (setQuiet); quieters are the nodes with fds,
+	// by name.
+	quiet    bool
+	quieters map[string]graph.Quieter
+	done     chan struct{}
+	logf     func(string, ...any)
 
-	runs, sleeps, yields, busyYields uint64
+	runs, sleeps, yields, busyYields, quiets uint64
 	// c are the thread's activity counters in shared memory, named
 	// "Thread/...": they show that an idle thread sleeps (few epoll waits
 	// per second) and how many syscalls a busy one makes per packet.
@@ -92,14 +108,14 @@ type Thread struct {
 }
 
 type threadCounters struct {
-	runs, idleRuns, sleeps, wakeups, timeouts, warmSleeps, yields, busyYields counters.Counter
+	runs, idleRuns, sleeps, wakeups, timeouts, warmSleeps, yields, busyYields, quiets counters.Counter
 }
 
 func newThreadCounters(reg *counters.Registry, thread int) threadCounters {
 	c := func(s string) counters.Counter { return reg.Counter(thread, "Thread/"+s) }
 	return threadCounters{runs: c("runs"), idleRuns: c("idle_runs"), sleeps: c("epoll_waits"),
 		wakeups: c("eventfd_wakeups"), timeouts: c("epoll_timeouts"), warmSleeps: c("warm_sleeps"), yields: c("warm_yields"),
-		busyYields: c("busy_yields")}
+		busyYields: c("busy_yields"), quiets: c("quiets")}
 }
 
 // ID is the thread's index.
@@ -162,6 +178,9 @@ func (t *Thread) run() {
 				t.yieldBusy()
 				lastYield = t.g.Now()
 			}
+			if work && !t.quiet && now-awake >= int64(quietAfter) {
+				t.setQuiet(true)
+			}
 			if work {
 				continue
 			}
@@ -175,6 +194,11 @@ func (t *Thread) run() {
 			t.warmYield()
 			lastYield = t.g.Now()
 			continue
+		}
+		if t.quiet {
+			// Before the check below: a frame that comes after it
+			// signals again.
+			t.setQuiet(false)
 		}
 		t.waker.PrepareSleep()
 		if len(t.in) > 0 || t.g.Pending() {
@@ -250,6 +274,53 @@ func (t *Thread) yieldBusy() {
 	runtime.Gosched()
 }
 
+// fdToken is the epoll token of a node's fd: anything but wakerToken.
+func fdToken(fd int) uint64 { return uint64(fd) + 1 }
+
+// setQuiet takes the nodes' main fds out of the thread's epoll set and
+// quiets their drivers (on), or undoes that, in the reverse order, before
+// the thread sleeps. Side fds (rare frames: an AF_XDP interface's
+// neighbour copies) stay watched. A failure is logged: an fd that could
+// not be put back would leave the thread to its idle timeout.
+func (t *Thread) setQuiet(on bool) {
+	t.quiet = on
+	if on {
+		t.quiets++
+		t.c.quiets.Inc()
+	}
+	for name, q := range t.quieters {
+		fd := t.fds[name]
+		var err error
+		if on {
+			err = t.poller.Del(fd)
+			if err == nil && q != nil {
+				err = q.Quiet(true)
+			}
+		} else {
+			if q != nil {
+				err = q.Quiet(false)
+			}
+			if err == nil {
+				err = t.poller.Add(fd, fdToken(fd))
+			}
+		}
+		if err != nil {
+			t.logf("thread %d: %s quiet=%v: %v", t.id, name, on, err)
+		}
+	}
+}
+
+// unquietDriver gives node name's driver back its signals when the thread
+// lets go of it (a driver is never handed on quiet); the thread's own
+// epoll set is about to drop its fd anyway.
+func (t *Thread) unquietDriver(name string) {
+	if q := t.quieters[name]; t.quiet && q != nil {
+		if err := q.Quiet(false); err != nil {
+			t.logf("thread %d: %s quiet=false: %v", t.id, name, err)
+		}
+	}
+}
+
 // handle runs the queued control messages; it reports a stop request.
 func (t *Thread) handle() bool {
 	for {
@@ -269,13 +340,20 @@ func (t *Thread) handle() bool {
 }
 
 func (t *Thread) apply(c ctl) bool {
+	if t.quiet && len(c.adds) > 0 {
+		// Fds are added only while every fd is watched, so none is
+		// added twice.
+		t.setQuiet(false)
+	}
 	for _, name := range c.dels {
+		t.unquietDriver(name)
 		for _, key := range []string{name, name + sideKey} {
 			if fd, ok := t.fds[key]; ok {
 				t.poller.Del(fd)
 				delete(t.fds, key)
 			}
 		}
+		delete(t.quieters, name)
 		t.g.Remove(name)
 	}
 	for _, n := range c.adds {
@@ -284,13 +362,18 @@ func (t *Thread) apply(c ctl) bool {
 			continue
 		}
 		if o, ok := n.(graph.FdOwner); ok && o.Owner() == t.id && o.PollFd() >= 0 {
-			if err := t.poller.Add(o.PollFd(), uint64(len(t.fds)+1)); err != nil {
+			if err := t.poller.Add(o.PollFd(), fdToken(o.PollFd())); err != nil {
 				t.logf("thread %d: poll %s: %v", t.id, n.Name(), err)
 			} else {
 				t.fds[n.Name()] = o.PollFd()
+				if q, ok := n.(graph.Quieter); ok {
+					t.quieters[n.Name()] = q
+				} else {
+					t.quieters[n.Name()] = nil
+				}
 			}
 			if so, ok := n.(graph.SideFdOwner); ok && so.SidePollFd() >= 0 {
-				if err := t.poller.Add(so.SidePollFd(), uint64(len(t.fds)+1)); err != nil {
+				if err := t.poller.Add(so.SidePollFd(), fdToken(so.SidePollFd())); err != nil {
 					t.logf("thread %d: poll %s (side): %v", t.id, n.Name(), err)
 				} else {
 					t.fds[n.Name()+sideKey] = so.SidePollFd()
@@ -311,10 +394,14 @@ func (t *Thread) apply(c ctl) bool {
 		c.fn(t)
 	}
 	if c.stop {
+		for name := range t.quieters {
+			t.unquietDriver(name)
+		}
 		for name, fd := range t.fds {
 			t.poller.Del(fd)
 			delete(t.fds, name)
 		}
+		clear(t.quieters)
 		return true
 	}
 	return false
@@ -333,6 +420,9 @@ type Stats struct {
 	// BusyYields counts the passes of a thread that ran for
 	// busyYieldEvery without sleeping (Config.BusyYield).
 	BusyYields uint64
+	// Quiets counts the times the busy thread stopped its interfaces'
+	// descriptors signalling (quietAfter).
+	Quiets uint64
 	// CPU is the CPU time the thread's OS thread has used (user and
 	// system), read on the thread itself: whether an idle thread sleeps
 	// shows here, whatever its counters say.
@@ -354,7 +444,7 @@ func (e *Engine) Stats() []Stats {
 			// clock is this forwarding thread's alone.
 			_ = unix.ClockGettime(unix.CLOCK_THREAD_CPUTIME_ID, &ts)
 			out[i] = Stats{Thread: i, Runs: t.runs, Sleeps: t.sleeps, EpollWaits: t.poller.Waits(),
-				Wakeups: t.waker.Writes(), WarmYields: t.yields, BusyYields: t.busyYields, CPU: time.Duration(ts.Nano()), Pool: t.pool.Stats()}
+				Wakeups: t.waker.Writes(), WarmYields: t.yields, BusyYields: t.busyYields, Quiets: t.quiets, CPU: time.Duration(ts.Nano()), Pool: t.pool.Stats()}
 			if b := t.pool.Big(); b != nil {
 				b.Reclaim()
 				out[i].Big = b.Stats()

@@ -98,6 +98,15 @@ type SideFdOwner interface {
 	SidePollFd() int
 }
 
+// Quieter is an FdOwner whose descriptor can stop signalling while its
+// thread is busy and polls the node every run anyway (driver.Quieter): the
+// thread calls Quiet(true) after running a while without sleeping, once
+// its own epoll set no longer watches PollFd, and Quiet(false) before it
+// watches it again to sleep.
+type Quieter interface {
+	Quiet(on bool) error
+}
+
 // Drainer is implemented by nodes that can hold packets outside any
 // thread's graph (a handoff ring between threads); Drain frees them once no
 // thread runs the node any more.

@@ -53,6 +53,11 @@ func (p *Poller) Add(fd int, token uint64) error {
 	return nil
 }
 
+// Fd is the epoll descriptor itself (-1 after Close): it polls readable
+// while a watched fd does, and lets a caller ask the kernel what the set
+// watches (EPOLL_CTL_MOD fails with ENOENT for an fd it does not).
+func (p *Poller) Fd() int { return p.epfd }
+
 // Del stops watching fd.
 func (p *Poller) Del(fd int) error {
 	if err := unix.EpollCtl(p.epfd, unix.EPOLL_CTL_DEL, fd, nil); err != nil {

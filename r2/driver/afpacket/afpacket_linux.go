@@ -51,6 +51,8 @@ type Driver struct {
 	// the owner thread polls in their place (Fd) when there are several;
 	// -1 with one queue.
 	epfd int
+	// quiet: the sockets are out of epfd (Quiet).
+	quiet bool
 	// Deficit round robin over qs (Recv): next is the queue whose turn
 	// it is, deficit what is left of its quantum (0: its turn has not
 	// started). Owner thread only.
@@ -190,12 +192,37 @@ func (d *Driver) open() error {
 		return fmt.Errorf("epoll_create1: %w", err)
 	}
 	d.epfd = epfd
+	return d.watchQueues(unix.EPOLL_CTL_ADD)
+}
+
+// watchQueues adds the queues' sockets to the driver's epoll instance, or
+// deletes them from it (op).
+func (d *Driver) watchQueues(op int) error {
 	for i := range d.qs {
 		ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(i)}
-		if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, d.qs[i].fd, &ev); err != nil {
-			return fmt.Errorf("epoll_ctl: %w", err)
+		if err := unix.EpollCtl(d.epfd, op, d.qs[i].fd, &ev); err != nil {
+			return fmt.Errorf("af_packet %s: epoll_ctl(%d) queue %d: %w", d.cfg.Ifname, op, i, err)
 		}
 	}
+	return nil
+}
+
+// Quiet implements driver.Quieter: with several receive queues it takes
+// their sockets out of the driver's epoll instance (on) or puts them back.
+// With one queue Fd is the socket itself, which the owner thread's epoll
+// set watches directly: nothing to do here.
+func (d *Driver) Quiet(on bool) error {
+	if d.epfd < 0 || on == d.quiet {
+		return nil
+	}
+	op := unix.EPOLL_CTL_ADD
+	if on {
+		op = unix.EPOLL_CTL_DEL
+	}
+	if err := d.watchQueues(op); err != nil {
+		return err
+	}
+	d.quiet = on
 	return nil
 }
 

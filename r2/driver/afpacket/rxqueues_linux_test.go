@@ -295,3 +295,74 @@ func TestRxQueuesShed(t *testing.T) {
 	}
 	checkPool(t, pool)
 }
+
+// pollsReadable reports whether fd polls readable at once.
+func pollsReadable(t *testing.T, fd int) bool {
+	t.Helper()
+	fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+	n, err := unix.Poll(fds, 0)
+	if err != nil {
+		t.Fatalf("poll: %v", err)
+	}
+	return n == 1 && fds[0].Revents&unix.POLLIN != 0
+}
+
+// TestQuiet: a quiet driver with several receive queues keeps its frames
+// (Pending, Recv) but its Fd does not signal them; back from quiet, Fd is
+// readable at once for a frame that came meanwhile, and stays quiet for no
+// frame. Quiet twice is harmless; with one queue there is nothing to do.
+func TestQuiet(t *testing.T) {
+	v := newVethPair(t, 1500)
+	d := v.openDriver(t, Config{Version: RingV2, Frames: 256, RxQueues: 2})
+	peer := openRaw(t, v.B, v.IdxB, false)
+	pool := packet.NewPool(0, 64)
+	pkts := make([]*packet.Packet, 64)
+	var _ driver.Quieter = d
+	for range 2 {
+		if err := d.Quiet(true); err != nil {
+			t.Fatalf("Quiet(true): %v", err)
+		}
+	}
+	peer.Send(t, udpFrame(v.MACA, v.MACB, 4000, 1))
+	deadline := time.Now().Add(waitTimeout)
+	for !d.Pending() && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if !d.Pending() {
+		t.Fatal("frame sent to the quiet driver never pending")
+	}
+	if pollsReadable(t, d.Fd()) {
+		t.Error("quiet: Fd readable for a frame in a ring")
+	}
+	if err := d.Quiet(false); err != nil {
+		t.Fatalf("Quiet(false): %v", err)
+	}
+	if !pollsReadable(t, d.Fd()) {
+		t.Error("back from quiet: Fd not readable for the frame that came meanwhile")
+	}
+	if n := d.Recv(pool, pkts); n != 1 {
+		t.Fatalf("Recv: %d frames, want 1", n)
+	}
+	pool.Free(pkts[0])
+	if pollsReadable(t, d.Fd()) {
+		t.Error("Fd readable with every ring empty")
+	}
+	// Watched again: a new frame signals.
+	peer.Send(t, udpFrame(v.MACA, v.MACB, 4001, 2))
+	fds := []unix.PollFd{{Fd: int32(d.Fd()), Events: unix.POLLIN}}
+	if n, err := unix.Poll(fds, int(waitTimeout/time.Millisecond)); n != 1 || err != nil {
+		t.Fatalf("frame after Quiet(false): poll %d, %v", n, err)
+	}
+	if n := d.Recv(pool, pkts); n != 1 {
+		t.Fatalf("Recv: %d frames, want 1", n)
+	}
+	pool.Free(pkts[0])
+	checkPool(t, pool)
+
+	// One queue: Fd is the socket, which the thread's own epoll set
+	// stops watching; the driver has nothing to do.
+	one := v.openDriver(t, Config{Version: RingV2, Frames: 256, RxQueues: 1})
+	if err := one.Quiet(true); err != nil || one.Fd() != one.fd {
+		t.Errorf("one queue: Quiet(true) = %v, Fd %d, socket %d", err, one.Fd(), one.fd)
+	}
+}
