@@ -142,6 +142,14 @@ type HostPassCounter interface {
 	HostPassed() (uint64, error)
 }
 
+// FreshPender is a driver with several receive queues that can tell a
+// frame in a queue that its last Recv emptied (a light flow's) from the
+// frames of a queue that stands (a flood's): graph.Waiter for the
+// interface. Owner thread only.
+type FreshPender interface {
+	FreshPending() bool
+}
+
 // Quieter is a driver whose Fd wraps several descriptors (AF_PACKET's
 // receive queues' sockets in an epoll instance of its own). A thread that
 // is busy reads the rings every run anyway, so the kernel's signal of each

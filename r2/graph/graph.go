@@ -98,6 +98,16 @@ type SideFdOwner interface {
 	SidePollFd() int
 }
 
+// A Waiter is an input node that can tell whether a frame waits for it
+// that is not part of a standing queue: its driver kept up with it so far
+// (a ping's echo request, a reply, a routing protocol's packet beside a
+// flood). A Sender with a long vector sends it in parts and stops early
+// when one waits (Dispatch.Waiting), so the run goes on to receive it
+// instead of finishing a flood's batch first.
+type Waiter interface {
+	Waiting() bool
+}
+
 // Quieter is an FdOwner whose descriptor can stop signalling while its
 // thread is busy and polls the node every run anyway (driver.Quieter): the
 // thread calls Quiet(true) after running a while without sleeping, once
@@ -250,6 +260,8 @@ type Graph struct {
 	// senders are the input slots whose nodes are Senders, and
 	// sendOrder the order they send in this run (sendPhase).
 	senders, sendOrder []*slot
+	// waiters are the input nodes that are Waiters (Dispatch.Waiting).
+	waiters []Waiter
 	// reserve is how much of a run's admission budget each input keeps
 	// for the inputs after it in the rotation (Dispatch.Budget).
 	reserve int
@@ -443,9 +455,13 @@ func (g *Graph) Finalize() {
 		g.inputs++
 	}
 	g.senders = g.senders[:0]
+	g.waiters = g.waiters[:0]
 	for _, s := range g.slots[1 : 1+g.inputs] {
 		if _, ok := s.node.(Sender); ok {
 			g.senders = append(g.senders, s)
+		}
+		if w, ok := s.node.(Waiter); ok {
+			g.waiters = append(g.waiters, w)
 		}
 	}
 	g.sendOrder = append(g.sendOrder[:0], g.senders...)
@@ -577,6 +593,19 @@ func (g *Graph) Run() (work bool, wakeNs int64) {
 	timed := g.ctx.Obs != nil && g.ctx.Obs.runtime.Load()
 	if len(g.senders) > 0 {
 		g.sendPhase(d, timed)
+		// A Sender that stopped early (Waiting) kept the rest of its
+		// vector: the run takes in no more than it could then hold
+		// again, so what waits stays in the drivers' queues (where
+		// shedding and the kernel's drops act) rather than in a
+		// growing vector here.
+		left := 0
+		for _, s := range g.senders {
+			left = max(left, s.vec.len())
+		}
+		if left > 0 {
+			d.budget = max(0, min(d.budget, VecSize-left))
+			budget0 = d.budget
+		}
 	}
 	if timed {
 		g.runTimed(d)
@@ -635,9 +664,11 @@ func (g *Graph) sendPhase(d *Dispatch, timed bool) {
 			now := nanotime()
 			s.rt.ns.Add(uint64(now - last))
 			last = now
-			if n := uint64(s.vec.head - head); n > 0 {
+			// Signed: a Sender that puts back more than it took
+			// (handed-over packets) moved head back.
+			if n := int32(s.vec.head - head); n > 0 {
 				s.rt.calls.Inc()
-				s.rt.pkts.Add(n)
+				s.rt.pkts.Add(uint64(n))
 			}
 		}
 	}
@@ -713,6 +744,18 @@ func (d *Dispatch) Pop() *packet.Packet {
 	p := v.pkts[v.head&v.mask]
 	v.head++
 	return p
+}
+
+// PutBack puts pkts at the front of the node's vector, in order, for the
+// next run: a Sender that stops early returns what it took and did not
+// send. The vector must have room for them (a Sender that popped its
+// whole vector has its size).
+func (d *Dispatch) PutBack(pkts []*packet.Packet) {
+	v := &d.s.vec
+	v.head -= uint32(len(pkts))
+	for i, p := range pkts {
+		v.pkts[(v.head+uint32(i))&v.mask] = p
+	}
 }
 
 // Peek returns the packet Pop would return next, without taking it, or nil.
@@ -809,6 +852,22 @@ func (d *Dispatch) WakeIn(ns int64) {
 	if d.wake < 0 || ns < d.wake {
 		d.wake = ns
 	}
+}
+
+// Left is how many packets of the node's vector Pop has still to return
+// in this Dispatch.
+func (d *Dispatch) Left() int { return d.n }
+
+// Waiting reports whether a frame waits at an input that has kept up
+// (Waiter): a Sender between two parts of a long vector asks, and stops
+// early if so.
+func (d *Dispatch) Waiting() bool {
+	for _, w := range d.g.waiters {
+		if w.Waiting() {
+			return true
+		}
+	}
+	return false
 }
 
 // More tells Run that the node has work beyond its vector (an Rx batch was

@@ -428,3 +428,80 @@ func TestSetAdmission(t *testing.T) {
 		t.Errorf("admission back to %d: A took %d in two runs", VecSize, a.taken)
 	}
 }
+
+// partSender sends at most part packets of its vector per run and, when
+// an input has a light flow's frame waiting (Dispatch.Waiting), puts the
+// rest back, as IfNode does; its receive records the budget it is offered.
+type partSender struct {
+	greedyInput
+	part   int
+	sent   []byte
+	budget int
+}
+
+func (n *partSender) Clone(*CloneCtx) Node {
+	return &partSender{greedyInput: n.greedyInput, part: n.part}
+}
+func (n *partSender) VecSize() int { return IfVecSize } // not an ordinary vector, as IfNode's
+func (n *partSender) Send(d *Dispatch) {
+	var took []*packet.Packet
+	for p := d.Pop(); p != nil; p = d.Pop() {
+		took = append(took, p)
+	}
+	for i, p := range took {
+		if i == n.part && d.Waiting() {
+			d.PutBack(took[i:])
+			return
+		}
+		n.sent = append(n.sent, p.Data()[0])
+		d.Free(p)
+	}
+}
+func (n *partSender) Dispatch(d *Dispatch) { n.budget = d.Budget() + d.after*d.g.reserve }
+
+// waitInput is an input whose Waiting says what waiting holds.
+type waitInput struct {
+	greedyInput
+	waiting bool
+}
+
+func (n *waitInput) Clone(*CloneCtx) Node { return &waitInput{greedyInput: n.greedyInput} }
+func (n *waitInput) Dispatch(*Dispatch)   {}
+func (n *waitInput) Waiting() bool        { return n.waiting }
+
+// A Sender that stops early puts the rest of its vector back, in order,
+// for the next run; that run's admission leaves room for it; Waiting asks
+// the inputs that are Waiters.
+func TestPutBackWaiting(t *testing.T) {
+	g, _ := newTestGraph(t, 16)
+	s := &partSender{greedyInput: greedyInput{name: "S"}, part: 4}
+	w := &waitInput{greedyInput: greedyInput{name: "W"}}
+	g.Add(s)
+	g.Add(w)
+	g.Finalize()
+	for i := range 10 {
+		inject(t, g, "S", byte(i))
+	}
+	w.waiting = true
+	g.Run()
+	if want := []byte{0, 1, 2, 3}; !slices.Equal(s.sent, want) {
+		t.Fatalf("first run sent %v, want %v (then stopped: an input waits)", s.sent, want)
+	}
+	if n := g.byName["S"].vec.len(); n != 6 {
+		t.Fatalf("%d packets back in the vector, want 6", n)
+	}
+	if s.budget != VecSize-6 {
+		t.Errorf("admission with 6 packets put back: %d, want %d", s.budget, VecSize-6)
+	}
+	w.waiting = false
+	g.Run()
+	if want := []byte{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}; !slices.Equal(s.sent, want) {
+		t.Errorf("sent %v, want %v: the rest in order in the next run", s.sent, want)
+	}
+	if s.budget != VecSize {
+		t.Errorf("admission with nothing put back: %d, want %d", s.budget, VecSize)
+	}
+	if st := g.pool.Stats(); st.Free != 16 {
+		t.Errorf("pool: %+v, want all 16 free", st)
+	}
+}

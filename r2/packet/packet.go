@@ -82,6 +82,17 @@ const (
 	// MetaIPv6 marks an IPv6 packet: the encapsulation node resolves
 	// NextHop6 (with neighbour discovery) instead of NextHop (with ARP).
 	MetaIPv6 uint32 = 1 << 28
+	// MetaSparse marks a packet received from a receive queue whose
+	// flows are light (a ping, a routing protocol beside a flood): its
+	// output interface sends it ahead of the packets of other queues
+	// waiting there (fq_codel's sparse flows first). Only drivers with
+	// several receive queues set it, with the queue in MetaRxQueueMask.
+	MetaSparse uint32 = 1 << 27
+	// MetaRxQueueMask holds the receive queue a packet came from
+	// (MetaRxQueueShift), with MetaSparse: an output never lets a packet
+	// overtake one of its own queue, so a flow's order is kept.
+	MetaRxQueueMask  uint32 = 0x7f << MetaRxQueueShift
+	MetaRxQueueShift        = 16
 	// MetaICMPMask selects the ICMP type and code.
 	MetaICMPMask uint32 = 0xffff
 )

@@ -465,6 +465,11 @@ func (c *Coalescer) build(pool *packet.Pool, pkts []*packet.Packet, f *flow) *pa
 	}
 	d[f.l4+13] = pkts[f.last].Data()[f.l4+13] // the last segment's PSH
 	hdr.SetPseudoChecksum(ip)
+	// The segments' receive queue (and sparse mark): an output orders
+	// packets by it (packet.MetaRxQueueMask), so the super-frame must
+	// not look as if it came from elsewhere than the flow's later
+	// segments.
+	m.Meta = pkts[f.head].Meta
 	m.GSO = packet.GSO{
 		CsumStart:  uint16(m.Head() + f.l4),
 		CsumOffset: 16,

@@ -545,3 +545,26 @@ func btoi(v bool) int {
 	}
 	return 0
 }
+
+// A super-frame carries its segments' receive queue and sparse mark
+// (packet.Meta): an output keeps each queue's packets in order by them, so
+// a super-frame that lost them could be overtaken by its flow's next
+// segment.
+func TestMergeKeepsQueue(t *testing.T) {
+	pool := newPool(4)
+	in := stream(false, 1, 4, 1000, 1000)
+	ps := packets(t, pool, in, 0)
+	tag := uint32(3)<<packet.MetaRxQueueShift | packet.MetaSparse
+	for _, p := range ps {
+		p.Meta = tag
+	}
+	c := gro.New(len(ps))
+	k, st := c.Merge(pool, ps)
+	if k != 1 || st.Packets != 1 {
+		t.Fatalf("merged into %d packets (%+v), want one super-frame", k, st)
+	}
+	if ps[0].Meta != tag {
+		t.Errorf("super-frame Meta %#x, want its segments' %#x", ps[0].Meta, tag)
+	}
+	release(pool, ps[:k])
+}

@@ -80,7 +80,32 @@ type rxq struct {
 	fd  int    // -1 once closed
 	mem []byte // the ring's mapping
 	rx  rxRing // noRing until the ring exists
+	// stands is a moving average (weight 1/8, scaled by 64) of the
+	// visits (visit) that took all the frames they asked for, so the
+	// ring may have held more: a flood's ring stands at nearly every
+	// visit, a light flow's ring (a ping, TCP acknowledgements) is
+	// emptied at each, whatever floods another ring (light,
+	// FreshPending).
+	stands int
 }
+
+// lightStands is the stands under which a ring's flows count as light:
+// fewer than a quarter of the recent visits found more than they took.
+const lightStands = 64 / 4
+
+// visit notes that Recv asked q for want frames and took got. A visit
+// that took all it asked for (two or more: one frame asked and found
+// says nothing) makes the ring heavy at once, for about six visits that
+// empty it: a burst is no light flow.
+func (q *rxq) visit(want, got int) {
+	q.stands -= q.stands >> 3
+	if got == want && want > 1 {
+		q.stands = max(q.stands+8, 2*lightStands)
+	}
+}
+
+// light reports whether q's flows are light (lightStands).
+func (q *rxq) light() bool { return q.stands < lightStands }
 
 // Open opens an AF_PACKET socket on the interface c describes, sets up its
 // receive ring and binds it. Call it on a thread in the interface's network
@@ -361,6 +386,17 @@ func (d *Driver) Fd() int {
 func (d *Driver) Pending() bool {
 	for i := range d.qs {
 		if d.qs[i].rx.pending() {
+			return true
+		}
+	}
+	return false
+}
+
+// FreshPending implements driver.FreshPender: a light ring (lightLoad)
+// has a frame.
+func (d *Driver) FreshPending() bool {
+	for i := range d.qs {
+		if d.qs[i].light() && d.qs[i].rx.pending() {
 			return true
 		}
 	}

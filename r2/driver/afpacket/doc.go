@@ -182,6 +182,18 @@
 // seeded randomly at boot, so a light flow shares the flood's ring with
 // probability about 1/K, and then fares as with one ring.
 //
+// Light rings go first. Each ring keeps a moving average of its visits
+// that took all they asked for (the ring stood); one such visit makes it
+// heavy at once, about six visits that empty it make it light again. A
+// call serves the light rings with frames before the round robin (a ring
+// whose turn it was has taken its turn), and tags the frames of every
+// ring with the ring's index in packet.Meta (MetaRxQueueMask) and, for a
+// light ring's visit of at most eight frames, packet.MetaSparse: the
+// output interface sends such packets ahead of other rings' packets
+// (IfNode), as fq_codel serves sparse flows first. FreshPending reports
+// a frame in a light ring, so a busy thread that is sending a flood's
+// batch stops between two parts and receives it (graph.Waiter).
+//
 // The owner thread polls one descriptor (Fd): with several queues an epoll
 // instance of the driver's own holding the K sockets, level-triggered, so
 // it polls readable while any ring holds a frame. Send transmits on the
