@@ -16,6 +16,9 @@ import (
 	"github.com/cilium/ebpf/link"
 	"github.com/vishvananda/netns"
 
+	"github.com/r2go/r2/counters"
+	"github.com/r2go/r2/logs"
+	"github.com/r2go/r2/r2/api"
 	"github.com/r2go/r2/r2/driver"
 	"github.com/r2go/r2/r2/internal/nstest"
 	"github.com/r2go/r2/r2/names"
@@ -86,6 +89,11 @@ func TestKernelRxFilter(t *testing.T) {
 	}
 	d.stopped = true
 	<-d.done
+	// What only a clean exit removes: the API socket and the counter
+	// and log files (a restart would replace them).
+	for _, f := range []string{api.SocketPath(d.instance), counters.InstancePath(d.instance), logs.InstancePath(d.instance)} {
+		os.Remove(f)
+	}
 	waitPrograms(0, "after R2 was killed")
 
 	off := startR2In(t, r, uniqueInstance(t), "-kernel-rx-filter=false")
