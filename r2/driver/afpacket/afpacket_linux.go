@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/r2go/r2/r2/driver"
+	"github.com/r2go/r2/r2/packet"
 )
 
 // sndBuf is the socket send buffer asked for. Frames sent with the qdisc
@@ -53,10 +54,9 @@ type Driver struct {
 	epfd int
 	// quiet: the sockets are out of epfd (Quiet).
 	quiet bool
-	// Deficit round robin over qs (Recv): next is the queue whose turn
-	// it is, deficit what is left of its quantum (0: its turn has not
-	// started). Owner thread only.
-	next, deficit int
+	// sched serves the rings of qs (Recv): deficit round robin, light
+	// rings first.
+	sched driver.RxSched
 
 	// Tx message headers, preallocated and reused to avoid allocations:
 	// msgs[i].Hdr.Iov points at iovs[i] for the life of the driver, and
@@ -80,32 +80,7 @@ type rxq struct {
 	fd  int    // -1 once closed
 	mem []byte // the ring's mapping
 	rx  rxRing // noRing until the ring exists
-	// stands is a moving average (weight 1/8, scaled by 64) of the
-	// visits (visit) that took all the frames they asked for, so the
-	// ring may have held more: a flood's ring stands at nearly every
-	// visit, a light flow's ring (a ping, TCP acknowledgements) is
-	// emptied at each, whatever floods another ring (light,
-	// FreshPending).
-	stands int
 }
-
-// lightStands is the stands under which a ring's flows count as light:
-// fewer than a quarter of the recent visits found more than they took.
-const lightStands = 64 / 4
-
-// visit notes that Recv asked q for want frames and took got. A visit
-// that took all it asked for (two or more: one frame asked and found
-// says nothing) makes the ring heavy at once, for about six visits that
-// empty it: a burst is no light flow.
-func (q *rxq) visit(want, got int) {
-	q.stands -= q.stands >> 3
-	if got == want && want > 1 {
-		q.stands = max(q.stands+8, 2*lightStands)
-	}
-}
-
-// light reports whether q's flows are light (lightStands).
-func (q *rxq) light() bool { return q.stands < lightStands }
 
 // Open opens an AF_PACKET socket on the interface c describes, sets up its
 // receive ring and binds it. Call it on a thread in the interface's network
@@ -189,6 +164,7 @@ func (d *Driver) open() error {
 	// a ring and dropped there (RxOutgoing).
 	fan.flags |= unix.PACKET_FANOUT_FLAG_IGNORE_OUTGOING
 	d.qs = make([]rxq, 0, c.RxQueues)
+	d.sched = driver.NewRxSched(c.RxQueues)
 	for i := range c.RxQueues {
 		d.qs = append(d.qs, rxq{fd: -1, rx: noRing{}}) // release closes what exists
 		if err := d.openQueue(&d.qs[i], i == 0, &fan); err != nil {
@@ -392,16 +368,17 @@ func (d *Driver) Pending() bool {
 	return false
 }
 
-// FreshPending implements driver.FreshPender: a light ring (lightLoad)
-// has a frame.
-func (d *Driver) FreshPending() bool {
-	for i := range d.qs {
-		if d.qs[i].light() && d.qs[i].rx.pending() {
-			return true
-		}
-	}
-	return false
+// FreshPending implements driver.FreshPender: a light ring has a frame.
+func (d *Driver) FreshPending() bool { return d.sched.FreshPending(d) }
+
+// RecvRing implements driver.RxRings: it copies up to len(pkts) frames of
+// queue i's ring into packets of pool.
+func (d *Driver) RecvRing(i int, pool *packet.Pool, pkts []*packet.Packet) int {
+	return d.qs[i].rx.recv(pool, pkts, &d.cnt)
 }
+
+// RingPending implements driver.RxRings.
+func (d *Driver) RingPending(i int) bool { return d.qs[i].rx.pending() }
 
 // Stats reads the kernel's receive statistics of the sockets, summed over
 // the receive queues and accumulated since Open. Safe from any goroutine.
@@ -523,7 +500,7 @@ func (d *Driver) release() error {
 			q.fd = -1
 		}
 	}
-	d.qs = nil
+	d.qs, d.sched = nil, driver.RxSched{}
 	d.fd = -1
 	return err
 }

@@ -45,102 +45,11 @@ func (noRing) pending() bool                                             { retur
 // whose ring holds one frame waits for at most one batch of the others,
 // however many frames a flood keeps in its own ring.
 func (d *Driver) Recv(pool *packet.Pool, pkts []*packet.Packet) int {
-	var n int
-	if len(d.qs) == 1 {
-		n = d.qs[0].rx.recv(pool, pkts, &d.cnt)
-		d.qs[0].visit(len(pkts), n)
-	} else {
-		n = d.recvDRR(pool, pkts)
-	}
+	n := d.sched.Recv(d, pool, pkts)
 	if n > 0 {
 		d.cnt.RxBatches.Inc()
 	}
 	return n
-}
-
-// recvDRR is Recv over several rings. A ring that gives fewer frames than
-// asked (it emptied, or the pool did) ends its turn and banks nothing, as
-// an empty DRR queue does; the call ends when the batch is full or a
-// whole round found nothing.
-func (d *Driver) recvDRR(pool *packet.Pool, pkts []*packet.Packet) int {
-	k := len(d.qs)
-	if k == 0 {
-		return 0
-	}
-	quantum := (len(pkts) + k - 1) / k
-	n, idle := 0, 0
-	// Light rings come first, up to a quantum each: a light flow's frame
-	// (a ping beside a flood) leads the batch instead of following a
-	// flood's quantum, as fq_codel serves sparse flows first.
-	for i := range d.qs {
-		q := &d.qs[i]
-		if n == len(pkts) {
-			break
-		}
-		if !q.light() || !q.rx.pending() {
-			continue
-		}
-		want := min(quantum, len(pkts)-n)
-		got := q.rx.recv(pool, pkts[n:n+want], &d.cnt)
-		tagQueue(pkts[n:n+got], i, true)
-		q.visit(want, got)
-		n += got
-		if i == d.next && d.deficit == 0 {
-			// Its turn of the round robin, taken first.
-			d.deficit = quantum - got
-			if got < want || d.deficit == 0 {
-				d.deficit = 0
-				if d.next++; d.next == k {
-					d.next = 0
-				}
-			}
-		}
-	}
-	for n < len(pkts) && idle < k {
-		if d.deficit == 0 {
-			d.deficit = quantum
-		}
-		want := min(d.deficit, len(pkts)-n)
-		q := &d.qs[d.next]
-		got := q.rx.recv(pool, pkts[n:n+want], &d.cnt)
-		tagQueue(pkts[n:n+got], d.next, q.light())
-		q.visit(want, got)
-		n += got
-		d.deficit -= got
-		if got == 0 {
-			idle++
-		} else {
-			idle = 0
-		}
-		if got < want || d.deficit == 0 {
-			d.deficit = 0
-			if d.next++; d.next == k {
-				d.next = 0
-			}
-		}
-	}
-	return n
-}
-
-// sparseMax is the most frames one visit of a light ring may take and
-// still mark sparse: a ring that was light while its flood paused (its
-// sender off its CPU) gives a full quantum when the flood resumes, and
-// those frames must not go ahead of everything (fq_codel lets a new flow
-// go first for one quantum only).
-const sparseMax = 8
-
-// tagQueue notes in each packet's Meta the receive queue it came from
-// and, if that queue's flows are light and the visit took few frames,
-// that it may go ahead of other queues' packets at its output
-// (packet.MetaSparse).
-func tagQueue(pkts []*packet.Packet, queue int, light bool) {
-	tag := uint32(queue) << packet.MetaRxQueueShift & packet.MetaRxQueueMask
-	if light && len(pkts) <= sparseMax {
-		tag |= packet.MetaSparse
-	}
-	for _, p := range pkts {
-		p.Meta |= tag
-	}
 }
 
 // rxOpts is what take needs to know of the driver's configuration.

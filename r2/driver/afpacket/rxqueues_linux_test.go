@@ -412,9 +412,9 @@ func TestSparseQueues(t *testing.T) {
 			pool.Free(p)
 		}
 	}
-	if d.qs[floodRing].light() || !d.qs[lightRing].light() {
+	if d.sched.Light(floodRing) || !d.sched.Light(lightRing) {
 		t.Fatalf("after the flood: flood ring light %v, idle ring light %v (stands %d, %d)",
-			d.qs[floodRing].light(), d.qs[lightRing].light(), d.qs[floodRing].stands, d.qs[lightRing].stands)
+			d.sched.Light(floodRing), d.sched.Light(lightRing), d.sched.Stands(floodRing), d.sched.Stands(lightRing))
 	}
 	if d.FreshPending() {
 		t.Error("FreshPending with only the flood's frames waiting")
