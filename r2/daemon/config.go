@@ -17,6 +17,7 @@ import (
 	ifnode "github.com/r2go/r2/gnodes/interface"
 	"github.com/r2go/r2/r2/driver"
 	"github.com/r2go/r2/r2/driver/afpacket"
+	"github.com/r2go/r2/r2/driver/afxdp"
 	"github.com/r2go/r2/r2/graph"
 	"github.com/r2go/r2/r2/packet"
 )
@@ -53,6 +54,7 @@ type config struct {
 	RxBlockKB   int           // [afpacket] block_kb
 	RxTimeout   time.Duration // [afpacket] block_timeout
 	RxQueues    int           // [afpacket] rx_queues: receive rings per interface, served in turn
+	XDPRxRings  int           // [afxdp] rx_rings: receive rings (sockets) per queue, served in turn
 }
 
 func defaultConfig() config {
@@ -86,6 +88,11 @@ func defaultConfig() config {
 		// looked to cost udp1500 throughput. The driver's own
 		// default stays one.
 		RxQueues: 2,
+		// The same for AF_XDP, on each queue: a ping hashed away
+		// from a 64 B flood is neither dropped at the flood's full
+		// ring nor queued behind it (README, "Several receive rings
+		// on an AF_XDP queue").
+		XDPRxRings: 2,
 	}
 }
 
@@ -111,6 +118,7 @@ var flagKeys = []struct {
 	{"gro", "general", "gro", "merge the TCP segments of each received batch into super-frames (software GRO), sent on whole or segmented again on output", func(c *config) any { return c.GRO }},
 	{"driver", "general", "driver", "default `driver` of interfaces attached without one", func(c *config) any { return c.Driver }},
 	{"rx-queues", "afpacket", "rx_queues", "AF_PACKET receive `rings` per interface, flows spread over them by hash and served in turn, so a flood fills only its own (frames and blocks are shared among them)", func(c *config) any { return c.RxQueues }},
+	{"afxdp-rx-rings", "afxdp", "rx_rings", "AF_XDP receive `rings` (sockets) per queue, 1, 2, 4 or 8: the XDP program spreads flows over them by hash and they are served in turn, so a flood fills only its own", func(c *config) any { return c.XDPRxRings }},
 	{"vnet-hdr", "afpacket", "vnet_hdr", "AF_PACKET takes GSO/GRO super-frames whole (PACKET_VNET_HDR); false drops them as oversized", func(c *config) any { return c.VnetHdr }},
 	{"kernel-rx-filter", "afpacket", "kernel_rx_filter", "AF_PACKET interfaces get a tcx ingress filter that drops the kernel's copies of transit frames (forwarding off drops them anyway, after an IP receive)", func(c *config) any { return c.KernelRx }},
 	{"socket", "api", "socket", "API Unix socket `path` (default /run/r2/INSTANCE.sock)", func(c *config) any { return "" }},
@@ -182,7 +190,7 @@ func (o *overrides) apply(c *config) error {
 func (c *config) driverSettings() driver.Settings {
 	s := driver.Settings{Ring: c.Ring, Frames: c.Frames, Blocks: c.RxBlocks,
 		BlockSize: c.RxBlockKB << 10, BlockTimeout: c.RxTimeout, NoVnetHdr: !c.VnetHdr,
-		NoKernelRxFilter: !c.KernelRx, RxQueues: c.RxQueues}
+		NoKernelRxFilter: !c.KernelRx, RxQueues: c.RxQueues, XDPRxRings: c.XDPRxRings}
 	if c.VnetHdr && c.RxBlockKB < 128 {
 		s.BlockSize = 128 << 10 // a v3 block must hold a super-frame
 	}
@@ -245,9 +253,9 @@ func parseConfig(c *config, file string, r io.Reader) error {
 			}
 			section = strings.ToLower(strings.TrimSpace(s[1 : len(s)-1]))
 			switch section {
-			case "general", "api", "log", "afpacket":
+			case "general", "api", "log", "afpacket", "afxdp":
 			default:
-				return bad("unknown section [%s] (known: [general], [api], [log], [afpacket])", section)
+				return bad("unknown section [%s] (known: [general], [api], [log], [afpacket], [afxdp])", section)
 			}
 			continue
 		}
@@ -377,6 +385,14 @@ func (c *config) set(section, k, v string) error {
 		return boolean(&c.VnetHdr)
 	case "afpacket.rx_queues":
 		return num(&c.RxQueues, 1, afpacket.MaxRxQueues)
+	case "afxdp.rx_rings":
+		if err := num(&c.XDPRxRings, 1, afxdp.MaxRxRings); err != nil {
+			return err
+		}
+		if c.XDPRxRings&(c.XDPRxRings-1) != 0 {
+			return fmt.Errorf("%d is not a power of two", c.XDPRxRings)
+		}
+		return nil
 	case "afpacket.kernel_rx_filter":
 		return boolean(&c.KernelRx)
 	case "afpacket.blocks":

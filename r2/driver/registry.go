@@ -71,7 +71,7 @@ func (a OpenArgs) logf(format string, args ...any) {
 }
 
 // Settings are the daemon's configuration values for drivers (the
-// [afpacket] section of its configuration file). A driver reads those meant
+// [afpacket] and [afxdp] sections of its configuration file). A driver reads those meant
 // for it and ignores the others; a zero field means the driver's default.
 type Settings struct {
 	// Ring is the AF_PACKET receive ring version: "v2" (a status word per
@@ -90,6 +90,9 @@ type Settings struct {
 	// RxQueues is the number of AF_PACKET receive rings per interface
 	// (0: the driver's default).
 	RxQueues int
+	// XDPRxRings is the number of AF_XDP receive rings (sockets) per
+	// queue (0: the driver's default).
+	XDPRxRings int
 	// NoKernelRxFilter turns AF_PACKET's tcx ingress filter (which drops
 	// the kernel's copies of transit frames) off.
 	NoKernelRxFilter bool

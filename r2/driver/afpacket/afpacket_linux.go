@@ -48,12 +48,10 @@ type Driver struct {
 	// its own Rx ring, walked by the owner thread; none before Open has
 	// made them and after Close.
 	qs []rxq
-	// epfd is an epoll instance holding the sockets of all queues, which
+	// poll is an epoll instance holding the sockets of all queues, which
 	// the owner thread polls in their place (Fd) when there are several;
-	// -1 with one queue.
-	epfd int
-	// quiet: the sockets are out of epfd (Quiet).
-	quiet bool
+	// nil with one queue.
+	poll *driver.PollSet
 	// sched serves the rings of qs (Recv): deficit round robin, light
 	// rings first.
 	sched driver.RxSched
@@ -129,7 +127,7 @@ func Open(c Config) (*Driver, error) {
 			c.RxOutgoing = outgoing
 		}
 	}
-	d := &Driver{cfg: c, cnt: c.Counters, fd: -1, gsoFd: -1, epfd: -1, vnet: !c.NoVnetHdr}
+	d := &Driver{cfg: c, cnt: c.Counters, fd: -1, gsoFd: -1, vnet: !c.NoVnetHdr}
 	for i := range d.msgs {
 		d.msgs[i].Hdr.Iov = &d.iovs[i]
 		d.msgs[i].Hdr.SetIovlen(1)
@@ -185,47 +183,20 @@ func (d *Driver) open() error {
 	if len(d.qs) == 1 {
 		return nil
 	}
-	// Level-triggered: the epoll fd polls readable while any socket
-	// does, so the owner thread's epoll set (which nests it) wakes for
-	// a frame in any ring and stays awake until Recv has emptied them.
-	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
-	if err != nil {
-		return fmt.Errorf("epoll_create1: %w", err)
-	}
-	d.epfd = epfd
-	return d.watchQueues(unix.EPOLL_CTL_ADD)
-}
-
-// watchQueues adds the queues' sockets to the driver's epoll instance, or
-// deletes them from it (op).
-func (d *Driver) watchQueues(op int) error {
+	fds := make([]int, len(d.qs))
 	for i := range d.qs {
-		ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(i)}
-		if err := unix.EpollCtl(d.epfd, op, d.qs[i].fd, &ev); err != nil {
-			return fmt.Errorf("af_packet %s: epoll_ctl(%d) queue %d: %w", d.cfg.Ifname, op, i, err)
-		}
+		fds[i] = d.qs[i].fd
 	}
-	return nil
+	var err error
+	d.poll, err = driver.NewPollSet("af_packet "+d.cfg.Ifname, fds)
+	return err
 }
 
 // Quiet implements driver.Quieter: with several receive queues it takes
 // their sockets out of the driver's epoll instance (on) or puts them back.
 // With one queue Fd is the socket itself, which the owner thread's epoll
 // set watches directly: nothing to do here.
-func (d *Driver) Quiet(on bool) error {
-	if d.epfd < 0 || on == d.quiet {
-		return nil
-	}
-	op := unix.EPOLL_CTL_ADD
-	if on {
-		op = unix.EPOLL_CTL_DEL
-	}
-	if err := d.watchQueues(op); err != nil {
-		return err
-	}
-	d.quiet = on
-	return nil
-}
+func (d *Driver) Quiet(on bool) error { return d.poll.Quiet(on) }
 
 // fanout is the PACKET_FANOUT group the sockets join, if join: id, with
 // flags for the first socket.
@@ -350,8 +321,8 @@ func htons(v uint16) uint16 {
 // a block when the kernel retires it, full or timed out), and stays
 // readable while the last frame or block handed over is not given back.
 func (d *Driver) Fd() int {
-	if d.epfd >= 0 {
-		return d.epfd
+	if d.poll != nil {
+		return d.poll.Fd()
 	}
 	return d.fd
 }
@@ -484,10 +455,8 @@ func (d *Driver) release() error {
 		keep(unix.Close(d.gsoFd))
 		d.gsoFd = -1
 	}
-	if d.epfd >= 0 {
-		keep(unix.Close(d.epfd))
-		d.epfd = -1
-	}
+	keep(d.poll.Close())
+	d.poll = nil
 	for i := range d.qs {
 		q := &d.qs[i]
 		q.rx = noRing{}

@@ -29,6 +29,13 @@ const (
 	DefaultMTU = 1500
 )
 
+// MaxRxRings is the most receive rings (sockets) a driver binds on its
+// queue (Config.RxRings).
+const MaxRxRings = 8
+
+// minRxRing is the smallest Rx ring: RingSize/RxRings entries.
+const minRxRing = 64
+
 // FrameSize is the UMEM chunk size: one pool packet buffer.
 const FrameSize = packet.BufSize
 
@@ -164,6 +171,15 @@ type Config struct {
 	// kernels keep their 32). 0 means DefaultTxBudget, capped to
 	// RingSize.
 	TxBudget int
+	// RxRings is the number of receive rings (sockets) on the queue, a
+	// power of two up to MaxRxRings; 0 means 1. With several, the XDP
+	// program spreads flows over them by a hash of their addresses,
+	// protocol and ports, and Recv serves them light rings first, then
+	// in turn, so a flood fills only its own ring (flowhash_linux.go).
+	// Each ring has RingSize/RxRings entries and all share the fill
+	// ring, so a flood's ring cannot hold every buffer lent. The
+	// drivers of one interface's queues must have the same RxRings.
+	RxRings int
 	// Mode is the AF_XDP mode to use; ModeAuto picks the best that works.
 	Mode Mode
 	// Counters are the driver counters, allocated by the caller with
@@ -210,6 +226,9 @@ const (
 
 // withDefaults fills in defaults and checks c; mtu is the interface's MTU
 // (0 if unknown).
+// rxRingSize is the entries of each Rx ring.
+func (c *Config) rxRingSize() int { return c.RingSize / c.RxRings }
+
 func (c Config) withDefaults(mtu int) (Config, error) {
 	if c.RingSize == 0 {
 		c.RingSize = DefaultRingSize
@@ -220,11 +239,18 @@ func (c Config) withDefaults(mtu int) (Config, error) {
 	if c.MTU == 0 {
 		c.MTU = DefaultMTU
 	}
+	if c.RxRings == 0 {
+		c.RxRings = 1
+	}
 	switch {
+	case c.RxRings < 1 || c.RxRings > MaxRxRings || c.RxRings&(c.RxRings-1) != 0:
+		return c, fmt.Errorf("receive rings %d: want a power of two from 1 to %d", c.RxRings, MaxRxRings)
 	case c.Pool == nil:
 		return c, errors.New("no packet pool")
 	case c.RingSize < 64 || c.RingSize > 1<<16 || c.RingSize&(c.RingSize-1) != 0:
 		return c, fmt.Errorf("ring size %d: want a power of two from 64 to 65536", c.RingSize)
+	case c.RingSize/c.RxRings < minRxRing:
+		return c, fmt.Errorf("ring size %d: want at least %d entries for each of %d receive rings", c.RingSize, minRxRing, c.RxRings)
 	case c.Queue < 0:
 		return c, fmt.Errorf("queue %d: want 0 or more", c.Queue)
 	case c.MTU < 68:

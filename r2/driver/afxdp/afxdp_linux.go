@@ -49,9 +49,16 @@ type Driver struct {
 	csumCheck  bool     // complete partial checksums on Rx (Config.CsumCheck)
 	shared     bool     // bound with XDP_SHARED_UMEM to another driver's UMEM
 
-	// The rings, owned by the owner thread.
+	// The rings, owned by the owner thread. rx has a ring per socket
+	// (Config.RxRings): rx[i] is fds[i]'s, and fds[0] is fd, the socket
+	// that owns the fill, completion and Tx rings; the others share
+	// them (see flowhash_linux.go).
 	fill, comp addrRing
-	rx, tx     descRing
+	rx         []descRing
+	tx         descRing
+	fds        []int
+	sched      driver.RxSched  // serves the rx rings (Recv)
+	poll       *driver.PollSet // with several sockets: Fd, holding them all
 
 	maxFrame   uint32 // longest frame accepted on Rx and Tx
 	fillTarget uint32 // packets to keep lent to the kernel for Rx
@@ -264,7 +271,7 @@ func attempts(m Mode) []attempt {
 // groupsMu is held.
 func (d *Driver) open() error {
 	c := &d.cfg
-	prog, err := acquireProg(c.Ifindex, c.Queue, d.mb.want)
+	prog, err := acquireProg(c.Ifindex, c.Queue, c.RxRings, d.mb.want)
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrUnsupported, err)
 	}
@@ -282,7 +289,7 @@ func (d *Driver) open() error {
 			errs = append(errs, fmt.Errorf("%s: %w", what, err))
 			continue
 		}
-		if err := prog.setSocket(c.Queue, d.fd); err != nil {
+		if err := d.setSockets(prog); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", what, err))
 			d.closeSocket()
 			continue
@@ -304,6 +311,17 @@ func (d *Driver) open() error {
 		errs = append(errs, fmt.Errorf("mode %v: the interface's program runs in XDP %s mode", c.Mode, attachName(prog.mode)))
 	}
 	return fmt.Errorf("%w: %w", ErrUnsupported, errors.Join(errs...))
+}
+
+// setSockets puts the driver's sockets in the program's map, ring i's in
+// slot i of its queue.
+func (d *Driver) setSockets(prog *ifProg) error {
+	for i, fd := range d.fds {
+		if err := prog.setSocket(d.cfg.Queue, i, fd); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // activeName is the ActiveMode of a socket in zero-copy mode or not with
@@ -363,22 +381,25 @@ func (d *Driver) socket(zc bool, sharedFd int) error {
 		return fmt.Errorf("socket: %w", err)
 	}
 	d.fd = fd
+	d.fds = append(d.fds[:0], fd)
 	if sharedFd < 0 {
 		if err := registerUMEM(fd, d.pool.Mem()); err != nil {
 			return fmt.Errorf("XDP_UMEM_REG of %d frames: %w", d.npkts, err)
 		}
 	}
+	rxSize := c.rxRingSize()
 	for _, o := range []struct {
 		opt  int
 		name string
+		size int
 	}{
-		{unix.XDP_UMEM_FILL_RING, "XDP_UMEM_FILL_RING"},
-		{unix.XDP_UMEM_COMPLETION_RING, "XDP_UMEM_COMPLETION_RING"},
-		{unix.XDP_RX_RING, "XDP_RX_RING"},
-		{unix.XDP_TX_RING, "XDP_TX_RING"},
+		{unix.XDP_UMEM_FILL_RING, "XDP_UMEM_FILL_RING", c.RingSize},
+		{unix.XDP_UMEM_COMPLETION_RING, "XDP_UMEM_COMPLETION_RING", c.RingSize},
+		{unix.XDP_RX_RING, "XDP_RX_RING", rxSize},
+		{unix.XDP_TX_RING, "XDP_TX_RING", c.RingSize},
 	} {
-		if err := unix.SetsockoptInt(fd, unix.SOL_XDP, o.opt, c.RingSize); err != nil {
-			return fmt.Errorf("%s %d: %w", o.name, c.RingSize, err)
+		if err := unix.SetsockoptInt(fd, unix.SOL_XDP, o.opt, o.size); err != nil {
+			return fmt.Errorf("%s %d: %w", o.name, o.size, err)
 		}
 	}
 	off, err := getMmapOffsets(fd)
@@ -391,9 +412,11 @@ func (d *Driver) socket(zc bool, sharedFd int) error {
 	if d.comp, err = mapAddrRing(fd, unix.XDP_UMEM_PGOFF_COMPLETION_RING, off.Cr, c.RingSize); err != nil {
 		return fmt.Errorf("mmap completion ring: %w", err)
 	}
-	if d.rx, err = mapDescRing(fd, unix.XDP_PGOFF_RX_RING, off.Rx, c.RingSize); err != nil {
+	rx, err := mapDescRing(fd, unix.XDP_PGOFF_RX_RING, off.Rx, rxSize)
+	if err != nil {
 		return fmt.Errorf("mmap Rx ring: %w", err)
 	}
+	d.rx = append(d.rx[:0], rx)
 	if d.tx, err = mapDescRing(fd, unix.XDP_PGOFF_TX_RING, off.Tx, c.RingSize); err != nil {
 		return fmt.Errorf("mmap Tx ring: %w", err)
 	}
@@ -427,6 +450,50 @@ func (d *Driver) socket(zc bool, sharedFd int) error {
 	d.zc = zc
 	d.needWakeup = zc // a shared socket inherits it with the UMEM's mode
 	d.shared = sharedFd >= 0
+	for i := 1; i < c.RxRings; i++ {
+		if err := d.rxSocket(rxSize); err != nil {
+			return fmt.Errorf("receive ring %d of %d: %w", i, c.RxRings, err)
+		}
+	}
+	if c.RxRings > 1 {
+		p, err := driver.NewPollSet("af_xdp "+c.Ifname, d.fds)
+		if err != nil {
+			return err
+		}
+		d.poll = p
+	}
+	d.sched = driver.NewRxSched(c.RxRings)
+	return nil
+}
+
+// rxSocket adds a receive-only socket on the driver's queue, sharing the
+// first socket's buffer pool: bound with XDP_SHARED_UMEM to it on the same
+// device and queue, it has no fill or completion ring of its own (the
+// kernel refuses them: EINVAL) and takes its buffers from the shared fill
+// ring, and it needs no Tx ring (the first socket sends).
+func (d *Driver) rxSocket(size int) error {
+	c := &d.cfg
+	fd, err := unix.Socket(unix.AF_XDP, unix.SOCK_RAW|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("socket: %w", err)
+	}
+	d.fds = append(d.fds, fd)
+	if err := unix.SetsockoptInt(fd, unix.SOL_XDP, unix.XDP_RX_RING, size); err != nil {
+		return fmt.Errorf("XDP_RX_RING %d: %w", size, err)
+	}
+	off, err := getMmapOffsets(fd)
+	if err != nil {
+		return err
+	}
+	rx, err := mapDescRing(fd, unix.XDP_PGOFF_RX_RING, off.Rx, size)
+	if err != nil {
+		return fmt.Errorf("mmap Rx ring: %w", err)
+	}
+	d.rx = append(d.rx, rx)
+	sa := &unix.SockaddrXDP{Flags: unix.XDP_SHARED_UMEM, Ifindex: uint32(c.Ifindex), QueueID: uint32(c.Queue), SharedUmemFD: uint32(d.fd)}
+	if err := bind(fd, sa); err != nil {
+		return fmt.Errorf("bind to queue %d sharing the first socket's rings: %w", c.Queue, err)
+	}
 	return nil
 }
 
@@ -459,11 +526,18 @@ func bind(fd int, sa *unix.SockaddrXDP) error {
 // closeSocket unmaps the rings and closes the socket, whatever exists of
 // them; the kernel takes it out of the XSKMAP.
 func (d *Driver) closeSocket() error {
-	err := errors.Join(d.fill.unmap(), d.comp.unmap(), d.rx.unmap(), d.tx.unmap())
-	if d.fd >= 0 {
-		err = errors.Join(err, unix.Close(d.fd))
-		d.fd = -1
+	err := errors.Join(d.fill.unmap(), d.comp.unmap(), d.tx.unmap(), d.poll.Close())
+	d.poll = nil
+	for i := range d.rx {
+		err = errors.Join(err, d.rx[i].unmap())
 	}
+	d.rx = d.rx[:0]
+	for _, fd := range d.fds {
+		err = errors.Join(err, unix.Close(fd))
+	}
+	d.fds = d.fds[:0]
+	d.fd = -1
+	d.sched = driver.RxSched{}
 	d.zc, d.needWakeup, d.shared, d.mb.sg = false, false, false, false
 	return err
 }
@@ -476,8 +550,21 @@ func (d *Driver) ActiveMode() string { return d.active }
 // driver of the same pool (XDP_SHARED_UMEM).
 func (d *Driver) SharedUMEM() bool { return d.shared }
 
-// Fd is the XDP socket. It polls readable when the Rx ring has frames.
-func (d *Driver) Fd() int { return d.fd }
+// Fd is the XDP socket, or with several receive rings an epoll instance
+// holding their sockets. It polls readable when an Rx ring has frames.
+func (d *Driver) Fd() int {
+	if d.poll != nil {
+		return d.poll.Fd()
+	}
+	return d.fd
+}
+
+// Quiet implements driver.Quieter: with several receive rings it takes
+// their sockets out of the driver's epoll instance (on) or puts them back.
+func (d *Driver) Quiet(on bool) error { return d.poll.Quiet(on) }
+
+// RxRings is the number of receive rings (sockets) the driver reads.
+func (d *Driver) RxRings() int { return len(d.rx) }
 
 // Stats reads the socket's statistics. Safe from any goroutine; FillHeld
 // and TxHeld are the owner thread's and exact only while it is stopped.
@@ -487,20 +574,24 @@ func (d *Driver) Stats() (Stats, error) {
 	if d.closed {
 		return Stats{}, ErrClosed
 	}
-	st, err := getStatistics(d.fd)
-	if err != nil {
-		return Stats{}, fmt.Errorf("af_xdp %s: XDP_STATISTICS: %w", d.cfg.Ifname, err)
+	s := Stats{FillHeld: int(d.fillHeld), TxHeld: int(d.txHeld)}
+	for i, fd := range d.fds {
+		st, err := getStatistics(fd)
+		if err != nil {
+			return Stats{}, fmt.Errorf("af_xdp %s: XDP_STATISTICS of ring %d: %w", d.cfg.Ifname, i, err)
+		}
+		s.RxDropped += st.Rx_dropped
+		s.RxInvalidDescs += st.Rx_invalid_descs
+		s.TxInvalidDescs += st.Tx_invalid_descs
+		s.RxRingFull += st.Rx_ring_full
+		if i == 0 {
+			// The others share its fill ring and have no Tx
+			// ring: the kernel reports the same count for each.
+			s.RxFillRingEmpty = st.Rx_fill_ring_empty_descs
+			s.TxRingEmpty = st.Tx_ring_empty_descs
+		}
 	}
-	return Stats{
-		RxDropped:       st.Rx_dropped,
-		RxInvalidDescs:  st.Rx_invalid_descs,
-		TxInvalidDescs:  st.Tx_invalid_descs,
-		RxRingFull:      st.Rx_ring_full,
-		RxFillRingEmpty: st.Rx_fill_ring_empty_descs,
-		TxRingEmpty:     st.Tx_ring_empty_descs,
-		FillHeld:        int(d.fillHeld),
-		TxHeld:          int(d.txHeld),
-	}, nil
+	return s, nil
 }
 
 // Close detaches the XDP program, closes the socket and gives every pool

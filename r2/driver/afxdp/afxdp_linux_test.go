@@ -154,6 +154,11 @@ func TestConfigDefaults(t *testing.T) {
 		{name: "jumbo MTU", c: Config{Pool: pool}, ifMTU: 9000, wantErr: "MTU"},
 		{name: "MTU too small", c: Config{Pool: pool, MTU: 10}, wantErr: "MTU"},
 		{name: "bad mode", c: Config{Pool: pool, Mode: 9}, wantErr: "mode"},
+		{name: "rings", c: Config{Pool: pool, RxRings: 4}, check: func(c Config) bool { return c.rxRingSize() == DefaultRingSize/4 }},
+		{name: "one ring by default", c: Config{Pool: pool}, check: func(c Config) bool { return c.RxRings == 1 && c.rxRingSize() == DefaultRingSize }},
+		{name: "rings not power of two", c: Config{Pool: pool, RxRings: 3}, wantErr: "receive rings 3"},
+		{name: "too many rings", c: Config{Pool: pool, RxRings: 16}, wantErr: "receive rings 16"},
+		{name: "rings too small", c: Config{Pool: pool, RingSize: 64, RxRings: 2}, wantErr: "each of 2 receive rings"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

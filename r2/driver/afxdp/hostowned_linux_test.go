@@ -4,6 +4,7 @@ package afxdp
 
 import (
 	"encoding/binary"
+	"fmt"
 	"net"
 	"net/netip"
 	"sync/atomic"
@@ -96,11 +97,19 @@ func arpRequest(mac net.HardwareAddr, ip, target netip.Addr) []byte {
 
 // TestHostProgClassify runs the host-owned classifier on crafted frames
 // (BPF_PROG_TEST_RUN) with the XSKMAP slot filled by a real socket, so
-// that a redirect reports XDP_REDIRECT and a pass XDP_PASS.
+// that a redirect reports XDP_REDIRECT and a pass XDP_PASS; with one
+// receive ring and with four (the redirect's slot then depends on the
+// flow: every one must hold a socket).
 func TestHostProgClassify(t *testing.T) {
+	for _, rings := range []int{1, 4} {
+		t.Run(fmt.Sprint(rings), func(t *testing.T) { testHostProgClassify(t, rings) })
+	}
+}
+
+func testHostProgClassify(t *testing.T, rings int) {
 	tn := newTestNet(t, 1, 1500)
 	pool := newPool(t, 0, 256)
-	d := tn.open(t, 0, Config{Pool: pool})
+	d := tn.open(t, 0, Config{Pool: pool, RxRings: rings})
 	a4, b4 := netip.MustParseAddr("10.9.0.1"), netip.MustParseAddr("10.9.0.2")
 	bc4 := netip.MustParseAddr("10.9.0.255")
 	a6, b6 := netip.MustParseAddr("2001:db8::1"), netip.MustParseAddr("2001:db8::2")

@@ -64,14 +64,14 @@ const (
 //			if (type in 130..137 || type == 143) return XDP_PASS; }
 //		if (host6[dst]) return XDP_PASS;
 //	}
-//	redirect: return bpf_redirect_map(&xsks, ctx->rx_queue_index, XDP_PASS);
+//	redirect: as the plain program (flowRedirect)
 //
 // Every read is bounds-checked against data_end first (the verifier
 // insists), and a frame too short for what its EtherType promises is
 // redirected: R2 counts and drops malformed frames, the host never sees
 // them. VLAN-tagged frames go to the host: R2 drops them anyway (EtherDecap
 // counts "vlan"), and the host may run VLAN devices on the interface.
-func newHostProg(xsks *ebpf.Map, flags uint32) (_ *hostProg, err error) {
+func newHostProg(xsks *ebpf.Map, rings int, flags uint32) (_ *hostProg, err error) {
 	h := &hostProg{addrs: map[netip.Addr]bool{}}
 	defer func() {
 		if err != nil {
@@ -180,13 +180,7 @@ func newHostProg(xsks *ebpf.Map, flags uint32) (_ *hostProg, err error) {
 	add(bpfasm.LookupIPv6("v6lookup", asm.R7, ip6DstOff, ld6)...)
 	add(asm.JNE.Imm(asm.R0, 0, "pass"))
 	// Everything else: to R2, as the plain program does.
-	add(
-		asm.LoadMem(asm.R2, asm.R6, xdpMdRxQueueIndex, asm.Word).WithSymbol("redirect"),
-		ldX,
-		asm.Mov.Imm(asm.R3, xdpPass),
-		asm.FnRedirectMap.Call(),
-		asm.Return(),
-	)
+	add(flowRedirect("redirect", rings, ldX)...)
 	// Passed: counted (only these frames pay for it).
 	add(bpfasm.CountAndReturn("pass", ldP, xdpActPass)...)
 	h.prog, err = ebpf.NewProgram(&ebpf.ProgramSpec{

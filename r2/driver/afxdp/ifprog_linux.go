@@ -23,10 +23,10 @@ import (
 // Interfaces are told apart by network namespace and ifindex, since tests
 // (and containers) reuse ifindexes across namespaces.
 
-// mapQueues is the size of the XSKMAP: queues 0 to 255 can have a socket.
-// Frames of a queue beyond it, or whose slot is empty, take the program's
-// default action (XDP_PASS, see the package documentation). The map costs
-// 8 bytes a slot.
+// mapQueues is how many queues the XSKMAP has slots for (Config.RxRings
+// each): queues 0 to 255 can have sockets. Frames of a queue beyond it, or
+// whose slot is empty, take the program's default action (XDP_PASS, see
+// the package documentation). The map costs 8 bytes a slot.
 const mapQueues = 256
 
 // ifKey identifies an interface: its network namespace (the inode of
@@ -70,9 +70,11 @@ func threadNetns() (uint64, error) {
 
 // acquireProg returns the program of interface ifindex (in the calling
 // thread's namespace), loading it if no driver has it yet: an xdp.frags
-// program when frags is asked and the kernel takes it, else a plain one.
-// groupsMu is held. The caller releases it with releaseProg.
-func acquireProg(ifindex, queue int, frags bool) (*ifProg, error) {
+// program when frags is asked and the kernel takes it, else a plain one,
+// spreading each queue's frames over rings sockets. The drivers of one
+// interface must agree on rings. groupsMu is held. The caller releases it
+// with releaseProg.
+func acquireProg(ifindex, queue, rings int, frags bool) (*ifProg, error) {
 	if queue >= mapQueues {
 		return nil, fmt.Errorf("queue %d: want below %d", queue, mapQueues)
 	}
@@ -82,12 +84,15 @@ func acquireProg(ifindex, queue int, frags bool) (*ifProg, error) {
 	}
 	k := ifKey{ns, ifindex}
 	if p := ifProgs[k]; p != nil {
+		if p.rings != rings {
+			return nil, fmt.Errorf("the interface's other queues have %d receive rings each, not %d", p.rings, rings)
+		}
 		p.users++
 		return p, nil
 	}
 	p := &ifProg{key: k, users: 1}
 	if frags {
-		x, err := newRedirectProg(mapQueues, unix.BPF_F_XDP_HAS_FRAGS)
+		x, err := newRedirectProg(mapQueues, rings, unix.BPF_F_XDP_HAS_FRAGS)
 		if err == nil && refuseFrags {
 			x.close()
 			x, err = nil, errors.New("refused by a test")
@@ -99,7 +104,7 @@ func acquireProg(ifindex, queue int, frags bool) (*ifProg, error) {
 		}
 	}
 	if p.xdpProg == nil {
-		x, err := newRedirectProg(mapQueues, 0)
+		x, err := newRedirectProg(mapQueues, rings, 0)
 		if err != nil {
 			return nil, err
 		}

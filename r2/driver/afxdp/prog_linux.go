@@ -26,27 +26,29 @@ const progLicense = "Dual MIT/GPL"
 // xdpProg is the redirect program of one interface, its XSKMAP and, once
 // attached, its link.
 type xdpProg struct {
-	xsks *ebpf.Map
-	prog *ebpf.Program
-	lnk  link.Link
+	xsks  *ebpf.Map
+	rings int // receive rings (sockets) per queue
+	prog  *ebpf.Program
+	lnk   link.Link
 }
 
 // newRedirectProg builds the program
 //
-//	return bpf_redirect_map(&xsks, ctx->rx_queue_index, XDP_PASS);
+//	return bpf_redirect_map(&xsks, ctx->rx_queue_index * rings + flow % rings, XDP_PASS);
 //
-// with an XSKMAP of entries slots, loaded with flags (0, or
-// BPF_F_XDP_HAS_FRAGS for an xdp.frags program: see multibuf_linux.go). The low bits of the flags argument are
-// the action when the map has no socket for the queue (Linux 5.3+): frames
-// of queues R2 has no socket on go to the kernel's stack, as they would
-// without R2 (see the package documentation).
-func newRedirectProg(entries int, flags uint32) (*xdpProg, error) {
+// (flowRedirect; with rings 1 the slot is the queue) with an XSKMAP of
+// queues*rings slots, loaded with flags (0, or BPF_F_XDP_HAS_FRAGS for an
+// xdp.frags program: see multibuf_linux.go). The low bits of the flags
+// argument are the action when the map has no socket for the slot (Linux
+// 5.3+): frames of queues R2 has no socket on go to the kernel's stack, as
+// they would without R2 (see the package documentation).
+func newRedirectProg(queues, rings int, flags uint32) (*xdpProg, error) {
 	m, err := ebpf.NewMap(&ebpf.MapSpec{
 		Name:       "r2_xsks",
 		Type:       ebpf.XSKMap,
 		KeySize:    4,
 		ValueSize:  4,
-		MaxEntries: uint32(entries),
+		MaxEntries: uint32(queues * rings),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("XSKMAP: %w", err)
@@ -57,13 +59,14 @@ func newRedirectProg(entries int, flags uint32) (*xdpProg, error) {
 		return nil, err
 	}
 	insns := asm.Instructions{
-		// r2 = ctx->rx_queue_index, read before r1 (ctx) is reused.
-		asm.LoadMem(asm.R2, asm.R1, xdpMdRxQueueIndex, asm.Word),
-		ldMap,
-		asm.Mov.Imm(asm.R3, xdpPass),
-		asm.FnRedirectMap.Call(),
-		asm.Return(),
+		asm.Mov.Reg(asm.R6, asm.R1),
+		asm.LoadMem(asm.R7, asm.R1, 0, asm.Word), // ctx->data
+		asm.LoadMem(asm.R8, asm.R1, 4, asm.Word), // ctx->data_end
 	}
+	if rings <= 1 {
+		insns = insns[:1] // the queue is the slot: no frame read
+	}
+	insns = append(insns, flowRedirect("redirect", rings, ldMap)...)
 	prog, err := ebpf.NewProgram(&ebpf.ProgramSpec{
 		Name:         "r2_xsk_redirect",
 		Type:         ebpf.XDP,
@@ -75,13 +78,14 @@ func newRedirectProg(entries int, flags uint32) (*xdpProg, error) {
 		m.Close()
 		return nil, fmt.Errorf("load XDP program: %w", err)
 	}
-	return &xdpProg{xsks: m, prog: prog}, nil
+	return &xdpProg{xsks: m, rings: rings, prog: prog}, nil
 }
 
-// setSocket puts the socket fd in the map slot of queue.
-func (x *xdpProg) setSocket(queue, fd int) error {
-	if err := x.xsks.Put(uint32(queue), uint32(fd)); err != nil {
-		return fmt.Errorf("XSKMAP slot %d: %w", queue, err)
+// setSocket puts the socket fd in the map slot of ring of queue.
+func (x *xdpProg) setSocket(queue, ring, fd int) error {
+	slot := queue*x.rings + ring
+	if err := x.xsks.Put(uint32(slot), uint32(fd)); err != nil {
+		return fmt.Errorf("XSKMAP slot %d (queue %d, ring %d): %w", slot, queue, ring, err)
 	}
 	return nil
 }

@@ -46,6 +46,7 @@ func open(a driver.OpenArgs) (driver.Driver, error) {
 		Ifname:     a.Ifname,
 		Ifindex:    a.Ifindex,
 		Queue:      queue,
+		RxRings:    a.Settings.XDPRxRings,
 		MTU:        a.MTU,
 		Pool:       a.Pool,
 		Counters:   a.Counters,

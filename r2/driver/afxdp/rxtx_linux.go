@@ -43,14 +43,30 @@ func (d *Driver) Recv(pool *packet.Pool, pkts []*packet.Packet) int {
 	if d.txKick {
 		d.kickTx()
 	}
+	n := d.sched.Recv(d, pool, pkts)
+	if n < len(pkts) && d.neigh.ready() {
+		// Copies of the host's ARP and ND (host-owned mode only).
+		n += d.neigh.recv(d.pool, pkts[n:])
+	}
+	d.topUp()
+	if n > 0 {
+		d.cnt.RxBatches.Inc()
+	}
+	return n
+}
+
+// RecvRing implements driver.RxRings: it hands over up to len(pkts)
+// frames of Rx ring ring. pool is Config.Pool (Recv checked).
+func (d *Driver) RecvRing(ring int, _ *packet.Pool, pkts []*packet.Packet) int {
+	r := &d.rx[ring]
 	n := 0
-	if avail := d.rx.avail(); avail > 0 {
+	if avail := r.avail(); avail > 0 {
 		// A frame of several descriptors makes one packet: n does
 		// not move while its descriptors are read, so one that starts
 		// with room for it ends with room for it, however many
 		// descriptors it takes (the kernel publishes whole frames).
 		for ; avail > 0 && n < len(pkts); avail-- {
-			desc := &d.rx.descs[d.rx.cons&d.rx.mask]
+			desc := &r.descs[r.cons&r.mask]
 			cont := desc.Options&unix.XDP_PKT_CONTD != 0
 			if cont && d.mb.cur == nil && !d.mb.skip && d.mb.big != nil {
 				// A multi-buffer frame starts: its big packet is
@@ -65,7 +81,7 @@ func (d *Driver) Recv(pool *packet.Pool, pkts []*packet.Packet) int {
 				p.SetLen(0)
 				d.mb.cur = p
 			}
-			d.rx.cons++
+			r.cons++
 			i := d.frameOf(desc.Addr)
 			if i >= d.npkts || !d.isHeld(i) {
 				// Not a frame we lent: never hand it out, nor
@@ -100,18 +116,16 @@ func (d *Driver) Recv(pool *packet.Pool, pkts []*packet.Packet) int {
 			pkts[n] = p
 			n++
 		}
-		d.rx.release()
-	}
-	if n < len(pkts) && d.neigh.ready() {
-		// Copies of the host's ARP and ND (host-owned mode only).
-		n += d.neigh.recv(d.pool, pkts[n:])
-	}
-	d.topUp()
-	if n > 0 {
-		d.cnt.RxBatches.Inc()
+		r.release()
 	}
 	return n
 }
+
+// RingPending implements driver.RxRings.
+func (d *Driver) RingPending(ring int) bool { return d.rx[ring].ready() }
+
+// FreshPending implements driver.FreshPender: a light ring has a frame.
+func (d *Driver) FreshPending() bool { return d.sched.FreshPending(d) }
 
 // refill puts UMEM frame i, which the kernel filled and the driver still
 // holds, back on the fill ring (submitted by topUp). There is room: the
@@ -313,5 +327,13 @@ func (d *Driver) Pending() bool {
 	if d.fd < 0 {
 		return false
 	}
-	return !d.primed || d.txKick || d.rx.ready() || (d.txHeld > 0 && d.comp.ready())
+	if !d.primed || d.txKick || (d.txHeld > 0 && d.comp.ready()) {
+		return true
+	}
+	for i := range d.rx {
+		if d.rx[i].ready() {
+			return true
+		}
+	}
+	return false
 }

@@ -1,0 +1,178 @@
+//go:build linux
+
+package afxdp
+
+import (
+	"encoding/binary"
+
+	"github.com/cilium/ebpf/asm"
+
+	"github.com/r2go/r2/r2/driver/internal/bpfasm"
+)
+
+// Several receive rings on one queue (Config.RxRings).
+//
+// An AF_XDP socket's Rx ring is a FIFO: a 64 B flood fills it, and a ping
+// on the same queue is then dropped by the kernel (no room) or waits
+// behind the whole ring. A NIC spreads flows over RSS queues for that
+// reason; on one queue R2 does it itself, as AF_PACKET's fanout does: the
+// driver binds K sockets to the queue, the first owning the fill and
+// completion rings and the others sharing them (XDP_SHARED_UMEM on the same
+// device and queue shares the buffer pool and its two rings, Linux 5.10+),
+// and the XDP program sends each frame to socket queue*K + hash(flow) % K.
+// The hash covers the IP addresses, the protocol and, for TCP and UDP
+// frames that are not fragments, the ports, so a flow always reaches one
+// ring and keeps its order; anything else (ARP, tagged frames, frames too
+// short for their headers) goes to ring 0. Recv serves the rings with
+// driver.RxSched (light rings first, then deficit round robin).
+
+// flowRedirect is the program's last part: with R6 holding the context,
+// R7 data and R8 data_end, it redirects to XSKMAP slot
+//
+//	ctx->rx_queue_index * rings + flowHash(frame) % rings
+//
+// (bpf_redirect_map with XDP_PASS as the action for an empty slot), sym
+// on its first instruction. rings is a power of two; with 1 it is the
+// plain redirect by queue. It uses R9 for the hash; calls before it may
+// have clobbered R1-R5.
+func flowRedirect(sym string, rings int, loadXsks asm.Instruction) asm.Instructions {
+	tail := asm.Instructions{
+		asm.LoadMem(asm.R2, asm.R6, xdpMdRxQueueIndex, asm.Word),
+		loadXsks,
+		asm.Mov.Imm(asm.R3, xdpPass),
+		asm.FnRedirectMap.Call(),
+		asm.Return(),
+	}
+	if rings <= 1 {
+		tail[0] = tail[0].WithSymbol(sym)
+		return tail
+	}
+	need := func(n int32, miss string) asm.Instructions { return bpfasm.Need(asm.R7, asm.R8, n, miss) }
+	var insns asm.Instructions
+	add := func(is ...asm.Instruction) { insns = append(insns, is...) }
+	add(asm.Mov.Imm(asm.R9, 0).WithSymbol(sym))
+	add(need(ethHdr, "fh_done")...)
+	add(
+		asm.LoadMem(asm.R2, asm.R7, 12, asm.Half),
+		asm.JEq.Imm(asm.R2, bpfasm.NE16(etherIPv4), "fh_v4"),
+		asm.JEq.Imm(asm.R2, bpfasm.NE16(etherIPv6), "fh_v6"),
+		asm.Ja.Label("fh_done"),
+	)
+	// IPv4: addresses and protocol; ports unless a fragment.
+	v4 := need(ip4MinEnd, "fh_done")
+	v4[0] = v4[0].WithSymbol("fh_v4")
+	add(v4...)
+	add(
+		asm.LoadMem(asm.R9, asm.R7, ethHdr+12, asm.Word),
+		asm.LoadMem(asm.R2, asm.R7, ethHdr+16, asm.Word),
+		asm.Xor.Reg32(asm.R9, asm.R2),
+		asm.LoadMem(asm.R3, asm.R7, ethHdr+9, asm.Byte),
+		asm.Xor.Reg32(asm.R9, asm.R3),
+		// frag_off's MF flag and offset: a fragment carries no ports
+		// (or, the first one, ports its followers lack).
+		asm.LoadMem(asm.R2, asm.R7, ethHdr+6, asm.Half),
+		asm.And.Imm(asm.R2, bpfasm.NE16(0x3fff)),
+		asm.JNE.Imm(asm.R2, 0, "fh_mix"),
+		asm.JEq.Imm(asm.R3, 6, "fh_v4ports"),
+		asm.JNE.Imm(asm.R3, 17, "fh_mix"),
+		// The ports follow the header, whose length is IHL words.
+		asm.LoadMem(asm.R2, asm.R7, ethHdr, asm.Byte).WithSymbol("fh_v4ports"),
+		asm.And.Imm(asm.R2, 0x0f),
+		asm.LSh.Imm(asm.R2, 2),
+		asm.Mov.Reg(asm.R4, asm.R7),
+		asm.Add.Reg(asm.R4, asm.R2),
+		asm.Mov.Reg(asm.R5, asm.R4),
+		asm.Add.Imm(asm.R5, ethHdr+4),
+		asm.JGT.Reg(asm.R5, asm.R8, "fh_mix"),
+		asm.LoadMem(asm.R2, asm.R4, ethHdr, asm.Word),
+		asm.Xor.Reg32(asm.R9, asm.R2),
+		asm.Ja.Label("fh_mix"),
+	)
+	// IPv6: addresses and next header; ports when it is TCP or UDP
+	// (extension headers are not walked: their flows hash without ports).
+	v6 := need(ip6HdrEnd, "fh_done")
+	v6[0] = v6[0].WithSymbol("fh_v6")
+	add(v6...)
+	add(asm.LoadMem(asm.R9, asm.R7, ethHdr+8, asm.Word))
+	for off := int16(ethHdr + 12); off < ip6HdrEnd; off += 4 {
+		add(
+			asm.LoadMem(asm.R2, asm.R7, off, asm.Word),
+			asm.Xor.Reg32(asm.R9, asm.R2),
+		)
+	}
+	add(
+		asm.LoadMem(asm.R3, asm.R7, ip6NextOff, asm.Byte),
+		asm.Xor.Reg32(asm.R9, asm.R3),
+		asm.JEq.Imm(asm.R3, 6, "fh_v6ports"),
+		asm.JNE.Imm(asm.R3, 17, "fh_mix"),
+	)
+	v6p := need(ip6HdrEnd+4, "fh_mix")
+	v6p[0] = v6p[0].WithSymbol("fh_v6ports")
+	add(v6p...)
+	add(
+		asm.LoadMem(asm.R2, asm.R7, ip6HdrEnd, asm.Word),
+		asm.Xor.Reg32(asm.R9, asm.R2),
+	)
+	// Mix (a 32-bit finalizer, so that every input bit moves the low
+	// bits the ring is taken from), then ring = hash % rings.
+	add(
+		asm.Mov.Reg32(asm.R2, asm.R9).WithSymbol("fh_mix"),
+		asm.RSh.Imm32(asm.R2, 16),
+		asm.Xor.Reg32(asm.R9, asm.R2),
+		asm.Mul.Imm32(asm.R9, 0x45d9f3b),
+		asm.Mov.Reg32(asm.R2, asm.R9),
+		asm.RSh.Imm32(asm.R2, 16),
+		asm.Xor.Reg32(asm.R9, asm.R2),
+		asm.And.Imm32(asm.R9, int32(rings-1)),
+		asm.LoadMem(asm.R2, asm.R6, xdpMdRxQueueIndex, asm.Word).WithSymbol("fh_done"),
+		asm.Mul.Imm32(asm.R2, int32(rings)),
+		asm.Add.Reg32(asm.R2, asm.R9),
+		loadXsks,
+		asm.Mov.Imm(asm.R3, xdpPass),
+		asm.FnRedirectMap.Call(),
+		asm.Return(),
+	)
+	return insns
+}
+
+// flowHash is what flowRedirect computes for frame, in Go: the tests check
+// the kernel's choice of ring against it.
+func flowHash(frame []byte) uint32 {
+	le := binary.NativeEndian.Uint32 // as the program's loads read
+	var h uint32
+	if len(frame) < ethHdr {
+		return 0
+	}
+	switch uint16(frame[12])<<8 | uint16(frame[13]) {
+	case etherIPv4:
+		if len(frame) < ip4MinEnd {
+			return 0
+		}
+		ip := frame[ethHdr:]
+		h = le(ip[12:]) ^ le(ip[16:]) ^ uint32(ip[9])
+		if (ip[6]&0x3f == 0 && ip[7] == 0) && (ip[9] == 6 || ip[9] == 17) {
+			l4 := ethHdr + int(ip[0]&0x0f)*4
+			if l4+4 <= len(frame) {
+				h ^= le(frame[l4:])
+			}
+		}
+	case etherIPv6:
+		if len(frame) < ip6HdrEnd {
+			return 0
+		}
+		for off := ethHdr + 8; off < ip6HdrEnd; off += 4 {
+			h ^= le(frame[off:])
+		}
+		nh := frame[ip6NextOff]
+		h ^= uint32(nh)
+		if (nh == 6 || nh == 17) && ip6HdrEnd+4 <= len(frame) {
+			h ^= le(frame[ip6HdrEnd:])
+		}
+	default:
+		return 0
+	}
+	h ^= h >> 16
+	h *= 0x45d9f3b
+	h ^= h >> 16
+	return h
+}

@@ -1,0 +1,268 @@
+//go:build linux
+
+package afxdp
+
+import (
+	"encoding/binary"
+	"fmt"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/r2go/r2/r2/internal/nstest"
+	"github.com/r2go/r2/r2/packet"
+)
+
+// flowFrame is a frame of flow fl of kind, carrying seq after the headers:
+// "udp4" and "tcp4" (IPv4, ports from fl; "tcp4" with a 4-byte IP option,
+// so the ports are found through IHL), "frag4" (IPv4 UDP fragments with MF
+// set: ports ignored, so every fl is one flow), "udp6" (IPv6) and "raw"
+// (the test EtherType: no flow, ring 0).
+func flowFrame(dst, src net.HardwareAddr, kind string, fl int, seq uint32) []byte {
+	if kind == "raw" {
+		return nstest.Frame(dst, src, int(seq), 64)
+	}
+	var f []byte
+	l4 := 0
+	switch kind {
+	case "udp4", "tcp4", "frag4":
+		ihl := 20
+		if kind == "tcp4" {
+			ihl = 24
+		}
+		f = make([]byte, 14+ihl+20+4)
+		binary.BigEndian.PutUint16(f[12:], 0x0800)
+		ip := f[14:]
+		ip[0] = 0x40 | byte(ihl/4)
+		binary.BigEndian.PutUint16(ip[2:], uint16(len(ip)))
+		ip[8], ip[9] = 64, 17
+		if kind == "tcp4" {
+			ip[9] = 6
+		}
+		if kind == "frag4" {
+			ip[6] = 0x20 // MF
+		}
+		copy(ip[12:], []byte{10, 1, 0, 1, 10, 2, 0, 1})
+		l4 = 14 + ihl
+	case "udp6":
+		f = make([]byte, 14+40+20+4)
+		binary.BigEndian.PutUint16(f[12:], 0x86dd)
+		ip := f[14:]
+		ip[0] = 0x60
+		binary.BigEndian.PutUint16(ip[4:], 24)
+		ip[6], ip[7] = 17, 64
+		ip[8], ip[23] = 0x20, 1
+		ip[24], ip[39] = 0x20, 2
+		l4 = 14 + 40
+	default:
+		panic(kind)
+	}
+	copy(f, dst)
+	copy(f[6:], src)
+	binary.BigEndian.PutUint16(f[l4:], uint16(1000+fl))
+	binary.BigEndian.PutUint16(f[l4+2:], 9)
+	binary.BigEndian.PutUint32(f[len(f)-4:], seq)
+	return f
+}
+
+// ringOf is the receive ring a packet's Meta names.
+func ringOf(p *packet.Packet) int {
+	return int(p.Meta & packet.MetaRxQueueMask >> packet.MetaRxQueueShift)
+}
+
+// TestRxRings checks that with several receive rings on the queue the XDP
+// program spreads flows over them as flowHash says (IPv4 with and without
+// options, fragments, IPv6, non-IP frames to ring 0), that every frame
+// arrives once and in order within its flow, that every ring is used, and
+// that closing gives every packet back.
+func TestRxRings(t *testing.T) {
+	for _, rings := range []int{2, 4} {
+		t.Run(fmt.Sprint(rings), func(t *testing.T) {
+			tn := newTestNet(t, 1, 1500)
+			v := tn.Pairs[0]
+			pool := newPool(t, 0, 4096)
+			d := tn.open(t, 0, Config{Pool: pool, RxRings: rings})
+			if d.RxRings() != rings || d.Fd() == d.fd {
+				t.Fatalf("%d rings, Fd %d (socket %d): want %d rings polled through an epoll fd", d.RxRings(), d.Fd(), d.fd, rings)
+			}
+			peer := openRaw(t, tn.B, v.IdxB)
+			prime(t, d, pool)
+			type flow struct {
+				kind string
+				fl   int
+			}
+			var flows []flow
+			for fl := range 24 {
+				flows = append(flows, flow{"udp4", fl}, flow{"tcp4", fl}, flow{"udp6", fl})
+			}
+			flows = append(flows, flow{"frag4", 0}, flow{"frag4", 1}, flow{"raw", 0})
+			const perFlow = 6
+			var sent [][]byte
+			for seq := range perFlow {
+				for _, f := range flows {
+					sent = append(sent, flowFrame(v.MACA, v.MACB, f.kind, f.fl, uint32(seq)))
+				}
+			}
+			peer.Send(t, sent...)
+
+			pkts := make([]*packet.Packet, 16)
+			type got struct {
+				frame []byte
+				ring  int
+			}
+			var recvd []got
+			deadline := time.Now().Add(waitTimeout)
+			for len(recvd) < len(sent) && time.Now().Before(deadline) {
+				n := d.Recv(pool, pkts)
+				for _, p := range pkts[:n] {
+					recvd = append(recvd, got{append([]byte(nil), p.Data()...), ringOf(p)})
+					pool.Free(p)
+				}
+				if n == 0 {
+					time.Sleep(time.Millisecond)
+				}
+			}
+			if len(recvd) != len(sent) {
+				t.Fatalf("received %d frames, want %d", len(recvd), len(sent))
+			}
+			// Per flow (the frame without its sequence number): the
+			// frames in order, all in the ring the hash names.
+			next := map[string]uint32{}
+			used := map[int]int{}
+			for _, g := range recvd {
+				key := string(g.frame[:len(g.frame)-4])
+				seq := binary.BigEndian.Uint32(g.frame[len(g.frame)-4:])
+				if g.frame[12] == 0x88 { // the test EtherType: seq is elsewhere
+					key, seq = "raw", next["raw"]
+				}
+				if seq != next[key] {
+					t.Errorf("flow %x: seq %d, want %d", key[14:], seq, next[key])
+				}
+				next[key] = seq + 1
+				if want := int(flowHash(g.frame) % uint32(rings)); g.ring != want {
+					t.Errorf("frame %x came through ring %d, want %d (hash %#x)", g.frame[12:], g.ring, want, flowHash(g.frame))
+				}
+				used[g.ring]++
+			}
+			if len(next) != len(flows) {
+				t.Errorf("%d flows received, want %d", len(next), len(flows))
+			}
+			if len(used) != rings {
+				t.Errorf("rings used %v, want all %d", used, rings)
+			}
+			if flowHash(sent[len(flows)-1]) != 0 || used[0] == 0 {
+				t.Errorf("a non-IP frame hashes to %#x, want ring 0", flowHash(sent[len(flows)-1]))
+			}
+			if a, b := flowHash(sent[len(flows)-3]), flowHash(sent[len(flows)-2]); a != b {
+				t.Errorf("fragments of two port pairs hash apart (%#x, %#x): a fragment's ports must not count", a, b)
+			}
+			expectNothing(t, d, pool)
+			st, err := d.Stats()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st.RxDropped != 0 || st.RxRingFull != 0 {
+				t.Errorf("Stats = %+v", st)
+			}
+			if err := d.Close(); err != nil {
+				t.Fatal(err)
+			}
+			checkPool(t, pool)
+		})
+	}
+}
+
+// TestRxRingsLightFirst checks what the rings are for: a flood fills its
+// own ring (the kernel drops there), and a light flow's frame in another
+// ring is neither dropped nor left behind the flood: it comes in the next
+// Recv batch, marked sparse, also once the flood's ring is known heavy.
+func TestRxRingsLightFirst(t *testing.T) {
+	const rings, batch = 2, 16
+	tn := newTestNet(t, 1, 1500)
+	v := tn.Pairs[0]
+	pool := newPool(t, 0, 8192)
+	d := tn.open(t, 0, Config{Pool: pool, RxRings: rings})
+	peer := openRaw(t, tn.B, v.IdxB)
+	prime(t, d, pool)
+	flood := flowFrame(v.MACA, v.MACB, "udp4", 0, 0)
+	floodRing := int(flowHash(flood) % rings)
+	light := -1
+	for fl := 1; fl < 100 && light < 0; fl++ {
+		if int(flowHash(flowFrame(v.MACA, v.MACB, "udp4", fl, 0))%rings) != floodRing {
+			light = fl
+		}
+	}
+	if light < 0 {
+		t.Fatal("no flow hashes away from the flood's ring")
+	}
+	pkts := make([]*packet.Packet, batch)
+	for round := range 3 {
+		// More than the flood's ring holds (1024 entries).
+		var frames [][]byte
+		for seq := range 1500 {
+			frames = append(frames, flowFrame(v.MACA, v.MACB, "udp4", 0, uint32(seq)))
+		}
+		peer.Send(t, frames...)
+		time.Sleep(20 * time.Millisecond)
+		lf := flowFrame(v.MACA, v.MACB, "udp4", light, uint32(1000+round))
+		peer.Send(t, lf)
+		time.Sleep(20 * time.Millisecond)
+		n := d.Recv(pool, pkts)
+		found := false
+		for _, p := range pkts[:n] {
+			if string(p.Data()) == string(lf) {
+				found = true
+				if p.Meta&packet.MetaSparse == 0 || ringOf(p) == floodRing {
+					t.Errorf("round %d: the light frame has Meta %#x (ring %d, flood's %d), want sparse", round, p.Meta, ringOf(p), floodRing)
+				}
+			}
+			pool.Free(p)
+		}
+		if !found {
+			t.Errorf("round %d: the light frame was not in the first batch of %d", round, n)
+		}
+		// Drain the flood.
+		for {
+			n := d.Recv(pool, pkts)
+			if n == 0 {
+				break
+			}
+			for _, p := range pkts[:n] {
+				pool.Free(p)
+			}
+		}
+		if round == 0 && d.sched.Light(floodRing) {
+			t.Errorf("the flood's ring still counts as light (stands %d)", d.sched.Stands(floodRing))
+		}
+	}
+	// Zero allocations over both rings, Pending and FreshPending too.
+	var frames [][]byte
+	for seq := range 400 {
+		frames = append(frames, flowFrame(v.MACA, v.MACB, "udp4", seq%2*light, uint32(seq)))
+	}
+	peer.Send(t, frames...)
+	time.Sleep(20 * time.Millisecond)
+	received := 0
+	allocs := testing.AllocsPerRun(30, func() {
+		n := d.Recv(pool, pkts)
+		received += n
+		for _, p := range pkts[:n] {
+			pool.Free(p)
+		}
+		d.Pending()
+		d.FreshPending()
+	})
+	if allocs != 0 || received == 0 {
+		t.Errorf("Recv over two rings: %v allocs/run (%d frames)", allocs, received)
+	}
+	st, err := d.Stats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.RxRingFull == 0 {
+		t.Errorf("the flood never filled its ring: %+v", st)
+	}
+	t.Logf("stats %+v", st)
+	d.Close()
+	checkPool(t, pool)
+}
