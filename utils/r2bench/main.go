@@ -140,9 +140,10 @@ Flags:
                    (r2 -rt-priority 60);
                    afxdp-host: AF_XDP with the interfaces host-owned, the
                    hosts given the router's MACs statically;
-                   afpacket-base: AF_PACKET with the -r2-base binary)
+                   afpacket-base, afxdp-base: AF_PACKET, AF_XDP with the
+                   -r2-base binary)
   -r2 PATH         the r2 daemon binary (default: DIR/r2 with -bindir, or built)
-  -r2-base PATH    another r2 binary (a baseline build) for the afpacket-base
+  -r2-base PATH    another r2 binary (a baseline build) for the afpacket-base and afxdp-base
                    variant, measured in the same rounds as the others
   -bindir DIR      directory holding r2, r2intf, r2rt and r2follow (default: build them
                    with 'go build' into a temporary directory)
@@ -181,7 +182,7 @@ var measurementGroups = map[string][]string{
 }
 
 // variant IDs in the order they are reported.
-var allVariants = []string{variantKernel, variantAFPacket, variantAFPacketNoVnet, variantAFPacketRT, variantAFPacketBase, variantAFXDP, variantAFXDPHost}
+var allVariants = []string{variantKernel, variantAFPacket, variantAFPacketNoVnet, variantAFPacketRT, variantAFPacketBase, variantAFXDP, variantAFXDPHost, variantAFXDPBase}
 
 // defaultVariants are measured unless -variants says otherwise.
 var defaultVariants = []string{variantKernel, variantAFPacket, variantAFXDP}
@@ -202,7 +203,14 @@ const (
 	// variantAFPacketBase is AF_PACKET run by the -r2-base binary, to
 	// compare two builds round by round.
 	variantAFPacketBase = "afpacket-base"
+	// variantAFXDPBase is AF_XDP run by the -r2-base binary.
+	variantAFXDPBase = "afxdp-base"
 )
+
+// isBase reports whether variant runs the -r2-base binary.
+func isBase(variant string) bool {
+	return variant == variantAFPacketBase || variant == variantAFXDPBase
+}
 
 var variantTitles = map[string]string{
 	variantKernel:   "kernel",
@@ -213,6 +221,7 @@ var variantTitles = map[string]string{
 	variantAFPacketRT:     "R2 AF_PACKET SCHED_FIFO",
 	variantAFXDPHost:      "R2 AF_XDP host-owned",
 	variantAFPacketBase:   "R2 AF_PACKET (-r2-base)",
+	variantAFXDPBase:      "R2 AF_XDP (-r2-base)",
 }
 
 // shortTableLimit is how many prefixes -short loads (the kernel takes
@@ -290,8 +299,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	if o.variants, err = parseList(*variants, allVariants, nil); err != nil {
 		return o, fmt.Errorf("%w: -variants: %v", errUsage, err)
 	}
-	if base := slices.Contains(o.variants, variantAFPacketBase); base != (o.r2Base != "") {
-		return o, fmt.Errorf("%w: the afpacket-base variant and -r2-base go together", errUsage)
+	if base := slices.ContainsFunc(o.variants, isBase); base != (o.r2Base != "") {
+		return o, fmt.Errorf("%w: the afpacket-base or afxdp-base variant and -r2-base go together", errUsage)
 	}
 	if o.r2Base != "" {
 		if st, err := os.Stat(o.r2Base); err != nil || st.IsDir() || st.Mode()&0o111 == 0 {

@@ -206,8 +206,13 @@ func TestParseFlags(t *testing.T) {
 	if err != nil || strings.Join(o.variants, ",") != "kernel,afpacket,afpacket-base" || o.r2Base != exe {
 		t.Errorf("-r2-base: %v, %v, %q", o.variants, err, o.r2Base)
 	}
+	o, err = parseFlags([]string{"-variants", "afxdp-base,kernel", "-r2-base", exe}, io.Discard)
+	if err != nil || strings.Join(o.variants, ",") != "kernel,afxdp-base" {
+		t.Errorf("-r2-base with afxdp-base: %v, %v", o.variants, err)
+	}
 	for _, args := range [][]string{
 		{"-variants", "afpacket-base"},
+		{"-variants", "afxdp-base"},
 		{"-r2-base", exe},
 		{"-variants", "afpacket-base", "-r2-base", t.TempDir()},
 	} {

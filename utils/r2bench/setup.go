@@ -184,7 +184,7 @@ func (s *setup) configure() error {
 	}
 	s.info.Instance, s.info.R2Args = inst, f.args()
 	bins := s.b.bins
-	if s.variant == variantAFPacketBase {
+	if isBase(s.variant) {
 		bins.R2 = s.b.o.r2Base
 		s.info.R2Args = append([]string{"(" + bins.R2 + ")"}, s.info.R2Args...)
 	}
@@ -254,7 +254,7 @@ func (s *setup) checkDrivers() error {
 		}
 		s.info.Drivers[n], s.info.Threads[n] = i.Driver, i.Thread
 	}
-	want := map[string]string{variantAFPacket: "afpacket", variantAFPacketNoVnet: "afpacket", variantAFPacketRT: "afpacket", variantAFPacketBase: "afpacket", variantAFXDP: "afxdp", variantAFXDPHost: "afxdp"}[s.variant]
+	want := map[string]string{variantAFPacket: "afpacket", variantAFPacketNoVnet: "afpacket", variantAFPacketRT: "afpacket", variantAFPacketBase: "afpacket", variantAFXDP: "afxdp", variantAFXDPHost: "afxdp", variantAFXDPBase: "afxdp"}[s.variant]
 	for n, drv := range s.info.Drivers {
 		if drv == want {
 			continue
@@ -272,7 +272,9 @@ func (s *setup) checkDrivers() error {
 }
 
 // isXDP reports whether variant runs R2 on AF_XDP.
-func isXDP(variant string) bool { return variant == variantAFXDP || variant == variantAFXDPHost }
+func isXDP(variant string) bool {
+	return variant == variantAFXDP || variant == variantAFXDPHost || variant == variantAFXDPBase
+}
 
 // hostOwned puts both router interfaces in host-owned mode. The router's
 // addresses then belong to the Linux host, which here (the caller's
