@@ -14,7 +14,10 @@
 //
 //	return bpf_redirect_map(&xsks, ctx->rx_queue_index, XDP_PASS);
 //
-// with an XSKMAP holding the socket at index Config.Queue. It attaches the
+// with an XSKMAP holding the socket at index Config.Queue; with
+// Config.RxRings K > 1 the index is Queue*K plus a hash of the frame's
+// flow modulo K, and K sockets on the queue share its buffers
+// (flowhash_linux.go). It attaches the
 // program through a BPF link, in driver (native) mode if the device has
 // it, else in generic (SKB) mode; a link goes away with its file
 // descriptor, so the interface is left clean by Close and also when R2
@@ -133,9 +136,10 @@
 // XDP_ZEROCOPY or XDP_USE_NEED_WAKEUP with it is EINVAL): a shared socket
 // inherits the UMEM's mode. Because it is on another device (or queue),
 // it has fill and completion rings of its own (Linux 5.10+), so each
-// driver keeps its own accounting; sockets on the same device and queue
-// would share those rings, which R2 never needs (one driver per
-// interface). The kernel counts the UMEM's users, so the group survives
+// driver keeps its own accounting. A driver's extra receive sockets
+// (Config.RxRings) are on the same device and queue as its first, and
+// bind to that one: they share its fill and completion rings (and the
+// driver's accounting), adding only an Rx ring each. The kernel counts the UMEM's users, so the group survives
 // the close of the socket that registered it. A driver whose mode differs
 // from the group's (a copy-only device beside a zero-copy group), or whose
 // shared bind fails, registers a UMEM of its own over the same memory
@@ -152,7 +156,9 @@
 // bound. Need-wakeup is not used in copy mode: Tx needs the kick anyway
 // and Rx never sleeps.
 //
-// Fd is the socket: it polls readable when the Rx ring has frames.
+// Fd is the socket (with several receive rings, an epoll instance holding
+// their sockets, driver.PollSet): it polls readable when an Rx ring has
+// frames.
 // Pending is true while the fill ring was never filled, the Rx ring has
 // frames, completions wait to be reaped, or frames remain on the Tx ring
 // after the kicks; not for frames merely in flight, whose completions need

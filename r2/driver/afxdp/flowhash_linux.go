@@ -33,9 +33,12 @@ import (
 //
 // (bpf_redirect_map with XDP_PASS as the action for an empty slot), sym
 // on its first instruction. rings is a power of two; with 1 it is the
-// plain redirect by queue. It uses R9 for the hash; calls before it may
-// have clobbered R1-R5.
-func flowRedirect(sym string, rings int, loadXsks asm.Instruction) asm.Instructions {
+// plain redirect by queue. seed is mixed into the hash (chosen at random
+// for each interface's program, as the kernel seeds its flow hash at
+// boot): which flows share a ring differs from run to run, and nobody
+// outside can aim a flood at a given flow's ring. It uses R9 for the hash;
+// calls before it may have clobbered R1-R5.
+func flowRedirect(sym string, rings int, seed uint32, loadXsks asm.Instruction) asm.Instructions {
 	tail := asm.Instructions{
 		asm.LoadMem(asm.R2, asm.R6, xdpMdRxQueueIndex, asm.Word),
 		loadXsks,
@@ -116,7 +119,8 @@ func flowRedirect(sym string, rings int, loadXsks asm.Instruction) asm.Instructi
 	// Mix (a 32-bit finalizer, so that every input bit moves the low
 	// bits the ring is taken from), then ring = hash % rings.
 	add(
-		asm.Mov.Reg32(asm.R2, asm.R9).WithSymbol("fh_mix"),
+		asm.Xor.Imm32(asm.R9, int32(seed)).WithSymbol("fh_mix"),
+		asm.Mov.Reg32(asm.R2, asm.R9),
 		asm.RSh.Imm32(asm.R2, 16),
 		asm.Xor.Reg32(asm.R9, asm.R2),
 		asm.Mul.Imm32(asm.R9, 0x45d9f3b),
@@ -135,9 +139,9 @@ func flowRedirect(sym string, rings int, loadXsks asm.Instruction) asm.Instructi
 	return insns
 }
 
-// flowHash is what flowRedirect computes for frame, in Go: the tests check
-// the kernel's choice of ring against it.
-func flowHash(frame []byte) uint32 {
+// flowHash is what flowRedirect computes for frame with seed, in Go: the
+// tests check the kernel's choice of ring against it.
+func flowHash(seed uint32, frame []byte) uint32 {
 	le := binary.NativeEndian.Uint32 // as the program's loads read
 	var h uint32
 	if len(frame) < ethHdr {
@@ -171,6 +175,7 @@ func flowHash(frame []byte) uint32 {
 	default:
 		return 0
 	}
+	h ^= seed
 	h ^= h >> 16
 	h *= 0x45d9f3b
 	h ^= h >> 16

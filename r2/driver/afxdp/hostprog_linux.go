@@ -71,7 +71,7 @@ const (
 // redirected: R2 counts and drops malformed frames, the host never sees
 // them. VLAN-tagged frames go to the host: R2 drops them anyway (EtherDecap
 // counts "vlan"), and the host may run VLAN devices on the interface.
-func newHostProg(xsks *ebpf.Map, rings int, flags uint32) (_ *hostProg, err error) {
+func newHostProg(xsks *ebpf.Map, rings int, seed uint32, flags uint32) (_ *hostProg, err error) {
 	h := &hostProg{addrs: map[netip.Addr]bool{}}
 	defer func() {
 		if err != nil {
@@ -180,7 +180,7 @@ func newHostProg(xsks *ebpf.Map, rings int, flags uint32) (_ *hostProg, err erro
 	add(bpfasm.LookupIPv6("v6lookup", asm.R7, ip6DstOff, ld6)...)
 	add(asm.JNE.Imm(asm.R0, 0, "pass"))
 	// Everything else: to R2, as the plain program does.
-	add(flowRedirect("redirect", rings, ldX)...)
+	add(flowRedirect("redirect", rings, seed, ldX)...)
 	// Passed: counted (only these frames pay for it).
 	add(bpfasm.CountAndReturn("pass", ldP, xdpActPass)...)
 	h.prog, err = ebpf.NewProgram(&ebpf.ProgramSpec{

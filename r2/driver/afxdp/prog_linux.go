@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
@@ -27,7 +28,8 @@ const progLicense = "Dual MIT/GPL"
 // attached, its link.
 type xdpProg struct {
 	xsks  *ebpf.Map
-	rings int // receive rings (sockets) per queue
+	rings int    // receive rings (sockets) per queue
+	seed  uint32 // of the flow hash (flowRedirect)
 	prog  *ebpf.Program
 	lnk   link.Link
 }
@@ -66,7 +68,8 @@ func newRedirectProg(queues, rings int, flags uint32) (*xdpProg, error) {
 	if rings <= 1 {
 		insns = insns[:1] // the queue is the slot: no frame read
 	}
-	insns = append(insns, flowRedirect("redirect", rings, ldMap)...)
+	seed := rand.Uint32()
+	insns = append(insns, flowRedirect("redirect", rings, seed, ldMap)...)
 	prog, err := ebpf.NewProgram(&ebpf.ProgramSpec{
 		Name:         "r2_xsk_redirect",
 		Type:         ebpf.XDP,
@@ -78,7 +81,7 @@ func newRedirectProg(queues, rings int, flags uint32) (*xdpProg, error) {
 		m.Close()
 		return nil, fmt.Errorf("load XDP program: %w", err)
 	}
-	return &xdpProg{xsks: m, rings: rings, prog: prog}, nil
+	return &xdpProg{xsks: m, rings: rings, seed: seed, prog: prog}, nil
 }
 
 // setSocket puts the socket fd in the map slot of ring of queue.

@@ -139,8 +139,8 @@ func TestRxRings(t *testing.T) {
 					t.Errorf("flow %x: seq %d, want %d", key[14:], seq, next[key])
 				}
 				next[key] = seq + 1
-				if want := int(flowHash(g.frame) % uint32(rings)); g.ring != want {
-					t.Errorf("frame %x came through ring %d, want %d (hash %#x)", g.frame[12:], g.ring, want, flowHash(g.frame))
+				if want := int(flowHash(d.prog.seed, g.frame) % uint32(rings)); g.ring != want {
+					t.Errorf("frame %x came through ring %d, want %d (hash %#x)", g.frame[12:], g.ring, want, flowHash(d.prog.seed, g.frame))
 				}
 				used[g.ring]++
 			}
@@ -150,10 +150,10 @@ func TestRxRings(t *testing.T) {
 			if len(used) != rings {
 				t.Errorf("rings used %v, want all %d", used, rings)
 			}
-			if flowHash(sent[len(flows)-1]) != 0 || used[0] == 0 {
-				t.Errorf("a non-IP frame hashes to %#x, want ring 0", flowHash(sent[len(flows)-1]))
+			if flowHash(d.prog.seed, sent[len(flows)-1]) != 0 || used[0] == 0 {
+				t.Errorf("a non-IP frame hashes to %#x, want ring 0", flowHash(d.prog.seed, sent[len(flows)-1]))
 			}
-			if a, b := flowHash(sent[len(flows)-3]), flowHash(sent[len(flows)-2]); a != b {
+			if a, b := flowHash(d.prog.seed, sent[len(flows)-3]), flowHash(d.prog.seed, sent[len(flows)-2]); a != b {
 				t.Errorf("fragments of two port pairs hash apart (%#x, %#x): a fragment's ports must not count", a, b)
 			}
 			expectNothing(t, d, pool)
@@ -185,10 +185,10 @@ func TestRxRingsLightFirst(t *testing.T) {
 	peer := openRaw(t, tn.B, v.IdxB)
 	prime(t, d, pool)
 	flood := flowFrame(v.MACA, v.MACB, "udp4", 0, 0)
-	floodRing := int(flowHash(flood) % rings)
+	floodRing := int(flowHash(d.prog.seed, flood) % rings)
 	light := -1
 	for fl := 1; fl < 100 && light < 0; fl++ {
-		if int(flowHash(flowFrame(v.MACA, v.MACB, "udp4", fl, 0))%rings) != floodRing {
+		if int(flowHash(d.prog.seed, flowFrame(v.MACA, v.MACB, "udp4", fl, 0))%rings) != floodRing {
 			light = fl
 		}
 	}
