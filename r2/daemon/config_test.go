@@ -36,14 +36,20 @@ frames = 1024
 blocks = 32
 block_kb = 128
 block_timeout = 2ms
+
+[afxdp]
+rx_rings = 4
 `
 	c := defaultConfig()
+	if s := c.driverSettings(); s.XDPRxRings != 2 || s.RxQueues != 2 {
+		t.Errorf("default receive rings: AF_XDP %d, AF_PACKET %d; want 2 and 2", s.XDPRxRings, s.RxQueues)
+	}
 	if err := parseConfig(&c, "r2.cfg", strings.NewReader(good)); err != nil {
 		t.Fatal(err)
 	}
 	if c.Threads != 2 || c.SpinUs != 50 || c.Pkts != 4096 || c.Particles != 8192 || len(c.CPUs) != 2 || !c.BusyPoll ||
 		c.Socket != "/run/r2/x.sock" || c.Listen != "127.0.0.1:9090" || c.LogEntries != 1024 ||
-		c.RxBlocks != 32 || c.RxBlockKB != 128 || c.RxTimeout != 2*time.Millisecond {
+		c.RxBlocks != 32 || c.RxBlockKB != 128 || c.RxTimeout != 2*time.Millisecond || c.driverSettings().XDPRxRings != 4 {
 		t.Fatalf("parsed %+v", c)
 	}
 	if err := c.check(); err != nil {
