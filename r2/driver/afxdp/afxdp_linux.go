@@ -58,6 +58,8 @@ type Driver struct {
 	tx         descRing
 	fds        []int
 	sched      driver.RxSched  // serves the rx rings (Recv)
+	clockOff   int64           // wall clock minus the stamps' clock (shed_linux.go)
+	clockCalls int             // HeadTime calls since clockOff was measured
 	poll       *driver.PollSet // with several sockets: Fd, holding them all
 
 	maxFrame   uint32 // longest frame accepted on Rx and Tx

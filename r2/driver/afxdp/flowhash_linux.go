@@ -39,16 +39,10 @@ import (
 // outside can aim a flood at a given flow's ring. It uses R9 for the hash;
 // calls before it may have clobbered R1-R5.
 func flowRedirect(sym string, rings int, seed uint32, loadXsks asm.Instruction) asm.Instructions {
-	tail := asm.Instructions{
-		asm.LoadMem(asm.R2, asm.R6, xdpMdRxQueueIndex, asm.Word),
-		loadXsks,
-		asm.Mov.Imm(asm.R3, xdpPass),
-		asm.FnRedirectMap.Call(),
-		asm.Return(),
-	}
 	if rings <= 1 {
-		tail[0] = tail[0].WithSymbol(sym)
-		return tail
+		return append(asm.Instructions{
+			asm.LoadMem(asm.R9, asm.R6, xdpMdRxQueueIndex, asm.Word).WithSymbol(sym),
+		}, stampRedirect(loadXsks)...)
 	}
 	need := func(n int32, miss string) asm.Instructions { return bpfasm.Need(asm.R7, asm.R8, n, miss) }
 	var insns asm.Instructions
@@ -130,13 +124,41 @@ func flowRedirect(sym string, rings int, seed uint32, loadXsks asm.Instruction) 
 		asm.And.Imm32(asm.R9, int32(rings-1)),
 		asm.LoadMem(asm.R2, asm.R6, xdpMdRxQueueIndex, asm.Word).WithSymbol("fh_done"),
 		asm.Mul.Imm32(asm.R2, int32(rings)),
-		asm.Add.Reg32(asm.R2, asm.R9),
+		asm.Add.Reg32(asm.R9, asm.R2),
+	)
+	return append(insns, stampRedirect(loadXsks)...)
+}
+
+// stampLen is the metadata the program puts before each frame it
+// redirects: the time it ran, CLOCK_MONOTONIC ns, native order.
+const stampLen = 8
+
+// stampRedirect is the end of the program, with the XSKMAP slot in R9 and
+// the context in R6: it writes the time (bpf_ktime_get_ns) into stampLen
+// bytes of metadata before the frame (bpf_xdp_adjust_meta), which the
+// kernel copies into the UMEM with the frame in copy mode and leaves in
+// the chunk's headroom in zero-copy mode, so that Recv knows how long a
+// frame waited in its ring (Shed, HeadTime), and redirects. A device
+// without metadata support (adjust_meta fails) gets frames unstamped.
+func stampRedirect(loadXsks asm.Instruction) asm.Instructions {
+	return asm.Instructions{
+		asm.Mov.Reg(asm.R1, asm.R6),
+		asm.Mov.Imm(asm.R2, -stampLen),
+		asm.FnXdpAdjustMeta.Call(),
+		asm.JNE.Imm(asm.R0, 0, "fh_redirect"),
+		asm.LoadMem(asm.R7, asm.R6, 8, asm.Word), // ctx->data_meta
+		asm.LoadMem(asm.R8, asm.R6, 0, asm.Word), // ctx->data
+		asm.Mov.Reg(asm.R2, asm.R7),
+		asm.Add.Imm(asm.R2, stampLen),
+		asm.JGT.Reg(asm.R2, asm.R8, "fh_redirect"),
+		asm.FnKtimeGetNs.Call(),
+		asm.StoreMem(asm.R7, 0, asm.R0, asm.DWord),
+		asm.Mov.Reg(asm.R2, asm.R9).WithSymbol("fh_redirect"),
 		loadXsks,
 		asm.Mov.Imm(asm.R3, xdpPass),
 		asm.FnRedirectMap.Call(),
 		asm.Return(),
-	)
-	return insns
+	}
 }
 
 // flowHash is what flowRedirect computes for frame with seed, in Go: the

@@ -131,6 +131,7 @@ func (d *Driver) FreshPending() bool { return d.sched.FreshPending(d) }
 // holds, back on the fill ring (submitted by topUp). There is room: the
 // ring has a slot for every frame lent.
 func (d *Driver) refill(i uint32) {
+	d.clearStamp(i)
 	d.fill.descs[d.fill.prod&d.fill.mask] = uint64(i) << frameShift
 	d.fill.prod++
 }
@@ -159,6 +160,7 @@ func (d *Driver) topUp() {
 			}
 			i := p.Index()
 			d.setHeld(i)
+			d.clearStamp(i)
 			d.fill.descs[d.fill.prod&d.fill.mask] = uint64(i) << frameShift
 			d.fill.prod++
 		}
