@@ -406,12 +406,9 @@ func TestPollReadiness(t *testing.T) {
 }
 
 func TestSendByteExact(t *testing.T) {
-	tn := newTestNet(t, 1, 1500)
-	v := tn.Pairs[0]
 	pool := newPool(t, 0, 2048)
-	d := tn.open(t, 0, Config{Pool: pool})
-	peer := openRaw(t, tn.B, v.IdxB)
-	prime(t, d, pool)
+	tn, d, peer := openPrimed(t, 1500, Config{Pool: pool})
+	v := tn.Pairs[0]
 	for _, n := range []int{1, 50, 256, 700} {
 		t.Run("batch="+strconv.Itoa(n), func(t *testing.T) {
 			c := d.Counters()

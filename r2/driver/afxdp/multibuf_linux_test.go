@@ -100,12 +100,9 @@ func TestMultiBuffer(t *testing.T) {
 // packet to take it waits in the Rx ring (counted in rx_nobuf, Pending
 // true), not dropped, and comes, in order, once a big packet is free.
 func TestMultiBufferBigPoolEmpty(t *testing.T) {
-	tn := newTestNet(t, 1, 9000)
-	v := tn.Pairs[0]
 	pool := newPoolBig(t, 256, 1)
-	d := tn.open(t, 0, Config{Pool: pool})
-	peer := openRaw(t, tn.B, v.IdxB)
-	prime(t, d, pool)
+	tn, d, peer := openPrimed(t, 9000, Config{Pool: pool})
+	v := tn.Pairs[0]
 	hold := pool.Big().Get() // the only big packet
 	want := [][]byte{nstest.Frame(v.MACA, v.MACB, 1, 5000), nstest.Frame(v.MACA, v.MACB, 2, 100)}
 	peer.Send(t, want...)

@@ -91,3 +91,15 @@ func openRaw(t testing.TB, ns netns.NsHandle, ifindex int) *nstest.RawSock {
 	t.Helper()
 	return nstest.OpenRaw(t, ns, ifindex, nstest.RawConfig{RcvBuf: 16 << 20, ForceRcvBuf: true})
 }
+
+// openPrimed builds one veth pair of MTU mtu, opens a driver with c on
+// its end A (c.Pool is the driver's pool), primes it, and opens a raw
+// socket on end B: the start of most tests that send frames to a driver.
+func openPrimed(t testing.TB, mtu int, c Config) (*testNet, *Driver, *nstest.RawSock) {
+	t.Helper()
+	tn := newTestNet(t, 1, mtu)
+	d := tn.open(t, 0, c)
+	peer := openRaw(t, tn.B, tn.Pairs[0].IdxB)
+	prime(t, d, c.Pool)
+	return tn, d, peer
+}

@@ -78,15 +78,12 @@ func ringOf(p *packet.Packet) int {
 func TestRxRings(t *testing.T) {
 	for _, rings := range []int{2, 4} {
 		t.Run(fmt.Sprint(rings), func(t *testing.T) {
-			tn := newTestNet(t, 1, 1500)
-			v := tn.Pairs[0]
 			pool := newPool(t, 0, 4096)
-			d := tn.open(t, 0, Config{Pool: pool, RxRings: rings})
+			tn, d, peer := openPrimed(t, 1500, Config{Pool: pool, RxRings: rings})
+			v := tn.Pairs[0]
 			if d.RxRings() != rings || d.Fd() == d.fd {
 				t.Fatalf("%d rings, Fd %d (socket %d): want %d rings polled through an epoll fd", d.RxRings(), d.Fd(), d.fd, rings)
 			}
-			peer := openRaw(t, tn.B, v.IdxB)
-			prime(t, d, pool)
 			type flow struct {
 				kind string
 				fl   int
@@ -178,12 +175,9 @@ func TestRxRings(t *testing.T) {
 // Recv batch, marked sparse, also once the flood's ring is known heavy.
 func TestRxRingsLightFirst(t *testing.T) {
 	const rings, batch = 2, 16
-	tn := newTestNet(t, 1, 1500)
-	v := tn.Pairs[0]
 	pool := newPool(t, 0, 8192)
-	d := tn.open(t, 0, Config{Pool: pool, RxRings: rings})
-	peer := openRaw(t, tn.B, v.IdxB)
-	prime(t, d, pool)
+	tn, d, peer := openPrimed(t, 1500, Config{Pool: pool, RxRings: rings})
+	v := tn.Pairs[0]
 	flood := flowFrame(v.MACA, v.MACB, "udp4", 0, 0)
 	floodRing := int(flowHash(d.prog.seed, flood) % rings)
 	light := -1

@@ -16,12 +16,9 @@ import (
 // which stays, with everything behind it, in order; nothing is lost from
 // the pool, and neither call allocates.
 func TestShed(t *testing.T) {
-	tn := newTestNet(t, 1, 1500)
-	v := tn.Pairs[0]
 	pool := newPool(t, 0, 4096)
-	d := tn.open(t, 0, Config{Pool: pool})
-	peer := openRaw(t, tn.B, v.IdxB)
-	prime(t, d, pool)
+	tn, d, peer := openPrimed(t, 1500, Config{Pool: pool})
+	v := tn.Pairs[0]
 	var before, after [][]byte
 	for seq := range 600 {
 		before = append(before, flowFrame(v.MACA, v.MACB, "udp4", 0, uint32(seq)))
