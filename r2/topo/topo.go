@@ -140,6 +140,8 @@ type Topology struct {
 	// createdLinks are the veth pairs New created, each as the namespace
 	// and name of one end (deleting one end deletes the pair).
 	createdLinks []nsLink
+	// sinks are the traffic sinks attached with AddSink.
+	sinks []*Sink
 }
 
 // nsLink names an interface in a namespace of the topology.
@@ -676,6 +678,11 @@ func (t *Topology) Close() error {
 	}
 	t.closed = true
 	var errs []error
+	for _, s := range t.sinks {
+		if err := s.Close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	// Delete links explicitly: deleting a namespace frees its interfaces
 	// asynchronously, and R2-mode ends live in the root namespace.
 	for i := len(t.createdLinks) - 1; i >= 0; i-- {

@@ -25,10 +25,10 @@
 //     included, no FCS) sent by trafgen in h1, pinned to CPU 0, at the highest
 //     rate it reaches; R2's forwarding thread is pinned to CPU 1. Delivered
 //     packets/s are counted in h2: the frames are addressed to 10.9.0.1, a
-//     destination routed to h2 that h2 (forwarding off) drops silently and
-//     counts in its IP InAddrErrors, so ARP and other traffic are not counted.
+//     destination routed to h2, where a tcx program on its interface drops
+//     and counts them (-h2-sink), so ARP and other traffic are not counted.
 //   - udp6: 64-byte UDP/IPv6 frames as udp64, to 2001:db8:9::1 (routed to
-//     h2, which counts them in its Ip6InAddrErrors).
+//     h2 and dropped there the same way).
 //   - tcp6: iperf3 over IPv6, offloads off, as tcp.
 //   - tcp, tcp-offload: iperf3 from h1 to h2 through the router, with
 //     offloads off on all veth ends and with the veth defaults (TSO, GSO, GRO
@@ -113,6 +113,9 @@ type options struct {
 	// floodRate, when > 0, caps trafgen's floods at this many frames/s,
 	// so every router is offered the same load.
 	floodRate int
+	// h2Sink is where h2 drops the floods: "tcx" (a tcx program at its
+	// interface, counted there) or "stack" (its IP layer, InAddrErrors).
+	h2Sink string
 }
 
 const usageText = `usage: r2bench [flags]
@@ -161,6 +164,14 @@ Flags:
   -flood-rate PPS  cap every trafgen flood at PPS frames/s (default 0: as fast
                    as trafgen goes, which with the kernel as router is the
                    kernel's own rate: it forwards inside trafgen's send)
+  -h2-sink WHERE   where h2 drops the floods' frames: tcx (default: a tcx
+                   ingress program on h2's interface drops and counts them
+                   before h2's IP layer, so a flood costs h2 next to nothing
+                   and the router is measured alone) or stack (h2's IP
+                   layer drops them as not its own and counts them in
+                   InAddrErrors, as r2bench did before 2026-12-03: a route
+                   entry allocated and freed through RCU per frame, on the
+                   CPU that delivers it, for R2 its forwarding CPU)
   -json FILE       write all results (every sample, notes, errors) as JSON
   -svg FILE        draw the ratios to the kernel as an SVG bar chart
   -h, --help       show this help
@@ -250,6 +261,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.threads2CPUs, "threads2-cpus", "1,0", "")
 	fs.IntVar(&o.mtu, "mtu", 1500, "")
 	fs.IntVar(&o.floodRate, "flood-rate", 0, "")
+	fs.StringVar(&o.h2Sink, "h2-sink", "tcx", "")
 	fs.StringVar(&o.jsonPath, "json", "", "")
 	fs.StringVar(&o.svgPath, "svg", "", "")
 	if err := fs.Parse(args); err != nil {
@@ -288,6 +300,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	}
 	if o.floodRate < 0 || o.floodRate > 100000000 {
 		return o, fmt.Errorf("%w: -flood-rate %d: want 0 (no cap) to 100000000", errUsage, o.floodRate)
+	}
+	if o.h2Sink != "tcx" && o.h2Sink != "stack" {
+		return o, fmt.Errorf("%w: -h2-sink %q: want tcx or stack", errUsage, o.h2Sink)
 	}
 	if o.tableLimit < 0 {
 		return o, fmt.Errorf("%w: -table-limit %d: want 0 (all) or more", errUsage, o.tableLimit)

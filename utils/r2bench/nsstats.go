@@ -34,6 +34,9 @@ type nsSnap struct {
 	// /proc/net/snmp6): IPv6 datagrams that h2 would have to forward and,
 	// with IPv6 forwarding off, drops.
 	InAddrErrors6 uint64
+	// Sunk is what h2's sink dropped (0 without one): the floods' frames
+	// that would otherwise be InAddrErrors or InAddrErrors6.
+	Sunk uint64
 	// Echo counters of /proc/net/snmp's Icmp lines: where a ping was lost
 	// (h1's OutEchos against h2's InEchos, h2's OutEchoReps against h1's
 	// InEchoReps).

@@ -60,6 +60,9 @@ func TestShortRun(t *testing.T) {
 	for _, m := range rep.Measurements {
 		got[m.ID] = m
 	}
+	if rep.Options.H2Sink != "tcx" || !strings.Contains(out.String(), "tcx program on h2's interface") {
+		t.Errorf("h2's sink: options say %q; the table does not name the tcx sink", rep.Options.H2Sink)
+	}
 	for _, v := range []string{variantKernel, variantAFPacket} {
 		u := got["udp64"]
 		if u == nil || u.Variants[v] == nil {
@@ -157,6 +160,7 @@ func TestUsageErrors(t *testing.T) {
 		{"-table-limit", "-1"},
 		{"-mtu", "600"},
 		{"-flood-rate", "-5"},
+		{"-h2-sink", "nic"},
 		{"-json", ""},
 		{"-nosuchflag"},
 		{"extra"},
@@ -288,6 +292,13 @@ func TestRateBetween(t *testing.T) {
 	}
 	if want := 100 * (1 - 1000.0/2100); r.LossPct < want-1e-9 || r.LossPct > want+1e-9 {
 		t.Errorf("loss %v, want %v", r.LossPct, want)
+	}
+	// With a sink at h2's interface the frames count there, not in h2's
+	// IP counters, and still in its interface's received packets.
+	a2 = nsSnap{At: t0, If: ifStats{RxPackets: 50}, InAddrErrors: 40, Sunk: 7}
+	z2 = nsSnap{At: t0.Add(2 * time.Second), If: ifStats{RxPackets: 1062}, InAddrErrors: 41, Sunk: 1006}
+	if r := rateBetween(a1, a2, z1, z2); r.Delivered != 500 || r.RxOther != 6 {
+		t.Errorf("rate with a sink: %+v", r)
 	}
 }
 

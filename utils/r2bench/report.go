@@ -52,6 +52,7 @@ type reportOptions struct {
 	Only       []string `json:"only"`
 	TableLimit int      `json:"table_limit,omitempty"`
 	MTU        int      `json:"mtu,omitempty"`
+	H2Sink     string   `json:"h2_sink"`
 }
 
 // measResult is one measurement's results for every variant.
@@ -90,7 +91,7 @@ type stats struct {
 
 func newReport(o options, defs map[string]*measDef) *report {
 	r := &report{Tool: "r2bench", Variants: o.variants, index: map[string]int{},
-		Options: reportOptions{Rounds: o.rounds, Duration: o.duration.String(), Short: o.short, Only: o.only, TableLimit: o.tableLimit, MTU: o.mtu}}
+		Options: reportOptions{Rounds: o.rounds, Duration: o.duration.String(), Short: o.short, Only: o.only, TableLimit: o.tableLimit, MTU: o.mtu, H2Sink: o.h2Sink}}
 	for _, id := range o.only {
 		d := defs[id]
 		mr := &measResult{ID: id, Title: d.Title, Metrics: d.Metrics, Variants: map[string]*variantResult{}}
@@ -260,6 +261,12 @@ func printTable(w io.Writer, r *report) {
 		h.GenCPU, h.FwdCPU, h.Threads2CPUs)
 	if r.Options.MTU != 1500 && r.Options.MTU != 0 {
 		fmt.Fprintf(w, "MTU %d on every veth end.\n", r.Options.MTU)
+	}
+	switch r.Options.H2Sink {
+	case "tcx":
+		fmt.Fprintf(w, "Floods are dropped and counted by a tcx program on h2's interface (-h2-sink tcx).\n")
+	case "stack":
+		fmt.Fprintf(w, "Floods are dropped by h2's IP layer and counted in its InAddrErrors (-h2-sink stack).\n")
 	}
 	fmt.Fprintf(w, "Load average (1/5/15 min) at start %s, at end %s: other work on the machine disturbs the figures.\n", h.LoadAvgStart, h.LoadAvgEnd)
 	fmt.Fprintf(w, "Cells: median [min–max] over the rounds; ×kernel = median / kernel's median; ↑ higher is better, ↓ lower is better.\n\n")

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"os/exec"
 	"strconv"
@@ -17,9 +18,11 @@ import (
 
 // Addresses the benchmark uses besides the topology's own.
 const (
-	// trafficNet is routed to h2 (10.2.0.1) by the router; h2 does not
-	// forward, so it drops what arrives for it silently (no ICMP) and counts
-	// it in its IP InAddrErrors. The UDP frames go to trafficDst.
+	// trafficNet is routed to h2 (10.2.0.1) by the router; a tcx program
+	// on h2's interface drops and counts what arrives for it (with -h2-sink
+	// stack h2's IP layer does: h2 does not forward, so it drops it
+	// silently, no ICMP, and counts it in its IP InAddrErrors). The UDP
+	// frames go to trafficDst.
 	trafficNet = "10.9.0.0/24"
 	trafficDst = "10.9.0.1"
 	h2Addr     = "10.2.0.1"
@@ -29,8 +32,9 @@ const (
 // builds the namespaces with IPv6 off) for the groups that need it: h1
 // 2001:db8:1::1/64 and h2 2001:db8:2::1/64, each with a default route via
 // the router's address on its link. trafficNet6 plays trafficNet's part:
-// routed to h2, which does not forward IPv6 and counts what arrives for it
-// in Ip6InAddrErrors.
+// routed to h2 and dropped at its interface (or, with -h2-sink stack, by
+// h2, which does not forward IPv6 and counts what arrives for it in
+// Ip6InAddrErrors).
 const (
 	h1Addr6      = "2001:db8:1::1"
 	h2Addr6      = "2001:db8:2::1"
@@ -85,6 +89,9 @@ type setup struct {
 	fol     *follower
 	info    setupInfo
 	closeTp func()
+	// sink drops and counts the floods at h2's interface (-h2-sink tcx);
+	// nil with -h2-sink stack. It closes with tp.
+	sink *topo.Sink
 }
 
 // setupInfo is what the report records about a setup.
@@ -135,6 +142,12 @@ func (b *bench) newSetup(round int, g *group, variant string) (*setup, error) {
 		}
 	})
 	s.closeTp = func() { closeTp(); unregLeft() }
+	if b.o.h2Sink == "tcx" {
+		if s.sink, err = tp.AddSink(tp.H2NS, tp.H2If, netip.MustParsePrefix(trafficNet), netip.MustParsePrefix(trafficNet6)); err != nil {
+			s.close()
+			return nil, err
+		}
+	}
 	if err := s.configure(); err != nil {
 		s.close()
 		return nil, err

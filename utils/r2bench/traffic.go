@@ -222,7 +222,10 @@ func (s *setup) snapPair() (h1, h2 nsSnap, err error) {
 	if h1, err = readNS(s.tp.H1NS, s.tp.H1If); err != nil {
 		return
 	}
-	h2, err = readNS(s.tp.H2NS, s.tp.H2If)
+	if h2, err = readNS(s.tp.H2NS, s.tp.H2If); err != nil || s.sink == nil {
+		return
+	}
+	h2.Sunk, err = s.sink.Count()
 	return
 }
 
@@ -234,8 +237,9 @@ func rateBetween(a1, a2, z1, z2 nsSnap) rate {
 	if sec <= 0 {
 		return r
 	}
-	// A flood is of one family; the other's counter stays still.
-	gen := float64(z2.InAddrErrors - a2.InAddrErrors + z2.InAddrErrors6 - a2.InAddrErrors6)
+	// A flood is of one family, counted in h2's sink or (without one) its
+	// IP layer; the other counters stay still.
+	gen := float64(z2.InAddrErrors - a2.InAddrErrors + z2.InAddrErrors6 - a2.InAddrErrors6 + z2.Sunk - a2.Sunk)
 	rx := float64(z2.If.RxPackets - a2.If.RxPackets)
 	off := float64((z1.If.TxPackets + z1.If.TxDropped) - (a1.If.TxPackets + a1.If.TxDropped))
 	r.Delivered = gen / sec

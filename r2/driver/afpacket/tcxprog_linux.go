@@ -8,7 +8,7 @@ import (
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
 
-	"github.com/r2go/r2/r2/driver/internal/bpfasm"
+	"github.com/r2go/r2/r2/internal/bpfasm"
 )
 
 // Offsets in struct __sk_buff (uapi linux/bpf.h) that the filter reads.

@@ -7,7 +7,7 @@ import (
 
 	"github.com/cilium/ebpf/asm"
 
-	"github.com/r2go/r2/r2/driver/internal/bpfasm"
+	"github.com/r2go/r2/r2/internal/bpfasm"
 )
 
 // Several receive rings on one queue (Config.RxRings).

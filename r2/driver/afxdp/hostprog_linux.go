@@ -10,7 +10,7 @@ import (
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
 
-	"github.com/r2go/r2/r2/driver/internal/bpfasm"
+	"github.com/r2go/r2/r2/internal/bpfasm"
 )
 
 // hostMapEntries bounds the addresses of each family that one interface

@@ -12,7 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/r2go/r2/counters"
-	"github.com/r2go/r2/r2/driver/internal/bpfasm"
+	"github.com/r2go/r2/r2/internal/bpfasm"
 	"github.com/r2go/r2/r2/packet"
 )
 
