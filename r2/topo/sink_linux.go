@@ -34,13 +34,6 @@ type Sink struct {
 	lnk   link.Link
 }
 
-// Offsets in struct __sk_buff (uapi linux/bpf.h) the sink reads.
-const (
-	sinkSkbLen     = 0
-	sinkSkbData    = 76
-	sinkSkbDataEnd = 80
-)
-
 // Frame layout: an untagged Ethernet header, then IPv4 or IPv6.
 const (
 	sinkEthHdr = 14
@@ -171,67 +164,56 @@ func newSinkProg(count *ebpf.Map, p4, p6 netip.Prefix) (*ebpf.Program, error) {
 	if err := ldCount.AssociateMap(count); err != nil {
 		return nil, err
 	}
-	// r6 ctx, r7 data, r8 data_end; r2, r3 scratch.
-	need := func(n int32, miss string) asm.Instructions { return bpfasm.Need(asm.R7, asm.R8, n, miss) }
-	// match drops the frame if the 8-byte (or 4-byte) load at off, masked,
-	// equals net.
-	match := func(size asm.Size, off int16, mask, net uint64, miss string) asm.Instructions {
-		return asm.Instructions{
-			asm.LoadMem(asm.R2, asm.R7, off, size),
-			asm.LoadImm(asm.R3, int64(mask), asm.DWord),
-			asm.And.Reg(asm.R2, asm.R3),
-			asm.LoadImm(asm.R3, int64(net), asm.DWord),
-			asm.JNE.Reg(asm.R2, asm.R3, miss),
-		}
-	}
-	pull := func(sym string, n int32, body string) asm.Instructions {
-		is := asm.Instructions{
-			asm.LoadMem(asm.R2, asm.R6, sinkSkbLen, asm.Word).WithSymbol(sym),
-			asm.JLT.Imm(asm.R2, n, "next"),
-			asm.Mov.Reg(asm.R1, asm.R6),
-			asm.Mov.Imm(asm.R2, n),
-			asm.FnSkbPullData.Call(),
-			asm.JNE.Imm(asm.R0, 0, "next"),
-			asm.LoadMem(asm.R7, asm.R6, sinkSkbData, asm.Word),
-			asm.LoadMem(asm.R8, asm.R6, sinkSkbDataEnd, asm.Word),
-		}
-		is = append(is, need(n, "next")...)
-		return append(is, asm.Ja.Label(body))
-	}
+	// r6 ctx, r7 data, r8 data_end (bpfasm's convention); r2, r3 scratch.
 	insns := asm.Instructions{
 		asm.Mov.Reg(asm.R6, asm.R1),
-		asm.LoadMem(asm.R7, asm.R1, sinkSkbData, asm.Word),
-		asm.LoadMem(asm.R8, asm.R1, sinkSkbDataEnd, asm.Word),
+		asm.LoadMem(asm.R7, asm.R1, bpfasm.SkbData, asm.Word),
+		asm.LoadMem(asm.R8, asm.R1, bpfasm.SkbDataEnd, asm.Word),
 	}
-	insns = append(insns, need(sinkEthHdr, "next")...)
+	insns = append(insns, bpfasm.Need(asm.R7, asm.R8, sinkEthHdr, "next")...)
 	insns = append(insns, asm.LoadMem(asm.R2, asm.R7, 12, asm.Half))
-	if p4.IsValid() {
-		insns = append(insns, asm.JEq.Imm(asm.R2, bpfasm.NE16(0x0800), "ipv4"))
+	// A family's test: the destination address, in words of size (4 or
+	// 8 bytes) from dst, masked, against the prefix.
+	type family struct {
+		name      string
+		etherType uint16
+		p         netip.Prefix
+		end, dst  int32
+		size      asm.Size
+		words     int
 	}
-	if p6.IsValid() {
-		insns = append(insns, asm.JEq.Imm(asm.R2, bpfasm.NE16(0x86dd), "ipv6"))
+	fams := []family{
+		{"ipv4", 0x0800, p4, sinkIP4End, sinkIP4Dst, asm.Word, 1},
+		{"ipv6", 0x86dd, p6, sinkIP6End, sinkIP6Dst, asm.DWord, 2},
+	}
+	for _, f := range fams {
+		if f.p.IsValid() {
+			insns = append(insns, asm.JEq.Imm(asm.R2, bpfasm.NE16(f.etherType), f.name))
+		}
 	}
 	insns = append(insns, asm.Ja.Label("next"))
-	if p4.IsValid() {
-		is := need(sinkIP4End, "pull4")
-		is[0] = is[0].WithSymbol("ipv4")
+	for _, f := range fams {
+		if !f.p.IsValid() {
+			continue
+		}
+		is := bpfasm.Need(asm.R7, asm.R8, f.end, "pull_"+f.name)
+		is[0] = is[0].WithSymbol(f.name)
 		insns = append(insns, is...)
-		mask, net := prefixWords(p4, 0, 4)
-		is = match(asm.Word, sinkIP4Dst, mask, net, "next")
-		is[0] = is[0].WithSymbol("ipv4body")
-		insns = append(insns, is...)
-		insns = append(insns, asm.Ja.Label("drop"))
-	}
-	if p6.IsValid() {
-		is := need(sinkIP6End, "pull6")
-		is[0] = is[0].WithSymbol("ipv6")
-		insns = append(insns, is...)
-		mask, net := prefixWords(p6, 0, 8)
-		is = match(asm.DWord, sinkIP6Dst, mask, net, "next")
-		is[0] = is[0].WithSymbol("ipv6body")
-		insns = append(insns, is...)
-		mask, net = prefixWords(p6, 8, 8)
-		insns = append(insns, match(asm.DWord, sinkIP6Dst+8, mask, net, "next")...)
+		n := f.size.Sizeof()
+		for w := 0; w < f.words; w++ {
+			mask, net := prefixWords(f.p, w*n, n)
+			ins := asm.LoadMem(asm.R2, asm.R7, int16(f.dst)+int16(w*n), f.size)
+			if w == 0 {
+				ins = ins.WithSymbol(f.name + "_body")
+			}
+			insns = append(insns,
+				ins,
+				asm.LoadImm(asm.R3, int64(mask), asm.DWord),
+				asm.And.Reg(asm.R2, asm.R3),
+				asm.LoadImm(asm.R3, int64(net), asm.DWord),
+				asm.JNE.Reg(asm.R2, asm.R3, "next"),
+			)
+		}
 		insns = append(insns, asm.Ja.Label("drop"))
 	}
 	insns = append(insns,
@@ -239,11 +221,10 @@ func newSinkProg(count *ebpf.Map, p4, p6 netip.Prefix) (*ebpf.Program, error) {
 		asm.Return(),
 	)
 	insns = append(insns, bpfasm.CountAndReturn("drop", ldCount, sinkDrop)...)
-	if p4.IsValid() {
-		insns = append(insns, pull("pull4", sinkIP4End, "ipv4body")...)
-	}
-	if p6.IsValid() {
-		insns = append(insns, pull("pull6", sinkIP6End, "ipv6body")...)
+	for _, f := range fams {
+		if f.p.IsValid() {
+			insns = append(insns, bpfasm.PullSkb("pull_"+f.name, f.end, "next", f.name+"_body")...)
+		}
 	}
 	prog, err := ebpf.NewProgram(&ebpf.ProgramSpec{
 		Name:         "topo_sink",

@@ -13,10 +13,9 @@ import (
 
 // Offsets in struct __sk_buff (uapi linux/bpf.h) that the filter reads.
 const (
-	skbLen         = 0
 	skbVlanPresent = 20 // a tag the kernel (or the NIC) took off the frame
-	skbData        = 76
-	skbDataEnd     = 80
+	skbData        = bpfasm.SkbData
+	skbDataEnd     = bpfasm.SkbDataEnd
 )
 
 // tcx verdicts (uapi TCX_*). TCX_NEXT hands the frame to the next program
@@ -105,24 +104,10 @@ func newFilterProg(local4, local6, dropped *ebpf.Map, fam filterFamilies) (*ebpf
 	needOr := func(n int32, miss string) asm.Instructions { return bpfasm.Need(asm.R7, asm.R8, n, miss) }
 	need := func(n int32) asm.Instructions { return needOr(n, "next") }
 	// pull is the slow path of a frame whose IP header is not all in
-	// the skb's linear part, where direct access reaches (a sender's
-	// TX_RING or vnet header leaves only the Ethernet header there; NIC
-	// drivers pull the headers): if the frame is long enough, pull n
-	// bytes in (the kernel's ip_rcv would) and go back to body.
-	pull := func(sym string, n int32, body string) asm.Instructions {
-		is := asm.Instructions{
-			asm.LoadMem(asm.R2, asm.R6, skbLen, asm.Word).WithSymbol(sym),
-			asm.JLT.Imm(asm.R2, n, "next"),
-			asm.Mov.Reg(asm.R1, asm.R6),
-			asm.Mov.Imm(asm.R2, n),
-			asm.FnSkbPullData.Call(),
-			asm.JNE.Imm(asm.R0, 0, "next"),
-			asm.LoadMem(asm.R7, asm.R6, skbData, asm.Word),
-			asm.LoadMem(asm.R8, asm.R6, skbDataEnd, asm.Word),
-		}
-		is = append(is, need(n)...)
-		return append(is, asm.Ja.Label(body))
-	}
+	// the skb's linear part (NIC drivers pull the headers; a sender's
+	// TX_RING or vnet header does not): the kernel's ip_rcv would pull
+	// them too.
+	pull := func(sym string, n int32, body string) asm.Instructions { return bpfasm.PullSkb(sym, n, "next", body) }
 	var insns asm.Instructions
 	add := func(is ...asm.Instruction) { insns = append(insns, is...) }
 	label := func(sym string) { insns[len(insns)-3] = insns[len(insns)-3].WithSymbol(sym) }

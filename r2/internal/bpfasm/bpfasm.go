@@ -91,3 +91,33 @@ func named(ins asm.Instruction, sym string) asm.Instruction {
 	}
 	return ins.WithSymbol(sym)
 }
+
+// Offsets in struct __sk_buff (uapi linux/bpf.h) that tc programs read.
+const (
+	SkbLen     = 0
+	SkbData    = 76
+	SkbDataEnd = 80
+)
+
+// PullSkb is the slow path of a tc program whose frame's first n bytes are
+// not all in the skb's linear part, where direct access reaches (a
+// sender's TX_RING or vnet header leaves only the Ethernet header there):
+// if the frame is that long, bpf_skb_pull_data brings them in, the data
+// pointers are read again, and it jumps to body; otherwise, or if the pull
+// fails, to miss. sym names its first instruction. It expects the program's
+// registers as R2's programs keep them: R6 the context, R7 data, R8
+// data_end; it clobbers R0-R5.
+func PullSkb(sym string, n int32, miss, body string) asm.Instructions {
+	is := asm.Instructions{
+		asm.LoadMem(asm.R2, asm.R6, SkbLen, asm.Word).WithSymbol(sym),
+		asm.JLT.Imm(asm.R2, n, miss),
+		asm.Mov.Reg(asm.R1, asm.R6),
+		asm.Mov.Imm(asm.R2, n),
+		asm.FnSkbPullData.Call(),
+		asm.JNE.Imm(asm.R0, 0, miss),
+		asm.LoadMem(asm.R7, asm.R6, SkbData, asm.Word),
+		asm.LoadMem(asm.R8, asm.R6, SkbDataEnd, asm.Word),
+	}
+	is = append(is, Need(asm.R7, asm.R8, n, miss)...)
+	return append(is, asm.Ja.Label(body))
+}
