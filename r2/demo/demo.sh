@@ -57,8 +57,13 @@ start() {
 		exit 1
 	fi
 	if [ -S /run/r2/default.sock ]; then
-		echo "demo: an r2 instance 'default' seems to be running (/run/r2/default.sock): run 'make demo-stop' first" >&2
-		exit 1
+		# A daemon that was killed leaves its socket behind; r2 replaces
+		# a socket nobody listens on, so only a listening one stops us.
+		if ss -xlnH | awk '{print $5}' | grep -qxF /run/r2/default.sock; then
+			echo "demo: an r2 instance 'default' is running (/run/r2/default.sock): run 'make demo-stop' first" >&2
+			exit 1
+		fi
+		say "/run/r2/default.sock is left from an r2 that did not stop cleanly: r2 replaces it"
 	fi
 	say "building R2"
 	mkdir -p "$BIN"
