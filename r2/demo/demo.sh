@@ -57,13 +57,16 @@ start() {
 		exit 1
 	fi
 	if [ -S /run/r2/default.sock ]; then
-		# A daemon that was killed leaves its socket behind; r2 replaces
-		# a socket nobody listens on, so only a listening one stops us.
+		# A daemon that was killed leaves its socket behind: only a
+		# socket something listens on stops us; a stale one goes (r2
+		# would replace it too, but the wait for r2's socket below
+		# must not find the old file).
 		if ss -xlnH | awk '{print $5}' | grep -qxF /run/r2/default.sock; then
 			echo "demo: an r2 instance 'default' is running (/run/r2/default.sock): run 'make demo-stop' first" >&2
 			exit 1
 		fi
-		say "/run/r2/default.sock is left from an r2 that did not stop cleanly: r2 replaces it"
+		say "removing /run/r2/default.sock, left by an r2 that did not stop cleanly"
+		rm -f /run/r2/default.sock
 	fi
 	say "building R2"
 	mkdir -p "$BIN"
