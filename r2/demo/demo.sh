@@ -56,23 +56,23 @@ start() {
 		echo "demo: namespaces h1/h2 exist already: run 'make demo-stop' first" >&2
 		exit 1
 	fi
-	if [ -S /run/r2/default.sock ]; then
-		# A daemon that was killed leaves its socket behind: only a
-		# socket something listens on stops us; a stale one goes (r2
-		# would replace it too, but the wait for r2's socket below
-		# must not find the old file).
-		if ss -xlnH | awk '{print $5}' | grep -qxF /run/r2/default.sock; then
-			echo "demo: an r2 instance 'default' is running (/run/r2/default.sock): run 'make demo-stop' first" >&2
-			exit 1
-		fi
-		say "removing /run/r2/default.sock, left by an r2 that did not stop cleanly"
-		rm -f /run/r2/default.sock
-	fi
 	say "building R2"
 	mkdir -p "$BIN"
 	for c in r2 utils/r2intf utils/r2rt utils/r2cnt utils/r2log; do
 		go build -o "$BIN/$(basename $c)" ./$c
 	done
+	if [ -S /run/r2/default.sock ]; then
+		# A daemon that was killed leaves its socket behind: only one
+		# that answers stops us; a stale one goes (r2 would replace it
+		# too, but the wait for r2's socket below must not find the old
+		# file).
+		if "$BIN/r2intf" show >/dev/null 2>&1; then
+			echo "demo: an r2 instance 'default' is running (/run/r2/default.sock answers): run 'make demo-stop' first" >&2
+			exit 1
+		fi
+		say "removing /run/r2/default.sock, left by an r2 that did not stop cleanly"
+		rm -f /run/r2/default.sock
+	fi
 	trap 'echo "demo: failed; cleaning up" >&2; stop' ERR
 
 	say "creating the topology: h1 -- R2 -- h2"
