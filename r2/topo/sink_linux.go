@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"sync"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
@@ -28,7 +29,9 @@ import (
 // send, where the RCU callbacks come back in bursts of milliseconds in
 // ksoftirqd and keep the thread off its CPU. A real router's receiver is
 // another machine; the sink lets a benchmark measure the router alone.
+// Its methods are safe for concurrent use.
 type Sink struct {
+	mu    sync.Mutex
 	count *ebpf.Map // per-CPU array, one slot: frames dropped
 	prog  *ebpf.Program
 	lnk   link.Link
@@ -111,6 +114,8 @@ func (t *Topology) AddSink(ns, ifname string, prefixes ...netip.Prefix) (*Sink, 
 
 // Count is the number of frames the sink has dropped.
 func (s *Sink) Count() (uint64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if s.count == nil {
 		return 0, fmt.Errorf("sink: %w", net.ErrClosed)
 	}
@@ -127,6 +132,8 @@ func (s *Sink) Count() (uint64, error) {
 
 // Close detaches the sink. It may be called more than once.
 func (s *Sink) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	var errs []error
 	if s.lnk != nil {
 		errs = append(errs, s.lnk.Close())
