@@ -40,10 +40,14 @@ func (d *Driver) sendBatch(b []*packet.Packet) int {
 		d.cnt.TxErrors.Add(uint64(n))
 		return 0
 	}
+	// Each frame goes through the socket its metadata needs: super-frames
+	// through gsoFd, frames with a checksum to finish through fd (both with
+	// a virtio_net_hdr in the headroom, in front of the frame: the packet
+	// is freed after the send), the rest through plainFd, bare. Runs of
+	// one socket go in one sendmmsg each, in order.
 	for i, p := range b {
-		if d.vnet {
-			// The virtio_net_hdr goes in the headroom, in front of
-			// the frame: the packet is freed after the send.
+		d.txSock[i] = d.sockFor(p)
+		if d.vnet && d.txSock[i] != int32(d.plainFd) {
 			frame := p.Head()
 			if v := p.Push(vnetHdrLen); v != nil {
 				putVnet(v, p, frame)
@@ -53,20 +57,14 @@ func (d *Driver) sendBatch(b []*packet.Packet) int {
 		d.iovs[i].Base = unsafe.SliceData(data)
 		d.iovs[i].SetLen(len(data))
 	}
-	// Runs of super-frames go through gsoFd, the rest through fd, in
-	// order.
 	sent := 0
 	for from := 0; from < n; {
-		super := b[from].GSO.Size != 0 && d.gsoFd >= 0
+		fd := d.txSock[from]
 		to := from + 1
-		for to < n && (b[to].GSO.Size != 0 && d.gsoFd >= 0) == super {
+		for to < n && d.txSock[to] == fd {
 			to++
 		}
-		fd := d.fd
-		if super {
-			fd = d.gsoFd
-		}
-		sent += d.sendRange(fd, from, to)
+		sent += d.sendRange(int(fd), from, to)
 		from = to
 	}
 	if sent < n {
@@ -76,6 +74,19 @@ func (d *Driver) sendBatch(b []*packet.Packet) int {
 		d.iovs[i].Base = nil // do not keep buffers reachable from here
 	}
 	return sent
+}
+
+// sockFor is the socket frame p is sent through (see sendBatch).
+func (d *Driver) sockFor(p *packet.Packet) int32 {
+	switch {
+	case !d.vnet:
+		return int32(d.fd)
+	case p.GSO.Size != 0 && d.gsoFd >= 0:
+		return int32(d.gsoFd)
+	case p.GSO.Flags&packet.GSONeedsCsum != 0 || d.plainFd < 0:
+		return int32(d.fd)
+	}
+	return int32(d.plainFd)
 }
 
 // sendRange sends messages msgs[from:to] through fd and returns how
