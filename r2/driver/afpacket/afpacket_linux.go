@@ -277,10 +277,10 @@ func (d *Driver) openQueue(q *rxq, tx bool, fan *fanout) error {
 	// fragments as they are (a datagram's later fragments, which carry no
 	// ports, may reach another ring than its first).
 	if tx && !c.NoVnetHdr {
-		if err := d.openGSO(); err != nil {
+		if err := d.openTxSocket(&d.gsoFd, "super-frames", unix.PACKET_VNET_HDR, "PACKET_VNET_HDR"); err != nil {
 			return err
 		}
-		if err := d.openPlain(); err != nil {
+		if err := d.openTxSocket(&d.plainFd, "plain frames", unix.PACKET_QDISC_BYPASS, "PACKET_QDISC_BYPASS"); err != nil {
 			return err
 		}
 	}
@@ -434,43 +434,25 @@ func (d *Driver) KernelFiltered() (uint64, error) {
 	return d.filt.droppedFrames()
 }
 
-// openGSO opens gsoFd: vnet headers, the socket buffer of the main
-// socket, bound to the interface with protocol 0 so it never receives.
-func (d *Driver) openGSO() error {
+// openTxSocket opens a transmit-only socket: bound to the interface with
+// protocol 0 so it never receives, the socket buffer of the main socket,
+// and the option opt (PACKET_VNET_HDR for gsoFd, PACKET_QDISC_BYPASS for
+// plainFd). *fdp holds it as soon as it exists, so release closes it
+// whatever fails after.
+func (d *Driver) openTxSocket(fdp *int, what string, opt int, optName string) error {
 	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
-		return fmt.Errorf("socket for super-frames: %w", err)
+		return fmt.Errorf("socket for %s: %w", what, err)
 	}
-	d.gsoFd = fd
-	if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_VNET_HDR, 1); err != nil {
-		return fmt.Errorf("PACKET_VNET_HDR: %w", err)
+	*fdp = fd
+	if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, opt, 1); err != nil {
+		return fmt.Errorf("%s: %w", optName, err)
 	}
 	if unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUFFORCE, sndBuf) != nil {
 		_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUF, sndBuf)
 	}
 	if err := unix.Bind(fd, &unix.SockaddrLinklayer{Ifindex: d.cfg.Ifindex}); err != nil {
-		return fmt.Errorf("bind the super-frame socket to ifindex %d: %w", d.cfg.Ifindex, err)
-	}
-	return nil
-}
-
-// openPlain opens plainFd: no vnet headers, the qdisc bypassed, the
-// socket buffer of the main socket, bound with protocol 0 so it never
-// receives.
-func (d *Driver) openPlain() error {
-	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return fmt.Errorf("socket for plain frames: %w", err)
-	}
-	d.plainFd = fd
-	if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_QDISC_BYPASS, 1); err != nil {
-		return fmt.Errorf("PACKET_QDISC_BYPASS: %w", err)
-	}
-	if unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUFFORCE, sndBuf) != nil {
-		_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUF, sndBuf)
-	}
-	if err := unix.Bind(fd, &unix.SockaddrLinklayer{Ifindex: d.cfg.Ifindex}); err != nil {
-		return fmt.Errorf("bind the plain-frame socket to ifindex %d: %w", d.cfg.Ifindex, err)
+		return fmt.Errorf("bind the socket for %s to ifindex %d: %w", what, d.cfg.Ifindex, err)
 	}
 	return nil
 }

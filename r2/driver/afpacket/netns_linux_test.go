@@ -5,6 +5,7 @@ package afpacket
 import (
 	"testing"
 
+	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 
 	"github.com/r2go/r2/r2/internal/nstest"
@@ -81,4 +82,22 @@ func openIn(t testing.TB, ns netns.NsHandle, c Config) *Driver {
 func openRaw(t testing.TB, ns netns.NsHandle, ifindex int, tap bool) *nstest.RawSock {
 	t.Helper()
 	return nstest.OpenRaw(t, ns, ifindex, nstest.RawConfig{Tap: tap, RcvBuf: 4 << 20})
+}
+
+// addAddrB gives end B of the pair the address prefix (for example
+// "10.99.0.2/24"), so that a socket in B's namespace can receive what the
+// driver sends to it.
+func (v *vethPair) addAddrB(t testing.TB, prefix string) {
+	t.Helper()
+	l, err := v.HB.LinkByName(v.IfB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr, err := netlink.ParseAddr(prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := v.HB.AddrAdd(l, addr); err != nil {
+		t.Fatal(err)
+	}
 }

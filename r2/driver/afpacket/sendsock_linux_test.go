@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
 	"github.com/r2go/r2/r2/hdr"
@@ -31,16 +30,9 @@ func TestSendSockets(t *testing.T) {
 			if (d.plainFd >= 0) != vnet || (d.gsoFd >= 0) != vnet {
 				t.Fatalf("plainFd %d, gsoFd %d with vnet headers %v", d.plainFd, d.gsoFd, vnet)
 			}
-			lB, err := v.HB.LinkByName(v.IfB)
-			if err != nil {
-				t.Fatal(err)
-			}
-			addr, _ := netlink.ParseAddr("10.99.0.2/24")
-			if err := v.HB.AddrAdd(lB, addr); err != nil {
-				t.Fatal(err)
-			}
+			v.addAddrB(t, "10.99.0.2/24")
 			var rfd int
-			err = nstest.InNS(v.B, func() error {
+			err := nstest.InNS(v.B, func() error {
 				var err error
 				if rfd, err = unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0); err != nil {
 					return err

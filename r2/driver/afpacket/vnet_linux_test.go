@@ -30,14 +30,7 @@ func testVnetUDPGSO(t *testing.T, ver RingVersion) {
 	d := v.openDriver(t, Config{Version: ver})
 	pool := packet.NewPool(0, 16)
 	pool.SetBig(packet.NewBigPool(0, 2))
-	lB, err := v.HB.LinkByName(v.IfB)
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr, _ := netlink.ParseAddr("10.99.0.2/24")
-	if err := v.HB.AddrAdd(lB, addr); err != nil {
-		t.Fatal(err)
-	}
+	v.addAddrB(t, "10.99.0.2/24")
 	neigh := &netlink.Neigh{LinkIndex: v.IdxB, Family: unix.AF_INET, State: netlink.NUD_PERMANENT, IP: net.IPv4(10, 99, 0, 1), HardwareAddr: v.MACA}
 	if err := v.HB.NeighAdd(neigh); err != nil {
 		t.Fatal(err)
@@ -47,7 +40,7 @@ func testVnetUDPGSO(t *testing.T, ver RingVersion) {
 		msg[i] = byte(i * 7)
 	}
 	var rfd int
-	err = nstest.InNS(v.B, func() error {
+	err := nstest.InNS(v.B, func() error {
 		var err error
 		if rfd, err = unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0); err != nil {
 			return err
