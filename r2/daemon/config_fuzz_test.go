@@ -41,6 +41,7 @@ func formatConfig(c config) string {
 	kv("rt_priority", c.RTPriority)
 	kv("warm_ms", c.WarmMs)
 	kv("warm_yield", c.WarmYield)
+	kv("warm_raw_wait", c.WarmRawWait)
 	kv("busy_yield", c.BusyYield)
 	kv("batch", c.Batch)
 	kv("rx_shed_us", c.RxShedUs)

@@ -161,6 +161,7 @@ func TestBadFlagValues(t *testing.T) {
 		{"warm", "60001", "60001 is out of range 0..60000"},
 		{"warm", "-1", "-1 is out of range 0..60000"},
 		{"warm-yield", "sometimes", `"sometimes" is not true or false`},
+		{"warm-raw-wait", "raw", `"raw" is not true or false`},
 		{"busy-yield", "2", `"2" is not true or false`},
 		{"batch", "0", "0 is out of range 1..256"},
 		{"batch", "257", "257 is out of range 1..256"},

@@ -121,7 +121,7 @@ func Run(args []string, stderr io.Writer, stop <-chan struct{}) int {
 	ifnode.ShedInterval = time.Duration(cfg.RxShedIvUs) * time.Microsecond
 	ifnode.GRO = cfg.GRO
 	eng, err := router.New(engine.Config{Threads: cfg.Threads, Packets: cfg.Pkts, CPUs: cfg.CPUs,
-		BusyPoll: cfg.BusyPoll, Spin: time.Duration(cfg.SpinUs) * time.Microsecond, RTPriority: cfg.RTPriority, Warm: time.Duration(cfg.WarmMs) * time.Millisecond, WarmYield: cfg.WarmYield, BusyYield: cfg.BusyYield, Batch: cfg.Batch, Counters: reg, Logs: lf, Logf: logf})
+		BusyPoll: cfg.BusyPoll, Spin: time.Duration(cfg.SpinUs) * time.Microsecond, RTPriority: cfg.RTPriority, Warm: time.Duration(cfg.WarmMs) * time.Millisecond, WarmYield: cfg.WarmYield, WarmRawWait: cfg.WarmRawWait, BusyYield: cfg.BusyYield, Batch: cfg.Batch, Counters: reg, Logs: lf, Logf: logf})
 	if err != nil {
 		fmt.Fprintf(stderr, "r2: %v\n", err)
 		return 1

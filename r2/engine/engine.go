@@ -5,6 +5,7 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"time"
 
@@ -58,6 +59,15 @@ type Config struct {
 	// slices. The yield parks the thread until another M hands the P
 	// back: ~100 µs, milliseconds when every CPU is busy.
 	WarmYield bool
+	// WarmRawWait makes a warm thread wait through RawSyscall
+	// (poll.Poller.WaitRaw): the runtime does not see it sleep, so it
+	// keeps its P and its wakeup skips the runtime's syscall exit, ~30
+	// µs of an idle ping's round trip on the project's VM. Sysmon,
+	// seeing the goroutine "run" for 10 ms, interrupts such a wait and
+	// hands the goroutine through another M (~1.5% of a CPU per warm
+	// thread); New raises GOMAXPROCS to Threads + 1 so that warm
+	// threads holding their Ps leave one to every other goroutine.
+	WarmRawWait bool
 	// BusyYield makes a thread that has run for 5 ms without sleeping
 	// (under load, or busy polling) pass through the Go scheduler every
 	// 5 ms. A goroutine locked to its thread never goes through it
@@ -133,6 +143,16 @@ func New(cfg Config) (*Engine, error) {
 	}
 	if cfg.Env.IPv6 == nil {
 		cfg.Env.IPv6 = fwd.NewIPv6RIB(func(*fwd.IPv6Table) {}).Active()
+	}
+	if cfg.WarmRawWait && cfg.Warm > 0 && !cfg.BusyPoll {
+		// Only raised: GOMAXPROCS is the process's, and a lower value
+		// set by the operator (GOMAXPROCS=...) still gets its extra P.
+		if n := runtime.GOMAXPROCS(0); n < cfg.Threads+1 {
+			runtime.GOMAXPROCS(cfg.Threads + 1)
+			if cfg.Logf != nil {
+				cfg.Logf("engine: GOMAXPROCS %d -> %d: warm threads keep their Ps (warm_raw_wait)", n, cfg.Threads+1)
+			}
+		}
 	}
 	e := &Engine{
 		cfg:     cfg,
@@ -235,6 +255,7 @@ func (e *Engine) newThread(i int, base *graph.Graph) (*Thread, error) {
 		rtprio:    e.cfg.RTPriority,
 		warm:      e.cfg.Warm,
 		yield:     e.cfg.WarmYield,
+		rawWait:   e.cfg.WarmRawWait,
 		busyYield: e.cfg.BusyYield,
 		pool:      pool,
 		store:     st,

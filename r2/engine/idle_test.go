@@ -354,3 +354,82 @@ func TestGCAndControlWhileIdle(t *testing.T) {
 		t.Errorf("runtime.GC took %v with idle forwarding threads", worst)
 	}
 }
+
+// TestWarmRawWaits: with WarmRawWait a warm thread's waits are raw (the
+// runtime does not see them) and only while warm; New raises GOMAXPROCS
+// so that a P is left for other goroutines; and while a thread sits in
+// raw waits, garbage collections (which must stop it) and control
+// requests still complete: sysmon's and the collector's preemption
+// signals interrupt the wait.
+func TestWarmRawWaits(t *testing.T) {
+	const warm = 400 * time.Millisecond
+	procs := runtime.GOMAXPROCS(1)
+	t.Cleanup(func() { runtime.GOMAXPROCS(procs) })
+	rawAfterFrame := func(raw bool) (e *Engine, drvs []*mem.Driver, during, after uint64) {
+		e, drvs = idleEngineConfig(t, 1, Config{Warm: warm, WarmRawWait: raw}, nil)
+		time.Sleep(100 * time.Millisecond)
+		r0 := e.Stats()[0].RawWaits
+		if !drvs[0].Inject(make([]byte, 60)) {
+			t.Fatal("inject refused")
+		}
+		time.Sleep(warm + 100*time.Millisecond)
+		r1 := e.Stats()[0].RawWaits
+		time.Sleep(500 * time.Millisecond)
+		r2 := e.Stats()[0].RawWaits
+		return e, drvs, r1 - r0, r2 - r1
+	}
+	if _, _, during, _ := rawAfterFrame(false); during != 0 {
+		t.Errorf("without WarmRawWait: %d raw waits", during)
+	}
+	if n := runtime.GOMAXPROCS(0); n != 1 {
+		t.Errorf("without WarmRawWait GOMAXPROCS changed to %d", n)
+	}
+	e, drvs, during, after := rawAfterFrame(true)
+	t.Logf("%d raw waits in the %v after a frame, %d in the 500 ms after", during, warm+100*time.Millisecond, after)
+	if n := runtime.GOMAXPROCS(0); n != 2 {
+		t.Errorf("GOMAXPROCS = %d with one thread in raw waits, want 2", n)
+	}
+	// 100 slices of 4 ms fit in 400 ms; a loaded machine may run fewer.
+	if during < 15 {
+		t.Errorf("only %d raw waits while warm", during)
+	}
+	if after != 0 {
+		t.Errorf("%d raw waits after the warm period: a cold wait must be ordinary (the runtime takes the P, sysmon sleeps)", after)
+	}
+
+	// Warm again, kept warm by a frame every 20 ms.
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(20 * time.Millisecond):
+				drvs[0].Inject(make([]byte, 60))
+			}
+		}
+	}()
+	time.Sleep(100 * time.Millisecond)
+	r0 := e.Stats()[0].RawWaits
+	for range 5 {
+		done := make(chan struct{})
+		go func() {
+			runtime.GC()
+			ran := false
+			if err := e.OnThread(0, func(*Thread) { ran = true }); err != nil || !ran {
+				t.Errorf("OnThread: %v (ran %v)", err, ran)
+			}
+			close(done)
+		}()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Fatal("a garbage collection and a control request did not complete in 10 s beside a thread in raw waits")
+		}
+		time.Sleep(30 * time.Millisecond)
+	}
+	if r := e.Stats()[0].RawWaits - r0; r == 0 {
+		t.Error("the thread kept warm made no raw waits: the collections ran beside nothing")
+	}
+}

@@ -83,6 +83,8 @@ type Thread struct {
 	// WarmSlice (Config.Warm).
 	warm  time.Duration
 	yield bool // Config.WarmYield
+	// rawWait: Config.WarmRawWait.
+	rawWait bool
 	// busyYield: Config.BusyYield.
 	busyYield bool
 	g         *graph.Graph
@@ -100,7 +102,7 @@ type Thread struct {
 	done     chan struct{}
 	logf     func(string, ...any)
 
-	runs, sleeps, yields, busyYields, quiets uint64
+	runs, sleeps, rawWaits, yields, busyYields, quiets uint64
 	// c are the thread's activity counters in shared memory, named
 	// "Thread/...": they show that an idle thread sleeps (few epoll waits
 	// per second) and how many syscalls a busy one makes per packet.
@@ -108,13 +110,13 @@ type Thread struct {
 }
 
 type threadCounters struct {
-	runs, idleRuns, sleeps, wakeups, timeouts, warmSleeps, yields, busyYields, quiets counters.Counter
+	runs, idleRuns, sleeps, wakeups, timeouts, warmSleeps, rawWaits, yields, busyYields, quiets counters.Counter
 }
 
 func newThreadCounters(reg *counters.Registry, thread int) threadCounters {
 	c := func(s string) counters.Counter { return reg.Counter(thread, "Thread/"+s) }
 	return threadCounters{runs: c("runs"), idleRuns: c("idle_runs"), sleeps: c("epoll_waits"),
-		wakeups: c("eventfd_wakeups"), timeouts: c("epoll_timeouts"), warmSleeps: c("warm_sleeps"), yields: c("warm_yields"),
+		wakeups: c("eventfd_wakeups"), timeouts: c("epoll_timeouts"), warmSleeps: c("warm_sleeps"), rawWaits: c("raw_waits"), yields: c("warm_yields"),
 		busyYields: c("busy_yields"), quiets: c("quiets")}
 }
 
@@ -215,18 +217,24 @@ func (t *Thread) run() {
 		}
 		t.sleeps++
 		t.c.sleeps.Inc()
-		// An ordinary blocking system call on purpose (README, "The Go
-		// runtime on the wake path"): after 10 ms sysmon takes this
-		// thread's P and, once every P is idle, sleeps itself, so an idle
-		// router costs ~0 CPU and a garbage collection never waits for
-		// a sleeping thread. Waking then costs ~20 µs of runtime
-		// bookkeeping (an idle P taken under sched.lock, sysmon woken)
-		// and, in a few percent of wakeups, a preemption handoff. A
-		// RawSyscall wait keeps the P, which keeps sysmon polling and
-		// preempting the locked thread: it measured no faster and used
-		// 4-16x the idle CPU with SIGURG masked during the wait, more
-		// without.
-		n, err := t.poller.Wait(timeout, ready)
+		// Cold, an ordinary blocking system call on purpose (README,
+		// "The Go runtime on the wake path"): after 10 ms sysmon takes
+		// this thread's P and, once every P is idle, sleeps itself, so
+		// an idle router costs ~0 CPU. Waking then costs ~20-30 µs of
+		// runtime bookkeeping (an idle P taken under sched.lock, sysmon
+		// woken). Warm, with rawWait, a wait the runtime does not see
+		// skips that for the next packet, for sysmon's preemption
+		// every 10 ms (README, "A warm wait the runtime does not see");
+		// only while warm, so an idle router still sleeps for nothing.
+		var n int
+		var err error
+		if warm && t.rawWait {
+			t.rawWaits++
+			t.c.rawWaits.Inc()
+			n, err = t.poller.WaitRaw(timeout, ready)
+		} else {
+			n, err = t.poller.Wait(timeout, ready)
+		}
 		if err != nil {
 			t.logf("thread %d: epoll: %v", t.id, err)
 		}
@@ -417,6 +425,9 @@ type Stats struct {
 	// WarmYields counts the warm thread's passes through the Go
 	// scheduler (Config.WarmYield).
 	WarmYields uint64
+	// RawWaits counts the warm thread's waits the runtime did not see
+	// (Config.WarmRawWait).
+	RawWaits uint64
 	// BusyYields counts the passes of a thread that ran for
 	// busyYieldEvery without sleeping (Config.BusyYield).
 	BusyYields uint64
@@ -444,7 +455,7 @@ func (e *Engine) Stats() []Stats {
 			// clock is this forwarding thread's alone.
 			_ = unix.ClockGettime(unix.CLOCK_THREAD_CPUTIME_ID, &ts)
 			out[i] = Stats{Thread: i, Runs: t.runs, Sleeps: t.sleeps, EpollWaits: t.poller.Waits(),
-				Wakeups: t.waker.Writes(), WarmYields: t.yields, BusyYields: t.busyYields, Quiets: t.quiets, CPU: time.Duration(ts.Nano()), Pool: t.pool.Stats()}
+				Wakeups: t.waker.Writes(), WarmYields: t.yields, RawWaits: t.rawWaits, BusyYields: t.busyYields, Quiets: t.quiets, CPU: time.Duration(ts.Nano()), Pool: t.pool.Stats()}
 			if b := t.pool.Big(); b != nil {
 				b.Reclaim()
 				out[i].Big = b.Stats()

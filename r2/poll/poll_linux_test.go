@@ -517,3 +517,80 @@ func TestWaitSubMillisecond(t *testing.T) {
 		t.Errorf("Wait allocates %.1f", n)
 	}
 }
+
+// WaitRaw reports what Wait reports and sleeps as long, without
+// allocating; and a thread sleeping in it, holding its P, does not hold up
+// a garbage collection's stop-the-world, which interrupts the wait.
+func TestWaitRaw(t *testing.T) {
+	p := newPoller(t)
+	w := newWaker(t)
+	const tok = 0xdeadbeef_cafef00d
+	if err := p.Add(w.Fd(), tok); err != nil {
+		t.Fatal(err)
+	}
+	ready := make([]uint64, 4)
+	if n, err := p.WaitRaw(0, ready); n != 0 || err != nil {
+		t.Fatalf("WaitRaw(0) with nothing ready = %d, %v", n, err)
+	}
+	w.PrepareSleep()
+	w.Wake()
+	if n, err := p.WaitRaw(generous, ready); n != 1 || err != nil || ready[0] != tok {
+		t.Fatalf("WaitRaw after Wake = %d %#x, %v; want 1 [%#x]", n, ready[:max(n, 0)], err, uint64(tok))
+	}
+	w.Drain()
+	w.CancelSleep()
+	if _, err := p.WaitRaw(0, nil); err == nil {
+		t.Error("WaitRaw with an empty ready slice returned no error")
+	}
+	for _, timeout := range []time.Duration{300 * time.Microsecond, 20 * time.Millisecond} {
+		start := time.Now()
+		for time.Since(start) < timeout {
+			// A preemption signal may cut it short (returns 0).
+			if n, err := p.WaitRaw(timeout-time.Since(start), ready); n != 0 || err != nil {
+				t.Fatalf("WaitRaw(%v) = %d, %v; want 0, nil", timeout, n, err)
+			}
+		}
+	}
+	if n := testing.AllocsPerRun(10, func() { p.WaitRaw(10*time.Microsecond, ready) }); n != 0 {
+		t.Errorf("WaitRaw allocates %.1f", n)
+	}
+
+	// A locked goroutine sleeps in WaitRaw for up to 30 s at a time.
+	stop := make(chan struct{})
+	done := make(chan int)
+	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		ready := make([]uint64, 4)
+		waits := 0
+		for {
+			select {
+			case <-stop:
+				done <- waits
+				return
+			default:
+			}
+			waits++
+			p.WaitRaw(30*time.Second, ready)
+		}
+	}()
+	time.Sleep(50 * time.Millisecond)
+	for range 3 {
+		gcDone := make(chan struct{})
+		go func() { runtime.GC(); close(gcDone) }()
+		select {
+		case <-gcDone:
+		case <-time.After(10 * time.Second):
+			t.Fatal("runtime.GC did not complete in 10 s beside a thread in WaitRaw")
+		}
+	}
+	close(stop)
+	w.PrepareSleep()
+	w.Wake() // ends the sleeper's wait
+	select {
+	case waits := <-done:
+		t.Logf("the sleeper waited %d times (interrupted by preemption signals)", waits)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the sleeping goroutine did not wake on the eventfd")
+	}
+}

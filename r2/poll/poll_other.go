@@ -53,3 +53,8 @@ func (p *Poller) Close() error { return ErrUnsupported }
 
 // Waits returns 0.
 func (p *Poller) Waits() uint64 { return 0 }
+
+// WaitRaw returns ErrUnsupported.
+func (p *Poller) WaitRaw(timeout time.Duration, ready []uint64) (int, error) {
+	return 0, ErrUnsupported
+}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -74,6 +75,27 @@ var errNoRoom = errors.New("poll: Wait needs a non-empty ready slice")
 // ready and returns how many it stored. An interrupted wait returns 0, nil.
 // It does not allocate.
 func (p *Poller) Wait(timeout time.Duration, ready []uint64) (int, error) {
+	return p.wait(timeout, ready, unix.Syscall6)
+}
+
+// WaitRaw is Wait made through RawSyscall: the Go runtime does not see the
+// thread enter a system call, so the thread keeps its P while it sleeps and
+// its wakeup skips the runtime's syscall exit (on the project's VM ~30 µs
+// of a wakeup: an idle P taken under sched.lock, sysmon woken; README,
+// "A warm wait the runtime does not see"). Only for a goroutine locked to
+// its thread, and only for short waits: the P is lost to other goroutines
+// while it waits, and sysmon, finding the goroutine "running" for 10 ms,
+// interrupts the wait with a preemption signal (EINTR: Wait returns 0) and
+// hands the goroutine through another thread. A garbage collection's
+// stop-the-world interrupts it the same way, so it is never held up.
+func (p *Poller) WaitRaw(timeout time.Duration, ready []uint64) (int, error) {
+	return p.wait(timeout, ready, unix.RawSyscall6)
+}
+
+// syscall6 is unix.Syscall6 or unix.RawSyscall6.
+type syscall6 func(trap, a1, a2, a3, a4, a5, a6 uintptr) (r1, r2 uintptr, err unix.Errno)
+
+func (p *Poller) wait(timeout time.Duration, ready []uint64, sys syscall6) (int, error) {
 	if len(ready) == 0 {
 		return 0, errNoRoom
 	}
@@ -83,22 +105,24 @@ func (p *Poller) Wait(timeout time.Duration, ready []uint64) (int, error) {
 		ev = ev[:len(ready)]
 	}
 	p.waits.Add(1)
-	var n int
-	var err error
+	var r uintptr
+	var e unix.Errno
 	ok := false
 	if timeout > 0 && timeout%time.Millisecond != 0 {
 		// Not a whole number of ms: wake on time, not at the next ms.
-		n, err, ok = p.waitNs(ev, timeout)
+		r, e, ok = p.waitNs(ev, timeout, sys)
 	}
 	if !ok {
-		n, err = unix.EpollWait(p.epfd, ev, timeoutMs(timeout))
+		r, _, e = sys(unix.SYS_EPOLL_PWAIT, uintptr(p.epfd), uintptr(unsafe.Pointer(&ev[0])),
+			uintptr(len(ev)), uintptr(timeoutMs(timeout)), 0, 0)
 	}
-	if err != nil {
-		if err == unix.EINTR {
+	if e != 0 {
+		if e == unix.EINTR {
 			return 0, nil
 		}
-		return 0, fmt.Errorf("poll: epoll_wait: %w", err)
+		return 0, fmt.Errorf("poll: epoll_wait: %w", e)
 	}
+	n := int(r)
 	for i := range n {
 		ready[i] = uint64(uint32(ev[i].Fd)) | uint64(uint32(ev[i].Pad))<<32
 	}

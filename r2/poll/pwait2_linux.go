@@ -17,19 +17,16 @@ var noPwait2 atomic.Bool
 // waitNs is epoll_pwait2 with a nanosecond timeout, so that a thread
 // asked to wake in 240 us (a shaper's next packet) does not sleep a whole
 // millisecond. ok is false if the kernel lacks it.
-func (p *Poller) waitNs(ev []unix.EpollEvent, timeout time.Duration) (n int, err error, ok bool) {
+func (p *Poller) waitNs(ev []unix.EpollEvent, timeout time.Duration, sys syscall6) (n uintptr, e unix.Errno, ok bool) {
 	if noPwait2.Load() {
-		return 0, nil, false
+		return 0, 0, false
 	}
 	p.ts = unix.NsecToTimespec(int64(timeout))
-	r, _, e := unix.Syscall6(unix.SYS_EPOLL_PWAIT2, uintptr(p.epfd), uintptr(unsafe.Pointer(&ev[0])),
+	r, _, e := sys(unix.SYS_EPOLL_PWAIT2, uintptr(p.epfd), uintptr(unsafe.Pointer(&ev[0])),
 		uintptr(len(ev)), uintptr(unsafe.Pointer(&p.ts)), 0, 0)
 	if e == unix.ENOSYS {
 		noPwait2.Store(true)
-		return 0, nil, false
+		return 0, 0, false
 	}
-	if e != 0 {
-		return 0, e, true
-	}
-	return int(r), nil, true
+	return r, e, true
 }
