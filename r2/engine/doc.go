@@ -25,7 +25,11 @@
 //
 // A thread with nothing to do sleeps in epoll_wait on its interfaces' fds
 // and its eventfd, following poll.Waker's protocol so that no wakeup is
-// lost and a busy thread costs its producers no syscalls. Busy polling is a
+// lost and a busy thread costs its producers no syscalls. For Config.Warm
+// after its last packet a thread sleeps in short slices and, with
+// Config.WarmRawWait, through a system call the Go runtime does not see,
+// so that the next packet finds it holding its P; a cold thread's wait is
+// an ordinary system call, which lets the runtime idle. Busy polling is a
 // per-engine option.
 //
 // All exported methods of Engine are safe for concurrent use.
