@@ -31,6 +31,7 @@ package driver
 
 import (
 	"net/netip"
+	"strconv"
 
 	"github.com/r2go/r2/counters"
 	"github.com/r2go/r2/r2/names"
@@ -229,7 +230,14 @@ const (
 	// The kernel filters them before they are copied where it can
 	// (PACKET_FANOUT_FLAG_IGNORE_OUTGOING); this counts what is left.
 	DrvRxOutgoing = "drv_rx_outgoing"
+	// DrvRxRing followed by a ring's index ("drv_rx_ring0") counts the
+	// frames taken from that receive ring of an interface with several
+	// (RxSched.SetRingCounters; RxRingCounter names them).
+	DrvRxRing = "drv_rx_ring"
 )
+
+// RxRingCounter is the name of receive ring i's DrvRxRing counter.
+func RxRingCounter(i int) string { return DrvRxRing + strconv.Itoa(i) }
 
 // Counters are the driver counters every implementation keeps, allocated
 // for the owner thread under "IfNode:<ifname>/drv_*" (the Drv* names).

@@ -64,6 +64,20 @@ func (a OpenArgs) Counter(what string) counters.Counter {
 	return a.Registry.Counter(a.Thread, names.Counter(a.Node, what))
 }
 
+// RxRingCounters allocates the DrvRxRing counters of k receive rings
+// (RxSched.SetRingCounters); nil for fewer than two rings or without a
+// Registry.
+func (a OpenArgs) RxRingCounters(k int) []counters.Counter {
+	if a.Registry == nil || k < 2 {
+		return nil
+	}
+	cs := make([]counters.Counter, k)
+	for i := range cs {
+		cs[i] = a.Counter(RxRingCounter(i))
+	}
+	return cs
+}
+
 func (a OpenArgs) logf(format string, args ...any) {
 	if a.Logf != nil {
 		a.Logf(format, args...)

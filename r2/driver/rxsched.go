@@ -1,6 +1,9 @@
 package driver
 
-import "github.com/r2go/r2/r2/packet"
+import (
+	"github.com/r2go/r2/counters"
+	"github.com/r2go/r2/r2/packet"
+)
 
 // RxRings is an interface's set of receive rings as RxSched serves them:
 // AF_PACKET's fanout sockets, AF_XDP's sockets of one queue. Owner
@@ -34,6 +37,33 @@ type RxSched struct {
 	stands  []int
 	next    int // the ring whose turn it is
 	deficit int // what is left of its turn; 0: a fresh turn
+	// frames counts, per ring, the frames taken from it
+	// (SetRingCounters); nil: not counted.
+	frames []counters.Counter
+}
+
+// SetRingCounters makes Recv count the frames it takes from each ring in
+// cs[i] (DrvRxRing), so an operator sees how flows spread over the rings
+// (a light flow hashed onto a flood's ring waits behind it, as with a
+// NIC's RSS queues). Ignored unless there is a valid counter for every
+// ring and more than one ring.
+func (s *RxSched) SetRingCounters(cs []counters.Counter) {
+	if len(s.stands) < 2 || len(cs) != len(s.stands) {
+		return
+	}
+	for _, c := range cs {
+		if !c.Valid() {
+			return
+		}
+	}
+	s.frames = cs
+}
+
+// took notes a visit that took got frames from ring i.
+func (s *RxSched) took(i, got int) {
+	if s.frames != nil && got > 0 {
+		s.frames[i].Add(uint64(got))
+	}
 }
 
 // NewRxSched returns the scheduler of k rings.
@@ -110,6 +140,7 @@ func (s *RxSched) Recv(r RxRings, pool *packet.Pool, pkts []*packet.Packet) int 
 		got := r.RecvRing(i, pool, pkts[n:n+want])
 		TagRing(pkts[n:n+got], i, true)
 		s.Visit(i, want, got)
+		s.took(i, got)
 		n += got
 		if i == s.next && s.deficit == 0 {
 			// Its turn of the round robin, taken first.
@@ -131,6 +162,7 @@ func (s *RxSched) Recv(r RxRings, pool *packet.Pool, pkts []*packet.Packet) int 
 		got := r.RecvRing(i, pool, pkts[n:n+want])
 		TagRing(pkts[n:n+got], i, s.Light(i))
 		s.Visit(i, want, got)
+		s.took(i, got)
 		n += got
 		s.deficit -= got
 		if got == 0 {

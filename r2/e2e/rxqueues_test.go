@@ -2,7 +2,12 @@
 
 package e2e
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/r2go/r2/r2/driver"
+	"github.com/r2go/r2/r2/names"
+)
 
 // TestRxQueues runs the daemon with four AF_PACKET receive rings per
 // interface (-rx-queues 4): one interface served by one thread (its four
@@ -24,6 +29,28 @@ func TestRxQueues(t *testing.T) {
 	}
 	if recv < udpFlows*udpPerFlow/2 {
 		t.Errorf("UDP: received %d of %d", recv, udpFlows*udpPerFlow)
+	}
+	// The rings' counters (drv_rx_ring0..3) add up to what the
+	// interface received, and the 16 flows used more than one ring.
+	c := d.counters(t)
+	var sum uint64
+	used := 0
+	for i := range 4 {
+		name := names.IfNodeCounter(tp.RouterIfA, driver.RxRingCounter(i))
+		v := c[name]
+		if len(v) == 0 {
+			t.Fatalf("no counter %s", name)
+		}
+		sum += v[0]
+		if v[0] > 0 {
+			used++
+		}
+	}
+	if rx := c[names.IfNodeCounter(tp.RouterIfA, "rx")]; len(rx) == 0 || rx[0] != sum {
+		t.Errorf("%s's rings counted %d frames, the interface received %v", tp.RouterIfA, sum, rx)
+	}
+	if used < 2 {
+		t.Errorf("%d UDP flows all came through one of 4 rings", udpFlows)
 	}
 
 	// Delete and add back both while UDP flows run: the groups are

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -278,6 +279,36 @@ func (s *setup) filteredNote(before, after map[string]uint64) []string {
 	return []string{fmt.Sprintf("kernel copies of transit frames dropped by the tcx filter (drv_kernel_filtered): %d", n)}
 }
 
+// ringsNote says how many frames each receive ring of R2's h1 side took
+// (drv_rx_ring0, ...) while pings ran beside a flood, and whether the
+// pings came through a ring of their own: the rings split flows by the
+// kernel's flow hash, seeded at boot, so on some boots the ping shares the
+// flood's ring and waits behind it. pings is how many echo requests were
+// sent; nothing without ring counters (one ring).
+func ringsNote(ifname string, before, after map[string]uint64, pings int) string {
+	var took []uint64
+	for i := 0; ; i++ {
+		k := names.IfNodeCounter(ifname, driver.RxRingCounter(i))
+		v, ok := after[k]
+		if !ok {
+			break
+		}
+		took = append(took, v-before[k])
+	}
+	if len(took) < 2 {
+		return ""
+	}
+	parts := make([]string, len(took))
+	for i, v := range took {
+		parts[i] = strconv.FormatUint(v, 10)
+	}
+	verdict := "the pings had a ring apart from the flood's"
+	if slices.Min(took) < uint64(pings)/2 {
+		verdict = "the pings shared the flood's ring (flow hash), and waited behind it"
+	}
+	return fmt.Sprintf("frames per receive ring of %s: %s; %s", ifname, strings.Join(parts, " / "), verdict)
+}
+
 // dropDeltas lists the counters with "drop", "err", "nobuf" or "miss" in
 // their name that grew, largest first (at most 6).
 func dropDeltas(before, after map[string]uint64) []string {
@@ -377,6 +408,9 @@ func (s *setup) ping(load bool) (map[string]float64, []string, error) {
 					notes = append(notes, "R2 drop/error counters: "+strings.Join(d, ", "))
 				}
 				notes = append(notes, s.filteredNote(before, after)...)
+				if n := ringsNote(s.tp.RouterIfA, before, after, res.Transmitted); n != "" {
+					notes = append(notes, n)
+				}
 			}
 		}
 	}

@@ -14,6 +14,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/r2go/r2/r2/driver"
+	"github.com/r2go/r2/r2/names"
 )
 
 // TestShortRun runs the benchmark end to end in -short mode on a reduced
@@ -358,5 +361,23 @@ func TestParseSoftnetDrops(t *testing.T) {
 	}
 	if _, err := parseSoftnetDrops([]byte("0000a1b2\n")); err == nil {
 		t.Error("a short line parsed")
+	}
+}
+
+// ringsNote counts each ring's frames and tells whether the pings had a
+// ring of their own.
+func TestRingsNote(t *testing.T) {
+	k := func(i int) string { return names.IfNodeCounter("ra", driver.RxRingCounter(i)) }
+	before := map[string]uint64{k(0): 100, k(1): 5}
+	apart := map[string]uint64{k(0): 900100, k(1): 505}
+	if got, want := ringsNote("ra", before, apart, 500), "frames per receive ring of ra: 900000 / 500; the pings had a ring apart from the flood's"; got != want {
+		t.Errorf("apart: %q, want %q", got, want)
+	}
+	shared := map[string]uint64{k(0): 900600, k(1): 8}
+	if got := ringsNote("ra", before, shared, 500); !strings.Contains(got, "900500 / 3; the pings shared the flood's ring") {
+		t.Errorf("shared: %q", got)
+	}
+	if got := ringsNote("ra", map[string]uint64{}, map[string]uint64{k(0): 7}, 500); got != "" {
+		t.Errorf("one ring: %q, want nothing", got)
 	}
 }

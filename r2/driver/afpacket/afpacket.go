@@ -188,6 +188,9 @@ type Config struct {
 	// receive ring anyway (driver.DrvRxOutgoing), dropped unread; the
 	// zero value means a private counter, as for Counters.
 	RxOutgoing counters.Counter
+	// RxRingCounters, one per receive queue, count the frames taken from
+	// each (driver.DrvRxRing); nil: not counted.
+	RxRingCounters []counters.Counter
 	// Promisc puts the interface in promiscuous mode while the driver is
 	// open. R2 sets it: a router receives frames for its own MACs only
 	// because it says so, not because the kernel filters for it.

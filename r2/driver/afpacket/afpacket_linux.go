@@ -172,6 +172,7 @@ func (d *Driver) open() error {
 	fan.flags |= unix.PACKET_FANOUT_FLAG_IGNORE_OUTGOING
 	d.qs = make([]rxq, 0, c.RxQueues)
 	d.sched = driver.NewRxSched(c.RxQueues)
+	d.sched.SetRingCounters(c.RxRingCounters)
 	for i := range c.RxQueues {
 		d.qs = append(d.qs, rxq{fd: -1, rx: noRing{}}) // release closes what exists
 		if err := d.openQueue(&d.qs[i], i == 0, &fan); err != nil {

@@ -198,6 +198,9 @@ type Config struct {
 	// "IfNode:<ifname>/drv_tx_copies"). If the zero value, the driver
 	// allocates it privately, like Counters.
 	TxCopies counters.Counter
+	// RxRingCounters, one per receive ring, count the frames taken from
+	// each (driver.DrvRxRing); nil: not counted.
+	RxRingCounters []counters.Counter
 	// RxMultiBuf and TxMultiBuf count frames received and sent in
 	// several descriptors ("drv_rx_multibuf", "drv_tx_multibuf"); the
 	// zero value: allocated privately, like Counters.

@@ -465,6 +465,7 @@ func (d *Driver) socket(zc bool, sharedFd int) error {
 		d.poll = p
 	}
 	d.sched = driver.NewRxSched(c.RxRings)
+	d.sched.SetRingCounters(c.RxRingCounters)
 	return nil
 }
 
