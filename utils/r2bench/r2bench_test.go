@@ -377,6 +377,16 @@ func TestRingsNote(t *testing.T) {
 	if got := ringsNote("ra", before, shared, 500); !strings.Contains(got, "900500 / 3; the pings shared the flood's ring") {
 		t.Errorf("shared: %q", got)
 	}
+	// Four rings, two unused: the pings had the second.
+	four := map[string]uint64{k(0): 2974087, k(1): 400, k(2): 0, k(3): 0}
+	if got := ringsNote("ra", map[string]uint64{}, four, 400); !strings.Contains(got, "2974087 / 400 / 0 / 0; the pings had a ring apart") {
+		t.Errorf("four rings: %q", got)
+	}
+	// The flood in ring 2, the pings with it.
+	four = map[string]uint64{k(0): 3, k(1): 0, k(2): 2974087, k(3): 0}
+	if got := ringsNote("ra", map[string]uint64{}, four, 400); !strings.Contains(got, "the pings shared the flood's ring") {
+		t.Errorf("four rings, shared: %q", got)
+	}
 	if got := ringsNote("ra", map[string]uint64{}, map[string]uint64{k(0): 7}, 500); got != "" {
 		t.Errorf("one ring: %q, want nothing", got)
 	}
