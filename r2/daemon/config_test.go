@@ -41,8 +41,8 @@ block_timeout = 2ms
 rx_rings = 4
 `
 	c := defaultConfig()
-	if s := c.driverSettings(); s.XDPRxRings != 2 || s.RxQueues != 2 {
-		t.Errorf("default receive rings: AF_XDP %d, AF_PACKET %d; want 2 and 2", s.XDPRxRings, s.RxQueues)
+	if s := c.driverSettings(); s.XDPRxRings != 2 || s.RxQueues != 4 || s.Frames != 4096 {
+		t.Errorf("default receive rings: AF_XDP %d, AF_PACKET %d of %d frames in all; want 2, and 4 of 4096", s.XDPRxRings, s.RxQueues, s.Frames)
 	}
 	if err := parseConfig(&c, "r2.cfg", strings.NewReader(good)); err != nil {
 		t.Fatal(err)
