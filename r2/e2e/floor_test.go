@@ -4,6 +4,8 @@ package e2e
 
 import (
 	"encoding/binary"
+	"errors"
+	"fmt"
 	"net"
 	"runtime"
 	"testing"
@@ -33,7 +35,7 @@ func startFloor(tp *topo.Topology, raw bool) (*floorForwarder, error) {
 		{tp.H2NS, tp.RouterIPB.String(), tp.RouterMACB.String(), tp.H2If},
 	} {
 		if out, err := tp.Exec(c[0], "ip", "neigh", "replace", c[1], "lladdr", c[2], "dev", c[3], "nud", "permanent").CombinedOutput(); err != nil {
-			return nil, &floorErr{string(out), err}
+			return nil, fmt.Errorf("ip neigh replace %s in %s: %v: %s", c[1], c[0], err, out)
 		}
 	}
 	f := &floorForwarder{stop: make(chan struct{}), done: make(chan error, 1)}
@@ -44,13 +46,6 @@ func startFloor(tp *topo.Topology, raw bool) (*floorForwarder, error) {
 	}
 	return f, nil
 }
-
-type floorErr struct {
-	out string
-	err error
-}
-
-func (e *floorErr) Error() string { return e.err.Error() + ": " + e.out }
 
 func floorSocket(ifname string) (int, error) {
 	ifi, err := net.InterfaceByName(ifname)
@@ -156,7 +151,7 @@ func (f *floorForwarder) close() error {
 	case err := <-f.done:
 		return err
 	case <-time.After(5 * time.Second):
-		return &floorErr{"", unix.ETIMEDOUT}
+		return errors.New("the floor forwarder did not stop in 5 s")
 	}
 }
 

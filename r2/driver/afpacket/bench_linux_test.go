@@ -14,6 +14,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/r2go/r2/counters"
+	"github.com/r2go/r2/r2/driver"
 	"github.com/r2go/r2/r2/hdr"
 	"github.com/r2go/r2/r2/internal/nstest"
 	"github.com/r2go/r2/r2/packet"
@@ -55,6 +57,8 @@ func BenchmarkRecvSendQueues(b *testing.B) {
 		{"queues=1", Config{}},
 		{"queues=1/fanout", Config{Fanout: group}},
 		{"queues=4", Config{RxQueues: 4, Frames: 4 * DefaultFrames}},
+		// The same with the rings' frame counters (drv_rx_ring0..3).
+		{"queues=4/counted", Config{RxQueues: 4, Frames: 4 * DefaultFrames, RxRingCounters: benchRingCounters(b, 4)}},
 	} {
 		for _, size := range []int{64, 1514} {
 			b.Run(fmt.Sprintf("%s/size=%d", q.name, size), func(b *testing.B) {
@@ -484,4 +488,14 @@ func BenchmarkSend(b *testing.B) {
 			}
 		})
 	}
+}
+
+// benchRingCounters allocates k ring counters in a registry of their own.
+func benchRingCounters(b *testing.B, k int) []counters.Counter {
+	reg, err := counters.NewMem(counters.Sizes{Entries: 16, Names: 1024, Values: 16})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { reg.Close() })
+	return driver.OpenArgs{Registry: reg, Node: "IfNode:bench"}.RxRingCounters(k)
 }
