@@ -147,6 +147,8 @@ func New(cfg Config) (*Engine, error) {
 	if cfg.WarmRawWait && cfg.Warm > 0 && !cfg.BusyPoll {
 		// Only raised: GOMAXPROCS is the process's, and a lower value
 		// set by the operator (GOMAXPROCS=...) still gets its extra P.
+		// Setting it ends the runtime's own updates of GOMAXPROCS (to
+		// a changed CPU limit) for the process.
 		if n := runtime.GOMAXPROCS(0); n < cfg.Threads+1 {
 			runtime.GOMAXPROCS(cfg.Threads + 1)
 			if cfg.Logf != nil {
