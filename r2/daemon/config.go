@@ -55,6 +55,7 @@ type config struct {
 	RxBlockKB   int           // [afpacket] block_kb
 	RxTimeout   time.Duration // [afpacket] block_timeout
 	RxQueues    int           // [afpacket] rx_queues: receive rings per interface, served in turn
+	LightGapUs  int           // [afpacket] light_gap_us: steer flows whose frames come this far apart to ring 0 (0: off)
 	XDPRxRings  int           // [afxdp] rx_rings: receive rings (sockets) per queue, served in turn
 }
 
@@ -93,6 +94,10 @@ func defaultConfig() config {
 		// TCP and on a ping beside a flood (README, goals of issue
 		// 11). The driver's own default stays one.
 		RxQueues: 4,
+		// Light flows (frames 2 ms apart or more, a ping, a shell)
+		// get ring 0 to themselves, whatever the boot's hash seed
+		// (README, "Light flows steered to ring 0").
+		LightGapUs: int(afpacket.DefaultLightGap / time.Microsecond),
 		// The same for AF_XDP, on each queue: a ping hashed away
 		// from a 64 B flood is neither dropped at the flood's full
 		// ring nor queued behind it (README, "Several receive rings
@@ -124,6 +129,7 @@ var flagKeys = []struct {
 	{"gro", "general", "gro", "merge the TCP segments of each received batch into super-frames (software GRO), sent on whole or segmented again on output", func(c *config) any { return c.GRO }},
 	{"driver", "general", "driver", "default `driver` of interfaces attached without one", func(c *config) any { return c.Driver }},
 	{"rx-queues", "afpacket", "rx_queues", "AF_PACKET receive `rings` per interface, flows spread over them by hash and served in turn, so a flood fills only its own (frames and blocks are shared among them)", func(c *config) any { return c.RxQueues }},
+	{"light-gap", "afpacket", "light_gap_us", "with several AF_PACKET receive rings and one thread per interface, a flow whose frames come at least these `microseconds` apart (a ping, a shell) gets ring 0, shared only with other such flows; the rest spread over the other rings (0: the kernel's hash for all)", func(c *config) any { return c.LightGapUs }},
 	{"afxdp-rx-rings", "afxdp", "rx_rings", "AF_XDP receive `rings` (sockets) per queue, 1, 2, 4 or 8: the XDP program spreads flows over them by hash and they are served in turn, so a flood fills only its own", func(c *config) any { return c.XDPRxRings }},
 	{"vnet-hdr", "afpacket", "vnet_hdr", "AF_PACKET takes GSO/GRO super-frames whole (PACKET_VNET_HDR); false drops them as oversized", func(c *config) any { return c.VnetHdr }},
 	{"kernel-rx-filter", "afpacket", "kernel_rx_filter", "AF_PACKET interfaces get a tcx ingress filter that drops the kernel's copies of transit frames (forwarding off drops them anyway, after an IP receive)", func(c *config) any { return c.KernelRx }},
@@ -196,7 +202,8 @@ func (o *overrides) apply(c *config) error {
 func (c *config) driverSettings() driver.Settings {
 	s := driver.Settings{Ring: c.Ring, Frames: c.Frames, Blocks: c.RxBlocks,
 		BlockSize: c.RxBlockKB << 10, BlockTimeout: c.RxTimeout, NoVnetHdr: !c.VnetHdr,
-		NoKernelRxFilter: !c.KernelRx, RxQueues: c.RxQueues, XDPRxRings: c.XDPRxRings}
+		NoKernelRxFilter: !c.KernelRx, RxQueues: c.RxQueues, XDPRxRings: c.XDPRxRings,
+		LightGap: time.Duration(c.LightGapUs) * time.Microsecond}
 	if c.VnetHdr && c.RxBlockKB < 128 {
 		s.BlockSize = 128 << 10 // a v3 block must hold a super-frame
 	}
@@ -393,6 +400,8 @@ func (c *config) set(section, k, v string) error {
 		return boolean(&c.VnetHdr)
 	case "afpacket.rx_queues":
 		return num(&c.RxQueues, 1, afpacket.MaxRxQueues)
+	case "afpacket.light_gap_us":
+		return num(&c.LightGapUs, 0, int(afpacket.MaxLightGap/time.Microsecond))
 	case "afxdp.rx_rings":
 		if err := num(&c.XDPRxRings, 1, afxdp.MaxRxRings); err != nil {
 			return err

@@ -66,6 +66,10 @@ func formatConfig(c config) string {
 	kv("blocks", c.RxBlocks)
 	kv("block_kb", c.RxBlockKB)
 	kv("block_timeout", c.RxTimeout)
+	kv("rx_queues", c.RxQueues)
+	kv("light_gap_us", c.LightGapUs)
+	b.WriteString("\n[afxdp]\n")
+	kv("rx_rings", c.XDPRxRings)
 	return b.String()
 }
 

@@ -104,6 +104,9 @@ type Settings struct {
 	// RxQueues is the number of AF_PACKET receive rings per interface
 	// (0: the driver's default).
 	RxQueues int
+	// LightGap steers AF_PACKET's light flows to ring 0 (frames this far
+	// apart; 0: off), with one thread per interface.
+	LightGap time.Duration
 	// XDPRxRings is the number of AF_XDP receive rings (sockets) per
 	// queue (0: the driver's default).
 	XDPRxRings int

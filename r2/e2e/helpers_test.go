@@ -300,6 +300,8 @@ func helper(kind string) int {
 	case "udp-send":
 		n, _ := strconv.Atoi(os.Getenv("R2E2E_COUNT"))
 		err = udpSender(os.Getenv("R2E2E_ADDR"), n)
+	case "udp-pattern":
+		err = udpPattern(os.Getenv("R2E2E_ADDR"))
 	case "raw":
 		err = rawInject(os.Getenv("R2E2E_IF"), os.Getenv("R2E2E_DST_MAC"), os.Getenv("R2E2E_SRC_MAC"))
 	case "raw6":

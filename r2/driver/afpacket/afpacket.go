@@ -3,6 +3,7 @@ package afpacket
 import (
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"strconv"
 	"time"
@@ -99,6 +100,17 @@ const (
 	// asked.
 	DefaultMTU = 1500
 )
+
+// DefaultLightGap is the least time between two frames of a flow for the
+// later one to count as sparse and possibly change ring (Config.LightGap).
+// It must exceed the longest a frame waits unread in a ring, or a flow
+// that changes ring could be reordered: under a standing queue the shedder
+// bounds that wait (ifnode's default target 1 ms).
+const DefaultLightGap = 2 * time.Millisecond
+
+// MaxLightGap is the longest Config.LightGap: the program compares the gap
+// with a 32-bit immediate.
+const MaxLightGap = time.Duration(math.MaxInt32)
 
 // v2FrameOverhead is what a TPACKET_V2 slot holds before the frame's
 // network header: the tpacket2_hdr and sockaddr_ll (TPACKET2_HDRLEN, 52
@@ -214,6 +226,20 @@ type Config struct {
 	// queued behind it, as with a NIC's RSS queues. 0 means
 	// DefaultRxQueues; at most MaxRxQueues.
 	RxQueues int
+	// LightGap, when above 0 and with several receive queues, steers light
+	// flows to ring 0 (see the package documentation, "Light flows steered
+	// to ring 0"): an eBPF program (PACKET_FANOUT_EBPF) replaces the
+	// kernel's hash and puts a flow whose frames come at least LightGap
+	// apart into ring 0, every other flow into one of the rings 1 to
+	// RxQueues-1 by a hash of its addresses and ports. A flow changes ring
+	// only at a frame that came LightGap after its last, so it must exceed
+	// the longest a frame waits in a ring (DefaultLightGap; at most about
+	// 2.1 s). The program numbers rings as the group's members in the
+	// order they joined: use it only when the group is this driver's
+	// alone (not with other drivers' sockets in Fanout's group). 0: the
+	// kernel's hash. If the program cannot be loaded the driver uses the
+	// kernel's hash (Driver.Steering says why).
+	LightGap time.Duration
 	// NoVnetHdr turns PACKET_VNET_HDR off. With it on (the default), the
 	// socket receives GSO/GRO super-frames whole, with a virtio_net_hdr
 	// that Recv turns into packet.GSO, and Send hands packets with
@@ -256,6 +282,9 @@ func (c Config) withDefaults(mtu int, pageSize int) (Config, error) {
 	}
 	if c.RxQueues < 1 || c.RxQueues > MaxRxQueues {
 		return c, fmt.Errorf("%d receive queues: want 1 to %d", c.RxQueues, MaxRxQueues)
+	}
+	if c.LightGap < 0 || c.LightGap > MaxLightGap {
+		return c, fmt.Errorf("light-flow gap %v: want 0 (off) to %v", c.LightGap, MaxLightGap)
 	}
 	switch c.Version {
 	case RingV2:

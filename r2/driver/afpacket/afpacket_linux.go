@@ -80,6 +80,11 @@ type Driver struct {
 	// Read-only after Open; closed with the driver.
 	filt    *tcxFilter
 	filtErr error
+	// steer is the fanout group's light-flow steering program
+	// (Config.LightGap), nil if not asked for or not loaded; steerErr
+	// says why not. Read-only after Open; closed with the driver.
+	steer    *steerer
+	steerErr error
 }
 
 // rxq is one receive queue: a socket and its Rx ring.
@@ -158,7 +163,15 @@ func Open(c Config) (*Driver, error) {
 // socket is the one Send transmits on.
 func (d *Driver) open() error {
 	c := &d.cfg
-	fan := fanout{join: c.Fanout != 0 || c.RxQueues > 1, id: c.Fanout}
+	fan := fanout{join: c.Fanout != 0 || c.RxQueues > 1, id: c.Fanout, mode: unix.PACKET_FANOUT_HASH}
+	if c.LightGap > 0 && c.RxQueues > 1 {
+		// Loaded before the sockets join: if it cannot be, the group
+		// is made in hash mode instead (in eBPF mode without a
+		// program every frame would go to the first ring).
+		if d.steer, d.steerErr = newSteerer(c.RxQueues, c.LightGap); d.steerErr == nil {
+			fan.mode = unix.PACKET_FANOUT_EBPF
+		}
+	}
 	if fan.join && fan.id == 0 {
 		// No group given: the kernel picks an id no other group of
 		// the namespace has (which may be 0), and the other queues
@@ -193,6 +206,13 @@ func (d *Driver) open() error {
 	if len(d.qs) == 1 {
 		return nil
 	}
+	if d.steer != nil {
+		// Every queue has joined, so the program's ring numbers are
+		// the members'; until now frames went to the first ring.
+		if err := unix.SetsockoptInt(d.qs[0].fd, unix.SOL_PACKET, unix.PACKET_FANOUT_DATA, d.steer.prog.FD()); err != nil {
+			return fmt.Errorf("PACKET_FANOUT_DATA (light-flow steering program): %w", err)
+		}
+	}
 	fds := make([]int, len(d.qs))
 	for i := range d.qs {
 		fds[i] = d.qs[i].fd
@@ -209,10 +229,11 @@ func (d *Driver) open() error {
 func (d *Driver) Quiet(on bool) error { return d.poll.Quiet(on) }
 
 // fanout is the PACKET_FANOUT group the sockets join, if join: id, with
-// flags for the first socket.
+// mode and flags for the first socket.
 type fanout struct {
 	join  bool
 	id    uint16
+	mode  int // PACKET_FANOUT_HASH, or _EBPF when steering
 	flags int
 }
 
@@ -286,14 +307,14 @@ func (d *Driver) openQueue(q *rxq, tx bool, fan *fanout) error {
 		}
 	}
 	if fan.join {
-		arg := int(fan.id) | (unix.PACKET_FANOUT_HASH|fan.flags)<<16
+		arg := int(fan.id) | (fan.mode|fan.flags)<<16
 		err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_FANOUT, arg)
 		if errors.Is(err, unix.EINVAL) && fan.flags&unix.PACKET_FANOUT_FLAG_IGNORE_OUTGOING != 0 {
 			// A kernel that refuses the flag: the group (and every
 			// socket joining it, whose flags must match) goes without,
 			// and the rings drop outgoing frames themselves.
 			fan.flags &^= unix.PACKET_FANOUT_FLAG_IGNORE_OUTGOING
-			arg = int(fan.id) | (unix.PACKET_FANOUT_HASH|fan.flags)<<16
+			arg = int(fan.id) | (fan.mode|fan.flags)<<16
 			err = unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_FANOUT, arg)
 		}
 		if err != nil {
@@ -408,6 +429,10 @@ func (d *Driver) Close() error {
 	return err
 }
 
+// Steering reports whether light flows are steered to ring 0
+// (Config.LightGap) and, if they were asked to be and are not, why.
+func (d *Driver) Steering() (on bool, why error) { return d.steer != nil, d.steerErr }
+
 // KernelFilter reports whether the tcx ingress filter is attached and,
 // if Config.KernelRxFilter asked for it and it is not, why.
 func (d *Driver) KernelFilter() (on bool, why error) {
@@ -491,5 +516,7 @@ func (d *Driver) release() error {
 	}
 	d.qs, d.sched = nil, driver.RxSched{}
 	d.fd = -1
+	// The group holds its own reference to the program.
+	d.steer.close()
 	return err
 }

@@ -194,6 +194,39 @@
 // a frame in a light ring, so a busy thread that is sending a flood's
 // batch stops between two parts and receives it (graph.Waiter).
 //
+// # Light flows steered to ring 0
+//
+// The kernel's hash puts a light flow (a ping, a shell, a routing
+// protocol's hellos) into a flood's ring on one boot in K. With
+// Config.LightGap (the daemon's [afpacket] light_gap_us, 2 ms by default)
+// the group runs an eBPF program of the driver's instead
+// (PACKET_FANOUT_EBPF, newSteerer) that keeps ring 0 for light flows: it
+// hashes a frame's addresses, protocol and ports (not an IPv4 fragment's
+// ports, which later fragments lack) into one of 4096 buckets, and notes
+// in the bucket the time of its last frame. A frame that comes at least
+// LightGap after its bucket's previous one is sparse; at the second
+// sparse frame in a row the flow moves to ring 0 (a new flow's first frame
+// is sparse too, and a flood's first frame must not take it there), and
+// at a frame closer to the previous one it stays in its ring, whichever:
+// the program moves a flow only across a gap, when none of its frames can
+// still wait in a ring, so flows keep their order. Every other flow goes
+// to one of the rings 1 to K-1 by the hash, so a flood never shares ring
+// 0, which the scheduler finds light and serves first. A flow in ring 0
+// that turns dense (a shell that starts a bulk copy, or a flood whose
+// bucket a light flow had left light) stays there for 63 frames, a light
+// flow's burst, and then goes to its home ring: that move is not across a
+// gap, so its frames still in ring 0 may be read after its next ones, but
+// ring 0 is light and served first, so they are few, and it happens once
+// a dense run. Two flows in one bucket count as one. The gap must exceed the
+// longest a frame waits in its ring, which the shedder bounds under a
+// standing queue (rx_shed_us, 1 ms): a thread kept off its CPU longer
+// than the gap may still see a flow's frame moved ahead of an older one
+// waiting in its previous ring. The program numbers rings as the group's
+// members in the order they joined, so it is used only when the group is
+// this driver's alone: with several threads on an interface the group
+// keeps the kernel's hash. If the program cannot be loaded (no BPF) the
+// driver keeps the kernel's hash too and says why (Driver.Steering).
+//
 // The owner thread polls one descriptor (Fd): with several queues an epoll
 // instance of the driver's own holding the K sockets, level-triggered, so
 // it polls readable while any ring holds a frame. Send transmits on the

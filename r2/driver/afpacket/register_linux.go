@@ -25,6 +25,12 @@ func open(a driver.OpenArgs) (driver.Driver, error) {
 		return nil, fmt.Errorf("afpacket: ring %q: want v2 or v3", a.Settings.Ring)
 	}
 	fanout := a.Fanout
+	// Steering numbers rings as the group's members: only when the
+	// group is this driver's alone (one thread on the interface).
+	lightGap := a.Settings.LightGap
+	if a.Fanout != 0 {
+		lightGap = 0
+	}
 	if fanout == 0 && a.Settings.RxQueues > 1 {
 		// The receive queues' group gets the id a group of threads
 		// on this interface would have (the daemon's: its ifindex):
@@ -52,12 +58,16 @@ func open(a driver.OpenArgs) (driver.Driver, error) {
 		Fanout:         fanout,
 		NoVnetHdr:      a.Settings.NoVnetHdr,
 		RxQueues:       a.Settings.RxQueues,
+		LightGap:       lightGap,
 		// One filter per interface: on a fanout group's first socket.
 		KernelRxFilter: !a.Settings.NoKernelRxFilter && a.Member == 0,
 		Logf:           a.Logf,
 	})
 	if err != nil {
 		return nil, err // a nil *Driver must not become a non-nil driver.Driver
+	}
+	if _, why := d.Steering(); why != nil && a.Logf != nil {
+		a.Logf("interface %s: afpacket rings without light-flow steering (flows spread by the kernel's hash; a light flow may share a flood's ring): %v", a.Ifname, why)
 	}
 	if _, why := d.KernelFilter(); why != nil {
 		if c := a.Counter(driver.DrvKernelFilterOff); c.Valid() {

@@ -1,0 +1,318 @@
+//go:build linux
+
+package afpacket
+
+import (
+	"crypto/rand"
+	"encoding/binary"
+	"fmt"
+	"time"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
+
+	"github.com/r2go/r2/r2/internal/bpfasm"
+)
+
+// Light-flow steering: the fanout group's eBPF program (PACKET_FANOUT_EBPF)
+// that puts sparse flows into ring 0 and every other flow into one of the
+// rings 1..K-1 by its hash. See "Light flows steered to ring 0" in doc.go.
+
+// steerBuckets is the number of flow buckets the program keeps state in (a
+// power of two): two flows share a bucket's state with probability
+// 1/steerBuckets, and then count as one (both dense if either is).
+const steerBuckets = 4096
+
+// steerSparseRun is how many sparse arrivals in a row a bucket needs before
+// it is steered to the light ring: a flow's first frame counts as sparse
+// (nothing came before it), so a new flood's first frame must not take it
+// there (it would stay, dense, until it paused).
+const steerSparseRun = 2
+
+// steerDenseRun is how many frames in a row closer than the gap a flow in
+// ring 0 may send before it is moved to its home ring anyway: a light
+// flow that turns dense (a shell starting a copy) or a flood whose bucket
+// a light flow had made light would otherwise keep ring 0 until it paused.
+// The move is not across a gap, so frames of the flow still waiting in
+// ring 0 may be read after its next ones; ring 0 is served first while it
+// is light, so those are few and the move happens once per dense run.
+// A light flow's bursts (a window of TCP segments) stay below it.
+const steerDenseRun = 64
+
+// Layout of a bucket's value in the program's array map.
+const (
+	steerLast   = 0  // u64: ktime of the bucket's last frame
+	steerRing   = 8  // u16: ring of the last frame, plus one (0: none yet)
+	steerSparse = 10 // u16: sparse arrivals in a row, at most steerSparseRun
+	steerDense  = 12 // u32: dense arrivals in a row, at most steerDenseRun
+	steerValue  = 16
+)
+
+// Offsets and values the program reads (uapi linux/bpf.h).
+const (
+	skbProtocol = 16 // struct __sk_buff: protocol, the EtherType in network order
+)
+
+// Stack of the program, below the frame pointer.
+const (
+	stHdr  = -40 // the IP header's first 40 bytes (IPv4: 20)
+	stL4   = -48 // the first 4 bytes past it: the ports
+	stKey  = -52 // the bucket's index, the map key
+	ip4Hdr = 20
+	ip6Hdr = 40
+)
+
+// steerer is an interface's steering program and the map of its buckets.
+type steerer struct {
+	prog *ebpf.Program
+	m    *ebpf.Map
+}
+
+func (s *steerer) close() {
+	if s == nil {
+		return
+	}
+	s.prog.Close()
+	s.m.Close()
+}
+
+// newSteerer builds the steering program of an interface of rings receive
+// rings (at least 2). gap is Config.LightGap.
+func newSteerer(rings int, gap time.Duration) (*steerer, error) {
+	if rings < 2 {
+		return nil, fmt.Errorf("light-flow steering needs 2 rings or more, not %d", rings)
+	}
+	if gap <= 0 || gap > MaxLightGap {
+		return nil, fmt.Errorf("light-flow steering: gap %v is not in (0, %v]", gap, MaxLightGap)
+	}
+	m, err := ebpf.NewMap(&ebpf.MapSpec{
+		Name:       "r2_steer",
+		Type:       ebpf.Array,
+		KeySize:    4,
+		ValueSize:  steerValue,
+		MaxEntries: steerBuckets,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("steering map: %w", err)
+	}
+	var seed [8]byte
+	_, _ = rand.Read(seed[:]) // never fails (crypto/rand panics rather)
+	insns, err := steerInsns(m, rings, gap, int64(binary.NativeEndian.Uint64(seed[:])))
+	if err != nil {
+		m.Close()
+		return nil, err
+	}
+	prog, err := ebpf.NewProgram(&ebpf.ProgramSpec{
+		Name:         "r2_steer",
+		Type:         ebpf.SocketFilter,
+		Instructions: insns,
+		License:      filterProgLicense,
+	})
+	if err != nil {
+		m.Close()
+		return nil, fmt.Errorf("steering program: %w", err)
+	}
+	return &steerer{prog: prog, m: m}, nil
+}
+
+// Multipliers of the flow hash (odd 64-bit constants, from MurmurHash3's
+// finaliser and the golden ratio): each word of the flow's key is xored in
+// and the sum multiplied, and the end folded, so that every bit of the key
+// reaches the bits the bucket and the ring are taken from.
+const (
+	steerMulA = -0x61c8864680b583eb // 0x9e3779b97f4a7c15
+	steerMulB = -0x00ae502812aa7333 // 0xff51afd7ed558ccd
+)
+
+// steerInsns is the steering program. In C it would be
+//
+//	h = seed;
+//	switch (skb->protocol) {
+//	case IPv4: if (load(skb, 0, hdr, 20)) break;
+//		mix(h, src); mix(h, dst); mix(h, proto);
+//		if ((frag & 0x3fff) == 0 && (proto == TCP || proto == UDP) &&
+//		    !load(skb, ihl*4, l4, 4)) mix(h, ports);
+//		break;
+//	case IPv6: if (load(skb, 0, hdr, 40)) break;
+//		mix(h, src[0..3]); mix(h, dst[0..3]); mix(h, next);
+//		if ((next == TCP || next == UDP) && !load(skb, 40, l4, 4)) mix(h, ports);
+//	}
+//	h ^= h >> 29; h *= B; h ^= h >> 32;
+//	home = 1 + (h >> 16 & 0xffff) % (rings - 1);
+//	b = &buckets[h & (steerBuckets - 1)];
+//	now = ktime(); last = b->last; b->last = now;
+//	if (last < now && now - last >= gap) {      // sparse: nothing of it left in a ring
+//		b->dense = 0;
+//		if (b->sparse < steerSparseRun) b->sparse++;
+//		r = b->sparse == steerSparseRun ? 0 : home;
+//		b->ring = r + 1;
+//		return r;
+//	}
+//	b->sparse = 0;                              // dense: stay where it is,
+//	if (b->dense < steerDenseRun) b->dense++;   // unless ring 0 for too long
+//	if (!b->ring || b->ring == 1 && b->dense == steerDenseRun) b->ring = home + 1;
+//	return b->ring - 1;
+//
+// with mix(h, w) = h = (h ^ w) * A. A frame that is not IP, or too short
+// for its header, hashes as the seed alone (one bucket for all of them).
+func steerInsns(m *ebpf.Map, rings int, gap time.Duration, seed int64) (asm.Instructions, error) {
+	ldMap := asm.LoadMapPtr(asm.R1, 0)
+	if err := ldMap.AssociateMap(m); err != nil {
+		return nil, err
+	}
+	// r6 ctx, r7 the hash, r8 multiplier A, r9 scratch; calls clobber r0-r5.
+	mix := func(w asm.Register) asm.Instructions {
+		return asm.Instructions{asm.Xor.Reg(asm.R7, w), asm.Mul.Reg(asm.R7, asm.R8)}
+	}
+	// load calls bpf_skb_load_bytes(ctx, off, fp+to, n) with off in R2
+	// (set by the caller), from the network header, where the skb's
+	// data starts when the fanout hook runs; R0 is 0 when it loaded.
+	// Not bpf_skb_load_bytes_relative: it reads the linear part only,
+	// and a frame sent from a packet socket's ring (trafgen) arrives
+	// with its headers in page fragments.
+	load := func(to int16, n int32) asm.Instructions {
+		return asm.Instructions{
+			asm.Mov.Reg(asm.R1, asm.R6),
+			asm.Mov.Reg(asm.R3, asm.RFP),
+			asm.Add.Imm(asm.R3, int32(to)),
+			asm.Mov.Imm(asm.R4, n),
+			asm.FnSkbLoadBytes.Call(),
+		}
+	}
+	// ports mixes in the 4 bytes at offset R2 from the network header if
+	// they load, and goes to "hashed".
+	ports := func(sym string) asm.Instructions {
+		is := load(stL4, 4)
+		is[0] = is[0].WithSymbol(sym)
+		return append(is,
+			asm.JNE.Imm(asm.R0, 0, "hashed"),
+			asm.LoadMem(asm.R9, asm.RFP, stL4, asm.Word),
+			asm.Xor.Reg(asm.R7, asm.R9),
+			asm.Mul.Reg(asm.R7, asm.R8),
+			asm.Ja.Label("hashed"),
+		)
+	}
+	const (
+		tcp = 6
+		udp = 17
+	)
+	var is asm.Instructions
+	add := func(more ...asm.Instruction) { is = append(is, more...) }
+	add(
+		asm.Mov.Reg(asm.R6, asm.R1),
+		asm.LoadImm(asm.R7, seed, asm.DWord),
+		asm.LoadImm(asm.R8, steerMulA, asm.DWord),
+		asm.LoadMem(asm.R2, asm.R6, skbProtocol, asm.Word),
+		asm.JEq.Imm(asm.R2, bpfasm.NE16(fEtherIPv4), "v4"),
+		asm.JEq.Imm(asm.R2, bpfasm.NE16(fEtherIPv6), "v6"),
+		asm.Ja.Label("hashed"),
+	)
+	// IPv4.
+	add(asm.Mov.Imm(asm.R2, 0).WithSymbol("v4"))
+	add(load(stHdr, ip4Hdr)...)
+	add(
+		asm.JNE.Imm(asm.R0, 0, "hashed"),
+		asm.LoadMem(asm.R9, asm.RFP, stHdr+12, asm.Word), // source
+	)
+	add(mix(asm.R9)...)
+	add(asm.LoadMem(asm.R9, asm.RFP, stHdr+16, asm.Word)) // destination
+	add(mix(asm.R9)...)
+	add(asm.LoadMem(asm.R9, asm.RFP, stHdr+9, asm.Byte)) // protocol
+	add(mix(asm.R9)...)
+	add(
+		// A fragment (offset or more-fragments set) carries the
+		// ports only in the first: hash none of them.
+		asm.LoadMem(asm.R2, asm.RFP, stHdr+6, asm.Half),
+		asm.And.Imm(asm.R2, int32(bpfasm.NE16(0x3fff))),
+		asm.JNE.Imm(asm.R2, 0, "hashed"),
+		asm.JEq.Imm(asm.R9, tcp, "v4ports"),
+		asm.JNE.Imm(asm.R9, udp, "hashed"),
+		asm.LoadMem(asm.R2, asm.RFP, stHdr, asm.Byte).WithSymbol("v4ports"),
+		asm.And.Imm(asm.R2, 0xf),
+		asm.LSh.Imm(asm.R2, 2),
+	)
+	add(ports("v4l4")...)
+	// IPv6.
+	add(asm.Mov.Imm(asm.R2, 0).WithSymbol("v6"))
+	add(load(stHdr, ip6Hdr)...)
+	add(asm.JNE.Imm(asm.R0, 0, "hashed"))
+	for off := int16(8); off < ip6Hdr; off += 8 { // source, destination
+		add(asm.LoadMem(asm.R9, asm.RFP, stHdr+off, asm.DWord))
+		add(mix(asm.R9)...)
+	}
+	add(asm.LoadMem(asm.R9, asm.RFP, stHdr+6, asm.Byte)) // next header
+	add(mix(asm.R9)...)
+	add(
+		asm.Mov.Imm(asm.R2, ip6Hdr),
+		asm.JEq.Imm(asm.R9, tcp, "v6l4"),
+		asm.JNE.Imm(asm.R9, udp, "hashed"),
+	)
+	add(ports("v6l4")...)
+	// The hash folded; the home ring and the bucket taken from it.
+	add(
+		asm.Mov.Reg(asm.R9, asm.R7).WithSymbol("hashed"),
+		asm.RSh.Imm(asm.R9, 29),
+		asm.Xor.Reg(asm.R7, asm.R9),
+		asm.LoadImm(asm.R8, steerMulB, asm.DWord),
+		asm.Mul.Reg(asm.R7, asm.R8),
+		asm.Mov.Reg(asm.R9, asm.R7),
+		asm.RSh.Imm(asm.R9, 32),
+		asm.Xor.Reg(asm.R7, asm.R9),
+		// r8 = home ring.
+		asm.Mov.Reg(asm.R8, asm.R7),
+		asm.RSh.Imm(asm.R8, 16),
+		asm.And.Imm(asm.R8, 0xffff),
+		asm.Mod.Imm(asm.R8, int32(rings-1)),
+		asm.Add.Imm(asm.R8, 1),
+		asm.And.Imm(asm.R7, steerBuckets-1),
+		asm.StoreMem(asm.RFP, stKey, asm.R7, asm.Word),
+		ldMap,
+		asm.Mov.Reg(asm.R2, asm.RFP),
+		asm.Add.Imm(asm.R2, stKey),
+		asm.FnMapLookupElem.Call(),
+		asm.JNE.Imm(asm.R0, 0, "bucket"),
+		// Cannot happen (the index is in range); the verifier
+		// wants the check.
+		asm.Mov.Reg(asm.R0, asm.R8),
+		asm.Return(),
+		asm.Mov.Reg(asm.R7, asm.R0).WithSymbol("bucket"),
+		asm.FnKtimeGetNs.Call(),
+		asm.LoadMem(asm.R2, asm.R7, steerLast, asm.DWord),
+		asm.StoreMem(asm.R7, steerLast, asm.R0, asm.DWord),
+		// Another CPU may have stored a later time: dense.
+		asm.JGE.Reg(asm.R2, asm.R0, "dense"),
+		asm.Sub.Reg(asm.R0, asm.R2), // the gap
+		asm.JLT.Imm(asm.R0, int32(gap.Nanoseconds()), "dense"),
+		// Sparse.
+		asm.StoreImm(asm.R7, steerDense, 0, asm.Word),
+		asm.LoadMem(asm.R2, asm.R7, steerSparse, asm.Half),
+		asm.JGE.Imm(asm.R2, steerSparseRun, "light"),
+		asm.Add.Imm(asm.R2, 1),
+		asm.StoreMem(asm.R7, steerSparse, asm.R2, asm.Half),
+		asm.JGE.Imm(asm.R2, steerSparseRun, "light"),
+		asm.Mov.Reg(asm.R0, asm.R8),
+		asm.Ja.Label("store"),
+		asm.Mov.Imm(asm.R0, 0).WithSymbol("light"),
+		asm.Mov.Reg(asm.R2, asm.R0).WithSymbol("store"),
+		asm.Add.Imm(asm.R2, 1),
+		asm.StoreMem(asm.R7, steerRing, asm.R2, asm.Half),
+		asm.Return(),
+		// Dense: stay in the ring of the last frame, unless that is
+		// ring 0 and the run has grown too long for a light flow.
+		asm.StoreImm(asm.R7, steerSparse, 0, asm.Half).WithSymbol("dense"),
+		asm.LoadMem(asm.R2, asm.R7, steerDense, asm.Word),
+		asm.JGE.Imm(asm.R2, steerDenseRun, "counted"),
+		asm.Add.Imm(asm.R2, 1),
+		asm.StoreMem(asm.R7, steerDense, asm.R2, asm.Word),
+		asm.LoadMem(asm.R0, asm.R7, steerRing, asm.Half).WithSymbol("counted"),
+		asm.JEq.Imm(asm.R0, 0, "home"),
+		asm.JNE.Imm(asm.R0, 1, "stay"),
+		asm.JLT.Imm(asm.R2, steerDenseRun, "stay"),
+		asm.Mov.Reg(asm.R0, asm.R8).WithSymbol("home"),
+		asm.Add.Imm(asm.R0, 1),
+		asm.StoreMem(asm.R7, steerRing, asm.R0, asm.Half),
+		asm.Sub.Imm(asm.R0, 1).WithSymbol("stay"),
+		asm.Return(),
+	)
+	return is, nil
+}

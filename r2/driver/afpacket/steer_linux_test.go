@@ -1,0 +1,324 @@
+//go:build linux
+
+package afpacket
+
+import (
+	"encoding/binary"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
+
+	"github.com/r2go/r2/r2/packet"
+)
+
+// flowFrame is an Ethernet frame of a UDP (or TCP, proto 6) datagram from
+// src:sport to dst:dport, either family; frag sets IPv4's more-fragments
+// flag.
+func flowFrame(src, dst string, proto byte, sport, dport uint16, frag bool) []byte {
+	s, d := netip.MustParseAddr(src), netip.MustParseAddr(dst)
+	f := make([]byte, 14, 128)
+	copy(f, []byte{2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2})
+	var h []byte
+	if s.Is4() {
+		binary.BigEndian.PutUint16(f[12:], fEtherIPv4)
+		h = make([]byte, 20)
+		h[0], h[8], h[9] = 0x45, 64, proto
+		binary.BigEndian.PutUint16(h[2:], 20+8)
+		if frag {
+			binary.BigEndian.PutUint16(h[6:], 0x2000)
+		}
+		a, b := s.As4(), d.As4()
+		copy(h[12:], a[:])
+		copy(h[16:], b[:])
+	} else {
+		binary.BigEndian.PutUint16(f[12:], fEtherIPv6)
+		h = make([]byte, 40)
+		h[0], h[6], h[7] = 0x60, proto, 64
+		binary.BigEndian.PutUint16(h[4:], 8)
+		a, b := s.As16(), d.As16()
+		copy(h[8:], a[:])
+		copy(h[24:], b[:])
+	}
+	l4 := make([]byte, 8)
+	binary.BigEndian.PutUint16(l4, sport)
+	binary.BigEndian.PutUint16(l4[2:], dport)
+	return append(append(f, h...), l4...)
+}
+
+// steerRun is the ring the program gives frame.
+func steerRun(t *testing.T, s *steerer, frame []byte) int {
+	t.Helper()
+	ret, err := s.prog.Run(&ebpf.RunOptions{Data: frame})
+	if err != nil {
+		t.Fatalf("running the steering program: %v", err)
+	}
+	return int(ret)
+}
+
+// usedBuckets counts the buckets that have seen a frame.
+func usedBuckets(t *testing.T, s *steerer) int {
+	t.Helper()
+	var (
+		k uint32
+		n int
+		v [steerValue]byte
+	)
+	it := s.m.Iterate()
+	for it.Next(&k, &v) {
+		if binary.NativeEndian.Uint64(v[steerLast:]) != 0 {
+			n++
+		}
+	}
+	if err := it.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func newTestSteerer(t *testing.T, rings int, gap time.Duration) *steerer {
+	t.Helper()
+	s, err := newSteerer(rings, gap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.close)
+	return s
+}
+
+// TestSteerProgram runs the steering program (BPF_PROG_TEST_RUN) on flows
+// of both families: a dense flow stays in one ring of 1..K-1, a flow whose
+// frames come more than the gap apart moves to ring 0 at its second such
+// frame and stays there for a burst, returns home after a longer dense
+// run or a pause; flows spread over every other ring.
+func TestSteerProgram(t *testing.T) {
+	const gap = time.Millisecond
+	pause := func() { time.Sleep(3 * gap) }
+	for _, fam := range []struct{ name, src, dst string }{
+		{"ipv4", "10.0.0.1", "10.0.1.1"},
+		{"ipv6", "2001:db8::1", "2001:db8:1::1"},
+	} {
+		t.Run(fam.name, func(t *testing.T) {
+			s := newTestSteerer(t, 4, gap)
+			dense := flowFrame(fam.src, fam.dst, 17, 1000, 2000, false)
+			home := steerRun(t, s, dense)
+			if home < 1 || home > 3 {
+				t.Fatalf("a new flow went to ring %d, want one of 1-3 (ring 0 is for light flows)", home)
+			}
+			for i := range 200 {
+				if r := steerRun(t, s, dense); r != home {
+					t.Fatalf("dense flow: frame %d in ring %d, the flow's others in %d", i+1, r, home)
+				}
+			}
+
+			sparse := flowFrame(fam.src, fam.dst, 6, 40000, 22, false)
+			first := steerRun(t, s, sparse)
+			if first == 0 {
+				t.Fatalf("a flow's first frame went to the light ring 0")
+			}
+			for i := range 3 {
+				pause()
+				if r := steerRun(t, s, sparse); r != 0 {
+					t.Fatalf("sparse flow: frame %d (after %v) in ring %d, want 0", i+2, 3*gap, r)
+				}
+			}
+			// Dense now: it stays in ring 0 (moving would reorder it)
+			// for a light flow's burst, and goes home after a
+			// longer run.
+			for i := range steerDenseRun + 10 {
+				want := 0
+				if i+1 >= steerDenseRun {
+					want = first
+				}
+				if r := steerRun(t, s, sparse); r != want {
+					t.Fatalf("a light flow turning dense: dense frame %d in ring %d, want %d", i+1, r, want)
+				}
+			}
+			// After a pause its next frame may move: home, since
+			// the run of sparse frames starts again.
+			pause()
+			if r := steerRun(t, s, sparse); r != first {
+				t.Fatalf("after a dense run and a pause: ring %d, want its home %d", r, first)
+			}
+			pause()
+			if r := steerRun(t, s, sparse); r != 0 {
+				t.Fatalf("sparse again: ring %d, want 0", r)
+			}
+			// The dense flow kept its home through all this.
+			if r := steerRun(t, s, dense); r != home {
+				t.Fatalf("dense flow moved to ring %d after a pause of %v", r, 3*gap)
+			}
+
+			// Many flows: every ring but 0 gets some, none gets 0.
+			seen := map[int]int{}
+			for port := range uint16(64) {
+				seen[steerRun(t, s, flowFrame(fam.src, fam.dst, 17, 5000+port, 53, false))]++
+			}
+			if seen[0] != 0 || len(seen) != 3 {
+				t.Fatalf("64 new flows spread over rings %v, want 1, 2 and 3 only", seen)
+			}
+		})
+	}
+}
+
+// TestSteerProgramHashInput checks what the hash is taken of: the ports
+// of TCP and UDP, but not of IPv4 fragments (a datagram's later fragments
+// have none, and all of them must go to one ring), and that frames too
+// short for their ports or not IP still get a ring.
+func TestSteerProgramHashInput(t *testing.T) {
+	s := newTestSteerer(t, 4, time.Millisecond)
+	for port := range uint16(16) {
+		steerRun(t, s, flowFrame("10.0.0.1", "10.0.1.1", 17, 7000+port, 53, true))
+	}
+	if n := usedBuckets(t, s); n != 1 {
+		t.Fatalf("16 fragments with different bytes where ports would be used %d buckets, want 1", n)
+	}
+	for port := range uint16(16) {
+		steerRun(t, s, flowFrame("10.0.0.1", "10.0.1.1", 17, 7000+port, 53, false))
+	}
+	if n := usedBuckets(t, s); n < 15 {
+		t.Fatalf("16 UDP flows differing in the source port used %d buckets (with the fragments'), want 15 or more", n)
+	}
+	// (The kernel's test runs refuse a frame shorter than its IP
+	// header; the program's loads fail on such frames as on these.)
+	longIHL := flowFrame("10.0.0.1", "10.0.1.1", 6, 1, 2, false)
+	longIHL[14] = 0x4f // a 60-byte header, ports beyond the frame
+	for _, f := range [][]byte{
+		longIHL,
+		flowFrame("10.0.0.1", "10.0.1.1", 6, 1, 2, false)[:14+20+2],                         // no room for the ports
+		flowFrame("2001:db8::1", "2001:db8::2", 17, 1, 2, false)[:14+40],                    // nor here
+		append([]byte{2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2, 0x08, 0x06}, make([]byte, 28)...), // ARP
+	} {
+		if r := steerRun(t, s, f); r < 0 || r > 3 {
+			t.Fatalf("frame of %d bytes: ring %d of 4", len(f), r)
+		}
+	}
+
+	two := newTestSteerer(t, 2, time.Millisecond)
+	for port := range uint16(32) {
+		if r := steerRun(t, two, flowFrame("10.0.0.1", "10.0.1.1", 17, port, 53, false)); r != 1 {
+			t.Fatalf("with 2 rings a new flow went to ring %d, want 1", r)
+		}
+	}
+}
+
+func TestSteererArgs(t *testing.T) {
+	for _, c := range []struct {
+		rings int
+		gap   time.Duration
+	}{{1, time.Millisecond}, {0, time.Millisecond}, {4, 0}, {4, -time.Second}, {4, 3 * time.Second}} {
+		if s, err := newSteerer(c.rings, c.gap); err == nil {
+			s.close()
+			t.Errorf("newSteerer(%d, %v) took it", c.rings, c.gap)
+		}
+	}
+}
+
+// TestSteeringRings opens a driver with four receive rings and light-flow
+// steering on a veth and sends frames from its peer: many dense flows each
+// arrive in one ring of 1-3, in order, none in ring 0; a flow of frames
+// further apart than the gap arrives in ring 0 from its second frame.
+func TestSteeringRings(t *testing.T) {
+	const gap = 5 * time.Millisecond
+	v := newVethPair(t, 1500)
+	d := v.openDriver(t, Config{Version: RingV2, Frames: 4096, RxQueues: 4, LightGap: gap})
+	if on, why := d.Steering(); !on {
+		t.Fatalf("steering off: %v", why)
+	}
+	peer := openRaw(t, v.B, v.IdxB, false)
+	pool := packet.NewPool(0, 256)
+
+	const flows, perFlow = 32, 20
+	for seq := range perFlow {
+		for fl := range flows {
+			peer.Send(t, udpFrame(v.MACA, v.MACB, uint16(4000+fl), uint32(seq)))
+		}
+	}
+	pkts := make([]*packet.Packet, 64)
+	ring := map[uint16]int{}
+	next := map[uint16]uint32{}
+	perRing := make([]int, len(d.qs))
+	total := 0
+	for deadline := time.Now().Add(waitTimeout); total < flows*perFlow && time.Now().Before(deadline); {
+		for i := range d.qs {
+			n := recvQueue(d, i, pool, pkts)
+			for _, p := range pkts[:n] {
+				sport, seq := flowOf(p.Data())
+				if r, ok := ring[sport]; ok && r != i {
+					t.Errorf("flow %d in rings %d and %d", sport, r, i)
+				}
+				ring[sport] = i
+				if seq != next[sport] {
+					t.Errorf("flow %d: seq %d, want %d", sport, seq, next[sport])
+				}
+				next[sport] = seq + 1
+				pool.Free(p)
+			}
+			total += n
+			perRing[i] += n
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if total != flows*perFlow {
+		t.Fatalf("received %d of %d frames (per ring %v)", total, flows*perFlow, perRing)
+	}
+	if perRing[0] != 0 || perRing[1]+perRing[2]+perRing[3] != total || min(perRing[1], perRing[2], perRing[3]) == 0 {
+		t.Errorf("dense flows' frames per ring %v: want none in ring 0 and some in each other", perRing)
+	}
+
+	var got []int
+	for seq := range 4 {
+		got = append(got, ringOf(t, d, peer, udpFrame(v.MACA, v.MACB, 5000, uint32(seq)), pool))
+		time.Sleep(3 * gap)
+	}
+	if got[0] == 0 || got[1] != 0 || got[2] != 0 || got[3] != 0 {
+		t.Errorf("a flow of frames %v apart arrived in rings %v: want its first in 1-3, the rest in 0", 3*gap, got)
+	}
+	checkPool(t, pool)
+}
+
+// BenchmarkSteerProgram measures the steering program per frame in the
+// kernel (BPF_PROG_TEST_RUN, 1000 runs a call) against a program that
+// only returns 0, whose time is the test harness's: the difference is
+// what steering adds to each received frame over no program (the
+// kernel's hash, which it replaces, costs something too).
+func BenchmarkSteerProgram(b *testing.B) {
+	trivial, err := ebpf.NewProgram(&ebpf.ProgramSpec{
+		Type:         ebpf.SocketFilter,
+		Instructions: asm.Instructions{asm.Mov.Imm(asm.R0, 0), asm.Return()},
+		License:      filterProgLicense,
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer trivial.Close()
+	s, err := newSteerer(4, DefaultLightGap)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.close()
+	const repeat = 1000
+	for _, c := range []struct {
+		name  string
+		prog  *ebpf.Program
+		frame []byte
+	}{
+		{"trivial", trivial, flowFrame("10.0.0.1", "10.0.1.1", 17, 1000, 2000, false)},
+		{"steer/ipv4-udp", s.prog, flowFrame("10.0.0.1", "10.0.1.1", 17, 1000, 2000, false)},
+		{"steer/ipv6-tcp", s.prog, flowFrame("2001:db8::1", "2001:db8:1::1", 6, 1000, 2000, false)},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			var total time.Duration
+			for b.Loop() {
+				_, per, err := c.prog.Benchmark(c.frame, repeat, nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				total += per
+			}
+			b.ReportMetric(float64(total.Nanoseconds())/float64(b.N), "ns/frame")
+		})
+	}
+}

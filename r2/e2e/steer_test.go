@@ -1,0 +1,158 @@
+//go:build linux
+
+package e2e
+
+import (
+	"encoding/binary"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/r2go/r2/r2/driver"
+	"github.com/r2go/r2/r2/names"
+)
+
+// Light-flow steering under test: gap, and the pauses of the flows meant
+// to be light. The gap is ten times the default so that a shared CI
+// machine's scheduling delays stay far below it (a thread kept off its CPU
+// longer than the gap could see a moved flow reordered, by design).
+const (
+	steerGap     = 20 * time.Millisecond
+	steerPause   = 30 * time.Millisecond
+	patternRuns  = 10 // cycles of the pattern flow
+	patternBurst = 30
+)
+
+// TestLightFlowSteering runs the daemon with one thread, four AF_PACKET
+// receive rings and light-flow steering (-light-gap) while trafgen floods
+// 16 UDP flows from h1 through R2. Beside the flood, a ping every 50 ms and
+// a UDP flow that alternates single datagrams and bursts, each after a
+// pause longer than the gap (so it moves between ring 0 and its own ring
+// twice a cycle), pass through: the flood's frames never enter ring 0,
+// which holds the pings and the pattern flow's light part, exactly as many
+// of them as the rule says, and the pattern flow arrives in order.
+func TestLightFlowSteering(t *testing.T) {
+	d := startR2(t, uniqueInstance(t), "-threads", "1", "-rx-queues", "4",
+		"-light-gap", strconv.Itoa(int(steerGap/time.Microsecond)))
+	tp := newTopo(t)
+	d.must(t, "r2intf", tp.RouterIfA, "add", "auto")
+	d.must(t, "r2intf", tp.RouterIfB, "add", "auto")
+	d.must(t, "r2intf", tp.RouterIfA, "ip", "10.1.0.2/24")
+	d.must(t, "r2intf", tp.RouterIfB, "ip", "10.2.0.2/24")
+	d.must(t, "r2rt", "route", "10.9.0.0/24", "10.2.0.1", tp.RouterIfB)
+	pingOK(t, d, tp, tp.H1NS, "10.2.0.1", 2)
+	if logs := d.log.String(); strings.Contains(logs, "without light-flow steering") {
+		t.Fatalf("steering off:\n%s", logs)
+	}
+
+	cfg := filepath.Join(t.TempDir(), "flood.trafgen")
+	text := fmt.Sprintf("{\n  eth(da=%s, sa=%s, type=0x0800),\n  ipv4(saddr=%s, daddr=10.9.0.1, ttl=64),\n  udp(sp=dinc(1000, 1015), dp=9),\n  fill(0x00, 18)\n}\n",
+		tp.RouterMACA, tp.H1MAC, tp.H1IP)
+	if err := os.WriteFile(cfg, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	before := d.counters(t)
+	gen := exec.Command("ip", "netns", "exec", tp.H1NS, "trafgen", "-o", tp.H1If, "-i", cfg, "-P", "1", "-Q", "--no-sock-mem", "-C")
+	gen.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := gen.Start(); err != nil {
+		t.Fatalf("trafgen: %v", err)
+	}
+	stopGen := func() { gen.Process.Kill(); gen.Wait() }
+	defer stopGen()
+	time.Sleep(300 * time.Millisecond)
+
+	srv, sout, serr := startListener(t, tp.H2NS, "udp-recv", "R2E2E_ADDR=10.2.0.1:5003")
+	pattern := inNS(tp.H1NS, "udp-pattern", "R2E2E_ADDR=10.2.0.1:5003")
+	patternDone := make(chan error, 1)
+	var patternOut []byte
+	go func() {
+		var err error
+		patternOut, err = pattern.CombinedOutput()
+		patternDone <- err
+	}()
+	const pings = 40
+	ping, err := tp.Ping(tp.H1NS, "10.2.0.1", pings, 50*time.Millisecond)
+	if err != nil {
+		t.Fatalf("ping beside the flood: %v", err)
+	}
+	if err := <-patternDone; err != nil {
+		t.Fatalf("pattern sender: %v\n%s", err, patternOut)
+	}
+	stopGen()
+	if err := srv.Wait(); err != nil {
+		t.Fatalf("udp receiver: %v\n%s", err, serr.String())
+	}
+	var recv, reorders int
+	got := strings.TrimSpace(strings.TrimPrefix(sout.String(), "listening\n"))
+	if _, err := fmt.Sscanf(got, "%d %d", &recv, &reorders); err != nil {
+		t.Fatalf("udp receiver said %q: %v", got, err)
+	}
+	after := d.counters(t)
+	delta := func(name string) uint64 { return firstOf(after[name]) - firstOf(before[name]) }
+	var rings [4]uint64
+	for i := range rings {
+		rings[i] = delta(names.IfNodeCounter(tp.RouterIfA, driver.RxRingCounter(i)))
+	}
+	t.Logf("ping %d/%d, median %v, max %v; pattern flow %d received, %d reordered; frames per ring of %s %v",
+		ping.Received, ping.Transmitted, ping.Percentile(50), ping.Max, recv, reorders, tp.RouterIfA, rings)
+
+	if reorders != 0 {
+		t.Errorf("the pattern flow, moved between rings across pauses, had %d of %d datagrams out of order", reorders, recv)
+	}
+	sent := patternRuns * (2 + 2*patternBurst)
+	if recv < sent/2 {
+		t.Errorf("pattern flow: %d of %d datagrams arrived", recv, sent)
+	}
+	if flood := rings[1] + rings[2] + rings[3]; flood < 10000 {
+		t.Errorf("rings 1-3 of %s took %d frames: the flood did not run", tp.RouterIfA, flood)
+	}
+	// Ring 0 has the pings after the first two and, per cycle of the
+	// pattern, its second single and its first burst (it moved there
+	// at the second sparse datagram in a row); besides those only the
+	// odd ARP frame. Without steering the flood's flows would fill it.
+	light := uint64(ping.Transmitted-2) + uint64(patternRuns*(1+patternBurst))
+	if rings[0] < light/2 || rings[0] > light+32 {
+		t.Errorf("ring 0 of %s took %d frames: want about %d (the pings and the pattern flow's light part), never the flood's", tp.RouterIfA, rings[0], light)
+	}
+	if ping.Received == 0 {
+		t.Errorf("no ping answered beside the flood")
+	}
+}
+
+// udpPattern sends one UDP flow to addr in patternRuns cycles of: a
+// datagram, a pause, a datagram, a pause, a burst, a pause, a burst, a
+// pause (steerPause each), each datagram carrying (flow 0, sequence) as
+// udpReceiver reads them. Under steering the flow's second single moves
+// to ring 0, its first burst follows it there, and its second burst moves
+// back (TestLightFlowSteering).
+func udpPattern(addr string) error {
+	c, err := net.Dial("udp", addr)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	b := make([]byte, 32)
+	seq := uint32(0)
+	send := func(n int) {
+		for range n {
+			binary.BigEndian.PutUint32(b[4:], seq)
+			c.Write(b)
+			seq++
+		}
+		time.Sleep(steerPause)
+	}
+	for range patternRuns {
+		send(1)
+		send(1)
+		send(patternBurst)
+		send(patternBurst)
+	}
+	return nil
+}
