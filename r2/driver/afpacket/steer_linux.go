@@ -55,9 +55,9 @@ const (
 
 // Stack of the program, below the frame pointer.
 const (
-	stHdr  = -40 // the IP header's first 40 bytes (IPv4: 20)
-	stL4   = -48 // the first 4 bytes past it: the ports
-	stKey  = -52 // the bucket's index, the map key
+	stHdr  = -48 // the IP header's first 40 bytes (IPv4: 20) and the 4 after them: the ports
+	stL4   = -52 // an IPv4 header's ports past its options
+	stKey  = -56 // the bucket's index, the map key
 	ip4Hdr = 20
 	ip6Hdr = 40
 )
@@ -120,7 +120,7 @@ func newSteerer(rings int, gap time.Duration) (*steerer, error) {
 // and the sum multiplied, and the end folded, so that every bit of the key
 // reaches the bits the bucket and the ring are taken from.
 const (
-	steerMulA = -0x61c8864680b583eb // 0x9e3779b97f4a7c15
+	steerMulA = -0x61c88647         // 0x9e3779b9, sign-extended (an immediate)
 	steerMulB = -0x00ae502812aa7333 // 0xff51afd7ed558ccd
 )
 
@@ -128,14 +128,15 @@ const (
 //
 //	h = seed;
 //	switch (skb->protocol) {
-//	case IPv4: if (load(skb, 0, hdr, 20)) break;
+//	case IPv4: if (load(skb, 0, hdr, 24)) { if (load(skb, 0, hdr, 20)) break; short = 1; }
 //		mix(h, src); mix(h, dst); mix(h, proto);
-//		if ((frag & 0x3fff) == 0 && (proto == TCP || proto == UDP) &&
-//		    !load(skb, ihl*4, l4, 4)) mix(h, ports);
+//		if ((frag & 0x3fff) || (proto != TCP && proto != UDP)) break;
+//		if (ihl == 5) { if (!short) mix(h, hdr[20..24]); }        // the ports
+//		else if (!load(skb, ihl*4, l4, 4)) mix(h, l4);
 //		break;
-//	case IPv6: if (load(skb, 0, hdr, 40)) break;
+//	case IPv6: if (load(skb, 0, hdr, 44)) { if (load(skb, 0, hdr, 40)) break; short = 1; }
 //		mix(h, src[0..3]); mix(h, dst[0..3]); mix(h, next);
-//		if ((next == TCP || next == UDP) && !load(skb, 40, l4, 4)) mix(h, ports);
+//		if ((next == TCP || next == UDP) && !short) mix(h, hdr[40..44]);
 //	}
 //	h ^= h >> 29; h *= B; h ^= h >> 32;
 //	home = 1 + (h >> 16 & 0xffff) % (rings - 1);
@@ -155,14 +156,18 @@ const (
 //
 // with mix(h, w) = h = (h ^ w) * A. A frame that is not IP, or too short
 // for its header, hashes as the seed alone (one bucket for all of them).
+// One load takes the header and the ports together: each helper call
+// costs, and a frame sent from a packet socket's ring has its headers in
+// page fragments, which the helper copies out.
 func steerInsns(m *ebpf.Map, rings int, gap time.Duration, seed int64) (asm.Instructions, error) {
 	ldMap := asm.LoadMapPtr(asm.R1, 0)
 	if err := ldMap.AssociateMap(m); err != nil {
 		return nil, err
 	}
-	// r6 ctx, r7 the hash, r8 multiplier A, r9 scratch; calls clobber r0-r5.
+	// r6 ctx, r7 the hash, r8 a flag, later the home ring, r9 scratch;
+	// calls clobber r0-r5.
 	mix := func(w asm.Register) asm.Instructions {
-		return asm.Instructions{asm.Xor.Reg(asm.R7, w), asm.Mul.Reg(asm.R7, asm.R8)}
+		return asm.Instructions{asm.Xor.Reg(asm.R7, w), asm.Mul.Imm(asm.R7, steerMulA)}
 	}
 	// load calls bpf_skb_load_bytes(ctx, off, fp+to, n) with off in R2
 	// (set by the caller), from the network header, where the skb's
@@ -179,19 +184,6 @@ func steerInsns(m *ebpf.Map, rings int, gap time.Duration, seed int64) (asm.Inst
 			asm.FnSkbLoadBytes.Call(),
 		}
 	}
-	// ports mixes in the 4 bytes at offset R2 from the network header if
-	// they load, and goes to "hashed".
-	ports := func(sym string) asm.Instructions {
-		is := load(stL4, 4)
-		is[0] = is[0].WithSymbol(sym)
-		return append(is,
-			asm.JNE.Imm(asm.R0, 0, "hashed"),
-			asm.LoadMem(asm.R9, asm.RFP, stL4, asm.Word),
-			asm.Xor.Reg(asm.R7, asm.R9),
-			asm.Mul.Reg(asm.R7, asm.R8),
-			asm.Ja.Label("hashed"),
-		)
-	}
 	const (
 		tcp = 6
 		udp = 17
@@ -201,19 +193,28 @@ func steerInsns(m *ebpf.Map, rings int, gap time.Duration, seed int64) (asm.Inst
 	add(
 		asm.Mov.Reg(asm.R6, asm.R1),
 		asm.LoadImm(asm.R7, seed, asm.DWord),
-		asm.LoadImm(asm.R8, steerMulA, asm.DWord),
 		asm.LoadMem(asm.R2, asm.R6, skbProtocol, asm.Word),
 		asm.JEq.Imm(asm.R2, bpfasm.NE16(fEtherIPv4), "v4"),
 		asm.JEq.Imm(asm.R2, bpfasm.NE16(fEtherIPv6), "v6"),
 		asm.Ja.Label("hashed"),
 	)
-	// IPv4.
-	add(asm.Mov.Imm(asm.R2, 0).WithSymbol("v4"))
-	add(load(stHdr, ip4Hdr)...)
-	add(
-		asm.JNE.Imm(asm.R0, 0, "hashed"),
-		asm.LoadMem(asm.R9, asm.RFP, stHdr+12, asm.Word), // source
-	)
+	// IPv4: the header and the ports (if the header has no options) in
+	// one load; without them (a short frame) the header alone.
+	// R8 says whether the ports were loaded.
+	header := func(sym string, n int32) asm.Instructions {
+		is := asm.Instructions{asm.Mov.Imm(asm.R2, 0).WithSymbol(sym)}
+		is = append(is, load(stHdr, n+4)...)
+		is = append(is,
+			asm.Mov.Imm(asm.R8, 1),
+			asm.JEq.Imm(asm.R0, 0, sym+"hdr"),
+			asm.Mov.Imm(asm.R2, 0))
+		is = append(is, load(stHdr, n)...)
+		return append(is,
+			asm.Mov.Imm(asm.R8, 0),
+			asm.JNE.Imm(asm.R0, 0, "hashed"))
+	}
+	add(header("v4", ip4Hdr)...)
+	add(asm.LoadMem(asm.R9, asm.RFP, stHdr+12, asm.Word).WithSymbol("v4hdr")) // source
 	add(mix(asm.R9)...)
 	add(asm.LoadMem(asm.R9, asm.RFP, stHdr+16, asm.Word)) // destination
 	add(mix(asm.R9)...)
@@ -225,29 +226,45 @@ func steerInsns(m *ebpf.Map, rings int, gap time.Duration, seed int64) (asm.Inst
 		asm.LoadMem(asm.R2, asm.RFP, stHdr+6, asm.Half),
 		asm.And.Imm(asm.R2, int32(bpfasm.NE16(0x3fff))),
 		asm.JNE.Imm(asm.R2, 0, "hashed"),
-		asm.JEq.Imm(asm.R9, tcp, "v4ports"),
+		asm.JEq.Imm(asm.R9, tcp, "v4l4"),
 		asm.JNE.Imm(asm.R9, udp, "hashed"),
-		asm.LoadMem(asm.R2, asm.RFP, stHdr, asm.Byte).WithSymbol("v4ports"),
+		asm.LoadMem(asm.R2, asm.RFP, stHdr, asm.Byte).WithSymbol("v4l4"),
 		asm.And.Imm(asm.R2, 0xf),
-		asm.LSh.Imm(asm.R2, 2),
+		asm.JNE.Imm(asm.R2, 5, "v4options"),
+		asm.JEq.Imm(asm.R8, 0, "hashed"),
+		asm.LoadMem(asm.R9, asm.RFP, stHdr+ip4Hdr, asm.Word),
 	)
-	add(ports("v4l4")...)
-	// IPv6.
-	add(asm.Mov.Imm(asm.R2, 0).WithSymbol("v6"))
-	add(load(stHdr, ip6Hdr)...)
-	add(asm.JNE.Imm(asm.R0, 0, "hashed"))
+	add(mix(asm.R9)...)
+	add(
+		asm.Ja.Label("hashed"),
+		asm.LSh.Imm(asm.R2, 2).WithSymbol("v4options"),
+	)
+	add(load(stL4, 4)...)
+	add(
+		asm.JNE.Imm(asm.R0, 0, "hashed"),
+		asm.LoadMem(asm.R9, asm.RFP, stL4, asm.Word),
+	)
+	add(mix(asm.R9)...)
+	add(asm.Ja.Label("hashed"))
+	// IPv6: the fixed header and the ports the same way.
+	add(header("v6", ip6Hdr)...)
 	for off := int16(8); off < ip6Hdr; off += 8 { // source, destination
-		add(asm.LoadMem(asm.R9, asm.RFP, stHdr+off, asm.DWord))
+		is := asm.Instructions{asm.LoadMem(asm.R9, asm.RFP, stHdr+off, asm.DWord)}
+		if off == 8 {
+			is[0] = is[0].WithSymbol("v6hdr")
+		}
+		add(is...)
 		add(mix(asm.R9)...)
 	}
 	add(asm.LoadMem(asm.R9, asm.RFP, stHdr+6, asm.Byte)) // next header
 	add(mix(asm.R9)...)
 	add(
-		asm.Mov.Imm(asm.R2, ip6Hdr),
 		asm.JEq.Imm(asm.R9, tcp, "v6l4"),
 		asm.JNE.Imm(asm.R9, udp, "hashed"),
+		asm.JEq.Imm(asm.R8, 0, "hashed").WithSymbol("v6l4"),
+		asm.LoadMem(asm.R9, asm.RFP, stHdr+ip6Hdr, asm.Word),
 	)
-	add(ports("v6l4")...)
+	add(mix(asm.R9)...)
 	// The hash folded; the home ring and the bucket taken from it.
 	add(
 		asm.Mov.Reg(asm.R9, asm.R7).WithSymbol("hashed"),

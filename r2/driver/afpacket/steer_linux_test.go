@@ -181,6 +181,19 @@ func TestSteerProgramHashInput(t *testing.T) {
 	if n := usedBuckets(t, s); n < 15 {
 		t.Fatalf("16 UDP flows differing in the source port used %d buckets (with the fragments'), want 15 or more", n)
 	}
+	// A header with options: the ports come after them.
+	before := usedBuckets(t, s)
+	for port := range uint16(16) {
+		f := flowFrame("10.0.0.2", "10.0.1.1", 6, 7000+port, 80, false)
+		f = append(f[:14+20:14+20], append([]byte{1, 1, 1, 0}, f[14+20:]...)...) // NOPs, end of options
+		f[14] = 0x46
+		if r := steerRun(t, s, f); r < 1 || r > 3 {
+			t.Fatalf("TCP flow with IP options: ring %d, want 1-3", r)
+		}
+	}
+	if n := usedBuckets(t, s) - before; n < 15 {
+		t.Fatalf("16 TCP flows with IP options, differing in the source port, used %d buckets, want 15 or more", n)
+	}
 	// (The kernel's test runs refuse a frame shorter than its IP
 	// header; the program's loads fail on such frames as on these.)
 	longIHL := flowFrame("10.0.0.1", "10.0.1.1", 6, 1, 2, false)
