@@ -23,31 +23,6 @@ import (
 // 1/steerBuckets, and then count as one (both dense if either is).
 const steerBuckets = 4096
 
-// steerSparseRun is how many sparse arrivals in a row a bucket needs before
-// it is steered to the light ring: a flow's first frame counts as sparse
-// (nothing came before it), so a new flood's first frame must not take it
-// there (it would stay, dense, until it paused).
-const steerSparseRun = 2
-
-// steerDenseRun is how many frames in a row closer than the gap a flow in
-// ring 0 may send before it is moved to its home ring anyway: a light
-// flow that turns dense (a shell starting a copy) or a flood whose bucket
-// a light flow had made light would otherwise keep ring 0 until it paused.
-// The move is not across a gap, so frames of the flow still waiting in
-// ring 0 may be read after its next ones; ring 0 is served first while it
-// is light, so those are few and the move happens once per dense run.
-// A light flow's bursts (a window of TCP segments) stay below it.
-const steerDenseRun = 64
-
-// Layout of a bucket's value in the program's array map.
-const (
-	steerLast   = 0  // u64: ktime of the bucket's last frame
-	steerRing   = 8  // u16: ring of the last frame, plus one (0: none yet)
-	steerSparse = 10 // u16: sparse arrivals in a row, at most steerSparseRun
-	steerDense  = 12 // u32: dense arrivals in a row, at most steerDenseRun
-	steerValue  = 16
-)
-
 // Offsets and values the program reads (uapi linux/bpf.h).
 const (
 	skbProtocol = 16 // struct __sk_buff: protocol, the EtherType in network order
@@ -89,7 +64,7 @@ func newSteerer(rings int, gap time.Duration) (*steerer, error) {
 		Name:       "r2_steer",
 		Type:       ebpf.Array,
 		KeySize:    4,
-		ValueSize:  steerValue,
+		ValueSize:  bpfasm.SteerValueSize,
 		MaxEntries: steerBuckets,
 	})
 	if err != nil {
@@ -140,19 +115,7 @@ const (
 //	}
 //	h ^= h >> 29; h *= B; h ^= h >> 32;
 //	home = 1 + (h >> 16 & 0xffff) % (rings - 1);
-//	b = &buckets[h & (steerBuckets - 1)];
-//	now = ktime(); last = b->last; b->last = now;
-//	if (last < now && now - last >= gap) {      // sparse: nothing of it left in a ring
-//		b->dense = 0;
-//		if (b->sparse < steerSparseRun) b->sparse++;
-//		r = b->sparse == steerSparseRun ? 0 : home;
-//		b->ring = r + 1;
-//		return r;
-//	}
-//	b->sparse = 0;                              // dense: stay where it is,
-//	if (b->dense < steerDenseRun) b->dense++;   // unless ring 0 for too long
-//	if (!b->ring || b->ring == 1 && b->dense == steerDenseRun) b->ring = home + 1;
-//	return b->ring - 1;
+//	return steer(&buckets[h & (steerBuckets - 1)], home);  // bpfasm.SteerBucket
 //
 // with mix(h, w) = h = (h ^ w) * A. A frame that is not IP, or too short
 // for its header, hashes as the seed alone (one bucket for all of them).
@@ -282,54 +245,8 @@ func steerInsns(m *ebpf.Map, rings int, gap time.Duration, seed int64) (asm.Inst
 		asm.Mod.Imm(asm.R8, int32(rings-1)),
 		asm.Add.Imm(asm.R8, 1),
 		asm.And.Imm(asm.R7, steerBuckets-1),
-		asm.StoreMem(asm.RFP, stKey, asm.R7, asm.Word),
-		ldMap,
-		asm.Mov.Reg(asm.R2, asm.RFP),
-		asm.Add.Imm(asm.R2, stKey),
-		asm.FnMapLookupElem.Call(),
-		asm.JNE.Imm(asm.R0, 0, "bucket"),
-		// Cannot happen (the index is in range); the verifier
-		// wants the check.
-		asm.Mov.Reg(asm.R0, asm.R8),
-		asm.Return(),
-		asm.Mov.Reg(asm.R7, asm.R0).WithSymbol("bucket"),
-		asm.FnKtimeGetNs.Call(),
-		asm.LoadMem(asm.R2, asm.R7, steerLast, asm.DWord),
-		asm.StoreMem(asm.R7, steerLast, asm.R0, asm.DWord),
-		// Another CPU may have stored a later time: dense.
-		asm.JGE.Reg(asm.R2, asm.R0, "dense"),
-		asm.Sub.Reg(asm.R0, asm.R2), // the gap
-		asm.JLT.Imm(asm.R0, int32(gap.Nanoseconds()), "dense"),
-		// Sparse.
-		asm.StoreImm(asm.R7, steerDense, 0, asm.Word),
-		asm.LoadMem(asm.R2, asm.R7, steerSparse, asm.Half),
-		asm.JGE.Imm(asm.R2, steerSparseRun, "light"),
-		asm.Add.Imm(asm.R2, 1),
-		asm.StoreMem(asm.R7, steerSparse, asm.R2, asm.Half),
-		asm.JGE.Imm(asm.R2, steerSparseRun, "light"),
-		asm.Mov.Reg(asm.R0, asm.R8),
-		asm.Ja.Label("store"),
-		asm.Mov.Imm(asm.R0, 0).WithSymbol("light"),
-		asm.Mov.Reg(asm.R2, asm.R0).WithSymbol("store"),
-		asm.Add.Imm(asm.R2, 1),
-		asm.StoreMem(asm.R7, steerRing, asm.R2, asm.Half),
-		asm.Return(),
-		// Dense: stay in the ring of the last frame, unless that is
-		// ring 0 and the run has grown too long for a light flow.
-		asm.StoreImm(asm.R7, steerSparse, 0, asm.Half).WithSymbol("dense"),
-		asm.LoadMem(asm.R2, asm.R7, steerDense, asm.Word),
-		asm.JGE.Imm(asm.R2, steerDenseRun, "counted"),
-		asm.Add.Imm(asm.R2, 1),
-		asm.StoreMem(asm.R7, steerDense, asm.R2, asm.Word),
-		asm.LoadMem(asm.R0, asm.R7, steerRing, asm.Half).WithSymbol("counted"),
-		asm.JEq.Imm(asm.R0, 0, "home"),
-		asm.JNE.Imm(asm.R0, 1, "stay"),
-		asm.JLT.Imm(asm.R2, steerDenseRun, "stay"),
-		asm.Mov.Reg(asm.R0, asm.R8).WithSymbol("home"),
-		asm.Add.Imm(asm.R0, 1),
-		asm.StoreMem(asm.R7, steerRing, asm.R0, asm.Half),
-		asm.Sub.Imm(asm.R0, 1).WithSymbol("stay"),
-		asm.Return(),
 	)
+	add(bpfasm.SteerBucket("steer", ldMap, int32(gap.Nanoseconds()), stKey)...)
+	add(asm.Return())
 	return is, nil
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
 
+	"github.com/r2go/r2/r2/internal/bpfasm"
 	"github.com/r2go/r2/r2/packet"
 )
 
@@ -64,11 +65,11 @@ func usedBuckets(t *testing.T, s *steerer) int {
 	var (
 		k uint32
 		n int
-		v [steerValue]byte
+		v [bpfasm.SteerValueSize]byte
 	)
 	it := s.m.Iterate()
 	for it.Next(&k, &v) {
-		if binary.NativeEndian.Uint64(v[steerLast:]) != 0 {
+		if binary.NativeEndian.Uint64(v[bpfasm.SteerLast:]) != 0 {
 			n++
 		}
 	}
@@ -127,9 +128,9 @@ func TestSteerProgram(t *testing.T) {
 			// Dense now: it stays in ring 0 (moving would reorder it)
 			// for a light flow's burst, and goes home after a
 			// longer run.
-			for i := range steerDenseRun + 10 {
+			for i := range bpfasm.SteerDenseRun + 10 {
 				want := 0
-				if i+1 >= steerDenseRun {
+				if i+1 >= bpfasm.SteerDenseRun {
 					want = first
 				}
 				if r := steerRun(t, s, sparse); r != want {

@@ -1,7 +1,8 @@
 // Package bpfasm holds the pieces of BPF assembly that R2's packet
 // classifiers share (the AF_XDP host-owned XDP program, the AF_PACKET
 // tcx filter and the test topology's traffic sink): looking an address up in a hash map keyed by it, counting
-// in a per-CPU array, and EtherType constants in load order. Each program
+// in a per-CPU array, EtherType constants in load order, and the bucket
+// state of light-flow steering (SteerBucket). Each program
 // keeps its own control flow; only the fragments are said once here.
 package bpfasm
 
