@@ -57,6 +57,7 @@ type config struct {
 	RxQueues    int           // [afpacket] rx_queues: receive rings per interface, served in turn
 	LightGapUs  int           // [afpacket] light_gap_us: steer flows whose frames come this far apart to ring 0 (0: off)
 	XDPRxRings  int           // [afxdp] rx_rings: receive rings (sockets) per queue, served in turn
+	XDPGapUs    int           // [afxdp] light_gap_us: steer flows whose frames come this far apart to ring 0 (0: off)
 }
 
 func defaultConfig() config {
@@ -103,6 +104,8 @@ func defaultConfig() config {
 		// ring nor queued behind it (README, "Several receive rings
 		// on an AF_XDP queue").
 		XDPRxRings: 2,
+		// And light flows get ring 0 of their queue, as on AF_PACKET.
+		XDPGapUs: int(afpacket.DefaultLightGap / time.Microsecond),
 	}
 }
 
@@ -130,6 +133,7 @@ var flagKeys = []struct {
 	{"driver", "general", "driver", "default `driver` of interfaces attached without one", func(c *config) any { return c.Driver }},
 	{"rx-queues", "afpacket", "rx_queues", "AF_PACKET receive `rings` per interface, flows spread over them by hash and served in turn, so a flood fills only its own (frames and blocks are shared among them)", func(c *config) any { return c.RxQueues }},
 	{"light-gap", "afpacket", "light_gap_us", "with several AF_PACKET receive rings and one thread per interface, a flow whose frames come at least these `microseconds` apart (a ping, a shell) gets ring 0, shared only with other such flows; the rest spread over the other rings (0: the kernel's hash for all)", func(c *config) any { return c.LightGapUs }},
+	{"afxdp-light-gap", "afxdp", "light_gap_us", "with several AF_XDP receive rings, a flow whose frames come at least these `microseconds` apart (a ping, a shell) gets ring 0 of its queue, shared only with other such flows; the rest spread over the other rings (0: the hash for all)", func(c *config) any { return c.XDPGapUs }},
 	{"afxdp-rx-rings", "afxdp", "rx_rings", "AF_XDP receive `rings` (sockets) per queue, 1, 2, 4 or 8: the XDP program spreads flows over them by hash and they are served in turn, so a flood fills only its own", func(c *config) any { return c.XDPRxRings }},
 	{"vnet-hdr", "afpacket", "vnet_hdr", "AF_PACKET takes GSO/GRO super-frames whole (PACKET_VNET_HDR); false drops them as oversized", func(c *config) any { return c.VnetHdr }},
 	{"kernel-rx-filter", "afpacket", "kernel_rx_filter", "AF_PACKET interfaces get a tcx ingress filter that drops the kernel's copies of transit frames (forwarding off drops them anyway, after an IP receive)", func(c *config) any { return c.KernelRx }},
@@ -203,7 +207,8 @@ func (c *config) driverSettings() driver.Settings {
 	s := driver.Settings{Ring: c.Ring, Frames: c.Frames, Blocks: c.RxBlocks,
 		BlockSize: c.RxBlockKB << 10, BlockTimeout: c.RxTimeout, NoVnetHdr: !c.VnetHdr,
 		NoKernelRxFilter: !c.KernelRx, RxQueues: c.RxQueues, XDPRxRings: c.XDPRxRings,
-		LightGap: time.Duration(c.LightGapUs) * time.Microsecond}
+		LightGap:    time.Duration(c.LightGapUs) * time.Microsecond,
+		XDPLightGap: time.Duration(c.XDPGapUs) * time.Microsecond}
 	if c.VnetHdr && c.RxBlockKB < 128 {
 		s.BlockSize = 128 << 10 // a v3 block must hold a super-frame
 	}
@@ -402,6 +407,8 @@ func (c *config) set(section, k, v string) error {
 		return num(&c.RxQueues, 1, afpacket.MaxRxQueues)
 	case "afpacket.light_gap_us":
 		return num(&c.LightGapUs, 0, int(afpacket.MaxLightGap/time.Microsecond))
+	case "afxdp.light_gap_us":
+		return num(&c.XDPGapUs, 0, int(afpacket.MaxLightGap/time.Microsecond))
 	case "afxdp.rx_rings":
 		if err := num(&c.XDPRxRings, 1, afxdp.MaxRxRings); err != nil {
 			return err

@@ -70,6 +70,7 @@ func formatConfig(c config) string {
 	kv("light_gap_us", c.LightGapUs)
 	b.WriteString("\n[afxdp]\n")
 	kv("rx_rings", c.XDPRxRings)
+	kv("light_gap_us", c.XDPGapUs)
 	return b.String()
 }
 

@@ -41,7 +41,7 @@ block_timeout = 2ms
 rx_rings = 4
 `
 	c := defaultConfig()
-	if s := c.driverSettings(); s.XDPRxRings != 2 || s.RxQueues != 4 || s.Frames != 4096 || s.LightGap != 2*time.Millisecond {
+	if s := c.driverSettings(); s.XDPRxRings != 2 || s.RxQueues != 4 || s.Frames != 4096 || s.LightGap != 2*time.Millisecond || s.XDPLightGap != 2*time.Millisecond {
 		t.Errorf("default receive rings: AF_XDP %d, AF_PACKET %d of %d frames in all, light gap %v; want 2, and 4 of 4096, 2ms", s.XDPRxRings, s.RxQueues, s.Frames, s.LightGap)
 	}
 	if err := parseConfig(&c, "r2.cfg", strings.NewReader(good)); err != nil {
@@ -181,6 +181,8 @@ func TestBadFlagValues(t *testing.T) {
 		{"light-gap", "-1", "-1 is out of range 0..2147483"},
 		{"light-gap", "2147484", "2147484 is out of range 0..2147483"},
 		{"light-gap", "2ms", `"2ms" is not a number`},
+		{"afxdp-light-gap", "-5", "-5 is out of range 0..2147483"},
+		{"afxdp-light-gap", "fast", `"fast" is not a number`},
 		{"afxdp-rx-rings", "0", "0 is out of range 1..8"},
 		{"afxdp-rx-rings", "3", "3 is not a power of two"},
 		{"afxdp-rx-rings", "16", "16 is out of range 1..8"},

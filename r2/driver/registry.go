@@ -110,6 +110,9 @@ type Settings struct {
 	// XDPRxRings is the number of AF_XDP receive rings (sockets) per
 	// queue (0: the driver's default).
 	XDPRxRings int
+	// XDPLightGap steers AF_XDP's light flows to ring 0 of their queue
+	// (frames this far apart; 0: off).
+	XDPLightGap time.Duration
 	// NoKernelRxFilter turns AF_PACKET's tcx ingress filter (which drops
 	// the kernel's copies of transit frames) off.
 	NoKernelRxFilter bool

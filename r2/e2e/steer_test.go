@@ -16,7 +16,9 @@ import (
 	"time"
 
 	"github.com/r2go/r2/r2/driver"
+	"github.com/r2go/r2/r2/internal/bpfasm"
 	"github.com/r2go/r2/r2/names"
+	"github.com/r2go/r2/r2/topo"
 )
 
 // Light-flow steering under test: gap, and the pauses of the flows meant
@@ -30,22 +32,40 @@ const (
 	patternBurst = 30
 )
 
-// TestLightFlowSteering runs the daemon with one thread, four AF_PACKET
-// receive rings and light-flow steering (-light-gap) while trafgen floods
-// 16 UDP flows from h1 through R2. Beside the flood, a ping every 50 ms and
-// a UDP flow that alternates single datagrams and bursts, each after a
-// pause longer than the gap (so it moves between ring 0 and its own ring
-// twice a cycle), pass through: the flood's frames never enter ring 0,
-// which holds the pings and the pattern flow's light part, exactly as many
-// of them as the rule says, and the pattern flow arrives in order.
+// TestLightFlowSteering runs the daemon with one thread and four receive
+// rings per interface (AF_PACKET's fanout sockets, AF_XDP's sockets on the
+// veth's queue) and light-flow steering (-light-gap, -afxdp-light-gap)
+// while trafgen floods 16 UDP flows from h1 through R2. Beside the flood,
+// a ping every 50 ms and a UDP flow that alternates single datagrams and
+// bursts, each after a pause longer than the gap (so it moves between
+// ring 0 and its own ring twice a cycle), pass through: the flood's frames
+// never enter ring 0, which holds the pings and the pattern flow's light
+// part, exactly as many of them as the rule says, and the pattern flow
+// arrives in order.
 func TestLightFlowSteering(t *testing.T) {
-	d := startR2(t, uniqueInstance(t), "-threads", "1", "-rx-queues", "4",
-		"-light-gap", strconv.Itoa(int(steerGap/time.Microsecond)))
-	tp := newTopo(t)
-	d.must(t, "r2intf", tp.RouterIfA, "add", "auto")
-	d.must(t, "r2intf", tp.RouterIfB, "add", "auto")
-	d.must(t, "r2intf", tp.RouterIfA, "ip", "10.1.0.2/24")
-	d.must(t, "r2intf", tp.RouterIfB, "ip", "10.2.0.2/24")
+	gap := strconv.Itoa(int(steerGap / time.Microsecond))
+	for _, c := range []struct {
+		driver string
+		args   []string
+	}{
+		{"afpacket", []string{"-rx-queues", "4", "-light-gap", gap}},
+		{"afxdp", []string{"-afxdp-rx-rings", "4", "-afxdp-light-gap", gap}},
+	} {
+		t.Run(c.driver, func(t *testing.T) {
+			d := startR2(t, uniqueInstance(t), append([]string{"-threads", "1"}, c.args...)...)
+			tp := newTopo(t)
+			attachAll(t, d, tp, "--driver", c.driver)
+			if show := d.must(t, "r2intf", "show"); strings.Count(show, c.driver) != 2 {
+				t.Fatalf("interfaces not both on %s:\n%s", c.driver, show)
+			}
+			steerFlood(t, d, tp)
+		})
+	}
+}
+
+// steerFlood is TestLightFlowSteering's measurement on a running daemon
+// with tp's interfaces added.
+func steerFlood(t *testing.T, d *daemon, tp *topo.Topology) {
 	d.must(t, "r2rt", "route", "10.9.0.0/24", "10.2.0.1", tp.RouterIfB)
 	pingOK(t, d, tp, tp.H1NS, "10.2.0.1", 2)
 	if logs := d.log.String(); strings.Contains(logs, "without light-flow steering") {
@@ -116,9 +136,13 @@ func TestLightFlowSteering(t *testing.T) {
 	// Ring 0 has the pings after the first two and, per cycle of the
 	// pattern, its second single and its first burst (it moved there
 	// at the second sparse datagram in a row); besides those only the
-	// odd ARP frame. Without steering the flood's flows would fill it.
+	// odd ARP frame, and on a loaded machine the odd flood flow whose
+	// sender stalled for two gaps in a row, which looks light until its
+	// next bpfasm.SteerDenseRun frames (seen once, 64 frames, with CI
+	// running beside). Without steering the flood's flows would fill
+	// it (hundreds of thousands of frames).
 	light := uint64(ping.Transmitted-2) + uint64(patternRuns*(1+patternBurst))
-	if rings[0] < light/2 || rings[0] > light+32 {
+	if rings[0] < light/2 || rings[0] > light+32+16*bpfasm.SteerDenseRun {
 		t.Errorf("ring 0 of %s took %d frames: want about %d (the pings and the pattern flow's light part), never the flood's", tp.RouterIfA, rings[0], light)
 	}
 	if ping.Received == 0 {

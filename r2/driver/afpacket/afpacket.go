@@ -3,13 +3,13 @@ package afpacket
 import (
 	"errors"
 	"fmt"
-	"math"
 	"os"
 	"strconv"
 	"time"
 
 	"github.com/r2go/r2/counters"
 	"github.com/r2go/r2/r2/driver"
+	"github.com/r2go/r2/r2/internal/bpfasm"
 	"github.com/r2go/r2/r2/names"
 	"github.com/r2go/r2/r2/packet"
 )
@@ -110,7 +110,7 @@ const DefaultLightGap = 2 * time.Millisecond
 
 // MaxLightGap is the longest Config.LightGap: the program compares the gap
 // with a 32-bit immediate.
-const MaxLightGap = time.Duration(math.MaxInt32)
+const MaxLightGap = bpfasm.SteerMaxGap
 
 // v2FrameOverhead is what a TPACKET_V2 slot holds before the frame's
 // network header: the tpacket2_hdr and sockaddr_ll (TPACKET2_HDRLEN, 52

@@ -4,9 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/r2go/r2/counters"
 	"github.com/r2go/r2/r2/driver"
+	"github.com/r2go/r2/r2/internal/bpfasm"
 	"github.com/r2go/r2/r2/packet"
 )
 
@@ -180,6 +182,17 @@ type Config struct {
 	// ring, so a flood's ring cannot hold every buffer lent. The
 	// drivers of one interface's queues must have the same RxRings.
 	RxRings int
+	// LightGap, when above 0 and with several receive rings, steers light
+	// flows to ring 0 of their queue: the XDP program puts a flow whose
+	// frames come at least LightGap apart into ring 0 and every other
+	// flow into one of rings 1 to RxRings-1 by its hash, and changes a
+	// flow's ring only across such a gap (or once after a dense run in
+	// ring 0), so flows keep their order (bpfasm.SteerBucket; the
+	// AF_PACKET driver's package documentation, "Light flows steered to
+	// ring 0", has the rule). It must exceed the longest a frame waits in
+	// a ring. The drivers of one interface's queues must agree on it.
+	// 0: the hash alone; at most about 2.1 s.
+	LightGap time.Duration
 	// Mode is the AF_XDP mode to use; ModeAuto picks the best that works.
 	Mode Mode
 	// Counters are the driver counters, allocated by the caller with
@@ -248,6 +261,8 @@ func (c Config) withDefaults(mtu int) (Config, error) {
 	switch {
 	case c.RxRings < 1 || c.RxRings > MaxRxRings || c.RxRings&(c.RxRings-1) != 0:
 		return c, fmt.Errorf("receive rings %d: want a power of two from 1 to %d", c.RxRings, MaxRxRings)
+	case c.LightGap < 0 || c.LightGap > bpfasm.SteerMaxGap:
+		return c, fmt.Errorf("light-flow gap %v: want 0 (off) to %v", c.LightGap, bpfasm.SteerMaxGap)
 	case c.Pool == nil:
 		return c, errors.New("no packet pool")
 	case c.RingSize < 64 || c.RingSize > 1<<16 || c.RingSize&(c.RingSize-1) != 0:

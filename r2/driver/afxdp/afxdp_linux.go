@@ -273,7 +273,7 @@ func attempts(m Mode) []attempt {
 // groupsMu is held.
 func (d *Driver) open() error {
 	c := &d.cfg
-	prog, err := acquireProg(c.Ifindex, c.Queue, c.RxRings, d.mb.want)
+	prog, err := acquireProg(c.Ifindex, c.Queue, c.RxRings, c.LightGap, d.mb.want)
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrUnsupported, err)
 	}

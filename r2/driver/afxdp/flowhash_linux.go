@@ -4,7 +4,10 @@ package afxdp
 
 import (
 	"encoding/binary"
+	"fmt"
+	"time"
 
+	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
 
 	"github.com/r2go/r2/r2/internal/bpfasm"
@@ -25,6 +28,15 @@ import (
 // ring and keeps its order; anything else (ARP, tagged frames, frames too
 // short for their headers) goes to ring 0. Recv serves the rings with
 // driver.RxSched (light rings first, then deficit round robin).
+//
+// With Config.LightGap the ring is chosen by light-flow steering instead
+// (bpfasm.SteerBucket, as AF_PACKET's fanout program does): ring 0 of the
+// queue for a flow whose frames come at least the gap apart, one of rings
+// 1 to K-1 by the hash for every other flow, and a flow changes ring only
+// across a gap (or once after a dense run in ring 0). A queue's rings are
+// one thread's, so this holds with any number of threads. The gap is
+// measured when the program runs (in the device's NAPI poll), which a
+// stalled poll delays for every flow alike.
 
 // flowRedirect is the program's last part: with R6 holding the context,
 // R7 data and R8 data_end, it redirects to XSKMAP slot
@@ -38,25 +50,34 @@ import (
 // boot): which flows share a ring differs from run to run, and nobody
 // outside can aim a flood at a given flow's ring. It uses R9 for the hash;
 // calls before it may have clobbered R1-R5.
-func flowRedirect(sym string, rings int, seed uint32, loadXsks asm.Instruction) asm.Instructions {
+//
+// With steer (light-flow steering, Config.LightGap) the ring is not the
+// hash's but bpfasm.SteerBucket's: ring 0 for a flow whose frames come a
+// gap apart, else 1 + hash % (rings-1); frames it cannot hash (not IP,
+// too short) share one bucket instead of going to ring 0.
+func flowRedirect(sym string, rings int, seed uint32, loadXsks asm.Instruction, steer *steering) asm.Instructions {
 	if rings <= 1 {
 		return append(asm.Instructions{
 			asm.LoadMem(asm.R9, asm.R6, xdpMdRxQueueIndex, asm.Word).WithSymbol(sym),
 		}, stampRedirect(loadXsks)...)
 	}
 	need := func(n int32, miss string) asm.Instructions { return bpfasm.Need(asm.R7, asm.R8, n, miss) }
+	unhashed := "fh_done" // ring 0
+	if steer != nil {
+		unhashed = "fh_mix"
+	}
 	var insns asm.Instructions
 	add := func(is ...asm.Instruction) { insns = append(insns, is...) }
 	add(asm.Mov.Imm(asm.R9, 0).WithSymbol(sym))
-	add(need(ethHdr, "fh_done")...)
+	add(need(ethHdr, unhashed)...)
 	add(
 		asm.LoadMem(asm.R2, asm.R7, 12, asm.Half),
 		asm.JEq.Imm(asm.R2, bpfasm.NE16(etherIPv4), "fh_v4"),
 		asm.JEq.Imm(asm.R2, bpfasm.NE16(etherIPv6), "fh_v6"),
-		asm.Ja.Label("fh_done"),
+		asm.Ja.Label(unhashed),
 	)
 	// IPv4: addresses and protocol; ports unless a fragment.
-	v4 := need(ip4MinEnd, "fh_done")
+	v4 := need(ip4MinEnd, unhashed)
 	v4[0] = v4[0].WithSymbol("fh_v4")
 	add(v4...)
 	add(
@@ -87,7 +108,7 @@ func flowRedirect(sym string, rings int, seed uint32, loadXsks asm.Instruction) 
 	)
 	// IPv6: addresses and next header; ports when it is TCP or UDP
 	// (extension headers are not walked: their flows hash without ports).
-	v6 := need(ip6HdrEnd, "fh_done")
+	v6 := need(ip6HdrEnd, unhashed)
 	v6[0] = v6[0].WithSymbol("fh_v6")
 	add(v6...)
 	add(asm.LoadMem(asm.R9, asm.R7, ethHdr+8, asm.Word))
@@ -121,12 +142,75 @@ func flowRedirect(sym string, rings int, seed uint32, loadXsks asm.Instruction) 
 		asm.Mov.Reg32(asm.R2, asm.R9),
 		asm.RSh.Imm32(asm.R2, 16),
 		asm.Xor.Reg32(asm.R9, asm.R2),
-		asm.And.Imm32(asm.R9, int32(rings-1)),
+	)
+	if steer == nil {
+		add(asm.And.Imm32(asm.R9, int32(rings-1)))
+	} else {
+		// The bucket from the low bits, the home ring from the high
+		// ones; R7 and R8 (the frame's bounds) are not needed any
+		// more: stampRedirect reads them again.
+		add(
+			asm.Mov.Reg32(asm.R7, asm.R9),
+			asm.And.Imm32(asm.R7, steerBuckets-1),
+			asm.Mov.Reg32(asm.R8, asm.R9),
+			asm.RSh.Imm32(asm.R8, 16),
+			asm.Mod.Imm32(asm.R8, int32(rings-1)),
+			asm.Add.Imm32(asm.R8, 1),
+		)
+		add(bpfasm.SteerBucket("fh_steer", steer.loadMap, steer.gapNs, steerKeySlot)...)
+		add(asm.Mov.Reg32(asm.R9, asm.R0))
+	}
+	add(
 		asm.LoadMem(asm.R2, asm.R6, xdpMdRxQueueIndex, asm.Word).WithSymbol("fh_done"),
 		asm.Mul.Imm32(asm.R2, int32(rings)),
 		asm.Add.Reg32(asm.R9, asm.R2),
 	)
 	return append(insns, stampRedirect(loadXsks)...)
+}
+
+// steering is light-flow steering's part of a redirect program: the
+// instruction that loads its bucket map (an array of steerBuckets
+// bpfasm.SteerValueSize-byte values) into R1, and the gap.
+type steering struct {
+	loadMap asm.Instruction
+	gapNs   int32
+}
+
+// steerBuckets is the number of flow buckets of the steering map (a power
+// of two): two flows share a bucket's state with probability
+// 1/steerBuckets.
+const steerBuckets = 4096
+
+// steerKeySlot is the stack slot of the bucket's key, below those the
+// host-owned classifier's lookups use.
+const steerKeySlot = -24
+
+// newSteerMap makes the bucket map of an interface's programs.
+func newSteerMap() (*ebpf.Map, error) {
+	m, err := ebpf.NewMap(&ebpf.MapSpec{
+		Name:       "r2_steer",
+		Type:       ebpf.Array,
+		KeySize:    4,
+		ValueSize:  bpfasm.SteerValueSize,
+		MaxEntries: steerBuckets,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("steering map: %w", err)
+	}
+	return m, nil
+}
+
+// steerWith is the steering of a program with bucket map m and gap; nil
+// (no steering) if m is nil.
+func steerWith(m *ebpf.Map, gap time.Duration) (*steering, error) {
+	if m == nil {
+		return nil, nil
+	}
+	ld := asm.LoadMapPtr(asm.R1, 0)
+	if err := ld.AssociateMap(m); err != nil {
+		return nil, err
+	}
+	return &steering{loadMap: ld, gapNs: int32(gap.Nanoseconds())}, nil
 }
 
 // stampLen is the metadata the program puts before each frame it
@@ -197,6 +281,13 @@ func flowHash(seed uint32, frame []byte) uint32 {
 	default:
 		return 0
 	}
+	return mixFlowHash(h, seed)
+}
+
+// mixFlowHash is flowRedirect's finalizer of the flow's words h: what a
+// frame hashes to once mixed (with steering, also a frame it cannot hash:
+// h 0).
+func mixFlowHash(h, seed uint32) uint32 {
 	h ^= seed
 	h ^= h >> 16
 	h *= 0x45d9f3b

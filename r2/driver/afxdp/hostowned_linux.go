@@ -40,7 +40,7 @@ func (d *Driver) SetHostOwned(on bool, addrs []netip.Addr) error {
 		return nil
 	}
 	if d.host == nil {
-		h, err := newHostProg(d.prog.xsks, d.prog.rings, d.prog.seed, d.prog.loadFlags())
+		h, err := newHostProg(d.prog.xdpProg, d.prog.loadFlags())
 		if err != nil {
 			return fail(err)
 		}

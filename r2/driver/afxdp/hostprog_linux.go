@@ -71,7 +71,12 @@ const (
 // redirected: R2 counts and drops malformed frames, the host never sees
 // them. VLAN-tagged frames go to the host: R2 drops them anyway (EtherDecap
 // counts "vlan"), and the host may run VLAN devices on the interface.
-func newHostProg(xsks *ebpf.Map, rings int, seed uint32, flags uint32) (_ *hostProg, err error) {
+//
+// The redirect part is the interface's redirect program's: its XSKMAP,
+// rings and seed and its steering map and gap (nil: no steering), so a
+// flow keeps its ring and its bucket when one program replaces the other.
+func newHostProg(x *xdpProg, flags uint32) (_ *hostProg, err error) {
+	xsks, rings, seed := x.xsks, x.rings, x.seed
 	h := &hostProg{addrs: map[netip.Addr]bool{}}
 	defer func() {
 		if err != nil {
@@ -180,7 +185,11 @@ func newHostProg(xsks *ebpf.Map, rings int, seed uint32, flags uint32) (_ *hostP
 	add(bpfasm.LookupIPv6("v6lookup", asm.R7, ip6DstOff, ld6)...)
 	add(asm.JNE.Imm(asm.R0, 0, "pass"))
 	// Everything else: to R2, as the plain program does.
-	add(flowRedirect("redirect", rings, seed, ldX)...)
+	steer, err := steerWith(x.steer, x.gap)
+	if err != nil {
+		return nil, err
+	}
+	add(flowRedirect("redirect", rings, seed, ldX, steer)...)
 	// Passed: counted (only these frames pay for it).
 	add(bpfasm.CountAndReturn("pass", ldP, xdpActPass)...)
 	h.prog, err = ebpf.NewProgram(&ebpf.ProgramSpec{

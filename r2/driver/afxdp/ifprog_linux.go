@@ -5,6 +5,7 @@ package afxdp
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/cilium/ebpf/link"
 	"golang.org/x/sys/unix"
@@ -74,7 +75,7 @@ func threadNetns() (uint64, error) {
 // spreading each queue's frames over rings sockets. The drivers of one
 // interface must agree on rings. groupsMu is held. The caller releases it
 // with releaseProg.
-func acquireProg(ifindex, queue, rings int, frags bool) (*ifProg, error) {
+func acquireProg(ifindex, queue, rings int, gap time.Duration, frags bool) (*ifProg, error) {
 	if queue >= mapQueues {
 		return nil, fmt.Errorf("queue %d: want below %d", queue, mapQueues)
 	}
@@ -87,12 +88,15 @@ func acquireProg(ifindex, queue, rings int, frags bool) (*ifProg, error) {
 		if p.rings != rings {
 			return nil, fmt.Errorf("the interface's other queues have %d receive rings each, not %d", p.rings, rings)
 		}
+		if p.gap != gap && rings > 1 {
+			return nil, fmt.Errorf("the interface's other queues steer light flows with a gap of %v, not %v", p.gap, gap)
+		}
 		p.users++
 		return p, nil
 	}
 	p := &ifProg{key: k, users: 1}
 	if frags {
-		x, err := newRedirectProg(mapQueues, rings, unix.BPF_F_XDP_HAS_FRAGS)
+		x, err := newRedirectProg(mapQueues, rings, gap, unix.BPF_F_XDP_HAS_FRAGS)
 		if err == nil && refuseFrags {
 			x.close()
 			x, err = nil, errors.New("refused by a test")
@@ -104,7 +108,7 @@ func acquireProg(ifindex, queue, rings int, frags bool) (*ifProg, error) {
 		}
 	}
 	if p.xdpProg == nil {
-		x, err := newRedirectProg(mapQueues, rings, 0)
+		x, err := newRedirectProg(mapQueues, rings, gap, 0)
 		if err != nil {
 			return nil, err
 		}

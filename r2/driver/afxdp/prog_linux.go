@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"time"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
@@ -30,6 +31,10 @@ type xdpProg struct {
 	xsks  *ebpf.Map
 	rings int    // receive rings (sockets) per queue
 	seed  uint32 // of the flow hash (flowRedirect)
+	// steer is the light-flow steering's bucket map (Config.LightGap),
+	// shared with the host-owned classifier; nil without steering.
+	steer *ebpf.Map
+	gap   time.Duration
 	prog  *ebpf.Program
 	lnk   link.Link
 }
@@ -44,7 +49,10 @@ type xdpProg struct {
 // argument are the action when the map has no socket for the slot (Linux
 // 5.3+): frames of queues R2 has no socket on go to the kernel's stack, as
 // they would without R2 (see the package documentation).
-func newRedirectProg(queues, rings int, flags uint32) (*xdpProg, error) {
+//
+// With gap above 0 and several rings the program steers light flows to
+// ring 0 of their queue (flowRedirect, bpfasm.SteerBucket).
+func newRedirectProg(queues, rings int, gap time.Duration, flags uint32) (_ *xdpProg, err error) {
 	m, err := ebpf.NewMap(&ebpf.MapSpec{
 		Name:       "r2_xsks",
 		Type:       ebpf.XSKMap,
@@ -55,9 +63,24 @@ func newRedirectProg(queues, rings int, flags uint32) (*xdpProg, error) {
 	if err != nil {
 		return nil, fmt.Errorf("XSKMAP: %w", err)
 	}
+	x := &xdpProg{xsks: m, rings: rings, seed: rand.Uint32()}
+	defer func() {
+		if err != nil {
+			x.close()
+		}
+	}()
+	if gap > 0 && rings > 1 {
+		if x.steer, err = newSteerMap(); err != nil {
+			return nil, err
+		}
+		x.gap = gap
+	}
+	steer, err := steerWith(x.steer, gap)
+	if err != nil {
+		return nil, err
+	}
 	ldMap := asm.LoadMapPtr(asm.R1, 0)
 	if err := ldMap.AssociateMap(m); err != nil {
-		m.Close()
 		return nil, err
 	}
 	insns := asm.Instructions{
@@ -68,9 +91,8 @@ func newRedirectProg(queues, rings int, flags uint32) (*xdpProg, error) {
 	if rings <= 1 {
 		insns = insns[:1] // the queue is the slot: no frame read
 	}
-	seed := rand.Uint32()
-	insns = append(insns, flowRedirect("redirect", rings, seed, ldMap)...)
-	prog, err := ebpf.NewProgram(&ebpf.ProgramSpec{
+	insns = append(insns, flowRedirect("redirect", rings, x.seed, ldMap, steer)...)
+	x.prog, err = ebpf.NewProgram(&ebpf.ProgramSpec{
 		Name:         "r2_xsk_redirect",
 		Type:         ebpf.XDP,
 		Flags:        flags,
@@ -78,10 +100,9 @@ func newRedirectProg(queues, rings int, flags uint32) (*xdpProg, error) {
 		License:      progLicense,
 	})
 	if err != nil {
-		m.Close()
 		return nil, fmt.Errorf("load XDP program: %w", err)
 	}
-	return &xdpProg{xsks: m, rings: rings, seed: seed, prog: prog}, nil
+	return x, nil
 }
 
 // setSocket puts the socket fd in the map slot of ring of queue.
@@ -115,7 +136,14 @@ func (x *xdpProg) detach() error {
 
 // close detaches the program and releases it and its map.
 func (x *xdpProg) close() error {
-	return errors.Join(x.detach(), x.prog.Close(), x.xsks.Close())
+	err := errors.Join(x.detach(), x.xsks.Close())
+	if x.prog != nil {
+		err = errors.Join(err, x.prog.Close())
+	}
+	if x.steer != nil {
+		err = errors.Join(err, x.steer.Close())
+	}
+	return err
 }
 
 // passLink is what AttachPass returns: closing it detaches the program.

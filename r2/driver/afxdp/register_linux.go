@@ -47,6 +47,7 @@ func open(a driver.OpenArgs) (driver.Driver, error) {
 		Ifindex:        a.Ifindex,
 		Queue:          queue,
 		RxRings:        a.Settings.XDPRxRings,
+		LightGap:       a.Settings.XDPLightGap,
 		MTU:            a.MTU,
 		Pool:           a.Pool,
 		Counters:       a.Counters,

@@ -260,3 +260,98 @@ func TestRxRingsLightFirst(t *testing.T) {
 	d.Close()
 	checkPool(t, pool)
 }
+
+// recvN receives n frames from d (or fails after waitTimeout) and returns
+// copies of them with the ring each came through.
+func recvN(t *testing.T, d *Driver, pool *packet.Pool, n int) (frames [][]byte, rings []int) {
+	t.Helper()
+	pkts := make([]*packet.Packet, 16)
+	for deadline := time.Now().Add(waitTimeout); len(frames) < n && time.Now().Before(deadline); {
+		got := d.Recv(pool, pkts)
+		for _, p := range pkts[:got] {
+			frames = append(frames, append([]byte(nil), p.Data()...))
+			rings = append(rings, ringOf(p))
+			pool.Free(p)
+		}
+		if got == 0 {
+			time.Sleep(time.Millisecond)
+		}
+	}
+	if len(frames) != n {
+		t.Fatalf("received %d frames, want %d", len(frames), n)
+	}
+	return frames, rings
+}
+
+// TestRxRingsSteering checks light-flow steering (Config.LightGap) on a
+// queue of four rings: dense flows of every kind arrive in order, each in
+// its home ring 1 + (hash >> 16) % 3 (or that of the flow it shares a
+// bucket with) and never in ring 0, non-IP frames too; a flow whose frames
+// come further apart than the gap arrives in ring 0 from its second frame.
+func TestRxRingsSteering(t *testing.T) {
+	const rings, gap = 4, 5 * time.Millisecond
+	pool := newPool(t, 0, 4096)
+	tn, d, peer := openPrimed(t, 1500, Config{Pool: pool, RxRings: rings, LightGap: gap})
+	v := tn.Pairs[0]
+	var sent [][]byte
+	for seq := range 6 {
+		for fl := range 24 {
+			for _, kind := range []string{"udp4", "tcp4", "udp6"} {
+				sent = append(sent, flowFrame(v.MACA, v.MACB, kind, fl, uint32(seq)))
+			}
+		}
+		sent = append(sent, flowFrame(v.MACA, v.MACB, "raw", 0, uint32(seq)))
+	}
+	// A bucket's ring is the home of the first flow (in send order) that
+	// hashed to it: two flows in one bucket count as one.
+	hashOf := func(f []byte) uint32 {
+		if f[12] == 0x88 { // the test EtherType: not hashed, as h 0
+			return mixFlowHash(0, d.prog.seed)
+		}
+		return flowHash(d.prog.seed, f)
+	}
+	bucketRing := map[uint32]int{}
+	for _, f := range sent {
+		h := hashOf(f)
+		if _, ok := bucketRing[h%steerBuckets]; !ok {
+			bucketRing[h%steerBuckets] = 1 + int(h>>16)%(rings-1)
+		}
+	}
+	peer.Send(t, sent...)
+	frames, got := recvN(t, d, pool, len(sent))
+	next := map[string]uint32{}
+	used := map[int]int{}
+	for i, f := range frames {
+		used[got[i]]++
+		if want := bucketRing[hashOf(f)%steerBuckets]; got[i] != want {
+			t.Errorf("dense frame %x came through ring %d, want its bucket's %d", f[12:], got[i], want)
+		}
+		if f[12] == 0x88 { // no flow order to check
+			continue
+		}
+		key := string(f[:len(f)-4])
+		if seq := binary.BigEndian.Uint32(f[len(f)-4:]); seq != next[key] {
+			t.Errorf("flow %x: seq %d, want %d", key[14:], seq, next[key])
+		}
+		next[key]++
+	}
+	if used[0] != 0 || len(used) != rings-1 {
+		t.Errorf("dense flows' frames per ring %v: want none in ring 0, some in each other", used)
+	}
+
+	var sparse []int
+	for seq := range 4 {
+		peer.Send(t, flowFrame(v.MACA, v.MACB, "udp4", 99, uint32(seq)))
+		_, r := recvN(t, d, pool, 1)
+		sparse = append(sparse, r[0])
+		time.Sleep(3 * gap)
+	}
+	if sparse[0] == 0 || sparse[1] != 0 || sparse[2] != 0 || sparse[3] != 0 {
+		t.Errorf("a flow of frames %v apart came through rings %v: want its first in 1-3, the rest in 0", 3*gap, sparse)
+	}
+	expectNothing(t, d, pool)
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	checkPool(t, pool)
+}

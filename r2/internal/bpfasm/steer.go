@@ -1,6 +1,15 @@
 package bpfasm
 
-import "github.com/cilium/ebpf/asm"
+import (
+	"math"
+	"time"
+
+	"github.com/cilium/ebpf/asm"
+)
+
+// SteerMaxGap is the longest gap SteerBucket takes: it compares the gap
+// with a 32-bit immediate.
+const SteerMaxGap = time.Duration(math.MaxInt32)
 
 // Light-flow steering's per-bucket state, kept in an array map of
 // SteerValueSize-byte values by the programs that choose a receive ring
