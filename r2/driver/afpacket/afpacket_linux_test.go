@@ -309,6 +309,18 @@ func testRecvWrapsRing(t *testing.T, ver RingVersion) {
 	checkPool(t, pool)
 }
 
+// pollNoEINTR is unix.Poll, again when a signal interrupted it (the Go
+// runtime preempts with SIGURG; on a loaded machine one lands in a poll
+// now and then).
+func pollNoEINTR(pfd []unix.PollFd, ms int) (int, error) {
+	for {
+		n, err := unix.Poll(pfd, ms)
+		if err != unix.EINTR {
+			return n, err
+		}
+	}
+}
+
 // TestPollReadiness checks that Fd polls readable once a frame is in a
 // retired block (V3) or its slot (V2), and not once it has been read.
 func TestPollReadiness(t *testing.T) { forVersions(t, testPollReadiness) }
@@ -319,12 +331,12 @@ func testPollReadiness(t *testing.T, ver RingVersion) {
 	peer := openRaw(t, v.B, v.IdxB, false)
 	pool := packet.NewPool(0, 8)
 	pfd := []unix.PollFd{{Fd: int32(d.Fd()), Events: unix.POLLIN}}
-	if n, _ := unix.Poll(pfd, 0); n != 0 || d.Pending() {
+	if n, _ := pollNoEINTR(pfd, 0); n != 0 || d.Pending() {
 		t.Fatalf("readable (%d) or pending (%v) before any frame", n, d.Pending())
 	}
 	start := time.Now()
 	peer.Send(t, nstest.Frame(v.MACA, v.MACB, 1, 100))
-	if n, err := unix.Poll(pfd, 1000); n != 1 || err != nil {
+	if n, err := pollNoEINTR(pfd, 1000); n != 1 || err != nil {
 		t.Fatalf("poll after a frame: %d, %v", n, err)
 	}
 	t.Logf("frame readable after %v", time.Since(start))
@@ -337,7 +349,7 @@ func testPollReadiness(t *testing.T, ver RingVersion) {
 	} else {
 		pool.Free(pkts[0])
 	}
-	if n, _ := unix.Poll(pfd, 0); n != 0 || d.Pending() {
+	if n, _ := pollNoEINTR(pfd, 0); n != 0 || d.Pending() {
 		t.Errorf("readable (%d) or pending (%v) after reading everything", n, d.Pending())
 	}
 }

@@ -246,7 +246,7 @@ func steerInsns(m *ebpf.Map, rings int, gap time.Duration, seed int64) (asm.Inst
 		asm.Add.Imm(asm.R8, 1),
 		asm.And.Imm(asm.R7, steerBuckets-1),
 	)
-	add(bpfasm.SteerBucket("steer", ldMap, int32(gap.Nanoseconds()), stKey)...)
+	add(bpfasm.SteerBucket("steer", ldMap, int32(gap.Nanoseconds()), stKey, 0)...)
 	add(asm.Return())
 	return is, nil
 }

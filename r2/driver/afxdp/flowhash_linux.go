@@ -59,7 +59,7 @@ func flowRedirect(sym string, rings int, seed uint32, loadXsks asm.Instruction, 
 	if rings <= 1 {
 		return append(asm.Instructions{
 			asm.LoadMem(asm.R9, asm.R6, xdpMdRxQueueIndex, asm.Word).WithSymbol(sym),
-		}, stampRedirect(loadXsks)...)
+		}, stampRedirect(loadXsks, 0)...)
 	}
 	need := func(n int32, miss string) asm.Instructions { return bpfasm.Need(asm.R7, asm.R8, n, miss) }
 	unhashed := "fh_done" // ring 0
@@ -157,15 +157,19 @@ func flowRedirect(sym string, rings int, seed uint32, loadXsks asm.Instruction, 
 			asm.Mod.Imm32(asm.R8, int32(rings-1)),
 			asm.Add.Imm32(asm.R8, 1),
 		)
-		add(bpfasm.SteerBucket("fh_steer", steer.loadMap, steer.gapNs, steerKeySlot)...)
+		add(bpfasm.SteerBucket("fh_steer", steer.loadMap, steer.gapNs, steerKeySlot, steerNowSlot)...)
 		add(asm.Mov.Reg32(asm.R9, asm.R0))
+	}
+	nowSlot := int16(0) // read the clock for the stamp
+	if steer != nil {
+		nowSlot = steerNowSlot // steering has read it
 	}
 	add(
 		asm.LoadMem(asm.R2, asm.R6, xdpMdRxQueueIndex, asm.Word).WithSymbol("fh_done"),
 		asm.Mul.Imm32(asm.R2, int32(rings)),
 		asm.Add.Reg32(asm.R9, asm.R2),
 	)
-	return append(insns, stampRedirect(loadXsks)...)
+	return append(insns, stampRedirect(loadXsks, nowSlot)...)
 }
 
 // steering is light-flow steering's part of a redirect program: the
@@ -181,9 +185,13 @@ type steering struct {
 // 1/steerBuckets.
 const steerBuckets = 4096
 
-// steerKeySlot is the stack slot of the bucket's key, below those the
-// host-owned classifier's lookups use.
-const steerKeySlot = -24
+// Stack slots of steering, below those the host-owned classifier's
+// lookups use: the bucket's key, and the clock's reading, which the stamp
+// takes from there (a second bpf_ktime_get_ns would cost ~30 ns a frame).
+const (
+	steerKeySlot = -24
+	steerNowSlot = -32
+)
 
 // newSteerMap makes the bucket map of an interface's programs.
 func newSteerMap() (*ebpf.Map, error) {
@@ -224,7 +232,13 @@ const stampLen = 8
 // the chunk's headroom in zero-copy mode, so that Recv knows how long a
 // frame waited in its ring (Shed, HeadTime), and redirects. A device
 // without metadata support (adjust_meta fails) gets frames unstamped.
-func stampRedirect(loadXsks asm.Instruction) asm.Instructions {
+// With nowSlot not 0 the time is the one an earlier part of the program
+// read into that stack slot (steering's), not read again.
+func stampRedirect(loadXsks asm.Instruction, nowSlot int16) asm.Instructions {
+	clock := asm.FnKtimeGetNs.Call()
+	if nowSlot != 0 {
+		clock = asm.LoadMem(asm.R0, asm.RFP, nowSlot, asm.DWord)
+	}
 	return asm.Instructions{
 		asm.Mov.Reg(asm.R1, asm.R6),
 		asm.Mov.Imm(asm.R2, -stampLen),
@@ -235,7 +249,7 @@ func stampRedirect(loadXsks asm.Instruction) asm.Instructions {
 		asm.Mov.Reg(asm.R2, asm.R7),
 		asm.Add.Imm(asm.R2, stampLen),
 		asm.JGT.Reg(asm.R2, asm.R8, "fh_redirect"),
-		asm.FnKtimeGetNs.Call(),
+		clock,
 		asm.StoreMem(asm.R7, 0, asm.R0, asm.DWord),
 		asm.Mov.Reg(asm.R2, asm.R9).WithSymbol("fh_redirect"),
 		loadXsks,

@@ -58,24 +58,35 @@ const SteerDenseRun = 64
 //	return b->ring - 1;
 //
 // where "return" goes on after the fragment, whose symbols start with
-// sym. gapNs is the gap in nanoseconds. It clobbers R0-R5 and R7; R6, R8
-// and R9 are kept. Buckets are shared by the CPUs unlocked: a race costs a
-// count, and a time stored later by another CPU makes the frame dense.
-func SteerBucket(sym string, loadMap asm.Instruction, gapNs int32, keySlot int16) asm.Instructions {
+// sym. gapNs is the gap in nanoseconds. If nowSlot is not 0 the clock's
+// reading is left in that 8-byte stack slot too, for a program that
+// stamps the frame with it. It clobbers R0-R5 and R7; R6, R8 and R9 are
+// kept. Buckets are shared by the CPUs unlocked: a race costs a count,
+// and a time stored later by another CPU makes the frame dense.
+func SteerBucket(sym string, loadMap asm.Instruction, gapNs int32, keySlot, nowSlot int16) asm.Instructions {
 	l := func(s string) string { return sym + "_" + s }
-	return asm.Instructions{
+	clock := asm.Instructions{asm.FnKtimeGetNs.Call()}
+	if nowSlot != 0 {
+		clock = append(clock, asm.StoreMem(asm.RFP, nowSlot, asm.R0, asm.DWord))
+	}
+	is := asm.Instructions{
 		asm.StoreMem(asm.RFP, keySlot, asm.R7, asm.Word).WithSymbol(sym),
 		loadMap,
 		asm.Mov.Reg(asm.R2, asm.RFP),
 		asm.Add.Imm(asm.R2, int32(keySlot)),
 		asm.FnMapLookupElem.Call(),
 		asm.JNE.Imm(asm.R0, 0, l("bucket")),
-		// Cannot happen (the index is in range); the verifier wants
-		// the check.
+	}
+	// Cannot happen (the index is in range); the verifier wants the
+	// check, and the clock read on every path.
+	is = append(is, clock...)
+	is = append(is,
 		asm.Mov.Reg(asm.R0, asm.R8),
 		asm.Ja.Label(l("done")),
 		asm.Mov.Reg(asm.R7, asm.R0).WithSymbol(l("bucket")),
-		asm.FnKtimeGetNs.Call(),
+	)
+	is = append(is, clock...)
+	return append(is,
 		asm.LoadMem(asm.R2, asm.R7, SteerLast, asm.DWord),
 		asm.StoreMem(asm.R7, SteerLast, asm.R0, asm.DWord),
 		asm.JGE.Reg(asm.R2, asm.R0, l("dense")),
@@ -111,5 +122,5 @@ func SteerBucket(sym string, loadMap asm.Instruction, gapNs int32, keySlot int16
 		asm.StoreMem(asm.R7, SteerRing, asm.R0, asm.Half),
 		asm.Sub.Imm(asm.R0, 1).WithSymbol(l("stay")),
 		asm.Mov.Reg(asm.R0, asm.R0).WithSymbol(l("done")),
-	}
+	)
 }
