@@ -7,7 +7,6 @@ import (
 	"net"
 	"os"
 	"testing"
-	"time"
 
 	"github.com/r2go/r2/r2/packet"
 )
@@ -51,40 +50,7 @@ func TestFanout(t *testing.T) {
 		}
 	}
 	pool := packet.NewPool(0, 64)
-	pkts := make([]*packet.Packet, 64)
-	owner := map[uint16]int{}   // flow -> socket
-	next := map[uint16]uint32{} // flow -> next seq expected
-	total := 0
-	got := [2]int{}
-	deadline := time.Now().Add(waitTimeout)
-	for total < flows*perFlow && time.Now().Before(deadline) {
-		idle := true
-		for i, d := range ds {
-			n := d.Recv(pool, pkts)
-			for _, p := range pkts[:n] {
-				b := p.Data()
-				sport := binary.BigEndian.Uint16(b[34:])
-				seq := binary.BigEndian.Uint32(b[42:])
-				if o, ok := owner[sport]; ok && o != i {
-					t.Errorf("flow %d on socket %d and %d", sport, o, i)
-				}
-				owner[sport] = i
-				if seq != next[sport] {
-					t.Errorf("flow %d: seq %d, want %d", sport, seq, next[sport])
-				}
-				next[sport] = seq + 1
-				pool.Free(p)
-			}
-			total += n
-			got[i] += n
-			if n > 0 {
-				idle = false
-			}
-		}
-		if idle {
-			time.Sleep(time.Millisecond)
-		}
-	}
+	got, total := recvFlowsBySource(t, []func(*packet.Pool, []*packet.Packet) int{ds[0].Recv, ds[1].Recv}, pool, flows*perFlow)
 	if total != flows*perFlow {
 		t.Fatalf("received %d frames, want %d", total, flows*perFlow)
 	}

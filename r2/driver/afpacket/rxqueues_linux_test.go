@@ -49,38 +49,7 @@ func TestRxQueuesOrder(t *testing.T) {
 				}
 			}
 			pool := packet.NewPool(0, 256)
-			pkts := make([]*packet.Packet, 64)
-			ring := map[uint16]int{}    // flow -> ring
-			next := map[uint16]uint32{} // flow -> next seq expected
-			perRing := make([]int, len(d.qs))
-			total := 0
-			deadline := time.Now().Add(waitTimeout)
-			for total < flows*perFlow && time.Now().Before(deadline) {
-				idle := true
-				for i := range d.qs {
-					n := recvQueue(d, i, pool, pkts)
-					for _, p := range pkts[:n] {
-						sport, seq := flowOf(p.Data())
-						if r, ok := ring[sport]; ok && r != i {
-							t.Errorf("flow %d in rings %d and %d", sport, r, i)
-						}
-						ring[sport] = i
-						if seq != next[sport] {
-							t.Errorf("flow %d: seq %d, want %d", sport, seq, next[sport])
-						}
-						next[sport] = seq + 1
-						pool.Free(p)
-					}
-					total += n
-					perRing[i] += n
-					if n > 0 {
-						idle = false
-					}
-				}
-				if idle {
-					unix.Poll([]unix.PollFd{{Fd: int32(d.Fd()), Events: unix.POLLIN}}, 10)
-				}
-			}
+			perRing, total := recvFlowsByRing(t, d, pool, flows*perFlow)
 			if total != flows*perFlow {
 				s, _ := d.Stats()
 				t.Fatalf("received %d frames (per ring %v), want %d; stats %+v", total, perRing, flows*perFlow, s)
@@ -98,6 +67,59 @@ func TestRxQueuesOrder(t *testing.T) {
 			checkPool(t, pool)
 		})
 	}
+}
+
+// recvFlowsByRing receives want udpFrame frames from d's rings, each ring
+// on its own (as Recv would from it alone), checking that each flow (source
+// port) comes from one ring only and in order, and returns how many frames
+// each ring gave and the total (want unless waitTimeout passed first).
+func recvFlowsByRing(t *testing.T, d *Driver, pool *packet.Pool, want int) (perRing []int, total int) {
+	t.Helper()
+	rings := make([]func(*packet.Pool, []*packet.Packet) int, len(d.qs))
+	for i := range rings {
+		rings[i] = func(pool *packet.Pool, pkts []*packet.Packet) int { return recvQueue(d, i, pool, pkts) }
+	}
+	return recvFlowsBySource(t, rings, pool, want)
+}
+
+// recvFlowsBySource receives want udpFrame frames from the sources (rings
+// of a driver, drivers of a fanout group) in turn, checking that each flow
+// (source port) comes from one source only and in order, and returns how
+// many frames each source gave and the total (want unless waitTimeout
+// passed first).
+func recvFlowsBySource(t *testing.T, sources []func(*packet.Pool, []*packet.Packet) int, pool *packet.Pool, want int) (perSource []int, total int) {
+	t.Helper()
+	pkts := make([]*packet.Packet, 64)
+	from := map[uint16]int{}    // flow -> source
+	next := map[uint16]uint32{} // flow -> next seq expected
+	perSource = make([]int, len(sources))
+	for deadline := time.Now().Add(waitTimeout); total < want && time.Now().Before(deadline); {
+		idle := true
+		for i, recv := range sources {
+			n := recv(pool, pkts)
+			for _, p := range pkts[:n] {
+				sport, seq := flowOf(p.Data())
+				if r, ok := from[sport]; ok && r != i {
+					t.Errorf("flow %d from sources %d and %d", sport, r, i)
+				}
+				from[sport] = i
+				if seq != next[sport] {
+					t.Errorf("flow %d: seq %d, want %d", sport, seq, next[sport])
+				}
+				next[sport] = seq + 1
+				pool.Free(p)
+			}
+			total += n
+			perSource[i] += n
+			if n > 0 {
+				idle = false
+			}
+		}
+		if idle {
+			time.Sleep(time.Millisecond)
+		}
+	}
+	return perSource, total
 }
 
 // ringOf sends a frame of flow sport and returns the ring it arrived in.

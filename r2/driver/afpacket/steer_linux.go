@@ -18,11 +18,6 @@ import (
 // that puts sparse flows into ring 0 and every other flow into one of the
 // rings 1..K-1 by its hash. See "Light flows steered to ring 0" in doc.go.
 
-// steerBuckets is the number of flow buckets the program keeps state in (a
-// power of two): two flows share a bucket's state with probability
-// 1/steerBuckets, and then count as one (both dense if either is).
-const steerBuckets = 4096
-
 // Offsets and values the program reads (uapi linux/bpf.h).
 const (
 	skbProtocol = 16 // struct __sk_buff: protocol, the EtherType in network order
@@ -60,13 +55,7 @@ func newSteerer(rings int, gap time.Duration) (*steerer, error) {
 	if gap <= 0 || gap > MaxLightGap {
 		return nil, fmt.Errorf("light-flow steering: gap %v is not in (0, %v]", gap, MaxLightGap)
 	}
-	m, err := ebpf.NewMap(&ebpf.MapSpec{
-		Name:       "r2_steer",
-		Type:       ebpf.Array,
-		KeySize:    4,
-		ValueSize:  bpfasm.SteerValueSize,
-		MaxEntries: steerBuckets,
-	})
+	m, err := ebpf.NewMap(bpfasm.SteerMapSpec())
 	if err != nil {
 		return nil, fmt.Errorf("steering map: %w", err)
 	}
@@ -115,7 +104,7 @@ const (
 //	}
 //	h ^= h >> 29; h *= B; h ^= h >> 32;
 //	home = 1 + (h >> 16 & 0xffff) % (rings - 1);
-//	return steer(&buckets[h & (steerBuckets - 1)], home);  // bpfasm.SteerBucket
+//	return steer(&buckets[h & (bpfasm.SteerBuckets - 1)], home);  // bpfasm.SteerBucket
 //
 // with mix(h, w) = h = (h ^ w) * A. A frame that is not IP, or too short
 // for its header, hashes as the seed alone (one bucket for all of them).
@@ -244,7 +233,7 @@ func steerInsns(m *ebpf.Map, rings int, gap time.Duration, seed int64) (asm.Inst
 		asm.And.Imm(asm.R8, 0xffff),
 		asm.Mod.Imm(asm.R8, int32(rings-1)),
 		asm.Add.Imm(asm.R8, 1),
-		asm.And.Imm(asm.R7, steerBuckets-1),
+		asm.And.Imm(asm.R7, bpfasm.SteerBuckets-1),
 	)
 	add(bpfasm.SteerBucket("steer", ldMap, int32(gap.Nanoseconds()), stKey, 0)...)
 	add(asm.Return())

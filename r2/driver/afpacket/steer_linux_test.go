@@ -255,31 +255,7 @@ func TestSteeringRings(t *testing.T) {
 			peer.Send(t, udpFrame(v.MACA, v.MACB, uint16(4000+fl), uint32(seq)))
 		}
 	}
-	pkts := make([]*packet.Packet, 64)
-	ring := map[uint16]int{}
-	next := map[uint16]uint32{}
-	perRing := make([]int, len(d.qs))
-	total := 0
-	for deadline := time.Now().Add(waitTimeout); total < flows*perFlow && time.Now().Before(deadline); {
-		for i := range d.qs {
-			n := recvQueue(d, i, pool, pkts)
-			for _, p := range pkts[:n] {
-				sport, seq := flowOf(p.Data())
-				if r, ok := ring[sport]; ok && r != i {
-					t.Errorf("flow %d in rings %d and %d", sport, r, i)
-				}
-				ring[sport] = i
-				if seq != next[sport] {
-					t.Errorf("flow %d: seq %d, want %d", sport, seq, next[sport])
-				}
-				next[sport] = seq + 1
-				pool.Free(p)
-			}
-			total += n
-			perRing[i] += n
-		}
-		time.Sleep(time.Millisecond)
-	}
+	perRing, total := recvFlowsByRing(t, d, pool, flows*perFlow)
 	if total != flows*perFlow {
 		t.Fatalf("received %d of %d frames (per ring %v)", total, flows*perFlow, perRing)
 	}

@@ -151,7 +151,7 @@ func flowRedirect(sym string, rings int, seed uint32, loadXsks asm.Instruction, 
 		// more: stampRedirect reads them again.
 		add(
 			asm.Mov.Reg32(asm.R7, asm.R9),
-			asm.And.Imm32(asm.R7, steerBuckets-1),
+			asm.And.Imm32(asm.R7, bpfasm.SteerBuckets-1),
 			asm.Mov.Reg32(asm.R8, asm.R9),
 			asm.RSh.Imm32(asm.R8, 16),
 			asm.Mod.Imm32(asm.R8, int32(rings-1)),
@@ -173,17 +173,12 @@ func flowRedirect(sym string, rings int, seed uint32, loadXsks asm.Instruction, 
 }
 
 // steering is light-flow steering's part of a redirect program: the
-// instruction that loads its bucket map (an array of steerBuckets
-// bpfasm.SteerValueSize-byte values) into R1, and the gap.
+// instruction that loads its bucket map (bpfasm.SteerMapSpec) into R1,
+// and the gap.
 type steering struct {
 	loadMap asm.Instruction
 	gapNs   int32
 }
-
-// steerBuckets is the number of flow buckets of the steering map (a power
-// of two): two flows share a bucket's state with probability
-// 1/steerBuckets.
-const steerBuckets = 4096
 
 // Stack slots of steering, below those the host-owned classifier's
 // lookups use: the bucket's key, and the clock's reading, which the stamp
@@ -195,13 +190,7 @@ const (
 
 // newSteerMap makes the bucket map of an interface's programs.
 func newSteerMap() (*ebpf.Map, error) {
-	m, err := ebpf.NewMap(&ebpf.MapSpec{
-		Name:       "r2_steer",
-		Type:       ebpf.Array,
-		KeySize:    4,
-		ValueSize:  bpfasm.SteerValueSize,
-		MaxEntries: steerBuckets,
-	})
+	m, err := ebpf.NewMap(bpfasm.SteerMapSpec())
 	if err != nil {
 		return nil, fmt.Errorf("steering map: %w", err)
 	}

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/r2go/r2/r2/internal/bpfasm"
 	"github.com/r2go/r2/r2/internal/nstest"
 	"github.com/r2go/r2/r2/packet"
 )
@@ -313,8 +314,8 @@ func TestRxRingsSteering(t *testing.T) {
 	bucketRing := map[uint32]int{}
 	for _, f := range sent {
 		h := hashOf(f)
-		if _, ok := bucketRing[h%steerBuckets]; !ok {
-			bucketRing[h%steerBuckets] = 1 + int(h>>16)%(rings-1)
+		if _, ok := bucketRing[h%bpfasm.SteerBuckets]; !ok {
+			bucketRing[h%bpfasm.SteerBuckets] = 1 + int(h>>16)%(rings-1)
 		}
 	}
 	peer.Send(t, sent...)
@@ -323,7 +324,7 @@ func TestRxRingsSteering(t *testing.T) {
 	used := map[int]int{}
 	for i, f := range frames {
 		used[got[i]]++
-		if want := bucketRing[hashOf(f)%steerBuckets]; got[i] != want {
+		if want := bucketRing[hashOf(f)%bpfasm.SteerBuckets]; got[i] != want {
 			t.Errorf("dense frame %x came through ring %d, want its bucket's %d", f[12:], got[i], want)
 		}
 		if f[12] == 0x88 { // no flow order to check

@@ -4,6 +4,7 @@ import (
 	"math"
 	"time"
 
+	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
 )
 
@@ -22,6 +23,23 @@ const (
 	SteerDense     = 12 // u32: dense arrivals in a row, at most SteerDenseRun
 	SteerValueSize = 16
 )
+
+// SteerBuckets is the number of flow buckets of a steering map (a power
+// of two): two flows share a bucket's state with probability
+// 1/SteerBuckets, and then count as one (both dense if either is).
+const SteerBuckets = 4096
+
+// SteerMapSpec is the spec of a steering map: an array of SteerBuckets
+// buckets of SteerValueSize bytes, keyed by the bucket's index.
+func SteerMapSpec() *ebpf.MapSpec {
+	return &ebpf.MapSpec{
+		Name:       "r2_steer",
+		Type:       ebpf.Array,
+		KeySize:    4,
+		ValueSize:  SteerValueSize,
+		MaxEntries: SteerBuckets,
+	}
+}
 
 // SteerSparseRun is how many sparse arrivals in a row a bucket needs
 // before its flow goes to ring 0: a flow's first frame counts as sparse
