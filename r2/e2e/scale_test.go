@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -87,19 +88,7 @@ func scaleRun(t *testing.T, threads int, cpus []string, genCPU string, d time.Du
 	if show := r2.must(t, "r2intf", "show"); strings.Count(show, "afxdp") != 2 {
 		t.Fatalf("interfaces not on afxdp:\n%s", show)
 	}
-	cfg := filepath.Join(t.TempDir(), "flows.trafgen")
-	text := fmt.Sprintf("{\n  eth(da=%s, sa=%s, type=0x0800),\n  ipv4(saddr=%s, daddr=10.9.0.1, ttl=64),\n  udp(sp=dinc(1000, 1015), dp=9),\n  fill(0x00, 18)\n}\n",
-		tp.RouterMACA, tp.H1MAC, tp.H1IP)
-	if err := os.WriteFile(cfg, []byte(text), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	gen := exec.Command("ip", "netns", "exec", tp.H1NS, "taskset", "-c", genCPU,
-		"trafgen", "-o", tp.H1If, "-i", cfg, "-P", "1", "-Q", "--qdisc-path", "--no-sock-mem", "-C")
-	gen.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := gen.Start(); err != nil {
-		t.Fatalf("trafgen: %v", err)
-	}
-	defer func() { gen.Process.Kill(); gen.Wait() }()
+	defer startFlood(t, tp, genCPU, "--qdisc-path")()
 	time.Sleep(300 * time.Millisecond) // ramp up
 	tx := "IfNode:" + tp.RouterIfB + "/tx"
 	rx := "IfNode:" + tp.RouterIfA + "/rx"
@@ -110,6 +99,32 @@ func scaleRun(t *testing.T, threads int, cpus []string, genCPU string, d time.Du
 	el := time.Since(start).Seconds()
 	per := r2.perThreadN(t, rx, threads)
 	return float64(firstOf(c1[tx])-firstOf(c0[tx])) / el, per
+}
+
+// startFlood starts trafgen in h1 flooding 16 UDP flows (source ports
+// 1000-1015) of 64-byte frames to 10.9.0.1 through R2's interface A, on
+// CPU cpu ("": any), with extra trafgen flags; the returned func stops it
+// (call it, or defer it: the test's end does not).
+func startFlood(t *testing.T, tp *topo.Topology, cpu string, flags ...string) (stop func()) {
+	t.Helper()
+	cfg := filepath.Join(t.TempDir(), "flows.trafgen")
+	text := fmt.Sprintf("{\n  eth(da=%s, sa=%s, type=0x0800),\n  ipv4(saddr=%s, daddr=10.9.0.1, ttl=64),\n  udp(sp=dinc(1000, 1015), dp=9),\n  fill(0x00, 18)\n}\n",
+		tp.RouterMACA, tp.H1MAC, tp.H1IP)
+	if err := os.WriteFile(cfg, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"netns", "exec", tp.H1NS}
+	if cpu != "" {
+		args = append(args, "taskset", "-c", cpu)
+	}
+	args = append(args, "trafgen", "-o", tp.H1If, "-i", cfg, "-P", "1", "-Q", "--no-sock-mem", "-C")
+	gen := exec.Command("ip", append(args, flags...)...)
+	gen.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := gen.Start(); err != nil {
+		t.Fatalf("trafgen: %v", err)
+	}
+	var once sync.Once
+	return func() { once.Do(func() { gen.Process.Kill(); gen.Wait() }) }
 }
 
 // perThreadN reads counter name's first value for threads 0..n-1.

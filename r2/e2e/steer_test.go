@@ -6,12 +6,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -72,19 +68,8 @@ func steerFlood(t *testing.T, d *daemon, tp *topo.Topology) {
 		t.Fatalf("steering off:\n%s", logs)
 	}
 
-	cfg := filepath.Join(t.TempDir(), "flood.trafgen")
-	text := fmt.Sprintf("{\n  eth(da=%s, sa=%s, type=0x0800),\n  ipv4(saddr=%s, daddr=10.9.0.1, ttl=64),\n  udp(sp=dinc(1000, 1015), dp=9),\n  fill(0x00, 18)\n}\n",
-		tp.RouterMACA, tp.H1MAC, tp.H1IP)
-	if err := os.WriteFile(cfg, []byte(text), 0o644); err != nil {
-		t.Fatal(err)
-	}
 	before := d.counters(t)
-	gen := exec.Command("ip", "netns", "exec", tp.H1NS, "trafgen", "-o", tp.H1If, "-i", cfg, "-P", "1", "-Q", "--no-sock-mem", "-C")
-	gen.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := gen.Start(); err != nil {
-		t.Fatalf("trafgen: %v", err)
-	}
-	stopGen := func() { gen.Process.Kill(); gen.Wait() }
+	stopGen := startFlood(t, tp, "")
 	defer stopGen()
 	time.Sleep(300 * time.Millisecond)
 
