@@ -1,6 +1,32 @@
 package engine
 
-import "golang.org/x/sys/unix"
+import (
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// rtBreather is how long a real-time thread sleeps at each busy yield
+// (Config.BusyYield: after busyYieldEvery without sleeping, then every
+// busyYieldEvery). While a SCHED_FIFO thread runs, nothing of the ordinary
+// scheduler runs on its CPU: not ksoftirqd, which takes over the receive
+// work that a burst of R2's own sends raises beyond what the kernel does
+// inline (on a veth, the frames for the peer and the replies coming back
+// through it), nor Go's other threads. Only the kernel's RT throttling
+// (sched_rt_runtime_us: 50 ms a second by default) would let them in, so
+// under a flood a ping's reply could wait tens of milliseconds.
+const rtBreather = 50 * time.Microsecond
+
+// rtBreathEvery is how long a real-time thread runs without sleeping
+// before it breathes, and then how often.
+const rtBreathEvery = 2 * time.Millisecond
+
+// breathe sleeps rtBreather in the kernel (an hrtimer, not the Go
+// runtime's timers), leaving the CPU to whatever else is runnable there.
+func breathe() {
+	ts := unix.NsecToTimespec(int64(rtBreather))
+	_ = unix.Nanosleep(&ts, nil) // interrupted early: a shorter breath
+}
 
 // setRealTime puts the calling OS thread under SCHED_FIFO at priority
 // prio (1..99). Only this thread: the Go runtime's other threads (the API,

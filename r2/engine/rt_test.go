@@ -2,7 +2,9 @@ package engine
 
 import (
 	"os"
+	"runtime"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -48,5 +50,84 @@ func TestRealTimePriority(t *testing.T) {
 	o.OnThread(0, func(*Thread) { policy, _, _ = schedPolicy() })
 	if policy != 0 { // SCHED_OTHER
 		t.Errorf("RTPriority 0: policy %d, want SCHED_OTHER", policy)
+	}
+}
+
+// TestRealTimeBreaths: a real-time thread kept busy (busy polling) sleeps
+// briefly every rtBreathEvery, so an ordinary thread on its CPU still runs
+// every few milliseconds; without the breaths it would wait for what the
+// kernel lends ordinary tasks beside real-time ones.
+func TestRealTimeBreaths(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Fatal("needs root (CAP_SYS_NICE) for SCHED_FIFO: run as root")
+	}
+	var set unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &set); err != nil {
+		t.Fatal(err)
+	}
+	cpu := -1
+	for i := range 1024 {
+		if set.IsSet(i) {
+			cpu = i
+		}
+	}
+	e, err := New(Config{Threads: 1, Packets: 64, RTPriority: 7, BusyPoll: true, CPUs: []int{cpu}, Logf: t.Logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	var policy int
+	e.OnThread(0, func(*Thread) { policy, _, _ = schedPolicy() })
+	if policy != unix.SCHED_FIFO {
+		t.Fatalf("forwarding thread's policy %d, want SCHED_FIFO", policy)
+	}
+
+	// An ordinary thread on the same CPU notes the longest it went
+	// without running.
+	type result struct {
+		loops  int
+		maxGap time.Duration
+		err    error
+	}
+	done := make(chan result, 1)
+	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		var one unix.CPUSet
+		one.Set(cpu)
+		if err := unix.SchedSetaffinity(0, &one); err != nil {
+			done <- result{err: err}
+			return
+		}
+		var r result
+		last := time.Now()
+		for end := last.Add(600 * time.Millisecond); last.Before(end); r.loops++ {
+			now := time.Now()
+			r.maxGap = max(r.maxGap, now.Sub(last))
+			last = now
+		}
+		done <- r
+	}()
+	b0 := e.Stats()[0].RTBreaths
+	var r result
+	select {
+	case r = <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("an ordinary thread on the real-time thread's CPU did not finish 600 ms of work in 5 s")
+	}
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	breaths := e.Stats()[0].RTBreaths - b0
+	t.Logf("CPU %d: %d breaths; the ordinary thread looped %d times, longest without the CPU %v", cpu, breaths, r.loops, r.maxGap)
+	if breaths == 0 {
+		t.Error("the busy real-time thread never breathed")
+	}
+	// Without breaths the gap is the kernel's to give: 142 ms here (6.18,
+	// whose fair server lends ordinary tasks 50 ms a second), up to
+	// ~950 ms with RT throttling alone. With them, a few ms: an ordinary
+	// thread kept waiting is the first the scheduler picks in a breath.
+	if r.maxGap > 60*time.Millisecond {
+		t.Errorf("an ordinary thread on the real-time thread's CPU waited %v to run, want a few ms (rtBreathEvery %v)", r.maxGap, rtBreathEvery)
 	}
 }

@@ -102,7 +102,7 @@ type Thread struct {
 	done     chan struct{}
 	logf     func(string, ...any)
 
-	runs, sleeps, rawWaits, yields, busyYields, quiets uint64
+	runs, sleeps, rawWaits, yields, busyYields, breaths, quiets uint64
 	// c are the thread's activity counters in shared memory, named
 	// "Thread/...": they show that an idle thread sleeps (few epoll waits
 	// per second) and how many syscalls a busy one makes per packet.
@@ -110,14 +110,14 @@ type Thread struct {
 }
 
 type threadCounters struct {
-	runs, idleRuns, sleeps, wakeups, timeouts, warmSleeps, rawWaits, yields, busyYields, quiets counters.Counter
+	runs, idleRuns, sleeps, wakeups, timeouts, warmSleeps, rawWaits, yields, busyYields, breaths, quiets counters.Counter
 }
 
 func newThreadCounters(reg *counters.Registry, thread int) threadCounters {
 	c := func(s string) counters.Counter { return reg.Counter(thread, "Thread/"+s) }
 	return threadCounters{runs: c("runs"), idleRuns: c("idle_runs"), sleeps: c("epoll_waits"),
 		wakeups: c("eventfd_wakeups"), timeouts: c("epoll_timeouts"), warmSleeps: c("warm_sleeps"), rawWaits: c("raw_waits"), yields: c("warm_yields"),
-		busyYields: c("busy_yields"), quiets: c("quiets")}
+		busyYields: c("busy_yields"), breaths: c("rt_breaths"), quiets: c("quiets")}
 }
 
 // ID is the thread's index.
@@ -161,6 +161,9 @@ func (t *Thread) run() {
 	// awake is when the thread last returned from epoll: how long it
 	// has run without sleeping (busyYield).
 	awake := t.g.Now()
+	// lastBreath is when a real-time thread last slept briefly while
+	// busy (breathe).
+	var lastBreath int64
 	for {
 		if t.handle() {
 			return
@@ -179,6 +182,12 @@ func (t *Thread) run() {
 			if t.busyYield && now-max(awake, lastYield) >= int64(busyYieldEvery) {
 				t.yieldBusy()
 				lastYield = t.g.Now()
+			}
+			if t.rtprio > 0 && now-max(awake, lastBreath) >= int64(rtBreathEvery) {
+				t.breaths++
+				t.c.breaths.Inc()
+				breathe()
+				lastBreath = t.g.Now()
 			}
 			if work && !t.quiet && now-awake >= int64(quietAfter) {
 				t.setQuiet(true)
@@ -431,6 +440,9 @@ type Stats struct {
 	// BusyYields counts the passes of a thread that ran for
 	// busyYieldEvery without sleeping (Config.BusyYield).
 	BusyYields uint64
+	// RTBreaths counts the short sleeps of a real-time thread that ran
+	// rtBreathEvery without sleeping (breathe).
+	RTBreaths uint64
 	// Quiets counts the times the busy thread stopped its interfaces'
 	// descriptors signalling (quietAfter).
 	Quiets uint64
@@ -455,7 +467,7 @@ func (e *Engine) Stats() []Stats {
 			// clock is this forwarding thread's alone.
 			_ = unix.ClockGettime(unix.CLOCK_THREAD_CPUTIME_ID, &ts)
 			out[i] = Stats{Thread: i, Runs: t.runs, Sleeps: t.sleeps, EpollWaits: t.poller.Waits(),
-				Wakeups: t.waker.Writes(), WarmYields: t.yields, RawWaits: t.rawWaits, BusyYields: t.busyYields, Quiets: t.quiets, CPU: time.Duration(ts.Nano()), Pool: t.pool.Stats()}
+				Wakeups: t.waker.Writes(), WarmYields: t.yields, RawWaits: t.rawWaits, BusyYields: t.busyYields, RTBreaths: t.breaths, Quiets: t.quiets, CPU: time.Duration(ts.Nano()), Pool: t.pool.Stats()}
 			if b := t.pool.Big(); b != nil {
 				b.Reclaim()
 				out[i].Big = b.Stats()
