@@ -168,7 +168,11 @@ func (d *Driver) open() error {
 		// Loaded before the sockets join: if it cannot be, the group
 		// is made in hash mode instead (in eBPF mode without a
 		// program every frame would go to the first ring).
-		if d.steer, d.steerErr = newSteerer(c.RxQueues, c.LightGap); d.steerErr == nil {
+		if d.steer, d.steerErr = newSteerer(c.RxQueues, c.LightGap); d.steerErr == nil && refuseSteer {
+			d.steer.close()
+			d.steer, d.steerErr = nil, errors.New("refused by a test")
+		}
+		if d.steerErr == nil {
 			fan.mode = unix.PACKET_FANOUT_EBPF
 		}
 	}

@@ -32,6 +32,10 @@ const (
 	ip6Hdr = 40
 )
 
+// refuseSteer makes Open act as if the steering program failed to load
+// (tests of the fallback to the kernel's hash).
+var refuseSteer bool
+
 // steerer is an interface's steering program and the map of its buckets.
 type steerer struct {
 	prog *ebpf.Program

@@ -317,3 +317,38 @@ func BenchmarkSteerProgram(b *testing.B) {
 		})
 	}
 }
+
+// TestSteeringRefused: a driver whose steering program cannot be loaded
+// still opens, with the kernel's hash over its rings, and says why.
+func TestSteeringRefused(t *testing.T) {
+	refuseSteer = true
+	defer func() { refuseSteer = false }()
+	v := newVethPair(t, 1500)
+	d := v.openDriver(t, Config{Version: RingV2, Frames: 4096, RxQueues: 4, LightGap: DefaultLightGap})
+	if on, why := d.Steering(); on || why == nil {
+		t.Fatalf("Steering() = %v, %v: want off, with the reason", on, why)
+	}
+	peer := openRaw(t, v.B, v.IdxB, false)
+	pool := packet.NewPool(0, 256)
+	for seq := range 10 {
+		for fl := range 32 {
+			peer.Send(t, udpFrame(v.MACA, v.MACB, uint16(4000+fl), uint32(seq)))
+		}
+	}
+	perRing, total := recvFlowsByRing(t, d, pool, 320)
+	if total != 320 {
+		t.Fatalf("received %d of 320 frames (per ring %v)", total, perRing)
+	}
+	used := 0
+	for _, n := range perRing {
+		if n > 0 {
+			used++
+		}
+	}
+	// (An eBPF group left without its program would put every frame
+	// in ring 0.)
+	if perRing[0] == 0 || used < 3 {
+		t.Errorf("frames per ring %v: want 32 flows spread over the rings by the kernel's hash, ring 0 among them", perRing)
+	}
+	checkPool(t, pool)
+}
