@@ -220,6 +220,10 @@ const (
 	// DrvKernelFilterOff counts opens of a driver asked for a kernel
 	// receive filter that runs without one (the reason is logged).
 	DrvKernelFilterOff = "drv_kernel_filter_off"
+	// DrvSteeringOff counts opens of a driver asked to steer light flows
+	// to a ring of their own (AF_PACKET's light_gap_us) that runs with
+	// the kernel's hash instead (the reason is logged).
+	DrvSteeringOff = "drv_steering_off"
 	// DrvRxLong counts frames an AF_PACKET driver read from its socket's
 	// queue because they were longer than a receive ring slot
 	// (super-frames, with vnet headers).

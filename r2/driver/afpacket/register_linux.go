@@ -66,8 +66,13 @@ func open(a driver.OpenArgs) (driver.Driver, error) {
 	if err != nil {
 		return nil, err // a nil *Driver must not become a non-nil driver.Driver
 	}
-	if _, why := d.Steering(); why != nil && a.Logf != nil {
-		a.Logf("interface %s: afpacket rings without light-flow steering (flows spread by the kernel's hash; a light flow may share a flood's ring): %v", a.Ifname, why)
+	if _, why := d.Steering(); why != nil {
+		if c := a.Counter(driver.DrvSteeringOff); c.Valid() {
+			c.Inc()
+		}
+		if a.Logf != nil {
+			a.Logf("interface %s: afpacket rings without light-flow steering (flows spread by the kernel's hash; a light flow may share a flood's ring; counted in %s): %v", a.Ifname, driver.DrvSteeringOff, why)
+		}
 	}
 	if _, why := d.KernelFilter(); why != nil {
 		if c := a.Counter(driver.DrvKernelFilterOff); c.Valid() {

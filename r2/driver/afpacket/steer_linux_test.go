@@ -4,6 +4,8 @@ package afpacket
 
 import (
 	"encoding/binary"
+	"fmt"
+	"strings"
 	"net/netip"
 	"testing"
 	"time"
@@ -11,7 +13,11 @@ import (
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
 
+	"github.com/r2go/r2/counters"
+	"github.com/r2go/r2/r2/driver"
 	"github.com/r2go/r2/r2/internal/bpfasm"
+	"github.com/r2go/r2/r2/internal/nstest"
+	"github.com/r2go/r2/r2/names"
 	"github.com/r2go/r2/r2/packet"
 )
 
@@ -351,4 +357,47 @@ func TestSteeringRefused(t *testing.T) {
 		t.Errorf("frames per ring %v: want 32 flows spread over the rings by the kernel's hash, ring 0 among them", perRing)
 	}
 	checkPool(t, pool)
+}
+
+// TestSteeringRefusedCounted: opened through the registry with the
+// daemon's settings, a driver whose steering program cannot load counts
+// it in drv_steering_off and logs why; one that steers counts nothing.
+func TestSteeringRefusedCounted(t *testing.T) {
+	for _, refuse := range []bool{false, true} {
+		refuseSteer = refuse
+		v := newVethPair(t, 1500)
+		reg, err := counters.NewMem(counters.Sizes{Entries: 64, Names: 4096, Values: 64})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var logged []string
+		node := names.IfNode(v.IfA)
+		var d driver.Driver
+		err = nstest.InNS(v.A, func() error {
+			var err error
+			d, err = open(driver.OpenArgs{Ifname: v.IfA, Registry: reg, Node: node,
+				Settings: driver.Settings{Frames: 1024, RxQueues: 4, LightGap: DefaultLightGap, NoKernelRxFilter: true},
+				Logf:     func(f string, a ...any) { logged = append(logged, fmt.Sprintf(f, a...)) }})
+			return err
+		})
+		refuseSteer = false
+		if err != nil {
+			t.Fatal(err)
+		}
+		d.Close()
+		var off uint64
+		for _, e := range reg.Snapshot() {
+			if e.Name == names.Counter(node, driver.DrvSteeringOff) {
+				off = e.Values[0]
+			}
+		}
+		reg.Close()
+		said := strings.Contains(strings.Join(logged, "\n"), "without light-flow steering")
+		if refuse && (off != 1 || !said) {
+			t.Errorf("refused: %s = %d, logged %q; want 1 and the reason", driver.DrvSteeringOff, off, logged)
+		}
+		if !refuse && (off != 0 || said) {
+			t.Errorf("steering: %s = %d, logged %q; want nothing", driver.DrvSteeringOff, off, logged)
+		}
+	}
 }
