@@ -5,8 +5,8 @@ package afpacket
 import (
 	"encoding/binary"
 	"fmt"
-	"strings"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
