@@ -6,15 +6,17 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// rtBreather is how long a real-time thread sleeps at each busy yield
-// (Config.BusyYield: after busyYieldEvery without sleeping, then every
-// busyYieldEvery). While a SCHED_FIFO thread runs, nothing of the ordinary
+// rtBreather is how long a real-time thread sleeps once it has run
+// rtBreathEvery without sleeping, and then every rtBreathEvery while it
+// stays busy. While a SCHED_FIFO thread runs, nothing of the ordinary
 // scheduler runs on its CPU: not ksoftirqd, which takes over the receive
 // work that a burst of R2's own sends raises beyond what the kernel does
 // inline (on a veth, the frames for the peer and the replies coming back
-// through it), nor Go's other threads. Only the kernel's RT throttling
-// (sched_rt_runtime_us: 50 ms a second by default) would let them in, so
-// under a flood a ping's reply could wait tens of milliseconds.
+// through it), nor Go's other threads. Only what the kernel lends ordinary
+// tasks beside real-time ones (RT throttling, or 6.12's fair server: 50 ms
+// a second by default) would let them in, so under a flood a ping's reply
+// waited milliseconds (p99 9-12 ms measured; README, "A real-time thread
+// breathes").
 const rtBreather = 50 * time.Microsecond
 
 // rtBreathEvery is how long a real-time thread runs without sleeping

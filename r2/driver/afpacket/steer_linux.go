@@ -83,9 +83,10 @@ func newSteerer(rings int, gap time.Duration) (*steerer, error) {
 	return &steerer{prog: prog, m: m}, nil
 }
 
-// Multipliers of the flow hash (odd 64-bit constants, from MurmurHash3's
-// finaliser and the golden ratio): each word of the flow's key is xored in
-// and the sum multiplied, and the end folded, so that every bit of the key
+// Multipliers of the flow hash (odd constants: the golden ratio's 32 bits,
+// an immediate that the 64-bit multiply sign-extends, and MurmurHash3's
+// 64-bit finaliser): each word of the flow's key is xored in and the sum
+// multiplied by A, and the end folded with B, so that every bit of the key
 // reaches the bits the bucket and the ring are taken from.
 const (
 	steerMulA = -0x61c88647         // 0x9e3779b9, sign-extended (an immediate)
@@ -154,9 +155,9 @@ func steerInsns(m *ebpf.Map, rings int, gap time.Duration, seed int64) (asm.Inst
 		asm.JEq.Imm(asm.R2, bpfasm.NE16(fEtherIPv6), "v6"),
 		asm.Ja.Label("hashed"),
 	)
-	// IPv4: the header and the ports (if the header has no options) in
-	// one load; without them (a short frame) the header alone.
-	// R8 says whether the ports were loaded.
+	// header loads an IP header of n bytes and the 4 after it (the ports,
+	// if the header has no options) in one call; without them (a short
+	// frame) the header alone. R8 says whether the ports were loaded.
 	header := func(sym string, n int32) asm.Instructions {
 		is := asm.Instructions{asm.Mov.Imm(asm.R2, 0).WithSymbol(sym)}
 		is = append(is, load(stHdr, n+4)...)
@@ -169,6 +170,7 @@ func steerInsns(m *ebpf.Map, rings int, gap time.Duration, seed int64) (asm.Inst
 			asm.Mov.Imm(asm.R8, 0),
 			asm.JNE.Imm(asm.R0, 0, "hashed"))
 	}
+	// IPv4.
 	add(header("v4", ip4Hdr)...)
 	add(asm.LoadMem(asm.R9, asm.RFP, stHdr+12, asm.Word).WithSymbol("v4hdr")) // source
 	add(mix(asm.R9)...)

@@ -4,7 +4,6 @@ package afxdp
 
 import (
 	"encoding/binary"
-	"fmt"
 	"time"
 
 	"github.com/cilium/ebpf"
@@ -143,6 +142,7 @@ func flowRedirect(sym string, rings int, seed uint32, loadXsks asm.Instruction, 
 		asm.RSh.Imm32(asm.R2, 16),
 		asm.Xor.Reg32(asm.R9, asm.R2),
 	)
+	var nowSlot int16 // 0: the stamp reads the clock
 	if steer == nil {
 		add(asm.And.Imm32(asm.R9, int32(rings-1)))
 	} else {
@@ -159,10 +159,7 @@ func flowRedirect(sym string, rings int, seed uint32, loadXsks asm.Instruction, 
 		)
 		add(bpfasm.SteerBucket("fh_steer", steer.loadMap, steer.gapNs, steerKeySlot, steerNowSlot)...)
 		add(asm.Mov.Reg32(asm.R9, asm.R0))
-	}
-	nowSlot := int16(0) // read the clock for the stamp
-	if steer != nil {
-		nowSlot = steerNowSlot // steering has read it
+		nowSlot = steerNowSlot // the stamp takes steering's clock reading
 	}
 	add(
 		asm.LoadMem(asm.R2, asm.R6, xdpMdRxQueueIndex, asm.Word).WithSymbol("fh_done"),
@@ -187,15 +184,6 @@ const (
 	steerKeySlot = -24
 	steerNowSlot = -32
 )
-
-// newSteerMap makes the bucket map of an interface's programs.
-func newSteerMap() (*ebpf.Map, error) {
-	m, err := ebpf.NewMap(bpfasm.SteerMapSpec())
-	if err != nil {
-		return nil, fmt.Errorf("steering map: %w", err)
-	}
-	return m, nil
-}
 
 // steerWith is the steering of a program with bucket map m and gap; nil
 // (no steering) if m is nil.

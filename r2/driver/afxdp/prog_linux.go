@@ -12,6 +12,8 @@ import (
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
 	"github.com/cilium/ebpf/link"
+
+	"github.com/r2go/r2/r2/internal/bpfasm"
 )
 
 // xdpPass is XDP_PASS (enum xdp_action, include/uapi/linux/bpf.h).
@@ -70,8 +72,8 @@ func newRedirectProg(queues, rings int, gap time.Duration, flags uint32) (_ *xdp
 		}
 	}()
 	if gap > 0 && rings > 1 {
-		if x.steer, err = newSteerMap(); err != nil {
-			return nil, err
+		if x.steer, err = ebpf.NewMap(bpfasm.SteerMapSpec()); err != nil {
+			return nil, fmt.Errorf("steering map: %w", err)
 		}
 		x.gap = gap
 	}
