@@ -123,6 +123,9 @@ func TestRealTimeBreaths(t *testing.T) {
 	if breaths == 0 {
 		t.Error("the busy real-time thread never breathed")
 	}
+	if a := testing.AllocsPerRun(20, breathe); a != 0 {
+		t.Errorf("breathe: %v allocs/run, want 0", a)
+	}
 	// Without breaths the gap is the kernel's to give: 142 ms here (6.18,
 	// whose fair server lends ordinary tasks 50 ms a second), up to
 	// ~950 ms with RT throttling alone. With them, a few ms: an ordinary

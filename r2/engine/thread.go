@@ -149,6 +149,7 @@ func (t *Thread) run() {
 	if t.rtprio > 0 {
 		if err := setRealTime(t.rtprio); err != nil {
 			t.logf("thread %d: real-time priority %d: %v (running at ordinary priority)", t.id, t.rtprio, err)
+			t.rtprio = 0 // an ordinary thread need not breathe
 		}
 	}
 	ready := make([]uint64, 64)

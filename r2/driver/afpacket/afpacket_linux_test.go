@@ -119,6 +119,9 @@ func TestConfigDefaults(t *testing.T) {
 		{name: "one queue by default", c: Config{}, check: func(c Config) bool { return c.RxQueues == DefaultRxQueues }},
 		{name: "too many queues", c: Config{RxQueues: MaxRxQueues + 1}, wantErr: "65 receive queues: want 1 to 64"},
 		{name: "negative queues", c: Config{RxQueues: -1}, wantErr: "receive queues"},
+		{name: "negative light gap", c: Config{RxQueues: 4, LightGap: -time.Millisecond}, wantErr: "light-flow gap -1ms"},
+		{name: "light gap too long", c: Config{RxQueues: 4, LightGap: MaxLightGap + 1}, wantErr: "light-flow gap"},
+		{name: "light gap", c: Config{RxQueues: 4, LightGap: MaxLightGap}, check: func(c Config) bool { return c.LightGap == MaxLightGap }},
 		{name: "v2 frames shared by queues", c: Config{NoVnetHdr: true, Frames: 100, RxQueues: 3}, check: func(c Config) bool {
 			return c.Frames == 102 // 34 a ring: whole pages of 2 slots
 		}},

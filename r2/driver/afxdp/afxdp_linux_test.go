@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"golang.org/x/sys/unix"
 
+	"github.com/r2go/r2/r2/internal/bpfasm"
 	"github.com/r2go/r2/r2/internal/nstest"
 	"github.com/r2go/r2/r2/internal/pagemem"
 	"github.com/r2go/r2/r2/packet"
@@ -159,6 +160,8 @@ func TestConfigDefaults(t *testing.T) {
 		{name: "rings not power of two", c: Config{Pool: pool, RxRings: 3}, wantErr: "receive rings 3"},
 		{name: "too many rings", c: Config{Pool: pool, RxRings: 16}, wantErr: "receive rings 16"},
 		{name: "rings too small", c: Config{Pool: pool, RingSize: 64, RxRings: 2}, wantErr: "each of 2 receive rings"},
+		{name: "negative light gap", c: Config{Pool: pool, RxRings: 2, LightGap: -time.Millisecond}, wantErr: "light-flow gap -1ms"},
+		{name: "light gap too long", c: Config{Pool: pool, RxRings: 2, LightGap: bpfasm.SteerMaxGap + 1}, wantErr: "light-flow gap"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
