@@ -30,7 +30,8 @@ const (
 
 // TestLightFlowSteering runs the daemon with one thread and four receive
 // rings per interface (AF_PACKET's fanout sockets, AF_XDP's sockets on the
-// veth's queue) and light-flow steering (-light-gap, -afxdp-light-gap)
+// veth's queue), and with two AF_PACKET threads of four rings each, and
+// light-flow steering (-light-gap, -afxdp-light-gap)
 // while trafgen floods 16 UDP flows from h1 through R2. Beside the flood,
 // a ping every 50 ms and a UDP flow that alternates single datagrams and
 // bursts, each after a pause longer than the gap (so it moves between
@@ -41,16 +42,22 @@ const (
 func TestLightFlowSteering(t *testing.T) {
 	gap := strconv.Itoa(int(steerGap / time.Microsecond))
 	for _, c := range []struct {
-		driver string
-		args   []string
+		name, driver string
+		args         []string
+		threads      string // serving each interface
 	}{
-		{"afpacket", []string{"-rx-queues", "4", "-light-gap", gap}},
-		{"afxdp", []string{"-afxdp-rx-rings", "4", "-afxdp-light-gap", gap}},
+		{"afpacket", "afpacket", []string{"-rx-queues", "4", "-light-gap", gap}, "0"},
+		{"afxdp", "afxdp", []string{"-afxdp-rx-rings", "4", "-afxdp-light-gap", gap}, "0"},
+		// Two threads in one fanout group: the program picks the
+		// thread by the flow's hash and the ring there by its rate
+		// (ring counters are summed over the threads).
+		{"afpacket-2threads", "afpacket", []string{"-rx-queues", "4", "-light-gap", gap}, "0,1"},
 	} {
-		t.Run(c.driver, func(t *testing.T) {
-			d := startR2(t, uniqueInstance(t), append([]string{"-threads", "1"}, c.args...)...)
+		t.Run(c.name, func(t *testing.T) {
+			threads := strconv.Itoa(strings.Count(c.threads, ",") + 1)
+			d := startR2(t, uniqueInstance(t), append([]string{"-threads", threads}, c.args...)...)
 			tp := newTopo(t)
-			attachAll(t, d, tp, "--driver", c.driver)
+			attachAll(t, d, tp, "--driver", c.driver, "--threads", c.threads)
 			if show := d.must(t, "r2intf", "show"); strings.Count(show, c.driver) != 2 {
 				t.Fatalf("interfaces not both on %s:\n%s", c.driver, show)
 			}

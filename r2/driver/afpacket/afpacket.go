@@ -108,6 +108,11 @@ const (
 // bounds that wait (ifnode's default target 1 ms).
 const DefaultLightGap = 2 * time.Millisecond
 
+// MaxFanoutMembers is the most sockets a PACKET_FANOUT group joined as
+// the driver joins it holds (the kernel's default max_num_members):
+// Config.Members times Config.RxQueues.
+const MaxFanoutMembers = 256
+
 // MaxLightGap is the longest Config.LightGap: the program compares the gap
 // with a 32-bit immediate.
 const MaxLightGap = bpfasm.SteerMaxGap
@@ -234,12 +239,21 @@ type Config struct {
 	// RxQueues-1 by a hash of its addresses and ports. A flow changes ring
 	// only at a frame that came LightGap after its last, so it must exceed
 	// the longest a frame waits in a ring (DefaultLightGap; at most about
-	// 2.1 s). The program numbers rings as the group's members in the
-	// order they joined: use it only when the group is this driver's
-	// alone (not with other drivers' sockets in Fanout's group). 0: the
-	// kernel's hash. If the program cannot be loaded the driver uses the
-	// kernel's hash (Driver.Steering says why).
+	// 2.1 s). With Members drivers in Fanout's group the program also
+	// picks the flow's driver (thread) by the hash, and its ring there by
+	// the gap. 0: the kernel's hash. If the program cannot be loaded the
+	// driver uses the kernel's hash (Driver.Steering says why).
 	LightGap time.Duration
+	// Members is the number of drivers whose sockets share Fanout's group
+	// (one per thread serving the interface, each with RxQueues sockets),
+	// and Member this driver's place among them (0 to Members-1); 0 or 1
+	// Members: the group is this driver's alone. They matter for LightGap
+	// only: the steering program numbers rings as the group's members in
+	// the order they joined, so the drivers must be opened one after the
+	// other, Member 0 first (which loads the program), and each later one
+	// joins the group in the mode Member 0 chose (eBPF, or the kernel's
+	// hash if its program did not load).
+	Members, Member int
 	// NoVnetHdr turns PACKET_VNET_HDR off. With it on (the default), the
 	// socket receives GSO/GRO super-frames whole, with a virtio_net_hdr
 	// that Recv turns into packet.GSO, and Send hands packets with
@@ -285,6 +299,15 @@ func (c Config) withDefaults(mtu int, pageSize int) (Config, error) {
 	}
 	if c.LightGap < 0 || c.LightGap > MaxLightGap {
 		return c, fmt.Errorf("light-flow gap %v: want 0 (off) to %v", c.LightGap, MaxLightGap)
+	}
+	if c.Members < 0 || c.Members > MaxFanoutMembers {
+		return c, fmt.Errorf("%d fanout group members: want 0 to %d", c.Members, MaxFanoutMembers)
+	}
+	if c.Member < 0 || c.Member >= max(c.Members, 1) {
+		return c, fmt.Errorf("fanout group member %d: want 0 to %d", c.Member, max(c.Members, 1)-1)
+	}
+	if c.Members*c.RxQueues > MaxFanoutMembers {
+		return c, fmt.Errorf("%d fanout group members of %d receive queues each: the kernel takes %d sockets in a group", c.Members, c.RxQueues, MaxFanoutMembers)
 	}
 	switch c.Version {
 	case RingV2:

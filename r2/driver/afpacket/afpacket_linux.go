@@ -85,6 +85,9 @@ type Driver struct {
 	// says why not. Read-only after Open; closed with the driver.
 	steer    *steerer
 	steerErr error
+	// steerGroup: a later member (Config.Member) that joined a
+	// steering group, whose program member 0 holds.
+	steerGroup bool
 }
 
 // rxq is one receive queue: a socket and its Rx ring.
@@ -164,17 +167,25 @@ func Open(c Config) (*Driver, error) {
 func (d *Driver) open() error {
 	c := &d.cfg
 	fan := fanout{join: c.Fanout != 0 || c.RxQueues > 1, id: c.Fanout, mode: unix.PACKET_FANOUT_HASH}
-	if c.LightGap > 0 && c.RxQueues > 1 {
+	switch {
+	case c.LightGap <= 0 || c.RxQueues < 2:
+	case c.Member == 0:
 		// Loaded before the sockets join: if it cannot be, the group
 		// is made in hash mode instead (in eBPF mode without a
 		// program every frame would go to the first ring).
-		if d.steer, d.steerErr = newSteerer(c.RxQueues, c.LightGap); d.steerErr == nil && refuseSteer {
+		if d.steer, d.steerErr = newSteerer(c.RxQueues, c.Members, c.LightGap); d.steerErr == nil && refuseSteer {
 			d.steer.close()
 			d.steer, d.steerErr = nil, errors.New("refused by a test")
 		}
 		if d.steerErr == nil {
 			fan.mode = unix.PACKET_FANOUT_EBPF
 		}
+	default:
+		// A later member joins the group in the mode member 0 made
+		// it: eBPF, unless its program did not load. The kernel
+		// refuses a member of another mode (EINVAL), so the first
+		// join tells.
+		fan.mode, fan.probe = unix.PACKET_FANOUT_EBPF, true
 	}
 	if fan.join && fan.id == 0 {
 		// No group given: the kernel picks an id no other group of
@@ -207,12 +218,19 @@ func (d *Driver) open() error {
 		}
 	}
 	d.fd = d.qs[0].fd
+	if c.Member > 0 && c.LightGap > 0 && c.RxQueues > 1 {
+		d.steerGroup = fan.mode == unix.PACKET_FANOUT_EBPF
+		if !d.steerGroup {
+			d.steerErr = errors.New("the fanout group runs the kernel's hash: its first member's steering program did not load")
+		}
+	}
 	if len(d.qs) == 1 {
 		return nil
 	}
 	if d.steer != nil {
-		// Every queue has joined, so the program's ring numbers are
-		// the members'; until now frames went to the first ring.
+		// This driver's queues have joined, so the program's ring
+		// numbers are theirs (until now frames went to the first
+		// ring); later members' rings join after them, in order.
 		if err := unix.SetsockoptInt(d.qs[0].fd, unix.SOL_PACKET, unix.PACKET_FANOUT_DATA, d.steer.prog.FD()); err != nil {
 			return fmt.Errorf("PACKET_FANOUT_DATA (light-flow steering program): %w", err)
 		}
@@ -226,6 +244,37 @@ func (d *Driver) open() error {
 	return err
 }
 
+// joinFanout joins fd to fan's group, settling fan's mode and flags on
+// what the group took. A mismatch of either is EINVAL: a kernel that
+// refuses PACKET_FANOUT_FLAG_IGNORE_OUTGOING makes the group (and every
+// socket joining it, whose flags must match) go without, and the rings
+// drop outgoing frames themselves; a later member probing for eBPF mode
+// falls back to the kernel's hash.
+func joinFanout(fd int, fan *fanout) error {
+	modes := []int{fan.mode}
+	if fan.probe {
+		modes = append(modes, unix.PACKET_FANOUT_HASH)
+	}
+	flags := []int{fan.flags}
+	if fan.flags&unix.PACKET_FANOUT_FLAG_IGNORE_OUTGOING != 0 {
+		flags = append(flags, fan.flags&^unix.PACKET_FANOUT_FLAG_IGNORE_OUTGOING)
+	}
+	var err error
+	for _, fl := range flags {
+		for _, mode := range modes {
+			err = unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_FANOUT, int(fan.id)|(mode|fl)<<16)
+			if err == nil {
+				fan.mode, fan.flags, fan.probe = mode, fl, false
+				return nil
+			}
+			if !errors.Is(err, unix.EINVAL) {
+				return err
+			}
+		}
+	}
+	return err
+}
+
 // Quiet implements driver.Quieter: with several receive queues it takes
 // their sockets out of the driver's epoll instance (on) or puts them back.
 // With one queue Fd is the socket itself, which the owner thread's epoll
@@ -233,12 +282,15 @@ func (d *Driver) open() error {
 func (d *Driver) Quiet(on bool) error { return d.poll.Quiet(on) }
 
 // fanout is the PACKET_FANOUT group the sockets join, if join: id, with
-// mode and flags for the first socket.
+// mode and flags for the first socket. probe says that the group may be
+// in hash mode instead of mode (a later member's): the first join finds
+// out.
 type fanout struct {
 	join  bool
 	id    uint16
 	mode  int // PACKET_FANOUT_HASH, or _EBPF when steering
 	flags int
+	probe bool
 }
 
 // openQueue creates and sets up the socket of q; tx says it is the one
@@ -311,17 +363,7 @@ func (d *Driver) openQueue(q *rxq, tx bool, fan *fanout) error {
 		}
 	}
 	if fan.join {
-		arg := int(fan.id) | (fan.mode|fan.flags)<<16
-		err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_FANOUT, arg)
-		if errors.Is(err, unix.EINVAL) && fan.flags&unix.PACKET_FANOUT_FLAG_IGNORE_OUTGOING != 0 {
-			// A kernel that refuses the flag: the group (and every
-			// socket joining it, whose flags must match) goes without,
-			// and the rings drop outgoing frames themselves.
-			fan.flags &^= unix.PACKET_FANOUT_FLAG_IGNORE_OUTGOING
-			arg = int(fan.id) | (fan.mode|fan.flags)<<16
-			err = unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_FANOUT, arg)
-		}
-		if err != nil {
+		if err := joinFanout(fd, fan); err != nil {
 			return fmt.Errorf("PACKET_FANOUT group %d: %w", fan.id, err)
 		}
 	}
@@ -435,7 +477,7 @@ func (d *Driver) Close() error {
 
 // Steering reports whether light flows are steered to ring 0
 // (Config.LightGap) and, if they were asked to be and are not, why.
-func (d *Driver) Steering() (on bool, why error) { return d.steer != nil, d.steerErr }
+func (d *Driver) Steering() (on bool, why error) { return d.steer != nil || d.steerGroup, d.steerErr }
 
 // KernelFilter reports whether the tcx ingress filter is attached and,
 // if Config.KernelRxFilter asked for it and it is not, why.

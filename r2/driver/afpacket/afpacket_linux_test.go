@@ -122,6 +122,11 @@ func TestConfigDefaults(t *testing.T) {
 		{name: "negative light gap", c: Config{RxQueues: 4, LightGap: -time.Millisecond}, wantErr: "light-flow gap -1ms"},
 		{name: "light gap too long", c: Config{RxQueues: 4, LightGap: MaxLightGap + 1}, wantErr: "light-flow gap"},
 		{name: "light gap", c: Config{RxQueues: 4, LightGap: MaxLightGap}, check: func(c Config) bool { return c.LightGap == MaxLightGap }},
+		{name: "negative members", c: Config{Members: -1}, wantErr: "-1 fanout group members"},
+		{name: "member past members", c: Config{Members: 2, Member: 2}, wantErr: "fanout group member 2: want 0 to 1"},
+		{name: "member without members", c: Config{Member: 1}, wantErr: "fanout group member 1: want 0 to 0"},
+		{name: "group too big", c: Config{Members: 5, RxQueues: 64}, wantErr: "the kernel takes 256"},
+		{name: "group members", c: Config{Members: 4, Member: 3, RxQueues: 64}, check: func(c Config) bool { return c.Members == 4 && c.Member == 3 }},
 		{name: "v2 frames shared by queues", c: Config{NoVnetHdr: true, Frames: 100, RxQueues: 3}, check: func(c Config) bool {
 			return c.Frames == 102 // 34 a ring: whole pages of 2 slots
 		}},

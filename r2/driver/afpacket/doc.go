@@ -221,11 +221,19 @@
 // longest a frame waits in its ring, which the shedder bounds under a
 // standing queue (rx_shed_us, 1 ms): a thread kept off its CPU longer
 // than the gap may still see a flow's frame moved ahead of an older one
-// waiting in its previous ring. The program numbers rings as the group's
-// members in the order they joined, so it is used only when the group is
-// this driver's alone: with several threads on an interface the group
-// keeps the kernel's hash. If the program cannot be loaded (no BPF) the
-// driver keeps the kernel's hash too and says why (Driver.Steering).
+// waiting in its previous ring. With several drivers (threads) in the
+// group (Config.Members) the program picks the driver by the hash alone,
+// so a flow never changes thread, and the ring there as above. It numbers
+// rings as the group's members in the order they joined: member m's ring
+// r is m*K+r, so the drivers are opened one after the other, the first
+// loading the program and attaching it once its own sockets have joined
+// (the kernel takes the program's answer modulo the members there are,
+// so until the last driver has joined flows map anew, as they do in hash
+// mode). A later driver joins in eBPF mode, or in hash mode if the first
+// could not load the program (the group refuses a member of another
+// mode, which is how the later one finds out). If the program cannot be
+// loaded (no BPF) the group keeps the kernel's hash and Driver.Steering
+// says why.
 //
 // The owner thread polls one descriptor (Fd): with several queues an epoll
 // instance of the driver's own holding the K sockets, level-triggered, so

@@ -25,12 +25,6 @@ func open(a driver.OpenArgs) (driver.Driver, error) {
 		return nil, fmt.Errorf("afpacket: ring %q: want v2 or v3", a.Settings.Ring)
 	}
 	fanout := a.Fanout
-	// Steering numbers rings as the group's members: only when the
-	// group is this driver's alone (one thread on the interface).
-	lightGap := a.Settings.LightGap
-	if a.Fanout != 0 {
-		lightGap = 0
-	}
 	if fanout == 0 && a.Settings.RxQueues > 1 {
 		// The receive queues' group gets the id a group of threads
 		// on this interface would have (the daemon's: its ifindex):
@@ -58,7 +52,11 @@ func open(a driver.OpenArgs) (driver.Driver, error) {
 		Fanout:         fanout,
 		NoVnetHdr:      a.Settings.NoVnetHdr,
 		RxQueues:       a.Settings.RxQueues,
-		LightGap:       lightGap,
+		LightGap:       a.Settings.LightGap,
+		// The daemon opens a group's drivers in member order, as
+		// steering needs.
+		Members: a.Members,
+		Member:  a.Member,
 		// One filter per interface: on a fanout group's first socket.
 		KernelRxFilter: !a.Settings.NoKernelRxFilter && a.Member == 0,
 		Logf:           a.Logf,
@@ -66,7 +64,7 @@ func open(a driver.OpenArgs) (driver.Driver, error) {
 	if err != nil {
 		return nil, err // a nil *Driver must not become a non-nil driver.Driver
 	}
-	if _, why := d.Steering(); why != nil {
+	if _, why := d.Steering(); why != nil && a.Member == 0 { // once an interface
 		if c := a.Counter(driver.DrvSteeringOff); c.Valid() {
 			c.Inc()
 		}

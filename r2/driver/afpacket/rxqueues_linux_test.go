@@ -75,11 +75,19 @@ func TestRxQueuesOrder(t *testing.T) {
 // each ring gave and the total (want unless waitTimeout passed first).
 func recvFlowsByRing(t *testing.T, d *Driver, pool *packet.Pool, want int) (perRing []int, total int) {
 	t.Helper()
-	rings := make([]func(*packet.Pool, []*packet.Packet) int, len(d.qs))
-	for i := range rings {
-		rings[i] = func(pool *packet.Pool, pkts []*packet.Packet) int { return recvQueue(d, i, pool, pkts) }
+	return recvFlowsBySource(t, ringsOf(d), pool, want)
+}
+
+// ringsOf returns a receive function for each ring of the drivers ds, in
+// order (a fanout group's members in the order they joined).
+func ringsOf(ds ...*Driver) []func(*packet.Pool, []*packet.Packet) int {
+	var rings []func(*packet.Pool, []*packet.Packet) int
+	for _, d := range ds {
+		for i := range d.qs {
+			rings = append(rings, func(pool *packet.Pool, pkts []*packet.Packet) int { return recvQueue(d, i, pool, pkts) })
+		}
 	}
-	return recvFlowsBySource(t, rings, pool, want)
+	return rings
 }
 
 // recvFlowsBySource receives want udpFrame frames from the sources (rings
@@ -122,8 +130,17 @@ func recvFlowsBySource(t *testing.T, sources []func(*packet.Pool, []*packet.Pack
 	return perSource, total
 }
 
-// ringOf sends a frame of flow sport and returns the ring it arrived in.
+// ringOf sends frame f and returns the ring of d it arrived in.
 func ringOf(t *testing.T, d *Driver, peer interface {
+	Send(testing.TB, ...[]byte)
+}, f []byte, pool *packet.Pool) int {
+	t.Helper()
+	return sourceOf(t, ringsOf(d), peer, f, pool)
+}
+
+// sourceOf sends frame f and returns the index of the source (ring) it
+// arrived from.
+func sourceOf(t *testing.T, sources []func(*packet.Pool, []*packet.Packet) int, peer interface {
 	Send(testing.TB, ...[]byte)
 }, f []byte, pool *packet.Pool) int {
 	t.Helper()
@@ -131,8 +148,8 @@ func ringOf(t *testing.T, d *Driver, peer interface {
 	pkts := make([]*packet.Packet, 8)
 	deadline := time.Now().Add(waitTimeout)
 	for time.Now().Before(deadline) {
-		for i := range d.qs {
-			if n := recvQueue(d, i, pool, pkts); n > 0 {
+		for i, recv := range sources {
+			if n := recv(pool, pkts); n > 0 {
 				for _, p := range pkts[:n] {
 					pool.Free(p)
 				}

@@ -50,11 +50,16 @@ func (s *steerer) close() {
 	s.m.Close()
 }
 
-// newSteerer builds the steering program of an interface of rings receive
-// rings (at least 2). gap is Config.LightGap.
-func newSteerer(rings int, gap time.Duration) (*steerer, error) {
+// newSteerer builds the steering program of an interface served by
+// members drivers (threads; 0 counts as 1) of rings receive rings each (at
+// least 2). gap is Config.LightGap.
+func newSteerer(rings, members int, gap time.Duration) (*steerer, error) {
 	if rings < 2 {
 		return nil, fmt.Errorf("light-flow steering needs 2 rings or more, not %d", rings)
+	}
+	members = max(members, 1)
+	if members*rings > MaxFanoutMembers {
+		return nil, fmt.Errorf("light-flow steering: %d members of %d rings, more than a group's %d", members, rings, MaxFanoutMembers)
 	}
 	if gap <= 0 || gap > MaxLightGap {
 		return nil, fmt.Errorf("light-flow steering: gap %v is not in (0, %v]", gap, MaxLightGap)
@@ -65,7 +70,7 @@ func newSteerer(rings int, gap time.Duration) (*steerer, error) {
 	}
 	var seed [8]byte
 	_, _ = rand.Read(seed[:]) // never fails (crypto/rand panics rather)
-	insns, err := steerInsns(m, rings, gap, int64(binary.NativeEndian.Uint64(seed[:])))
+	insns, err := steerInsns(m, rings, members, gap, int64(binary.NativeEndian.Uint64(seed[:])))
 	if err != nil {
 		m.Close()
 		return nil, err
@@ -109,14 +114,18 @@ const (
 //	}
 //	h ^= h >> 29; h *= B; h ^= h >> 32;
 //	home = 1 + (h >> 16 & 0xffff) % (rings - 1);
-//	return steer(&buckets[h & (bpfasm.SteerBuckets - 1)], home);  // bpfasm.SteerBucket
+//	base = (h >> 32 & 0xffff) % members * rings;                  // the member's first ring
+//	return base + steer(&buckets[h & (bpfasm.SteerBuckets - 1)], home);  // bpfasm.SteerBucket
 //
-// with mix(h, w) = h = (h ^ w) * A. A frame that is not IP, or too short
+// with mix(h, w) = h = (h ^ w) * A. The group's members are numbered in
+// the order they joined: member m's ring r is m*rings + r. A flow keeps
+// its member (thread) whatever its rate; only its ring there changes. A
+// frame that is not IP, or too short
 // for its header, hashes as the seed alone (one bucket for all of them).
 // One load takes the header and the ports together: each helper call
 // costs, and a frame sent from a packet socket's ring has its headers in
 // page fragments, which the helper copies out.
-func steerInsns(m *ebpf.Map, rings int, gap time.Duration, seed int64) (asm.Instructions, error) {
+func steerInsns(m *ebpf.Map, rings, members int, gap time.Duration, seed int64) (asm.Instructions, error) {
 	ldMap := asm.LoadMapPtr(asm.R1, 0)
 	if err := ldMap.AssociateMap(m); err != nil {
 		return nil, err
@@ -239,9 +248,22 @@ func steerInsns(m *ebpf.Map, rings int, gap time.Duration, seed int64) (asm.Inst
 		asm.And.Imm(asm.R8, 0xffff),
 		asm.Mod.Imm(asm.R8, int32(rings-1)),
 		asm.Add.Imm(asm.R8, 1),
-		asm.And.Imm(asm.R7, bpfasm.SteerBuckets-1),
 	)
+	if members > 1 {
+		// r6 (the context, no longer needed) = the member's first ring.
+		add(
+			asm.Mov.Reg(asm.R6, asm.R7),
+			asm.RSh.Imm(asm.R6, 32),
+			asm.And.Imm(asm.R6, 0xffff),
+			asm.Mod.Imm(asm.R6, int32(members)),
+			asm.Mul.Imm(asm.R6, int32(rings)),
+		)
+	}
+	add(asm.And.Imm(asm.R7, bpfasm.SteerBuckets-1))
 	add(bpfasm.SteerBucket("steer", ldMap, int32(gap.Nanoseconds()), stKey, 0)...)
+	if members > 1 {
+		add(asm.Add.Reg(asm.R0, asm.R6))
+	}
 	add(asm.Return())
 	return is, nil
 }

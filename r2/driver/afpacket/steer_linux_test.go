@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net/netip"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -87,7 +88,13 @@ func usedBuckets(t *testing.T, s *steerer) int {
 
 func newTestSteerer(t *testing.T, rings int, gap time.Duration) *steerer {
 	t.Helper()
-	s, err := newSteerer(rings, gap)
+	return newGroupSteerer(t, rings, 1, gap)
+}
+
+// newGroupSteerer is the program of a group of members drivers.
+func newGroupSteerer(t *testing.T, rings, members int, gap time.Duration) *steerer {
+	t.Helper()
+	s, err := newSteerer(rings, members, gap)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,6 +180,42 @@ func TestSteerProgram(t *testing.T) {
 	}
 }
 
+// TestSteerProgramMembers runs the program of a group of two drivers
+// (threads) of three rings each: a flow keeps its driver whatever its
+// rate, only its ring there changes (ring 0 of the driver when light);
+// flows spread over both drivers and none of their rings 0.
+func TestSteerProgramMembers(t *testing.T) {
+	const gap, rings, members = time.Millisecond, 3, 2
+	s := newGroupSteerer(t, rings, members, gap)
+	seen := map[int]int{}
+	for port := range uint16(64) {
+		f := flowFrame("10.0.0.1", "10.0.1.1", 17, 5000+port, 53, false)
+		r := steerRun(t, s, f)
+		for range 3 {
+			if again := steerRun(t, s, f); again != r {
+				t.Fatalf("flow %d: ring %d, then %d", 5000+port, r, again)
+			}
+		}
+		seen[r]++
+	}
+	if len(seen) != members*(rings-1) || seen[0] != 0 || seen[rings] != 0 {
+		t.Fatalf("64 dense flows over group rings %v: want each of 1, 2, 4, 5 (driver 0's rings 1-2, driver 1's), none in a ring 0", seen)
+	}
+	for port := range uint16(8) {
+		f := flowFrame("2001:db8::1", "2001:db8:1::1", 6, 40000+port, 22, false)
+		first := steerRun(t, s, f)
+		if first%rings == 0 || first >= rings*members {
+			t.Fatalf("a new flow's first frame in group ring %d: want a driver's ring 1-2", first)
+		}
+		for i := range 2 {
+			time.Sleep(3 * gap)
+			if r := steerRun(t, s, f); r != first/rings*rings {
+				t.Fatalf("light flow whose first frame went to group ring %d: frame %d in %d, want its driver's ring 0 (%d)", first, i+2, r, first/rings*rings)
+			}
+		}
+	}
+}
+
 // TestSteerProgramHashInput checks what the hash is taken of: the ports
 // of TCP and UDP, but not of IPv4 fragments (a datagram's later fragments
 // have none, and all of them must go to one ring), and that frames too
@@ -231,12 +274,13 @@ func TestSteerProgramHashInput(t *testing.T) {
 
 func TestSteererArgs(t *testing.T) {
 	for _, c := range []struct {
-		rings int
-		gap   time.Duration
-	}{{1, time.Millisecond}, {0, time.Millisecond}, {4, 0}, {4, -time.Second}, {4, 3 * time.Second}} {
-		if s, err := newSteerer(c.rings, c.gap); err == nil {
+		rings, members int
+		gap            time.Duration
+	}{{1, 1, time.Millisecond}, {0, 1, time.Millisecond}, {4, 1, 0}, {4, 1, -time.Second}, {4, 1, 3 * time.Second},
+		{1, 4, time.Millisecond}, {64, 5, time.Millisecond}} {
+		if s, err := newSteerer(c.rings, c.members, c.gap); err == nil {
 			s.close()
-			t.Errorf("newSteerer(%d, %v) took it", c.rings, c.gap)
+			t.Errorf("newSteerer(%d, %d, %v) took it", c.rings, c.members, c.gap)
 		}
 	}
 }
@@ -280,6 +324,86 @@ func TestSteeringRings(t *testing.T) {
 	checkPool(t, pool)
 }
 
+// TestSteeringGroup opens two drivers of two rings each in one fanout
+// group with steering, as the daemon does for an interface served by two
+// threads: dense flows each arrive in one ring, in order, spread over
+// both drivers' rings 1 and none in a ring 0; a flow of frames further
+// apart than the gap arrives in ring 0 of the driver it started on.
+func TestSteeringGroup(t *testing.T) {
+	const gap = 5 * time.Millisecond
+	v := newVethPair(t, 1500)
+	group := uint16(os.Getpid()) | 1
+	var ds []*Driver
+	for m := range 2 {
+		d := v.openDriver(t, Config{Version: RingV2, Frames: 2048, RxQueues: 2, LightGap: gap, Fanout: group, Members: 2, Member: m})
+		if on, why := d.Steering(); !on || why != nil {
+			t.Fatalf("member %d: Steering() = %v, %v: want on", m, on, why)
+		}
+		ds = append(ds, d)
+	}
+	peer := openRaw(t, v.B, v.IdxB, false)
+	pool := packet.NewPool(0, 256)
+	rings := ringsOf(ds...)
+
+	const flows, perFlow = 32, 20
+	for seq := range perFlow {
+		for fl := range flows {
+			peer.Send(t, udpFrame(v.MACA, v.MACB, uint16(4000+fl), uint32(seq)))
+		}
+	}
+	perRing, total := recvFlowsBySource(t, rings, pool, flows*perFlow)
+	if total != flows*perFlow {
+		t.Fatalf("received %d of %d frames (per group ring %v)", total, flows*perFlow, perRing)
+	}
+	if perRing[0] != 0 || perRing[2] != 0 || perRing[1] == 0 || perRing[3] == 0 {
+		t.Errorf("dense flows' frames per group ring %v: want some in each driver's ring 1, none in a ring 0", perRing)
+	}
+
+	for port := uint16(5000); port < 5004; port++ {
+		var got []int
+		for seq := range 3 {
+			got = append(got, sourceOf(t, rings, peer, udpFrame(v.MACA, v.MACB, port, uint32(seq)), pool))
+			time.Sleep(3 * gap)
+		}
+		if got[0]%2 != 1 || got[1] != got[0]-1 || got[2] != got[0]-1 {
+			t.Errorf("flow %d of frames %v apart arrived in group rings %v: want its first in a driver's ring 1, the rest in that driver's ring 0", port, 3*gap, got)
+		}
+	}
+	checkPool(t, pool)
+}
+
+// TestSteeringGroupRefused: when the group's first member cannot load the
+// program, the group is made in hash mode, a later member joins it so
+// (saying why it does not steer), and flows spread over every ring.
+func TestSteeringGroupRefused(t *testing.T) {
+	v := newVethPair(t, 1500)
+	group := uint16(os.Getpid()) | 1
+	refuseSteer = true
+	d0 := v.openDriver(t, Config{Version: RingV2, Frames: 2048, RxQueues: 2, LightGap: DefaultLightGap, Fanout: group, Members: 2})
+	refuseSteer = false
+	d1 := v.openDriver(t, Config{Version: RingV2, Frames: 2048, RxQueues: 2, LightGap: DefaultLightGap, Fanout: group, Members: 2, Member: 1})
+	for m, d := range []*Driver{d0, d1} {
+		if on, why := d.Steering(); on || why == nil {
+			t.Fatalf("member %d: Steering() = %v, %v: want off, with the reason", m, on, why)
+		}
+	}
+	peer := openRaw(t, v.B, v.IdxB, false)
+	pool := packet.NewPool(0, 256)
+	for seq := range 10 {
+		for fl := range 32 {
+			peer.Send(t, udpFrame(v.MACA, v.MACB, uint16(4000+fl), uint32(seq)))
+		}
+	}
+	perRing, total := recvFlowsBySource(t, ringsOf(d0, d1), pool, 320)
+	if total != 320 {
+		t.Fatalf("received %d of 320 frames (per group ring %v)", total, perRing)
+	}
+	if min(perRing[0], perRing[1], perRing[2], perRing[3]) == 0 {
+		t.Errorf("frames per group ring %v: want 32 flows spread over all four by the kernel's hash", perRing)
+	}
+	checkPool(t, pool)
+}
+
 // BenchmarkSteerProgram measures the steering program per frame in the
 // kernel (BPF_PROG_TEST_RUN, 1000 runs a call) against a program that
 // only returns 0, whose time is the test harness's: the difference is
@@ -295,7 +419,7 @@ func BenchmarkSteerProgram(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer trivial.Close()
-	s, err := newSteerer(4, DefaultLightGap)
+	s, err := newSteerer(4, 1, DefaultLightGap)
 	if err != nil {
 		b.Fatal(err)
 	}
