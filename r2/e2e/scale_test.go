@@ -19,9 +19,11 @@ import (
 	"github.com/r2go/r2/r2/topo"
 )
 
-// TestAFXDPScale measures AF_XDP's 64-byte forwarding rate with the
-// interfaces served by one thread (1-queue veths) against N threads (N-queue
-// veths, one socket per queue, --threads 0,...,N-1), in interleaved rounds:
+// TestScale measures the 64-byte forwarding rate with the interfaces
+// served by one thread against N threads (--threads 0,...,N-1), for each
+// driver in interleaved rounds: AF_PACKET's N threads share one fanout
+// group (the steering program picks a flow's thread by its hash), AF_XDP's
+// have one socket each on N-queue veths (1-queue veths for one thread).
 // trafgen in h1 floods 16 UDP flows (source ports 1000-1015) to 10.9.0.1,
 // routed to h2, which drops them; the rate is R2's IfNode:<h2 side>/tx over
 // the window. trafgen runs with --qdisc-path: its default qdisc bypass
@@ -36,7 +38,15 @@ import (
 //	R2E2E_SCALE_CPUS    -cpus of the N-thread setup, N = its length ("1,0");
 //	                    the 1-thread setup takes the first
 //	R2E2E_SCALE_GEN_CPU trafgen's CPU (0)
-func TestAFXDPScale(t *testing.T) {
+//	R2E2E_SCALE_DRIVERS drivers measured ("afpacket,afxdp")
+func TestScale(t *testing.T) {
+	for _, drv := range strings.Split(envStr("R2E2E_SCALE_DRIVERS", "afpacket,afxdp"), ",") {
+		t.Run(drv, func(t *testing.T) { scale(t, drv) })
+	}
+}
+
+// scale is TestScale for driver drv.
+func scale(t *testing.T, drv string) {
 	rounds, secs := envInt("R2E2E_SCALE_ROUNDS", 1), envInt("R2E2E_SCALE_SECONDS", 1)
 	cpus := strings.Split(envStr("R2E2E_SCALE_CPUS", "1,0"), ",")
 	gen := envStr("R2E2E_SCALE_GEN_CPU", "0")
@@ -44,7 +54,7 @@ func TestAFXDPScale(t *testing.T) {
 	rates := map[int][]float64{}
 	for r := range rounds {
 		for _, threads := range []int{1, n} {
-			pps, per := scaleRun(t, threads, cpus[:threads], gen, time.Duration(secs)*time.Second)
+			pps, per := scaleRun(t, drv, threads, cpus[:threads], gen, time.Duration(secs)*time.Second)
 			t.Logf("round %d, %d thread(s): %.0f pps delivered; frames received per thread %v", r, threads, pps, per)
 			if pps == 0 {
 				t.Errorf("%d thread(s): nothing delivered", threads)
@@ -62,12 +72,16 @@ func TestAFXDPScale(t *testing.T) {
 		med(rates[1]), rates[1], n, med(rates[n]), rates[n], med(rates[n])/max(med(rates[1]), 1))
 }
 
-// scaleRun builds a topology with threads queues per veth, starts R2 with
-// threads threads pinned to cpus, floods for d and returns the delivered
-// rate and the frames each thread received on the h1 side.
-func scaleRun(t *testing.T, threads int, cpus []string, genCPU string, d time.Duration) (float64, []uint64) {
+// scaleRun builds a topology (for AF_XDP with threads queues per veth),
+// starts R2 with threads threads pinned to cpus, floods for d and returns
+// the delivered rate and the frames each thread received on the h1 side.
+func scaleRun(t *testing.T, drv string, threads int, cpus []string, genCPU string, d time.Duration) (float64, []uint64) {
 	t.Helper()
-	tp, err := topo.New(topo.Config{Queues: threads})
+	queues := 1
+	if drv == "afxdp" {
+		queues = threads
+	}
+	tp, err := topo.New(topo.Config{Queues: queues})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,15 +92,15 @@ func scaleRun(t *testing.T, threads int, cpus []string, genCPU string, d time.Du
 	for i := range ths {
 		ths[i] = strconv.Itoa(i)
 	}
-	args := []string{"--driver", "afxdp"}
+	args := []string{"--driver", drv}
 	if threads > 1 {
 		args = append(args, "--threads", strings.Join(ths, ","))
 	}
 	attachAll(t, r2, tp, args...)
 	r2.must(t, "r2rt", "route", "10.9.0.0/24", "10.2.0.1", tp.RouterIfB)
 	pingOK(t, r2, tp, tp.H1NS, "10.2.0.1", 2)
-	if show := r2.must(t, "r2intf", "show"); strings.Count(show, "afxdp") != 2 {
-		t.Fatalf("interfaces not on afxdp:\n%s", show)
+	if show := r2.must(t, "r2intf", "show"); strings.Count(show, drv) != 2 {
+		t.Fatalf("interfaces not on %s:\n%s", drv, show)
 	}
 	defer startFlood(t, tp, genCPU, "--qdisc-path")()
 	time.Sleep(300 * time.Millisecond) // ramp up
