@@ -194,7 +194,9 @@ func (b *backend) openDriver(kind, name string, info netdev.Info, owner int, fan
 // queue each. The first thread's driver decides the kind for all (if
 // AF_XDP falls back to AF_PACKET there, the others open AF_PACKET too).
 // Threads the driver has no queue for are left out and logged; their
-// packets for the interface go through the owner's handoff.
+// packets for the interface go through the owner's handoff. The drivers
+// are opened one after the other in list order: AF_PACKET's steering
+// program numbers the group's rings in the order their sockets joined.
 func (b *backend) openGroup(kind, name string, info netdev.Info, threads []int) (driver.Driver, error) {
 	n := b.eng.Threads()
 	for _, t := range threads {
