@@ -54,9 +54,10 @@ func TestRealTimePriority(t *testing.T) {
 }
 
 // TestRealTimeBreaths: a real-time thread kept busy (busy polling) sleeps
-// briefly every rtBreathEvery, so an ordinary thread on its CPU still runs
-// every few milliseconds; without the breaths it would wait for what the
-// kernel lends ordinary tasks beside real-time ones.
+// briefly, so an ordinary thread on its CPU still runs every few
+// milliseconds; without the breaths it would wait for what the kernel
+// lends ordinary tasks beside real-time ones. Polling with nothing to do,
+// it breathes every rtIdleBreathEvery, not every rtBreathEvery.
 func TestRealTimeBreaths(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Fatal("needs root (CAP_SYS_NICE) for SCHED_FIFO: run as root")
@@ -91,8 +92,7 @@ func TestRealTimeBreaths(t *testing.T) {
 	}
 	done := make(chan result, 1)
 	go func() {
-		runtime.LockOSThread()
-		defer runtime.UnlockOSThread()
+		runtime.LockOSThread() // never unlocked: a pinned thread ends with it
 		var one unix.CPUSet
 		one.Set(cpu)
 		if err := unix.SchedSetaffinity(0, &one); err != nil {
@@ -123,7 +123,12 @@ func TestRealTimeBreaths(t *testing.T) {
 	if breaths == 0 {
 		t.Error("the busy real-time thread never breathed")
 	}
-	if a := testing.AllocsPerRun(20, breathe); a != 0 {
+	// 600 ms of idle polling: ~2000 breaths every rtIdleBreathEvery,
+	// ~300 every rtBreathEvery.
+	if want := uint64(2 * 600 * time.Millisecond / rtBreathEvery); breaths < want {
+		t.Errorf("an idle busy-polling real-time thread breathed %d times in 600 ms, want %d or more (every %v while idle)", breaths, want, rtIdleBreathEvery)
+	}
+	if a := testing.AllocsPerRun(20, func() { breathe(rtBreather) }); a != 0 {
 		t.Errorf("breathe: %v allocs/run, want 0", a)
 	}
 	// Without breaths the gap is the kernel's to give: 142 ms here (6.18,

@@ -137,8 +137,15 @@ func (t *Thread) send(c ctl) {
 
 func (t *Thread) run() {
 	defer close(t.done)
+	// Never unlocked: the OS thread's CPU affinity and scheduling policy
+	// are the forwarding thread's, so it must end with the goroutine (the
+	// runtime then terminates it). Unlocked, it went back to the Go
+	// scheduler's pool still pinned and SCHED_FIFO, and ran whatever
+	// goroutine came next: a spinning scheduler thread at real-time
+	// priority starved its CPU (an engine test that followed another took
+	// 2 minutes; TestRealTimeBreaths' "ordinary" thread ran at FIFO
+	// priority and the forwarding thread breathed 14 times in 600 ms).
 	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
 	if t.cpu >= 0 {
 		var set unix.CPUSet
 		set.Set(t.cpu)
@@ -184,11 +191,17 @@ func (t *Thread) run() {
 				t.yieldBusy()
 				lastYield = t.g.Now()
 			}
-			if t.rtprio > 0 && now-max(awake, lastBreath) >= int64(rtBreathEvery) {
-				t.breaths++
-				t.c.breaths.Inc()
-				breathe()
-				lastBreath = t.g.Now()
+			if t.rtprio > 0 {
+				every, breath := int64(rtBreathEvery), rtBreather
+				if !work && now-lastWork >= int64(rtIdleBreathEvery) {
+					every, breath = int64(rtIdleBreathEvery), rtIdleBreather // polling with nothing to do
+				}
+				if now-max(awake, lastBreath) >= every {
+					t.breaths++
+					t.c.breaths.Inc()
+					breathe(breath)
+					lastBreath = t.g.Now()
+				}
 			}
 			if work && !t.quiet && now-awake >= int64(quietAfter) {
 				t.setQuiet(true)
@@ -442,7 +455,8 @@ type Stats struct {
 	// busyYieldEvery without sleeping (Config.BusyYield).
 	BusyYields uint64
 	// RTBreaths counts the short sleeps of a real-time thread that ran
-	// rtBreathEvery without sleeping (breathe).
+	// rtBreathEvery without sleeping, or busy-polled rtIdleBreathEvery
+	// with nothing to do (breathe).
 	RTBreaths uint64
 	// Quiets counts the times the busy thread stopped its interfaces'
 	// descriptors signalling (quietAfter).
