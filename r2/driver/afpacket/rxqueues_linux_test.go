@@ -78,6 +78,26 @@ func recvFlowsByRing(t *testing.T, d *Driver, pool *packet.Pool, want int) (perR
 	return recvFlowsBySource(t, ringsOf(d), pool, want)
 }
 
+// flowsThrough sends perFlow udpFrame frames of each of flows flows
+// (source ports 4000 on), interleaved, from peer to v's end A and receives
+// them from sources (recvFlowsBySource): it fails t unless every frame
+// arrives, and returns how many each source gave.
+func flowsThrough(t *testing.T, v *vethPair, peer interface {
+	Send(testing.TB, ...[]byte)
+}, sources []func(*packet.Pool, []*packet.Packet) int, pool *packet.Pool, flows, perFlow int) []int {
+	t.Helper()
+	for seq := range perFlow {
+		for fl := range flows {
+			peer.Send(t, udpFrame(v.MACA, v.MACB, uint16(4000+fl), uint32(seq)))
+		}
+	}
+	per, total := recvFlowsBySource(t, sources, pool, flows*perFlow)
+	if total != flows*perFlow {
+		t.Fatalf("received %d of %d frames (per source %v)", total, flows*perFlow, per)
+	}
+	return per
+}
+
 // ringsOf returns a receive function for each ring of the drivers ds, in
 // order (a fanout group's members in the order they joined).
 func ringsOf(ds ...*Driver) []func(*packet.Pool, []*packet.Packet) int {

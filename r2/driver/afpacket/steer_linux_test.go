@@ -299,17 +299,8 @@ func TestSteeringRings(t *testing.T) {
 	peer := openRaw(t, v.B, v.IdxB, false)
 	pool := packet.NewPool(0, 256)
 
-	const flows, perFlow = 32, 20
-	for seq := range perFlow {
-		for fl := range flows {
-			peer.Send(t, udpFrame(v.MACA, v.MACB, uint16(4000+fl), uint32(seq)))
-		}
-	}
-	perRing, total := recvFlowsByRing(t, d, pool, flows*perFlow)
-	if total != flows*perFlow {
-		t.Fatalf("received %d of %d frames (per ring %v)", total, flows*perFlow, perRing)
-	}
-	if perRing[0] != 0 || perRing[1]+perRing[2]+perRing[3] != total || min(perRing[1], perRing[2], perRing[3]) == 0 {
+	perRing := flowsThrough(t, v, peer, ringsOf(d), pool, 32, 20)
+	if perRing[0] != 0 || min(perRing[1], perRing[2], perRing[3]) == 0 {
 		t.Errorf("dense flows' frames per ring %v: want none in ring 0 and some in each other", perRing)
 	}
 
@@ -345,16 +336,7 @@ func TestSteeringGroup(t *testing.T) {
 	pool := packet.NewPool(0, 256)
 	rings := ringsOf(ds...)
 
-	const flows, perFlow = 32, 20
-	for seq := range perFlow {
-		for fl := range flows {
-			peer.Send(t, udpFrame(v.MACA, v.MACB, uint16(4000+fl), uint32(seq)))
-		}
-	}
-	perRing, total := recvFlowsBySource(t, rings, pool, flows*perFlow)
-	if total != flows*perFlow {
-		t.Fatalf("received %d of %d frames (per group ring %v)", total, flows*perFlow, perRing)
-	}
+	perRing := flowsThrough(t, v, peer, rings, pool, 32, 20)
 	if perRing[0] != 0 || perRing[2] != 0 || perRing[1] == 0 || perRing[3] == 0 {
 		t.Errorf("dense flows' frames per group ring %v: want some in each driver's ring 1, none in a ring 0", perRing)
 	}
@@ -389,15 +371,7 @@ func TestSteeringGroupRefused(t *testing.T) {
 	}
 	peer := openRaw(t, v.B, v.IdxB, false)
 	pool := packet.NewPool(0, 256)
-	for seq := range 10 {
-		for fl := range 32 {
-			peer.Send(t, udpFrame(v.MACA, v.MACB, uint16(4000+fl), uint32(seq)))
-		}
-	}
-	perRing, total := recvFlowsBySource(t, ringsOf(d0, d1), pool, 320)
-	if total != 320 {
-		t.Fatalf("received %d of 320 frames (per group ring %v)", total, perRing)
-	}
+	perRing := flowsThrough(t, v, peer, ringsOf(d0, d1), pool, 32, 10)
 	if min(perRing[0], perRing[1], perRing[2], perRing[3]) == 0 {
 		t.Errorf("frames per group ring %v: want 32 flows spread over all four by the kernel's hash", perRing)
 	}
@@ -460,15 +434,7 @@ func TestSteeringRefused(t *testing.T) {
 	}
 	peer := openRaw(t, v.B, v.IdxB, false)
 	pool := packet.NewPool(0, 256)
-	for seq := range 10 {
-		for fl := range 32 {
-			peer.Send(t, udpFrame(v.MACA, v.MACB, uint16(4000+fl), uint32(seq)))
-		}
-	}
-	perRing, total := recvFlowsByRing(t, d, pool, 320)
-	if total != 320 {
-		t.Fatalf("received %d of 320 frames (per ring %v)", total, perRing)
-	}
+	perRing := flowsThrough(t, v, peer, ringsOf(d), pool, 32, 10)
 	used := 0
 	for _, n := range perRing {
 		if n > 0 {
