@@ -157,17 +157,23 @@ func checkPoolsWhole(t *testing.T, d *daemon, threads int) {
 // than threads falls back to AF_PACKET, the log saying why.
 func TestAFXDPThreadsQueues(t *testing.T) {
 	for _, tc := range []struct {
-		queues int
-		driver string
-		log    string
+		queues, threads int
+		driver          string
+		log             string
 	}{
-		{1, "afxdp", "threads [1] do not serve it"},
-		{4, "afpacket", "has 4 receive queues and 2 threads"},
+		{1, 2, "afxdp", "threads [1] do not serve it"},
+		{4, 2, "afpacket", "has 4 receive queues and 2 threads"},
+		// One thread, the interface not in a group: the same rule.
+		{2, 1, "afpacket", "has 2 receive queues and 1 thread"},
 	} {
-		t.Run(fmt.Sprintf("queues=%d", tc.queues), func(t *testing.T) {
+		t.Run(fmt.Sprintf("queues=%d,threads=%d", tc.queues, tc.threads), func(t *testing.T) {
 			tp := newTopoCfg(t, topo.Config{Queues: tc.queues})
 			d := startR2(t, uniqueInstance(t), "-threads", "2")
-			attachAll(t, d, tp, "--threads", "0,1", "--driver", "afxdp")
+			args := []string{"--driver", "afxdp"}
+			if tc.threads == 2 {
+				args = append(args, "--threads", "0,1")
+			}
+			attachAll(t, d, tp, args...)
 			if show := d.must(t, "r2intf", "show"); strings.Count(show, tc.driver) != 2 {
 				t.Errorf("want both interfaces on %s:\n%s", tc.driver, show)
 			}

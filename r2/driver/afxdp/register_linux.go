@@ -21,22 +21,32 @@ func init() {
 // by its own thread. A member beyond the interface's queues serves nothing
 // (driver.ErrNotServing: the caller leaves that thread out, and it hands
 // its packets for the interface to the owner). An interface with more
-// queues than threads is refused, which makes the caller fall back to
-// AF_PACKET: frames of a queue without a socket would go to the kernel's
-// stack instead of R2 (one thread per queue is the only mapping done;
-// reduce the queues with ethtool -L or serve the interface with more
-// threads).
+// queues than threads, one thread included, is refused, which makes the
+// caller fall back to AF_PACKET: frames of a queue without a socket would
+// go to the kernel's stack instead of R2 (one thread per queue is the only
+// mapping done; reduce the queues with ethtool -L or serve the interface
+// with more threads). Until 2026-12-04 an interface of one thread was not
+// checked and got a socket on queue 0 alone: on a device with several
+// queues most of its frames never reached R2.
 func open(a driver.OpenArgs) (driver.Driver, error) {
 	queue := 0
+	members := 1 // an interface served by one thread is no group
 	if a.Fanout != 0 {
-		nq, err := RxQueues(a.Ifname)
-		if err != nil {
-			return nil, fmt.Errorf("afxdp: %s: receive queues: %w", a.Ifname, err)
+		members = a.Members
+	}
+	nq, err := RxQueues(a.Ifname)
+	if err != nil {
+		return nil, fmt.Errorf("afxdp: %s: receive queues: %w", a.Ifname, err)
+	}
+	if nq > members {
+		threads := "threads"
+		if members == 1 {
+			threads = "thread"
 		}
-		if nq > a.Members {
-			return nil, fmt.Errorf("afxdp: %s has %d receive queues and %d threads to serve them: one socket per queue needs a thread per queue (ethtool -L %s combined %d, or more threads)",
-				a.Ifname, nq, a.Members, a.Ifname, a.Members)
-		}
+		return nil, fmt.Errorf("afxdp: %s has %d receive queues and %d %s to serve them: one socket per queue needs a thread per queue (ethtool -L %s combined %d, or more threads)",
+			a.Ifname, nq, members, threads, a.Ifname, members)
+	}
+	if a.Fanout != 0 {
 		if a.Member >= nq {
 			return nil, fmt.Errorf("afxdp: %s: member %d of %d: %w", a.Ifname, a.Member, a.Members, driver.ErrNotServing)
 		}
