@@ -49,6 +49,11 @@
 //     kernel), time and resident memory.
 //   - threads2: 64-byte rate with two R2 forwarding threads, each interface
 //     owned by a different one (the MPSC Tx handoff path).
+//   - fanout64, fanout-ping-load: the 64-byte rate, and ping beside a 64-byte
+//     flood, with both interfaces served by both threads (r2intf --threads
+//     0,1: an AF_PACKET fanout group whose steering program picks a flow's
+//     thread; AF_XDP one socket per queue, so on the topology's 1-queue
+//     veths the second thread serves nothing).
 //   - follow: the deployment with a routing daemon. The router namespace
 //     holds the addresses in Linux (the kernel variant forwards; for R2 the
 //     kernel's forwarding is off, R2 runs in that namespace and r2follow
@@ -134,9 +139,9 @@ Flags:
   -only LIST       comma-separated measurements to run (default all):
                      udp64 udp512 udp1500 udp6 tcp tcp6 tcp-offload tcp-offload4 ping-idle
                      ping-load ping-busy-idle ping-busy-load churn table
-                     threads2 follow
+                     threads2 fanout64 fanout-ping-load follow
                    and the groups udp (IPv4), ipv6 (udp6, tcp6), ping
-                   (idle, load), ping-busy, all
+                   (idle, load), ping-busy, fanout, all
   -variants LIST   routers to measure (default kernel,afpacket,afxdp; also
                    afpacket-novnet: AF_PACKET without vnet headers;
                    afpacket-rt: AF_PACKET, threads under SCHED_FIFO
@@ -181,13 +186,14 @@ Flags:
 var allMeasurements = []string{
 	"udp64", "udp512", "udp1500", "udp6", "tcp", "tcp6", "tcp-offload", "tcp-offload4",
 	"ping-idle", "ping-load", "ping-busy-idle", "ping-busy-load",
-	"churn", "table", "threads2", "follow",
+	"churn", "table", "threads2", "fanout64", "fanout-ping-load", "follow",
 }
 
 var measurementGroups = map[string][]string{
 	"udp":       {"udp64", "udp512", "udp1500"},
 	"ipv6":      {"udp6", "tcp6"},
 	"ping":      {"ping-idle", "ping-load"},
+	"fanout":    {"fanout64", "fanout-ping-load"},
 	"ping-busy": {"ping-busy-idle", "ping-busy-load"},
 	"all":       allMeasurements,
 }

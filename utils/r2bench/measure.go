@@ -138,6 +138,8 @@ func measurements() map[string]*measDef {
 			{Key: "offered_pps", Label: "offered by trafgen", Unit: "kpps", Scale: 1e3, Digits: 1},
 			{Key: "loss_pct", Label: "loss", Unit: "%", Scale: 1, Digits: 1, Better: "lower", NoRatio: true},
 		}, run: func(s *setup) (map[string]float64, []string, error) { return s.udp(64) }},
+		{ID: "fanout64", Title: "UDP 64 B, R2 with two forwarding threads serving both interfaces (kernel as usual)", Metrics: udpMetrics(), run: func(s *setup) (map[string]float64, []string, error) { return s.udp(64) }},
+		{ID: "fanout-ping-load", Title: "ping h1→h2 under a 64 B flood, R2 with two forwarding threads serving both interfaces (kernel as usual)", Metrics: pingMetrics(true), run: func(s *setup) (map[string]float64, []string, error) { return s.ping(true) }},
 		{ID: "follow", Title: "Routing-daemon deployment: tier1 table into the kernel (ip -batch) under a 64 B flood; R2 follows it with r2follow", Metrics: followMetrics(),
 			run: func(s *setup) (map[string]float64, []string, error) { return s.follow() }},
 	}

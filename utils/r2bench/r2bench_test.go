@@ -38,7 +38,7 @@ func TestShortRun(t *testing.T) {
 	jsonPath, svgPath := filepath.Join(dir, "r.json"), filepath.Join(dir, "r.svg")
 	var out, errb bytes.Buffer
 	start := time.Now()
-	code := run([]string{"-short", "-only", "udp64,ping-idle,udp6,tcp6,table,follow", "-table-limit", "20000", "-variants", "kernel,afpacket",
+	code := run([]string{"-short", "-only", "udp64,ping-idle,udp6,tcp6,table,fanout-ping-load,follow", "-table-limit", "20000", "-variants", "kernel,afpacket",
 		"-json", jsonPath, "-svg", svgPath}, &out, &errb)
 	t.Logf("run took %v\nstdout:\n%s\nstderr:\n%s", time.Since(start).Round(time.Second), out.String(), errb.String())
 	if code != exitOK {
@@ -87,7 +87,7 @@ func TestShortRun(t *testing.T) {
 		}
 		for _, c := range []struct{ id, key string }{
 			{"udp6", "pps"}, {"tcp6", "gbps"}, {"table", "routes6"}, {"table", "load_s"}, {"table", "mem_mib"},
-			{"follow", "ready_s"}, {"follow", "pps_during"},
+			{"follow", "ready_s"}, {"follow", "pps_during"}, {"fanout-ping-load", "rtt_median_us"}, {"fanout-ping-load", "flood_pps"},
 		} {
 			m := got[c.id]
 			if m == nil || m.Variants[v] == nil {

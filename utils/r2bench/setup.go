@@ -52,6 +52,7 @@ type group struct {
 	offloads bool // topo Config.Offloads
 	busyPoll bool // R2 -busy-poll
 	threads  int  // R2 forwarding threads; with 2 the interfaces get one each
+	fanout   bool // with 2 threads: both serve both interfaces (--threads 0,1)
 	ipv6     bool // hosts and router get IPv6 addresses and routes too
 	// follow: the router namespace holds the addresses in Linux; R2 runs
 	// in it and r2follow configures R2 from the kernel.
@@ -68,6 +69,7 @@ func groups() []*group {
 		{name: "busy-poll", threads: 1, busyPoll: true, ids: []string{"ping-busy-idle", "ping-busy-load"}},
 		{name: "table", threads: 1, ipv6: true, ids: []string{"table"}},
 		{name: "two-threads", threads: 2, ids: []string{"threads2"}},
+		{name: "fanout", threads: 2, fanout: true, ids: []string{"fanout64", "fanout-ping-load"}},
 		{name: "follow", threads: 1, ipv6: true, follow: true, ids: []string{"follow"}},
 	}
 }
@@ -212,6 +214,9 @@ func (s *setup) configure() error {
 	}
 	for _, a := range []struct{ ifname, thread string }{{tp.RouterIfA, "0"}, {tp.RouterIfB, threadB}} {
 		args := []string{a.ifname, "add", "auto", "--thread", a.thread}
+		if s.grp.fanout {
+			args = []string{a.ifname, "add", "auto", "--threads", "0,1"}
+		}
 		if isXDP(s.variant) {
 			args = append(args, "--driver", "afxdp")
 		}
