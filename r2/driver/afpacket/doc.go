@@ -222,8 +222,12 @@
 // standing queue (rx_shed_us, 1 ms): a thread kept off its CPU longer
 // than the gap may still see a flow's frame moved ahead of an older one
 // waiting in its previous ring. With several drivers (threads) in the
-// group (Config.Members) the program picks the driver by the hash alone,
-// so a flow never changes thread, and the ring there as above. It numbers
+// group (Config.Members) the program picks the driver by a hash alone, so
+// a flow never changes thread, and the ring there as above. That hash is
+// symmetric (addresses and ports combined so that swapping source and
+// destination gives the same value) and seeded once per process, so a
+// flow's replies, coming in on another interface, take the same member
+// index there, as the kernel's own symmetric hash would have them. It numbers
 // rings as the group's members in the order they joined: member m's ring
 // r is m*K+r, so the drivers are opened one after the other, the first
 // loading the program and attaching it once its own sockets have joined

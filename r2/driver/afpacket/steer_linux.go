@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/cilium/ebpf"
@@ -28,6 +29,7 @@ const (
 	stHdr  = -48 // the IP header's first 40 bytes (IPv4: 20) and the 4 after them: the ports
 	stL4   = -52 // an IPv4 header's ports past its options
 	stKey  = -56 // the bucket's index, the map key
+	stThr  = -64 // the thread hash (several members)
 	ip4Hdr = 20
 	ip6Hdr = 40
 )
@@ -68,9 +70,7 @@ func newSteerer(rings, members int, gap time.Duration) (*steerer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("steering map: %w", err)
 	}
-	var seed [8]byte
-	_, _ = rand.Read(seed[:]) // never fails (crypto/rand panics rather)
-	insns, err := steerInsns(m, rings, members, gap, int64(binary.NativeEndian.Uint64(seed[:])))
+	insns, err := steerInsns(m, rings, members, gap, randomSeed(), threadSeed())
 	if err != nil {
 		m.Close()
 		return nil, err
@@ -87,6 +87,18 @@ func newSteerer(rings, members int, gap time.Duration) (*steerer, error) {
 	}
 	return &steerer{prog: prog, m: m}, nil
 }
+
+// randomSeed is a fresh random hash seed.
+func randomSeed() int64 {
+	var seed [8]byte
+	_, _ = rand.Read(seed[:]) // never fails (crypto/rand panics rather)
+	return int64(binary.NativeEndian.Uint64(seed[:]))
+}
+
+// threadSeed is the seed of the thread pick, one for the process: every
+// interface's program then sends a flow's frames and its replies' to the
+// same member index.
+var threadSeed = sync.OnceValue(randomSeed)
 
 // Multipliers of the flow hash (odd constants: the golden ratio's 32 bits,
 // an immediate that the 64-bit multiply sign-extends, and MurmurHash3's
@@ -114,18 +126,24 @@ const (
 //	}
 //	h ^= h >> 29; h *= B; h ^= h >> 32;
 //	home = 1 + (h >> 16 & 0xffff) % (rings - 1);
-//	base = (h >> 32 & 0xffff) % members * rings;                  // the member's first ring
+//	base = (fold(t) >> 16 & 0xffff) % members * rings;            // the member's first ring
 //	return base + steer(&buckets[h & (bpfasm.SteerBuckets - 1)], home);  // bpfasm.SteerBucket
 //
-// with mix(h, w) = h = (h ^ w) * A. The group's members are numbered in
-// the order they joined: member m's ring r is m*rings + r. A flow keeps
-// its member (thread) whatever its rate; only its ring there changes. A
+// with mix(h, w) = h = (h ^ w) * A and fold the three steps before
+// home. The group's members are numbered in the order they joined: member
+// m's ring r is m*rings + r. A flow keeps its member (thread) whatever its
+// rate; only its ring there changes. With several members a second hash t,
+// from tseed (one for the process), picks the member from what a flow
+// and its replies share: t = mix(t, src ^ dst) (IPv6: two words each),
+// and the ports as mix(t, sport ^ dport), so that, as with the kernel's
+// symmetric hash, both directions of a flow take the same member index
+// on every interface. A
 // frame that is not IP, or too short
 // for its header, hashes as the seed alone (one bucket for all of them).
 // One load takes the header and the ports together: each helper call
 // costs, and a frame sent from a packet socket's ring has its headers in
 // page fragments, which the helper copies out.
-func steerInsns(m *ebpf.Map, rings, members int, gap time.Duration, seed int64) (asm.Instructions, error) {
+func steerInsns(m *ebpf.Map, rings, members int, gap time.Duration, seed, tseed int64) (asm.Instructions, error) {
 	ldMap := asm.LoadMapPtr(asm.R1, 0)
 	if err := ldMap.AssociateMap(m); err != nil {
 		return nil, err
@@ -150,12 +168,56 @@ func steerInsns(m *ebpf.Map, rings, members int, gap time.Duration, seed int64) 
 			asm.FnSkbLoadBytes.Call(),
 		}
 	}
+	// mixT mixes w into the thread hash on the stack (R0 scratch); it
+	// is nothing with one member.
+	mixT := func(w asm.Register) asm.Instructions {
+		if members < 2 {
+			return nil
+		}
+		return asm.Instructions{
+			asm.LoadMem(asm.R0, asm.RFP, stThr, asm.DWord),
+			asm.Xor.Reg(asm.R0, w),
+			asm.Mul.Imm(asm.R0, steerMulA),
+			asm.StoreMem(asm.RFP, stThr, asm.R0, asm.DWord),
+		}
+	}
+	// pair loads two words of size sz at a and b, xors them (the same
+	// either way round) and mixes that into the thread hash.
+	pair := func(a, b int16, sz asm.Size) asm.Instructions {
+		if members < 2 {
+			return nil
+		}
+		return append(asm.Instructions{
+			asm.LoadMem(asm.R2, asm.RFP, a, sz),
+			asm.LoadMem(asm.R3, asm.RFP, b, sz),
+			asm.Xor.Reg(asm.R2, asm.R3),
+		}, mixT(asm.R2)...)
+	}
+	// ports mixes the two halves of the ports word in R9, xored.
+	ports := func() asm.Instructions {
+		if members < 2 {
+			return nil
+		}
+		return append(asm.Instructions{
+			asm.Mov.Reg(asm.R2, asm.R9),
+			asm.RSh.Imm(asm.R2, 16),
+			asm.Mov.Reg(asm.R3, asm.R9),
+			asm.And.Imm(asm.R3, 0xffff),
+			asm.Xor.Reg(asm.R2, asm.R3),
+		}, mixT(asm.R2)...)
+	}
 	const (
 		tcp = 6
 		udp = 17
 	)
 	var is asm.Instructions
 	add := func(more ...asm.Instruction) { is = append(is, more...) }
+	if members > 1 {
+		add(
+			asm.LoadImm(asm.R0, tseed, asm.DWord),
+			asm.StoreMem(asm.RFP, stThr, asm.R0, asm.DWord),
+		)
+	}
 	add(
 		asm.Mov.Reg(asm.R6, asm.R1),
 		asm.LoadImm(asm.R7, seed, asm.DWord),
@@ -187,6 +249,7 @@ func steerInsns(m *ebpf.Map, rings, members int, gap time.Duration, seed int64) 
 	add(mix(asm.R9)...)
 	add(asm.LoadMem(asm.R9, asm.RFP, stHdr+9, asm.Byte)) // protocol
 	add(mix(asm.R9)...)
+	add(pair(stHdr+12, stHdr+16, asm.Word)...)
 	add(
 		// A fragment (offset or more-fragments set) carries the
 		// ports only in the first: hash none of them.
@@ -202,6 +265,7 @@ func steerInsns(m *ebpf.Map, rings, members int, gap time.Duration, seed int64) 
 		asm.LoadMem(asm.R9, asm.RFP, stHdr+ip4Hdr, asm.Word),
 	)
 	add(mix(asm.R9)...)
+	add(ports()...)
 	add(
 		asm.Ja.Label("hashed"),
 		asm.LSh.Imm(asm.R2, 2).WithSymbol("v4options"),
@@ -212,6 +276,7 @@ func steerInsns(m *ebpf.Map, rings, members int, gap time.Duration, seed int64) 
 		asm.LoadMem(asm.R9, asm.RFP, stL4, asm.Word),
 	)
 	add(mix(asm.R9)...)
+	add(ports()...)
 	add(asm.Ja.Label("hashed"))
 	// IPv6: the fixed header and the ports the same way.
 	add(header("v6", ip6Hdr)...)
@@ -223,6 +288,8 @@ func steerInsns(m *ebpf.Map, rings, members int, gap time.Duration, seed int64) 
 		add(is...)
 		add(mix(asm.R9)...)
 	}
+	add(pair(stHdr+8, stHdr+24, asm.DWord)...)
+	add(pair(stHdr+16, stHdr+32, asm.DWord)...)
 	add(asm.LoadMem(asm.R9, asm.RFP, stHdr+6, asm.Byte)) // next header
 	add(mix(asm.R9)...)
 	add(
@@ -232,6 +299,7 @@ func steerInsns(m *ebpf.Map, rings, members int, gap time.Duration, seed int64) 
 		asm.LoadMem(asm.R9, asm.RFP, stHdr+ip6Hdr, asm.Word),
 	)
 	add(mix(asm.R9)...)
+	add(ports()...)
 	// The hash folded; the home ring and the bucket taken from it.
 	add(
 		asm.Mov.Reg(asm.R9, asm.R7).WithSymbol("hashed"),
@@ -250,10 +318,19 @@ func steerInsns(m *ebpf.Map, rings, members int, gap time.Duration, seed int64) 
 		asm.Add.Imm(asm.R8, 1),
 	)
 	if members > 1 {
-		// r6 (the context, no longer needed) = the member's first ring.
+		// r6 (the context, no longer needed) = the member's first
+		// ring, from the thread hash folded as h was.
 		add(
-			asm.Mov.Reg(asm.R6, asm.R7),
-			asm.RSh.Imm(asm.R6, 32),
+			asm.LoadMem(asm.R6, asm.RFP, stThr, asm.DWord),
+			asm.Mov.Reg(asm.R0, asm.R6),
+			asm.RSh.Imm(asm.R0, 29),
+			asm.Xor.Reg(asm.R6, asm.R0),
+			asm.LoadImm(asm.R0, steerMulB, asm.DWord),
+			asm.Mul.Reg(asm.R6, asm.R0),
+			asm.Mov.Reg(asm.R0, asm.R6),
+			asm.RSh.Imm(asm.R0, 32),
+			asm.Xor.Reg(asm.R6, asm.R0),
+			asm.RSh.Imm(asm.R6, 16),
 			asm.And.Imm(asm.R6, 0xffff),
 			asm.Mod.Imm(asm.R6, int32(members)),
 			asm.Mul.Imm(asm.R6, int32(rings)),

@@ -183,7 +183,8 @@ func TestSteerProgram(t *testing.T) {
 // TestSteerProgramMembers runs the program of a group of two drivers
 // (threads) of three rings each: a flow keeps its driver whatever its
 // rate, only its ring there changes (ring 0 of the driver when light);
-// flows spread over both drivers and none of their rings 0.
+// flows spread over both drivers and none of their rings 0; a flow's
+// replies through another interface's program take the same member.
 func TestSteerProgramMembers(t *testing.T) {
 	const gap, rings, members = time.Millisecond, 3, 2
 	s := newGroupSteerer(t, rings, members, gap)
@@ -200,6 +201,29 @@ func TestSteerProgramMembers(t *testing.T) {
 	}
 	if len(seen) != members*(rings-1) || seen[0] != 0 || seen[rings] != 0 {
 		t.Fatalf("64 dense flows over group rings %v: want each of 1, 2, 4, 5 (driver 0's rings 1-2, driver 1's), none in a ring 0", seen)
+	}
+	// Another interface's program (another group, four rings a
+	// member): a flow's replies, sent back through it, take the member
+	// index its frames took here, as with the kernel's symmetric hash.
+	// (Programs of their own: a bucket these flows left with one sparse
+	// frame would make the next new flow in it light.)
+	there, back := newGroupSteerer(t, rings, members, gap), newGroupSteerer(t, 4, members, gap)
+	threads := map[int]int{}
+	for i := range uint16(64) {
+		for _, f := range []struct {
+			a, b  string
+			proto byte
+		}{{"10.0.0.1", "10.0.1.1", 17}, {"2001:db8::1", "2001:db8:1::1", 6}} {
+			m := steerRun(t, there, flowFrame(f.a, f.b, f.proto, 5000+i, 53+i, false)) / rings
+			replies := steerRun(t, back, flowFrame(f.b, f.a, f.proto, 53+i, 5000+i, false)) / 4
+			if m != replies {
+				t.Fatalf("flow %s:%d > %s:%d on member %d, its replies on member %d", f.a, 5000+i, f.b, 53+i, m, replies)
+			}
+			threads[m]++
+		}
+	}
+	if len(threads) != members {
+		t.Fatalf("128 flows on members %v: want both", threads)
 	}
 	for port := range uint16(8) {
 		f := flowFrame("2001:db8::1", "2001:db8:1::1", 6, 40000+port, 22, false)
