@@ -300,41 +300,42 @@ func steerInsns(m *ebpf.Map, rings, members int, gap time.Duration, seed, tseed 
 	)
 	add(mix(asm.R9)...)
 	add(ports()...)
-	// The hash folded; the home ring and the bucket taken from it.
-	add(
-		asm.Mov.Reg(asm.R9, asm.R7).WithSymbol("hashed"),
-		asm.RSh.Imm(asm.R9, 29),
-		asm.Xor.Reg(asm.R7, asm.R9),
-		asm.LoadImm(asm.R8, steerMulB, asm.DWord),
-		asm.Mul.Reg(asm.R7, asm.R8),
-		asm.Mov.Reg(asm.R9, asm.R7),
-		asm.RSh.Imm(asm.R9, 32),
-		asm.Xor.Reg(asm.R7, asm.R9),
-		// r8 = home ring.
-		asm.Mov.Reg(asm.R8, asm.R7),
-		asm.RSh.Imm(asm.R8, 16),
-		asm.And.Imm(asm.R8, 0xffff),
-		asm.Mod.Imm(asm.R8, int32(rings-1)),
-		asm.Add.Imm(asm.R8, 1),
-	)
+	// fold finishes hash h (tmp scratch): h ^= h >> 29; h *= B;
+	// h ^= h >> 32.
+	fold := func(h, tmp asm.Register) asm.Instructions {
+		return asm.Instructions{
+			asm.Mov.Reg(tmp, h),
+			asm.RSh.Imm(tmp, 29),
+			asm.Xor.Reg(h, tmp),
+			asm.LoadImm(tmp, steerMulB, asm.DWord),
+			asm.Mul.Reg(h, tmp),
+			asm.Mov.Reg(tmp, h),
+			asm.RSh.Imm(tmp, 32),
+			asm.Xor.Reg(h, tmp),
+		}
+	}
+	// pick sets dst to (src >> 16 & 0xffff) % n.
+	pick := func(dst, src asm.Register, n int) asm.Instructions {
+		return asm.Instructions{
+			asm.Mov.Reg(dst, src),
+			asm.RSh.Imm(dst, 16),
+			asm.And.Imm(dst, 0xffff),
+			asm.Mod.Imm(dst, int32(n)),
+		}
+	}
+	// The hash folded; the home ring (r8) and the bucket taken from it.
+	f := fold(asm.R7, asm.R9)
+	f[0] = f[0].WithSymbol("hashed")
+	add(f...)
+	add(pick(asm.R8, asm.R7, rings-1)...)
+	add(asm.Add.Imm(asm.R8, 1))
 	if members > 1 {
 		// r6 (the context, no longer needed) = the member's first
-		// ring, from the thread hash folded as h was.
-		add(
-			asm.LoadMem(asm.R6, asm.RFP, stThr, asm.DWord),
-			asm.Mov.Reg(asm.R0, asm.R6),
-			asm.RSh.Imm(asm.R0, 29),
-			asm.Xor.Reg(asm.R6, asm.R0),
-			asm.LoadImm(asm.R0, steerMulB, asm.DWord),
-			asm.Mul.Reg(asm.R6, asm.R0),
-			asm.Mov.Reg(asm.R0, asm.R6),
-			asm.RSh.Imm(asm.R0, 32),
-			asm.Xor.Reg(asm.R6, asm.R0),
-			asm.RSh.Imm(asm.R6, 16),
-			asm.And.Imm(asm.R6, 0xffff),
-			asm.Mod.Imm(asm.R6, int32(members)),
-			asm.Mul.Imm(asm.R6, int32(rings)),
-		)
+		// ring, from the thread hash folded the same way.
+		add(asm.LoadMem(asm.R6, asm.RFP, stThr, asm.DWord))
+		add(fold(asm.R6, asm.R0)...)
+		add(pick(asm.R6, asm.R6, members)...)
+		add(asm.Mul.Imm(asm.R6, int32(rings)))
 	}
 	add(asm.And.Imm(asm.R7, bpfasm.SteerBuckets-1))
 	add(bpfasm.SteerBucket("steer", ldMap, int32(gap.Nanoseconds()), stKey, 0)...)
