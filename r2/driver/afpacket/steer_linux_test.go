@@ -422,6 +422,11 @@ func BenchmarkSteerProgram(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer s.close()
+	g, err := newSteerer(4, 2, DefaultLightGap) // two threads: the thread hash too
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer g.close()
 	const repeat = 1000
 	for _, c := range []struct {
 		name  string
@@ -431,6 +436,8 @@ func BenchmarkSteerProgram(b *testing.B) {
 		{"trivial", trivial, flowFrame("10.0.0.1", "10.0.1.1", 17, 1000, 2000, false)},
 		{"steer/ipv4-udp", s.prog, flowFrame("10.0.0.1", "10.0.1.1", 17, 1000, 2000, false)},
 		{"steer/ipv6-tcp", s.prog, flowFrame("2001:db8::1", "2001:db8:1::1", 6, 1000, 2000, false)},
+		{"steer-2threads/ipv4-udp", g.prog, flowFrame("10.0.0.1", "10.0.1.1", 17, 1000, 2000, false)},
+		{"steer-2threads/ipv6-tcp", g.prog, flowFrame("2001:db8::1", "2001:db8:1::1", 6, 1000, 2000, false)},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			var total time.Duration
