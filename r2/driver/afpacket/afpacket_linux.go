@@ -167,6 +167,7 @@ func Open(c Config) (*Driver, error) {
 func (d *Driver) open() error {
 	c := &d.cfg
 	fan := fanout{join: c.Fanout != 0 || c.RxQueues > 1, id: c.Fanout, mode: unix.PACKET_FANOUT_HASH}
+	later := false // a later member of a group asked to steer
 	switch {
 	case c.LightGap <= 0 || c.RxQueues < 2:
 	case c.Member == 0:
@@ -185,7 +186,7 @@ func (d *Driver) open() error {
 		// it: eBPF, unless its program did not load. The kernel
 		// refuses a member of another mode (EINVAL), so the first
 		// join tells.
-		fan.mode, fan.probe = unix.PACKET_FANOUT_EBPF, true
+		fan.mode, fan.probe, later = unix.PACKET_FANOUT_EBPF, true, true
 	}
 	if fan.join && fan.id == 0 {
 		// No group given: the kernel picks an id no other group of
@@ -218,7 +219,7 @@ func (d *Driver) open() error {
 		}
 	}
 	d.fd = d.qs[0].fd
-	if c.Member > 0 && c.LightGap > 0 && c.RxQueues > 1 {
+	if later {
 		d.steerGroup = fan.mode == unix.PACKET_FANOUT_EBPF
 		if !d.steerGroup {
 			d.steerErr = errors.New("the fanout group runs the kernel's hash: its first member's steering program did not load")
