@@ -86,6 +86,17 @@ func usedBuckets(t *testing.T, s *steerer) int {
 	return n
 }
 
+// clearBuckets forgets every flow the program s has seen.
+func clearBuckets(t *testing.T, s *steerer) {
+	t.Helper()
+	var zero [bpfasm.SteerValueSize]byte
+	for k := range uint32(bpfasm.SteerBuckets) {
+		if err := s.m.Update(k, zero, ebpf.UpdateExist); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 func newTestSteerer(t *testing.T, rings int, gap time.Duration) *steerer {
 	t.Helper()
 	return newGroupSteerer(t, rings, 1, gap)
@@ -328,6 +339,10 @@ func TestSteeringRings(t *testing.T) {
 		t.Errorf("dense flows' frames per ring %v: want none in ring 0 and some in each other", perRing)
 	}
 
+	// Past the dense flows' last frames by more than a gap: a bucket the
+	// sparse flow shares with one of them (two flows in a bucket count as
+	// one) must not make its first frames dense.
+	time.Sleep(3 * gap)
 	var got []int
 	for seq := range 4 {
 		got = append(got, ringOf(t, d, peer, udpFrame(v.MACA, v.MACB, 5000, uint32(seq)), pool))
@@ -365,7 +380,11 @@ func TestSteeringGroup(t *testing.T) {
 		t.Errorf("dense flows' frames per group ring %v: want some in each driver's ring 1, none in a ring 0", perRing)
 	}
 
+	time.Sleep(3 * gap) // as in TestSteeringRings
 	for port := uint16(5000); port < 5004; port++ {
+		// A bucket another of these flows left light would make this
+		// one's first frame light too: every flow starts afresh.
+		clearBuckets(t, ds[0].steer)
 		var got []int
 		for seq := range 3 {
 			got = append(got, sourceOf(t, rings, peer, udpFrame(v.MACA, v.MACB, port, uint32(seq)), pool))
