@@ -47,7 +47,7 @@ type OpenArgs struct {
 	Fanout uint16
 	// Member and Members say, in a group (Fanout not 0), which of the
 	// group's drivers this is (0 to Members-1, in thread order). AF_XDP
-	// binds member i to receive queue i.
+	// binds member i to every receive queue q with q mod Members == i.
 	Member, Members int
 	// Settings are the daemon's configuration values for drivers.
 	Settings Settings

@@ -154,17 +154,18 @@ func checkPoolsWhole(t *testing.T, d *daemon, threads int) {
 // TestAFXDPThreadsQueues: an AF_XDP interface with fewer receive queues
 // than threads is served by as many threads as it has queues (the others
 // hand their packets for it over, as the log says); one with more queues
-// than threads falls back to AF_PACKET, the log saying why.
+// than threads is served by every thread on several queues (queue q by
+// thread q mod threads), the log naming each thread's queues. Until
+// 2026-12-05 that case fell back to AF_PACKET.
 func TestAFXDPThreadsQueues(t *testing.T) {
 	for _, tc := range []struct {
 		queues, threads int
-		driver          string
-		log             string
+		log             []string
 	}{
-		{1, 2, "afxdp", "threads [1] do not serve it"},
-		{4, 2, "afpacket", "has 4 receive queues and 2 threads"},
+		{1, 2, []string{"threads [1] do not serve it"}},
+		{4, 2, []string{", queues 0,2", ", queues 1,3"}},
 		// One thread, the interface not in a group: the same rule.
-		{2, 1, "afpacket", "has 2 receive queues and 1 thread"},
+		{2, 1, []string{", queues 0,1"}},
 	} {
 		t.Run(fmt.Sprintf("queues=%d,threads=%d", tc.queues, tc.threads), func(t *testing.T) {
 			tp := newTopoCfg(t, topo.Config{Queues: tc.queues})
@@ -174,16 +175,19 @@ func TestAFXDPThreadsQueues(t *testing.T) {
 				args = append(args, "--threads", "0,1")
 			}
 			attachAll(t, d, tp, args...)
-			if show := d.must(t, "r2intf", "show"); strings.Count(show, tc.driver) != 2 {
-				t.Errorf("want both interfaces on %s:\n%s", tc.driver, show)
+			if show := d.must(t, "r2intf", "show"); strings.Count(show, "afxdp") != 2 {
+				t.Errorf("want both interfaces on afxdp:\n%s", show)
 			}
 			pingOK(t, d, tp, tp.H1NS, "10.2.0.1", 5)
 			recv, reorders := udpOrder(t, tp)
-			if reorders != 0 || recv < udpFlows*udpPerFlow/2 {
-				t.Errorf("UDP: %d received, %d reordered", recv, reorders)
+			t.Logf("UDP: %d of %d received, %d reordered", recv, udpFlows*udpPerFlow, reorders)
+			if reorders != 0 || recv < udpFlows*udpPerFlow*9/10 {
+				t.Errorf("UDP: %d of %d received, %d reordered", recv, udpFlows*udpPerFlow, reorders)
 			}
-			if !strings.Contains(d.log.String(), tc.log) {
-				t.Errorf("log lacks %q:\n%s", tc.log, d.log.String())
+			for _, l := range tc.log {
+				if !strings.Contains(d.log.String(), l) {
+					t.Errorf("log lacks %q:\n%s", l, d.log.String())
+				}
 			}
 			detachStop(t, d, tp, 2)
 		})

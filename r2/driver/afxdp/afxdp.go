@@ -133,11 +133,10 @@ type Config struct {
 	Ifindex int
 	// Queue is the receive (and transmit) queue the socket binds to.
 	// Frames the device steers to queues without a socket go to the
-	// kernel's stack (see the package documentation): give R2's
-	// interfaces one queue (ethtool -L IF combined 1), or one driver per
-	// queue (the registered open does that for an interface served by
-	// several threads). Drivers of one interface's queues share its XDP
-	// program; queues 0 to 255.
+	// kernel's stack (see the package documentation): open one driver
+	// per queue (the registered open does, spreading the queues over the
+	// threads serving the interface). Drivers of one interface's queues
+	// share its XDP program; queues 0 to 255.
 	Queue int
 	// MTU is the largest L3 payload accepted: longer frames than
 	// MTU+18 are dropped on Rx (RxErrors) and refused on Tx (TxErrors).

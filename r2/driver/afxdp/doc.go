@@ -34,8 +34,8 @@
 // there); but a multi-queue NIC whose traffic lands on queues R2 has no
 // socket on then behaves as it does without R2 (AF_PACKET taps and the
 // kernel's counters still see those frames) instead of black-holing them
-// before anything can notice. Give R2's interfaces a single queue
-// (ethtool -L IF combined 1); veth has one real queue by default.
+// before anything can notice. The registered open puts a socket on every
+// queue (see "Threads and namespaces"); Open itself binds one.
 //
 // # Host-owned mode
 //
@@ -207,14 +207,18 @@
 //
 // # Threads and namespaces
 //
-// An interface served by several threads (the registered open with a
-// group, r2intf add --threads) gets one socket per receive queue: member i
-// of the group binds queue i, and each thread receives and sends on its
-// own socket with its own pool as UMEM. Threads beyond the interface's
-// queues do not serve it (driver.ErrNotServing; they hand their packets
-// for it to the owner); an interface with more queues than threads is
-// refused (and AF_PACKET's fanout serves it), since frames of a queue
-// without a socket would go to the kernel's stack.
+// Every receive queue of an interface gets a socket, since frames of a
+// queue without one would go to the kernel's stack. An interface served
+// by several threads (the registered open with a group, r2intf add
+// --threads) spreads its queues over them: member i of the group binds
+// every queue q with q mod members == i, and each thread receives and
+// sends on its own sockets with its own pool as UMEM. Threads beyond the
+// interface's queues do not serve it (driver.ErrNotServing; they hand
+// their packets for it to the owner). A thread with several queues (one
+// thread on a multi-queue NIC, two threads on four queues) drives their
+// sockets as one driver (queueSet): they share its UMEM, each with its
+// own fill ring, lent an equal share of the fill packets one queue would
+// get, and Recv serves the queues in turn.
 //
 // Recv, Send and Pending belong to the owner thread of Config.Pool (the
 // pool passed to them must be that pool). Stats may be called from any

@@ -16,52 +16,55 @@ func init() {
 
 // open is the registered driver.OpenFunc.
 //
-// An interface served by several threads (a group: a.Fanout set) gets one
-// socket per receive queue, member i of the group on queue i, each driven
-// by its own thread. A member beyond the interface's queues serves nothing
-// (driver.ErrNotServing: the caller leaves that thread out, and it hands
-// its packets for the interface to the owner). An interface with more
-// queues than threads, one thread included, is refused, which makes the
-// caller fall back to AF_PACKET: frames of a queue without a socket would
-// go to the kernel's stack instead of R2 (one thread per queue is the only
-// mapping done; reduce the queues with ethtool -L or serve the interface
-// with more threads). Until 2026-12-04 an interface of one thread was not
-// checked and got a socket on queue 0 alone: on a device with several
-// queues most of its frames never reached R2.
+// An interface served by one thread gets a socket on each of its receive
+// queues; one served by several (a group: a.Fanout set) gets them too,
+// member m of the group taking every queue q with q mod members == m (two
+// threads, four queues: 0 and 2, 1 and 3), each member driven by its own
+// thread. A thread with several queues drives them as one driver
+// (queueSet, queues_linux.go). A member beyond the interface's queues
+// serves nothing (driver.ErrNotServing: the caller leaves that thread out,
+// and it hands its packets for the interface to the owner).
+//
+// Until 2026-12-04 an interface of one thread got a socket on queue 0
+// alone, so on a device with several queues most of its frames never
+// reached R2; from then until 2026-12-05 an interface with more queues than
+// threads was refused, which made the caller fall back to AF_PACKET.
 func open(a driver.OpenArgs) (driver.Driver, error) {
-	queue := 0
-	members := 1 // an interface served by one thread is no group
+	members, member := 1, 0 // an interface served by one thread is no group
 	if a.Fanout != 0 {
-		members = a.Members
+		members, member = a.Members, a.Member
+	}
+	if members < 1 || member < 0 || member >= members {
+		return nil, fmt.Errorf("afxdp: %s: member %d of %d threads", a.Ifname, member, members)
 	}
 	nq, err := RxQueues(a.Ifname)
 	if err != nil {
 		return nil, fmt.Errorf("afxdp: %s: receive queues: %w", a.Ifname, err)
 	}
-	if nq > members {
-		threads := "threads"
-		if members == 1 {
-			threads = "thread"
-		}
-		return nil, fmt.Errorf("afxdp: %s has %d receive queues and %d %s to serve them: one socket per queue needs a thread per queue (ethtool -L %s combined %d, or more threads)",
-			a.Ifname, nq, members, threads, a.Ifname, members)
+	queues := memberQueues(nq, members, member)
+	if len(queues) == 0 {
+		return nil, fmt.Errorf("afxdp: %s: member %d of %d: %w", a.Ifname, member, members, driver.ErrNotServing)
 	}
-	if a.Fanout != 0 {
-		if a.Member >= nq {
-			return nil, fmt.Errorf("afxdp: %s: member %d of %d: %w", a.Ifname, a.Member, a.Members, driver.ErrNotServing)
-		}
-		queue = a.Member
+	if a.Pool == nil {
+		return nil, fmt.Errorf("afxdp: %s: no packet pool", a.Ifname)
 	}
-	d, err := Open(Config{
+	fill := 0 // Config's default
+	if len(queues) > 1 {
+		if fill, err = queueFill(a.Pool.Size(), len(queues)); err != nil {
+			return nil, fmt.Errorf("afxdp: %s: %w", a.Ifname, err)
+		}
+	}
+	// The queues' drivers share the interface's counters, allocated once:
+	// they all run on this thread.
+	c := Config{
 		Ifname:         a.Ifname,
 		Ifindex:        a.Ifindex,
-		Queue:          queue,
 		RxRings:        a.Settings.XDPRxRings,
 		LightGap:       a.Settings.XDPLightGap,
 		MTU:            a.MTU,
 		Pool:           a.Pool,
+		FillSize:       fill,
 		Counters:       a.Counters,
-		Promisc:        a.Promisc,
 		TxCopies:       a.Counter(driver.DrvTxCopies),
 		RxRingCounters: a.RxRingCounters(a.Settings.XDPRxRings),
 		RxMultiBuf:     a.Counter(driver.DrvRxMultiBuf),
@@ -69,13 +72,41 @@ func open(a driver.OpenArgs) (driver.Driver, error) {
 
 		NeighCopies: a.Counter(driver.DrvNeighCopies),
 		NeighErrors: a.Counter(driver.DrvNeighErrors),
-	})
-	if err != nil {
-		return nil, err // a nil *Driver must not become a non-nil driver.Driver
 	}
-	if on, why := d.MultiBuffer(); !on && d.mb.want {
+	ds := make([]*Driver, 0, len(queues))
+	for i, q := range queues {
+		d, err := openQueue(a, c, q, i == 0)
+		if err != nil {
+			for _, d := range ds {
+				d.Close()
+			}
+			return nil, err
+		}
+		ds = append(ds, d)
+	}
+	if len(ds) == 1 {
+		return ds[0], nil // a nil *Driver must not become a non-nil driver.Driver
+	}
+	s, err := newQueueSet(a.Ifname, ds, queues)
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// openQueue opens the driver of queue q with c. The first queue of a
+// thread holds the interface's promiscuous mode and says, once, why it has
+// no multi-buffer frames.
+func openQueue(a driver.OpenArgs, c Config, q int, first bool) (*Driver, error) {
+	c.Queue = q
+	c.Promisc = a.Promisc && first
+	d, err := Open(c)
+	if err != nil {
+		return nil, err
+	}
+	if on, why := d.MultiBuffer(); first && !on && d.mb.want {
 		if a.Logf != nil {
-			a.Logf("interface %s: afxdp queue %d without multi-buffer frames (frames over %d bytes are dropped by the kernel): %s", a.Ifname, queue, FrameSize-xdpPacketHeadroom, why)
+			a.Logf("interface %s: afxdp queue %d without multi-buffer frames (frames over %d bytes are dropped by the kernel): %s", a.Ifname, q, FrameSize-xdpPacketHeadroom, why)
 		}
 		if c := a.Counter(driver.DrvMultiBufOff); c.Valid() {
 			c.Inc()
