@@ -24,6 +24,9 @@ import (
 // driver in interleaved rounds: AF_PACKET's N threads share one fanout
 // group (the steering program picks a flow's thread by its hash), AF_XDP's
 // have one socket each on N-queue veths (1-queue veths for one thread).
+// AF_XDP also runs one thread on the N-queue veths (a socket per queue,
+// driven as one driver), against one thread on 1-queue veths the cost of
+// serving several queues.
 // trafgen in h1 floods 16 UDP flows (source ports 1000-1015) to 10.9.0.1,
 // routed to h2, which drops them; the rate is R2's IfNode:<h2 side>/tx over
 // the window. trafgen runs with --qdisc-path: its default qdisc bypass
@@ -51,36 +54,42 @@ func scale(t *testing.T, drv string) {
 	cpus := strings.Split(envStr("R2E2E_SCALE_CPUS", "1,0"), ",")
 	gen := envStr("R2E2E_SCALE_GEN_CPU", "0")
 	n := len(cpus)
-	rates := map[int][]float64{}
+	type setup struct{ threads, queues int }
+	setups := []setup{{1, 1}, {n, 1}}
+	if drv == "afxdp" {
+		setups = []setup{{1, 1}, {n, n}, {1, n}}
+	}
+	name := func(s setup) string {
+		return fmt.Sprintf("%d thread(s), %d queue(s)", s.threads, s.queues)
+	}
+	rates := map[setup][]float64{}
 	for r := range rounds {
-		for _, threads := range []int{1, n} {
-			pps, per := scaleRun(t, drv, threads, cpus[:threads], gen, time.Duration(secs)*time.Second)
-			t.Logf("round %d, %d thread(s): %.0f pps delivered; frames received per thread %v", r, threads, pps, per)
+		for _, s := range setups {
+			pps, per := scaleRun(t, drv, s.threads, s.queues, cpus[:s.threads], gen, time.Duration(secs)*time.Second)
+			t.Logf("round %d, %s: %.0f pps delivered; frames received per thread %v", r, name(s), pps, per)
 			if pps == 0 {
-				t.Errorf("%d thread(s): nothing delivered", threads)
+				t.Errorf("%s: nothing delivered", name(s))
 			}
 			for th, v := range per {
 				if v == 0 {
-					t.Errorf("%d threads: thread %d received nothing", threads, th)
+					t.Errorf("%s: thread %d received nothing", name(s), th)
 				}
 			}
-			rates[threads] = append(rates[threads], pps)
+			rates[s] = append(rates[s], pps)
 		}
 	}
 	med := func(v []float64) float64 { s := slices.Clone(v); slices.Sort(s); return s[len(s)/2] }
-	t.Logf("1 thread: median %.0f pps %v; %d threads: median %.0f pps %v; ratio %.2f",
-		med(rates[1]), rates[1], n, med(rates[n]), rates[n], med(rates[n])/max(med(rates[1]), 1))
+	base := med(rates[setups[0]])
+	for _, s := range setups {
+		t.Logf("%s: median %.0f pps %v; ratio to the first %.2f", name(s), med(rates[s]), rates[s], med(rates[s])/max(base, 1))
+	}
 }
 
-// scaleRun builds a topology (for AF_XDP with threads queues per veth),
-// starts R2 with threads threads pinned to cpus, floods for d and returns
-// the delivered rate and the frames each thread received on the h1 side.
-func scaleRun(t *testing.T, drv string, threads int, cpus []string, genCPU string, d time.Duration) (float64, []uint64) {
+// scaleRun builds a topology of veths with queues queues, starts R2 with
+// threads threads pinned to cpus, floods for d and returns the delivered
+// rate and the frames each thread received on the h1 side.
+func scaleRun(t *testing.T, drv string, threads, queues int, cpus []string, genCPU string, d time.Duration) (float64, []uint64) {
 	t.Helper()
-	queues := 1
-	if drv == "afxdp" {
-		queues = threads
-	}
 	tp, err := topo.New(topo.Config{Queues: queues})
 	if err != nil {
 		t.Fatal(err)
@@ -101,6 +110,9 @@ func scaleRun(t *testing.T, drv string, threads int, cpus []string, genCPU strin
 	pingOK(t, r2, tp, tp.H1NS, "10.2.0.1", 2)
 	if show := r2.must(t, "r2intf", "show"); strings.Count(show, drv) != 2 {
 		t.Fatalf("interfaces not on %s:\n%s", drv, show)
+	}
+	if drv == "afxdp" && queues > threads && !strings.Contains(r2.log.String(), ", queues 0,") {
+		t.Fatalf("%d thread(s) on %d queues: the log names no queues of a thread:\n%s", threads, queues, r2.log.String())
 	}
 	defer startFlood(t, tp, genCPU, "--qdisc-path")()
 	time.Sleep(300 * time.Millisecond) // ramp up
