@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -91,6 +92,14 @@ func sh(t *testing.T, args ...string) string {
 // namespace names.
 func bgpTopo(t *testing.T, pfx string) (p, r, h string) {
 	t.Helper()
+	return bgpTopoQueues(t, pfx, 1)
+}
+
+// bgpTopoQueues is bgpTopo with veths of queues receive and transmit
+// queues at both ends.
+func bgpTopoQueues(t *testing.T, pfx string, queues int) (p, r, h string) {
+	t.Helper()
+	nq := []string{"numrxqueues", strconv.Itoa(queues), "numtxqueues", strconv.Itoa(queues)}
 	p, r, h = pfx+"-p", pfx+"-r", pfx+"-h"
 	for _, ns := range []string{p, r, h} {
 		sh(t, "ip", "netns", "add", ns)
@@ -98,7 +107,9 @@ func bgpTopo(t *testing.T, pfx string) (p, r, h string) {
 		sh(t, "ip", "-n", ns, "link", "set", "lo", "up")
 	}
 	link := func(a, an, b, bn string) {
-		sh(t, "ip", "link", "add", pfx+an, "netns", a, "type", "veth", "peer", "name", pfx+bn, "netns", b)
+		args := append([]string{"ip", "link", "add", pfx + an}, nq...)
+		args = append(append(append(args, "netns", a, "type", "veth", "peer", "name", pfx+bn), nq...), "netns", b)
+		sh(t, args...)
 		for _, x := range [][2]string{{a, pfx + an}, {b, pfx + bn}} {
 			// No offloads: R2 forwards frames a wire could carry.
 			sh(t, "ip", "netns", "exec", x[0], "ethtool", "-K", x[1], "tso", "off", "gso", "off", "gro", "off")

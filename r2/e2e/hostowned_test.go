@@ -34,10 +34,19 @@ func nsPing(ns, dst string, n int) (int, string) {
 // passed them: drv_host_passed counts them, R2's local nodes see
 // nothing), while pings and TCP between P and H are forwarded by R2 (R's
 // kernel forwards nothing), which learned the neighbours from the copies
-// of ARP and ND (drv_neigh_copies). IPv4 and IPv6.
+// of ARP and ND (drv_neigh_copies). IPv4 and IPv6. Once with veths of one
+// queue, once with two served by R2's one thread (a socket per queue, the
+// queues sharing the interface's program and the first queue's neighbour
+// socket).
 func TestHostOwnedAFXDP(t *testing.T) {
-	pfx := fmt.Sprintf("xh%d", os.Getpid()%100000)
-	p, r, h := bgpTopo(t, pfx)
+	for _, queues := range []int{1, 2} {
+		t.Run(fmt.Sprintf("queues=%d", queues), func(t *testing.T) { hostOwnedAFXDP(t, queues) })
+	}
+}
+
+func hostOwnedAFXDP(t *testing.T, queues int) {
+	pfx := fmt.Sprintf("xh%d%d", os.Getpid()%100000, queues)
+	p, r, h := bgpTopoQueues(t, pfx, queues)
 	// AF_XDP cannot see that a sender left a checksum to the device:
 	// the hosts whose frames R2 forwards complete their own.
 	sh(t, "ip", "netns", "exec", p, "ethtool", "-K", pfx+"pa", "tx", "off")
@@ -56,6 +65,9 @@ func TestHostOwnedAFXDP(t *testing.T) {
 	t.Logf("interfaces:\n%s", show)
 	if strings.Count(show, "afxdp") != 2 {
 		t.Fatalf("interfaces not on AF_XDP (r2 fell back?):\n%s\n%s", show, d.log.String())
+	}
+	if queues > 1 && strings.Count(show, ", queues 0,1") != 2 {
+		t.Fatalf("interfaces not on both queues:\n%s", show)
 	}
 	cnt := func(name string) uint64 { return d.counter(t, name) }
 	passed := func() uint64 {
