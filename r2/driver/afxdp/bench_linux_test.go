@@ -18,16 +18,10 @@ import (
 func (tn *testNet) openB(tb testing.TB, i int, c Config) *Driver {
 	tb.Helper()
 	c.Ifname = tn.Pairs[i].IfB
-	var d *Driver
-	err := nstest.InNS(tn.B, func() error {
-		var err error
-		d, err = Open(c)
-		return err
-	})
+	d, err := openIn(tb, tn.B, func() (*Driver, error) { return Open(c) })
 	if err != nil {
 		tb.Fatal(err)
 	}
-	tb.Cleanup(func() { d.Close() })
 	return d
 }
 

@@ -56,14 +56,20 @@ func (tn *testNet) open(t testing.TB, i int, c Config) *Driver {
 // that fails half-way leaves nothing attached.
 func (tn *testNet) tryOpen(t testing.TB, i int, c Config) (*Driver, error) {
 	c.Ifname = tn.Pairs[i].IfA
-	var d *Driver
-	err := nstest.InNS(tn.A, func() error {
+	return openIn(t, tn.A, func() (*Driver, error) { return Open(c) })
+}
+
+// openIn calls open on a thread inside ns and, if it succeeds, closes what
+// it opened when tb ends.
+func openIn[D interface{ Close() error }](tb testing.TB, ns netns.NsHandle, open func() (D, error)) (D, error) {
+	var d D
+	err := nstest.InNS(ns, func() error {
 		var err error
-		d, err = Open(c)
+		d, err = open()
 		return err
 	})
 	if err == nil {
-		t.Cleanup(func() { d.Close() })
+		tb.Cleanup(func() { d.Close() })
 	}
 	return d, err
 }

@@ -63,16 +63,10 @@ func TestQueueFill(t *testing.T) {
 // it when t ends.
 func (tn *testNet) openArgs(t *testing.T, a driver.OpenArgs) driver.Driver {
 	t.Helper()
-	var d driver.Driver
-	err := nstest.InNS(tn.A, func() error {
-		var err error
-		d, err = open(a)
-		return err
-	})
+	d, err := openIn(t, tn.A, func() (driver.Driver, error) { return open(a) })
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { d.Close() })
 	return d
 }
 
