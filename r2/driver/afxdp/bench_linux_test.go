@@ -9,6 +9,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/r2go/r2/r2/driver"
 	"github.com/r2go/r2/r2/internal/nstest"
 	"github.com/r2go/r2/r2/packet"
 )
@@ -201,13 +202,39 @@ func BenchmarkSend(b *testing.B) {
 // driver's user-space work: ring reads, ownership bits and the fill ring
 // refill. (ns/op includes the peer's sending; timing Recv with the timer
 // stopped in between would make the benchmark run for minutes.)
+// queues=2 is one thread's set of two queues of a 2-queue veth (the
+// registered open's queueSet), the peer sending on both in turn: the cost
+// the set adds per frame.
 func BenchmarkRecv(b *testing.B) {
-	tn := newTestNet(b, 1, 1500)
-	poolA, poolB := newPool(b, 0, 4096), newPool(b, 1, 4096)
-	a0 := tn.open(b, 0, Config{Pool: poolA, FillSize: 2048})
-	b0 := tn.openB(b, 0, Config{Pool: poolB})
-	a0.Recv(poolA, nil)
-	b0.Recv(poolB, nil)
+	b.Run("queues=1", func(b *testing.B) {
+		tn := newTestNet(b, 1, 1500)
+		poolA, poolB := newPool(b, 0, 4096), newPool(b, 1, 4096)
+		a0 := tn.open(b, 0, Config{Pool: poolA, FillSize: 2048})
+		b0 := tn.openB(b, 0, Config{Pool: poolB})
+		benchRecv(b, tn, a0, poolA, poolB, b0)
+	})
+	b.Run("queues=2", func(b *testing.B) {
+		tn := &testNet{nstest.New(b, nstest.UniquePrefix("r2xb"), 1, nstest.Queues(2))}
+		poolA, poolB := newPool(b, 0, 8192), newPool(b, 1, 4096)
+		set, err := openIn(b, tn.A, func() (driver.Driver, error) {
+			return open(driver.OpenArgs{Ifname: tn.Pairs[0].IfA, Pool: poolA})
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b0 := tn.openB(b, 0, Config{Pool: poolB, Queue: 0})
+		b1 := tn.openB(b, 0, Config{Pool: poolB, Queue: 1})
+		benchRecv(b, tn, set, poolA, poolB, b0, b1)
+	})
+}
+
+// benchRecv is BenchmarkRecv of d, with pool poolA, fed by senders in
+// turn, a batch each.
+func benchRecv(b *testing.B, tn *testNet, d driver.Driver, poolA, poolB *packet.Pool, senders ...*Driver) {
+	d.Recv(poolA, nil)
+	for _, s := range senders {
+		s.Recv(poolB, nil)
+	}
 	v := tn.Pairs[0]
 	frame := nstest.Frame(v.MACA, v.MACB, 1, 64)
 	const batch, fill = 256, 1024
@@ -215,7 +242,7 @@ func BenchmarkRecv(b *testing.B) {
 	var inRecv time.Duration
 	b.ReportAllocs()
 	b.ResetTimer()
-	got := 0
+	got, turn := 0, 0
 	for got < b.N {
 		want := min(fill, b.N-got)
 		for sent := 0; sent < want; {
@@ -224,12 +251,14 @@ func BenchmarkRecv(b *testing.B) {
 				pkts[i] = poolB.Get()
 				pkts[i].SetData(frame)
 			}
-			sent += b0.Send(poolB, pkts[:n])
-			b0.Recv(poolB, nil)
+			s := senders[turn%len(senders)]
+			turn++
+			sent += s.Send(poolB, pkts[:n])
+			s.Recv(poolB, nil)
 		}
 		t0 := time.Now()
 		for n, left := 1, want; n > 0 && left > 0; left -= n {
-			n = a0.Recv(poolA, pkts)
+			n = d.Recv(poolA, pkts)
 			for _, p := range pkts[:n] {
 				poolA.Free(p)
 			}
@@ -238,4 +267,11 @@ func BenchmarkRecv(b *testing.B) {
 		inRecv += time.Since(t0)
 	}
 	b.ReportMetric(float64(inRecv.Nanoseconds())/float64(got), "ns/frame(recv)")
+	if set, ok := d.(*queueSet); ok {
+		for i, n := range set.rx {
+			if n == 0 && got >= 2*batch {
+				b.Errorf("queue %d of the set received nothing of %d frames: the senders did not spread", set.queues[i], got)
+			}
+		}
+	}
 }

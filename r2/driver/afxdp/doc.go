@@ -236,7 +236,8 @@
 // load:
 //
 //   - Recv: 23 to 25 ns per frame of user-space work, batches of 256
-//     (BenchmarkRecv).
+//     (BenchmarkRecv/queues=1); one thread's set of two queues, both fed,
+//     24 to 28 ns (queues=2).
 //   - Forwarding between two interfaces of one thread (shared UMEM, no
 //     copy in R2): 2.2 to 3.2 µs per frame for the forwarder, nearly all
 //     of it the kernel's copy-mode transmission and the peer's receive
