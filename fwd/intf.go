@@ -151,6 +151,8 @@ type Interfaces struct {
 	// all lists the interfaces by ascending ifindex.
 	all    []*Interface
 	byName map[string]*Interface
+	// offload is set when some interface has Offload.
+	offload bool
 }
 
 // Get returns the interface with R2 ifindex ifindex, or nil.
@@ -177,6 +179,12 @@ func (s *Interfaces) All() []*Interface {
 	}
 	return s.all
 }
+
+// AnyOffload reports whether some interface's driver sends GSO
+// super-frames whole (Offload): whether a super-frame built on receive
+// (software GRO) can leave as one frame anywhere. With none, every one
+// would be cut again in software, which costs more than never merging.
+func (s *Interfaces) AnyOffload() bool { return s != nil && s.offload }
 
 // Len returns the number of interfaces.
 func (s *Interfaces) Len() int {
@@ -231,6 +239,7 @@ func newInterfaces(all []*Interface) *Interfaces {
 	for _, i := range all {
 		s.byIndex[i.Ifindex] = i
 		s.byName[i.Name] = i
+		s.offload = s.offload || i.Offload
 	}
 	return s
 }

@@ -186,3 +186,28 @@ func ifindexes(l []*Interface) []int32 {
 	}
 	return out
 }
+
+// TestInterfacesAnyOffload: a snapshot says whether some interface sends
+// super-frames whole, through With and Without.
+func TestInterfacesAnyOffload(t *testing.T) {
+	var s *Interfaces
+	if s.AnyOffload() {
+		t.Error("nil snapshot: AnyOffload")
+	}
+	s = s.With(testIntf(1, "xdp0"))
+	if s.AnyOffload() {
+		t.Error("one interface without Offload: AnyOffload")
+	}
+	off := testIntf(2, "pkt0")
+	off.Offload = true
+	s2 := s.With(off)
+	if !s2.AnyOffload() || s.AnyOffload() {
+		t.Errorf("with an offloading interface: AnyOffload %v (the old snapshot %v), want true (false)", s2.AnyOffload(), s.AnyOffload())
+	}
+	if s3 := s2.Without(2); s3.AnyOffload() {
+		t.Error("AnyOffload after the offloading interface left")
+	}
+	if s4 := s2.Without(1); !s4.AnyOffload() {
+		t.Error("AnyOffload lost when another interface left")
+	}
+}

@@ -4,9 +4,11 @@ import (
 	"encoding/binary"
 	"testing"
 
+	"github.com/r2go/r2/fwd"
 	ifnode "github.com/r2go/r2/gnodes/interface"
 	gt "github.com/r2go/r2/r2/graph/graphtest"
 	"github.com/r2go/r2/r2/hdr"
+	"github.com/r2go/r2/r2/msg"
 	"github.com/r2go/r2/r2/packet"
 )
 
@@ -72,4 +74,41 @@ func TestRxGRO(t *testing.T) {
 		h.ExpectCounters(want)
 		h.Done()
 	}
+}
+
+// TestRxGROOnlyForSuperFrameOutput: IfNode merges only while some
+// interface sends super-frames whole (the interface snapshot's
+// AnyOffload); with AF_XDP interfaces alone the segments pass as they came,
+// and they are merged again once an offloading interface is there.
+func TestRxGROOnlyForSuperFrameOutput(t *testing.T) {
+	h := gt.New(t, gt.Options{})
+	h.Pool.SetBig(packet.NewBigPool(0, 4))
+	drv := newDriver(t, 64)
+	gt.Add(h, ifnode.New(7, "eth0", 0, drv, nil))
+	dec := h.Sink(dname)
+	xdp := &fwd.Interface{Ifindex: 7, Name: "eth0", MTU: 1500, Up: true}
+	pkt := &fwd.Interface{Ifindex: 8, Name: "eth1", MTU: 1500, Up: true, Offload: true}
+	noSuper := (*fwd.Interfaces)(nil).With(xdp)
+	for _, tc := range []struct {
+		snap *fwd.Interfaces
+		want int // packets to EtherDecap for 3 segments
+	}{
+		{noSuper, 3},
+		{noSuper.With(pkt), 1},
+		{noSuper.With(pkt).Without(8), 3},
+	} {
+		h.Control(msg.Interfaces{Snapshot: tc.snap})
+		for i := 0; i < 3; i++ {
+			if !drv.Inject(tcpSeg(1000+uint32(i)*1000, 7+uint16(i), 1000)) {
+				t.Fatal("inject")
+			}
+		}
+		h.RunUntilIdle()
+		ps := dec.Take()
+		if len(ps) != tc.want {
+			t.Errorf("AnyOffload %v: %d packets to EtherDecap, want %d", tc.snap.AnyOffload(), len(ps), tc.want)
+		}
+		h.Free(ps...)
+	}
+	h.Done()
 }
