@@ -71,6 +71,7 @@ func formatConfig(c config) string {
 	b.WriteString("\n[afxdp]\n")
 	kv("rx_rings", c.XDPRxRings)
 	kv("light_gap_us", c.XDPGapUs)
+	kv("super_frames", c.XDPSuper)
 	return b.String()
 }
 

@@ -189,6 +189,7 @@ func TestBadFlagValues(t *testing.T) {
 		{"kernel-rx-filter", "yes", `"yes" is not true or false`},
 		{"kernel-rx-filter", "", `"" is not true or false`},
 		{"gro", "yes", `"yes" is not true or false`},
+		{"afxdp-super-frames", "maybe", `"maybe" is not true or false`},
 	}
 	keyOf := map[string][2]string{}
 	for _, k := range flagKeys {

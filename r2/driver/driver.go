@@ -197,6 +197,10 @@ const (
 	// DrvTxCopies counts frames of other threads' pools an AF_XDP driver
 	// copied into its own pool before Tx.
 	DrvTxCopies = "drv_tx_copies"
+	// DrvTxVnet counts super-frames and frames with a checksum to finish
+	// that an AF_XDP driver sent whole through its interface's AF_PACKET
+	// socket (package vnet).
+	DrvTxVnet = "drv_tx_vnet"
 	// DrvRxMultiBuf and DrvTxMultiBuf count frames an AF_XDP driver
 	// received or sent in several descriptors (multi-buffer).
 	DrvRxMultiBuf = "drv_rx_multibuf"

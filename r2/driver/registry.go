@@ -113,6 +113,9 @@ type Settings struct {
 	// XDPLightGap steers AF_XDP's light flows to ring 0 of their queue
 	// (frames this far apart; 0: off).
 	XDPLightGap time.Duration
+	// XDPNoSuperFrames keeps super-frames off AF_XDP interfaces: the
+	// GSO node segments them first (afxdp.Config.NoSuperFrames).
+	XDPNoSuperFrames bool
 	// NoKernelRxFilter turns AF_PACKET's tcx ingress filter (which drops
 	// the kernel's copies of transit frames) off.
 	NoKernelRxFilter bool

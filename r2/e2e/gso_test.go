@@ -15,32 +15,35 @@ import (
 // transfer compares SHA-256 sums), nothing is dropped as oversized
 // (drv_rx_errors 0), and the frames R2 forwarded average well above an
 // MTU: they crossed R2 whole, h1's side reading them through the copy
-// path (drv_rx_long). With h2's side on AF_XDP, which takes no
-// super-frames, the GSO node segments them in software.
+// path (drv_rx_long). With h2's side on AF_XDP they leave whole through
+// its AF_PACKET socket for super-frames (drv_tx_vnet), and with that off
+// (-afxdp-super-frames=false) the GSO node segments them in software.
 func TestGSO(t *testing.T) {
 	const size = 1 << 30
 	for _, tc := range []struct {
 		name     string
 		drvB     string // driver of R2's interface towards h2
 		software bool   // the GSO node must segment
+		args     []string
 	}{
 		{name: "afpacket-vnet", drvB: "afpacket"},
-		{name: "afxdp-output", drvB: "afxdp", software: true},
+		{name: "afxdp-output", drvB: "afxdp"},
+		{name: "afxdp-output-software", drvB: "afxdp", software: true, args: []string{"-afxdp-super-frames=false"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			n := size
-			if tc.software {
+			if tc.drvB == "afxdp" {
 				n = size / 4 // AF_XDP copy mode on veth is slower; still ~180,000 segments
 			}
 			tp := newTopo6(t, topo.Config{Offloads: true})
-			if tc.software {
+			if tc.drvB == "afxdp" {
 				// AF_XDP cannot see a checksum left to offload
 				// (README): h2's ACKs must carry real ones.
 				if err := tp.DisableOffloads(tp.H2NS, tp.H2If); err != nil {
 					t.Fatal(err)
 				}
 			}
-			d := startR2(t, uniqueInstance(t))
+			d := startR2(t, uniqueInstance(t), tc.args...)
 			attach6Drivers(t, d, tp, 0, 0, "afpacket", tc.drvB)
 			if show := d.must(t, "r2intf", "show"); !strings.Contains(show, tc.drvB) {
 				t.Fatalf("interface B is not on %s:\n%s", tc.drvB, show)
@@ -73,6 +76,12 @@ func TestGSO(t *testing.T) {
 					t.Errorf("%s: %s drv_rx_long %d, want 1 to %d (the frames forwarded)", fam.name, tp.RouterIfA, long, pk)
 				} else {
 					t.Logf("%s: %d frames through the copy path", fam.name, long)
+				}
+				whole := delta(names.IfNodeCounter(tp.RouterIfB, driver.DrvTxVnet), 0)
+				if vnet := tc.drvB == "afxdp" && !tc.software; vnet && whole == 0 {
+					t.Errorf("%s: AF_XDP sent no super-frame whole (drv_tx_vnet 0)", fam.name)
+				} else if !vnet && whole != 0 {
+					t.Errorf("%s: drv_tx_vnet %d, want 0", fam.name, whole)
 				}
 				if tc.software && segs == 0 {
 					t.Errorf("%s: the GSO node made no segments", fam.name)

@@ -4,8 +4,10 @@
 // 64 KiB of TCP or UDP payload in one frame, and frames whose TCP or UDP
 // checksum the sender left to offload (packet.GSO). Forwarding hands them to
 // an output that takes them as they are (fwd.Interface.Offload: the kernel
-// then segments and checksums). For any other output (AF_XDP, AF_PACKET
-// without vnet headers, a segment larger than the MTU with DF clear) the
+// then segments and checksums; AF_XDP sends them through an AF_PACKET
+// socket of its interface, package r2/driver/vnet). For any other output
+// (AF_XDP with super_frames off, AF_PACKET without vnet headers, a segment
+// larger than the MTU with DF clear) the
 // forwarding nodes push them here, and GSO does in software what the kernel
 // would: it cuts a super-frame into segments of GSO.Size payload bytes, each
 // a packet of its own with its own headers, and finishes every checksum.

@@ -9,6 +9,7 @@ import (
 
 	"github.com/r2go/r2/counters"
 	"github.com/r2go/r2/r2/driver"
+	"github.com/r2go/r2/r2/driver/vnet"
 	"github.com/r2go/r2/r2/internal/bpfasm"
 	"github.com/r2go/r2/r2/names"
 	"github.com/r2go/r2/r2/packet"
@@ -131,7 +132,7 @@ const minVnetSlot = v2FrameOverhead + vnetHdrLen + 60
 
 // vnetHdrLen is the size of the virtio_net_hdr that precedes every frame,
 // received and sent, with PACKET_VNET_HDR.
-const vnetHdrLen = 10
+const vnetHdrLen = vnet.HdrLen
 
 // maxGSOFrame is the longest super-frame accepted with vnet headers: the
 // largest IP packet in an Ethernet frame with one 802.1Q tag.

@@ -7,6 +7,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/r2go/r2/r2/driver/vnet"
 	"github.com/r2go/r2/r2/packet"
 )
 
@@ -50,7 +51,7 @@ func (d *Driver) sendBatch(b []*packet.Packet) int {
 		if d.vnet && d.txSock[i] != int32(d.plainFd) {
 			frame := p.Head()
 			if v := p.Push(vnetHdrLen); v != nil {
-				putVnet(v, p, frame)
+				vnet.Put(v, p, frame)
 			}
 		}
 		data := p.Data()

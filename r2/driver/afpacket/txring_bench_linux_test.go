@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/r2go/r2/r2/driver/vnet"
 	"github.com/r2go/r2/r2/internal/nstest"
 	"github.com/r2go/r2/r2/packet"
 )
@@ -73,7 +74,7 @@ func (r *txRing) put(p *packet.Packet) bool {
 	}
 	frame := p.Head()
 	v := p.Push(vnetHdrLen)
-	putVnet(v, p, frame)
+	vnet.Put(v, p, frame)
 	n := copy(slot[txData:], p.Data())
 	h := (*unix.Tpacket2Hdr)(unsafe.Pointer(&slot[0]))
 	h.Len = uint32(n)

@@ -5,18 +5,17 @@ package afpacket
 import (
 	"encoding/binary"
 
+	"github.com/r2go/r2/r2/driver/vnet"
 	"github.com/r2go/r2/r2/hdr"
 	"github.com/r2go/r2/r2/packet"
 )
 
-// virtio_net_hdr (include/uapi/linux/virtio_net.h), which AF_PACKET
-// exchanges in the host's byte order (vio_le() on little-endian hosts):
-// flags u8, gso_type u8, hdr_len u16, gso_size u16, csum_start u16,
-// csum_offset u16. csum_start counts from the start of the frame.
+// The virtio_net_hdr's flags (package vnet has the layout and writes it
+// on Tx).
 const (
-	vnetFlagNeedsCsum = 1
-	vnetFlagDataValid = 2
-	vnetGSONone       = 0
+	vnetFlagNeedsCsum = vnet.FlagNeedsCsum
+	vnetFlagDataValid = vnet.FlagDataValid
+	vnetGSONone       = vnet.GSONone
 )
 
 // readVnet turns the virtio_net_hdr of f into p.GSO. It reports false for
@@ -97,32 +96,3 @@ func partialFromFrame(b []byte, typ uint8) (start int, off uint16, ok bool) {
 // when p has them, zeros otherwise. frame is the offset in p's buffer of
 // the frame's first byte.
 //
-// hdr_len is how much of the frame the kernel copies into the skb's linear
-// part (packet_snd; the rest goes into page fragments): the whole frame
-// for a plain one, whose receiver then reads its headers in place, and the
-// headers for a super-frame (at least up to the checksum field, as the
-// kernel requires).
-func putVnet(v []byte, p *packet.Packet, frame int) {
-	g := &p.GSO
-	n := p.Len() - vnetHdrLen // p.Data() starts at v
-	if g.Flags&packet.GSONeedsCsum == 0 {
-		clear(v[:vnetHdrLen])
-		binary.NativeEndian.PutUint16(v[2:], uint16(min(n, 0xffff)))
-		return
-	}
-	start := int(g.CsumStart) - frame
-	hl := n
-	if g.Size != 0 {
-		l4 := 8 // UDP
-		if g.CsumOffset == 16 {
-			l4 = int(p.Buf()[g.CsumStart+12]>>4) * 4 // TCP data offset
-		}
-		hl = min(max(start+l4, start+int(g.CsumOffset)+2), n)
-	}
-	v[0] = vnetFlagNeedsCsum
-	v[1] = g.Type
-	binary.NativeEndian.PutUint16(v[2:], uint16(min(hl, 0xffff)))
-	binary.NativeEndian.PutUint16(v[4:], g.Size)
-	binary.NativeEndian.PutUint16(v[6:], uint16(start))
-	binary.NativeEndian.PutUint16(v[8:], g.CsumOffset)
-}

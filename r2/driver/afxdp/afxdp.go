@@ -217,6 +217,17 @@ type Config struct {
 	// several descriptors ("drv_rx_multibuf", "drv_tx_multibuf"); the
 	// zero value: allocated privately, like Counters.
 	RxMultiBuf, TxMultiBuf counters.Counter
+	// NoSuperFrames keeps GSO super-frames and frames whose checksum is
+	// left to finish away from the driver (it is then no
+	// driver.Offloader: the GSO node segments and checksums them in
+	// software first). By default they leave whole through a
+	// transmit-only AF_PACKET socket of the interface with
+	// PACKET_VNET_HDR (package vnet), which AF_XDP itself cannot do.
+	NoSuperFrames bool
+	// TxVnet counts the frames sent through that socket
+	// ("drv_tx_vnet"); the zero value: allocated privately, like
+	// Counters.
+	TxVnet counters.Counter
 	// NeighCopies and NeighErrors count the copies of the host's ARP and
 	// ND frames that Recv fed into the graph, and those it dropped, in
 	// host-owned mode (see Driver.SetHostOwned; e.g.

@@ -18,6 +18,7 @@ import (
 
 	"github.com/r2go/r2/counters"
 	"github.com/r2go/r2/r2/driver"
+	"github.com/r2go/r2/r2/driver/vnet"
 	"github.com/r2go/r2/r2/names"
 	"github.com/r2go/r2/r2/packet"
 )
@@ -87,6 +88,12 @@ type Driver struct {
 	hostOn bool
 	neigh  *neighSock
 
+	// vnet sends super-frames and frames with a checksum to finish whole,
+	// through an AF_PACKET socket of the interface (Offloads); nil if
+	// Config.NoSuperFrames or it could not be opened (vnetWhy says why).
+	vnet    *vnet.Sender
+	vnetWhy string
+
 	mu     sync.Mutex // guards closed, stats and the fd against Close
 	closed bool
 }
@@ -153,7 +160,7 @@ func Open(c Config) (*Driver, error) {
 	if !pageAligned(c.Pool.Mem(), os.Getpagesize()) {
 		return fail(errors.New("pool memory is not page-aligned (make the pool with pagemem.NewPool)"))
 	}
-	if !countersValid(c.Counters) || !c.TxCopies.Valid() || !c.RxMultiBuf.Valid() || !c.TxMultiBuf.Valid() {
+	if !countersValid(c.Counters) || !c.TxCopies.Valid() || !c.RxMultiBuf.Valid() || !c.TxMultiBuf.Valid() || !c.TxVnet.Valid() {
 		cnt, reg, err := privateCounters(c.Ifname)
 		if err != nil {
 			return fail(err)
@@ -164,7 +171,7 @@ func Open(c Config) (*Driver, error) {
 		for _, x := range []struct {
 			c    *counters.Counter
 			name string
-		}{{&c.TxCopies, driver.DrvTxCopies}, {&c.RxMultiBuf, driver.DrvRxMultiBuf}, {&c.TxMultiBuf, driver.DrvTxMultiBuf}} {
+		}{{&c.TxCopies, driver.DrvTxCopies}, {&c.RxMultiBuf, driver.DrvRxMultiBuf}, {&c.TxMultiBuf, driver.DrvTxMultiBuf}, {&c.TxVnet, driver.DrvTxVnet}} {
 			if !x.c.Valid() {
 				*x.c = reg.Counter(0, names.Counter(privateNode(c.Ifname), x.name))
 			}
@@ -203,6 +210,15 @@ func Open(c Config) (*Driver, error) {
 	if d.neigh, err = openNeigh(c.Ifindex, c.NeighCopies, c.NeighErrors); err != nil {
 		d.release()
 		return fail(fmt.Errorf("%w: %w", ErrUnsupported, err))
+	}
+	if !c.NoSuperFrames {
+		// Without it the driver only stops offering super-frames: the
+		// GSO node cuts them first, as before the sender existed.
+		if d.vnet, err = vnet.Open(c.Ifindex); err != nil {
+			d.vnetWhy = err.Error()
+		}
+	} else {
+		d.vnetWhy = "off (Config.NoSuperFrames)"
 	}
 	groupsMu.Lock()
 	defer groupsMu.Unlock()
@@ -651,6 +667,9 @@ func (d *Driver) release() error {
 			err = fmt.Errorf("af_xdp %s: close neighbour socket: %w", d.cfg.Ifname, e)
 		}
 		d.neigh = nil
+	}
+	if e := d.vnet.Close(); e != nil && err == nil {
+		err = fmt.Errorf("af_xdp %s: close the super-frame socket: %w", d.cfg.Ifname, e)
 	}
 	zc := d.zc
 	if e := d.closeSocket(); e != nil && err == nil {

@@ -205,6 +205,17 @@
 //     NIC's MAC filter does, so Config.Promisc holds promiscuous mode
 //     through an idle AF_PACKET socket's PACKET_MR_PROMISC membership.
 //
+// # Super-frames
+//
+// AF_XDP sockets send frames as they are: no segmentation and, in copy
+// mode, no checksum offload. A driver therefore also opens a transmit-only
+// AF_PACKET socket of the interface with PACKET_VNET_HDR (package
+// r2/driver/vnet) and reports itself a driver.Offloader: GSO super-frames
+// and frames with a checksum left to finish leave whole through it, the
+// kernel (or the device's TSO) cutting and checksumming them; everything
+// else takes the Tx ring. Send keeps a batch's order across the two
+// (Config.NoSuperFrames turns it off: the GSO node segments first).
+//
 // # Threads and namespaces
 //
 // Every receive queue of an interface gets a socket, since frames of a

@@ -83,6 +83,7 @@ var (
 	_ driver.FreshPender     = (*queueSet)(nil)
 	_ driver.Quieter         = (*queueSet)(nil)
 	_ driver.SideFder        = (*queueSet)(nil)
+	_ driver.Offloader       = (*queueSet)(nil)
 )
 
 // newQueueSet drives qs, opened on queues, as one driver; it owns them
@@ -139,6 +140,9 @@ func (s *queueSet) Recv(pool *packet.Pool, pkts []*packet.Packet) int {
 func (s *queueSet) Send(pool *packet.Pool, pkts []*packet.Packet) int {
 	return s.qs[0].Send(pool, pkts)
 }
+
+// Offloads implements driver.Offloader: the first queue's, which sends.
+func (s *queueSet) Offloads() bool { return s.qs[0].Offloads() }
 
 // Pending implements driver.Driver: any queue's.
 func (s *queueSet) Pending() bool {

@@ -69,6 +69,8 @@ func open(a driver.OpenArgs) (driver.Driver, error) {
 		RxRingCounters: a.RxRingCounters(a.Settings.XDPRxRings),
 		RxMultiBuf:     a.Counter(driver.DrvRxMultiBuf),
 		TxMultiBuf:     a.Counter(driver.DrvTxMultiBuf),
+		TxVnet:         a.Counter(driver.DrvTxVnet),
+		NoSuperFrames:  a.Settings.XDPNoSuperFrames,
 
 		NeighCopies: a.Counter(driver.DrvNeighCopies),
 		NeighErrors: a.Counter(driver.DrvNeighErrors),

@@ -5,6 +5,7 @@ package afxdp
 import (
 	"golang.org/x/sys/unix"
 
+	"github.com/r2go/r2/r2/driver/vnet"
 	"github.com/r2go/r2/r2/packet"
 )
 
@@ -203,6 +204,14 @@ func (d *Driver) reap() {
 // longer than MTU+18 bytes, and frames for which the Tx ring or the pool
 // has no room, are dropped and counted in TxErrors. It returns how many
 // frames went on the Tx ring.
+//
+// Super-frames and frames with a checksum left to finish (vnet.Needs),
+// which come only while the driver offers them (Offloads), leave whole
+// through the interface's AF_PACKET socket (d.vnet), counted in TxVnet.
+// Runs of either kind go out in order: the Tx ring's run is kicked before
+// the socket's run is sent, and a copy-mode kick transmits at once, so a
+// flow's frames stay in order across the two unless the device left
+// descriptors on the ring (txKick).
 func (d *Driver) Send(pool *packet.Pool, pkts []*packet.Packet) int {
 	if d.fd < 0 {
 		d.cnt.TxErrors.Add(uint64(len(pkts)))
@@ -211,6 +220,48 @@ func (d *Driver) Send(pool *packet.Pool, pkts []*packet.Packet) int {
 		}
 		return 0
 	}
+	if d.vnet == nil {
+		return d.sendRing(pool, pkts)
+	}
+	sent := 0
+	for len(pkts) > 0 {
+		whole := vnet.Needs(pkts[0])
+		k := 1
+		for k < len(pkts) && vnet.Needs(pkts[k]) == whole {
+			k++
+		}
+		if whole {
+			sent += d.sendWhole(pool, pkts[:k])
+		} else {
+			sent += d.sendRing(pool, pkts[:k])
+		}
+		pkts = pkts[k:]
+	}
+	return sent
+}
+
+// sendWhole sends pkts through the interface's AF_PACKET socket and frees
+// them to pool.
+func (d *Driver) sendWhole(pool *packet.Pool, pkts []*packet.Packet) int {
+	sent, calls := d.vnet.Send(pkts)
+	d.cnt.Syscalls.Add(uint64(calls))
+	d.cfg.TxVnet.Add(uint64(sent))
+	if sent < len(pkts) {
+		d.cnt.TxErrors.Add(uint64(len(pkts) - sent))
+	}
+	for _, p := range pkts {
+		pool.Free(p)
+	}
+	return sent
+}
+
+// Offloads implements driver.Offloader: super-frames and frames with a
+// checksum to finish are taken while the AF_PACKET socket for them is
+// open.
+func (d *Driver) Offloads() bool { return d.vnet != nil }
+
+// sendRing puts pkts on the Tx ring (Send without super-frames).
+func (d *Driver) sendRing(pool *packet.Pool, pkts []*packet.Packet) int {
 	if d.txHeld > 0 {
 		d.reap()
 	}
