@@ -43,11 +43,9 @@ func tcpSuper(dst, src []byte, segs, mss int) []byte {
 // sees the three in the order sent; with NoSuperFrames the driver offers
 // none (no Offloads).
 func TestSendWhole(t *testing.T) {
-	tn := newTestNet(t, 1, 1500)
-	v := tn.Pairs[0]
 	pool := newPoolBig(t, 512, 4)
-	d := tn.open(t, 0, Config{Pool: pool})
-	prime(t, d, pool)
+	tn, d, _ := openPrimed(t, 1500, Config{Pool: pool})
+	v := tn.Pairs[0]
 	if !d.Offloads() {
 		t.Fatalf("Offloads false: %s", d.vnetWhy)
 	}
