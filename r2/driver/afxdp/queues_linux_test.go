@@ -104,7 +104,13 @@ func TestQueueSet(t *testing.T) {
 				if !slices.Equal(s.queues, want) || !strings.Contains(s.ActiveMode(), "queues ") {
 					t.Fatalf("member %d: queues %v (mode %q), want %v", m, s.queues, s.ActiveMode(), want)
 				}
-				for _, d := range s.qs {
+				if !s.Offloads() {
+					t.Errorf("member %d: the set sends no super-frames: %s", m, s.qs[0].vnetWhy)
+				}
+				for i, d := range s.qs {
+					if i > 0 && d.vnet != nil {
+						t.Errorf("member %d: queue %d has a socket for super-frames; only the first sends", m, d.cfg.Queue)
+					}
 					if d.cfg.FillSize != 4096/(4*len(want)) {
 						t.Errorf("queue %d lends %d packets, want %d", d.cfg.Queue, d.cfg.FillSize, 4096/(4*len(want)))
 					}

@@ -97,11 +97,13 @@ func open(a driver.OpenArgs) (driver.Driver, error) {
 }
 
 // openQueue opens the driver of queue q with c. The first queue of a
-// thread holds the interface's promiscuous mode and says, once, why it has
-// no multi-buffer frames.
+// thread holds the interface's promiscuous mode and the socket for
+// super-frames (a queueSet sends through its first queue), and says, once,
+// why it has no multi-buffer frames.
 func openQueue(a driver.OpenArgs, c Config, q int, first bool) (*Driver, error) {
 	c.Queue = q
 	c.Promisc = a.Promisc && first
+	c.NoSuperFrames = c.NoSuperFrames || !first
 	d, err := Open(c)
 	if err != nil {
 		return nil, err
