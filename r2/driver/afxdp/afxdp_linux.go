@@ -23,6 +23,10 @@ import (
 	"github.com/r2go/r2/r2/packet"
 )
 
+// refuseVnet is a test hook: Open acts as if the socket for super-frames
+// could not be opened.
+var refuseVnet bool
+
 // zcCloseGrace is how long Close waits, in zero-copy mode, between closing
 // the socket and giving the frames the device held back to the pool. The
 // kernel detaches the buffer pool from the device queue in a work item
@@ -214,7 +218,9 @@ func Open(c Config) (*Driver, error) {
 	if !c.NoSuperFrames {
 		// Without it the driver only stops offering super-frames: the
 		// GSO node cuts them first, as before the sender existed.
-		if d.vnet, err = vnet.Open(c.Ifindex); err != nil {
+		if refuseVnet {
+			d.vnetWhy = "vnet sender: refused by a test"
+		} else if d.vnet, err = vnet.Open(c.Ifindex); err != nil {
 			d.vnetWhy = err.Error()
 		}
 	} else {

@@ -108,6 +108,9 @@ func openQueue(a driver.OpenArgs, c Config, q int, first bool) (*Driver, error) 
 	if err != nil {
 		return nil, err
 	}
+	if on, why := d.SuperFrames(); first && !on && !c.NoSuperFrames && a.Logf != nil {
+		a.Logf("interface %s: afxdp without super-frames (the GSO node segments them first): %s", a.Ifname, why)
+	}
 	if on, why := d.MultiBuffer(); first && !on && d.mb.want {
 		if a.Logf != nil {
 			a.Logf("interface %s: afxdp queue %d without multi-buffer frames (frames over %d bytes are dropped by the kernel): %s", a.Ifname, q, FrameSize-xdpPacketHeadroom, why)

@@ -260,6 +260,10 @@ func (d *Driver) sendWhole(pool *packet.Pool, pkts []*packet.Packet) int {
 // open.
 func (d *Driver) Offloads() bool { return d.vnet != nil }
 
+// SuperFrames reports whether super-frames leave whole (Offloads) and, if
+// not, why (for the log).
+func (d *Driver) SuperFrames() (on bool, why string) { return d.vnet != nil, d.vnetWhy }
+
 // sendRing puts pkts on the Tx ring (Send without super-frames).
 func (d *Driver) sendRing(pool *packet.Pool, pkts []*packet.Packet) int {
 	if d.txHeld > 0 {

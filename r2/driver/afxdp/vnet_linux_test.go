@@ -5,9 +5,12 @@ package afxdp
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/r2go/r2/r2/driver"
 	"github.com/r2go/r2/r2/hdr"
 	"github.com/r2go/r2/r2/internal/nstest"
 	"github.com/r2go/r2/r2/packet"
@@ -103,5 +106,29 @@ func TestSendWhole(t *testing.T) {
 	off := tn.open(t, 0, Config{Pool: pool, NoSuperFrames: true})
 	if off.Offloads() || off.vnet != nil {
 		t.Error("NoSuperFrames: the driver still offers super-frames")
+	}
+}
+
+// TestSuperFramesRefused: when the socket for super-frames cannot be
+// opened the driver still opens, is no Offloader (the GSO node segments
+// for it), and the registered open logs why.
+func TestSuperFramesRefused(t *testing.T) {
+	refuseVnet = true
+	defer func() { refuseVnet = false }()
+	tn := newTestNet(t, 1, 1500)
+	pool := newPool(t, 0, 256)
+	var logged []string
+	d, err := openIn(t, tn.A, func() (driver.Driver, error) {
+		return driver.Open(Name, driver.OpenArgs{Ifname: tn.Pairs[0].IfA, Pool: pool,
+			Logf: func(f string, a ...any) { logged = append(logged, fmt.Sprintf(f, a...)) }})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o, ok := d.(driver.Offloader); !ok || o.Offloads() {
+		t.Errorf("Offloader %v, Offloads true without the socket", ok)
+	}
+	if s := strings.Join(logged, "\n"); !strings.Contains(s, "without super-frames") || !strings.Contains(s, "refused by a test") {
+		t.Errorf("log %q lacks the reason", s)
 	}
 }
