@@ -155,8 +155,10 @@ func checkPoolsWhole(t *testing.T, d *daemon, threads int) {
 // than threads is served by as many threads as it has queues (the others
 // hand their packets for it over, as the log says); one with more queues
 // than threads is served by every thread on several queues (queue q by
-// thread q mod threads), the log naming each thread's queues. Until
-// 2026-12-05 that case fell back to AF_PACKET.
+// thread q mod threads), the log naming each thread's queues; there a TCP
+// transfer keeps its order and the interface survives delete and add
+// under traffic, the pools whole at the end. Until 2026-12-05 that case
+// fell back to AF_PACKET.
 func TestAFXDPThreadsQueues(t *testing.T) {
 	for _, tc := range []struct {
 		queues, threads int
@@ -187,6 +189,18 @@ func TestAFXDPThreadsQueues(t *testing.T) {
 			for _, l := range tc.log {
 				if !strings.Contains(d.log.String(), l) {
 					t.Errorf("log lacks %q:\n%s", l, d.log.String())
+				}
+			}
+			if tc.queues > tc.threads {
+				// Threads on several queues: TCP through them (its
+				// super-frames leave through the AF_PACKET socket, the
+				// rest through the Tx rings) arrives with no segment
+				// overtaken, and a queue set closed and opened again
+				// under traffic works.
+				tcpTransferInOrder(t, tp, 16<<20, true)
+				readdUnderTraffic(t, d, tp, args...)
+				if show := d.must(t, "r2intf", "show"); strings.Count(show, "afxdp") != 2 {
+					t.Errorf("after delete and add under traffic: %s", show)
 				}
 			}
 			detachStop(t, d, tp, 2)
