@@ -253,3 +253,61 @@ func TestQueueSetZeroAllocs(t *testing.T) {
 	s.Close()
 	checkPool(t, pool)
 }
+
+// TestQueueSetShed: a queue set's head is the oldest of its queues' heads,
+// and shedding reaches every queue: two heavy flows, one on each queue of
+// a 2-queue veth, are shed whole.
+func TestQueueSetShed(t *testing.T) {
+	tn := &testNet{nstest.New(t, nstest.UniquePrefix("r2xh"), 1, nstest.Queues(2))}
+	v := tn.Pairs[0]
+	pool := newPool(t, 0, 4096)
+	s := tn.openArgs(t, driver.OpenArgs{Ifname: v.IfA, Pool: pool}).(*queueSet)
+	s.Recv(pool, nil)
+	spread := nstest.OpenRaw(t, tn.B, v.IdxB, nstest.RawConfig{Tap: true})
+	// Find a flow of each queue: one frame of each of 16 flows, read
+	// queue by queue.
+	for fl := range 16 {
+		spread.Send(t, flowFrame(v.MACA, v.MACB, "udp4", fl, 0))
+	}
+	time.Sleep(30 * time.Millisecond)
+	flowOf := [2]int{-1, -1}
+	pkts := make([]*packet.Packet, 32)
+	for q, d := range s.qs {
+		n := d.Recv(pool, pkts)
+		for _, p := range pkts[:n] {
+			flowOf[q] = int(binary.BigEndian.Uint16(p.Data()[14+20:])) - 1000
+			pool.Free(p)
+		}
+	}
+	if flowOf[0] < 0 || flowOf[1] < 0 {
+		t.Fatalf("flows of the queues: %v (16 flows did not reach both)", flowOf)
+	}
+	const perFlow = 200
+	for seq := range perFlow {
+		for _, fl := range flowOf {
+			spread.Send(t, flowFrame(v.MACA, v.MACB, "udp4", fl, uint32(1+seq)))
+		}
+	}
+	time.Sleep(30 * time.Millisecond)
+	head, ok := s.HeadTime()
+	for q, d := range s.qs {
+		h, qok := d.HeadTime()
+		if !qok || !ok || h < head {
+			t.Fatalf("queue %d head %d (%v), the set's %d (%v): want every queue stamped and the set's the oldest", q, h, qok, head, ok)
+		}
+	}
+	var m driver.FlowMeter
+	cutoff := time.Now().UnixNano()
+	shed := 0
+	for range 100 {
+		shed += s.Shed(cutoff, 1<<20, &m)
+	}
+	if shed != 2*perFlow {
+		t.Errorf("shed %d frames, want both flows' %d", shed, 2*perFlow)
+	}
+	if s.Pending() {
+		t.Error("frames left after shedding both queues")
+	}
+	s.Close()
+	checkPool(t, pool)
+}
