@@ -58,8 +58,9 @@ func queueFill(poolSize, n int) (int, error) {
 
 // queueSet is the driver of one thread for several receive queues of an
 // interface: a Driver per queue, all on the thread's pool. Recv serves the
-// queues in turn, starting one further each call, so a flood on one queue
-// cannot keep the others waiting longer than a batch; Send transmits on
+// queues in turn, starting one further each call (or at a queue with a
+// light flow's frame), so a flood on one queue cannot keep the others
+// waiting longer than a batch; Send transmits on
 // the first queue's socket (any socket of the device can send). Like the
 // Drivers it holds, it is for the owner thread only, except Close and the
 // control-side readers (KernelDrops, HostPassed, SetHostOwned).
@@ -117,12 +118,25 @@ func (s *queueSet) Kind() string { return Name }
 func (s *queueSet) Fd() int { return s.poll.Fd() }
 
 // Recv implements driver.Driver: the queues in turn, each until it gives
-// fewer frames than asked or the batch is full. Every queue's Recv runs,
-// with no room left too: it also lends the fill ring its packets and reaps
-// Tx completions.
+// fewer frames than asked or the batch is full, starting with the first
+// queue (from s.next on) that has a light flow's frame (FreshPending: a
+// ring that the last Recv emptied, which a flood's does not), so that a
+// ping on one queue does not wait behind a batch of another queue's
+// flood. Every queue's Recv runs, with no room left too: it also lends
+// the fill ring its packets and reaps Tx completions.
 func (s *queueSet) Recv(pool *packet.Pool, pkts []*packet.Packet) int {
 	n, k := 0, len(s.qs)
+	start := s.next
 	for i, q := 0, s.next; i < k; i++ {
+		if s.qs[q].FreshPending() {
+			start = q
+			break
+		}
+		if q++; q == k {
+			q = 0
+		}
+	}
+	for i, q := 0, start; i < k; i++ {
 		got := s.qs[q].Recv(pool, pkts[n:])
 		s.rx[q] += uint64(got)
 		n += got

@@ -261,27 +261,7 @@ func TestQueueSetShed(t *testing.T) {
 	tn := &testNet{nstest.New(t, nstest.UniquePrefix("r2xh"), 1, nstest.Queues(2))}
 	v := tn.Pairs[0]
 	pool := newPool(t, 0, 4096)
-	s := tn.openArgs(t, driver.OpenArgs{Ifname: v.IfA, Pool: pool}).(*queueSet)
-	s.Recv(pool, nil)
-	spread := nstest.OpenRaw(t, tn.B, v.IdxB, nstest.RawConfig{Tap: true})
-	// Find a flow of each queue: one frame of each of 16 flows, read
-	// queue by queue.
-	for fl := range 16 {
-		spread.Send(t, flowFrame(v.MACA, v.MACB, "udp4", fl, 0))
-	}
-	time.Sleep(30 * time.Millisecond)
-	flowOf := [2]int{-1, -1}
-	pkts := make([]*packet.Packet, 32)
-	for q, d := range s.qs {
-		n := d.Recv(pool, pkts)
-		for _, p := range pkts[:n] {
-			flowOf[q] = int(binary.BigEndian.Uint16(p.Data()[14+20:])) - 1000
-			pool.Free(p)
-		}
-	}
-	if flowOf[0] < 0 || flowOf[1] < 0 {
-		t.Fatalf("flows of the queues: %v (16 flows did not reach both)", flowOf)
-	}
+	s, spread, flowOf := twoQueueFlows(t, tn, pool)
 	const perFlow = 200
 	for seq := range perFlow {
 		for _, fl := range flowOf {
@@ -307,6 +287,87 @@ func TestQueueSetShed(t *testing.T) {
 	}
 	if s.Pending() {
 		t.Error("frames left after shedding both queues")
+	}
+	s.Close()
+	checkPool(t, pool)
+}
+
+// twoQueueFlows opens a queue set on the 2-queue veth of tn with pool and
+// finds a UDP flow (flowFrame's "udp4" number) that the peer's transmit
+// hash puts on each queue: one frame of each of 16 flows, read queue by
+// queue. It returns the set, the peer's socket that spreads (see
+// TestQueueSet) and the flows.
+func twoQueueFlows(t *testing.T, tn *testNet, pool *packet.Pool) (*queueSet, *nstest.RawSock, [2]int) {
+	t.Helper()
+	v := tn.Pairs[0]
+	s := tn.openArgs(t, driver.OpenArgs{Ifname: v.IfA, Pool: pool}).(*queueSet)
+	s.Recv(pool, nil)
+	spread := nstest.OpenRaw(t, tn.B, v.IdxB, nstest.RawConfig{Tap: true})
+	for fl := range 16 {
+		spread.Send(t, flowFrame(v.MACA, v.MACB, "udp4", fl, 0))
+	}
+	time.Sleep(30 * time.Millisecond)
+	flowOf := [2]int{-1, -1}
+	pkts := make([]*packet.Packet, 32)
+	for q, d := range s.qs {
+		n := d.Recv(pool, pkts)
+		for _, p := range pkts[:n] {
+			flowOf[q] = udpFlow(p.Data())
+			pool.Free(p)
+		}
+	}
+	if flowOf[0] < 0 || flowOf[1] < 0 {
+		t.Fatalf("flows of the queues: %v (16 flows did not reach both)", flowOf)
+	}
+	return s, spread, flowOf
+}
+
+// udpFlow is the flow number of a flowFrame "udp4" frame.
+func udpFlow(f []byte) int { return int(binary.BigEndian.Uint16(f[14+20:])) - 1000 }
+
+// TestQueueSetLightFirst: with a flood standing on one queue, a light
+// flow's frame on the other is in the next batch, even when the flooded
+// queue's turn comes first (it fails with the queues served in plain
+// turn: the batch is all flood).
+func TestQueueSetLightFirst(t *testing.T) {
+	tn := &testNet{nstest.New(t, nstest.UniquePrefix("r2xl"), 1, nstest.Queues(2))}
+	v := tn.Pairs[0]
+	pool := newPool(t, 0, 4096)
+	s, spread, flowOf := twoQueueFlows(t, tn, pool)
+	var flood [][]byte
+	for seq := range 300 {
+		flood = append(flood, flowFrame(v.MACA, v.MACB, "udp4", flowOf[0], uint32(1+seq)))
+	}
+	spread.Send(t, flood...)
+	time.Sleep(20 * time.Millisecond)
+	pkts := make([]*packet.Packet, 64)
+	free := func(n int) {
+		for _, p := range pkts[:n] {
+			pool.Free(p)
+		}
+	}
+	// One batch from the flooded queue: it stands (the batch was full).
+	s.next = 0
+	if n := s.Recv(pool, pkts); n != len(pkts) {
+		t.Fatalf("first batch %d frames, want %d of the flood", n, len(pkts))
+	}
+	free(len(pkts))
+	spread.Send(t, flowFrame(v.MACA, v.MACB, "udp4", flowOf[1], 1))
+	time.Sleep(20 * time.Millisecond)
+	s.next = 0 // the flooded queue's turn
+	n := s.Recv(pool, pkts)
+	light := -1
+	for i, p := range pkts[:n] {
+		if udpFlow(p.Data()) == flowOf[1] {
+			light = i
+		}
+	}
+	free(n)
+	if light != 0 {
+		t.Errorf("the light flow's frame is at %d of a batch of %d, want first", light, n)
+	}
+	for n := s.Recv(pool, pkts); n > 0; n = s.Recv(pool, pkts) {
+		free(n)
 	}
 	s.Close()
 	checkPool(t, pool)
