@@ -5,17 +5,10 @@ package afpacket
 import (
 	"unsafe"
 
-	"golang.org/x/sys/unix"
-
+	"github.com/r2go/r2/r2/driver"
 	"github.com/r2go/r2/r2/driver/vnet"
 	"github.com/r2go/r2/r2/packet"
 )
-
-// maxSendCalls bounds the sendmmsg calls for one batch of up to TxBatch
-// frames: the first, and two more to finish a partial send (after skipping
-// a frame the kernel refused). What is still unsent after that is dropped:
-// Send must not spin on a device that is not taking frames.
-const maxSendCalls = 3
 
 // Send implements driver.Driver: it transmits pkts with one sendmmsg call
 // per TxBatch frames and frees every packet to pool. Frames the kernel
@@ -91,42 +84,9 @@ func (d *Driver) sockFor(p *packet.Packet) int32 {
 }
 
 // sendRange sends messages msgs[from:to] through fd and returns how
-// many the kernel took.
+// many the kernel took (driver.SendMsgs).
 func (d *Driver) sendRange(fd, from, to int) int {
-	next, sent, calls := from, 0, 0
-loop:
-	for next < to && calls < maxSendCalls {
-		r, errno := d.sendmmsg(fd, next, to)
-		calls++
-		switch errno {
-		case 0:
-			if r <= 0 { // cannot happen for a non-empty vector
-				break loop
-			}
-			// r < to-next: frame next+r failed; the next call
-			// reports why.
-			next += r
-			sent += r
-		case unix.EINTR:
-		case unix.EMSGSIZE, unix.EINVAL:
-			// This frame is too long or too short for the
-			// device: skip it, send the rest.
-			next++
-		default:
-			// EAGAIN, ENOBUFS (device queue or socket buffer
-			// full), ENETDOWN, ENXIO (interface down or gone):
-			// drop the rest of the run.
-			break loop
-		}
-	}
+	sent, calls := driver.SendMsgs(fd, d.msgs[from:to])
 	d.cnt.Syscalls.Add(uint64(calls))
 	return sent
-}
-
-// sendmmsg sends messages msgs[from:to] through fd and returns how many
-// went, or the error of the first one.
-func (d *Driver) sendmmsg(fd, from, to int) (int, unix.Errno) {
-	r, _, errno := unix.Syscall6(unix.SYS_SENDMMSG, uintptr(fd),
-		uintptr(unsafe.Pointer(&d.msgs[from])), uintptr(to-from), 0, 0, 0)
-	return int(r), errno
 }

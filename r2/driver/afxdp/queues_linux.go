@@ -127,26 +127,19 @@ func (s *queueSet) Fd() int { return s.poll.Fd() }
 func (s *queueSet) Recv(pool *packet.Pool, pkts []*packet.Packet) int {
 	n, k := 0, len(s.qs)
 	start := s.next
-	for i, q := 0, s.next; i < k; i++ {
-		if s.qs[q].FreshPending() {
+	for i := range k {
+		if q := (s.next + i) % k; s.qs[q].FreshPending() {
 			start = q
 			break
 		}
-		if q++; q == k {
-			q = 0
-		}
 	}
-	for i, q := 0, start; i < k; i++ {
+	for i := range k {
+		q := (start + i) % k
 		got := s.qs[q].Recv(pool, pkts[n:])
 		s.rx[q] += uint64(got)
 		n += got
-		if q++; q == k {
-			q = 0
-		}
 	}
-	if s.next++; s.next == k {
-		s.next = 0
-	}
+	s.next = (s.next + 1) % k
 	return n
 }
 

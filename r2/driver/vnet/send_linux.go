@@ -8,6 +8,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/r2go/r2/r2/driver"
 	"github.com/r2go/r2/r2/packet"
 )
 
@@ -82,35 +83,11 @@ func (s *Sender) Send(pkts []*packet.Packet) (sent, calls int) {
 			s.iovs[n].SetLen(len(data))
 			n++
 		}
-		k, c := s.sendAll(n)
+		k, c := driver.SendMsgs(s.fd, s.msgs[:n])
 		sent += k
 		calls += c
 		for i := range n {
 			s.iovs[i].Base = nil // do not keep buffers reachable from here
-		}
-	}
-	return sent, calls
-}
-
-// sendAll sends the first n messages: a refused frame is skipped, at most
-// three calls are made.
-func (s *Sender) sendAll(n int) (sent, calls int) {
-	for next := 0; next < n && calls < 3; {
-		r, _, errno := unix.Syscall6(unix.SYS_SENDMMSG, uintptr(s.fd),
-			uintptr(unsafe.Pointer(&s.msgs[next])), uintptr(n-next), 0, 0, 0)
-		calls++
-		switch errno {
-		case 0:
-			if int(r) <= 0 {
-				return sent, calls
-			}
-			next += int(r)
-			sent += int(r)
-		case unix.EINTR:
-		case unix.EMSGSIZE, unix.EINVAL:
-			next++ // this frame: the rest may go
-		default:
-			return sent, calls // EAGAIN, ENOBUFS, ENETDOWN, ENXIO
 		}
 	}
 	return sent, calls
