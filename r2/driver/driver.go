@@ -256,7 +256,9 @@ type Counters struct {
 	Syscalls  counters.Counter // system calls made by Recv and Send
 	RxBatches counters.Counter // Recv calls that returned frames
 	// RxCsumFixed counts frames whose TCP/UDP checksum a local sender left
-	// to offload and the driver completed.
+	// to offload and the driver found without metadata saying so: it
+	// completed them (AF_PACKET without vnet headers) or marked them to
+	// be finished where they leave (AF_XDP, packet.GSONeedsCsum).
 	RxCsumFixed counters.Counter
 }
 

@@ -26,9 +26,13 @@
 // acknowledgement, window, urgent pointer, data offset and option bytes,
 // only ACK set (PSH allowed on a flow's last segment), contiguous sequence
 // numbers, payload in every segment, all the size of the first but the last
-// (no larger); a checksum that verifies (unless the driver validated it:
-// packet.GSODataValid); at most MaxSegments segments and 65,535 bytes of IP
-// packet. A frame that fails a check passes unmerged, exactly as received.
+// (no larger); a checksum that verifies, unless the driver validated it
+// (packet.GSODataValid) or the sender left it to be finished
+// (packet.GSONeedsCsum at the TCP checksum: there is nothing to verify, and
+// the merged packet's checksum is left to be finished anyway, as Linux's
+// GRO takes CHECKSUM_PARTIAL segments); at most MaxSegments segments and
+// 65,535 bytes of IP packet. A frame that fails a check passes unmerged,
+// exactly as received.
 //
 // A merged packet is what the kernel hands R2 for a GRO packet through a
 // vnet header: a big packet with packet.GSO Type GSOTCPv4 or GSOTCPv6, Size
@@ -198,9 +202,9 @@ func (c *Coalescer) classify(pkts []*packet.Packet, st *Stats) {
 			c.nOpen, c.evict = 0, 0
 			continue
 		}
-		// A frame with metadata (a super-frame, a checksum left to
-		// finish) is not a plain segment.
-		if kind == kindCandidate && (p.GSO.Size != 0 || p.GSO.Flags&packet.GSONeedsCsum != 0) {
+		// A super-frame is not a plain segment, nor a frame whose
+		// metadata points elsewhere than its TCP checksum.
+		if kind == kindCandidate && (p.GSO.Size != 0 || p.GSO.Flags&packet.GSONeedsCsum != 0 && !partialTCP(p, s.l4)) {
 			kind = kindNoMerge
 		}
 		o := c.lookup(pkts, b, s.hash, s.v6, s.l4)
@@ -316,16 +320,30 @@ func (c *Coalescer) join(pkts []*packet.Packet, f *flow, p *packet.Packet, b []b
 		return mismatch
 	}
 	if !f.verified {
-		head := pkts[f.head]
-		if head.GSO.Flags&packet.GSODataValid == 0 && !csumOK(h, f.v6, f.l4) {
+		if !trusted(pkts[f.head]) && !csumOK(h, f.v6, f.l4) {
 			return badHead
 		}
 		f.verified = true
 	}
-	if p.GSO.Flags&packet.GSODataValid == 0 && !csumOK(b, s.v6, s.l4) {
+	if !trusted(p) && !csumOK(b, s.v6, s.l4) {
 		return badCsum
 	}
 	return joined
+}
+
+// trusted reports whether p's TCP checksum needs no check: the driver
+// validated it, or the sender left it to be finished (partialTCP, checked
+// by classify).
+func trusted(p *packet.Packet) bool {
+	return p.GSO.Flags&(packet.GSODataValid|packet.GSONeedsCsum) != 0
+}
+
+// partialTCP reports whether p, a plain TCP segment whose TCP header is at
+// l4 in its data, has its checksum left to be finished there (what a
+// driver that saw CHECKSUM_PARTIAL gives it: AF_PACKET's vnet header,
+// AF_XDP's markPartial).
+func partialTCP(p *packet.Packet, l4 int) bool {
+	return int(p.GSO.CsumStart) == p.Head()+l4 && p.GSO.CsumOffset == 16
 }
 
 // sameHeaders compares what segmentation copies from the first segment's

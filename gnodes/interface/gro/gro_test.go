@@ -357,12 +357,48 @@ func TestDataValid(t *testing.T) {
 	release(pool, out)
 }
 
-// Super-frames and frames with a checksum left to finish pass unmerged
-// and close their flow.
+// Segments whose checksum the sender left to finish (GSONeedsCsum at the
+// TCP checksum, the field holding the pseudo-header sum, as AF_PACKET's
+// vnet header and AF_XDP's markPartial describe them) merge with each
+// other and with complete ones, unchecked; finished by the GSO node, the
+// merged packet gives back the sender's segments with full checksums.
+func TestPartial(t *testing.T) {
+	for _, v6 := range []bool{false, true} {
+		for _, partial := range [][]bool{{true, true, true, true}, {false, true, true, false}, {true, false, false, false}} {
+			t.Run(fmt.Sprintf("v6=%v/%v", v6, partial), func(t *testing.T) {
+				pool := newPool(8)
+				full := stream(v6, 0, 4, 1000, 700)
+				l4 := l4of(full[0])
+				in := make([][]byte, len(full))
+				for i, f := range full {
+					in[i] = append([]byte(nil), f...)
+					if partial[i] {
+						binary.BigEndian.PutUint16(in[i][l4+16:], ^csum(pseudo(f, len(f)-l4)))
+					}
+				}
+				ps := packets(t, pool, in, 0)
+				for i, p := range ps {
+					if partial[i] {
+						p.GSO = packet.GSO{CsumStart: uint16(p.Head() + l4), CsumOffset: 16, Flags: packet.GSONeedsCsum}
+					}
+				}
+				k, st := gro.New(64).Merge(pool, ps)
+				if st.Packets != 1 || st.Segments != 4 || st.CsumBad != 0 {
+					t.Fatalf("stats %+v, want one packet of 4 segments", st)
+				}
+				expect(t, pool, full, ps[:k], [][]int{g(0, 1, 2, 3)})
+				release(pool, ps[:k])
+			})
+		}
+	}
+}
+
+// Super-frames and frames with a checksum to finish somewhere other than
+// their TCP checksum pass unmerged and close their flow.
 func TestNotPlain(t *testing.T) {
 	for _, gs := range []packet.GSO{
 		{Size: 1000, Type: packet.GSOTCPv4, Flags: packet.GSONeedsCsum, CsumOffset: 16},
-		{Flags: packet.GSONeedsCsum, CsumOffset: 16},
+		{Flags: packet.GSONeedsCsum, CsumOffset: 6},
 	} {
 		pool := newPool(8)
 		in := stream(false, 0, 3, 1000, 1000)

@@ -156,8 +156,9 @@ type Config struct {
 	// NoMultiBuffer keeps the socket to frames of one UMEM chunk, as
 	// before Linux 6.6: no xdp.frags program, no XDP_USE_SG.
 	NoMultiBuffer bool
-	// CsumCheck completes TCP and UDP checksums a veth peer left partial
-	// (see finishPartial). CsumAuto (the zero value) does it on veth
+	// CsumCheck looks for TCP and UDP checksums a veth peer left partial
+	// and marks them to finish (see markPartial). CsumAuto (the zero
+	// value) does it on veth
 	// interfaces only.
 	CsumCheck CsumCheck
 	// RingSize is the number of entries of the fill, completion, Rx and
@@ -236,15 +237,16 @@ type Config struct {
 	NeighCopies, NeighErrors counters.Counter
 }
 
-// CsumCheck says when Recv completes partial checksums.
+// CsumCheck says when Recv looks for partial checksums (and marks them
+// to finish, markPartial).
 type CsumCheck int
 
 const (
-	// CsumAuto completes them on veth interfaces, whose peers hand over
+	// CsumAuto looks on veth interfaces, whose peers hand over
 	// frames with checksums left to offload; NICs put frames on the wire
 	// complete.
 	CsumAuto CsumCheck = iota
-	// CsumOn completes them on any interface.
+	// CsumOn looks on any interface.
 	CsumOn
 	// CsumOff never looks.
 	CsumOff

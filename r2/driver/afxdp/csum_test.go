@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/r2go/r2/r2/hdr"
+	"github.com/r2go/r2/r2/packet"
 )
 
 // udp4 makes an Ethernet/IPv4/UDP frame with payload n bytes and a
@@ -26,7 +27,25 @@ func udp4(n int) []byte {
 	return b
 }
 
-func TestFinishPartial(t *testing.T) {
+// finish does what the frame's way out does with a marked packet: the
+// GSO node's completion (or the kernel's, which computes the same).
+func finish(t *testing.T, p *packet.Packet) {
+	t.Helper()
+	if !hdr.CompleteChecksumL3(p.Data()[hdr.EtherLen:]) {
+		t.Fatal("CompleteChecksumL3 failed")
+	}
+}
+
+// marked receives frame b as the driver does (a packet of a pool) and
+// marks it.
+func marked(b []byte) (*packet.Packet, bool) {
+	pool := packet.NewPool(0, 1)
+	p := pool.Get()
+	p.SetData(b)
+	return p, markPartial(p)
+}
+
+func TestMarkPartial(t *testing.T) {
 	for _, n := range []int{0, 1, 18, 1000} {
 		full := udp4(n)
 		// What a sender with checksum offload puts there.
@@ -34,26 +53,41 @@ func TestFinishPartial(t *testing.T) {
 		if _, ok := hdr.SetPseudoChecksum(partial[14:]); !ok {
 			t.Fatal("SetPseudoChecksum failed")
 		}
-		if !finishPartial(partial) || string(partial) != string(full) {
-			t.Errorf("payload %d: partial checksum not completed to the full one", n)
+		p, ok := marked(partial)
+		if !ok {
+			t.Fatalf("payload %d: partial checksum not found", n)
 		}
-		// A complete checksum is left alone (or rewritten with its own
-		// value, when it equals the pseudo-header sum).
-		again := append([]byte(nil), full...)
-		finishPartial(again)
-		if string(again) != string(full) {
-			t.Errorf("payload %d: complete checksum changed", n)
+		want := packet.GSO{CsumStart: uint16(p.Head() + 14 + 20), CsumOffset: 6, Flags: packet.GSONeedsCsum}
+		if p.GSO != want {
+			t.Errorf("payload %d: GSO %+v, want %+v", n, p.GSO, want)
+		}
+		if string(p.Data()) != string(partial) {
+			t.Errorf("payload %d: frame changed by marking", n)
+		}
+		// Finished where it leaves, it is the sender's full checksum.
+		finish(t, p)
+		if string(p.Data()) != string(full) {
+			t.Errorf("payload %d: finished checksum is not the full one", n)
+		}
+		// A complete checksum is not marked (unless it equals the
+		// pseudo-header sum, and then finishing rewrites its value).
+		if q, ok := marked(append([]byte(nil), full...)); ok {
+			finish(t, q)
+			if string(q.Data()) != string(full) {
+				t.Errorf("payload %d: complete checksum changed", n)
+			}
 		}
 	}
 	for name, b := range map[string][]byte{"empty": nil, "runt": make([]byte, 20), "arp": append(make([]byte, 12), 8, 6, 0, 0)} {
-		if finishPartial(b) {
-			t.Errorf("%s: changed", name)
+		if p, ok := marked(b); ok || p.GSO != (packet.GSO{}) {
+			t.Errorf("%s: marked", name)
 		}
 	}
 }
 
-// TestFinishPartialTCP6 completes a partial TCP/IPv6 checksum.
-func TestFinishPartialTCP6(t *testing.T) {
+// TestMarkPartialTCP6 finds a partial TCP/IPv6 checksum; finished, it
+// verifies.
+func TestMarkPartialTCP6(t *testing.T) {
 	b := make([]byte, 14+40+20+100)
 	binary.BigEndian.PutUint16(b[12:], hdr.EtherTypeIPv6)
 	ip := b[14:]
@@ -67,35 +101,28 @@ func TestFinishPartialTCP6(t *testing.T) {
 	}
 	pseudo := hdr.PseudoSum6(src[:], dst[:], len(tcp), hdr.ProtoTCP)
 	binary.BigEndian.PutUint16(tcp[16:], hdr.Fold(pseudo))
-	if !finishPartial(b) {
-		t.Fatal("partial TCP/IPv6 checksum not completed")
+	p, ok := marked(b)
+	if !ok || p.GSO.CsumStart != uint16(p.Head()+14+40) || p.GSO.CsumOffset != 16 {
+		t.Fatalf("partial TCP/IPv6 checksum not marked: %v %+v", ok, p.GSO)
 	}
-	if hdr.Fold(hdr.Sum(tcp, pseudo)) != 0xffff {
-		t.Errorf("checksum %#04x does not verify", binary.BigEndian.Uint16(tcp[16:]))
+	finish(t, p)
+	if c := p.Data()[14+40:]; hdr.Fold(hdr.Sum(c, pseudo)) != 0xffff {
+		t.Errorf("checksum %#04x does not verify", binary.BigEndian.Uint16(c[16:]))
 	}
 }
 
-// FuzzFinishPartial: any frame, no panic, and a frame it changes has
-// only its L4 checksum field changed.
-func FuzzFinishPartial(f *testing.F) {
+// FuzzPartialAt: any frame, no panic, and where it finds a partial
+// checksum the field is inside the frame and holds a TCP or UDP offset.
+func FuzzPartialAt(f *testing.F) {
 	f.Add(udp4(10))
 	f.Add(make([]byte, 60))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		orig := append([]byte(nil), b...)
-		if !finishPartial(b) {
-			if string(b) != string(orig) {
-				t.Fatal("changed a frame it reports unchanged")
-			}
+		l4, off, ok := partialAt(b)
+		if !ok {
 			return
 		}
-		diff := 0
-		for i := range b {
-			if b[i] != orig[i] {
-				diff++
-			}
-		}
-		if diff > 2 {
-			t.Fatalf("%d bytes changed, want at most the 2 of the checksum", diff)
+		if off != 16 && off != 6 || l4 < hdr.EtherLen || l4+off+2 > len(b) {
+			t.Fatalf("l4 %d, checksum at +%d in a frame of %d bytes", l4, off, len(b))
 		}
 	})
 }

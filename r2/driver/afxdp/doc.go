@@ -190,9 +190,16 @@
 //   - XDP loses the "checksum not yet computed" mark (CHECKSUM_PARTIAL)
 //     that a local sender's veth hands over when the sender uses checksum
 //     offload, which AF_PACKET reports. On veth interfaces (CsumAuto) Recv
-//     therefore completes a TCP or UDP checksum whose field holds the
-//     pseudo-header sum, the partial state (finishPartial; counted in
-//     RxCsumFixed): hosts with checksum offload on work through AF_XDP.
+//     therefore takes a TCP or UDP checksum whose field holds the
+//     pseudo-header sum, the partial state, for what it is and gives the
+//     packet the metadata AF_PACKET's vnet header would
+//     (packet.GSONeedsCsum; markPartial; counted in RxCsumFixed): GRO
+//     merges such segments without checking them, an output that offloads
+//     (AF_PACKET, or this driver's super-frame socket) hands them on
+//     partial, and the GSO node finishes them for any other. Hosts with
+//     checksum offload on work through AF_XDP, and no checksum is
+//     computed where none is needed. (Until 2026-12-05 Recv completed
+//     every such checksum, and GRO verified it again.)
 //     NICs hand over frames as they were on the wire, with complete
 //     checksums, and are not looked at.
 //   - AF_XDP Tx in copy mode on veth builds an ordinary skb, which the peer

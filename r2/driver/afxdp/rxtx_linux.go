@@ -137,10 +137,10 @@ func (d *Driver) refill(i uint32) {
 	d.fill.prod++
 }
 
-// rxFinish completes the checksum a veth peer left partial (Config
-// says whether to look).
+// rxFinish marks a checksum a veth peer left partial as one to finish
+// (markPartial; Config says whether to look).
 func (d *Driver) rxFinish(p *packet.Packet) {
-	if d.csumCheck && finishPartial(p.Data()) {
+	if d.csumCheck && markPartial(p) {
 		d.cnt.RxCsumFixed.Inc()
 	}
 }
