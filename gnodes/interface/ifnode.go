@@ -60,7 +60,9 @@ var ShedTarget = DefaultShedTarget
 // ShedTarget, the queue never emptying, before shedding starts
 // (driver.ShedControl): a burst the thread catches up with, such as the
 // ring it finds after losing its CPU for a while, is forwarded, not shed.
-// Daemon: rx_shed_interval_us.
+// It is also how often a heavy TCP flow in the standing queue loses a
+// frame (driver.FlowMeter.TCPGap): one loss makes its sender slow down, so
+// it is signalled rather than cut back. Daemon: rx_shed_interval_us.
 var ShedInterval = DefaultShedInterval
 
 // Defaults of ShedTarget and ShedInterval (README, Latency: measured
@@ -214,6 +216,10 @@ func (n *Node) Clone(c *graph.CloneCtx) graph.Node {
 		x.shed, _ = x.drv.(driver.Shedder)
 	}
 	x.ctl = driver.ShedControl{Target: int64(ShedTarget), Interval: int64(ShedInterval)}
+	// A TCP flow in a standing queue loses one frame per ShedInterval,
+	// the time the queue must stand before shedding: its sender halves
+	// its window at the loss.
+	x.meter.TCPGap = int64(ShedInterval)
 	if ShedTarget <= 0 {
 		x.shed = nil
 	}
@@ -427,10 +433,12 @@ func (n *Node) shedHead() {
 	if !ok {
 		return
 	}
-	cutoff, ok := n.ctl.Check(time.Now().UnixNano(), head)
+	now := time.Now().UnixNano()
+	cutoff, ok := n.ctl.Check(now, head)
 	if !ok {
 		return
 	}
+	n.meter.Now = now
 	if k := n.shed.Shed(cutoff, shedMax, &n.meter); k > 0 {
 		n.c.rxShed.Add(uint64(k))
 	}

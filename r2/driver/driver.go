@@ -92,9 +92,9 @@ type Shedder interface {
 	// Shed drops, at most max, the frames at the head of the receive queue
 	// that arrived before cutoff (Unix ns, CLOCK_REALTIME, as the kernel
 	// stamps them). It stops at the first frame that arrived later, and at
-	// the first one whose flow m does not count as heavy, so light flows
-	// (a ping, a routing protocol) are forwarded, not shed. Owner thread
-	// only.
+	// the first one m does not let it drop (FlowMeter.Sheddable: a light
+	// flow, a ping or a routing protocol, is forwarded, not shed; a TCP
+	// flow loses one frame per FlowMeter.TCPGap). Owner thread only.
 	Shed(cutoff int64, max int, m *FlowMeter) (n int)
 	// HeadTime is the arrival time (Unix ns, as Shed's cutoff) of the
 	// frame at the head of the receive queue; ok is false if the queue is

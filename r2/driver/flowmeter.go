@@ -19,12 +19,30 @@ const (
 type FlowMeter struct {
 	counts [meterBuckets]uint16
 	seen   int
+
+	// TCPGap, when above 0, makes shedding signal TCP flows rather than
+	// cut them back (Sheddable): a heavy TCP flow loses at most one frame
+	// to shedding per TCPGap nanoseconds. A TCP sender halves its window
+	// at one loss, which drains the standing queue within a round trip;
+	// cutting a queue's worth of its segments at once (hundreds) only
+	// costs it as many retransmissions. Flows that do not react to loss
+	// (floods, UDP) are still cut back whole.
+	TCPGap int64
+	// Now is the time (ns) the caller sheds at, set before each Shed.
+	Now int64
+	// lastTCP is when a TCP flow's bucket last lost a frame (Now), 0 for
+	// never.
+	lastTCP [meterBuckets]int64
 }
 
 // Heavy counts the Ethernet frame's flow and reports whether the flow is
 // heavy.
 func (m *FlowMeter) Heavy(frame []byte) bool {
-	h := flowHash(frame) % meterBuckets
+	return m.count(flowHash(frame) % meterBuckets)
+}
+
+// count counts a frame of bucket h and reports whether its flow is heavy.
+func (m *FlowMeter) count(h uint32) bool {
 	m.counts[h]++
 	m.seen++
 	if m.seen >= meterWindow {
@@ -34,6 +52,45 @@ func (m *FlowMeter) Heavy(frame []byte) bool {
 		m.seen = 0
 	}
 	return m.counts[h] > heavyCount
+}
+
+// Sheddable counts the Ethernet frame's flow, as Heavy, and reports
+// whether shedding drops the frame: its flow is heavy and, when TCPGap is
+// set and the frame is TCP, the flow has not lost a frame to shedding in
+// the last TCPGap. A true answer for a TCP frame records that loss, so
+// call it only for a frame that is dropped when it says so. Shedding stops
+// at a frame it may not drop (it takes frames from the head of a queue),
+// so a TCP flow at the head also spares what is queued behind it until
+// the next Shed.
+func (m *FlowMeter) Sheddable(frame []byte) bool {
+	h := flowHash(frame) % meterBuckets
+	if !m.count(h) {
+		return false
+	}
+	if m.TCPGap <= 0 || !isTCP(frame) {
+		return true
+	}
+	if last := m.lastTCP[h]; last != 0 && m.Now-last < m.TCPGap {
+		return false
+	}
+	m.lastTCP[h] = m.Now
+	return true
+}
+
+// isTCP reports whether Ethernet frame f is an untagged IPv4 or IPv6 frame
+// whose IP header says TCP (IPv6: the first next header; extension
+// headers are not followed).
+func isTCP(f []byte) bool {
+	if len(f) < 24 {
+		return false
+	}
+	switch binary.BigEndian.Uint16(f[12:14]) {
+	case 0x0800:
+		return f[23] == 6
+	case 0x86dd:
+		return f[20] == 6
+	}
+	return false
 }
 
 // flowHash hashes an Ethernet frame's flow: IPv4 or IPv6 addresses,

@@ -58,3 +58,75 @@ func TestFlowHash(t *testing.T) {
 		})
 	}
 }
+
+// ipv6TCPFrame is an Ethernet frame with an IPv6 header whose next header
+// is TCP, from port sport.
+func ipv6TCPFrame(sport uint16) []byte {
+	f := make([]byte, 80)
+	binary.BigEndian.PutUint16(f[12:], 0x86dd)
+	f[14] = 0x60
+	f[20] = 6
+	f[22], f[38] = 0x20, 0x20
+	binary.BigEndian.PutUint16(f[54:], sport)
+	return f
+}
+
+// A heavy TCP flow loses one frame per TCPGap to shedding; a heavy UDP
+// flow every frame; a light flow none; with TCPGap 0, TCP is shed like
+// any heavy flow.
+func TestSheddable(t *testing.T) {
+	const gap = int64(10e6)
+	udp := ipv4Frame(17, 1, 2, 0x04d20009)
+	tcp4 := ipv4Frame(6, 1, 2, 0x9c400016)
+	tcp6 := ipv6TCPFrame(40000)
+	ping := ipv4Frame(1, 1, 3, 0x08000000)
+	var m FlowMeter
+	m.TCPGap = gap
+	for range meterWindow / 2 { // make the three flows heavy
+		m.Heavy(udp)
+		m.Heavy(tcp4)
+		m.Heavy(tcp6)
+	}
+	if m.Sheddable(ping) {
+		t.Error("a light flow sheddable")
+	}
+	// Four sheds 4 ms apart, 100 frames of each flow offered to each.
+	var dropped [3]int
+	for k := range 4 {
+		m.Now = 1e9 + int64(k)*4e6
+		for range 100 {
+			for i, f := range [][]byte{udp, tcp4, tcp6} {
+				if m.Sheddable(f) {
+					dropped[i]++
+				}
+			}
+		}
+	}
+	// At 0 and 12 ms (more than gap apart) a TCP flow loses one frame;
+	// at 4 and 8 ms none.
+	if dropped != [3]int{400, 2, 2} {
+		t.Errorf("dropped UDP, TCP/IPv4, TCP/IPv6 %v, want [400 2 2]", dropped)
+	}
+	m.TCPGap = 0
+	if !m.Sheddable(tcp4) || !m.Sheddable(tcp4) {
+		t.Error("TCPGap 0: a heavy TCP flow not shed like any other")
+	}
+}
+
+func TestIsTCP(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		f    []byte
+		want bool
+	}{
+		{"tcp4", ipv4Frame(6, 1, 2, 5), true},
+		{"udp4", ipv4Frame(17, 1, 2, 5), false},
+		{"tcp6", ipv6TCPFrame(1), true},
+		{"vlan", append(append(make([]byte, 12), 0x81, 0), make([]byte, 60)...), false},
+		{"short", make([]byte, 20), false},
+	} {
+		if got := isTCP(tc.f); got != tc.want {
+			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}

@@ -78,7 +78,7 @@ func (r *ring2) shed(cutoff int64, max int, m *driver.FlowMeter, cnt *driver.Cou
 		if int64(h.Sec)*1e9+int64(h.Nsec) >= cutoff {
 			break
 		}
-		if f, ok := r.peek(st); ok && !m.Heavy(f.data) {
+		if f, ok := r.peek(st); ok && !m.Sheddable(f.data) {
 			break
 		}
 		r.drop(st, cnt)
@@ -114,7 +114,7 @@ func (r *ring3) shed(cutoff int64, max int, m *driver.FlowMeter) int {
 			break
 		}
 		f, next, _ := r.peek() // head checked it
-		if !m.Heavy(f.data) {
+		if !m.Sheddable(f.data) {
 			break
 		}
 		r.advance(next) // a malformed link releases the block: shed with it

@@ -81,6 +81,33 @@ func testShed(t *testing.T, c Config) {
 	if diff := diffFrames([][]byte{heavy(7)}, got); diff != "" {
 		t.Errorf("frames after Shed(max 2) (-want +got):\n%s", diff)
 	}
+	// A heavy TCP flow loses one frame per TCPGap: its sender slows down
+	// at one loss (FlowMeter.Sheddable).
+	tcp := func(seq int) []byte {
+		f := heavy(seq)
+		f[12], f[13], f[14], f[23] = 0x08, 0x00, 0x45, 6
+		copy(f[26:38], []byte{10, 1, 0, 1, 10, 2, 0, 1, 0x9c, 0x40, 0x14, 0x51}) // addresses, ports
+		return f
+	}
+	for i := range 100 {
+		m.Heavy(tcp(i))
+	}
+	m.TCPGap, m.Now = int64(time.Hour), time.Now().UnixNano()
+	peer.Send(t, tcp(1), tcp(2), tcp(3))
+	waitPending(t, d)
+	time.Sleep(20 * time.Millisecond)
+	if n := d.Shed(time.Now().UnixNano(), 100, &m); n != 1 {
+		t.Errorf("Shed of a heavy TCP flow = %d, want 1", n)
+	}
+	if n := d.Shed(time.Now().UnixNano(), 100, &m); n != 0 {
+		t.Errorf("Shed of the TCP flow again within TCPGap = %d, want 0", n)
+	}
+	got = recvFrames(t, d, pool, 2, 8)
+	if diff := diffFrames([][]byte{tcp(2), tcp(3)}, got); diff != "" {
+		t.Errorf("frames after shedding a TCP flow (-want +got):\n%s", diff)
+	}
+	m.TCPGap = 0
+
 	expectNothing(t, d, pool)
 	checkPool(t, pool)
 	if _, ok := d.HeadTime(); ok {

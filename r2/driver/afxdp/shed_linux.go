@@ -102,7 +102,7 @@ func (d *Driver) Shed(cutoff int64, max int, m *driver.FlowMeter) int {
 				desc.Len > FrameSize-xdpPacketHeadroom || !d.isHeld(d.frameOf(desc.Addr)) {
 				break
 			}
-			if !m.Heavy(mem[desc.Addr : desc.Addr+uint64(desc.Len)]) {
+			if !m.Sheddable(mem[desc.Addr : desc.Addr+uint64(desc.Len)]) {
 				break
 			}
 			r.cons++
