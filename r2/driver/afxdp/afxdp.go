@@ -158,8 +158,7 @@ type Config struct {
 	NoMultiBuffer bool
 	// CsumCheck looks for TCP and UDP checksums a veth peer left partial
 	// and marks them to finish (see markPartial). CsumAuto (the zero
-	// value) does it on veth
-	// interfaces only.
+	// value) does it on veth interfaces only.
 	CsumCheck CsumCheck
 	// RingSize is the number of entries of the fill, completion, Rx and
 	// Tx rings, a power of two. 0 means DefaultRingSize.
