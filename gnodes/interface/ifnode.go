@@ -45,7 +45,8 @@ type Waker = handoff.Waker
 
 // ShedTarget bounds how long a frame may wait in a driver's receive queue
 // once the queue stands (ShedInterval): older frames of heavy flows are
-// shed from the head of the queue, uncopied, before the next batch is read
+// shed from the head of the queue (of a heavy TCP flow, one per
+// ShedInterval: see there), uncopied, before the next batch is read
 // (drivers with driver.Shedder: AF_PACKET, both ring versions, and AF_XDP,
 // whose XDP program stamps each frame), so the ring keeps
 // room for new arrivals and a light flow's frame (a ping, a routing
