@@ -439,7 +439,7 @@ func (n *Node) shedHead() {
 	if !ok {
 		return
 	}
-	n.meter.Now = now
+	n.meter.Now, n.meter.Episode = now, n.ctl.Episode()
 	if k := n.shed.Shed(cutoff, shedMax, &n.meter); k > 0 {
 		n.c.rxShed.Add(uint64(k))
 	}

@@ -10,6 +10,12 @@ const (
 	meterBuckets = 256
 	meterWindow  = 1024
 	heavyCount   = 24
+	// tcpSignals is how many signals (one frame each, TCPGap apart) a
+	// heavy TCP flow gets in one standing episode before it is cut back
+	// like a flow that does not slow down: a queue that still stands
+	// after four halvings of a sender's window is not that sender's
+	// doing alone, or the sender does not react.
+	tcpSignals = 4
 )
 
 // FlowMeter estimates which flows carry most of the frames at the head of a
@@ -28,11 +34,15 @@ type FlowMeter struct {
 	// costs it as many retransmissions. Flows that do not react to loss
 	// (floods, UDP) are still cut back whole.
 	TCPGap int64
-	// Now is the time (ns) the caller sheds at, set before each Shed.
-	Now int64
+	// Now is the time (ns) the caller sheds at, and Episode the standing
+	// episode of the queue (ShedControl.Episode), set before each Shed.
+	Now     int64
+	Episode uint32
 	// lastTCP is when a TCP flow's bucket last lost a frame (Now), 0 for
-	// never.
+	// never; signals counts those losses in episode tcpEp.
 	lastTCP [meterBuckets]int64
+	signals [meterBuckets]uint8
+	tcpEp   [meterBuckets]uint32
 }
 
 // Heavy counts the Ethernet frame's flow and reports whether the flow is
@@ -57,11 +67,13 @@ func (m *FlowMeter) count(h uint32) bool {
 // Sheddable counts the Ethernet frame's flow, as Heavy, and reports
 // whether shedding drops the frame: its flow is heavy and, when TCPGap is
 // set and the frame is TCP, the flow has not lost a frame to shedding in
-// the last TCPGap. A true answer for a TCP frame records that loss, so
-// call it only for a frame that is dropped when it says so. Shedding stops
-// at a frame it may not drop (it takes frames from the head of a queue),
-// so a TCP flow at the head also spares what is queued behind it until
-// the next Shed.
+// the last TCPGap, or has had tcpSignals such losses in this standing
+// episode already and a TCPGap since (it did not slow down enough: it is
+// cut back from then on). A true answer for a TCP frame records that loss, so call it only
+// for a frame that is dropped when it says so. Shedding stops at a frame
+// it may not drop (it takes frames from the head of a queue), so a TCP
+// flow at the head also spares what is queued behind it until the next
+// Shed.
 func (m *FlowMeter) Sheddable(frame []byte) bool {
 	h := flowHash(frame) % meterBuckets
 	if !m.count(h) {
@@ -70,10 +82,17 @@ func (m *FlowMeter) Sheddable(frame []byte) bool {
 	if m.TCPGap <= 0 || !isTCP(frame) {
 		return true
 	}
+	if m.tcpEp[h] != m.Episode {
+		m.tcpEp[h], m.signals[h] = m.Episode, 0
+	}
+	if m.signals[h] > tcpSignals {
+		return true // signalled tcpSignals times, and a gap after the last
+	}
 	if last := m.lastTCP[h]; last != 0 && m.Now-last < m.TCPGap {
 		return false
 	}
 	m.lastTCP[h] = m.Now
+	m.signals[h]++
 	return true
 }
 

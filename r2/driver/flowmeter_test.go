@@ -130,3 +130,36 @@ func TestIsTCP(t *testing.T) {
 		}
 	}
 }
+
+// A heavy TCP flow that keeps the queue standing through tcpSignals
+// signals is cut back like any heavy flow for the rest of the episode; a
+// new episode signals it again.
+func TestSheddableEscalates(t *testing.T) {
+	const gap = int64(10e6)
+	tcp := ipv4Frame(6, 1, 2, 0x9c400016)
+	m := FlowMeter{TCPGap: gap, Episode: 1}
+	for range meterWindow / 2 {
+		m.Heavy(tcp)
+	}
+	shed := func(now int64) (n int) {
+		m.Now = now
+		for range 10 {
+			if m.Sheddable(tcp) {
+				n++
+			}
+		}
+		return n
+	}
+	for k := range tcpSignals {
+		if n := shed(1e9 + int64(k)*gap); n != 1 {
+			t.Fatalf("signal %d: %d frames shed, want 1", k+1, n)
+		}
+	}
+	if n := shed(1e9 + tcpSignals*gap + 1); n != 10 {
+		t.Errorf("after %d signals in one episode: %d of 10 frames shed, want all", tcpSignals, n)
+	}
+	m.Episode = 2
+	if n := shed(1e9 + (tcpSignals+1)*gap + 2); n != 1 {
+		t.Errorf("a new episode: %d frames shed, want 1 (signalled again)", n)
+	}
+}

@@ -26,8 +26,9 @@ type ShedControl struct {
 	// the queue never emptying, before shedding starts.
 	Interval int64
 
-	aboveSince int64 // when the head's age was first seen >= Target; 0: not
-	shedding   bool  // the queue stands: shed until it empties
+	aboveSince int64  // when the head's age was first seen >= Target; 0: not
+	shedding   bool   // the queue stands: shed until it empties
+	episode    uint32 // standing episodes begun (Episode)
 }
 
 // Check is called before a receive while the queue is backlogged (the
@@ -52,9 +53,15 @@ func (c *ShedControl) Check(now, head int64) (cutoff int64, shed bool) {
 			return 0, false
 		}
 		c.shedding = true
+		c.episode++
 	}
 	return now - c.Target, true
 }
+
+// Episode numbers the standing episodes: it changes each time the queue
+// starts standing (shedding begins) after it last emptied. FlowMeter
+// counts a TCP flow's signals per episode.
+func (c *ShedControl) Episode() uint32 { return c.episode }
 
 // Drained records that the queue emptied (a receive got less than it was
 // offered): the thread caught up, so the queue was not standing.

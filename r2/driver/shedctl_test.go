@@ -88,3 +88,26 @@ func TestShedControlAllocs(t *testing.T) {
 		t.Errorf("Check allocates %v", a)
 	}
 }
+
+// TestShedControlEpisode: each time the queue starts standing after it
+// emptied, a new episode; while it stands, the same one.
+func TestShedControlEpisode(t *testing.T) {
+	c := ShedControl{Target: 1 * ms, Interval: 10 * ms}
+	at := func(now, age int64) { c.Check(now*ms, (now-age)*ms) }
+	at(100, 3)
+	if e := c.Episode(); e != 0 {
+		t.Fatalf("episode %d before the queue stood, want 0", e)
+	}
+	at(110, 3)
+	at(115, 3)
+	at(130, 0)
+	if e := c.Episode(); e != 1 {
+		t.Fatalf("episode %d while standing, want 1", e)
+	}
+	c.Drained()
+	at(140, 3)
+	at(150, 3)
+	if e := c.Episode(); e != 2 {
+		t.Fatalf("episode %d after the queue emptied and stood again, want 2", e)
+	}
+}
