@@ -118,6 +118,9 @@ type options struct {
 	// floodRate, when > 0, caps trafgen's floods at this many frames/s,
 	// so every router is offered the same load.
 	floodRate int
+	// floodFlows is how many UDP flows a flood is (source ports 1024 up,
+	// in turn); 1: one flow.
+	floodFlows int
 	// h2Sink is where h2 drops the floods: "tcx" (a tcx program at its
 	// interface, counted there) or "stack" (its IP layer, InAddrErrors).
 	h2Sink string
@@ -169,6 +172,10 @@ Flags:
   -flood-rate PPS  cap every trafgen flood at PPS frames/s (default 0: as fast
                    as trafgen goes, which with the kernel as router is the
                    kernel's own rate: it forwards inside trafgen's send)
+  -flood-flows N   make every trafgen flood N UDP flows (source ports 1024 to
+                   1023+N, one frame of each in turn; default 1), as floods
+                   from many sources are, which a router cannot tell from
+                   light flows by one flow's rate
   -h2-sink WHERE   where h2 drops the floods' frames: tcx (default: a tcx
                    ingress program on h2's interface drops and counts them
                    before h2's IP layer, so a flood costs h2 next to nothing
@@ -267,6 +274,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.threads2CPUs, "threads2-cpus", "1,0", "")
 	fs.IntVar(&o.mtu, "mtu", 1500, "")
 	fs.IntVar(&o.floodRate, "flood-rate", 0, "")
+	fs.IntVar(&o.floodFlows, "flood-flows", 1, "")
 	fs.StringVar(&o.h2Sink, "h2-sink", "tcx", "")
 	fs.StringVar(&o.jsonPath, "json", "", "")
 	fs.StringVar(&o.svgPath, "svg", "", "")
@@ -306,6 +314,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	}
 	if o.floodRate < 0 || o.floodRate > 100000000 {
 		return o, fmt.Errorf("%w: -flood-rate %d: want 0 (no cap) to 100000000", errUsage, o.floodRate)
+	}
+	if o.floodFlows < 1 || o.floodFlows > 64512 {
+		return o, fmt.Errorf("%w: -flood-flows %d: want 1 to 64512 (source ports 1024 to 65535)", errUsage, o.floodFlows)
 	}
 	if o.h2Sink != "tcx" && o.h2Sink != "stack" {
 		return o, fmt.Errorf("%w: -h2-sink %q: want tcx or stack", errUsage, o.h2Sink)

@@ -163,6 +163,8 @@ func TestUsageErrors(t *testing.T) {
 		{"-table-limit", "-1"},
 		{"-mtu", "600"},
 		{"-flood-rate", "-5"},
+		{"-flood-flows", "0"},
+		{"-flood-flows", "70000"},
 		{"-h2-sink", "nic"},
 		{"-json", ""},
 		{"-nosuchflag"},
@@ -387,7 +389,29 @@ func TestRingsNote(t *testing.T) {
 	if got := ringsNote("ra", map[string]uint64{}, four, 400); !strings.Contains(got, "the pings shared the flood's ring") {
 		t.Errorf("four rings, shared: %q", got)
 	}
+	// A flood of many flows over all four rings.
+	four = map[string]uint64{k(0): 2055563, k(1): 297474, k(2): 290637, k(3): 286438}
+	if got := ringsNote("ra", map[string]uint64{}, four, 300); !strings.Contains(got, "the flood spread over several rings") {
+		t.Errorf("four rings, many flows: %q", got)
+	}
 	if got := ringsNote("ra", map[string]uint64{}, map[string]uint64{k(0): 7}, 500); got != "" {
 		t.Errorf("one ring: %q, want nothing", got)
+	}
+}
+
+// TestFloodPacket: one flow from port 9, or N flows counting the source
+// port from 1024; a 0-byte payload has no fill().
+func TestFloodPacket(t *testing.T) {
+	for _, tc := range []struct {
+		pay, flows int
+		want       string
+	}{
+		{18, 1, "{\n  L3,\n  udp(sp=9, dp=9),\n  fill(0x00, 18)\n}\n"},
+		{18, 4096, "{\n  L3,\n  udp(sp=dinc(1024, 5119), dp=9),\n  fill(0x00, 18)\n}\n"},
+		{0, 2, "{\n  L3,\n  udp(sp=dinc(1024, 1025), dp=9)\n}\n"},
+	} {
+		if got := floodPacket("L3", tc.pay, tc.flows); got != tc.want {
+			t.Errorf("floodPacket(%d, %d) = %q, want %q", tc.pay, tc.flows, got, tc.want)
+		}
 	}
 }

@@ -53,6 +53,7 @@ type reportOptions struct {
 	TableLimit int      `json:"table_limit,omitempty"`
 	MTU        int      `json:"mtu,omitempty"`
 	H2Sink     string   `json:"h2_sink"`
+	FloodFlows int      `json:"flood_flows,omitempty"`
 }
 
 // measResult is one measurement's results for every variant.
@@ -91,7 +92,7 @@ type stats struct {
 
 func newReport(o options, defs map[string]*measDef) *report {
 	r := &report{Tool: "r2bench", Variants: o.variants, index: map[string]int{},
-		Options: reportOptions{Rounds: o.rounds, Duration: o.duration.String(), Short: o.short, Only: o.only, TableLimit: o.tableLimit, MTU: o.mtu, H2Sink: o.h2Sink}}
+		Options: reportOptions{Rounds: o.rounds, Duration: o.duration.String(), Short: o.short, Only: o.only, TableLimit: o.tableLimit, MTU: o.mtu, H2Sink: o.h2Sink, FloodFlows: o.floodFlows}}
 	for _, id := range o.only {
 		d := defs[id]
 		mr := &measResult{ID: id, Title: d.Title, Metrics: d.Metrics, Variants: map[string]*variantResult{}}
@@ -261,6 +262,9 @@ func printTable(w io.Writer, r *report) {
 		h.GenCPU, h.FwdCPU, h.Threads2CPUs)
 	if r.Options.MTU != 1500 && r.Options.MTU != 0 {
 		fmt.Fprintf(w, "MTU %d on every veth end.\n", r.Options.MTU)
+	}
+	if r.Options.FloodFlows > 1 {
+		fmt.Fprintf(w, "Floods are %d UDP flows (-flood-flows).\n", r.Options.FloodFlows)
 	}
 	switch r.Options.H2Sink {
 	case "tcx":

@@ -55,6 +55,21 @@ type flood struct {
 	done     chan struct{}
 }
 
+// floodPacket is trafgen's packet configuration of a flood: the headers
+// l3 (Ethernet and IP), a UDP header to port 9 and pay zero bytes. With
+// flows above 1 the source port counts up from 1024, one frame each, so
+// the flood is that many flows (trafgen recomputes the UDP checksum).
+func floodPacket(l3 string, pay, flows int) string {
+	sp := "9"
+	if flows > 1 {
+		sp = fmt.Sprintf("dinc(1024, %d)", 1023+flows)
+	}
+	if pay == 0 { // no payload, no fill()
+		return fmt.Sprintf("{\n  %s,\n  udp(sp=%s, dp=9)\n}\n", l3, sp)
+	}
+	return fmt.Sprintf("{\n  %s,\n  udp(sp=%s, dp=9),\n  fill(0x00, %d)\n}\n", l3, sp, pay)
+}
+
 // startFlood starts trafgen in h1, pinned to the generator CPU, sending
 // size-byte UDP/IPv4 frames to trafficDst through the router at the
 // highest rate it reaches, and lets it ramp up.
@@ -83,11 +98,7 @@ func (s *setup) startFloodFamily(size int, v6 bool) (*flood, error) {
 	if v6 {
 		l3 = fmt.Sprintf("eth(da=%s, sa=%s, type=0x86dd),\n  ipv6(saddr=%s, daddr=%s, hoplimit=64, nexthdr=17)", s.tp.RouterMACA, s.tp.H1MAC, h1Addr6, trafficDst6)
 	}
-	text := fmt.Sprintf("{\n  %s,\n  udp(sp=9, dp=9),\n  fill(0x00, %d)\n}\n", l3, size-overhead)
-	if size == overhead { // no payload, no fill()
-		text = fmt.Sprintf("{\n  %s,\n  udp(sp=9, dp=9)\n}\n", l3)
-	}
-	if err := os.WriteFile(cfg, []byte(text), 0o644); err != nil {
+	if err := os.WriteFile(cfg, []byte(floodPacket(l3, size-overhead, b.o.floodFlows)), 0o644); err != nil {
 		return nil, err
 	}
 	// -P 1: one sender process (trafgen pins it to CPU 0 itself, hence
