@@ -540,38 +540,51 @@ func TestMergeAllocs(t *testing.T) {
 // reverse direction's ACKs between; ns per merged segment.
 func BenchmarkMerge(b *testing.B) {
 	for _, v6 := range []bool{false, true} {
-		b.Run(fmt.Sprintf("v6=%v", v6), func(b *testing.B) {
-			pool := newPool(64)
-			s := stream(v6, 0, 200, 1448-20*btoi(v6), 1448-20*btoi(v6))
-			ack := seg(v6, 9, 1, 1, 0x10, 0)
-			var in [][]byte
-			for i, f := range s {
-				in = append(in, f)
-				if i%2 == 1 {
-					in = append(in, ack)
+		// partial: the segments' checksums left to finish (GSONeedsCsum),
+		// merged unchecked; else complete, each verified.
+		for _, partial := range []bool{false, true} {
+			b.Run(fmt.Sprintf("v6=%v/partial=%v", v6, partial), func(b *testing.B) {
+				pool := newPool(64)
+				s := stream(v6, 0, 200, 1448-20*btoi(v6), 1448-20*btoi(v6))
+				ack := seg(v6, 9, 1, 1, 0x10, 0)
+				l4 := l4of(ack)
+				var in [][]byte
+				var mark []bool
+				for i, f := range s {
+					if partial {
+						f = append([]byte(nil), f...)
+						binary.BigEndian.PutUint16(f[l4+16:], ^csum(pseudo(f, len(f)-l4)))
+					}
+					in, mark = append(in, f), append(mark, partial)
+					if i%2 == 1 {
+						in, mark = append(in, ack), append(mark, false)
+					}
 				}
-			}
-			c := gro.New(1024)
-			ps := make([]*packet.Packet, len(in))
-			b.ReportAllocs()
-			segs := 0
-			for b.Loop() {
-				b.StopTimer()
-				for i, f := range in {
-					ps[i] = pool.Get()
-					ps[i].SetData(f)
+				c := gro.New(1024)
+				ps := make([]*packet.Packet, len(in))
+				b.ReportAllocs()
+				segs := 0
+				for b.Loop() {
+					b.StopTimer()
+					for i, f := range in {
+						ps[i] = pool.Get()
+						ps[i].SetData(f)
+						if mark[i] {
+							ps[i].GSO = packet.GSO{CsumStart: uint16(ps[i].Head() + l4), CsumOffset: 16, Flags: packet.GSONeedsCsum}
+						}
+					}
+					b.StartTimer()
+					k, st := c.Merge(pool, ps)
+					segs += st.Segments
+					b.StopTimer()
+					for _, p := range ps[:k] {
+						pool.Free(p)
+					}
+					b.StartTimer()
 				}
-				b.StartTimer()
-				k, st := c.Merge(pool, ps)
-				segs += st.Segments
-				b.StopTimer()
-				for _, p := range ps[:k] {
-					pool.Free(p)
-				}
-				b.StartTimer()
-			}
-			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(segs), "ns/segment")
-		})
+				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(segs), "ns/segment")
+			})
+		}
 	}
 }
 
