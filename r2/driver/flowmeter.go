@@ -38,11 +38,16 @@ type FlowMeter struct {
 	// episode of the queue (ShedControl.Episode), set before each Shed.
 	Now     int64
 	Episode uint32
-	// lastTCP is when a TCP flow's bucket last lost a frame (Now), 0 for
-	// never; signals counts those losses in episode tcpEp.
-	lastTCP [meterBuckets]int64
-	signals [meterBuckets]uint8
-	tcpEp   [meterBuckets]uint32
+	tcp     [meterBuckets]tcpSignal
+}
+
+// tcpSignal is what shedding did to a TCP flow's bucket: when it last
+// lost a frame (FlowMeter.Now; 0 for never) and how many it lost in
+// standing episode ep.
+type tcpSignal struct {
+	last    int64
+	ep      uint32
+	signals uint8
 }
 
 // Heavy counts the Ethernet frame's flow and reports whether the flow is
@@ -82,17 +87,18 @@ func (m *FlowMeter) Sheddable(frame []byte) bool {
 	if m.TCPGap <= 0 || !isTCP(frame) {
 		return true
 	}
-	if m.tcpEp[h] != m.Episode {
-		m.tcpEp[h], m.signals[h] = m.Episode, 0
+	t := &m.tcp[h]
+	if t.ep != m.Episode {
+		t.ep, t.signals = m.Episode, 0
 	}
-	if m.signals[h] > tcpSignals {
+	if t.signals > tcpSignals {
 		return true // signalled tcpSignals times, and a gap after the last
 	}
-	if last := m.lastTCP[h]; last != 0 && m.Now-last < m.TCPGap {
+	if t.last != 0 && m.Now-t.last < m.TCPGap {
 		return false
 	}
-	m.lastTCP[h] = m.Now
-	m.signals[h]++
+	t.last = m.Now
+	t.signals++
 	return true
 }
 
