@@ -84,9 +84,7 @@ func (t *Topology) Ping(fromNS, dst string, count int, interval time.Duration) (
 		interval = time.Second
 	}
 	args = append(args, dst)
-	// A safety net only: ping ends on its own after about
-	// count*interval + pingReplyWait.
-	limit := time.Duration(count)*interval + pingReplyWait*time.Second + 10*time.Second
+	limit := pingLimit(count, interval)
 	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
 	cmd := nsCommand(ctx, fromNS, "ping", args...)
@@ -100,6 +98,15 @@ func (t *Topology) Ping(fromNS, dst string, count int, interval time.Duration) (
 		return res, fmt.Errorf("ping %s from %q: %w", dst, fromNS, err)
 	}
 	return res, nil
+}
+
+// pingLimit is how long Ping lets ping run before killing it: a safety net
+// only, ping ends on its own after count sends and pingReplyWait. Twice the
+// nominal count*interval, because a busy machine stretches ping's interval
+// (2,000 pings 10 ms apart beside a 64-byte flood took 30 s, not 20:
+// killed, the run lost every sample).
+func pingLimit(count int, interval time.Duration) time.Duration {
+	return 2*time.Duration(count)*interval + pingReplyWait*time.Second + 10*time.Second
 }
 
 var (

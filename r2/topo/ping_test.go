@@ -162,3 +162,17 @@ func TestValidPrefix(t *testing.T) {
 		})
 	}
 }
+
+// TestPingLimit: the safety net leaves room for a stretched interval (ping
+// 10 ms apart took 15 ms each beside a flood) and for the last reply's wait.
+func TestPingLimit(t *testing.T) {
+	for _, tc := range []struct {
+		count    int
+		interval time.Duration
+	}{{2000, 10 * time.Millisecond}, {1, time.Second}, {20, 10 * time.Millisecond}} {
+		stretched := time.Duration(tc.count) * tc.interval * 3 / 2
+		if got := pingLimit(tc.count, tc.interval); got < stretched+pingReplyWait*time.Second {
+			t.Errorf("pingLimit(%d, %v) = %v, shorter than %v of pings 1.5 intervals apart and the reply wait", tc.count, tc.interval, got, stretched)
+		}
+	}
+}

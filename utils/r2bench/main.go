@@ -121,6 +121,9 @@ type options struct {
 	// floodFlows is how many UDP flows a flood is (source ports 1024 up,
 	// in turn); 1: one flow.
 	floodFlows int
+	// floodProto is the floods' transport: "udp" or "tcp" (ACK segments
+	// of one flow that never slows down).
+	floodProto string
 	// h2Sink is where h2 drops the floods: "tcx" (a tcx program at its
 	// interface, counted there) or "stack" (its IP layer, InAddrErrors).
 	h2Sink string
@@ -176,6 +179,11 @@ Flags:
                    1023+N, one frame of each in turn; default 1), as floods
                    from many sources are, which a router cannot tell from
                    light flows by one flow's rate
+  -flood-proto P   udp (default) or tcp: every trafgen flood (the udp rows'
+                   traffic and the flood beside ping-load) is then TCP
+                   segments with ACK set, as an ACK flood is: heavy TCP
+                   flows that never slow down at a loss, which shedding
+                   signals before it cuts them back (rx_shed_interval_us)
   -h2-sink WHERE   where h2 drops the floods' frames: tcx (default: a tcx
                    ingress program on h2's interface drops and counts them
                    before h2's IP layer, so a flood costs h2 next to nothing
@@ -275,6 +283,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.mtu, "mtu", 1500, "")
 	fs.IntVar(&o.floodRate, "flood-rate", 0, "")
 	fs.IntVar(&o.floodFlows, "flood-flows", 1, "")
+	fs.StringVar(&o.floodProto, "flood-proto", "udp", "")
 	fs.StringVar(&o.h2Sink, "h2-sink", "tcx", "")
 	fs.StringVar(&o.jsonPath, "json", "", "")
 	fs.StringVar(&o.svgPath, "svg", "", "")
@@ -317,6 +326,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	}
 	if o.floodFlows < 1 || o.floodFlows > 64512 {
 		return o, fmt.Errorf("%w: -flood-flows %d: want 1 to 64512 (source ports 1024 to 65535)", errUsage, o.floodFlows)
+	}
+	if o.floodProto != "udp" && o.floodProto != "tcp" {
+		return o, fmt.Errorf("%w: -flood-proto %q: want udp or tcp", errUsage, o.floodProto)
 	}
 	if o.h2Sink != "tcx" && o.h2Sink != "stack" {
 		return o, fmt.Errorf("%w: -h2-sink %q: want tcx or stack", errUsage, o.h2Sink)

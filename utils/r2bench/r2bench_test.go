@@ -165,6 +165,7 @@ func TestUsageErrors(t *testing.T) {
 		{"-flood-rate", "-5"},
 		{"-flood-flows", "0"},
 		{"-flood-flows", "70000"},
+		{"-flood-proto", "icmp"},
 		{"-h2-sink", "nic"},
 		{"-json", ""},
 		{"-nosuchflag"},
@@ -400,18 +401,21 @@ func TestRingsNote(t *testing.T) {
 }
 
 // TestFloodPacket: one flow from port 9, or N flows counting the source
-// port from 1024; a 0-byte payload has no fill().
+// port from 1024; a 0-byte payload has no fill(); TCP segments carry ACK.
 func TestFloodPacket(t *testing.T) {
 	for _, tc := range []struct {
+		proto      string
 		pay, flows int
 		want       string
 	}{
-		{18, 1, "{\n  L3,\n  udp(sp=9, dp=9),\n  fill(0x00, 18)\n}\n"},
-		{18, 4096, "{\n  L3,\n  udp(sp=dinc(1024, 5119), dp=9),\n  fill(0x00, 18)\n}\n"},
-		{0, 2, "{\n  L3,\n  udp(sp=dinc(1024, 1025), dp=9)\n}\n"},
+		{"udp", 18, 1, "{\n  L3,\n  udp(sp=9, dp=9),\n  fill(0x00, 18)\n}\n"},
+		{"udp", 18, 4096, "{\n  L3,\n  udp(sp=dinc(1024, 5119), dp=9),\n  fill(0x00, 18)\n}\n"},
+		{"udp", 0, 2, "{\n  L3,\n  udp(sp=dinc(1024, 1025), dp=9)\n}\n"},
+		{"tcp", 6, 1, "{\n  L3,\n  tcp(sp=9, dp=9, seq=1, ackseq=1, ack, win=512),\n  fill(0x00, 6)\n}\n"},
+		{"tcp", 0, 3, "{\n  L3,\n  tcp(sp=dinc(1024, 1026), dp=9, seq=1, ackseq=1, ack, win=512)\n}\n"},
 	} {
-		if got := floodPacket("L3", tc.pay, tc.flows); got != tc.want {
-			t.Errorf("floodPacket(%d, %d) = %q, want %q", tc.pay, tc.flows, got, tc.want)
+		if got := floodPacket("L3", tc.proto, tc.pay, tc.flows); got != tc.want {
+			t.Errorf("floodPacket(%s, %d, %d) = %q, want %q", tc.proto, tc.pay, tc.flows, got, tc.want)
 		}
 	}
 }

@@ -54,6 +54,7 @@ type reportOptions struct {
 	MTU        int      `json:"mtu,omitempty"`
 	H2Sink     string   `json:"h2_sink"`
 	FloodFlows int      `json:"flood_flows,omitempty"`
+	FloodProto string   `json:"flood_proto,omitempty"`
 }
 
 // measResult is one measurement's results for every variant.
@@ -92,7 +93,7 @@ type stats struct {
 
 func newReport(o options, defs map[string]*measDef) *report {
 	r := &report{Tool: "r2bench", Variants: o.variants, index: map[string]int{},
-		Options: reportOptions{Rounds: o.rounds, Duration: o.duration.String(), Short: o.short, Only: o.only, TableLimit: o.tableLimit, MTU: o.mtu, H2Sink: o.h2Sink, FloodFlows: o.floodFlows}}
+		Options: reportOptions{Rounds: o.rounds, Duration: o.duration.String(), Short: o.short, Only: o.only, TableLimit: o.tableLimit, MTU: o.mtu, H2Sink: o.h2Sink, FloodFlows: o.floodFlows, FloodProto: o.floodProto}}
 	for _, id := range o.only {
 		d := defs[id]
 		mr := &measResult{ID: id, Title: d.Title, Metrics: d.Metrics, Variants: map[string]*variantResult{}}
@@ -263,8 +264,13 @@ func printTable(w io.Writer, r *report) {
 	if r.Options.MTU != 1500 && r.Options.MTU != 0 {
 		fmt.Fprintf(w, "MTU %d on every veth end.\n", r.Options.MTU)
 	}
+	proto := "UDP"
+	if r.Options.FloodProto == "tcp" {
+		proto = "TCP"
+		fmt.Fprintf(w, "Floods, the udp rows' too, are TCP segments with ACK set (-flood-proto tcp).\n")
+	}
 	if r.Options.FloodFlows > 1 {
-		fmt.Fprintf(w, "Floods are %d UDP flows (-flood-flows).\n", r.Options.FloodFlows)
+		fmt.Fprintf(w, "Floods are %d %s flows (-flood-flows).\n", r.Options.FloodFlows, proto)
 	}
 	switch r.Options.H2Sink {
 	case "tcx":

@@ -31,6 +31,9 @@ import (
 const (
 	udpFrameOverhead  = 14 + 20 + 8
 	udp6FrameOverhead = 14 + 40 + 8
+	// A TCP flood's segments have a 20-byte TCP header instead of UDP's
+	// 8: a 64-byte TCP/IPv4 frame carries 10 bytes.
+	tcpExtra = 20 - 8
 )
 
 // flood is a running trafgen sending one UDP frame over and over from h1.
@@ -56,18 +59,24 @@ type flood struct {
 }
 
 // floodPacket is trafgen's packet configuration of a flood: the headers
-// l3 (Ethernet and IP), a UDP header to port 9 and pay zero bytes. With
-// flows above 1 the source port counts up from 1024, one frame each, so
-// the flood is that many flows (trafgen recomputes the UDP checksum).
-func floodPacket(l3 string, pay, flows int) string {
+// l3 (Ethernet and IP), a UDP header to port 9 (with proto "tcp" a TCP
+// header with ACK set, as in an ACK flood: segments of a connection no
+// host has, whose sender never slows down at a loss) and pay zero bytes.
+// With flows above 1 the source port counts up from 1024, one frame each,
+// so the flood is that many flows (trafgen recomputes the checksum).
+func floodPacket(l3, proto string, pay, flows int) string {
 	sp := "9"
 	if flows > 1 {
 		sp = fmt.Sprintf("dinc(1024, %d)", 1023+flows)
 	}
-	if pay == 0 { // no payload, no fill()
-		return fmt.Sprintf("{\n  %s,\n  udp(sp=%s, dp=9)\n}\n", l3, sp)
+	l4 := fmt.Sprintf("udp(sp=%s, dp=9)", sp)
+	if proto == "tcp" {
+		l4 = fmt.Sprintf("tcp(sp=%s, dp=9, seq=1, ackseq=1, ack, win=512)", sp)
 	}
-	return fmt.Sprintf("{\n  %s,\n  udp(sp=%s, dp=9),\n  fill(0x00, %d)\n}\n", l3, sp, pay)
+	if pay == 0 { // no payload, no fill()
+		return fmt.Sprintf("{\n  %s,\n  %s\n}\n", l3, l4)
+	}
+	return fmt.Sprintf("{\n  %s,\n  %s,\n  fill(0x00, %d)\n}\n", l3, l4, pay)
 }
 
 // startFlood starts trafgen in h1, pinned to the generator CPU, sending
@@ -82,23 +91,26 @@ func (s *setup) startFloodFamily(size int, v6 bool) (*flood, error) {
 	if b.tools["trafgen"] == "" {
 		return nil, fmt.Errorf("trafgen not found (Debian package netsniff-ng)")
 	}
-	overhead := udpFrameOverhead
+	overhead, next := udpFrameOverhead, 17
 	if v6 {
 		overhead = udp6FrameOverhead
+	}
+	if b.o.floodProto == "tcp" {
+		overhead, next = overhead+tcpExtra, 6
 	}
 	if size < overhead || size > s.tp.Config.MTU+14 {
 		return nil, fmt.Errorf("frame size %d out of range %d..%d", size, overhead, s.tp.Config.MTU+14)
 	}
-	fam := map[bool]string{false: "udp", true: "udp6"}[v6]
+	fam := b.o.floodProto + map[bool]string{false: "", true: "6"}[v6]
 	cfg := filepath.Join(b.tmp, fmt.Sprintf("%s-%d-%s.trafgen", fam, size, s.tp.Config.Prefix))
 	// trafgen fills in the IPv4 total length and checksum (the IPv6
 	// payload length) and the UDP length and checksum (over the IPv6
 	// pseudo-header after ipv6()).
 	l3 := fmt.Sprintf("eth(da=%s, sa=%s, type=0x0800),\n  ipv4(saddr=%s, daddr=%s, ttl=64)", s.tp.RouterMACA, s.tp.H1MAC, s.tp.H1IP, trafficDst)
 	if v6 {
-		l3 = fmt.Sprintf("eth(da=%s, sa=%s, type=0x86dd),\n  ipv6(saddr=%s, daddr=%s, hoplimit=64, nexthdr=17)", s.tp.RouterMACA, s.tp.H1MAC, h1Addr6, trafficDst6)
+		l3 = fmt.Sprintf("eth(da=%s, sa=%s, type=0x86dd),\n  ipv6(saddr=%s, daddr=%s, hoplimit=64, nexthdr=%d)", s.tp.RouterMACA, s.tp.H1MAC, h1Addr6, trafficDst6, next)
 	}
-	if err := os.WriteFile(cfg, []byte(floodPacket(l3, size-overhead, b.o.floodFlows)), 0o644); err != nil {
+	if err := os.WriteFile(cfg, []byte(floodPacket(l3, b.o.floodProto, size-overhead, b.o.floodFlows)), 0o644); err != nil {
 		return nil, err
 	}
 	// -P 1: one sender process (trafgen pins it to CPU 0 itself, hence
