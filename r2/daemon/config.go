@@ -59,6 +59,7 @@ type config struct {
 	XDPRxRings  int           // [afxdp] rx_rings: receive rings (sockets) per queue, served in turn
 	XDPGapUs    int           // [afxdp] light_gap_us: steer flows whose frames come this far apart to ring 0 (0: off)
 	XDPSuper    bool          // [afxdp] super_frames: send super-frames whole through an AF_PACKET socket
+	XDPMode     string        // [afxdp] mode: auto, zero-copy, copy or skb (afxdp.ParseMode)
 }
 
 func defaultConfig() config {
@@ -111,6 +112,7 @@ func defaultConfig() config {
 		// interface sends them whole (README, "AF_XDP sends
 		// super-frames through AF_PACKET").
 		XDPSuper: true,
+		XDPMode:  afxdp.ModeAuto.String(),
 	}
 }
 
@@ -140,6 +142,7 @@ var flagKeys = []struct {
 	{"light-gap", "afpacket", "light_gap_us", "with several AF_PACKET receive rings, a flow whose frames come at least these `microseconds` apart (a ping, a shell) gets ring 0 (of its thread, with several on the interface), shared only with other such flows; the rest spread over the other rings (0: the kernel's hash for all)", func(c *config) any { return c.LightGapUs }},
 	{"afxdp-light-gap", "afxdp", "light_gap_us", "with several AF_XDP receive rings, a flow whose frames come at least these `microseconds` apart (a ping, a shell) gets ring 0 of its queue, shared only with other such flows; the rest spread over the other rings (0: the hash for all)", func(c *config) any { return c.XDPGapUs }},
 	{"afxdp-rx-rings", "afxdp", "rx_rings", "AF_XDP receive `rings` (sockets) per queue, 1, 2, 4 or 8: the XDP program spreads flows over them by hash and they are served in turn, so a flood fills only its own", func(c *config) any { return c.XDPRxRings }},
+	{"afxdp-mode", "afxdp", "mode", "how AF_XDP interfaces take frames (`mode`): auto (zero-copy, else copy with the XDP program in the driver, else generic), zero-copy (or AF_PACKET serves the interface: the attach is refused and logged), copy, or skb (generic XDP: on a veth the receive work stays on the sending CPU, but GSO super-frames, from hosts with TSO or a NIC with GRO, arrive without their GSO metadata and are dropped as oversized)", func(c *config) any { return c.XDPMode }},
 	{"afxdp-super-frames", "afxdp", "super_frames", "AF_XDP interfaces send GSO super-frames (software GRO's, AF_PACKET's) and frames with a checksum to finish whole, through a transmit-only AF_PACKET socket with vnet headers; false: the GSO node segments them first", func(c *config) any { return c.XDPSuper }},
 	{"vnet-hdr", "afpacket", "vnet_hdr", "AF_PACKET takes GSO/GRO super-frames whole (PACKET_VNET_HDR); false drops them as oversized", func(c *config) any { return c.VnetHdr }},
 	{"kernel-rx-filter", "afpacket", "kernel_rx_filter", "AF_PACKET interfaces get a tcx ingress filter that drops the kernel's copies of transit frames (forwarding off drops them anyway, after an IP receive)", func(c *config) any { return c.KernelRx }},
@@ -214,7 +217,8 @@ func (c *config) driverSettings() driver.Settings {
 		BlockSize: c.RxBlockKB << 10, BlockTimeout: c.RxTimeout, NoVnetHdr: !c.VnetHdr,
 		NoKernelRxFilter: !c.KernelRx, RxQueues: c.RxQueues, XDPRxRings: c.XDPRxRings,
 		LightGap:    time.Duration(c.LightGapUs) * time.Microsecond,
-		XDPLightGap: time.Duration(c.XDPGapUs) * time.Microsecond, XDPNoSuperFrames: !c.XDPSuper}
+		XDPLightGap: time.Duration(c.XDPGapUs) * time.Microsecond, XDPNoSuperFrames: !c.XDPSuper,
+		XDPMode: c.XDPMode}
 	if c.VnetHdr && c.RxBlockKB < 128 {
 		s.BlockSize = 128 << 10 // a v3 block must hold a super-frame
 	}
@@ -417,6 +421,12 @@ func (c *config) set(section, k, v string) error {
 		return num(&c.XDPGapUs, 0, int(afpacket.MaxLightGap/time.Microsecond))
 	case "afxdp.super_frames":
 		return boolean(&c.XDPSuper)
+	case "afxdp.mode":
+		if _, err := afxdp.ParseMode(v); err != nil {
+			return fmt.Errorf("%q is not an AF_XDP mode (auto, zero-copy, copy or skb)", v)
+		}
+		c.XDPMode = v
+		return nil
 	case "afxdp.rx_rings":
 		if err := num(&c.XDPRxRings, 1, afxdp.MaxRxRings); err != nil {
 			return err

@@ -190,6 +190,8 @@ func TestBadFlagValues(t *testing.T) {
 		{"kernel-rx-filter", "", `"" is not true or false`},
 		{"gro", "yes", `"yes" is not true or false`},
 		{"afxdp-super-frames", "maybe", `"maybe" is not true or false`},
+		{"afxdp-mode", "fast", `"fast" is not an AF_XDP mode (auto, zero-copy, copy or skb)`},
+		{"afxdp-mode", "", `"" is not an AF_XDP mode (auto, zero-copy, copy or skb)`},
 	}
 	keyOf := map[string][2]string{}
 	for _, k := range flagKeys {

@@ -113,6 +113,10 @@ type Settings struct {
 	// XDPLightGap steers AF_XDP's light flows to ring 0 of their queue
 	// (frames this far apart; 0: off).
 	XDPLightGap time.Duration
+	// XDPMode is how AF_XDP sockets move frames and where the program
+	// runs: a name afxdp.ParseMode takes ("auto", "zero-copy", "copy",
+	// "skb"); "" is auto.
+	XDPMode string
 	// XDPNoSuperFrames keeps super-frames off AF_XDP interfaces: the
 	// GSO node segments them first (afxdp.Config.NoSuperFrames).
 	XDPNoSuperFrames bool

@@ -226,3 +226,34 @@ func vethTxDropped(t *testing.T, tp *topo.Topology) uint64 {
 	}
 	return v
 }
+
+// TestAFXDPModes: [afxdp] mode reaches the driver. With skb both
+// interfaces run the program in generic XDP (r2intf show says so) and
+// forward pings; with zero-copy, which a veth refuses, AF_XDP is refused
+// and AF_PACKET serves the interfaces, the log saying why.
+func TestAFXDPModes(t *testing.T) {
+	t.Run("skb", func(t *testing.T) {
+		tp := newTopo(t)
+		d := startR2(t, uniqueInstance(t), "-afxdp-mode", "skb")
+		attachAll(t, d, tp, "--driver", "afxdp")
+		if show := d.must(t, "r2intf", "show"); strings.Count(show, "afxdp copy (generic XDP)") != 2 {
+			t.Fatalf("want both interfaces on afxdp in generic XDP:\n%s", show)
+		}
+		pingOK(t, d, tp, tp.H1NS, "10.2.0.1", 5)
+		pingOK(t, d, tp, tp.H2NS, "10.1.0.1", 5)
+		detachStop(t, d, tp, 1)
+	})
+	t.Run("zero-copy", func(t *testing.T) {
+		tp := newTopo(t)
+		d := startR2(t, uniqueInstance(t), "-afxdp-mode", "zero-copy")
+		attachAll(t, d, tp, "--driver", "afxdp")
+		if show := d.must(t, "r2intf", "show"); strings.Count(show, "afpacket") != 2 || strings.Contains(show, "afxdp") {
+			t.Fatalf("want both interfaces on afpacket (a veth has no zero-copy):\n%s", show)
+		}
+		if log := d.log.String(); !strings.Contains(log, "afxdp refused, falling back to afpacket") {
+			t.Errorf("log does not say why AF_XDP was refused:\n%s", log)
+		}
+		pingOK(t, d, tp, tp.H1NS, "10.2.0.1", 5)
+		detachStop(t, d, tp, 1)
+	})
+}

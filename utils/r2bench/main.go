@@ -154,6 +154,8 @@ Flags:
                    (r2 -rt-priority 60);
                    afxdp-host: AF_XDP with the interfaces host-owned, the
                    hosts given the router's MACs statically;
+                   afxdp-skb: AF_XDP with the program in generic XDP
+                   (r2 -afxdp-mode skb: no super-frames from the hosts);
                    afpacket-base, afxdp-base: AF_PACKET, AF_XDP with the
                    -r2-base binary)
   -r2 PATH         the r2 daemon binary (default: DIR/r2 with -bindir, or built)
@@ -214,7 +216,7 @@ var measurementGroups = map[string][]string{
 }
 
 // variant IDs in the order they are reported.
-var allVariants = []string{variantKernel, variantAFPacket, variantAFPacketNoVnet, variantAFPacketRT, variantAFPacketBase, variantAFXDP, variantAFXDPHost, variantAFXDPBase}
+var allVariants = []string{variantKernel, variantAFPacket, variantAFPacketNoVnet, variantAFPacketRT, variantAFPacketBase, variantAFXDP, variantAFXDPHost, variantAFXDPSKB, variantAFXDPBase}
 
 // defaultVariants are measured unless -variants says otherwise.
 var defaultVariants = []string{variantKernel, variantAFPacket, variantAFXDP}
@@ -232,6 +234,10 @@ const (
 	// variantAFXDPHost is AF_XDP with both interfaces host-owned (the XDP
 	// program classifies every frame), to measure what that costs.
 	variantAFXDPHost = "afxdp-host"
+	// variantAFXDPSKB is AF_XDP with the program in generic XDP (r2
+	// -afxdp-mode skb), which on a veth keeps the receive work on the
+	// sending CPU.
+	variantAFXDPSKB = "afxdp-skb"
 	// variantAFPacketBase is AF_PACKET run by the -r2-base binary, to
 	// compare two builds round by round.
 	variantAFPacketBase = "afpacket-base"
@@ -252,6 +258,7 @@ var variantTitles = map[string]string{
 	variantAFPacketNoVnet: "R2 AF_PACKET no vnet",
 	variantAFPacketRT:     "R2 AF_PACKET SCHED_FIFO",
 	variantAFXDPHost:      "R2 AF_XDP host-owned",
+	variantAFXDPSKB:       "R2 AF_XDP generic",
 	variantAFPacketBase:   "R2 AF_PACKET (-r2-base)",
 	variantAFXDPBase:      "R2 AF_XDP (-r2-base)",
 }

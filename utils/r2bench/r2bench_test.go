@@ -419,3 +419,22 @@ func TestFloodPacket(t *testing.T) {
 		}
 	}
 }
+
+// TestXDPModeVariant: afxdp-skb is a variant that runs R2 on AF_XDP with
+// -afxdp-mode skb; the other variants pass no mode.
+func TestXDPModeVariant(t *testing.T) {
+	o, err := parseFlags([]string{"-variants", "kernel,afxdp-skb"}, io.Discard)
+	if err != nil || strings.Join(o.variants, ",") != "kernel,afxdp-skb" {
+		t.Fatalf("-variants kernel,afxdp-skb: %v, %v", o.variants, err)
+	}
+	if !isXDP(variantAFXDPSKB) || variantTitles[variantAFXDPSKB] == "" {
+		t.Errorf("afxdp-skb: isXDP %v, title %q", isXDP(variantAFXDPSKB), variantTitles[variantAFXDPSKB])
+	}
+	args := strings.Join(r2Flags{Threads: 1, XDPMode: "skb"}.args(), " ")
+	if !strings.Contains(args, "-afxdp-mode skb") {
+		t.Errorf("args %q lack -afxdp-mode skb", args)
+	}
+	if args := strings.Join(r2Flags{Threads: 1}.args(), " "); strings.Contains(args, "afxdp-mode") {
+		t.Errorf("args %q name a mode", args)
+	}
+}

@@ -144,6 +144,8 @@ type r2Flags struct {
 	Driver   string // -driver, "" for the default
 	// RTPriority is -rt-priority (0: not given).
 	RTPriority int
+	// XDPMode is -afxdp-mode ("" for the default).
+	XDPMode string
 	// NetNS runs the daemon in that network namespace (ip netns exec,
 	// which execs it: the pid stays the daemon's).
 	NetNS string
@@ -165,6 +167,9 @@ func (f r2Flags) args() []string {
 	}
 	if f.Driver != "" {
 		a = append(a, "-driver", f.Driver)
+	}
+	if f.XDPMode != "" {
+		a = append(a, "-afxdp-mode", f.XDPMode)
 	}
 	return a
 }

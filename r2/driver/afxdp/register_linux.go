@@ -75,6 +75,11 @@ func open(a driver.OpenArgs) (driver.Driver, error) {
 		NeighCopies: a.Counter(driver.DrvNeighCopies),
 		NeighErrors: a.Counter(driver.DrvNeighErrors),
 	}
+	if a.Settings.XDPMode != "" {
+		if c.Mode, err = ParseMode(a.Settings.XDPMode); err != nil {
+			return nil, fmt.Errorf("afxdp: %s: %w", a.Ifname, err)
+		}
+	}
 	ds := make([]*Driver, 0, len(queues))
 	for i, q := range queues {
 		d, err := openQueue(a, c, q, i == 0)
