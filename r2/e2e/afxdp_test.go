@@ -228,8 +228,9 @@ func vethTxDropped(t *testing.T, tp *topo.Topology) uint64 {
 }
 
 // TestAFXDPModes: [afxdp] mode reaches the driver. With skb both
-// interfaces run the program in generic XDP (r2intf show says so) and
-// forward pings; with zero-copy, which a veth refuses, AF_XDP is refused
+// interfaces run the program in generic XDP (r2intf show says so, and the
+// log warns for each that super-frames are dropped there) and forward
+// pings; with zero-copy, which a veth refuses, AF_XDP is refused
 // and AF_PACKET serves the interfaces, the log saying why.
 func TestAFXDPModes(t *testing.T) {
 	t.Run("skb", func(t *testing.T) {
@@ -238,6 +239,9 @@ func TestAFXDPModes(t *testing.T) {
 		attachAll(t, d, tp, "--driver", "afxdp")
 		if show := d.must(t, "r2intf", "show"); strings.Count(show, "afxdp copy (generic XDP)") != 2 {
 			t.Fatalf("want both interfaces on afxdp in generic XDP:\n%s", show)
+		}
+		if log := d.log.String(); strings.Count(log, "super-frames (a host's TSO, a NIC's GRO) arrive without their segment size") != 2 {
+			t.Errorf("the log does not warn once per interface that generic XDP drops super-frames:\n%s", log)
 		}
 		pingOK(t, d, tp, tp.H1NS, "10.2.0.1", 5)
 		pingOK(t, d, tp, tp.H2NS, "10.1.0.1", 5)

@@ -113,6 +113,11 @@ func openQueue(a driver.OpenArgs, c Config, q int, first bool) (*Driver, error) 
 	if err != nil {
 		return nil, err
 	}
+	if first && d.ActiveMode() == ActiveCopySKB && a.Logf != nil {
+		// Said at attach, not at the first drop: an operator who chose
+		// skb (or whose device left auto there) learns the cost now.
+		a.Logf("interface %s: afxdp in generic XDP: GSO super-frames (a host's TSO, a NIC's GRO) arrive without their segment size and are dropped, counted in drv_rx_errors; turn those offloads off, or use mode copy", a.Ifname)
+	}
 	if on, why := d.SuperFrames(); first && !on && !c.NoSuperFrames && a.Logf != nil {
 		a.Logf("interface %s: afxdp without super-frames (the GSO node segments them first): %s", a.Ifname, why)
 	}
