@@ -118,7 +118,7 @@ type options struct {
 	// floodRate, when > 0, caps trafgen's floods at this many frames/s,
 	// so every router is offered the same load.
 	floodRate int
-	// floodFlows is how many UDP flows a flood is (source ports 1024 up,
+	// floodFlows is how many flows a flood is (source ports 1024 up,
 	// in turn); 1: one flow.
 	floodFlows int
 	// floodProto is the floods' transport: "udp" or "tcp" (ACK segments
@@ -177,7 +177,7 @@ Flags:
   -flood-rate PPS  cap every trafgen flood at PPS frames/s (default 0: as fast
                    as trafgen goes, which with the kernel as router is the
                    kernel's own rate: it forwards inside trafgen's send)
-  -flood-flows N   make every trafgen flood N UDP flows (source ports 1024 to
+  -flood-flows N   make every trafgen flood N flows (source ports 1024 to
                    1023+N, one frame of each in turn; default 1), as floods
                    from many sources are, which a router cannot tell from
                    light flows by one flow's rate

@@ -36,7 +36,8 @@ const (
 	tcpExtra = 20 - 8
 )
 
-// flood is a running trafgen sending one UDP frame over and over from h1.
+// flood is a running trafgen sending one frame (UDP, or TCP with
+// -flood-proto tcp) over and over from h1.
 //
 // trafgen gives up ("Flushing TX_RING failed: Resource temporarily
 // unavailable") when its packet socket's send buffer is full, which happens
@@ -80,8 +81,8 @@ func floodPacket(l3, proto string, pay, flows int) string {
 }
 
 // startFlood starts trafgen in h1, pinned to the generator CPU, sending
-// size-byte UDP/IPv4 frames to trafficDst through the router at the
-// highest rate it reaches, and lets it ramp up.
+// size-byte UDP/IPv4 frames (TCP with -flood-proto tcp) to trafficDst
+// through the router at the highest rate it reaches, and lets it ramp up.
 func (s *setup) startFlood(size int) (*flood, error) { return s.startFloodFamily(size, false) }
 
 // startFloodFamily is startFlood for IPv4 or, with v6, UDP/IPv6 frames to
