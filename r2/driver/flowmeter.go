@@ -74,11 +74,11 @@ func (m *FlowMeter) count(h uint32) bool {
 // set and the frame is TCP, the flow has not lost a frame to shedding in
 // the last TCPGap, or has had tcpSignals such losses in this standing
 // episode already and a TCPGap since (it did not slow down enough: it is
-// cut back from then on). A true answer for a TCP frame records that loss, so call it only
-// for a frame that is dropped when it says so. Shedding stops at a frame
-// it may not drop (it takes frames from the head of a queue), so a TCP
-// flow at the head also spares what is queued behind it until the next
-// Shed.
+// cut back from then on). A true answer for a TCP frame records that
+// loss, so call it only for a frame that is dropped when it says so.
+// Shedding stops at a frame it may not drop (it takes frames from the
+// head of a queue), so a TCP flow at the head also spares what is queued
+// behind it until the next Shed.
 func (m *FlowMeter) Sheddable(frame []byte) bool {
 	h := flowHash(frame) % meterBuckets
 	if !m.count(h) {

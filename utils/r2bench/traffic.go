@@ -105,8 +105,9 @@ func (s *setup) startFloodFamily(size int, v6 bool) (*flood, error) {
 	fam := b.o.floodProto + map[bool]string{false: "", true: "6"}[v6]
 	cfg := filepath.Join(b.tmp, fmt.Sprintf("%s-%d-%s.trafgen", fam, size, s.tp.Config.Prefix))
 	// trafgen fills in the IPv4 total length and checksum (the IPv6
-	// payload length) and the UDP length and checksum (over the IPv6
-	// pseudo-header after ipv6()).
+	// payload length), the IPv4 protocol, and the UDP length and checksum
+	// or the TCP checksum (over the IPv6 pseudo-header after ipv6(),
+	// whose next header is set here).
 	l3 := fmt.Sprintf("eth(da=%s, sa=%s, type=0x0800),\n  ipv4(saddr=%s, daddr=%s, ttl=64)", s.tp.RouterMACA, s.tp.H1MAC, s.tp.H1IP, trafficDst)
 	if v6 {
 		l3 = fmt.Sprintf("eth(da=%s, sa=%s, type=0x86dd),\n  ipv6(saddr=%s, daddr=%s, hoplimit=64, nexthdr=%d)", s.tp.RouterMACA, s.tp.H1MAC, h1Addr6, trafficDst6, next)
