@@ -142,6 +142,8 @@ type cntrs struct {
 	noDriver    counters.Counter // queued while the interface has no driver
 	rxThrottled counters.Counter // runs where EtherDecap had no room
 	rxShed      counters.Counter // frames shed from the Rx queue head (ShedTarget)
+	shedEps     counters.Counter // times the Rx queue started to stand
+	shedSignals counters.Counter // of rxShed, TCP frames shed as signals
 	txYields    counters.Counter // sends stopped early for a light flow's frame (transmit)
 	txSparse    counters.Counter // packets sent ahead as sparse flows' (sparseFirst)
 	groPackets  counters.Counter // super-frames GRO built
@@ -238,6 +240,8 @@ func (n *Node) Clone(c *graph.CloneCtx) graph.Node {
 		noDriver:    c.Counter(n.name, names.IfNoDriver),
 		rxThrottled: c.Counter(n.name, "rx_throttled"),
 		rxShed:      c.Counter(n.name, names.IfRxShed),
+		shedEps:     c.Counter(n.name, names.IfRxShedEpisodes),
+		shedSignals: c.Counter(n.name, names.IfRxShedSignals),
 		txYields:    c.Counter(n.name, "tx_yields"),
 		txSparse:    c.Counter(n.name, "tx_sparse"),
 		groPackets:  c.Counter(n.name, names.IfRxGROPackets),
@@ -435,13 +439,21 @@ func (n *Node) shedHead() {
 		return
 	}
 	now := time.Now().UnixNano()
+	ep := n.ctl.Episode()
 	cutoff, ok := n.ctl.Check(now, head)
 	if !ok {
 		return
 	}
+	if n.ctl.Episode() != ep {
+		n.c.shedEps.Inc()
+	}
 	n.meter.Now, n.meter.Episode = now, n.ctl.Episode()
+	sig := n.meter.Signals
 	if k := n.shed.Shed(cutoff, shedMax, &n.meter); k > 0 {
 		n.c.rxShed.Add(uint64(k))
+		if s := n.meter.Signals - sig; s > 0 {
+			n.c.shedSignals.Add(s)
+		}
 	}
 }
 

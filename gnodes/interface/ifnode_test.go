@@ -286,18 +286,22 @@ func TestRemovedFreesHandoff(t *testing.T) {
 }
 
 // shedDriver is a mem driver that records Shed calls, reports shedding
-// a fixed number of frames, and says its head frame arrived at head.
+// a fixed number of frames, signals of them as TCP signals (as
+// FlowMeter.Sheddable counts them), and says its head frame arrived at
+// head.
 type shedDriver struct {
 	*mem.Driver
 	calls   int
 	cutoffs []int64
 	ret     int
+	signals uint64
 	head    int64
 }
 
 func (d *shedDriver) Shed(cutoff int64, max int, m *driver.FlowMeter) int {
 	d.calls++
 	d.cutoffs = append(d.cutoffs, cutoff)
+	m.Signals += d.signals
 	return d.ret
 }
 
@@ -318,7 +322,7 @@ func TestRxShed(t *testing.T) {
 	const interval = 20 * time.Millisecond
 	setShed(t, time.Millisecond, interval)
 	h := gt.New(t, gt.Options{})
-	drv := &shedDriver{Driver: newDriver(t, 64), ret: 5, head: time.Now().Add(-time.Hour).UnixNano()}
+	drv := &shedDriver{Driver: newDriver(t, 64), ret: 5, signals: 2, head: time.Now().Add(-time.Hour).UnixNano()}
 	gt.Add(h, ifnode.New(7, "eth0", 0, drv, nil))
 	dec := h.SinkSize(dname, 8)
 	drv.Inject(frame(0))
@@ -361,6 +365,12 @@ func TestRxShed(t *testing.T) {
 	if drv.calls != 2 {
 		t.Fatalf("Shed called %d times on the next run of a standing queue, want 2", drv.calls)
 	}
+	if got := h.Counter(iname + "/rx_shed_episodes"); got != 1 {
+		t.Errorf("rx_shed_episodes = %d after two sheds of one standing queue, want 1", got)
+	}
+	if got := h.Counter(iname + "/rx_shed_tcp_signals"); got != 4 {
+		t.Errorf("rx_shed_tcp_signals = %d, want 4 (2 in each Shed)", got)
+	}
 
 	// Once the queue has emptied it must stand for a whole interval again.
 	for drv.Pending() {
@@ -378,6 +388,15 @@ func TestRxShed(t *testing.T) {
 	take()
 	if drv.calls != calls {
 		t.Errorf("Shed called %d times after the queue emptied, before ShedInterval", drv.calls-calls)
+	}
+	time.Sleep(interval)
+	h.Run()
+	take()
+	if drv.calls != calls+1 {
+		t.Errorf("Shed called %d times once the queue stood again, want 1", drv.calls-calls)
+	}
+	if got := h.Counter(iname + "/rx_shed_episodes"); got != 2 {
+		t.Errorf("rx_shed_episodes = %d after the queue stood again, want 2", got)
 	}
 	h.RunUntilIdle()
 	take()

@@ -38,6 +38,9 @@ type FlowMeter struct {
 	// episode of the queue (ShedControl.Episode), set before each Shed.
 	Now     int64
 	Episode uint32
+	// Signals counts the TCP frames Sheddable let go as signals (before
+	// a flow is cut back), for the caller's counters.
+	Signals uint64
 	tcp     [meterBuckets]tcpSignal
 }
 
@@ -99,6 +102,9 @@ func (m *FlowMeter) Sheddable(frame []byte) bool {
 	}
 	t.last = m.Now
 	t.signals++
+	if t.signals <= tcpSignals {
+		m.Signals++
+	}
 	return true
 }
 

@@ -158,8 +158,14 @@ func TestSheddableEscalates(t *testing.T) {
 	if n := shed(1e9 + tcpSignals*gap + 1); n != 10 {
 		t.Errorf("after %d signals in one episode: %d of 10 frames shed, want all", tcpSignals, n)
 	}
+	if m.Signals != tcpSignals {
+		t.Errorf("Signals %d after the cut-back, want %d (the frames cut back are no signals)", m.Signals, tcpSignals)
+	}
 	m.Episode = 2
 	if n := shed(1e9 + (tcpSignals+1)*gap + 2); n != 1 {
 		t.Errorf("a new episode: %d frames shed, want 1 (signalled again)", n)
+	}
+	if m.Signals != tcpSignals+1 {
+		t.Errorf("Signals %d after a new episode's first, want %d", m.Signals, tcpSignals+1)
 	}
 }

@@ -11,8 +11,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -144,13 +142,7 @@ func startFlood(t *testing.T, tp *topo.Topology, cpu string, flags ...string) (s
 		args = append(args, "taskset", "-c", cpu)
 	}
 	args = append(args, "trafgen", "-o", tp.H1If, "-i", cfg, "-P", "1", "-Q", "--no-sock-mem", "-C")
-	gen := exec.Command("ip", append(args, flags...)...)
-	gen.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := gen.Start(); err != nil {
-		t.Fatalf("trafgen: %v", err)
-	}
-	var once sync.Once
-	return func() { once.Do(func() { gen.Process.Kill(); gen.Wait() }) }
+	return startTrafgen(t, exec.Command("ip", append(args, flags...)...))
 }
 
 // perThreadN reads counter name's first value for threads 0..n-1.

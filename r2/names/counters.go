@@ -26,6 +26,13 @@ const (
 	// IfRxShed counts frames dropped uncopied from the head of the
 	// driver's receive queue because they had waited too long.
 	IfRxShed = "rx_shed"
+	// IfRxShedEpisodes counts the times the receive queue started to
+	// stand (driver.ShedControl), and IfRxShedSignals the frames of TCP
+	// flows among rx_shed that were signals (one loss per
+	// rx_shed_interval_us, which halves the sender's window) rather than
+	// a cut-back (driver.FlowMeter.Sheddable).
+	IfRxShedEpisodes = "rx_shed_episodes"
+	IfRxShedSignals  = "rx_shed_tcp_signals"
 	// IfRxGROPackets counts the super-frames software GRO built from
 	// received TCP segments (gnodes/interface/gro).
 	IfRxGROPackets = "rx_gro_packets"
