@@ -30,6 +30,7 @@ type config struct {
 	Particles   int           // [general] particles: accepted for R2 compatibility, must be >= pkts
 	ParticleSz  int           // [general] particle_sz: must be packet.BufSize
 	CPUs        []int         // [general] cpus: pin thread i to cpus[i]
+	ControlCPUs []int         // [general] control_cpus: pin every other thread of the process to these
 	BusyPoll    bool          // [general] busy_poll
 	SpinUs      int           // [general] spin_us: keep polling this long after work before sleeping
 	RTPriority  int           // [general] rt_priority: SCHED_FIFO priority of the forwarding threads (0: ordinary)
@@ -126,6 +127,7 @@ var flagKeys = []struct {
 	{"threads", "general", "threads", "forwarding `threads`", func(c *config) any { return c.Threads }},
 	{"pkts", "general", "pkts", "packet `buffers` per thread (raises particles to match)", func(c *config) any { return c.Pkts }},
 	{"cpus", "general", "cpus", "pin threads to these `CPUs`, e.g. 0,1 or 2-3", func(c *config) any { return "" }},
+	{"control-cpus", "general", "control_cpus", "pin every thread but the forwarding ones (API, garbage collector, route loads) to these `CPUs`, so they keep off the forwarding CPUs (needs cpus)", func(c *config) any { return "" }},
 	{"busy-poll", "general", "busy_poll", "forwarding threads spin instead of sleeping (dedicated cores)", func(c *config) any { return c.BusyPoll }},
 	{"spin", "general", "spin_us", "`microseconds` a thread keeps polling after its last packet before sleeping", func(c *config) any { return c.SpinUs }},
 	{"warm", "general", "warm_ms", "`milliseconds` after its last packet a thread sleeps in 4 ms slices, keeping the Go runtime's P, so the next packet is forwarded sooner (0: off)", func(c *config) any { return c.WarmMs }},
@@ -352,6 +354,13 @@ func (c *config) set(section, k, v string) error {
 		}
 		c.CPUs = cpus
 		return nil
+	case "general.control_cpus":
+		cpus, err := parseCPUs(v)
+		if err != nil {
+			return err
+		}
+		c.ControlCPUs = cpus
+		return nil
 	case "general.busy_poll":
 		return boolean(&c.BusyPoll)
 	case "general.spin_us":
@@ -496,6 +505,9 @@ func (c *config) check() error {
 	}
 	if c.CPUs != nil && len(c.CPUs) != c.Threads {
 		return fmt.Errorf("config: %d cpus given for %d threads", len(c.CPUs), c.Threads)
+	}
+	if c.ControlCPUs != nil && c.CPUs == nil {
+		return fmt.Errorf("config: control_cpus needs cpus: forwarding threads not pinned would run on the control CPUs")
 	}
 	return nil
 }

@@ -36,6 +36,13 @@ func formatConfig(c config) string {
 		}
 		kv("cpus", strings.Join(cpus, ","))
 	}
+	if c.ControlCPUs != nil {
+		cpus := make([]string, len(c.ControlCPUs))
+		for i, n := range c.ControlCPUs {
+			cpus[i] = strconv.Itoa(n)
+		}
+		kv("control_cpus", strings.Join(cpus, ","))
+	}
 	kv("busy_poll", c.BusyPoll)
 	kv("spin_us", c.SpinUs)
 	kv("rt_priority", c.RTPriority)

@@ -5,11 +5,14 @@ package daemon
 import (
 	"bytes"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 func TestParseConfig(t *testing.T) {
@@ -117,6 +120,7 @@ func TestBadCommandLines(t *testing.T) {
 		{"bad threads", []string{"-c", "/dev/null", "-threads", "0"}, "r2: -threads: 0 is out of range 1..256"},
 		{"bad cpus", []string{"-c", "/dev/null", "-cpus", "x"}, "-cpus"},
 		{"cpus count", []string{"-c", "/dev/null", "-threads", "2", "-cpus", "0"}, "1 cpus given for 2 threads"},
+		{"control cpus alone", []string{"-c", "/dev/null", "-control-cpus", "0"}, "control_cpus needs cpus"},
 		{"bad instance", []string{"-c", "/dev/null", "-i", "../x"}, "-i"},
 		{"bad config", []string{"-c", cfg}, cfg + ":2:"},
 		{"missing config", []string{"-c", cfg + ".none"}, "no such file"},
@@ -153,6 +157,8 @@ func TestBadFlagValues(t *testing.T) {
 		{"pkts", "lots", `"lots" is not a number`},
 		{"cpus", "x", `"x" is not a CPU number`},
 		{"cpus", "3-1", `"3-1" is not a CPU range`},
+		{"control-cpus", "x", `"x" is not a CPU number`},
+		{"control-cpus", "2-1", `"2-1" is not a CPU range`},
 		{"busy-poll", "maybe", `"maybe" is not true or false`},
 		{"spin", "-1", "-1 is out of range 0..100000"},
 		{"spin", "100001", "100001 is out of range 0..100000"},
@@ -274,5 +280,30 @@ func TestREADMEConfigExample(t *testing.T) {
 	c = defaultConfig()
 	if err := parseConfig(&c, "x", strings.NewReader("[api]\nsocket = /run/r2/a#b.sock\n")); err != nil || c.Socket != "/run/r2/a#b.sock" {
 		t.Errorf("socket with # inside: %q, %v", c.Socket, err)
+	}
+}
+
+// TestControlCPUsRefused runs the daemon with control_cpus naming a CPU
+// the process may not use: it must exit 1 saying why, before it starts
+// any forwarding thread, and leave its own threads' CPUs as they were.
+func TestControlCPUsRefused(t *testing.T) {
+	var before unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &before); err != nil {
+		t.Fatal(err)
+	}
+	var errb bytes.Buffer
+	instance := fmt.Sprintf("ccpu%d", os.Getpid())
+	if code := Run([]string{"-c", "/dev/null", "-i", instance, "-cpus", "0", "-control-cpus", "1000"}, &errb, nil); code != 1 {
+		t.Fatalf("exit %d, want 1; stderr:\n%s", code, errb.String())
+	}
+	if !strings.Contains(errb.String(), "r2: control_cpus: affinity: CPU 1000 is not one this process may use") {
+		t.Errorf("stderr does not say which CPUs were refused:\n%s", errb.String())
+	}
+	var after unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &after); err != nil {
+		t.Fatal(err)
+	}
+	if after != before {
+		t.Errorf("the refused pin changed this thread's CPUs: %d CPUs, had %d", after.Count(), before.Count())
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"runtime"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -18,6 +20,7 @@ import (
 	"github.com/r2go/r2/logs"
 	"github.com/r2go/r2/r2/api"
 	"github.com/r2go/r2/r2/engine"
+	"github.com/r2go/r2/r2/internal/affinity"
 	"github.com/r2go/r2/r2/internal/sdnotify"
 	"github.com/r2go/r2/r2/router"
 )
@@ -117,6 +120,12 @@ func Run(args []string, stderr io.Writer, stop <-chan struct{}) int {
 		return 1
 	}
 	defer lf.Remove()
+	if cfg.ControlCPUs != nil {
+		if err := pinControl(cfg, logf); err != nil {
+			fmt.Fprintf(stderr, "r2: control_cpus: %v\n", err)
+			return 1
+		}
+	}
 	ifnode.ShedTarget = time.Duration(cfg.RxShedUs) * time.Microsecond
 	ifnode.ShedInterval = time.Duration(cfg.RxShedIvUs) * time.Microsecond
 	ifnode.GRO = cfg.GRO
@@ -193,4 +202,27 @@ func Run(args []string, stderr io.Writer, stop <-chan struct{}) int {
 	}
 	dl.Infof("stopped")
 	return code
+}
+
+// pinControl pins every thread of the process to cfg.ControlCPUs before
+// the forwarding threads start; they pin themselves to cfg.CPUs after.
+// GOMAXPROCS is set explicitly first: the runtime would otherwise lower it
+// to the CPUs the (now pinned) process may use, and the forwarding
+// threads, which hold a P each, would leave the control side none.
+func pinControl(cfg config, logf func(string, ...any)) error {
+	runtime.GOMAXPROCS(max(runtime.GOMAXPROCS(0), cfg.Threads+1))
+	if err := affinity.PinProcess(cfg.ControlCPUs); err != nil {
+		return err
+	}
+	var shared []int
+	for _, c := range cfg.ControlCPUs {
+		if slices.Contains(cfg.CPUs, c) {
+			shared = append(shared, c)
+		}
+	}
+	logf("control threads on CPUs %v, forwarding threads on %v", cfg.ControlCPUs, cfg.CPUs)
+	if shared != nil {
+		logf("warning: CPUs %v run both control and forwarding threads: route loads and the API take time from forwarding there", shared)
+	}
+	return nil
 }
