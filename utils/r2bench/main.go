@@ -124,6 +124,9 @@ type options struct {
 	// floodProto is the floods' transport: "udp" or "tcp" (ACK segments
 	// of one flow that never slows down).
 	floodProto string
+	// pingFirst: the ping rows beside a flood ping for a second before
+	// the flood starts, so that the pings' flow exists before it.
+	pingFirst bool
 	// h2Sink is where h2 drops the floods: "tcx" (a tcx program at its
 	// interface, counted there) or "stack" (its IP layer, InAddrErrors).
 	h2Sink string
@@ -186,6 +189,11 @@ Flags:
                    segments with ACK set, as an ACK flood is: heavy TCP
                    flows that never slow down at a loss, which shedding
                    signals before it cuts them back (rx_shed_interval_us)
+  -ping-first      beside a flood, ping for a second before the flood starts
+                   (default: the flood first): the pings' flow then exists
+                   before the flood, as a routing session's or a monitoring
+                   ping's would, and keeps ring 0 beside a flood of many
+                   flows (light-flow steering's gate)
   -h2-sink WHERE   where h2 drops the floods' frames: tcx (default: a tcx
                    ingress program on h2's interface drops and counts them
                    before h2's IP layer, so a flood costs h2 next to nothing
@@ -291,6 +299,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.floodRate, "flood-rate", 0, "")
 	fs.IntVar(&o.floodFlows, "flood-flows", 1, "")
 	fs.StringVar(&o.floodProto, "flood-proto", "udp", "")
+	fs.BoolVar(&o.pingFirst, "ping-first", false, "")
 	fs.StringVar(&o.h2Sink, "h2-sink", "tcx", "")
 	fs.StringVar(&o.jsonPath, "json", "", "")
 	fs.StringVar(&o.svgPath, "svg", "", "")

@@ -55,6 +55,7 @@ type reportOptions struct {
 	H2Sink     string   `json:"h2_sink"`
 	FloodFlows int      `json:"flood_flows,omitempty"`
 	FloodProto string   `json:"flood_proto,omitempty"`
+	PingFirst  bool     `json:"ping_first,omitempty"`
 }
 
 // measResult is one measurement's results for every variant.
@@ -93,7 +94,7 @@ type stats struct {
 
 func newReport(o options, defs map[string]*measDef) *report {
 	r := &report{Tool: "r2bench", Variants: o.variants, index: map[string]int{},
-		Options: reportOptions{Rounds: o.rounds, Duration: o.duration.String(), Short: o.short, Only: o.only, TableLimit: o.tableLimit, MTU: o.mtu, H2Sink: o.h2Sink, FloodFlows: o.floodFlows, FloodProto: o.floodProto}}
+		Options: reportOptions{Rounds: o.rounds, Duration: o.duration.String(), Short: o.short, Only: o.only, TableLimit: o.tableLimit, MTU: o.mtu, H2Sink: o.h2Sink, FloodFlows: o.floodFlows, FloodProto: o.floodProto, PingFirst: o.pingFirst}}
 	for _, id := range o.only {
 		d := defs[id]
 		mr := &measResult{ID: id, Title: d.Title, Metrics: d.Metrics, Variants: map[string]*variantResult{}}
@@ -271,6 +272,9 @@ func printTable(w io.Writer, r *report) {
 	}
 	if r.Options.FloodFlows > 1 {
 		fmt.Fprintf(w, "Floods are %d %s flows (-flood-flows).\n", r.Options.FloodFlows, proto)
+	}
+	if r.Options.PingFirst {
+		fmt.Fprintf(w, "Pings beside a flood began before it (pings for a second first, -ping-first).\n")
 	}
 	switch r.Options.H2Sink {
 	case "tcx":

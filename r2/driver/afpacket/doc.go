@@ -217,7 +217,14 @@
 // flow's burst, and then goes to its home ring: that move is not across a
 // gap, so its frames still in ring 0 may be read after its next ones, but
 // ring 0 is light and served first, so they are few, and it happens once
-// a dense run. Two flows in one bucket count as one. The gap must exceed the
+// a dense run. Ring 0 itself is gated (bpfasm.SteerGate): once it takes 16
+// frames in a millisecond, a flow not already in it stays in its home ring
+// however sparse, and while it stays that busy the flows that moved there
+// within the second before go back home at their next sparse frame, so a
+// flood of many flows, each as sparse as a ping, cannot fill it flow by
+// flow; the flows that had it longer (a routing session, a monitoring
+// ping) keep it. A flow sent back moves without a gap, as after a dense
+// run. Two flows in one bucket count as one. The gap must exceed the
 // longest a frame waits in its ring, which the shedder bounds under a
 // standing queue (rx_shed_us, 1 ms): a thread kept off its CPU longer
 // than the gap may still see a flow's frame moved ahead of an older one

@@ -191,6 +191,80 @@ func TestSteerProgram(t *testing.T) {
 	}
 }
 
+// TestSteerProgramGate runs the program with ring 0 gated at 8 frames a
+// window of 200 ms and a tenure of 400 ms: a ping moves to ring 0 and
+// stays there a while; of 20 new flows as sparse, 7 follow it (8 frames in
+// the window) and the others stay home however sparse; in the next
+// window, closed, the 7 go back home at their next sparse frame while the
+// ping, there longer than the tenure, keeps ring 0; once ring 0 has been
+// quiet for two windows a new flow gets in again.
+func TestSteerProgramGate(t *testing.T) {
+	const gap, window, frames, tenure = time.Millisecond, 200 * time.Millisecond, 8, 400 * time.Millisecond
+	ring0Gate = bpfasm.SteerGate{Window: int32(window), Frames: frames, Tenure: int32(tenure)}
+	defer func() { ring0Gate = bpfasm.DefaultSteerGate }()
+	pause := func() { time.Sleep(3 * gap) }
+	s := newTestSteerer(t, 4, gap)
+	ping := flowFrame("10.0.0.1", "10.0.1.1", 1, 0, 0, false)
+	steerRun(t, s, ping)
+	pause()
+	if r := steerRun(t, s, ping); r != 0 {
+		t.Fatalf("a light flow's second sparse frame in ring %d, want 0 (ring 0 open)", r)
+	}
+	time.Sleep(tenure + 300*time.Millisecond) // the ping has had ring 0 longer than the tenure
+	if r := steerRun(t, s, ping); r != 0 {    // and starts a window
+		t.Fatalf("the ping after a pause: ring %d, want 0", r)
+	}
+	flows := make([][]byte, 20)
+	home := make([]int, len(flows))
+	for i := range flows {
+		flows[i] = flowFrame("10.0.0.2", "10.0.1.1", 17, uint16(3000+i), 53, false)
+		home[i] = steerRun(t, s, flows[i])
+	}
+	pause()
+	var in, out []int
+	for i, f := range flows {
+		switch r := steerRun(t, s, f); r {
+		case 0:
+			in = append(in, i)
+		case home[i]:
+			out = append(out, i)
+		default:
+			t.Fatalf("flow %d: ring %d, neither 0 nor its home %d", i, r, home[i])
+		}
+	}
+	if len(in) != frames-1 {
+		t.Fatalf("%d new flows moved to ring 0 (%v), want %d: the ping's frame and theirs make the window's %d", len(in), in, frames-1, frames)
+	}
+	pause()
+	if r := steerRun(t, s, flows[out[0]]); r != home[out[0]] {
+		t.Errorf("a refused flow's next sparse frame in ring %d, want its home %d (the window is full)", r, home[out[0]])
+	}
+	// The next window: the ping's frame ends the full one, which
+	// closes ring 0.
+	time.Sleep(window + window/4)
+	if r := steerRun(t, s, ping); r != 0 {
+		t.Fatalf("the ping, in ring 0 for longer than the tenure, went to ring %d when it closed", r)
+	}
+	pause()
+	for _, i := range in {
+		if r := steerRun(t, s, flows[i]); r != home[i] {
+			t.Errorf("flow %d, moved to ring 0 just before it closed: ring %d, want its home %d", i, r, home[i])
+		}
+	}
+	if r := steerRun(t, s, flows[out[1]]); r != home[out[1]] {
+		t.Errorf("a new flow went to ring %d while ring 0 is closed, want its home %d", r, home[out[1]])
+	}
+	pause()
+	if r := steerRun(t, s, ping); r != 0 {
+		t.Errorf("the ping went to ring %d while ring 0 is closed, want 0 (it keeps it)", r)
+	}
+	// Quiet for two windows: open again.
+	time.Sleep(2*window + window/2)
+	if r := steerRun(t, s, flows[out[2]]); r != 0 {
+		t.Errorf("after ring 0 was quiet for two windows a sparse flow went to ring %d, want 0", r)
+	}
+}
+
 // TestSteerProgramMembers runs the program of a group of two drivers
 // (threads) of three rings each: a flow keeps its driver whatever its
 // rate, only its ring there changes (ring 0 of the driver when light);

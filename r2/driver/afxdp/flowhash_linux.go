@@ -32,7 +32,8 @@ import (
 // (bpfasm.SteerBucket, as AF_PACKET's fanout program does): ring 0 of the
 // queue for a flow whose frames come at least the gap apart, one of rings
 // 1 to K-1 by the hash for every other flow, and a flow changes ring only
-// across a gap (or once after a dense run in ring 0). A queue's rings are
+// across a gap (or once after a dense run in ring 0); ring 0 is gated
+// (ring0Gate, as on AF_PACKET). A queue's rings are
 // one thread's, so this holds with any number of threads. The gap is
 // measured when the program runs (in the device's NAPI poll), which a
 // stalled poll delays for every flow alike.
@@ -157,7 +158,7 @@ func flowRedirect(sym string, rings int, seed uint32, loadXsks asm.Instruction, 
 			asm.Mod.Imm32(asm.R8, int32(rings-1)),
 			asm.Add.Imm32(asm.R8, 1),
 		)
-		add(bpfasm.SteerBucket("fh_steer", steer.loadMap, steer.gapNs, steerKeySlot, steerNowSlot)...)
+		add(bpfasm.SteerBucket("fh_steer", steer.loadMap, steer.gapNs, ring0Gate, steerKeySlot, steerNowSlot)...)
 		add(asm.Mov.Reg32(asm.R9, asm.R0))
 		nowSlot = steerNowSlot // the stamp takes steering's clock reading
 	}
@@ -168,6 +169,10 @@ func flowRedirect(sym string, rings int, seed uint32, loadXsks asm.Instruction, 
 	)
 	return append(insns, stampRedirect(loadXsks, nowSlot)...)
 }
+
+// ring0Gate bounds what ring 0 of a queue takes (bpfasm.SteerGate), as on
+// AF_PACKET. A variable for the tests.
+var ring0Gate = bpfasm.DefaultSteerGate
 
 // steering is light-flow steering's part of a redirect program: the
 // instruction that loads its bucket map (bpfasm.SteerMapSpec) into R1,

@@ -21,7 +21,8 @@ const (
 	SteerRing      = 8  // u16: ring of the last frame, plus one (0: none yet)
 	SteerSparse    = 10 // u16: sparse arrivals in a row, at most SteerSparseRun
 	SteerDense     = 12 // u32: dense arrivals in a row, at most SteerDenseRun
-	SteerValueSize = 16
+	SteerEntered   = 16 // u64: ktime the flow last moved to ring 0 (SteerGate)
+	SteerValueSize = 24
 )
 
 // SteerBuckets is the number of flow buckets of a steering map (a power
@@ -30,16 +31,50 @@ const (
 const SteerBuckets = 4096
 
 // SteerMapSpec is the spec of a steering map: an array of SteerBuckets
-// buckets of SteerValueSize bytes, keyed by the bucket's index.
+// buckets of SteerValueSize bytes, keyed by the bucket's index, and after
+// them, at index SteerBuckets, ring 0's meter (SteerGate).
 func SteerMapSpec() *ebpf.MapSpec {
 	return &ebpf.MapSpec{
 		Name:       "r2_steer",
 		Type:       ebpf.Array,
 		KeySize:    4,
 		ValueSize:  SteerValueSize,
-		MaxEntries: SteerBuckets,
+		MaxEntries: SteerBuckets + 1,
 	}
 }
+
+// Ring 0's meter, the map's last entry: the frames steered to ring 0 in the
+// current window, which began at SteerMeterStart, whether the last window
+// took SteerGate.Frames or more (ring 0 closed), and since when it has been
+// closed without a break.
+const (
+	SteerMeterStart       = 0  // u64: ktime the window began
+	SteerMeterCount       = 8  // u32: frames steered to ring 0 in it
+	SteerMeterClosed      = 12 // u32: 1 if the window before took Frames or more
+	SteerMeterClosedSince = 16 // u64: ktime of the roll that closed it
+)
+
+// SteerGate bounds what ring 0 takes. A flood of many flows, each as
+// sparse as a ping (4096 flows at 450 kpps send a frame each every 9 ms),
+// would otherwise move into ring 0 flow by flow and queue there ahead of
+// the light flows it is for. Once Frames frames went to ring 0 within a
+// Window (nanoseconds), no flow moves there until a window takes fewer,
+// and ring 0 is closed from the next window on: then a flow in ring 0
+// that moved there less than Tenure before it closed goes back to its home
+// ring at its next sparse frame. Flows that had ring 0 longer (a routing
+// session, a monitoring ping that ran before the flood began) keep it. The
+// zero value is no gate.
+type SteerGate struct {
+	Window int32 // ns, at most 1e9
+	Frames int32
+	Tenure int32 // ns
+}
+
+// DefaultSteerGate closes ring 0 while it takes 16 frames in a millisecond
+// (16 kpps: far above pings, hellos and keepalives, a small part of a
+// flood, which R2 serves before the other rings) and sends back the flows
+// that moved there within the second before.
+var DefaultSteerGate = SteerGate{Window: 1e6, Frames: 16, Tenure: 1e9}
 
 // SteerSparseRun is how many sparse arrivals in a row a bucket needs
 // before its flow goes to ring 0: a flow's first frame counts as sparse
@@ -76,12 +111,35 @@ const SteerDenseRun = 64
 //	return b->ring - 1;
 //
 // where "return" goes on after the fragment, whose symbols start with
-// sym. gapNs is the gap in nanoseconds. If nowSlot is not 0 the clock's
+// sym. With a gate (SteerGate), the sparse path's ring 0 is checked
+// against ring 0's meter, and every frame steered to ring 0 is counted:
+//
+//	m = &meter;  // buckets[SteerBuckets]
+//	if (r == 0 && now - m->start < W) {             // else the meter is stale: open
+//		if (b->ring == 1) {                         // in ring 0: out if it came just before it closed
+//			if (m->closed && b->entered + T > m->closed_since) r = home;
+//		} else if (m->closed || m->count >= F)      // not in: stays home, tries again
+//			r = home;                               // at its next sparse frame
+//	}
+//	if (r == 0 && b->ring != 1) b->entered = now;
+//	...
+//	if (r == 0) {
+//		if (now - m->start >= W) {                  // a new window: was the last one over?
+//			c = now - m->start < 2*W && m->count >= F;
+//			if (c && !m->closed) m->closed_since = now;
+//			m->closed = c; m->start = now; m->count = 0;
+//		}
+//		atomic m->count++;
+//	}
+//
+// gapNs is the gap in nanoseconds. If nowSlot is not 0 the clock's
 // reading is left in that 8-byte stack slot too, for a program that
 // stamps the frame with it. It clobbers R0-R5 and R7; R6, R8 and R9 are
 // kept. Buckets are shared by the CPUs unlocked: a race costs a count,
-// and a time stored later by another CPU makes the frame dense.
-func SteerBucket(sym string, loadMap asm.Instruction, gapNs int32, keySlot, nowSlot int16) asm.Instructions {
+// and a time stored later by another CPU makes the frame dense; the
+// meter's count is added to atomically, its window rolled unlocked (two
+// CPUs rolling at once lose a few counts).
+func SteerBucket(sym string, loadMap asm.Instruction, gapNs int32, gate SteerGate, keySlot, nowSlot int16) asm.Instructions {
 	l := func(s string) string { return sym + "_" + s }
 	clock := asm.Instructions{asm.FnKtimeGetNs.Call()}
 	if nowSlot != 0 {
@@ -102,11 +160,11 @@ func SteerBucket(sym string, loadMap asm.Instruction, gapNs int32, keySlot, nowS
 	}
 	is = append(is,
 		asm.Mov.Reg(asm.R0, asm.R8),
-		asm.Ja.Label(l("done")),
+		asm.Ja.Label(l("end")), // past the meter: R7 is no bucket
 		asm.Mov.Reg(asm.R7, asm.R0).WithSymbol(l("bucket")),
 	)
 	is = append(is, clock...)
-	return append(is,
+	is = append(is,
 		asm.LoadMem(asm.R2, asm.R7, SteerLast, asm.DWord),
 		asm.StoreMem(asm.R7, SteerLast, asm.R0, asm.DWord),
 		asm.JGE.Reg(asm.R2, asm.R0, l("dense")),
@@ -121,7 +179,9 @@ func SteerBucket(sym string, loadMap asm.Instruction, gapNs int32, keySlot, nowS
 		asm.JGE.Imm(asm.R2, SteerSparseRun, l("light")),
 		asm.Mov.Reg(asm.R0, asm.R8),
 		asm.Ja.Label(l("store")),
-		asm.Mov.Imm(asm.R0, 0).WithSymbol(l("light")),
+	)
+	is = append(is, gateEntry(l, loadMap, gate, keySlot)...)
+	is = append(is,
 		asm.Mov.Reg(asm.R2, asm.R0).WithSymbol(l("store")),
 		asm.Add.Imm(asm.R2, 1),
 		asm.StoreMem(asm.R7, SteerRing, asm.R2, asm.Half),
@@ -142,5 +202,99 @@ func SteerBucket(sym string, loadMap asm.Instruction, gapNs int32, keySlot, nowS
 		asm.StoreMem(asm.R7, SteerRing, asm.R0, asm.Half),
 		asm.Sub.Imm(asm.R0, 1).WithSymbol(l("stay")),
 		asm.Mov.Reg(asm.R0, asm.R0).WithSymbol(l("done")),
+	)
+	is = append(is, gateCount(l, loadMap, gate, keySlot)...)
+	return append(is, asm.Mov.Reg(asm.R0, asm.R0).WithSymbol(l("end")))
+}
+
+// meterLookup looks up ring 0's meter (the key through keySlot) and jumps
+// to miss if the lookup fails (it cannot: the index is in range), leaving
+// its address in R0.
+func meterLookup(loadMap asm.Instruction, keySlot int16, miss string) asm.Instructions {
+	return asm.Instructions{
+		asm.StoreImm(asm.RFP, keySlot, SteerBuckets, asm.Word),
+		loadMap,
+		asm.Mov.Reg(asm.R2, asm.RFP),
+		asm.Add.Imm(asm.R2, int32(keySlot)),
+		asm.FnMapLookupElem.Call(),
+		asm.JEq.Imm(asm.R0, 0, miss),
+	}
+}
+
+// gateEntry is SteerBucket's "light" label: R0 = 0 (ring 0), or the home
+// ring (R8) for a flow the gate keeps out or sends back. R7 is the bucket,
+// whose SteerLast is now.
+func gateEntry(l func(string) string, loadMap asm.Instruction, gate SteerGate, keySlot int16) asm.Instructions {
+	if gate.Frames <= 0 {
+		return asm.Instructions{asm.Mov.Imm(asm.R0, 0).WithSymbol(l("light"))}
+	}
+	is := meterLookup(loadMap, keySlot, l("enter"))
+	is[0] = is[0].WithSymbol(l("light"))
+	return append(is,
+		asm.LoadMem(asm.R3, asm.R7, SteerLast, asm.DWord),
+		asm.LoadMem(asm.R2, asm.R0, SteerMeterStart, asm.DWord),
+		asm.Sub.Reg(asm.R3, asm.R2),
+		asm.JGE.Imm(asm.R3, gate.Window, l("open")), // the meter is stale
+		asm.LoadMem(asm.R2, asm.R7, SteerRing, asm.Half),
+		asm.JNE.Imm(asm.R2, 1, l("entering")),
+		// In ring 0: sent back if it came within Tenure of the closing.
+		asm.LoadMem(asm.R2, asm.R0, SteerMeterClosed, asm.Word),
+		asm.JEq.Imm(asm.R2, 0, l("stay0")),
+		asm.LoadMem(asm.R2, asm.R7, SteerEntered, asm.DWord),
+		asm.Add.Imm(asm.R2, gate.Tenure),
+		asm.LoadMem(asm.R3, asm.R0, SteerMeterClosedSince, asm.DWord),
+		asm.JGT.Reg(asm.R2, asm.R3, l("refuse")),
+		asm.Mov.Imm(asm.R0, 0).WithSymbol(l("stay0")),
+		asm.Ja.Label(l("store")),
+		// Not in ring 0: kept out while closed or full.
+		asm.LoadMem(asm.R2, asm.R0, SteerMeterClosed, asm.Word).WithSymbol(l("entering")),
+		asm.JNE.Imm(asm.R2, 0, l("refuse")),
+		asm.LoadMem(asm.R2, asm.R0, SteerMeterCount, asm.Word),
+		asm.JGE.Imm(asm.R2, gate.Frames, l("refuse")),
+		asm.Ja.Label(l("enter")),
+		asm.LoadMem(asm.R2, asm.R7, SteerRing, asm.Half).WithSymbol(l("open")),
+		asm.JEq.Imm(asm.R2, 1, l("stay0")),
+		asm.LoadMem(asm.R2, asm.R7, SteerLast, asm.DWord).WithSymbol(l("enter")),
+		asm.StoreMem(asm.R7, SteerEntered, asm.R2, asm.DWord),
+		asm.Mov.Imm(asm.R0, 0),
+		asm.Ja.Label(l("store")),
+		asm.Mov.Reg(asm.R0, asm.R8).WithSymbol(l("refuse")),
+	)
+}
+
+// gateCount follows SteerBucket's "done" label: a frame steered to ring 0
+// (R0 = 0) is counted in the meter, whose window it rolls when over. R7
+// is the bucket (the failed lookup jumps past this).
+func gateCount(l func(string) string, loadMap asm.Instruction, gate SteerGate, keySlot int16) asm.Instructions {
+	if gate.Frames <= 0 {
+		return nil
+	}
+	is := asm.Instructions{
+		asm.JNE.Imm(asm.R0, 0, l("end")),
+		asm.LoadMem(asm.R7, asm.R7, SteerLast, asm.DWord), // now; the bucket is done with
+	}
+	is = append(is, meterLookup(loadMap, keySlot, l("zero"))...)
+	return append(is,
+		asm.LoadMem(asm.R2, asm.R0, SteerMeterStart, asm.DWord),
+		asm.Mov.Reg(asm.R3, asm.R7),
+		asm.Sub.Reg(asm.R3, asm.R2),
+		asm.JLT.Imm(asm.R3, gate.Window, l("count")),
+		// A new window: closed if the one that just ended took Frames
+		// or more (not if ring 0 has been quiet since); the time it
+		// closed is kept while it stays closed.
+		asm.Mov.Imm(asm.R4, 0),
+		asm.JGE.Imm(asm.R3, 2*gate.Window, l("roll")),
+		asm.LoadMem(asm.R5, asm.R0, SteerMeterCount, asm.Word),
+		asm.JLT.Imm(asm.R5, gate.Frames, l("roll")),
+		asm.Mov.Imm(asm.R4, 1),
+		asm.LoadMem(asm.R5, asm.R0, SteerMeterClosed, asm.Word),
+		asm.JNE.Imm(asm.R5, 0, l("roll")),
+		asm.StoreMem(asm.R0, SteerMeterClosedSince, asm.R7, asm.DWord),
+		asm.StoreMem(asm.R0, SteerMeterClosed, asm.R4, asm.Word).WithSymbol(l("roll")),
+		asm.StoreMem(asm.R0, SteerMeterStart, asm.R7, asm.DWord),
+		asm.StoreImm(asm.R0, SteerMeterCount, 0, asm.Word),
+		asm.Mov.Imm(asm.R1, 1).WithSymbol(l("count")),
+		asm.AddAtomic.Mem(asm.R0, asm.R1, asm.Word, SteerMeterCount),
+		asm.Mov.Imm(asm.R0, 0).WithSymbol(l("zero")),
 	)
 }
