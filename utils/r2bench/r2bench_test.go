@@ -202,6 +202,20 @@ func TestParseFlags(t *testing.T) {
 	if strings.Join(o.variants, ",") != "kernel,afpacket" {
 		t.Errorf("-variants: %v", o.variants)
 	}
+	if o.pingFirst {
+		t.Error("pings before the flood without -ping-first")
+	}
+	if o, err := parseFlags([]string{"-ping-first"}, io.Discard); err != nil || !o.pingFirst {
+		t.Errorf("-ping-first: %v, %v", o.pingFirst, err)
+	} else {
+		var out bytes.Buffer
+		r := newReport(o, measurements())
+		r.finish()
+		printTable(&out, r)
+		if !r.Options.PingFirst || !strings.Contains(out.String(), "-ping-first") {
+			t.Errorf("-ping-first: the report does not say so:\n%s", out.String())
+		}
+	}
 	o, err = parseFlags([]string{"-short", "-rounds", "3", "-duration", "2s"}, io.Discard)
 	if err != nil || o.rounds != 3 || o.duration != 2*time.Second || len(o.only) != len(allMeasurements) {
 		t.Errorf("explicit flags with -short: %+v, %v", o, err)
