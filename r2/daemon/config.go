@@ -324,6 +324,13 @@ func (c *config) set(section, k, v string) error {
 		*dst = n
 		return nil
 	}
+	cpuList := func(dst *[]int) error {
+		cpus, err := parseCPUs(v)
+		if err == nil {
+			*dst = cpus
+		}
+		return err
+	}
 	boolean := func(dst *bool) error {
 		b, err := strconv.ParseBool(v)
 		if err != nil {
@@ -348,19 +355,9 @@ func (c *config) set(section, k, v string) error {
 		}
 		return nil
 	case "general.cpus":
-		cpus, err := parseCPUs(v)
-		if err != nil {
-			return err
-		}
-		c.CPUs = cpus
-		return nil
+		return cpuList(&c.CPUs)
 	case "general.control_cpus":
-		cpus, err := parseCPUs(v)
-		if err != nil {
-			return err
-		}
-		c.ControlCPUs = cpus
-		return nil
+		return cpuList(&c.ControlCPUs)
 	case "general.busy_poll":
 		return boolean(&c.BusyPoll)
 	case "general.spin_us":
