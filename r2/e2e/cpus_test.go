@@ -19,6 +19,9 @@ import (
 // every other one (the API's, the garbage collector's, sysmon) the
 // control CPU only.
 func TestControlCPUs(t *testing.T) {
+	if runtime.NumCPU() < 2 {
+		t.Fatalf("%d CPU: the test needs two, one for the forwarding thread and one for the rest", runtime.NumCPU())
+	}
 	last := strconv.Itoa(runtime.NumCPU() - 1)
 	d := startR2(t, uniqueInstance(t), "-cpus", last, "-control-cpus", "0")
 	tp := newTopo(t)

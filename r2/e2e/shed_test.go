@@ -41,6 +41,9 @@ func TestShedding(t *testing.T) {
 
 // shedding is TestShedding on driver drv.
 func shedding(t *testing.T, drv string) {
+	if runtime.NumCPU() < 2 {
+		t.Fatalf("%d CPU: the test needs two, R2's (shared with the spinning processes) and the senders'", runtime.NumCPU())
+	}
 	cpu := runtime.NumCPU() - 1
 	d := startR2(t, uniqueInstance(t), "-cpus", strconv.Itoa(cpu))
 	tp := newTopo(t)
