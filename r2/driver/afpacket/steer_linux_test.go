@@ -171,6 +171,19 @@ func TestSteerProgram(t *testing.T) {
 			if r := steerRun(t, s, sparse); r != 0 {
 				t.Fatalf("sparse again: ring %d, want 0", r)
 			}
+			// One dense frame, then a sparse one, as when a light
+			// flow shares its bucket with another: it stays in
+			// ring 0 (it went home at each such frame before).
+			if r := steerRun(t, s, sparse); r != 0 {
+				t.Fatalf("a dense frame in ring 0: ring %d, want 0", r)
+			}
+			for i := range 3 {
+				pause()
+				if r := steerRun(t, s, sparse); r != 0 {
+					t.Fatalf("sparse frame %d after a dense one: ring %d, want 0 (in ring 0 already)", i+1, r)
+				}
+				steerRun(t, s, sparse) // dense again
+			}
 			// The dense flow kept its home through all this.
 			if r := steerRun(t, s, dense); r != home {
 				t.Fatalf("dense flow moved to ring %d after a pause of %v", r, 3*gap)

@@ -101,7 +101,7 @@ const SteerDenseRun = 64
 //	if (last < now && now - last >= gap) {      // sparse: nothing of it left in a ring
 //		b->dense = 0;
 //		if (b->sparse < SteerSparseRun) b->sparse++;
-//		r = b->sparse == SteerSparseRun ? 0 : home;
+//		r = b->sparse == SteerSparseRun || b->ring == 1 ? 0 : home;
 //		b->ring = r + 1;
 //		return r;
 //	}
@@ -177,6 +177,12 @@ func SteerBucket(sym string, loadMap asm.Instruction, gapNs int32, gate SteerGat
 		asm.Add.Imm(asm.R2, 1),
 		asm.StoreMem(asm.R7, SteerSparse, asm.R2, asm.Half),
 		asm.JGE.Imm(asm.R2, SteerSparseRun, l("light")),
+		// A flow in ring 0 already stays at any sparse frame: two flows
+		// in one bucket, a light one and another, mix dense and sparse
+		// gaps, and the light one must not go home at every sparse
+		// frame after a dense one.
+		asm.LoadMem(asm.R2, asm.R7, SteerRing, asm.Half),
+		asm.JEq.Imm(asm.R2, 1, l("light")),
 		asm.Mov.Reg(asm.R0, asm.R8),
 		asm.Ja.Label(l("store")),
 	)
