@@ -131,9 +131,17 @@ func scaleRun(t *testing.T, drv string, threads, queues int, cpus []string, genC
 // (call it, or defer it: the test's end does not).
 func startFlood(t *testing.T, tp *topo.Topology, cpu string, flags ...string) (stop func()) {
 	t.Helper()
-	cfg := filepath.Join(t.TempDir(), "flows.trafgen")
-	text := fmt.Sprintf("{\n  eth(da=%s, sa=%s, type=0x0800),\n  ipv4(saddr=%s, daddr=10.9.0.1, ttl=64),\n  udp(sp=dinc(1000, 1015), dp=9),\n  fill(0x00, 18)\n}\n",
-		tp.RouterMACA, tp.H1MAC, tp.H1IP)
+	return startFloodL4(t, tp, cpu, "udp(sp=dinc(1000, 1015), dp=9),\n  fill(0x00, 18)", flags...)
+}
+
+// startFloodL4 starts trafgen in h1 flooding frames to 10.9.0.1 through
+// R2's interface A whose transport part (trafgen's syntax) is l4, on CPU
+// cpu ("": any), with extra trafgen flags.
+func startFloodL4(t *testing.T, tp *topo.Topology, cpu, l4 string, flags ...string) (stop func()) {
+	t.Helper()
+	cfg := filepath.Join(t.TempDir(), "flood.trafgen")
+	text := fmt.Sprintf("{\n  eth(da=%s, sa=%s, type=0x0800),\n  ipv4(saddr=%s, daddr=10.9.0.1, ttl=64),\n  %s\n}\n",
+		tp.RouterMACA, tp.H1MAC, tp.H1IP, l4)
 	if err := os.WriteFile(cfg, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -4,10 +4,7 @@ package e2e
 
 import (
 	"encoding/json"
-	"fmt"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -146,14 +143,7 @@ func startFloodProto(t *testing.T, tp *topo.Topology, cpu, proto string) (stop f
 	if proto == "tcp" {
 		l4 = "tcp(sp=1000, dp=9, seq=1, ackseq=1, ack, win=512),\n  fill(0x00, 6)"
 	}
-	cfg := filepath.Join(t.TempDir(), proto+".trafgen")
-	text := fmt.Sprintf("{\n  eth(da=%s, sa=%s, type=0x0800),\n  ipv4(saddr=%s, daddr=10.9.0.1, ttl=64),\n  %s\n}\n",
-		tp.RouterMACA, tp.H1MAC, tp.H1IP, l4)
-	if err := os.WriteFile(cfg, []byte(text), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return startTrafgen(t, exec.Command("ip", "netns", "exec", tp.H1NS, "taskset", "-c", cpu,
-		"trafgen", "-o", tp.H1If, "-i", cfg, "-P", "1", "-Q", "--no-sock-mem", "-C"))
+	return startFloodL4(t, tp, cpu, l4)
 }
 
 // startTrafgen starts gen, a trafgen command, in a process group of its
