@@ -201,6 +201,10 @@ const (
 	// that an AF_XDP driver sent whole through its interface's AF_PACKET
 	// socket (package vnet).
 	DrvTxVnet = "drv_tx_vnet"
+	// DrvTxOrderHeld counts frames an AF_XDP driver held back, or sent
+	// through the other of its two send paths (Tx ring, AF_PACKET
+	// socket), so that they did not overtake frames sent before them.
+	DrvTxOrderHeld = "drv_tx_order_held"
 	// DrvRxMultiBuf and DrvTxMultiBuf count frames an AF_XDP driver
 	// received or sent in several descriptors (multi-buffer).
 	DrvRxMultiBuf = "drv_rx_multibuf"

@@ -225,9 +225,11 @@ type Config struct {
 	// PACKET_VNET_HDR (package vnet), which AF_XDP itself cannot do.
 	NoSuperFrames bool
 	// TxVnet counts the frames sent through that socket
-	// ("drv_tx_vnet"); the zero value: allocated privately, like
+	// ("drv_tx_vnet"), and TxOrderHeld those held back or sent through
+	// the other path to keep a flow's order ("drv_tx_order_held"; see
+	// order_linux.go); the zero value: allocated privately, like
 	// Counters.
-	TxVnet counters.Counter
+	TxVnet, TxOrderHeld counters.Counter
 	// NeighCopies and NeighErrors count the copies of the host's ARP and
 	// ND frames that Recv fed into the graph, and those it dropped, in
 	// host-owned mode (see Driver.SetHostOwned; e.g.

@@ -74,6 +74,7 @@ type Driver struct {
 	txHeld     uint32 // packets on the Tx ring or awaiting completion
 	primed     bool   // the fill ring has been filled once
 	txKick     bool   // Tx descriptors the kernel has not taken yet
+	stampSkip  uint32 // bytes of stamp in front of each received frame (stampsInData)
 
 	// held has bit i set while pool packet i belongs to the kernel
 	// through this socket (fill or Tx). Recv and the completion reaper
@@ -97,6 +98,12 @@ type Driver struct {
 	// Config.NoSuperFrames or it could not be opened (vnetWhy says why).
 	vnet    *vnet.Sender
 	vnetWhy string
+	// The order of the two send paths (order_linux.go): the socket sent
+	// last, and may still have frames in the kernel; frames held until
+	// the Tx ring is empty, in order, in waitBuf (orderHold long).
+	vnetSent bool
+	waiting  []*packet.Packet
+	waitBuf  []*packet.Packet
 
 	mu     sync.Mutex // guards closed, stats and the fd against Close
 	closed bool
@@ -161,10 +168,14 @@ func Open(c Config) (*Driver, error) {
 		}
 		return fail(err)
 	}
+	if stampsInData() && c.MTU > maxMTU-stampLen && (c.NoMultiBuffer || c.Pool.Big() == nil) {
+		// The stamp in front of the data takes stampLen of the chunk.
+		return fail(fmt.Errorf("%w: MTU %d: want at most %d without multi-buffer frames (and a big-packet pool) on this kernel, whose XDP programs stamp frames in front of their data", ErrUnsupported, c.MTU, maxMTU-stampLen))
+	}
 	if !pageAligned(c.Pool.Mem(), os.Getpagesize()) {
 		return fail(errors.New("pool memory is not page-aligned (make the pool with pagemem.NewPool)"))
 	}
-	if !countersValid(c.Counters) || !c.TxCopies.Valid() || !c.RxMultiBuf.Valid() || !c.TxMultiBuf.Valid() || !c.TxVnet.Valid() {
+	if !countersValid(c.Counters) || !c.TxCopies.Valid() || !c.RxMultiBuf.Valid() || !c.TxMultiBuf.Valid() || !c.TxVnet.Valid() || !c.TxOrderHeld.Valid() {
 		cnt, reg, err := privateCounters(c.Ifname)
 		if err != nil {
 			return fail(err)
@@ -175,7 +186,7 @@ func Open(c Config) (*Driver, error) {
 		for _, x := range []struct {
 			c    *counters.Counter
 			name string
-		}{{&c.TxCopies, driver.DrvTxCopies}, {&c.RxMultiBuf, driver.DrvRxMultiBuf}, {&c.TxMultiBuf, driver.DrvTxMultiBuf}, {&c.TxVnet, driver.DrvTxVnet}} {
+		}{{&c.TxCopies, driver.DrvTxCopies}, {&c.RxMultiBuf, driver.DrvRxMultiBuf}, {&c.TxMultiBuf, driver.DrvTxMultiBuf}, {&c.TxVnet, driver.DrvTxVnet}, {&c.TxOrderHeld, driver.DrvTxOrderHeld}} {
 			if !x.c.Valid() {
 				*x.c = reg.Counter(0, names.Counter(privateNode(c.Ifname), x.name))
 			}
@@ -195,6 +206,7 @@ func Open(c Config) (*Driver, error) {
 		fd:         -1,
 		promFd:     -1,
 		maxFrame:   uint32(c.maxFrame()),
+		stampSkip:  stampSkip(),
 		fillTarget: uint32(c.FillSize),
 		held:       make([]uint64, (c.Pool.Size()+63)/64),
 		mb: multiBuf{
@@ -222,6 +234,9 @@ func Open(c Config) (*Driver, error) {
 			d.vnetWhy = "vnet sender: refused by a test"
 		} else if d.vnet, err = vnet.Open(c.Ifindex); err != nil {
 			d.vnetWhy = err.Error()
+		} else {
+			d.waitBuf = make([]*packet.Packet, orderHold)
+			d.waiting = d.waitBuf[:0]
 		}
 	} else {
 		d.vnetWhy = "off (Config.NoSuperFrames)"
@@ -698,6 +713,11 @@ func (d *Driver) release() error {
 		}
 		d.held[w] = 0
 	}
+	for i, p := range d.waiting {
+		p.Return()
+		d.waiting[i] = nil
+	}
+	d.waiting = d.waitBuf[:0]
 	d.fillHeld, d.txHeld, d.txKick = 0, 0, false
 	d.mb.drop()
 	d.active = ""

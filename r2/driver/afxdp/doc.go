@@ -220,8 +220,12 @@
 // r2/driver/vnet) and reports itself a driver.Offloader: GSO super-frames
 // and frames with a checksum left to finish leave whole through it, the
 // kernel (or the device's TSO) cutting and checksumming them; everything
-// else takes the Tx ring. Send keeps a batch's order across the two
-// (Config.NoSuperFrames turns it off: the GSO node segments first).
+// else takes the Tx ring. Send keeps a flow's order across the two: plain
+// frames follow the socket while it still has frames in the kernel (a
+// qdisc holds them; the Tx ring bypasses it), and a frame for the socket
+// waits in the driver while the device has left descriptors on the Tx
+// ring (order_linux.go; counter drv_tx_order_held). Config.NoSuperFrames
+// turns the socket off: the GSO node segments first.
 //
 // # Threads and namespaces
 //

@@ -4,10 +4,13 @@ package afxdp
 
 import (
 	"encoding/binary"
+	"errors"
+	"sync"
 	"time"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
+	"github.com/cilium/ebpf/features"
 
 	"github.com/r2go/r2/r2/internal/bpfasm"
 )
@@ -203,23 +206,33 @@ func steerWith(m *ebpf.Map, gap time.Duration) (*steering, error) {
 	return &steering{loadMap: ld, gapNs: int32(gap.Nanoseconds())}, nil
 }
 
-// stampLen is the metadata the program puts before each frame it
-// redirects: the time it ran, CLOCK_MONOTONIC ns, native order.
+// stampLen is the stamp the program puts before each frame it redirects:
+// the time it ran, CLOCK_MONOTONIC ns, native order.
 const stampLen = 8
+
+// stampKeySlot is the stack slot of the XSKMAP key when the stamp goes in
+// front of the data (stampsInData); below steering's slots.
+const stampKeySlot = -40
 
 // stampRedirect is the end of the program, with the XSKMAP slot in R9 and
 // the context in R6: it writes the time (bpf_ktime_get_ns) into stampLen
-// bytes of metadata before the frame (bpf_xdp_adjust_meta), which the
-// kernel copies into the UMEM with the frame in copy mode and leaves in
-// the chunk's headroom in zero-copy mode, so that Recv knows how long a
-// frame waited in its ring (Shed, HeadTime), and redirects. A device
-// without metadata support (adjust_meta fails) gets frames unstamped.
+// bytes just before the frame, so that Recv knows how long a frame waited
+// in its ring (Shed, HeadTime), and redirects. The stamp is XDP metadata
+// (bpf_xdp_adjust_meta), which the kernel copies into the UMEM chunk with
+// the frame in copy mode and leaves in the chunk's headroom in zero-copy
+// mode; a device without metadata support (adjust_meta fails) gets frames
+// unstamped. On a kernel that refuses the helper to XDP programs
+// (stampsInData) the stamp is put in front of the data instead
+// (dataStampRedirect).
 // With nowSlot not 0 the time is the one an earlier part of the program
 // read into that stack slot (steering's), not read again.
 func stampRedirect(loadXsks asm.Instruction, nowSlot int16) asm.Instructions {
 	clock := asm.FnKtimeGetNs.Call()
 	if nowSlot != 0 {
 		clock = asm.LoadMem(asm.R0, asm.RFP, nowSlot, asm.DWord)
+	}
+	if stampsInData() {
+		return dataStampRedirect(loadXsks, clock)
 	}
 	return asm.Instructions{
 		asm.Mov.Reg(asm.R1, asm.R6),
@@ -240,6 +253,74 @@ func stampRedirect(loadXsks asm.Instruction, nowSlot int16) asm.Instructions {
 		asm.Return(),
 	}
 }
+
+// dataStampRedirect is stampRedirect with the stamp in front of the frame
+// (bpf_xdp_adjust_head), where Recv strips it: every frame that reaches a
+// socket then carries one. So it first looks the slot up and passes the
+// frame to the stack, untouched, when no socket holds it (the XDP_PASS of
+// the redirect's flags in the other form); a socket that leaves the slot
+// between the look-up and the redirect has its frame dropped (XDP_DROP),
+// which only a closing driver sees.
+func dataStampRedirect(loadXsks, clock asm.Instruction) asm.Instructions {
+	return asm.Instructions{
+		asm.StoreMem(asm.RFP, stampKeySlot, asm.R9, asm.Word),
+		loadXsks,
+		asm.Mov.Reg(asm.R2, asm.RFP),
+		asm.Add.Imm(asm.R2, stampKeySlot),
+		asm.FnMapLookupElem.Call(),
+		asm.JEq.Imm(asm.R0, 0, "fh_pass"),
+		asm.Mov.Reg(asm.R1, asm.R6),
+		asm.Mov.Imm(asm.R2, -stampLen),
+		asm.FnXdpAdjustHead.Call(),
+		asm.JNE.Imm(asm.R0, 0, "fh_pass"),
+		asm.LoadMem(asm.R7, asm.R6, 0, asm.Word), // ctx->data
+		asm.LoadMem(asm.R8, asm.R6, 4, asm.Word), // ctx->data_end
+		asm.Mov.Reg(asm.R2, asm.R7),
+		asm.Add.Imm(asm.R2, stampLen),
+		asm.JGT.Reg(asm.R2, asm.R8, "fh_drop"), // cannot be: the frame grew by stampLen
+		clock,
+		asm.StoreMem(asm.R7, 0, asm.R0, asm.DWord),
+		asm.Mov.Reg(asm.R2, asm.R9),
+		loadXsks,
+		asm.Mov.Imm(asm.R3, xdpDrop),
+		asm.FnRedirectMap.Call(),
+		asm.Return(),
+		asm.Mov.Imm(asm.R0, xdpDrop).WithSymbol("fh_drop"),
+		asm.Return(),
+		asm.Mov.Imm(asm.R0, xdpPass).WithSymbol("fh_pass"),
+		asm.Return(),
+	}
+}
+
+// stampsInData reports whether stamps go in front of the frame's data
+// (dataStampRedirect): when the kernel refuses bpf_xdp_adjust_meta to XDP
+// programs (some builds do), or a test asks for it. Probed once, before
+// the first program is built, so every driver of the process agrees.
+func stampsInData() bool {
+	stampProbe.once.Do(func() {
+		err := features.HaveProgramHelper(ebpf.XDP, asm.FnXdpAdjustMeta)
+		stampProbe.inData = errors.Is(err, ebpf.ErrNotSupported)
+	})
+	return stampProbe.inData || forceDataStamps
+}
+
+// stampSkip is the length of the stamp in front of every received frame:
+// stampLen when stampsInData, else 0.
+func stampSkip() uint32 {
+	if stampsInData() {
+		return stampLen
+	}
+	return 0
+}
+
+var stampProbe struct {
+	once   sync.Once
+	inData bool
+}
+
+// forceDataStamps makes stampsInData true (tests of that form on kernels
+// that have the helper).
+var forceDataStamps bool
 
 // flowHash is what flowRedirect computes for frame with seed, in Go: the
 // tests check the kernel's choice of ring against it.

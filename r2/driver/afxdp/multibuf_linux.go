@@ -149,7 +149,11 @@ func (d *Driver) gather(i uint32, desc *unix.XDPDesc, cont bool) *packet.Packet 
 		}
 		if p := m.cur; p != nil {
 			off, n, l := int(desc.Addr&(FrameSize-1)), p.Len(), int(desc.Len)
-			if off+l > FrameSize || n+l > int(d.maxFrame) || !p.Resize(n+l) {
+			if n == 0 {
+				// The first buffer: past the stamp, if it has one.
+				off, l = off+int(d.stampSkip), l-int(d.stampSkip)
+			}
+			if l < 0 || off+l > FrameSize || n+l > int(d.maxFrame) || !p.Resize(n+l) {
 				d.cnt.RxErrors.Inc()
 				m.big.Free(p)
 				m.cur, m.skip = nil, true

@@ -26,8 +26,11 @@ func newPoolBig(t testing.TB, n, big int) *packet.Pool {
 
 // TestMultiBuffer receives jumbo frames (MTU 9000) in several descriptors,
 // checks that they come whole, byte for byte, in big packets, and sends
-// big packets back as descriptor chains.
-func TestMultiBuffer(t *testing.T) {
+// big packets back as descriptor chains. In both forms of stamps (a
+// stamp in front of the data takes room in the first buffer).
+func TestMultiBuffer(t *testing.T) { eachStampForm(t, testMultiBuffer) }
+
+func testMultiBuffer(t *testing.T) {
 	tn := newTestNet(t, 1, 9000)
 	v := tn.Pairs[0]
 	pool := newPoolBig(t, 512, 16)
@@ -45,7 +48,7 @@ func TestMultiBuffer(t *testing.T) {
 	multi := 0
 	for i, size := range sizes {
 		want = append(want, nstest.Frame(v.MACA, v.MACB, i, size))
-		if size > FrameSize-xdpPacketHeadroom {
+		if size+int(stampSkip()) > FrameSize-xdpPacketHeadroom {
 			multi++
 		}
 	}

@@ -19,6 +19,9 @@ import (
 // xdpPass is XDP_PASS (enum xdp_action, include/uapi/linux/bpf.h).
 const xdpPass = 2
 
+// xdpDrop is XDP_DROP.
+const xdpDrop = 1
+
 // xdpMdRxQueueIndex is the offset of rx_queue_index in struct xdp_md
 // (data, data_end, data_meta, ingress_ifindex, rx_queue_index: u32 each).
 const xdpMdRxQueueIndex = 16

@@ -70,6 +70,7 @@ func open(a driver.OpenArgs) (driver.Driver, error) {
 		RxMultiBuf:     a.Counter(driver.DrvRxMultiBuf),
 		TxMultiBuf:     a.Counter(driver.DrvTxMultiBuf),
 		TxVnet:         a.Counter(driver.DrvTxVnet),
+		TxOrderHeld:    a.Counter(driver.DrvTxOrderHeld),
 		NoSuperFrames:  a.Settings.XDPNoSuperFrames,
 
 		NeighCopies: a.Counter(driver.DrvNeighCopies),

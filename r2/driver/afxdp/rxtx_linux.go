@@ -5,7 +5,6 @@ package afxdp
 import (
 	"golang.org/x/sys/unix"
 
-	"github.com/r2go/r2/r2/driver/vnet"
 	"github.com/r2go/r2/r2/packet"
 )
 
@@ -43,6 +42,9 @@ func (d *Driver) Recv(pool *packet.Pool, pkts []*packet.Packet) int {
 	}
 	if d.txKick {
 		d.kickTx()
+	}
+	if len(d.waiting) > 0 {
+		d.sendWaiting(pool)
 	}
 	n := d.sched.Recv(d, pool, pkts)
 	if n < len(pkts) && d.neigh.ready() {
@@ -104,7 +106,8 @@ func (d *Driver) RecvRing(ring int, _ *packet.Pool, pkts []*packet.Packet) int {
 				continue
 			}
 			p := d.pool.Packet(i)
-			if desc.Len > d.maxFrame || !p.SetHeadLen(int(desc.Addr&(FrameSize-1)), int(desc.Len)) {
+			off, l := uint32(desc.Addr&(FrameSize-1))+d.stampSkip, desc.Len-d.stampSkip
+			if desc.Len < d.stampSkip || l > d.maxFrame || !p.SetHeadLen(int(off), int(l)) {
 				// Too long for the MTU (or past the chunk):
 				// straight back to the kernel, still held.
 				d.cnt.RxErrors.Inc()
@@ -208,10 +211,8 @@ func (d *Driver) reap() {
 // Super-frames and frames with a checksum left to finish (vnet.Needs),
 // which come only while the driver offers them (Offloads), leave whole
 // through the interface's AF_PACKET socket (d.vnet), counted in TxVnet.
-// Runs of either kind go out in order: the Tx ring's run is kicked before
-// the socket's run is sent, and a copy-mode kick transmits at once, so a
-// flow's frames stay in order across the two unless the device left
-// descriptors on the ring (txKick).
+// A flow's frames keep their order across the two paths (sendRuns); the
+// count returned includes frames held for that, which leave later.
 func (d *Driver) Send(pool *packet.Pool, pkts []*packet.Packet) int {
 	if d.fd < 0 {
 		d.cnt.TxErrors.Add(uint64(len(pkts)))
@@ -223,21 +224,13 @@ func (d *Driver) Send(pool *packet.Pool, pkts []*packet.Packet) int {
 	if d.vnet == nil {
 		return d.sendRing(pool, pkts)
 	}
-	sent := 0
-	for len(pkts) > 0 {
-		whole := vnet.Needs(pkts[0])
-		k := 1
-		for k < len(pkts) && vnet.Needs(pkts[k]) == whole {
-			k++
+	if len(d.waiting) > 0 {
+		d.sendWaiting(pool)
+		if len(d.waiting) > 0 {
+			return d.wait(pool, pkts, false)
 		}
-		if whole {
-			sent += d.sendWhole(pool, pkts[:k])
-		} else {
-			sent += d.sendRing(pool, pkts[:k])
-		}
-		pkts = pkts[k:]
 	}
-	return sent
+	return d.sendRuns(pool, pkts, false)
 }
 
 // sendWhole sends pkts through the interface's AF_PACKET socket and frees
@@ -246,6 +239,7 @@ func (d *Driver) sendWhole(pool *packet.Pool, pkts []*packet.Packet) int {
 	sent, calls := d.vnet.Send(pkts)
 	d.cnt.Syscalls.Add(uint64(calls))
 	d.cfg.TxVnet.Add(uint64(sent))
+	d.vnetSent = d.vnetSent || sent > 0
 	if sent < len(pkts) {
 		d.cnt.TxErrors.Add(uint64(len(pkts) - sent))
 	}
@@ -384,7 +378,7 @@ func (d *Driver) Pending() bool {
 	if d.fd < 0 {
 		return false
 	}
-	if !d.primed || d.txKick || (d.txHeld > 0 && d.comp.ready()) {
+	if !d.primed || d.txKick || len(d.waiting) > 0 || (d.txHeld > 0 && d.comp.ready()) {
 		return true
 	}
 	for i := range d.rx {

@@ -40,9 +40,19 @@ func (d *Driver) clearStamp(i uint32) {
 }
 
 // stamp is the monotonic time the program stamped the frame at UMEM
-// address addr with, or 0.
+// address addr with, or 0: in the metadata before the frame, or in its
+// first stampLen bytes (stampSkip).
 func (d *Driver) stamp(addr uint64) int64 {
-	if addr&(FrameSize-1) != xdpPacketHeadroom || d.frameOf(addr) >= d.npkts {
+	if d.frameOf(addr) >= d.npkts {
+		return 0
+	}
+	if d.stampSkip > 0 {
+		if addr&(FrameSize-1)+stampLen > FrameSize {
+			return 0
+		}
+		return int64(binary.NativeEndian.Uint64(d.pool.Mem()[addr:]))
+	}
+	if addr&(FrameSize-1) != xdpPacketHeadroom {
 		return 0
 	}
 	return int64(binary.NativeEndian.Uint64(d.pool.Mem()[addr-stampLen:]))
@@ -99,10 +109,10 @@ func (d *Driver) Shed(cutoff int64, max int, m *driver.FlowMeter) int {
 			desc := &r.descs[r.cons&r.mask]
 			t := d.stamp(desc.Addr)
 			if t == 0 || t >= mono || desc.Options&unix.XDP_PKT_CONTD != 0 ||
-				desc.Len > FrameSize-xdpPacketHeadroom || !d.isHeld(d.frameOf(desc.Addr)) {
+				desc.Len > FrameSize-xdpPacketHeadroom || desc.Len < d.stampSkip || !d.isHeld(d.frameOf(desc.Addr)) {
 				break
 			}
-			if !m.Sheddable(mem[desc.Addr : desc.Addr+uint64(desc.Len)]) {
+			if !m.Sheddable(mem[desc.Addr+uint64(d.stampSkip) : desc.Addr+uint64(desc.Len)]) {
 				break
 			}
 			r.cons++

@@ -14,8 +14,10 @@ import (
 // the frame at the head of the ring (HeadTime), and Shed gives back,
 // uncopied, the old frames of a heavy flow up to a light flow's frame,
 // which stays, with everything behind it, in order; nothing is lost from
-// the pool, and neither call allocates.
-func TestShed(t *testing.T) {
+// the pool, and neither call allocates. In both forms of stamps.
+func TestShed(t *testing.T) { eachStampForm(t, testShed) }
+
+func testShed(t *testing.T) {
 	pool := newPool(t, 0, 4096)
 	tn, d, peer := openPrimed(t, 1500, Config{Pool: pool})
 	v := tn.Pairs[0]

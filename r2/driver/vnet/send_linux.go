@@ -93,6 +93,18 @@ func (s *Sender) Send(pkts []*packet.Packet) (sent, calls int) {
 	return sent, calls
 }
 
+// InFlight returns the bytes of frames this socket sent that the kernel
+// still holds (SIOCOUTQ: in the qdisc, or in the device until it
+// completes them; a veth frees or orphans a frame as it passes it on). An
+// error counts as nothing in flight.
+func (s *Sender) InFlight() int {
+	n, err := unix.IoctlGetInt(s.fd, unix.SIOCOUTQ)
+	if err != nil {
+		return 0
+	}
+	return n
+}
+
 // Close closes the socket. Calling it again does nothing.
 func (s *Sender) Close() error {
 	if s == nil || s.fd < 0 {
