@@ -467,20 +467,14 @@ func BenchmarkSend(b *testing.B) {
 			const batch = 64
 			pool := packet.NewPool(0, batch)
 			frame := nstest.Frame(v.MACB, v.MACA, 1, size)
-			pkts := make([]*packet.Packet, batch)
 			c := d.Counters()
 			calls0, errs0 := c.Syscalls.Value(), c.TxErrors.Value()
-			b.ReportAllocs()
 			b.ResetTimer()
-			for sent := 0; sent < b.N; {
-				n := min(batch, b.N-sent)
-				for i := range n {
-					pkts[i] = pool.Get()
-					pkts[i].SetData(frame)
-				}
-				d.Send(pool, pkts[:n])
-				sent += n
-			}
+			benchDriverSend(b, d, pool, batch, func() *packet.Packet {
+				p := pool.Get()
+				p.SetData(frame)
+				return p
+			})
 			b.StopTimer()
 			b.ReportMetric(float64(c.Syscalls.Value()-calls0)/float64(b.N), "syscalls/frame")
 			if e := c.TxErrors.Value() - errs0; e != 0 {

@@ -101,6 +101,50 @@ func (r *txRing) kick() error {
 	return nil
 }
 
+// benchDriverSend sends b.N frames made by fill through d, batch at a
+// time, freeing them to pool, and reports the CPU time a frame.
+func benchDriverSend(b *testing.B, d *Driver, pool *packet.Pool, batch int, fill func() *packet.Packet) {
+	pkts := make([]*packet.Packet, batch)
+	b.ReportAllocs()
+	cpu0 := cpuTime()
+	for sent := 0; sent < b.N; {
+		n := min(batch, b.N-sent)
+		for i := range n {
+			pkts[i] = fill()
+		}
+		d.Send(pool, pkts[:n])
+		sent += n
+	}
+	b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N), "cpu-ns/frame")
+}
+
+// benchRingSend is benchDriverSend through r: it fills up to batch slots,
+// as many as are free, and kicks.
+func benchRingSend(b *testing.B, r *txRing, pool *packet.Pool, batch int, fill func() *packet.Packet) {
+	b.ReportAllocs()
+	cpu0 := cpuTime()
+	start := time.Now()
+	for sent := 0; sent < b.N; {
+		n := 0
+		for ; n < batch && sent+n < b.N; n++ {
+			p := fill()
+			ok := r.put(p)
+			pool.Free(p)
+			if !ok {
+				break
+			}
+		}
+		sent += n
+		if err := r.kick(); err != nil {
+			b.Fatal(err)
+		}
+		if n == 0 && time.Since(start) > 30*time.Second {
+			b.Fatal("Tx ring stalled")
+		}
+	}
+	b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N), "cpu-ns/frame")
+}
+
 // BenchmarkSendLong measures the transmission of 64 KiB TCP super-frames
 // (MSS 1448) on a veth, CPU time per frame, by the driver's Send (sendmmsg:
 // the kernel copies the frame into a new skb) and by a PACKET_TX_RING
@@ -121,45 +165,13 @@ func BenchmarkSendLong(b *testing.B) {
 	}
 	b.Run("tx=sendmmsg", func(b *testing.B) {
 		d := v.openDriverB(b, Config{})
-		pkts := make([]*packet.Packet, batch)
-		b.ReportAllocs()
-		cpu0 := cpuTime()
-		for sent := 0; sent < b.N; {
-			n := min(batch, b.N-sent)
-			for i := range n {
-				pkts[i] = fill()
-			}
-			sent += d.Send(pool, pkts[:n])
-		}
-		b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N), "cpu-ns/frame")
+		benchDriverSend(b, d, pool, batch, fill)
 		if e := d.Counters().TxErrors.Value(); e != 0 {
-			b.Logf("%d tx errors (device busy): retried", e)
+			b.Logf("%d tx errors (device busy)", e)
 		}
 	})
 	b.Run("tx=ring", func(b *testing.B) {
-		r := openTxRing(b, v, 256, 17<<12, true)
-		b.ReportAllocs()
-		cpu0 := cpuTime()
-		start := time.Now()
-		for sent := 0; sent < b.N; {
-			n := 0
-			for ; n < batch && sent+n < b.N; n++ {
-				p := fill()
-				ok := r.put(p)
-				pool.Free(p)
-				if !ok {
-					break
-				}
-			}
-			sent += n
-			if err := r.kick(); err != nil {
-				b.Fatal(err)
-			}
-			if n == 0 && time.Since(start) > 30*time.Second {
-				b.Fatal("Tx ring stalled")
-			}
-		}
-		b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N), "cpu-ns/frame")
+		benchRingSend(b, openTxRing(b, v, 256, 17<<12, true), pool, batch, fill)
 	})
 }
 
@@ -167,58 +179,28 @@ func BenchmarkSendLong(b *testing.B) {
 // frames, through the driver's bare socket (sendmmsg) and through a
 // PACKET_TX_RING of 2 KiB slots without vnet headers, batches of 64: is
 // the per-message work of sendmmsg worth a ring? Measured 2026-12-05: no,
-// the ring costs 13-15% more CPU a frame (64 B: 630 against 555 ns; 1514
-// B: 705 against 614).
+// the ring costs 13-15% more CPU a frame (64 B: 635 against 560 ns; 1514
+// B: 702 against 616).
 func BenchmarkSendShort(b *testing.B) {
 	v := newVethPair(b, 1500)
 	const batch = 64
 	pool := packet.NewPool(0, batch)
 	for _, size := range []int{64, 1514} {
 		frame := nstest.Frame(v.MACA, v.MACB, 1, size)
+		fill := func() *packet.Packet {
+			p := pool.Get()
+			p.SetData(frame)
+			return p
+		}
 		b.Run(fmt.Sprintf("size=%d,tx=sendmmsg", size), func(b *testing.B) {
 			d := v.openDriverB(b, Config{})
-			pkts := make([]*packet.Packet, batch)
-			b.ReportAllocs()
-			cpu0 := cpuTime()
-			for sent := 0; sent < b.N; {
-				n := min(batch, b.N-sent)
-				for i := range n {
-					pkts[i] = pool.Get()
-					pkts[i].SetData(frame)
-				}
-				d.Send(pool, pkts[:n])
-				sent += n
-			}
-			b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N), "cpu-ns/frame")
+			benchDriverSend(b, d, pool, batch, fill)
 			if e := d.Counters().TxErrors.Value(); e != 0 {
 				b.Errorf("%d frames refused", e)
 			}
 		})
 		b.Run(fmt.Sprintf("size=%d,tx=ring", size), func(b *testing.B) {
-			r := openTxRing(b, v, 1024, 2048, false)
-			b.ReportAllocs()
-			cpu0 := cpuTime()
-			start := time.Now()
-			for sent := 0; sent < b.N; {
-				n := 0
-				for ; n < batch && sent+n < b.N; n++ {
-					p := pool.Get()
-					p.SetData(frame)
-					ok := r.put(p)
-					pool.Free(p)
-					if !ok {
-						break
-					}
-				}
-				sent += n
-				if err := r.kick(); err != nil {
-					b.Fatal(err)
-				}
-				if n == 0 && time.Since(start) > 30*time.Second {
-					b.Fatal("Tx ring stalled")
-				}
-			}
-			b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N), "cpu-ns/frame")
+			benchRingSend(b, openTxRing(b, v, 1024, 2048, false), pool, batch, fill)
 		})
 	}
 }

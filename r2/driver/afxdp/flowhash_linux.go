@@ -234,23 +234,34 @@ func stampRedirect(loadXsks asm.Instruction, nowSlot int16) asm.Instructions {
 	if stampsInData() {
 		return dataStampRedirect(loadXsks, clock)
 	}
-	return asm.Instructions{
-		asm.Mov.Reg(asm.R1, asm.R6),
-		asm.Mov.Imm(asm.R2, -stampLen),
-		asm.FnXdpAdjustMeta.Call(),
-		asm.JNE.Imm(asm.R0, 0, "fh_redirect"),
-		asm.LoadMem(asm.R7, asm.R6, 8, asm.Word), // ctx->data_meta
-		asm.LoadMem(asm.R8, asm.R6, 0, asm.Word), // ctx->data
-		asm.Mov.Reg(asm.R2, asm.R7),
-		asm.Add.Imm(asm.R2, stampLen),
-		asm.JGT.Reg(asm.R2, asm.R8, "fh_redirect"),
-		clock,
-		asm.StoreMem(asm.R7, 0, asm.R0, asm.DWord),
+	// ctx->data_meta to ctx->data
+	return append(writeStamp(asm.FnXdpAdjustMeta, 8, 0, "fh_redirect", "fh_redirect", clock),
 		asm.Mov.Reg(asm.R2, asm.R9).WithSymbol("fh_redirect"),
 		loadXsks,
 		asm.Mov.Imm(asm.R3, xdpPass),
 		asm.FnRedirectMap.Call(),
 		asm.Return(),
+	)
+}
+
+// writeStamp grows the frame's front by stampLen with helper adjust
+// (bpf_xdp_adjust_meta or _head) and writes the time clock reads into the
+// stampLen bytes between the context's fields at from and to (data_meta and
+// data, or data and data_end), jumping to failed if the helper fails and
+// to short if those bytes are not there.
+func writeStamp(adjust asm.BuiltinFunc, from, to int16, failed, short string, clock asm.Instruction) asm.Instructions {
+	return asm.Instructions{
+		asm.Mov.Reg(asm.R1, asm.R6),
+		asm.Mov.Imm(asm.R2, -stampLen),
+		adjust.Call(),
+		asm.JNE.Imm(asm.R0, 0, failed),
+		asm.LoadMem(asm.R7, asm.R6, from, asm.Word),
+		asm.LoadMem(asm.R8, asm.R6, to, asm.Word),
+		asm.Mov.Reg(asm.R2, asm.R7),
+		asm.Add.Imm(asm.R2, stampLen),
+		asm.JGT.Reg(asm.R2, asm.R8, short),
+		clock,
+		asm.StoreMem(asm.R7, 0, asm.R0, asm.DWord),
 	}
 }
 
@@ -262,24 +273,18 @@ func stampRedirect(loadXsks asm.Instruction, nowSlot int16) asm.Instructions {
 // between the look-up and the redirect has its frame dropped (XDP_DROP),
 // which only a closing driver sees.
 func dataStampRedirect(loadXsks, clock asm.Instruction) asm.Instructions {
-	return asm.Instructions{
+	insns := asm.Instructions{
 		asm.StoreMem(asm.RFP, stampKeySlot, asm.R9, asm.Word),
 		loadXsks,
 		asm.Mov.Reg(asm.R2, asm.RFP),
 		asm.Add.Imm(asm.R2, stampKeySlot),
 		asm.FnMapLookupElem.Call(),
 		asm.JEq.Imm(asm.R0, 0, "fh_pass"),
-		asm.Mov.Reg(asm.R1, asm.R6),
-		asm.Mov.Imm(asm.R2, -stampLen),
-		asm.FnXdpAdjustHead.Call(),
-		asm.JNE.Imm(asm.R0, 0, "fh_pass"),
-		asm.LoadMem(asm.R7, asm.R6, 0, asm.Word), // ctx->data
-		asm.LoadMem(asm.R8, asm.R6, 4, asm.Word), // ctx->data_end
-		asm.Mov.Reg(asm.R2, asm.R7),
-		asm.Add.Imm(asm.R2, stampLen),
-		asm.JGT.Reg(asm.R2, asm.R8, "fh_drop"), // cannot be: the frame grew by stampLen
-		clock,
-		asm.StoreMem(asm.R7, 0, asm.R0, asm.DWord),
+	}
+	// ctx->data to ctx->data_end; too short cannot be (the frame grew by
+	// stampLen), but the verifier wants the check.
+	insns = append(insns, writeStamp(asm.FnXdpAdjustHead, 0, 4, "fh_pass", "fh_drop", clock)...)
+	return append(insns,
 		asm.Mov.Reg(asm.R2, asm.R9),
 		loadXsks,
 		asm.Mov.Imm(asm.R3, xdpDrop),
@@ -289,7 +294,7 @@ func dataStampRedirect(loadXsks, clock asm.Instruction) asm.Instructions {
 		asm.Return(),
 		asm.Mov.Imm(asm.R0, xdpPass).WithSymbol("fh_pass"),
 		asm.Return(),
-	}
+	)
 }
 
 // stampsInData reports whether stamps go in front of the frame's data

@@ -24,22 +24,7 @@ func orderSetup(t *testing.T, c Config) (*testNet, *Driver, func(f []byte) *pack
 		t.Fatalf("Offloads false: %s", d.vnetWhy)
 	}
 	tap := nstest.OpenRaw(t, tn.B, tn.Pairs[0].IdxB, nstest.RawConfig{Tap: true, RcvBuf: 16 << 20, ForceRcvBuf: true})
-	pool := c.Pool
-	mk := func(f []byte) *packet.Packet {
-		var p *packet.Packet
-		if len(f) > packet.MaxData {
-			p = pool.Big().Get()
-		} else {
-			p = pool.Get()
-		}
-		if p == nil || !p.SetData(f) {
-			t.Fatal("no packet for a frame")
-		}
-		if len(f) > 1514 {
-			p.GSO = packet.GSO{CsumStart: uint16(p.Head() + 34), CsumOffset: 16, Size: 1400, Type: packet.GSOTCPv4, Flags: packet.GSONeedsCsum}
-		}
-		return p
-	}
+	mk := func(f []byte) *packet.Packet { return framePacket(t, c.Pool, f, 1400) }
 	seen := func(want int) [][]byte {
 		var got [][]byte
 		for _, f := range tap.Recv(want, time.Second) {

@@ -40,6 +40,27 @@ func tcpSuper(dst, src []byte, segs, mss int) []byte {
 	return f
 }
 
+// framePacket puts frame f into a packet of pool, a big one if it needs
+// it. A frame longer than 1514 bytes (a tcpSuper) gets the metadata software
+// GRO gives a TCP/IPv4 super-frame: segments of mss bytes, the checksum
+// left to finish.
+func framePacket(t testing.TB, pool *packet.Pool, f []byte, mss uint16) *packet.Packet {
+	t.Helper()
+	var p *packet.Packet
+	if len(f) > packet.MaxData {
+		p = pool.Big().Get()
+	} else {
+		p = pool.Get()
+	}
+	if p == nil || !p.SetData(f) {
+		t.Fatal("no packet for a frame")
+	}
+	if len(f) > 1514 {
+		p.GSO = packet.GSO{CsumStart: uint16(p.Head() + 34), CsumOffset: 16, Size: mss, Type: packet.GSOTCPv4, Flags: packet.GSONeedsCsum}
+	}
+	return p
+}
+
 // TestSendWhole: a super-frame (and a frame with its checksum left to
 // finish) leaves through the interface's AF_PACKET socket whole, between
 // two plain frames of the same batch, which take the Tx ring, and the peer
@@ -59,19 +80,8 @@ func TestSendWhole(t *testing.T) {
 	plain2 := flowFrame(v.MACB, v.MACA, "udp4", 1, 2)
 	var pkts []*packet.Packet
 	for _, f := range [][]byte{plain1, super, plain2} {
-		var p *packet.Packet
-		if len(f) > packet.MaxData {
-			p = pool.Big().Get()
-		} else {
-			p = pool.Get()
-		}
-		if p == nil || !p.SetData(f) {
-			t.Fatal("no packet for a frame")
-		}
-		pkts = append(pkts, p)
+		pkts = append(pkts, framePacket(t, pool, f, 1000))
 	}
-	sp := pkts[1]
-	sp.GSO = packet.GSO{CsumStart: uint16(sp.Head() + 34), CsumOffset: 16, Size: 1000, Type: packet.GSOTCPv4, Flags: packet.GSONeedsCsum}
 	if n := d.Send(pool, pkts); n != 3 {
 		t.Fatalf("Send = %d, want 3", n)
 	}
