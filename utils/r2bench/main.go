@@ -130,6 +130,10 @@ type options struct {
 	// h2Sink is where h2 drops the floods: "tcx" (a tcx program at its
 	// interface, counted there) or "stack" (its IP layer, InAddrErrors).
 	h2Sink string
+	// hostRPS, if not empty, is the CPU mask (hex, as rps_cpus takes it)
+	// the hosts' receive work is steered to (RPS on h1's and h2's
+	// interfaces).
+	hostRPS string
 }
 
 const usageText = `usage: r2bench [flags]
@@ -202,6 +206,12 @@ Flags:
                    InAddrErrors, as r2bench did before 2026-12-03: a route
                    entry allocated and freed through RCU per frame, on the
                    CPU that delivers it, for R2 its forwarding CPU)
+  -host-rps MASK   steer the hosts' receive work to the CPUs of MASK (hex,
+                   as /sys/class/net/IF/queues/rx-0/rps_cpus takes it; 1 is
+                   CPU 0, the generators'): a veth delivers into the backlog
+                   of the CPU that sends, so without it the hosts' stacks
+                   receive R2's frames on R2's forwarding CPU, which no
+                   deployment with NICs has (default: none)
   -json FILE       write all results (every sample, notes, errors) as JSON
   -svg FILE        draw the ratios to the kernel as an SVG bar chart
   -h, --help       show this help
@@ -301,6 +311,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.floodProto, "flood-proto", "udp", "")
 	fs.BoolVar(&o.pingFirst, "ping-first", false, "")
 	fs.StringVar(&o.h2Sink, "h2-sink", "tcx", "")
+	fs.StringVar(&o.hostRPS, "host-rps", "", "")
 	fs.StringVar(&o.jsonPath, "json", "", "")
 	fs.StringVar(&o.svgPath, "svg", "", "")
 	if err := fs.Parse(args); err != nil {
@@ -348,6 +359,11 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	}
 	if o.h2Sink != "tcx" && o.h2Sink != "stack" {
 		return o, fmt.Errorf("%w: -h2-sink %q: want tcx or stack", errUsage, o.h2Sink)
+	}
+	if o.hostRPS != "" {
+		if m, err := strconv.ParseUint(o.hostRPS, 16, 64); err != nil || m == 0 {
+			return o, fmt.Errorf("%w: -host-rps %q: want a CPU mask in hex, not 0 (1 is CPU 0)", errUsage, o.hostRPS)
+		}
 	}
 	if o.tableLimit < 0 {
 		return o, fmt.Errorf("%w: -table-limit %d: want 0 (all) or more", errUsage, o.tableLimit)

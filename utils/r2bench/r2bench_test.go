@@ -167,6 +167,8 @@ func TestUsageErrors(t *testing.T) {
 		{"-flood-flows", "70000"},
 		{"-flood-proto", "icmp"},
 		{"-h2-sink", "nic"},
+		{"-host-rps", "0"},
+		{"-host-rps", "cpu0"},
 		{"-json", ""},
 		{"-nosuchflag"},
 		{"extra"},
@@ -214,6 +216,20 @@ func TestParseFlags(t *testing.T) {
 		printTable(&out, r)
 		if !r.Options.PingFirst || !strings.Contains(out.String(), "-ping-first") {
 			t.Errorf("-ping-first: the report does not say so:\n%s", out.String())
+		}
+	}
+	if o.hostRPS != "" {
+		t.Error("host RPS without -host-rps")
+	}
+	if o, err := parseFlags([]string{"-host-rps", "1"}, io.Discard); err != nil || o.hostRPS != "1" {
+		t.Errorf("-host-rps 1: %q, %v", o.hostRPS, err)
+	} else {
+		var out bytes.Buffer
+		r := newReport(o, measurements())
+		r.finish()
+		printTable(&out, r)
+		if r.Options.HostRPS != "1" || !strings.Contains(out.String(), "-host-rps") {
+			t.Errorf("-host-rps: the report does not say so:\n%s", out.String())
 		}
 	}
 	o, err = parseFlags([]string{"-short", "-rounds", "3", "-duration", "2s"}, io.Discard)
