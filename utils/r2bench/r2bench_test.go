@@ -187,6 +187,15 @@ func TestUsageErrors(t *testing.T) {
 	}
 }
 
+// reportOf is the (empty) report of a run with options o, and its table.
+func reportOf(o options) (*report, string) {
+	var out bytes.Buffer
+	r := newReport(o, measurements())
+	r.finish()
+	printTable(&out, r)
+	return r, out.String()
+}
+
 func TestParseFlags(t *testing.T) {
 	o, err := parseFlags([]string{"-short", "-only", "udp,table", "-variants", "afpacket,kernel"}, io.Discard)
 	if err != nil {
@@ -209,28 +218,16 @@ func TestParseFlags(t *testing.T) {
 	}
 	if o, err := parseFlags([]string{"-ping-first"}, io.Discard); err != nil || !o.pingFirst {
 		t.Errorf("-ping-first: %v, %v", o.pingFirst, err)
-	} else {
-		var out bytes.Buffer
-		r := newReport(o, measurements())
-		r.finish()
-		printTable(&out, r)
-		if !r.Options.PingFirst || !strings.Contains(out.String(), "-ping-first") {
-			t.Errorf("-ping-first: the report does not say so:\n%s", out.String())
-		}
+	} else if r, out := reportOf(o); !r.Options.PingFirst || !strings.Contains(out, "-ping-first") {
+		t.Errorf("-ping-first: the report does not say so:\n%s", out)
 	}
 	if o.hostRPS != "" {
 		t.Error("host RPS without -host-rps")
 	}
 	if o, err := parseFlags([]string{"-host-rps", "1"}, io.Discard); err != nil || o.hostRPS != "1" {
 		t.Errorf("-host-rps 1: %q, %v", o.hostRPS, err)
-	} else {
-		var out bytes.Buffer
-		r := newReport(o, measurements())
-		r.finish()
-		printTable(&out, r)
-		if r.Options.HostRPS != "1" || !strings.Contains(out.String(), "-host-rps") {
-			t.Errorf("-host-rps: the report does not say so:\n%s", out.String())
-		}
+	} else if r, out := reportOf(o); r.Options.HostRPS != "1" || !strings.Contains(out, "-host-rps") {
+		t.Errorf("-host-rps: the report does not say so:\n%s", out)
 	}
 	o, err = parseFlags([]string{"-short", "-rounds", "3", "-duration", "2s"}, io.Discard)
 	if err != nil || o.rounds != 3 || o.duration != 2*time.Second || len(o.only) != len(allMeasurements) {
