@@ -72,7 +72,7 @@ func shedding(t *testing.T, drv string) {
 		t.Logf("%s, %v: rx %d, rx_shed %d, rx_shed_episodes %d, rx_shed_tcp_signals %d", what,
 			took.Round(time.Millisecond), delta(names.IfRx), p.shed, p.episodes, p.signals)
 		if p.episodes == 0 {
-			t.Errorf("%s: the receive queue of %s never stood beside the spinning process: nothing tested", what, tp.RouterIfA)
+			t.Errorf("%s: the receive queue of %s never stood while R2 was stopped and started: nothing tested", what, tp.RouterIfA)
 		}
 		if p.signals > 4*p.episodes || p.signals > p.limit {
 			t.Errorf("%s: %d TCP signals in %d episodes: want at most 4 an episode and %d in all (one per rx_shed_interval_us)", what, p.signals, p.episodes, p.limit)
