@@ -119,12 +119,15 @@ func openQueue(a driver.OpenArgs, c Config, q int, first bool) (*Driver, error) 
 		// skb (or whose device left auto there) learns the cost now.
 		a.Logf("interface %s: afxdp in generic XDP: GSO super-frames (a host's TSO, a NIC's GRO) arrive without their segment size and are dropped, counted in drv_rx_errors; turn those offloads off, or use mode copy", a.Ifname)
 	}
+	if first && d.stampSkip > 0 && a.Logf != nil {
+		a.Logf("interface %s: afxdp: this kernel refuses bpf_xdp_adjust_meta to XDP programs, so frames are stamped in front of their data (%d bytes of each chunk)", a.Ifname, d.stampSkip)
+	}
 	if on, why := d.SuperFrames(); first && !on && !c.NoSuperFrames && a.Logf != nil {
 		a.Logf("interface %s: afxdp without super-frames (the GSO node segments them first): %s", a.Ifname, why)
 	}
 	if on, why := d.MultiBuffer(); first && !on && d.mb.want {
 		if a.Logf != nil {
-			a.Logf("interface %s: afxdp queue %d without multi-buffer frames (frames over %d bytes are dropped by the kernel): %s", a.Ifname, q, FrameSize-xdpPacketHeadroom, why)
+			a.Logf("interface %s: afxdp queue %d without multi-buffer frames (frames over %d bytes are dropped by the kernel): %s", a.Ifname, q, FrameSize-xdpPacketHeadroom-int(d.stampSkip), why)
 		}
 		if c := a.Counter(driver.DrvMultiBufOff); c.Valid() {
 			c.Inc()

@@ -4,10 +4,14 @@ package afxdp
 
 import (
 	"bytes"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/cilium/ebpf"
+
+	"github.com/r2go/r2/r2/driver"
 )
 
 // eachStampForm runs body in the kernel's form of stamps and, where that is
@@ -59,6 +63,27 @@ func TestStampedProgramPasses(t *testing.T) {
 				}
 			}
 			x.close()
+		}
+	})
+}
+
+// TestStampFormLogged: the registered open says, once an interface, when
+// frames are stamped in front of their data, and says nothing of stamps
+// otherwise.
+func TestStampFormLogged(t *testing.T) {
+	eachStampForm(t, func(t *testing.T) {
+		tn := newTestNet(t, 1, 1500)
+		pool := newPool(t, 0, 256)
+		var logged []string
+		if _, err := openIn(t, tn.A, func() (driver.Driver, error) {
+			return driver.Open(Name, driver.OpenArgs{Ifname: tn.Pairs[0].IfA, Pool: pool,
+				Logf: func(f string, a ...any) { logged = append(logged, fmt.Sprintf(f, a...)) }})
+		}); err != nil {
+			t.Fatal(err)
+		}
+		said := strings.Contains(strings.Join(logged, "\n"), "stamped in front of their data")
+		if said != stampsInData() {
+			t.Errorf("stamps in front of the data %v, logged %v: %q", stampsInData(), said, logged)
 		}
 	})
 }
