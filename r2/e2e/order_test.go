@@ -242,9 +242,8 @@ func TestAFXDPSendOrder(t *testing.T) {
 		"rate", "400mbit", "burst", "256kb", "latency", "50ms").CombinedOutput(); err != nil {
 		t.Fatalf("tc qdisc add tbf on %s: %v: %s", tp.RouterIfB, err, out)
 	}
-	rps := "/sys/class/net/" + tp.H2If + "/queues/rx-0/rps_cpus"
-	if out, err := exec.Command("ip", "netns", "exec", tp.H2NS, "sh", "-c", "echo 1 > "+rps).CombinedOutput(); err != nil {
-		t.Fatalf("RPS on %s: %v: %s", tp.H2If, err, out)
+	if err := tp.SteerRx(tp.H2NS, tp.H2If, "1"); err != nil {
+		t.Fatal(err)
 	}
 	before := d.counters(t)
 	tcpTransferInOrder(t, tp, 32<<20, false)

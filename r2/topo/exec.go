@@ -23,6 +23,24 @@ func (t *Topology) Exec(ns string, name string, args ...string) *exec.Cmd {
 	return nsCommand(context.Background(), ns, name, args...)
 }
 
+// SteerRx steers the receive work of interface ifname in namespace ns to
+// the CPUs of mask (RPS: hex, as queues/rx-0/rps_cpus takes it; "0" turns it
+// off). A veth delivers into the backlog of the CPU that sends, so a host's
+// stack otherwise runs on whichever CPU sent it the frame.
+func (t *Topology) SteerRx(ns, ifname, mask string) error {
+	if _, err := strconv.ParseUint(mask, 16, 64); err != nil {
+		return fmt.Errorf("RPS mask %q: want a CPU mask in hex", mask)
+	}
+	// In ns through Exec: `ip netns exec` mounts the namespace's own
+	// sysfs, where its interfaces are.
+	c := t.Exec(ns, "tee", "/sys/class/net/"+ifname+"/queues/rx-0/rps_cpus")
+	c.Stdin = strings.NewReader(mask + "\n")
+	if out, err := c.CombinedOutput(); err != nil {
+		return fmt.Errorf("RPS on %s in %q: %v: %s", ifname, ns, err, strings.TrimSpace(string(out)))
+	}
+	return nil
+}
+
 // nsCommand is Exec with a context.
 func nsCommand(ctx context.Context, ns string, name string, args ...string) *exec.Cmd {
 	if ns == "" {

@@ -447,6 +447,17 @@ func TestExec(t *testing.T) {
 	if _, err := tp.Ping(tp.Config.Prefix+"-nx", tp.H2IP.String(), 1, 0); err == nil {
 		t.Errorf("Ping from a missing namespace succeeded")
 	}
+	if err := tp.SteerRx(tp.H2NS, tp.H2If, "1"); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.TrimSpace(run(t, tp, tp.H2NS, "cat", "/sys/class/net/"+tp.H2If+"/queues/rx-0/rps_cpus")); strings.Trim(got, "0,") != "1" {
+		t.Errorf("rps_cpus of %s after SteerRx 1: %q", tp.H2If, got)
+	}
+	for _, bad := range []struct{ ifname, mask string }{{tp.H2If, "cpu0"}, {tp.H2If, ""}, {tp.H2If + "-nx", "1"}} {
+		if err := tp.SteerRx(tp.H2NS, bad.ifname, bad.mask); err == nil {
+			t.Errorf("SteerRx(%q, %q) succeeded", bad.ifname, bad.mask)
+		}
+	}
 }
 
 func TestCloseIdempotentAndCleanup(t *testing.T) {

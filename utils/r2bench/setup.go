@@ -151,9 +151,11 @@ func (b *bench) newSetup(round int, g *group, variant string) (*setup, error) {
 		}
 	}
 	if b.o.hostRPS != "" {
-		if err := steerHostRx(tp, b.o.hostRPS); err != nil {
-			s.close()
-			return nil, err
+		for _, h := range [][2]string{{tp.H1NS, tp.H1If}, {tp.H2NS, tp.H2If}} {
+			if err := tp.SteerRx(h[0], h[1], b.o.hostRPS); err != nil {
+				s.close()
+				return nil, fmt.Errorf("-host-rps: %w", err)
+			}
 		}
 	}
 	if err := s.configure(); err != nil {
@@ -161,19 +163,6 @@ func (b *bench) newSetup(round int, g *group, variant string) (*setup, error) {
 		return nil, err
 	}
 	return s, nil
-}
-
-// steerHostRx sets RPS on h1's and h2's interfaces to the CPUs of mask (-host-rps).
-func steerHostRx(tp *topo.Topology, mask string) error {
-	for _, h := range []struct{ ns, ifname string }{{tp.H1NS, tp.H1If}, {tp.H2NS, tp.H2If}} {
-		p := "/sys/class/net/" + h.ifname + "/queues/rx-0/rps_cpus"
-		// ip netns exec mounts the namespace's own sysfs, where its
-		// interfaces are.
-		if out, err := exec.Command("ip", "netns", "exec", h.ns, "sh", "-c", "echo "+mask+" > "+p).CombinedOutput(); err != nil {
-			return fmt.Errorf("-host-rps: %s in %s: %v: %s", h.ifname, h.ns, err, strings.TrimSpace(string(out)))
-		}
-	}
-	return nil
 }
 
 // close stops the daemon and removes the topology.

@@ -95,6 +95,17 @@ func drainTx(t testing.TB, d *Driver, pool *packet.Pool) {
 	}
 }
 
+// closeDrained waits for d's sends to complete, closes d and checks that
+// every packet of pool is back.
+func closeDrained(t testing.TB, d *Driver, pool *packet.Pool) {
+	t.Helper()
+	drainTx(t, d, pool)
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	checkPool(t, pool)
+}
+
 // checkPool checks that every packet of pool is back.
 func checkPool(t testing.TB, pool *packet.Pool) {
 	t.Helper()
@@ -306,11 +317,7 @@ func TestModes(t *testing.T) {
 			if got := peer.Recv(1, time.Second); len(got) != 1 || !bytes.Equal(got[0], out) {
 				t.Errorf("peer got %x, want %x", got, out)
 			}
-			drainTx(t, d, pool)
-			if err := d.Close(); err != nil {
-				t.Fatal(err)
-			}
-			checkPool(t, pool)
+			closeDrained(t, d, pool)
 		})
 	}
 }

@@ -73,11 +73,7 @@ func TestSendOrderQdisc(t *testing.T) {
 	if n := d.cfg.TxOrderHeld.Value(); n == 0 || n > 3 {
 		t.Errorf("drv_tx_order_held = %d, want 1 to 3 (the plain frames behind a waiting super-frame)", n)
 	}
-	drainTx(t, d, pool)
-	if err := d.Close(); err != nil {
-		t.Fatal(err)
-	}
-	checkPool(t, pool)
+	closeDrained(t, d, pool)
 }
 
 // TestSendOrderRingLeft: descriptors the kernel left on the Tx ring (here:
@@ -125,11 +121,7 @@ func TestSendOrderRingLeft(t *testing.T) {
 	if n := d.cfg.TxOrderHeld.Value(); n != 2 {
 		t.Errorf("drv_tx_order_held = %d, want 2", n)
 	}
-	drainTx(t, d, pool)
-	if err := d.Close(); err != nil {
-		t.Fatal(err)
-	}
-	checkPool(t, pool)
+	closeDrained(t, d, pool)
 }
 
 // checkSameOrder fails t unless got are want's frames in want's order

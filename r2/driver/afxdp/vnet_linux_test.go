@@ -113,11 +113,7 @@ func TestSendWhole(t *testing.T) {
 	if allocs != 0 {
 		t.Errorf("Send of a super-frame and a plain frame: %v allocs/run, want 0", allocs)
 	}
-	drainTx(t, d, pool)
-	if err := d.Close(); err != nil {
-		t.Fatal(err)
-	}
-	checkPool(t, pool)
+	closeDrained(t, d, pool)
 
 	off := tn.open(t, 0, Config{Pool: pool, NoSuperFrames: true})
 	if off.Offloads() || off.vnet != nil {
