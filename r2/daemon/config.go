@@ -59,7 +59,7 @@ type config struct {
 	LightGapUs  int           // [afpacket] light_gap_us: steer flows whose frames come this far apart to ring 0 (0: off)
 	XDPRxRings  int           // [afxdp] rx_rings: receive rings (sockets) per queue, served in turn
 	XDPGapUs    int           // [afxdp] light_gap_us: steer flows whose frames come this far apart to ring 0 (0: off)
-	XDPSuper    bool          // [afxdp] super_frames: send super-frames whole through an AF_PACKET socket
+	XDPSuper    bool          // [afxdp] super_frames: send (and in generic XDP receive) super-frames whole through AF_PACKET sockets
 	XDPMode     string        // [afxdp] mode: auto, zero-copy, copy or skb (afxdp.ParseMode)
 }
 
@@ -144,8 +144,8 @@ var flagKeys = []struct {
 	{"light-gap", "afpacket", "light_gap_us", "with several AF_PACKET receive rings, a flow whose frames come at least these `microseconds` apart (a ping, a shell) gets ring 0 (of its thread, with several on the interface), shared only with other such flows; the rest spread over the other rings (0: the kernel's hash for all)", func(c *config) any { return c.LightGapUs }},
 	{"afxdp-light-gap", "afxdp", "light_gap_us", "with several AF_XDP receive rings, a flow whose frames come at least these `microseconds` apart (a ping, a shell) gets ring 0 of its queue, shared only with other such flows; the rest spread over the other rings (0: the hash for all)", func(c *config) any { return c.XDPGapUs }},
 	{"afxdp-rx-rings", "afxdp", "rx_rings", "AF_XDP receive `rings` (sockets) per queue, 1, 2, 4 or 8: the XDP program spreads flows over them by hash and they are served in turn, so a flood fills only its own", func(c *config) any { return c.XDPRxRings }},
-	{"afxdp-mode", "afxdp", "mode", "how AF_XDP interfaces take frames (`mode`): auto (zero-copy, else copy with the XDP program in the driver, else generic), zero-copy (or AF_PACKET serves the interface: the attach is refused and logged), copy, or skb (generic XDP: on a veth the receive work stays on the sending CPU, but GSO super-frames, from hosts with TSO or a NIC with GRO, arrive without their GSO metadata and are dropped as oversized)", func(c *config) any { return c.XDPMode }},
-	{"afxdp-super-frames", "afxdp", "super_frames", "AF_XDP interfaces send GSO super-frames (software GRO's, AF_PACKET's) and frames with a checksum to finish whole, through a transmit-only AF_PACKET socket with vnet headers; false: the GSO node segments them first", func(c *config) any { return c.XDPSuper }},
+	{"afxdp-mode", "afxdp", "mode", "how AF_XDP interfaces take frames (`mode`): auto (zero-copy, else copy with the XDP program in the driver, else generic), zero-copy (or AF_PACKET serves the interface: the attach is refused and logged), copy, or skb (generic XDP: on a veth the receive work stays on the sending CPU; GSO super-frames, from hosts with TSO or a NIC with GRO, are passed to the stack and received whole through an AF_PACKET socket, see super_frames)", func(c *config) any { return c.XDPMode }},
+	{"afxdp-super-frames", "afxdp", "super_frames", "AF_XDP interfaces send GSO super-frames (software GRO's, AF_PACKET's) and frames with a checksum to finish whole, through a transmit-only AF_PACKET socket with vnet headers, and in generic XDP receive them whole through another; false: the GSO node segments them first, and generic XDP drops received ones as oversized", func(c *config) any { return c.XDPSuper }},
 	{"vnet-hdr", "afpacket", "vnet_hdr", "AF_PACKET takes GSO/GRO super-frames whole (PACKET_VNET_HDR); false drops them as oversized", func(c *config) any { return c.VnetHdr }},
 	{"kernel-rx-filter", "afpacket", "kernel_rx_filter", "AF_PACKET interfaces get a tcx ingress filter that drops the kernel's copies of transit frames (forwarding off drops them anyway, after an IP receive)", func(c *config) any { return c.KernelRx }},
 	{"socket", "api", "socket", "API Unix socket `path` (default /run/r2/INSTANCE.sock)", func(c *config) any { return "" }},

@@ -201,6 +201,11 @@ const (
 	// that an AF_XDP driver sent whole through its interface's AF_PACKET
 	// socket (package vnet).
 	DrvTxVnet = "drv_tx_vnet"
+	// DrvRxVnet counts super-frames that an AF_XDP driver received whole
+	// through its interface's AF_PACKET socket (generic XDP mode: the
+	// program passes them to the stack, whose GSO metadata an XDP socket
+	// would lose).
+	DrvRxVnet = "drv_rx_vnet"
 	// DrvTxOrderHeld counts frames an AF_XDP driver held back, or sent
 	// through the other of its two send paths (Tx ring, AF_PACKET
 	// socket), so that they did not overtake frames sent before them.

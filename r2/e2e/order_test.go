@@ -86,16 +86,24 @@ func oneRxCPU(t *testing.T, ns, ifname string) {
 
 // lateArrivals counts the IDs of recv that come after an ID that comes
 // later in sent, among the IDs both lists hold (a capture may miss a few
-// frames).
+// frames). IDs are 16 bits and wrap: a transfer of super-frames, whose IDs
+// step by the segments each holds, goes round several times, so both
+// lists are unwrapped first (unwrapIDs), recv from the point of sent's
+// first ID nearest its own first.
 func lateArrivals(sent, recv []uint16) (late, common int) {
-	at := make(map[uint16]int, len(sent))
-	for i, id := range sent {
+	if len(sent) == 0 || len(recv) == 0 {
+		return 0, 0
+	}
+	us := unwrapIDs(sent, int64(sent[0]))
+	ur := unwrapIDs(recv, us[0]+int64(int16(recv[0]-sent[0])))
+	at := make(map[int64]int, len(sent))
+	for i, id := range us {
 		if _, dup := at[id]; !dup {
 			at[id] = i
 		}
 	}
 	latest := -1
-	for _, id := range recv {
+	for _, id := range ur {
 		i, ok := at[id]
 		if !ok {
 			continue
@@ -108,6 +116,21 @@ func lateArrivals(sent, recv []uint16) (late, common int) {
 		latest = i
 	}
 	return late, common
+}
+
+// unwrapIDs turns 16-bit IDs into a sequence that does not wrap, starting
+// at base: each ID is taken as the previous one plus the shortest step
+// (forwards or back) between them.
+func unwrapIDs(ids []uint16, base int64) []int64 {
+	out := make([]int64, len(ids))
+	cur := base
+	for i, id := range ids {
+		if i > 0 {
+			cur += int64(int16(id - ids[i-1]))
+		}
+		out[i] = cur
+	}
+	return out
 }
 
 // tcpdumpRun is a tcpdump writing a pcap file.
@@ -209,6 +232,11 @@ func TestLateArrivals(t *testing.T) {
 		{[]uint16{1, 2, 3, 4}, []uint16{1, 3, 2, 4}, 1, 4},       // 2 after 3
 		{[]uint16{1, 2, 3, 4}, []uint16{9, 1, 2, 8, 3}, 0, 3},    // not captured at h1
 		{[]uint16{5, 6, 7, 8, 9}, []uint16{5, 8, 6, 7, 9}, 2, 5}, // 6, 7 after 8
+		// Super-frames whose IDs step by 10000: the IDs wrap, and the
+		// 8th frame's 4467 (70,003) and 14467 come after 60003.
+		{[]uint16{3, 10003, 20003, 30003, 40003, 50003, 60003, 4467, 14467}, []uint16{3, 10003, 20003, 30003, 40003, 50003, 60003, 4467, 14467}, 0, 9},
+		{[]uint16{3, 10003, 20003, 30003, 40003, 50003, 60003, 4467, 14467}, []uint16{3, 10003, 20003, 30003, 40003, 50003, 4467, 60003, 14467}, 1, 9},
+		{[]uint16{65534, 65535, 0, 1}, []uint16{65534, 0, 65535, 1}, 1, 4},
 	} {
 		late, common := lateArrivals(c.sent, c.recv)
 		if late != c.late || common != c.common {

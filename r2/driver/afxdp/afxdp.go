@@ -230,6 +230,16 @@ type Config struct {
 	// order_linux.go); the zero value: allocated privately, like
 	// Counters.
 	TxVnet, TxOrderHeld counters.Counter
+	// RxVnet counts the super-frames received whole through an
+	// AF_PACKET socket of the interface ("drv_rx_vnet"; generic mode,
+	// see super_linux.go), which NoSuperFrames also turns off; the zero
+	// value: allocated privately, like Counters.
+	RxVnet counters.Counter
+
+	// noVnetTx keeps the socket that sends super-frames closed (the
+	// registered open's queues but a thread's first: it sends through
+	// that one), not the one that receives them.
+	noVnetTx bool
 	// NeighCopies and NeighErrors count the copies of the host's ARP and
 	// ND frames that Recv fed into the graph, and those it dropped, in
 	// host-owned mode (see Driver.SetHostOwned; e.g.

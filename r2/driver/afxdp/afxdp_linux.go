@@ -105,6 +105,15 @@ type Driver struct {
 	waiting  []*packet.Packet
 	waitBuf  []*packet.Packet
 
+	// sup receives the super-frames the program passes to the stack
+	// (super_linux.go); nil when it does not (supWhy says why).
+	sup    *superSock
+	supWhy string
+	// carry holds frames Recv read, in order, and had no room for
+	// (mergeSuper); the next Recv hands them out first. mergeBuf is
+	// mergeSuper's scratch batch.
+	carry, mergeBuf []*packet.Packet
+
 	mu     sync.Mutex // guards closed, stats and the fd against Close
 	closed bool
 }
@@ -175,7 +184,7 @@ func Open(c Config) (*Driver, error) {
 	if !pageAligned(c.Pool.Mem(), os.Getpagesize()) {
 		return fail(errors.New("pool memory is not page-aligned (make the pool with pagemem.NewPool)"))
 	}
-	if !countersValid(c.Counters) || !c.TxCopies.Valid() || !c.RxMultiBuf.Valid() || !c.TxMultiBuf.Valid() || !c.TxVnet.Valid() || !c.TxOrderHeld.Valid() {
+	if !countersValid(c.Counters) || !c.TxCopies.Valid() || !c.RxMultiBuf.Valid() || !c.TxMultiBuf.Valid() || !c.TxVnet.Valid() || !c.TxOrderHeld.Valid() || !c.RxVnet.Valid() {
 		cnt, reg, err := privateCounters(c.Ifname)
 		if err != nil {
 			return fail(err)
@@ -186,7 +195,7 @@ func Open(c Config) (*Driver, error) {
 		for _, x := range []struct {
 			c    *counters.Counter
 			name string
-		}{{&c.TxCopies, driver.DrvTxCopies}, {&c.RxMultiBuf, driver.DrvRxMultiBuf}, {&c.TxMultiBuf, driver.DrvTxMultiBuf}, {&c.TxVnet, driver.DrvTxVnet}, {&c.TxOrderHeld, driver.DrvTxOrderHeld}} {
+		}{{&c.TxCopies, driver.DrvTxCopies}, {&c.RxMultiBuf, driver.DrvRxMultiBuf}, {&c.TxMultiBuf, driver.DrvTxMultiBuf}, {&c.TxVnet, driver.DrvTxVnet}, {&c.TxOrderHeld, driver.DrvTxOrderHeld}, {&c.RxVnet, driver.DrvRxVnet}} {
 			if !x.c.Valid() {
 				*x.c = reg.Counter(0, names.Counter(privateNode(c.Ifname), x.name))
 			}
@@ -227,7 +236,9 @@ func Open(c Config) (*Driver, error) {
 		d.release()
 		return fail(fmt.Errorf("%w: %w", ErrUnsupported, err))
 	}
-	if !c.NoSuperFrames {
+	if c.noVnetTx {
+		d.vnetWhy = "the thread sends through its first queue"
+	} else if !c.NoSuperFrames {
 		// Without it the driver only stops offering super-frames: the
 		// GSO node cuts them first, as before the sender existed.
 		if refuseVnet {
@@ -241,6 +252,7 @@ func Open(c Config) (*Driver, error) {
 	} else {
 		d.vnetWhy = "off (Config.NoSuperFrames)"
 	}
+	d.openSuper(ifi.HardwareAddr)
 	groupsMu.Lock()
 	defer groupsMu.Unlock()
 	if err := d.open(); err != nil {
@@ -310,7 +322,11 @@ func attempts(m Mode) []attempt {
 // groupsMu is held.
 func (d *Driver) open() error {
 	c := &d.cfg
-	prog, err := acquireProg(c.Ifindex, c.Queue, c.RxRings, c.LightGap, d.mb.want)
+	var pass superPass
+	if d.sup != nil {
+		pass = superPass{on: true, mac: d.sup.mac, maxLen: int(d.maxFrame)}
+	}
+	prog, err := acquireProg(c.Ifindex, c.Queue, c.RxRings, c.LightGap, d.mb.want, pass)
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrUnsupported, err)
 	}
@@ -494,8 +510,12 @@ func (d *Driver) socket(zc bool, sharedFd int) error {
 			return fmt.Errorf("receive ring %d of %d: %w", i, c.RxRings, err)
 		}
 	}
-	if c.RxRings > 1 {
-		p, err := driver.NewPollSet("af_xdp "+c.Ifname, d.fds)
+	pollFds := slices.Clone(d.fds)
+	if d.sup != nil {
+		pollFds = append(pollFds, d.sup.fd)
+	}
+	if len(pollFds) > 1 {
+		p, err := driver.NewPollSet("af_xdp "+c.Ifname, pollFds)
 		if err != nil {
 			return err
 		}
@@ -590,8 +610,9 @@ func (d *Driver) ActiveMode() string { return d.active }
 // driver of the same pool (XDP_SHARED_UMEM).
 func (d *Driver) SharedUMEM() bool { return d.shared }
 
-// Fd is the XDP socket, or with several receive rings an epoll instance
-// holding their sockets. It polls readable when an Rx ring has frames.
+// Fd is the XDP socket, or with several receive rings (or the socket of
+// received super-frames) an epoll instance holding their sockets. It
+// polls readable when an Rx ring has frames.
 func (d *Driver) Fd() int {
 	if d.poll != nil {
 		return d.poll.Fd()
@@ -692,6 +713,12 @@ func (d *Driver) release() error {
 	if e := d.vnet.Close(); e != nil && err == nil {
 		err = fmt.Errorf("af_xdp %s: close the super-frame socket: %w", d.cfg.Ifname, e)
 	}
+	if d.sup != nil {
+		if e := d.sup.close(); e != nil && err == nil {
+			err = fmt.Errorf("af_xdp %s: close the socket of received super-frames: %w", d.cfg.Ifname, e)
+		}
+		d.sup = nil
+	}
 	zc := d.zc
 	if e := d.closeSocket(); e != nil && err == nil {
 		err = fmt.Errorf("af_xdp %s: close socket: %w", d.cfg.Ifname, e)
@@ -717,6 +744,11 @@ func (d *Driver) release() error {
 		p.Return()
 		d.waiting[i] = nil
 	}
+	for i, p := range d.carry {
+		p.Return()
+		d.carry[i] = nil
+	}
+	d.carry = d.carry[:0]
 	d.waiting = d.waitBuf[:0]
 	d.fillHeld, d.txHeld, d.txKick = 0, 0, false
 	d.mb.drop()

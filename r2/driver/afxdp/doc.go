@@ -224,8 +224,18 @@
 // frames follow the socket while it still has frames in the kernel (a
 // qdisc holds them; the Tx ring bypasses it), and a frame for the socket
 // waits in the driver while the device has left descriptors on the Tx
-// ring (order_linux.go; counter drv_tx_order_held). Config.NoSuperFrames
-// turns the socket off: the GSO node segments first.
+// ring (order_linux.go; counter drv_tx_order_held).
+//
+// In generic mode super-frames also arrive: a veth peer's TSO or a NIC's
+// GRO hands the program 64 KiB TCP frames that an XDP socket would take
+// without their GSO metadata. The program passes those addressed to the
+// interface to the stack with their destination MAC marked (and stamped,
+// and their ring noted), where another AF_PACKET socket of the driver,
+// with PACKET_VNET_HDR, takes them whole before the IP layer, which drops
+// them as not its own; Recv puts them back in their flow's order among
+// the ring's frames (super_linux.go; counter drv_rx_vnet).
+// Config.NoSuperFrames turns both sockets off: the GSO node segments
+// first, and received super-frames are dropped as oversized.
 //
 // # Threads and namespaces
 //

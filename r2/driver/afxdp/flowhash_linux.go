@@ -58,11 +58,11 @@ import (
 // hash's but bpfasm.SteerBucket's: ring 0 for a flow whose frames come a
 // gap apart, else 1 + hash % (rings-1); frames it cannot hash (not IP,
 // too short) share one bucket instead of going to ring 0.
-func flowRedirect(sym string, rings int, seed uint32, loadXsks asm.Instruction, steer *steering) asm.Instructions {
+func flowRedirect(sym string, rings int, seed uint32, loadXsks asm.Instruction, steer *steering, pass superPass) asm.Instructions {
 	if rings <= 1 {
 		return append(asm.Instructions{
 			asm.LoadMem(asm.R9, asm.R6, xdpMdRxQueueIndex, asm.Word).WithSymbol(sym),
-		}, stampRedirect(loadXsks, 0)...)
+		}, stampRedirect(loadXsks, 0, 1, pass)...)
 	}
 	need := func(n int32, miss string) asm.Instructions { return bpfasm.Need(asm.R7, asm.R8, n, miss) }
 	unhashed := "fh_done" // ring 0
@@ -170,7 +170,7 @@ func flowRedirect(sym string, rings int, seed uint32, loadXsks asm.Instruction, 
 		asm.Mul.Imm32(asm.R2, int32(rings)),
 		asm.Add.Reg32(asm.R9, asm.R2),
 	)
-	return append(insns, stampRedirect(loadXsks, nowSlot)...)
+	return append(insns, stampRedirect(loadXsks, nowSlot, rings, pass)...)
 }
 
 // ring0Gate bounds what ring 0 of a queue takes (bpfasm.SteerGate), as on
@@ -225,23 +225,32 @@ const stampKeySlot = -40
 // (stampsInData) the stamp is put in front of the data instead
 // (dataStampRedirect).
 // With nowSlot not 0 the time is the one an earlier part of the program
-// read into that stack slot (steering's), not read again.
-func stampRedirect(loadXsks asm.Instruction, nowSlot int16) asm.Instructions {
+// read into that stack slot (steering's), not read again. Before all
+// that, a super-frame is passed to the stack (superPassInsns, with pass
+// on; rings are the rings a queue has).
+func stampRedirect(loadXsks asm.Instruction, nowSlot int16, rings int, pass superPass) asm.Instructions {
 	clock := asm.FnKtimeGetNs.Call()
 	if nowSlot != 0 {
 		clock = asm.LoadMem(asm.R0, asm.RFP, nowSlot, asm.DWord)
 	}
+	var rest asm.Instructions
 	if stampsInData() {
-		return dataStampRedirect(loadXsks, clock)
+		rest = dataStampRedirect(loadXsks, clock)
+	} else {
+		// ctx->data_meta to ctx->data
+		rest = append(writeStamp(asm.FnXdpAdjustMeta, 8, 0, "fh_redirect", "fh_redirect", clock),
+			asm.Mov.Reg(asm.R2, asm.R9).WithSymbol("fh_redirect"),
+			loadXsks,
+			asm.Mov.Imm(asm.R3, xdpPass),
+			asm.FnRedirectMap.Call(),
+			asm.Return(),
+		)
 	}
-	// ctx->data_meta to ctx->data
-	return append(writeStamp(asm.FnXdpAdjustMeta, 8, 0, "fh_redirect", "fh_redirect", clock),
-		asm.Mov.Reg(asm.R2, asm.R9).WithSymbol("fh_redirect"),
-		loadXsks,
-		asm.Mov.Imm(asm.R3, xdpPass),
-		asm.FnRedirectMap.Call(),
-		asm.Return(),
-	)
+	if !pass.on {
+		return rest
+	}
+	rest[0] = rest[0].WithSymbol("sp_no")
+	return append(superPassInsns(pass, rings, clock), rest...)
 }
 
 // writeStamp grows the frame's front by stampLen with helper adjust

@@ -189,7 +189,7 @@ func newHostProg(x *xdpProg, flags uint32) (_ *hostProg, err error) {
 	if err != nil {
 		return nil, err
 	}
-	add(flowRedirect("redirect", rings, seed, ldX, steer)...)
+	add(flowRedirect("redirect", rings, seed, ldX, steer, x.pass)...)
 	// Passed: counted (only these frames pay for it).
 	add(bpfasm.CountAndReturn("pass", ldP, xdpActPass)...)
 	h.prog, err = ebpf.NewProgram(&ebpf.ProgramSpec{

@@ -73,9 +73,10 @@ func threadNetns() (uint64, error) {
 // thread's namespace), loading it if no driver has it yet: an xdp.frags
 // program when frags is asked and the kernel takes it, else a plain one,
 // spreading each queue's frames over rings sockets. The drivers of one
-// interface must agree on rings. groupsMu is held. The caller releases it
-// with releaseProg.
-func acquireProg(ifindex, queue, rings int, gap time.Duration, frags bool) (*ifProg, error) {
+// interface must agree on rings. With pass on, the program passes
+// super-frames to the stack (super_linux.go); the first driver decides.
+// groupsMu is held. The caller releases it with releaseProg.
+func acquireProg(ifindex, queue, rings int, gap time.Duration, frags bool, pass superPass) (*ifProg, error) {
 	if queue >= mapQueues {
 		return nil, fmt.Errorf("queue %d: want below %d", queue, mapQueues)
 	}
@@ -96,7 +97,8 @@ func acquireProg(ifindex, queue, rings int, gap time.Duration, frags bool) (*ifP
 	}
 	p := &ifProg{key: k, users: 1}
 	if frags {
-		x, err := newRedirectProg(mapQueues, rings, gap, unix.BPF_F_XDP_HAS_FRAGS)
+		pass.frags = true
+		x, err := newRedirectProg(mapQueues, rings, gap, unix.BPF_F_XDP_HAS_FRAGS, pass)
 		if err == nil && refuseFrags {
 			x.close()
 			x, err = nil, errors.New("refused by a test")
@@ -108,7 +110,8 @@ func acquireProg(ifindex, queue, rings int, gap time.Duration, frags bool) (*ifP
 		}
 	}
 	if p.xdpProg == nil {
-		x, err := newRedirectProg(mapQueues, rings, gap, 0)
+		pass.frags = false
+		x, err := newRedirectProg(mapQueues, rings, gap, 0, pass)
 		if err != nil {
 			return nil, err
 		}

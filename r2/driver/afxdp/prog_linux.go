@@ -40,8 +40,10 @@ type xdpProg struct {
 	// shared with the host-owned classifier; nil without steering.
 	steer *ebpf.Map
 	gap   time.Duration
-	prog  *ebpf.Program
-	lnk   link.Link
+	// pass passes super-frames to the stack (super_linux.go).
+	pass superPass
+	prog *ebpf.Program
+	lnk  link.Link
 }
 
 // newRedirectProg builds the program
@@ -56,8 +58,9 @@ type xdpProg struct {
 // they would without R2 (see the package documentation).
 //
 // With gap above 0 and several rings the program steers light flows to
-// ring 0 of their queue (flowRedirect, bpfasm.SteerBucket).
-func newRedirectProg(queues, rings int, gap time.Duration, flags uint32) (_ *xdpProg, err error) {
+// ring 0 of their queue (flowRedirect, bpfasm.SteerBucket); with pass on
+// it passes super-frames to the stack (superPassInsns).
+func newRedirectProg(queues, rings int, gap time.Duration, flags uint32, pass superPass) (_ *xdpProg, err error) {
 	m, err := ebpf.NewMap(&ebpf.MapSpec{
 		Name:       "r2_xsks",
 		Type:       ebpf.XSKMap,
@@ -68,7 +71,7 @@ func newRedirectProg(queues, rings int, gap time.Duration, flags uint32) (_ *xdp
 	if err != nil {
 		return nil, fmt.Errorf("XSKMAP: %w", err)
 	}
-	x := &xdpProg{xsks: m, rings: rings, seed: rand.Uint32()}
+	x := &xdpProg{xsks: m, rings: rings, seed: rand.Uint32(), pass: pass}
 	defer func() {
 		if err != nil {
 			x.close()
@@ -96,7 +99,7 @@ func newRedirectProg(queues, rings int, gap time.Duration, flags uint32) (_ *xdp
 	if rings <= 1 {
 		insns = insns[:1] // the queue is the slot: no frame read
 	}
-	insns = append(insns, flowRedirect("redirect", rings, x.seed, ldMap, steer)...)
+	insns = append(insns, flowRedirect("redirect", rings, x.seed, ldMap, steer, pass)...)
 	x.prog, err = ebpf.NewProgram(&ebpf.ProgramSpec{
 		Name:         "r2_xsk_redirect",
 		Type:         ebpf.XDP,

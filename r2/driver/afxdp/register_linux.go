@@ -71,6 +71,7 @@ func open(a driver.OpenArgs) (driver.Driver, error) {
 		TxMultiBuf:     a.Counter(driver.DrvTxMultiBuf),
 		TxVnet:         a.Counter(driver.DrvTxVnet),
 		TxOrderHeld:    a.Counter(driver.DrvTxOrderHeld),
+		RxVnet:         a.Counter(driver.DrvRxVnet),
 		NoSuperFrames:  a.Settings.XDPNoSuperFrames,
 
 		NeighCopies: a.Counter(driver.DrvNeighCopies),
@@ -103,21 +104,25 @@ func open(a driver.OpenArgs) (driver.Driver, error) {
 }
 
 // openQueue opens the driver of queue q with c. The first queue of a
-// thread holds the interface's promiscuous mode and the socket for
-// super-frames (a queueSet sends through its first queue), and says, once,
-// why it has no multi-buffer frames.
+// thread holds the interface's promiscuous mode and the socket that sends
+// super-frames (a queueSet sends through its first queue; every queue
+// receives its own), and says, once, why it has no multi-buffer frames.
 func openQueue(a driver.OpenArgs, c Config, q int, first bool) (*Driver, error) {
 	c.Queue = q
 	c.Promisc = a.Promisc && first
-	c.NoSuperFrames = c.NoSuperFrames || !first
+	c.noVnetTx = !first
 	d, err := Open(c)
 	if err != nil {
 		return nil, err
 	}
-	if first && d.ActiveMode() == ActiveCopySKB && a.Logf != nil {
+	if on, why := d.SuperFramesIn(); first && d.ActiveMode() == ActiveCopySKB && a.Logf != nil {
 		// Said at attach, not at the first drop: an operator who chose
 		// skb (or whose device left auto there) learns the cost now.
-		a.Logf("interface %s: afxdp in generic XDP: GSO super-frames (a host's TSO, a NIC's GRO) arrive without their segment size and are dropped, counted in drv_rx_errors; turn those offloads off, or use mode copy", a.Ifname)
+		if on {
+			a.Logf("interface %s: afxdp in generic XDP: GSO super-frames (a host's TSO, a NIC's GRO) are passed to the stack and received whole through an AF_PACKET socket (drv_rx_vnet)", a.Ifname)
+		} else {
+			a.Logf("interface %s: afxdp in generic XDP: GSO super-frames (a host's TSO, a NIC's GRO) arrive without their segment size and are dropped, counted in drv_rx_errors (%s); turn those offloads off, or use mode copy", a.Ifname, why)
+		}
 	}
 	if first && d.stampSkip > 0 && a.Logf != nil {
 		a.Logf("interface %s: afxdp: this kernel refuses bpf_xdp_adjust_meta to XDP programs, so frames are stamped in front of their data (%d bytes of each chunk)", a.Ifname, d.stampSkip)

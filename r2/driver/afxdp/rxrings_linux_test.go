@@ -366,7 +366,7 @@ func BenchmarkXDPSteer(b *testing.B) {
 	frames := transitFrames(testMACA, testMACB)
 	progs := map[string]*xdpProg{}
 	for name, gap := range map[string]time.Duration{"hash": 0, "steer": 2 * time.Millisecond} {
-		x, err := newRedirectProg(1, 4, gap, 0)
+		x, err := newRedirectProg(1, 4, gap, 0, superPass{})
 		if err != nil {
 			b.Fatal(err)
 		}

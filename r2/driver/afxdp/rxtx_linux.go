@@ -3,6 +3,8 @@
 package afxdp
 
 import (
+	"encoding/binary"
+
 	"golang.org/x/sys/unix"
 
 	"github.com/r2go/r2/r2/packet"
@@ -46,7 +48,19 @@ func (d *Driver) Recv(pool *packet.Pool, pkts []*packet.Packet) int {
 	if len(d.waiting) > 0 {
 		d.sendWaiting(pool)
 	}
-	n := d.sched.Recv(d, pool, pkts)
+	n := 0
+	if len(d.carry) > 0 {
+		var more bool
+		if n, more = d.recvCarried(pkts); more {
+			d.cnt.RxBatches.Inc()
+			return n
+		}
+	}
+	n += d.sched.Recv(d, pool, pkts[n:])
+	if d.sup != nil && d.sup.waiting() {
+		// After the rings: see mergeSuper.
+		n = d.mergeSuper(pkts, n)
+	}
 	if n < len(pkts) && d.neigh.ready() {
 		// Copies of the host's ARP and ND (host-owned mode only).
 		n += d.neigh.recv(d.pool, pkts[n:])
@@ -82,6 +96,9 @@ func (d *Driver) RecvRing(ring int, _ *packet.Pool, pkts []*packet.Packet) int {
 					break
 				}
 				p.SetLen(0)
+				// Its stamp, for the order of super-frames
+				// (insertByStamp).
+				binary.NativeEndian.PutUint64(p.Buf()[p.Head()-stampLen:], uint64(d.stamp(desc.Addr)))
 				d.mb.cur = p
 			}
 			r.cons++
@@ -379,6 +396,9 @@ func (d *Driver) Pending() bool {
 		return false
 	}
 	if !d.primed || d.txKick || len(d.waiting) > 0 || (d.txHeld > 0 && d.comp.ready()) {
+		return true
+	}
+	if len(d.carry) > 0 || d.sup != nil && d.sup.waiting() {
 		return true
 	}
 	for i := range d.rx {

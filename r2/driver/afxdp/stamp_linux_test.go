@@ -45,7 +45,7 @@ func TestStampedProgramPasses(t *testing.T) {
 	eachStampForm(t, func(t *testing.T) {
 		t.Logf("stamps in front of the data: %v", stampsInData())
 		for _, rings := range []int{1, 4} {
-			x, err := newRedirectProg(1, rings, 2*time.Millisecond, 0)
+			x, err := newRedirectProg(1, rings, 2*time.Millisecond, 0, superPass{})
 			if err != nil {
 				t.Fatal(err)
 			}

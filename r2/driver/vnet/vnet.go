@@ -3,6 +3,7 @@ package vnet
 import (
 	"encoding/binary"
 
+	"github.com/r2go/r2/r2/hdr"
 	"github.com/r2go/r2/r2/packet"
 )
 
@@ -59,4 +60,79 @@ func Put(v []byte, p *packet.Packet, frame int) {
 // frame whose checksum is left to finish.
 func Needs(p *packet.Packet) bool {
 	return p.GSO.Size != 0 || p.GSO.Flags&packet.GSONeedsCsum != 0
+}
+
+// Read turns the virtio_net_hdr v, which the kernel wrote in front of the
+// frame p holds, into p.GSO. tagBack says that the receiver put back in
+// front of the frame a VLAN tag the kernel had stripped, moving the
+// headers csum_start counts by 4 bytes. It reports false for a header that
+// does not describe p (a checksum outside the frame, a kind of super-frame
+// that cannot be forwarded): the caller drops the frame.
+//
+// A super-frame that arrives without NEEDS_CSUM (a GRO packet, whose
+// checksum was validated) gets the pseudo-header checksum in its L4 field
+// here, so that every super-frame in the graph is in the same state.
+func Read(p *packet.Packet, v []byte, tagBack bool) bool {
+	if len(v) < HdrLen {
+		return false
+	}
+	flags, typ := v[0], v[1]
+	size := binary.NativeEndian.Uint16(v[4:])
+	start := int(binary.NativeEndian.Uint16(v[6:]))
+	off := binary.NativeEndian.Uint16(v[8:])
+	if flags&FlagNeedsCsum == 0 && typ == GSONone {
+		if flags&FlagDataValid != 0 {
+			p.GSO.Flags = packet.GSODataValid
+		}
+		return true
+	}
+	if typ != GSONone {
+		switch typ &^ packet.GSOECN {
+		case packet.GSOTCPv4, packet.GSOTCPv6, packet.GSOUDPL4:
+		default:
+			return false // UFO: not produced by current kernels
+		}
+		if size == 0 {
+			return false
+		}
+		if flags&FlagNeedsCsum == 0 {
+			var ok bool
+			if start, off, ok = partialFromFrame(p.Data(), typ); !ok {
+				return false
+			}
+		}
+	}
+	if tagBack {
+		start += 4
+	}
+	if start < hdr.EtherLen || start+int(off)+2 > p.Len() {
+		return false
+	}
+	p.GSO = packet.GSO{
+		CsumStart:  uint16(packet.Headroom + start),
+		CsumOffset: off,
+		Size:       size,
+		Type:       typ,
+		Flags:      packet.GSONeedsCsum | flags&FlagDataValid,
+	}
+	return true
+}
+
+// partialFromFrame finds the TCP or UDP header of the Ethernet frame b and
+// puts the pseudo-header sum (of the whole super-frame) in its checksum
+// field, as a sender leaving the checksum to offload would. It returns
+// csum_start and csum_offset.
+func partialFromFrame(b []byte, typ uint8) (start int, off uint16, ok bool) {
+	l3 := hdr.EtherLen
+	if len(b) >= 18 && binary.BigEndian.Uint16(b[12:]) == 0x8100 {
+		l3 += 4
+	}
+	if start, ok = hdr.SetPseudoChecksum(b[l3:]); !ok {
+		return 0, 0, false
+	}
+	off = 16
+	if typ&^packet.GSOECN == packet.GSOUDPL4 {
+		off = 6
+	}
+	return l3 + start, off, true
 }
