@@ -358,6 +358,10 @@ type Stats struct {
 	// TxRingEmpty counts the times the kernel found the Tx ring empty
 	// when kicked.
 	TxRingEmpty uint64
+	// SuperDropped are super-frames the kernel dropped at the socket that
+	// receives them whole (its ring or queue was full; generic mode, see
+	// super_linux.go).
+	SuperDropped uint64
 	// FillHeld is the number of pool packets lent to the kernel for Rx,
 	// TxHeld those on their way out (Tx ring or awaiting completion).
 	FillHeld, TxHeld int
@@ -375,7 +379,7 @@ func (d *Driver) Kind() string { return Name }
 // (Stats.RxDropped + Stats.RxRingFull).
 func (d *Driver) KernelDrops() (uint64, error) {
 	s, err := d.Stats()
-	return s.RxDropped + s.RxRingFull, err
+	return s.RxDropped + s.RxRingFull + s.SuperDropped, err
 }
 
 // Counters are the driver's counters (the caller's, or the private ones

@@ -116,6 +116,9 @@ type Driver struct {
 
 	mu     sync.Mutex // guards closed, stats and the fd against Close
 	closed bool
+	// supDropped accumulates the super-frame socket's PACKET_STATISTICS
+	// drops (Stats.SuperDropped); guarded by mu.
+	supDropped uint64
 }
 
 // umemGroup is the set of drivers sharing one UMEM: the drivers of one
@@ -635,7 +638,15 @@ func (d *Driver) Stats() (Stats, error) {
 	if d.closed {
 		return Stats{}, ErrClosed
 	}
-	s := Stats{FillHeld: int(d.fillHeld), TxHeld: int(d.txHeld)}
+	if d.sup != nil {
+		// PACKET_STATISTICS counts since the last read: accumulated.
+		st, err := unix.GetsockoptTpacketStats(d.sup.fd, unix.SOL_PACKET, unix.PACKET_STATISTICS)
+		if err != nil {
+			return Stats{}, fmt.Errorf("af_xdp %s: PACKET_STATISTICS of the super-frame socket: %w", d.cfg.Ifname, err)
+		}
+		d.supDropped += uint64(st.Drops)
+	}
+	s := Stats{FillHeld: int(d.fillHeld), TxHeld: int(d.txHeld), SuperDropped: d.supDropped}
 	for i, fd := range d.fds {
 		st, err := getStatistics(fd)
 		if err != nil {

@@ -63,8 +63,8 @@ const superHold = 64
 // socket's queue), and the queue bounded by superRcvBuf.
 const (
 	superSlot   = 256
-	superSlots  = 64
-	superRcvBuf = 8 << 20
+	superSlots  = 256
+	superRcvBuf = 32 << 20
 )
 
 // superPass is what the redirect program needs to pass super-frames
