@@ -6,8 +6,12 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"net"
+	"net/netip"
 	"testing"
 	"time"
+
+	"github.com/cilium/ebpf"
 
 	"github.com/r2go/r2/r2/driver/vnet"
 	"github.com/r2go/r2/r2/internal/nstest"
@@ -265,4 +269,67 @@ func TestSuperFramesDropped(t *testing.T) {
 		t.Errorf("rx_errors = %d, want 0", e)
 	}
 	closeDrained(t, d, pool)
+}
+
+// TestSuperPassProgram runs the interface's program (BPF_PROG_TEST_RUN)
+// on frames around the pass rule: only a frame longer than the sockets
+// take and addressed to the interface's MAC is passed, its destination
+// marked with its ring and stamp; with host-owned mode on, a long frame
+// for the host's own address goes to the host unmarked and a long transit
+// frame is still passed marked.
+func TestSuperPassProgram(t *testing.T) {
+	tn := newTestNet(t, 1, 1500)
+	v := tn.Pairs[0]
+	pool := newPoolBig(t, 256, 8)
+	d := tn.open(t, 0, Config{Pool: pool, Mode: ModeSKB, RxRings: 2})
+	if on, why := d.SuperFramesIn(); !on {
+		t.Fatalf("SuperFramesIn off: %s", why)
+	}
+	host := netip.MustParseAddr("10.2.0.1") // tcpSuper's destination
+	long := func(dst net.HardwareAddr) []byte {
+		f := tcpSuper(dst, v.MACB, 2, 1000) // 2054 bytes
+		return f
+	}
+	other := net.HardwareAddr{0x02, 0x99, 0, 0, 0, 1}
+	run := func(p *ebpf.Program, f []byte) (uint32, []byte) {
+		t.Helper()
+		out := make([]byte, len(f)+256)
+		ret, err := p.Run(&ebpf.RunOptions{Data: f, DataOut: out})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ret, out
+	}
+	marked := func(f, out []byte) bool {
+		return out[0] == v.MACA[0]^superMark && out[1] < 2 && bytes.Equal(out[6:len(f)], f[6:])
+	}
+	for _, tc := range []struct {
+		name  string
+		frame []byte
+		pass  bool
+	}{
+		{"long, to the interface", long(v.MACA), true},
+		{"long, to another MAC", long(other), false},
+		{"MTU-sized, to the interface", tcpSuper(v.MACA, v.MACB, 1, 1460), false},
+	} {
+		ret, out := run(d.prog.prog, tc.frame)
+		if tc.pass && (ret != actPass || !marked(tc.frame, out)) {
+			t.Errorf("%s: action %d, destination % x: want passed and marked", tc.name, ret, out[:6])
+		}
+		if !tc.pass && (ret != actRedirect || out[0] == v.MACA[0]^superMark) {
+			t.Errorf("%s: action %d, destination % x: want redirected, unmarked", tc.name, ret, out[:6])
+		}
+	}
+	if err := d.SetHostOwned(true, []netip.Addr{host}); err != nil {
+		t.Fatal(err)
+	}
+	f := long(v.MACA)
+	if ret, out := run(d.host.prog, f); ret != actPass || !bytes.Equal(out[:len(f)], f) {
+		t.Errorf("host-owned, long frame to the host's address: action %d, destination % x: want passed unmarked", ret, out[:6])
+	}
+	transit := long(v.MACA)
+	copy(transit[14+16:], []byte{192, 0, 2, 7})
+	if ret, out := run(d.host.prog, transit); ret != actPass || !marked(transit, out) {
+		t.Errorf("host-owned, long transit frame: action %d, destination % x: want passed and marked", ret, out[:6])
+	}
 }
