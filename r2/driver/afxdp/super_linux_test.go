@@ -290,7 +290,12 @@ func TestSuperPassProgram(t *testing.T) {
 		f := tcpSuper(dst, v.MACB, 2, 1000) // 2054 bytes
 		return f
 	}
-	other := net.HardwareAddr{0x02, 0x99, 0, 0, 0, 1}
+	// Other MACs: the interface's with its second or its last byte
+	// changed (each half of the program's comparison).
+	other1 := append(net.HardwareAddr(nil), v.MACA...)
+	other1[1] ^= 0x10
+	other5 := append(net.HardwareAddr(nil), v.MACA...)
+	other5[5] ^= 0x10
 	run := func(p *ebpf.Program, f []byte) (uint32, []byte) {
 		t.Helper()
 		out := make([]byte, len(f)+256)
@@ -309,7 +314,8 @@ func TestSuperPassProgram(t *testing.T) {
 		pass  bool
 	}{
 		{"long, to the interface", long(v.MACA), true},
-		{"long, to another MAC", long(other), false},
+		{"long, to another MAC (byte 1)", long(other1), false},
+		{"long, to another MAC (byte 5)", long(other5), false},
 		{"MTU-sized, to the interface", tcpSuper(v.MACA, v.MACB, 1, 1460), false},
 	} {
 		ret, out := run(d.prog.prog, tc.frame)
