@@ -50,6 +50,9 @@ import (
 // waiting in its ring waits too (superHold), and frames the batch has no
 // room for are carried to the next Recv.
 
+// tpStatusVLANTPIDValid is TP_STATUS_VLAN_TPID_VALID (not in x/sys/unix).
+const tpStatusVLANTPIDValid = 1 << 6
+
 // superMark is what the program XORs into byte 0 of a passed frame's
 // destination MAC: every bit but the group and local bits.
 const superMark = 0xfc
@@ -117,16 +120,15 @@ func superPassInsns(s superPass, rings int, clock asm.Instruction) asm.Instructi
 }
 
 // superFilter accepts the frames the program passed for queue: marked
-// for mac, longer than maxLen, their ring below rings, untagged (a tag
-// the kernel stripped into metadata would be lost), and of the queue the
-// program saw them on (skb->queue_mapping is the receive queue plus one,
-// or 0 when none was recorded, which XDP takes for queue 0).
+// for mac, longer than maxLen, their ring below rings, and of the queue
+// the program saw them on (skb->queue_mapping is the receive queue plus
+// one, or 0 when none was recorded, which XDP takes for queue 0).
 func superFilter(mac [6]byte, maxLen, queue, rings int) []bpf.Instruction {
 	other := uint32(queue + 1) // a second test of the queue, or for queue 0 none recorded
 	if queue == 0 {
 		other = 0
 	}
-	const reject, accept = 11, 12
+	const reject, accept = 9, 10
 	return []bpf.Instruction{
 		bpf.LoadAbsolute{Off: 0, Size: 1},
 		bpf.JumpIf{Cond: bpf.JumpNotEqual, Val: uint32(mac[0] ^ superMark), SkipTrue: reject - 2},
@@ -134,11 +136,9 @@ func superFilter(mac [6]byte, maxLen, queue, rings int) []bpf.Instruction {
 		bpf.JumpIf{Cond: bpf.JumpGreaterOrEqual, Val: uint32(rings), SkipTrue: reject - 4},
 		bpf.LoadExtension{Num: bpf.ExtLen},
 		bpf.JumpIf{Cond: bpf.JumpLessOrEqual, Val: uint32(maxLen), SkipTrue: reject - 6},
-		bpf.LoadExtension{Num: bpf.ExtVLANTagPresent},
-		bpf.JumpIf{Cond: bpf.JumpNotEqual, Val: 0, SkipTrue: reject - 8},
 		bpf.LoadExtension{Num: bpf.ExtQueue},
-		bpf.JumpIf{Cond: bpf.JumpEqual, Val: uint32(queue + 1), SkipTrue: accept - 10},
-		bpf.JumpIf{Cond: bpf.JumpEqual, Val: other, SkipTrue: accept - 11},
+		bpf.JumpIf{Cond: bpf.JumpEqual, Val: uint32(queue + 1), SkipTrue: accept - 8},
+		bpf.JumpIf{Cond: bpf.JumpEqual, Val: other, SkipTrue: accept - 9},
 		bpf.RetConstant{Val: 0},
 		bpf.RetConstant{Val: 1 << 18},
 	}
@@ -255,7 +255,7 @@ func (s *superSock) take(big *packet.Pool, cnt *driver.Counters) {
 				return // the slot and its queue entry stay
 			}
 			h := (*unix.Tpacket2Hdr)(unsafe.Pointer(&s.mem[s.cur*superSlot]))
-			if f, ok := s.read(p, int(h.Len), cnt); ok {
+			if f, ok := s.read(p, h, status, cnt); ok {
 				s.held = append(s.held, f)
 			} else {
 				big.Free(p)
@@ -269,24 +269,38 @@ func (s *superSock) take(big *packet.Pool, cnt *driver.Counters) {
 	}
 }
 
-// read reads the frame of a copy slot, wire bytes long, into p: its
-// ring and stamp from the marked destination, which is put back, and its
-// GSO metadata from the virtio_net_hdr.
-func (s *superSock) read(p *packet.Packet, wire int, cnt *driver.Counters) (superFrame, bool) {
+// read reads the frame of the copy slot h (status) into p: its ring and
+// stamp from the marked destination, which is put back, its GSO metadata
+// from the virtio_net_hdr, and a VLAN tag the kernel stripped into
+// metadata back in front of its EtherType, as AF_PACKET's copy path does.
+func (s *superSock) read(p *packet.Packet, h *unix.Tpacket2Hdr, status uint32, cnt *driver.Counters) (superFrame, bool) {
+	tag := 0
+	if status&unix.TP_STATUS_VLAN_VALID != 0 {
+		tag = 4
+	}
 	b := p.RxBuf()
-	s.iov[1].Base = unsafe.SliceData(b)
-	s.iov[1].SetLen(len(b))
+	s.iov[1].Base = unsafe.SliceData(b[tag:])
+	s.iov[1].SetLen(len(b) - tag)
 	r, _, errno := unix.Syscall(unix.SYS_RECVMSG, uintptr(s.fd), uintptr(unsafe.Pointer(&s.msg)), unix.MSG_DONTWAIT|unix.MSG_TRUNC)
 	s.iov[1].Base = nil
 	cnt.Syscalls.Inc()
 	n := int(r) - vnet.HdrLen
-	if errno != 0 || n != wire || n > len(b) || n < 14 {
+	if errno != 0 || n != int(h.Len) || n+tag > len(b) || n < 14 {
 		return superFrame{}, false
 	}
-	p.SetLen(n)
+	if tag != 0 {
+		tpid := uint16(0x8100)
+		if status&tpStatusVLANTPIDValid != 0 && h.Vlan_tpid != 0 {
+			tpid = h.Vlan_tpid
+		}
+		copy(b[:12], b[4:16])
+		binary.BigEndian.PutUint16(b[12:], tpid)
+		binary.BigEndian.PutUint16(b[14:], h.Vlan_tci)
+	}
+	p.SetLen(n + tag)
 	f := superFrame{p: p, ring: int(b[1]), stamp: binary.NativeEndian.Uint32(b[2:])}
 	copy(b, s.mac[:])
-	if !vnet.Read(p, s.vnet[:], false) {
+	if !vnet.Read(p, s.vnet[:], tag != 0) {
 		return superFrame{}, false
 	}
 	binary.NativeEndian.PutUint64(p.Buf()[p.Head()-stampLen:], uint64(f.stamp))
