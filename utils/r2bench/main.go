@@ -162,7 +162,10 @@ Flags:
                    afxdp-host: AF_XDP with the interfaces host-owned, the
                    hosts given the router's MACs statically;
                    afxdp-skb: AF_XDP with the program in generic XDP
-                   (r2 -afxdp-mode skb: no super-frames from the hosts);
+                   (r2 -afxdp-mode skb, what auto picks on a veth of one
+                   queue);
+                   afxdp-drv: AF_XDP with the program in driver mode
+                   (r2 -afxdp-mode copy: the veth's own XDP);
                    afpacket-base, afxdp-base: AF_PACKET, AF_XDP with the
                    -r2-base binary)
   -r2 PATH         the r2 daemon binary (default: DIR/r2 with -bindir, or built)
@@ -234,7 +237,7 @@ var measurementGroups = map[string][]string{
 }
 
 // variant IDs in the order they are reported.
-var allVariants = []string{variantKernel, variantAFPacket, variantAFPacketNoVnet, variantAFPacketRT, variantAFPacketBase, variantAFXDP, variantAFXDPHost, variantAFXDPSKB, variantAFXDPBase}
+var allVariants = []string{variantKernel, variantAFPacket, variantAFPacketNoVnet, variantAFPacketRT, variantAFPacketBase, variantAFXDP, variantAFXDPHost, variantAFXDPSKB, variantAFXDPDrv, variantAFXDPBase}
 
 // defaultVariants are measured unless -variants says otherwise.
 var defaultVariants = []string{variantKernel, variantAFPacket, variantAFXDP}
@@ -256,6 +259,10 @@ const (
 	// -afxdp-mode skb), which on a veth keeps the receive work on the
 	// sending CPU.
 	variantAFXDPSKB = "afxdp-skb"
+	// variantAFXDPDrv is AF_XDP with the program in driver mode (r2
+	// -afxdp-mode copy): on a veth its own NAPI XDP, which auto no
+	// longer picks there.
+	variantAFXDPDrv = "afxdp-drv"
 	// variantAFPacketBase is AF_PACKET run by the -r2-base binary, to
 	// compare two builds round by round.
 	variantAFPacketBase = "afpacket-base"
@@ -277,6 +284,7 @@ var variantTitles = map[string]string{
 	variantAFPacketRT:     "R2 AF_PACKET SCHED_FIFO",
 	variantAFXDPHost:      "R2 AF_XDP host-owned",
 	variantAFXDPSKB:       "R2 AF_XDP generic",
+	variantAFXDPDrv:       "R2 AF_XDP driver",
 	variantAFPacketBase:   "R2 AF_PACKET (-r2-base)",
 	variantAFXDPBase:      "R2 AF_XDP (-r2-base)",
 }

@@ -454,8 +454,10 @@ func TestXDPModeVariant(t *testing.T) {
 	if err != nil || strings.Join(o.variants, ",") != "kernel,afxdp-skb" {
 		t.Fatalf("-variants kernel,afxdp-skb: %v, %v", o.variants, err)
 	}
-	if !isXDP(variantAFXDPSKB) || variantTitles[variantAFXDPSKB] == "" {
-		t.Errorf("afxdp-skb: isXDP %v, title %q", isXDP(variantAFXDPSKB), variantTitles[variantAFXDPSKB])
+	for _, v := range []string{variantAFXDPSKB, variantAFXDPDrv} {
+		if !isXDP(v) || variantTitles[v] == "" {
+			t.Errorf("%s: isXDP %v, title %q", v, isXDP(v), variantTitles[v])
+		}
 	}
 	args := strings.Join(r2Flags{Threads: 1, XDPMode: "skb"}.args(), " ")
 	if !strings.Contains(args, "-afxdp-mode skb") {

@@ -202,8 +202,11 @@ func (s *setup) configure() error {
 	inst := fmt.Sprintf("%s-%d", s.b.runID, s.b.instSeq)
 	f := s.b.r2flags(s.grp)
 	f.NoVnet = s.variant == variantAFPacketNoVnet
-	if s.variant == variantAFXDPSKB {
+	switch s.variant {
+	case variantAFXDPSKB:
 		f.XDPMode = "skb"
+	case variantAFXDPDrv:
+		f.XDPMode = "copy"
 	}
 	if s.variant == variantAFPacketRT {
 		f.RTPriority = rtPriority
@@ -283,7 +286,7 @@ func (s *setup) checkDrivers() error {
 		}
 		s.info.Drivers[n], s.info.Threads[n] = i.Driver, i.Thread
 	}
-	want := map[string]string{variantAFPacket: "afpacket", variantAFPacketNoVnet: "afpacket", variantAFPacketRT: "afpacket", variantAFPacketBase: "afpacket", variantAFXDP: "afxdp", variantAFXDPHost: "afxdp", variantAFXDPSKB: "afxdp", variantAFXDPBase: "afxdp"}[s.variant]
+	want := map[string]string{variantAFPacket: "afpacket", variantAFPacketNoVnet: "afpacket", variantAFPacketRT: "afpacket", variantAFPacketBase: "afpacket", variantAFXDP: "afxdp", variantAFXDPHost: "afxdp", variantAFXDPSKB: "afxdp", variantAFXDPDrv: "afxdp", variantAFXDPBase: "afxdp"}[s.variant]
 	for n, drv := range s.info.Drivers {
 		if drv == want {
 			continue
@@ -302,7 +305,7 @@ func (s *setup) checkDrivers() error {
 
 // isXDP reports whether variant runs R2 on AF_XDP.
 func isXDP(variant string) bool {
-	return variant == variantAFXDP || variant == variantAFXDPHost || variant == variantAFXDPSKB || variant == variantAFXDPBase
+	return variant == variantAFXDP || variant == variantAFXDPHost || variant == variantAFXDPSKB || variant == variantAFXDPDrv || variant == variantAFXDPBase
 }
 
 // hostOwned puts both router interfaces in host-owned mode. The router's

@@ -64,7 +64,8 @@ type Mode int
 
 const (
 	// ModeAuto tries ModeZeroCopy, then ModeCopy, then ModeSKB, and keeps
-	// the first that the kernel and the device accept.
+	// the first that the kernel and the device accept; on a veth end
+	// of one queue ModeSKB before ModeCopy (see attempts).
 	ModeAuto Mode = iota
 	// ModeZeroCopy binds with XDP_ZEROCOPY and attaches the program in
 	// driver (native) mode: the NIC DMAs straight into pool packets.

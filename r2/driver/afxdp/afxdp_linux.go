@@ -52,6 +52,7 @@ type Driver struct {
 	zc         bool     // bound in zero-copy mode
 	needWakeup bool     // bound with XDP_USE_NEED_WAKEUP (zero-copy only)
 	csumCheck  bool     // complete partial checksums on Rx (Config.CsumCheck)
+	veth       bool     // the interface is a veth end (isVeth)
 	shared     bool     // bound with XDP_SHARED_UMEM to another driver's UMEM
 
 	// The rings, owned by the owner thread. rx has a ring per socket
@@ -227,8 +228,9 @@ func Open(c Config) (*Driver, error) {
 			rx:   c.RxMultiBuf,
 			tx:   c.TxMultiBuf,
 		},
-		csumCheck: c.CsumCheck == CsumOn || c.CsumCheck == CsumAuto && isVeth(c.Ifname),
+		veth:      isVeth(c.Ifname),
 	}
+	d.csumCheck = c.CsumCheck == CsumOn || c.CsumCheck == CsumAuto && d.veth
 	if c.Promisc {
 		if err := d.promisc(); err != nil {
 			d.release()
@@ -303,8 +305,20 @@ type attempt struct {
 	attach []link.XDPAttachFlags
 }
 
-// attempts lists what m allows, best first.
-func attempts(m Mode) []attempt {
+// attempts lists what m allows, best first. On a veth end of one queue
+// (genericFirst), auto takes generic XDP before driver mode: a veth's
+// "native" XDP is no NIC
+// path but its own NAPI instance, which turns the peer's TSO off (every
+// TCP segment then crosses separately: 0.35x the kernel with the hosts'
+// offloads on, against 0.66x in generic mode, which takes the peer's
+// super-frames whole, super_linux.go) and runs a flood's XDP where R2's
+// own transmissions schedule it (a ping beside a 64 B flood: p99 12.9x
+// the kernel, against 1.7x); r2bench, 2026-12-06, README "Performance").
+// Not with several queues: generic XDP takes a veth frame's queue from
+// the sender's transmit queue, one off (skb_get_rx_queue of a queue
+// mapping never recorded as a receive queue), so one queue gets two
+// queues' frames and the last none.
+func attempts(m Mode, genericFirst bool) []attempt {
 	zc := attempt{zc: true, attach: []link.XDPAttachFlags{link.XDPDriverMode}}
 	drv := attempt{attach: []link.XDPAttachFlags{link.XDPDriverMode}}
 	skb := attempt{attach: []link.XDPAttachFlags{link.XDPGenericMode}}
@@ -317,6 +331,9 @@ func attempts(m Mode) []attempt {
 		return []attempt{skb}
 	}
 	both := attempt{attach: []link.XDPAttachFlags{link.XDPDriverMode, link.XDPGenericMode}}
+	if genericFirst {
+		both.attach = []link.XDPAttachFlags{link.XDPGenericMode, link.XDPDriverMode}
+	}
 	return []attempt{zc, both}
 }
 
@@ -335,7 +352,12 @@ func (d *Driver) open() error {
 	}
 	d.prog = prog
 	var errs []error
-	for _, a := range attempts(c.Mode) {
+	genericFirst := false
+	if d.veth {
+		n, err := RxQueues(c.Ifname)
+		genericFirst = err == nil && n == 1
+	}
+	for _, a := range attempts(c.Mode, genericFirst) {
 		what := "copy"
 		if a.zc {
 			what = "zero-copy"

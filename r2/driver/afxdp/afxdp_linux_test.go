@@ -273,7 +273,7 @@ func TestModes(t *testing.T) {
 		mode Mode
 		want string // "" if the mode must fail on veth
 	}{
-		{ModeAuto, ActiveCopyDrv},
+		{ModeAuto, ActiveCopySKB}, // a veth: generic first (attempts)
 		{ModeCopy, ActiveCopyDrv},
 		{ModeSKB, ActiveCopySKB},
 		{ModeZeroCopy, ""},
