@@ -228,7 +228,7 @@ func Open(c Config) (*Driver, error) {
 			rx:   c.RxMultiBuf,
 			tx:   c.TxMultiBuf,
 		},
-		veth:      isVeth(c.Ifname),
+		veth: isVeth(c.Ifname),
 	}
 	d.csumCheck = c.CsumCheck == CsumOn || c.CsumCheck == CsumAuto && d.veth
 	if c.Promisc {
