@@ -120,9 +120,10 @@ func superPassInsns(s superPass, rings int, clock asm.Instruction) asm.Instructi
 }
 
 // superFilter accepts the frames the program passed for queue: marked
-// for mac, longer than maxLen, their ring below rings, and of the queue
-// the program saw them on (skb->queue_mapping is the receive queue plus
-// one, or 0 when none was recorded, which XDP takes for queue 0).
+// for mac, longer than maxLen (less 4: the kernel strips a VLAN tag
+// between the program and the tap), their ring below rings, and of the
+// queue the program saw them on (skb->queue_mapping is the receive queue
+// plus one, or 0 when none was recorded, which XDP takes for queue 0).
 func superFilter(mac [6]byte, maxLen, queue, rings int) []bpf.Instruction {
 	other := uint32(queue + 1) // a second test of the queue, or for queue 0 none recorded
 	if queue == 0 {
@@ -135,7 +136,7 @@ func superFilter(mac [6]byte, maxLen, queue, rings int) []bpf.Instruction {
 		bpf.LoadAbsolute{Off: 1, Size: 1},
 		bpf.JumpIf{Cond: bpf.JumpGreaterOrEqual, Val: uint32(rings), SkipTrue: reject - 4},
 		bpf.LoadExtension{Num: bpf.ExtLen},
-		bpf.JumpIf{Cond: bpf.JumpLessOrEqual, Val: uint32(maxLen), SkipTrue: reject - 6},
+		bpf.JumpIf{Cond: bpf.JumpLessOrEqual, Val: uint32(maxLen - 4), SkipTrue: reject - 6},
 		bpf.LoadExtension{Num: bpf.ExtQueue},
 		bpf.JumpIf{Cond: bpf.JumpEqual, Val: uint32(queue + 1), SkipTrue: accept - 8},
 		bpf.JumpIf{Cond: bpf.JumpEqual, Val: other, SkipTrue: accept - 9},
