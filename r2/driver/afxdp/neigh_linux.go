@@ -55,9 +55,8 @@ var neighFilter = []bpf.Instruction{
 // receive ring so that Recv sees a waiting frame with one load, no
 // system call.
 type neighSock struct {
-	fd      int
+	ringSock
 	ifindex int
-	mem     []byte
 	cur     int              // slot read next
 	copies  counters.Counter // copies handed to the graph
 	errs    counters.Counter // copies dropped: malformed or truncated
@@ -69,7 +68,7 @@ func openNeigh(ifindex int, copies, errs counters.Counter) (_ *neighSock, err er
 	if err != nil {
 		return nil, fmt.Errorf("neighbour socket: %w", err)
 	}
-	s := &neighSock{fd: fd, ifindex: ifindex, copies: copies, errs: errs}
+	s := &neighSock{ringSock: ringSock{fd: fd}, ifindex: ifindex, copies: copies, errs: errs}
 	defer func() {
 		if err != nil {
 			s.close()
@@ -169,7 +168,16 @@ func (s *neighSock) recv(pool *packet.Pool, pkts []*packet.Packet) int {
 }
 
 // close unmaps the ring and closes the socket.
-func (s *neighSock) close() error {
+func (s *neighSock) close() error { return s.ringSock.close() }
+
+// ringSock is an AF_PACKET socket and its mapped receive ring.
+type ringSock struct {
+	fd  int
+	mem []byte
+}
+
+// close unmaps the ring and closes the socket, whatever exists of them.
+func (s *ringSock) close() error {
 	var err error
 	if s.mem != nil {
 		err = unix.Munmap(s.mem)

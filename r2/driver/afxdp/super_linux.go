@@ -156,8 +156,7 @@ type superFrame struct {
 // queue, with a TPACKET_V2 ring whose slots only say that a frame waits
 // (one load, no system call) and the copy path that reads it whole.
 type superSock struct {
-	fd   int
-	mem  []byte
+	ringSock
 	cur  int
 	mac  [6]byte
 	held []superFrame // read, in order, not handed out yet
@@ -175,7 +174,7 @@ func openSuper(ifindex int, mac [6]byte, maxLen, queue, rings int, cnt counters.
 	if err != nil {
 		return nil, fmt.Errorf("super-frame socket: %w", err)
 	}
-	s := &superSock{fd: fd, mac: mac, held: make([]superFrame, 0, superHold), cnt: cnt}
+	s := &superSock{ringSock: ringSock{fd: fd}, mac: mac, held: make([]superFrame, 0, superHold), cnt: cnt}
 	defer func() {
 		if err != nil {
 			s.close()
@@ -315,18 +314,7 @@ func (s *superSock) close() error {
 		f.p.Return()
 	}
 	s.held = s.held[:0]
-	var err error
-	if s.mem != nil {
-		err = unix.Munmap(s.mem)
-		s.mem = nil
-	}
-	if s.fd >= 0 {
-		if e := unix.Close(s.fd); err == nil {
-			err = e
-		}
-		s.fd = -1
-	}
-	return err
+	return s.ringSock.close()
 }
 
 // mergeSuper puts the super-frames waiting in the socket into the batch
