@@ -35,6 +35,17 @@ func IsBroadcast(mac []byte) bool {
 	_ = mac[5]
 	return be.Uint32(mac) == 0xffffffff && be.Uint16(mac[4:]) == 0xffff
 }
+
+// TagBack puts back into an Ethernet frame the 802.1Q tag (tpid, tci) a
+// receiver stripped into metadata: the untagged frame was read into
+// b[4:], so its MAC addresses move to the front and the tag goes between
+// them and the EtherType. b is the tagged frame after.
+func TagBack(b []byte, tpid, tci uint16) {
+	copy(b[:12], b[4:16])
+	be.PutUint16(b[12:], tpid)
+	be.PutUint16(b[14:], tci)
+}
+
 func IsMulticast(mac []byte) bool { return mac[0]&1 == 1 }
 
 // MACEqual compares a MAC in a frame with one held as an array, as two

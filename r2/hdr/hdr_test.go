@@ -129,3 +129,15 @@ func BenchmarkSum1460(b *testing.B) {
 	}
 	_ = s
 }
+
+// TestTagBack: a frame read 4 bytes in gets its MAC addresses in front and
+// the tag between them and the EtherType.
+func TestTagBack(t *testing.T) {
+	b := make([]byte, 4+14+2)
+	copy(b[4:], []byte{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 0x08, 0x00, 0xaa, 0xbb})
+	TagBack(b, 0x88a8, 0x0105)
+	want := []byte{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 0x88, 0xa8, 0x01, 0x05, 0x08, 0x00, 0xaa, 0xbb}
+	if string(b) != string(want) {
+		t.Errorf("TagBack: % x, want % x", b, want)
+	}
+}

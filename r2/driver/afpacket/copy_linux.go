@@ -3,7 +3,6 @@
 package afpacket
 
 import (
-	"encoding/binary"
 	"fmt"
 	"unsafe"
 
@@ -11,6 +10,7 @@ import (
 
 	"github.com/r2go/r2/counters"
 	"github.com/r2go/r2/r2/driver"
+	"github.com/r2go/r2/r2/hdr"
 	"github.com/r2go/r2/r2/packet"
 )
 
@@ -104,9 +104,7 @@ func (c *copyRx) take(pool *packet.Pool, f *frame, o *rxOpts, cnt *driver.Counte
 		if f.status&tpStatusVLANTPIDValid != 0 && f.tpid != 0 {
 			tpid = f.tpid
 		}
-		copy(buf[:12], buf[4:16])
-		binary.BigEndian.PutUint16(buf[12:], tpid)
-		binary.BigEndian.PutUint16(buf[14:], f.tci)
+		hdr.TagBack(buf, tpid, f.tci)
 	}
 	p.SetLen(size)
 	// The header recvmsg wrote describes the frame read (the slot's

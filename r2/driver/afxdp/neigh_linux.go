@@ -64,44 +64,15 @@ type neighSock struct {
 
 // openNeigh opens the socket on ifindex, bound to protocol 0.
 func openNeigh(ifindex int, copies, errs counters.Counter) (_ *neighSock, err error) {
-	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, 0)
+	// The host's own ARP and ND go out too; R2 needs only what arrives
+	// (the ring socket ignores outgoing frames).
+	rs, err := openRingSock("neighbour socket", neighFilter, false, neighFrameSize, neighFrames)
 	if err != nil {
-		return nil, fmt.Errorf("neighbour socket: %w", err)
+		return nil, err
 	}
-	s := &neighSock{ringSock: ringSock{fd: fd}, ifindex: ifindex, copies: copies, errs: errs}
-	defer func() {
-		if err != nil {
-			s.close()
-		}
-	}()
-	prog, err := bpf.Assemble(neighFilter)
-	if err != nil {
-		return nil, fmt.Errorf("neighbour filter: %w", err)
-	}
-	f := make([]unix.SockFilter, len(prog))
-	for i, r := range prog {
-		f[i] = unix.SockFilter{Code: r.Op, Jt: r.Jt, Jf: r.Jf, K: r.K}
-	}
-	if err := unix.SetsockoptSockFprog(fd, unix.SOL_SOCKET, unix.SO_ATTACH_FILTER, &unix.SockFprog{Len: uint16(len(f)), Filter: &f[0]}); err != nil {
-		return nil, fmt.Errorf("neighbour socket: attach filter: %w", err)
-	}
-	// The host's own ARP and ND go out too; R2 needs only what arrives.
-	if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_IGNORE_OUTGOING, 1); err != nil {
-		return nil, fmt.Errorf("neighbour socket: PACKET_IGNORE_OUTGOING: %w", err)
-	}
-	if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_VERSION, unix.TPACKET_V2); err != nil {
-		return nil, fmt.Errorf("neighbour socket: TPACKET_V2: %w", err)
-	}
-	block := max(os.Getpagesize(), neighFrameSize)
-	size := neighFrames * neighFrameSize
-	req := unix.TpacketReq{Block_size: uint32(block), Block_nr: uint32(size / block), Frame_size: neighFrameSize, Frame_nr: neighFrames}
-	if err := unix.SetsockoptTpacketReq(fd, unix.SOL_PACKET, unix.PACKET_RX_RING, &req); err != nil {
-		return nil, fmt.Errorf("neighbour socket: PACKET_RX_RING: %w", err)
-	}
-	if s.mem, err = unix.Mmap(fd, 0, size, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED|unix.MAP_POPULATE); err != nil {
-		return nil, fmt.Errorf("neighbour socket: mmap ring: %w", err)
-	}
+	s := &neighSock{ringSock: rs, ifindex: ifindex, copies: copies, errs: errs}
 	if err := s.listen(false); err != nil {
+		s.close()
 		return nil, err
 	}
 	return s, nil
@@ -174,6 +145,65 @@ func (s *neighSock) close() error { return s.ringSock.close() }
 type ringSock struct {
 	fd  int
 	mem []byte
+}
+
+// openRingSock opens an unbound AF_PACKET socket (what names it in errors)
+// with the classic BPF filter, ignoring the frames the interface sends,
+// and a TPACKET_V2 receive ring of slots slots of slot bytes. With vnet
+// each frame comes with its virtio_net_hdr, and a frame longer than a
+// slot gets the copy path (PACKET_COPY_THRESH: the slot says it waits,
+// recvmsg reads it whole from the socket's queue).
+func openRingSock(what string, filter []bpf.Instruction, vnet bool, slot, slots int) (_ ringSock, err error) {
+	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return ringSock{fd: -1}, fmt.Errorf("%s: %w", what, err)
+	}
+	s := ringSock{fd: fd}
+	defer func() {
+		if err != nil {
+			s.close()
+		}
+	}()
+	prog, err := bpf.Assemble(filter)
+	if err != nil {
+		return s, fmt.Errorf("%s: filter: %w", what, err)
+	}
+	f := make([]unix.SockFilter, len(prog))
+	for i, r := range prog {
+		f[i] = unix.SockFilter{Code: r.Op, Jt: r.Jt, Jf: r.Jf, K: r.K}
+	}
+	type option struct {
+		what string
+		set  func() error
+	}
+	opts := []option{
+		{"attach filter", func() error {
+			return unix.SetsockoptSockFprog(fd, unix.SOL_SOCKET, unix.SO_ATTACH_FILTER, &unix.SockFprog{Len: uint16(len(f)), Filter: &f[0]})
+		}},
+		{"PACKET_IGNORE_OUTGOING", func() error { return unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_IGNORE_OUTGOING, 1) }},
+	}
+	if vnet {
+		// Before the ring: the kernel lays slots out by it.
+		opts = append(opts,
+			option{"PACKET_VNET_HDR", func() error { return unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_VNET_HDR, 1) }},
+			option{"PACKET_COPY_THRESH", func() error { return unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_COPY_THRESH, 1) }})
+	}
+	opts = append(opts, option{"TPACKET_V2", func() error { return unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_VERSION, unix.TPACKET_V2) }})
+	for _, o := range opts {
+		if err := o.set(); err != nil {
+			return s, fmt.Errorf("%s: %s: %w", what, o.what, err)
+		}
+	}
+	block := max(os.Getpagesize(), slot)
+	size := slots * slot
+	req := unix.TpacketReq{Block_size: uint32(block), Block_nr: uint32(size / block), Frame_size: uint32(slot), Frame_nr: uint32(slots)}
+	if err := unix.SetsockoptTpacketReq(fd, unix.SOL_PACKET, unix.PACKET_RX_RING, &req); err != nil {
+		return s, fmt.Errorf("%s: PACKET_RX_RING: %w", what, err)
+	}
+	if s.mem, err = unix.Mmap(fd, 0, size, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED|unix.MAP_POPULATE); err != nil {
+		return s, fmt.Errorf("%s: mmap ring: %w", what, err)
+	}
+	return s, nil
 }
 
 // close unmaps the ring and closes the socket, whatever exists of them.

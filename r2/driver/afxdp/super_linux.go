@@ -6,7 +6,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net"
-	"os"
 	"sync/atomic"
 	"unsafe"
 
@@ -17,6 +16,7 @@ import (
 	"github.com/r2go/r2/counters"
 	"github.com/r2go/r2/r2/driver"
 	"github.com/r2go/r2/r2/driver/vnet"
+	"github.com/r2go/r2/r2/hdr"
 	"github.com/r2go/r2/r2/internal/bpfasm"
 	"github.com/r2go/r2/r2/packet"
 )
@@ -170,52 +170,20 @@ type superSock struct {
 
 // openSuper opens the socket of queue's super-frames on ifindex.
 func openSuper(ifindex int, mac [6]byte, maxLen, queue, rings int, cnt counters.Counter) (_ *superSock, err error) {
-	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, 0)
+	rs, err := openRingSock("super-frame socket", superFilter(mac, maxLen, queue, rings), true, superSlot, superSlots)
 	if err != nil {
-		return nil, fmt.Errorf("super-frame socket: %w", err)
+		return nil, err
 	}
-	s := &superSock{ringSock: ringSock{fd: fd}, mac: mac, held: make([]superFrame, 0, superHold), cnt: cnt}
+	s := &superSock{ringSock: rs, mac: mac, held: make([]superFrame, 0, superHold), cnt: cnt}
+	fd := rs.fd
 	defer func() {
 		if err != nil {
 			s.close()
 		}
 	}()
-	prog, err := bpf.Assemble(superFilter(mac, maxLen, queue, rings))
-	if err != nil {
-		return nil, fmt.Errorf("super-frame filter: %w", err)
-	}
-	f := make([]unix.SockFilter, len(prog))
-	for i, r := range prog {
-		f[i] = unix.SockFilter{Code: r.Op, Jt: r.Jt, Jf: r.Jf, K: r.K}
-	}
-	for _, o := range []struct {
-		what string
-		set  func() error
-	}{
-		{"attach filter", func() error {
-			return unix.SetsockoptSockFprog(fd, unix.SOL_SOCKET, unix.SO_ATTACH_FILTER, &unix.SockFprog{Len: uint16(len(f)), Filter: &f[0]})
-		}},
-		{"PACKET_IGNORE_OUTGOING", func() error { return unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_IGNORE_OUTGOING, 1) }},
-		{"PACKET_VNET_HDR", func() error { return unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_VNET_HDR, 1) }},
-		{"TPACKET_V2", func() error { return unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_VERSION, unix.TPACKET_V2) }},
-		{"PACKET_COPY_THRESH", func() error { return unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_COPY_THRESH, 1) }},
-	} {
-		if err := o.set(); err != nil {
-			return nil, fmt.Errorf("super-frame socket: %s: %w", o.what, err)
-		}
-	}
 	// As AF_PACKET's copy path: forced past rmem_max with CAP_NET_ADMIN.
 	if unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, superRcvBuf) != nil {
 		_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, superRcvBuf)
-	}
-	block := os.Getpagesize()
-	size := superSlots * superSlot
-	req := unix.TpacketReq{Block_size: uint32(block), Block_nr: uint32(size / block), Frame_size: superSlot, Frame_nr: superSlots}
-	if err := unix.SetsockoptTpacketReq(fd, unix.SOL_PACKET, unix.PACKET_RX_RING, &req); err != nil {
-		return nil, fmt.Errorf("super-frame socket: PACKET_RX_RING: %w", err)
-	}
-	if s.mem, err = unix.Mmap(fd, 0, size, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED|unix.MAP_POPULATE); err != nil {
-		return nil, fmt.Errorf("super-frame socket: mmap ring: %w", err)
 	}
 	if err := unix.Bind(fd, &unix.SockaddrLinklayer{Protocol: uint16(bpfasm.NE16(unix.ETH_P_ALL)), Ifindex: ifindex}); err != nil {
 		return nil, fmt.Errorf("super-frame socket: bind: %w", err)
@@ -293,9 +261,7 @@ func (s *superSock) read(p *packet.Packet, h *unix.Tpacket2Hdr, status uint32, c
 		if status&tpStatusVLANTPIDValid != 0 && h.Vlan_tpid != 0 {
 			tpid = h.Vlan_tpid
 		}
-		copy(b[:12], b[4:16])
-		binary.BigEndian.PutUint16(b[12:], tpid)
-		binary.BigEndian.PutUint16(b[14:], h.Vlan_tci)
+		hdr.TagBack(b, tpid, h.Vlan_tci)
 	}
 	p.SetLen(n + tag)
 	f := superFrame{p: p, ring: int(b[1]), stamp: binary.NativeEndian.Uint32(b[2:])}
