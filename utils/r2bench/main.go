@@ -134,6 +134,10 @@ type options struct {
 	// the hosts' receive work is steered to (RPS on h1's and h2's
 	// interfaces).
 	hostRPS string
+	// routerRPS, if not empty, is the CPU mask the router's own receive
+	// work (the kernel router's, or the copy into R2's rings) is steered
+	// to: RPS on the router-side veth ends, in every variant.
+	routerRPS string
 }
 
 const usageText = `usage: r2bench [flags]
@@ -215,6 +219,11 @@ Flags:
                    of the CPU that sends, so without it the hosts' stacks
                    receive R2's frames on R2's forwarding CPU, which no
                    deployment with NICs has (default: none)
+  -router-rps MASK steer the router's receive work to the CPUs of MASK (RPS
+                   on the router-side veth ends, every variant alike): the
+                   kernel router's forwarding, or the copy of each frame
+                   into R2's rings, which otherwise runs on the sender's
+                   CPU, as it runs on a NIC's interrupt CPU (default: none)
   -json FILE       write all results (every sample, notes, errors) as JSON
   -svg FILE        draw the ratios to the kernel as an SVG bar chart
   -h, --help       show this help
@@ -320,6 +329,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.pingFirst, "ping-first", false, "")
 	fs.StringVar(&o.h2Sink, "h2-sink", "tcx", "")
 	fs.StringVar(&o.hostRPS, "host-rps", "", "")
+	fs.StringVar(&o.routerRPS, "router-rps", "", "")
 	fs.StringVar(&o.jsonPath, "json", "", "")
 	fs.StringVar(&o.svgPath, "svg", "", "")
 	if err := fs.Parse(args); err != nil {
@@ -371,6 +381,11 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	if o.hostRPS != "" {
 		if m, err := strconv.ParseUint(o.hostRPS, 16, 64); err != nil || m == 0 {
 			return o, fmt.Errorf("%w: -host-rps %q: want a CPU mask in hex, not 0 (1 is CPU 0)", errUsage, o.hostRPS)
+		}
+	}
+	if o.routerRPS != "" {
+		if m, err := strconv.ParseUint(o.routerRPS, 16, 64); err != nil || m == 0 {
+			return o, fmt.Errorf("%w: -router-rps %q: want a CPU mask in hex, not 0 (2 is CPU 1)", errUsage, o.routerRPS)
 		}
 	}
 	if o.tableLimit < 0 {

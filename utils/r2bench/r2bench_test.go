@@ -169,6 +169,8 @@ func TestUsageErrors(t *testing.T) {
 		{"-h2-sink", "nic"},
 		{"-host-rps", "0"},
 		{"-host-rps", "cpu0"},
+		{"-router-rps", "0"},
+		{"-router-rps", "x2"},
 		{"-json", ""},
 		{"-nosuchflag"},
 		{"extra"},
@@ -228,6 +230,11 @@ func TestParseFlags(t *testing.T) {
 		t.Errorf("-host-rps 1: %q, %v", o.hostRPS, err)
 	} else if r, out := reportOf(o); r.Options.HostRPS != "1" || !strings.Contains(out, "-host-rps") {
 		t.Errorf("-host-rps: the report does not say so:\n%s", out)
+	}
+	if o, err := parseFlags([]string{"-router-rps", "2"}, io.Discard); err != nil || o.routerRPS != "2" {
+		t.Errorf("-router-rps 2: %q, %v", o.routerRPS, err)
+	} else if r, out := reportOf(o); r.Options.RouterRPS != "2" || !strings.Contains(out, "-router-rps") {
+		t.Errorf("-router-rps: the report does not say so:\n%s", out)
 	}
 	o, err = parseFlags([]string{"-short", "-rounds", "3", "-duration", "2s"}, io.Discard)
 	if err != nil || o.rounds != 3 || o.duration != 2*time.Second || len(o.only) != len(allMeasurements) {

@@ -57,6 +57,7 @@ type reportOptions struct {
 	FloodProto string   `json:"flood_proto,omitempty"`
 	PingFirst  bool     `json:"ping_first,omitempty"`
 	HostRPS    string   `json:"host_rps,omitempty"`
+	RouterRPS  string   `json:"router_rps,omitempty"`
 }
 
 // measResult is one measurement's results for every variant.
@@ -95,7 +96,7 @@ type stats struct {
 
 func newReport(o options, defs map[string]*measDef) *report {
 	r := &report{Tool: "r2bench", Variants: o.variants, index: map[string]int{},
-		Options: reportOptions{Rounds: o.rounds, Duration: o.duration.String(), Short: o.short, Only: o.only, TableLimit: o.tableLimit, MTU: o.mtu, H2Sink: o.h2Sink, FloodFlows: o.floodFlows, FloodProto: o.floodProto, PingFirst: o.pingFirst, HostRPS: o.hostRPS}}
+		Options: reportOptions{Rounds: o.rounds, Duration: o.duration.String(), Short: o.short, Only: o.only, TableLimit: o.tableLimit, MTU: o.mtu, H2Sink: o.h2Sink, FloodFlows: o.floodFlows, FloodProto: o.floodProto, PingFirst: o.pingFirst, HostRPS: o.hostRPS, RouterRPS: o.routerRPS}}
 	for _, id := range o.only {
 		d := defs[id]
 		mr := &measResult{ID: id, Title: d.Title, Metrics: d.Metrics, Variants: map[string]*variantResult{}}
@@ -279,6 +280,9 @@ func printTable(w io.Writer, r *report) {
 	}
 	if r.Options.HostRPS != "" {
 		fmt.Fprintf(w, "The hosts' receive work is steered to CPU mask %s (-host-rps), not left on the sending CPU.\n", r.Options.HostRPS)
+	}
+	if r.Options.RouterRPS != "" {
+		fmt.Fprintf(w, "The router's receive work is steered to CPU mask %s (-router-rps), not left on the sending CPU.\n", r.Options.RouterRPS)
 	}
 	switch r.Options.H2Sink {
 	case "tcx":

@@ -158,6 +158,14 @@ func (b *bench) newSetup(round int, g *group, variant string) (*setup, error) {
 			}
 		}
 	}
+	if b.o.routerRPS != "" {
+		for _, ifname := range []string{tp.RouterIfA, tp.RouterIfB} {
+			if err := tp.SteerRx(tp.RouterNSName, ifname, b.o.routerRPS); err != nil {
+				s.close()
+				return nil, fmt.Errorf("-router-rps: %w", err)
+			}
+		}
+	}
 	if err := s.configure(); err != nil {
 		s.close()
 		return nil, err
