@@ -124,6 +124,9 @@ func (s *setup) configureFollow() error {
 	if s.variant == variantAFPacketRT {
 		f.RTPriority = rtPriority
 	}
+	if s.variant == variantAFPacketCtl {
+		f.ControlCPUs = b.controlCPUs(f)
+	}
 	s.info.Instance, s.info.R2Args = inst, f.args()
 	d, err := startDaemon(b.ctx, b.cleanup, b.bins, inst, f)
 	if err != nil {

@@ -163,6 +163,9 @@ Flags:
                    afpacket-novnet: AF_PACKET without vnet headers;
                    afpacket-rt: AF_PACKET, threads under SCHED_FIFO
                    (r2 -rt-priority 60);
+                   afpacket-ctl: AF_PACKET, every other thread of r2 (API,
+                   garbage collector, route loads) pinned to the
+                   generators' CPU (r2 -control-cpus);
                    afxdp-host: AF_XDP with the interfaces host-owned, the
                    hosts given the router's MACs statically;
                    afxdp-skb: AF_XDP with the program in generic XDP
@@ -246,7 +249,7 @@ var measurementGroups = map[string][]string{
 }
 
 // variant IDs in the order they are reported.
-var allVariants = []string{variantKernel, variantAFPacket, variantAFPacketNoVnet, variantAFPacketRT, variantAFPacketBase, variantAFXDP, variantAFXDPHost, variantAFXDPSKB, variantAFXDPDrv, variantAFXDPBase}
+var allVariants = []string{variantKernel, variantAFPacket, variantAFPacketNoVnet, variantAFPacketRT, variantAFPacketCtl, variantAFPacketBase, variantAFXDP, variantAFXDPHost, variantAFXDPSKB, variantAFXDPDrv, variantAFXDPBase}
 
 // defaultVariants are measured unless -variants says otherwise.
 var defaultVariants = []string{variantKernel, variantAFPacket, variantAFXDP}
@@ -261,6 +264,10 @@ const (
 	// variantAFPacketRT is AF_PACKET with the forwarding threads under
 	// SCHED_FIFO (r2 -rt-priority).
 	variantAFPacketRT = "afpacket-rt"
+	// variantAFPacketCtl is AF_PACKET with every thread but the forwarding
+	// ones pinned to the generators' CPU (r2 -control-cpus), so that route
+	// loads and the garbage collector keep off the forwarding CPU.
+	variantAFPacketCtl = "afpacket-ctl"
 	// variantAFXDPHost is AF_XDP with both interfaces host-owned (the XDP
 	// program classifies every frame), to measure what that costs.
 	variantAFXDPHost = "afxdp-host"
@@ -291,6 +298,7 @@ var variantTitles = map[string]string{
 
 	variantAFPacketNoVnet: "R2 AF_PACKET no vnet",
 	variantAFPacketRT:     "R2 AF_PACKET SCHED_FIFO",
+	variantAFPacketCtl:    "R2 AF_PACKET control CPU apart",
 	variantAFXDPHost:      "R2 AF_XDP host-owned",
 	variantAFXDPSKB:       "R2 AF_XDP generic",
 	variantAFXDPDrv:       "R2 AF_XDP driver",

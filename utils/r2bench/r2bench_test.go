@@ -474,3 +474,29 @@ func TestXDPModeVariant(t *testing.T) {
 		t.Errorf("args %q name a mode", args)
 	}
 }
+
+// TestControlCPUsVariant: afpacket-ctl runs R2 on AF_PACKET with
+// -control-cpus on the generators' CPU when the forwarding threads are
+// pinned, and passes none otherwise (r2 refuses control CPUs alone).
+func TestControlCPUsVariant(t *testing.T) {
+	o, err := parseFlags([]string{"-variants", "kernel,afpacket-ctl"}, io.Discard)
+	if err != nil || strings.Join(o.variants, ",") != "kernel,afpacket-ctl" {
+		t.Fatalf("-variants kernel,afpacket-ctl: %v, %v", o.variants, err)
+	}
+	if isXDP(variantAFPacketCtl) || variantTitles[variantAFPacketCtl] == "" {
+		t.Errorf("afpacket-ctl: isXDP %v, title %q", isXDP(variantAFPacketCtl), variantTitles[variantAFPacketCtl])
+	}
+	b := &bench{genCPU: 0, fwdCPU: 1}
+	if got := b.controlCPUs(r2Flags{Threads: 1, CPUs: "1"}); got != "0" {
+		t.Errorf("control CPUs beside forwarding CPU 1: %q, want 0", got)
+	}
+	if got := b.controlCPUs(r2Flags{Threads: 1}); got != "" {
+		t.Errorf("control CPUs without pinned forwarding threads: %q, want none", got)
+	}
+	if args := strings.Join(r2Flags{Threads: 1, CPUs: "1", ControlCPUs: "0"}.args(), " "); !strings.Contains(args, "-cpus 1 -control-cpus 0") {
+		t.Errorf("args %q lack -control-cpus 0", args)
+	}
+	if args := strings.Join(r2Flags{Threads: 1, CPUs: "1"}.args(), " "); strings.Contains(args, "control-cpus") {
+		t.Errorf("args %q name control CPUs", args)
+	}
+}

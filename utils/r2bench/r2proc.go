@@ -144,6 +144,8 @@ type r2Flags struct {
 	Driver   string // -driver, "" for the default
 	// RTPriority is -rt-priority (0: not given).
 	RTPriority int
+	// ControlCPUs is -control-cpus ("" for none).
+	ControlCPUs string
 	// XDPMode is -afxdp-mode ("" for the default).
 	XDPMode string
 	// NetNS runs the daemon in that network namespace (ip netns exec,
@@ -164,6 +166,9 @@ func (f r2Flags) args() []string {
 	}
 	if f.RTPriority > 0 {
 		a = append(a, "-rt-priority", strconv.Itoa(f.RTPriority))
+	}
+	if f.ControlCPUs != "" {
+		a = append(a, "-control-cpus", f.ControlCPUs)
 	}
 	if f.Driver != "" {
 		a = append(a, "-driver", f.Driver)

@@ -110,6 +110,17 @@ type setupInfo struct {
 	Error    string            `json:"error,omitempty"`
 }
 
+// controlCPUs is the -control-cpus of the afpacket-ctl variant for daemon
+// flags f: the generators' CPU, which a single forwarding thread does not
+// use; "" when the forwarding threads are not pinned (one CPU), since r2
+// refuses control CPUs without forwarding ones.
+func (b *bench) controlCPUs(f r2Flags) string {
+	if f.CPUs == "" {
+		return ""
+	}
+	return strconv.Itoa(b.genCPU)
+}
+
 // r2flags returns the daemon flags for g.
 func (b *bench) r2flags(g *group) r2Flags {
 	f := r2Flags{Threads: g.threads, BusyPoll: g.busyPoll}
@@ -219,6 +230,9 @@ func (s *setup) configure() error {
 	if s.variant == variantAFPacketRT {
 		f.RTPriority = rtPriority
 	}
+	if s.variant == variantAFPacketCtl {
+		f.ControlCPUs = s.b.controlCPUs(f)
+	}
 	s.info.Instance, s.info.R2Args = inst, f.args()
 	bins := s.b.bins
 	if isBase(s.variant) {
@@ -294,7 +308,7 @@ func (s *setup) checkDrivers() error {
 		}
 		s.info.Drivers[n], s.info.Threads[n] = i.Driver, i.Thread
 	}
-	want := map[string]string{variantAFPacket: "afpacket", variantAFPacketNoVnet: "afpacket", variantAFPacketRT: "afpacket", variantAFPacketBase: "afpacket", variantAFXDP: "afxdp", variantAFXDPHost: "afxdp", variantAFXDPSKB: "afxdp", variantAFXDPDrv: "afxdp", variantAFXDPBase: "afxdp"}[s.variant]
+	want := map[string]string{variantAFPacket: "afpacket", variantAFPacketNoVnet: "afpacket", variantAFPacketRT: "afpacket", variantAFPacketCtl: "afpacket", variantAFPacketBase: "afpacket", variantAFXDP: "afxdp", variantAFXDPHost: "afxdp", variantAFXDPSKB: "afxdp", variantAFXDPDrv: "afxdp", variantAFXDPBase: "afxdp"}[s.variant]
 	for n, drv := range s.info.Drivers {
 		if drv == want {
 			continue
