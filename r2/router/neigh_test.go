@@ -12,9 +12,12 @@ import (
 	"testing"
 	"time"
 
+	ipv4fwd "github.com/r2go/r2/gnodes/layer3/ipv4/fwd"
 	"github.com/r2go/r2/r2/ctl"
+	"github.com/r2go/r2/r2/engine"
 	"github.com/r2go/r2/r2/hdr"
 	"github.com/r2go/r2/r2/msg"
+	"github.com/r2go/r2/r2/names"
 )
 
 var (
@@ -258,7 +261,7 @@ func TestECMPNeighbourFailover(t *testing.T) {
 		}
 		time.Sleep(time.Millisecond)
 	}
-	t.Logf("usable again %v after its answer", time.Since(back).Round(time.Microsecond))
+	t.Logf("usable again %v after its answer; failed next hops: %s", time.Since(back).Round(time.Microsecond), r.failedViews("if1"))
 	// Every flow back where it was before the failure. Seen once in CI
 	// (-race, loaded machine): 10 of the silent next hop's 35 flows still
 	// on the failover member in the first send after recovery; so a
@@ -280,12 +283,42 @@ func TestECMPNeighbourFailover(t *testing.T) {
 		if len(wrong) == 0 {
 			break
 		}
-		t.Logf("after recovery, send %d: %d flows elsewhere, first: %s", try, len(wrong), wrong[0])
+		t.Logf("after recovery, send %d: %d flows elsewhere, first: %s; failed next hops: %s", try, len(wrong), wrong[0], r.failedViews("if1"))
 	}
 	for _, w := range wrong {
 		t.Errorf("after recovery: %s", w)
 	}
 	checkNoLeak(t, r.e)
+}
+
+// failedViews describes interface ifname's failed next hops as the control
+// side lists them and as each thread's IPv4Fwd applied them, so that a
+// failover test that finds flows elsewhere says whose view was behind.
+func (r *rig) failedViews(ifname string) string {
+	r.e.mu.Lock()
+	views := []string{fmt.Sprintf("control %v", r.e.intfs.ByName(ifname).FailedNextHops)}
+	r.e.mu.Unlock()
+	eng := r.e.Engine()
+	for i := 0; i < eng.Threads(); i++ {
+		var v string
+		err := eng.OnThread(i, func(th *engine.Thread) {
+			n, ok := th.Graph().Node(names.IPv4Fwd).(*ipv4fwd.Node)
+			if !ok {
+				v = "no IPv4Fwd"
+				return
+			}
+			if in := n.Interfaces().ByName(ifname); in != nil {
+				v = fmt.Sprint(in.FailedNextHops)
+			} else {
+				v = "no " + ifname
+			}
+		})
+		if err != nil {
+			v = err.Error()
+		}
+		views = append(views, fmt.Sprintf("thread %d %s", i, v))
+	}
+	return strings.Join(views, ", ")
 }
 
 // TestFailedReportRules: what the control side makes of the threads'

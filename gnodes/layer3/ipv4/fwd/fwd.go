@@ -112,6 +112,10 @@ func (n *Node) Control(m msg.Msg) {
 	}
 }
 
+// Interfaces is the interface snapshot the node forwards with: only from
+// the node's own thread (engine.OnThread), to see what it has applied.
+func (n *Node) Interfaces() *fwd.Interfaces { return n.intfs }
+
 // Dispatch implements graph.Node.
 func (n *Node) Dispatch(d *graph.Dispatch) {
 	t := n.table
