@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/r2go/r2/counters"
@@ -48,15 +49,25 @@ func opener(name string, calls *[]string, err error, d driver.Driver) driver.Ope
 	}
 }
 
+// registryCalls records which fake drivers opened; registerFakes puts the
+// fakes in the process-wide registry once, so that TestRegistry can run
+// again (-count) without registering a name twice.
+var (
+	registryCalls []string
+	registerFakes sync.Once
+)
+
 func TestRegistry(t *testing.T) {
-	var calls []string
+	calls := &registryCalls
 	refused := errors.New("refused by the kernel")
-	driver.Register("t-slow", driver.Registration{Open: opener("t-slow", &calls, nil, &fake{kind: "t-slow"})})
-	driver.Register("t-fast", driver.Registration{Open: opener("t-fast", &calls, refused, nil), Fallback: "t-slow"})
-	driver.Register("t-mode", driver.Registration{Open: opener("t-mode", &calls, nil, &fakeMode{fake{kind: "t-mode"}})})
-	driver.Register("t-loop1", driver.Registration{Open: opener("t-loop1", &calls, refused, nil), Fallback: "t-loop2"})
-	driver.Register("t-loop2", driver.Registration{Open: opener("t-loop2", &calls, errors.New("loop2 failed"), nil), Fallback: "t-loop1"})
-	driver.Register("t-lost", driver.Registration{Open: opener("t-lost", &calls, refused, nil), Fallback: "t-none"})
+	registerFakes.Do(func() {
+		driver.Register("t-slow", driver.Registration{Open: opener("t-slow", calls, nil, &fake{kind: "t-slow"})})
+		driver.Register("t-fast", driver.Registration{Open: opener("t-fast", calls, refused, nil), Fallback: "t-slow"})
+		driver.Register("t-mode", driver.Registration{Open: opener("t-mode", calls, nil, &fakeMode{fake{kind: "t-mode"}})})
+		driver.Register("t-loop1", driver.Registration{Open: opener("t-loop1", calls, refused, nil), Fallback: "t-loop2"})
+		driver.Register("t-loop2", driver.Registration{Open: opener("t-loop2", calls, errors.New("loop2 failed"), nil), Fallback: "t-loop1"})
+		driver.Register("t-lost", driver.Registration{Open: opener("t-lost", calls, refused, nil), Fallback: "t-none"})
+	})
 
 	got := driver.Names()
 	if !slices.IsSorted(got) {
@@ -97,7 +108,7 @@ func TestRegistry(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer reg.Close()
-			calls = nil
+			*calls = nil
 			var log strings.Builder
 			d, err := driver.Open(tt.driver, driver.OpenArgs{Ifname: "if0", Registry: reg, Thread: 0, Node: names.IfNode("if0"),
 				Logf: func(f string, args ...any) { fmt.Fprintf(&log, f+"\n", args...) }})
@@ -110,8 +121,8 @@ func TestRegistry(t *testing.T) {
 			if tt.driver == "t-none" && !errors.Is(err, driver.ErrUnknown) {
 				t.Errorf("error %v does not wrap ErrUnknown", err)
 			}
-			if !slices.Equal(calls, tt.wantCalls) {
-				t.Errorf("opened %q, want %q", calls, tt.wantCalls)
+			if !slices.Equal(*calls, tt.wantCalls) {
+				t.Errorf("opened %q, want %q", *calls, tt.wantCalls)
 			}
 			if !strings.Contains(log.String(), tt.wantLog) {
 				t.Errorf("log %q lacks %q", log.String(), tt.wantLog)
@@ -136,7 +147,9 @@ func TestRegistry(t *testing.T) {
 
 func TestRegisterRefusesDuplicatesAndBlanks(t *testing.T) {
 	open := func(driver.OpenArgs) (driver.Driver, error) { return &fake{}, nil }
-	driver.Register("t-dup", driver.Registration{Open: open})
+	if _, ok := driver.Lookup("t-dup"); !ok { // registered by an earlier run (-count)
+		driver.Register("t-dup", driver.Registration{Open: open})
+	}
 	for _, tt := range []struct {
 		name string
 		reg  func()
@@ -156,16 +169,25 @@ func TestRegisterRefusesDuplicatesAndBlanks(t *testing.T) {
 	}
 }
 
+// privateArgs is what the t-private driver was last opened with.
+var privateArgs driver.OpenArgs
+
 // Without a registry the driver counts privately: Open leaves Counters
 // zero and OpenArgs.Counter returns the zero Counter.
 func TestOpenWithoutRegistry(t *testing.T) {
-	var got driver.OpenArgs
-	driver.Register("t-private", driver.Registration{Open: func(a driver.OpenArgs) (driver.Driver, error) {
-		got = a
-		return &fake{}, nil
-	}})
+	got := &privateArgs
+	*got = driver.OpenArgs{}
+	if _, ok := driver.Lookup("t-private"); !ok { // registered by an earlier run (-count)
+		driver.Register("t-private", driver.Registration{Open: func(a driver.OpenArgs) (driver.Driver, error) {
+			privateArgs = a
+			return &fake{}, nil
+		}})
+	}
 	if _, err := driver.Open("t-private", driver.OpenArgs{Ifname: "if0"}); err != nil {
 		t.Fatal(err)
+	}
+	if got.Ifname != "if0" {
+		t.Fatalf("the driver was opened with %+v", *got)
 	}
 	if got.Counters.RxErrors.Valid() || got.Counter(driver.DrvTxCopies).Valid() {
 		t.Error("counters allocated without a registry")
