@@ -32,7 +32,21 @@ func find(name string) (Decl, bool) {
 	return Decl{}, false
 }
 
+// forgetAfter removes the declarations and replacements of names when t
+// ends, so that the test can run again in the same process (-count).
+func forgetAfter(t *testing.T, names ...string) {
+	t.Cleanup(func() {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, n := range names {
+			delete(builtin, n)
+			delete(replaced, n)
+		}
+	})
+}
+
 func TestReplaceWinsWhateverTheOrder(t *testing.T) {
+	forgetAfter(t, "T1", "T2", "T3")
 	// Replacement registered before the built-in (init order between
 	// packages is not something an extension controls).
 	repl := perGraph("T1")
@@ -58,6 +72,7 @@ func TestReplaceWinsWhateverTheOrder(t *testing.T) {
 }
 
 func TestMalformedAndDuplicatePanic(t *testing.T) {
+	forgetAfter(t, "M5", "M6")
 	for _, tc := range []struct {
 		name string
 		do   func()
@@ -100,6 +115,7 @@ func toString(v any) string {
 }
 
 func TestScopesAndIntercepts(t *testing.T) {
+	forgetAfter(t, "S-a", "S-b", "S-if")
 	a := perGraph("S-a")
 	a.Before = "S-target"
 	b := perGraph("S-b")
