@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -52,11 +53,17 @@ func tcpTransferInOrder(t *testing.T, tp *topo.Topology, n int, atH1 bool) {
 	}
 	sent := startTcpdump(t, inNS, inIf, filepath.Join(dir, "in.pcap"), filter)
 	recv := startTcpdump(t, tp.H2NS, tp.H2If, filepath.Join(dir, "h2.pcap"), filter)
+	before := tcpCounters(t, tp.H1NS)
 	tcpTransfer(t, tp, n)
+	after := tcpCounters(t, tp.H1NS)
 	sentIDs := sent.stop(t)
 	recvIDs := recv.stop(t)
 	late, common := lateArrivals(sentIDs, recvIDs)
 	t.Logf("TCP order: %d segments captured on their way to R2, %d at h2, %d in both, %d arrived after a later one", len(sentIDs), len(recvIDs), common, late)
+	// Retransmissions (loss) and timeouts that gave the flow a new hash,
+	// and with it maybe another queue: what to look at first when the
+	// order check fails.
+	t.Logf("h1 during the transfer: %s", tcpCounterDelta(before, after, "Tcp:RetransSegs", "TcpExt:TCPTimeouts", "TcpExt:TcpTimeoutRehash", "TcpExt:TcpDuplicateDataRehash"))
 	if common < len(recvIDs)/2 {
 		t.Fatalf("captures hardly overlap (%d of %d segments at h2 seen reaching R2): nothing to compare", common, len(recvIDs))
 	}
@@ -282,4 +289,48 @@ func TestAFXDPSendOrder(t *testing.T) {
 	if whole == 0 || held == 0 {
 		t.Errorf("drv_tx_vnet %d, drv_tx_order_held %d: want both paths used and frames kept behind the shaped socket (else nothing was tested)", whole, held)
 	}
+}
+
+// tcpCounters reads the TCP counters of namespace ns (/proc/net/snmp and
+// /proc/net/netstat as a process in ns sees them), keyed "Tcp:RetransSegs",
+// "TcpExt:TCPTimeouts" and so on.
+func tcpCounters(t *testing.T, ns string) map[string]uint64 {
+	t.Helper()
+	out, err := exec.Command("ip", "netns", "exec", ns, "cat", "/proc/net/snmp", "/proc/net/netstat").Output()
+	if err != nil {
+		t.Fatalf("TCP counters of %s: %v", ns, err)
+	}
+	c := map[string]uint64{}
+	lines := strings.Split(string(out), "\n")
+	// Each group is a line of names and a line of values, both starting
+	// with the group's name.
+	for i := 0; i+1 < len(lines); i++ {
+		names, values := strings.Fields(lines[i]), strings.Fields(lines[i+1])
+		if len(names) < 2 || len(names) != len(values) || names[0] != values[0] {
+			continue
+		}
+		group := strings.TrimSuffix(names[0], ":")
+		for j := 1; j < len(names); j++ {
+			if v, err := strconv.ParseUint(values[j], 10, 64); err == nil {
+				c[group+":"+names[j]] = v
+			}
+		}
+		i++
+	}
+	return c
+}
+
+// tcpCounterDelta says how much each of the named counters grew from
+// before to after, "name +n" each; a counter this kernel lacks is "name ?".
+func tcpCounterDelta(before, after map[string]uint64, names ...string) string {
+	parts := make([]string, 0, len(names))
+	for _, n := range names {
+		a, ok := after[n]
+		if !ok {
+			parts = append(parts, n+" ?")
+			continue
+		}
+		parts = append(parts, fmt.Sprintf("%s +%d", n, a-before[n]))
+	}
+	return strings.Join(parts, ", ")
 }

@@ -228,7 +228,9 @@
 // longest a frame waits in its ring, which the shedder bounds under a
 // standing queue (rx_shed_us, 1 ms): a thread kept off its CPU longer
 // than the gap may still see a flow's frame moved ahead of an older one
-// waiting in its previous ring. With several drivers (threads) in the
+// waiting in its previous ring. (AF_XDP's program checks how far the
+// driver has read the ring before it moves a flow, by the stamps its
+// frames carry; frames here carry none of the program's clock.) With several drivers (threads) in the
 // group (Config.Members) the program picks the driver by a hash alone, so
 // a flow never changes thread, and the ring there as above. That hash is
 // symmetric (addresses and ports combined so that swapping source and

@@ -343,7 +343,7 @@ func steerInsns(m *ebpf.Map, rings, members int, gap time.Duration, gate bpfasm.
 		add(asm.Mul.Imm(asm.R6, int32(rings)))
 	}
 	add(asm.And.Imm(asm.R7, bpfasm.SteerBuckets-1))
-	add(bpfasm.SteerBucket("steer", ldMap, int32(gap.Nanoseconds()), gate, stKey, 0)...)
+	add(bpfasm.SteerBucket("steer", ldMap, int32(gap.Nanoseconds()), gate, stKey, 0, nil)...)
 	if members > 1 {
 		add(asm.Add.Reg(asm.R0, asm.R6))
 	}

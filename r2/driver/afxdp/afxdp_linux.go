@@ -86,6 +86,9 @@ type Driver struct {
 	prog   *ifProg // the interface's program, shared with its other queues' drivers
 	group  *umemGroup
 	promFd int // AF_PACKET socket holding promiscuous mode, or -1
+	// readMarks are the read marks of the driver's rings, ring i's at i
+	// (readmark_linux.go); nil without light-flow steering.
+	readMarks []uint64
 
 	// Host-owned mode (hostowned_linux.go): the classifier program,
 	// built at the first SetHostOwned(true), whether it runs (under mu),
@@ -351,6 +354,7 @@ func (d *Driver) open() error {
 		return fmt.Errorf("%w: %w", ErrUnsupported, err)
 	}
 	d.prog = prog
+	d.readMarks = prog.read.of(c.Queue, c.RxRings)
 	var errs []error
 	genericFirst := false
 	if d.veth {
@@ -730,6 +734,7 @@ func (d *Driver) release() error {
 			err = fmt.Errorf("af_xdp %s: detach XDP program: %w", d.cfg.Ifname, e)
 		}
 		d.prog = nil
+		d.readMarks = nil
 	}
 	if d.host != nil {
 		if e := d.host.close(); e != nil && err == nil {

@@ -35,11 +35,12 @@ import (
 // (bpfasm.SteerBucket, as AF_PACKET's fanout program does): ring 0 of the
 // queue for a flow whose frames come at least the gap apart, one of rings
 // 1 to K-1 by the hash for every other flow, and a flow changes ring only
-// across a gap (or once after a dense run in ring 0); ring 0 is gated
-// (ring0Gate, as on AF_PACKET). A queue's rings are
-// one thread's, so this holds with any number of threads. The gap is
-// measured when the program runs (in the device's NAPI poll), which a
-// stalled poll delays for every flow alike.
+// across a gap (or once after a dense run in ring 0), and only once the
+// driver has read its last frame from the ring it leaves (read marks,
+// readmark_linux.go); ring 0 is gated (ring0Gate, as on AF_PACKET). A
+// queue's rings are one thread's, so this holds with any number of
+// threads. The gap is measured when the program runs (in the device's
+// NAPI poll), which a stalled poll delays for every flow alike.
 
 // flowRedirect is the program's last part: with R6 holding the context,
 // R7 data and R8 data_end, it redirects to XSKMAP slot
@@ -161,7 +162,7 @@ func flowRedirect(sym string, rings int, seed uint32, loadXsks asm.Instruction, 
 			asm.Mod.Imm32(asm.R8, int32(rings-1)),
 			asm.Add.Imm32(asm.R8, 1),
 		)
-		add(bpfasm.SteerBucket("fh_steer", steer.loadMap, steer.gapNs, ring0Gate, steerKeySlot, steerNowSlot)...)
+		add(bpfasm.SteerBucket("fh_steer", steer.loadMap, steer.gapNs, ring0Gate, steerKeySlot, steerNowSlot, steer.readCheck(rings))...)
 		add(asm.Mov.Reg32(asm.R9, asm.R0))
 		nowSlot = steerNowSlot // the stamp takes steering's clock reading
 	}
@@ -179,23 +180,44 @@ var ring0Gate = bpfasm.DefaultSteerGate
 
 // steering is light-flow steering's part of a redirect program: the
 // instruction that loads its bucket map (bpfasm.SteerMapSpec) into R1,
-// and the gap.
+// the gap, and the instruction that loads the rings' read marks
+// (readMarks) into R1 (none: no read check).
 type steering struct {
-	loadMap asm.Instruction
-	gapNs   int32
+	loadMap  asm.Instruction
+	gapNs    int32
+	loadRead *asm.Instruction
+}
+
+// readCheck is the steering's bpfasm.SteerRead, with rings per queue: the
+// frame's queue's first slot is ctx->rx_queue_index * rings, as in the
+// XSKMAP. nil without read marks.
+func (s *steering) readCheck(rings int) *bpfasm.SteerRead {
+	if s.loadRead == nil {
+		return nil
+	}
+	return &bpfasm.SteerRead{
+		LoadMap: *s.loadRead,
+		Base: asm.Instructions{
+			asm.LoadMem(asm.R3, asm.R6, xdpMdRxQueueIndex, asm.Word),
+			asm.Mul.Imm32(asm.R3, int32(rings)),
+		},
+		Slot: steerReadSlot,
+	}
 }
 
 // Stack slots of steering, below those the host-owned classifier's
 // lookups use: the bucket's key, and the clock's reading, which the stamp
 // takes from there (a second bpf_ktime_get_ns would cost ~30 ns a frame).
 const (
-	steerKeySlot = -24
-	steerNowSlot = -32
+	steerKeySlot  = -24
+	steerNowSlot  = -32
+	steerReadSlot = -56 // 16 bytes, below stampKeySlot
 )
 
-// steerWith is the steering of a program with bucket map m and gap; nil
-// (no steering) if m is nil.
-func steerWith(m *ebpf.Map, gap time.Duration) (*steering, error) {
+// steerWith is the steering of a program with bucket map m, gap and the
+// rings' read marks read (nil: no read check); nil (no steering) if m is
+// nil.
+func steerWith(m *ebpf.Map, gap time.Duration, read *ebpf.Map) (*steering, error) {
 	if m == nil {
 		return nil, nil
 	}
@@ -203,7 +225,15 @@ func steerWith(m *ebpf.Map, gap time.Duration) (*steering, error) {
 	if err := ld.AssociateMap(m); err != nil {
 		return nil, err
 	}
-	return &steering{loadMap: ld, gapNs: int32(gap.Nanoseconds())}, nil
+	s := &steering{loadMap: ld, gapNs: int32(gap.Nanoseconds())}
+	if read != nil {
+		lr := asm.LoadMapPtr(asm.R1, 0)
+		if err := lr.AssociateMap(read); err != nil {
+			return nil, err
+		}
+		s.loadRead = &lr
+	}
+	return s, nil
 }
 
 // stampLen is the stamp the program puts before each frame it redirects:

@@ -185,7 +185,7 @@ func newHostProg(x *xdpProg, flags uint32) (_ *hostProg, err error) {
 	add(bpfasm.LookupIPv6("v6lookup", asm.R7, ip6DstOff, ld6)...)
 	add(asm.JNE.Imm(asm.R0, 0, "pass"))
 	// Everything else: to R2, as the plain program does.
-	steer, err := steerWith(x.steer, x.gap)
+	steer, err := steerWith(x.steer, x.gap, x.readMap())
 	if err != nil {
 		return nil, err
 	}

@@ -40,6 +40,9 @@ type xdpProg struct {
 	// shared with the host-owned classifier; nil without steering.
 	steer *ebpf.Map
 	gap   time.Duration
+	// read is the rings' read marks (readmark_linux.go); nil without
+	// steering.
+	read *readMarks
 	// pass passes super-frames to the stack (super_linux.go).
 	pass superPass
 	prog *ebpf.Program
@@ -82,8 +85,11 @@ func newRedirectProg(queues, rings int, gap time.Duration, flags uint32, pass su
 			return nil, fmt.Errorf("steering map: %w", err)
 		}
 		x.gap = gap
+		if x.read, err = newReadMarks(queues * rings); err != nil {
+			return nil, err
+		}
 	}
-	steer, err := steerWith(x.steer, gap)
+	steer, err := steerWith(x.steer, gap, x.readMap())
 	if err != nil {
 		return nil, err
 	}
@@ -151,7 +157,18 @@ func (x *xdpProg) close() error {
 	if x.steer != nil {
 		err = errors.Join(err, x.steer.Close())
 	}
+	if x.read != nil {
+		err = errors.Join(err, x.read.close())
+	}
 	return err
+}
+
+// readMap is the read marks' map, nil if none.
+func (x *xdpProg) readMap() *ebpf.Map {
+	if x.read == nil {
+		return nil
+	}
+	return x.read.m
 }
 
 // passLink is what AttachPass returns: closing it detaches the program.

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net"
+	"slices"
 	"testing"
 	"time"
 
@@ -349,6 +350,83 @@ func TestRxRingsSteering(t *testing.T) {
 	}
 	if sparse[0] == 0 || sparse[1] != 0 || sparse[2] != 0 || sparse[3] != 0 {
 		t.Errorf("a flow of frames %v apart came through rings %v: want its first in 1-3, the rest in 0", 3*gap, sparse)
+	}
+	expectNothing(t, d, pool)
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	checkPool(t, pool)
+}
+
+// TestRxRingsSteeringWaitsForRead: light-flow steering moves a flow to
+// another ring only once the driver has read the flow's last frame from
+// the ring it leaves (readmark_linux.go). A sparse flow whose first frame
+// is still unread stays in its home ring at its second sparse frame
+// (which would take it to ring 0, read first: the two would come out
+// swapped) and moves at its third, once the first two were read; in ring
+// 0, a dense run longer than SteerDenseRun stays there while unread, and
+// its next frame after the reading goes home. Every frame comes in order.
+func TestRxRingsSteeringWaitsForRead(t *testing.T) {
+	const rings, gap = 4, 50 * time.Millisecond
+	pool := newPool(t, 0, 4096)
+	tn, d, peer := openPrimed(t, 1500, Config{Pool: pool, RxRings: rings, LightGap: gap})
+	v := tn.Pairs[0]
+	home := 1 + int(flowHash(d.prog.seed, flowFrame(v.MACA, v.MACB, "udp4", 7, 0))>>16)%(rings-1)
+	seq := uint32(0)
+	send := func(n int) {
+		t.Helper()
+		var fs [][]byte
+		for range n {
+			fs = append(fs, flowFrame(v.MACA, v.MACB, "udp4", 7, seq))
+			seq++
+		}
+		peer.Send(t, fs...)
+	}
+	next := uint32(0)
+	recv := func(n int) []int {
+		t.Helper()
+		frames, got := recvN(t, d, pool, n)
+		for _, f := range frames {
+			if s := binary.BigEndian.Uint32(f[len(f)-4:]); s != next {
+				t.Errorf("seq %d, want %d", s, next)
+				next = s
+			}
+			next++
+		}
+		return got
+	}
+	count := func(rs []int) map[int]int {
+		m := map[int]int{}
+		for _, r := range rs {
+			m[r]++
+		}
+		return m
+	}
+
+	// Two sparse frames, the first not read when the second comes.
+	send(1)
+	time.Sleep(3 * gap)
+	send(1)
+	time.Sleep(gap / 5)
+	if got := recv(2); !slices.Equal(got, []int{home, home}) {
+		t.Errorf("sparse frames, the first unread when the second came: rings %v, want both in the home ring %d", got, home)
+	}
+	time.Sleep(3 * gap)
+	send(1)
+	if got := recv(1); got[0] != 0 {
+		t.Errorf("third sparse frame, the others read: ring %d, want 0", got[0])
+	}
+
+	// A dense run in ring 0, unread: it stays there past SteerDenseRun.
+	send(bpfasm.SteerDenseRun + 16)
+	time.Sleep(gap / 5)
+	if got := count(recv(bpfasm.SteerDenseRun + 16)); got[0] != bpfasm.SteerDenseRun+16 {
+		t.Errorf("a dense run of %d in ring 0, unread while it came: rings %v, want all in ring 0", bpfasm.SteerDenseRun+16, got)
+	}
+	// Read now: the next dense frame goes home.
+	send(1)
+	if got := recv(1); got[0] != home {
+		t.Errorf("the frame after a long dense run, which was read: ring %d, want home %d", got[0], home)
 	}
 	expectNothing(t, d, pool)
 	if err := d.Close(); err != nil {

@@ -82,6 +82,7 @@ func (d *Driver) RecvRing(ring int, _ *packet.Pool, pkts []*packet.Packet) int {
 		// not move while its descriptors are read, so one that starts
 		// with room for it ends with room for it, however many
 		// descriptors it takes (the kernel publishes whole frames).
+		start := r.cons
 		for ; avail > 0 && n < len(pkts); avail-- {
 			desc := &r.descs[r.cons&r.mask]
 			cont := desc.Options&unix.XDP_PKT_CONTD != 0
@@ -136,6 +137,12 @@ func (d *Driver) RecvRing(ring int, _ *packet.Pool, pkts []*packet.Packet) int {
 			d.rxFinish(p)
 			pkts[n] = p
 			n++
+		}
+		if d.readMarks != nil && r.cons != start {
+			// The last frame taken, if it still has its stamp (not
+			// given back, nor part of a multi-buffer frame): the
+			// program may move its flows now (readmark_linux.go).
+			d.markRead(ring, d.stamp(r.descs[(r.cons-1)&r.mask].Addr))
 		}
 		r.release()
 	}

@@ -105,6 +105,7 @@ func (d *Driver) Shed(cutoff int64, max int, m *driver.FlowMeter) int {
 	for i := range d.rx {
 		r := &d.rx[i]
 		k := 0
+		var last int64
 		for avail := r.avail(); avail > 0 && n < max; avail-- {
 			desc := &r.descs[r.cons&r.mask]
 			t := d.stamp(desc.Addr)
@@ -117,10 +118,12 @@ func (d *Driver) Shed(cutoff int64, max int, m *driver.FlowMeter) int {
 			}
 			r.cons++
 			d.refill(d.frameOf(desc.Addr))
+			last = t
 			k++
 			n++
 		}
 		if k > 0 {
+			d.markRead(i, last) // shed frames are taken too
 			r.release()
 		}
 	}

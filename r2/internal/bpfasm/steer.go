@@ -110,6 +110,12 @@ const SteerDenseRun = 64
 //	if (!b->ring || b->ring == 1 && b->dense == SteerDenseRun) b->ring = home + 1;
 //	return b->ring - 1;
 //
+// With read (SteerRead), every change of ring is first checked against
+// what the reader has taken from the ring the flow leaves:
+//
+//	if (b->ring && r != b->ring - 1 && read[base + b->ring - 1] < last)
+//		r = b->ring - 1;  // its last frame may still wait there: stay
+//
 // where "return" goes on after the fragment, whose symbols start with
 // sym. With a gate (SteerGate), the sparse path's ring 0 is checked
 // against ring 0's meter, and every frame steered to ring 0 is counted:
@@ -132,14 +138,14 @@ const SteerDenseRun = 64
 //		atomic m->count++;
 //	}
 //
-// gapNs is the gap in nanoseconds. If nowSlot is not 0 the clock's
+// gapNs is the gap in nanoseconds. read may be nil (no check). If nowSlot is not 0 the clock's
 // reading is left in that 8-byte stack slot too, for a program that
 // stamps the frame with it. It clobbers R0-R5 and R7; R6, R8 and R9 are
 // kept. Buckets are shared by the CPUs unlocked: a race costs a count,
 // and a time stored later by another CPU makes the frame dense; the
 // meter's count is added to atomically, its window rolled unlocked (two
 // CPUs rolling at once lose a few counts).
-func SteerBucket(sym string, loadMap asm.Instruction, gapNs int32, gate SteerGate, keySlot, nowSlot int16) asm.Instructions {
+func SteerBucket(sym string, loadMap asm.Instruction, gapNs int32, gate SteerGate, keySlot, nowSlot int16, read *SteerRead) asm.Instructions {
 	l := func(s string) string { return sym + "_" + s }
 	clock := asm.Instructions{asm.FnKtimeGetNs.Call()}
 	if nowSlot != 0 {
@@ -164,8 +170,11 @@ func SteerBucket(sym string, loadMap asm.Instruction, gapNs int32, gate SteerGat
 		asm.Mov.Reg(asm.R7, asm.R0).WithSymbol(l("bucket")),
 	)
 	is = append(is, clock...)
+	is = append(is, asm.LoadMem(asm.R2, asm.R7, SteerLast, asm.DWord))
+	if read != nil {
+		is = append(is, asm.StoreMem(asm.RFP, read.Slot, asm.R2, asm.DWord))
+	}
 	is = append(is,
-		asm.LoadMem(asm.R2, asm.R7, SteerLast, asm.DWord),
 		asm.StoreMem(asm.R7, SteerLast, asm.R0, asm.DWord),
 		asm.JGE.Reg(asm.R2, asm.R0, l("dense")),
 		asm.Sub.Reg(asm.R0, asm.R2), // the gap
@@ -187,8 +196,9 @@ func SteerBucket(sym string, loadMap asm.Instruction, gapNs int32, gate SteerGat
 		asm.Ja.Label(l("store")),
 	)
 	is = append(is, gateEntry(l, loadMap, gate, keySlot)...)
+	is = append(is, readCheck(l, keySlot, read)...)
 	is = append(is,
-		asm.Mov.Reg(asm.R2, asm.R0).WithSymbol(l("store")),
+		asm.Mov.Reg(asm.R2, asm.R0).WithSymbol(l("commit")),
 		asm.Add.Imm(asm.R2, 1),
 		asm.StoreMem(asm.R7, SteerRing, asm.R2, asm.Half),
 		asm.Ja.Label(l("done")),
@@ -204,13 +214,71 @@ func SteerBucket(sym string, loadMap asm.Instruction, gapNs int32, gate SteerGat
 		asm.JNE.Imm(asm.R0, 1, l("stay")),
 		asm.JLT.Imm(asm.R2, SteerDenseRun, l("stay")),
 		asm.Mov.Reg(asm.R0, asm.R8).WithSymbol(l("home")),
-		asm.Add.Imm(asm.R0, 1),
-		asm.StoreMem(asm.R7, SteerRing, asm.R0, asm.Half),
+		asm.Ja.Label(l("store")),
 		asm.Sub.Imm(asm.R0, 1).WithSymbol(l("stay")),
 		asm.Mov.Reg(asm.R0, asm.R0).WithSymbol(l("done")),
 	)
 	is = append(is, gateCount(l, loadMap, gate, keySlot)...)
 	return append(is, asm.Mov.Reg(asm.R0, asm.R0).WithSymbol(l("end")))
+}
+
+// SteerRead is what SteerBucket needs to keep a flow in its ring until
+// the ring's reader has taken the flow's last frame from it: an array the
+// reader (R2) writes, one u64 per ring, the stamp (the program's clock
+// reading, which the frame carries) of the last frame it took from that
+// ring. Frames enter a ring in the order of their stamps, so every frame
+// of the ring stamped at or before that value has been read. A flow that
+// would move (across a gap, after a dense run in ring 0, or sent back by
+// the gate) while its previous frame is stamped later stays where it is
+// for this frame: however long the reader was kept from the ring, none of
+// the flow's frames can then be read after a later one from another ring.
+type SteerRead struct {
+	// LoadMap loads the array into R1 (a pseudo map load).
+	LoadMap asm.Instruction
+	// Base puts into R3 the array index of ring 0 of the frame's rings
+	// (with AF_XDP, the queue's first slot); it may use R1-R5 and must
+	// keep R0, R6-R9.
+	Base asm.Instructions
+	// Slot is a 16-byte stack area below the frame pointer for the
+	// check's own use (the flow's previous time, the rings).
+	Slot int16
+}
+
+// readCheck is SteerBucket's "store" label with R0 the ring chosen and R7
+// the bucket: with read, a change of ring is taken back (R0 = the ring of
+// the bucket's last frame) unless the reader has taken that frame
+// (SteerRead). It continues at "commit".
+func readCheck(l func(string) string, keySlot int16, read *SteerRead) asm.Instructions {
+	if read == nil {
+		return asm.Instructions{asm.Mov.Reg(asm.R0, asm.R0).WithSymbol(l("store"))}
+	}
+	prev, from, to := read.Slot, read.Slot+8, read.Slot+12
+	is := asm.Instructions{
+		asm.LoadMem(asm.R2, asm.R7, SteerRing, asm.Half).WithSymbol(l("store")),
+		asm.JEq.Imm(asm.R2, 0, l("commit")), // the bucket's first frame
+		asm.Sub.Imm(asm.R2, 1),
+		asm.JEq.Reg(asm.R2, asm.R0, l("commit")), // no move
+		asm.StoreMem(asm.RFP, from, asm.R2, asm.Word),
+		asm.StoreMem(asm.RFP, to, asm.R0, asm.Word),
+	}
+	is = append(is, read.Base...)
+	is = append(is,
+		asm.LoadMem(asm.R2, asm.RFP, from, asm.Word),
+		asm.Add.Reg32(asm.R3, asm.R2),
+		asm.StoreMem(asm.RFP, keySlot, asm.R3, asm.Word),
+		read.LoadMap,
+		asm.Mov.Reg(asm.R2, asm.RFP),
+		asm.Add.Imm(asm.R2, int32(keySlot)),
+		asm.FnMapLookupElem.Call(),
+		asm.JEq.Imm(asm.R0, 0, l("moves")), // no such ring: nothing to wait for
+		asm.LoadMem(asm.R2, asm.R0, 0, asm.DWord),
+		asm.LoadMem(asm.R3, asm.RFP, prev, asm.DWord),
+		asm.JGE.Reg(asm.R2, asm.R3, l("moves")),
+		asm.LoadMem(asm.R0, asm.RFP, from, asm.Word), // not read yet: stays
+		asm.Ja.Label(l("commit")),
+		asm.LoadMem(asm.R0, asm.RFP, to, asm.Word).WithSymbol(l("moves")),
+	)
+	return is
 }
 
 // meterLookup looks up ring 0's meter (the key through keySlot) and jumps
