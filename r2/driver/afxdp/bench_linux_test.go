@@ -213,6 +213,15 @@ func BenchmarkRecv(b *testing.B) {
 		b0 := tn.openB(b, 0, Config{Pool: poolB})
 		benchRecv(b, tn, a0, poolA, poolB, b0)
 	})
+	// Two rings with light-flow steering: one flow, which stays in its
+	// ring; what Recv adds is the read mark (readmark_linux.go).
+	b.Run("queues=1,rings=2,steer", func(b *testing.B) {
+		tn := newTestNet(b, 1, 1500)
+		poolA, poolB := newPool(b, 0, 4096), newPool(b, 1, 4096)
+		a0 := tn.open(b, 0, Config{Pool: poolA, FillSize: 2048, RxRings: 2, LightGap: 2 * time.Millisecond})
+		b0 := tn.openB(b, 0, Config{Pool: poolB})
+		benchRecv(b, tn, a0, poolA, poolB, b0)
+	})
 	b.Run("queues=2", func(b *testing.B) {
 		tn := &testNet{nstest.New(b, nstest.UniquePrefix("r2xb"), 1, nstest.Queues(2))}
 		poolA, poolB := newPool(b, 0, 8192), newPool(b, 1, 4096)
