@@ -98,7 +98,7 @@ const SteerDenseRun = 64
 // a light flow; in C
 //
 //	b = &buckets[r7]; now = ktime(); last = b->last; b->last = now;
-//	if (last < now && now - last >= gap) {      // sparse: nothing of it left in a ring
+//	if (last < now && now - last >= gap) {      // sparse: a gap before it
 //		b->dense = 0;
 //		if (b->sparse < SteerSparseRun) b->sparse++;
 //		r = b->sparse == SteerSparseRun || b->ring == 1 ? 0 : home;
@@ -109,12 +109,6 @@ const SteerDenseRun = 64
 //	if (b->dense < SteerDenseRun) b->dense++;   // unless ring 0 for too long
 //	if (!b->ring || b->ring == 1 && b->dense == SteerDenseRun) b->ring = home + 1;
 //	return b->ring - 1;
-//
-// With read (SteerRead), every change of ring is first checked against
-// what the reader has taken from the ring the flow leaves:
-//
-//	if (b->ring && r != b->ring - 1 && read[base + b->ring - 1] < last)
-//		r = b->ring - 1;  // its last frame may still wait there: stay
 //
 // where "return" goes on after the fragment, whose symbols start with
 // sym. With a gate (SteerGate), the sparse path's ring 0 is checked
@@ -138,10 +132,17 @@ const SteerDenseRun = 64
 //		atomic m->count++;
 //	}
 //
-// gapNs is the gap in nanoseconds. read may be nil (no check). If nowSlot is not 0 the clock's
-// reading is left in that 8-byte stack slot too, for a program that
-// stamps the frame with it. It clobbers R0-R5 and R7; R6, R8 and R9 are
-// kept. Buckets are shared by the CPUs unlocked: a race costs a count,
+// With read (SteerRead), every change of ring (r, before it is stored)
+// is first checked against what the reader has taken from the ring the
+// flow leaves:
+//
+//	if (b->ring && r != b->ring - 1 && read[base + b->ring - 1] < last)
+//		r = b->ring - 1;  // its last frame may still wait there: stay
+//
+// gapNs is the gap in nanoseconds; read may be nil (no check). If nowSlot
+// is not 0 the clock's reading is left in that 8-byte stack slot too, for
+// a program that stamps the frame with it. It clobbers R0-R5 and R7; R6,
+// R8 and R9 are kept. Buckets are shared by the CPUs unlocked: a race costs a count,
 // and a time stored later by another CPU makes the frame dense; the
 // meter's count is added to atomically, its window rolled unlocked (two
 // CPUs rolling at once lose a few counts).
