@@ -99,17 +99,24 @@ func arpRequest(mac net.HardwareAddr, ip, target netip.Addr) []byte {
 // (BPF_PROG_TEST_RUN) with the XSKMAP slot filled by a real socket, so
 // that a redirect reports XDP_REDIRECT and a pass XDP_PASS; with one
 // receive ring and with four (the redirect's slot then depends on the
-// flow: every one must hold a socket).
+// flow: every one must hold a socket), and with four and light-flow
+// steering (its read check loaded in the classifier too).
 func TestHostProgClassify(t *testing.T) {
-	for _, rings := range []int{1, 4} {
-		t.Run(fmt.Sprint(rings), func(t *testing.T) { testHostProgClassify(t, rings) })
+	for _, tc := range []struct {
+		rings int
+		gap   time.Duration
+	}{{1, 0}, {4, 0}, {4, 2 * time.Millisecond}} {
+		t.Run(fmt.Sprintf("rings=%d,gap=%v", tc.rings, tc.gap), func(t *testing.T) { testHostProgClassify(t, tc.rings, tc.gap) })
 	}
 }
 
-func testHostProgClassify(t *testing.T, rings int) {
+func testHostProgClassify(t *testing.T, rings int, gap time.Duration) {
 	tn := newTestNet(t, 1, 1500)
 	pool := newPool(t, 0, 256)
-	d := tn.open(t, 0, Config{Pool: pool, RxRings: rings})
+	d := tn.open(t, 0, Config{Pool: pool, RxRings: rings, LightGap: gap})
+	if (d.readMarks != nil) != (gap > 0) {
+		t.Errorf("gap %v: read marks %v", gap, d.readMarks)
+	}
 	a4, b4 := netip.MustParseAddr("10.9.0.1"), netip.MustParseAddr("10.9.0.2")
 	bc4 := netip.MustParseAddr("10.9.0.255")
 	a6, b6 := netip.MustParseAddr("2001:db8::1"), netip.MustParseAddr("2001:db8::2")
