@@ -41,8 +41,9 @@ type xdpProg struct {
 	steer *ebpf.Map
 	gap   time.Duration
 	// read is the rings' read marks (readmark_linux.go); nil without
-	// steering.
-	read *readMarks
+	// steering, or if the kernel refused them (readWhy says why).
+	read    *readMarks
+	readWhy string
 	// pass passes super-frames to the stack (super_linux.go).
 	pass superPass
 	prog *ebpf.Program
@@ -85,8 +86,18 @@ func newRedirectProg(queues, rings int, gap time.Duration, flags uint32, pass su
 			return nil, fmt.Errorf("steering map: %w", err)
 		}
 		x.gap = gap
-		if x.read, err = newReadMarks(queues * rings); err != nil {
-			return nil, err
+		// Without them (a kernel before memory-mapped arrays, 5.5)
+		// steering works as before the marks: a thread kept off its
+		// CPU longer than the gap may see a moving flow reordered.
+		r, rerr := newReadMarks(queues * rings)
+		if rerr == nil && refuseReadMarks {
+			r.close()
+			rerr = errors.New("refused by a test")
+		}
+		if rerr == nil {
+			x.read = r
+		} else {
+			x.readWhy = rerr.Error()
 		}
 	}
 	steer, err := steerWith(x.steer, gap, x.readMap())
@@ -170,6 +181,10 @@ func (x *xdpProg) readMap() *ebpf.Map {
 	}
 	return x.read.m
 }
+
+// refuseReadMarks is a test hook: programs are built as if the kernel
+// refused the read-mark array.
+var refuseReadMarks bool
 
 // passLink is what AttachPass returns: closing it detaches the program.
 type passLink struct{ l link.Link }

@@ -124,6 +124,9 @@ func openQueue(a driver.OpenArgs, c Config, q int, first bool) (*Driver, error) 
 			a.Logf("interface %s: afxdp in generic XDP: GSO super-frames (a host's TSO, a NIC's GRO) arrive without their segment size and are dropped, counted in drv_rx_errors (%s); turn those offloads off, or use mode copy", a.Ifname, why)
 		}
 	}
+	if first && d.prog.steer != nil && d.prog.read == nil && a.Logf != nil {
+		a.Logf("interface %s: afxdp light-flow steering without read marks (%s): a thread kept off its CPU longer than the gap may see a flow that changes ring reordered", a.Ifname, d.prog.readWhy)
+	}
 	if first && d.stampSkip > 0 && a.Logf != nil {
 		a.Logf("interface %s: afxdp: this kernel refuses bpf_xdp_adjust_meta to XDP programs, so frames are stamped in front of their data (%d bytes of each chunk)", a.Ifname, d.stampSkip)
 	}

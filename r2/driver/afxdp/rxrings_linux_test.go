@@ -435,6 +435,75 @@ func TestRxRingsSteeringWaitsForRead(t *testing.T) {
 	checkPool(t, pool)
 }
 
+// TestRxRingsSteeringReadMarkMultiBuffer: a frame of several descriptors
+// (MTU 9000) moves its ring's read mark too (its stamp is in its first
+// descriptor, whose chunk is given back before the batch ends), so a
+// sparse flow of jumbo frames, each read before the next comes, reaches
+// ring 0 at its second frame.
+func TestRxRingsSteeringReadMarkMultiBuffer(t *testing.T) {
+	const rings, gap = 4, 5 * time.Millisecond
+	tn := newTestNet(t, 1, 9000)
+	v := tn.Pairs[0]
+	pool := newPoolBig(t, 4096, 16)
+	d := tn.open(t, 0, Config{Pool: pool, RxRings: rings, LightGap: gap})
+	if on, why := d.MultiBuffer(); !on {
+		t.Fatalf("no multi-buffer frames: %s", why)
+	}
+	peer := openRaw(t, tn.B, v.IdxB)
+	prime(t, d, pool)
+	jumbo := func(seq uint32) []byte {
+		f := flowFrame(v.MACA, v.MACB, "udp4", 3, seq)
+		return append(f, make([]byte, 5000)...)
+	}
+	var got []int
+	for seq := range 3 {
+		peer.Send(t, jumbo(uint32(seq)))
+		frames, r := recvN(t, d, pool, 1)
+		if len(frames[0]) < 5000 {
+			t.Fatalf("frame of %d bytes: want a jumbo one", len(frames[0]))
+		}
+		got = append(got, r[0])
+		time.Sleep(3 * gap)
+	}
+	if got[0] == 0 || got[1] != 0 || got[2] != 0 {
+		t.Errorf("a sparse flow of jumbo frames came through rings %v: want its first in 1-3, the rest in 0", got)
+	}
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	checkPool(t, pool)
+}
+
+// TestRxRingsSteeringWithoutReadMarks: where the kernel refuses the
+// read-mark array, steering still works as before the marks (a sparse
+// flow reaches ring 0 from its second frame), without the check, and the
+// program says why.
+func TestRxRingsSteeringWithoutReadMarks(t *testing.T) {
+	refuseReadMarks = true
+	t.Cleanup(func() { refuseReadMarks = false })
+	const rings, gap = 4, 5 * time.Millisecond
+	pool := newPool(t, 0, 4096)
+	tn, d, peer := openPrimed(t, 1500, Config{Pool: pool, RxRings: rings, LightGap: gap})
+	v := tn.Pairs[0]
+	if d.readMarks != nil || d.prog.readWhy != "refused by a test" {
+		t.Errorf("read marks %v, why %q: want none, refused by the test", d.readMarks, d.prog.readWhy)
+	}
+	var got []int
+	for seq := range 3 {
+		peer.Send(t, flowFrame(v.MACA, v.MACB, "udp4", 5, uint32(seq)))
+		_, r := recvN(t, d, pool, 1)
+		got = append(got, r[0])
+		time.Sleep(3 * gap)
+	}
+	if got[0] == 0 || got[1] != 0 || got[2] != 0 {
+		t.Errorf("a sparse flow came through rings %v: want its first in 1-3, the rest in 0", got)
+	}
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	checkPool(t, pool)
+}
+
 // BenchmarkXDPSteer is the cost of light-flow steering in the XDP program:
 // the redirect program of four rings with the hash alone against the same
 // with steering (Config.LightGap), one BPF_PROG_TEST_RUN of b.N repeats

@@ -83,6 +83,7 @@ func (d *Driver) RecvRing(ring int, _ *packet.Pool, pkts []*packet.Packet) int {
 		// with room for it ends with room for it, however many
 		// descriptors it takes (the kernel publishes whole frames).
 		start := r.cons
+		var mbStamp int64 // of the last multi-buffer frame begun
 		for ; avail > 0 && n < len(pkts); avail-- {
 			desc := &r.descs[r.cons&r.mask]
 			cont := desc.Options&unix.XDP_PKT_CONTD != 0
@@ -98,8 +99,9 @@ func (d *Driver) RecvRing(ring int, _ *packet.Pool, pkts []*packet.Packet) int {
 				}
 				p.SetLen(0)
 				// Its stamp, for the order of super-frames
-				// (insertByStamp).
-				binary.NativeEndian.PutUint64(p.Buf()[p.Head()-stampLen:], uint64(d.stamp(desc.Addr)))
+				// (insertByStamp) and the read mark.
+				mbStamp = d.stamp(desc.Addr)
+				binary.NativeEndian.PutUint64(p.Buf()[p.Head()-stampLen:], uint64(mbStamp))
 				d.mb.cur = p
 			}
 			r.cons++
@@ -139,10 +141,15 @@ func (d *Driver) RecvRing(ring int, _ *packet.Pool, pkts []*packet.Packet) int {
 			n++
 		}
 		if d.readMarks != nil && r.cons != start {
-			// The last frame taken, if it still has its stamp (not
-			// given back, nor part of a multi-buffer frame): the
-			// program may move its flows now (readmark_linux.go).
-			d.markRead(ring, d.stamp(r.descs[(r.cons-1)&r.mask].Addr))
+			// The last frame taken: the program may move its flows
+			// now (readmark_linux.go). A chunk given back or of a
+			// multi-buffer frame has lost its stamp; then the last
+			// multi-buffer frame's, if any (older marks are safe).
+			t := d.stamp(r.descs[(r.cons-1)&r.mask].Addr)
+			if t == 0 {
+				t = mbStamp
+			}
+			d.markRead(ring, t)
 		}
 		r.release()
 	}
