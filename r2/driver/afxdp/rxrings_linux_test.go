@@ -285,6 +285,22 @@ func recvN(t *testing.T, d *Driver, pool *packet.Pool, n int) (frames [][]byte, 
 	return frames, rings
 }
 
+// sparseRings sends n frames of one flow (frame(seq), seq from 0), each
+// 3*gap after the one before was received, and returns them as received
+// and the ring each came through.
+func sparseRings(t *testing.T, d *Driver, pool *packet.Pool, peer *nstest.RawSock, n int, gap time.Duration, frame func(seq uint32) []byte) (frames [][]byte, rings []int) {
+	t.Helper()
+	for seq := range n {
+		if seq > 0 {
+			time.Sleep(3 * gap)
+		}
+		peer.Send(t, frame(uint32(seq)))
+		f, r := recvN(t, d, pool, 1)
+		frames, rings = append(frames, f...), append(rings, r...)
+	}
+	return frames, rings
+}
+
 // TestRxRingsSteering checks light-flow steering (Config.LightGap) on a
 // queue of four rings: dense flows of every kind arrive in order, each in
 // its home ring 1 + (hash >> 16) % 3 (or that of the flow it shares a
@@ -341,13 +357,9 @@ func TestRxRingsSteering(t *testing.T) {
 		t.Errorf("dense flows' frames per ring %v: want none in ring 0, some in each other", used)
 	}
 
-	var sparse []int
-	for seq := range 4 {
-		peer.Send(t, flowFrame(v.MACA, v.MACB, "udp4", 99, uint32(seq)))
-		_, r := recvN(t, d, pool, 1)
-		sparse = append(sparse, r[0])
-		time.Sleep(3 * gap)
-	}
+	_, sparse := sparseRings(t, d, pool, peer, 4, gap, func(seq uint32) []byte {
+		return flowFrame(v.MACA, v.MACB, "udp4", 99, seq)
+	})
 	if sparse[0] == 0 || sparse[1] != 0 || sparse[2] != 0 || sparse[3] != 0 {
 		t.Errorf("a flow of frames %v apart came through rings %v: want its first in 1-3, the rest in 0", 3*gap, sparse)
 	}
@@ -455,15 +467,11 @@ func TestRxRingsSteeringReadMarkMultiBuffer(t *testing.T) {
 		f := flowFrame(v.MACA, v.MACB, "udp4", 3, seq)
 		return append(f, make([]byte, 5000)...)
 	}
-	var got []int
-	for seq := range 3 {
-		peer.Send(t, jumbo(uint32(seq)))
-		frames, r := recvN(t, d, pool, 1)
-		if len(frames[0]) < 5000 {
-			t.Fatalf("frame of %d bytes: want a jumbo one", len(frames[0]))
+	frames, got := sparseRings(t, d, pool, peer, 3, gap, jumbo)
+	for _, f := range frames {
+		if len(f) < 5000 {
+			t.Fatalf("frame of %d bytes: want a jumbo one", len(f))
 		}
-		got = append(got, r[0])
-		time.Sleep(3 * gap)
 	}
 	if got[0] == 0 || got[1] != 0 || got[2] != 0 {
 		t.Errorf("a sparse flow of jumbo frames came through rings %v: want its first in 1-3, the rest in 0", got)
@@ -488,13 +496,9 @@ func TestRxRingsSteeringWithoutReadMarks(t *testing.T) {
 	if d.readMarks != nil || d.prog.readWhy != "refused by a test" {
 		t.Errorf("read marks %v, why %q: want none, refused by the test", d.readMarks, d.prog.readWhy)
 	}
-	var got []int
-	for seq := range 3 {
-		peer.Send(t, flowFrame(v.MACA, v.MACB, "udp4", 5, uint32(seq)))
-		_, r := recvN(t, d, pool, 1)
-		got = append(got, r[0])
-		time.Sleep(3 * gap)
-	}
+	_, got := sparseRings(t, d, pool, peer, 3, gap, func(seq uint32) []byte {
+		return flowFrame(v.MACA, v.MACB, "udp4", 5, seq)
+	})
 	if got[0] == 0 || got[1] != 0 || got[2] != 0 {
 		t.Errorf("a sparse flow came through rings %v: want its first in 1-3, the rest in 0", got)
 	}
