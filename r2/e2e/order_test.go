@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/r2go/r2/r2/driver"
 	"github.com/r2go/r2/r2/names"
+	"github.com/r2go/r2/r2/procnet"
 	"github.com/r2go/r2/r2/topo"
 )
 
@@ -301,21 +301,14 @@ func tcpCounters(t *testing.T, ns string) map[string]uint64 {
 		t.Fatalf("TCP counters of %s: %v", ns, err)
 	}
 	c := map[string]uint64{}
-	lines := strings.Split(string(out), "\n")
-	// Each group is a line of names and a line of values, both starting
-	// with the group's name.
-	for i := 0; i+1 < len(lines); i++ {
-		names, values := strings.Fields(lines[i]), strings.Fields(lines[i+1])
-		if len(names) < 2 || len(names) != len(values) || names[0] != values[0] {
-			continue
+	for _, group := range []string{"Tcp", "TcpExt"} {
+		m, err := procnet.ParseSNMP(out, group)
+		if err != nil {
+			t.Fatalf("TCP counters of %s: %v", ns, err)
 		}
-		group := strings.TrimSuffix(names[0], ":")
-		for j := 1; j < len(names); j++ {
-			if v, err := strconv.ParseUint(values[j], 10, 64); err == nil {
-				c[group+":"+names[j]] = v
-			}
+		for name, v := range m {
+			c[group+":"+name] = v
 		}
-		i++
 	}
 	return c
 }

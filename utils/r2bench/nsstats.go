@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/vishvananda/netns"
+
+	"github.com/r2go/r2/r2/procnet"
 )
 
 // ifStats are the counters of one interface, as /proc/net/dev shows them.
@@ -114,7 +116,7 @@ func readProcNet(dir, ifname string) (nsSnap, error) {
 	if s.If, err = parseNetDev(dev, ifname); err != nil {
 		return s, err
 	}
-	ip, err := parseSNMP(snmp, "Ip")
+	ip, err := procnet.ParseSNMP(snmp, "Ip")
 	if err != nil {
 		return s, err
 	}
@@ -123,7 +125,7 @@ func readProcNet(dir, ifname string) (nsSnap, error) {
 		return s, fmt.Errorf("/proc/net/snmp: no Ip InAddrErrors")
 	}
 	s.InAddrErrors = v
-	if icmp, err := parseSNMP(snmp, "Icmp"); err == nil {
+	if icmp, err := procnet.ParseSNMP(snmp, "Icmp"); err == nil {
 		s.OutEchos, s.InEchos = icmp["OutEchos"], icmp["InEchos"]
 		s.OutEchoReps, s.InEchoReps = icmp["OutEchoReps"], icmp["InEchoReps"]
 	}
@@ -176,37 +178,6 @@ func parseNetDev(b []byte, ifname string) (ifStats, error) {
 		return ifStats{RxBytes: n[0], RxPackets: n[1], RxDropped: n[3], TxBytes: n[8], TxPackets: n[9], TxDropped: n[11]}, nil
 	}
 	return ifStats{}, fmt.Errorf("/proc/net/dev: no interface %s", ifname)
-}
-
-// parseSNMP returns the counters of one protocol line pair ("Ip") of
-// /proc/net/snmp text.
-func parseSNMP(b []byte, proto string) (map[string]uint64, error) {
-	var names []string
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	for sc.Scan() {
-		p, rest, ok := strings.Cut(sc.Text(), ":")
-		if !ok || p != proto {
-			continue
-		}
-		f := strings.Fields(rest)
-		if names == nil {
-			names = f
-			continue
-		}
-		if len(f) != len(names) {
-			return nil, fmt.Errorf("/proc/net/snmp: %s: %d names, %d values", proto, len(names), len(f))
-		}
-		m := make(map[string]uint64, len(f))
-		for i, v := range f {
-			// Forwarding and DefaultTTL are small; some fields may be
-			// negative on odd kernels: skip what does not parse.
-			if u, err := strconv.ParseUint(v, 10, 64); err == nil {
-				m[names[i]] = u
-			}
-		}
-		return m, nil
-	}
-	return nil, fmt.Errorf("/proc/net/snmp: no %s lines", proto)
 }
 
 // softnetDrops sums the "dropped" column of /proc/net/softnet_stat over the

@@ -17,6 +17,7 @@ import (
 
 	"github.com/r2go/r2/r2/driver"
 	"github.com/r2go/r2/r2/names"
+	"github.com/r2go/r2/r2/procnet"
 )
 
 // TestShortRun runs the benchmark end to end in -short mode on a reduced
@@ -307,7 +308,7 @@ Ip: 2 64 99800322 0 99800320 0
 Icmp: InMsgs InErrors
 Icmp: 1 0
 `)
-	ip, err := parseSNMP(snmp, "Ip")
+	ip, err := procnet.ParseSNMP(snmp, "Ip")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,7 +10,6 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -25,6 +24,7 @@ import (
 
 	"github.com/r2go/r2/r2/internal/nstest"
 	"github.com/r2go/r2/r2/packet"
+	"github.com/r2go/r2/r2/procnet"
 )
 
 // udp4Frame is a valid IPv4/UDP frame (header checksum right, UDP
@@ -104,21 +104,9 @@ func ipStats(t testing.TB, ns netns.NsHandle) map[string]uint64 {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var names []string
-	out := map[string]uint64{}
-	for _, l := range strings.Split(string(b), "\n") {
-		f := strings.Fields(l)
-		if len(f) == 0 || f[0] != "Ip:" {
-			continue
-		}
-		if names == nil {
-			names = f[1:]
-			continue
-		}
-		for i, v := range f[1:] {
-			n, _ := strconv.ParseUint(v, 10, 64)
-			out[names[i]] = n
-		}
+	out, err := procnet.ParseSNMP(b, "Ip")
+	if err != nil {
+		t.Fatal(err)
 	}
 	return out
 }
